@@ -1,0 +1,1 @@
+"""Quick, Draw! data: sources, rasterising, the demo set, selections and splits."""

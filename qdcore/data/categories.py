@@ -1,0 +1,91 @@
+"""The official 345 Quick, Draw! categories, named sets from the studies, and name checks."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from qdcore.errors import DataError
+
+
+@dataclass(frozen=True)
+class OfficialFile:
+    """Google's numpy bitmap file for one category: size, drawing count, md5."""
+
+    category: str
+    bytes: int
+    n_drawings: int
+    md5: str
+
+
+@lru_cache(maxsize=1)
+def official_files() -> dict[str, OfficialFile]:
+    """Google's 345 numpy bitmap files, by category."""
+    text = resources.files("qdcore.assets").joinpath("numpy_bitmap.tsv").read_text("utf-8")
+    out = {}
+    for line in text.splitlines()[1:]:
+        name, size, n, md5 = line.split("\t")
+        out[name] = OfficialFile(name, int(size), int(n), md5)
+    return out
+
+
+def official_categories() -> list[str]:
+    """The 345 official category names, sorted."""
+    return sorted(official_files())
+
+
+# Study 000's ten, study 001's eleven mammals, study 003's double-descent ten.
+NAMED_SETS: dict[str, list[str]] = {
+    "study000": ["fish", "fork", "hot dog", "flamingo", "airplane", "alarm clock",
+                 "baseball bat", "bicycle", "dolphin", "elephant"],
+    "mammals": ["camel", "cow", "elephant", "giraffe", "horse", "kangaroo", "lion",
+                "panda", "rhinoceros", "tiger", "zebra"],
+    "dd10": ["rainbow", "lighthouse", "giraffe", "eyeglasses", "tooth", "teapot", "sock",
+             "camouflage", "cow", "couch"],
+    # The categories of ../shared/quickdraw/numpy_bitmap with at least 1,000 drawings.
+    "shared24": ["angel", "apple", "bear", "bicycle", "bird", "cat", "cloud", "diamond",
+                 "dog", "duck", "eye", "fish", "flower", "frog", "lion", "monkey", "moon",
+                 "owl", "rabbit", "rainbow", "sea turtle", "sheep", "smiley face", "train"],
+}
+NAMED_SETS["study001"] = NAMED_SETS["mammals"]
+NAMED_SETS["study003"] = NAMED_SETS["dd10"]
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """A ' (did you mean ...?)' hint for a mistyped name, or ''."""
+    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=3, cutoff=0.6)
+    if not close:
+        return ""
+    lookup = {c.lower(): c for c in choices}
+    return " (did you mean " + ", ".join(repr(lookup[c]) for c in close) + "?)"
+
+
+def check_category(name: str, allowed: list[str] | None = None) -> str:
+    """Return the canonical category name or raise DataError with suggestions."""
+    allowed = allowed if allowed is not None else official_categories()
+    lookup = {c.lower(): c for c in allowed}
+    key = name.strip().lower().replace("_", " ")
+    if key in lookup:
+        return lookup[key]
+    raise DataError(f"unknown category {name!r}{suggest(key, allowed)}; "
+                    "see 'qd data list' for the names")
+
+
+def parse_categories(spec: str | list[str] | None, allowed: list[str] | None = None) -> list[str] | None:
+    """Turn 'a,b,c', a named set, or a list into checked names (None = all)."""
+    if spec is None or spec == "" or spec == []:
+        return None
+    items = spec if isinstance(spec, list) else [s for s in spec.split(",")]
+    out: list[str] = []
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        if item.lower() in NAMED_SETS:
+            out.extend(NAMED_SETS[item.lower()])
+        else:
+            out.append(check_category(item, allowed))
+    seen: set[str] = set()
+    return [c for c in out if not (c in seen or seen.add(c))]

@@ -1,0 +1,163 @@
+"""DrawingSet (images, labels, classes, provenance), selection from a source, and splits."""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from qdcore.data.categories import parse_categories
+from qdcore.data.sources import Source
+from qdcore.errors import DataError
+
+
+@dataclass
+class DrawingSet:
+    """uint8 28x28 drawings with labels, class names and where each drawing came from."""
+
+    images: np.ndarray  # uint8 (N, 28, 28), white ink on black
+    labels: np.ndarray  # int64 (N,)
+    classes: list[str]
+    sources: list[str]  # distinct files/generators
+    source_idx: np.ndarray  # int32 (N,), index into sources
+    rows: np.ndarray  # int64 (N,), row within that file
+    synthetic: bool = False
+    origin: str = ""  # e.g. "demo" or a folder path
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def provenance(self, i: int) -> str:
+        """'file#row' for drawing i."""
+        return f"{self.sources[int(self.source_idx[i])]}#{int(self.rows[i])}"
+
+    def subset(self, idx: np.ndarray) -> "DrawingSet":
+        """The drawings at the given indices, same classes and sources."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return DrawingSet(self.images[idx], self.labels[idx], list(self.classes), list(self.sources),
+                          self.source_idx[idx], self.rows[idx], self.synthetic, self.origin, list(self.notes))
+
+    def counts(self) -> np.ndarray:
+        """Drawings per class."""
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+    def fingerprint(self) -> str:
+        """A short hash of images, labels and classes: same data, same fingerprint."""
+        h = hashlib.sha1()
+        h.update("\n".join(self.classes).encode())
+        h.update(np.ascontiguousarray(self.labels).tobytes())
+        h.update(np.ascontiguousarray(self.images).tobytes())
+        return h.hexdigest()[:16]
+
+
+@dataclass
+class Splits:
+    """Train/val/test parts of one selection."""
+
+    train: DrawingSet
+    val: DrawingSet
+    test: DrawingSet
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    # crc32 (not hash()) so the stream is stable across processes and Python versions.
+    salt = [zlib.crc32(k.encode()) for k in keys]
+    return np.random.default_rng([int(seed), *salt])
+
+
+def parse_ratios(spec: str | dict[str, float] | None) -> dict[str, float]:
+    """'hammer=0.002,fork=1' -> {'hammer': 0.002, 'fork': 1.0} (sizes relative to --per-class)."""
+    if not spec:
+        return {}
+    if isinstance(spec, dict):
+        items = list(spec.items())
+    else:
+        items = []
+        for part in spec.split(","):
+            if "=" not in part:
+                raise DataError(f"bad imbalance entry {part!r}: write CATEGORY=RATIO, e.g. hammer=0.002")
+            k, v = part.split("=", 1)
+            items.append((k.strip(), v.strip()))
+    out = {}
+    for k, v in items:
+        try:
+            r = float(v)
+        except ValueError:
+            raise DataError(f"bad imbalance ratio {v!r} for {k!r}: give a number in (0, 1]") from None
+        if not 0 < r <= 1:
+            raise DataError(f"imbalance ratio for {k!r} is {r}; it must be in (0, 1]")
+        out[k] = r
+    return out
+
+
+def select(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
+           seed: int = 0, imbalance: str | dict[str, float] | None = None) -> DrawingSet:
+    """Take drawings from a source: chosen categories, N per class (random, by seed) or all in file order."""
+    available = source.categories()
+    if not available:
+        raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' or use --data demo")
+    chosen = parse_categories(categories, allowed=available) if categories else list(available)
+    missing = [c for c in chosen if c not in available]
+    if missing:
+        raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}; "
+                        f"it holds {len(available)} categories (see 'qd data list --data {source.location}')")
+    if per_class is not None and per_class < 1:
+        raise DataError(f"--per-class is {per_class}; it must be at least 1")
+    ratios = parse_ratios(imbalance)
+    if ratios and per_class is None:
+        raise DataError("an imbalance needs --per-class (the majority class size)")
+    for k in ratios:
+        if k not in chosen:
+            raise DataError(f"imbalance names {k!r}, which is not among the chosen categories")
+
+    images, labels, src_idx, rows_all, sources = [], [], [], [], []
+    for label, cat in enumerate(chosen):
+        n_avail = source.count(cat)
+        if per_class is None:
+            rows = None
+            n = n_avail
+        else:
+            n = max(1, int(round(per_class * ratios.get(cat, 1.0))))
+            if n > n_avail:
+                raise DataError(f"asked for {n} drawings of {cat!r} but {source.file_of(cat)} has {n_avail}; "
+                                f"use --per-class {n_avail} or fewer")
+            # Sorted rows read a memory map front to back.
+            rows = np.sort(_rng(seed, "select", cat).choice(n_avail, size=n, replace=False))
+        bitmaps = source.read(cat, rows)
+        if bitmaps.shape[0] == 0:
+            continue
+        sources.append(source.file_of(cat))
+        images.append(bitmaps.reshape(-1, 28, 28))
+        labels.append(np.full(bitmaps.shape[0], label, dtype=np.int64))
+        src_idx.append(np.full(bitmaps.shape[0], len(sources) - 1, dtype=np.int32))
+        rows_all.append(np.arange(n_avail, dtype=np.int64) if rows is None else rows.astype(np.int64))
+    if not images:
+        raise DataError(f"the selection from {source.location} holds no drawings; choose other --categories")
+    return DrawingSet(np.concatenate(images), np.concatenate(labels), chosen, sources,
+                      np.concatenate(src_idx), np.concatenate(rows_all), source.synthetic, source.location)
+
+
+def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) -> Splits:
+    """Stratified, shuffled train/val/test split, deterministic for a seed."""
+    if val < 0 or test < 0 or val + test >= 1:
+        raise DataError(f"split fractions val={val}, test={test} must be >= 0 and sum to less than 1")
+    parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
+    for c in range(len(ds.classes)):
+        idx = np.flatnonzero(ds.labels == c)
+        idx = idx[_rng(seed, "split", ds.classes[c]).permutation(len(idx))]
+        n_test = int(round(len(idx) * test))
+        n_val = int(round(len(idx) * val))
+        parts["test"].append(idx[:n_test])
+        parts["val"].append(idx[n_test:n_test + n_val])
+        parts["train"].append(idx[n_test + n_val:])
+    out = {}
+    for name, chunks in parts.items():
+        idx = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+        idx = idx[_rng(seed, "shuffle", name).permutation(len(idx))]
+        out[name] = ds.subset(idx)
+    if len(out["train"]) == 0:
+        raise DataError("the training split is empty; ask for more drawings per class")
+    return Splits(**out)

@@ -1,0 +1,80 @@
+"""Where drawings come from: the demo set, Google's npy files, .bin dumps, ndjson strokes.
+
+A Source lists categories, counts drawings and reads chosen rows as uint8 (n, 784)
+bitmaps in Google's layout (white ink on black), without loading whole files.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from qdcore.errors import DataError
+
+
+class Source(ABC):
+    """A collection of drawings grouped by category."""
+
+    kind: str = "?"
+    synthetic: bool = False
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    @abstractmethod
+    def categories(self) -> list[str]:
+        """Category names this source holds, sorted."""
+
+    @abstractmethod
+    def count(self, category: str) -> int:
+        """Number of drawings of a category."""
+
+    @abstractmethod
+    def read(self, category: str, rows: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (n, 784) bitmaps of the given rows (all, in file order, when None)."""
+
+    @abstractmethod
+    def file_of(self, category: str) -> str:
+        """The file (or generator) a category's drawings come from, for provenance."""
+
+    def describe(self) -> str:
+        """One line naming the source for headers and reports."""
+        tag = " (synthetic)" if self.synthetic else ""
+        return f"{self.kind}: {self.location}{tag}"
+
+
+def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = None) -> Source:
+    """Open `demo`, `cache` (the download cache) or a path (folder or single file)."""
+    spec = "demo" if spec in (None, "") else spec
+    if str(spec) == "demo":
+        from qdcore.data.demo import DemoSource
+
+        return DemoSource()
+    if str(spec) == "cache":
+        from qdcore.data.local import NpyFolderSource
+        from qdcore.paths import data_cache
+
+        root = data_cache(cache)
+        return NpyFolderSource(root, allow_empty=True)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise DataError(f"data path {str(path)!r} does not exist; use --data demo, --data cache or a folder of .npy/.bin/.ndjson files")
+    return _open_path(path)
+
+
+def _open_path(path: Path) -> Source:
+    from qdcore.data import local
+
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    suffixes = {p.suffix.lower() for p in files}
+    if ".npy" in suffixes:
+        return local.NpyFolderSource(path)
+    if ".ndjson" in suffixes:
+        from qdcore.data.strokes import NdjsonSource
+
+        return NdjsonSource(path)
+    if ".bin" in suffixes:
+        return local.open_bin(path)
+    raise DataError(f"no .npy, .bin or .ndjson drawings in {str(path)!r}; point --data at a folder of Quick, Draw! files")

@@ -1,0 +1,117 @@
+"""Events the engines emit and the sinks that consume them (CLI, store, TUI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run began: its id in the store (or None), config and device."""
+
+    run_id: int | None
+    name: str
+    config: dict[str, Any]
+    device: str
+    total_epochs: int
+    steps_per_epoch: int
+    num_train: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A logging step inside an epoch (emitted every `log_every` steps)."""
+
+    step: int
+    epoch: int
+    seen: int
+    lr: float
+    loss: float
+    throughput: float
+    top1: float | None = None
+
+
+@dataclass(frozen=True)
+class EpochEnd:
+    """End of an epoch: train/val metrics."""
+
+    epoch: int
+    step: int
+    train_loss: float
+    train_top1: float
+    val_loss: float
+    val_top1: float
+    val_top5: float
+    lr: float
+    seconds: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Samples:
+    """A GAN sample grid (uint8, rows x cols x 28 x 28)."""
+
+    epoch: int
+    step: int
+    grid: np.ndarray
+    labels: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint was written."""
+
+    epoch: int
+    path: str
+    best: bool
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended normally or was interrupted; summary holds final metrics."""
+
+    status: str
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    """The run failed with an error message."""
+
+    error: str
+
+
+Event = Union[RunStarted, Progress, EpochEnd, Samples, Checkpoint, RunFinished, RunFailed]
+Sink = Callable[[Event], None]
+
+
+def null_sink(event: Event) -> None:
+    """Discard events."""
+
+
+def tee(*sinks: Sink | None) -> Sink:
+    """One sink that forwards each event to every given sink in order."""
+    live = [s for s in sinks if s is not None]
+
+    def _tee(event: Event) -> None:
+        for s in live:
+            s(event)
+
+    return _tee
+
+
+class ListSink:
+    """Collects events in a list (notebooks, tests)."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of(self, kind: type) -> list:
+        """The collected events of one type."""
+        return [e for e in self.events if isinstance(e, kind)]

@@ -1,0 +1,1 @@
+"""qdtui: the Textual app of qd."""

@@ -1,0 +1,32 @@
+"""The library imports no UI package; `qd --help` stays light."""
+
+import subprocess
+import sys
+
+
+def test_qdcore_imports_no_ui():
+    code = (
+        "import sys, importlib, pkgutil, qdcore\n"
+        "skip = ('qdcore.cli',)\n"
+        "for m in pkgutil.walk_packages(qdcore.__path__, 'qdcore.'):\n"
+        "    if not m.name.startswith(skip):\n"
+        "        importlib.import_module(m.name)\n"
+        "bad = [m for m in ('textual', 'rich', 'typer', 'qdtui', 'click') if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"qdcore pulled in UI packages: {out.stdout}"
+
+
+def test_cli_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from qdcore.cli.main import app\n"
+        "try:\n"
+        "    app(['--help'], standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
