@@ -1,0 +1,103 @@
+"""GAN parts: study 003's DCGAN (TensorFlow MNIST recipe) and study 001's AC-GAN. Images are in [-1, 1]."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from qdcore.errors import ConfigError
+from qdcore.models import options as op
+
+LEAK = 0.2
+
+
+class Generator(nn.Module):
+    """z (B, latent) [x label embedding] -> dense 7x7x4w -> convT 2w, w, 1 -> tanh image (B, 1, 28, 28)."""
+
+    arch: dict
+
+    def __init__(self, latent_dim: int, num_classes: int, width: int, kernel: int, batch_norm: bool,
+                 conditional: bool) -> None:
+        super().__init__()
+        self.latent_dim, self.num_classes, self.conditional = latent_dim, num_classes, conditional
+        # AC-GAN (study 001): the label's embedding multiplies the noise, so the latent point depends on the class.
+        self.embed = nn.Embedding(num_classes, latent_dim) if conditional else None
+        w, bias = width, not batch_norm  # BN cancels a bias, as in the TensorFlow recipe (use_bias=False)
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        layers["dense"] = nn.Linear(latent_dim, 4 * w * 7 * 7, bias=bias)
+        if batch_norm:
+            layers["bn0"] = nn.BatchNorm1d(4 * w * 7 * 7)
+        layers["lrelu0"] = nn.LeakyReLU(LEAK)
+        layers["reshape"] = nn.Unflatten(1, (4 * w, 7, 7))
+        pad = kernel // 2
+        for i, (cin, cout, stride) in enumerate([(4 * w, 2 * w, 1), (2 * w, w, 2), (w, 1, 2)], 1):
+            last = i == 3
+            layers[f"convt{i}"] = nn.ConvTranspose2d(cin, cout, kernel, stride, pad, output_padding=stride - 1,
+                                                     bias=bias or last)
+            if not last:
+                if batch_norm:
+                    layers[f"bn{i}"] = nn.BatchNorm2d(cout)
+                layers[f"lrelu{i}"] = nn.LeakyReLU(LEAK)
+        layers["tanh"] = nn.Tanh()
+        self.net = nn.Sequential(layers)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional generator needs labels y")
+            z = z * self.embed(y)
+        return self.net(z)
+
+    def example_inputs(self, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """Inputs of the right shape, for layer tables."""
+        z = torch.zeros(batch, self.latent_dim)
+        return (z, torch.zeros(batch, dtype=torch.long)) if self.conditional else (z,)
+
+
+class Discriminator(nn.Module):
+    """conv w, 2w (stride 2, LeakyReLU, dropout) -> flatten -> source logit (B, 1) [+ class logits (B, n)]."""
+
+    arch: dict
+
+    def __init__(self, num_classes: int, width: int, kernel: int, dropout: float, classify: bool) -> None:
+        super().__init__()
+        self.num_classes, self.classify = num_classes, classify
+        w, pad = width, kernel // 2
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for i, (cin, cout) in enumerate([(1, w), (w, 2 * w)], 1):
+            layers[f"conv{i}"] = nn.Conv2d(cin, cout, kernel, 2, pad)
+            layers[f"lrelu{i}"] = nn.LeakyReLU(LEAK)
+            if dropout > 0:
+                layers[f"dropout{i}"] = nn.Dropout(dropout)
+        layers["flatten"] = nn.Flatten()
+        self.body = nn.Sequential(layers)
+        self.feature_layer = "body.lrelu2"
+        self.source = nn.Linear(2 * w * 7 * 7, 1)
+        # AC-GAN's second head: the discriminator doubles as a classifier (study 001 compares it with the CNN).
+        self.classes = nn.Linear(2 * w * 7 * 7, num_classes) if classify else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(x)
+        if self.classes is None:
+            return self.source(h)
+        return self.source(h), self.classes(h)
+
+    def example_inputs(self, batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """Inputs of the right shape, for layer tables."""
+        return (torch.zeros(batch, 1, 28, 28),)
+
+
+def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) -> tuple[Generator, Discriminator, dict]:
+    """Validate options and build (G, D); acgan is conditional with a class head."""
+    r = {"g_width": op.pos_int("g_width", o["g_width"]), "d_width": op.pos_int("d_width", o["d_width"]),
+         "kernel": op.pos_int("kernel", o["kernel"]), "dropout": op.rate("dropout", o["dropout"]),
+         "batch_norm": op.flag("batch_norm", o["batch_norm"])}
+    if r["kernel"] % 2 == 0:
+        raise ConfigError(f"option kernel={r['kernel']} must be odd for the GAN's 'same' (transposed) convs")
+    conditional = name == "acgan"
+    g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional)
+    d = Discriminator(num_classes, r["d_width"], r["kernel"], r["dropout"], classify=conditional)
+    return g, d, r
