@@ -1,7 +1,336 @@
-"""`qd runs` commands."""
+"""`qd runs`: the experiment tracker (list, show, compare, remove runs)."""
 
 from __future__ import annotations
 
+import math
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="runs")
+from qdcore.cli.common import JsonOpt, console, print_json
+from qdcore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from qdcore.store import RunRecord, Store
+
+app = typer.Typer(no_args_is_help=True, help="List, show, compare and remove runs in the store.")
+
+RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
+STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "bold red", "interrupted": "yellow"}
+# Per-epoch curves in the order a reader expects; others follow alphabetically.
+CURVE_ORDER = ["train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "train/lr", "train/seconds"]
+DASH = "—"
+
+
+def _store() -> "Store":
+    from qdcore.store import Store
+
+    return Store()
+
+
+def _resolve(store: "Store", ref: str) -> int:
+    """A run id from 'N' or 'last'."""
+    ref = ref.strip()
+    if ref.lower() in ("last", "latest"):
+        runs = store.list_runs(limit=1)
+        if not runs:
+            raise ConfigError(f"there are no runs in {store.home} yet: start one with 'qd train'")
+        return runs[0].id
+    try:
+        return int(ref.lstrip("#"))
+    except ValueError:
+        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+
+
+def tracker_row(r: "RunRecord") -> dict[str, Any]:
+    """Study 001's tracker columns for one run (None where unknown)."""
+    c, s = r.config, r.summary
+    return {"id": r.id, "name": r.name, "model": c.get("model"), "data": c.get("data"), "params": s.get("params"),
+            "test_top1": s.get("test_top1"), "test_top5": s.get("test_top5"), "best_epoch": s.get("best_epoch"),
+            "train_seconds": s.get("train_seconds"), "status": r.status, "kind": r.kind}
+
+
+# -- formatting --------------------------------------------------------------------------------
+
+
+def _pct(v: Any) -> str:
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v):
+        return DASH
+    return f"{v * 100:.1f}%" if abs(v) <= 1.0 else f"{v:.1f}%"
+
+
+def _count(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else DASH if v is None else str(v)
+
+
+def _dur(v: Any) -> str:
+    if not isinstance(v, (int, float)) or math.isnan(v):
+        return DASH
+    v = float(v)
+    if v < 60:
+        return f"{v:.1f}s"
+    if v < 3600:
+        return f"{int(v // 60)}m {int(v % 60):02d}s"
+    return f"{int(v // 3600)}h {int(v % 3600 // 60):02d}m"
+
+
+def _val(v: Any) -> str:
+    if v is None:
+        return DASH
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else f"{v:.6g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_val(x) for x in v) if len(v) <= 12 else f"[{len(v)} items]"
+    return str(v)
+
+
+def _data(v: Any) -> str:
+    """A data source for a narrow column: long paths keep their last two parts."""
+    text = _val(v)
+    parts = text.rstrip("/").split("/")
+    return "…/" + "/".join(parts[-2:]) if len(text) > 20 and len(parts) > 2 else text
+
+
+def _short(v: float | None) -> str:
+    return DASH if v is None else "nan" if math.isnan(v) else f"{v:.4g}"
+
+
+def _when(t: float | None) -> str:
+    return DASH if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def _status(s: str) -> str:
+    return f"[{STATUS_STYLE.get(s, 'white')}]{s}[/]"
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _clean(o: Any) -> Any:
+    """JSON-safe: NaN/inf become null (strict parsers reject NaN)."""
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    if isinstance(o, dict):
+        return {k: _clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_clean(v) for v in o]
+    return o
+
+
+def _curve_keys(history: dict[str, Any]) -> list[str]:
+    return [k for k in CURVE_ORDER if k in history] + sorted(k for k in history if k not in CURVE_ORDER)
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_runs(
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind: classifier, gan, sweep, quiz.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: running, done, failed, interrupted.")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", "-l", help="Show at most this many (newest first).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The overview table of every run, newest first (study 001's tracker)."""
+    store = _store()
+    runs = store.list_runs(kind=kind, status=status, limit=limit)
+    if json_out:
+        print_json(_clean([{**r.as_dict(), **tracker_row(r)} for r in runs]))
+        return
+    if not runs:
+        console.print(f"No runs in {store.home} yet. Start one with [bold]qd train[/].", highlight=False)
+        return
+    from rich.table import Table
+
+    from rich import box
+
+    # No vertical rules: the ten tracker columns must fit 80 columns over SSH.
+    table = Table(title=f"Runs in {store.home}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                  padding=(0, 0), show_edge=False)
+    for col, just in [("id", "right"), ("name", "left"), ("model", "left"), ("data", "left"), ("params", "right"),
+                      ("top-1", "right"), ("top-5", "right"), ("best\nepoch", "right"), ("runtime", "right"),
+                      ("status", "left")]:
+        squeezable = col in ("name", "model", "data")  # the figures and status must stay readable
+        table.add_column(col, justify=just, overflow="fold", no_wrap=not squeezable,
+                         max_width=24 if squeezable else None)
+    for r in runs:
+        t = tracker_row(r)
+        table.add_row(str(r.id), r.name, _val(t["model"]), _data(t["data"]), _count(t["params"]), _pct(t["test_top1"]),
+                      _pct(t["test_top5"]), _val(t["best_epoch"]), _dur(t["train_seconds"]), _status(r.status))
+    console.print(table)
+
+
+@app.command("show")
+def show(run: RunArg, json_out: JsonOpt = False) -> None:
+    """One run: config, summary, per-epoch history and artifact files."""
+    store = _store()
+    rec = store.get_run(_resolve(store, run))
+    history = store.history(rec.id)
+    folder = store.home / "runs" / str(rec.id)
+    files = [(str(p), (folder / p).stat().st_size) for p in store.artifacts(rec.id)]
+    if json_out:
+        print_json(_clean({"run": rec.as_dict(), "history": {k: [list(x) for x in v] for k, v in history.items()},
+                           "artifacts": [{"name": n, "bytes": b} for n, b in files], "dir": str(folder)}))
+        return
+    from rich.table import Table
+
+    console.print(f"[bold]Run {rec.id}[/] {rec.name}  ({rec.kind}, {_status(rec.status)})", highlight=False)
+    info = Table.grid(padding=(0, 2))
+    info.add_column(style="dim")
+    info.add_column()
+    for k, v in [("started", _when(rec.started)), ("ended", _when(rec.ended)), ("wall time", _dur(rec.wall_seconds)),
+                 ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
+                 ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
+        info.add_row(k, v)
+    console.print(info, highlight=False)
+
+    for title, d in (("Config", rec.config), ("Summary", rec.summary)):
+        t = Table(title=title, title_justify="left", header_style="bold", show_header=False)
+        t.add_column("key", style="cyan")
+        t.add_column("value", overflow="fold")
+        for k, v in _flat(d).items():
+            t.add_row(k, _metric(k, v) if d is rec.summary else _val(v))
+        console.print(t if d else f"[dim]{title}: (empty)[/]")
+
+    if history:
+        keys = _curve_keys(history)
+        epochs = sorted({e for v in history.values() for e, _ in v})
+        by_key = {k: dict(v) for k, v in history.items()}
+        t = Table(title="History (per epoch)", title_justify="left", header_style="bold")
+        t.add_column("epoch", justify="right")
+        for k in keys:
+            t.add_column(k.replace("/", "\n"), justify="right", no_wrap=True)
+        for e in epochs:
+            t.add_row(str(e), *[_short(by_key[k].get(e)) for k in keys])
+        console.print(t)
+    else:
+        console.print("[dim]History: no epochs recorded[/]")
+
+    if files:
+        t = Table(title="Artifacts", title_justify="left", header_style="bold")
+        t.add_column("file")
+        t.add_column("size", justify="right")
+        for n, b in files:
+            t.add_row(n, _size(b))
+        console.print(t)
+    else:
+        console.print("[dim]Artifacts: none[/]")
+
+
+def _size(b: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if b < 1024 or unit == "GB":
+            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
+        b /= 1024
+    return str(b)
+
+
+@app.command("compare")
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Two or more run ids.", show_default=False)],
+    diff_only: Annotated[bool, typer.Option("--diff", help="Show only config keys that differ.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Runs side by side: config differences highlighted, then metrics."""
+    store = _store()
+    ids = [_resolve(store, r) for r in runs]
+    if len(ids) < 2:
+        raise ConfigError("compare needs at least two runs, e.g. 'qd runs compare 3 7'")
+    recs = [store.get_run(i) for i in ids]
+    configs = [_flat(r.config) for r in recs]
+    summaries = [_flat(r.summary) for r in recs]
+    histories = [store.history(r.id) for r in recs]
+    ckeys = _union(configs)
+    skeys = _union(summaries)
+    differs = [k for k in ckeys if len({repr(c.get(k)) for c in configs}) > 1]
+    final: dict[str, list[Any]] = {}
+    for k in _curve_keys({k: 1 for h in histories for k in h}):
+        final[f"last {k}"] = [h[k][-1][1] if h.get(k) else None for h in histories]
+        if k.endswith("top1") or k.endswith("top5"):
+            final[f"best {k}"] = [max((v for _, v in h[k] if not math.isnan(v)), default=None) if h.get(k) else None
+                                  for h in histories]
+    final["epochs"] = [max((e for v in h.values() for e, _ in v), default=None) for h in histories]
+
+    if json_out:
+        print_json(_clean({"runs": [r.as_dict() for r in recs],
+                           "config": {k: [c.get(k) for c in configs] for k in ckeys}, "differs": differs,
+                           "summary": {k: [s.get(k) for s in summaries] for k in skeys}, "final": final}))
+        return
+    from rich.table import Table
+
+    t = Table(title="Compare runs", title_justify="left", header_style="bold", show_lines=False)
+    t.add_column("", style="cyan")
+    for r in recs:
+        t.add_column(f"#{r.id} {r.name}", overflow="fold")
+    t.add_row("kind", *[r.kind for r in recs])
+    t.add_row("status", *[_status(r.status) for r in recs])
+    t.add_row("device", *[r.device or DASH for r in recs])
+    t.add_row("data fingerprint", *[(r.fingerprint or DASH)[:16] for r in recs], end_section=True)
+    shown = [k for k in ckeys if k in differs or not diff_only]
+    for i, k in enumerate(shown):
+        vals = [_val(c.get(k)) for c in configs]
+        if k in differs:
+            t.add_row(f"[bold yellow]≠ {k}[/]", *[f"[bold yellow]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+        else:
+            t.add_row(f"  {k}", *[f"[dim]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+    for k in skeys:
+        t.add_row(k, *[_metric(k, s.get(k)) for s in summaries])
+    for k, vals in final.items():
+        t.add_row(k, *[_val(v) for v in vals])
+    console.print(t)
+    if not differs:
+        console.print("[dim]The configs are identical.[/]")
+
+
+def _metric(key: str, v: Any) -> str:
+    if key.endswith(("top1", "top5", "accuracy")):
+        return _pct(v)
+    if key.endswith("seconds"):
+        return _dur(v)
+    if key == "params":
+        return _count(v)
+    return _val(v)
+
+
+def _union(dicts: list[dict[str, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for d in dicts:
+        keys.update(dict.fromkeys(d))
+    return list(keys)
+
+
+@app.command("rm")
+def rm(
+    runs: Annotated[list[str], typer.Argument(help="Run ids to delete.", show_default=False)],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also delete runs whose process is still running.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete runs: their rows, metrics and runs/<id>/ folders."""
+    store = _store()
+    ids = list(dict.fromkeys(_resolve(store, r) for r in runs))
+    recs = [store.get_run(i) for i in ids]  # every id must exist before anything is deleted
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"refusing to delete {len(recs)} run(s) without confirmation: pass --yes")
+        names = ", ".join(f"#{r.id} {r.name}" for r in recs)
+        if not typer.confirm(f"Delete {names} and their files?", default=False):
+            raise typer.Abort()
+    for r in recs:
+        store.delete_run(r.id, force=force)
+    if json_out:
+        print_json({"deleted": ids})
+    else:
+        console.print(f"Deleted {len(ids)} run(s): {', '.join(str(i) for i in ids)}", highlight=False)

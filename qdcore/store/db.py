@@ -1,0 +1,588 @@
+"""The run store: one SQLite file (WAL) shared by every qd process, plus runs/<id>/ folders."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import socket
+import sqlite3
+import sys
+import threading
+import time
+import weakref
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from qdcore.errors import ConfigError, StoreError
+from qdcore.paths import atomic_write_bytes, qd_home
+from qdcore.store.records import KINDS, STATUSES, MetricRow, QuizAnswer, QuizSession, RunRecord
+from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_NAME = "qd.sqlite"
+# A run on another host counts as dead when it has not sent a heartbeat for this long.
+REMOTE_STALE_SECONDS = 30 * 60
+_RUN_COLS = "id, name, kind, status, config, fingerprint, device, started, ended, summary, pid, host, heartbeat, parent"
+_ANSWER_COLS = "id, session, participant, item, drawing, truth, answer, choices, ms, skipped, t"
+
+
+class _Conn(sqlite3.Connection):
+    """A connection that can be weakly referenced (so close() reaches every thread's one)."""
+
+
+class Store:
+    """The run store at `<home>/qd.sqlite`; safe to share between threads and processes."""
+
+    def __init__(self, home: str | os.PathLike | None = None, timeout: float = 10.0, reap: bool = True) -> None:
+        self.home = qd_home(home)
+        self.path = self.home / DB_NAME
+        self.timeout = float(timeout)
+        self._host = socket.gethostname()
+        self._local = threading.local()
+        self._conns: weakref.WeakSet[_Conn] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._inherited: list[Any] = []
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            (self.home / "runs").mkdir(exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot use {self.home} as the qd home ({e.strerror or e}): pass --home DIR") from None
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a qd store: move it away or use --home")
+        with self._errors():
+            self._migrate()
+        if reap:
+            self.reap()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.home)!r})"
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connections and transactions -------------------------------------------------------
+
+    def _connect(self) -> _Conn:
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves so the busy timeout covers
+        # the write lock (a deferred BEGIN that upgrades to a write can fail without waiting).
+        c = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                            check_same_thread=False, factory=_Conn)
+        try:
+            c.row_factory = sqlite3.Row
+            c.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            c.execute("PRAGMA foreign_keys=ON")
+            c.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is crash-safe in WAL mode (a killed process loses nothing committed).
+            c.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            c.close()
+            raise
+        return c
+
+    def _conn(self) -> _Conn:
+        """This thread's connection (a new one after a fork: SQLite handles must not cross it)."""
+        if os.getpid() != self._pid:
+            self._inherited.append((self._local, list(self._conns)))  # never closed in the child
+            self._local, self._conns, self._pid = threading.local(), weakref.WeakSet(), os.getpid()
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._connect()
+            self._local.conn = c
+            with self._lock:
+                self._conns.add(c)
+        return c
+
+    def close(self) -> None:
+        """Close every thread's connection; the store reopens lazily if used again."""
+        with self._lock:
+            conns = list(self._conns)
+            self._conns = weakref.WeakSet()
+        self._local = threading.local()
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite errors into one-line StoreErrors naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as e:
+            raise self._translate(e) from None
+
+    def _translate(self, e: sqlite3.DatabaseError) -> StoreError:
+        msg = str(e)
+        low = msg.lower()
+        if "not a database" in low or "malformed" in low or "encrypted" in low:
+            return StoreError(f"{self.path} is not a qd store (corrupt?): move it away or use --home")
+        if "locked" in low or "busy" in low:
+            return StoreError(f"{self.path} is locked by another process (waited {self.timeout:g} s): "
+                              "try again, or look for a stuck qd process")
+        if "unable to open" in low:
+            return StoreError(f"cannot open {self.path}: check its permissions or use --home")
+        if "readonly" in low or "read-only" in low:
+            return StoreError(f"{self.path} is read-only: check its permissions or use --home")
+        return StoreError(f"{self.path}: {msg}")
+
+    @contextmanager
+    def _write(self) -> Iterator[_Conn]:
+        """A short write transaction that takes the write lock up front."""
+        c = self._conn()
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        c.execute("COMMIT")
+
+    def _read(self, sql: str, args: Sequence[Any] = (), plain: bool = False) -> list[Any]:
+        with self._errors():
+            cur = self._conn().cursor()
+            if plain:
+                cur.row_factory = None  # tuples: much faster for many metric rows
+            return cur.execute(sql, args).fetchall()
+
+    def _migrate(self) -> None:
+        c = self._conn()
+        if c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with self._write() as c:  # re-read under the lock: another process may be migrating too
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{self.path} was written by a newer qd (schema v{version}, this qd knows "
+                                 f"v{SCHEMA_VERSION}): upgrade qd or use --home")
+            if version == 0 and c.execute(
+                    "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchone()[0]:
+                raise StoreError(f"{self.path} is an SQLite file but not a qd store: move it away or use --home")
+            for migration in MIGRATIONS[version:]:
+                for stmt in migration:
+                    c.execute(stmt)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open file."""
+        return self._read("PRAGMA user_version")[0][0]
+
+    def _missing(self, run_id: int) -> StoreError:
+        return StoreError(f"no run {run_id} in {self.home}; see 'qd runs list'")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, name: str, kind: str, config: dict[str, Any], fingerprint: str = "",
+                   device: str = "", parent: int | None = None) -> int:
+        """Add a 'running' run owned by this process and return its id."""
+        _check(kind, KINDS, "kind")
+        now = time.time()
+        with self._errors(), self._write() as c:
+            cur = c.execute(
+                "INSERT INTO runs (name, kind, status, config, fingerprint, device, started, summary, pid, host,"
+                " heartbeat, parent) VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
+                (name, kind, _dumps(config), fingerprint or "", device or "", now, os.getpid(), self._host,
+                 now, parent))
+            return int(cur.lastrowid)
+
+    def get_run(self, run_id: int) -> RunRecord:
+        """The run with this id; StoreError if there is none."""
+        rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (int(run_id),))
+        if not rows:
+            raise self._missing(run_id)
+        return _run(rows[0])
+
+    def has_run(self, run_id: int) -> bool:
+        """Whether a run with this id exists."""
+        return bool(self._read("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)))
+
+    def list_runs(self, kind: str | None = None, status: str | None = None,
+                  limit: int | None = None, parent: int | None = None) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered."""
+        where, args = [], []
+        if kind is not None:
+            _check(kind, KINDS, "kind")
+            where.append("kind = ?")
+            args.append(kind)
+        if status is not None:
+            _check(status, STATUSES, "status")
+            where.append("status = ?")
+            args.append(status)
+        if parent is not None:
+            where.append("parent = ?")
+            args.append(int(parent))
+        sql = f"SELECT {_RUN_COLS} FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            if limit < 0:
+                raise ConfigError(f"--limit must be 0 or more, not {limit}")
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [_run(r) for r in self._read(sql, args)]
+
+    def _update(self, run_id: int, sql: str, args: Sequence[Any]) -> None:
+        with self._errors(), self._write() as c:
+            if c.execute(sql, (*args, int(run_id))).rowcount == 0:
+                raise self._missing(run_id)
+
+    def set_status(self, run_id: int, status: str) -> None:
+        """Set the status; 'running' claims the run for this process (resume), others set `ended`."""
+        _check(status, STATUSES, "status")
+        now = time.time()
+        if status == "running":
+            self._update(run_id, "UPDATE runs SET status = 'running', ended = NULL, pid = ?, host = ?, heartbeat = ?"
+                         " WHERE id = ?", (os.getpid(), self._host, now))
+        else:
+            self._update(run_id, "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, now))
+
+    def update_config(self, run_id: int, config: dict[str, Any]) -> None:
+        """Replace the run's config."""
+        self._update(run_id, "UPDATE runs SET config = ? WHERE id = ?", (_dumps(config),))
+
+    def update_summary(self, run_id: int, patch: dict[str, Any]) -> None:
+        """Merge keys into the run's summary."""
+        with self._errors(), self._write() as c:
+            self._merge_summary(c, run_id, patch, "")
+
+    def _merge_summary(self, c: _Conn, run_id: int, patch: dict[str, Any], extra_sql: str,
+                       extra_args: Sequence[Any] = ()) -> None:
+        row = c.execute("SELECT summary FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            raise self._missing(run_id)
+        summary = _loads(row[0], {})
+        summary.update(patch)
+        c.execute(f"UPDATE runs SET summary = ?{extra_sql} WHERE id = ?", (_dumps(summary), *extra_args, int(run_id)))
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        """End a run: status done|failed|interrupted, summary merged into what is stored."""
+        _check(status, STATUSES, "status")
+        if status == "running":
+            raise ValueError("finish_run needs a final status, not 'running'")
+        now = time.time()
+        with self._errors(), self._write() as c:
+            self._merge_summary(c, run_id, summary, ", status = ?, ended = ?, heartbeat = ?", (status, now, now))
+
+    def heartbeat(self, run_id: int) -> None:
+        """Record that the owning process is alive (called by StoreSink every few seconds)."""
+        self._update(run_id, "UPDATE runs SET heartbeat = ? WHERE id = ?", (time.time(),))
+
+    def reap(self) -> list[int]:
+        """Mark runs left 'running' by a dead process as 'interrupted'; return their ids."""
+        rows = self._read("SELECT id, pid, host, heartbeat FROM runs WHERE status = 'running'")
+        now = time.time()
+        dead = [r["id"] for r in rows if not self._owner_alive(r["pid"], r["host"], r["heartbeat"], now)]
+        if dead:
+            with self._errors(), self._write() as c:
+                # `ended` = last sign of life: the latest heartbeat or metric row.
+                c.executemany(
+                    "UPDATE runs SET status = 'interrupted', ended = max(coalesce(heartbeat, started),"
+                    " coalesce((SELECT max(t) FROM metrics WHERE run_id = runs.id), 0))"
+                    " WHERE id = ? AND status = 'running'", [(i,) for i in dead])
+        return dead
+
+    def _owner_alive(self, pid: int | None, host: str | None, heartbeat: float | None, now: float) -> bool:
+        if host == self._host and pid:
+            if pid == os.getpid():
+                return True
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass  # alive, owned by another user
+            except OSError:
+                return False
+            info = _proc_info(pid)
+            if info is not None:
+                state, start = info
+                if state == "Z":
+                    return False  # killed, not yet waited for
+                if heartbeat is not None and start > heartbeat + 2.0:
+                    return False  # the pid was reused by a process younger than the run's last heartbeat
+            return True
+        return heartbeat is not None and now - heartbeat < REMOTE_STALE_SECONDS
+
+    def delete_run(self, run_id: int, force: bool = False) -> None:
+        """Remove a run, its metrics and its folder; a live running run needs force=True."""
+        run = self.get_run(run_id)
+        if run.status == "running" and not force and self._owner_alive(run.pid, run.host, run.heartbeat, time.time()):
+            raise StoreError(f"run {run_id} is still running (pid {run.pid} on {run.host}): stop it first "
+                             "or pass --force")
+        with self._errors(), self._write() as c:
+            c.execute("DELETE FROM runs WHERE id = ?", (int(run_id),))
+        _remove_tree(self.home / "runs" / str(int(run_id)), self.home / "runs")
+
+    # -- artifacts --------------------------------------------------------------------------
+
+    def run_dir(self, run_id: int, create: bool = True) -> Path:
+        """`<home>/runs/<id>/` for an existing run (created unless create=False)."""
+        if not self.has_run(run_id):
+            raise self._missing(run_id)
+        d = self.home / "runs" / str(int(run_id))
+        if create:
+            d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write_json_artifact(self, run_id: int, name: str, obj: Any) -> Path:
+        """Atomically write `obj` as JSON to runs/<id>/<name>."""
+        path = self.run_dir(run_id) / name
+        atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_default) + "\n").encode())
+        return path
+
+    def artifacts(self, run_id: int) -> list[Path]:
+        """Files in the run's folder (relative paths, sorted), skipping in-flight temp files."""
+        d = self.home / "runs" / str(int(run_id))
+        if not d.is_dir():
+            return []
+        return sorted(p.relative_to(d) for p in d.rglob("*")
+                      if p.is_file() and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+
+    # -- metrics ----------------------------------------------------------------------------
+
+    def log_metrics(self, run_id: int, rows: Iterable[tuple[int, int, str, str, float]]) -> None:
+        """Append (step, epoch, split, name, value) rows in one transaction."""
+        rows = list(rows)
+        if rows:
+            self._log_event(run_id, rows, beat=False)
+
+    def _log_event(self, run_id: int, rows: list[tuple[int, int, str, str, float]], beat: bool) -> None:
+        """Metric rows and an optional heartbeat in one transaction (StoreSink's hot path)."""
+        now = time.time()
+        data = [(int(run_id), int(s), int(e), sp, n, _num(v), now) for s, e, sp, n, v in rows]
+        try:
+            with self._errors(), self._write() as c:
+                if data:
+                    c.executemany("INSERT INTO metrics (run_id, step, epoch, split, name, value, t)"
+                                  " VALUES (?, ?, ?, ?, ?, ?, ?)", data)
+                if beat and c.execute("UPDATE runs SET heartbeat = ? WHERE id = ?",
+                                      (now, int(run_id))).rowcount == 0:
+                    raise self._missing(run_id)
+        except StoreError as e:
+            if "FOREIGN KEY" in str(e):
+                raise self._missing(run_id) from None
+            raise
+
+    def metrics(self, run_id: int, after_id: int = 0, split: str | None = None,
+                limit: int | None = None) -> list[MetricRow]:
+        """Metric rows with id > after_id in write order (poll with the last id seen)."""
+        sql = "SELECT id, step, epoch, split, name, value, t FROM metrics WHERE run_id = ? AND id > ?"
+        args: list[Any] = [int(run_id), int(after_id)]
+        if split is not None:
+            sql += " AND split = ?"
+            args.append(split)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        nan = math.nan
+        return [MetricRow(i, s, e, sp, n, nan if v is None else v, t)
+                for i, s, e, sp, n, v, t in self._read(sql, args, plain=True)]
+
+    def history(self, run_id: int) -> dict[str, list[tuple[int, float]]]:
+        """Per-epoch curves keyed "split/name", one value per epoch (the last written wins)."""
+        rows = self._read("SELECT epoch, split, name, value FROM metrics WHERE run_id = ? AND split != 'step'"
+                          " ORDER BY id", (int(run_id),), plain=True)
+        curves: dict[str, dict[int, float]] = {}
+        for epoch, split, name, value in rows:
+            curves.setdefault(f"{split}/{name}", {})[epoch] = _val(value)
+        return {k: sorted(v.items()) for k, v in curves.items()}
+
+    # -- quiz -------------------------------------------------------------------------------
+
+    def create_quiz_session(self, participant: str, config: dict[str, Any], run_id: int | None = None) -> int:
+        """Start a quiz for a participant; `run_id` is the run whose drawings are shown, if any."""
+        participant = (participant or "").strip()
+        if not participant:
+            raise ConfigError("the participant name is empty: pass --name NAME")
+        if run_id is not None and not self.has_run(run_id):
+            raise self._missing(run_id)
+        with self._errors(), self._write() as c:
+            cur = c.execute("INSERT INTO quiz_sessions (participant, config, run_id, started) VALUES (?, ?, ?, ?)",
+                            (participant, _dumps(config), run_id, time.time()))
+            return int(cur.lastrowid)
+
+    def quiz_session(self, session: int) -> QuizSession:
+        """One quiz session; StoreError if missing."""
+        rows = self._read(_SESSION_SQL + " WHERE s.id = ? GROUP BY s.id", (int(session),))
+        if not rows:
+            raise StoreError(f"no quiz session {session} in {self.home}; see 'qd quiz report'")
+        return _session(rows[0])
+
+    def quiz_sessions(self, participant: str | None = None, run_id: int | None = None,
+                      open_only: bool = False) -> list[QuizSession]:
+        """Quiz sessions, oldest first, optionally for one participant or source run."""
+        where, args = [], []
+        if participant is not None:
+            where.append("s.participant = ?")
+            args.append(participant)
+        if run_id is not None:
+            where.append("s.run_id = ?")
+            args.append(int(run_id))
+        if open_only:
+            where.append("s.ended IS NULL")
+        sql = _SESSION_SQL + (" WHERE " + " AND ".join(where) if where else "") + " GROUP BY s.id ORDER BY s.id"
+        return [_session(r) for r in self._read(sql, args)]
+
+    def finish_quiz_session(self, session: int) -> None:
+        """Mark a quiz session as ended."""
+        with self._errors(), self._write() as c:
+            if c.execute("UPDATE quiz_sessions SET ended = ? WHERE id = ?", (time.time(), int(session))).rowcount == 0:
+                raise StoreError(f"no quiz session {session} in {self.home}; see 'qd quiz report'")
+
+    def delete_quiz_session(self, session: int) -> None:
+        """Remove a quiz session and its answers."""
+        with self._errors(), self._write() as c:
+            c.execute("DELETE FROM quiz_sessions WHERE id = ?", (int(session),))
+
+    def add_quiz_answer(self, session: int, drawing: str, truth: str, answer: str | None,
+                        choices: Sequence[str], ms: float, skipped: bool = False, item: int | None = None) -> int:
+        """Store one answer the moment it is given; returns its id."""
+        with self._errors(), self._write() as c:
+            row = c.execute("SELECT participant FROM quiz_sessions WHERE id = ?", (int(session),)).fetchone()
+            if row is None:
+                raise StoreError(f"no quiz session {session} in {self.home}; see 'qd quiz report'")
+            cur = c.execute(
+                "INSERT INTO quiz_answers (session, participant, item, drawing, truth, answer, choices, ms, skipped, t)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (int(session), row[0], item, drawing, truth, None if skipped else answer, _dumps(list(choices)),
+                 float(ms), int(bool(skipped)), time.time()))
+            return int(cur.lastrowid)
+
+    def quiz_answers(self, session: int | None = None, participant: str | None = None,
+                     run_id: int | None = None) -> list[QuizAnswer]:
+        """Answers in the order given, optionally for one session, participant or source run."""
+        where, args = [], []
+        if session is not None:
+            where.append("session = ?")
+            args.append(int(session))
+        if participant is not None:
+            where.append("participant = ?")
+            args.append(participant)
+        if run_id is not None:
+            where.append("session IN (SELECT id FROM quiz_sessions WHERE run_id = ?)")
+            args.append(int(run_id))
+        sql = f"SELECT {_ANSWER_COLS} FROM quiz_answers" + (" WHERE " + " AND ".join(where) if where else "")
+        return [_answer(r) for r in self._read(sql + " ORDER BY id", args)]
+
+    def delete_last_quiz_answer(self, session: int) -> QuizAnswer | None:
+        """Undo: remove the session's latest answer and return it (None when there is none)."""
+        with self._errors(), self._write() as c:
+            row = c.execute(f"SELECT {_ANSWER_COLS} FROM quiz_answers WHERE session = ? ORDER BY id DESC LIMIT 1",
+                            (int(session),)).fetchone()
+            if row is None:
+                return None
+            c.execute("DELETE FROM quiz_answers WHERE id = ?", (row["id"],))
+            return _answer(row)
+
+    def quiz_participants(self) -> list[str]:
+        """Everyone who has started a quiz, sorted."""
+        return [r[0] for r in self._read("SELECT DISTINCT participant FROM quiz_sessions ORDER BY participant")]
+
+
+_SESSION_SQL = ("SELECT s.id, s.participant, s.config, s.run_id, s.started, s.ended, count(a.id) AS answered"
+                " FROM quiz_sessions s LEFT JOIN quiz_answers a ON a.session = s.id")
+
+
+def _check(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown run {what} {value!r}: choose one of {', '.join(allowed)}")
+
+
+def _default(o: Any) -> Any:
+    """JSON for numpy scalars/arrays, paths and sets."""
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj if obj is not None else {}, default=_default)
+
+
+def _loads(text: str | None, empty: Any) -> Any:
+    if not text:
+        return empty
+    try:
+        return json.loads(text)
+    except ValueError:
+        return empty
+
+
+def _num(v: Any) -> float | None:
+    v = float(v)
+    return None if math.isnan(v) else v
+
+
+def _val(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _run(r: sqlite3.Row) -> RunRecord:
+    return RunRecord(id=r["id"], name=r["name"], kind=r["kind"], status=r["status"], config=_loads(r["config"], {}),
+                     fingerprint=r["fingerprint"], device=r["device"], started=r["started"], ended=r["ended"],
+                     summary=_loads(r["summary"], {}), pid=r["pid"], host=r["host"], heartbeat=r["heartbeat"],
+                     parent=r["parent"])
+
+
+def _session(r: sqlite3.Row) -> QuizSession:
+    return QuizSession(id=r["id"], participant=r["participant"], config=_loads(r["config"], {}), run_id=r["run_id"],
+                       started=r["started"], ended=r["ended"], answered=r["answered"])
+
+
+def _answer(r: sqlite3.Row) -> QuizAnswer:
+    return QuizAnswer(id=r["id"], session=r["session"], participant=r["participant"], item=r["item"],
+                      drawing=r["drawing"], truth=r["truth"], answer=r["answer"], choices=_loads(r["choices"], []),
+                      ms=r["ms"], skipped=bool(r["skipped"]), t=r["t"])
+
+
+def _proc_info(pid: int) -> tuple[str, float] | None:
+    """(state, start time in epoch seconds) of a process from /proc, or None where there is no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                     if line.startswith("btime "))
+        fields = stat[stat.rindex(")") + 2:].split()  # the command name may hold spaces
+        return fields[0], btime + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _remove_tree(path: Path, parent: Path) -> None:
+    """Delete a run folder: rename it aside first (atomic), then remove, fixing permissions if needed."""
+    if not path.exists():
+        return
+    trash = parent / f".trash-{path.name}-{os.getpid()}-{time.time_ns()}"
+    try:
+        path.rename(trash)
+    except OSError:
+        trash = path
+
+    def _retry(func: Any, p: str, _exc: Any) -> None:
+        os.chmod(os.path.dirname(p), 0o700)
+        try:
+            os.chmod(p, 0o700)
+        except OSError:
+            pass
+        func(p)
+
+    try:
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(trash, onexc=_retry)
+        else:
+            shutil.rmtree(trash, onerror=_retry)
+    except OSError as e:
+        raise StoreError(f"the run is gone from the store but {trash} could not be removed ({e.strerror or e}):"
+                         " delete it by hand") from None

@@ -1,0 +1,86 @@
+"""StoreSink: an events sink that records a run's metrics and end state in the store."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from qdcore.errors import StoreError
+from qdcore.events import Checkpoint, EpochEnd, Event, Progress, RunFailed, RunFinished, RunStarted, Samples
+from qdcore.store.db import Store
+
+
+class StoreSink:
+    """Write events of run `run_id` to `store`: one short transaction per event."""
+
+    def __init__(self, store: Store, run_id: int, heartbeat_every: float = 5.0) -> None:
+        self.store = store
+        self.run_id = int(run_id)
+        self.heartbeat_every = heartbeat_every
+        self.dropped = 0  # Progress events lost to a store error (training goes on)
+        self._last_beat = 0.0
+
+    def _beat_due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_beat >= self.heartbeat_every:
+            self._last_beat = now
+            return True
+        return False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            rows = progress_rows(event)
+            try:
+                self.store._log_event(self.run_id, rows, self._beat_due())
+            except StoreError:
+                # Step rows are a live view only; losing a few must not kill a training run.
+                self.dropped += 1
+        elif isinstance(event, EpochEnd):
+            self._last_beat = time.monotonic()
+            self.store._log_event(self.run_id, epoch_rows(event), True)
+        elif isinstance(event, (RunStarted, Samples)):
+            if self._beat_due():
+                self.store.heartbeat(self.run_id)
+        elif isinstance(event, Checkpoint):
+            self.store.update_summary(self.run_id, {"checkpoint": {"epoch": event.epoch, "path": event.path,
+                                                                   "best": event.best}})
+        elif isinstance(event, RunFinished):
+            self.store.finish_run(self.run_id, event.status, dict(event.summary))
+        elif isinstance(event, RunFailed):
+            self.store.finish_run(self.run_id, "failed", {"error": event.error})
+
+
+def epoch_rows(e: EpochEnd) -> list[tuple[int, int, str, str, float]]:
+    """Metric rows for an epoch: train/val loss and accuracy, lr, seconds, and extras."""
+    rows = [
+        (e.step, e.epoch, "train", "loss", e.train_loss),
+        (e.step, e.epoch, "train", "top1", e.train_top1),
+        (e.step, e.epoch, "val", "loss", e.val_loss),
+        (e.step, e.epoch, "val", "top1", e.val_top1),
+        (e.step, e.epoch, "val", "top5", e.val_top5),
+        (e.step, e.epoch, "train", "lr", e.lr),
+        (e.step, e.epoch, "train", "seconds", e.seconds),
+    ]
+    for key, value in (e.extra or {}).items():
+        v = _float(value)
+        if v is None:
+            continue
+        split, _, name = key.rpartition("/")
+        rows.append((e.step, e.epoch, split or "val", name, v))
+    return rows
+
+
+def progress_rows(p: Progress) -> list[tuple[int, int, str, str, float]]:
+    """Metric rows for a logging step (split "step")."""
+    rows = [(p.step, p.epoch, "step", "loss", p.loss), (p.step, p.epoch, "step", "lr", p.lr),
+            (p.step, p.epoch, "step", "throughput", p.throughput)]
+    if p.top1 is not None:
+        rows.append((p.step, p.epoch, "step", "top1", p.top1))
+    return rows
+
+
+def _float(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,122 @@
+"""`qd runs list|show|compare|rm` on a store filled through the Store API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qdcore.cli.main import app
+from qdcore.events import EpochEnd, RunFinished
+from qdcore.store import Store, StoreSink
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A store with two finished classifier runs and one interrupted run."""
+    monkeypatch.setenv("QD_HOME", str(tmp_path))  # the --home callback sets it; monkeypatch restores it
+    store = Store(tmp_path)
+    for width, top1 in ((12, 0.61), (16, 0.66)):
+        rid = store.create_run(f"widthk-{width}", "classifier", {"model": "widthk", "width": width, "data": "demo",
+                                                                  "lr": 1e-3}, fingerprint="f00d", device="cpu")
+        sink = StoreSink(store, rid)
+        for e in (1, 2):
+            sink(EpochEnd(epoch=e, step=e * 10, train_loss=1.0 / e, train_top1=0.5, val_loss=1.1 / e,
+                          val_top1=top1 - 0.1 / e, val_top5=0.9, lr=1e-3, seconds=1.5))
+        store.write_json_artifact(rid, "model.json", {"arch": {"name": "widthk", "width": width}})
+        sink(RunFinished(status="done", summary={"params": 65002, "test_top1": top1, "test_top5": 0.93,
+                                                 "best_epoch": 2, "train_seconds": 95.0}))
+    rid = store.create_run("cut-short", "classifier", {"model": "fc", "data": "demo"})
+    store.finish_run(rid, "interrupted", {})
+    store.close()
+    return tmp_path
+
+
+def qd(home: Path, *args: str):
+    return runner.invoke(app, ["--home", str(home), "runs", *args])
+
+
+def test_list_shows_the_tracker_table(home):
+    res = qd(home, "list")
+    assert res.exit_code == 0, res.output
+    for text in ("widthk-12", "widthk-16", "cut-short", "65,002", "61.0%", "66.0%", "93.0%", "1m 35s", "done",
+                 "interrupted", "top-5", "params"):
+        assert text in res.output
+    assert "—" in res.output  # the interrupted run has no test accuracy
+
+
+def test_list_json_filters(home):
+    res = qd(home, "list", "--json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["name"] for r in rows] == ["cut-short", "widthk-16", "widthk-12"]
+    assert rows[1]["model"] == "widthk" and rows[1]["test_top1"] == 0.66 and rows[1]["params"] == 65002
+    assert rows[0]["test_top1"] is None and rows[0]["status"] == "interrupted"
+    assert [r["name"] for r in json.loads(qd(home, "list", "--status", "done", "--limit", "1", "--json").output)] == [
+        "widthk-16"]
+    assert json.loads(qd(home, "list", "--kind", "gan", "--json").output) == []
+    bad = qd(home, "list", "--status", "finished")
+    assert bad.exit_code == 2 and "finished" in bad.output
+
+
+def test_show_prints_config_history_and_artifacts(home):
+    res = qd(home, "show", "1")
+    assert res.exit_code == 0, res.output
+    for text in ("widthk-12", "Config", "Summary", "History", "Artifacts", "model.json", "width"):
+        assert text in res.output
+    data = json.loads(qd(home, "show", "1", "--json").output)
+    assert data["run"]["config"]["width"] == 12 and data["run"]["summary"]["best_epoch"] == 2
+    assert data["history"]["val/top1"] == [[1, pytest.approx(0.51)], [2, pytest.approx(0.56)]]
+    assert data["artifacts"] == [{"name": "model.json", "bytes": (home / "runs/1/model.json").stat().st_size}]
+    assert json.loads(qd(home, "show", "last", "--json").output)["run"]["name"] == "cut-short"
+
+
+def test_compare_highlights_config_differences(home):
+    res = qd(home, "compare", "1", "2")
+    assert res.exit_code == 0, res.output
+    assert "≠ width" in res.output and "≠ lr" not in res.output and "66.0%" in res.output
+    data = json.loads(qd(home, "compare", "1", "2", "3", "--json").output)
+    assert [r["id"] for r in data["runs"]] == [1, 2, 3]
+    assert data["config"]["width"] == [12, 16, None]
+    assert set(data["differs"]) == {"model", "width", "lr"}
+    assert data["summary"]["test_top1"] == [0.61, 0.66, None]
+    assert data["final"]["best val/top1"] == [pytest.approx(0.56), pytest.approx(0.61), None]
+    assert qd(home, "compare", "1").exit_code == 2
+
+
+def test_rm_needs_yes_without_a_terminal(home):
+    res = qd(home, "rm", "1")
+    assert res.exit_code == 2 and "--yes" in res.output
+    assert (home / "runs" / "1").is_dir()
+    res = qd(home, "rm", "1", "3", "--yes", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == {"deleted": [1, 3]}
+    assert not (home / "runs" / "1").exists()
+    assert [r["id"] for r in json.loads(qd(home, "list", "--json").output)] == [2]
+    res = qd(home, "rm", "2", "9", "--yes")
+    assert res.exit_code == 2 and "no run 9" in res.output
+    assert Store(home).has_run(2)  # nothing is deleted when one id is wrong
+
+
+def test_missing_run_through_cli_runner(home):
+    res = qd(home, "show", "42")
+    assert res.exit_code == 2 and "no run 42" in res.output
+    assert qd(home, "show", "abc").exit_code == 2
+
+
+def test_missing_run_in_a_real_process_is_one_line_exit_2(home):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    out = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "runs", "show", "42"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr + out.stdout
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0] == f"qd: error: no run 42 in {home}; see 'qd runs list'"
