@@ -7,12 +7,27 @@ import sys
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
-from qdcore.cli import data, models, runs, train
+from qdcore.cli import analyze, data, models, quiz, runs, train
 from qdcore.errors import QDError
+
+class _Group(TyperGroup):
+    """Root command group: a QDError from any command becomes one line and exit code 2."""
+
+    def invoke(self, ctx):  # noqa: D102
+        try:
+            return super().invoke(ctx)
+        except QDError as e:
+            from qdcore.cli.common import err_console
+
+            err_console.print(f"[bold red]qd: error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+
 
 app = typer.Typer(
     name="qd",
+    cls=_Group,
     help="Train, compare and understand neural networks on Quick, Draw! doodles.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -20,8 +35,10 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data", help="List, download, inspect and export drawings.")
 app.add_typer(models.app, name="models", help="The model zoo: list models and show their layers.")
-train.register(app) if hasattr(train, "register") else None
 app.add_typer(runs.app, name="runs", help="The run store: list, show, compare and remove runs.")
+for _mod in (train, analyze, quiz):
+    if hasattr(_mod, "register"):
+        _mod.register(app)
 
 
 @app.callback()
@@ -42,33 +59,16 @@ def tui() -> None:
 
 
 def run() -> None:
-    """Console entry point: user errors become one line and exit code 2."""
-    from qdcore.cli.common import err_console
-
+    """Console entry point: user errors become one line and exit code 2 (see _Group)."""
     try:
-        app(standalone_mode=False)
-    except QDError as e:
+        app()  # standalone: usage errors print Typer's message and exit 2
+    except QDError as e:  # raised outside a command (e.g. in a callback)
+        from qdcore.cli.common import err_console
+
         err_console.print(f"[bold red]qd: error:[/] {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("qd: interrupted")
-        sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except typer.Abort:
-        err_console.print("qd: aborted")
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except Exception as e:  # noqa: BLE001 - click usage errors
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(2)
-        raise
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""Statistics for human-vs-model accuracy: Wilson intervals and McNemar's test."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95% (by default) Wilson score interval for k successes in n trials."""
+    if n <= 0:
+        return (0.0, 1.0)
+    if not 0 <= k <= n:
+        raise ValueError(f"successes {k} outside 0..{n}")
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+@dataclass(frozen=True)
+class McNemar:
+    """McNemar's test on the discordant pairs b (only people right) and c (only model right)."""
+
+    b: int
+    c: int
+    statistic: float
+    p_value: float
+    exact: bool
+
+
+def mcnemar(b: int, c: int, exact: bool | None = None) -> McNemar:
+    """Exact binomial test when b + c < 25 (or exact=True), else chi-square with continuity correction."""
+    n = b + c
+    if exact is None:
+        exact = n < 25
+    if n == 0:
+        return McNemar(b, c, 0.0, 1.0, bool(exact))
+    if exact:
+        k = min(b, c)
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2.0 ** n
+        return McNemar(b, c, float(k), min(1.0, 2 * tail), True)
+    stat = (abs(b - c) - 1) ** 2 / n
+    # Chi-square with 1 degree of freedom: survival function = erfc(sqrt(x / 2)).
+    return McNemar(b, c, stat, math.erfc(math.sqrt(stat / 2)), False)
