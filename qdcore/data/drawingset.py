@@ -137,7 +137,8 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
     if not images:
         raise DataError(f"the selection from {source.location} holds no drawings; choose other --categories")
     return DrawingSet(np.concatenate(images), np.concatenate(labels), chosen, sources,
-                      np.concatenate(src_idx), np.concatenate(rows_all), source.synthetic, source.location)
+                      np.concatenate(src_idx), np.concatenate(rows_all), source.synthetic, source.location,
+                      list(getattr(source, "notes", [])))
 
 
 def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) -> Splits:

@@ -1,0 +1,592 @@
+"""Stroke files: Google's simplified and raw ndjson and its binary format, read as 28x28 bitmaps.
+
+Files are indexed once (line or record offsets, cached per file) so counting drawings
+never parses every line; reading parses only the rows asked for. Raw drawings go
+through Google's simplification first, then everything through the rasteriser.
+Malformed lines are skipped and remembered with their line numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import mmap
+import os
+import struct
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from qdcore.data.sources import Source
+from qdcore.errors import DataError
+
+KIND_SIMPLIFIED = "ndjson-simplified"
+KIND_RAW = "ndjson-raw"
+KIND_BINARY = "google-binary"
+SUFFIXES = (".ndjson", ".bin")
+# Google's cloud folders name files plainly; other mirrors prefix them.
+PREFIXES = ("full_simplified_", "full_raw_", "full_binary_", "full-simplified-", "full-raw-", "full-binary-")
+# Small files are fully validated when indexed, so count() is exact; larger ones get a cheap
+# check ('{' ... '}') in numpy, and a line that still fails to parse on reading is drawn blank
+# and recorded.
+FULL_CHECK_BYTES = 8 << 20
+
+_HEAD = struct.Struct("<Q2sBIH")  # key_id, countrycode, recognized, timestamp, n_strokes
+_U16 = struct.Struct("<H")
+
+
+@dataclass
+class Drawing:
+    """One Quick, Draw! drawing: strokes as (xs, ys) plus Google's metadata."""
+
+    strokes: list[tuple[list, list]]
+    word: str = ""
+    countrycode: str = ""
+    timestamp: str | int | None = None  # ndjson: '2017-03-10 22:17:57.57466 UTC'; binary: epoch seconds
+    recognized: bool | None = None
+    key_id: str = ""
+    raw: bool = False  # screen coordinates (raw ndjson): simplify before rasterising
+
+    def simplified(self) -> list[tuple[list, list]]:
+        """Strokes in Google's 0..255 simplified space (simplifying raw strokes first)."""
+        if not self.raw:
+            return self.strokes
+        from qdcore.data.simplify import simplify
+
+        return simplify(self.strokes)
+
+
+# ---------------------------------------------------------------- ndjson
+
+
+def parse_drawing(obj: object) -> Drawing:
+    """A Drawing from one parsed ndjson object; ValueError saying what is wrong."""
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    if "drawing" not in obj:
+        raise ValueError("no 'drawing' field")
+    raw_strokes = obj["drawing"]
+    if not isinstance(raw_strokes, list):
+        raise ValueError("'drawing' is not a list of strokes")
+    strokes: list[tuple[list, list]] = []
+    timed = False
+    lo, hi = math.inf, -math.inf
+    for k, s in enumerate(raw_strokes):
+        if not isinstance(s, list) or len(s) not in (2, 3) or not all(isinstance(a, list) for a in s):
+            raise ValueError(f"stroke {k} is not [[x...], [y...]] or [[x...], [y...], [t...]]")
+        xs, ys = s[0], s[1]
+        if len(xs) != len(ys) or (len(s) == 3 and len(s[2]) != len(xs)):
+            raise ValueError(f"stroke {k} has {len(xs)} x values but {len(ys)} y values"
+                             + (f" and {len(s[2])} times" if len(s) == 3 else ""))
+        if not xs:
+            continue
+        try:
+            a = np.array([xs, ys])
+        except (TypeError, ValueError):
+            a = np.zeros(0, object)
+        if a.ndim != 2 or a.dtype.kind not in "iuf" or not np.isfinite(a).all():
+            raise ValueError(f"stroke {k} holds values that are not finite numbers")
+        timed |= len(s) == 3
+        lo, hi = min(lo, a.min()), max(hi, a.max())
+        strokes.append((xs, ys))
+    if not strokes:
+        raise ValueError("the drawing has no points")
+    # Untimed strokes outside 0..255 are raw-like screen coordinates: normalise them too.
+    raw = timed or lo < 0 or hi > 255
+    rec = obj.get("recognized")
+    return Drawing(strokes, str(obj.get("word", "")), str(obj.get("countrycode", "")), obj.get("timestamp"),
+                   rec if isinstance(rec, bool) else None, str(obj.get("key_id", "")), raw)
+
+
+def parse_line(line: bytes | str) -> Drawing:
+    """A Drawing from one ndjson line; ValueError saying what is wrong."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as e:
+        msg = str(e).split(":")[0] if str(e) else type(e).__name__
+        raise ValueError(f"not valid JSON ({msg})") from None
+    return parse_drawing(obj)
+
+
+def _cheap_check(line: bytes) -> str | None:
+    """Why a line cannot be a drawing, judged without parsing it (None: looks fine)."""
+    if not line.startswith(b"{"):
+        return "not a JSON object"
+    if not line.endswith(b"}"):
+        return "truncated (no closing brace)"
+    if b'"drawing"' not in line:
+        return "no 'drawing' field"
+    return None
+
+
+def _line_spans(buf: memoryview | bytes | mmap.mmap, size: int) -> np.ndarray:
+    """(start, end) byte offsets of line i + 1, newline excluded; newlines found in chunks to bound memory."""
+    ends = []
+    step = 64 << 20
+    for off in range(0, size, step):
+        chunk = np.frombuffer(buf[off:off + step], dtype=np.uint8)
+        ends.append(np.flatnonzero(chunk == 10) + off)
+    nl = np.concatenate(ends) if ends else np.zeros(0, np.int64)
+    starts = np.r_[0, nl + 1]
+    stops = np.r_[nl, size]
+    if starts[-1] == size:  # nothing after the final newline: not a line
+        starts, stops = starts[:-1], stops[:-1]
+    return np.stack([starts, stops], axis=1).astype(np.int64)
+
+
+# ---------------------------------------------------------------- Google's binary format
+
+
+def _parse_record(buf, off: int, size: int) -> tuple[Drawing, int]:
+    """The binary record at byte `off` and the offset after it; ValueError if it does not fit."""
+    if off + _HEAD.size > size:
+        raise ValueError(f"truncated header ({size - off} bytes left)")
+    key_id, cc, recognized, ts, n_strokes = _HEAD.unpack_from(buf, off)
+    if recognized > 1:
+        raise ValueError(f"recognized byte is {recognized}, not 0 or 1")
+    if n_strokes == 0:
+        raise ValueError("a drawing with no strokes")
+    off += _HEAD.size
+    strokes = []
+    for k in range(n_strokes):
+        if off + 2 > size:
+            raise ValueError(f"truncated in stroke {k}")
+        (n,) = _U16.unpack_from(buf, off)
+        off += 2
+        if n == 0:
+            raise ValueError(f"stroke {k} has no points")
+        if off + 2 * n > size:
+            raise ValueError(f"truncated in stroke {k}")
+        pts = bytes(buf[off:off + 2 * n])
+        strokes.append((list(pts[:n]), list(pts[n:])))
+        off += 2 * n
+    return Drawing(strokes, "", cc.decode("latin-1"), ts, bool(recognized), str(key_id)), off
+
+
+def _skip_record(buf, off: int, size: int) -> int:
+    """Offset after the record at `off`, checking only its structure (fast index scan)."""
+    if off + _HEAD.size > size:
+        raise ValueError(f"truncated header ({size - off} bytes left)")
+    _, _, recognized, _, n_strokes = _HEAD.unpack_from(buf, off)
+    if recognized > 1:
+        raise ValueError(f"recognized byte is {recognized}, not 0 or 1")
+    if n_strokes == 0:
+        raise ValueError("a drawing with no strokes")
+    off += _HEAD.size
+    for k in range(n_strokes):
+        if off + 2 > size:
+            raise ValueError(f"truncated in stroke {k}")
+        (n,) = _U16.unpack_from(buf, off)
+        if n == 0:
+            raise ValueError(f"stroke {k} has no points")
+        off += 2 + 2 * n
+        if off > size:
+            raise ValueError(f"truncated in stroke {k}")
+    return off
+
+
+def _epoch(ts: str | int | None) -> int:
+    """Binary timestamps are uint32 epoch seconds; ndjson ones are 'YYYY-MM-DD HH:MM:SS.ffffff UTC'."""
+    if ts is None or ts == "":
+        return 0
+    if isinstance(ts, (int, np.integer)):
+        return int(ts)
+    text = str(ts).replace(" UTC", "").strip()
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp())
+
+
+def encode_google_binary(drawings: Iterable[Drawing]) -> bytes:
+    """Google's binary format for simplified drawings (coordinates must be integers in 0..255)."""
+    out = bytearray()
+    for i, d in enumerate(drawings):
+        key = int(d.key_id) if str(d.key_id).isdigit() else i
+        cc = (d.countrycode or "").encode("ascii", "replace")[:2].ljust(2, b"\0")
+        out += _HEAD.pack(key, cc, 1 if d.recognized else 0, _epoch(d.timestamp) & 0xFFFFFFFF, len(d.strokes))
+        for xs, ys in d.strokes:
+            x = np.asarray(xs)
+            y = np.asarray(ys)
+            if x.size == 0 or x.size != y.size or x.size > 0xFFFF:
+                raise ValueError(f"drawing {i}: a stroke with {x.size} x and {y.size} y values cannot be encoded")
+            if x.min() < 0 or y.min() < 0 or x.max() > 255 or y.max() > 255:
+                raise ValueError(f"drawing {i}: coordinates outside 0..255; simplify raw strokes first")
+            out += _U16.pack(x.size) + x.astype(np.uint8).tobytes() + y.astype(np.uint8).tobytes()
+    return bytes(out)
+
+
+def write_google_binary(path: str | os.PathLike, drawings: Iterable[Drawing]) -> None:
+    """Write drawings as a Google binary `.bin` file, atomically."""
+    from qdcore.paths import atomic_write_bytes
+
+    atomic_write_bytes(Path(path), encode_google_binary(drawings))
+
+
+def looks_like_google_binary(path: str | os.PathLike, probe: int = 1 << 20, records: int = 16) -> bool:
+    """True if the first records of a file parse as Google's binary stroke format.
+
+    Tells a stroke `.bin` from a headerless dump of 784-byte bitmaps: bitmap bytes almost
+    never form consecutive well-shaped records (letters for a country code, 0/1 for
+    `recognized`, strokes that end exactly where the next record or the file begins).
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            buf = f.read(min(size, probe))
+    except OSError:
+        return False
+    whole = len(buf) == size
+    off, seen = 0, 0
+    while seen < records and off < len(buf):
+        cc = buf[off + 8:off + 10]
+        if len(cc) == 2 and not (cc == b"\0\0" or all(48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 for c in cc)):
+            return False  # country codes are two letters (Google's own files) or empty
+        try:
+            off = _skip_record(buf, off, len(buf))
+        except ValueError:
+            if whole:
+                return False  # the whole file was probed, so this record really is malformed
+            break  # the probe window cut a record in half
+        seen += 1
+    return seen > 0
+
+
+# ---------------------------------------------------------------- per-file index
+
+
+@dataclass
+class FileIndex:
+    """Where each drawing of one stroke file lies, and which lines were malformed."""
+
+    path: Path
+    kind: str
+    spans: np.ndarray  # int64 (n, 2): byte start and end of each good-looking line / record
+    linenos: np.ndarray  # int64 (n,): 1-based line (ndjson) or record (binary) number
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.spans.shape[0])
+
+
+_INDEX_CACHE: OrderedDict[tuple[str, int, int], FileIndex] = OrderedDict()
+_INDEX_CACHE_FILES = 64  # an index costs ~20 bytes a drawing; keep only recently used files
+
+
+def _open_buffer(path: Path, size: int):
+    """A read-only buffer over the whole file (mmap; bytes for empty files)."""
+    if size == 0:
+        return b""
+    with open(path, "rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _sniff_kind(path: Path) -> str:
+    """ndjson-raw, ndjson-simplified or google-binary, from the file's first drawings."""
+    if path.suffix.lower() == ".bin":
+        return KIND_BINARY
+    try:
+        with open(path, "rb") as f:
+            for _, line in zip(range(20), f):
+                try:
+                    d = parse_line(line.strip())
+                except ValueError:
+                    continue
+                return KIND_RAW if d.raw else KIND_SIMPLIFIED
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check the file's permissions") from None
+    return KIND_SIMPLIFIED
+
+
+def index_file(path: str | os.PathLike) -> FileIndex:
+    """Index a stroke file once (cached by path, size and mtime); DataError if nothing in it is a drawing."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check that it exists") from None
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _INDEX_CACHE:
+        _INDEX_CACHE.move_to_end(key)
+        return _INDEX_CACHE[key]
+    kind = _sniff_kind(path)
+    try:
+        buf = _open_buffer(path, st.st_size)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check the file's permissions") from None
+    try:
+        if kind == KIND_BINARY:
+            idx = _index_binary(path, buf, st.st_size)
+        else:
+            idx = _index_ndjson(path, buf, st.st_size, kind)
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    if len(idx) == 0:
+        what = "records" if kind == KIND_BINARY else "lines"
+        if idx.bad:
+            raise DataError(f"{path}: all {len(idx.bad)} {what} are malformed ({_summary(idx.bad, 3)}); "
+                            "it is not a Quick, Draw! stroke file or it is corrupt")
+        raise DataError(f"{path} holds no drawings; remove it or point --data elsewhere")
+    _INDEX_CACHE[key] = idx
+    while len(_INDEX_CACHE) > _INDEX_CACHE_FILES:
+        _INDEX_CACHE.popitem(last=False)
+    return idx
+
+
+def _index_ndjson(path: Path, buf, size: int, kind: str) -> FileIndex:
+    spans = _line_spans(buf, size)
+    if size > FULL_CHECK_BYTES:
+        return _index_ndjson_fast(path, buf, spans, kind)
+    good, linenos, bad = [], [], []
+    for i, (a, b) in enumerate(spans.tolist()):
+        line = bytes(buf[a:b]).strip()
+        if not line:
+            continue  # blank lines are not drawings, nor errors
+        why = _cheap_check(line)
+        if why is None:
+            try:
+                parse_line(line)
+            except ValueError as e:
+                why = str(e)
+        if why is None:
+            good.append((a, b))
+            linenos.append(i + 1)
+        else:
+            bad.append((i + 1, why))
+    arr = np.asarray(good, np.int64).reshape(-1, 2)
+    return FileIndex(path, kind, arr, np.asarray(linenos, np.int64), bad)
+
+
+def _index_ndjson_fast(path: Path, buf, spans: np.ndarray, kind: str) -> FileIndex:
+    """Big files: judge lines by their first and last bytes only, all at once in numpy."""
+    data = np.frombuffer(buf, dtype=np.uint8)
+    a, b = spans[:, 0], spans[:, 1]
+    b = b - ((b > a) & (data[np.maximum(b - 1, 0)] == 13))  # CRLF line ends
+    blank = b <= a
+    first = np.where(blank, 0, data[np.minimum(a, data.size - 1)])
+    last = np.where(blank, 0, data[np.maximum(b - 1, 0)])
+    good = ~blank & (first == ord("{")) & (last == ord("}"))
+    bad_at = np.flatnonzero(~blank & ~good)
+    bad = [(int(i) + 1, "not a JSON object" if first[i] != ord("{") else "truncated (no closing brace)")
+           for i in bad_at]
+    keep = np.flatnonzero(good)
+    return FileIndex(path, kind, np.stack([a[keep], b[keep]], axis=1), keep.astype(np.int64) + 1, bad)
+
+
+def _index_binary(path: Path, buf, size: int) -> FileIndex:
+    good, off = [], 0
+    bad: list[tuple[int, str]] = []
+    while off < size:
+        try:
+            end = _skip_record(buf, off, size)
+        except ValueError as e:
+            # Records have no separator: after a broken one the rest cannot be trusted.
+            bad.append((len(good) + 1, f"{e} at byte {off:,}; the remaining {size - off:,} bytes were skipped"))
+            break
+        good.append((off, end))
+        off = end
+    arr = np.asarray(good, np.int64).reshape(-1, 2)
+    return FileIndex(path, KIND_BINARY, arr, np.arange(1, len(good) + 1, dtype=np.int64), bad)
+
+
+def _mark_bad(idx: FileIndex, lineno: int, reason: str) -> None:
+    """Remember a line that failed only when parsed (once, kept in line order)."""
+    if all(n != lineno for n, _ in idx.bad):
+        idx.bad.append((lineno, reason))
+        idx.bad.sort(key=lambda t: t[0])
+
+
+def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
+    """'line 3: not valid JSON; line 9: ...' for the first few malformed lines."""
+    parts = [f"line {n}: {why}" for n, why in bad[:limit]]
+    more = len(bad) - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def category_of(path: Path) -> str:
+    """'full_simplified_sea turtle.ndjson' -> 'sea turtle' (official names matched case-insensitively)."""
+    from qdcore.data.local import category_from_stem
+
+    stem = path.stem
+    for p in PREFIXES:
+        if stem.lower().startswith(p):
+            stem = stem[len(p):]
+            break
+    return category_from_stem(stem)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_drawings(idx: FileIndex, rows: np.ndarray, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (n, size, size), ok bool (n,)) of the given index rows; failures stay blank."""
+    from qdcore.data.raster import rasterize_many
+
+    strokes: list = []
+    ok = np.ones(rows.size, bool)
+    try:
+        st = idx.path.stat()
+        buf = _open_buffer(idx.path, st.st_size)
+    except OSError as e:
+        raise DataError(f"cannot read {idx.path}: {e.strerror or e}; check the file's permissions") from None
+    try:
+        for j, r in enumerate(rows.tolist()):
+            a, b = idx.spans[r]
+            try:
+                if idx.kind == KIND_BINARY:
+                    d, _ = _parse_record(buf, int(a), int(b))
+                else:
+                    d = parse_line(bytes(buf[a:b]))
+                strokes.append(d.simplified())
+            except (ValueError, IndexError) as e:
+                ok[j] = False
+                strokes.append([])
+                _mark_bad(idx, int(idx.linenos[r]), f"{e} (found when read; drawn blank)")
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    return rasterize_many(strokes, size), ok
+
+
+def load_drawings(path: str | os.PathLike, bad: list[tuple[int, str]] | None = None) -> list[Drawing]:
+    """Every readable Drawing (with metadata) of one .ndjson/.bin stroke file, in file order."""
+    idx = index_file(Path(path).expanduser())
+    out: list[Drawing] = []
+    word = category_of(idx.path)  # the binary format does not store the word
+    buf = _open_buffer(idx.path, idx.path.stat().st_size)
+    try:
+        for r, (a, b) in enumerate(idx.spans.tolist()):
+            try:
+                if idx.kind == KIND_BINARY:
+                    d = _parse_record(buf, a, b)[0]
+                    d.word = word
+                else:
+                    d = parse_line(bytes(buf[a:b]))
+                out.append(d)
+            except ValueError as e:
+                _mark_bad(idx, int(idx.linenos[r]), str(e))
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    if bad is not None:
+        bad.extend(idx.bad)
+    return out
+
+
+def read_drawings_file(path: str | os.PathLike, size: int = 28,
+                       bad: list[tuple[int, str]] | None = None) -> tuple[np.ndarray, list[str]]:
+    """All drawings of one .ndjson/.bin stroke file: (images uint8 (N, size, size), ['file#row', ...]).
+
+    Malformed lines are skipped (appended to `bad` as (line number, reason) when given).
+    """
+    path = Path(path).expanduser()
+    if path.suffix.lower() not in SUFFIXES:
+        raise DataError(f"{path} is not a .ndjson or .bin stroke file")
+    if path.suffix.lower() == ".bin" and not looks_like_google_binary(path):
+        raise DataError(f"{path} is not in Google's binary stroke format; for 784-byte bitmap dumps use --data")
+    idx = index_file(path)
+    images, ok = _read_drawings(idx, np.arange(len(idx)), size)
+    if bad is not None:
+        bad.extend(idx.bad)
+    if not ok.any():
+        raise DataError(f"{path}: no drawing in it could be read ({_summary(idx.bad, 3)})")
+    keep = np.flatnonzero(ok)
+    return images[keep], [f"{path}#{int(r)}" for r in keep]
+
+
+class NdjsonSource(Source):
+    """A folder of `<category>.ndjson` (simplified or raw) or Google `.bin` stroke files, or one such file."""
+
+    kind = KIND_SIMPLIFIED
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        path = Path(path).expanduser()
+        super().__init__(str(path))
+        self.path = path
+        if not path.exists():
+            raise DataError(f"{path} does not exist; point --data at a folder of .ndjson files")
+        self.notes: list[str] = []
+        if path.is_file():
+            if path.suffix.lower() not in SUFFIXES:
+                raise DataError(f"{path} is not a .ndjson or .bin stroke file")
+            files = [path]
+        else:
+            try:
+                files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                               and p.suffix.lower() in SUFFIXES)
+            except OSError as e:
+                raise DataError(f"cannot list {path}: {e.strerror or e}; check its permissions") from None
+        bins = [p for p in files if p.suffix.lower() == ".bin"]
+        dumps = [p for p in bins if not looks_like_google_binary(p)]
+        if dumps:
+            if len(dumps) == len(files):
+                raise DataError(f"{dumps[0]} is not in Google's binary stroke format; "
+                                "open 784-byte bitmap dumps with --data pointing at them alone")
+            self.notes.append(f"ignored {len(dumps)} .bin files that are not stroke files ({dumps[0].name}, ...)")
+            files = [p for p in files if p not in dumps]
+        if not files:
+            raise DataError(f"no .ndjson or .bin stroke files in {path}")
+        self._files: dict[str, Path] = {}
+        for p in files:
+            cat = category_of(p)
+            if cat in self._files:
+                raise DataError(f"both {self._files[cat].name!r} and {p.name!r} in {path} hold category {cat!r}; "
+                                "remove one")
+            self._files[cat] = p
+        self._kinds = {c: _sniff_kind(p) for c, p in self._files.items()}
+        kinds = sorted(set(self._kinds.values()))
+        self.kind = kinds[0] if len(kinds) == 1 else "+".join(kinds)
+
+    def categories(self) -> list[str]:
+        return sorted(self._files)
+
+    def _file(self, category: str) -> Path:
+        try:
+            return self._files[category]
+        except KeyError:
+            raise DataError(f"{self.location} has no drawings of {category!r}") from None
+
+    def _index(self, category: str) -> FileIndex:
+        return index_file(self._file(category))
+
+    def count(self, category: str) -> int:
+        return len(self._index(category))
+
+    def bad_lines(self, category: str) -> list[tuple[int, str]]:
+        """(line number, reason) of every malformed line met so far in a category's file."""
+        return list(self._index(category).bad)
+
+    def kind_of(self, category: str) -> str:
+        """ndjson-simplified, ndjson-raw or google-binary for one category's file."""
+        self._file(category)
+        return self._kinds[category]
+
+    def read(self, category: str, rows: np.ndarray | None = None) -> np.ndarray:
+        idx = self._index(category)
+        n = len(idx)
+        if rows is None:
+            rows = np.arange(n)
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        if rows.size and (rows.min() < 0 or rows.max() >= n):
+            r = int(rows.max() if rows.max() >= n else rows.min())
+            raise DataError(f"row {r} is out of range for {idx.path} ({n:,} drawings)")
+        images, _ = _read_drawings(idx, rows)
+        if idx.bad:
+            # One note per file, refreshed: lines found bad while reading join the index's list.
+            self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
+            self.notes.append(f"{idx.path}: skipped {len(idx.bad)} malformed lines ({_summary(idx.bad)})")
+        return images.reshape(rows.size, -1)
+
+    def file_of(self, category: str) -> str:
+        return str(self._file(category))
+
+    def describe(self) -> str:
+        return f"{self.kind}: {self.location}"
