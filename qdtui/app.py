@@ -1,0 +1,211 @@
+"""QdApp, the Textual app, and `qdtui [--data ...] [--home DIR] [attach RUN_ID]`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from qdtui.loaders import find_run, user_message
+from qdtui.messages import AttachChecked, RunChosen
+from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
+from qdtui.screens.home import HomeScreen
+from qdtui.state import AppState
+
+MIN_SIZE = (80, 24)
+THEMES = ("textual-dark", "textual-light")
+
+# Screens opened by name, imported on first use so the first paint stays fast.
+# None: not built yet (the key shows dimmed in the footer). The next screens slot in here.
+ROUTES: dict[str, str | None] = {
+    "data": "qdtui.screens.data_browser:DataBrowserScreen",
+    "train": None,
+    "runs": None,
+    "quiz": None,
+    "attach": None,  # factory(run_id=...) following a run live
+    "run": None,  # factory(run_id=...) evaluation of a finished run
+}
+
+
+def load_route(target: str):
+    """The screen class named 'module:Class'."""
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+class QdApp(App[None]):
+    """The qd terminal app."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "qd"
+    SUB_TITLE = "Quick, Draw! workbench"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self, state: AppState | None = None, *, theme: str = "textual-dark") -> None:
+        self.started_at = time.perf_counter()
+        self.first_paint_at: float | None = None
+        super().__init__()
+        self.state = state or AppState()
+        self.routes = dict(ROUTES)
+        self._initial_theme = theme
+        self._too_small: TooSmallScreen | None = None
+
+    # --- start --------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen:
+        return HomeScreen()
+
+    def on_mount(self) -> None:
+        self.theme = self._initial_theme
+        self.call_after_refresh(self._painted)
+        self._check_size(self.size.width, self.size.height)
+        if self.state.attach_run is not None:
+            self.check_attach(self.state.attach_run)
+
+    def _painted(self) -> None:
+        if self.first_paint_at is None:
+            self.first_paint_at = time.perf_counter()
+
+    # --- navigation ---------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open" and parameters:
+            return True if self.routes.get(str(parameters[0])) else None  # None: shown dimmed
+        return super().check_action(action, parameters)
+
+    def action_open(self, name: str, **kwargs) -> None:
+        """Open the screen registered under name (see ROUTES)."""
+        target = self.routes.get(name)
+        if not target:
+            self.notify(f"The {name} screen is not available yet.", severity="warning")
+            return
+        try:
+            screen = load_route(target)(**kwargs)
+        except Exception as e:  # noqa: BLE001 - a screen that cannot open is an error message
+            self.show_error(user_message(e), title=f"Cannot open {name}")
+            return
+        self.push_screen(screen)
+
+    def action_back(self) -> None:
+        """Leave the current screen (never the home screen)."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen."""
+        from qdtui.screens.help import HelpScreen, screen_keys
+
+        if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
+            return
+        self.push_screen(HelpScreen(screen_keys(self.screen), type(self.screen).__name__.removesuffix("Screen")))
+
+    def action_toggle_theme(self) -> None:
+        """Switch between the dark and the light theme."""
+        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
+
+    def on_run_chosen(self, message: RunChosen) -> None:
+        self.state.current_run = message.run_id
+        if self.routes.get("run"):
+            self.action_open("run", run_id=message.run_id)
+        else:
+            self.notify(f"Run {message.run_id}: the run view is not available yet.", severity="warning")
+
+    # --- attach -------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="attach", exit_on_error=False)
+    def check_attach(self, run_id: int) -> None:
+        """Look the run up in the store before following it."""
+        run, error = find_run(self.state.store_home, run_id)
+        self.post_message(AttachChecked(run_id, run, error))
+
+    def on_attach_checked(self, message: AttachChecked) -> None:
+        if message.run is None:
+            self.push_screen(MessageScreen(
+                f"Run {message.run_id} not found",
+                message.error or f"there is no run {message.run_id} in the store",
+                f"Store: {self.state.store_home}\nList runs with `qd runs list` (or press r on the home screen); "
+                "pick another store with --home DIR.\nEscape goes to the home screen."))
+            return
+        self.state.current_run = message.run_id
+        if self.routes.get("attach"):
+            self.action_open("attach", run_id=message.run_id)
+        else:
+            run = message.run
+            self.push_screen(MessageScreen(
+                f"Run {message.run_id}",
+                f"{getattr(run, 'name', '')} · {getattr(run, 'kind', '')} · {getattr(run, 'status', '')}",
+                "Following a run live is not available in this version yet. Escape goes to the home screen."))
+
+    # --- errors and size ----------------------------------------------------
+
+    def show_error(self, message: str, title: str = "Error", hint: str = "") -> None:
+        """Show an error dialog (safe to call for any user-facing failure)."""
+        self.push_screen(ErrorDialog(message, title=title, hint=hint))
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        if small and self._too_small is None:
+            self._too_small = TooSmallScreen(MIN_SIZE)
+            self.push_screen(self._too_small, callback=self._too_small_closed)
+        elif not small and self._too_small is not None and self.screen is self._too_small:
+            self._too_small.dismiss(None)
+
+    def _too_small_closed(self, _: None) -> None:
+        self._too_small = None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID]`."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
+                        help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
+    common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                        help="run store directory (default $QD_HOME or the user data dir)")
+    parser = argparse.ArgumentParser(prog="qdtui", parents=[common],
+                                     description="The qd terminal app: train, watch and inspect doodle classifiers.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
+    attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`)")
+    ns = parser.parse_args(argv)
+    ns.data = getattr(ns, "data", "demo")
+    ns.home = getattr(ns, "home", None)
+    ns.run_id = getattr(ns, "run_id", None)
+    return ns
+
+
+def _run_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"run id {text!r} is not a number; see `qd runs list`") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"run id {value} must be 1 or more")
+    return value
+
+
+def state_from_args(ns: argparse.Namespace) -> AppState:
+    """AppState for parsed arguments."""
+    return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
+                    attach_run=ns.run_id if ns.command == "attach" else None)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments and run the app."""
+    ns = parse_args(argv)
+    app = QdApp(state_from_args(ns))
+    app.run()
+    sys.exit(app.return_code or 0)

@@ -1,0 +1,118 @@
+"""The first screen: the data in use, recent runs, and where to go next."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from qdtui.loaders import load_recent_runs, run_accuracy, user_message
+from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
+
+STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
+
+
+def run_row(run) -> tuple:
+    """Table cells for one run record."""
+    acc = run_accuracy(run)
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if getattr(run, "started", None) else ""
+    status = str(getattr(run, "status", "?"))
+    return (
+        str(run.id),
+        str(getattr(run, "name", "") or ""),
+        str(getattr(run, "kind", "") or ""),
+        Text(status, style=STATUS_STYLE.get(status, "")),
+        Text("" if acc is None else f"{acc:.1%}", justify="right"),
+        started,
+    )
+
+
+class HomeScreen(Screen):
+    """Dataset, recent runs and the actions: train, runs, data, quiz."""
+
+    BINDINGS = [
+        Binding("t", "app.open('train')", "Train"),
+        Binding("r", "app.open('runs')", "Runs"),
+        Binding("d", "app.open('data')", "Data"),
+        Binding("z", "app.open('quiz')", "Quiz"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+    HELP_EXTRA = [("up/down enter", "pick a recent run")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = False
+
+    def compose(self) -> ComposeResult:
+        state = self.app.state
+        yield Header()
+        with Vertical(id="home-data", classes="panel") as data:
+            data.border_title = "Data"
+            yield Static(Text(state.data_label, style="bold"), id="data-label")
+            yield Static(Text(f"store {state.store_home}", style="dim"), id="store-label")
+        with Vertical(id="home-runs", classes="panel") as runs:
+            runs.border_title = "Recent runs"
+            table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+            table.add_columns("id", "name", "kind", "status", "top-1", "started")
+            yield table
+            yield Static("", id="runs-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#runs-table").loading = True
+        # Start the loads after the first frame so their imports (numpy, sqlite) do not delay it.
+        self.call_after_refresh(self._start_loading)
+
+    def _start_loading(self) -> None:
+        self.load_catalog()
+        self.load_runs()
+
+    def on_screen_resume(self) -> None:
+        # Back from training or the runs screen: the list may have changed.
+        if self.is_mounted:
+            self.load_runs()
+
+    @work(thread=True, exclusive=True, group="home-catalog", exit_on_error=False)
+    def load_catalog(self) -> None:
+        """Open the data source in a thread and report back."""
+        state = self.app.state
+        try:
+            self.post_message(CatalogLoaded(state.catalogs.get(state.data_spec)))
+        except Exception as e:  # noqa: BLE001 - shown in the panel, never a traceback
+            self.post_message(CatalogFailed(state.data_spec, user_message(e)))
+
+    @work(thread=True, exclusive=True, group="home-runs", exit_on_error=False)
+    def load_runs(self) -> None:
+        """Read recent runs in a thread."""
+        self.post_message(RunsLoaded(load_recent_runs(self.app.state.store_home, limit=10)))
+
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        label = Text(self.app.state.data_label, style="bold")
+        label.append(f" · {message.catalog.summary()}", style="")
+        self.query_one("#data-label", Static).update(label)
+
+    def on_catalog_failed(self, message: CatalogFailed) -> None:
+        label = Text(self.app.state.data_label, style="bold")
+        label.append(f" · cannot open: {message.error}", style="red")
+        self.query_one("#data-label", Static).update(label)
+        self.notify(message.error, title="Data", severity="error")
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        table = self.query_one("#runs-table", DataTable)
+        table.loading = False
+        table.clear()
+        for run in message.runs.runs:
+            table.add_row(*run_row(run), key=str(run.id))
+        note = self.query_one("#runs-note", Static)
+        note.update(Text(message.runs.note, style="dim" if message.runs.ok else "yellow"))
+        note.display = bool(message.runs.note)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.post_message(RunChosen(int(event.row_key.value)))

@@ -1,0 +1,1 @@
+"""Widgets of qdtui: drawings, grids, the confusion heatmap, curves."""

@@ -1,0 +1,297 @@
+"""A scrolling grid of captioned drawings (line API: only visible rows are drawn)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Region, Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from qdtui.messages import DrawingHighlighted, DrawingSelected
+from qdtui.widgets.drawing import as_image, cell_pairs, cell_size, resample, widget_palette
+
+CAPTION_LINES = 2
+
+
+@dataclass
+class GridItem:
+    """One drawing of a grid and what to say under it."""
+
+    image: np.ndarray
+    truth: str | None = None
+    pred: str | None = None
+    prob: float | None = None
+    provenance: str = ""
+    title: str | None = None  # overrides the first caption line
+
+    @property
+    def correct(self) -> bool | None:
+        """Whether the prediction matches the truth (None without a prediction)."""
+        if self.truth is None or self.pred is None:
+            return None
+        return self.truth == self.pred
+
+    def caption(self, width: int) -> tuple[str, str]:
+        """Two lines: 'truth→pred 0.93' (or the title) and the provenance, fitted to width."""
+        if self.title is not None:
+            first = self.title
+        else:
+            parts = []
+            if self.truth is not None and self.pred is not None:
+                parts.append(self.truth if self.correct else f"{self.truth}→{self.pred}")
+            elif self.truth is not None or self.pred is not None:
+                parts.append(self.truth if self.truth is not None else f"→{self.pred}")
+            if self.prob is not None:
+                parts.append(f"{self.prob:.2f}")
+            first = " ".join(parts)
+        return fit_text(first, width), fit_text(self.provenance, width, keep_end=True)
+
+
+def fit_text(text: str, width: int, keep_end: bool = False) -> str:
+    """Pad or shorten text to exactly width cells, with '…' where cut (at the start if keep_end)."""
+    if width <= 0:
+        return ""
+    if len(text) <= width:
+        return text.ljust(width)
+    if keep_end:
+        return "…" + text[len(text) - width + 1:]
+    return text[: width - 1] + "…"
+
+
+class DrawingGrid(ScrollView, can_focus=True):
+    """Drawings in columns with two caption lines each; arrows move, Enter selects, z zooms."""
+
+    COMPONENT_CLASSES = {
+        "drawing-grid--ink",
+        "drawing-grid--paper",
+        "drawing-grid--caption",
+        "drawing-grid--cursor",
+        "drawing-grid--cursor-blurred",
+        "drawing-grid--right",
+        "drawing-grid--wrong",
+    }
+    DEFAULT_CSS = """
+    DrawingGrid { height: 1fr; scrollbar-size-vertical: 1; }
+    DrawingGrid > .drawing-grid--ink { color: $foreground; }
+    DrawingGrid > .drawing-grid--paper { color: $surface; }
+    DrawingGrid > .drawing-grid--caption { color: $text-muted; }
+    DrawingGrid > .drawing-grid--cursor { background: $accent; color: $text; text-style: bold; }
+    DrawingGrid > .drawing-grid--cursor-blurred { background: $accent 40%; color: $text; }
+    DrawingGrid > .drawing-grid--right { color: $text-success; }
+    DrawingGrid > .drawing-grid--wrong { color: $text-error; }
+    """
+    BINDINGS = [
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "jump(0)", "First", show=False),
+        Binding("end", "jump(-1)", "Last", show=False),
+        Binding("enter", "select", "Open"),
+        Binding("z", "cycle_zoom", "Zoom"),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+    zoom: reactive[float | None] = reactive(None)  # None: 1x if two columns fit, else thumbnails
+
+    def __init__(self, items: list[GridItem] | None = None, *, zoom: float | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._items: list[GridItem] = []
+        self._pairs: dict[tuple[int, float], np.ndarray] = {}
+        self._palettes: dict = {}
+        self.set_reactive(DrawingGrid.zoom, zoom)
+        if items:
+            self.set_items(items)
+
+    # --- data ---------------------------------------------------------------
+
+    @property
+    def items(self) -> list[GridItem]:
+        """The drawings shown, in order."""
+        return self._items
+
+    def set_items(self, items: list[GridItem]) -> None:
+        """Replace the drawings; the cursor returns to the first."""
+        for it in items:
+            it.image = as_image(it.image)
+        self._items = list(items)
+        self._pairs.clear()
+        self.set_reactive(DrawingGrid.cursor, 0)
+        if self.is_mounted:
+            self.scroll_to(0, 0, animate=False)
+            self._relayout()
+
+    def on_mount(self) -> None:
+        self._relayout()
+
+    # --- geometry -----------------------------------------------------------
+
+    def effective_zoom(self) -> float:
+        """The zoom in use: the chosen one, or 1x when two columns fit and 0.5x otherwise."""
+        if self.zoom is not None:
+            return self.zoom
+        width = self.scrollable_content_region.width or self.size.width
+        return 1.0 if self._columns_at(1.0, width) >= 2 else 0.5
+
+    def _cell(self, zoom: float) -> tuple[int, int, int]:
+        """(image columns, image rows, cell width incl. gap)."""
+        w, h = cell_size(zoom)
+        return w, h, w + 1
+
+    def _columns_at(self, zoom: float, width: int) -> int:
+        _, _, cw = self._cell(zoom)
+        # The last column needs no gap after it.
+        return max(1, (width + 1) // cw)
+
+    @property
+    def columns(self) -> int:
+        """Drawings per row at the present width."""
+        width = self.scrollable_content_region.width or self.size.width
+        return self._columns_at(self.effective_zoom(), width)
+
+    @property
+    def cell_height(self) -> int:
+        """Rows of one cell: drawing, captions and a blank line."""
+        return self._cell(self.effective_zoom())[1] + CAPTION_LINES + 1
+
+    def _relayout(self) -> None:
+        zoom = self.effective_zoom()
+        w, _, cw = self._cell(zoom)
+        cols = self.columns
+        rows = -(-len(self._items) // cols) if self._items else 0
+        self.virtual_size = Size(cols * cw - 1 if cols else 0, rows * self.cell_height)
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._relayout()
+        self._scroll_to_cursor()
+
+    def watch_zoom(self) -> None:
+        self._relayout()
+        self._scroll_to_cursor()
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_to_cursor()
+        self.refresh()
+        if self._items and 0 <= new < len(self._items):
+            self.post_message(DrawingHighlighted(self, new, self._items[new]))
+
+    def _cell_region(self, index: int) -> Region:
+        cols = self.columns
+        _, _, cw = self._cell(self.effective_zoom())
+        r, c = divmod(index, cols)
+        return Region(c * cw, r * self.cell_height, cw, self.cell_height)
+
+    def _scroll_to_cursor(self) -> None:
+        if self._items:
+            self.scroll_to_region(self._cell_region(self.cursor), animate=False, force=True)
+
+    # --- actions ------------------------------------------------------------
+
+    def _move_to(self, index: int) -> None:
+        if self._items:
+            self.cursor = max(0, min(len(self._items) - 1, index))
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Move the cursor by columns / rows."""
+        self._move_to(self.cursor + dx + dy * self.columns)
+
+    def action_page(self, direction: int) -> None:
+        """Move the cursor by a screenful of rows."""
+        rows = max(1, self.scrollable_content_region.height // self.cell_height)
+        self._move_to(self.cursor + direction * rows * self.columns)
+
+    def action_jump(self, index: int) -> None:
+        """Go to the first (0) or last (-1) drawing."""
+        self._move_to(len(self._items) - 1 if index < 0 else index)
+
+    def action_select(self) -> None:
+        """Post DrawingSelected for the drawing under the cursor."""
+        if self._items:
+            self.post_message(DrawingSelected(self, self.cursor, self._items[self.cursor]))
+
+    def action_cycle_zoom(self) -> None:
+        """Thumbnails, 1x, 2x, then back."""
+        order = [0.5, 1.0, 2.0]
+        now = self.effective_zoom()
+        self.zoom = order[(order.index(now) + 1) % len(order)] if now in order else 1.0
+
+    def on_click(self, event: events.Click) -> None:
+        if not self._items:
+            return
+        sx, sy = self.scroll_offset
+        _, _, cw = self._cell(self.effective_zoom())
+        col = (event.x + sx) // cw
+        row = (event.y + sy) // self.cell_height
+        if col >= self.columns:
+            return
+        index = row * self.columns + col
+        if 0 <= index < len(self._items):
+            if index == self.cursor:
+                self.action_select()
+            else:
+                self.cursor = index
+
+    # --- rendering ----------------------------------------------------------
+
+    def _item_pairs(self, index: int, zoom: float) -> np.ndarray:
+        key = (index, zoom)
+        pairs = self._pairs.get(key)
+        if pairs is None:
+            if len(self._pairs) > 512:  # bound memory on long galleries
+                self._pairs.clear()
+            pairs = self._pairs[key] = cell_pairs(resample(self._items[index].image, zoom))
+        return pairs
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        scroll_x, scroll_y = self.scroll_offset
+        zoom = self.effective_zoom()
+        iw, ih, cw = self._cell(zoom)
+        cols = self.columns
+        row, line = divmod(y + scroll_y, self.cell_height)
+        palette = widget_palette(self, "drawing-grid", self._palettes)
+        cursor_style = self.get_component_rich_style(
+            "drawing-grid--cursor" if self.has_focus else "drawing-grid--cursor-blurred")
+        caption_style = self.get_component_rich_style("drawing-grid--caption")
+        segs: list[Segment] = []
+        for c in range(cols):
+            if c:
+                segs.append(Segment(" ", base))
+            i = row * cols + c
+            if i >= len(self._items):
+                segs.append(Segment(" " * iw, base))
+                continue
+            item = self._items[i]
+            if line < ih:
+                pairs = self._item_pairs(i, zoom)
+                if line < pairs.shape[0]:
+                    segs += palette.segments(pairs[line, :iw])
+                    pad = iw - min(iw, pairs.shape[1])
+                    if pad:
+                        segs.append(Segment(" " * pad, base))
+                else:
+                    segs.append(Segment(" " * iw, base))
+            elif line < ih + CAPTION_LINES:
+                text = item.caption(iw)[line - ih]
+                style = caption_style
+                if line == ih and item.correct is not None:
+                    style = self.get_component_rich_style(
+                        "drawing-grid--right" if item.correct else "drawing-grid--wrong")
+                if i == self.cursor:
+                    style = style + cursor_style
+                segs.append(Segment(text, style))
+            else:
+                segs.append(Segment(" " * iw, base))
+        strip = Strip(segs)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
