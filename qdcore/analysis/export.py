@@ -1,0 +1,181 @@
+"""Report files: CSV tables and PNG images (galleries with captions, confusion matrix, CAM grids, scatter)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from qdcore.paths import atomic_write_bytes
+
+_PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> Path:
+    """Write dict rows as CSV atomically (header from `fields` or the first row)."""
+    fields = list(fields or (rows[0].keys() if rows else []))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: _cell(v) for k, v in r.items()})
+    atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
+    return Path(path)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return " ".join(str(int(x)) if isinstance(x, (int, np.integer)) else str(x) for x in v)
+    return v
+
+
+def _save_png(img, path: Path) -> Path:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def _font():
+    from PIL import ImageFont
+
+    return ImageFont.load_default()
+
+
+def drawing_rgb(image: np.ndarray) -> np.ndarray:
+    """A drawing as dark ink on white paper, RGB uint8 (28, 28, 3)."""
+    g = 255 - np.asarray(image, dtype=np.uint8).reshape(28, 28)
+    return np.repeat(g[..., None], 3, axis=-1)
+
+
+def _fit(draw, text: str, width: int, font) -> str:
+    while text and draw.textlength(text, font=font) > width:
+        text = text[:-2] + "…" if len(text) > 2 else ""
+    return text
+
+
+def grid_png(tiles: Sequence[np.ndarray], captions: Sequence[str] | None, path: Path, cols: int = 8,
+             scale: int = 3, title: str | None = None) -> Path:
+    """Write RGB or grey 28x28 tiles in a grid, each with up to two caption lines (split on newlines)."""
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    n = len(tiles)
+    cols = max(1, min(cols, n or 1))
+    rows = max(1, -(-n // cols))
+    side = 28 * scale
+    lines = max((len(c.split("\n")) for c in captions), default=0) if captions else 0
+    cap_h = 12 * lines + (4 if lines else 0)
+    gap = 6
+    top = 18 if title else 0
+    cell_w = max(side, 90)
+    img = Image.new("RGB", (cols * (cell_w + gap) + gap, top + rows * (side + cap_h + gap) + gap), "white")
+    draw = ImageDraw.Draw(img)
+    if title:
+        draw.text((gap, 3), _fit(draw, title, img.width - 2 * gap, font), fill="black", font=font)
+    for i, t in enumerate(tiles):
+        t = np.asarray(t)
+        rgb = drawing_rgb(t) if t.ndim == 2 else t.astype(np.uint8)
+        r, c = divmod(i, cols)
+        x = gap + c * (cell_w + gap) + (cell_w - side) // 2
+        y = top + gap + r * (side + cap_h + gap)
+        img.paste(Image.fromarray(rgb, "RGB").resize((side, side), Image.NEAREST), (x, y))
+        draw.rectangle([x - 1, y - 1, x + side, y + side], outline=(200, 200, 200))
+        if captions:
+            for li, line in enumerate(captions[i].split("\n")):
+                draw.text((gap + c * (cell_w + gap), y + side + 2 + 12 * li),
+                          _fit(draw, line, cell_w, font), fill="black", font=font)
+    return _save_png(img, path)
+
+
+def gallery_png(images: np.ndarray, captions: Sequence[str] | None, path: Path, cols: int = 8, scale: int = 3,
+                title: str | None = None) -> Path:
+    """A grid of drawings (uint8 (N, 28, 28), white ink on black as stored) with captions."""
+    return grid_png([np.asarray(im) for im in images], captions, path, cols, scale, title)
+
+
+def cam_grid_png(images: np.ndarray, cams: np.ndarray, captions: Sequence[str] | None, path: Path, cols: int = 8,
+                 scale: int = 3, title: str | None = None) -> Path:
+    """A grid of drawings with their Grad-CAM maps overlaid."""
+    from qdcore.analysis.cam import overlay
+
+    return grid_png([overlay(im, c) for im, c in zip(images, cams)], captions, path, cols, scale, title)
+
+
+def confusion_png(cm: np.ndarray, classes: Sequence[str], path: Path, normalize: bool = True) -> Path:
+    """A confusion-matrix heatmap (rows = truth, shaded by row share), labelled where the cells are big enough."""
+    from PIL import Image, ImageDraw
+
+    cm = np.asarray(cm, dtype=np.float64)
+    c = cm.shape[0]
+    font = _font()
+    cell = int(max(4, min(32, 900 // max(c, 1))))
+    labelled = cell >= 10
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    margin = int(max((probe.textlength(n, font=font) for n in classes), default=0)) + 8 if labelled else 4
+    top = margin if labelled else 4
+    note = "rows: truth, columns: prediction"
+    width = max(margin + c * cell + 4, int(probe.textlength(note, font=font)) + margin + 4)
+    img = Image.new("RGB", (width, top + c * cell + 20), "white")
+    draw = ImageDraw.Draw(img)
+    rows = cm.sum(axis=1, keepdims=True)
+    share = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm / max(cm.max(), 1)
+    for i in range(c):
+        for j in range(c):
+            v = share[i, j]
+            # white -> deep blue
+            col = tuple(int(255 - v * (255 - t)) for t in (8, 48, 107))
+            x, y = margin + j * cell, top + i * cell
+            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=col)
+            if cell >= 24 and cm[i, j] > 0:
+                txt = str(int(cm[i, j]))
+                draw.text((x + 2, y + cell // 2 - 5), _fit(draw, txt, cell - 3, font),
+                          fill="white" if v > 0.5 else "black", font=font)
+    if labelled:
+        for i, name in enumerate(classes):
+            draw.text((2, top + i * cell + cell // 2 - 5), name, fill="black", font=font)
+        # column labels written vertically: draw on a strip and rotate
+        strip = Image.new("RGB", (top, c * cell), "white")
+        sd = ImageDraw.Draw(strip)
+        for j, name in enumerate(classes):
+            sd.text((2, j * cell + cell // 2 - 5), name, fill="black", font=font)
+        img.paste(strip.rotate(90, expand=True), (margin, 0))
+    draw.text((margin, top + c * cell + 4), note, fill=(90, 90, 90), font=font)
+    return _save_png(img, path)
+
+
+def scatter_png(coords: np.ndarray, labels: np.ndarray, path: Path, size: int = 480) -> Path:
+    """A 2-D scatter (e.g. the first two principal components) coloured by cluster; noise (-1) in grey."""
+    from PIL import Image, ImageDraw
+
+    coords = np.asarray(coords, dtype=np.float64)
+    img = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(img)
+    if len(coords):
+        lo, hi = coords.min(axis=0), coords.max(axis=0)
+        span = np.where(hi > lo, hi - lo, 1.0)
+        pts = 10 + (coords - lo) / span * (size - 20)
+        for (x, y), lab in zip(pts, np.asarray(labels)):
+            col = (170, 170, 170) if lab < 0 else tuple(int(v) for v in _PALETTE[int(lab) % len(_PALETTE)])
+            draw.ellipse([x - 2, size - y - 2, x + 2, size - y + 2], fill=col)
+    return _save_png(img, path)
+
+
+def captions_for(pred, idx: Iterable[int], with_prob: bool = True) -> list[str]:
+    """'truth -> prediction' and 'p=0.12' caption lines for drawings of a Predictions."""
+    labels = np.asarray(pred.labels)
+    guess = np.asarray(pred.predicted)
+    probs = np.asarray(pred.probs)
+    out = []
+    for i in idx:
+        i = int(i)
+        t, g = pred.classes[labels[i]], pred.classes[guess[i]]
+        line = t if t == g else f"{t}>{g}"
+        out.append(f"{line}\np={probs[i, labels[i]]:.2f}" if with_prob else line)
+    return out

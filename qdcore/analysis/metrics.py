@@ -1,0 +1,86 @@
+"""Evaluation metrics on predictions: confusion matrix, per-class P/R/F1, macro averages, top-k."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    """Counts int64 (n, n): rows are the true class, columns the predicted one."""
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    pred = np.asarray(pred, dtype=np.int64).ravel()
+    if labels.shape != pred.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {pred.shape} differ in length")
+    # one bincount over flat indices is much faster than a Python loop or np.add.at
+    flat = np.bincount(labels * n + pred, minlength=n * n)
+    return flat[: n * n].reshape(n, n).astype(np.int64)
+
+
+def per_class_metrics(labels: np.ndarray, pred: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class (0 where undefined, like scikit-learn's zero_division=0)."""
+    cm = confusion_matrix(labels, pred, len(classes))
+    return rows_from_confusion(cm, classes)
+
+
+def rows_from_confusion(cm: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    """Per-class rows from an existing confusion matrix."""
+    tp = np.diag(cm).astype(np.float64)
+    support = cm.sum(axis=1).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, tp / predicted, 0.0)
+        recall = np.where(support > 0, tp / support, 0.0)
+        denom = precision + recall
+        f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
+    return [
+        {"class": c, "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+         "support": int(support[i])}
+        for i, c in enumerate(classes)
+    ]
+
+
+def macro_average(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Unweighted mean of precision, recall and F1 over classes, plus total support."""
+    if not rows:
+        return {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    return {
+        "precision": float(np.mean([r["precision"] for r in rows])),
+        "recall": float(np.mean([r["recall"] for r in rows])),
+        "f1": float(np.mean([r["f1"] for r in rows])),
+        "support": int(sum(r["support"] for r in rows)),
+    }
+
+
+def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Share of rows whose true class is among the k highest scores (k clipped to the class count)."""
+    probs = np.asarray(probs)
+    labels = np.asarray(labels, dtype=np.int64)
+    n = labels.shape[0]
+    if n == 0:
+        return 0.0
+    k = max(1, min(int(k), probs.shape[1]))
+    if k == 1:
+        return float((probs.argmax(axis=1) == labels).mean())
+    # rank = number of classes scoring strictly higher than the truth; ties count in the model's favour
+    true_score = probs[np.arange(n), labels]
+    rank = (probs > true_score[:, None]).sum(axis=1)
+    return float((rank < k).mean())
+
+
+def summarize(pred) -> dict[str, Any]:
+    """Top-1, top-5, per-class rows, macro averages and the confusion matrix (as lists) of a Predictions."""
+    n_cls = len(pred.classes)
+    predicted = pred.predicted
+    cm = confusion_matrix(pred.labels, predicted, n_cls)
+    rows = rows_from_confusion(cm, list(pred.classes))
+    return {
+        "n": int(len(pred.labels)),
+        "classes": list(pred.classes),
+        "top1": topk_accuracy(pred.probs, pred.labels, 1),
+        "top5": topk_accuracy(pred.probs, pred.labels, 5),
+        "per_class": rows,
+        "macro": macro_average(rows),
+        "confusion": cm.tolist(),
+    }
