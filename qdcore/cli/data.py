@@ -1,7 +1,428 @@
-"""`qd data` commands."""
+"""`qd data` commands: list, download, info, show, quality, export."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="data")
+from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
+                               err_console, load_selection, print_json)
+
+app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
+
+CacheOpt = Annotated[Optional[str], typer.Option("--cache", help="Download cache folder (default $QD_DATA or the user cache dir).")]
+GOOGLE_CREDIT = "Quick, Draw! data by Google, CC BY 4.0 (quickdraw.withgoogle.com/data)"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _notes(notes: list[str]) -> None:
+    """Source notes (skipped malformed lines, ignored files) on stderr, so JSON on stdout stays clean."""
+    for note in notes:
+        err_console.print(f"note: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def _file_size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None
+
+
+# ---------------------------------------------------------------- list
+
+@app.command("list")
+def list_(
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Only list this source (demo, cache or a PATH).")] = None,
+    cache: CacheOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Categories: the built-in demo set, the download cache, and Google's 345 downloadable ones."""
+    from qdcore.data.categories import official_files
+    from qdcore.data.sources import open_source
+    from qdcore.errors import DataError
+    from qdcore.paths import data_cache
+
+    if data is not None:
+        src = open_source(data, cache=cache)
+        rows = [{"name": c, "count": src.count(c), "file": src.file_of(c)} for c in src.categories()]
+        if json_:
+            print_json({"source": src.describe(), "synthetic": src.synthetic, "categories": rows})
+            return
+        _table(src.describe(), rows, with_file=True)
+        return
+
+    from qdcore.data.demo import DemoSource
+
+    demo = DemoSource()
+    demo_rows = [{"name": c, "count": demo.count(c)} for c in demo.categories()]
+    root = data_cache(cache)
+    cached_error = None
+    try:
+        from qdcore.data.local import NpyFolderSource
+
+        src = NpyFolderSource(root, allow_empty=True)
+        cached = [{"name": c, "count": src.count(c), "bytes": _file_size(src.file_of(c)), "file": src.file_of(c)}
+                  for c in src.categories()]
+    except DataError as e:  # one bad file should not hide the rest of the listing
+        cached, cached_error = [], str(e)
+    have = {r["name"] for r in cached}
+    official = [{"name": f.category, "count": f.n_drawings, "bytes": f.bytes, "md5": f.md5, "cached": f.category in have}
+                for f in official_files().values()]
+    official.sort(key=lambda r: r["name"])
+    if json_:
+        print_json({"demo": {"synthetic": True, "categories": demo_rows},
+                    "cached": {"path": str(root), "categories": cached, "error": cached_error},
+                    "downloadable": official})
+        return
+    _table(f"demo: built-in, synthetic ({len(demo_rows)} categories; --data demo)", demo_rows)
+    if cached_error:
+        err_console.print(f"cache {root}: {cached_error}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    elif cached:
+        _table(f"cached: {root} ({len(cached)} categories; --data cache)", cached, with_size=True)
+    else:
+        console.print(f"cached: none in {root} (qd data download CATEGORY...)", markup=False, highlight=False,
+                      soft_wrap=True)
+    _downloadable(official)
+
+
+def _table(title: str, rows: list[dict], with_size: bool = False, with_file: bool = False) -> None:
+    from rich.table import Table
+
+    console.print(title, style="bold", markup=False, highlight=False, soft_wrap=True)
+    t = Table()
+    t.add_column("category")
+    t.add_column("drawings", justify="right")
+    if with_size:
+        t.add_column("size", justify="right")
+    if with_file:
+        t.add_column("file", overflow="fold")
+    for r in rows:
+        cells = [r["name"], f"{r['count']:,}"]
+        if with_size:
+            cells.append(_size(r.get("bytes")))
+        if with_file:
+            cells.append(r["file"])
+        t.add_row(*cells)
+    console.print(t)
+
+
+def _downloadable(official: list[dict]) -> None:
+    from rich.columns import Columns
+    from rich.text import Text
+
+    n = sum(r["count"] for r in official)
+    size = sum(r["bytes"] for r in official)
+    console.print(f"[bold]downloadable[/] from Google: {len(official)} categories, {n:,} drawings, {_size(size)} "
+                  "(qd data download NAME..., or --all; * = cached)", highlight=False, soft_wrap=True)
+    items = []
+    for r in official:
+        t = Text(("* " if r["cached"] else "  ") + r["name"])
+        t.append(f" {r['count'] / 1000:,.0f}k", style="dim")
+        items.append(t)
+    console.print(Columns(items, column_first=True, padding=(0, 2)))
+
+
+# ---------------------------------------------------------------- download
+
+@app.command("download")
+def download_cmd(
+    categories: Annotated[Optional[list[str]], typer.Argument(help="Categories (quote names with spaces) or named sets, e.g. cat 'sea turtle' study000.", show_default=False)] = None,
+    all_: Annotated[bool, typer.Option("--all", help="All 345 categories (about 40 GB).")] = False,
+    mirror: Annotated[Optional[str], typer.Option("--mirror", help="Base URL holding <category>.npy (default $QD_MIRROR or Google's bucket).")] = None,
+    cache: CacheOpt = None,
+    retries: Annotated[int, typer.Option("--retries", help="Tries per file on network errors before giving up.")] = 5,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a try fails.")] = 30.0,
+) -> None:
+    """Fetch Google's numpy bitmaps into the cache: resumable, verified (size, md5), atomic."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    from qdcore.data.categories import NAMED_SETS
+    from qdcore.data.download import download, resolve_mirror
+    from qdcore.errors import DataError
+
+    names: list[str] = []
+    for arg in categories or []:
+        for item in arg.split(","):
+            item = item.strip()
+            if item:
+                names.extend(NAMED_SETS.get(item.lower(), [item]))
+    tasks: dict[str, int] = {}
+    with Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False) as bar:
+
+        def on_progress(p) -> None:
+            if p.category not in tasks:
+                tasks[p.category] = bar.add_task(p.category, total=p.total, completed=p.done)
+            tid = tasks[p.category]
+            if p.status == "retry":
+                bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
+            elif p.status == "skip":
+                bar.update(tid, total=p.total, completed=p.done, description=f"{p.category} (cached)")
+            else:
+                bar.update(tid, total=p.total, completed=p.done)
+
+        try:
+            results = download(names, dest=cache, mirror=mirror, progress=on_progress, retries=retries,
+                               timeout=timeout, all_categories=all_)
+            error = None
+        except DataError as e:
+            results, error = getattr(e, "results", []), e
+    new = [r for r in results if not r.skipped]
+    for r in results:
+        how = {"md5": "size and md5 match Google's", "header": "header and size checked (mirror's own file)",
+               "existing": "already complete, not downloaded again"}[r.verified]
+        console.print(f"{r.category}: {r.n_drawings:,} drawings, {_size(r.bytes)}, {how} -> {r.path}", markup=False, highlight=False,
+                      soft_wrap=True)
+    if results or not error:
+        console.print(f"{len(new)} downloaded, {len(results) - len(new)} already cached, from {resolve_mirror(mirror)}",
+                      markup=False, highlight=False, soft_wrap=True)
+    if error:
+        raise error
+
+
+# ---------------------------------------------------------------- info
+
+@app.command("info")
+def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, json_: JsonOpt = False) -> None:
+    """Per category of a source: drawings, file size, file; and Google's full count."""
+    from qdcore.data.categories import official_files, parse_categories
+    from qdcore.data.sources import open_source
+    from qdcore.errors import DataError
+
+    src = open_source(data, cache=cache)
+    available = src.categories()
+    chosen = parse_categories(categories, allowed=available) if categories else available
+    if categories and not chosen:
+        raise DataError(f"--categories {categories!r} names no category")
+    official = official_files()
+    rows = []
+    for c in chosen:
+        f = src.file_of(c)
+        rows.append({"name": c, "count": src.count(c), "bytes": None if src.synthetic else _file_size(f), "file": f,
+                     "google_count": official[c].n_drawings if c in official and not src.synthetic else None})
+    _notes(getattr(src, "notes", []))
+    if json_:
+        print_json({"source": src.describe(), "kind": src.kind, "synthetic": src.synthetic, "location": src.location,
+                    "categories": rows, "total": sum(r["count"] for r in rows)})
+        return
+    from rich.table import Table
+
+    console.print(src.describe(), style="bold", markup=False, highlight=False, soft_wrap=True)
+    t = Table()
+    for col, just in (("category", "left"), ("drawings", "right"), ("of Google's", "right"), ("size", "right"), ("file", "left")):
+        t.add_column(col, justify=just, overflow="fold" if col == "file" else "ellipsis")
+    for r in rows:
+        t.add_row(r["name"], f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
+                  _size(r["bytes"]), r["file"])
+    console.print(t)
+    console.print(f"{len(rows)} categories, {sum(r['count'] for r in rows):,} drawings"
+                  + ("" if rows else " (nothing here yet: qd data download CATEGORY, or --data demo)"), highlight=False, soft_wrap=True)
+    if not src.synthetic and rows:
+        console.print(GOOGLE_CREDIT, style="dim", highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- show
+
+def _glyph_rows(img, color: bool):
+    """One drawing as 14 lists of (char, top grey, bottom grey) half-block cells."""
+    lines = []
+    for y in range(0, 28, 2):
+        top, bot = img[y], img[y + 1]
+        if color:
+            lines.append([("▀", int(a), int(b)) for a, b in zip(top, bot)])
+        else:
+            # No colours (a pipe, NO_COLOR): pick the glyph whose ink matches the two pixels.
+            lines.append([(" ▄▀█"[(int(a) >= 128) * 2 + (int(b) >= 128)], 0, 0) for a, b in zip(top, bot)])
+    return lines
+
+
+def render_grid(images, captions: list[str], cols: int, color: bool) -> list:
+    """Rich Text lines: drawings side by side (28 cells x 14 lines each) with a caption under each."""
+    from rich.style import Style
+    from rich.text import Text
+
+    styles: dict[tuple[int, int], Style] = {}
+
+    def style(a: int, b: int) -> Style:
+        if (a, b) not in styles:
+            styles[(a, b)] = Style(color=f"rgb({a},{a},{a})", bgcolor=f"rgb({b},{b},{b})")
+        return styles[(a, b)]
+
+    out = []
+    for start in range(0, len(images), cols):
+        chunk = [_glyph_rows(img, color) for img in images[start:start + cols]]
+        for y in range(14):
+            line = Text()
+            for k, cells in enumerate(chunk):
+                if k:
+                    line.append("  ")
+                if not color:
+                    line.append("".join(ch for ch, _, _ in cells[y]))
+                    continue
+                # One span per run of equal cells keeps the escape codes short.
+                run, key = "", None
+                for ch, a, b in cells[y]:
+                    if (a, b) != key and run:
+                        line.append(run, style(*key))
+                        run = ""
+                    run, key = run + ch, (a, b)
+                line.append(run, style(*key))
+            out.append(line)
+        out.append(Text("  ".join(f"{c[:28]:^28}" for c in captions[start:start + cols]), style="dim"))
+    return out
+
+
+@app.command("show")
+def show(
+    category: Annotated[str, typer.Argument(help="Category to show (see 'qd data list').")],
+    data: DataOpt = "demo",
+    n: Annotated[int, typer.Option("--n", help="How many drawings.")] = 16,
+    start: Annotated[int, typer.Option("--start", help="First row (without --random).")] = 0,
+    random: Annotated[bool, typer.Option("--random", help="Random rows chosen by --seed instead of consecutive ones.")] = False,
+    seed: SeedOpt = 0,
+    cols: Annotated[Optional[int], typer.Option("--cols", help="Drawings per line (default: as many as fit).")] = None,
+    cache: CacheOpt = None,
+) -> None:
+    """A grid of drawings in half-block characters, with row numbers."""
+    import numpy as np
+    from rich.console import Console
+
+    from qdcore.data.categories import check_category, official_categories
+    from qdcore.data.sources import open_source
+    from qdcore.errors import ConfigError, DataError
+
+    if n < 1:
+        raise ConfigError(f"--n is {n}; show at least 1 drawing")
+    src = open_source(data, cache=cache)
+    try:
+        cat = check_category(category, src.categories())
+    except DataError:
+        official = {c.lower(): c for c in official_categories()}
+        name = official.get(category.strip().lower().replace("_", " "))
+        if name and src.synthetic:
+            raise DataError(f"the demo set has no {name!r} (it has {', '.join(src.categories())}); for Google's "
+                            f"drawings run 'qd data download {name}' and use --data cache") from None
+        if name:
+            raise DataError(f"{src.location} has no drawings of {name!r}; get them with 'qd data download {name}'"
+                            " and use --data cache") from None
+        raise
+    total = src.count(cat)
+    if total == 0:
+        raise DataError(f"{src.file_of(cat)} holds no drawings")
+    if random:
+        rows = np.sort(np.random.default_rng(seed).choice(total, size=min(n, total), replace=False))
+    else:
+        if not 0 <= start < total:
+            raise ConfigError(f"--start is {start}; {src.file_of(cat)} has rows 0..{total - 1}")
+        rows = np.arange(start, min(total, start + n))
+    images = src.read(cat, rows).reshape(-1, 28, 28)
+    _notes(getattr(src, "notes", []))
+    # A console made now, so colour detection sees the current stdout (a pipe gets plain glyphs).
+    out = Console(highlight=False, soft_wrap=True)
+    color = out.color_system is not None
+    width = out.width if out.is_terminal else max(out.width, 120)
+    per_line = cols or max(1, (width + 2) // 30)
+    header = f"{cat}: {len(rows)} of {total:,} drawings from {src.describe()}"
+    if src.synthetic and "(synthetic)" not in header:
+        header += " (synthetic)"
+    out.print(header, style="bold", markup=False, soft_wrap=True)
+    for line in render_grid(images, [f"#{int(r)}" for r in rows], per_line, color):
+        out.print(line, no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
+    if not src.synthetic:
+        out.print(GOOGLE_CREDIT, style="dim", soft_wrap=True)
+
+
+# ---------------------------------------------------------------- quality
+
+@app.command("quality")
+def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class: PerClassOpt = None, seed: SeedOpt = 0,
+            examples: Annotated[int, typer.Option("--examples", help="How many flagged drawings to list per kind.")] = 5,
+            json_: JsonOpt = False) -> None:
+    """Blank and near-blank drawings and exact duplicates in a selection."""
+    from qdcore.data.quality import quality_report
+
+    ds = load_selection(data, categories, per_class, seed)
+    _notes(ds.notes)
+    rep = quality_report(ds)
+    if json_:
+        d = rep.to_dict()
+        flagged = set(rep.blank) | set(rep.near_blank) | {i for g in rep.duplicate_groups for i in g}
+        d["origin"] = ds.origin
+        d["synthetic"] = ds.synthetic
+        d["provenance"] = {str(i): ds.provenance(i) for i in sorted(flagged)}
+        print_json(d)
+        return
+    from rich.table import Table
+
+    tag = " (synthetic)" if ds.synthetic else ""
+    console.print(f"data quality: {len(ds):,} drawings from {ds.origin}{tag}", style="bold", markup=False, highlight=False,
+                  soft_wrap=True)
+    t = Table()
+    for col in ("category", "drawings", "blank", "near-blank", "duplicates"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for name, c in rep.per_class.items():
+        t.add_row(name, f"{c['n']:,}", str(c["blank"]), str(c["near_blank"]), str(c["duplicates"]))
+    t.add_row("[bold]all[/]", f"{rep.n:,}", str(len(rep.blank)), str(len(rep.near_blank)), str(rep.duplicates))
+    console.print(t)
+    console.print(f"blank: no pixel >= {rep.ink_level}; near-blank: 1..{rep.near_blank_below - 1} such pixels; "
+                  f"duplicates: byte-identical to an earlier drawing ({len(rep.duplicate_groups)} groups, "
+                  f"{len(rep.cross_class_groups)} spanning categories)", style="dim", highlight=False, soft_wrap=True)
+
+    def where(i: int) -> str:
+        return f"{ds.classes[int(ds.labels[i])]} {ds.provenance(i)}"
+
+    for label, idx in (("blank", rep.blank), ("near-blank", rep.near_blank)):
+        for i in idx[:examples]:
+            console.print(f"  {label}: {where(i)}", markup=False, highlight=False, soft_wrap=True)
+    for g in rep.duplicate_groups[:examples]:
+        console.print("  duplicates: " + " = ".join(where(i) for i in g), markup=False, highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- export
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (Google's format: uint8 (N, 784)).")],
+    data: DataOpt = "demo",
+    categories: CategoriesOpt = None,
+    per_class: PerClassOpt = None,
+    seed: SeedOpt = 0,
+    imbalance: ImbalanceOpt = None,
+) -> None:
+    """Write the selected drawings as one Google-format .npy (strokes rasterised; source order without --per-class)."""
+    import numpy as np
+
+    from qdcore.errors import ConfigError, DataError
+    from qdcore.paths import atomic_path
+
+    if out.suffix.lower() != ".npy":
+        raise ConfigError(f"--out {str(out)!r} must end in .npy")
+    ds = load_selection(data, categories, per_class, seed, imbalance)
+    _notes(ds.notes)
+    arr = np.ascontiguousarray(ds.images.reshape(len(ds), 784), dtype=np.uint8)
+    try:
+        with atomic_path(out) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, arr)
+    except OSError as e:
+        raise DataError(f"cannot write {out}: {e.strerror or e}; choose another --out") from None
+    counts = ds.counts()
+    tag = " synthetic demo" if ds.synthetic else ""
+    console.print(f"wrote {len(ds):,}{tag} drawings to {out} (uint8 {arr.shape}, Google's numpy bitmap format)",
+                  markup=False, highlight=False, soft_wrap=True)
+    if len(ds.classes) > 1:
+        console.print("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts)),
+                      markup=False, highlight=False, soft_wrap=True)

@@ -41,7 +41,7 @@ class Source(ABC):
 
     def describe(self) -> str:
         """One line naming the source for headers and reports."""
-        tag = " (synthetic)" if self.synthetic else ""
+        tag = " (synthetic)" if self.synthetic and "synthetic" not in self.location else ""
         return f"{self.kind}: {self.location}{tag}"
 
 

@@ -1,0 +1,327 @@
+"""Download Google's numpy bitmaps into the data cache: resumable, verified, atomic.
+
+Each file streams into `<dest>/<category>.npy.part` (resumed with HTTP Range after a
+cut), is checked (npy header, size, md5 where known) and only then renamed to
+`<category>.npy`, so the cache never holds a half-written `.npy`.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.client
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping
+
+from qdcore.data.categories import OfficialFile, check_category, official_categories, official_files
+from qdcore.data.local import npy_layout
+from qdcore.errors import DataError
+from qdcore.paths import data_cache
+
+DEFAULT_MIRROR = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
+CHUNK = 1 << 20
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, socket.timeout)
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+@dataclass
+class DownloadProgress:
+    """One progress report: status is start, data, retry, skip or done."""
+
+    category: str
+    status: str
+    done: int = 0
+    total: int | None = None
+    url: str = ""
+    message: str = ""
+
+
+@dataclass
+class DownloadResult:
+    """One downloaded (or already present) file."""
+
+    category: str
+    path: Path
+    bytes: int
+    n_drawings: int
+    skipped: bool  # already complete: no request made
+    verified: str  # "md5" (size and md5 matched Google's), "header" (a mirror's own file), "existing"
+    url: str = ""
+
+
+class CacheError(DataError):
+    """The cache cannot be written (disk full, permissions): no point trying other files."""
+
+
+class _Retry(Exception):
+    """A transient failure worth another try; progress says whether the try moved the file forward."""
+
+    def __init__(self, message: str, progress: bool = False) -> None:
+        super().__init__(message)
+        self.progress = progress
+
+
+def resolve_mirror(mirror: str | None = None) -> str:
+    """--mirror, else $QD_MIRROR, else Google's public bucket; no trailing slash."""
+    m = mirror or os.environ.get("QD_MIRROR") or DEFAULT_MIRROR
+    return m.rstrip("/")
+
+
+def url_for(category: str, mirror: str | None = None) -> str:
+    """`<mirror>/<category>.npy` with the name URL-quoted (spaces -> %20)."""
+    return f"{resolve_mirror(mirror)}/{urllib.parse.quote(category)}.npy"
+
+
+def _disk_error(e: OSError, path: Path, dest: Path) -> DataError:
+    if e.errno in _DISK_FULL:
+        return CacheError(f"disk full while writing {path}; free some space or set QD_DATA/--cache to a bigger disk, "
+                          "then re-run to resume")
+    return CacheError(f"cannot write {path}: {e.strerror or e}; make {dest} writable or set QD_DATA/--cache to another folder")
+
+
+def _prepare_dest(dest: Path) -> None:
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CacheError(f"cannot create the data cache {dest}: {e.strerror or e}; "
+                         "set QD_DATA or --cache to a writable folder") from None
+    if not dest.is_dir() or not os.access(dest, os.W_OK | os.X_OK):
+        raise CacheError(f"the data cache {dest} is not a writable folder; set QD_DATA or --cache to a writable folder")
+
+
+def _hash_file(path: Path) -> "hashlib._Hash":
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h
+
+
+def _content_range_total(value: str | None) -> int | None:
+    # "bytes 100-199/200" or "bytes */200"
+    if not value or "/" not in value:
+        return None
+    tail = value.rsplit("/", 1)[1].strip()
+    return int(tail) if tail.isdigit() else None
+
+
+def _content_range_start(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def download(categories: list[str] | None = None, dest: str | os.PathLike | None = None, mirror: str | None = None,
+             progress: Callable[[DownloadProgress], None] | None = None, retries: int = 5, timeout: float = 30.0,
+             backoff: float = 1.0, all_categories: bool = False,
+             known: Mapping[str, OfficialFile] | None = None) -> list[DownloadResult]:
+    """Fetch `<mirror>/<category>.npy` for each category into dest (default: the data cache).
+
+    `known` overrides Google's official size/md5 per category (tests serve small files).
+    Retries connection errors and 5xx `retries` times with exponential backoff from `backoff` s.
+    """
+    names = official_categories() if all_categories else list(categories or [])
+    if not names:
+        raise DataError("name the categories to download (e.g. 'qd data download cat apple') or use --all")
+    # Check every name before any URL or path is built from it.
+    cats = list(dict.fromkeys(check_category(n) for n in names))
+    dest = data_cache(dest)
+    base = resolve_mirror(mirror)
+    _prepare_dest(dest)
+    report = progress or (lambda _p: None)
+    out: list[DownloadResult] = []
+    failed: list[tuple[str, DataError]] = []
+    for cat in cats:
+        try:
+            out.append(_download_one(cat, dest, base, report, max(1, retries), timeout, backoff, known))
+        except CacheError as e:
+            e.results = out  # type: ignore[attr-defined]
+            raise
+        except DataError as e:  # one missing or broken file should not stop the rest of a batch
+            failed.append((cat, e))
+    if failed:
+        first = failed[0][1]
+        if len(cats) == 1:
+            raise first
+        names = ", ".join(c for c, _ in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        err = DataError(f"{len(failed)} of {len(cats)} downloads failed ({names}); first: {first}")
+        err.results = out  # type: ignore[attr-defined]
+        raise err
+    return out
+
+
+def _expected(cat: str, known: Mapping[str, OfficialFile] | None) -> tuple[OfficialFile | None, bool]:
+    """(size/md5 to check, forced): forced when the caller passed it in `known`."""
+    if known and cat in known:
+        return known[cat], True
+    return official_files().get(cat), False
+
+
+class _Part:
+    """The `.part` file being filled and the md5 of what it holds so far."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.md5 = hashlib.md5()
+        self.size = 0
+        if path.exists() and path.stat().st_size:
+            # Re-hash what is already there so the md5 covers the whole file after a resume.
+            self.md5 = _hash_file(path)
+            self.size = path.stat().st_size
+
+    def reset(self) -> None:
+        """Start the file again from byte 0."""
+        self.path.unlink(missing_ok=True)
+        self.md5 = hashlib.md5()
+        self.size = 0
+
+
+def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadProgress], None], tries: int,
+                  timeout: float, backoff: float, known: Mapping[str, OfficialFile] | None) -> DownloadResult:
+    final = dest / f"{cat}.npy"
+    url = f"{base}/{urllib.parse.quote(cat)}.npy"
+    expected, forced = _expected(cat, known)
+    if final.exists():
+        try:
+            _, n = npy_layout(final)
+            size = final.stat().st_size
+            report(DownloadProgress(cat, "skip", size, size, url, "already complete"))
+            return DownloadResult(cat, final, size, n, True, "existing", url)
+        except DataError:
+            # A damaged complete file (not ours: ours are renamed only after checks): fetch it again.
+            final.unlink()
+    # Check size and md5 against Google's when it is Google's file: the default mirror, or a mirror serving that size.
+    strict = forced or base == DEFAULT_MIRROR
+    part = _Part(dest / f"{cat}.npy.part")
+    if expected is not None and strict and part.size > expected.bytes:
+        part.reset()
+    failures = 0
+    total: int | None = None
+    while True:
+        try:
+            total = _fetch(url, part, cat, report, timeout, dest)
+            break
+        except _Retry as e:
+            failures += 1
+            if failures >= tries:
+                raise DataError(f"network failure downloading {cat!r} from {url} after {failures} tries: {e}; "
+                                "re-run to resume") from None
+            delay = backoff * (2 ** (failures - 1))
+            report(DownloadProgress(cat, "retry", part.size, total, url, f"{e}; retry {failures}/{tries - 1} in {delay:.1f}s"))
+            time.sleep(delay)
+            # A try that moved the file forward does not count against the limit: long files on flaky links finish.
+            if e.progress:
+                failures -= 1
+    size = part.path.stat().st_size
+    if expected is not None and not strict and size == expected.bytes:
+        strict = True
+    verified = "header"
+    try:
+        _, n = npy_layout(part.path)
+    except DataError as e:
+        part.reset()
+        raise DataError(f"the file downloaded from {url} is corrupt ({_reason(e, part.path)}); it was deleted: "
+                        "check --mirror / QD_MIRROR and re-run") from None
+    if strict and expected is not None:
+        if size != expected.bytes:
+            part.reset()
+            raise DataError(f"the file downloaded from {url} is {size:,} bytes, not Google's {expected.bytes:,}; "
+                            "it was deleted: check --mirror / QD_MIRROR and re-run")
+        if expected.md5 and part.md5.hexdigest() != expected.md5:
+            got = part.md5.hexdigest()
+            part.reset()
+            raise DataError(f"md5 of the file downloaded from {url} is {got}, not {expected.md5}; "
+                            "it was deleted: re-run to download it again")
+        verified = "md5"
+    try:
+        with open(part.path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(part.path, final)
+    except OSError as e:
+        raise _disk_error(e, final, dest) from None
+    report(DownloadProgress(cat, "done", size, size, url, verified))
+    return DownloadResult(cat, final, size, n, False, verified, url)
+
+
+def _reason(e: DataError, path: Path) -> str:
+    return str(e).replace(f"{path} ", "").split(";")[0]
+
+
+def _fetch(url: str, part: _Part, cat: str, report: Callable[[DownloadProgress], None],
+           timeout: float, dest: Path) -> int | None:
+    """Append the rest of the file to the part; return the total size (None if the server did not say)."""
+    headers = {"User-Agent": "qd (Quick, Draw! workbench)"}
+    if part.size:
+        headers["Range"] = f"bytes={part.size}-"
+    req = urllib.request.Request(url, headers=headers)
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        with e:
+            if e.code == 416:
+                total = _content_range_total(e.headers.get("Content-Range"))
+                if total is not None and total == part.size:
+                    return total  # the part already holds the whole file
+                part.reset()  # the part is longer than the file: start again
+                raise _Retry("the server refused to resume (HTTP 416)", progress=True) from None
+            if e.code >= 500 or e.code in (408, 429):
+                raise _Retry(f"HTTP {e.code} {e.reason}") from None
+            if e.code == 404:
+                raise DataError(f"{url} was not found (HTTP 404); check --mirror / QD_MIRROR") from None
+            raise DataError(f"{url} answered HTTP {e.code} {e.reason}; check --mirror / QD_MIRROR") from None
+    except _NETWORK_ERRORS as e:
+        raise _Retry(_net_reason(e)) from None
+    with resp:
+        status = getattr(resp, "status", None) or 200
+        length = resp.headers.get("Content-Length")
+        length = int(length) if length and length.isdigit() else None
+        total = length
+        if status == 206:
+            start = _content_range_start(resp.headers.get("Content-Range"))
+            total = _content_range_total(resp.headers.get("Content-Range"))
+            if start != part.size:
+                part.reset()
+                raise _Retry(f"the server resumed at byte {start}, not {part.size}", progress=True)
+        elif part.size:
+            part.reset()  # the server ignored Range and sends the whole file: take it from the start
+        begin = part.size
+        end = begin + length if length is not None else None
+        report(DownloadProgress(cat, "start", begin, total, url))
+        try:
+            f = open(part.path, "ab")
+        except OSError as e:
+            raise _disk_error(e, part.path, dest) from None
+        with f:
+            while True:
+                try:
+                    block = resp.read(CHUNK)
+                except _NETWORK_ERRORS + (OSError,) as e:
+                    raise _Retry(_net_reason(e), progress=part.size > begin) from None
+                if not block:
+                    break
+                try:
+                    f.write(block)
+                    f.flush()
+                except OSError as e:
+                    raise _disk_error(e, part.path, dest) from None
+                part.md5.update(block)
+                part.size += len(block)
+                report(DownloadProgress(cat, "data", part.size, total, url))
+        if end is not None and part.size < end:
+            raise _Retry(f"connection closed after {part.size:,} of {end:,} bytes", progress=part.size > begin)
+        return total if total is not None else part.size
+
+
+def _net_reason(e: BaseException) -> str:
+    reason = getattr(e, "reason", None) or e
+    return (str(reason).splitlines() or [type(e).__name__])[0] or type(e).__name__
