@@ -122,8 +122,8 @@ class QuizScreen(Screen):
     DEFAULT_CSS = """
     QuizScreen #quiz-status { height: 1; padding: 0 1; background: $panel; }
     QuizScreen #quiz-body { height: 1fr; }
-    QuizScreen #quiz-drawing { width: 55%; min-width: 30; height: 1fr; }
-    QuizScreen #quiz-side { width: 1fr; height: 1fr; padding: 0 1; }
+    QuizScreen #quiz-drawing { width: 60%; height: 1fr; }
+    QuizScreen #quiz-side { width: 1fr; min-width: 24; height: 1fr; padding: 0 1; }
     QuizScreen #quiz-prompt { height: auto; color: $text-muted; }
     QuizScreen #quiz-filter { height: 1; background: $boost; }
     QuizScreen #quiz-choices { height: 1fr; border: none; padding: 0; background: $surface; }
@@ -141,11 +141,10 @@ class QuizScreen(Screen):
         Binding("enter", "results", "Results"),
     ]
     HELP_EXTRA = [
-        ("1-9 0", "answer with the numbered candidate (when candidates are numbered)"),
-        ("letters", "type to filter the categories, up/down to choose, enter to answer"),
-        ("s tab", "skip the drawing (a time-out is stored as a skip too)"),
-        ("u backspace", "undo the last answer (backspace when nothing is typed)"),
-        ("escape", "leave: every answer is already saved; resume later from the quiz screen"),
+        ("1-9 0", "answer with a numbered candidate"),
+        ("letters", "filter the categories (many classes)"),
+        ("up/down enter", "choose a category and answer"),
+        ("tab ⌫", "skip / undo while typing"),
     ]
 
     def __init__(self, config: Any = None, *, session_id: int | None = None, items: Any = None,
@@ -221,6 +220,11 @@ class QuizScreen(Screen):
         self.query_one("#quiz-body").display = False
 
     # --- state ----------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """Whether the session opened (or failed to)."""
+        return self.session is not None or self.error is not None
 
     @property
     def keyed(self) -> bool:

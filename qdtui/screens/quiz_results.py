@@ -50,8 +50,9 @@ def summary_text(rep: Any) -> Text:
     t.append(f" (95% CI {ci(o)}) · {o.correct}/{o.total} right · {rep.skipped} skipped · {who}")
     v = rep.vs_model
     if v is not None and v.matched:
-        t.append(f"\nvs run {v.run_id} ({v.run_name}) on the same drawings: people {pct(v.people.top1)}, "
-                 f"model {pct(v.model.top1)} · McNemar p={p_value(v.test.p_value)}")
+        name = v.run_name if len(v.run_name) <= 16 else v.run_name[:15] + "…"
+        t.append(f"\nSame drawings, run {v.run_id} ({name}): people {pct(v.people.top1)}, "
+                 f"model {pct(v.model.top1)}, McNemar p={p_value(v.test.p_value)}")
     for note in rep.notes:
         t.append(f"\n{note}", style="dim")
     return t
@@ -126,6 +127,7 @@ class QuizResultsScreen(Screen):
         self.home = home
         self.store = store
         self.report: Any = None
+        self.ready = False  # the report was computed (or failed)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,6 +181,7 @@ class QuizResultsScreen(Screen):
         self.post_message(ReportLoaded(rep))
 
     def on_report_loaded(self, message: ReportLoaded) -> None:
+        self.ready = True
         self.sub_title = self._title()
         summary = self.query_one("#results-summary", Static)
         if message.report is None:
@@ -206,6 +209,11 @@ class QuizResultsScreen(Screen):
             self.query_one(ConfusionMatrix).set_data(np.asarray(c.matrix, dtype=np.int64), c.classes)
         cats.focus()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "scope":
+            return self.session_id is not None or self.participant is not None  # hidden when showing everyone
+        return True
+
     def action_tab(self, pane: str) -> None:
         """Show one tab."""
         self.query_one(TabbedContent).active = pane
@@ -214,6 +222,8 @@ class QuizResultsScreen(Screen):
         """Widen the figures to every participant and session."""
         self.session_id = None
         self.participant = None
+        self.ready = False
+        self.refresh_bindings()
         self.query_one("#results-summary", Static).update("Computing the results…")
         self.load()
 

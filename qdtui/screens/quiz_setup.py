@@ -76,19 +76,20 @@ class QuizSetupScreen(Screen):
     ]
     HELP_EXTRA = [
         ("tab", "next field"),
-        ("enter", "start the quiz (in a field) / resume (on an unfinished session)"),
-        ("choices", "blank = all classes (numbered up to 10, typed beyond); 2-10 = multiple choice"),
-        ("hard", "candidates are the model's top K: needs a run as the source"),
+        ("enter", "start (in a field) / resume (on a session)"),
+        ("Choices", "blank: all classes; 2-10: multiple choice"),
+        ("Hard", "the model's top K: needs a run's test split"),
     ]
 
     def __init__(self, defaults: Any = None, *, autostart: bool = False, home: str | Path | None = None) -> None:
         super().__init__()
         from qdcore.quiz.session import QuizConfig
 
-        self.defaults = defaults if defaults is not None else QuizConfig()
+        self.defaults = defaults if defaults is not None else QuizConfig(data="")  # "": the app's data
         self.autostart = autostart
         self.home = home
         self.busy = False
+        self.ready = False  # the store was read (runs and unfinished sessions listed)
 
     def compose(self) -> ComposeResult:
         d = self.defaults
@@ -162,6 +163,7 @@ class QuizSetupScreen(Screen):
             self.post_message(SetupLoaded([], [], user_message(e)))
 
     def on_setup_loaded(self, message: SetupLoaded) -> None:
+        self.ready = True
         source = self.query_one("#f-source", Select)
         options = [("data selection", DATA)]
         options += [(f"run {r.id} {r.name} ({n} test)"[:40], f"run:{r.id}") for r, n in message.runs]
@@ -175,6 +177,8 @@ class QuizSetupScreen(Screen):
         sessions = self.query_one("#setup-sessions", OptionList)
         sessions.clear_options()
         sessions.add_options([Option(session_line(s), id=str(s.id)) for s in message.sessions])
+        if sessions.option_count:
+            sessions.highlighted = 0
         note = self.query_one("#setup-resume-note", Static)
         if message.error:
             note.update(Text(message.error, style="red"))
@@ -260,6 +264,11 @@ class QuizSetupScreen(Screen):
             return
         self._note("")
         self.app.push_screen(QuizScreen(message.config, items=message.items, home=self.home))
+
+    @on(Select.Changed, "#f-source")
+    def _source_changed(self, event: Select.Changed) -> None:
+        # A run's test split fixes the drawings: the data field does not apply.
+        self.query_one("#f-data", Input).disabled = event.value != DATA
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

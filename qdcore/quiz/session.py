@@ -1,0 +1,477 @@
+"""Quiz sessions: a deterministic list of drawings from a config, and answers written to the store as given."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qdcore.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from qdcore.predictions import Predictions
+    from qdcore.store import QuizAnswer, Store
+
+MAX_KEYS = 10  # number keys 1..9, 0
+HARD_DEFAULT_K = 4
+PREDICTIONS_FILE = "predictions.npz"
+
+
+@dataclass
+class QuizConfig:
+    """What a quiz shows: whose it is, which drawings, how many, and how people answer."""
+
+    participant: str = ""
+    n: int = 20
+    data: str = "demo"  # a source spec (demo, cache, PATH); ignored when `run` is set
+    categories: str | None = None  # a subset of the source's (or run's) categories
+    per_class: int | None = None  # pool size per category to draw from (default: just enough for n)
+    run: int | None = None  # quiz on this run's test split (the drawings its model was scored on)
+    seed: int = 0
+    choices: int | None = None  # K candidates per drawing (None: all classes)
+    hard: bool = False  # candidates are the model's top K (needs `run`)
+    time_limit: float = 0.0  # seconds per drawing; 0 = none; a timeout is stored as a skip
+    feedback: bool = True  # say right/wrong after each answer
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able settings."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "QuizConfig":
+        """Settings from to_dict() output (unknown keys ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (d or {}).items() if k in names})
+
+    def check(self) -> None:
+        """Raise ConfigError for settings that cannot make a quiz (before any data is read)."""
+        if not (self.participant or "").strip():
+            raise ConfigError("the participant name is empty: pass --name NAME")
+        if not isinstance(self.n, int) or self.n < 1:
+            raise ConfigError(f"--n is {self.n}; a quiz needs at least 1 drawing")
+        if self.per_class is not None and self.per_class < 1:
+            raise ConfigError(f"--per-class is {self.per_class}; it must be at least 1")
+        if self.choices is not None and not 2 <= self.choices <= MAX_KEYS:
+            raise ConfigError(f"--choices is {self.choices}; give 2 to {MAX_KEYS} (one number key each)")
+        if self.hard and self.run is None:
+            raise ConfigError("hard mode offers a model's top guesses: quiz on a run's test split (--run RUN)")
+        if self.time_limit is None or self.time_limit < 0 or not math.isfinite(self.time_limit):
+            raise ConfigError(f"--time-limit is {self.time_limit}; give seconds per drawing, or 0 for none")
+
+
+@dataclass(frozen=True)
+class QuizItem:
+    """One drawing of a quiz and the candidates offered for it."""
+
+    index: int
+    image: np.ndarray = field(repr=False, compare=False)  # uint8 (28, 28)
+    truth: str
+    provenance: str  # 'file#row', the key that matches a model's predictions
+    choices: tuple[str, ...]  # candidates in key order (1..9, 0); empty: any class, typed
+
+
+@dataclass
+class QuizItems:
+    """The drawings of a quiz, built deterministically from a QuizConfig."""
+
+    config: QuizConfig
+    items: list[QuizItem]
+    classes: list[str]  # every answer a participant may give
+    source: str  # one line naming where the drawings came from
+    synthetic: bool
+    data_fingerprint: str  # the run's fingerprint, or the pool DrawingSet's
+    fingerprint: str = ""  # of the items themselves: a resume must rebuild exactly these
+    label: str = ""  # short: 'demo (synthetic) · 12 classes', 'run 3 test split'
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def keyed(self) -> bool:
+        """Whether answers are number keys (candidates fit), rather than typing a class name."""
+        return bool(self.items) and bool(self.items[0].choices)
+
+    def describe(self) -> dict[str, Any]:
+        """What the store keeps beside the settings (so reports need not rebuild the items)."""
+        return {"quiz": self.config.to_dict(), "classes": self.classes, "n_items": len(self.items),
+                "source": self.source, "label": self.label or self.source, "synthetic": self.synthetic, "data_fingerprint": self.data_fingerprint,
+                "fingerprint": self.fingerprint}
+
+
+def _rng(seed: int, *keys: str) -> np.random.Generator:
+    # crc32 (not hash()) keeps the stream the same across processes: a resume rebuilds the same quiz.
+    return np.random.default_rng([int(seed), *(zlib.crc32(k.encode()) for k in keys)])
+
+
+def run_predictions_path(store: "Store", run_id: int) -> Path:
+    """Where a run's test predictions are (the run must exist)."""
+    return store.run_dir(int(run_id), create=False) / PREDICTIONS_FILE
+
+
+def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
+    """A run's test predictions; ConfigError when it has none to quiz on."""
+    from qdcore.predictions import Predictions
+
+    path = run_predictions_path(store, run_id)
+    if not path.exists():
+        raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}', "
+                          "or quiz on --data instead")
+    preds = Predictions.load(path)
+    if len(preds) == 0:
+        raise ConfigError(f"run {run_id}'s test split is empty ({path}): train with --test > 0, or quiz on --data")
+    return preds
+
+
+def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """(classes, labels, predicted, provenance) of a run's test predictions, without decompressing the drawings."""
+    path = run_predictions_path(store, run_id)
+    if not path.exists():
+        raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}'")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            classes = [str(c) for c in z["classes"]]
+            labels = np.asarray(z["labels"], dtype=np.int64)
+            predicted = np.asarray(z["probs"]).argmax(axis=1)
+            provenance = [str(p) for p in z["provenance"]]
+    except (ValueError, KeyError, OSError) as e:
+        raise ConfigError(f"{path} is not a readable predictions file ({e}); re-run 'qd eval {run_id}'") from None
+    return classes, labels, predicted, provenance
+
+
+def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices spread evenly over the classes present (counts differ by at most one where possible)."""
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < n:
+        order = rng.permutation(len(pools))
+        for k in order:
+            if depth < len(pools[k]) and len(picked) < n:
+                picked.append(int(pools[k][depth]))
+        depth += 1
+    return rng.permutation(np.array(picked, dtype=np.int64))
+
+
+def _candidates(cfg: QuizConfig, classes: list[str], truth: int, index: int,
+                probs: np.ndarray | None) -> tuple[str, ...]:
+    """The classes offered for one drawing, in class order (so the position never gives the truth away)."""
+    c = len(classes)
+    k = cfg.choices if cfg.choices is not None else (min(HARD_DEFAULT_K, c) if cfg.hard else None)
+    if k is None:
+        return tuple(classes) if c <= MAX_KEYS else ()
+    k = min(k, c)
+    if cfg.hard and probs is not None:
+        top = [int(i) for i in np.argsort(-probs, kind="stable")[:k]]
+        if truth not in top:
+            top[-1] = truth  # the truth is always among the candidates
+        chosen = set(top)
+    else:
+        others = [i for i in range(c) if i != truth]
+        rng = _rng(cfg.seed, "quiz-choices", str(index))
+        chosen = {truth, *(int(i) for i in rng.choice(others, size=k - 1, replace=False))}
+    return tuple(classes[i] for i in sorted(chosen))
+
+
+def _items_fingerprint(items: list[QuizItem]) -> str:
+    h = hashlib.sha1()
+    for it in items:
+        h.update(f"{it.index}|{it.truth}|{it.provenance}|{','.join(it.choices)}\n".encode())
+        h.update(np.ascontiguousarray(it.image).tobytes())
+    return h.hexdigest()[:16]
+
+
+def build_items(cfg: QuizConfig, store: "Store | None" = None) -> QuizItems:
+    """The quiz's drawings and candidates: the same config always gives the same items."""
+    cfg.check()
+    if cfg.run is not None:
+        if store is None:
+            raise ValueError("a quiz on a run's test split needs the store")
+        return _from_run(cfg, store)
+    return _from_data(cfg)
+
+
+def _not_enough(cfg: QuizConfig, have: int, where: str) -> ConfigError:
+    return ConfigError(f"asked for {cfg.n} drawings but {where} holds {have}: use --n {have} or fewer")
+
+
+def _from_data(cfg: QuizConfig) -> QuizItems:
+    from qdcore.data.categories import parse_categories
+    from qdcore.data.drawingset import select
+    from qdcore.data.sources import open_source
+
+    source = open_source(cfg.data)
+    available = source.categories()
+    if not available:
+        raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' "
+                        "or use --data demo")
+    chosen = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+    missing = [c for c in chosen if c not in available]
+    if missing:
+        raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}")
+    counts = {c: int(source.count(c)) for c in chosen}
+    total = sum(counts.values())
+    where = f"{source.location}" + (f" ({len(chosen)} categories)" if cfg.categories else "")
+    if cfg.n > total:
+        raise _not_enough(cfg, total, where)
+    if cfg.per_class is not None:
+        per = cfg.per_class
+        short = [c for c in chosen if counts[c] < per]
+        if short:
+            raise DataError(f"--per-class {per} but {source.file_of(short[0])} has {counts[short[0]]} drawings: "
+                            f"use --per-class {counts[short[0]]} or fewer")
+        if cfg.n > per * len(chosen):
+            raise _not_enough(cfg, per * len(chosen), f"the pool ({len(chosen)} categories x {per})")
+    else:
+        per = -(-cfg.n // len(chosen))  # just enough of each class for n drawings
+        smallest = min(chosen, key=lambda c: counts[c])
+        if counts[smallest] < per:
+            most = counts[smallest] * len(chosen)
+            raise ConfigError(f"{cfg.n} drawings over {len(chosen)} categories needs {per} of each but "
+                              f"{smallest!r} has {counts[smallest]}: use --n {most} or fewer, or fewer --categories")
+    pool = select(source, chosen, per, cfg.seed)
+    idx = _stratified(pool.labels, cfg.n, _rng(cfg.seed, "quiz-order"))
+    items = [QuizItem(i, np.ascontiguousarray(pool.images[j]), pool.classes[int(pool.labels[j])],
+                      pool.provenance(int(j)), _candidates(cfg, pool.classes, int(pool.labels[j]), i, None))
+             for i, j in enumerate(idx)]
+    where_from = cfg.data if cfg.data in ("demo", "cache") else Path(str(cfg.data)).name or str(cfg.data)
+    label = f"{where_from}{' (synthetic)' if source.synthetic else ''} · {len(chosen)} classes"
+    return QuizItems(cfg, items, list(pool.classes), source.describe(), bool(source.synthetic),
+                     pool.fingerprint(), _items_fingerprint(items), label)
+
+
+def _from_run(cfg: QuizConfig, store: "Store") -> QuizItems:
+    from qdcore.data.categories import parse_categories
+
+    run = store.get_run(int(cfg.run))
+    preds = load_run_predictions(store, run.id)
+    classes = list(preds.classes)
+    keep = np.arange(len(preds))
+    allowed = list(range(len(classes)))
+    if cfg.categories:
+        shown = ", ".join(classes[:12]) + (", …" if len(classes) > 12 else "")
+        try:
+            names = parse_categories(cfg.categories, allowed=classes) or []
+        except DataError as e:
+            raise ConfigError(f"run {run.id} was not trained on that: {e}; its classes: {shown}") from None
+        outside = [c for c in names if c not in classes]
+        if outside:
+            raise ConfigError(f"run {run.id} was not trained on {', '.join(repr(c) for c in outside)}; "
+                              f"its classes: {shown}")
+        allowed = [classes.index(c) for c in names]
+        keep = np.flatnonzero(np.isin(preds.labels, allowed))
+    if cfg.n > len(keep):
+        raise _not_enough(cfg, len(keep), f"run {run.id}'s test split" + (" (those categories)" if cfg.categories else ""))
+    quiz_classes = [classes[i] for i in allowed]
+    remap = {c: k for k, c in enumerate(allowed)}
+    idx = keep[_stratified(preds.labels[keep], cfg.n, _rng(cfg.seed, "quiz-order", str(run.id)))]
+    items = []
+    for i, j in enumerate(idx):
+        truth = remap[int(preds.labels[j])]
+        probs = np.asarray(preds.probs[j], dtype=np.float64)[allowed]
+        items.append(QuizItem(i, np.ascontiguousarray(preds.images[j]).reshape(28, 28), quiz_classes[truth],
+                              preds.provenance[j], _candidates(cfg, quiz_classes, truth, i, probs)))
+    synthetic = str(run.config.get("data", "")) in ("", "demo")
+    source = f"run {run.id} ({run.name}) test split" + (" (synthetic demo drawings)" if synthetic else "")
+    label = f"run {run.id} test split · {len(quiz_classes)} classes"
+    return QuizItems(cfg, items, quiz_classes, source, synthetic, run.fingerprint or "", _items_fingerprint(items),
+                     label)
+
+
+@dataclass(frozen=True)
+class Score:
+    """Where a participant stands in a session."""
+
+    correct: int
+    answered: int  # given an answer (not skipped)
+    skipped: int
+    total: int  # drawings in the quiz
+
+    @property
+    def done(self) -> int:
+        """Drawings answered or skipped."""
+        return self.answered + self.skipped
+
+    @property
+    def top1(self) -> float | None:
+        """Right answers over drawings shown (a skip counts as wrong: a model never abstains)."""
+        return self.correct / self.done if self.done else None
+
+
+@dataclass
+class QuizSession:
+    """One participant working through a quiz; every answer is in the store the moment it is given."""
+
+    store: "Store"
+    id: int
+    items: QuizItems
+    answers: list["QuizAnswer"] = field(default_factory=list)
+
+    # -- opening ------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, store: "Store", cfg: QuizConfig, items: QuizItems | None = None) -> "QuizSession":
+        """Build the items (unless given) and open a new session in the store."""
+        cfg.participant = (cfg.participant or "").strip()
+        items = items if items is not None else build_items(cfg, store)
+        sid = store.create_quiz_session(cfg.participant, items.describe(), run_id=cfg.run)
+        return cls(store, sid, items, [])
+
+    @classmethod
+    def resume(cls, store: "Store", session_id: int, participant: str | None = None,
+               items: QuizItems | None = None) -> "QuizSession":
+        """Reopen a session: the items are rebuilt from its settings and checked against what was stored."""
+        rec = store.quiz_session(int(session_id))
+        if participant is not None and participant.strip() != rec.participant:
+            raise ConfigError(f"quiz session {rec.id} belongs to {rec.participant!r}, not {participant.strip()!r}")
+        if rec.ended is not None:
+            raise ConfigError(f"quiz session {rec.id} is finished; start a new quiz")
+        cfg = QuizConfig.from_dict(rec.config.get("quiz", {}))
+        cfg.participant = rec.participant
+        if items is None:
+            items = build_items(cfg, store)
+        want = rec.config.get("fingerprint")
+        if want and items.fingerprint != want:
+            raise DataError(f"the drawings of quiz session {rec.id} changed since it started ({items.source}); "
+                            "start a new quiz")
+        return cls(store, rec.id, items, store.quiz_answers(session=rec.id))
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def config(self) -> QuizConfig:
+        """The session's settings."""
+        return self.items.config
+
+    @property
+    def participant(self) -> str:
+        """Whose quiz this is."""
+        return self.config.participant
+
+    @property
+    def position(self) -> int:
+        """Index of the drawing on show (== len(items) when all are done)."""
+        done = {a.item for a in self.answers}
+        return next((i for i in range(len(self.items)) if i not in done), len(self.items))
+
+    @property
+    def current(self) -> QuizItem | None:
+        """The drawing to answer now, or None when the quiz is complete."""
+        pos = self.position
+        return self.items.items[pos] if pos < len(self.items) else None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every drawing has an answer or a skip."""
+        return self.current is None
+
+    def score(self) -> Score:
+        """Right, answered, skipped and total so far."""
+        correct = sum(a.correct for a in self.answers)
+        skipped = sum(a.skipped for a in self.answers)
+        return Score(correct, len(self.answers) - skipped, skipped, len(self.items))
+
+    def progress(self) -> tuple[int, int]:
+        """(drawings done, drawings in the quiz)."""
+        return len(self.answers), len(self.items)
+
+    # -- answering ----------------------------------------------------------------------------
+
+    def _record(self, answer: str | None, ms: float, skipped: bool) -> "QuizAnswer":
+        from qdcore.store import QuizAnswer
+
+        item = self.current
+        if item is None:
+            raise ConfigError(f"quiz session {self.id} is complete: nothing left to answer")
+        ms = max(0.0, float(ms))
+        aid = self.store.add_quiz_answer(self.id, item.provenance, item.truth, answer, list(item.choices), ms,
+                                         skipped=skipped, item=item.index)
+        rec = QuizAnswer(aid, self.id, self.participant, item.index, item.provenance, item.truth,
+                         None if skipped else answer, list(item.choices), ms, skipped, time.time())
+        self.answers.append(rec)
+        return rec
+
+    def answer(self, label: str, ms: float) -> "QuizAnswer":
+        """Answer the current drawing with a class name; stored at once."""
+        item = self.current
+        if item is None:
+            raise ConfigError(f"quiz session {self.id} is complete: nothing left to answer")
+        allowed = item.choices or tuple(self.items.classes)
+        if label not in allowed:
+            raise ConfigError(f"{label!r} is not a choice for this drawing; choose one of {', '.join(allowed)}")
+        return self._record(label, ms, skipped=False)
+
+    def answer_key(self, key: int, ms: float) -> "QuizAnswer":
+        """Answer with number key 1..9 or 0 (the tenth candidate)."""
+        item = self.current
+        if item is None or not item.choices:
+            raise ConfigError("this quiz is answered by typing a category name, not with number keys")
+        pos = 9 if key == 0 else key - 1
+        if not 0 <= pos < len(item.choices):
+            raise ConfigError(f"key {key} has no candidate; press 1 to {len(item.choices) % 10}")
+        return self._record(item.choices[pos], ms, skipped=False)
+
+    def skip(self, ms: float) -> "QuizAnswer":
+        """Skip the current drawing (also what a timeout records); stored at once."""
+        return self._record(None, ms, skipped=True)
+
+    def undo(self) -> "QuizAnswer | None":
+        """Remove the last answer from the store and go back to its drawing."""
+        if self.store.quiz_session(self.id).ended is not None:
+            raise ConfigError(f"quiz session {self.id} is finished; its answers can no longer change")
+        removed = self.store.delete_last_quiz_answer(self.id)
+        if removed is not None:
+            self.answers = [a for a in self.answers if a.id != removed.id]
+        return removed
+
+    def finish(self) -> None:
+        """Close the session (no more answers or undo); a complete quiz is closed when the user leaves it."""
+        self.store.finish_quiz_session(self.id)
+
+
+def open_sessions(store: "Store", participant: str | None = None) -> list[Any]:
+    """Unfinished sessions (not ended and with drawings left), newest first."""
+    out = []
+    for s in store.quiz_sessions(participant=participant, open_only=True):
+        n_items = int(s.config.get("n_items") or s.config.get("quiz", {}).get("n") or 0)
+        if not n_items or s.answered < n_items:
+            out.append(s)
+    return out[::-1]
+
+
+def resume_latest(store: "Store", participant: str) -> QuizSession:
+    """Resume a participant's most recent unfinished quiz; ConfigError naming the choices when there is none."""
+    name = (participant or "").strip()
+    if not name:
+        raise ConfigError("the participant name is empty: pass --name NAME")
+    known = store.quiz_participants()
+    if name not in known:
+        hint = f"participants: {', '.join(known)}" if known else "nobody has taken a quiz yet"
+        raise ConfigError(f"no quiz by {name!r} in {store.home} ({hint}); start a new one instead")
+    open_ = open_sessions(store, name)
+    if not open_:
+        raise ConfigError(f"{name!r} has no unfinished quiz; start a new one")
+    return QuizSession.resume(store, open_[0].id, name)
+
+
+def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
+    """Recent runs with test predictions to quiz on, each with its number of test drawings."""
+    out = []
+    for run in store.list_runs(limit=limit):
+        path = store.home / "runs" / str(run.id) / PREDICTIONS_FILE
+        if not path.is_file():
+            continue
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                n = int(z["labels"].shape[0])  # reads one small member, not the drawings
+        except (OSError, ValueError, KeyError):
+            continue
+        if n:
+            out.append((run, n))
+    return out

@@ -1,0 +1,34 @@
+"""`qdtui quiz ...` opens the quiz from the command line and records answers."""
+
+import asyncio
+
+import pytest
+
+from qdcore.store import Store
+from qdtui.app import QdApp, parse_args, state_from_args
+
+
+def test_quiz_arguments_parse():
+    ns = parse_args(["quiz", "--name", "ann", "--n", "5", "--choices", "4", "--seed", "3"])
+    assert (ns.command, ns.name, ns.n, ns.choices, ns.seed, ns.resume) == ("quiz", "ann", 5, 4, 3, None)
+    with pytest.raises(SystemExit):
+        parse_args(["quiz", "--run", "zero"])
+
+
+def test_qdtui_quiz_with_a_name_starts_and_stores_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+
+    async def go():
+        app = QdApp(state_from_args(parse_args(["quiz", "--name", "lead", "--n", "3"])))
+        async with app.run_test(size=(80, 24)) as pilot:
+            for _ in range(50):
+                await pilot.pause(0.1)
+                if type(app.screen).__name__ == "QuizScreen":
+                    break
+            assert type(app.screen).__name__ == "QuizScreen"
+            await pilot.press("c", "i", "r", "enter")
+            await pilot.pause(0.5)
+
+    asyncio.run(go())
+    answers = Store(tmp_path).quiz_answers()
+    assert len(answers) == 1 and answers[0].answer == "circle"
