@@ -26,11 +26,11 @@ THEMES = ("textual-dark", "textual-light")
 # None: not built yet (the key shows dimmed in the footer). The next screens slot in here.
 ROUTES: dict[str, str | None] = {
     "data": "qdtui.screens.data_browser:DataBrowserScreen",
-    "train": None,
-    "runs": None,
-    "quiz": None,
-    "attach": None,  # factory(run_id=...) following a run live
-    "run": None,  # factory(run_id=...) evaluation of a finished run
+    "train": "qdtui.screens.train:TrainScreen",
+    "runs": "qdtui.screens.runs:RunsScreen",
+    "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
+    "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
+    "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
 }
 
 
@@ -72,6 +72,23 @@ class QdApp(App[None]):
         self._check_size(self.size.width, self.size.height)
         if self.state.attach_run is not None:
             self.check_attach(self.state.attach_run)
+        elif self.state.quiz is not None:
+            self._open_quiz(self.state.quiz)
+
+    def _open_quiz(self, ns: argparse.Namespace) -> None:
+        """`qdtui quiz ...`: the setup form prefilled (started at once when a name is given), or a resume."""
+        if ns.resume is not None:
+            from qdtui.screens.quiz import QuizScreen
+
+            self.push_screen(QuizScreen(session_id=ns.resume))
+            return
+        from qdcore.quiz.session import QuizConfig
+        from qdtui.screens.quiz_setup import QuizSetupScreen
+
+        cfg = QuizConfig(participant=ns.name or "", n=ns.n, data=ns.data,
+                         categories=ns.categories, run=ns.run, seed=ns.seed, choices=ns.choices, hard=ns.hard,
+                         time_limit=ns.time_limit, feedback=not ns.no_feedback)
+        self.push_screen(QuizSetupScreen(defaults=cfg, autostart=bool(ns.name)))
 
     def _painted(self) -> None:
         if self.first_paint_at is None:
@@ -169,7 +186,7 @@ class QdApp(App[None]):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID | quiz ...]`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
@@ -180,6 +197,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
     attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`)")
+    quiz = sub.add_parser("quiz", parents=[common], help="take a quiz: label drawings, compare with models")
+    quiz.add_argument("--name", default=None, help="participant name (given: the quiz starts at once)")
+    quiz.add_argument("--n", type=int, default=20, help="number of drawings (default 20)")
+    quiz.add_argument("--categories", default=None, help="comma-separated categories or a named set")
+    quiz.add_argument("--run", type=_run_id, default=None, help="quiz on this run's test drawings (people vs model)")
+    quiz.add_argument("--seed", type=int, default=0, help="which drawings (default 0)")
+    quiz.add_argument("--choices", type=int, default=None, metavar="K", help="multiple choice with K candidates")
+    quiz.add_argument("--hard", action="store_true", help="candidates are the model's top K (needs --run and --choices)")
+    quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
+    quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
+    quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
@@ -200,7 +228,8 @@ def _run_id(text: str) -> int:
 def state_from_args(ns: argparse.Namespace) -> AppState:
     """AppState for parsed arguments."""
     return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
-                    attach_run=ns.run_id if ns.command == "attach" else None)
+                    attach_run=ns.run_id if ns.command == "attach" else None,
+                    quiz=ns if ns.command == "quiz" else None)
 
 
 def main(argv: list[str] | None = None) -> None:

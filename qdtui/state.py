@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qdtui.loaders import CatalogCache
 
@@ -25,6 +26,7 @@ class AppState:
     home: Path | None = None  # None: $QD_HOME or the user data dir, resolved by qd_home()
     attach_run: int | None = None  # `qdtui attach ID`
     current_run: int | None = None
+    quiz: Any = None  # parsed `qdtui quiz ...` arguments, opened on start
     seed: int = 0  # sample choice in the data browser
     catalogs: CatalogCache = field(default_factory=CatalogCache, repr=False)
 
