@@ -85,9 +85,9 @@ async def test_home_lists_runs_from_the_store(home):
         assert table.row_count == 2
         cells = [str(c) for c in table.get_row(str(rid))]
         assert cells[1] == "tiny" and cells[3] == "done" and cells[4] == "90.0%"
-        await pilot.press("down", "down", "up", "enter")  # no run view yet: a notice, not a crash
+        await pilot.press("down", "down", "up", "enter")  # opens the run's evaluation screen
         await pilot.pause()
-        assert isinstance(app.screen, HomeScreen) and app.state.current_run is not None
+        assert type(app.screen).__name__ == "EvaluationScreen" and app.state.current_run is not None
 
 
 @sync

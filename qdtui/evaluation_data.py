@@ -1,0 +1,197 @@
+"""Blocking reads behind the evaluation screen: a run's predictions and metrics, its model, evaluating it. No Textual."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdtui.loaders import open_store, user_message
+
+# The artifact names of qdcore.train (checked equal in the tests); importing them from there would import torch.
+PREDICTIONS_FILE = "predictions.npz"
+MODEL_FILE = "model.safetensors"
+MODEL_META = "model.json"
+MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
+
+
+@dataclass
+class EvalData:
+    """What the evaluation screen shows of one run; `pred` is None when the run has no (readable) predictions."""
+
+    run_id: int
+    name: str
+    kind: str
+    status: str
+    data_spec: str
+    synthetic: bool
+    run_dir: Path
+    has_model: bool
+    pred: Any = None  # qdcore.predictions.Predictions
+    predicted: np.ndarray | None = None  # top-1 class per drawing (cached argmax)
+    summary: dict[str, Any] = field(default_factory=dict)  # qdcore.analysis.metrics.summarize
+    pairs: list[Any] = field(default_factory=list)  # qdcore.analysis.pairs.ConfusedPair
+    missing: str = ""  # why there are no predictions
+    baseline: Any = None  # qdcore.quiz.report.Baseline
+    baseline_note: str = ""  # '' when the quiz module is absent
+
+    @property
+    def ok(self) -> bool:
+        """Predictions were read."""
+        return self.pred is not None
+
+    @property
+    def can_evaluate(self) -> bool:
+        """The run's model is there to compute predictions from (and the run is not still writing it)."""
+        return self.has_model and self.kind == "classifier" and self.status != "running"
+
+    def cell(self, truth: int, pred: int) -> np.ndarray:
+        """Indices of the drawings of class `truth` predicted as `pred`."""
+        return np.flatnonzero((np.asarray(self.pred.labels) == truth) & (self.predicted == pred)).astype(np.int64)
+
+    def p_pred(self, i: int) -> float:
+        """Probability of the predicted class of drawing i."""
+        return float(self.pred.probs[i, self.predicted[i]])
+
+    def p_true(self, i: int) -> float:
+        """Probability of the true class of drawing i."""
+        return float(self.pred.probs[i, int(self.pred.labels[i])])
+
+    def describe(self, i: int) -> str:
+        """'#12 · truth cat (p 0.03) · predicted dog (p 0.91) · file.npy#4' for a detail line."""
+        classes = self.pred.classes
+        t, p = int(self.pred.labels[i]), int(self.predicted[i])
+        prov = self.pred.provenance[i] if i < len(self.pred.provenance) else ""
+        mark = "right" if t == p else "wrong"
+        return (f"#{i} · {mark} · truth {classes[t]} (p {self.p_true(i):.2f}) · "
+                f"predicted {classes[p]} (p {self.p_pred(i):.2f}) · {prov}")
+
+
+def _model_present(run_dir: Path) -> bool:
+    return (run_dir / MODEL_FILE).is_file() and (run_dir / MODEL_META).is_file()
+
+
+def load_eval(home: Path | str | None, run_id: int) -> EvalData:
+    """A run's predictions, metrics and confused pairs (raises StoreError for a run that does not exist)."""
+    from qdcore.predictions import Predictions
+
+    store = open_store(home)
+    try:
+        rec = store.get_run(run_id)
+        run_dir = store.run_dir(run_id, create=False)
+        config = rec.config or {}
+        data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
+                        data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
+                        run_dir=run_dir, has_model=_model_present(run_dir))
+        if rec.kind != "classifier":
+            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows classifiers"
+            return data
+        path = run_dir / PREDICTIONS_FILE
+        if not path.exists():
+            data.missing = f"run {run_id} has no predictions ({path.name} is missing)"
+            if rec.status == "running":
+                data.missing += "; it is still training and writes them when it finishes"
+            return data
+        try:
+            pred = Predictions.load(path)
+        except Exception as e:  # noqa: BLE001 - a corrupt file is offered for re-evaluation like a missing one
+            data.missing = user_message(e)
+            return data
+        fill(data, pred)
+        data.baseline, data.baseline_note = _baseline(store, run_id)
+        return data
+    finally:
+        store.close()
+
+
+def fill(data: EvalData, pred) -> EvalData:
+    """Metrics and confused pairs of predictions, into data."""
+    from qdcore.analysis.metrics import summarize
+    from qdcore.analysis.pairs import confused_pairs
+
+    data.pred = pred
+    data.predicted = np.asarray(pred.predicted)
+    data.summary = summarize(pred)
+    data.pairs = confused_pairs(pred, top=MAX_PAIRS)
+    data.missing = ""
+    return data
+
+
+def _baseline(store, run_id: int) -> tuple[Any, str]:
+    """Human accuracy on the run's drawings when the quiz module has some; note says why not."""
+    try:
+        from qdcore.quiz.report import human_baseline
+    except ImportError:
+        return None, ""
+    try:
+        base = human_baseline(store, run=run_id)
+    except Exception as e:  # noqa: BLE001 - the baseline is a bonus, never a failure of the screen
+        return None, f"human baseline unavailable: {user_message(e)}"
+    if base is None:
+        return None, "no quiz answers on these drawings yet (the quiz is on the home screen)"
+    return base, ""
+
+
+def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> None:
+    """Compute and save a run's test predictions from its model and test split (what `qd eval RUN` does)."""
+    from qdcore.errors import ConfigError, DataError
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.device import resolve
+    from qdcore.train.engine import load_splits
+    from qdcore.train.evaluate import predictions_for
+
+    store = open_store(home)
+    try:
+        rec = store.get_run(run_id)
+        if rec.kind != "classifier":
+            raise ConfigError(f"run {run_id} is a {rec.kind} run; only classifiers can be evaluated")
+        run_dir = store.run_dir(run_id, create=False)
+        rt = resolve(device, None)
+        model, meta = load_model(run_dir, rt.device)
+        classes = list(meta["classes"])
+        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+        ds = load_splits(cfg).test
+        if list(ds.classes) != classes:
+            raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
+                            "evaluate it with `qd eval RUN --data ...`")
+        if len(ds) == 0:
+            raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with `qd eval RUN --data ...`")
+        predictions_for(model, ds, classes, rt).save(run_dir / PREDICTIONS_FILE)
+    finally:
+        store.close()
+
+
+class ModelCache:
+    """A run's model, loaded once on the CPU by whichever worker asks first; `use` serialises hooks on it."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.use = threading.Lock()  # forward hooks of two workers on one model would see each other's passes
+        self._load = threading.Lock()
+        self._model: Any = None
+        self._meta: dict[str, Any] | None = None
+        self._error = ""
+
+    def get(self) -> tuple[Any, dict[str, Any]]:
+        """(model, meta), loading on first use; raises StoreError-like errors with one line."""
+        from qdcore.errors import StoreError
+
+        with self._load:
+            if self._model is None and not self._error:
+                if not _model_present(self.run_dir):
+                    self._error = (f"the model file is missing ({self.run_dir / MODEL_FILE}); "
+                                   "this view needs the model: resume or retrain the run")
+                else:
+                    try:
+                        from qdcore.train.checkpoint import load_model
+
+                        self._model, self._meta = load_model(self.run_dir, "cpu")
+                    except Exception as e:  # noqa: BLE001 - kept so every tab shows the same line
+                        self._error = user_message(e)
+            if self._error:
+                raise StoreError(self._error)
+            return self._model, self._meta or {}

@@ -1,0 +1,365 @@
+"""Evaluation of a finished run: metrics, confusion matrix, confused pairs, worst drawings, clusters, CAM, hidden layers, quality."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+
+from qdtui.loaders import user_message
+from qdtui.messages import CellSelected
+from qdtui.screens.evaltabs.cam import CamPane
+from qdtui.screens.evaltabs.clusters import ClustersPane
+from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.screens.evaltabs.hidden import HiddenPane
+from qdtui.screens.evaltabs.quality import QualityPane
+from qdtui.screens.evaltabs.worst import WorstPane
+from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
+from qdtui.state import data_label
+from qdtui.widgets.confusion import ConfusionMatrix
+
+if TYPE_CHECKING:
+    from qdtui.evaluation_data import EvalData
+
+TABS = (("overview", "Overview"), ("confusion", "Confusion"), ("pairs", "Pairs"), ("worst", "Worst"),
+        ("clusters", "Clusters"), ("cam", "CAM"), ("hidden", "Hidden"), ("quality", "Quality"))
+PER_CLASS_SORT = (("class", "class"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
+                  ("support", "support"))
+
+
+def pct(v: float | None) -> str:
+    """0.4567 -> '45.7%'."""
+    return "–" if v is None else f"{100 * v:.1f}%"
+
+
+class OverviewPane(EvalPane):
+    """Top-1, top-5, macro averages, the human baseline and the per-class table."""
+
+    DEFAULT_CSS = """
+    OverviewPane #overview-summary { height: auto; padding: 0 1; }
+    OverviewPane #per-class { height: 1fr; }
+    """
+    BINDINGS = [Binding("s", "sort", "Sort")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.sort_by = "class"
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="overview-summary")
+        yield DataTable(id="per-class", cursor_type="row", zebra_stripes=True)
+
+    def set_data(self, data, models) -> None:
+        super().set_data(data, models)
+        s = data.summary
+        m = s["macro"]
+        text = Text()
+        text.append(f"top-1 {pct(s['top1'])}", style="bold")
+        text.append(f" · top-5 {pct(s['top5'])} · macro precision {pct(m['precision'])} · "
+                    f"recall {pct(m['recall'])} · F1 {pct(m['f1'])}")
+        wrong = int((data.predicted != data.pred.labels).sum())
+        text.append(f"\n{s['n']:,} test drawings · {len(s['classes'])} classes · {wrong:,} misclassified", style="dim")
+        base = data.baseline
+        if base is not None:
+            acc = base.accuracy
+            text.append(f"\npeople {pct(acc.top1)}", style="bold")
+            if acc.lo is not None:
+                text.append(f" [{pct(acc.lo)}–{pct(acc.hi)}]")
+            text.append(f" on {acc.total:,} quiz answers by {base.participants} "
+                        f"{'person' if base.participants == 1 else 'people'}")
+            if base.model is not None and base.model.top1 is not None:
+                text.append(f"; the model {pct(base.model.top1)} on the same drawings")
+        elif data.baseline_note:
+            text.append(f"\npeople: {data.baseline_note}", style="dim")
+        self.query_one("#overview-summary", Static).update(text)
+        self.fill_table()
+
+    def fill_table(self) -> None:
+        """The per-class rows, sorted, then the macro average."""
+        table = self.query_one("#per-class", DataTable)
+        table.clear(columns=True)
+        for key, label in PER_CLASS_SORT:
+            mark = " ▼" if key == self.sort_by and key != "class" else ""
+            table.add_column(label + mark, key=key)
+        rows = list(self.data.summary["per_class"])
+        if self.sort_by != "class":
+            rows.sort(key=lambda r: (-r[self.sort_by], r["class"]))
+        for r in rows:
+            table.add_row(r["class"], *[Text(pct(r[k]), justify="right") for k in ("precision", "recall", "f1")],
+                          Text(f"{r['support']:,}", justify="right"), key=r["class"])
+        m = self.data.summary["macro"]
+        table.add_row(Text("macro avg", style="bold"),
+                      *[Text(pct(m[k]), justify="right", style="bold") for k in ("precision", "recall", "f1")],
+                      Text(f"{m['support']:,}", justify="right", style="bold"), key="__macro__")
+
+    def action_sort(self) -> None:
+        """Sort by the next column (class, precision, recall, F1, support)."""
+        keys = [k for k, _ in PER_CLASS_SORT]
+        self.sort_by = keys[(keys.index(self.sort_by) + 1) % len(keys)]
+        if self.data is not None and self.data.ok:
+            self.fill_table()
+
+    @on(DataTable.HeaderSelected, "#per-class")
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by = str(event.column_key.value)
+        self.fill_table()
+
+    def focus_main(self) -> None:
+        self.query_one("#per-class", DataTable).focus()
+
+
+class ConfusionPane(EvalPane):
+    """The confusion heatmap; Enter on a cell opens its drawings."""
+
+    def compose_body(self) -> ComposeResult:
+        yield ConfusionMatrix(id="confusion")
+
+    def set_data(self, data, models) -> None:
+        super().set_data(data, models)
+        import numpy as np
+
+        self.query_one("#confusion", ConfusionMatrix).set_data(np.asarray(data.summary["confusion"]), data.pred.classes)
+
+    def on_cell_selected(self, message: CellSelected) -> None:
+        message.stop()
+        if self.data is None or not self.data.ok:
+            return
+        if message.count == 0:
+            self.app.notify(f"No {message.truth_name} drawing was taken for {message.pred_name}.")
+            return
+        idx = by_confidence(self.data, self.data.cell(message.truth, message.pred))
+        if message.truth == message.pred:
+            title = f"{message.truth_name}, right"
+        else:
+            title = f"{message.truth_name} taken for {message.pred_name}"
+        self.app.push_screen(GalleryScreen(title, self.data, [GallerySection(title, idx)],
+                                           note="most confident first"))
+
+    def focus_main(self) -> None:
+        self.query_one("#confusion", ConfusionMatrix).focus()
+
+
+class PairsPane(EvalPane):
+    """Pairs of classes the model mixes up, most confused share first; Enter opens both directions."""
+
+    DEFAULT_CSS = """
+    PairsPane #pairs-table { height: 1fr; }
+    """
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="pairs-line", classes="pane-line")
+        yield DataTable(id="pairs-table", cursor_type="row", zebra_stripes=True)
+
+    def set_data(self, data, models) -> None:
+        super().set_data(data, models)
+        table = self.query_one("#pairs-table", DataTable)
+        table.clear(columns=True)
+        table.add_columns("A", "B", "A as B", "B as A", "share", "drawings")
+        for k, p in enumerate(data.pairs):
+            table.add_row(p.a, p.b, Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
+                          Text(pct(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
+        line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
+                "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")
+        self.query_one("#pairs-line", Static).update(Text(line, no_wrap=True, overflow="ellipsis"))
+
+    @on(DataTable.RowSelected, "#pairs-table")
+    def _pair_selected(self, event: DataTable.RowSelected) -> None:
+        p = self.data.pairs[int(event.row_key.value)]
+        sections = [GallerySection(f"{p.a} → {p.b}", by_confidence(self.data, p.idx_a_as_b)),
+                    GallerySection(f"{p.b} → {p.a}", by_confidence(self.data, p.idx_b_as_a))]
+        self.app.push_screen(GalleryScreen(f"{p.a} ⇄ {p.b}", self.data, sections,
+                                           note=f"{pct(p.share)} of {p.n_a + p.n_b:,} drawings confused"))
+
+    def focus_main(self) -> None:
+        self.query_one("#pairs-table", DataTable).focus()
+
+
+PANES: dict[str, type[EvalPane]] = {
+    "overview": OverviewPane, "confusion": ConfusionPane, "pairs": PairsPane, "worst": WorstPane,
+    "clusters": ClustersPane, "cam": CamPane, "hidden": HiddenPane, "quality": QualityPane,
+}
+
+
+class EvaluationScreen(Screen):
+    """One run's evaluation in tabs; loading and every analysis run in workers."""
+
+    DEFAULT_CSS = """
+    EvaluationScreen #eval-run-line { height: 1; padding: 0 1; background: $panel; }
+    EvaluationScreen #eval-tabs { height: 1fr; }
+    EvaluationScreen #eval-tabs > ContentSwitcher { height: 1fr; }
+    EvaluationScreen #eval-tabs TabPane { padding: 0; height: 1fr; }
+    EvaluationScreen #eval-missing { display: none; margin: 1 2; height: auto; border: thick $warning;
+                                     border-title-style: bold; padding: 1 2; }
+    EvaluationScreen.-missing #eval-missing { display: block; }
+    EvaluationScreen.-missing #eval-tabs { display: none; }
+    """
+    BINDINGS = [
+        Binding("escape", "app.back", "Back"),
+        Binding("e", "evaluate", "Evaluate"),
+        *[Binding(str(k + 1), f"tab('{key}')", label, show=False) for k, (key, label) in enumerate(TABS)],
+    ]
+    HELP_EXTRA = [
+        ("1-8", "the tabs, left to right"),
+        ("tab", "tab bar / the tab's widgets"),
+        ("arrows enter", "move; enter opens the drawings"),
+        ("n", "counts / row rates (Confusion)"),
+        ("[ ] { }", "±1% / ±5% (Worst); drawing (Hidden)"),
+        ("w r", "the 5% worst; rank by (Worst)"),
+        ("m f a", "method, features, view (Clusters)"),
+        ("t", "map of predicted / true class (CAM)"),
+    ]
+
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = int(run_id)
+        self.data: EvalData | None = None
+        self.models = None
+        self.evaluating = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"run {self.run_id}", style="bold"), id="eval-run-line")
+        with Vertical(id="eval-missing") as box:
+            box.border_title = "No predictions"
+            yield Static("", id="eval-missing-text")
+        with TabbedContent(id="eval-tabs"):
+            for key, label in TABS:
+                with TabPane(label, id=key):
+                    yield PANES[key](id=f"pane-{key}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"run {self.run_id}"
+        self.query_one("#eval-tabs").loading = True
+        self.load()
+
+    # --- loading ------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="eval-load", exit_on_error=False)
+    def load(self) -> None:
+        """Read the run's predictions and compute the metrics and pairs."""
+        from qdtui.evaluation_data import load_eval
+
+        try:
+            data = load_eval(self.app.state.store_home, self.run_id)
+        except Exception as e:  # noqa: BLE001 - a missing run, a locked store: a message, never a traceback
+            deliver(self, self._failed, user_message(e))
+            return
+        deliver(self, self._loaded, data)
+
+    def _failed(self, error: str) -> None:
+        self.query_one("#eval-tabs").loading = False
+        self._missing(f"Cannot open run {self.run_id}: {error}",
+                      "Escape goes back. List runs with `qd runs list`.", title="Cannot open the run")
+
+    def _loaded(self, data: "EvalData") -> None:
+        from qdtui.evaluation_data import ModelCache
+
+        self.query_one("#eval-tabs").loading = False
+        self.data = data
+        self.models = ModelCache(data.run_dir)
+        line = Text(f"run {data.run_id}", style="bold")
+        line.append(f" · {data.name} · {data.status}")
+        if data.data_spec:
+            line.append(f" · {data_label(data.data_spec)}")
+        if data.ok:
+            line.append(f" · {len(data.pred):,} test drawings")
+        if not data.has_model:
+            line.append(" · model file missing", style="yellow")
+        self.query_one("#eval-run-line", Static).update(line)
+        self.refresh_bindings()
+        if not data.ok:
+            if data.can_evaluate:
+                hint = ("Press e to evaluate it on its test split now (the same as `qd eval "
+                        f"{data.run_id}`); the tabs open when it is done.")
+            elif data.kind != "classifier" or data.status == "running":
+                hint = "Escape goes back."
+            else:
+                hint = ("Its model file is missing too, so it cannot be evaluated: resume it with "
+                        f"`qd train --resume {data.run_id}` or train again.")
+            self._missing(data.missing, hint)
+            return
+        self.remove_class("-missing")
+        for pane in self.query(EvalPane):
+            pane.set_data(data, self.models)
+        self._activate(self.query_one("#eval-tabs", TabbedContent).active)
+
+    def _missing(self, message: str, hint: str, title: str = "No predictions") -> None:
+        box = self.query_one("#eval-missing", Vertical)
+        box.border_title = title
+        text = Text(message, style="bold")
+        text.append("\n\n" + hint, style="")
+        self.query_one("#eval-missing-text", Static).update(text)
+        self.add_class("-missing")
+
+    # --- tabs ---------------------------------------------------------------
+
+    def pane(self, key: str) -> EvalPane:
+        """The content of a tab."""
+        return self.query_one(f"#pane-{key}", EvalPane)
+
+    def _activate(self, key: str) -> None:
+        if not key:
+            return
+        pane = self.pane(key)
+        pane.activate()
+        pane.focus_main()
+
+    @on(TabbedContent.TabActivated, "#eval-tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.data is not None and self.data.ok:
+            self._activate(event.pane.id or "")
+
+    def action_tab(self, key: str) -> None:
+        """Show a tab."""
+        self.query_one("#eval-tabs", TabbedContent).active = key
+
+    def on_drawing_focused(self, message: DrawingFocused) -> None:
+        self.pane("hidden").select(message.index)
+
+    # --- evaluating a run without predictions ----------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "evaluate":
+            d = self.data
+            return d is not None and not d.ok and d.can_evaluate and not self.evaluating
+        return super().check_action(action, parameters)
+
+    def action_evaluate(self) -> None:
+        """Compute the run's test predictions from its model, then open the tabs."""
+        if not self.check_action("evaluate", ()):
+            return
+        self.evaluating = True
+        self.refresh_bindings()
+        self.query_one("#eval-missing-text", Static).update(
+            Text(f"Evaluating run {self.run_id} on its test split…", style="bold"))
+        self.query_one("#eval-missing", Vertical).loading = True
+        self.evaluate()
+
+    @work(thread=True, exclusive=True, group="eval-evaluate", exit_on_error=False)
+    def evaluate(self) -> None:
+        """Rebuild the test split, predict and save predictions.npz."""
+        from qdtui.evaluation_data import evaluate_run
+
+        try:
+            evaluate_run(self.app.state.store_home, self.run_id)
+        except Exception as e:  # noqa: BLE001
+            deliver(self, self._evaluated, user_message(e))
+            return
+        deliver(self, self._evaluated, "")
+
+    def _evaluated(self, error: str) -> None:
+        self.evaluating = False
+        self.query_one("#eval-missing", Vertical).loading = False
+        if error:
+            self._missing(f"Evaluating run {self.run_id} failed: {error}", "Escape goes back.", title="Evaluation failed")
+            self.refresh_bindings()
+            return
+        self.query_one("#eval-tabs").loading = True
+        self.load()

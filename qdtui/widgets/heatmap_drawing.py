@@ -1,0 +1,166 @@
+"""Drawings with a heat map (Grad-CAM) overlaid, as half-block cells: a grid like DrawingGrid, in colour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.color import Color as RichColor
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+
+from qdtui.widgets.drawing import HALF, cell_pairs, resample
+from qdtui.widgets.drawing_grid import CAPTION_LINES, DrawingGrid, GridItem
+
+# 0 -> dark blue, 0.35 -> cyan, 0.6 -> yellow, 1 -> red: a jet-like ramp readable in 256-colour terminals too
+_STOPS = np.array([0.0, 0.35, 0.6, 1.0], np.float32)
+_RAMP = np.array([[40, 60, 200], [0, 200, 220], [250, 220, 0], [230, 20, 20]], np.float32)
+
+
+def heat_colors(v: np.ndarray) -> np.ndarray:
+    """float (...) in [0, 1] -> float32 RGB (..., 3) on the heat ramp."""
+    v = np.clip(np.asarray(v, np.float32), 0.0, 1.0)
+    return np.stack([np.interp(v, _STOPS, _RAMP[:, k]) for k in range(3)], axis=-1).astype(np.float32)
+
+
+def blend(image: np.ndarray, heat: np.ndarray, ink: tuple[int, int, int], paper: tuple[int, int, int],
+          alpha: float = 0.85) -> np.ndarray:
+    """uint8 RGB (H, W, 3): paper tinted by the heat where the map is strong, the strokes in ink on top."""
+    img = np.asarray(image, np.float32) / 255.0
+    h = np.clip(np.asarray(heat, np.float32).reshape(img.shape), 0.0, 1.0)
+    paper_rgb = np.array(paper, np.float32)
+    # weaker map, less tint: the cold end of the ramp would otherwise paint the whole square blue
+    w = (alpha * h)[..., None]
+    out = paper_rgb * (1 - w) + heat_colors(h) * w
+    strokes = (0.85 * img)[..., None]
+    out = out * (1 - strokes) + np.array(ink, np.float32) * strokes
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def rgb_cell_pairs(rgb: np.ndarray, zoom: float) -> np.ndarray:
+    """(rows, W, 2, 3) uint8: the (top, bottom) RGB pixel pair behind each half-block cell at a zoom."""
+    return np.stack([cell_pairs(resample(rgb[..., k], zoom)) for k in range(3)], axis=-1)
+
+
+class RgbPalette:
+    """Rich styles for (top, bottom) RGB pairs, cached."""
+
+    def __init__(self) -> None:
+        self._styles: dict[tuple[int, ...], Style] = {}
+
+    def segments(self, row: np.ndarray) -> list[Segment]:
+        """Segments for one row of cells (W, 2, 3), merging runs of equal cells."""
+        out: list[Segment] = []
+        prev: tuple[int, ...] | None = None
+        run = 0
+        for cell in row.reshape(row.shape[0], 6).tolist():
+            key = tuple(cell)
+            if key == prev:
+                run += 1
+                continue
+            if prev is not None:
+                out.append(Segment(HALF * run, self.style(prev)))
+            prev, run = key, 1
+        if prev is not None:
+            out.append(Segment(HALF * run, self.style(prev)))
+        return out
+
+    def style(self, key: tuple[int, ...]) -> Style:
+        """Top pixel as the foreground, bottom as the background."""
+        s = self._styles.get(key)
+        if s is None:
+            if len(self._styles) > 20000:  # heat maps have many colours; keep the cache bounded
+                self._styles.clear()
+            s = self._styles[key] = Style(color=RichColor.from_rgb(*key[:3]), bgcolor=RichColor.from_rgb(*key[3:]))
+        return s
+
+
+@dataclass
+class HeatItem(GridItem):
+    """A drawing and its map (float (28, 28) in [0, 1]); `heat` None shows the plain drawing."""
+
+    heat: np.ndarray | None = None
+
+
+def _rgb_of(style: Style, attr: str, fallback: tuple[int, int, int]) -> tuple[int, int, int]:
+    c = getattr(style, attr)
+    if c is None:
+        return fallback
+    t = c.get_truecolor()
+    return (t.red, t.green, t.blue)
+
+
+class HeatmapGrid(DrawingGrid):
+    """A DrawingGrid of HeatItems: each drawing blended with its heat map in the theme's ink and paper."""
+
+    def __init__(self, items: list[GridItem] | None = None, *, zoom: float | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        self._rgb: dict[tuple, np.ndarray] = {}
+        self._palette = RgbPalette()
+        super().__init__(items, zoom=zoom, name=name, id=id, classes=classes)
+
+    def set_items(self, items: list[GridItem]) -> None:
+        """Replace the drawings (HeatItems, or GridItems shown without a map)."""
+        self._rgb.clear()
+        super().set_items(items)
+
+    def _colors(self) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        ink = _rgb_of(self.get_component_rich_style("drawing-grid--ink"), "color", (255, 255, 255))
+        paper = _rgb_of(self.get_component_rich_style("drawing-grid--paper"), "color", (0, 0, 0))
+        return ink, paper
+
+    def _rgb_pairs(self, index: int, zoom: float, ink, paper) -> np.ndarray:
+        cache = self._rgb
+        key = (index, zoom, ink, paper)
+        pairs = cache.get(key)
+        if pairs is None:
+            if len(cache) > 512:
+                cache.clear()
+            item = self._items[index]
+            heat = getattr(item, "heat", None)
+            if heat is None:
+                heat = np.zeros(item.image.shape, np.float32)
+            pairs = cache[key] = rgb_cell_pairs(blend(item.image, heat, ink, paper), zoom)
+        return pairs
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        scroll_x, scroll_y = self.scroll_offset
+        zoom = self.effective_zoom()
+        iw, ih, _ = self._cell(zoom)
+        cols = self.columns
+        row, line = divmod(y + scroll_y, self.cell_height)
+        ink, paper = self._colors()
+        cursor_style = self.get_component_rich_style(
+            "drawing-grid--cursor" if self.has_focus else "drawing-grid--cursor-blurred")
+        caption_style = self.get_component_rich_style("drawing-grid--caption")
+        segs: list[Segment] = []
+        for c in range(cols):
+            if c:
+                segs.append(Segment(" ", base))
+            i = row * cols + c
+            if i >= len(self._items) or line >= ih + CAPTION_LINES:
+                segs.append(Segment(" " * iw, base))
+                continue
+            item = self._items[i]
+            if line < ih:
+                pairs = self._rgb_pairs(i, zoom, ink, paper)
+                if line < pairs.shape[0]:
+                    segs += self._palette.segments(pairs[line, :iw])
+                    pad = iw - min(iw, pairs.shape[1])
+                    if pad:
+                        segs.append(Segment(" " * pad, base))
+                else:
+                    segs.append(Segment(" " * iw, base))
+            else:
+                text = item.caption(iw)[line - ih]
+                style = caption_style
+                if line == ih and item.correct is not None:
+                    style = self.get_component_rich_style(
+                        "drawing-grid--right" if item.correct else "drawing-grid--wrong")
+                if i == self.cursor:
+                    style = style + cursor_style
+                segs.append(Segment(text, style))
+        return Strip(segs).crop_extend(scroll_x, scroll_x + width, base)
