@@ -1,7 +1,427 @@
-"""`qd train` commands."""
+"""`qd train`, `qd eval`, `qd predict`: train classifiers into the run store, evaluate and use them."""
 
 from __future__ import annotations
 
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="train")
+from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
+                               err_console, print_json)
+from qdcore.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from qdcore.store import Store
+
+RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
+_MODEL, _OPT, _DATA, _CB, _AUG, _RUN = "Model", "Optimisation", "Data", "Callbacks", "Augmentation", "Runtime"
+
+_INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
+
+
+def _panel(annotated: Any, panel: str, optional: bool = True) -> Any:
+    """A shared option (from qdcore.cli.common) shown in one of train's help panels, default None."""
+    import copy
+
+    info = copy.copy(annotated.__metadata__[0])
+    info.rich_help_panel = panel
+    base = annotated.__origin__
+    return Annotated[Optional[base] if optional else base, info]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level train / eval / predict commands to the root app."""
+    app.command("train", no_args_is_help=False)(train_cmd)
+    app.command("eval")(eval_cmd)
+    app.command("predict")(predict_cmd)
+
+
+class StopFlag:
+    """SIGINT/SIGTERM ask the engine to stop after the current step; a second Ctrl-C aborts at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+        err_console.print("[yellow]qd: stopping after this step and saving a checkpoint "
+                          "(Ctrl-C again to abort now)[/]", highlight=False)
+
+    def __enter__(self) -> "StopFlag":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: the caller's should_stop is all we get
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def run_ref(store: "Store", ref: str) -> int:
+    """A run id from 'N', '#N' or 'last'."""
+    ref = str(ref).strip()
+    if ref.lower() in ("last", "latest"):
+        runs = store.list_runs(kind="classifier", limit=1)
+        if not runs:
+            raise ConfigError(f"there are no classifier runs in {store.home} yet: start one with 'qd train'")
+        return runs[0].id
+    try:
+        return int(ref.lstrip("#"))
+    except ValueError:
+        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+
+
+def _model_opts(items: list[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--opt {item!r} must be KEY=VALUE, e.g. --opt depth=3 (see 'qd models show NAME')")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()  # the model zoo coerces strings to each option's type
+    return out
+
+
+def _betas(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        a, b = (float(p) for p in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--betas {text!r} must be two numbers, e.g. 0.9,0.999") from None
+    return a, b
+
+
+def train_cmd(
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name from 'qd models list'.", rich_help_panel=_MODEL)] = None,
+    width: Annotated[Optional[int], typer.Option("--width", "-k", help="Width k (channels of the first conv block).", rich_help_panel=_MODEL)] = None,
+    kernel: Annotated[Optional[int], typer.Option("--kernel", help="Conv kernel size.", rich_help_panel=_MODEL)] = None,
+    pooling: Annotated[Optional[str], typer.Option("--pooling", help="Pooling after each block: max, avg or none.", rich_help_panel=_MODEL)] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch normalisation.", rich_help_panel=_MODEL, show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout rate after each conv block.", rich_help_panel=_MODEL)] = None,
+    opt: Annotated[Optional[list[str]], typer.Option("--opt", help="Other model option KEY=VALUE (repeatable), e.g. depth=3, head_dropout=0.3.", rich_help_panel=_MODEL)] = None,
+    data: _panel(DataOpt, _DATA) = None,
+    categories: _panel(CategoriesOpt, _DATA) = None,
+    per_class: _panel(PerClassOpt, _DATA) = None,
+    seed: _panel(SeedOpt, _DATA) = None,
+    imbalance: _panel(ImbalanceOpt, _DATA) = None,
+    val: Annotated[Optional[float], typer.Option("--val", help="Validation fraction (default 0.1).", rich_help_panel=_DATA)] = None,
+    test: Annotated[Optional[float], typer.Option("--test", help="Test fraction (default 0.1).", rich_help_panel=_DATA)] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Epochs (default 10).", rich_help_panel=_OPT)] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default 256).", rich_help_panel=_OPT)] = None,
+    optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="adam, adamw, sgd or rmsprop.", rich_help_panel=_OPT)] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default 1e-3).", rich_help_panel=_OPT)] = None,
+    betas: Annotated[Optional[str], typer.Option("--betas", help="Adam betas, e.g. 0.9,0.999.", rich_help_panel=_OPT)] = None,
+    momentum: Annotated[Optional[float], typer.Option("--momentum", help="SGD/RMSprop momentum.", rich_help_panel=_OPT)] = None,
+    nesterov: Annotated[Optional[bool], typer.Option("--nesterov/--no-nesterov", help="Nesterov momentum (SGD).", rich_help_panel=_OPT, show_default=False)] = None,
+    alpha: Annotated[Optional[float], typer.Option("--alpha", help="RMSprop smoothing constant.", rich_help_panel=_OPT)] = None,
+    eps: Annotated[Optional[float], typer.Option("--eps", help="Optimizer epsilon.", rich_help_panel=_OPT)] = None,
+    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", "--l2", help="L2 penalty (decoupled for adamw).", rich_help_panel=_OPT)] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option("--label-smoothing", help="Label smoothing in [0, 1).", rich_help_panel=_OPT)] = None,
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule: constant or cosine.", rich_help_panel=_OPT)] = None,
+    warmup: Annotated[Optional[float], typer.Option("--warmup", help="Linear warmup, in epochs.", rich_help_panel=_OPT)] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", help="Early stopping: epochs without val-loss improvement (0 = off).", rich_help_panel=_CB)] = None,
+    min_delta: Annotated[Optional[float], typer.Option("--min-delta", help="Smallest val-loss drop that counts as improvement.", rich_help_panel=_CB)] = None,
+    plateau_patience: Annotated[Optional[int], typer.Option("--plateau-patience", help="Reduce the lr after this many epochs without improvement (0 = off).", rich_help_panel=_CB)] = None,
+    plateau_factor: Annotated[Optional[float], typer.Option("--plateau-factor", help="Factor the lr is multiplied by on a plateau.", rich_help_panel=_CB)] = None,
+    min_lr: Annotated[Optional[float], typer.Option("--min-lr", help="Lowest lr the plateau rule goes to.", rich_help_panel=_CB)] = None,
+    hflip: Annotated[Optional[bool], typer.Option("--hflip/--no-hflip", help="Random horizontal flips.", rich_help_panel=_AUG, show_default=False)] = None,
+    vflip: Annotated[Optional[bool], typer.Option("--vflip/--no-vflip", help="Random vertical flips.", rich_help_panel=_AUG, show_default=False)] = None,
+    rotate: Annotated[Optional[float], typer.Option("--rotate", help="Random rotation range in degrees.", rich_help_panel=_AUG)] = None,
+    shift: Annotated[Optional[float], typer.Option("--shift", help="Random shift range in pixels.", rich_help_panel=_AUG)] = None,
+    device: _panel(DeviceOpt, _RUN) = None,
+    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="Mixed precision (default: auto: CUDA, CPUs with bf16).", rich_help_panel=_RUN, show_default=False)] = None,
+    compile_: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.", rich_help_panel=_RUN, show_default=False)] = None,
+    log_every: Annotated[Optional[int], typer.Option("--log-every", help="Steps between progress updates (host syncs).", rich_help_panel=_RUN)] = None,
+    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic kernels (slower on GPU).", rich_help_panel=_RUN, show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Run name shown in 'qd runs list'.", rich_help_panel=_RUN)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with training options (keys as the flags, with underscores).", rich_help_panel=_RUN)] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel=_RUN)] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned epochs.", rich_help_panel=_RUN)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a classifier into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
+    overrides = {
+        "model": model, "width": width, "kernel": kernel, "pooling": pooling, "batch_norm": batch_norm,
+        "dropout": dropout, "model_opts": _model_opts(opt), "data": data, "categories": categories,
+        "per_class": per_class, "seed": seed, "imbalance": imbalance, "val": val, "test": test, "epochs": epochs,
+        "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "betas": _betas(betas), "momentum": momentum,
+        "nesterov": nesterov, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
+        "label_smoothing": label_smoothing, "schedule": schedule, "warmup_epochs": warmup, "patience": patience,
+        "min_delta": min_delta, "plateau_patience": plateau_patience, "plateau_factor": plateau_factor,
+        "min_lr": min_lr, "hflip": hflip, "vflip": vflip, "rotate": rotate, "shift": shift, "device": device,
+        "amp": amp, "compile": compile_, "log_every": log_every, "deterministic": deterministic, "name": name,
+    }
+    from qdcore.cli.progress import RichProgressSink
+    from qdcore.store import Store
+    from qdcore.train.config import build_config
+
+    store = Store()
+    progress = RichProgressSink(err_console if json_out else console)
+    if resume is not None:
+        changed = [k for k, v in overrides.items() if v is not None and k != "device"]
+        if changed or config or preset:
+            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset"
+            raise ConfigError(f"--resume continues a run with its stored config; drop {flags} (only --device may change)")
+        run_id = run_ref(store, resume)
+        from qdcore.train.runner import resume_run
+
+        with StopFlag() as flag:
+            try:
+                result = resume_run(run_id, store, progress, flag, device=device)
+            finally:
+                progress.close()
+    else:
+        cfg = build_config(preset, config, overrides)
+        from qdcore.train.runner import start_run
+
+        with StopFlag() as flag:
+            try:
+                result = start_run(cfg, store, progress, flag)
+            finally:
+                progress.close()
+    report = _report(result)
+    if json_out:
+        print_json(report)
+    elif result.status == "done":
+        console.print(f"run {report['run_id']}: model and predictions in {report['run_dir']}", highlight=False)
+    if result.status != "done":
+        if not json_out:
+            err_console.print(f"run {report['run_id']} interrupted; continue it with 'qd train --resume "
+                              f"{report['run_id']}'", highlight=False)
+        raise typer.Exit(_INTERRUPTED_EXIT)
+
+
+def _report(result) -> dict[str, Any]:
+    s = result.summary
+    keys = ("epochs", "total_epochs", "best_epoch", "test_top1", "test_top5", "test_loss", "val_top1", "val_top5",
+            "train_seconds", "images_per_second", "params", "device", "model", "stopped_early")
+    out = {"run_id": result.run_id, "status": result.status}
+    out.update({k: s.get(k) for k in keys})
+    out["run_dir"] = str(result.run_dir) if result.run_dir else None
+    return out
+
+
+# -- qd eval ------------------------------------------------------------------------------------
+
+
+def _runtime(device: str | None):
+    from qdcore.train.device import resolve
+
+    return resolve(device or "auto", None)
+
+
+def _select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
+                      model_classes: list[str]):
+    """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
+    from qdcore.data.drawingset import select
+    from qdcore.data.sources import open_source
+
+    source = open_source(data)
+    if categories is None:
+        have = set(source.categories())
+        chosen = [c for c in model_classes if c in have]
+        if not chosen:
+            raise DataError(f"{source.location} holds none of the model's {len(model_classes)} classes "
+                            f"({', '.join(model_classes[:4])}{' ...' if len(model_classes) > 4 else ''})")
+        categories = ",".join(chosen)
+    return select(source, categories, per_class, seed, imbalance)
+
+
+def eval_cmd(
+    run: RunArg,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
+    categories: CategoriesOpt = None,
+    per_class: PerClassOpt = None,
+    seed: SeedOpt = 0,
+    imbalance: ImbalanceOpt = None,
+    device: DeviceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.analysis.metrics import summarize
+    from qdcore.store import Store
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.engine import PREDICTIONS_FILE, load_splits
+    from qdcore.train.evaluate import labels_for, predictions_for
+
+    store = Store()
+    run_id = run_ref(store, run)
+    rec = store.get_run(run_id)
+    if rec.kind != "classifier":
+        raise ConfigError(f"run {run_id} is a {rec.kind} run; 'qd eval' evaluates classifiers")
+    rt = _runtime(device)
+    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
+    classes = list(meta["classes"])
+    if data is None:
+        if categories or per_class or imbalance:
+            raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
+                              "the run's own test split is used")
+        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+        ds = load_splits(cfg).test
+        if ds.classes != classes:
+            raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
+                            "evaluate with --data and matching --categories")
+        if len(ds) == 0:
+            raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with --data")
+        where = f"test split of run {run_id} ({cfg.data})"
+    else:
+        ds = _select_for_model(data, categories, per_class, seed, imbalance, classes)
+        labels_for(ds, classes, where=str(data))
+        where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
+    preds = predictions_for(model, ds, classes, rt)
+    if data is None:
+        preds.save(store.run_dir(run_id) / PREDICTIONS_FILE)
+    result = summarize(preds)
+    if ds.classes != classes:
+        # Other data with a subset of the classes: per-class rows and macro averages over the classes it has.
+        from qdcore.analysis.metrics import macro_average
+
+        result["per_class"] = [r for r in result["per_class"] if r["class"] in set(ds.classes)]
+        result["macro"] = macro_average(result["per_class"])
+    result = {"run_id": run_id, "data": where, "synthetic": bool(ds.synthetic), **result}
+    if json_out:
+        print_json(result)
+        return
+    _print_eval(result)
+
+
+def _print_eval(r: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
+    console.print(f"[bold]run {r['run_id']}[/] on {r['data']}{tag}: {r['n']:,} drawings · "
+                  f"top-1 [bold]{100 * r['top1']:.2f}%[/] · top-5 {100 * r['top5']:.2f}% · "
+                  f"macro F1 {100 * r['macro']['f1']:.2f}%", highlight=False)
+    t = Table(title="per class", title_justify="left", show_edge=False)
+    for col in ("class", "precision", "recall", "F1", "support"):
+        t.add_column(col, justify="left" if col == "class" else "right")
+    for row in r["per_class"]:
+        t.add_row(row["class"], f"{100 * row['precision']:.1f}%", f"{100 * row['recall']:.1f}%",
+                  f"{100 * row['f1']:.1f}%", f"{row['support']:,}")
+    m = r["macro"]
+    t.add_section()
+    t.add_row("[bold]macro avg[/]", f"{100 * m['precision']:.1f}%", f"{100 * m['recall']:.1f}%",
+              f"{100 * m['f1']:.1f}%", f"{m['support']:,}")
+    console.print(t)
+    classes, cm = r["classes"], r["confusion"]
+    if len(classes) > 30:
+        console.print(f"confusion matrix: {len(classes)} classes, too wide to show; see --json or the TUI")
+        return
+    present = {row["class"] for row in r["per_class"]}
+    # Numbered columns keep the matrix narrow; row labels carry the names.
+    c = Table(title="confusion (rows: true class, columns: predicted class number)", title_justify="left",
+              show_edge=False, pad_edge=False, collapse_padding=True)
+    c.add_column("true", no_wrap=True)
+    for j in range(len(classes)):
+        c.add_column(str(j), justify="right", no_wrap=True)
+    for i, (cl, row) in enumerate(zip(classes, cm)):
+        if cl not in present:
+            continue
+        c.add_row(f"{i:>2} {cl[:12]}", *[(f"[bold green]{v}[/]" if j == i else (str(v) if v else "[dim]·[/]"))
+                                          for j, v in enumerate(row)])
+    console.print(c)
+
+
+# -- qd predict ---------------------------------------------------------------------------------
+
+
+def read_drawings(path: Path):
+    """(uint8 (N, 28, 28), provenance, category hint or None) from a .npy bitmap file or a stroke file."""
+    import numpy as np
+
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise DataError(f"{str(path)!r} does not exist; give a .npy bitmap file or an .ndjson/.bin stroke file")
+    if suffix == ".npy":
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as e:
+            raise DataError(f"{path} is not a plain numpy array ({e}); give Google's numpy_bitmap layout") from None
+        if arr.ndim == 1 and arr.size == 784:
+            arr = arr.reshape(1, 784)
+        if arr.ndim == 2 and arr.shape[1] == 784:
+            arr = arr.reshape(-1, 28, 28)
+        if arr.ndim != 3 or arr.shape[1:] != (28, 28):
+            raise DataError(f"{path} has shape {arr.shape}; expected (N, 784) or (N, 28, 28) like Google's "
+                            "numpy_bitmap files")
+        if arr.dtype != np.uint8:
+            a = np.asarray(arr, dtype=np.float64)
+            if a.min() < 0 or a.max() > 255:
+                raise DataError(f"{path} holds values outside 0..255; expected uint8 bitmaps")
+            arr = np.rint(a * 255 if a.max() <= 1.0 else a).astype(np.uint8)
+        images = np.ascontiguousarray(arr)
+        return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
+    if suffix in (".ndjson", ".bin"):
+        from qdcore.data.strokes import read_drawings_file
+
+        images, prov = read_drawings_file(path)
+        return images, [Path(p).name for p in prov], path.stem
+    raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")
+
+
+def predict_cmd(
+    run: RunArg,
+    file: Annotated[Path, typer.Argument(help=".npy bitmaps (Google's layout) or .ndjson/.bin strokes.", show_default=False)],
+    top: Annotated[int, typer.Option("--top", help="How many classes to list per drawing.")] = 5,
+    limit: Annotated[int, typer.Option("--limit", help="Drawings to show in the table (JSON lists all).")] = 20,
+    device: DeviceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Classify drawings from a file with a trained run's model."""
+    import numpy as np
+
+    from qdcore.store import Store
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.evaluate import predict_probs
+
+    if top < 1:
+        raise ConfigError(f"--top {top} must be at least 1")
+    store = Store()
+    run_id = run_ref(store, run)
+    rt = _runtime(device)
+    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
+    classes = list(meta["classes"])
+    images, prov, hint = read_drawings(Path(file).expanduser())
+    probs = predict_probs(model, images, rt)
+    k = min(top, len(classes))
+    order = np.argsort(-probs, axis=1)[:, :k]
+    truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)
+    rows = [{"index": i, "source": prov[i],
+             "top": [{"class": classes[j], "prob": float(probs[i, j])} for j in order[i]]}
+            for i in range(len(images))]
+    acc = float((order[:, 0] == classes.index(truth)).mean()) if truth is not None and len(images) else None
+    if json_out:
+        print_json({"run_id": run_id, "file": str(file), "n": len(images), "classes": classes, "file_category": truth,
+                    "top1_if_file_category": acc, "predictions": rows})
+        return
+    from rich.table import Table
+
+    t = Table(show_edge=False)
+    t.add_column("#", justify="right")
+    t.add_column("drawing")
+    t.add_column(f"top {k}")
+    for r in rows[:limit]:
+        t.add_row(str(r["index"]), r["source"],
+                  "  ".join(f"{p['class']} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
+    console.print(t)
+    more = f" (showing {limit}; --limit N or --json for more)" if len(rows) > limit else ""
+    line = f"{len(rows):,} drawings classified by run {run_id}{more}"
+    if acc is not None:
+        line += f" · the file's category {truth!r} ranked first for {100 * acc:.1f}%"
+    console.print(line, highlight=False)

@@ -1,0 +1,85 @@
+"""RichProgressSink: a live training display (epoch, step, loss, accuracy, images/s, ETA) for `qd train`."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None or v != v else f"{100 * v:.1f}%"
+
+
+def _num(v: float | None, fmt: str = ".4f") -> str:
+    return "—" if v is None or v != v else format(v, fmt)
+
+
+class RichProgressSink:
+    """Shows a progress bar on a terminal and one line per epoch; plain epoch lines when not a terminal."""
+
+    def __init__(self, console: Console | None = None, live: bool | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.live = self.console.is_terminal if live is None else live
+        self.progress: Progress | None = None
+        self.task = None
+        self.total_epochs = 0
+        self.steps_per_epoch = 0
+
+    def _start_bar(self) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(bar_width=28),
+            MofNCompleteColumn(),
+            TextColumn("loss [cyan]{task.fields[loss]}[/] acc [cyan]{task.fields[acc]}[/]"),
+            TextColumn("{task.fields[ips]} img/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console, transient=True, refresh_per_second=4,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=self.total_epochs * self.steps_per_epoch, epoch=1,
+                                           epochs=self.total_epochs, loss="—", acc="—", ips="—")
+
+    def close(self) -> None:
+        """Stop the live display (idempotent)."""
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.total_epochs, self.steps_per_epoch = event.total_epochs, event.steps_per_epoch
+            rid = f"run {event.run_id} · " if event.run_id is not None else ""
+            self.console.print(f"[bold]{rid}{event.name}[/] · {event.device} · {event.num_train:,} training drawings · "
+                               f"{event.total_epochs} epochs × {event.steps_per_epoch} steps", highlight=False, soft_wrap=True)
+            if self.live:
+                self._start_bar()
+        elif isinstance(event, ProgressEvent):
+            if self.progress is not None:
+                self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=_num(event.loss),
+                                     acc=_pct(event.top1), ips=f"{event.throughput:,.0f}")
+        elif isinstance(event, EpochEnd):
+            line = (f"epoch {event.epoch:>3}/{self.total_epochs}  train loss {_num(event.train_loss)} "
+                    f"acc {_pct(event.train_top1)}  │  val loss {_num(event.val_loss)} top-1 {_pct(event.val_top1)} "
+                    f"top-5 {_pct(event.val_top5)}  │  lr {event.lr:.2g}  {event.seconds:.1f} s")
+            if self.progress is not None:
+                self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
+                self.progress.console.print(line, highlight=False, soft_wrap=True)
+            else:
+                self.console.print(line, highlight=False, soft_wrap=True)
+        elif isinstance(event, RunFinished):
+            self.close()
+            s = event.summary
+            if event.status == "done":
+                self.console.print(
+                    f"[green]done[/]: test top-1 {_pct(s.get('test_top1'))} top-5 {_pct(s.get('test_top5'))} · "
+                    f"best epoch {s.get('best_epoch')} of {s.get('epochs')} · {s.get('train_seconds', 0):.1f} s training · "
+                    f"{s.get('images_per_second', 0):,.0f} img/s", highlight=False, soft_wrap=True)
+            else:
+                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs; "
+                                   "continue with 'qd train --resume RUN'", highlight=False, soft_wrap=True)
+        elif isinstance(event, RunFailed):
+            self.close()

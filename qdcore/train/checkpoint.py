@@ -1,0 +1,163 @@
+"""Model and resume checkpoints: safetensors for tensors, JSON for everything else. Nothing is ever unpickled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qdcore.errors import StoreError
+from qdcore.paths import atomic_write_bytes
+
+MODEL_FILE = "model.safetensors"
+MODEL_META = "model.json"
+RESUME_FILE = "resume.safetensors"
+FORMAT = "qd-model/1"
+RESUME_FORMAT = "qd-resume/1"
+
+# How a drawing becomes the model's input; enough to use the model with nothing else.
+PREPROCESSING = {
+    "input": "float32 (B, 1, 28, 28)",
+    "pixels": "uint8 0..255 divided by 255",
+    "ink": "white ink (255) on black (0), Google's numpy_bitmap layout",
+    "size": 28,
+    "output": "logits (B, C); softmax for probabilities; class i is classes[i]",
+}
+
+
+def _tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def _read_tensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; StoreError if it is anything else."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        raise StoreError(f"no {what} at {path}; was the run trained to the end of an epoch?")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = dict(f.metadata() or {})
+            return {k: f.get_tensor(k) for k in f.keys()}, meta
+    except Exception as e:  # noqa: BLE001 - safetensors raises several types for a bad header
+        raise StoreError(f"{path} is not a valid safetensors {what} ({type(e).__name__}); "
+                         "the file is corrupt: retrain or restore it") from None
+
+
+def state_dict_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The plain module's state (unwrapping torch.compile and DDP)."""
+    inner = getattr(model, "_orig_mod", model)
+    inner = getattr(inner, "module", inner)
+    return inner.state_dict()
+
+
+def save_model(run_dir: str | Path, model: torch.nn.Module, meta: dict[str, Any],
+               state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write model.safetensors + model.json (arch, classes, preprocessing, meta) atomically."""
+    run_dir = Path(run_dir)
+    inner = getattr(model, "_orig_mod", model)
+    arch = getattr(inner, "arch", None)
+    if arch is None:
+        raise ValueError("the model has no .arch; build it with qdcore.models.build_model")
+    tensors = state if state is not None else state_dict_of(model)
+    atomic_write_bytes(run_dir / MODEL_FILE, _tensors_bytes(tensors, {"format": FORMAT}))
+    doc = {"format": FORMAT, "arch": arch, "preprocessing": PREPROCESSING, **meta}
+    atomic_write_bytes(run_dir / MODEL_META, (json.dumps(doc, indent=2) + "\n").encode())
+    return run_dir / MODEL_FILE
+
+
+def read_meta(run_dir: str | Path) -> dict[str, Any]:
+    """model.json of a run (StoreError when missing or unreadable)."""
+    path = Path(run_dir) / MODEL_META
+    if not path.exists():
+        raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); "
+                         "the run ended before its first epoch: resume or retrain it")
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise StoreError(f"{path} is not readable JSON ({e}); the checkpoint is corrupt") from None
+    if not isinstance(meta, dict) or "arch" not in meta or "classes" not in meta:
+        raise StoreError(f"{path} lacks 'arch' or 'classes'; it is not a qd model checkpoint")
+    return meta
+
+
+def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild a run's model from model.json and load model.safetensors (eval mode)."""
+    from qdcore.models import build_model
+
+    run_dir = Path(run_dir)
+    meta = read_meta(run_dir)
+    tensors, _ = _read_tensors(run_dir / MODEL_FILE, "model")
+    arch = dict(meta["arch"])
+    model = build_model(**arch)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "shape mismatch"
+        raise StoreError(f"{run_dir / MODEL_FILE} does not fit its architecture in {MODEL_META} ({first})") from None
+    return model.to(device).eval(), meta
+
+
+# -- resume checkpoints: one safetensors file, the JSON state in its metadata (one atomic write) --------
+
+
+def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in sd["state"].items():
+        for name, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"optim/{pid}/{name}"] = v
+            else:
+                scalars.setdefault(str(pid), {})[name] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        _, pid, name = key.split("/", 2)
+        state.setdefault(int(pid), {})[name] = v
+    for pid, st in info.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(st)
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def save_resume(run_dir: str | Path, *, model: dict[str, torch.Tensor], best: dict[str, torch.Tensor] | None,
+                optimizer: dict[str, Any], rng: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
+    """Everything needed to continue a run: weights, best weights, optimizer, RNG streams, loop state."""
+    tensors = {f"model/{k}": v for k, v in model.items()}
+    if best is not None:
+        tensors.update({f"best/{k}": v for k, v in best.items()})
+    opt_tensors, opt_info = _flatten_optimizer(optimizer)
+    tensors.update(opt_tensors)
+    tensors.update({f"rng/{k}": v for k, v in rng.items()})
+    doc = {"format": RESUME_FORMAT, "state": state, "optimizer": opt_info, "has_best": best is not None}
+    path = Path(run_dir) / RESUME_FILE
+    atomic_write_bytes(path, _tensors_bytes(tensors, {"qd": json.dumps(doc)}))
+    return path
+
+
+def load_resume(run_dir: str | Path) -> dict[str, Any]:
+    """The pieces save_resume wrote: model, best, optimizer, rng (tensors) and state (dict)."""
+    path = Path(run_dir) / RESUME_FILE
+    tensors, meta = _read_tensors(path, "resume checkpoint")
+    try:
+        doc = json.loads(meta["qd"])
+        if doc.get("format") != RESUME_FORMAT:
+            raise ValueError(doc.get("format"))
+    except (KeyError, ValueError, TypeError):
+        raise StoreError(f"{path} is not a qd resume checkpoint; start a new run instead") from None
+    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}, "optim": {}, "rng": {}}
+    for key, v in tensors.items():
+        head, _, rest = key.partition("/")
+        if head not in parts:
+            raise StoreError(f"{path} holds an unexpected tensor {key!r}; the checkpoint is corrupt")
+        parts[head][rest if head != "optim" else key] = v
+    return {"model": parts["model"], "best": parts["best"] if doc.get("has_best") else None,
+            "optimizer": _unflatten_optimizer(parts["optim"], doc["optimizer"]),
+            "rng": parts["rng"], "state": doc["state"]}

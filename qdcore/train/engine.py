@@ -1,0 +1,449 @@
+"""The classifier training loop: one function that the CLI, the TUI and notebooks all drive.
+
+Data stays on the device as uint8; batches are index tensors; scaling and augmentation run on the
+device; the host syncs only every `log_every` steps. Resume is exact: a resume checkpoint written
+at every epoch end and when `should_stop()` fires (after the current step, mid-epoch included)
+holds weights, optimizer, RNG streams and the loop's counters, so an interrupted and resumed run
+ends where an uninterrupted one does, and no metric row is written twice.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qdcore.errors import ConfigError, StoreError
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
+from qdcore.paths import atomic_write_bytes
+from qdcore.predictions import Predictions
+from qdcore.train import checkpoint as ckpt
+from qdcore.train.config import TrainConfig
+from qdcore.train.device import Runtime, resolve
+from qdcore.train.evaluate import evaluate
+from qdcore.train.gpudata import Augment, DeviceData, seed_for
+
+HISTORY_FILE = "history.json"
+PREDICTIONS_FILE = "predictions.npz"
+_DROPOUT_STREAM, _AUGMENT_STREAM = 1, 2
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: final status and summary, per-epoch history, the (best) model."""
+
+    status: str  # done | interrupted
+    summary: dict[str, Any]
+    history: dict[str, list[float]]
+    model: torch.nn.Module
+    classes: list[str]
+    predictions: Predictions | None = None
+    run_dir: Path | None = None
+    run_id: int | None = None
+    events: list = field(default_factory=list)
+
+
+def load_splits(cfg: TrainConfig):
+    """The drawings of a config: select from its data source, then split train/val/test by its seed."""
+    from qdcore.data.drawingset import select, split
+    from qdcore.data.sources import open_source
+
+    ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
+    return split(ds, cfg.val, cfg.test, cfg.seed)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    """Adam, AdamW, SGD (+momentum, nesterov) or RMSprop with the config's parameters."""
+    name = cfg.optimizer.lower()
+    if name == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum,
+                                   weight_decay=cfg.weight_decay)
+    raise ConfigError(f"unknown optimizer {cfg.optimizer!r}: use adam, adamw, sgd or rmsprop")
+
+
+def lr_factor(cfg: TrainConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
+    """The schedule's multiplier of the base lr at a (1-based) step: linear warmup, then constant or cosine."""
+    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
+    if warm and step <= warm:
+        return step / warm
+    if cfg.schedule == "cosine":
+        t = (step - warm) / max(1, total_steps - warm)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+    return 1.0
+
+
+def fast_view(model: torch.nn.Module) -> torch.nn.Module:
+    """The same layers with each ReLU -> MaxPool2d pair run as MaxPool2d -> ReLU.
+
+    max and ReLU commute exactly (ReLU is monotone), values and gradients included, and the
+    ReLU then touches a quarter of the activations. Parameters are shared, so training the view
+    trains `model`; any other kind of model is returned as it is.
+    """
+    from collections import OrderedDict
+
+    from torch import nn
+
+    if type(model).forward is not nn.Sequential.forward:
+        return model
+    items = list(model.named_children())
+    out, i, swapped = [], 0, False
+    while i < len(items):
+        a = items[i][1]
+        b = items[i + 1][1] if i + 1 < len(items) else None
+        if type(a) is nn.ReLU and type(b) is nn.MaxPool2d:
+            out += [items[i + 1], items[i]]
+            i += 2
+            swapped = True
+        else:
+            out.append(items[i])
+            i += 1
+    return nn.Sequential(OrderedDict(out)) if swapped else model
+
+
+class _Clock:
+    """Training time: CUDA events on CUDA (no host sync per step), perf_counter elsewhere."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.cuda = rt.device.type == "cuda"
+        self.rt = rt
+
+    def start(self) -> None:
+        if self.cuda:
+            self._a = torch.cuda.Event(enable_timing=True)
+            self._b = torch.cuda.Event(enable_timing=True)
+            self._a.record()
+        else:
+            self.rt.sync()
+            self._t = time.perf_counter()
+
+    def stop(self) -> float:
+        """Seconds since start (waits for the device)."""
+        if self.cuda:
+            self._b.record()
+            self._b.synchronize()
+            return self._a.elapsed_time(self._b) / 1000.0
+        self.rt.sync()
+        return time.perf_counter() - self._t
+
+
+def _numel(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+def _rng_state(rt: Runtime, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    out = {"cpu": torch.get_rng_state(), "augment": gen.get_state()}
+    if rt.device.type == "cuda":
+        out["cuda"] = torch.cuda.get_rng_state(rt.device)
+    return out
+
+
+def _set_rng_state(rt: Runtime, gen: torch.Generator, rng: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(rng["cpu"])
+    gen.set_state(rng["augment"])
+    if rt.device.type == "cuda" and "cuda" in rng:
+        torch.cuda.set_rng_state(rng["cuda"], rt.device)
+
+
+def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
+          run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
+          run_id: int | None = None) -> TrainResult:
+    """Train a classifier as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
+    cfg.validate()
+    rt = resolve(cfg.device, cfg.amp)
+    main = rt.rank == 0
+    emit = sink if main else null_sink  # only rank 0 talks to sinks and writes files
+    out_dir = Path(run_dir) if (run_dir is not None and main) else None
+    try:
+        return _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
+    except KeyboardInterrupt:
+        emit(RunFinished("interrupted", {"aborted": True}))
+        raise
+    except Exception as e:
+        from qdcore.errors import QDError
+
+        emit(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
+        raise
+
+
+def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
+           resume: Path | None, splits, run_id: int | None) -> TrainResult:
+    from qdcore.models import build_model
+
+    if cfg.deterministic:
+        import os
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    elif rt.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(cfg.seed)
+    if splits is None:
+        splits = load_splits(cfg)
+    classes = list(splits.train.classes)
+    fingerprint = _fingerprint(splits)
+    channels_last = rt.device.type in ("cpu", "cuda")
+
+    model = build_model(cfg.model, len(classes), **cfg.model_options())
+    n_params = _numel(model)
+    model = model.to(rt.device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    train_data = DeviceData(splits.train.images, splits.train.labels, rt.device, channels_last)
+    val_data = DeviceData(splits.val.images, splits.val.labels, rt.device, channels_last)
+    optimizer = make_optimizer(cfg, model.parameters())
+    scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
+    net = fast_view(model)
+    net = torch.compile(net) if cfg.compile else net
+    augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
+    aug_gen = torch.Generator(device=rt.device)
+
+    per_rank = len(train_data) // rt.world_size
+    steps_per_epoch = len(DeviceData.batches(torch.arange(per_rank), cfg.batch_size))
+    if steps_per_epoch == 0:
+        raise ConfigError(f"the training split has {len(train_data)} drawings, too few for {rt.world_size} ranks")
+    total_steps = cfg.epochs * steps_per_epoch
+
+    # Loop state: everything a resume checkpoint must carry besides tensors.
+    st: dict[str, Any] = {
+        "epoch": 1, "batch": 0, "step": 0, "lr_scale": 1.0, "best_loss": math.inf, "best_epoch": 0,
+        "es_wait": 0, "plateau_wait": 0, "train_seconds": 0.0, "images": 0, "epoch_seconds": 0.0,
+        "acc": [0.0, 0, 0], "win": [0.0, 0, 0], "history": _empty_history(), "stopped_early": False,
+        "classes": classes, "fingerprint": fingerprint, "scaler": None,
+    }
+    best_state: dict[str, torch.Tensor] | None = None
+    rng_restored = False
+    if resume is not None:
+        saved = ckpt.load_resume(resume)
+        s = saved["state"]
+        if s.get("classes") != classes or s.get("fingerprint") != fingerprint:
+            raise StoreError(f"the drawings selected now differ from those run {run_id or resume} trained on "
+                             "(data changed?); start a new run instead of --resume")
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise StoreError(f"{Path(resume) / ckpt.RESUME_FILE} does not fit this model/optimizer ({e})"
+                             .splitlines()[0]) from None
+        best_state = saved["best"]
+        st.update(s)
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
+        if st["batch"] > 0:  # mid-epoch: continue the same random streams
+            _set_rng_state(rt, aug_gen, saved["rng"])
+            rng_restored = True
+
+    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data)))
+    criterion_smoothing = float(cfg.label_smoothing)
+    clock = _Clock(rt)
+    status = "done"
+    stop = False
+
+    def save_resume(position_epoch: int, position_batch: int) -> Path | None:
+        st["epoch"], st["batch"] = position_epoch, position_batch
+        if out_dir is None:
+            return None
+        st["scaler"] = scaler.state_dict() if scaler is not None else None
+        return ckpt.save_resume(out_dir, model=ckpt.state_dict_of(model), best=best_state,
+                                optimizer=optimizer.state_dict(), rng=_rng_state(rt, aug_gen), state=st)
+
+    epoch = st["epoch"]
+    while epoch <= cfg.epochs and not st["stopped_early"]:
+        order = train_data.order(cfg.seed, epoch, rt.rank, rt.world_size)
+        batches = DeviceData.batches(order, cfg.batch_size)
+        start_batch = st["batch"]
+        if not rng_restored:
+            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM))
+            aug_gen.manual_seed(seed_for(cfg.seed, epoch, _AUGMENT_STREAM))
+        rng_restored = False
+        if start_batch == 0:
+            st["acc"], st["win"], st["epoch_seconds"] = [0.0, 0, 0], [0.0, 0, 0], 0.0
+        acc_loss = torch.tensor(st["acc"][0], device=rt.device)
+        acc_hit = torch.tensor(st["acc"][1], device=rt.device)
+        acc_n = st["acc"][2]
+        win_loss = torch.tensor(st["win"][0], device=rt.device)
+        win_hit = torch.tensor(st["win"][1], device=rt.device)
+        win_n = st["win"][2]
+        model.train()
+        clock.start()
+        t_win = time.perf_counter()
+        bi = start_batch
+        for bi in range(start_batch, len(batches)):
+            idx = batches[bi]
+            st["step"] += 1
+            step = st["step"]
+            lr = max(cfg.lr * lr_factor(cfg, step, total_steps, steps_per_epoch) * st["lr_scale"], 0.0)
+            for g in optimizer.param_groups:
+                g["lr"] = lr
+            x, y = train_data.get(idx, augment, aug_gen)
+            with rt.autocast():
+                logits = net(x)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=criterion_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+            b = int(idx.numel())
+            with torch.no_grad():
+                lsum = loss.detach() * b
+                hits = (logits.argmax(1) == y).sum()
+                acc_loss += lsum
+                acc_hit += hits
+                win_loss += lsum
+                win_hit += hits
+            acc_n += b
+            win_n += b
+            st["images"] += b * rt.world_size
+            if step % cfg.log_every == 0:
+                # The only per-step host sync: once every log_every steps.
+                wl, wh = win_loss.item(), win_hit.item()
+                now = time.perf_counter()
+                emit(Progress(step, epoch, st["images"], lr, wl / win_n, win_n * rt.world_size / max(now - t_win, 1e-9),
+                              wh / win_n))
+                win_loss.zero_()
+                win_hit.zero_()
+                win_n = 0
+                t_win = now
+            if should_stop():
+                stop = True
+                break
+        st["epoch_seconds"] += clock.stop()
+        st["acc"] = [acc_loss.item(), int(acc_hit.item()), acc_n]
+        st["win"] = [win_loss.item(), int(win_hit.item()), win_n]
+        finished_epoch = bi + 1 >= len(batches)
+        if stop and not finished_epoch:
+            # Mid-epoch: the resume checkpoint continues at the next batch with the same RNG streams.
+            path = save_resume(epoch, bi + 1)
+            if path is not None:
+                emit(Checkpoint(epoch, str(path), False))
+            status = "interrupted"
+            break
+
+        st["train_seconds"] += st["epoch_seconds"]
+        val = evaluate(net, val_data, rt, cfg.eval_batch_size)
+        train_loss = st["acc"][0] / max(1, acc_n)
+        train_top1 = st["acc"][1] / max(1, acc_n)
+        cur_lr = optimizer.param_groups[0]["lr"]
+        _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
+        throughput = acc_n * rt.world_size / max(st["epoch_seconds"], 1e-9)
+        emit(EpochEnd(epoch, st["step"], train_loss, train_top1, val.loss, val.top1, val.top5, cur_lr,
+                      st["epoch_seconds"], {"train/throughput": throughput}))
+
+        # Best checkpoint (monitor: validation loss; the training loss when there is no validation split).
+        monitor = val.loss if val.n else train_loss
+        if monitor < st["best_loss"] - cfg.min_delta:
+            st["best_loss"], st["best_epoch"] = float(monitor), epoch
+            st["es_wait"] = st["plateau_wait"] = 0
+            best_state = _clone(ckpt.state_dict_of(model))
+            if out_dir is not None:
+                path = ckpt.save_model(out_dir, model, _model_meta(cfg, classes, epoch, monitor, fingerprint, run_id),
+                                       state=best_state)
+                emit(Checkpoint(epoch, str(path), True))
+        else:
+            st["es_wait"] += 1
+            st["plateau_wait"] += 1
+            if cfg.plateau_patience and st["plateau_wait"] >= cfg.plateau_patience:
+                floor = cfg.min_lr / cfg.lr
+                st["lr_scale"] = max(st["lr_scale"] * cfg.plateau_factor, floor)
+                st["plateau_wait"] = 0
+            if cfg.patience and st["es_wait"] >= cfg.patience:
+                st["stopped_early"] = True
+        epoch += 1
+        save_resume(epoch, 0)
+        stop = stop or should_stop()
+        if stop and epoch <= cfg.epochs and not st["stopped_early"]:
+            status = "interrupted"
+            break
+
+    history = st["history"]
+    epochs_done = len(history["epoch"])
+    seconds = st["train_seconds"] + (st["epoch_seconds"] if st["batch"] > 0 else 0.0)
+    summary: dict[str, Any] = {
+        "model": cfg.model, "params": n_params, "classes": len(classes), "device": rt.describe(),
+        "epochs": epochs_done, "total_epochs": cfg.epochs, "best_epoch": st["best_epoch"],
+        "stopped_early": bool(st["stopped_early"]), "train_seconds": seconds,
+        "images_per_second": (st["images"] / seconds) if seconds > 0 else 0.0,
+        "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
+        "world_size": rt.world_size, "fingerprint": fingerprint,
+    }
+    if epochs_done:
+        summary.update({"train_loss": history["train/loss"][-1], "train_top1": history["train/top1"][-1],
+                        "best_val_loss": st["best_loss"] if math.isfinite(st["best_loss"]) else None})
+        b = history["epoch"].index(st["best_epoch"]) if st["best_epoch"] in history["epoch"] else -1
+        summary.update({"val_top1": history["val/top1"][b], "val_top5": history["val/top5"][b]})
+    if out_dir is not None:
+        atomic_write_bytes(out_dir / HISTORY_FILE, _json_bytes(history))
+
+    if status == "interrupted":
+        summary["resume_from"] = {"epoch": st["epoch"], "batch": st["batch"]}
+        emit(RunFinished("interrupted", summary))
+        return TrainResult("interrupted", summary, history, model, classes, None, out_dir, run_id)
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    if channels_last:
+        # Hand back a model in the default layout: it then computes exactly as load_model's does.
+        model = model.to(memory_format=torch.contiguous_format)
+        if not cfg.compile:
+            net = fast_view(model)
+    test_data = DeviceData(splits.test.images, splits.test.labels, rt.device, channels_last)
+    test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=True)
+    summary.update({"test_loss": test.loss, "test_top1": test.top1, "test_top5": test.top5})
+    preds = None
+    if test.n:
+        preds = Predictions(test.probs, np.asarray(splits.test.labels, np.int64), classes,
+                            np.asarray(splits.test.images, np.uint8).reshape(-1, 28, 28),
+                            [splits.test.provenance(i) for i in range(len(splits.test))])
+        if out_dir is not None:
+            preds.save(out_dir / PREDICTIONS_FILE)
+    emit(RunFinished("done", summary))
+    return TrainResult("done", summary, history, model, classes, preds, out_dir, run_id)
+
+
+def _fingerprint(splits) -> str:
+    return "-".join(part.fingerprint()[:8] for part in (splits.train, splits.val, splits.test))
+
+
+def _model_meta(cfg: TrainConfig, classes: list[str], epoch: int, val_loss: float, fingerprint: str,
+                run_id: int | None) -> dict[str, Any]:
+    return {"classes": classes, "epoch": epoch, "monitor_loss": float(val_loss), "run_id": run_id,
+            "fingerprint": fingerprint, "config": cfg.to_dict()}
+
+
+def _empty_history() -> dict[str, list[float]]:
+    return {k: [] for k in ("epoch", "train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "lr",
+                            "seconds")}
+
+
+def _append(h: dict[str, list[float]], epoch: int, train_loss: float, train_top1: float, val, lr: float,
+            seconds: float) -> None:
+    for key, v in (("epoch", epoch), ("train/loss", train_loss), ("train/top1", train_top1), ("val/loss", val.loss),
+                   ("val/top1", val.top1), ("val/top5", val.top5), ("lr", lr), ("seconds", seconds)):
+        h[key].append(v)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    import json
+
+    return (json.dumps(obj, indent=1) + "\n").encode()
