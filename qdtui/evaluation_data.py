@@ -9,12 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from qdcore.train.artifacts import MODEL_FILE, MODEL_META, PREDICTIONS_FILE  # torch-free, unlike checkpoint/engine
 from qdtui.loaders import open_store, user_message
 
-# The artifact names of qdcore.train (checked equal in the tests); importing them from there would import torch.
-PREDICTIONS_FILE = "predictions.npz"
-MODEL_FILE = "model.safetensors"
-MODEL_META = "model.json"
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
 
 
@@ -35,8 +32,8 @@ class EvalData:
     summary: dict[str, Any] = field(default_factory=dict)  # qdcore.analysis.metrics.summarize
     pairs: list[Any] = field(default_factory=list)  # qdcore.analysis.pairs.ConfusedPair
     missing: str = ""  # why there are no predictions
-    baseline: Any = None  # qdcore.quiz.report.Baseline
-    baseline_note: str = ""  # '' when the quiz module is absent
+    baseline: Any = None  # qdcore.quiz.report.Baseline: people on the same test drawings
+    baseline_note: str = ""  # why there is no baseline
 
     @property
     def ok(self) -> bool:
@@ -121,11 +118,9 @@ def fill(data: EvalData, pred) -> EvalData:
 
 
 def _baseline(store, run_id: int) -> tuple[Any, str]:
-    """Human accuracy on the run's drawings when the quiz module has some; note says why not."""
-    try:
-        from qdcore.quiz.report import human_baseline
-    except ImportError:
-        return None, ""
+    """Human accuracy on the run's test drawings from the quiz answers (None and a note when there are none)."""
+    from qdcore.quiz.report import human_baseline
+
     try:
         base = human_baseline(store, run=run_id)
     except Exception as e:  # noqa: BLE001 - the baseline is a bonus, never a failure of the screen
@@ -137,30 +132,11 @@ def _baseline(store, run_id: int) -> tuple[Any, str]:
 
 def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> None:
     """Compute and save a run's test predictions from its model and test split (what `qd eval RUN` does)."""
-    from qdcore.errors import ConfigError, DataError
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.config import TrainConfig
-    from qdcore.train.device import resolve
-    from qdcore.train.engine import load_splits
-    from qdcore.train.evaluate import predictions_for
+    from qdcore.train.evaluate import evaluate_run as evaluate_stored_run
 
     store = open_store(home)
     try:
-        rec = store.get_run(run_id)
-        if rec.kind != "classifier":
-            raise ConfigError(f"run {run_id} is a {rec.kind} run; only classifiers can be evaluated")
-        run_dir = store.run_dir(run_id, create=False)
-        rt = resolve(device, None)
-        model, meta = load_model(run_dir, rt.device)
-        classes = list(meta["classes"])
-        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
-        ds = load_splits(cfg).test
-        if list(ds.classes) != classes:
-            raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
-                            "evaluate it with `qd eval RUN --data ...`")
-        if len(ds) == 0:
-            raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with `qd eval RUN --data ...`")
-        predictions_for(model, ds, classes, rt).save(run_dir / PREDICTIONS_FILE)
+        evaluate_stored_run(store, run_id, device=device)
     finally:
         store.close()
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -120,3 +122,83 @@ def test_missing_run_in_a_real_process_is_one_line_exit_2(home):
     assert "Traceback" not in out.stderr + out.stdout
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0] == f"qd: error: no run 42 in {home}; see 'qd runs list'"
+
+
+# -- the human baseline from quiz answers ------------------------------------------------------------
+
+QUIZ_CLASSES = ["apple", "bee"]
+
+
+def _wilson(k: int, n: int) -> tuple[float, float]:
+    """Wilson score interval from the textbook formula (z = 1.96)."""
+    z = 1.959963984540054
+    p = k / n
+    mid = (2 * n * p + z * z) / (2 * (n + z * z))
+    half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / (2 * (n + z * z))
+    return mid - half, mid + half
+
+
+@pytest.fixture
+def quizzed(home):
+    """Run 4: eight test drawings (four apples, four bees), the model right on drawings 0-4; two people quizzed on them.
+
+    ann answers the truth except on drawing 7 (7/8); bob answers 'apple' every time (4/8). People: 11/16.
+    Each drawing is answered twice, so the model on the same drawings is 2 * 5 / 16.
+    """
+    from qdcore.predictions import Predictions
+    from qdcore.quiz.session import QuizConfig, QuizSession
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    predicted = np.array([0, 0, 0, 0, 1, 0, 0, 0])
+    probs = np.full((8, 2), 0.2, np.float32)
+    probs[np.arange(8), predicted] = 0.8
+    images = np.zeros((8, 28, 28), np.uint8)
+    images[np.arange(8), np.arange(8), :] = 255
+    with Store(home) as store:
+        rid = store.create_run("quizzed", "classifier", {"model": "fc", "data": "demo"})
+        Predictions(probs, labels, QUIZ_CLASSES, images, [f"q.npy#{i}" for i in range(8)]).save(
+            store.run_dir(rid) / "predictions.npz")
+        store.finish_run(rid, "done", {"test_top1": 5 / 8})
+        for who, answer in (("ann", lambda i, truth: truth if i != 7 else "apple"), ("bob", lambda i, truth: "apple")):
+            quiz = QuizSession.start(store, QuizConfig(participant=who, n=8, run=rid, seed=3))
+            while not quiz.complete:
+                item = quiz.current
+                quiz.answer(answer(int(item.provenance.split("#")[1]), item.truth), 900)
+    return rid
+
+
+def test_list_and_show_the_human_baseline(home, quizzed):
+    res = qd(home, "list")
+    assert res.exit_code == 0, res.output
+    assert "human" in res.output and "69% (n=16)" in res.output  # 11 / 16 = 68.75%
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+    rows = {r["id"]: r for r in json.loads(qd(home, "list", "--json").output)}
+    assert rows[quizzed]["human_top1"] == pytest.approx(11 / 16)
+    assert rows[quizzed]["human"]["correct"] == 11 and rows[quizzed]["human"]["participants"] == 2
+    assert rows[quizzed]["human"]["model"]["correct"] == 10
+    assert rows[1]["human_top1"] is None and rows[1]["human"] is None  # nobody answered run 1's drawings
+
+    show = qd(home, "show", str(quizzed))
+    assert show.exit_code == 0, show.output
+    lo, hi = _wilson(11, 16)
+    line = " ".join(show.output.split())
+    assert (f"68.8% (95% CI {100 * lo:.1f}%–{100 * hi:.1f}%) on 16 quiz answers by 2 people; "
+            "the model 62.5% on the same drawings") in line
+    human = json.loads(qd(home, "show", str(quizzed), "--json").output)["human"]
+    assert (human["correct"], human["total"], human["participants"]) == (11, 16, 2)
+    assert human["lo"] == pytest.approx(lo) and human["hi"] == pytest.approx(hi)
+    assert json.loads(qd(home, "show", "1", "--json").output)["human"] is None
+
+
+def test_without_readable_predictions_the_quizzes_on_the_run_count(home, quizzed):
+    """An unreadable predictions.npz: people's answers in quizzes on that run still count, with no model figure."""
+    (home / "runs" / str(quizzed) / "predictions.npz").write_bytes(b"not a zip")
+    (home / "runs" / "1" / "predictions.npz").write_bytes(b"not a zip")
+    res = qd(home, "list", "--json")
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in json.loads(res.output)}
+    assert rows[quizzed]["human_top1"] == pytest.approx(11 / 16) and rows[quizzed]["human"]["model"] is None
+    assert [rows[i]["human_top1"] for i in (1, 2, 3)] == [None, None, None]
+    show = qd(home, "show", str(quizzed))
+    assert show.exit_code == 0 and "on 16 quiz answers by 2 people" in " ".join(show.output.split())
+    assert "same drawings" not in show.output

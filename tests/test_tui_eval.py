@@ -348,6 +348,35 @@ async def test_run_without_predictions_offers_to_evaluate(runs):
         assert screen.check_action("evaluate", ()) is False
 
 
+@sync
+async def test_overview_shows_the_human_baseline(tmp_path):
+    """People's quiz accuracy on the run's own test drawings, with its interval, beside the model on the same ones."""
+    from qdcore.quiz.session import QuizConfig, QuizSession
+    from qdcore.quiz.stats import wilson_interval
+    from qdcore.store import Store
+
+    pred = synthetic_predictions()
+    with Store(tmp_path / "home") as store:
+        rid = add_synthetic_run(store, "quizzed", pred, with_model=False)
+        quiz = QuizSession.start(store, QuizConfig(participant="ann", n=6, run=rid, seed=1))
+        shown = []
+        while not quiz.complete:
+            item = quiz.current
+            shown.append(pred.provenance.index(item.provenance))
+            wrong = next(c for c in pred.classes if c != item.truth)
+            quiz.answer(item.truth if len(shown) <= 4 else wrong, 800)  # right on the first four: 4 / 6
+    model_right = sum(int(pred.probs[i].argmax() == pred.labels[i]) for i in shown)
+    lo, hi = wilson_interval(4, 6)
+
+    app = QdApp(AppState(home=tmp_path / "home"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_run(app, pilot, rid)
+        assert screen.data.baseline is not None and screen.data.baseline_note == ""
+        text = " ".join(str(screen.query_one("#overview-summary").content).split())
+        assert f"people 66.7% [{100 * lo:.1f}%–{100 * hi:.1f}%] on 6 quiz answers by 1 person" in text
+        assert f"the model {100 * model_right / 6:.1f}% on the same drawings" in text
+
+
 # --- snapshots ------------------------------------------------------------------------------------
 
 

@@ -336,8 +336,6 @@ def show(
     width = out.width if out.is_terminal else max(out.width, 120)
     per_line = cols or max(1, (width + 2) // 30)
     header = f"{cat}: {len(rows)} of {total:,} drawings from {src.describe()}"
-    if src.synthetic and "(synthetic)" not in header:
-        header += " (synthetic)"
     out.print(header, style="bold", markup=False, soft_wrap=True)
     for line in render_grid(images, [f"#{int(r)}" for r in rows], per_line, color):
         out.print(line, no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)

@@ -44,12 +44,43 @@ def _resolve(store: "Store", ref: str) -> int:
         raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
 
 
-def tracker_row(r: "RunRecord") -> dict[str, Any]:
-    """Study 001's tracker columns for one run (None where unknown)."""
+def tracker_row(r: "RunRecord", human: Any = None) -> dict[str, Any]:
+    """Study 001's tracker columns for one run (None where unknown); `human` is its quiz Baseline, if any."""
     c, s = r.config, r.summary
     return {"id": r.id, "name": r.name, "model": c.get("model"), "data": c.get("data"), "params": s.get("params"),
             "test_top1": s.get("test_top1"), "test_top5": s.get("test_top5"), "best_epoch": s.get("best_epoch"),
-            "train_seconds": s.get("train_seconds"), "status": r.status, "kind": r.kind}
+            "train_seconds": s.get("train_seconds"), "status": r.status, "kind": r.kind,
+            "human_top1": None if human is None else human.top1,
+            "human": None if human is None else human.as_dict()}
+
+
+def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
+    """Human quiz accuracy per classifier run (empty at the cost of one query when nobody took a quiz)."""
+    if not store.quiz_participants():
+        return {}
+    from qdcore.quiz.report import human_baselines
+
+    return human_baselines(store, [r.id for r in runs if r.kind == "classifier"])
+
+
+def _human(base: Any) -> str:
+    """'91% (n=40)' for the runs table."""
+    if base is None or base.top1 is None:
+        return DASH
+    return f"{100 * base.top1:.0f}% (n={base.accuracy.total:,})"
+
+
+def _human_line(base: Any) -> str:
+    """People's accuracy with its interval, and the model's on the very same drawings."""
+    acc = base.accuracy
+    who = f"{base.participants} {'person' if base.participants == 1 else 'people'}"
+    line = f"{_pct(acc.top1)}"
+    if acc.lo is not None:
+        line += f" (95% CI {_pct(acc.lo)}–{_pct(acc.hi)})"
+    line += f" on {acc.total:,} quiz answers by {who}"
+    if base.model is not None and base.model.top1 is not None:
+        line += f"; the model {_pct(base.model.top1)} on the same drawings"
+    return line
 
 
 # -- formatting --------------------------------------------------------------------------------
@@ -146,8 +177,9 @@ def list_runs(
     """The overview table of every run, newest first (study 001's tracker)."""
     store = _store()
     runs = store.list_runs(kind=kind, status=status, limit=limit)
+    human = _baselines(store, runs)
     if json_out:
-        print_json(_clean([{**r.as_dict(), **tracker_row(r)} for r in runs]))
+        print_json(_clean([{**r.as_dict(), **tracker_row(r, human.get(r.id))} for r in runs]))
         return
     if not runs:
         console.print(f"No runs in {store.home} yet. Start one with [bold]qd train[/].", highlight=False)
@@ -156,19 +188,20 @@ def list_runs(
 
     from rich import box
 
-    # No vertical rules: the ten tracker columns must fit 80 columns over SSH.
+    # No vertical rules: the tracker columns must fit 80 columns over SSH.
     table = Table(title=f"Runs in {store.home}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 0), show_edge=False)
     for col, just in [("id", "right"), ("name", "left"), ("model", "left"), ("data", "left"), ("params", "right"),
-                      ("top-1", "right"), ("top-5", "right"), ("best\nepoch", "right"), ("runtime", "right"),
-                      ("status", "left")]:
+                      ("top-1", "right"), ("top-5", "right"), ("human", "right"), ("best\nepoch", "right"),
+                      ("runtime", "right"), ("status", "left")]:
         squeezable = col in ("name", "model", "data")  # the figures and status must stay readable
         table.add_column(col, justify=just, overflow="fold", no_wrap=not squeezable,
                          max_width=24 if squeezable else None)
     for r in runs:
         t = tracker_row(r)
         table.add_row(str(r.id), r.name, _val(t["model"]), _data(t["data"]), _count(t["params"]), _pct(t["test_top1"]),
-                      _pct(t["test_top5"]), _val(t["best_epoch"]), _dur(t["train_seconds"]), _status(r.status))
+                      _pct(t["test_top5"]), _human(human.get(r.id)), _val(t["best_epoch"]), _dur(t["train_seconds"]),
+                      _status(r.status))
     console.print(table)
 
 
@@ -180,9 +213,11 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
     history = store.history(rec.id)
     folder = store.home / "runs" / str(rec.id)
     files = [(str(p), (folder / p).stat().st_size) for p in store.artifacts(rec.id)]
+    human = _baselines(store, [rec]).get(rec.id)
     if json_out:
         print_json(_clean({"run": rec.as_dict(), "history": {k: [list(x) for x in v] for k, v in history.items()},
-                           "artifacts": [{"name": n, "bytes": b} for n, b in files], "dir": str(folder)}))
+                           "artifacts": [{"name": n, "bytes": b} for n, b in files], "dir": str(folder),
+                           "human": None if human is None else human.as_dict()}))
         return
     from rich.table import Table
 
@@ -194,6 +229,8 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, v)
+    if rec.kind == "classifier":
+        info.add_row("people (quiz)", DASH if human is None else _human_line(human))
     console.print(info, highlight=False)
 
     for title, d in (("Config", rec.config), ("Summary", rec.summary)):

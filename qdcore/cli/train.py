@@ -225,23 +225,6 @@ def _runtime(device: str | None):
     return resolve(device or "auto", None)
 
 
-def _select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
-                      model_classes: list[str]):
-    """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
-    from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
-
-    source = open_source(data)
-    if categories is None:
-        have = set(source.categories())
-        chosen = [c for c in model_classes if c in have]
-        if not chosen:
-            raise DataError(f"{source.location} holds none of the model's {len(model_classes)} classes "
-                            f"({', '.join(model_classes[:4])}{' ...' if len(model_classes) > 4 else ''})")
-        categories = ",".join(chosen)
-    return select(source, categories, per_class, seed, imbalance)
-
-
 def eval_cmd(
     run: RunArg,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
@@ -253,48 +236,17 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
-    from qdcore.analysis.metrics import summarize
     from qdcore.store import Store
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.config import TrainConfig
-    from qdcore.train.engine import PREDICTIONS_FILE, load_splits
-    from qdcore.train.evaluate import labels_for, predictions_for
+    from qdcore.train.evaluate import evaluate_run
 
     store = Store()
     run_id = run_ref(store, run)
-    rec = store.get_run(run_id)
-    if rec.kind != "classifier":
-        raise ConfigError(f"run {run_id} is a {rec.kind} run; 'qd eval' evaluates classifiers")
-    rt = _runtime(device)
-    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
-    classes = list(meta["classes"])
-    if data is None:
-        if categories or per_class or imbalance:
-            raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
-                              "the run's own test split is used")
-        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
-        ds = load_splits(cfg).test
-        if ds.classes != classes:
-            raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
-                            "evaluate with --data and matching --categories")
-        if len(ds) == 0:
-            raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with --data")
-        where = f"test split of run {run_id} ({cfg.data})"
-    else:
-        ds = _select_for_model(data, categories, per_class, seed, imbalance, classes)
-        labels_for(ds, classes, where=str(data))
-        where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
-    preds = predictions_for(model, ds, classes, rt)
-    if data is None:
-        preds.save(store.run_dir(run_id) / PREDICTIONS_FILE)
-    result = summarize(preds)
-    if ds.classes != classes:
-        # Other data with a subset of the classes: per-class rows and macro averages over the classes it has.
-        from qdcore.analysis.metrics import macro_average
-
-        result["per_class"] = [r for r in result["per_class"] if r["class"] in set(ds.classes)]
-        result["macro"] = macro_average(result["per_class"])
-    result = {"run_id": run_id, "data": where, "synthetic": bool(ds.synthetic), **result}
+    store.get_run(run_id)  # 'no run N' before anything else
+    if data is None and (categories or per_class or imbalance):
+        raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
+                          "the run's own test split is used")
+    result = evaluate_run(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                          imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return

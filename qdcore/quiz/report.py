@@ -348,23 +348,67 @@ def human_baseline(store: "Store", run: int | None = None, fingerprint: str | No
     if not store.quiz_participants():
         return None  # no quiz was ever taken: skip reading predictions
     if run is not None:
-        try:
-            outcomes = model_outcomes(store, run)
-        except ConfigError:
-            outcomes = None
-        if outcomes is not None:
-            versus = vs_model(store.quiz_answers(), outcomes)
-            if versus.matched == 0:
-                return None
-            people = {a.participant for a in store.quiz_answers() if a.drawing in outcomes.by_provenance}
-            return Baseline(versus.people, len(people), versus.model)
-        answers = store.quiz_answers(run_id=run)
-    else:
-        fp = str(fingerprint)
-        ids = {s.id for s in store.quiz_sessions()
-               if fp in (s.config.get("data_fingerprint"), s.config.get("fingerprint"))
-               or str(s.config.get("data_fingerprint", "")).split("-")[-1] == fp.split("-")[-1]}
-        answers = [a for a in store.quiz_answers() if a.session in ids]
+        store.get_run(int(run))  # the store's one-line 'no run' error
+        return _run_baseline(store, int(run), store.quiz_answers())
+    fp = str(fingerprint)
+    ids = {s.id for s in store.quiz_sessions()
+           if fp in (s.config.get("data_fingerprint"), s.config.get("fingerprint"))
+           or str(s.config.get("data_fingerprint", "")).split("-")[-1] == fp.split("-")[-1]}
+    answers = [a for a in store.quiz_answers() if a.session in ids]
     if not answers:
         return None
     return Baseline(accuracy(sum(a.correct for a in answers), len(answers)), len({a.participant for a in answers}))
+
+
+def human_baselines(store: "Store", runs: Iterable[int]) -> dict[int, Baseline]:
+    """human_baseline(store, run=r) for many runs (the runs table): answers read once; only runs with one are keys."""
+    if not store.quiz_participants():
+        return {}  # the common case: one cheap query, no predictions read
+    answers = store.quiz_answers()
+    if not answers:
+        return {}
+    out: dict[int, Baseline] = {}
+    for rid in runs:
+        base = _run_baseline(store, int(rid), answers)
+        if base is not None:
+            out[int(rid)] = base
+    return out
+
+
+def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool | None:
+    """Whether any of a run's test drawings is in `drawings` (reads provenance only); None if it has no readable predictions."""
+    from qdcore.quiz.session import run_predictions_path
+
+    path = run_predictions_path(store, run_id)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return not drawings.isdisjoint(str(p) for p in z["provenance"])
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def _run_baseline(store: "Store", run_id: int, answers: list["QuizAnswer"]) -> Baseline | None:
+    """People vs the run's model on the drawings both saw; without predictions, the answers of quizzes on the run."""
+    seen = _answered_drawings(store, run_id, {a.drawing for a in answers})
+    if seen is False:
+        return None  # nobody answered one of its drawings: its probabilities need not be read
+    outcomes = None
+    if seen:
+        try:
+            outcomes = model_outcomes(store, run_id)
+        except ConfigError:
+            outcomes = None
+    if outcomes is not None:
+        versus = vs_model(answers, outcomes)
+        if versus.matched == 0:
+            return None
+        people = {a.participant for a in answers
+                  if outcomes.by_provenance.get(a.drawing, ("",))[0] == a.truth}  # the answers vs_model matched
+        return Baseline(versus.people, len(people), versus.model)
+    sessions = {s.id for s in store.quiz_sessions(run_id=run_id)}
+    mine = [a for a in answers if a.session in sessions]
+    if not mine:
+        return None
+    return Baseline(accuracy(sum(a.correct for a in mine), len(mine)), len({a.participant for a in mine}))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qdcore.errors import ConfigError, DataError
+from qdcore.train.artifacts import PREDICTIONS_FILE
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 MAX_KEYS = 10  # number keys 1..9, 0
 HARD_DEFAULT_K = 4
-PREDICTIONS_FILE = "predictions.npz"
 
 
 @dataclass

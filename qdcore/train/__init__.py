@@ -7,10 +7,10 @@ from typing import Any
 from qdcore.train.config import PRESETS, TrainConfig, build_config, load_toml, preset
 
 __all__ = ["TrainConfig", "PRESETS", "build_config", "load_toml", "preset", "train", "TrainResult", "start_run",
-           "resume_run", "save_model", "load_model"]
+           "resume_run", "save_model", "load_model", "evaluate_run"]
 
 _LAZY = {"train": "engine", "TrainResult": "engine", "start_run": "runner", "resume_run": "runner",
-         "save_model": "checkpoint", "load_model": "checkpoint"}
+         "save_model": "checkpoint", "load_model": "checkpoint", "evaluate_run": "evaluate"}
 
 
 def __getattr__(name: str) -> Any:

@@ -10,10 +10,8 @@ import torch
 
 from qdcore.errors import StoreError
 from qdcore.paths import atomic_write_bytes
+from qdcore.train.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
 
-MODEL_FILE = "model.safetensors"
-MODEL_META = "model.json"
-RESUME_FILE = "resume.safetensors"
 FORMAT = "qd-model/1"
 RESUME_FORMAT = "qd-resume/1"
 

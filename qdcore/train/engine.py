@@ -24,13 +24,12 @@ from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
 from qdcore.train import checkpoint as ckpt
+from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.evaluate import evaluate
 from qdcore.train.gpudata import Augment, DeviceData, seed_for
 
-HISTORY_FILE = "history.json"
-PREDICTIONS_FILE = "predictions.npz"
 _DROPOUT_STREAM, _AUGMENT_STREAM = 1, 2
 
 

@@ -1,17 +1,23 @@
-"""Evaluating a classifier: loss / top-1 / top-5 on a resident set, probabilities, Predictions."""
+"""Evaluating a classifier: loss / top-1 / top-5 on a resident set, probabilities, Predictions, a stored run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.errors import DataError
+from qdcore.errors import ConfigError, DataError
 from qdcore.predictions import Predictions
-from qdcore.train.device import Runtime
+from qdcore.train.artifacts import PREDICTIONS_FILE
+from qdcore.train.device import Runtime, resolve
 from qdcore.train.gpudata import DeviceData
+
+if TYPE_CHECKING:
+    from qdcore.store import Store
 
 
 @dataclass
@@ -87,3 +93,84 @@ def predictions_for(model: torch.nn.Module, ds, model_classes: list[str], rt: Ru
     probs = predict_probs(model, ds.images, rt, batch_size)
     return Predictions(probs, labels, list(model_classes), np.asarray(ds.images, np.uint8).reshape(-1, 28, 28),
                        [ds.provenance(i) for i in range(len(ds))])
+
+
+# -- a stored run: `qd eval RUN` and the TUI's evaluate key ------------------------------------------
+
+
+@dataclass
+class RunEvaluation:
+    """A run's model evaluated on its own test split (saved as its predictions.npz) or on other drawings."""
+
+    run_id: int
+    predictions: Predictions
+    where: str  # 'test split of run 3 (demo)', or the other data's origin
+    synthetic: bool
+    data_classes: list[str]  # classes of the drawings evaluated: the model's, or a subset of them for other data
+    path: Path | None = None  # the predictions.npz written (own test split only)
+
+    def metrics(self) -> dict[str, Any]:
+        """run_id, data, synthetic and qdcore.analysis.metrics.summarize, per-class rows and macro over data_classes."""
+        from qdcore.analysis.metrics import macro_average, summarize
+
+        out = summarize(self.predictions)
+        if list(self.data_classes) != list(self.predictions.classes):
+            # Other data with a subset of the classes: per-class rows and macro averages over the classes it has.
+            present = set(self.data_classes)
+            out["per_class"] = [r for r in out["per_class"] if r["class"] in present]
+            out["macro"] = macro_average(out["per_class"])
+        return {"run_id": self.run_id, "data": self.where, "synthetic": self.synthetic, **out}
+
+
+def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
+                     model_classes: list[str]):
+    """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
+    from qdcore.data.drawingset import select
+    from qdcore.data.sources import open_source
+
+    source = open_source(data)
+    if categories is None:
+        have = set(source.categories())
+        chosen = [c for c in model_classes if c in have]
+        if not chosen:
+            raise DataError(f"{source.location} holds none of the model's {len(model_classes)} classes "
+                            f"({', '.join(model_classes[:4])}{' ...' if len(model_classes) > 4 else ''})")
+        categories = ",".join(chosen)
+    return select(source, categories, per_class, seed, imbalance)
+
+
+def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
+                 per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
+                 device: str | None = "auto", batch_size: int = 1024) -> RunEvaluation:
+    """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.engine import load_splits
+
+    rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
+    run_id = rec.id
+    if rec.kind != "classifier":
+        raise ConfigError(f"run {run_id} is a {rec.kind} run; only classifiers can be evaluated")
+    run_dir = store.run_dir(run_id, create=False)
+    rt = resolve(device or "auto", None)
+    model, meta = load_model(run_dir, rt.device)
+    classes = list(meta["classes"])
+    if data is None:
+        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+        ds = load_splits(cfg).test
+        if list(ds.classes) != classes:
+            raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
+                            "evaluate it with 'qd eval RUN --data ...' and matching --categories")
+        if len(ds) == 0:
+            raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with 'qd eval RUN --data ...'")
+        where = f"test split of run {run_id} ({cfg.data})"
+    else:
+        ds = select_for_model(data, categories, per_class, seed, imbalance, classes)
+        labels_for(ds, classes, where=str(data))  # the one-line error names the data before any work
+        where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
+    preds = predictions_for(model, ds, classes, rt, batch_size)
+    path = None
+    if data is None:
+        path = run_dir / PREDICTIONS_FILE
+        preds.save(path)  # atomic: a reader never sees half a file
+    return RunEvaluation(run_id, preds, where, bool(ds.synthetic), list(ds.classes), path)
