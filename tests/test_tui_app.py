@@ -242,8 +242,9 @@ async def test_attach_to_an_existing_run_finds_it(home):
     app = QdApp(AppState(home=home, attach_run=rid))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        assert isinstance(app.screen, MessageScreen) and app.screen.title_text == f"Run {rid}"
-        assert "headless" in app.screen.message and app.state.current_run == rid
+        # The live view follows it (qdtui/screens/live.py; tests/test_tui_live.py tests it in depth).
+        assert type(app.screen).__name__ == "LiveScreen" and app.screen.live.run_id == rid
+        assert app.state.current_run == rid
 
 
 @sync

@@ -1,0 +1,102 @@
+"""Several runs' validation curves on one pair of plots (o on the runs screen)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from qdtui.live_state import fmt_pct
+from qdtui.loaders import user_message
+from qdtui.widgets.curves import Curves
+
+
+class HistoriesLoaded(Message):
+    """Per-epoch curves of several runs, for the overlay."""
+
+    def __init__(self, curves: list[tuple[Any, dict[str, list[tuple[int, float]]]]], error: str = "") -> None:
+        super().__init__()
+        self.curves = curves
+        self.error = error
+
+
+class OverlayScreen(Screen):
+    """Validation top-1 and loss per epoch of several runs, one colour per run."""
+
+    DEFAULT_CSS = """
+    OverlayScreen #overlay-plots { height: 1fr; }
+    OverlayScreen #overlay-legend { height: auto; max-height: 6; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape", "back", "Back")]
+
+    def __init__(self, run_ids: list[int], *, home: str | Path | None = None) -> None:
+        super().__init__()
+        self.run_ids = list(run_ids)
+        self.home = home
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical():
+            with Horizontal(id="overlay-plots"):
+                yield Curves("val top-1 %", xlabel="epoch", id="overlay-top1")
+                yield Curves("val loss", xlabel="epoch", id="overlay-loss")
+            yield Static("", id="overlay-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"Overlay of runs {', '.join(map(str, self.run_ids))}"
+        self.query_one("#overlay-plots").loading = True
+        self.load()
+
+    @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
+    def load(self) -> None:
+        """Read each run's history in a thread."""
+        from qdcore.paths import qd_home
+
+        home = qd_home(self.home) if self.home is not None else self.app.state.store_home
+        try:
+            from qdcore.store import Store
+
+            with Store(home) as store:
+                self.post_message(HistoriesLoaded([(store.get_run(i), store.history(i)) for i in self.run_ids]))
+        except Exception as e:  # noqa: BLE001
+            self.post_message(HistoriesLoaded([], user_message(e)))
+
+    def on_histories_loaded(self, message: HistoriesLoaded) -> None:
+        self.query_one("#overlay-plots").loading = False
+        self.loaded = True
+        legend = self.query_one("#overlay-legend", Static)
+        if message.error:
+            legend.update(Text(message.error, style="red"))
+            return
+        top1, loss = self.query_one("#overlay-top1", Curves), self.query_one("#overlay-loss", Curves)
+        lines: list[Text] = []
+        for run, hist in message.curves:
+            label = f"#{run.id} {run.name}"[:24]
+            acc = hist.get("val/top1", [])
+            top1.set_series(label, [e for e, _ in acc], [100.0 * v for _, v in acc])
+            vl = hist.get("val/loss", [])
+            loss.set_series(label, [e for e, _ in vl], [v for _, v in vl])
+            best = max((v for _, v in acc), default=None)
+            color = top1.series[label].color
+            line = Text("■ ", style=_rich_color(color))
+            line.append(f"{label} · {len(acc)} epoch{'' if len(acc) == 1 else 's'} · best val top-1 {fmt_pct(best)}")
+            lines.append(line)
+        legend.update(Text("\n").join(lines))
+
+    def action_back(self) -> None:
+        """Back to the runs."""
+        self.dismiss(None)
+
+
+def _rich_color(plotext_color: str) -> str:
+    return {"orange": "dark_orange", "gray": "grey50"}.get(plotext_color, plotext_color)

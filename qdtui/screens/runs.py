@@ -1,0 +1,466 @@
+"""The runs screen: study 001's tracker as a sortable, filterable table; mark, overlay, open, delete."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from qdtui.loaders import user_message
+from qdtui.screens.dialogs import ConfirmDialog
+from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
+
+MARK = "●"
+# (key, header, right-aligned); "mark" is not sortable.
+COLUMNS: list[tuple[str, str, bool]] = [
+    ("mark", "", False), ("id", "id", True), ("name", "name", False), ("model", "model", False),
+    ("data", "data", False), ("params", "params", True), ("top1", "top-1", True), ("top5", "top-5", True),
+    ("best", "best", True), ("runtime", "runtime", True), ("status", "status", False),
+]
+SORT_KEYS = [k for k, _, _ in COLUMNS if k != "mark"]
+TEXT_KEYS = ("name", "model", "data", "status")  # sorted A to Z first; numbers biggest first
+# Widths including the one-space separator each cell starts with; name, model and data share the rest.
+FIXED = {"mark": 1, "params": 7, "top1": 7, "top5": 7, "best": 5, "runtime": 8, "status": 12}
+WIDE = 100  # from this width params are exact (164,363), below compact (164k)
+
+
+def column_widths(total: int, max_id: int) -> dict[str, int]:
+    """Widths that fit the table into `total` cells: 80 columns show every column."""
+    widths = dict(FIXED, id=max(3, len(str(max_id)) + 1))
+    if total >= WIDE:
+        widths["params"] = 10
+    flex = max(24, total - sum(widths.values()) - 1)  # 1: the vertical scrollbar
+    widths["name"] = max(8, round(flex * 0.45))
+    widths["model"] = max(6, round(flex * 0.27))
+    widths["data"] = max(5, flex - widths["name"] - widths["model"])
+    return widths
+
+
+def fit(text: str, width: int, right: bool = False) -> str:
+    """' text' cut with … and padded to exactly width cells (the leading space separates columns)."""
+    inner = max(1, width - 1)
+    if len(text) > inner:
+        text = text[:inner - 1] + "…"
+    return " " + (text.rjust(inner) if right else text.ljust(inner))
+
+
+# --- rows (no Textual) ---------------------------------------------------------------------------------
+
+
+def _num(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
+        return None
+    return float(v)
+
+
+def _short_data(v: Any) -> str:
+    """A data spec for a narrow column: a long path keeps its last part."""
+    text = "" if v is None else str(v)
+    parts = text.rstrip("/").split("/")
+    return "…/" + parts[-1] if len(text) > 12 and len(parts) > 1 else text
+
+
+@dataclass
+class RunRow:
+    """One run as the tracker shows it: sortable values and the record."""
+
+    run: Any  # qdcore.store.RunRecord
+    values: dict[str, Any]
+
+    @property
+    def id(self) -> int:
+        return int(self.run.id)
+
+    @classmethod
+    def of(cls, run: Any) -> "RunRow":
+        """Tracker values of a record; durations from stored numbers only (no clocks)."""
+        c, s = run.config or {}, run.summary or {}
+        runtime = _num(s.get("train_seconds"))
+        if runtime is None and run.started is not None:
+            end = run.ended if run.ended is not None else run.heartbeat
+            runtime = (end - run.started) if end is not None else None
+        best = s.get("best_epoch")
+        return cls(run, {
+            "id": int(run.id), "name": str(run.name or ""), "model": str(c.get("model") or run.kind or ""),
+            "data": str(c.get("data") or ""), "params": _num(s.get("params")),
+            "top1": _num(s.get("test_top1")), "top5": _num(s.get("test_top5")),
+            "best": best if isinstance(best, int) and best > 0 else None, "runtime": runtime,
+            "status": str(run.status),
+        })
+
+    def cells(self, marked: bool, widths: dict[str, int]) -> list[Any]:
+        """The table cells, in COLUMNS order, each exactly its column's width."""
+        v = self.values
+        if v["params"] is None:
+            params = DASH
+        else:
+            params = f"{int(v['params']):,}" if widths["params"] > FIXED["params"] else compact(v["params"])
+        text = {
+            "id": str(v["id"]), "name": v["name"], "model": v["model"], "data": _short_data(v["data"]),
+            "params": params, "top1": fmt_pct(v["top1"]), "top5": fmt_pct(v["top5"]),
+            "best": DASH if v["best"] is None else str(v["best"]), "runtime": fmt_duration(v["runtime"]),
+            "status": v["status"],
+        }
+        out: list[Any] = [Text(MARK if marked else " ", style="bold yellow")]
+        for key, _, right in COLUMNS[1:]:
+            style = STATUS_STYLE.get(v["status"], "") if key == "status" else ""
+            out.append(Text(fit(text[key], widths[key], right), style=style))
+        return out
+
+    def matches(self, terms: list[str]) -> bool:
+        """Every term is a substring of some column (case-insensitive)."""
+        hay = " ".join(str(x) for x in self.values.values() if x is not None).lower()
+        return all(t in hay for t in terms)
+
+
+def sort_rows(rows: list[RunRow], key: str, reverse: bool) -> list[RunRow]:
+    """Rows sorted by a column; unknown values (—) always last."""
+    known = [r for r in rows if r.values.get(key) is not None]
+    unknown = [r for r in rows if r.values.get(key) is None]
+    known.sort(key=lambda r: (r.values[key].lower() if isinstance(r.values[key], str) else r.values[key], r.id),
+               reverse=reverse)
+    return known + unknown
+
+
+def filter_rows(rows: list[RunRow], text: str) -> list[RunRow]:
+    """Rows matching all whitespace-separated terms of `text`."""
+    terms = text.lower().split()
+    return [r for r in rows if r.matches(terms)] if terms else list(rows)
+
+
+# --- messages -----------------------------------------------------------------------------------------
+
+
+class TrackerLoaded(Message):
+    """Runs read from the store (or `error`, one line)."""
+
+    def __init__(self, runs: list[Any], error: str = "") -> None:
+        super().__init__()
+        self.runs = runs
+        self.error = error
+
+
+class RunsDeleted(Message):
+    """Runs were removed; `errors` are one line each for those that could not be."""
+
+    def __init__(self, deleted: list[int], errors: list[str]) -> None:
+        super().__init__()
+        self.deleted = deleted
+        self.errors = errors
+
+
+def _store(home: Path):
+    from qdcore.store import Store
+
+    return Store(home)
+
+
+# --- the screen ---------------------------------------------------------------------------------------
+
+
+class RunsScreen(Screen):
+    """Every run in the store as study 001's tracker; Enter opens one (live while running, evaluation when done)."""
+
+    DEFAULT_CSS = """
+    RunsScreen #runs-filter { height: 1; margin: 0 1; display: none; }
+    RunsScreen #runs-filter.-shown { display: block; }
+    RunsScreen #tracker { height: 1fr; }
+    RunsScreen #tracker-note { height: auto; padding: 0 1; color: $text-muted; }
+    RunsScreen #tracker-note.-error { color: $error; }
+    """
+    BINDINGS = [
+        Binding("space", "mark", "Mark"),
+        Binding("o", "overlay", "Overlay"),
+        Binding("s", "sort", "Sort"),
+        Binding("S", "reverse", "Reverse", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("d", "delete", "Delete"),
+        Binding("g", "reload", "Reload", show=False),
+        Binding("escape", "back", "Back"),
+    ]
+    HELP_EXTRA = [
+        ("up/down enter", "open a run: live view while running, evaluation when done"),
+        ("S", "reverse the sort order"),
+        ("g", "reload from the store"),
+        ("click a header", "sort by that column (again: reverse)"),
+        ("/ then text", "keep runs whose columns contain every word; escape clears"),
+    ]
+
+    def __init__(self, *, home: str | Path | None = None) -> None:
+        super().__init__()
+        self.home = home
+        self.rows: list[RunRow] = []
+        self.shown: list[RunRow] = []
+        self.marked: set[int] = set()
+        self.sort_key = "id"
+        self.sort_reverse = True
+        self.filter_text = ""
+        self.loaded = 0  # completed loads (tests wait on it)
+        self._error = ""
+        self._widths: dict[str, int] = {}
+
+    @property
+    def store_home(self) -> Path:
+        """The run store listed."""
+        from qdcore.paths import qd_home
+
+        return qd_home(self.home) if self.home is not None else self.app.state.store_home
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(placeholder="filter: words that every shown run contains", id="runs-filter", compact=True,
+                    disabled=True)
+        yield DataTable(id="tracker", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        yield Static("", id="tracker-note")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "Runs"
+        table = self.query_one("#tracker", DataTable)
+        table.focus()
+        table.loading = True
+        self.load()
+        self.set_interval(5.0, self._auto_reload)
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.loaded:
+            self.load()  # back from a live view or an evaluation: statuses may have changed
+
+    def _auto_reload(self) -> None:
+        # Running runs change status and accuracy by themselves; finished lists stay still.
+        if any(r.values["status"] == "running" for r in self.rows):
+            self.load()
+
+    # --- loading ------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="runs-load", exit_on_error=False)
+    def load(self) -> None:
+        """Read every run in a thread."""
+        try:
+            with _store(self.store_home) as store:
+                self.post_message(TrackerLoaded(store.list_runs()))
+        except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
+            self.post_message(TrackerLoaded([], user_message(e)))
+
+    def on_tracker_loaded(self, message: TrackerLoaded) -> None:
+        table = self.query_one("#tracker", DataTable)
+        table.loading = False
+        if self.focused is None:
+            table.focus()
+        self._error = message.error
+        self.rows = [RunRow.of(r) for r in message.runs]
+        ids = {r.id for r in self.rows}
+        self.marked &= ids
+        self.loaded += 1
+        self._render_table()
+
+    def _render_table(self) -> None:
+        """Fill the table from rows, filter and sort, keeping the cursor on the same run."""
+        table = self.query_one("#tracker", DataTable)
+        current = self.cursor_run()
+        self.shown = sort_rows(filter_rows(self.rows, self.filter_text), self.sort_key, self.sort_reverse)
+        widths = self._widths = column_widths(self.size.width or 80, max((r.id for r in self.rows), default=1))
+        table.clear(columns=True)
+        for key, label, right in COLUMNS:
+            if key == "mark":
+                table.add_column(" ", key=key, width=1)
+                continue
+            head = fit(label, widths[key], right)
+            if key == self.sort_key:  # the arrow takes the separator's place
+                head = ("▼" if self.sort_reverse else "▲") + head[1:]
+            table.add_column(Text(head, style="bold" if key == self.sort_key else ""), key=key, width=widths[key])
+        for row in self.shown:
+            table.add_row(*row.cells(row.id in self.marked, widths), key=str(row.id))
+        if current is not None and any(r.id == current for r in self.shown):
+            table.move_cursor(row=table.get_row_index(str(current)), animate=False)
+        self._update_note()
+
+    def on_resize(self) -> None:
+        max_id = max((r.id for r in self.rows), default=1)
+        if self.loaded and column_widths(self.size.width, max_id) != self._widths:
+            self._render_table()
+
+    def _update_note(self) -> None:
+        note = self.query_one("#tracker-note", Static)
+        note.set_class(bool(self._error), "-error")
+        if self._error:
+            note.update(Text(f"could not read runs: {self._error}"))
+            return
+        if not self.rows:
+            note.update("No runs yet: press escape, then t to train, or start `qd train` in another terminal.")
+            return
+        parts = [f"{len(self.shown)} of {len(self.rows)} runs" if self.filter_text else f"{len(self.rows)} runs"]
+        if self.filter_text:
+            parts.append(f"filter “{self.filter_text}”")
+        if self.marked:
+            parts.append(f"{len(self.marked)} marked (o overlays, d deletes)")
+        parts.append(f"sorted by {self.sort_key}{' descending' if self.sort_reverse else ''}")
+        note.update(" · ".join(parts))
+
+    def cursor_run(self) -> int | None:
+        """The id of the run under the cursor."""
+        table = self.query_one("#tracker", DataTable)
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001 - cursor outside the rows
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def _row(self, run_id: int) -> RunRow | None:
+        return next((r for r in self.rows if r.id == run_id), None)
+
+    # --- sort and filter ----------------------------------------------------------
+
+    def action_sort(self) -> None:
+        """Sort by the next column."""
+        i = SORT_KEYS.index(self.sort_key) if self.sort_key in SORT_KEYS else -1
+        self.sort_key = SORT_KEYS[(i + 1) % len(SORT_KEYS)]
+        self.sort_reverse = self.sort_key not in TEXT_KEYS
+        self._render_table()
+
+    def action_reverse(self) -> None:
+        """Reverse the sort order."""
+        self.sort_reverse = not self.sort_reverse
+        self._render_table()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        if key not in SORT_KEYS:
+            return
+        if key == self.sort_key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_key = key
+            self.sort_reverse = key not in TEXT_KEYS
+        self._render_table()
+
+    def action_filter(self) -> None:
+        """Type a filter."""
+        box = self.query_one("#runs-filter", Input)
+        box.disabled = False
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "runs-filter":
+            self.filter_text = event.value.strip()
+            self._render_table()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "runs-filter":
+            self.query_one("#tracker", DataTable).focus()
+            if not self.filter_text:
+                event.input.remove_class("-shown")
+                event.input.disabled = True
+
+    def action_back(self) -> None:
+        """Clear the filter when there is one, else go back."""
+        box = self.query_one("#runs-filter", Input)
+        if box.has_class("-shown"):
+            box.value = ""
+            box.remove_class("-shown")
+            box.disabled = True
+            self.filter_text = ""
+            self._render_table()
+            self.query_one("#tracker", DataTable).focus()
+            return
+        self.dismiss(None)
+
+    # --- marks, overlay, open, delete --------------------------------------------
+
+    def action_mark(self) -> None:
+        """Mark or unmark the run under the cursor and move down."""
+        run_id = self.cursor_run()
+        if run_id is None:
+            return
+        self.marked ^= {run_id}
+        table = self.query_one("#tracker", DataTable)
+        table.update_cell(str(run_id), "mark", Text(MARK if run_id in self.marked else " ", style="bold yellow"))
+        table.action_cursor_down()
+        self._update_note()
+
+    def action_overlay(self) -> None:
+        """Overlay the marked runs' validation curves (the run under the cursor when none is marked)."""
+        ids = sorted(self.marked) or ([self.cursor_run()] if self.cursor_run() is not None else [])
+        if not ids:
+            self.notify("Mark runs with space, then press o.", severity="warning")
+            return
+        from qdtui.screens.overlay import OverlayScreen
+
+        self.app.push_screen(OverlayScreen(ids, home=self.store_home))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.open_run(int(event.row_key.value))
+
+    def open_run(self, run_id: int) -> None:
+        """Live view for a run that is not finished, evaluation for a finished classifier."""
+        row = self._row(run_id)
+        if row is None:
+            return
+        self.app.state.current_run = run_id
+        if row.run.status == "done" and row.run.kind == "classifier":
+            if self.app.routes.get("run"):
+                self.app.action_open("run", run_id=run_id)
+            else:
+                self.notify(f"Run {run_id}: the evaluation screen is not available in this version yet.",
+                            severity="warning")
+            return
+        from qdtui.screens.live import LiveScreen
+
+        self.app.push_screen(LiveScreen(run_id=run_id, home=self.home))
+
+    def action_delete(self) -> None:
+        """Delete the marked runs (or the one under the cursor) after confirmation."""
+        ids = sorted(self.marked) or ([self.cursor_run()] if self.cursor_run() is not None else [])
+        if not ids:
+            return
+        if len(ids) == 1:
+            row = self._row(ids[0])
+            what = f"run {ids[0]}" + (f" ({row.values['name']})" if row and row.values["name"] else "")
+        else:
+            what = f"{len(ids)} runs ({', '.join(map(str, ids[:8]))}{' …' if len(ids) > 8 else ''})"
+        self.app.push_screen(
+            ConfirmDialog(f"Delete {what}? Its metrics, model and predictions are removed for good.",
+                          yes="Delete", no="Keep", title="Delete runs"),
+            callback=lambda yes: self.delete(ids) if yes else None)
+
+    @work(thread=True, exclusive=True, group="runs-delete", exit_on_error=False)
+    def delete(self, ids: list[int]) -> None:
+        """Remove runs in a thread (a live running run is refused by the store)."""
+        deleted, errors = [], []
+        try:
+            with _store(self.store_home) as store:
+                for run_id in ids:
+                    try:
+                        store.delete_run(run_id)
+                        deleted.append(run_id)
+                    except Exception as e:  # noqa: BLE001
+                        errors.append(user_message(e))
+        except Exception as e:  # noqa: BLE001
+            errors.append(user_message(e))
+        self.post_message(RunsDeleted(deleted, errors))
+
+    def on_runs_deleted(self, message: RunsDeleted) -> None:
+        self.marked -= set(message.deleted)
+        if message.deleted:
+            self.notify(f"Deleted run{'s' if len(message.deleted) > 1 else ''} "
+                        f"{', '.join(map(str, message.deleted))}.")
+        if message.errors:
+            self.app.show_error("\n".join(message.errors), title="Could not delete")
+        self.load()
+
+    def action_reload(self) -> None:
+        """Read the runs again."""
+        self.load()

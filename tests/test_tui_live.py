@@ -1,0 +1,417 @@
+"""Pilot tests of the training form and the live view: train here, cancel and resume, follow other processes."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Select
+
+from qdcore.events import EpochEnd, Progress, RunStarted
+from qdcore.store import Store
+from qdcore.train.checkpoint import RESUME_FILE
+from qdcore.train.config import TrainConfig
+from qdtui.app import QdApp
+from qdtui.live_state import LiveState
+from qdtui.messages import post_sink
+from qdtui.screens.dialogs import ConfirmDialog, ErrorDialog
+from qdtui.screens.live import LiveScreen
+from qdtui.screens.train import TrainScreen
+from qdtui.state import AppState
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = [(80, 24), (120, 40)]
+
+
+def sync(fn):
+    """Run an async test without an asyncio pytest plugin."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return asyncio.run(fn(*args, **kwargs))
+
+    return wrapper
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty run store in a temporary directory."""
+    monkeypatch.setenv("QD_HOME", str(tmp_path / "qd-home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return tmp_path / "qd-home"
+
+
+async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition") -> None:
+    """Pause the app until cond() holds."""
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def tiny(**changes) -> TrainConfig:
+    """A small, fast fc run on the demo drawings."""
+    base = dict(model="fc", data="demo", per_class=50, epochs=2, batch_size=16, device="cpu", log_every=2)
+    base.update(changes)
+    return TrainConfig().replace(**base)
+
+
+def env_for(home: Path) -> dict[str, str]:
+    env = dict(os.environ, QD_HOME=str(home), OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return env
+
+
+def counts(screen: LiveScreen) -> dict[str, dict[str, int]]:
+    return {p: {n: len(s.xs) for n, s in c.series.items()} for p, c in screen.plots.items()}
+
+
+# --- training from the form ---------------------------------------------------------------------------
+
+
+@sync
+async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("t")
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, TrainScreen)
+        form.query_one("#f-model", Select).value = "fc"
+        form.query_one("#f-epochs", Input).value = "2"
+        form.query_one("#f-per-class", Input).value = "50"
+        form.query_one("#f-batch", Input).value = "16"
+        form.query_one("#f-device", Select).value = "cpu"
+        form.query_one("#f-name", Input).value = "from the form"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        live = app.screen
+        assert isinstance(live, LiveScreen) and live.mode == "local"
+        await wait_for(pilot, lambda: live.live.status in ("done", "failed"), what="the run to end")
+        await pilot.pause(0.4)
+        assert live.live.status == "done", live.live.error
+        got = counts(live)
+        assert got["loss"]["train"] == 2 and got["loss"]["val"] == 2 and got["top1"]["val"] == 2
+        assert got["lr"]["lr"] >= 2
+        assert live.plots["loss"].builds >= 1
+        text = str(live.query_one("#live-status").content)
+        assert "done" in text and "from the form" in text and "test top-1" in text
+        assert "epoch 2/2" in str(live.query_one("#live-progress").content)
+        run = Store(home).get_run(live.live.run_id)
+        assert run.status == "done" and run.name == "from the form" and run.config["model"] == "fc"
+        assert run.config["per_class"] == 50 and run.config["batch_size"] == 16
+
+
+@sync
+async def test_form_rejects_bad_values_in_place(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(TrainScreen())
+        await pilot.pause()
+        form = app.screen
+        form.query_one("#f-epochs", Input).value = "0"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is form and "Epochs must be 1 or more" in str(form.query_one("#train-note").content)
+        form.query_one("#f-epochs", Input).value = "1"
+        form.query_one("#f-preset", Select).value = "strong"
+        await pilot.pause()
+        assert form.query_one("#f-epochs", Input).placeholder == "12"  # the preset's epochs
+        assert "preset strong" in str(form.query_one("#about-preset").content)
+
+
+@sync
+async def test_unknown_category_is_an_error_dialog_not_a_crash(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.push_screen(LiveScreen(config=tiny(categories="zzzebra")))
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the error dialog")
+        assert "zzzebra" in app.screen.message
+        await pilot.press("escape")
+        await pilot.pause()
+        live = app.screen
+        assert isinstance(live, LiveScreen) and live.live.status == "failed"
+        assert Store(home).list_runs() == []  # nothing half-created
+
+
+async def cancel(pilot, app, live) -> None:
+    """c, then y in the confirmation; wait until the run is interrupted."""
+    assert live.check_action("cancel", ()) and not live.check_action("resume", ())
+    await pilot.press("c")
+    await pilot.pause()
+    assert isinstance(app.screen, ConfirmDialog)
+    await pilot.press("y")
+    await wait_for(pilot, lambda: live.live.status == "interrupted", 60, "the interruption")
+
+
+@sync
+async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        # Far more epochs than the test waits for: it is cancelled long before the end.
+        app.push_screen(LiveScreen(config=tiny(epochs=500, batch_size=8, log_every=1)))
+        await pilot.pause()
+        live = app.screen
+        await wait_for(pilot, lambda: live.live.step >= 3, what="the first steps")
+        await cancel(pilot, app, live)
+        rid = live.live.run_id
+        run = Store(home).get_run(rid)
+        assert run.status == "interrupted" and run.summary["resume_from"]["epoch"] < 500
+        assert (Store(home).run_dir(rid) / RESUME_FILE).exists()
+        await pilot.pause(0.4)
+        assert "r resumes" in str(live.query_one("#live-status").content)
+        assert live.check_action("resume", ())
+        steps_before = live.live.step
+        await pilot.press("r")
+        await wait_for(pilot, lambda: live.live.status == "running" and live.live.epochs_done >= 2
+                       and live.live.step > steps_before + 60, 60, "the resumed run to go on")
+        run = Store(home).get_run(rid)
+        assert run.status == "running" and run.summary["resumed"] == 1
+        await cancel(pilot, app, live)
+        hist = Store(home).history(rid)["val/top1"]
+        assert [e for e, _ in hist] == list(range(1, len(hist) + 1))  # every epoch once, none twice
+        assert Store(home).get_run(rid).status == "interrupted"
+
+
+def test_quitting_the_app_interrupts_its_training_with_a_checkpoint(home):
+    async def watch_then_quit() -> int:
+        app = QdApp(AppState(home=home))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            live = LiveScreen(config=tiny(epochs=500, batch_size=8, log_every=1))
+            await app.push_screen(live)
+            await wait_for(pilot, lambda: live.live.step >= 3, what="the first steps")
+            await pilot.press("escape")  # leaving the view keeps it training
+            await pilot.pause()
+            assert not isinstance(app.screen, LiveScreen) and Store(home).get_run(live.live.run_id).status == "running"
+            return live.live.run_id
+
+    rid = asyncio.run(watch_then_quit())  # returns once the worker thread has stopped
+    run = Store(home).get_run(rid)
+    assert run.status == "interrupted" and (Store(home).run_dir(rid) / RESUME_FILE).exists()
+
+
+@sync
+async def test_bursts_of_progress_collapse(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        with Store(home) as store:
+            rid = store.create_run("burst", "classifier", {"epochs": 2, "batch_size": 10}, device="cpu fp32")
+        live = LiveScreen(run_id=rid)
+        await app.push_screen(live)
+        await wait_for(pilot, lambda: live.polls >= 1, what="the first poll")
+        live.mode = "local"  # as if this app were training it: events, not store rows
+        builds = live.plots["loss"].builds
+        sink = post_sink(live)
+        # Queued without yielding to the event loop, as a fast training thread would.
+        sink(RunStarted(rid, "burst", {}, "cpu fp32", 2, 1000, 10_000))
+        for step in range(1, 1001):
+            sink(Progress(step, 1, step * 10, 0.1, 2.0 - step / 1000, 5000.0, 0.5))
+        sink(EpochEnd(1, 1000, 1.2, 0.6, 1.3, 0.55, 0.9, 0.1, 2.0))
+        await wait_for(pilot, lambda: counts(live)["loss"]["val"] == 1, 30, "the curves' next redraw")
+        await pilot.pause()
+        assert live.live.step == 1000 and live.live.epochs_done == 1
+        assert 1 <= counts(live)["loss"]["step"] < 100  # queued Progress events were replaced, not drawn
+        assert live.plots["loss"].builds - builds <= 3  # the burst cost one redraw or so, not a thousand
+
+
+def test_live_state_from_store_rows_is_deterministic():
+    from qdcore.store.records import MetricRow
+
+    st = LiveState(run_id=3)
+    rows = [MetricRow(i + 1, s, 1, "step", n, v, 0.0) for i, (s, n, v) in
+            enumerate([(5, "loss", 2.0), (5, "lr", 0.01), (5, "throughput", 400.0)])]
+    rows += [MetricRow(10 + i, 10, 1, sp, n, v, 0.0) for i, (sp, n, v) in
+             enumerate([("train", "loss", 1.5), ("val", "loss", 1.6), ("val", "top1", 0.4), ("train", "seconds", 2.5)])]
+    st.status, st.total_epochs, st.images_per_step = "running", 4, 20.0
+    st.on_rows(rows)
+    assert (st.step, st.epochs_done, st.steps_per_epoch, st.total_steps) == (10, 1, 10, 40)
+    assert st.eta_seconds == pytest.approx(30 * 20 / 400.0)
+    assert "epoch 1/4 · step 10/10 · ETA 2s · 400 img/s" == st.progress_text()
+    st.throughput = 12_345.0
+    assert st.progress_text().endswith("ETA 1s · 12.3k img/s")
+    points = st.take_points()
+    assert ("loss", "step", 5, 2.0) in points and ("top1", "val", 10, 40.0) in points
+    st.on_rows(rows)  # the same rows again (a resumed run replays): nothing new
+    assert st.take_points() == [] and st.train_seconds == 2.5
+
+
+# --- following runs written by other processes ---------------------------------------------------------
+
+WRITER = r"""
+import sys, time
+from pathlib import Path
+from qdcore.store import Store
+
+store = Store(sys.argv[1])
+go = Path(sys.argv[2])
+rid = store.create_run("writer", "classifier", {"model": "fc", "data": "demo", "epochs": 2, "batch_size": 10},
+                       device="cpu fp32")
+print(rid, flush=True)
+
+def epoch(e):
+    for k in range(1, 6):
+        s = (e - 1) * 5 + k
+        store.log_metrics(rid, [(s, e, "step", "loss", 2.0 / s), (s, e, "step", "lr", 1e-3),
+                                (s, e, "step", "throughput", 100.0)])
+    s = e * 5
+    store.log_metrics(rid, [(s, e, "train", "loss", 1.5 / e), (s, e, "train", "top1", 0.3 * e),
+                            (s, e, "val", "loss", 1.6 / e), (s, e, "val", "top1", 0.25 * e),
+                            (s, e, "val", "top5", 0.6), (s, e, "train", "lr", 1e-3), (s, e, "train", "seconds", 1.5)])
+
+epoch(1)
+while not go.exists():
+    time.sleep(0.05)
+epoch(2)
+store.finish_run(rid, "done", {"test_top1": 0.5, "test_top5": 0.9, "best_epoch": 2, "train_seconds": 3.0})
+"""
+
+
+@sync
+async def test_attach_follows_a_run_another_process_writes(home, tmp_path):
+    go = tmp_path / "go"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(home), str(go)], stdout=subprocess.PIPE, text=True,
+                            env=env_for(home))
+    try:
+        rid = int(proc.stdout.readline())
+        app = QdApp(AppState(home=home, attach_run=rid))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), 30, "the live view")
+            live = app.screen
+            assert live.mode == "attach"
+            await wait_for(pilot, lambda: counts(live)["loss"] == {"step": 5, "train": 1, "val": 1}, 30, "epoch 1")
+            assert live.live.status == "running" and live.check_action("cancel", ())
+            assert "epoch 1/2 · step 5/5" in str(live.query_one("#live-progress").content)
+            go.touch()
+            await wait_for(pilot, lambda: live.live.status == "done", 30, "the run to finish")
+            await pilot.pause(0.4)
+            assert live.live.epochs_done == 2 and counts(live)["top1"] == {"train": 2, "val": 2}
+            assert "test top-1 50.0%" in str(live.query_one("#live-status").content)
+            assert not live.check_action("cancel", ())
+    finally:
+        proc.wait(timeout=30)
+
+
+@sync
+async def test_live_view_of_a_missing_run_says_so(home):
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        live = LiveScreen(run_id=4242)
+        await app.push_screen(live)
+        await wait_for(pilot, lambda: live.polls >= 1 or live.live.error, 30, "the poll")
+        await pilot.pause()
+        assert "no run 4242" in str(live.query_one("#live-status").content)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LiveScreen)
+
+
+@pytest.mark.slow
+@sync
+async def test_attach_to_qd_train_then_cancel_it(home):
+    """The SSH workflow: `qd train` in another process, watched here, stopped from here with a checkpoint."""
+    cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--model", "fc", "--data", "demo",
+           "--per-class", "30", "--epochs", "400", "--batch-size", "8", "--log-every", "5", "--device", "cpu",
+           "--name", "headless"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env_for(home))
+    try:
+        end = time.monotonic() + 120
+        while not (home / "qd.sqlite").exists() or not Store(home).list_runs():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < end, "qd train did not create its run"
+            time.sleep(0.2)
+        rid = Store(home).list_runs()[0].id
+        app = QdApp(AppState(home=home, attach_run=rid))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), 30, "the live view")
+            live = app.screen
+            await wait_for(pilot, lambda: live.live.epochs_done >= 1, 120, "a first epoch")
+            first = live.live.epochs_done
+            await wait_for(pilot, lambda: live.live.epochs_done > first, 60, "a new epoch")
+            await wait_for(pilot, lambda: counts(live)["loss"]["val"] > first, 60, "the new epoch's points")
+            assert live.live.status == "running"
+            assert live.live.pid == proc.pid
+            await pilot.press("c")
+            await pilot.pause()
+            await pilot.press("y")
+            await wait_for(pilot, lambda: live.live.status == "interrupted", 60, "the interruption")
+            assert proc.wait(timeout=60) == 130
+            assert Store(home).get_run(rid).status == "interrupted"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# --- snapshots (deterministic: store rows with fixed values, no clocks in the view) ------------------
+
+
+def finished_run(home: Path) -> int:
+    """A done run with 3 epochs of step and epoch rows, written through the Store API."""
+    with Store(home) as store:
+        rid = store.create_run("fc on demo", "classifier",
+                               {"model": "fc", "data": "demo", "epochs": 3, "batch_size": 32}, device="cpu fp32")
+        rows = []
+        for e in range(1, 4):
+            for k in range(1, 11):
+                s = (e - 1) * 10 + k
+                rows += [(s, e, "step", "loss", 2.3 / (1 + 0.1 * s)), (s, e, "step", "lr", 1e-3 * (1 - s / 40)),
+                         (s, e, "step", "throughput", 5000.0), (s, e, "step", "top1", min(0.9, 0.1 + 0.025 * s))]
+            s = e * 10
+            rows += [(s, e, "train", "loss", 2.0 / (1 + 0.4 * e)), (s, e, "train", "top1", 0.2 + 0.2 * e),
+                     (s, e, "val", "loss", 2.1 / (1 + 0.35 * e)), (s, e, "val", "top1", 0.18 + 0.19 * e),
+                     (s, e, "val", "top5", 0.5 + 0.1 * e), (s, e, "train", "lr", 1e-3 * (1 - s / 40)),
+                     (s, e, "train", "seconds", 4.0)]
+        store.log_metrics(rid, rows)
+        store.update_summary(rid, {"checkpoint": {"epoch": 3, "path": "model.safetensors", "best": True}})
+        store.finish_run(rid, "done", {"test_top1": 0.7512, "test_top5": 0.9634, "best_epoch": 3,
+                                       "train_seconds": 12.0, "total_epochs": 3, "epochs": 3, "params": 20067})
+    return rid
+
+
+@pytest.fixture
+def snap_home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QD_HOME", "qd-home")
+    return Path("qd-home")
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_train_form(snap_compare, snap_home, size):
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("t")
+        await _settle(pilot)
+
+    assert snap_compare(QdApp(AppState(home=snap_home)), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_live_view_of_a_finished_run(snap_compare, snap_home, size):
+    rid = finished_run(snap_home)
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.polls >= 1, 30, "poll")
+        await _settle(pilot)
+        await pilot.pause(0.4)
+
+    assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)
