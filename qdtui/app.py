@@ -132,11 +132,12 @@ class QdApp(App[None]):
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
     def on_run_chosen(self, message: RunChosen) -> None:
-        self.state.current_run = message.run_id
-        if self.routes.get("run"):
-            self.action_open("run", run_id=message.run_id)
-        else:
-            self.notify(f"Run {message.run_id}: the run view is not available yet.", severity="warning")
+        self.open_run(message.run_id, message.status, message.kind)
+
+    def open_run(self, run_id: int, status: str, kind: str) -> None:
+        """A finished classifier opens its evaluation; anything else the live view."""
+        self.state.current_run = run_id
+        self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 

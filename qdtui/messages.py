@@ -59,9 +59,11 @@ class RunsLoaded(Message):
 class RunChosen(Message):
     """The user picked a run (Enter in a runs table)."""
 
-    def __init__(self, run_id: int) -> None:
+    def __init__(self, run_id: int, status: str = "done", kind: str = "classifier") -> None:
         super().__init__()
         self.run_id = run_id
+        self.status = status
+        self.kind = kind
 
 
 class AttachChecked(Message):

@@ -85,9 +85,14 @@ async def test_home_lists_runs_from_the_store(home):
         assert table.row_count == 2
         cells = [str(c) for c in table.get_row(str(rid))]
         assert cells[1] == "tiny" and cells[3] == "done" and cells[4] == "90.0%"
-        await pilot.press("down", "down", "up", "enter")  # opens the run's evaluation screen
+        await pilot.press("down", "down", "up", "enter")  # the newest run is still running: live view
         await pilot.pause()
-        assert type(app.screen).__name__ == "EvaluationScreen" and app.state.current_run is not None
+        assert type(app.screen).__name__ == "LiveScreen" and app.state.current_run == rid + 1
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("down", "enter")  # the finished run opens its evaluation
+        await pilot.pause()
+        assert type(app.screen).__name__ == "EvaluationScreen" and app.state.current_run == rid
 
 
 @sync

@@ -107,6 +107,7 @@ class HomeScreen(Screen):
         table = self.query_one("#runs-table", DataTable)
         table.loading = False
         table.clear()
+        self._runs = {run.id: run for run in message.runs.runs}
         for run in message.runs.runs:
             table.add_row(*run_row(run), key=str(run.id))
         note = self.query_one("#runs-note", Static)
@@ -115,4 +116,6 @@ class HomeScreen(Screen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:
-            self.post_message(RunChosen(int(event.row_key.value)))
+            run = getattr(self, "_runs", {}).get(int(event.row_key.value))
+            self.post_message(RunChosen(int(event.row_key.value), getattr(run, "status", "done"),
+                                        getattr(run, "kind", "classifier")))

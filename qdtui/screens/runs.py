@@ -409,17 +409,7 @@ class RunsScreen(Screen):
         row = self._row(run_id)
         if row is None:
             return
-        self.app.state.current_run = run_id
-        if row.run.status == "done" and row.run.kind == "classifier":
-            if self.app.routes.get("run"):
-                self.app.action_open("run", run_id=run_id)
-            else:
-                self.notify(f"Run {run_id}: the evaluation screen is not available in this version yet.",
-                            severity="warning")
-            return
-        from qdtui.screens.live import LiveScreen
-
-        self.app.push_screen(LiveScreen(run_id=run_id, home=self.home))
+        self.app.open_run(run_id, row.run.status, row.run.kind)
 
     def action_delete(self) -> None:
         """Delete the marked runs (or the one under the cursor) after confirmation."""
