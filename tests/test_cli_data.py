@@ -103,7 +103,7 @@ def test_show_grid_plain_when_not_a_terminal(folder):
 
 def test_show_demo_says_synthetic_and_random_rows():
     out = invoke("data", "show", "star", "--n", "4", "--random", "--seed", "3").stdout
-    assert "(synthetic)" in out.splitlines()[0]
+    assert "synthetic" in out.splitlines()[0]
     assert out.count("#") == 4
 
 
