@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from qdcore.data.demo import DEMO_CLASSES, generate, generate_strokes
 from qdcore.data.raster import rasterize_many
 
+from _util import best_of
+
 TARGET_S = 5.0  # for 2,000 drawings per class
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import numpy as np
 
 from qdcore.data.raster import rasterize, rasterize_many
 from qdcore.paths import shared_quickdraw
+
+from _util import best_of
 
 
 def drawings(n: int) -> tuple[list, str]:
@@ -35,15 +36,6 @@ def drawings(n: int) -> tuple[list, str]:
             strokes.append((pts[:, 0].tolist(), pts[:, 1].tolist()))
         out.append(strokes)
     return out, "random-walk strokes"
-
-
-def best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -41,16 +43,15 @@ def shared_quickdraw() -> Path | None:
     return None
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so readers see the old or the new content, never half of it."""
+@contextmanager
+def _replaced(path: Path, suffix: str) -> Iterator[Path]:
+    """A temp file `.NAME.*SUFFIX` beside `path`, renamed over `path` when the block succeeds, removed if not."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -60,24 +61,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write a file so readers see the old or the new content, never half of it."""
+    with _replaced(path, ".tmp") as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_path(path: Path):
     """Context manager yielding a temp path beside `path`, renamed over it on success."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def _cm():
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp" + p.suffix, dir=p.parent)
-        os.close(fd)
-        try:
-            yield Path(tmp)
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-
-    return _cm()
+    return _replaced(path, ".tmp" + Path(path).suffix)

@@ -11,23 +11,20 @@ from typing import Any
 
 from rich.text import Text
 
+from qdcore.fmt import DASH, duration
+
 STATUS_STYLE = {"running": "bold cyan", "done": "bold green", "failed": "bold red", "interrupted": "bold yellow",
                 "starting": "cyan"}
-DASH = "—"
 
 
 # --- formatting (stored numbers only: no clocks, so views of finished runs are deterministic) ----------
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """'42.0s', '3m 05s', '2h 10m'."""
-    if seconds is None or not isinstance(seconds, (int, float)) or math.isnan(seconds) or seconds < 0:
+    """'42.0s', '3m 05s', '2h 10m'; a dash where unknown or negative (no clock has run yet)."""
+    if isinstance(seconds, (int, float)) and seconds < 0:
         return DASH
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m {int(seconds % 60):02d}s"
-    return f"{int(seconds // 3600)}h {int(seconds % 3600 // 60):02d}m"
+    return duration(seconds)
 
 
 def fmt_eta(seconds: float) -> str:

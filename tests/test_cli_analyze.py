@@ -41,12 +41,6 @@ def _predictions(n_per: int = 40, wrong_every: int = 3, seed: int = 0) -> Predic
     return Predictions(probs, np.array(labels), CLASSES, np.stack(imgs), [f"cat.npy#{i}" for i in range(n)])
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def _run_with(home, pred: Predictions | None, model_name: str | None = None) -> int:
     store = Store(home)
     rid = store.create_run("t", "classifier", {"model": model_name or "none"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -16,6 +15,8 @@ from typer.testing import CliRunner
 from qdcore.cli.main import app
 from qdcore.events import EpochEnd, RunFinished
 from qdcore.store import Store, StoreSink
+
+from helpers import hand_wilson
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -129,15 +130,6 @@ def test_missing_run_in_a_real_process_is_one_line_exit_2(home):
 QUIZ_CLASSES = ["apple", "bee"]
 
 
-def _wilson(k: int, n: int) -> tuple[float, float]:
-    """Wilson score interval from the textbook formula (z = 1.96)."""
-    z = 1.959963984540054
-    p = k / n
-    mid = (2 * n * p + z * z) / (2 * (n + z * z))
-    half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / (2 * (n + z * z))
-    return mid - half, mid + half
-
-
 @pytest.fixture
 def quizzed(home):
     """Run 4: eight test drawings (four apples, four bees), the model right on drawings 0-4; two people quizzed on them.
@@ -180,7 +172,7 @@ def test_list_and_show_the_human_baseline(home, quizzed):
 
     show = qd(home, "show", str(quizzed))
     assert show.exit_code == 0, show.output
-    lo, hi = _wilson(11, 16)
+    lo, hi = hand_wilson(11, 16)
     line = " ".join(show.output.split())
     assert (f"68.8% (95% CI {100 * lo:.1f}%–{100 * hi:.1f}%) on 16 quiz answers by 2 people; "
             "the model 62.5% on the same drawings") in line

@@ -21,12 +21,6 @@ TINY = ["--data", "demo", "--per-class", "60", "--epochs", "2", "--width", "4", 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def invoke(*args: str):
     return CliRunner().invoke(app, list(args))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -13,6 +11,8 @@ from qdcore.quiz.report import accuracy, build_report, confusion, human_baseline
 from qdcore.quiz.session import (QuizConfig, QuizSession, build_items, open_sessions, quiz_runs,
                                  resume_latest)
 from qdcore.store import Store
+
+from helpers import hand_wilson
 
 DEMO3 = "circle,star,moon"
 CLASSES = ["apple", "bee", "cat"]
@@ -211,15 +211,6 @@ def test_resume_refuses_changed_drawings(store):
 
 
 # -- report figures -----------------------------------------------------------------------------------
-
-
-def hand_wilson(k: int, n: int) -> tuple[float, float]:
-    """Wilson score interval written out from the textbook formula (z = 1.96)."""
-    z = 1.959963984540054
-    p = k / n
-    mid = (2 * n * p + z * z) / (2 * (n + z * z))
-    half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / (2 * (n + z * z))
-    return mid - half, mid + half
 
 
 @pytest.fixture

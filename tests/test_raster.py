@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 
 from qdcore.data.raster import geometry, rasterize, rasterize_many
-from qdcore.paths import shared_quickdraw
+
+from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 
 def google_order_pairs(n: int = 25):
     """(drawings, google rows) for line i < n of every `google-order` category."""
-    root = shared_quickdraw()
-    if root is None:
-        pytest.skip("shared Quick, Draw! data not present")
-    index = (root / "numpy_bitmap" / "INDEX.tsv").read_text().splitlines()[1:]
-    cats = [line.split("\t")[0] for line in index if line.split("\t")[2] == "google-order"]
+    root = require_shared_quickdraw()
+    cats = google_order(root)
     drawings, rows = [], []
     for c in cats:
         with open(root / "simplified" / f"{c}.ndjson", encoding="utf-8") as f:
@@ -25,14 +23,6 @@ def google_order_pairs(n: int = 25):
                 drawings.append(json.loads(line)["drawing"])
         rows.append(np.load(root / "numpy_bitmap" / f"{c}.npy", mmap_mode="r")[:n])
     return cats, drawings, np.concatenate(rows)
-
-
-def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    a -= a.mean(1, keepdims=True)
-    b -= b.mean(1, keepdims=True)
-    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
 
 
 def test_matches_google_bitmaps():

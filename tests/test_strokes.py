@@ -19,28 +19,13 @@ from qdcore.data.strokes import (
     write_google_binary,
 )
 from qdcore.errors import DataError
-from qdcore.paths import shared_quickdraw
+
+from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 
 @pytest.fixture(scope="module")
 def qd() -> Path:
-    root = shared_quickdraw()
-    if root is None:
-        pytest.skip("shared Quick, Draw! data not present")
-    return root
-
-
-def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
-    a -= a.mean(1, keepdims=True)
-    b -= b.mean(1, keepdims=True)
-    return (a * b).sum(1) / np.sqrt((a * a).sum(1) * (b * b).sum(1))
-
-
-def google_order(root: Path) -> list[str]:
-    lines = (root / "numpy_bitmap" / "INDEX.tsv").read_text().splitlines()[1:]
-    return [ln.split("\t")[0] for ln in lines if ln.split("\t")[2] == "google-order"]
+    return require_shared_quickdraw()
 
 
 # ---------------------------------------------------------------- real files

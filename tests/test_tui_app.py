@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -18,33 +16,11 @@ from qdtui.state import AppState
 from qdtui.widgets.drawing import HALF
 from qdtui.widgets.drawing_grid import DrawingGrid
 
-
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty run store in a temporary directory."""
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "qd-home"))
-    return tmp_path / "qd-home"
+from tui_helpers import settle, sync
 
 
 def text_of(widget) -> str:
     return str(widget.content)
-
-
-async def settle(app, pilot) -> None:
-    """Let workers finish and their messages land."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def npy_folder(root: Path) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import os
 from pathlib import Path
 
@@ -13,17 +11,9 @@ import pytest
 from qdtui.app import QdApp
 from qdtui.state import AppState
 
+from tui_helpers import sync
+
 SIZES = [(80, 24), (120, 40)]
-
-
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 # --- runs -----------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import subprocess
 import sys
@@ -25,35 +24,17 @@ from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
 
+from tui_helpers import pressing, settle, sync, wait_for
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(80, 24), (120, 40)]
 
 
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
-
-
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    """An empty run store in a temporary directory."""
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "qd-home"))
+def home(home, monkeypatch) -> Path:
+    """The shared empty run store, with training kept to one thread."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return tmp_path / "qd-home"
-
-
-async def wait_for(pilot, cond, timeout: float = 120.0, what: str = "condition") -> None:
-    """Pause the app until cond() holds."""
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
+    return home
 
 
 def tiny(**changes) -> TrainConfig:
@@ -94,7 +75,7 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         await pilot.pause()
         live = app.screen
         assert isinstance(live, LiveScreen) and live.mode == "local"
-        await wait_for(pilot, lambda: live.live.status in ("done", "failed"), what="the run to end")
+        await wait_for(pilot, lambda: live.live.status in ("done", "failed"), timeout=120, what="the run to end")
         await pilot.pause(0.4)
         assert live.live.status == "done", live.live.error
         got = counts(live)
@@ -134,7 +115,7 @@ async def test_unknown_category_is_an_error_dialog_not_a_crash(home):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         app.push_screen(LiveScreen(config=tiny(categories="zzzebra")))
-        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), what="the error dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), timeout=120, what="the error dialog")
         assert "zzzebra" in app.screen.message
         await pilot.press("escape")
         await pilot.pause()
@@ -162,7 +143,7 @@ async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
         app.push_screen(LiveScreen(config=tiny(epochs=500, batch_size=8, log_every=1)))
         await pilot.pause()
         live = app.screen
-        await wait_for(pilot, lambda: live.live.step >= 3, what="the first steps")
+        await wait_for(pilot, lambda: live.live.step >= 3, timeout=120, what="the first steps")
         await cancel(pilot, app, live)
         rid = live.live.run_id
         run = Store(home).get_run(rid)
@@ -190,7 +171,7 @@ def test_quitting_the_app_interrupts_its_training_with_a_checkpoint(home):
             await pilot.pause()
             live = LiveScreen(config=tiny(epochs=500, batch_size=8, log_every=1))
             await app.push_screen(live)
-            await wait_for(pilot, lambda: live.live.step >= 3, what="the first steps")
+            await wait_for(pilot, lambda: live.live.step >= 3, timeout=120, what="the first steps")
             await pilot.press("escape")  # leaving the view keeps it training
             await pilot.pause()
             assert not isinstance(app.screen, LiveScreen) and Store(home).get_run(live.live.run_id).status == "running"
@@ -210,7 +191,7 @@ async def test_bursts_of_progress_collapse(home):
             rid = store.create_run("burst", "classifier", {"epochs": 2, "batch_size": 10}, device="cpu fp32")
         live = LiveScreen(run_id=rid)
         await app.push_screen(live)
-        await wait_for(pilot, lambda: live.polls >= 1, what="the first poll")
+        await wait_for(pilot, lambda: live.polls >= 1, timeout=120, what="the first poll")
         live.mode = "local"  # as if this app were training it: events, not store rows
         builds = live.plots["loss"].builds
         sink = post_sink(live)
@@ -381,27 +362,9 @@ def finished_run(home: Path) -> int:
     return rid
 
 
-@pytest.fixture
-def snap_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("QD_HOME", "qd-home")
-    return Path("qd-home")
-
-
-async def _settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_train_form(snap_compare, snap_home, size):
-    async def run_before(pilot) -> None:
-        await _settle(pilot)
-        await pilot.press("t")
-        await _settle(pilot)
-
-    assert snap_compare(QdApp(AppState(home=snap_home)), terminal_size=size, run_before=run_before)
+    assert snap_compare(QdApp(AppState(home=snap_home)), terminal_size=size, run_before=pressing("t"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -411,7 +374,7 @@ def test_snapshot_live_view_of_a_finished_run(snap_compare, snap_home, size):
     async def run_before(pilot) -> None:
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.polls >= 1, 30, "poll")
-        await _settle(pilot)
+        await settle(pilot.app, pilot)
         await pilot.pause(0.4)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)

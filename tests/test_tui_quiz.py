@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +16,10 @@ from qdtui.screens.quiz import QuizDrawing, QuizScreen, best_scale
 from qdtui.screens.quiz_results import QuizResultsScreen
 from qdtui.screens.quiz_setup import QuizSetupScreen
 
+from tui_helpers import pressing, sync
+
 SHAPES = ["circle", "cross", "square"]
 MANY = ["apple", "banana", "bee", "cat", "dog", "duck", "eye", "fish", "frog", "owl", "pig", "zebra"]
-
-
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def shape(kind: int, jitter: int) -> np.ndarray:
@@ -61,12 +51,6 @@ def save_run(store: Store, classes: list[str], n: int) -> int:
         store.run_dir(rid) / "predictions.npz")
     store.finish_run(rid, "done", {"test_top1": 0.5})
     return rid
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "qd-home"))
-    return tmp_path / "qd-home"
 
 
 class QuizApp(App[None]):
@@ -289,10 +273,9 @@ async def test_tiny_terminal_does_not_crash(home):
 
 
 @pytest.fixture
-def snap_home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("QD_HOME", "qd-home")
-    with Store("qd-home") as store:
+def snap_home(snap_home) -> Path:
+    """The shared snapshot store with a run and two people's quizzes on it."""
+    with Store(snap_home) as store:
         rid = save_run(store, SHAPES, 9)
         sid = store.create_quiz_session("ann", {"quiz": {"n": 6, "run": rid}, "classes": SHAPES, "n_items": 6,
                                                 "label": "run 1 test split"}, run_id=rid)
@@ -304,35 +287,25 @@ def snap_home(tmp_path, monkeypatch) -> Path:
         for i, answer in enumerate(["circle", "square", None]):
             store.add_quiz_answer(tid, f"shapes.npy#{i}", SHAPES[i % 3], answer, SHAPES, 900.0,
                                   skipped=answer is None, item=i)
-    return Path("qd-home")
-
-
-def _settled(*keys: str):
-    async def run_before(pilot) -> None:
-        await settle(pilot.app, pilot)
-        for key in keys:
-            await pilot.press(key)
-            await settle(pilot.app, pilot)
-
-    return run_before
+    return snap_home
 
 
 def test_snapshot_quiz(snap_compare, snap_home):
     cfg = QuizConfig(participant="zoe", n=5, run=1, seed=0)
     app = QuizApp(lambda: QuizScreen(cfg, home=snap_home))
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_settled("2"))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=pressing("2", settle_with=settle))
 
 
 def test_snapshot_results(snap_compare, snap_home):
     app = QuizApp(lambda: QuizResultsScreen(home=snap_home))
-    assert snap_compare(app, terminal_size=(80, 24), run_before=_settled())
+    assert snap_compare(app, terminal_size=(80, 24), run_before=pressing(settle_with=settle))
 
 
 def test_snapshot_setup(snap_compare, snap_home):
     from textual.widgets import Input
 
     async def steady_cursor(pilot) -> None:
-        await _settled()(pilot)
+        await pressing(settle_with=settle)(pilot)
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False  # a blinking cursor would make the picture depend on timing
         await pilot.pause()

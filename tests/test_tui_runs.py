@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import time
 from pathlib import Path
 
 import pytest
@@ -20,17 +17,9 @@ from qdtui.screens.overlay import OverlayScreen
 from qdtui.screens.runs import COLUMNS, RunsScreen, filter_rows, sort_rows
 from qdtui.state import AppState
 
+from tui_helpers import sync, wait_for
+
 SIZES = [(80, 24), (120, 40)]
-
-
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
 
 
 def make_runs(home: Path) -> dict[str, int]:
@@ -61,20 +50,6 @@ def make_runs(home: Path) -> dict[str, int]:
         ids["live"] = store.create_run("still going", "classifier", {"model": "fc", "data": "demo"})
         epochs(ids["live"], 1, 0.3)
     return ids
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("QD_HOME", str(tmp_path / "qd-home"))
-    return tmp_path / "qd-home"
-
-
-async def wait_for(pilot, cond, timeout: float = 30.0, what: str = "condition") -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 async def open_runs(app, pilot) -> RunsScreen:

@@ -5,53 +5,35 @@ Deterministic: an empty store at a fixed relative path, the demo data at its fix
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from qdtui.app import QdApp
 from qdtui.state import AppState
 
+from tui_helpers import pressing
+
 SIZES = [(80, 24), (120, 40)]
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch) -> QdApp:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("QD_HOME", "qd-home")
-    return QdApp(AppState(data_spec="demo", home=Path("qd-home"), seed=0))
-
-
-async def _settle(pilot) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def _after(*keys: str):
-    async def run_before(pilot) -> None:
-        await _settle(pilot)
-        for key in keys:
-            await pilot.press(key)
-            await _settle(pilot)
-
-    return run_before
+def app(snap_home) -> QdApp:
+    return QdApp(AppState(data_spec="demo", home=snap_home, seed=0))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_home(snap_compare, app, size):
-    assert snap_compare(app, terminal_size=size, run_before=_after())
+    assert snap_compare(app, terminal_size=size, run_before=pressing())
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_help(snap_compare, app, size):
-    assert snap_compare(app, terminal_size=size, run_before=_after("question_mark"))
+    assert snap_compare(app, terminal_size=size, run_before=pressing("question_mark"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_data_browser(snap_compare, app, size):
-    assert snap_compare(app, terminal_size=size, run_before=_after("d"))
+    assert snap_compare(app, terminal_size=size, run_before=pressing("d"))
 
 
 def test_too_small(snap_compare, app):
-    assert snap_compare(app, terminal_size=(60, 16), run_before=_after())
+    assert snap_compare(app, terminal_size=(60, 16), run_before=pressing())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 
 import numpy as np
 import pytest
@@ -16,15 +14,7 @@ from qdtui.widgets.curves import Curves, thin
 from qdtui.widgets.drawing import HALF, Drawing, cell_pairs, fit_zoom, resample
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
 
-
-def sync(fn):
-    """Run an async test without an asyncio pytest plugin."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return asyncio.run(fn(*args, **kwargs))
-
-    return wrapper
+from tui_helpers import sync
 
 
 class Host(App[None]):

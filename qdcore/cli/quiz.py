@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from qdcore.cli.common import JsonOpt, console, print_json
+from qdcore.fmt import DASH
 
 if TYPE_CHECKING:
     from qdcore.quiz.report import Accuracy, QuizReport
 
 app = typer.Typer(no_args_is_help=True, help="Human accuracy: quiz results and sessions (take a quiz with `qdtui quiz`).")
 
-DASH = "—"
 MATRIX_MAX = 10  # larger confusion matrices (wider than 80 columns) are summarised as the most frequent mistakes
 
 ParticipantOpt = Annotated[Optional[str], typer.Option("--participant", "-p", help="Only this participant's answers.")]

@@ -11,6 +11,8 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, print_json
 from qdcore.errors import ConfigError
+from qdcore.fmt import DASH
+from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
     from qdcore.store import RunRecord, Store
@@ -21,7 +23,6 @@ RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'la
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "bold red", "interrupted": "yellow"}
 # Per-epoch curves in the order a reader expects; others follow alphabetically.
 CURVE_ORDER = ["train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "train/lr", "train/seconds"]
-DASH = "—"
 
 
 def _store() -> "Store":
@@ -94,17 +95,6 @@ def _pct(v: Any) -> str:
 
 def _count(v: Any) -> str:
     return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else DASH if v is None else str(v)
-
-
-def _dur(v: Any) -> str:
-    if not isinstance(v, (int, float)) or math.isnan(v):
-        return DASH
-    v = float(v)
-    if v < 60:
-        return f"{v:.1f}s"
-    if v < 3600:
-        return f"{int(v // 60)}m {int(v % 60):02d}s"
-    return f"{int(v // 3600)}h {int(v % 3600 // 60):02d}m"
 
 
 def _val(v: Any) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qdcore.data.categories import official_categories
-from qdcore.data.sources import Source
+from qdcore.data.sources import FileSource, Source, files_by_category
 from qdcore.errors import DataError
 
 ROW = 784  # 28 x 28 uint8 pixels per drawing
@@ -124,29 +124,13 @@ def _visible_files(path: Path, suffix: str) -> list[Path]:
 
 
 def _by_category(files: list[Path], where: Path) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for p in files:
-        cat = category_from_stem(p.stem)
-        if cat in out:
-            raise DataError(f"both {out[cat].name!r} and {p.name!r} in {where} hold category {cat!r}; remove one")
-        out[cat] = p
-    return out
+    return files_by_category(files, where, lambda p: category_from_stem(p.stem))
 
 
-class _MappedFiles(Source):
+class _MappedFiles(FileSource):
     """One memory-mapped file of uint8 (n, 784) rows per category."""
 
-    _files: dict[str, Path]
     _counts: dict[str, int]
-
-    def categories(self) -> list[str]:
-        return sorted(self._files)
-
-    def _file(self, category: str) -> Path:
-        try:
-            return self._files[category]
-        except KeyError:
-            raise DataError(f"{self.location} has no drawings of {category!r}") from None
 
     def count(self, category: str) -> int:
         self._file(category)
@@ -160,10 +144,6 @@ class _MappedFiles(Source):
         # A fresh map per call, dropped on return: the pages the kernel mapped around the
         # sampled rows leave the process's RSS instead of piling up over 345 files.
         return _read_rows(self.open_map(category), rows, str(self._file(category)))
-
-    def file_of(self, category: str) -> str:
-        return str(self._file(category))
-
 
 class NpyFolderSource(_MappedFiles):
     """A folder of `<category>.npy` / `full_numpy_bitmap_<category>.npy` files, or one such file."""

@@ -7,6 +7,7 @@ bitmaps in Google's layout (white ink on black), without loading whole files.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,36 @@ class Source(ABC):
         """One line naming the source for headers and reports."""
         tag = " (synthetic)" if self.synthetic and "synthetic" not in self.location else ""
         return f"{self.kind}: {self.location}{tag}"
+
+
+
+class FileSource(Source):
+    """A source that keeps each category in one file (`_files`: category -> path)."""
+
+    _files: dict[str, Path]
+
+    def categories(self) -> list[str]:
+        return sorted(self._files)
+
+    def _file(self, category: str) -> Path:
+        try:
+            return self._files[category]
+        except KeyError:
+            raise DataError(f"{self.location} has no drawings of {category!r}") from None
+
+    def file_of(self, category: str) -> str:
+        return str(self._file(category))
+
+
+def files_by_category(files: list[Path], where: Path, category_of: Callable[[Path], str]) -> dict[str, Path]:
+    """category -> file; DataError where two files in `where` name the same category."""
+    out: dict[str, Path] = {}
+    for p in files:
+        cat = category_of(p)
+        if cat in out:
+            raise DataError(f"both {out[cat].name!r} and {p.name!r} in {where} hold category {cat!r}; remove one")
+        out[cat] = p
+    return out
 
 
 def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = None) -> Source:

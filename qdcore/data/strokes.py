@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qdcore.data.sources import Source
+from qdcore.data.sources import FileSource, files_by_category
 from qdcore.errors import DataError
 
 KIND_SIMPLIFIED = "ndjson-simplified"
@@ -141,15 +141,22 @@ def _line_spans(buf: memoryview | bytes | mmap.mmap, size: int) -> np.ndarray:
 # ---------------------------------------------------------------- Google's binary format
 
 
-def _parse_record(buf, off: int, size: int) -> tuple[Drawing, int]:
-    """The binary record at byte `off` and the offset after it; ValueError if it does not fit."""
+def _record_head(buf, off: int, size: int) -> tuple:
+    """(key_id, countrycode, recognized, timestamp, n_strokes) of the record at `off`; ValueError if it is bad."""
     if off + _HEAD.size > size:
         raise ValueError(f"truncated header ({size - off} bytes left)")
-    key_id, cc, recognized, ts, n_strokes = _HEAD.unpack_from(buf, off)
+    head = _HEAD.unpack_from(buf, off)
+    recognized, n_strokes = head[2], head[4]
     if recognized > 1:
         raise ValueError(f"recognized byte is {recognized}, not 0 or 1")
     if n_strokes == 0:
         raise ValueError("a drawing with no strokes")
+    return head
+
+
+def _parse_record(buf, off: int, size: int) -> tuple[Drawing, int]:
+    """The binary record at byte `off` and the offset after it; ValueError if it does not fit."""
+    key_id, cc, recognized, ts, n_strokes = _record_head(buf, off, size)
     off += _HEAD.size
     strokes = []
     for k in range(n_strokes):
@@ -169,13 +176,7 @@ def _parse_record(buf, off: int, size: int) -> tuple[Drawing, int]:
 
 def _skip_record(buf, off: int, size: int) -> int:
     """Offset after the record at `off`, checking only its structure (fast index scan)."""
-    if off + _HEAD.size > size:
-        raise ValueError(f"truncated header ({size - off} bytes left)")
-    _, _, recognized, _, n_strokes = _HEAD.unpack_from(buf, off)
-    if recognized > 1:
-        raise ValueError(f"recognized byte is {recognized}, not 0 or 1")
-    if n_strokes == 0:
-        raise ValueError("a drawing with no strokes")
+    n_strokes = _record_head(buf, off, size)[4]
     off += _HEAD.size
     for k in range(n_strokes):
         if off + 2 > size:
@@ -502,7 +503,7 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28,
     return images[keep], [f"{path}#{int(r)}" for r in keep]
 
 
-class NdjsonSource(Source):
+class NdjsonSource(FileSource):
     """A folder of `<category>.ndjson` (simplified or raw) or Google `.bin` stroke files, or one such file."""
 
     kind = KIND_SIMPLIFIED
@@ -534,25 +535,10 @@ class NdjsonSource(Source):
             files = [p for p in files if p not in dumps]
         if not files:
             raise DataError(f"no .ndjson or .bin stroke files in {path}")
-        self._files: dict[str, Path] = {}
-        for p in files:
-            cat = category_of(p)
-            if cat in self._files:
-                raise DataError(f"both {self._files[cat].name!r} and {p.name!r} in {path} hold category {cat!r}; "
-                                "remove one")
-            self._files[cat] = p
+        self._files = files_by_category(files, path, category_of)
         self._kinds = {c: _sniff_kind(p) for c, p in self._files.items()}
         kinds = sorted(set(self._kinds.values()))
         self.kind = kinds[0] if len(kinds) == 1 else "+".join(kinds)
-
-    def categories(self) -> list[str]:
-        return sorted(self._files)
-
-    def _file(self, category: str) -> Path:
-        try:
-            return self._files[category]
-        except KeyError:
-            raise DataError(f"{self.location} has no drawings of {category!r}") from None
 
     def _index(self, category: str) -> FileIndex:
         return index_file(self._file(category))
@@ -584,9 +570,6 @@ class NdjsonSource(Source):
             self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
             self.notes.append(f"{idx.path}: skipped {len(idx.bad)} malformed lines ({_summary(idx.bad)})")
         return images.reshape(rows.size, -1)
-
-    def file_of(self, category: str) -> str:
-        return str(self._file(category))
 
     def describe(self) -> str:
         return f"{self.kind}: {self.location}"

@@ -253,14 +253,10 @@ def vs_model(answers: Iterable["QuizAnswer"], outcomes: ModelOutcomes) -> VsMode
 def select_answers(store: "Store", participant: str | None = None, session: int | None = None,
                    source_run: int | None = None) -> list["QuizAnswer"]:
     """Answers for a report's scope; ConfigError for an unknown participant (naming the known ones)."""
+    from qdcore.quiz.session import known_participant
+
     if participant is not None:
-        participant = participant.strip()
-        if not participant:
-            raise ConfigError("the participant name is empty: pass --participant NAME")
-        known = store.quiz_participants()
-        if participant not in known:
-            hint = f"participants: {', '.join(known)}" if known else "nobody has taken a quiz yet"
-            raise ConfigError(f"no quiz by {participant!r} in {store.home} ({hint})")
+        participant = known_participant(store, participant, "--participant")
     if session is not None:
         rec = store.quiz_session(session)  # StoreError when missing
         if participant is not None and rec.participant != participant:

@@ -445,15 +445,22 @@ def open_sessions(store: "Store", participant: str | None = None) -> list[Any]:
     return out[::-1]
 
 
-def resume_latest(store: "Store", participant: str) -> QuizSession:
-    """Resume a participant's most recent unfinished quiz; ConfigError naming the choices when there is none."""
+def known_participant(store: "Store", participant: str | None, flag: str, after: str = "") -> str:
+    """The name without surrounding spaces; ConfigError when it is empty or nobody by it has taken a quiz
+    (naming the people who have, then `after`)."""
     name = (participant or "").strip()
     if not name:
-        raise ConfigError("the participant name is empty: pass --name NAME")
+        raise ConfigError(f"the participant name is empty: pass {flag} NAME")
     known = store.quiz_participants()
     if name not in known:
         hint = f"participants: {', '.join(known)}" if known else "nobody has taken a quiz yet"
-        raise ConfigError(f"no quiz by {name!r} in {store.home} ({hint}); start a new one instead")
+        raise ConfigError(f"no quiz by {name!r} in {store.home} ({hint}){after}")
+    return name
+
+
+def resume_latest(store: "Store", participant: str) -> QuizSession:
+    """Resume a participant's most recent unfinished quiz; ConfigError naming the choices when there is none."""
+    name = known_participant(store, participant, "--name", "; start a new one instead")
     open_ = open_sessions(store, name)
     if not open_:
         raise ConfigError(f"{name!r} has no unfinished quiz; start a new one")

@@ -206,22 +206,12 @@ class Store:
     def list_runs(self, kind: str | None = None, status: str | None = None,
                   limit: int | None = None, parent: int | None = None) -> list[RunRecord]:
         """Runs, newest first, optionally filtered."""
-        where, args = [], []
         if kind is not None:
             _check(kind, KINDS, "kind")
-            where.append("kind = ?")
-            args.append(kind)
         if status is not None:
             _check(status, STATUSES, "status")
-            where.append("status = ?")
-            args.append(status)
-        if parent is not None:
-            where.append("parent = ?")
-            args.append(int(parent))
-        sql = f"SELECT {_RUN_COLS} FROM runs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id DESC"
+        where, args = _where(("kind = ?", kind), ("status = ?", status), ("parent = ?", _int(parent)))
+        sql = f"SELECT {_RUN_COLS} FROM runs" + where + " ORDER BY id DESC"
         if limit is not None:
             if limit < 0:
                 raise ConfigError(f"--limit must be 0 or more, not {limit}")
@@ -420,16 +410,9 @@ class Store:
     def quiz_sessions(self, participant: str | None = None, run_id: int | None = None,
                       open_only: bool = False) -> list[QuizSession]:
         """Quiz sessions, oldest first, optionally for one participant or source run."""
-        where, args = [], []
-        if participant is not None:
-            where.append("s.participant = ?")
-            args.append(participant)
-        if run_id is not None:
-            where.append("s.run_id = ?")
-            args.append(int(run_id))
-        if open_only:
-            where.append("s.ended IS NULL")
-        sql = _SESSION_SQL + (" WHERE " + " AND ".join(where) if where else "") + " GROUP BY s.id ORDER BY s.id"
+        where, args = _where(("s.participant = ?", participant), ("s.run_id = ?", _int(run_id)),
+                             ("s.ended IS NULL", True if open_only else None))
+        sql = _SESSION_SQL + where + " GROUP BY s.id ORDER BY s.id"
         return [_session(r) for r in self._read(sql, args)]
 
     def finish_quiz_session(self, session: int) -> None:
@@ -460,17 +443,9 @@ class Store:
     def quiz_answers(self, session: int | None = None, participant: str | None = None,
                      run_id: int | None = None) -> list[QuizAnswer]:
         """Answers in the order given, optionally for one session, participant or source run."""
-        where, args = [], []
-        if session is not None:
-            where.append("session = ?")
-            args.append(int(session))
-        if participant is not None:
-            where.append("participant = ?")
-            args.append(participant)
-        if run_id is not None:
-            where.append("session IN (SELECT id FROM quiz_sessions WHERE run_id = ?)")
-            args.append(int(run_id))
-        sql = f"SELECT {_ANSWER_COLS} FROM quiz_answers" + (" WHERE " + " AND ".join(where) if where else "")
+        where, args = _where(("session = ?", _int(session)), ("participant = ?", participant),
+                             ("session IN (SELECT id FROM quiz_sessions WHERE run_id = ?)", _int(run_id)))
+        sql = f"SELECT {_ANSWER_COLS} FROM quiz_answers" + where
         return [_answer(r) for r in self._read(sql + " ORDER BY id", args)]
 
     def delete_last_quiz_answer(self, session: int) -> QuizAnswer | None:
@@ -490,6 +465,18 @@ class Store:
 
 _SESSION_SQL = ("SELECT s.id, s.participant, s.config, s.run_id, s.started, s.ended, count(a.id) AS answered"
                 " FROM quiz_sessions s LEFT JOIN quiz_answers a ON a.session = s.id")
+
+
+def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
+    """' WHERE a = ? AND ...' (or '') and its arguments from (sql, value) pairs; a None value drops its
+    condition, and a condition without '?' takes no argument."""
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    where = " WHERE " + " AND ".join(sql for sql, _ in used) if used else ""
+    return where, [value for sql, value in used if "?" in sql]
+
+
+def _int(v: Any) -> int | None:
+    return None if v is None else int(v)
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from textual_plotext import PlotextPlot
+from qdtui.widgets.plot import TitledPlot
 
 # plotext colour names that read on dark and light backgrounds
 COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "gray")
@@ -31,7 +31,7 @@ def thin(xs: list[float], ys: list[float], limit: int) -> tuple[list[float], lis
     return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
-class Curves(PlotextPlot):
+class Curves(TitledPlot):
     """A plot of named series; `append()` only records the point, the plot is rebuilt once per frame."""
 
     DEFAULT_CSS = """
@@ -40,8 +40,7 @@ class Curves(PlotextPlot):
 
     def __init__(self, title: str = "", *, xlabel: str = "", ylog: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.title = title
+        super().__init__(title, name=name, id=id, classes=classes)
         self.xlabel = xlabel
         self.ylog = ylog
         self._series: dict[str, Series] = {}
@@ -85,11 +84,7 @@ class Curves(PlotextPlot):
 
     def render(self):
         """Rebuild the plotext figure from the stored series, thinned to the plot width."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if self.title:
-            plt.title(self.title)
+        plt = self.fresh_figure()
         if self.xlabel:
             plt.xlabel(self.xlabel)
         limit = max(8, 2 * self.size.width)

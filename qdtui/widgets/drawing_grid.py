@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,6 +253,13 @@ class DrawingGrid(ScrollView, can_focus=True):
             pairs = self._pairs[key] = cell_pairs(resample(self._items[index].image, zoom))
         return pairs
 
+    def _cell_source(self, zoom: float) -> tuple[Callable[[int], np.ndarray], Callable[[np.ndarray], list[Segment]]]:
+        """For one frame: drawing index -> its cell pairs, and one row of pairs -> segments.
+
+        Subclasses colour the cells differently by overriding this (HeatmapGrid blends in a heat map)."""
+        palette = widget_palette(self, "drawing-grid", self._palettes)
+        return (lambda index: self._item_pairs(index, zoom)), palette.segments
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         base = self.rich_style
@@ -260,7 +268,7 @@ class DrawingGrid(ScrollView, can_focus=True):
         iw, ih, cw = self._cell(zoom)
         cols = self.columns
         row, line = divmod(y + scroll_y, self.cell_height)
-        palette = widget_palette(self, "drawing-grid", self._palettes)
+        pairs_of, segments_of = self._cell_source(zoom)
         cursor_style = self.get_component_rich_style(
             "drawing-grid--cursor" if self.has_focus else "drawing-grid--cursor-blurred")
         caption_style = self.get_component_rich_style("drawing-grid--caption")
@@ -274,9 +282,9 @@ class DrawingGrid(ScrollView, can_focus=True):
                 continue
             item = self._items[i]
             if line < ih:
-                pairs = self._item_pairs(i, zoom)
+                pairs = pairs_of(i)
                 if line < pairs.shape[0]:
-                    segs += palette.segments(pairs[line, :iw])
+                    segs += segments_of(pairs[line, :iw])
                     pad = iw - min(iw, pairs.shape[1])
                     if pad:
                         segs.append(Segment(" " * pad, base))

@@ -8,10 +8,9 @@ import numpy as np
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
-from textual.strip import Strip
 
 from qdtui.widgets.drawing import HALF, cell_pairs, resample
-from qdtui.widgets.drawing_grid import CAPTION_LINES, DrawingGrid, GridItem
+from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
 
 # 0 -> dark blue, 0.35 -> cyan, 0.6 -> yellow, 1 -> red: a jet-like ramp readable in 256-colour terminals too
 _STOPS = np.array([0.0, 0.35, 0.6, 1.0], np.float32)
@@ -124,43 +123,7 @@ class HeatmapGrid(DrawingGrid):
             pairs = cache[key] = rgb_cell_pairs(blend(item.image, heat, ink, paper), zoom)
         return pairs
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        scroll_x, scroll_y = self.scroll_offset
-        zoom = self.effective_zoom()
-        iw, ih, _ = self._cell(zoom)
-        cols = self.columns
-        row, line = divmod(y + scroll_y, self.cell_height)
+    def _cell_source(self, zoom: float):
+        """The drawings blended with their maps in the theme's ink and paper, as RGB half-block cells."""
         ink, paper = self._colors()
-        cursor_style = self.get_component_rich_style(
-            "drawing-grid--cursor" if self.has_focus else "drawing-grid--cursor-blurred")
-        caption_style = self.get_component_rich_style("drawing-grid--caption")
-        segs: list[Segment] = []
-        for c in range(cols):
-            if c:
-                segs.append(Segment(" ", base))
-            i = row * cols + c
-            if i >= len(self._items) or line >= ih + CAPTION_LINES:
-                segs.append(Segment(" " * iw, base))
-                continue
-            item = self._items[i]
-            if line < ih:
-                pairs = self._rgb_pairs(i, zoom, ink, paper)
-                if line < pairs.shape[0]:
-                    segs += self._palette.segments(pairs[line, :iw])
-                    pad = iw - min(iw, pairs.shape[1])
-                    if pad:
-                        segs.append(Segment(" " * pad, base))
-                else:
-                    segs.append(Segment(" " * iw, base))
-            else:
-                text = item.caption(iw)[line - ih]
-                style = caption_style
-                if line == ih and item.correct is not None:
-                    style = self.get_component_rich_style(
-                        "drawing-grid--right" if item.correct else "drawing-grid--wrong")
-                if i == self.cursor:
-                    style = style + cursor_style
-                segs.append(Segment(text, style))
-        return Strip(segs).crop_extend(scroll_x, scroll_x + width, base)
+        return (lambda index: self._rgb_pairs(index, zoom, ink, paper)), self._palette.segments

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from textual_plotext import PlotextPlot
+
+from qdtui.widgets.plot import TitledPlot
 
 # plotext colour names that read on dark and light backgrounds; noise is gray
 GROUP_COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "white")
@@ -18,7 +19,7 @@ def group_color(group: int) -> str:
     return NOISE_COLOR if group < 0 else GROUP_COLORS[group % len(GROUP_COLORS)]
 
 
-class Scatter(PlotextPlot):
+class Scatter(TitledPlot):
     """Points (x, y) with an integer group each; the highlighted group is drawn last and bold."""
 
     DEFAULT_CSS = """
@@ -27,8 +28,7 @@ class Scatter(PlotextPlot):
 
     def __init__(self, title: str = "", *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self.title = title
+        super().__init__(title, name=name, id=id, classes=classes)
         self._xy = np.zeros((0, 2), np.float32)
         self._groups = np.zeros(0, np.int64)
         self._names: dict[int, str] = {}
@@ -57,11 +57,7 @@ class Scatter(PlotextPlot):
 
     def render(self):
         """Rebuild the figure: one plotext series per group."""
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if self.title:
-            plt.title(self.title)
+        plt = self.fresh_figure()
         for g in self.groups:
             m = self._groups == g
             xs, ys = self._xy[m, 0].tolist(), self._xy[m, 1].tolist()
