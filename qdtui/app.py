@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import time
 from pathlib import Path
@@ -125,7 +126,8 @@ class QdApp(App[None]):
 
         if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
             return
-        self.push_screen(HelpScreen(screen_keys(self.screen), type(self.screen).__name__.removesuffix("Screen")))
+        name = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(self.screen).__name__.removesuffix("Screen")).capitalize()
+        self.push_screen(HelpScreen(screen_keys(self.screen), name))  # 'DataBrowserScreen' -> 'Data browser'
 
     def action_toggle_theme(self) -> None:
         """Switch between the dark and the light theme."""

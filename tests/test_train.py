@@ -296,3 +296,20 @@ def test_crash_mid_epoch_then_resume_through_the_store(tmp_path):
     assert [r.epoch for r in store.metrics(crashed.id, split="val") if r.name == "loss"] == [1, 2]
     with pytest.raises(ConfigError, match="already finished"):
         resume_run(crashed.id, store)
+
+
+def test_top1_breaks_ties_as_the_saved_predictions_do():
+    """bf16 logits tie often; top-1 must pick the first tied class, as Predictions.predicted (argmax) does."""
+    from qdcore.train.device import Runtime
+    from qdcore.train.evaluate import evaluate
+
+    class Tied(torch.nn.Module):
+        def forward(self, x):
+            logits = torch.zeros(x.shape[0], 12)
+            logits[:, 2] = logits[:, 7] = 1.0  # a tie between classes 2 and 7
+            return logits
+
+    n = 8
+    data = DeviceData(np.zeros((n, 28, 28), np.uint8), np.full(n, 2), torch.device("cpu"))
+    res = evaluate(Tied(), data, Runtime(torch.device("cpu"), None, False), keep_probs=True)
+    assert res.top1 == float((res.probs.argmax(1) == 2).mean()) == 1.0

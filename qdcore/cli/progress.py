@@ -79,7 +79,7 @@ class RichProgressSink:
                     f"best epoch {s.get('best_epoch')} of {s.get('epochs')} · {s.get('train_seconds', 0):.1f} s training · "
                     f"{s.get('images_per_second', 0):,.0f} img/s", highlight=False, soft_wrap=True)
             else:
-                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs; "
-                                   "continue with 'qd train --resume RUN'", highlight=False, soft_wrap=True)
+                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
+                                   highlight=False, soft_wrap=True)
         elif isinstance(event, RunFailed):
             self.close()

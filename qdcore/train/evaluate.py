@@ -54,7 +54,8 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")
                 k = min(5, logits.shape[1])
                 top = logits.topk(k, dim=1).indices
-                hit1 += (top[:, 0] == y).sum()
+                # argmax, not top[:, 0]: on tied (bf16) logits it picks the first class, as predictions.npz does.
+                hit1 += (logits.argmax(dim=1) == y).sum()
                 hit5 += (top == y[:, None]).any(dim=1).sum()
                 if keep_probs:
                     chunks.append(logits.softmax(dim=1).cpu())

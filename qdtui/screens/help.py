@@ -36,16 +36,18 @@ class KeyHelp:
 def screen_keys(screen: Screen) -> list[KeyHelp]:
     """The described bindings active on a screen (its focused widget's included), one line per action."""
     app = screen.app
+    extra_pairs = getattr(screen, "HELP_EXTRA", [])
+    explained = {k for keys, _ in extra_pairs for k in keys.split()}  # keys HELP_EXTRA already describes
     seen: dict[tuple[str, str], list[str]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
         text = b.description or b.action
         # App-wide keys are listed under "Everywhere"; hidden ones (arrows) in the screen's HELP_EXTRA.
-        if active.node is app or not b.show or not b.description or b.system:
+        if active.node is app or not b.show or not b.description or b.system or key in explained:
             continue
         disp = app.get_key_display(Binding(key, b.action, b.description, key_display=b.key_display))
         seen.setdefault((b.action, text), []).append(disp)
-    extra = [KeyHelp(k, d) for k, d in getattr(screen, "HELP_EXTRA", [])]
+    extra = [KeyHelp(k, d) for k, d in extra_pairs]
     return extra + [KeyHelp(" ".join(keys), text) for (_, text), keys in seen.items()]
 
 

@@ -298,7 +298,8 @@ class RunsScreen(Screen):
         if not self.rows:
             note.update("No runs yet: press escape, then t to train, or start `qd train` in another terminal.")
             return
-        parts = [f"{len(self.shown)} of {len(self.rows)} runs" if self.filter_text else f"{len(self.rows)} runs"]
+        noun = "run" if len(self.rows) == 1 else "runs"
+        parts = [f"{len(self.shown)} of {len(self.rows)} {noun}" if self.filter_text else f"{len(self.rows)} {noun}"]
         if self.filter_text:
             parts.append(f"filter “{self.filter_text}”")
         if self.marked:
@@ -422,7 +423,8 @@ class RunsScreen(Screen):
         else:
             what = f"{len(ids)} runs ({', '.join(map(str, ids[:8]))}{' …' if len(ids) > 8 else ''})"
         self.app.push_screen(
-            ConfirmDialog(f"Delete {what}? Its metrics, model and predictions are removed for good.",
+            ConfirmDialog(f"Delete {what}? {'Its' if len(ids) == 1 else 'Their'} metrics, model and predictions are "
+                          "removed for good.",
                           yes="Delete", no="Keep", title="Delete runs"),
             callback=lambda yes: self.delete(ids) if yes else None)
 

@@ -63,6 +63,12 @@ def galleries(data, report: dict) -> list[QualityGallery]:
     ]
 
 
+def kind_line(g: QualityGallery) -> str:
+    """'Exact duplicates      2 groups': numbers in one column, the unit after."""
+    number, _, unit = g.count.partition(" ")
+    return f"{g.label:<19}{number:>4} {unit}".rstrip()
+
+
 class QualityPane(EvalPane):
     """Problem kinds on the left, the chosen kind's drawings on the right."""
 
@@ -105,7 +111,7 @@ class QualityPane(EvalPane):
         self.galleries = found
         options = self.query_one("#quality-kinds", OptionList)
         options.clear_options()
-        options.add_options([Option(f"{g.label:<20}{g.count:>9}", id=g.key) for g in found])
+        options.add_options([Option(kind_line(g), id=g.key) for g in found])
         options.highlighted = 0
 
     @on(OptionList.OptionHighlighted, "#quality-kinds")
