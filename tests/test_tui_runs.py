@@ -246,3 +246,16 @@ def test_snapshot_runs(snap_compare, tmp_path, monkeypatch, size):
         await pilot.pause()
 
     assert snap_compare(QdApp(AppState(home=Path("qd-home"))), terminal_size=size, run_before=run_before)
+
+
+@sync
+async def test_people_column_shows_the_human_baseline(home, quizzed):
+    """With quiz answers on a run's drawings the tracker gains a people column: 11 of 16 answers right."""
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(100, 24)) as pilot:
+        screen = await open_runs(app, pilot)
+        table = screen.query_one("#tracker", DataTable)
+        header = [str(c.label).strip() for c in table.columns.values()]
+        assert "people" in header
+        cells = [str(c).strip() for c in table.get_row(str(quizzed))]
+        assert cells[header.index("people")] == "68.8%"

@@ -257,3 +257,13 @@ async def test_event_bursts_collapse_but_epochs_arrive():
         kinds = [(m.kind, getattr(m.event, "step", None)) for m in app.got]
         assert kinds == [("RunStarted", None), ("Progress", 100), ("EpochEnd", 100), ("Progress", 200)]
         assert {m.run_id for m in app.got} == {7}
+
+
+def test_integer_ticks_for_epochs_and_steps():
+    from qdtui.widgets.curves import int_ticks
+
+    assert int_ticks(1, 10) == [2, 4, 6, 8, 10]
+    assert int_ticks(1, 3) == [1, 2, 3]
+    assert int_ticks(50, 325) == [100, 200, 300]
+    assert all(isinstance(t, int) for t in int_ticks(0, 12345))
+    assert len(int_ticks(0, 12345)) <= 6

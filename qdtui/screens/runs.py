@@ -26,16 +26,28 @@ COLUMNS: list[tuple[str, str, bool]] = [
     ("data", "data", False), ("params", "params", True), ("top1", "top-1", True), ("top5", "top-5", True),
     ("best", "best", True), ("runtime", "runtime", True), ("status", "status", False),
 ]
-SORT_KEYS = [k for k, _, _ in COLUMNS if k != "mark"]
+# Shown after top-5 only when someone has taken a quiz on a run's drawings (issue 6's human baseline).
+HUMAN_COLUMN = ("human", "people", True)
+SORT_KEYS = [k for k, _, _ in COLUMNS if k != "mark"] + ["human"]
+
+
+def columns_for(rows: list["RunRow"]) -> list[tuple[str, str, bool]]:
+    """COLUMNS, plus the people column when any run has a human baseline."""
+    if not any(r.values.get("human") is not None for r in rows):
+        return COLUMNS
+    i = [k for k, _, _ in COLUMNS].index("top5") + 1
+    return COLUMNS[:i] + [HUMAN_COLUMN] + COLUMNS[i:]
 TEXT_KEYS = ("name", "model", "data", "status")  # sorted A to Z first; numbers biggest first
 # Widths including the one-space separator each cell starts with; name, model and data share the rest.
 FIXED = {"mark": 1, "params": 7, "top1": 7, "top5": 7, "best": 5, "runtime": 8, "status": 12}
 WIDE = 100  # from this width params are exact (164,363), below compact (164k)
 
 
-def column_widths(total: int, max_id: int) -> dict[str, int]:
+def column_widths(total: int, max_id: int, human: bool = False) -> dict[str, int]:
     """Widths that fit the table into `total` cells: 80 columns show every column."""
     widths = dict(FIXED, id=max(3, len(str(max_id)) + 1))
+    if human:
+        widths["human"] = 7
     if total >= WIDE:
         widths["params"] = 10
     flex = max(24, total - sum(widths.values()) - 1)  # 1: the vertical scrollbar
@@ -81,7 +93,7 @@ class RunRow:
         return int(self.run.id)
 
     @classmethod
-    def of(cls, run: Any) -> "RunRow":
+    def of(cls, run: Any, human: float | None = None) -> "RunRow":
         """Tracker values of a record; durations from stored numbers only (no clocks)."""
         c, s = run.config or {}, run.summary or {}
         runtime = _num(s.get("train_seconds"))
@@ -94,10 +106,10 @@ class RunRow:
             "data": str(c.get("data") or ""), "params": _num(s.get("params")),
             "top1": _num(s.get("test_top1")), "top5": _num(s.get("test_top5")),
             "best": best if isinstance(best, int) and best > 0 else None, "runtime": runtime,
-            "status": str(run.status),
+            "status": str(run.status), "human": human,
         })
 
-    def cells(self, marked: bool, widths: dict[str, int]) -> list[Any]:
+    def cells(self, marked: bool, widths: dict[str, int], columns: list | None = None) -> list[Any]:
         """The table cells, in COLUMNS order, each exactly its column's width."""
         v = self.values
         if v["params"] is None:
@@ -108,10 +120,10 @@ class RunRow:
             "id": str(v["id"]), "name": v["name"], "model": v["model"], "data": _short_data(v["data"]),
             "params": params, "top1": fmt_pct(v["top1"]), "top5": fmt_pct(v["top5"]),
             "best": DASH if v["best"] is None else str(v["best"]), "runtime": fmt_duration(v["runtime"]),
-            "status": v["status"],
+            "status": v["status"], "human": fmt_pct(v.get("human")),
         }
         out: list[Any] = [Text(MARK if marked else " ", style="bold yellow")]
-        for key, _, right in COLUMNS[1:]:
+        for key, _, right in (columns or COLUMNS)[1:]:
             style = STATUS_STYLE.get(v["status"], "") if key == "status" else ""
             out.append(Text(fit(text[key], widths[key], right), style=style))
         return out
@@ -143,10 +155,11 @@ def filter_rows(rows: list[RunRow], text: str) -> list[RunRow]:
 class TrackerLoaded(Message):
     """Runs read from the store (or `error`, one line)."""
 
-    def __init__(self, runs: list[Any], error: str = "") -> None:
+    def __init__(self, runs: list[Any], error: str = "", humans: dict[int, float] | None = None) -> None:
         super().__init__()
         self.runs = runs
         self.error = error
+        self.humans = humans or {}
 
 
 class RunsDeleted(Message):
@@ -247,7 +260,12 @@ class RunsScreen(Screen):
         """Read every run in a thread."""
         try:
             with _store(self.store_home) as store:
-                self.post_message(TrackerLoaded(store.list_runs()))
+                runs = store.list_runs()
+                from qdcore.quiz.report import human_baselines
+
+                ids = [r.id for r in runs if r.kind == "classifier"]
+                humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
+                self.post_message(TrackerLoaded(runs, humans=humans))
         except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
             self.post_message(TrackerLoaded([], user_message(e)))
 
@@ -257,7 +275,7 @@ class RunsScreen(Screen):
         if self.focused is None:
             table.focus()
         self._error = message.error
-        self.rows = [RunRow.of(r) for r in message.runs]
+        self.rows = [RunRow.of(r, message.humans.get(r.id)) for r in message.runs]
         ids = {r.id for r in self.rows}
         self.marked &= ids
         self.loaded += 1
@@ -268,9 +286,11 @@ class RunsScreen(Screen):
         table = self.query_one("#tracker", DataTable)
         current = self.cursor_run()
         self.shown = sort_rows(filter_rows(self.rows, self.filter_text), self.sort_key, self.sort_reverse)
-        widths = self._widths = column_widths(self.size.width or 80, max((r.id for r in self.rows), default=1))
+        columns = columns_for(self.rows)
+        widths = self._widths = column_widths(self.size.width or 80, max((r.id for r in self.rows), default=1),
+                                              human=len(columns) > len(COLUMNS))
         table.clear(columns=True)
-        for key, label, right in COLUMNS:
+        for key, label, right in columns:
             if key == "mark":
                 table.add_column(" ", key=key, width=1)
                 continue
@@ -279,14 +299,14 @@ class RunsScreen(Screen):
                 head = ("▼" if self.sort_reverse else "▲") + head[1:]
             table.add_column(Text(head, style="bold" if key == self.sort_key else ""), key=key, width=widths[key])
         for row in self.shown:
-            table.add_row(*row.cells(row.id in self.marked, widths), key=str(row.id))
+            table.add_row(*row.cells(row.id in self.marked, widths, columns), key=str(row.id))
         if current is not None and any(r.id == current for r in self.shown):
             table.move_cursor(row=table.get_row_index(str(current)), animate=False)
         self._update_note()
 
     def on_resize(self) -> None:
         max_id = max((r.id for r in self.rows), default=1)
-        if self.loaded and column_widths(self.size.width, max_id) != self._widths:
+        if self.loaded and column_widths(self.size.width, max_id, "human" in self._widths) != self._widths:
             self._render_table()
 
     def _update_note(self) -> None:
@@ -325,8 +345,9 @@ class RunsScreen(Screen):
 
     def action_sort(self) -> None:
         """Sort by the next column."""
-        i = SORT_KEYS.index(self.sort_key) if self.sort_key in SORT_KEYS else -1
-        self.sort_key = SORT_KEYS[(i + 1) % len(SORT_KEYS)]
+        keys = [k for k, _, _ in columns_for(self.rows) if k != "mark"]
+        i = keys.index(self.sort_key) if self.sort_key in keys else -1
+        self.sort_key = keys[(i + 1) % len(keys)]
         self.sort_reverse = self.sort_key not in TEXT_KEYS
         self._render_table()
 

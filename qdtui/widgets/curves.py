@@ -31,6 +31,19 @@ def thin(xs: list[float], ys: list[float], limit: int) -> tuple[list[float], lis
     return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
+def int_ticks(lo: float, hi: float, most: int = 6) -> list[int]:
+    """Whole-number ticks from lo to hi, at most `most`, on a round step (epochs and steps are integers)."""
+    lo_i, hi_i = int(lo), int(round(hi))
+    span = max(1, hi_i - lo_i)
+    step = 1
+    for mult in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 20000, 50000):
+        step = mult
+        if span / mult <= most - 1:
+            break
+    first = -(-lo_i // step) * step
+    return list(range(first, hi_i + 1, step)) or [lo_i]
+
+
 class Curves(TitledPlot):
     """A plot of named series; `append()` only records the point, the plot is rebuilt once per frame."""
 
@@ -89,12 +102,16 @@ class Curves(TitledPlot):
             plt.xlabel(self.xlabel)
         limit = max(8, 2 * self.size.width)
         drawn = 0
+        all_x: list[float] = []
         for s in self._series.values():
             if not s.xs:
                 continue
             xs, ys = thin(s.xs, s.ys, limit)
             plt.plot(xs, ys, label=s.name, color=s.color, marker=s.marker)
+            all_x += (xs[0], xs[-1])
             drawn += 1
+        if all_x and all(float(x).is_integer() for s in self._series.values() for x in s.xs[-1:] + s.xs[:1]):
+            plt.xticks(int_ticks(min(all_x), max(all_x)))
         if self.ylog and drawn:
             plt.yscale("log")
         self._builds += 1
