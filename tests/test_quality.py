@@ -65,3 +65,13 @@ def test_shared_quickdraw_duplicates():
     assert rep.per_class["cat"]["duplicates"] == 0 and rep.cross_class_groups == []
     flat = ds.images.reshape(len(ds), -1)
     assert len(np.unique(flat, axis=0)) == len(ds) - rep.duplicates
+
+
+def test_an_official_category_missing_from_the_data_says_so():
+    from qdcore.data.categories import check_category
+    from qdcore.errors import DataError
+
+    with pytest.raises(DataError, match="is a Quick, Draw! category but not in this data"):
+        check_category("cat", ["circle", "square"])
+    with pytest.raises(DataError, match="did you mean 'circle'"):
+        check_category("circel", ["circle", "square"])

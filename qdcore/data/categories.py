@@ -69,6 +69,11 @@ def check_category(name: str, allowed: list[str] | None = None) -> str:
     key = name.strip().lower().replace("_", " ")
     if key in lookup:
         return lookup[key]
+    official = {c.lower(): c for c in official_categories()}
+    if allowed is not None and key in official:
+        shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
+        raise DataError(f"{official[key]!r} is a Quick, Draw! category but not in this data ({shown}); "
+                        "download it with 'qd data download' and use --data cache, or pick from these")
     raise DataError(f"unknown category {name!r}{suggest(key, allowed)}; "
                     "see 'qd data list' for the names")
 
