@@ -62,9 +62,10 @@ class RichProgressSink:
                 self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=_num(event.loss),
                                      acc=_pct(event.top1), ips=f"{event.throughput:,.0f}")
         elif isinstance(event, EpochEnd):
-            line = (f"epoch {event.epoch:>3}/{self.total_epochs}  train loss {_num(event.train_loss)} "
-                    f"acc {_pct(event.train_top1)}  │  val loss {_num(event.val_loss)} top-1 {_pct(event.val_top1)} "
-                    f"top-5 {_pct(event.val_top5)}  │  lr {event.lr:.2g}  {event.seconds:.1f} s")
+            # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
+            line = (f"epoch {event.epoch:>3}/{self.total_epochs} train {event.train_loss:.3f} "
+                    f"{_pct(event.train_top1)} │ val {event.val_loss:.3f} {_pct(event.val_top1)} "
+                    f"(top-5 {_pct(event.val_top5)}) │ lr {event.lr:.2g} {event.seconds:.1f}s")
             if self.progress is not None:
                 self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
                 self.progress.console.print(line, highlight=False, soft_wrap=True)
