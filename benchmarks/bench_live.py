@@ -1,9 +1,10 @@
 """Cost of watching a run live: the same training headless vs with qdtui's live view attached (target <= 5%).
 
-Headless: `start_run(cfg, store, null_sink)`. Live: the real app, headless through App.run_test(), with the
-LiveScreen training the same config in its worker thread (events posted to the UI, curves redrawn). Runs
-alternate (headless, live, headless, ...) after a warm-up so drift on a shared machine hits both alike.
-Throughput is the engine's images/s over training time (evaluation excluded); wall time is reported too.
+Headless: a `qd train --config run.json --json` process alone. Live: the real app, headless through
+App.run_test(), whose LiveScreen starts the same training the way the form's Start does (a detached `qd train`
+child) and follows it (store polls, curves redrawn). Runs alternate (headless, live, headless, ...) after a
+warm-up so drift on a shared machine hits both alike. Throughput is the engine's images/s over training time
+(evaluation and process start excluded); wall time (process start included) is reported too.
 
 Usage: OMP_NUM_THREADS=1 python benchmarks/bench_live.py [--repeats 3] [--device cpu] [--model cnn2-000]
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,20 +36,22 @@ def config(args):
 
 
 def headless(cfg, home: Path) -> tuple[float, float]:
-    """(images/s, wall seconds) of start_run with no sink but the store's."""
-    from qdcore.events import null_sink
-    from qdcore.store import Store
-    from qdcore.train.runner import start_run
-
-    with Store(home) as store:
-        t = time.perf_counter()
-        result = start_run(cfg, store, null_sink)
-        wall = time.perf_counter() - t
-    return float(result.summary["images_per_second"]), wall
+    """(images/s, wall seconds) of `qd train` in a process of its own, nothing watching."""
+    fd, name = tempfile.mkstemp(prefix="qd-bench-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(cfg.to_dict(), f)
+    cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--config", name, "--json"]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    os.unlink(name)
+    if proc.returncode != 0:
+        raise SystemExit(f"qd train failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(proc.stdout)["images_per_second"]), wall
 
 
 def live(cfg, home: Path, size: tuple[int, int]) -> tuple[float, float, int, float]:
-    """(images/s, wall seconds, plot redraws, UI-thread CPU seconds) of the same run trained by the live view."""
+    """(images/s, wall seconds, plot redraws, UI-thread CPU seconds) of the same run started by the live view."""
     from qdcore.store import Store
     from qdtui.app import QdApp
     from qdtui.screens.live import LiveScreen
@@ -64,6 +70,7 @@ def live(cfg, home: Path, size: tuple[int, int]) -> tuple[float, float, int, flo
             wall, cpu = time.perf_counter() - t, time.thread_time() - cpu
             if screen.live.status != "done":
                 raise SystemExit(f"live run ended {screen.live.status}: {screen.live.error}")
+            screen.child.wait()  # the trainer's exit, so the next run has the cores to itself
             return wall, screen.live.run_id, screen.plots["loss"].builds, cpu
 
     wall, run_id, builds, cpu = asyncio.run(run())

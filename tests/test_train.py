@@ -194,6 +194,25 @@ def test_config_layers_and_toml(tmp_path):
         build_config("strnog")
 
 
+def test_config_json_file_is_a_full_config(tmp_path):
+    # The TUI starts `qd train --config run.json` with TrainConfig.to_dict(): it must come back unchanged.
+    cfg = TrainConfig().replace(model="cnn2-000", per_class=40, epochs=3, betas=(0.8, 0.99), name="from json",
+                                model_opts={"depth": 2}, amp=None)
+    f = tmp_path / "run.json"
+    f.write_text(json.dumps(cfg.to_dict()))
+    assert build_config(None, f) == cfg
+    assert build_config(None, f, {"epochs": 5}).epochs == 5
+    (tmp_path / "bad.json").write_text("{epochs: 3")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        build_config(None, tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="must hold an object"):
+        build_config(None, tmp_path / "list.json")
+    (tmp_path / "typo.json").write_text('{"epoch": 3}')
+    with pytest.raises(ConfigError, match="unknown training option 'epoch'"):
+        build_config(None, tmp_path / "typo.json")
+
+
 def test_unknown_model_option_is_a_config_error(splits):
     with pytest.raises(ConfigError):
         train(TrainConfig(**{**FAST, "model": "fc"}), splits=splits)  # fc has no 'width'

@@ -1,9 +1,10 @@
-"""Pilot tests of the training form and the live view: train here, cancel and resume, follow other processes."""
+"""Pilot tests of the training form and the live view: start `qd train` here, cancel and resume, follow others."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -12,14 +13,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
-from qdcore.events import EpochEnd, Progress, RunStarted
 from qdcore.store import Store
 from qdcore.train.checkpoint import RESUME_FILE
 from qdcore.train.config import TrainConfig
 from qdtui.app import QdApp
 from qdtui.live_state import LiveState
-from qdtui.messages import post_sink
 from qdtui.screens.dialogs import ConfirmDialog, ErrorDialog
+from qdtui.screens import live as live_module
 from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
@@ -35,6 +35,24 @@ def home(home, monkeypatch) -> Path:
     """The shared empty run store, with training kept to one thread."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     return home
+
+
+@pytest.fixture(autouse=True)
+def trainers(monkeypatch) -> list[subprocess.Popen]:
+    """The `qd train` processes a test starts (they are detached): killed at its end if still running."""
+    started: list[subprocess.Popen] = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(live_module.subprocess, "Popen", Recorded)
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def tiny(**changes) -> TrainConfig:
@@ -74,7 +92,7 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         await pilot.press("ctrl+s")
         await pilot.pause()
         live = app.screen
-        assert isinstance(live, LiveScreen) and live.mode == "local"
+        assert isinstance(live, LiveScreen) and live.child is not None  # a `qd train` process, followed
         await wait_for(pilot, lambda: live.live.status in ("done", "failed"), timeout=120, what="the run to end")
         await pilot.pause(0.4)
         assert live.live.status == "done", live.live.error
@@ -88,6 +106,7 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         run = Store(home).get_run(live.live.run_id)
         assert run.status == "done" and run.name == "from the form" and run.config["model"] == "fc"
         assert run.config["per_class"] == 50 and run.config["batch_size"] == 16
+        assert run.pid == live.child.pid and live.child.wait(timeout=30) == 0
 
 
 @sync
@@ -162,10 +181,12 @@ async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
         hist = Store(home).history(rid)["val/top1"]
         assert [e for e, _ in hist] == list(range(1, len(hist) + 1))  # every epoch once, none twice
         assert Store(home).get_run(rid).status == "interrupted"
+        assert live.child.wait(timeout=60) == 130
 
 
-def test_quitting_the_app_interrupts_its_training_with_a_checkpoint(home):
-    async def watch_then_quit() -> int:
+def test_quitting_the_app_leaves_its_training_running(home):
+    """A run started here is a detached `qd train`: leaving the view or quitting keeps it training."""
+    async def watch_then_quit() -> LiveScreen:
         app = QdApp(AppState(home=home))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
@@ -175,15 +196,21 @@ def test_quitting_the_app_interrupts_its_training_with_a_checkpoint(home):
             await pilot.press("escape")  # leaving the view keeps it training
             await pilot.pause()
             assert not isinstance(app.screen, LiveScreen) and Store(home).get_run(live.live.run_id).status == "running"
-            return live.live.run_id
+            return live
 
-    rid = asyncio.run(watch_then_quit())  # returns once the worker thread has stopped
+    live = asyncio.run(watch_then_quit())
+    rid, child = live.live.run_id, live.child
+    run = Store(home).get_run(rid)
+    assert run.status == "running" and run.pid == child.pid and child.poll() is None
+    assert os.getsid(child.pid) != os.getsid(0)  # its own session: a closed terminal does not stop it
+    os.kill(child.pid, signal.SIGTERM)  # what `c` in a later attach sends: a checkpoint, then 'interrupted'
+    assert child.wait(timeout=60) == 130
     run = Store(home).get_run(rid)
     assert run.status == "interrupted" and (Store(home).run_dir(rid) / RESUME_FILE).exists()
 
 
 @sync
-async def test_bursts_of_progress_collapse(home):
+async def test_bursts_of_rows_cost_one_redraw(home):
     app = QdApp(AppState(home=home))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -192,18 +219,17 @@ async def test_bursts_of_progress_collapse(home):
         live = LiveScreen(run_id=rid)
         await app.push_screen(live)
         await wait_for(pilot, lambda: live.polls >= 1, timeout=120, what="the first poll")
-        live.mode = "local"  # as if this app were training it: events, not store rows
         builds = live.plots["loss"].builds
-        sink = post_sink(live)
-        # Queued without yielding to the event loop, as a fast training thread would.
-        sink(RunStarted(rid, "burst", {}, "cpu fp32", 2, 1000, 10_000))
-        for step in range(1, 1001):
-            sink(Progress(step, 1, step * 10, 0.1, 2.0 - step / 1000, 5000.0, 0.5))
-        sink(EpochEnd(1, 1000, 1.2, 0.6, 1.3, 0.55, 0.9, 0.1, 2.0))
+        # A fast trainer's backlog, read by one poll.
+        rows = [(s, 1, "step", n, v) for s in range(1, 1001) for n, v in (("loss", 2.0 - s / 1000),
+                                                                            ("throughput", 5000.0))]
+        rows += [(1000, 1, "train", "loss", 1.2), (1000, 1, "val", "loss", 1.3), (1000, 1, "val", "top1", 0.55),
+                 (1000, 1, "train", "seconds", 2.0)]
+        with Store(home) as store:
+            store.log_metrics(rid, rows)
         await wait_for(pilot, lambda: counts(live)["loss"]["val"] == 1, 30, "the curves' next redraw")
         await pilot.pause()
         assert live.live.step == 1000 and live.live.epochs_done == 1
-        assert 1 <= counts(live)["loss"]["step"] < 100  # queued Progress events were replaced, not drawn
         assert live.plots["loss"].builds - builds <= 3  # the burst cost one redraw or so, not a thousand
 
 

@@ -149,7 +149,7 @@ def train_cmd(
     log_every: Annotated[Optional[int], typer.Option("--log-every", help="Steps between progress updates (host syncs).", rich_help_panel=_RUN)] = None,
     deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic kernels (slower on GPU).", rich_help_panel=_RUN, show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name shown in 'qd runs list'.", rich_help_panel=_RUN)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with training options (keys as the flags, with underscores).", rich_help_panel=_RUN)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with training options (keys as the flags, with underscores).", rich_help_panel=_RUN)] = None,
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel=_RUN)] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned epochs.", rich_help_panel=_RUN)] = None,
     json_out: JsonOpt = False,

@@ -205,21 +205,26 @@ def preset(name: str) -> dict[str, Any]:
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
-    """Training options from a TOML file: top-level keys, or a [train] table."""
+    """Training options from a TOML file (or JSON, by a .json suffix): top-level keys, or a train table."""
+    import json
+
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
     p = Path(path).expanduser()
+    is_json = p.suffix.lower() == ".json"
     try:
         with open(p, "rb") as f:
-            doc = tomllib.load(f)
+            doc = json.load(f) if is_json else tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(p)!r} does not exist") from None
     except OSError as e:
         raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid TOML: {e}") from None
+    except (tomllib.TOMLDecodeError, ValueError) as e:
+        raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if is_json else 'TOML'}: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold an object of training options")
     table = doc.get("train", doc)
     if not isinstance(table, dict):
         raise ConfigError(f"config file {str(p)!r}: [train] must be a table")
@@ -228,7 +233,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
 
 def build_config(preset_name: str | None = None, file: str | Path | None = None,
                  overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then a preset, then a TOML file, then explicit options (None values are skipped)."""
+    """Defaults, then a preset, then a TOML (or JSON) file, then explicit options (None values are skipped)."""
     cfg = TrainConfig()
     if preset_name:
         cfg = cfg.replace(origin=f"preset {preset_name}", **preset(preset_name))

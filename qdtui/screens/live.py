@@ -1,11 +1,20 @@
-"""The live view of one run: curves, progress, device; fed by this app's training worker or by polling the store."""
+"""The live view of one run: curves, progress, device; read from the store, whichever process trains it.
+
+A training started here (the form's Start, `r` on an interrupted run) is a detached `qd train` child
+process, followed like any other: the UI never shares the GIL or the cores' barriers with the engine
+(benchmarks/bench_live.py). It keeps training when the view is left or the app quits; `c` sends it SIGTERM
+(checkpoint, 'interrupted').
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
-import threading
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,14 +24,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
-from textual.worker import get_current_worker
 
-from qdtui.live_state import LiveState, bar_text, cuda_bytes, fmt_bytes, rss_bytes
+from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
-from qdtui.messages import EngineEvent, MetricRows, post_sink
+from qdtui.messages import MetricRows
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
 
@@ -32,14 +39,8 @@ PLOT_SECONDS = 2.0  # curves of a running run at most this often (a plot costs t
 PLOT_BUDGET = 0.02  # ... and further apart when redrawing them would take more than 2% of a core
 PLOT_MAX_SECONDS = 10.0
 MEMORY_EVERY = 3  # flushes between memory readings while nothing else changes
-PROGRESS_SECONDS = 0.2  # a training here posts at most 5 Progress events a second to the UI
 BAR_WIDTH = 18  # cells; the percentage and 'epoch · step · ETA · img/s' follow on the same line
 POLL_LIMIT = 20_000  # metric rows read per poll (a long backlog comes in a few polls)
-
-# Stop flags of the trainings this process runs, by (store home, run id): `c` in an attach view of a run
-# trained here (in the background) must set its flag, a signal to our own pid would stop the app.
-LOCAL_TRAININGS: dict[tuple[str, int], threading.Event] = {}
-
 
 class LiveCurves(Curves):
     """Curves that time their redraws, so the live view can space them to fit its CPU budget."""
@@ -54,64 +55,26 @@ class LiveCurves(Curves):
         return out
 
 
-def throttled(sink: Any, seconds: float = PROGRESS_SECONDS) -> Any:
-    """A sink that forwards Progress events at most every `seconds` (others always): fewer wake-ups of the UI.
-
-    Runs in the training thread, so it costs a clock read per logging step; the store still gets every row.
-    """
-    last = [-1e9]
-
-    def forward(event: Any) -> None:
-        if type(event).__name__ == "Progress":
-            now = time.monotonic()
-            if now - last[0] < seconds:
-                return
-            last[0] = now
-        sink(event)
-
-    return forward
-
-
 # --- messages of this screen ------------------------------------------------------------------------
 
 
 class RunPolled(MetricRows):
     """A poll of the store for a followed run: its record (or `error`) and the new metric rows."""
 
-    def __init__(self, run_id: int, rows: list, run: Any | None, error: str = "") -> None:
+    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", starting: bool = False,
+                 launch: int = 0) -> None:
         super().__init__(run_id, rows, getattr(run, "status", "") or "")
         self.run = run
         self.error = error
-
-
-class TrainingEnded(Message):
-    """This app's training worker returned (`status`) or raised (`error`, one line)."""
-
-    def __init__(self, run_id: int | None, status: str, error: str = "") -> None:
-        super().__init__()
-        self.run_id = run_id
-        self.status = status
-        self.error = error
+        self.starting = starting  # a child started here has not claimed its run yet
+        self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
 
 
 # --- the screen ---------------------------------------------------------------------------------------
 
 
-def share_cores_with_ui() -> None:
-    """Leave one core to the UI thread when training in the app's process.
-
-    On a small CPU box the engine's OpenMP threads otherwise wait at their barriers whenever the UI
-    thread runs (bench_live: 42% slower on 2 cores); one core fewer costs far less, and nothing on GPUs.
-    """
-    import torch
-
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
-
-
 class LiveScreen(Screen):
-    """Curves, progress and device of a run: trained here (`config=`) or followed in the store (`run_id=`)."""
+    """Curves, progress and device of a run: started here as a `qd train` child (`config=`) or followed (`run_id=`)."""
 
     DEFAULT_CSS = """
     LiveScreen #live-info { height: auto; padding: 0 1; }
@@ -131,7 +94,7 @@ class LiveScreen(Screen):
     HELP_EXTRA = [
         ("curves", "loss per logging step (step) and per epoch (train, val); top-1 per epoch; x is the step"),
         ("ETA", "training time left at the current images/s (evaluation not counted)"),
-        ("escape", "back; a run trained here keeps training (Runs lists it, Enter follows it)"),
+        ("escape", "back; a run started here keeps training, even after quitting (Runs lists it, Enter follows it)"),
     ]
 
     def __init__(self, *, run_id: int | None = None, config: Any = None, home: str | Path | None = None) -> None:
@@ -141,8 +104,12 @@ class LiveScreen(Screen):
         self.config = config
         self.home = home
         self.live = LiveState(run_id=run_id, name=getattr(config, "name", "") or "")
-        self.mode = "local" if config is not None else "attach"
-        self._stop: threading.Event | None = None
+        self.mode = "attach"  # the one way this view is fed: polling the store
+        self.child: subprocess.Popen | None = None  # the `qd train` started here, until it claims its run
+        self._launching = False
+        self._launches = 0
+        self._files: list[Path] = []  # the child's config file, removed once it has read it
+        self._log: Path | None = None
         self._store = None
         self._after = 0
         self._polling = False
@@ -185,11 +152,11 @@ class LiveScreen(Screen):
         self._fit()
         self._show()
         self.set_interval(FLUSH_SECONDS, self._flush)
-        if self.mode == "local":
-            self._start_training(None)
+        self.set_interval(POLL_SECONDS, self._poll)
+        if self.config is not None:
+            self._launch(None)
         else:
             self._poll()
-            self.set_interval(POLL_SECONDS, self._poll)
 
     def on_resize(self) -> None:
         self._fit()
@@ -218,78 +185,69 @@ class LiveScreen(Screen):
         if self._store is not None:
             self._store.close()
 
-    # -- training in this app --------------------------------------------------
+    # -- training started here: a detached `qd train` process ---------------------
 
-    def _start_training(self, resume_id: int | None) -> None:
-        """Run start_run (or resume_run) in a thread worker owned by the app, so leaving the view keeps it going."""
-        stop = self._stop = threading.Event()
-        self.mode = "local"
+    def _launch(self, resume_id: int | None) -> None:
+        """Start `qd train --config` (or `--resume ID`) in its own session, output to a log file; follow it."""
         self.live.status, self.live.error = "starting", ""
         self._dirty = True
-        sink = throttled(post_sink(self, self.live.run_id))
         home = self.store_home
-        cfg = self.config
-        screen = self
-
-        def job() -> None:
-            from qdcore.store import Store
-
-            worker = get_current_worker()
-            key: list[tuple[str, int]] = []
-
-            def should_stop() -> bool:
-                return stop.is_set() or worker.is_cancelled  # app exit cancels: checkpoint, 'interrupted'
-
-            def register(event: Any) -> None:
-                rid = getattr(event, "run_id", None) if type(event).__name__ == "RunStarted" else None
-                if rid is not None and not key:
-                    key.append((str(home), int(rid)))
-                    LOCAL_TRAININGS[key[0]] = stop
-                sink(event)
-
-            share_cores_with_ui()
+        self._get_store()  # the store exists before the child opens it
+        cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train"]
+        try:
+            if resume_id is None:
+                fd, name = tempfile.mkstemp(prefix="qd-train-", suffix=".json")
+                with os.fdopen(fd, "w") as f:
+                    json.dump(self.config.to_dict(), f)
+                self._files.append(Path(name))
+                cmd += ["--config", name]
+            else:
+                cmd += ["--resume", str(resume_id)]
+            fd, log = tempfile.mkstemp(prefix="qd-train-", suffix=".log")
+            self._log = Path(log)
             try:
-                with Store(home) as store:
-                    if resume_id is not None:
-                        from qdcore.train.runner import resume_run
-
-                        result = resume_run(resume_id, store, register, should_stop)
-                    else:
-                        from qdcore.train.runner import start_run
-
-                        result = start_run(cfg, store, register, should_stop)
-                screen.post_message(TrainingEnded(result.run_id, result.status))
-            except Exception as e:  # noqa: BLE001 - shown in the view, never a traceback
-                screen.post_message(TrainingEnded(None, "failed", user_message(e)))
+                self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
+                                              start_new_session=True)  # a closed terminal or quit app: it trains on
             finally:
-                if key:
-                    LOCAL_TRAININGS.pop(key[0], None)
-
-        self.app.run_worker(job, name=f"train {self.live.name or 'run'}", group="training", thread=True,
-                            exit_on_error=False)
+                os.close(fd)
+        except OSError as e:
+            self._start_failed(f"could not start qd train: {e.strerror or e}")
+            return
+        self._launching = True
+        self._launches += 1
+        self._poll()
         self.refresh_bindings()
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        if self.mode != "local":
-            return
-        self.live.on_event(message.event)
-        self._dirty = True
-        if message.kind in ("RunStarted", "RunFinished", "RunFailed"):
-            if message.kind == "RunStarted":
-                self.sub_title = f"Run {self.live.run_id}"
-            self._flush(now=True)
-            self.refresh_bindings()
-
-    def on_training_ended(self, message: TrainingEnded) -> None:
-        if message.error:
-            self.live.status, self.live.error = "failed", message.error
-            if self.live.run_id is None:
-                self.app.show_error(message.error, title="Training could not start",
-                                    hint="Escape goes back to the form.")
-        elif message.status:
-            self.live.status = message.status
+    def _start_failed(self, error: str) -> None:
+        self._launching = False
+        self.live.status, self.live.error = "failed", error
+        self._clean_files()
         self._flush(now=True)
         self.refresh_bindings()
+        if self.live.run_id is None:
+            self.app.show_error(error, title="Training could not start", hint="Escape goes back to the form.")
+        else:
+            self.notify(error, title="Resume failed", severity="error")
+
+    def _clean_files(self) -> None:
+        for f in self._files:
+            f.unlink(missing_ok=True)
+        self._files.clear()
+
+    def _child_run(self, store, run_id: int | None):
+        """The run the child claimed (the newest with its pid here; for a resume, `run_id` once it has it)."""
+        pid, host = self.child.pid, socket.gethostname()
+        runs = [store.get_run(run_id)] if run_id is not None else store.list_runs(kind="classifier", limit=20)
+        return next((r for r in runs if r.pid == pid and r.host == host), None)
+
+    def _child_error(self, code: int) -> str:
+        """The last line the child wrote (its one-line error), without the 'qd: error:' prefix."""
+        try:
+            lines = [ln.strip() for ln in self._log.read_text(errors="replace").splitlines() if ln.strip()]
+        except (OSError, AttributeError):
+            lines = []
+        line = lines[-1] if lines else f"qd train exited with code {code}"
+        return line.removeprefix("qd: error:").strip()
 
     # -- following a run in the store ------------------------------------------
 
@@ -297,24 +255,47 @@ class LiveScreen(Screen):
         if self.mode != "attach" or self._polling:
             return
         self._polling = True
-        self._poll_worker(self._after)
+        self._poll_worker(self._after, self._launches)
 
     @work(thread=True, exclusive=True, group="live-poll", exit_on_error=False)
-    def _poll_worker(self, after: int) -> None:
-        """Read the run's record and the metric rows written since `after`."""
+    def _poll_worker(self, after: int, launch: int) -> None:
+        """Read the run's record and the metric rows written since `after` (first, find a child's run)."""
         run_id = self.live.run_id
         try:
             store = self._get_store()
+            if self._launching:
+                run = self._child_run(store, run_id)
+                if run is None:
+                    code = self.child.poll()
+                    if code is not None and (run := self._child_run(store, run_id)) is None:
+                        self.post_message(RunPolled(run_id, [], None, self._child_error(code), True, launch))
+                        return
+                    if run is None:
+                        self.post_message(RunPolled(run_id, [], None, starting=True, launch=launch))
+                        return
+                run_id = run.id
+            elif self.child is not None and self.child.poll() in (0, 130) and self._log is not None:
+                self._log.unlink(missing_ok=True)  # reaped; a log is kept only where it failed
+                self._log = None
             run = store.get_run(run_id)
             rows = store.metrics(run_id, after_id=after, limit=POLL_LIMIT)
-            self.post_message(RunPolled(run_id, rows, run))
+            self.post_message(RunPolled(run_id, rows, run, launch=launch))
         except Exception as e:  # noqa: BLE001 - a missing run or a locked store is a line in the view
-            self.post_message(RunPolled(run_id, [], None, user_message(e)))
+            self.post_message(RunPolled(run_id, [], None, user_message(e), launch=launch))
 
     def on_run_polled(self, message: RunPolled) -> None:
         self._polling = False
-        if self.mode != "attach":
+        if message.launch != self._launches:
+            return  # read before the latest start of a child
+        if message.starting:
+            if message.error:
+                self._start_failed(message.error)
             return
+        if self._launching and message.run is not None:
+            self._launching = False
+            self._clean_files()
+            self.live.run_id = message.run_id
+            self.polls = 0  # the view's first poll of this run
         first = self.polls == 0
         self.polls += 1
         before = self.live.status
@@ -329,7 +310,7 @@ class LiveScreen(Screen):
             self.live.on_rows(message.rows)
             self._after = message.rows[-1].id
         if first:
-            self.sub_title = f"Run {self.live.run_id} · following"
+            self.sub_title = f"Run {self.live.run_id}" + ("" if self.child else " · following")
         self._dirty = self._dirty or bool(message.rows) or before != self.live.status
         if first or before != self.live.status:
             self._flush(now=True)
@@ -342,8 +323,8 @@ class LiveScreen(Screen):
     def _flush(self, now: bool = False) -> None:
         """Draw labels every FLUSH_SECONDS and curves every PLOT_SECONDS while running (bursts cost one redraw).
 
-        Training shares the GIL with the UI, so the live view's cost is what it draws: rare plot
-        rebuilds keep watching within a few percent of headless throughput (benchmarks/bench_live.py).
+        The trainer is another process, but on a small CPU box the UI still competes for its cores: rare
+        plot rebuilds keep watching within a few percent of headless throughput (benchmarks/bench_live.py).
         """
         self._ticks += 1
         running = self.live.status in ("running", "starting")
@@ -380,12 +361,6 @@ class LiveScreen(Screen):
         live = self.live
         if live.status not in ("running", "starting"):
             return ""  # a finished run has no live memory (and its view stays deterministic)
-        if self.mode == "local":
-            if live.device.startswith("cuda"):
-                n = cuda_bytes()
-                return f"GPU {fmt_bytes(n)} allocated" if n is not None else ""
-            n = rss_bytes()
-            return f"RSS {fmt_bytes(n)}" if n is not None else ""
         if live.pid and live.host == socket.gethostname():
             n = rss_bytes(live.pid)
             return f"trainer RSS {fmt_bytes(n)}" if n is not None else ""
@@ -408,7 +383,7 @@ class LiveScreen(Screen):
         live = self.live
         if live.status not in ("running", "starting"):
             return
-        where = "" if self.mode == "local" else f" (pid {live.pid} on {live.host})"
+        where = f" (pid {live.pid} on {live.host})" if live.pid else ""
         self.app.push_screen(
             ConfirmDialog(f"Stop run {live.run_id or ''}{where}? It stops after the current step and keeps a "
                           "checkpoint; r resumes it later.", yes="Stop run", no="Keep running", title="Cancel run"),
@@ -418,18 +393,15 @@ class LiveScreen(Screen):
         if not yes:
             return
         live = self.live
-        if self.mode == "local" and self._stop is not None:
-            self._stop.set()
-        elif (flag := LOCAL_TRAININGS.get((str(self.store_home), int(live.run_id or 0)))) is not None:
-            flag.set()  # trained by this app in the background
-        elif live.pid and live.host == socket.gethostname() and live.pid != os.getpid():
+        pid = self.child.pid if self.child is not None and self.child.returncode is None else live.pid
+        if pid and (pid == getattr(self.child, "pid", None) or live.host == socket.gethostname()) and pid != os.getpid():
             try:
-                os.kill(live.pid, signal.SIGTERM)  # `qd train` stops after the step and saves a checkpoint
+                os.kill(pid, signal.SIGTERM)  # `qd train` stops after the step and saves a checkpoint
             except ProcessLookupError:
-                self.notify(f"process {live.pid} has already ended", severity="warning")
+                self.notify(f"process {pid} has already ended", severity="warning")
                 return
             except PermissionError:
-                self.notify(f"not allowed to stop process {live.pid} (another user's?)", severity="error")
+                self.notify(f"not allowed to stop process {pid} (another user's?)", severity="error")
                 return
         else:
             self.notify(f"run {live.run_id} runs on {live.host or 'another host'}: stop it there",
@@ -442,7 +414,7 @@ class LiveScreen(Screen):
         if self.live.status != "interrupted" or self.live.run_id is None:
             return
         self.notify(f"Resuming run {self.live.run_id}…")
-        self._start_training(self.live.run_id)
+        self._launch(self.live.run_id)
 
     def action_evaluate(self) -> None:
         """Open the evaluation of a finished run."""
@@ -451,8 +423,7 @@ class LiveScreen(Screen):
 
     def action_leave(self) -> None:
         """Back; a training started here keeps running (Runs shows it, Enter follows it)."""
-        if self.mode == "local" and self.live.status in ("running", "starting") and not (
-                self._stop and self._stop.is_set()):
+        if self.child is not None and self.child.returncode is None and self.live.status in ("running", "starting"):
             self.notify(f"Run {self.live.run_id or ''} keeps training in the background; "
                         "open it from Runs to watch it.", title="Still training")
         self.dismiss(None)
