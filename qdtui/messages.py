@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -134,50 +134,7 @@ class DrawingHighlighted(_DrawingMessage):
         return isinstance(message, DrawingHighlighted) and message.grid is self.grid
 
 
-# --- engine events (live training and attach) ------------------------------
-
-
-class EngineEvent(Message):
-    """A qdcore.events event from a training worker or a followed run.
-
-    Progress events replace a still-queued Progress of the same run, so a burst of
-    steps costs the UI one update; epoch ends, checkpoints and finishes are never dropped.
-    """
-
-    def __init__(self, event: Any, run_id: int | None = None) -> None:
-        super().__init__()
-        self.event = event
-        self.run_id = run_id
-
-    @property
-    def kind(self) -> str:
-        """The event class name: 'Progress', 'EpochEnd', ..."""
-        return type(self.event).__name__
-
-    def can_replace(self, message: Message) -> bool:
-        return (
-            isinstance(message, EngineEvent)
-            and message.run_id == self.run_id
-            and self.kind == "Progress"
-            and message.kind == "Progress"
-        )
-
-
-def post_sink(target: Any, run_id: int | None = None) -> Callable[[Any], None]:
-    """A qdcore events Sink that posts each event to a Textual node as EngineEvent.
-
-    Safe to call from a worker thread (post_message is thread-safe). The run id is
-    taken from RunStarted when the caller does not know it yet.
-    """
-    current = {"run_id": run_id}
-
-    def sink(event: Any) -> None:
-        rid = getattr(event, "run_id", None) if type(event).__name__ == "RunStarted" else None
-        if rid is not None:
-            current["run_id"] = rid
-        target.post_message(EngineEvent(event, current["run_id"]))
-
-    return sink
+# --- followed runs (live view and attach) -----------------------------------
 
 
 class MetricRows(Message):

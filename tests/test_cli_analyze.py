@@ -98,7 +98,7 @@ def test_analyze_tables_penultimate_features_and_a_non_cnn(home, tmp_path):
     res = _invoke("analyze", str(rid), "--features", "penultimate", "--components", "0.9")
     assert res.exit_code == 0, res.output
     assert "Most confused pairs" in res.stdout and "cat" in res.stdout and "K-Means" in res.stdout
-    rid_fc = _run_with(home, _predictions(), "fc")
+    _run_with(home, _predictions(), "fc")  # the newest run: "last" below
     out = tmp_path / "fc"
     res = _invoke("analyze", "last", "--out", str(out))
     assert res.exit_code == 0, res.output

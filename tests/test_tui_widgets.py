@@ -4,11 +4,9 @@ from __future__ import annotations
 
 
 import numpy as np
-import pytest
 from textual.app import App, ComposeResult
 
-from qdcore.events import EpochEnd, Progress
-from qdtui.messages import CellSelected, DrawingSelected, EngineEvent, post_sink
+from qdtui.messages import CellSelected, DrawingSelected
 from qdtui.widgets.confusion import ConfusionMatrix, abbreviate, row_rates
 from qdtui.widgets.curves import Curves, thin
 from qdtui.widgets.drawing import HALF, Drawing, cell_pairs, fit_zoom, resample
@@ -35,9 +33,6 @@ class Host(App[None]):
         self.got.append(m)
 
     def on_drawing_selected(self, m: DrawingSelected) -> None:
-        self.got.append(m)
-
-    def on_engine_event(self, m: EngineEvent) -> None:
         self.got.append(m)
 
 
@@ -92,16 +87,6 @@ def test_thin_keeps_last_point():
     xs = list(range(1000))
     tx, ty = thin(xs, xs, 50)
     assert len(tx) <= 50 and tx[-1] == 999 and tx[0] == 0
-
-
-def test_engine_events_collapse_only_progress():
-    p1 = EngineEvent(Progress(1, 0, 10, 0.1, 2.0, 100.0), run_id=1)
-    p2 = EngineEvent(Progress(2, 0, 20, 0.1, 1.9, 100.0), run_id=1)
-    other_run = EngineEvent(Progress(2, 0, 20, 0.1, 1.9, 100.0), run_id=2)
-    epoch = EngineEvent(EpochEnd(0, 2, 1.9, 0.3, 1.8, 0.35, 0.7, 0.1, 1.0), run_id=1)
-    assert p1.can_replace(p2)
-    assert not p1.can_replace(other_run)
-    assert not p1.can_replace(epoch) and not epoch.can_replace(p1)
 
 
 # --- mounted widgets -----------------------------------------------------------
@@ -235,28 +220,6 @@ async def test_curves_append_is_cheap():
         assert len(curves.series["train/loss"].xs) == 500
         assert "val/loss" not in curves.series
         assert 1 <= curves.builds - before <= 3  # one rebuild per frame, not per point
-
-
-@sync
-async def test_event_bursts_collapse_but_epochs_arrive():
-    from qdcore.events import RunStarted
-
-    curves = Curves("loss")
-    app = Host(curves)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        sink = post_sink(app)
-        # Queued without yielding to the loop, as a fast training thread would.
-        sink(RunStarted(7, "r", {}, "cpu", 2, 100, 1000))
-        for step in range(1, 101):
-            sink(Progress(step, 0, step * 10, 0.1, 1.0, 500.0))
-        sink(EpochEnd(0, 100, 1.0, 0.5, 1.1, 0.45, 0.8, 0.1, 2.0))
-        for step in range(101, 201):
-            sink(Progress(step, 1, step * 10, 0.1, 0.9, 500.0))
-        await pilot.pause()
-        kinds = [(m.kind, getattr(m.event, "step", None)) for m in app.got]
-        assert kinds == [("RunStarted", None), ("Progress", 100), ("EpochEnd", 100), ("Progress", 200)]
-        assert {m.run_id for m in app.got} == {7}
 
 
 def test_integer_ticks_for_epochs_and_steps():

@@ -10,6 +10,7 @@ import typer
 from qdcore.cli.common import JsonOpt, console, err_console, print_json
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.errors import ConfigError, DataError, StoreError
+from qdcore.train.artifacts import MODEL_FILE, PREDICTIONS_FILE
 
 FEATURE_CHOICES = ("pixels", "penultimate")
 
@@ -53,7 +54,7 @@ def analyze(
     store = Store()
     run = run_ref(store, run)
     run_dir = store.run_dir(run)
-    path = run_dir / "predictions.npz"
+    path = run_dir / PREDICTIONS_FILE
     if not path.exists():
         raise StoreError(f"run {run} has no predictions ({path}); evaluate it first with 'qd eval {run}'")
     pred = Predictions.load(path)
@@ -120,12 +121,10 @@ def _quality_counts(pred) -> dict[str, int]:
 
 def _load_model(run_dir: Path):
     """(model, '') or (None, why not): checkpoints are optional for analysis."""
-    try:
-        from qdcore.train.checkpoint import load_model
-    except ImportError:
-        return None, "checkpoint loading is not available"
-    if not (run_dir / "model.safetensors").exists():
-        return None, f"no model.safetensors in {run_dir}"
+    from qdcore.train.checkpoint import load_model
+
+    if not (run_dir / MODEL_FILE).exists():
+        return None, f"no {MODEL_FILE} in {run_dir}"
     try:
         model, _meta = load_model(run_dir)
     except (StoreError, ConfigError, DataError) as e:
