@@ -395,3 +395,36 @@ def test_store_sink_keeps_training_when_step_rows_cannot_be_written(tmp_path):
     assert sink.dropped == 1
     with pytest.raises(StoreError, match=f"no run {rid}"):
         sink(_epoch(1))
+
+
+def test_close_from_another_thread_while_workers_read(tmp_path):
+    """A screen closing its store while its poll worker reads (the live view's unmount) must not crash SQLite."""
+    store = Store(tmp_path)
+    rid = store.create_run("r", "classifier", {})
+    store.log_metrics(rid, [(i, 0, "step", "loss", 1.0) for i in range(2000)])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                assert store.get_run(rid).id == rid
+                assert len(store.metrics(rid)) == 2000
+            except StoreError as e:  # a handle closed between taking it and using it: a clean error
+                assert "closed" in str(e)
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        store.close()
+        time.sleep(0.002)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.get_run(rid).status == "running"  # reopened lazily after close

@@ -29,7 +29,15 @@ _ANSWER_COLS = "id, session, participant, item, drawing, truth, answer, choices,
 
 
 class _Conn(sqlite3.Connection):
-    """A connection that can be weakly referenced (so close() reaches every thread's one)."""
+    """A connection that can be weakly referenced (so close() reaches every thread's one).
+
+    `busy` is held while the connection runs a statement: close() from another thread (a screen
+    unmounting while its worker polls) waits for it, since closing a handle mid-query crashes SQLite.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy = threading.RLock()
 
 
 class Store:
@@ -105,10 +113,11 @@ class Store:
             self._conns = weakref.WeakSet()
         self._local = threading.local()
         for c in conns:
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+            with c.busy:
+                try:
+                    c.close()
+                except sqlite3.Error:
+                    pass
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -136,25 +145,27 @@ class Store:
     def _write(self) -> Iterator[_Conn]:
         """A short write transaction that takes the write lock up front."""
         c = self._conn()
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            yield c
-        except BaseException:
-            if c.in_transaction:
-                c.execute("ROLLBACK")
-            raise
-        c.execute("COMMIT")
+        with c.busy:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
 
     def _read(self, sql: str, args: Sequence[Any] = (), plain: bool = False) -> list[Any]:
         with self._errors():
-            cur = self._conn().cursor()
-            if plain:
-                cur.row_factory = None  # tuples: much faster for many metric rows
-            return cur.execute(sql, args).fetchall()
+            c = self._conn()
+            with c.busy:
+                cur = c.cursor()
+                if plain:
+                    cur.row_factory = None  # tuples: much faster for many metric rows
+                return cur.execute(sql, args).fetchall()
 
     def _migrate(self) -> None:
-        c = self._conn()
-        if c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+        if self._read("PRAGMA user_version")[0][0] == SCHEMA_VERSION:
             return
         with self._write() as c:  # re-read under the lock: another process may be migrating too
             version = c.execute("PRAGMA user_version").fetchone()[0]
