@@ -307,6 +307,7 @@ async def test_attach_follows_a_run_another_process_writes(home, tmp_path):
             assert "test top-1 50.0%" in str(live.query_one("#live-status").content)
             assert not live.check_action("cancel", ())
     finally:
+        go.touch()  # a failed assertion above must not leave the writer waiting forever
         proc.wait(timeout=30)
 
 

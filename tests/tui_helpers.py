@@ -25,9 +25,20 @@ async def settle(app, pilot) -> None:
 
 
 async def wait_for(pilot, cond, timeout: float = 30.0, what: str = "condition") -> None:
-    """Pause the app until cond() holds; fail after timeout seconds."""
+    """Pause the app until cond() holds; fail after timeout seconds.
+
+    A widget the condition queries may not be composed yet right after a push_screen: that counts as not yet.
+    """
+    from textual.css.query import NoMatches
+
+    def holds() -> bool:
+        try:
+            return bool(cond())
+        except NoMatches:
+            return False
+
     end = time.monotonic() + timeout
-    while not cond():
+    while not holds():
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.05)
