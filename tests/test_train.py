@@ -238,15 +238,6 @@ def test_batch_order_shards_by_rank():
     assert torch.equal(data.order(1, 2), data.order(1, 2)) and not torch.equal(data.order(1, 2), data.order(1, 3))
 
 
-def test_only_rank_zero_emits_and_writes(splits, tmp_path, monkeypatch):
-    monkeypatch.setenv("RANK", "1")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    sink = ListSink()
-    r = train(TrainConfig(**{**FAST, "epochs": 1}), sink, run_dir=tmp_path, splits=splits)
-    assert r.status == "done" and sink.events == [] and list(tmp_path.iterdir()) == []
-    assert r.summary["world_size"] == 2
-
-
 def test_augmentation_on_the_device():
     x = torch.rand(64, 1, 28, 28)
     g = torch.Generator().manual_seed(0)

@@ -69,6 +69,7 @@ class TrainConfig:
     log_every: int = 50
     deterministic: bool = False
     eval_batch_size: int = 1024
+    device_memory: float | None = None  # GB the drawings may take on the device; more streams from the host
 
     def model_options(self) -> dict[str, Any]:
         """Options for build_model: the explicit fields that are set, then model_opts."""
@@ -140,6 +141,8 @@ class TrainConfig:
             whole("width", 1)
         if self.kernel is not None:
             whole("kernel", 1)
+        if self.device_memory is not None and not num("device_memory") > 0:
+            raise bad(f"device_memory={self.device_memory} GB must be > 0")
         if not num("lr") > 0:
             raise bad(f"lr={self.lr} must be > 0 (e.g. 1e-3)")
         for key in ("momentum", "weight_decay", "min_delta", "min_lr", "warmup_epochs", "rotate", "shift"):

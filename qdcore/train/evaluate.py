@@ -32,8 +32,14 @@ class EvalResult:
 
 
 def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1024,
-             keep_probs: bool = False) -> EvalResult:
-    """One pass in inference mode; sums stay on the device and sync once at the end."""
+             keep_probs: bool = False, shard: bool = False) -> EvalResult:
+    """One pass in inference mode; sums stay on the device and sync once at the end.
+
+    With `shard` under DistributedDataParallel each rank evaluates every world-th drawing and the
+    sums (and probabilities, in the original order) are combined, so every rank gets the whole result.
+    """
+    if shard and rt.world_size > 1:
+        return _evaluate_sharded(model, data, rt, batch_size, keep_probs)
     n = len(data)
     if n == 0:
         return EvalResult(float("nan"), float("nan"), float("nan"), 0,
@@ -63,6 +69,24 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
         model.train(was_training)
     probs = torch.cat(chunks).numpy().astype(np.float32) if keep_probs else None
     return EvalResult(loss_sum.item() / n, hit1.item() / n, hit5.item() / n, n, probs)
+
+
+def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int,
+                      keep_probs: bool) -> EvalResult:
+    from qdcore.train import distributed as dist
+
+    n = len(data)
+    part = evaluate(model, data.shard(rt.rank, rt.world_size), rt, batch_size, keep_probs)
+    m = part.n
+    loss, hit1, hit5 = (0.0, 0.0, 0.0) if m == 0 else (part.loss * m, part.top1 * m, part.top5 * m)
+    loss, hit1, hit5 = dist.all_sum(loss, hit1, hit5, device=rt.device)
+    probs = None
+    if keep_probs:
+        local = torch.as_tensor(part.probs if m else np.zeros((0, 0), np.float32), device=rt.device)
+        probs = dist.gather_rows(local, n).cpu().numpy() if n else np.zeros((0, 0), np.float32)
+    if n == 0:
+        return EvalResult(float("nan"), float("nan"), float("nan"), 0, probs)
+    return EvalResult(loss / n, round(hit1) / n, round(hit5) / n, n, probs)
 
 
 def predict_probs(model: torch.nn.Module, images: np.ndarray, rt: Runtime, batch_size: int = 1024) -> np.ndarray:

@@ -94,7 +94,11 @@ def resume_run(run_id: int, store=None, sink: Sink = null_sink, should_stop: Cal
         store = Store()
     from qdcore.store import StoreSink
 
-    rec, cfg = resumable(store, run_id)
+    if rank != 0:  # rank 0 checks and claims the run; the others follow its checkpoint
+        rec = store.get_run(run_id)
+        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+    else:
+        rec, cfg = resumable(store, run_id)
     if device:
         cfg = cfg.replace(device=device)
     splits = load_splits(cfg)
