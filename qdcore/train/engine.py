@@ -58,13 +58,17 @@ def load_splits(cfg: TrainConfig):
     return split(ds, cfg.val, cfg.test, cfg.seed)
 
 
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
     """Adam, AdamW, SGD (+momentum, nesterov) or RMSprop with the config's parameters."""
     name = cfg.optimizer.lower()
+    # On CUDA one fused kernel updates every parameter: small models are otherwise launch-bound.
+    fused = {"fused": True} if device is not None and device.type == "cuda" else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                **fused)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                 **fused)
     if name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
@@ -208,7 +212,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last)
-    optimizer = make_optimizer(cfg, model.parameters())
+    optimizer = make_optimizer(cfg, model.parameters(), rt.device)
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
     net = torch.compile(net) if cfg.compile else net
@@ -413,8 +417,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if channels_last:
         # Hand back a model in the default layout: it then computes exactly as load_model's does.
         model = model.to(memory_format=torch.contiguous_format)
-        if not cfg.compile:
-            net = fast_view(model)
+        # Eager for the test pass: a compiled graph asserts the strides it was traced with.
+        net = fast_view(model)
     test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=True, shard=True)
     summary.update({"test_loss": test.loss, "test_top1": test.top1, "test_top5": test.top5})
     preds = None
