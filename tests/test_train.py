@@ -61,7 +61,7 @@ def test_event_sequence(trained):
     assert started.total_epochs == 3 and started.num_train == result.summary["num_train"]
     ends = sink.of(EpochEnd)
     assert [e.epoch for e in ends] == [1, 2, 3]
-    assert all(0 <= e.val_top1 <= e.val_top5 <= 1 for e in ends)
+    assert all(0 <= e.metrics["val/top1"] <= e.metrics["val/top5"] <= 1 for e in ends)
     steps = [p.step for p in sink.of(Progress)]
     assert steps and all(s % 5 == 0 for s in steps) and steps == sorted(set(steps))
     assert all(isinstance(p.loss, float) and p.throughput > 0 for p in sink.of(Progress))

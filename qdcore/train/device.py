@@ -55,7 +55,8 @@ def rank_info() -> tuple[int, int, int]:
         except ValueError:
             raise ConfigError(f"environment variable {name}={os.environ[name]!r} must be a whole number") from None
 
-    return env_int("RANK", 0), env_int("WORLD_SIZE", 1), env_int("LOCAL_RANK", 0)
+    rank, world, local = env_int("RANK", 0), env_int("WORLD_SIZE", 1), env_int("LOCAL_RANK", 0)
+    return rank, world, local
 
 
 def _mps_ok() -> bool:
