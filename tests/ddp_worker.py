@@ -21,8 +21,16 @@ def main() -> None:
 
     def should_stop() -> bool:
         calls["n"] += 1
+        if spec.get("die_at") and calls["n"] >= spec["die_at"] and int(os.environ["RANK"]) == 1:
+            os._exit(3)  # a rank that dies without a word
         return stop_at is not None and calls["n"] >= stop_at and int(os.environ["RANK"]) == spec.get("stop_rank", 0)
 
+    if spec.get("home"):  # through the store, as `qd train` runs
+        from qdcore.runs.run import start
+        from qdcore.store import Store
+
+        start(TrainConfig(**spec["config"]), Store(spec["home"]), should_stop=should_stop)
+        return
     run_dir = Path(spec["run_dir"])
     r = train(TrainConfig(**spec["config"]), should_stop=should_stop, run_dir=run_dir,
               resume=run_dir if spec.get("resume") else None)

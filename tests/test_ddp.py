@@ -58,7 +58,7 @@ def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
 
 
 def test_interrupted_two_rank_run_resumes_to_the_same_weights(tmp_path):
-    cfg = {"epochs": 2}
+    cfg = {"epochs": 2, "per_class": 80}
     full = _spec(tmp_path, "full", config=cfg)
     assert _torchrun(full, tmp_path).returncode == 0
     # rank 1 asks to stop at its 8th check: both ranks stop at the same step, rank 0 writes the checkpoint.
@@ -86,3 +86,27 @@ def test_world_size_without_a_process_group_is_refused(monkeypatch, tmp_path):
     with pytest.raises(ConfigError, match="WORLD_SIZE=2"):
         train(TrainConfig(**BASE), run_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_qd_train_nproc_runs_two_ranks_and_rank_zero_alone_writes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    home = tmp_path / "home"
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--per-class", "40",
+                        "--epochs", "1", "--width", "4", "--device", "cpu", "--nproc", "2", "--json"],
+                       env=env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    from qdcore.store import Store
+
+    runs = Store(home).list_runs()
+    assert len(runs) == 1 and runs[0].status == "done" and runs[0].summary["world_size"] == 2
+    assert sorted(d.name for d in (home / "runs").iterdir()) == [str(runs[0].id)]
+
+
+def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
+    from qdcore.store import Store
+
+    spec = _spec(tmp_path, "die", config={"epochs": 3}, die_at=3, home=str(tmp_path / "home"))
+    p = _torchrun(spec, tmp_path)
+    assert p.returncode != 0
+    run = Store(tmp_path / "home").list_runs()[0]  # opening the store reaps a run whose process is gone
+    assert run.status in ("failed", "interrupted"), run.status

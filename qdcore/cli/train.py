@@ -72,13 +72,21 @@ def _train_options(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel="Runtime")] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned end.", rich_help_panel="Runtime")] = None,
     run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created (its stored config).")] = None,
+    nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train one model over N processes (one per GPU; Gloo ranks on CPU) through torchrun and DistributedDataParallel.", rich_help_panel="Runtime")] = None,
+    nnodes: Annotated[int, typer.Option("--nnodes", help="Machines in a multi-node run (with --nproc and --rdzv-endpoint; run the same command on each).", rich_help_panel="Runtime")] = 1,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet.", rich_help_panel="Runtime")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
     from qdcore.runs import run as runs
     from qdcore.store import Store
+    from qdcore.train import torchrun
 
+    if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
+        import sys
+
+        torchrun.exec_torchrun(sys.argv[1:], nproc or 1, nnodes, rdzv_endpoint, options.get("device"))
     store = Store()
     progress = RichProgressSink(err_console if json_out else console)
     if resume is not None or run_id is not None:
@@ -113,6 +121,8 @@ def _train_options(
                 outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
             finally:
                 progress.close()
+    if outcome.run_id is None:  # a rank other than 0: rank 0 reports
+        return
     report = _report(outcome)
     if json_out:
         print_json(report)
