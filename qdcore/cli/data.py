@@ -144,6 +144,7 @@ def download_cmd(
     cache: CacheOpt = None,
     retries: Annotated[int, typer.Option("--retries", help="Tries per file on network errors before giving up.")] = 5,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a try fails.")] = 30.0,
+    parallel: Annotated[int, typer.Option("--parallel", "-j", min=1, max=64, help="Files fetched at once.")] = 8,
 ) -> None:
     """Fetch Google's numpy bitmaps into the cache: resumable, verified (size, md5), atomic."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -163,10 +164,20 @@ def download_cmd(
     with Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False) as bar:
 
+        many = all_ or len(names) > 12
+        overall = bar.add_task("all files", total=None) if many else None
+        done_files: set[str] = set()
+
         def on_progress(p) -> None:
             if p.category not in tasks:
                 tasks[p.category] = bar.add_task(p.category, total=p.total, completed=p.done)
             tid = tasks[p.category]
+            if many and p.total and p.done >= p.total and p.category not in done_files:
+                # Many files: finished ones leave the view; one line counts them.
+                done_files.add(p.category)
+                bar.update(tid, visible=False)
+                bar.update(overall, description=f"{len(done_files)} files done")
+                return
             if p.status == "retry":
                 bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             elif p.status == "skip":
@@ -176,7 +187,7 @@ def download_cmd(
 
         try:
             results = download(names, dest=cache, mirror=mirror, progress=on_progress, retries=retries,
-                               timeout=timeout, all_categories=all_)
+                               timeout=timeout, all_categories=all_, workers=parallel)
             error = None
         except DataError as e:
             results, error = getattr(e, "results", []), e
