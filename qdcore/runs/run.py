@@ -166,9 +166,15 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     return _train(kind, cfg, store, run_id, tee(guarded, sink), should_stop, run_dir)
 
 
-def kind_name(store: Any, run_id: int) -> str:
-    """The kind of a stored run."""
-    return store.get_run(run_id).kind
+def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    """Evaluate a finished run the way its kind does (ConfigError for kinds that cannot be evaluated)."""
+    from qdcore.runs.kinds import find_kind
+
+    rec = store.get_run(run_id)
+    kind = find_kind(rec.kind)
+    if kind is None or kind.evaluate is None:
+        raise ConfigError(f"run {run_id} is a {rec.kind} run, which cannot be evaluated")
+    return kind.evaluate(store, rec.id, data, **options)
 
 
-__all__ = ["Outcome", "SkipLogged", "prepare", "start", "resume", "resumable", "get_kind"]
+__all__ = ["Outcome", "SkipLogged", "prepare", "start", "resume", "resumable", "evaluate", "get_kind"]
