@@ -250,3 +250,50 @@ def test_the_command_palette_offers_qds_actions_and_runs(home):
             await wait_for(pilot, lambda: app.screen.loaded >= 1, what="the runs")
 
     asyncio.run(drive())
+
+
+def test_compare_sees_identical_runs_as_identical(tmp_path, monkeypatch):
+    """Configs store the values used (width 12, not null): a default and an explicit width compare equal."""
+    from qdcore.cli.main import app
+    from qdcore.runs.run import prepare
+    from qdcore.train.config import TrainConfig
+
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    ids = []
+    for cfg in (TrainConfig(name="a"), TrainConfig(name="a").replace(width=12, kernel=3)):
+        kind, cfg = prepare(cfg)
+        ids.append(store.create_run(cfg.name, kind.name, cfg.to_dict()))
+    r = CliRunner().invoke(app, ["runs", "compare", *map(str, ids), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["differs"] == []
+
+
+def test_run_id_only_trains_a_run_just_created(tmp_path, monkeypatch):
+    from qdcore.cli.main import app
+
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    rid = store.create_run("old", "classifier", {"model": "fc", "per_class": 20, "epochs": 1})
+    store.finish_run(rid, "done", {})
+    r = CliRunner().invoke(app, ["train", "--run-id", str(rid)])
+    assert r.exit_code == 2 and "has already started (done)" in r.output
+
+
+def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, monkeypatch):
+    from qdcore.runs.launcher import LOG_FILE, Resume, launch
+    from qdcore.train.config import TrainConfig
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    cfg = TrainConfig().replace(model="fc", per_class=20, epochs=1, device="cpu", name="launched")
+    job = launch(cfg, tmp_path)
+    store = Store(tmp_path)
+    assert store.get_run(job.run_id).name == "launched"  # the row exists before the child has done anything
+    assert job.wait(timeout=180) == 0, job.log_path.read_text()
+    run = store.get_run(job.run_id)
+    assert run.status == "done" and run.pid == job.pid and run.config["width"] is None  # fc has no width
+    assert job.log_path == tmp_path / "runs" / str(job.run_id) / LOG_FILE and "epoch   1/1" in job.log_path.read_text()
+    with pytest.raises(ConfigError, match="already finished"):
+        launch(Resume(job.run_id), tmp_path)
+    store.delete_run(job.run_id)
+    assert not job.log_path.exists()  # the log is part of the run
