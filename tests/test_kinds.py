@@ -297,3 +297,15 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
         launch(Resume(job.run_id), tmp_path)
     store.delete_run(job.run_id)
     assert not job.log_path.exists()  # the log is part of the run
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["data", "show", "circle", "--cols", "-2"], "--cols is -2"),
+    (["data", "show", "circle", "--n", "100000"], "--n is 100000"),
+    (["analyze", "last", "--k", "100000"], "--k must be from 2 to 1000"),
+    (["analyze", "last", "--min-confidence", "2"], "--min-confidence must be a probability"),
+    (["predict", "last", "x.npy", "--top", "0"], "--top 0 must be a whole number from 1 to 1000"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_other_commands_bound_their_options(tmp_path, monkeypatch, argv, words):
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    _expect_error(None, argv, words)

@@ -271,8 +271,10 @@ def predict_cmd(
     from qdcore.train.checkpoint import load_model
     from qdcore.train.evaluate import predict_probs
 
-    if top < 1:
-        raise ConfigError(f"--top {top} must be at least 1")
+    if not 1 <= top <= 1000:
+        raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
+    if limit < 0:
+        raise ConfigError(f"--limit {limit} must be 0 or more")
     store = Store()
     from qdcore.runs.refs import evaluable_kinds
 
