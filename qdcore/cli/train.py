@@ -218,12 +218,6 @@ def _report(result) -> dict[str, Any]:
 # -- qd eval ------------------------------------------------------------------------------------
 
 
-def _runtime(device: str | None):
-    from qdcore.train.device import resolve
-
-    return resolve(device or "auto", None)
-
-
 def eval_cmd(
     run: RunArg,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
@@ -338,18 +332,16 @@ def predict_cmd(
     import numpy as np
 
     from qdcore.store import Store
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.evaluate import predict_probs
+    from qdcore.train.predictor import load_predictor
 
     if top < 1:
         raise ConfigError(f"--top {top} must be at least 1")
     store = Store()
     run_id = run_ref(store, run)
-    rt = _runtime(device)
-    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
-    classes = list(meta["classes"])
+    predictor = load_predictor(store, run_id, device or "auto")
+    classes = predictor.classes
     images, prov, hint = read_drawings(Path(file).expanduser())
-    probs = predict_probs(model, images, rt)
+    probs = predictor.probs(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)
