@@ -564,12 +564,10 @@ class NdjsonSource(FileSource):
             files = [p for p in files if p not in dumps]
         if not files:
             raise DataError(f"no .ndjson or .bin stroke files in {path}")
-        # One file holding several words (qd's export of people's drawings): a category per word.
+        # One file given alone (such as qd's export of people's drawings): a category per word it holds.
         self._rows: dict[str, np.ndarray] = {}
         if path.is_file() and path.suffix.lower() == ".ndjson":
-            words = word_rows(index_file(path))
-            if len(words) > 1:
-                self._rows = words
+            self._rows = word_rows(index_file(path))
         if self._rows:
             self._files = {w: path for w in self._rows}
         else:
