@@ -30,7 +30,7 @@ ROUTES: dict[str, str | None] = {
     "train": "qdtui.screens.train:TrainScreen",
     "runs": "qdtui.screens.runs:RunsScreen",
     "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
-    "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., name=...)
+    "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., drawer=...)
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
 }
@@ -78,7 +78,7 @@ class QdApp(App[None]):
             self._open_quiz(self.state.quiz)
         elif self.state.draw is not None:
             ns = self.state.draw
-            self.action_open("draw", run_id=ns.run, game=ns.game, name=ns.name)
+            self.action_open("draw", run_id=ns.run, game=ns.game, drawer=ns.name)
 
     def _open_quiz(self, ns: argparse.Namespace) -> None:
         """`qdtui quiz ...`: the setup form prefilled (started at once when a name is given), or a resume."""

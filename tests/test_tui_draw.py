@@ -149,11 +149,12 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
 
     app = QdApp(AppState(home=model_home))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_draw(app, pilot, game=True, rounds=2, seconds=20, seed=3, name="tester")
+        screen = await open_draw(app, pilot, game=True, rounds=2, seconds=20, seed=3, drawer="tester")
         await wait_for(pilot, lambda: screen.game is not None, what="the game")
         game = screen.game
         first = screen.word
-        assert first in SHAPES and game.state == "drawing"
+        assert first in SHAPES and game.state == "ready"  # the clock waits for the first stroke
+        assert "the clock starts with your first stroke" in str(screen.query_one("#draw-status").render())
         await mouse_stroke(pilot, shape_points(first))
         await wait_for(pilot, lambda: len(game.results) == 1, what="the model to recognise the drawing")
         r = game.results[0]
@@ -162,8 +163,8 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
         await wait_for(pilot, lambda: r.drawing_id is not None, what="the drawing saved")
         drawn = screen.recorder.raw()
         await pilot.press("enter")  # next round at once
-        assert game.state == "drawing" and screen.recorder.empty
-        await pilot.press("enter")  # give up the second round: nothing drawn, nothing saved
+        assert game.state == "ready" and screen.recorder.empty and screen.word == game.words[1]
+        await pilot.press("enter", "enter")  # start the clock, then give up: nothing drawn, nothing saved
         await wait_for(pilot, lambda: isinstance(app.screen, DrawResultsScreen), timeout=10, what="results")
         assert len(app.screen.results) == 2 and "recognised 1 of your 2" in str(
             app.screen.query_one("#results-line").render())
@@ -186,10 +187,17 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
     assert row["recognized"] >= 1 and row["test_accuracy"] is not None
 
 
-def test_qdtui_draw_arguments():
-    ns = parse_args(["draw", "--run", "3", "--game", "--name", "ann"])
-    state = state_from_args(ns)
-    assert state.draw is not None and (ns.run, ns.game, ns.name) == (3, True, "ann")
+@sync
+async def test_qdtui_draw_arguments_open_the_game(model_home):
+    ns = parse_args(["draw", "--run", "1", "--game", "--name", "ann", "--home", str(model_home)])
+    app = QdApp(state_from_args(ns))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DrawScreen) and app.screen.game is not None,
+                       what="the game")
+        assert app.screen.drawer == "ann" and app.screen.run_id == 1 and app.screen.game.rounds == 6
+        assert "Round 1/6" in str(app.screen.query_one("#draw-status").render())
+        await pilot.press("escape")
+        await settle(app, pilot)
 
 
 @sync
@@ -216,7 +224,7 @@ def test_snapshot_canvas(snap_compare, snap_home, size):
 
     async def run_before(pilot):
         await settle(app, pilot)
-        app.push_screen(DrawScreen(home=snap_home, name="snap"))
+        app.push_screen(DrawScreen(home=snap_home, drawer="snap"))
         await wait_for(pilot, lambda: isinstance(app.screen, DrawScreen) and app.screen.model_note.startswith("No"))
         await mouse_stroke(pilot, [(4, 2), (16, 2), (16, 8), (4, 8), (4, 2)])
         for key in _draw_square_with_keys(pilot):

@@ -73,7 +73,7 @@ class DrawScreen(Screen):
     DrawScreen.-short #draw-input { height: 7; }
     """
     BINDINGS = [
-        Binding("escape", "leave", "Back"),
+        Binding("escape", "leave", "Back", show=False),
         Binding("enter", "submit", "Submit"),
         Binding("u", "undo", "Undo"),
         Binding("backspace", "undo", "Undo", show=False),
@@ -84,16 +84,16 @@ class DrawScreen(Screen):
     HELP_EXTRA = [
         ("mouse", "press, drag, release: one stroke"),
         ("arrows space", "keyboard pen: move, put down / lift (shift+arrows: faster)"),
-        ("enter", "submit the drawing (in a game: give up this round)"),
+        ("enter", "submit the drawing (in a game: start the clock, give up a round, skip the pause)"),
     ]
 
-    def __init__(self, run_id: int | None = None, *, game: bool = False, name: str | None = None,
+    def __init__(self, run_id: int | None = None, *, game: bool = False, drawer: str | None = None,
                  home: str | Path | None = None, seconds: float | None = None, rounds: int | None = None,
                  seed: int | None = None) -> None:
         super().__init__()
         self.run_id = run_id
         self.start_game = game
-        self.drawer = (name or "").strip() or drawer_name()
+        self.drawer = (drawer or "").strip() or drawer_name()
         self.home = home
         self.seconds = seconds
         self.rounds = rounds
@@ -185,6 +185,9 @@ class DrawScreen(Screen):
             g = self.game
             if self.verdict:
                 t.append(self.verdict, style="bold")
+            elif g.state == "ready":
+                t.append(f"Round {g.index + 1}/{g.rounds}: draw {article(self.word or '')}", style="bold")
+                t.append(f" in under {g.seconds:.0f} s · the clock starts with your first stroke")
             else:
                 left = g.remaining(time.monotonic())
                 t.append(f"Draw {article(self.word or '')}", style="bold")
@@ -209,6 +212,9 @@ class DrawScreen(Screen):
     # --- guessing (throttled, in a thread) ----------------------------------
 
     def on_strokes_changed(self, message: StrokesChanged) -> None:
+        game = self.game
+        if game is not None and game.state == "ready" and not self.verdict and not self.recorder.empty:
+            game.begin(time.monotonic())  # the first stroke starts the clock
         self._want_guess()
 
     def _want_guess(self) -> None:
@@ -297,8 +303,11 @@ class DrawScreen(Screen):
         canvas.end()
         if self.game is not None and not self.game.over:
             if self.verdict:
-                self._begin_round()
-            elif self.game.state == "drawing":
+                self._prepare_round()
+            elif self.game.state == "ready":
+                self.game.begin(time.monotonic())
+                self._status()
+            else:
                 self._end_round(time.monotonic())
             return
         if self.predictor is None or not self.word:
@@ -327,15 +336,16 @@ class DrawScreen(Screen):
             kwargs["rounds"] = self.rounds
         self.game = Game(list(self.predictor.classes), **kwargs)
         self.game_id = uuid.uuid4().hex[:12]
-        self._begin_round()
+        self._prepare_round()
 
-    def _begin_round(self) -> None:
+    def _prepare_round(self) -> None:
+        """Show the next category; its clock starts with the first stroke (or enter)."""
         assert self.game is not None
         if self._next_round is not None:
             self._next_round.stop()
             self._next_round = None
         self.verdict = ""
-        self.word = self.game.begin(time.monotonic())
+        self.word = self.game.word
         self._reset_drawing()
         if self._tick is None:
             self._tick = self.set_interval(TICK, self._on_tick)
@@ -380,7 +390,7 @@ class DrawScreen(Screen):
         if game.over:
             self._show_results()
         else:
-            self._begin_round()
+            self._prepare_round()
 
     def _show_results(self) -> None:
         from qdtui.screens.draw_results import DrawResultsScreen
