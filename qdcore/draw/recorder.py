@@ -51,8 +51,8 @@ class StrokeRecorder:
         self._t0: float | None = None
         self.version = 0  # grows with every change: a cheap key for caches and stale guesses
 
-    def _ms(self) -> int:
-        now = self.clock()
+    def _ms(self, at: float | None = None) -> int:
+        now = self.clock() if at is None else at
         if self._t0 is None:
             self._t0 = now
         return int(round((now - self._t0) * 1000))
@@ -67,26 +67,29 @@ class StrokeRecorder:
         """No point recorded yet."""
         return not self.strokes and not self.current
 
-    def start(self, x: int, y: int) -> None:
-        """Pen down at (x, y): a new stroke (ends one in progress)."""
+    def start(self, x: int, y: int, at: float | None = None) -> None:
+        """Pen down at (x, y) (at: when, on `clock`'s scale; default now): a new stroke."""
         self.finish()
         self.current = Stroke()
-        self._add(x, y)
+        self._add(x, y, at)
 
-    def extend(self, x: int, y: int) -> bool:
+    def extend(self, x: int, y: int, at: float | None = None) -> bool:
         """Pen moved to (x, y) while down; repeated points are not kept. True if a point was added."""
         if self.current is None:
             return False
         if self.current.xs and self.current.xs[-1] == int(x) and self.current.ys[-1] == int(y):
             return False
-        self._add(x, y)
+        self._add(x, y, at)
         return True
 
-    def _add(self, x: int, y: int) -> None:
+    def _add(self, x: int, y: int, at: float | None) -> None:
         assert self.current is not None
         self.current.xs.append(int(x))
         self.current.ys.append(int(y))
-        self.current.ts.append(self._ms())
+        # Times never go backwards, even when events arrive out of order.
+        t = self._ms(at)
+        prev = self.current.ts[-1] if self.current.ts else (self.strokes[-1].ts[-1] if self.strokes else 0)
+        self.current.ts.append(max(t, prev))
         self.version += 1
 
     def finish(self) -> bool:

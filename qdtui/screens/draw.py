@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -99,7 +100,7 @@ class DrawScreen(Screen):
         self.rounds = rounds
         self.rng = random.Random(seed)
         self.seed = seed
-        self.recorder = StrokeRecorder()
+        self.recorder = StrokeRecorder(Canvas.CLOCK)
         self.throttle = Throttle()
         self.predictor: Any = None
         self.model_note = "Loading the model…"
@@ -157,6 +158,7 @@ class DrawScreen(Screen):
             with Store(store_home(self, self.home)) as store:
                 run_id = self.run_id if self.run_id is not None else latest_model_run(store)
                 predictor = load_predictor(store, run_id, "cpu")
+                predictor.top(np.zeros((28, 28), np.uint8))  # warm up now, not on the first stroke
         except Exception as e:  # noqa: BLE001 - shown on the screen, never a traceback
             self.post_message(ModelReady(None, user_message(e)))
             return
@@ -346,6 +348,9 @@ class DrawScreen(Screen):
             self._next_round = None
         self.verdict = ""
         self.word = self.game.word
+        canvas = self.query_one(Canvas)
+        canvas.disabled = False
+        canvas.focus()
         self._reset_drawing()
         if self._tick is None:
             self._tick = self.set_interval(TICK, self._on_tick)
@@ -363,7 +368,9 @@ class DrawScreen(Screen):
     def _end_round(self, now: float) -> None:
         game = self.game
         assert game is not None
-        self.query_one(Canvas).end()
+        canvas = self.query_one(Canvas)
+        canvas.end()
+        canvas.disabled = True  # no drawing while the verdict shows
         result = game.end(self.recorder.raw(), list(self.guesses), now)
         self.round_key += 1  # guesses still in flight belong to the finished round
         if not self.recorder.empty:
@@ -403,6 +410,9 @@ class DrawScreen(Screen):
         self.verdict = ""
         self.word = None
         self.game = None
+        canvas = self.query_one(Canvas)
+        canvas.disabled = False
+        canvas.focus()
         self._new_word()
         self.app.push_screen(DrawResultsScreen(game.results, self.predictor.name if self.predictor else "",
                                                self.run_id, self.drawer))

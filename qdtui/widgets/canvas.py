@@ -12,6 +12,7 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual._time import get_time  # the clock Textual stamps input events with
 from textual.binding import Binding
 from textual.strip import Strip
 from textual.widget import Widget
@@ -53,9 +54,11 @@ class Canvas(Widget, can_focus=True):
         Binding("space", "toggle_pen", "Pen", key_display="space"),
     ]
 
+    CLOCK = staticmethod(get_time)  # give recorders this clock so points carry their events' times
+
     def __init__(self, recorder: StrokeRecorder | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.recorder = recorder or StrokeRecorder()
+        self.recorder = recorder or StrokeRecorder(self.CLOCK)
         self.pen: tuple[int, int] | None = None  # keyboard pen position (pixels); None until first used
         self.pen_down = False
         self._mouse_down = False
@@ -77,14 +80,14 @@ class Canvas(Widget, can_focus=True):
 
     # --- recording ----------------------------------------------------------
 
-    def begin(self, px: int, py: int) -> None:
-        """Pen down at a pixel: a new stroke."""
-        self.recorder.start(px, py)
+    def begin(self, px: int, py: int, at: float | None = None) -> None:
+        """Pen down at a pixel (at: the input event's time): a new stroke."""
+        self.recorder.start(px, py, at)
         self._changed(False)
 
-    def extend(self, px: int, py: int) -> None:
+    def extend(self, px: int, py: int, at: float | None = None) -> None:
         """Pen moved to a pixel while down."""
-        if self.recorder.extend(px, py):
+        if self.recorder.extend(px, py, at):
             self._changed(False)
 
     def end(self) -> None:
@@ -119,19 +122,19 @@ class Canvas(Widget, can_focus=True):
         self.capture_mouse()
         self._mouse_down = True
         self.pen_down = False
-        self.begin(*self.to_pixel(event.pointer_x, event.pointer_y))
+        self.begin(*self.to_pixel(event.pointer_x, event.pointer_y), event.time)
         event.stop()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._mouse_down:
-            self.extend(*self.to_pixel(event.pointer_x, event.pointer_y))
+            self.extend(*self.to_pixel(event.pointer_x, event.pointer_y), event.time)
             event.stop()
 
     def on_mouse_up(self, event: events.MouseUp) -> None:
         if self._mouse_down:
             self._mouse_down = False
             self.release_mouse()
-            self.extend(*self.to_pixel(event.pointer_x, event.pointer_y))
+            self.extend(*self.to_pixel(event.pointer_x, event.pointer_y), event.time)
             self.end()
             event.stop()
 
