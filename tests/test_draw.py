@@ -10,7 +10,7 @@ import pytest
 from qdcore.data.raster import rasterize
 from qdcore.data.simplify import simplify
 from qdcore.data.strokes import NdjsonSource, parse_line, read_drawings_file
-from qdcore.draw.game import Game
+from qdcore.draw.game import Game, article
 from qdcore.draw.recorder import StrokeRecorder, model_input
 from qdcore.draw.throttle import Throttle
 from qdcore.errors import ConfigError, DataError
@@ -106,6 +106,7 @@ def test_game_rounds_recognition_and_timeouts():
     assert game.over and game.word is None and len(game.results) == 4
     with pytest.raises(RuntimeError):
         game.begin(50.0)
+    assert [article(w) for w in ("cat", "apple", "scissors")] == ["a cat", "an apple", "scissors"]
 
 
 def test_stored_drawings_export_as_googles_ndjson_and_read_back(home, tmp_path):
@@ -176,3 +177,19 @@ def test_report_per_category_beside_test_accuracy(home):
     assert circle.test_accuracy == pytest.approx(0.75) and circle.test_n == 4
     assert sq.share == 0 and sq.median_seconds is None and sq.test_accuracy == 1.0
     assert rep.as_dict()["categories"][0]["share"] == pytest.approx(2 / 3)
+
+
+def test_cli_export_and_report_errors_are_one_line(home, tmp_path):
+    from typer.testing import CliRunner
+
+    from qdcore.cli.main import app as cli
+
+    runner = CliRunner()
+    for args in (["data", "export-drawn", "--out", str(tmp_path / "x.ndjson")],
+                 ["data", "export-drawn", "--out", str(tmp_path / "x.txt")],
+                 ["data", "export-drawn", "--out", str(tmp_path / "missing" / "x.ndjson")],
+                 ["data", "drawn-report"]):
+        res = runner.invoke(cli, args)
+        assert res.exit_code == 2, args
+        assert res.output.count("\n") <= 3 and "qd: error:" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.ndjson").exists()

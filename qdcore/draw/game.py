@@ -120,6 +120,12 @@ class Game:
         return f"I see {article(names[0])}" + (f", or {article(names[1])}…" if len(names) > 1 else "…")
 
 
+# Categories that are plural nouns take no article ("draw scissors").
+PLURALS = {"scissors", "pants", "shorts", "binoculars", "eyeglasses", "headphones", "flip flops", "stairs"}
+
+
 def article(word: str) -> str:
-    """'a cat', 'an apple'."""
+    """'a cat', 'an apple', 'scissors'."""
+    if word.lower() in PLURALS:
+        return word
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
