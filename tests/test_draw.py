@@ -193,3 +193,31 @@ def test_cli_export_and_report_errors_are_one_line(home, tmp_path):
         assert res.exit_code == 2, args
         assert res.output.count("\n") <= 3 and "qd: error:" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "x.ndjson").exists()
+
+
+def test_models_load_through_the_run_kind_registry(home):
+    from qdcore.errors import StoreError
+    from qdcore.runs.kinds import RunKind, register, unregister
+    from qdcore.runs.options import RunConfig
+    from qdcore.store import Store
+    from qdcore.train.predictor import Predictor, latest_model_run, load_predictor, predicting_kinds
+
+    assert "classifier" in predicting_kinds()
+    with Store(home) as store:
+        with pytest.raises(StoreError, match="no finished classifier run"):
+            latest_model_run(store)
+        rid = store.create_run("q", "quiz", {})
+        with pytest.raises(ConfigError, match="has no model that classifies drawings"):
+            load_predictor(store, rid)
+
+        def constant(store, run_id, device):
+            return Predictor(run_id, "const", ["a", "b"], lambda x: np.tile([[0.25, 0.75]], (len(x), 1)))
+
+        register(RunKind(name="constant", config=RunConfig, train=lambda *a: {}, predictor=constant))
+        try:
+            cid = store.create_run("c", "constant", {})
+            store.finish_run(cid, "done", {})
+            assert latest_model_run(store) == cid
+            assert load_predictor(store, cid).top(np.zeros((28, 28), np.uint8), 2) == [("b", 0.75), ("a", 0.25)]
+        finally:
+            unregister("constant")

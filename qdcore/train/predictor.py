@@ -13,9 +13,6 @@ from qdcore.errors import ConfigError, StoreError
 if TYPE_CHECKING:
     from qdcore.store import Store
 
-# Run kinds whose finished runs hold a model that classifies drawings.
-PREDICTING_KINDS = ("classifier",)
-
 
 @dataclass
 class Predictor:
@@ -33,26 +30,29 @@ class Predictor:
         return [(self.classes[i], float(p[i])) for i in order]
 
 
+def predicting_kinds() -> list[str]:
+    """Kinds whose finished runs hold a model that classifies drawings."""
+    from qdcore.runs.kinds import all_kinds
+
+    return [k.name for k in all_kinds() if k.predictor is not None]
+
+
 def load_predictor(store: "Store", run_id: int, device: str = "auto") -> Predictor:
-    """The model of a run in the store (the one loader `qd predict` and the draw screen use)."""
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.device import resolve
-    from qdcore.train.evaluate import predict_probs
+    """The model of a run in the store, loaded by its kind (the one loader `qd predict` and the draw screen use)."""
+    from qdcore.runs.kinds import find_kind
 
     rec = store.get_run(int(run_id))
-    if rec.kind not in PREDICTING_KINDS:
+    kind = find_kind(rec.kind)
+    if kind is None or kind.predictor is None:
         raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no model that classifies drawings; "
-                          "choose a classifier run (see 'qd runs list')")
-    rt = resolve(device or "auto", None)
-    model, meta = load_model(store.run_dir(rec.id, create=False), rt.device)
-    return Predictor(rec.id, rec.name, list(meta["classes"]), lambda images: predict_probs(model, images, rt))
+                          f"choose a {' or '.join(predicting_kinds())} run (see 'qd runs list')")
+    return kind.predictor(store, rec.id, device or "auto")
 
 
 def latest_model_run(store: "Store") -> int:
     """The newest finished run that holds a model; StoreError saying how to make one when there is none."""
-    for kind in PREDICTING_KINDS:
-        runs = store.list_runs(kind=kind, status="done", limit=1)
-        if runs:
-            return runs[0].id
-    raise StoreError(f"there is no finished classifier run in {store.home} yet: train one with 'qd train' "
-                     "or press t on the home screen")
+    runs = [r for k in predicting_kinds() for r in store.list_runs(kind=k, status="done", limit=1)]
+    if not runs:
+        raise StoreError(f"there is no finished classifier run in {store.home} yet: train one with 'qd train' "
+                         "or press t on the home screen")
+    return max(r.id for r in runs)
