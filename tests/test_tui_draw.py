@@ -149,7 +149,8 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
 
     app = QdApp(AppState(home=model_home))
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = await open_draw(app, pilot, game=True, rounds=2, seconds=20, seed=3, drawer="tester")
+        screen = await open_draw(app, pilot, game=True, rounds=2, seconds=20, seed=3, drawer="tester",
+                                   pause=600)  # the verdict stays until enter, however slow the machine
         await wait_for(pilot, lambda: screen.game is not None, what="the game")
         game = screen.game
         first = screen.word
@@ -165,6 +166,8 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
         await pilot.press("enter")  # next round at once
         assert game.state == "ready" and screen.recorder.empty and screen.word == game.words[1]
         await pilot.press("enter", "enter")  # start the clock, then give up: nothing drawn, nothing saved
+        assert "That was the last round" in str(screen.query_one("#draw-status").render())
+        await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, DrawResultsScreen), timeout=10, what="results")
         assert len(app.screen.results) == 2 and "recognised 1 of your 2" in str(
             app.screen.query_one("#results-line").render())

@@ -90,7 +90,7 @@ class DrawScreen(Screen):
 
     def __init__(self, run_id: int | None = None, *, game: bool = False, drawer: str | None = None,
                  home: str | Path | None = None, seconds: float | None = None, rounds: int | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, pause: float = PAUSE) -> None:
         super().__init__()
         self.run_id = run_id
         self.start_game = game
@@ -100,6 +100,7 @@ class DrawScreen(Screen):
         self.rounds = rounds
         self.rng = random.Random(seed)
         self.seed = seed
+        self.pause = pause
         self.recorder = StrokeRecorder(Canvas.CLOCK)
         self.throttle = Throttle()
         self.predictor: Any = None
@@ -303,10 +304,11 @@ class DrawScreen(Screen):
         """Save the drawing (free drawing) or end the round now (game)."""
         canvas = self.query_one(Canvas)
         canvas.end()
+        if self.game is not None and self.verdict:
+            self._after_round()  # skip the pause: the next round, or the results after the last
+            return
         if self.game is not None and not self.game.over:
-            if self.verdict:
-                self._prepare_round()
-            elif self.game.state == "ready":
+            if self.game.state == "ready":
                 self.game.begin(time.monotonic())
                 self._status()
             else:
@@ -383,13 +385,15 @@ class DrawScreen(Screen):
             top = f" I thought it was {article(result.guesses[0][0])}." if result.guesses else ""
             self.verdict = f"Sorry, I couldn't guess {article(result.word)}.{top}"
         if game.over:
-            self.verdict += " That was the last round."
+            self.verdict += " That was the last round (enter: results)."
         else:
             self.verdict += " (enter: next)"
         self._status()
-        self._next_round = self.set_timer(PAUSE, self._after_round)
+        self._next_round = self.set_timer(self.pause, self._after_round)
 
     def _after_round(self) -> None:
+        if self._next_round is not None:
+            self._next_round.stop()
         self._next_round = None
         game = self.game
         if game is None:
