@@ -184,11 +184,11 @@ class DrawScreen(Screen):
 
     def _status(self) -> None:
         t = Text()
-        if self.game is not None and not self.game.over:
+        if self.verdict:
+            t.append(self.verdict, style="bold")
+        elif self.game is not None and not self.game.over:
             g = self.game
-            if self.verdict:
-                t.append(self.verdict, style="bold")
-            elif g.state == "ready":
+            if g.state == "ready":
                 t.append(f"Round {g.index + 1}/{g.rounds}: draw {article(self.word or '')}", style="bold")
                 t.append(f" in under {g.seconds:.0f} s · the clock starts with your first stroke")
             else:
