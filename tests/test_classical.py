@@ -150,6 +150,15 @@ def test_early_stopping_keeps_the_best_round(splits, tmp_path):
     assert r.model.estimator.current_iteration() == s["best_epoch"]  # model.txt holds the best rounds only
 
 
+@pytest.mark.parametrize("name", ["lightgbm", "logreg"])
+def test_without_a_validation_split_the_training_loss_is_watched(name):
+    cfg = ClassicalConfig(model=name, **{**FAST, "per_class": 20, "val": 0.0, "n_rounds": 3, "max_iter": 10})
+    splits = load_splits(cfg)
+    r = train_classical(cfg, ListSink(), splits=splits)
+    assert r.status == "done" and len(splits.val) == 0
+    assert all(np.isnan(v) for v in r.history["val/loss"]) and r.summary["best_val_loss"] is not None
+
+
 def test_metrics_of():
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], np.float32)
     loss, top1, top5 = metrics_of(probs, np.array([0, 1]))

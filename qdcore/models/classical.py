@@ -74,4 +74,4 @@ def build_classical(name: str, **opts: Any):
 def to_features(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) or (N, 784) drawings -> float32 (N, 784) in [0, 1], the classical models' input."""
     x = np.asarray(images)
-    return x.reshape(len(x), -1).astype(np.float32) / 255.0
+    return x.reshape(len(x), 784).astype(np.float32) / 255.0
