@@ -178,3 +178,20 @@ def test_config_errors_are_one_line(changes, words):
     with pytest.raises(ConfigError, match=words) as e:
         ClassicalConfig().replace(**changes)
     assert "\n" not in str(e.value)
+
+
+def test_a_stored_run_is_evaluated_through_its_own_model(home, splits):
+    from qdcore.store import Store, StoreSink
+    from qdcore.train.classical import evaluate_classical_run
+
+    cfg = ClassicalConfig(model="logreg", **FAST)
+    with Store(home) as store:
+        rid = store.create_run("logreg on demo", "classical", cfg.to_dict())
+        r = train_classical(cfg, StoreSink(store, rid), run_dir=store.run_dir(rid), splits=splits, run_id=rid)
+        assert store.get_run(rid).status == "done"
+        (store.run_dir(rid) / "predictions.npz").unlink()
+        ev = evaluate_classical_run(store, rid)
+        assert ev.path.is_file() and np.array_equal(ev.predictions.probs, r.predictions.probs)
+        assert ev.metrics()["top1"] == pytest.approx(r.summary["test_top1"])
+        other = evaluate_classical_run(store, rid, "demo", categories="circle,square", per_class=10, seed=5)
+        assert other.path is None and other.data_classes == ["circle", "square"] and len(other.predictions) == 20

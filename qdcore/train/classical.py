@@ -381,3 +381,16 @@ class _thread_limit:
     def __exit__(self, *exc: Any) -> None:
         if self._ctl is not None:
             self._ctl.unregister()
+
+
+def evaluate_classical_run(store: Any, run_id: int, data: str | None = None, *, categories: str | None = None,
+                           per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
+                           **_runtime: Any):
+    """A classical run's model on its rebuilt test split (rewriting predictions.npz) or on other `data`."""
+    from qdcore.train.evaluate import evaluate_with
+
+    rec = store.get_run(int(run_id))
+    model = load_classical(store.run_dir(rec.id, create=False))
+    cfg = ClassicalConfig.from_dict(rec.config, origin=f"run {rec.id} config")
+    return evaluate_with(store, rec.id, model.predict_proba, model.classes, cfg, data, categories=categories,
+                         per_class=per_class, seed=seed, imbalance=imbalance)
