@@ -17,7 +17,7 @@ from qdcore.train.classical_model import load_classical
 from qdcore.train.engine import load_splits
 
 # Seconds on one thread, enough to learn: 12 demo classes (chance 8.3%), 48 training drawings each.
-FAST = dict(data="demo", per_class=60, n_rounds=12, num_leaves=7, min_data_in_leaf=5, learning_rate=0.3,
+FAST = dict(data="demo", per_class=60, n_rounds=12, num_leaves=7, min_data_in_leaf=5, lr=0.3,
             max_iter=30, iters_per_step=5, threads=1)
 
 
@@ -60,9 +60,10 @@ def test_events_give_a_validation_loss_curve(trained):
         assert steps == list(range(1, 13))  # one point per boosting round
     else:
         assert steps[:2] == [5, 10]  # L-BFGS iterations so far
-    losses = [e.val_loss for e in ends]
+    losses = [e.metrics["val/loss"] for e in ends]
     assert losses[result.summary["best_epoch"] - 1] == min(losses) < losses[0]
-    assert all(0 <= e.val_top1 <= e.val_top5 <= 1 for e in ends)
+    assert all(0 <= e.metrics["val/top1"] <= e.metrics["val/top5"] <= 1 for e in ends)
+    assert all(e.metrics["train/loss"] > 0 for e in ends)
 
 
 def test_models_reload_without_pickle(trained, splits, monkeypatch):
@@ -142,7 +143,7 @@ def test_resume_refuses_other_data_and_missing_checkpoints(splits, tmp_path):
 
 def test_early_stopping_keeps_the_best_round(splits, tmp_path):
     # Big leaves and a huge step overfit 48 drawings a class within a few rounds.
-    cfg = ClassicalConfig(**{**FAST, "n_rounds": 60, "learning_rate": 1.0, "num_leaves": 31, "min_data_in_leaf": 2,
+    cfg = ClassicalConfig(**{**FAST, "n_rounds": 60, "lr": 1.0, "num_leaves": 31, "min_data_in_leaf": 2,
                              "patience": 3})
     r = train_classical(cfg, ListSink(), run_dir=tmp_path, splits=splits)
     s = r.summary
@@ -167,12 +168,12 @@ def test_metrics_of():
 
 @pytest.mark.parametrize("changes, words", [
     ({"model": "lightgmb"}, "did you mean 'lightgbm'"),
-    ({"learning_rate": 0}, "learning_rate=0 must be > 0"),
-    ({"num_leaves": 1}, "num_leaves=1 must be >= 2"),
+    ({"lr": 0}, "lr=0 must be a number > 0"),
+    ({"num_leaves": 1}, "num_leaves=1 must be a whole number >= 2"),
     ({"val": 0.5, "test": 0.5}, "leave no training data"),
     ({"max_iter": 2.5}, "whole number"),
     ({"C": "big"}, "must be a number"),
-    ({"depth": 3}, "unknown option 'depth'"),
+    ({"depth": 3}, "unknown training option 'depth'"),
 ])
 def test_config_errors_are_one_line(changes, words):
     with pytest.raises(ConfigError, match=words) as e:

@@ -147,12 +147,6 @@ def train_command():
 # -- qd eval ------------------------------------------------------------------------------------
 
 
-def _runtime(device: str | None):
-    from qdcore.train.device import resolve
-
-    return resolve(device or "auto", None)
-
-
 def eval_cmd(
     run: RunArg,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
@@ -164,8 +158,8 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.runs.kinds import evaluate_stored
     from qdcore.store import Store
-    from qdcore.train.evaluate import evaluate_run
 
     store = Store()
     run_id = run_ref(store, run)
@@ -173,8 +167,8 @@ def eval_cmd(
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    result = evaluate_run(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                          imbalance=imbalance, device=device).metrics()
+    result = evaluate_stored(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                             imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return
@@ -266,19 +260,16 @@ def predict_cmd(
     """Classify drawings from a file with a trained run's model."""
     import numpy as np
 
+    from qdcore.runs.kinds import predictor_of
     from qdcore.store import Store
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.evaluate import predict_probs
 
     if top < 1:
         raise ConfigError(f"--top {top} must be at least 1")
     store = Store()
     run_id = run_ref(store, run)
-    rt = _runtime(device)
-    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
-    classes = list(meta["classes"])
+    predict, classes = predictor_of(store, run_id, device)
     images, prov, hint = read_drawings(Path(file).expanduser())
-    probs = predict_probs(model, images, rt)
+    probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)

@@ -113,7 +113,10 @@ class _Trainer:
         }
         saved = self._load_resume(resume) if resume is not None else None
         self.points = cfg.n_rounds if cfg.model == "lightgbm" else math.ceil(cfg.max_iter / cfg.iters_per_step)
-        self.emit(RunStarted(self.run_id, cfg.name, cfg.to_dict(), self._device(), self.points, 1, len(self.y)))
+        self.emit(RunStarted(self.run_id, cfg.name, cfg.to_dict(), self._device(), self.points, 1, len(self.y),
+                             self.fingerprint, {"data_origin": splits.train.origin,
+                                                "synthetic": bool(splits.train.synthetic),
+                                                "classes": len(self.classes)}))
         self._last_save = time.monotonic()
         with _thread_limit(cfg.threads):
             if cfg.model == "lightgbm":
@@ -124,8 +127,9 @@ class _Trainer:
         return self._finish(text)
 
     def _device(self) -> str:
-        threads = self.cfg.threads or "all"
-        return f"cpu ({'LightGBM' if self.cfg.model == 'lightgbm' else 'scikit-learn'}, {threads} threads)"
+        n = self.cfg.threads
+        threads = "all threads" if not n else f"{n} thread{'s' if n > 1 else ''}"
+        return f"cpu ({'LightGBM' if self.cfg.model == 'lightgbm' else 'scikit-learn'}, {threads})"
 
     # -- bookkeeping shared by both models ---------------------------------------------------------------
 
@@ -140,10 +144,14 @@ class _Trainer:
         h = st["history"]
         for key, v in zip(_HISTORY_KEYS, (point, step, train[0], train[1], val[0], val[1], val[2], seconds)):
             h[key].append(v)
-        lr = cfg.learning_rate if cfg.model == "lightgbm" else 0.0
+        lr = cfg.lr if cfg.model == "lightgbm" else 0.0
         self.emit(Progress(step, point, point * len(self.y), lr, train[0], len(self.y) / max(seconds, 1e-9), train[1]))
-        self.emit(EpochEnd(point, step, train[0], train[1], val[0], val[1], val[2], lr, seconds,
-                           {"train/top5": train[2]}))
+        metrics = {"train/loss": train[0], "train/top1": train[1], "train/top5": train[2], "train/seconds": seconds}
+        if len(self.yv):
+            metrics.update({"val/loss": val[0], "val/top1": val[1], "val/top5": val[2]})
+        if cfg.model == "lightgbm":
+            metrics["train/lr"] = lr
+        self.emit(EpochEnd(point, step, seconds, metrics))
         monitor = val[0] if len(self.yv) else train[0]
         if monitor < st["best_loss"] - cfg.min_delta:
             st["best_loss"], st["best_point"], st["best_step"], st["wait"] = float(monitor), point, step, 0
@@ -295,6 +303,8 @@ class _Trainer:
             "epochs": st["point"], "total_epochs": self.points, "best_epoch": st["best_point"],
             "steps": st["step"], "best_step": st["best_step"], "stopped_early": bool(st["stopped_early"]),
             "converged": bool(st["converged"]), "train_seconds": st["train_seconds"],
+            # drawings through the model per second of training (one pass per round or point)
+            "images_per_second": st["point"] * len(self.y) / st["train_seconds"] if st["train_seconds"] > 0 else 0.0,
             "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
             "fingerprint": self.fingerprint,
         }

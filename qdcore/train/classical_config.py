@@ -2,133 +2,64 @@
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 from qdcore.models.classical import CLASSICAL, resolve_classical
+from qdcore.runs.options import RunConfig, option
 
 MODELS = tuple(CLASSICAL)  # lightgbm, logreg
 _LGB, _LR = CLASSICAL["lightgbm"], CLASSICAL["logreg"]
-
-
-def opt(default: Any, help: str, panel: str, *, choices: tuple[str, ...] | None = None, low: float | None = None,
-        high: float | None = None, open_low: bool = False, open_high: bool = False, whole: bool = False,
-        optional: bool = False) -> Any:
-    """A config field whose help, panel, choices and bounds live in its metadata (CLI, files and forms read them).
-
-    `low`/`high` are inclusive bounds unless `open_low`/`open_high`; `optional` fields may be None (unset).
-    """
-    meta = {"help": help, "panel": panel, "choices": choices, "min": low, "max": high, "open_min": open_low,
-            "open_max": open_high, "whole": whole, "optional": optional}
-    return field(default=default, metadata=meta)
+_MODEL, _TREES, _LINEAR, _CB, _RUN = "Model", "LightGBM", "Logistic regression", "Callbacks", "Runtime"
 
 
 @dataclass
-class ClassicalConfig:
-    """One classical-baseline run: model, data selection and split, the model's options, early stopping."""
+class ClassicalConfig(RunConfig):
+    """One classical-baseline run: data selection (shared), the model and its options, early stopping."""
 
-    name: str = opt("", "run name (default: model and data)", "run")
-    model: str = opt("lightgbm", "classical model: lightgbm (boosted trees) or logreg", "model", choices=MODELS)
-    # data selection and split (the same as a classifier's)
-    data: str = opt("demo", "data source: demo, a folder of .npy/.ndjson files, or a downloaded set", "data")
-    categories: str | None = opt(None, "comma-separated categories (default: all in the data)", "data",
-                                 optional=True)
-    per_class: int | None = opt(None, "drawings per category (default: all)", "data", low=1, whole=True,
-                                optional=True)
-    seed: int = opt(0, "seed of the selection, the split and the model", "data", low=0, whole=True)
-    imbalance: str | None = opt(None, "per-class ratios, e.g. cat=0.1", "data", optional=True)
-    val: float = opt(0.1, "validation fraction (early stopping watches its loss)", "data", low=0, high=1,
-                     open_high=True)
-    test: float = opt(0.1, "test fraction", "data", low=0, high=1, open_high=True)
-    # LightGBM
-    n_rounds: int = opt(_LGB["n_rounds"], "most boosting rounds (each adds one tree per class)", "lightgbm",
-                        low=1, whole=True)
-    learning_rate: float = opt(_LGB["learning_rate"], "boosting shrinkage", "lightgbm", low=0, open_low=True)
-    num_leaves: int = opt(_LGB["num_leaves"], "leaves per tree", "lightgbm", low=2, whole=True)
-    min_data_in_leaf: int = opt(_LGB["min_data_in_leaf"], "fewest training drawings in a leaf", "lightgbm",
-                                low=1, whole=True)
-    feature_fraction: float = opt(_LGB["feature_fraction"], "fraction of pixels each tree may use", "lightgbm",
-                                  low=0, high=1, open_low=True)
-    lambda_l2: float = opt(_LGB["lambda_l2"], "L2 penalty on leaf values", "lightgbm", low=0)
-    # logistic regression
-    C: float = opt(_LR["C"], "inverse L2 regularisation strength", "logreg", low=0, open_low=True)
-    max_iter: int = opt(_LR["max_iter"], "most L-BFGS iterations", "logreg", low=1, whole=True)
-    iters_per_step: int = opt(5, "L-BFGS iterations between validation points (one step of the curve)", "logreg",
-                              low=1, whole=True)
+    model: str = option("lightgbm", help="Classical model: lightgbm (boosted trees) or logreg.", panel=_MODEL,
+                        short="-m", choices=MODELS, form="Model", metavar="NAME")
+    # LightGBM (its own defaults; study 003 names no settings)
+    n_rounds: int = option(_LGB["n_rounds"], help="LightGBM: most boosting rounds (each adds one tree per class).",
+                           panel=_TREES, min=1, max=100_000, form="Rounds")
+    lr: float = option(_LGB["learning_rate"], help="LightGBM: learning rate (shrinkage per round).", panel=_TREES,
+                       min=0, max=100, min_open=True, form="LR")
+    num_leaves: int = option(_LGB["num_leaves"], help="LightGBM: leaves per tree.", panel=_TREES, min=2,
+                             max=131_072)
+    min_data_in_leaf: int = option(_LGB["min_data_in_leaf"], help="LightGBM: fewest training drawings in a leaf.",
+                                   panel=_TREES, min=1, max=10_000_000)
+    feature_fraction: float = option(_LGB["feature_fraction"], help="LightGBM: fraction of pixels each tree may use.",
+                                     panel=_TREES, min=0, max=1, min_open=True)
+    lambda_l2: float = option(_LGB["lambda_l2"], help="LightGBM: L2 penalty on leaf values.", panel=_TREES, min=0,
+                              max=1e6)
+    # logistic regression (scikit-learn, L-BFGS, warm-started between points of the curve)
+    C: float = option(_LR["C"], help="Logistic regression: inverse L2 regularisation strength.", panel=_LINEAR,
+                      min=0, max=1e12, min_open=True)
+    max_iter: int = option(_LR["max_iter"], help="Logistic regression: most L-BFGS iterations.", panel=_LINEAR,
+                           min=1, max=1_000_000, form="Iterations")
+    iters_per_step: int = option(5, help="Logistic regression: L-BFGS iterations per point of the curve.",
+                                 panel=_LINEAR, min=1, max=10_000)
     # early stopping (monitor: validation loss; the training loss without a validation split)
-    patience: int = opt(10, "stop after this many rounds/steps without a better validation loss; 0 = off",
-                        "early stopping", low=0, whole=True)
-    min_delta: float = opt(0.0, "smallest decrease of the validation loss that counts", "early stopping", low=0)
+    patience: int = option(10, help="Early stopping: rounds or points without val-loss improvement (0 = off).",
+                           panel=_CB, min=0, max=100_000)
+    min_delta: float = option(0.0, help="Smallest val-loss drop that counts as improvement.", panel=_CB, min=0,
+                              max=1e6)
     # runtime
-    threads: int = opt(0, "CPU threads for LightGBM and BLAS (0 = all)", "runtime", low=0, whole=True)
-    checkpoint_seconds: float = opt(30.0, "seconds between resume checkpoints of LightGBM", "runtime", low=0)
+    threads: int = option(0, help="CPU threads of LightGBM and BLAS (0 = all).", panel=_RUN, min=0, max=1024)
+    checkpoint_seconds: float = option(30.0, help="Seconds between LightGBM's resume checkpoints.", panel=_RUN,
+                                       min=0, max=86_400)
 
     def model_options(self) -> dict[str, Any]:
         """The resolved options of the chosen model (qdcore.models.classical), seed included."""
-        keys = CLASSICAL[self.model]
-        return resolve_classical(self.model, **{k: getattr(self, k) for k in keys})
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (stored with the run)."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> "ClassicalConfig":
-        """Build from a dict (stored config, TOML table); unknown keys are an error."""
-        return cls().replace(origin=origin, **d)
-
-    def replace(self, origin: str = "option", **changes: Any) -> "ClassicalConfig":
-        """A checked copy with some fields changed (dashes in names allowed)."""
-        names = {f.name for f in dataclasses.fields(self)}
-        clean: dict[str, Any] = {}
-        for key, value in changes.items():
-            k = key.replace("-", "_")
-            if k not in names:
-                raise ConfigError(f"{origin}: unknown option {key!r} for a classical run"
-                                  f"{suggest(k, sorted(names))}; see 'qd train --help'")
-            clean[k] = value
-        cfg = dataclasses.replace(self, **clean)
-        cfg.validate(origin)
-        return cfg
+        names = {"learning_rate": "lr"}
+        return resolve_classical(self.model, **{k: getattr(self, names.get(k, k)) for k in CLASSICAL[self.model]})
 
     def validate(self, origin: str = "option") -> "ClassicalConfig":
-        """Raise ConfigError (one line) on the first bad value, from each field's metadata."""
-        for f in dataclasses.fields(self):
-            check_field(f, getattr(self, f.name), origin)
-        if self.val + self.test >= 1:
-            raise ConfigError(f"{origin}: val={self.val} + test={self.test} leave no training data; "
-                              "their sum must be below 1")
+        """Checks across fields; single values are checked by their declarations."""
+        super().validate(origin)
         try:
             self.model_options()
         except ConfigError as e:
             raise ConfigError(f"{origin}: {e}") from None
         return self
-
-
-def check_field(f: dataclasses.Field, value: Any, origin: str) -> None:
-    """ConfigError when `value` breaks the type, choices or bounds in field `f`'s metadata."""
-    m, key = f.metadata, f.name
-    if value is None and m.get("optional"):
-        return
-    if m.get("choices"):
-        if not isinstance(value, str) or value not in m["choices"]:
-            raise ConfigError(f"{origin}: {key}={value!r} must be one of {', '.join(m['choices'])}"
-                              f"{suggest(str(value), list(m['choices']))}")
-        return
-    if str(f.type).startswith("str"):
-        if not isinstance(value, str):
-            raise ConfigError(f"{origin}: {key}={value!r} must be text")
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{origin}: {key}={value!r} must be a number")
-    if m.get("whole") and int(value) != value:
-        raise ConfigError(f"{origin}: {key}={value!r} must be a whole number")
-    low, high = m.get("min"), m.get("max")
-    if low is not None and (value <= low if m.get("open_min") else value < low):
-        raise ConfigError(f"{origin}: {key}={value!r} must be {'>' if m.get('open_min') else '>='} {low}")
-    if high is not None and (value >= high if m.get("open_max") else value > high):
-        raise ConfigError(f"{origin}: {key}={value!r} must be {'below' if m.get('open_max') else 'at most'} {high}")
