@@ -146,7 +146,7 @@ class _Trainer:
             h[key].append(v)
         lr = cfg.lr if cfg.model == "lightgbm" else 0.0
         self.emit(Progress(step, point, point * len(self.y), lr, train[0], len(self.y) / max(seconds, 1e-9), train[1]))
-        metrics = {"train/loss": train[0], "train/top1": train[1], "train/top5": train[2], "train/seconds": seconds}
+        metrics = {"train/loss": train[0], "train/top1": train[1], "train/seconds": seconds}
         if len(self.yv):
             metrics.update({"val/loss": val[0], "val/top1": val[1], "val/top5": val[2]})
         if cfg.model == "lightgbm":
