@@ -141,9 +141,13 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished classifier opens its evaluation; anything else the live view."""
+        """A finished run opens what its kind says (a classifier's evaluation); anything else the live view."""
+        from qdcore.runs.kinds import find_kind
+
+        k = find_kind(kind)
         self.state.current_run = run_id
-        self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
+        opens_eval = status == "done" and k is not None and k.opens == "evaluation"
+        self.action_open("run" if opens_eval else "attach", run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 

@@ -43,7 +43,7 @@ class EvalData:
     @property
     def can_evaluate(self) -> bool:
         """The run's model is there to compute predictions from (and the run is not still writing it)."""
-        return self.has_model and self.kind == "classifier" and self.status != "running"
+        return self.has_model and _evaluable(self.kind) and self.status != "running"
 
     def cell(self, truth: int, pred: int) -> np.ndarray:
         """Indices of the drawings of class `truth` predicted as `pred`."""
@@ -68,7 +68,16 @@ class EvalData:
 
 
 def _model_present(run_dir: Path) -> bool:
-    return (run_dir / MODEL_FILE).is_file() and (run_dir / MODEL_META).is_file()
+    # model.json names the model files beside it: model.safetensors, or e.g. LightGBM's model.txt
+    return (run_dir / MODEL_META).is_file() and any(p.is_file() for p in (run_dir / MODEL_FILE, run_dir / "model.txt"))
+
+
+def _evaluable(kind: str) -> bool:
+    """Runs of this kind have predictions to show (their kind evaluates them)."""
+    from qdcore.runs.kinds import find_kind
+
+    k = find_kind(kind)
+    return k is not None and k.evaluate is not None
 
 
 def load_eval(home: Path | str | None, run_id: int) -> EvalData:
@@ -83,8 +92,8 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
         data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
                         data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
                         run_dir=run_dir, has_model=_model_present(run_dir))
-        if rec.kind != "classifier":
-            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows classifiers"
+        if not _evaluable(rec.kind):
+            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs that predict classes"
             return data
         path = run_dir / PREDICTIONS_FILE
         if not path.exists():
@@ -132,11 +141,11 @@ def _baseline(store, run_id: int) -> tuple[Any, str]:
 
 def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> None:
     """Compute and save a run's test predictions from its model and test split (what `qd eval RUN` does)."""
-    from qdcore.train.evaluate import evaluate_run as evaluate_stored_run
+    from qdcore.runs.kinds import evaluate_stored
 
     store = open_store(home)
     try:
-        evaluate_stored_run(store, run_id, device=device)
+        evaluate_stored(store, run_id, device=device)
     finally:
         store.close()
 

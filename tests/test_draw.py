@@ -200,7 +200,7 @@ def test_models_load_through_the_run_kind_registry(home):
     from qdcore.runs.kinds import RunKind, register, unregister
     from qdcore.runs.options import RunConfig
     from qdcore.store import Store
-    from qdcore.train.predictor import Predictor, latest_model_run, load_predictor, predicting_kinds
+    from qdcore.train.predictor import latest_model_run, load_predictor, predicting_kinds
 
     assert "classifier" in predicting_kinds()
     with Store(home) as store:
@@ -210,8 +210,8 @@ def test_models_load_through_the_run_kind_registry(home):
         with pytest.raises(ConfigError, match="has no model that classifies drawings"):
             load_predictor(store, rid)
 
-        def constant(store, run_id, device):
-            return Predictor(run_id, "const", ["a", "b"], lambda x: np.tile([[0.25, 0.75]], (len(x), 1)))
+        def constant(run_dir, device):
+            return (lambda x: np.tile([[0.25, 0.75]], (len(x), 1))), ["a", "b"]
 
         register(RunKind(name="constant", config=RunConfig, train=lambda *a: {}, predictor=constant))
         try:

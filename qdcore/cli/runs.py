@@ -61,7 +61,10 @@ def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
         return {}
     from qdcore.quiz.report import human_baselines
 
-    return human_baselines(store, [r.id for r in runs if r.kind == "classifier"])
+    from qdcore.runs.refs import evaluable_kinds
+
+    evaluable = set(evaluable_kinds())
+    return human_baselines(store, [r.id for r in runs if r.kind in evaluable])
 
 
 def _human(base: Any) -> str:
@@ -219,7 +222,9 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, v)
-    if rec.kind == "classifier":
+    from qdcore.runs.refs import evaluable_kinds
+
+    if rec.kind in evaluable_kinds():
         info.add_row("people (quiz)", DASH if human is None else _human_line(human))
     console.print(info, highlight=False)
 

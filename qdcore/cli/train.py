@@ -158,8 +158,8 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.runs.kinds import evaluate_stored
     from qdcore.store import Store
-    from qdcore.train.evaluate import evaluate_run
 
     store = Store()
     run_id = run_ref(store, run)
@@ -167,8 +167,8 @@ def eval_cmd(
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    result = evaluate_run(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                          imbalance=imbalance, device=device).metrics()
+    result = evaluate_stored(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                             imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return
@@ -260,17 +260,16 @@ def predict_cmd(
     """Classify drawings from a file with a trained run's model."""
     import numpy as np
 
+    from qdcore.runs.kinds import predictor_of
     from qdcore.store import Store
-    from qdcore.train.predictor import load_predictor, predicting_kinds
 
     if top < 1:
         raise ConfigError(f"--top {top} must be at least 1")
     store = Store()
-    run_id = run_ref(store, run, predicting_kinds())
-    predictor = load_predictor(store, run_id, device or "auto")
-    classes = predictor.classes
+    run_id = run_ref(store, run)
+    predict, classes = predictor_of(store, run_id, device)
     images, prov, hint = read_drawings(Path(file).expanduser())
-    probs = predictor.probs(images)
+    probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)

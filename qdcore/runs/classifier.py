@@ -94,17 +94,15 @@ def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -
     return evaluate_run(store, run_id, data, **options)
 
 
-def predictor(store: Any, run_id: int, device: str = "auto") -> Any:
-    """The run's network as a Predictor (model.safetensors rebuilt from model.json)."""
+def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
+    """(uint8 drawings -> softmax probabilities, class names) from model.safetensors + model.json."""
     from qdcore.train.checkpoint import load_model
     from qdcore.train.device import resolve
     from qdcore.train.evaluate import predict_probs
-    from qdcore.train.predictor import Predictor
 
-    rec = store.get_run(run_id)
     rt = resolve(device or "auto", None)
-    model, meta = load_model(store.run_dir(rec.id, create=False), rt.device)
-    return Predictor(rec.id, rec.name, list(meta["classes"]), lambda images: predict_probs(model, images, rt))
+    model, meta = load_model(run_dir, rt.device)
+    return (lambda images: predict_probs(model, images, rt)), list(meta["classes"])
 
 
 def result_line(s: dict[str, Any]) -> str:

@@ -19,8 +19,9 @@ A `RunKind` holds:
 - `models`: the model names it owns, so `qd train --model NAME` routes to it.
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, **options)`: how a finished run is evaluated (None: it
-  is not); `predictor(store, run_id, device)`: its model as a Predictor (None: it has none); `opens`:
-  which TUI screen a finished run opens ("evaluation" or "live").
+  is not); `opens`: which TUI screen a finished run opens ("evaluation" or "live").
+- `predictor(run_dir, device) -> (predict, classes)`: the run's model rebuilt from its files, `predict`
+  taking uint8 drawings (N, 28, 28) to probabilities (N, C) (`qd predict`); None: the kind has no model to use.
 """
 
 from __future__ import annotations
@@ -96,9 +97,7 @@ class RunKind:
     prepare: Callable[[Any], Any] | None = None
     default_name: Callable[[Any], str] | None = None
     evaluate: Callable[..., Any] | None = None
-    # How a finished run's model classifies drawings: (store, run_id, device) -> qdcore.train.predictor.Predictor
-    # (None: its runs hold no such model). `qd predict` and the draw screen load models through it.
-    predictor: Callable[..., Any] | None = None
+    predictor: Callable[[Path, str | None], tuple[Callable[[Any], Any], list[str]]] | None = None
     opens: str = "live"  # TUI: a finished run opens the "evaluation" screen or its "live" view
     resumable: bool = True
     rate_unit: str = "img/s"  # what Progress.throughput counts
@@ -174,6 +173,25 @@ def find_kind(name: str) -> RunKind | None:
     """The kind called `name`, or None (runs of kinds no longer registered, e.g. quiz rows)."""
     _load()
     return _KINDS.get(str(name))
+
+
+def evaluate_stored(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    """Evaluate a stored run the way its kind does (ConfigError when its kind has no evaluation)."""
+    rec = store.get_run(int(run_id))
+    kind = find_kind(rec.kind)
+    if kind is None or kind.evaluate is None:
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no evaluation; evaluable kinds: "
+                          f"{', '.join(k.name for k in all_kinds() if k.evaluate is not None)}")
+    return kind.evaluate(store, rec.id, data, **options)
+
+
+def predictor_of(store: Any, run_id: int, device: str | None = None) -> tuple[Callable[[Any], Any], list[str]]:
+    """(uint8 drawings -> probabilities, class names) of a stored run's model, rebuilt by its kind."""
+    rec = store.get_run(int(run_id))
+    kind = find_kind(rec.kind)
+    if kind is None or kind.predictor is None:
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no model that classifies drawings")
+    return kind.predictor(store.run_dir(rec.id, create=False), device)
 
 
 def kind_of(cfg: Any) -> RunKind:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import StoreError
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -37,16 +37,13 @@ def predicting_kinds() -> list[str]:
     return [k.name for k in all_kinds() if k.predictor is not None]
 
 
-def load_predictor(store: "Store", run_id: int, device: str = "auto") -> Predictor:
-    """The model of a run in the store, loaded by its kind (the one loader `qd predict` and the draw screen use)."""
-    from qdcore.runs.kinds import find_kind
+def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Predictor:
+    """The model of a run, rebuilt by its kind (qdcore.runs.kinds.predictor_of, which `qd predict` uses too)."""
+    from qdcore.runs.kinds import predictor_of
 
     rec = store.get_run(int(run_id))
-    kind = find_kind(rec.kind)
-    if kind is None or kind.predictor is None:
-        raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no model that classifies drawings; "
-                          f"choose a {' or '.join(predicting_kinds())} run (see 'qd runs list')")
-    return kind.predictor(store, rec.id, device or "auto")
+    probs, classes = predictor_of(store, rec.id, device)
+    return Predictor(rec.id, rec.name, list(classes), probs)
 
 
 def latest_model_run(store: "Store") -> int:

@@ -263,7 +263,10 @@ class RunsScreen(Screen):
                 runs = store.list_runs()
                 from qdcore.quiz.report import human_baselines
 
-                ids = [r.id for r in runs if r.kind == "classifier"]
+                from qdcore.runs.refs import evaluable_kinds
+
+                evaluable = set(evaluable_kinds())
+                ids = [r.id for r in runs if r.kind in evaluable]
                 humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
                 self.post_message(TrackerLoaded(runs, humans=humans))
         except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
