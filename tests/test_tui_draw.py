@@ -266,3 +266,26 @@ def test_snapshot_results(snap_compare, snap_home, size):
         await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@sync
+async def test_a_classical_run_guesses_too(home):
+    from qdcore.runs.run import start
+    from qdcore.store import Store
+    from qdcore.train.classical_config import ClassicalConfig
+
+    cfg = ClassicalConfig(model="logreg", data="demo", categories=",".join(SHAPES), per_class=60, max_iter=30,
+                          iters_per_step=5, threads=1, name="logreg shapes")
+    with Store(home) as store:
+        outcome = start(cfg, store)
+        rid = store.list_runs(kind="classical")[0].id
+        assert store.get_run(rid).status == "done", outcome
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_draw(app, pilot, run_id=rid)
+        await wait_for(pilot, lambda: screen.predictor is not None, what="the classical model")
+        assert screen.predictor.classes == sorted(SHAPES)
+        await mouse_stroke(pilot, shape_points("square"))
+        await wait_for(pilot, lambda: len(screen.guesses) == 3, what="the classical model's guesses")
+        assert abs(sum(p for _, p in screen.guesses) - 1) < 1e-4
+        await settle(app, pilot)
