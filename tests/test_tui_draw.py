@@ -19,7 +19,7 @@ from qdtui.state import AppState
 from qdtui.widgets.canvas import Canvas
 
 from helpers import pearson_rows
-from tui_helpers import pressing, settle, sync, wait_for
+from tui_helpers import settle, sync, wait_for
 
 SHAPES = ["circle", "square", "triangle"]
 SIZES = [(80, 24), (120, 40)]
@@ -58,12 +58,6 @@ async def mouse_stroke(pilot, points) -> None:
         await pilot.hover("#canvas", offset=p)
     await pilot.mouse_up("#canvas", offset=points[-1])
     await pilot.pause()
-
-
-def draw_app(home, **kwargs) -> QdApp:
-    app = QdApp(AppState(home=home))
-    app._draw_kwargs = kwargs
-    return app
 
 
 async def open_draw(app, pilot, **kwargs) -> DrawScreen:
@@ -216,9 +210,8 @@ async def test_home_key_opens_the_draw_screen(home):
 # --- snapshots ---------------------------------------------------------------
 
 
-def _draw_square_with_keys(pilot):
-    keys = ["space"] + ["shift+right"] * 4 + ["shift+down"] * 4 + ["shift+left"] * 4 + ["shift+up"] * 4 + ["space"]
-    return keys
+# A square drawn with the keyboard pen from the canvas's centre.
+PEN_SQUARE = ["space"] + ["shift+right"] * 4 + ["shift+down"] * 4 + ["shift+left"] * 4 + ["shift+up"] * 4 + ["space"]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -230,7 +223,7 @@ def test_snapshot_canvas(snap_compare, snap_home, size):
         app.push_screen(DrawScreen(home=snap_home, drawer="snap"))
         await wait_for(pilot, lambda: isinstance(app.screen, DrawScreen) and app.screen.model_note.startswith("No"))
         await mouse_stroke(pilot, [(4, 2), (16, 2), (16, 8), (4, 8), (4, 2)])
-        for key in _draw_square_with_keys(pilot):
+        for key in PEN_SQUARE:
             await pilot.press(key)
         await wait_for(pilot, lambda: app.screen.query_one("#draw-input").image is not None
                        and not app.screen.throttle.busy and not app.screen.throttle.pending)
