@@ -70,7 +70,8 @@ class EvalData:
 
 
 def _model_present(run_dir: Path) -> bool:
-    return (run_dir / MODEL_FILE).is_file() and (run_dir / MODEL_META).is_file()
+    # model.json names the model files beside it: model.safetensors, or e.g. LightGBM's model.txt
+    return (run_dir / MODEL_META).is_file() and any(p.is_file() for p in (run_dir / MODEL_FILE, run_dir / "model.txt"))
 
 
 def load_eval(home: Path | str | None, run_id: int) -> EvalData:

@@ -145,3 +145,54 @@ class MetricRows(Message):
         self.run_id = run_id
         self.rows = rows
         self.status = status
+
+
+# --- drawing ------------------------------------------------------------------
+
+
+class StrokesChanged(Message):
+    """The canvas's strokes changed; `finished` after pen-up, undo or clear, else a point was added mid-stroke."""
+
+    def __init__(self, canvas: Any, finished: bool) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.finished = finished
+
+    @property
+    def control(self) -> Any:
+        """The Canvas that sent the message."""
+        return self.canvas
+
+    def can_replace(self, message: Message) -> bool:
+        # Points of one stroke collapse; a finished stroke is never dropped.
+        return isinstance(message, StrokesChanged) and not message.finished and message.canvas is self.canvas
+
+
+class Guessed(Message):
+    """The model's view of the drawing (`image`, uint8 28x28) and its top guesses for drawing `version`."""
+
+    def __init__(self, version: int, key: Any, image: Any, guesses: list) -> None:
+        super().__init__()
+        self.version = version
+        self.key = key
+        self.image = image
+        self.guesses = guesses
+
+
+class ModelReady(Message):
+    """The draw screen's model was loaded (`predictor`), or could not be (`error`, one line)."""
+
+    def __init__(self, predictor: Any | None, error: str = "") -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.error = error
+
+
+class DrawingSaved(Message):
+    """A drawing was written to the store (`drawing_id`), or not (`error`)."""
+
+    def __init__(self, result: Any, drawing_id: int | None, error: str = "") -> None:
+        super().__init__()
+        self.result = result
+        self.drawing_id = drawing_id
+        self.error = error

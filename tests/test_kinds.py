@@ -41,7 +41,13 @@ def test_store_sink_keeps_samples_as_files_readers_poll(tmp_path):
 
 
 def test_a_new_kind_trains_through_qd_train_and_is_stored(centroid, tmp_path, monkeypatch):
-    from qdcore.cli.main import app
+    import importlib
+
+    import qdcore.cli.main
+
+    # qd train's options are generated from the kinds registered when the CLI is built; another test
+    # file may have built it before this kind was registered.
+    app = importlib.reload(qdcore.cli.main).app
 
     monkeypatch.setenv("QD_HOME", str(tmp_path))
     runner = CliRunner()

@@ -218,8 +218,10 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, v)
-    if human is not None:
-        info.add_row("people (quiz)", _human_line(human))
+    from qdcore.runs.refs import evaluable_kinds
+
+    if rec.kind in evaluable_kinds():
+        info.add_row("people (quiz)", DASH if human is None else _human_line(human))
     console.print(info, highlight=False)
 
     for title, d in (("Config", rec.config), ("Summary", rec.summary)):

@@ -147,12 +147,6 @@ def train_command():
 # -- qd eval ------------------------------------------------------------------------------------
 
 
-def _runtime(device: str | None):
-    from qdcore.train.device import resolve
-
-    return resolve(device or "auto", None)
-
-
 def eval_cmd(
     run: RunArg,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
@@ -267,9 +261,8 @@ def predict_cmd(
     """Classify drawings from a file with a trained run's model."""
     import numpy as np
 
+    from qdcore.runs.kinds import predictor_of
     from qdcore.store import Store
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.evaluate import predict_probs
 
     if not 1 <= top <= 1000:
         raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
@@ -279,11 +272,9 @@ def predict_cmd(
     from qdcore.runs.refs import evaluable_kinds
 
     run_id = run_ref(store, run, evaluable_kinds())
-    rt = _runtime(device)
-    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
-    classes = list(meta["classes"])
+    predict, classes = predictor_of(store, run_id, device)
     images, prov, hint = read_drawings(Path(file).expanduser())
-    probs = predict_probs(model, images, rt)
+    probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)

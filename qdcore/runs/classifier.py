@@ -94,6 +94,17 @@ def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -
     return evaluate_run(store, run_id, data, **options)
 
 
+def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
+    """(uint8 drawings -> softmax probabilities, class names) from model.safetensors + model.json."""
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.device import resolve
+    from qdcore.train.evaluate import predict_probs
+
+    rt = resolve(device or "auto", None)
+    model, meta = load_model(run_dir, rt.device)
+    return (lambda images: predict_probs(model, images, rt)), list(meta["classes"])
+
+
 def result_line(s: dict[str, Any]) -> str:
     """'test top-1 91.2% top-5 99.0% · best epoch 7'."""
     parts = []
@@ -115,6 +126,7 @@ KIND = register(RunKind(
     presets=PRESETS,
     prepare=prepare,
     evaluate=evaluate,
+    predictor=predictor,
     opens="evaluation",
     result_line=result_line,
     panels=(

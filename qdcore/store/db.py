@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_write_bytes, qd_home
+from qdcore.store.drawn import DrawnStore
 from qdcore.store.records import KIND_PATTERN, STATUSES, ArtifactRow, MetricRow, QuizAnswer, QuizSession, RunRecord
 from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -40,7 +41,7 @@ class _Conn(sqlite3.Connection):
         self.busy = threading.RLock()
 
 
-class Store:
+class Store(DrawnStore):
     """The run store at `<home>/qd.sqlite`; safe to share between threads and processes."""
 
     def __init__(self, home: str | os.PathLike | None = None, timeout: float = 10.0, reap: bool = True) -> None:

@@ -34,13 +34,14 @@ def run_row(run) -> tuple:
 
 
 class HomeScreen(Screen):
-    """Dataset, recent runs and the actions: train, runs, data, quiz."""
+    """Dataset, recent runs and the actions: train, runs, data, quiz, draw."""
 
     BINDINGS = [
         Binding("t", "app.open('train')", "Train"),
         Binding("r", "app.open('runs')", "Runs"),
         Binding("d", "app.open('data')", "Data"),
         Binding("z", "app.open('quiz')", "Quiz"),
+        Binding("g", "app.open('draw')", "Draw"),
         Binding("q", "app.quit", "Quit"),
     ]
     HELP_EXTRA = [("up/down enter", "pick a recent run")]

@@ -143,6 +143,7 @@ class LiveScreen(Screen):
         self._flushes = 0
         self._ticks = 0
         self._plotted = 0.0
+        self._rebuilding = False
 
     # -- layout ----------------------------------------------------------------
 
@@ -182,17 +183,18 @@ class LiveScreen(Screen):
         if kind == self.kind:
             return
         self.kind = kind
-        for w in self.query(".live-plot"):
-            w.remove()
-        for w in self.query("#live-plots"):
-            w.remove()
         self.live.panels, self.live._routes = _panels(kind), None
-        self.mount_all(self._plot_widgets(self.live.panels), before=self.query_one(Footer))
-        self.call_after_refresh(self._after_rebuild)
+        self._rebuilding = True  # points wait in self.live until the new plots are mounted
+        self.call_later(self._rebuild)
 
-    def _after_rebuild(self) -> None:
+    async def _rebuild(self) -> None:
+        # The old plots must be gone before the new ones mount: they share ids (live-plots, live-loss, ...).
+        await self.query(".live-plot, #live-plots").remove()
+        await self.mount_all(self._plot_widgets(self.live.panels), before=self.query_one(Footer))
+        self._rebuilding = False
         self._init_series()
         self._fit()
+        self._flush(now=True)
 
     def on_mount(self) -> None:
         self._init_series()
@@ -374,7 +376,8 @@ class LiveScreen(Screen):
         if not self._dirty and running and self._ticks % MEMORY_EVERY == 0:
             self._dirty = self._memory_text() != self._memory
         t = time.monotonic()
-        if self.live.points and (now or not running or t - self._plotted >= self.plot_interval()):
+        if self.live.points and not self._rebuilding and (now or not running or
+                                                          t - self._plotted >= self.plot_interval()):
             self._plotted = t
             plots = self.plots
             for plot, series, x, y in self.live.take_points():
