@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.train.artifacts import MODEL_FILE, MODEL_META, PREDICTIONS_FILE  # torch-free, unlike checkpoint/engine
+from qdcore.train.artifacts import (  # torch-free, unlike checkpoint/engine
+    LGB_MODEL_FILE, MODEL_FILE, MODEL_META, PREDICTIONS_FILE)
 from qdtui.loaders import open_store, user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
@@ -70,8 +71,8 @@ class EvalData:
 
 
 def _model_present(run_dir: Path) -> bool:
-    # model.json names the model files beside it: model.safetensors, or e.g. LightGBM's model.txt
-    return (run_dir / MODEL_META).is_file() and any(p.is_file() for p in (run_dir / MODEL_FILE, run_dir / "model.txt"))
+    # model.json describes the weights beside it: model.safetensors, or LightGBM's model.txt
+    return (run_dir / MODEL_META).is_file() and any((run_dir / f).is_file() for f in (MODEL_FILE, LGB_MODEL_FILE))
 
 
 def load_eval(home: Path | str | None, run_id: int) -> EvalData:

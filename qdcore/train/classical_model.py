@@ -16,10 +16,10 @@ import numpy as np
 from qdcore.errors import DataError, StoreError
 from qdcore.models.classical import to_features
 from qdcore.paths import atomic_write_bytes
+from qdcore.train.artifacts import LGB_MODEL_FILE as LGB_MODEL
 from qdcore.train.artifacts import MODEL_FILE, MODEL_META
 
 FORMAT = "qd-classical/1"
-LGB_MODEL = "model.txt"  # LightGBM's text model format
 
 PREPROCESSING = {
     "input": "float32 (N, 784): the 28 x 28 drawing flattened row by row",
