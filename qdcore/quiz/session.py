@@ -204,7 +204,7 @@ def _not_enough(cfg: QuizConfig, have: int, where: str) -> ConfigError:
 def _from_data(cfg: QuizConfig) -> QuizItems:
     from qdcore.data.categories import parse_categories
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(cfg.data)
     available = source.categories()

@@ -127,7 +127,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(data)
     if categories is None:
@@ -146,7 +146,7 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
     from qdcore.train.checkpoint import load_model
     from qdcore.train.config import TrainConfig
-    from qdcore.train.engine import load_splits
+    from qdcore.data.selection import load_splits
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id

@@ -43,7 +43,8 @@ def start_run(cfg: TrainConfig, store=None, sink: Sink = null_sink, should_stop:
               *, splits=None, kind: str = "classifier"):
     """Create a run in the store and train it; rank 0 alone writes the store (other ranks just train)."""
     from qdcore.train.device import resolve
-    from qdcore.train.engine import _fingerprint, load_splits, train
+    from qdcore.data.selection import load_splits
+    from qdcore.train.engine import train
 
     cfg.validate()
     if splits is None:
@@ -61,7 +62,7 @@ def start_run(cfg: TrainConfig, store=None, sink: Sink = null_sink, should_stop:
     if not cfg.name:
         cfg = cfg.replace(name=default_name(cfg))
     device = resolve(cfg.device, cfg.amp).describe()
-    run_id = store.create_run(cfg.name, kind, cfg.to_dict(), _fingerprint(splits), device)
+    run_id = store.create_run(cfg.name, kind, cfg.to_dict(), splits.fingerprint(), device)
     run_dir = store.run_dir(run_id)
     store.update_summary(run_id, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
                                   "classes": len(splits.train.classes)})
@@ -85,7 +86,8 @@ def resume_run(run_id: int, store=None, sink: Sink = null_sink, should_stop: Cal
                *, device: str | None = None):
     """Continue an interrupted run from its resume checkpoint to its planned epochs; rows are not written twice."""
     from qdcore.train.checkpoint import RESUME_FILE
-    from qdcore.train.engine import _fingerprint, load_splits, train
+    from qdcore.data.selection import load_splits
+    from qdcore.train.engine import train
 
     rank, _, _ = rank_info()
     if store is None:
@@ -98,7 +100,7 @@ def resume_run(run_id: int, store=None, sink: Sink = null_sink, should_stop: Cal
     if device:
         cfg = cfg.replace(device=device)
     splits = load_splits(cfg)
-    if rec.fingerprint and _fingerprint(splits) != rec.fingerprint:
+    if rec.fingerprint and splits.fingerprint() != rec.fingerprint:
         raise StoreError(f"the drawings of run {run_id}'s selection changed since it started (data {cfg.data!r}); "
                          "it cannot be resumed: start a new run")
     run_dir = store.run_dir(run_id)
