@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.train.artifacts import MODEL_FILE, MODEL_META, PREDICTIONS_FILE  # torch-free, unlike checkpoint/engine
+from qdcore.predictions import run_file as predictions_file
+from qdcore.train.artifacts import MODEL_FILE, MODEL_META  # torch-free, unlike checkpoint/engine
 from qdtui.loaders import open_store, user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
@@ -86,7 +87,7 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
         if rec.kind != "classifier":
             data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows classifiers"
             return data
-        path = run_dir / PREDICTIONS_FILE
+        path = predictions_file(run_dir)
         if not path.exists():
             data.missing = f"run {run_id} has no predictions ({path.name} is missing)"
             if rec.status == "running":
