@@ -105,6 +105,21 @@ def test_analyze_tables_penultimate_features_and_a_non_cnn(home, tmp_path):
     assert (out / "confusion.png").exists() and not (out / "cam.png").exists()
 
 
+def test_the_report_is_a_library_call_that_matches_the_cli(home):
+    """A notebook gets the same report as `qd analyze --json`, with no UI package involved."""
+    from qdcore.analysis.report import AnalyzeOptions, analyze_run, public
+
+    rid = _run_with(home, _predictions())
+    store = Store(home)
+    try:
+        report = public(analyze_run(store, rid, AnalyzeOptions(top=2, k=3)))
+    finally:
+        store.close()
+    doc = json.loads(_invoke("analyze", str(rid), "--json", "--top", "2", "--k", "3").stdout)
+    assert json.loads(json.dumps(report)) == doc
+    assert report["pairs"][0]["a_as_b"] == 14
+
+
 def test_too_few_mistakes_skip_clustering_without_failing(home):
     rid = _run_with(home, _predictions(wrong_every=100))
     res = _invoke("analyze", str(rid), "--json")
@@ -135,6 +150,7 @@ def test_bad_input_gives_one_line_errors_from_the_real_entry_point(home):
     (("--components", "2.5"), "--components must be"),
     (("--top", "0"), "--top must be at least 1"),
     (("--percentile", "120"), "--percentile must be within"),
+    (("--bins", "1"), "--bins must be within 2..100"),
     (("--features", "penultimate"), "use --features pixels"),
 ])
 def test_bad_options_are_one_line_errors(home, args, msg):
