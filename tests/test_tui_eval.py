@@ -114,12 +114,12 @@ def app_for(runs) -> QdApp:
 # --- Pilot tests ----------------------------------------------------------------------------------
 
 
-def test_artifact_names_match_the_engine():
+def test_artifact_names_match_the_engine(tmp_path):
     from qdcore.train import checkpoint, engine
     from qdtui import evaluation_data as ed
 
-    assert (ed.PREDICTIONS_FILE, ed.MODEL_FILE, ed.MODEL_META) == (
-        engine.PREDICTIONS_FILE, checkpoint.MODEL_FILE, checkpoint.MODEL_META)
+    assert (ed.predictions_file(tmp_path), ed.MODEL_FILE, ed.MODEL_META) == (
+        tmp_path / engine.PREDICTIONS_FILE, checkpoint.MODEL_FILE, checkpoint.MODEL_META)
 
 
 @sync
@@ -363,7 +363,7 @@ async def test_overview_shows_the_human_baseline(tmp_path):
         screen = await open_run(app, pilot, rid)
         assert screen.data.baseline is not None and screen.data.baseline_note == ""
         text = " ".join(str(screen.query_one("#overview-summary").content).split())
-        assert f"people 66.7% [{100 * lo:.1f}%–{100 * hi:.1f}%] on 6 quiz answers by 1 person" in text
+        assert f"people 66.7% [{100 * lo:.1f}–{100 * hi:.1f}%] on 6 quiz answers by 1 person" in text
         assert f"the model {100 * model_right / 6:.1f}% on the same drawings" in text
 
 

@@ -9,6 +9,7 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, err_console, print_json
 from qdcore.cli.train import RunArg, run_ref
+from qdcore.fmt import percent
 
 
 def register(app: typer.Typer) -> None:
@@ -49,16 +50,16 @@ def _print(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     console.print(f"[bold]run {report['run']}[/]: {report['n']} test drawings, {len(report['classes'])} classes, "
-                  f"top-1 {report['top1']:.2%}, top-5 {report['top5']:.2%}, macro F1 {report['macro']['f1']:.3f}")
+                  f"top-1 {percent(report['top1'], 2)}, top-5 {percent(report['top5'], 2)}, macro F1 {report['macro']['f1']:.3f}")
     t = Table(title="Most confused pairs", title_justify="left")
     for col in ("class A", "class B", "A as B", "B as A", "% of pair"):
         t.add_column(col, justify="right" if col[0] in "AB%" else "left")
     for p in report["pairs"]:
-        t.add_row(p["a"], p["b"], str(p["a_as_b"]), str(p["b_as_a"]), f"{p['share']:.1%}")
+        t.add_row(p["a"], p["b"], str(p["a_as_b"]), str(p["b_as_a"]), percent(p['share']))
     console.print(t)
     w = report["worst"]
     at = ", ".join(f"{k}%: {v:.3f}" for k, v in w["p_true_at_worst_pct"].items())
-    console.print(f"[bold]Worst drawings[/]: {w['wrong']} of {w['n']} wrong ({w['wrong_share']:.1%}); "
+    console.print(f"[bold]Worst drawings[/]: {w['wrong']} of {w['n']} wrong ({percent(w['wrong_share'])}); "
                   f"p(truth) at the worst {at}")
     t = Table(title=f"Around the {w['percentile']:g}% worst", title_justify="left")
     for col in ("rank", "drawing", "truth", "predicted", "p(truth)", "from"):
@@ -71,7 +72,7 @@ def _print(report: dict[str, Any]) -> None:
         console.print(f"[bold]Clusters[/]: skipped, {c['skipped']}")
     else:
         console.print(f"[bold]Clusters[/] of {c['n']} misclassified drawings ({c['features']}, PCA "
-                      f"{c['n_components']} components, {c['explained']:.0%} of variance)")
+                      f"{c['n_components']} components, {percent(c['explained'], 0)} of variance)")
         for method in ("kmeans", "dbscan"):
             if method not in c:
                 continue
@@ -83,9 +84,9 @@ def _print(report: dict[str, Any]) -> None:
             for col in ("cluster", "size", "commonest truth -> prediction", "misclassified as", "drawings of"):
                 t.add_column(col)
             for cl in c[method]["clusters"][:12]:
-                share = lambda items, n=cl["size"]: ", ".join(f"{name} {cnt / n:.0%}" for name, cnt in items)  # noqa: E731
+                share = lambda items, n=cl["size"]: ", ".join(f"{name} {percent(cnt / n, 0)}" for name, cnt in items)  # noqa: E731
                 t.add_row("noise" if cl["id"] == -1 else str(cl["id"]), str(cl["size"]),
-                          f"{cl['truth']} -> {cl['predicted']} ({cl['pair_share']:.0%})",
+                          f"{cl['truth']} -> {cl['predicted']} ({percent(cl['pair_share'], 0)})",
                           share(cl["top_predicted"]), share(cl["top_truth"]))
             console.print(t)
     t = Table(title="Per class", title_justify="left")

@@ -11,7 +11,7 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH
+from qdcore.fmt import DASH, percent
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -68,29 +68,23 @@ def _human(base: Any) -> str:
     """'91% (n=40)' for the runs table."""
     if base is None or base.top1 is None:
         return DASH
-    return f"{100 * base.top1:.0f}% (n={base.accuracy.total:,})"
+    return f"{percent(base.top1, 0)} (n={base.accuracy.total:,})"
 
 
 def _human_line(base: Any) -> str:
     """People's accuracy with its interval, and the model's on the very same drawings."""
     acc = base.accuracy
     who = f"{base.participants} {'person' if base.participants == 1 else 'people'}"
-    line = f"{_pct(acc.top1)}"
+    line = f"{percent(acc.top1)}"
     if acc.lo is not None:
-        line += f" (95% CI {_pct(acc.lo)}–{_pct(acc.hi)})"
+        line += f" (95% CI {percent(acc.lo)}–{percent(acc.hi)})"
     line += f" on {acc.total:,} quiz answers by {who}"
     if base.model is not None and base.model.top1 is not None:
-        line += f"; the model {_pct(base.model.top1)} on the same drawings"
+        line += f"; the model {percent(base.model.top1)} on the same drawings"
     return line
 
 
 # -- formatting --------------------------------------------------------------------------------
-
-
-def _pct(v: Any) -> str:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v):
-        return DASH
-    return f"{v * 100:.1f}%" if abs(v) <= 1.0 else f"{v:.1f}%"
 
 
 def _count(v: Any) -> str:
@@ -189,8 +183,8 @@ def list_runs(
                          max_width=24 if squeezable else None)
     for r in runs:
         t = tracker_row(r)
-        table.add_row(str(r.id), r.name, _val(t["model"]), _data(t["data"]), _count(t["params"]), _pct(t["test_top1"]),
-                      _pct(t["test_top5"]), _human(human.get(r.id)), _val(t["best_epoch"]), _dur(t["train_seconds"]),
+        table.add_row(str(r.id), r.name, _val(t["model"]), _data(t["data"]), _count(t["params"]), percent(t["test_top1"]),
+                      percent(t["test_top5"]), _human(human.get(r.id)), _val(t["best_epoch"]), _dur(t["train_seconds"]),
                       _status(r.status))
     console.print(table)
 
@@ -323,7 +317,7 @@ def compare(
 
 def _metric(key: str, v: Any) -> str:
     if key.endswith(("top1", "top5", "accuracy")):
-        return _pct(v)
+        return percent(v)
     if key.endswith("seconds"):
         return _dur(v)
     if key == "params":

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from qdcore.fmt import interval, percent
 from qdtui.loaders import user_message
 from qdtui.messages import CellSelected
 from qdtui.screens.evaltabs.cam import CamPane
@@ -31,11 +32,6 @@ TABS = (("overview", "Overview"), ("confusion", "Confusion"), ("pairs", "Pairs")
         ("clusters", "Clusters"), ("cam", "CAM"), ("hidden", "Hidden"), ("quality", "Quality"))
 PER_CLASS_SORT = (("class", "class"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
                   ("support", "support"))
-
-
-def pct(v: float | None) -> str:
-    """0.4567 -> '45.7%'."""
-    return "–" if v is None else f"{100 * v:.1f}%"
 
 
 class OverviewPane(EvalPane):
@@ -60,21 +56,21 @@ class OverviewPane(EvalPane):
         s = data.summary
         m = s["macro"]
         text = Text()
-        text.append(f"top-1 {pct(s['top1'])}", style="bold")
-        text.append(f" · top-5 {pct(s['top5'])} · macro precision {pct(m['precision'])} · "
-                    f"recall {pct(m['recall'])} · F1 {pct(m['f1'])}")
+        text.append(f"top-1 {percent(s['top1'])}", style="bold")
+        text.append(f" · top-5 {percent(s['top5'])} · macro precision {percent(m['precision'])} · "
+                    f"recall {percent(m['recall'])} · F1 {percent(m['f1'])}")
         wrong = int((data.predicted != data.pred.labels).sum())
         text.append(f"\n{s['n']:,} test drawings · {len(s['classes'])} classes · {wrong:,} misclassified", style="dim")
         base = data.baseline
         if base is not None:
             acc = base.accuracy
-            text.append(f"\npeople {pct(acc.top1)}", style="bold")
+            text.append(f"\npeople {percent(acc.top1)}", style="bold")
             if acc.lo is not None:
-                text.append(f" [{pct(acc.lo)}–{pct(acc.hi)}]")
+                text.append(f" [{interval(acc.lo, acc.hi)}]")
             text.append(f" on {acc.total:,} quiz answers by {base.participants} "
                         f"{'person' if base.participants == 1 else 'people'}")
             if base.model is not None and base.model.top1 is not None:
-                text.append(f"; the model {pct(base.model.top1)} on the same drawings")
+                text.append(f"; the model {percent(base.model.top1)} on the same drawings")
         elif data.baseline_note:
             text.append(f"\npeople: {data.baseline_note}", style="dim")
         self.query_one("#overview-summary", Static).update(text)
@@ -91,11 +87,11 @@ class OverviewPane(EvalPane):
         if self.sort_by != "class":
             rows.sort(key=lambda r: (-r[self.sort_by], r["class"]))
         for r in rows:
-            table.add_row(r["class"], *[Text(pct(r[k]), justify="right") for k in ("precision", "recall", "f1")],
+            table.add_row(r["class"], *[Text(percent(r[k]), justify="right") for k in ("precision", "recall", "f1")],
                           Text(f"{r['support']:,}", justify="right"), key=r["class"])
         m = self.data.summary["macro"]
         table.add_row(Text("macro avg", style="bold"),
-                      *[Text(pct(m[k]), justify="right", style="bold") for k in ("precision", "recall", "f1")],
+                      *[Text(percent(m[k]), justify="right", style="bold") for k in ("precision", "recall", "f1")],
                       Text(f"{m['support']:,}", justify="right", style="bold"), key="__macro__")
 
     def action_sort(self) -> None:
@@ -163,7 +159,7 @@ class PairsPane(EvalPane):
         table.add_columns("A", "B", "A as B", "B as A", "share", "drawings")
         for k, p in enumerate(data.pairs):
             table.add_row(p.a, p.b, Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
-                          Text(pct(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
+                          Text(percent(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
         line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
                 "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")
         self.query_one("#pairs-line", Static).update(Text(line, no_wrap=True, overflow="ellipsis"))
@@ -174,7 +170,7 @@ class PairsPane(EvalPane):
         sections = [GallerySection(f"{p.a} → {p.b}", by_confidence(self.data, p.idx_a_as_b)),
                     GallerySection(f"{p.b} → {p.a}", by_confidence(self.data, p.idx_b_as_a))]
         self.app.push_screen(GalleryScreen(f"{p.a} ⇄ {p.b}", self.data, sections,
-                                           note=f"{pct(p.share)} of {p.n_a + p.n_b:,} drawings confused"))
+                                           note=f"{percent(p.share)} of {p.n_a + p.n_b:,} drawings confused"))
 
     def focus_main(self) -> None:
         self.query_one("#pairs-table", DataTable).focus()

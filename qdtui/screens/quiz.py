@@ -18,6 +18,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import interval, percent
 from qdtui.loaders import user_message
 from qdtui.widgets.drawing import Drawing, as_image
 
@@ -258,7 +259,7 @@ class QuizScreen(Screen):
         shown = min(done + 1, total)
         t.append(f" · drawing {shown} of {total}" if not s.complete else f" · all {total} done")
         if s.config.feedback and score.done:
-            t.append(f" · score {score.correct}/{score.done} ({score.correct / score.done:.0%})")
+            t.append(f" · score {score.correct}/{score.done} ({percent(score.correct / score.done, 0)})")
         elif not s.config.feedback:
             t.append(" · feedback off")
         if s.items.synthetic:
@@ -323,7 +324,7 @@ class QuizScreen(Screen):
         acc = accuracy(score.correct, score.total)
         text = Text()
         text.append("Quiz complete. ", style="bold")
-        text.append(f"{score.correct} of {score.total} right ({acc.top1:.0%}, 95% CI {acc.lo:.0%}–{acc.hi:.0%})")
+        text.append(f"{score.correct} of {score.total} right ({percent(acc.top1, 0)}, 95% CI {interval(acc.lo, acc.hi, 0)})")
         if score.skipped:
             text.append(f", {score.skipped} skipped")
         text.append(".\n\n")
