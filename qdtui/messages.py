@@ -145,3 +145,97 @@ class MetricRows(Message):
         self.run_id = run_id
         self.rows = rows
         self.status = status
+
+
+# --- quiz -----------------------------------------------------------------------
+
+
+class QuizReady(Message):
+    """The quiz session was opened (items built or rebuilt)."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__()
+        self.session = session
+
+
+class QuizFailed(Message):
+    """The quiz could not be opened; `error` is one line for the user."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class SetupLoaded(Message):
+    """Runs with test predictions and unfinished sessions, read from the store."""
+
+    def __init__(self, runs: list[tuple[Any, int]], sessions: list[Any], error: str = "") -> None:
+        super().__init__()
+        self.runs = runs
+        self.sessions = sessions
+        self.error = error
+
+
+class ItemsBuilt(Message):
+    """The quiz's drawings are ready (or `error` says why not)."""
+
+    def __init__(self, config: Any, items: Any, error: str = "", session_id: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.items = items
+        self.error = error
+        self.session_id = session_id
+
+
+class ReportLoaded(Message):
+    """The report was computed (or `error` says why not)."""
+
+    def __init__(self, report: Any, error: str = "") -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
+
+
+# --- runs and overlays ----------------------------------------------------------
+
+
+class TrackerLoaded(Message):
+    """Runs read from the store (or `error`, one line)."""
+
+    def __init__(self, runs: list[Any], error: str = "", humans: dict[int, float] | None = None) -> None:
+        super().__init__()
+        self.runs = runs
+        self.error = error
+        self.humans = humans or {}
+
+
+class RunsDeleted(Message):
+    """Runs were removed; `errors` are one line each for those that could not be."""
+
+    def __init__(self, deleted: list[int], errors: list[str]) -> None:
+        super().__init__()
+        self.deleted = deleted
+        self.errors = errors
+
+
+class HistoriesLoaded(Message):
+    """Per-epoch curves of several runs, for the overlay."""
+
+    def __init__(self, curves: list[tuple[Any, dict[str, list[tuple[int, float]]]]], error: str = "") -> None:
+        super().__init__()
+        self.curves = curves
+        self.error = error
+
+
+# --- evaluation tabs ------------------------------------------------------------
+
+
+class DrawingFocused(Message):
+    """A tab's cursor is on test drawing `index` (the Hidden tab shows that one's feature maps)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DrawingFocused)

@@ -14,10 +14,10 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 
 from qdcore.fmt import interval, percent
 from qdtui.loaders import user_message
-from qdtui.messages import CellSelected
+from qdtui.messages import CellSelected, DrawingFocused
 from qdtui.screens.evaltabs.cam import CamPane
 from qdtui.screens.evaltabs.clusters import ClustersPane
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.evaltabs.hidden import HiddenPane
 from qdtui.screens.evaltabs.quality import QualityPane
 from qdtui.screens.evaltabs.worst import WorstPane

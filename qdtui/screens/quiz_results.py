@@ -11,15 +11,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from qdcore.fmt import DASH, interval, percent
 from qdtui.loaders import user_message
+from qdtui.messages import ReportLoaded
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
-
 
 
 def ci(acc: Any) -> str:
@@ -80,15 +79,6 @@ def vs_model_text(rep: Any) -> Text:
     if v.unmatched:
         t.append(f"\n{v.unmatched} answers are on drawings outside the run's test split", style="dim")
     return t
-
-
-class ReportLoaded(Message):
-    """The report was computed (or `error` says why not)."""
-
-    def __init__(self, report: Any, error: str = "") -> None:
-        super().__init__()
-        self.report = report
-        self.error = error
 
 
 class QuizResultsScreen(Screen):

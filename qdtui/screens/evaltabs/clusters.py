@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Static
 
 from qdcore.fmt import percent
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingHighlighted
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.messages import DrawingFocused, DrawingHighlighted
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence, drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 from qdtui.widgets.scatter import RICH_COLORS, Scatter, group_color
