@@ -64,7 +64,9 @@ def test_metrics_handle_a_class_never_predicted():
     labels = np.array([0, 0, 1, 2])
     pred = np.array([0, 0, 0, 0])
     rows = metrics.per_class_metrics(labels, pred, ["a", "b", "c"])
+    ci = rows[1].pop("recall_ci")
     assert rows[1] == {"class": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert ci[0] == 0.0 and 0.5 < ci[1] < 1.0  # none right out of one: the interval still reaches far up
     assert rows[0]["precision"] == pytest.approx(0.5) and rows[0]["recall"] == 1.0
     assert metrics.topk_accuracy(np.eye(3)[[0, 0, 0, 0]], labels, 10) == 1.0  # k clipped to C
 
