@@ -256,19 +256,22 @@ def _print_eval(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
+    from qdcore.fmt import interval, percent
+
     console.print(f"[bold]run {r['run_id']}[/] on {r['data']}{tag}: {r['n']:,} drawings · "
-                  f"top-1 [bold]{100 * r['top1']:.2f}%[/] · top-5 {100 * r['top5']:.2f}% · "
-                  f"macro F1 {100 * r['macro']['f1']:.2f}%", highlight=False)
-    t = Table(title="per class", title_justify="left", show_edge=False)
-    for col in ("class", "precision", "recall", "F1", "support"):
+                  f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r['top1_ci'] or (None, None)))}) · "
+                  f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r['top5_ci'] or (None, None)))}) · "
+                  f"macro F1 {percent(r['macro']['f1'], 2)}", highlight=False)
+    t = Table(title="per class (recall with its Wilson 95% interval)", title_justify="left", show_edge=False)
+    for col in ("class", "precision", "recall", "95% CI", "F1", "support"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for row in r["per_class"]:
-        t.add_row(row["class"], f"{100 * row['precision']:.1f}%", f"{100 * row['recall']:.1f}%",
-                  f"{100 * row['f1']:.1f}%", f"{row['support']:,}")
+        t.add_row(row["class"], percent(row["precision"]), percent(row["recall"]),
+                  interval(*(row["recall_ci"] or (None, None))), percent(row["f1"]), f"{row['support']:,}")
     m = r["macro"]
     t.add_section()
-    t.add_row("[bold]macro avg[/]", f"{100 * m['precision']:.1f}%", f"{100 * m['recall']:.1f}%",
-              f"{100 * m['f1']:.1f}%", f"{m['support']:,}")
+    t.add_row("[bold]macro avg[/]", percent(m["precision"]), percent(m["recall"]), "", percent(m["f1"]),
+              f"{m['support']:,}")
     console.print(t)
     classes, cm = r["classes"], r["confusion"]
     if len(classes) > 30:
