@@ -83,7 +83,16 @@ def test_analyze_json_and_report_files(home, tmp_path):
     assert doc["clusters"]["kmeans"]["clusters"][0]["truth"] == "cat"
     assert doc["worst"]["wrong"] == 15 and len(doc["worst"]["around"]) == 2
     assert doc["quality"]["label_errors"] == 15
+    cal = doc["calibration"]
+    assert len(cal["bins"]) == 15 and sum(b["count"] for b in cal["bins"]) == 120
+    # every drawing has top-1 confidence 0.9: one bin, accuracy 105/120, so ECE = |0.875 - 0.9|
+    assert cal["ece"] == pytest.approx(abs(105 / 120 - 0.9), abs=1e-6)
+    rows = list(csv.DictReader((out / "calibration.csv").open()))
+    assert [int(r["count"]) for r in rows if r["count"] != "0"] == [120]
+    per_class = list(csv.DictReader((out / "per_class.csv").open()))
+    assert float(per_class[0]["recall_lo"]) < float(per_class[0]["recall"]) < float(per_class[0]["recall_hi"])
     for name in ("pairs.csv", "per_class.csv", "ranking.csv", "clusters.csv", "confusion.png", "worst.png",
+                 "calibration.csv", "reliability.png",
                  "cam.png", "scatter_kmeans.png", "cluster_kmeans_0.png", "pair_cat__airplane.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader((out / "ranking.csv").open()))

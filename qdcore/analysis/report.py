@@ -89,6 +89,7 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dic
     top, k, eps, features, percentile, seed = opts.top, opts.k, opts.eps, opts.features, opts.percentile, opts.seed
     n_components, min_confidence = opts.n_components, opts.min_confidence
     from qdcore.analysis import clusters, labelnoise, metrics, pairs, worst
+    from qdcore.analysis.calibration import calibration
 
     summ = metrics.summarize(pred)
     all_pairs = pairs.confused_pairs(pred)
@@ -102,6 +103,7 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dic
         "worst": {**worst.summary(pred, ranking), "percentile": percentile,
                   "around": [rows_at[int(i)] for i in around]},
         "misclassified_as": {c: int(v.size) for c, v in clusters.misclassified_as(pred).items()},
+        "calibration": calibration(pred.probs, pred.labels, opts.bins).to_dict(),
         "_pairs": all_pairs, "_ranking": ranking, "_rows": [rows_at[int(i)] for i in ranking.order.tolist()],
     }
     try:
@@ -143,17 +145,24 @@ def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0)
     """The report files: CSVs and PNGs under `out`."""
     import numpy as np
 
-    from qdcore.analysis import export, worst
+    from qdcore.analysis import export, figures, worst
+    from qdcore.analysis.calibration import calibration
 
     out.mkdir(parents=True, exist_ok=True)
+    per_class = [{**r, "recall_lo": (r.get("recall_ci") or [None, None])[0],
+                  "recall_hi": (r.get("recall_ci") or [None, None])[1]} for r in report["per_class"]]
+    cal = calibration(pred.probs, pred.labels, len(report["calibration"]["bins"]))
     files = [
         export.write_csv(out / "pairs.csv", [p.to_dict() for p in report["_pairs"]],
                          ["a", "b", "a_as_b", "b_as_a", "n_a", "n_b", "share"]),
-        export.write_csv(out / "per_class.csv", report["per_class"] + [{"class": "macro", **report["macro"]}],
-                         ["class", "precision", "recall", "f1", "support"]),
+        export.write_csv(out / "per_class.csv", per_class + [{"class": "macro", **report["macro"]}],
+                         ["class", "precision", "recall", "recall_lo", "recall_hi", "f1", "support"]),
         export.write_csv(out / "ranking.csv", report["_rows"],
                          ["rank", "index", "truth", "predicted", "p_true", "p_pred", "loss", "correct", "provenance"]),
-        export.confusion_png(np.asarray(report["confusion"]), pred.classes, out / "confusion.png"),
+        export.write_csv(out / "calibration.csv", report["calibration"]["bins"],
+                         ["lo", "hi", "count", "confidence", "accuracy"]),
+        figures.reliability_png(cal, out / "reliability.png"),
+        figures.confusion_png(np.asarray(report["confusion"]), pred.classes, out / "confusion.png"),
     ]
     ranking = report["_ranking"]
     pct = report["worst"]["percentile"]
@@ -184,7 +193,9 @@ def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0)
                     files.append(export.gallery_png(
                         pred.images[show], export.captions_for(pred, show), out / f"cluster_{c.method}_{cl.id}.png",
                         title=f"{c.method} cluster {cl.id}: {cl.size} drawings, mostly {cl.truth} read as {cl.predicted}"))
-            files.append(export.scatter_png(res.coords2d, c.labels, out / f"scatter_{c.method}.png"))
+            name = "K-Means" if c.method == "kmeans" else "DBSCAN"
+            files.append(figures.scatter_png(res.coords2d, c.labels, out / f"scatter_{c.method}.png",
+                                             title=f"{name} clusters of misclassified drawings (first two PCs)"))
         files.append(export.write_csv(out / "clusters.csv", rows,
                                       ["method", "id", "size", "truth", "predicted", "pair_count", "pair_share",
                                        "top_predicted", "top_truth", "representatives"]))

@@ -95,6 +95,10 @@ def _print(report: dict[str, Any]) -> None:
     for r in report["per_class"] + [{"class": "macro", **report["macro"]}]:
         t.add_row(r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"]))
     console.print(t)
+    cal = report["calibration"]
+    console.print(f"[bold]Calibration[/]: expected calibration error {percent(cal['ece'])} over "
+                  f"{len(cal['bins'])} confidence bins (largest gap {percent(cal['mce'])}); mean top-1 confidence "
+                  f"{percent(cal['confidence'])} vs accuracy {percent(cal['accuracy'])}", highlight=False)
     q = report["quality"]
     from qdcore.analysis.labelnoise import NEAR_DUPLICATE_LIMIT
 
