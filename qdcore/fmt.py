@@ -39,3 +39,8 @@ def percent_ci(v: Any, lo: Any, hi: Any, digits: int = 1) -> str:
     if not _number(lo) or not _number(hi):
         return percent(v, digits)
     return f"{percent(v, digits)} ({interval(lo, hi, digits)})"
+
+
+def printable(text: Any) -> str:
+    """User-supplied text with control characters escaped (\\x1b, \\n, ...), safe to print on one line."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from qdcore.cli.common import JsonOpt, console, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH, percent
+from qdcore.fmt import DASH, percent, printable
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -355,3 +356,26 @@ def rm(
         print_json({"deleted": ids})
     else:
         console.print(f"Deleted {len(ids)} run(s): {', '.join(str(i) for i in ids)}", highlight=False)
+
+
+@app.command("export")
+def export(
+    runs: Annotated[list[str], typer.Argument(help="Run ids (or 'last') to export.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv (run-N-csv/ with steps.csv, epochs.csv, run.json), tensorboard (run-N/ event files: tensorboard --logdir DIR) or json (run-N.json).")] = "csv",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")] = Path("qd-export"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Export runs' per-step and per-epoch metrics for other tools: CSV, TensorBoard event files or JSON."""
+    from qdcore.store.export import export_runs
+
+    store = _store()
+    ids = [_resolve(store, r) for r in runs]
+    written = export_runs(store, ids, fmt.strip().lower(), out)
+    if json_out:
+        print_json({"format": fmt, "files": [str(p) for p in written]})
+        return
+    for p in written:
+        console.print(f"wrote {printable(p)}", highlight=False, markup=False, soft_wrap=True)
+    if fmt.strip().lower() == "tensorboard":
+        console.print(f"view them with: tensorboard --logdir {printable(out)}", highlight=False, markup=False,
+                      soft_wrap=True)
