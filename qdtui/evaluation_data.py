@@ -31,6 +31,7 @@ class EvalData:
     pred: Any = None  # qdcore.predictions.Predictions
     predicted: np.ndarray | None = None  # top-1 class per drawing (cached argmax)
     summary: dict[str, Any] = field(default_factory=dict)  # qdcore.analysis.metrics.summarize
+    calibration: Any = None  # qdcore.analysis.calibration.Calibration
     pairs: list[Any] = field(default_factory=list)  # qdcore.analysis.pairs.ConfusedPair
     missing: str = ""  # why there are no predictions
     baseline: Any = None  # qdcore.quiz.report.Baseline: people on the same test drawings
@@ -106,13 +107,15 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
 
 
 def fill(data: EvalData, pred) -> EvalData:
-    """Metrics and confused pairs of predictions, into data."""
+    """Metrics (with intervals), calibration and confused pairs of predictions, into data."""
+    from qdcore.analysis.calibration import calibration
     from qdcore.analysis.metrics import summarize
     from qdcore.analysis.pairs import confused_pairs
 
     data.pred = pred
     data.predicted = np.asarray(pred.predicted)
     data.summary = summarize(pred)
+    data.calibration = calibration(pred.probs, pred.labels)
     data.pairs = confused_pairs(pred, top=MAX_PAIRS)
     data.missing = ""
     return data
