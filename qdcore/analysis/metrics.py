@@ -96,3 +96,14 @@ def summarize(pred) -> dict[str, Any]:
         "macro": macro_average(rows),
         "confusion": cm.tolist(),
     }
+
+
+def summary_intervals(summary: dict[str, Any]) -> dict[str, list[float] | None]:
+    """Wilson 95% intervals of a run summary's test_top1 / test_top5 over its num_test drawings (None if unknown)."""
+    n = summary.get("num_test")
+    out: dict[str, list[float] | None] = {}
+    for key in ("test_top1", "test_top5"):
+        v = summary.get(key)
+        ok = isinstance(n, int) and n > 0 and isinstance(v, (int, float)) and 0 <= v <= 1
+        out[key] = rate_interval(round(v * n), n) if ok else None
+    return out
