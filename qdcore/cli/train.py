@@ -10,7 +10,7 @@ import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
                                err_console, print_json)
-from qdcore.errors import ConfigError, DataError
+from qdcore.errors import ConfigError
 
 if TYPE_CHECKING:
     from qdcore.store import Store
