@@ -59,7 +59,7 @@ class RunsLoaded(Message):
 class RunChosen(Message):
     """The user picked a run (Enter in a runs table)."""
 
-    def __init__(self, run_id: int, status: str = "done", kind: str = "classifier") -> None:
+    def __init__(self, run_id: int, status: str = "done", kind: str = "") -> None:
         super().__init__()
         self.run_id = run_id
         self.status = status
@@ -137,6 +137,16 @@ class DrawingHighlighted(_DrawingMessage):
 # --- followed runs (live view and attach) -----------------------------------
 
 
+class Launched(Message):
+    """The core launcher started a child (`job`), or could not (`error`)."""
+
+    def __init__(self, job: Any | None, error: str, launch: int) -> None:
+        super().__init__()
+        self.job = job
+        self.error = error
+        self.launch = launch
+
+
 class MetricRows(Message):
     """New metric rows read from the store for a followed run (attach)."""
 
@@ -145,6 +155,18 @@ class MetricRows(Message):
         self.run_id = run_id
         self.rows = rows
         self.status = status
+
+
+class RunPolled(MetricRows):
+    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
+
+    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
+                 code: int | None = None) -> None:
+        super().__init__(run_id, rows, getattr(run, "status", "") or "")
+        self.run = run
+        self.error = error
+        self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
+        self.code = code  # exit code of the child started here, None while it runs
 
 
 # --- quiz -----------------------------------------------------------------------

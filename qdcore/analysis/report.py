@@ -35,12 +35,14 @@ class AnalyzeOptions:
 
     def validate(self) -> None:
         """ConfigError naming the first bad option."""
-        if self.top < 1:
-            raise ConfigError(f"--top must be at least 1, got {self.top}")
-        if self.k is not None and self.k < 2:
-            raise ConfigError(f"--k must be at least 2 clusters, got {self.k}")
-        if self.eps is not None and not self.eps > 0:
-            raise ConfigError(f"--eps must be a positive distance, got {self.eps}")
+        if not 1 <= self.top <= 10_000:
+            raise ConfigError(f"--top must be from 1 to 10000, got {self.top}")
+        if self.k is not None and not 2 <= self.k <= 1000:
+            raise ConfigError(f"--k must be from 2 to 1000 clusters, got {self.k}")
+        if self.eps is not None and not 0 < self.eps < float("inf"):
+            raise ConfigError(f"--eps must be a positive finite distance, got {self.eps}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be from 0 to {2**32 - 1}, got {self.seed}")
         if self.features not in FEATURE_CHOICES:
             raise ConfigError(f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {self.features!r}")
         c = self.components
@@ -48,6 +50,8 @@ class AnalyzeOptions:
             raise ConfigError(f"--components must be a whole number of components or a fraction in (0, 1), got {c}")
         if not 0 <= self.percentile <= 100:
             raise ConfigError(f"--percentile must be within 0..100, got {self.percentile}")
+        if not 0 <= self.min_confidence <= 1:
+            raise ConfigError(f"--min-confidence must be a probability within 0..1, got {self.min_confidence}")
         if not 2 <= self.bins <= 100:
             raise ConfigError(f"--bins must be within 2..100, got {self.bins}")
 

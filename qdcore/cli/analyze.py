@@ -39,7 +39,9 @@ def analyze(
                           min_confidence=min_confidence, seed=seed, bins=bins)
     opts.validate()  # bad options fail before the store is opened
     store = Store()
-    report = analyze_run(store, run_ref(store, run), opts, out=out)
+    from qdcore.runs.refs import evaluable_kinds
+
+    report = analyze_run(store, run_ref(store, run, evaluable_kinds()), opts, out=out)
     if json_out:
         print_json(public(report))
         return
