@@ -189,8 +189,8 @@ def _print_eval(r: dict[str, Any]) -> None:
     from qdcore.fmt import interval, percent
 
     console.print(f"[bold]run {r['run_id']}[/] on {r['data']}{tag}: {r['n']:,} drawings · "
-                  f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r['top1_ci'] or (None, None)))}) · "
-                  f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r['top5_ci'] or (None, None)))}) · "
+                  f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r.get('top1_ci') or (None, None)))}) · "
+                  f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r.get('top5_ci') or (None, None)))}) · "
                   f"macro F1 {percent(r['macro']['f1'], 2)}", highlight=False)
     t = Table(title="per class (recall with its Wilson 95% interval)", title_justify="left", show_edge=False)
     for col in ("class", "precision", "recall", "95% CI", "F1", "support"):
