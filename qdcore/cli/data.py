@@ -50,7 +50,7 @@ def list_(
 ) -> None:
     """Categories: the built-in demo set, the download cache, and Google's 345 downloadable ones."""
     from qdcore.data.categories import official_files
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
     from qdcore.paths import data_cache
 
@@ -199,7 +199,7 @@ def download_cmd(
 def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, json_: JsonOpt = False) -> None:
     """Per category of a source: drawings, file size, file; and Google's full count."""
     from qdcore.data.categories import official_files, parse_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
 
     src = open_source(data, cache=cache)
@@ -301,7 +301,7 @@ def show(
     from rich.console import Console
 
     from qdcore.data.categories import check_category, official_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import ConfigError, DataError
 
     if n < 1:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qdcore.data.categories import category_from_stem
 from qdcore.data.sources import FileSource, files_by_category
 from qdcore.errors import DataError
 
@@ -415,8 +416,6 @@ def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
 
 def category_of(path: Path) -> str:
     """'full_simplified_sea turtle.ndjson' -> 'sea turtle' (official names matched case-insensitively)."""
-    from qdcore.data.local import category_from_stem
-
     stem = path.stem
     for p in PREFIXES:
         if stem.lower().startswith(p):

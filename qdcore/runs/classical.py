@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from qdcore.runs.classifier import _count, _g, _num, pct
+from qdcore.fmt import percent as pct
+from qdcore.runs.classifier import _count, _g, _num
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.train.artifacts import RESUME_FILE
 from qdcore.train.classical_config import MODELS, ClassicalConfig

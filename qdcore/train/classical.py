@@ -88,7 +88,7 @@ class _Trainer:
     # -- the run ---------------------------------------------------------------------------------------
 
     def run(self, resume: Path | None, splits) -> ClassicalResult:
-        from qdcore.train.engine import _fingerprint, load_splits
+        from qdcore.data.selection import load_splits
 
         cfg = self.cfg
         if splits is None:
@@ -101,7 +101,7 @@ class _Trainer:
         if missing:
             raise DataError(f"the training split has no drawings of {', '.join(map(repr, missing[:3]))}; "
                             "ask for more drawings per class")
-        self.fingerprint = _fingerprint(splits)
+        self.fingerprint = splits.fingerprint()
         self.x = to_features(splits.train.images)
         self.y = np.asarray(splits.train.labels, np.int64)
         self.xv = to_features(splits.val.images)

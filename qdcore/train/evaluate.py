@@ -127,7 +127,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(data)
     if categories is None:
@@ -166,7 +166,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
                   cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
                   seed: int = 0, imbalance: str | None = None) -> RunEvaluation:
     """Any kind's model (`predict`: uint8 drawings -> probabilities) on the test split of `cfg` or on `data`."""
-    from qdcore.train.engine import load_splits
+    from qdcore.data.selection import load_splits
 
     run_dir = store.run_dir(run_id, create=False)
     if data is None:

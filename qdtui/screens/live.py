@@ -18,14 +18,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
-from qdtui.messages import MetricRows
+from qdtui.messages import Launched, RunPolled
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
 
@@ -49,31 +48,6 @@ class LiveCurves(Curves):
         dt = time.perf_counter() - t
         self.cost = dt if not self.cost else 0.7 * self.cost + 0.3 * dt
         return out
-
-
-# --- messages of this screen ------------------------------------------------------------------------
-
-
-class RunPolled(MetricRows):
-    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
-
-    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
-                 code: int | None = None) -> None:
-        super().__init__(run_id, rows, getattr(run, "status", "") or "")
-        self.run = run
-        self.error = error
-        self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
-        self.code = code  # exit code of the child started here, None while it runs
-
-
-class Launched(Message):
-    """The core launcher started a child (`job`), or could not (`error`)."""
-
-    def __init__(self, job: Any | None, error: str, launch: int) -> None:
-        super().__init__()
-        self.job = job
-        self.error = error
-        self.launch = launch
 
 
 # --- the screen ---------------------------------------------------------------------------------------
