@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from qdcore.errors import ConfigError
+from qdcore.store.sql import where as _where
 
 _COLS = "id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t"
 
@@ -57,7 +58,6 @@ class DrawnStore:
     def drawings(self, run_id: int | None = None, participant: str | None = None, word: str | None = None,
                  game: str | None = None) -> list[DrawnRecord]:
         """Stored drawings in the order they were made, optionally filtered."""
-        from qdcore.store.db import _where
 
         where, args = _where(("run_id = ?", None if run_id is None else int(run_id)),
                              ("participant = ?", participant), ("word = ?", word), ("game = ?", game))
