@@ -17,6 +17,7 @@ from qdcore.store import Store, StoreSink
 
 
 from centroid_kind import CENTROID, CentroidConfig  # noqa: E402 - a kind defined outside the app
+from qdcore.cli.main import app as qd_app  # noqa: E402
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_store_sink_keeps_samples_as_files_readers_poll(tmp_path):
 
 
 def test_a_new_kind_trains_through_qd_train_and_is_stored(centroid, tmp_path, monkeypatch):
-    from qdcore.cli.main import app
+    app = qd_app  # imported before the kind was registered: its options still appear
 
     monkeypatch.setenv("QD_HOME", str(tmp_path))
     runner = CliRunner()
