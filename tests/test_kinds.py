@@ -198,8 +198,11 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
             live = app.screen
             await wait_for(pilot, lambda: live.live.status == "done", timeout=120, what="the run to end")
             await pilot.pause(0.3)
-            assert set(live.plots) == {"acc"}  # the kind's panels
+            assert set(live.plots) == {"acc"} and set(live.grids) == {"means"}  # the kind's panels
             assert len(live.plots["acc"].series["val"].xs) == 3
+            classes = Store(home).get_run(live.live.run_id).summary["classes"]
+            await wait_for(pilot, lambda: len(live.grids["means"].items) == classes, what="the means grid")
+            assert live.grids["means"].items[0].provenance == "epoch 3"  # the newest array
             assert "val acc" in str(live.query_one("#live-status").content)
             rid = live.live.run_id
             log = home / "runs" / str(rid) / LOG_FILE

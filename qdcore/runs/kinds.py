@@ -20,7 +20,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   id with `run_context(run_dir)` and runs children with `start(cfg, store, parent=id)` or
   `qdcore.runs.launcher.launch(cfg, home)`.
 - `panels`: the live view's plots, each a tuple of metric keys `split/name` (`step/loss` is the
-  logging-step series) on an x axis of `step` or `epoch`.
+  logging-step series) on an x axis of `step` or `epoch`; or, with `artifact="samples"`, the latest
+  array a `Samples(name="samples")` event stored, drawn as a grid (a GAN's sample grid).
 - `columns`: its columns in the runs table (key, header, width, value from (config, summary), text).
 - `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
@@ -59,6 +60,7 @@ class Panel:
     strip: bool = False  # a short strip under the main plots (e.g. the learning rate)
     labels: tuple[str, ...] = ()  # legend names, one per series (default: the split); equal labels join a curve
     colors: tuple[str, ...] = ()  # one per series (default: a palette)
+    artifact: str | None = None  # instead of curves: the latest array artifact of this name (Samples.name), drawn
 
     def label(self, i: int) -> str:
         """The legend name of series i."""
