@@ -210,9 +210,10 @@ class RunPolled(MetricRows):
     """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
 
     def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
-                 code: int | None = None) -> None:
+                 code: int | None = None, arrays: dict | None = None) -> None:
         super().__init__(run_id, rows, getattr(run, "status", "") or "")
         self.run = run
+        self.arrays = arrays or {}  # artifact panel name -> (artifact row, array, labels)
         self.error = error
         self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
         self.code = code  # exit code of the child started here, None while it runs
