@@ -6,10 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
-
-
-def _pct(v: float | None) -> str:
-    return "—" if v is None or v != v else f"{100 * v:.1f}%"
+from qdcore.fmt import percent
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
@@ -19,8 +16,9 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
 class RichProgressSink:
     """Shows a progress bar on a terminal and one line per epoch; plain epoch lines when not a terminal."""
 
-    def __init__(self, console: Console | None = None, live: bool | None = None) -> None:
+    def __init__(self, console: Console | None = None, live: bool | None = None, kind: object = None) -> None:
         self.console = console or Console(stderr=True)
+        self.kind = kind  # the run's qdcore.runs.kinds.RunKind: its result line ends the run
         self.live = self.console.is_terminal if live is None else live
         self.progress: Progress | None = None
         self.task = None
@@ -60,7 +58,7 @@ class RichProgressSink:
         elif isinstance(event, ProgressEvent):
             if self.progress is not None:
                 self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=_num(event.loss),
-                                     acc=_pct(event.top1), ips=f"{event.throughput:,.0f}")
+                                     acc=percent(event.top1), ips=f"{event.throughput:,.0f}")
         elif isinstance(event, EpochEnd):
             # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
             line = epoch_line(event, self.total_epochs)
@@ -73,10 +71,16 @@ class RichProgressSink:
             self.close()
             s = event.summary
             if event.status == "done":
-                self.console.print(
-                    f"[green]done[/]: test top-1 {_pct(s.get('test_top1'))} top-5 {_pct(s.get('test_top5'))} · "
-                    f"best epoch {s.get('best_epoch')} of {s.get('epochs')} · {s.get('train_seconds', 0):.1f} s training · "
-                    f"{s.get('images_per_second', 0):,.0f} img/s", highlight=False, soft_wrap=True)
+                result = getattr(self.kind, "result_line", None)
+                parts = [result(s)] if result is not None else []
+                if s.get("epochs") is not None:
+                    parts.append(f"{s.get('epochs')} epochs")
+                if isinstance(s.get("train_seconds"), (int, float)):
+                    parts.append(f"{s['train_seconds']:.1f} s training")
+                if s.get("images_per_second"):
+                    parts.append(f"{s['images_per_second']:,.0f} img/s")
+                line = " · ".join(p for p in parts if p)
+                self.console.print(f"[green]done[/]: {line}", highlight=False, soft_wrap=True)
             else:
                 self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
                                    highlight=False, soft_wrap=True)
@@ -97,9 +101,9 @@ def epoch_line(e: EpochEnd, total: int | None) -> str:
         if name == "loss":
             text = f"{v:.3f}"
         elif name == "top1" or name.endswith("acc"):
-            text = _pct(v)
+            text = percent(v)
         elif name.startswith("top"):
-            text = f"(top-{name[3:]} {_pct(v)})"
+            text = f"(top-{name[3:]} {percent(v)})"
         else:
             text = f"{name} {v:.4g}"
         splits.setdefault(split or "val", []).append(text)

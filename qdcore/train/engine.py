@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
@@ -47,15 +48,6 @@ class TrainResult:
     run_dir: Path | None = None
     run_id: int | None = None
     events: list = field(default_factory=list)
-
-
-def load_splits(cfg: TrainConfig):
-    """The drawings of a config: select from its data source, then split train/val/test by its seed."""
-    from qdcore.data.drawingset import select, split
-    from qdcore.data.sources import open_source
-
-    ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
-    return split(ds, cfg.val, cfg.test, cfg.seed)
 
 
 def make_optimizer(cfg: TrainConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
@@ -203,7 +195,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if splits is None:
         splits = load_splits(cfg)
     classes = list(splits.train.classes)
-    fingerprint = _fingerprint(splits)
+    fingerprint = splits.fingerprint()
     channels_last = rt.device.type in ("cpu", "cuda")
 
     model = build_model(cfg.model, len(classes), **cfg.model_options())
@@ -451,10 +443,6 @@ def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool):
 def _rebatch(batch: int, old_world: int, new_world: int) -> int:
     """A mid-epoch position under another world size: the same drawings of the epoch's permutation consumed."""
     return batch * old_world // new_world
-
-
-def _fingerprint(splits) -> str:
-    return "-".join(part.fingerprint()[:8] for part in (splits.train, splits.val, splits.test))
 
 
 def _model_meta(cfg: TrainConfig, classes: list[str], epoch: int, val_loss: float, fingerprint: str,
