@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-KINDS = ("classifier", "gan", "sweep", "quiz")
+KINDS = ("classifier", "gan", "sweep", "quiz", "study")
 STATUSES = ("running", "done", "failed", "interrupted")
 
 

@@ -40,8 +40,10 @@ def _check_model(cfg: TrainConfig, num_classes: int) -> None:
 
 
 def start_run(cfg: TrainConfig, store=None, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
-              *, splits=None, kind: str = "classifier"):
-    """Create a run in the store and train it; rank 0 alone writes the store (other ranks just train)."""
+              *, splits=None, kind: str = "classifier", parent: int | None = None,
+              on_created: Callable[[int], None] | None = None):
+    """Create a run in the store (a study's child when `parent` is set) and train it; rank 0 alone writes the
+    store (other ranks just train). `on_created(run_id)` is called once the run row exists."""
     from qdcore.train.device import resolve
     from qdcore.train.engine import _fingerprint, load_splits, train
 
@@ -61,7 +63,9 @@ def start_run(cfg: TrainConfig, store=None, sink: Sink = null_sink, should_stop:
     if not cfg.name:
         cfg = cfg.replace(name=default_name(cfg))
     device = resolve(cfg.device, cfg.amp).describe()
-    run_id = store.create_run(cfg.name, kind, cfg.to_dict(), _fingerprint(splits), device)
+    run_id = store.create_run(cfg.name, kind, cfg.to_dict(), _fingerprint(splits), device, parent=parent)
+    if on_created is not None:
+        on_created(run_id)
     run_dir = store.run_dir(run_id)
     store.update_summary(run_id, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
                                   "classes": len(splits.train.classes)})

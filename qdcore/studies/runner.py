@@ -1,0 +1,240 @@
+"""Create a study in the store and run its trials: workers claim trials one at a time until none is queued."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from qdcore.studies import trials as T
+from qdcore.studies.spec import StudySpec
+
+StopFn = Callable[[], bool]
+
+
+def create_study(store, spec: StudySpec) -> int:
+    """Validate the whole grid, then add the study run and its queued trials (nothing is added on a bad spec)."""
+    from qdcore.studies.validate import validate
+
+    pairs = validate(spec)
+    sid = store.create_run(spec.name, "study", spec.to_dict())
+    rows = []
+    for trial, cfg in pairs:
+        label = " ".join(f"{k}={v}" for k, v in trial.params.items())
+        named = cfg.replace(name=f"{spec.name} #{trial.index + 1}" + (f" {label}" if label else ""))
+        rows.append((trial.params, {"kind": trial.kind, **named.to_dict()}))
+    T.add_trials(store, sid, rows)
+    store.update_summary(sid, {"trials": len(rows)})
+    return sid
+
+
+class SelectionCache:
+    """The drawings of the last few selections, so trials that share one select it once per worker."""
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._items: dict[tuple, Any] = {}
+        self.loads = 0
+
+    def splits(self, cfg) -> Any:
+        """The train/val/test splits of a classifier config (selected now or taken from the cache)."""
+        from qdcore.train.engine import load_splits
+
+        key = (cfg.data, cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance, cfg.val, cfg.test)
+        if key not in self._items:
+            if len(self._items) >= self.size:
+                self._items.pop(next(iter(self._items)))
+            self._items[key] = load_splits(cfg)
+            self.loads += 1
+        return self._items[key]
+
+
+def run_trial(store, trial: T.TrialRow, should_stop: StopFn, cache: SelectionCache) -> str:
+    """Run (or resume) one claimed trial as a child run; returns its new trial status. Errors fail the trial only."""
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.runner import resume_run, start_run
+
+    options = dict(trial.config)
+    options.pop("kind", None)
+    try:
+        if trial.run_id is not None and store.has_run(trial.run_id):
+            store.reap()  # a run its killed worker left 'running' becomes 'interrupted'
+            rec = store.get_run(trial.run_id)
+            if rec.status == "done":  # finished, but its worker died before marking the trial
+                T.finish(store, trial.study, trial.idx, "done")
+                return "done"
+            if rec.status == "interrupted":
+                result = resume_run(trial.run_id, store, should_stop=should_stop)
+                return _after(store, trial, result.status)
+        cfg = TrainConfig.from_dict(options, origin=f"study {trial.study} trial {trial.idx + 1}")
+        result = start_run(cfg, store, should_stop=should_stop, splits=cache.splits(cfg), parent=trial.study,
+                           on_created=lambda rid: T.set_run(store, trial.study, trial.idx, rid))
+        return _after(store, trial, result.status)
+    except KeyboardInterrupt:
+        T.finish(store, trial.study, trial.idx, "queued")
+        raise
+    except Exception as e:  # noqa: BLE001 - a failing trial is recorded and the study goes on
+        from qdcore.errors import QDError
+
+        msg = str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"
+        T.finish(store, trial.study, trial.idx, "failed", msg.splitlines()[0] if msg else type(e).__name__)
+        return "failed"
+
+
+def _after(store, trial: T.TrialRow, run_status: str) -> str:
+    status = "done" if run_status == "done" else "queued"  # interrupted: resumed by the next run of the study
+    T.finish(store, trial.study, trial.idx, status)
+    return status
+
+
+def work(store, study: int, should_stop: StopFn = lambda: False, limit: int | None = None) -> list[str]:
+    """A worker: claim and run trials until none is queued, `should_stop()` or `limit` trials; their outcomes."""
+    cache = SelectionCache()
+    out: list[str] = []
+    while not should_stop() and (limit is None or len(out) < limit):
+        trial = T.claim(store, study)
+        if trial is None:
+            break
+        out.append(run_trial(store, trial, should_stop, cache))
+    return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a study stands: trials per status, finished-trial mean seconds and an ETA."""
+
+    counts: dict[str, int]
+    total: int
+    mean_seconds: float | None
+    eta_seconds: float | None
+
+
+def progress(store, study: int, workers: int = 1) -> Progress:
+    """Counts and an ETA from the finished trials' mean wall time over `workers` parallel workers."""
+    rows = T.trials(store, study)
+    counts = dict.fromkeys(T.TRIAL_STATUSES, 0)
+    for r in rows:
+        counts[r.status] += 1
+    done = [r.seconds for r in rows if r.status == "done" and r.seconds is not None]
+    mean = sum(done) / len(done) if done else None
+    eta = None
+    if mean is not None:
+        running = [r for r in rows if r.status == "running"]
+        left = counts["queued"] * mean + sum(max(0.0, mean - (r.seconds or 0.0)) for r in running)
+        eta = left / max(1, workers)
+    return Progress(counts, len(rows), mean, eta)
+
+
+def worker_plan(workers: int | None, per_gpu: int | None) -> list[dict[str, str]]:
+    """One environment patch per worker process: a GPU each (or `per_gpu` per GPU), CPU threads shared out."""
+    gpus = 0
+    if per_gpu:
+        import torch
+
+        gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    n = workers if workers else (per_gpu * gpus if gpus and per_gpu else 1)
+    threads = max(1, (os.cpu_count() or 1) // max(1, n))
+    plan = []
+    for i in range(max(1, n)):
+        env = {"QD_STUDY_THREADS": str(threads)}
+        if gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str((i // max(1, per_gpu or 1)) % gpus)
+        plan.append(env)
+    return plan
+
+
+def run_study(store, study: int, workers: int | None = 1, per_gpu: int | None = None,
+              should_stop: StopFn = lambda: False, on_progress: Callable[[Progress], None] | None = None,
+              poll: float = 0.5) -> Progress:
+    """Run a study's queued trials (resuming interrupted ones) with local workers; the parent run ends done when
+    every trial has finished (done or failed), interrupted when stopped early."""
+    T.require_study(store, study)
+    store.set_status(study, "running")
+    T.requeue_orphans(store, study)
+    plan = worker_plan(workers, per_gpu)
+    if len(plan) == 1:
+        _run_in_thread(store, study, should_stop, on_progress, poll)
+    else:
+        _run_processes(store, study, plan, should_stop, on_progress, poll)
+    p = progress(store, study, len(plan))
+    if on_progress:
+        on_progress(p)
+    if p.counts["running"] == 0:
+        finished = p.counts["queued"] == 0
+        store.finish_run(study, "done" if finished else "interrupted",
+                         {"counts": p.counts, "trials": p.total, "workers": len(plan)})
+    return p
+
+
+def _run_in_thread(store, study: int, should_stop: StopFn, on_progress, poll: float) -> None:
+    """One worker in a thread of this process, so the caller keeps reporting progress (and gets Ctrl-C)."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            work(store, study, should_stop)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the calling thread
+            failure.append(e)
+
+    th = threading.Thread(target=target, name=f"study-{study}", daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(poll)
+        if on_progress:
+            on_progress(progress(store, study, 1))
+    if failure:
+        raise failure[0]
+
+
+def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: StopFn, on_progress,
+                   poll: float) -> None:
+    """Worker processes (python -m qdcore.studies.worker); stopping forwards SIGTERM and waits for them."""
+    procs = []
+    for env_patch in plan:
+        env = {**os.environ, **env_patch, "QD_HOME": str(store.home)}
+        procs.append(subprocess.Popen([sys.executable, "-m", "qdcore.studies.worker", str(study)], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+    stopping = False
+    try:
+        while any(p.poll() is None for p in procs):
+            if not stopping and should_stop():
+                stopping = True
+                for p in procs:
+                    if p.poll() is None:
+                        p.send_signal(signal.SIGTERM)
+            time.sleep(poll)
+            if on_progress:
+                on_progress(progress(store, study, len(procs)))
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait()
+        raise
+    for p in procs:
+        err = p.stderr.read() if p.stderr else ""
+        if p.returncode not in (0, -signal.SIGTERM, 130) and err.strip():
+            T.requeue_orphans(store, study)
+            from qdcore.errors import StoreError
+
+            raise StoreError(f"a study worker exited with code {p.returncode}: {err.strip().splitlines()[-1]}")
+
+
+def detach(store, study: int, workers: int | None = 1, per_gpu: int | None = None) -> int:
+    """Run the study in a detached `qd study resume` process (survives this one); returns its pid. Log: study.log."""
+    cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(store.home), "study", "resume", str(study)]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    if per_gpu:
+        cmd += ["--per-gpu", str(per_gpu)]
+    log = store.run_dir(study) / "study.log"
+    with open(log, "ab") as f:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "QD_HOME": str(store.home)})
+    return proc.pid
