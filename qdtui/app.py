@@ -32,7 +32,11 @@ ROUTES: dict[str, str | None] = {
     "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
+    "studies": "qdtui.screens.studies:StudiesScreen",
+    "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
 }
+# Runs of these kinds open their own screen (factory(study=id)) whatever their status.
+KIND_ROUTES: dict[str, str] = {"study": "study"}
 
 
 def load_route(target: str):
@@ -139,6 +143,9 @@ class QdApp(App[None]):
     def open_run(self, run_id: int, status: str, kind: str) -> None:
         """A finished classifier opens its evaluation; anything else the live view."""
         self.state.current_run = run_id
+        if kind in KIND_ROUTES:
+            self.action_open(KIND_ROUTES[kind], study=run_id)
+            return
         self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
 
     # --- attach -------------------------------------------------------------
@@ -158,7 +165,9 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if self.routes.get("attach"):
+        if getattr(message.run, "kind", "") in KIND_ROUTES:  # `qdtui attach STUDY` follows a headless study
+            self.open_run(message.run_id, message.run.status, message.run.kind)
+        elif self.routes.get("attach"):
             self.action_open("attach", run_id=message.run_id)
         else:
             run = message.run

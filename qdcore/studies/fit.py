@@ -87,12 +87,17 @@ def fit(table: StudyTable, formula: str) -> Fit:
             res = smf.ols(formula, data=df).fit()
         except Exception as e:  # noqa: BLE001 - patsy errors are user input errors
             raise ConfigError(f"cannot fit {formula!r}: {str(e).splitlines()[0]}") from None
-        text = str(res.summary())
+        text = _timeless(str(res.summary()))
     ci = res.conf_int(0.05)
     names_out = [str(n) for n in res.params.index]
     return Fit(formula, int(res.nobs), names_out, _floats(res.params), _floats(res.bse), _floats(res.tvalues),
                _floats(res.pvalues), _floats(ci[0]), _floats(ci[1]), float(res.rsquared), float(res.rsquared_adj),
                _num(res.fvalue), _num(res.f_pvalue), text)
+
+
+def _timeless(text: str) -> str:
+    """statsmodels' table without its Date and Time fields (the fit, not the clock, is the result)."""
+    return re.sub(r"(?:Date|Time):\s+\S+(?: \S+)*", lambda m: " " * len(m.group(0)), text)
 
 
 def _floats(series) -> list[float]:
