@@ -105,6 +105,7 @@ def _qd(*args: str, home: Path) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_kill_and_resume_skips_finished_trials(home, tmp_path):
     spec = tmp_path / "s.toml"
     spec.write_text('name = "killme"\npool = ["circle", "square", "star"]\n[base]\ndata = "demo"\nper_class = 60\n'
@@ -228,3 +229,35 @@ def test_show_fit_and_report(home, tmp_path):
     assert (out / "trials.csv").read_text().count("\n") == 5
     assert (out / "test_top1.png").read_bytes()[:4] == b"\x89PNG"
     assert "# Study" in (out / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_resume_continues_the_same_runs(home, tmp_path):
+    spec = tmp_path / "s.toml"
+    spec.write_text('name = "stopme"\npool = ["circle", "square", "star"]\n[base]\ndata = "demo"\nper_class = 80\n'
+                    'epochs = 4\nbatch_size = 8\nval = 0.2\ntest = 0.2\nlog_every = 2\n'
+                    '[axes]\ncategories = [2, 3]\nwidth = [2, 3]\n')
+    proc = _qd("study", "run", str(spec), home=home)
+    deadline = time.time() + 90
+    with Store(home) as store:
+        while time.time() < deadline:
+            time.sleep(0.2)
+            studies = store.list_runs(kind="study")
+            if studies and any(r.run_id and r.status == "running" for r in T.trials(store, studies[0].id)):
+                break
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "Traceback" not in err, err
+        sid = studies[0].id
+        assert store.get_run(sid).status == "interrupted"
+        rows = T.trials(store, sid)
+        assert not any(r.status == "running" for r in rows)
+        stopped = [r for r in rows if r.status == "queued" and r.run_id is not None]
+        assert len(stopped) == 1 and store.get_run(stopped[0].run_id).status == "interrupted"
+        assert f"qd study resume {sid}" in out
+        run_study(store, sid)
+        assert all(r.status == "done" for r in T.trials(store, sid))
+        resumed = store.get_run(stopped[0].run_id)
+        assert resumed.status == "done" and resumed.summary.get("resumed") == 1
+        assert len(store.list_runs(parent=sid)) == 4
