@@ -71,7 +71,7 @@ def _fmt(v: Any, key: str = "") -> str:
     return str(v)
 
 
-def _progress_bar(store, study: int, workers: int, should_stop: StopFlag):
+def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag):
     """Run with a Rich progress bar over trials (done + failed of total, ETA from finished trials)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -87,12 +87,11 @@ def _progress_bar(store, study: int, workers: int, should_stop: StopFlag):
             bar.update(task, total=p.total, completed=c["done"] + c["failed"],
                        info=f"{c['running']} running · {c['failed']} failed · {c['queued']} queued{eta}")
 
-        return run_study(store, study, workers, None, should_stop, update)
+        return run_study(store, study, workers, per_gpu, should_stop, update)
 
 
 def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bool) -> None:
     from qdcore.studies.runner import detach as start_detached
-    from qdcore.studies.runner import run_study
 
     if detach:
         pid = start_detached(store, study, workers, per_gpu)
@@ -100,10 +99,10 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
                       f"{study}' or in qdtui", highlight=False)
         return
     with StopFlag() as flag:
-        if per_gpu:
-            p = run_study(store, study, workers, per_gpu, flag)
-        else:
-            p = _progress_bar(store, study, workers or 1, flag)
+        p = _progress_bar(store, study, workers, per_gpu, flag)
+    gpus = store.get_run(study).summary.get("gpus")
+    if per_gpu and not gpus:
+        err_console.print("note: --per-gpu was ignored: no CUDA device here", highlight=False)
     c = p.counts
     console.print(f"study {study}: {c['done']} done, {c['failed']} failed, {c['queued']} queued of {p.total}",
                   highlight=False)

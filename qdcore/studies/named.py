@@ -88,7 +88,7 @@ def _categories(quick: bool) -> dict[str, Any]:
 def _baselines(quick: bool) -> dict[str, Any]:
     return {"base": {"per_class": 200 if quick else 2500, "epochs": 3 if quick else 30, "val": 0.1, "test": 0.2,
                      "batch_size": 128},
-            "variants": [{"name": "LightGBM", "kind": "classical", "model": "gbt"},
+            "variants": [{"name": "LightGBM", "kind": "classical", "model": "lightgbm"},
                          {"name": "FC", "model": "fc"},
                          {"name": "CNN", "model": "widthk", "width": 4 if quick else 12}]}
 

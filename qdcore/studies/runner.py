@@ -157,10 +157,13 @@ def run_study(store, study: int, workers: int | None = 1, per_gpu: int | None = 
     store.set_status(study, "running")
     T.requeue_orphans(store, study)
     plan = worker_plan(workers, per_gpu)
+    store.update_summary(study, {"workers": len(plan), "gpus": sorted({e["CUDA_VISIBLE_DEVICES"] for e in plan
+                                                                        if "CUDA_VISIBLE_DEVICES" in e})})
     if len(plan) == 1:
         _run_in_thread(store, study, should_stop, on_progress, poll)
     else:
         _run_processes(store, study, plan, should_stop, on_progress, poll)
+    T.requeue_orphans(store, study)  # trials of a worker killed outright go back to the queue
     p = progress(store, study, len(plan))
     if on_progress:
         on_progress(p)
@@ -193,12 +196,17 @@ def _run_in_thread(store, study: int, should_stop: StopFn, on_progress, poll: fl
 
 def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: StopFn, on_progress,
                    poll: float) -> None:
-    """Worker processes (python -m qdcore.studies.worker); stopping forwards SIGTERM and waits for them."""
-    procs = []
-    for env_patch in plan:
+    """Worker processes (python -m qdcore.studies.worker), each logging to runs/<study>/worker-N.log; stopping
+    forwards SIGTERM and waits for them."""
+    procs, logs = [], []
+    folder = store.run_dir(study)
+    for i, env_patch in enumerate(plan):
         env = {**os.environ, **env_patch, "QD_HOME": str(store.home)}
-        procs.append(subprocess.Popen([sys.executable, "-m", "qdcore.studies.worker", str(study)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        log = folder / f"worker-{i + 1}.log"
+        logs.append(log)
+        with open(log, "ab") as f:  # a file, not a pipe: a chatty worker never blocks on a full pipe
+            procs.append(subprocess.Popen([sys.executable, "-m", "qdcore.studies.worker", str(study)], env=env,
+                                          stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT))
     stopping = False
     try:
         while any(p.poll() is None for p in procs):
@@ -217,13 +225,14 @@ def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: S
         for p in procs:
             p.wait()
         raise
-    for p in procs:
-        err = p.stderr.read() if p.stderr else ""
-        if p.returncode not in (0, -signal.SIGTERM, 130) and err.strip():
-            T.requeue_orphans(store, study)
+    for p, log in zip(procs, logs):
+        if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
             from qdcore.errors import StoreError
 
-            raise StoreError(f"a study worker exited with code {p.returncode}: {err.strip().splitlines()[-1]}")
+            T.requeue_orphans(store, study)
+            lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+            raise StoreError(f"a study worker exited with code {p.returncode}"
+                             f"{': ' + lines[-1] if lines else ''} (log: {log})")
 
 
 def detach(store, study: int, workers: int | None = 1, per_gpu: int | None = None) -> int:
