@@ -131,19 +131,21 @@ def progress(store, study: int, workers: int = 1) -> Progress:
 
 
 def worker_plan(workers: int | None, per_gpu: int | None) -> list[dict[str, str]]:
-    """One environment patch per worker process: a GPU each (or `per_gpu` per GPU), CPU threads shared out."""
+    """One environment patch per worker process: with CUDA, `per_gpu` workers share each GPU (default one each);
+    CPU threads are shared out between the workers."""
     gpus = 0
-    if per_gpu:
+    if per_gpu or (workers or 1) > 1:
         import torch
 
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    n = workers if workers else (per_gpu * gpus if gpus and per_gpu else 1)
+    per = per_gpu or 1
+    n = workers if workers else (per * gpus if gpus else 1)
     threads = max(1, (os.cpu_count() or 1) // max(1, n))
     plan = []
     for i in range(max(1, n)):
         env = {"QD_STUDY_THREADS": str(threads)}
         if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = str((i // max(1, per_gpu or 1)) % gpus)
+            env["CUDA_VISIBLE_DEVICES"] = str((i // per) % gpus)
         plan.append(env)
     return plan
 

@@ -16,7 +16,9 @@ def table_columns(table: StudyTable, wide: bool = False) -> list[str]:
     """The trial table's columns: trial, axes, status, run, then the study's main metrics (all with wide)."""
     main = default_metric(table)
     loss = main.replace("top1", "loss")
-    picks = [main, loss, "best_val_top1", "best_epoch_loss", "top1_majority", "top1_minority", "seconds"]
+    best = "best_" + main if not main.startswith("test") else None  # test metrics are measured once, at the end
+    picks = [main, loss, best, best and "best_" + loss, "best_epoch_loss", "best_epoch_top1", "top1_majority",
+             "top1_minority", "seconds"]
     metrics = table.metrics if wide else [m for m in dict.fromkeys(picks) if m in table.metrics]
     return ["trial", *table.axes, "status", "run", *metrics]
 
