@@ -43,20 +43,24 @@ def _study_id(store, ref: str) -> int:
     return int(ref)
 
 
-def _spec(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None):
-    """A spec file, or a named study; plus notes to print."""
-    from qdcore.studies.named import NAMED, named_spec
-    from qdcore.studies.spec import load_spec
+def _config(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None,
+            workers: int | None, per_gpu: int | None):
+    """The StudyConfig of a spec file or a named study (--data etc. apply to named studies only)."""
+    from qdcore.runs.study import StudyConfig
+    from qdcore.studies.named import NAMED
 
-    if what.strip().lower() in NAMED and not Path(what).exists():
-        cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
-        return named_spec(what, quick=quick, data=data, categories=cats, seeds=seeds)
-    if quick or data or categories:
+    named = what.strip().lower() in NAMED and not Path(what).exists()
+    if not named and (quick or data or categories):
         raise ConfigError("--quick, --data and --categories apply to named studies; set them in the spec's [base]")
-    spec = load_spec(what)
-    if seeds:
-        spec.seeds = list(range(seeds))
-    return spec, []
+    if not named and not Path(what).expanduser().exists():
+        raise ConfigError(f"study spec {what!r} does not exist; give a TOML file or a named study "
+                          f"({', '.join(NAMED)})")
+    values: dict[str, Any] = {"spec": what if named else str(Path(what).expanduser().resolve()), "quick": quick,
+                              "seeds": seeds, "workers": workers, "per_gpu": per_gpu}
+    if named:
+        values["data"] = data or ("demo" if quick else "cache")
+        values["categories"] = categories
+    return StudyConfig().replace(origin="option", **values)
 
 
 def _fmt(v: Any, key: str = "") -> str:
@@ -94,9 +98,10 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
     from qdcore.studies.runner import detach as start_detached
 
     if detach:
-        pid = start_detached(store, study, workers, per_gpu)
-        console.print(f"study {study} running in the background (pid {pid}); follow it with 'qd study status "
-                      f"{study}' or in qdtui", highlight=False)
+        if workers or per_gpu:
+            store.update_config(study, {**store.get_run(study).config, "workers": workers, "per_gpu": per_gpu})
+        pid = start_detached(store, study)
+        _detached(study, pid)
         return
     with StopFlag() as flag:
         p = _progress_bar(store, study, workers, per_gpu, flag)
@@ -125,10 +130,12 @@ def run_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
 ) -> None:
     """Validate every trial, then run the study (a parent run with a child run per trial)."""
+    from qdcore.runs.study import build_spec
     from qdcore.studies.runner import create_study
     from qdcore.studies.validate import validate
 
-    s, notes = _spec(spec, quick, data, categories, seeds)
+    cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu)
+    s, notes = build_spec(cfg)
     for n in notes:
         err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
     if dry_run:
@@ -139,11 +146,20 @@ def run_cmd(
                           highlight=False)
         return
     store = _store()
-    study = create_study(store, s)
-    if notes:
-        store.update_summary(study, {"notes": notes})
+    if detach:
+        from qdcore.runs.launcher import launch
+
+        job = launch(cfg, store=store)  # the child adds the trials and runs them
+        _detached(job.run_id, job.pid)
+        return
+    study = create_study(store, cfg)
     err_console.print(f"study {study}: {escape(s.name)}, {_count(store, study)} trials", highlight=False)
-    _run(store, study, workers, per_gpu, detach)
+    _run(store, study, workers, per_gpu, False)
+
+
+def _detached(study: int, pid: int) -> None:
+    console.print(f"study {study} running in the background (pid {pid}); follow it with 'qd study status "
+                  f"{study}' or 'qdtui attach {study}'", highlight=False)
 
 
 def _count(store, study: int) -> int:
@@ -267,7 +283,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
         xa = x or next((a for a in axes if a != "variant"), None)
         ba = by or next((a for a in axes if a != xa), None)
         console.print(text_plot(table, metric, xa, ba, width=min(console.width, 100)), highlight=False, markup=False)
-    paper = rec.config.get("paper") or {}
+    paper = rec.summary.get("spec", {}).get("paper") or {}
     _print_paper(table, paper)
 
 
@@ -299,7 +315,7 @@ def fit_cmd(study: StudyArg,
     store = _store()
     sid = _study_id(store, study)
     rec = store.get_run(sid)
-    paper = rec.config.get("paper") or {}
+    paper = rec.summary.get("spec", {}).get("paper") or {}
     formulas = [formula] if formula else paper.get("formulas", [])
     if not formulas:
         raise ConfigError(f"study {sid} has no default formula: pass --formula 'test_top1 ~ AXIS + AXIS'")

@@ -48,7 +48,7 @@ _OAT_VARIANTS: list[dict[str, Any]] = [
     *({"name": f"batch {b}", "batch_size": b} for b in (32, 64, 128, 1000)),  # 256 is the baseline
     {"name": "sgd", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
     {"name": "rmsprop", "optimizer": "rmsprop"},
-    {"name": "filter 4", "kernel": 4},
+    {"name": "filter 4", "kernel": 4, "model_opts": {"padding": "same"}},
     {"name": "filter 5", "kernel": 5, "model_opts": {"padding": "same"}},
     {"name": "avg pool", "pooling": "avg"},
     {"name": "pool 3", "model_opts": {"pool_size": 3, "padding": "same"}},

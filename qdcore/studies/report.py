@@ -93,7 +93,7 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
         figure(table, m, x, by, out / name)
         files.append(out / name)
         pngs.append(name)
-    md = [f"# Study {study}: {rec.name}", "", rec.config.get("description", ""), "",
+    md = [f"# Study {study}: {rec.name}", "", rec.summary.get("spec", {}).get("description", ""), "",
           f"{len(table.rows)} trials; status: " + ", ".join(f"{k} {v}" for k, v in T.counts(store, study).items()),
           "", "## Trials (mean over seeds, 95% interval)", ""]
     if aggs:
@@ -106,7 +106,7 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
             interval = "" if lo is None or math.isnan(lo) else f"{lo:.4f} .. {hi:.4f}"
             md.append("| " + " | ".join([_cell(a.get(k)) for k in keys] + [str(a["n"]), _cell(a.get(f"{main}_mean")),
                                                                               interval]) + " |")
-    for f in formulas or rec.config.get("paper", {}).get("formulas", []):
+    for f in formulas or rec.summary.get("spec", {}).get("paper", {}).get("formulas", []):
         try:
             res = fit(table, f)
         except ConfigError as e:

@@ -17,64 +17,57 @@ from qdcore.studies.spec import StudySpec
 StopFn = Callable[[], bool]
 
 
-def create_study(store, spec: StudySpec) -> int:
-    """Validate the whole grid, then add the study run and its queued trials (nothing is added on a bad spec)."""
+def create_study(store, cfg) -> int:
+    """Check every trial, then add the study run (kind study) and its queued trials; nothing is added on a bad
+    spec. `cfg` is a StudyConfig (qdcore.runs.study)."""
+    from qdcore.runs.run import prepare
+    from qdcore.runs.study import build_spec
+
+    kind, cfg = prepare(cfg)
+    spec, notes = build_spec(cfg)
     from qdcore.studies.validate import validate
 
     pairs = validate(spec)
-    sid = store.create_run(spec.name, "study", spec.to_dict())
+    sid = store.create_run(cfg.name, kind.name, cfg.to_dict())
+    add_grid(store, sid, spec, notes, pairs)
+    return sid
+
+
+def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list | None = None) -> None:
+    """Add a validated grid's trials to a study run; its spec (paper figures too) and notes go in the summary."""
+    from qdcore.studies.validate import validate
+
+    pairs = pairs if pairs is not None else validate(spec)
     rows = []
     for trial, cfg in pairs:
         label = " ".join(f"{k}={v}" for k, v in trial.params.items())
         named = cfg.replace(name=f"{spec.name} #{trial.index + 1}" + (f" {label}" if label else ""))
         rows.append((trial.params, {"kind": trial.kind, **named.to_dict()}))
-    T.add_trials(store, sid, rows)
-    store.update_summary(sid, {"trials": len(rows)})
-    return sid
+    T.add_trials(store, study, rows)
+    store.update_summary(study, {"trials": len(rows), "spec": spec.to_dict(), "notes": notes})
 
 
-class SelectionCache:
-    """The drawings of the last few selections, so trials that share one select it once per worker."""
-
-    def __init__(self, size: int = 2) -> None:
-        self.size = size
-        self._items: dict[tuple, Any] = {}
-        self.loads = 0
-
-    def splits(self, cfg) -> Any:
-        """The train/val/test splits of a classifier config (selected now or taken from the cache)."""
-        from qdcore.train.engine import load_splits
-
-        key = (cfg.data, cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance, cfg.val, cfg.test)
-        if key not in self._items:
-            if len(self._items) >= self.size:
-                self._items.pop(next(iter(self._items)))
-            self._items[key] = load_splits(cfg)
-            self.loads += 1
-        return self._items[key]
-
-
-def run_trial(store, trial: T.TrialRow, should_stop: StopFn, cache: SelectionCache) -> str:
-    """Run (or resume) one claimed trial as a child run; returns its new trial status. Errors fail the trial only."""
-    from qdcore.train.config import TrainConfig
-    from qdcore.train.runner import resume_run, start_run
+def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
+    """Run (or resume) one claimed trial as a child run of its kind; returns its new trial status. Errors fail
+    the trial only."""
+    from qdcore.runs.kinds import get_kind
+    from qdcore.runs.run import prepare, resume, start
 
     options = dict(trial.config)
-    options.pop("kind", None)
+    kind_name = options.pop("kind", "classifier")
     try:
         if trial.run_id is not None and store.has_run(trial.run_id):
             store.reap()  # a run its killed worker left 'running' becomes 'interrupted'
             rec = store.get_run(trial.run_id)
             if rec.status == "done":  # finished, but its worker died before marking the trial
-                T.finish(store, trial.study, trial.idx, "done")
-                return "done"
+                return _after(store, trial, "done")
             if rec.status == "interrupted":
-                result = resume_run(trial.run_id, store, should_stop=should_stop)
-                return _after(store, trial, result.status)
-        cfg = TrainConfig.from_dict(options, origin=f"study {trial.study} trial {trial.idx + 1}")
-        result = start_run(cfg, store, should_stop=should_stop, splits=cache.splits(cfg), parent=trial.study,
-                           on_created=lambda rid: T.set_run(store, trial.study, trial.idx, rid))
-        return _after(store, trial, result.status)
+                return _after(store, trial, resume(trial.run_id, store, should_stop=should_stop).status)
+        kind, cfg = prepare(get_kind(kind_name).config.from_dict(options, origin=f"study {trial.study} "
+                                                                                  f"trial {trial.idx + 1}"))
+        run_id = store.create_run(cfg.name, kind.name, cfg.to_dict(), parent=trial.study)
+        T.set_run(store, trial.study, trial.idx, run_id)  # before training: a resume continues this run
+        return _after(store, trial, start(cfg, store, should_stop=should_stop, run_id=run_id).status)
     except KeyboardInterrupt:
         T.finish(store, trial.study, trial.idx, "queued")
         raise
@@ -93,14 +86,17 @@ def _after(store, trial: T.TrialRow, run_status: str) -> str:
 
 
 def work(store, study: int, should_stop: StopFn = lambda: False, limit: int | None = None) -> list[str]:
-    """A worker: claim and run trials until none is queued, `should_stop()` or `limit` trials; their outcomes."""
-    cache = SelectionCache()
+    """A worker: claim and run trials until none is queued, `should_stop()` or `limit` trials; their outcomes.
+    Trials that share a data selection (run next to each other: selection axes vary slowest) select it once."""
+    from qdcore.data.share import sharing
+
     out: list[str] = []
-    while not should_stop() and (limit is None or len(out) < limit):
-        trial = T.claim(store, study)
-        if trial is None:
-            break
-        out.append(run_trial(store, trial, should_stop, cache))
+    with sharing():
+        while not should_stop() and (limit is None or len(out) < limit):
+            trial = T.claim(store, study)
+            if trial is None:
+                break
+            out.append(run_trial(store, trial, should_stop))
     return out
 
 
@@ -237,15 +233,15 @@ def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: S
                              f"{': ' + lines[-1] if lines else ''} (log: {log})")
 
 
-def detach(store, study: int, workers: int | None = 1, per_gpu: int | None = None) -> int:
-    """Run the study in a detached `qd study resume` process (survives this one); returns its pid. Log: study.log."""
-    cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(store.home), "study", "resume", str(study)]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    if per_gpu:
-        cmd += ["--per-gpu", str(per_gpu)]
-    log = store.run_dir(study) / "study.log"
-    with open(log, "ab") as f:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "QD_HOME": str(store.home)})
-    return proc.pid
+def detach(store, study: int) -> int:
+    """Run (or continue) a study in a detached process through the core launcher; returns its pid."""
+    from qdcore.runs.launcher import Resume, launch
+
+    rec = store.get_run(study)
+    if rec.status == "running":
+        from qdcore.errors import StoreError
+
+        raise StoreError(f"study {study} is running already (pid {rec.pid})")
+    if rec.status == "done":  # `qd train --resume` refuses a finished run; queued trials left make it not done
+        store.finish_run(study, "interrupted", {})
+    return launch(Resume(study), store=store).pid

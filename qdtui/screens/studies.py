@@ -501,22 +501,20 @@ class NewStudyDialog(ModalScreen[int | None]):
 
     @work(thread=True, exclusive=True, group="study-start", exit_on_error=False)
     def start(self) -> None:
-        """Validate and create the study, then run it in a detached process."""
-        from qdcore.studies.named import named_spec
-        from qdcore.studies.runner import create_study, detach
+        """Start the study through the core launcher (a detached process); errors stay in the form."""
+        from qdcore.runs.launcher import launch
+        from qdcore.runs.study import StudyConfig, build_spec
 
         name = str(self.query_one("#new-name", Select).value)
         data = self.query_one("#new-data", Input).value.strip() or "demo"
         quick = self.query_one("#new-quick", Checkbox).value
         try:
             workers = max(1, int(self.query_one("#new-workers", Input).value or "1"))
-            spec, notes = named_spec(name, quick=quick, data=data)
+            cfg = StudyConfig().replace(origin="form", spec=name, quick=quick, data=data, workers=workers)
+            _, notes = build_spec(cfg)
             with _store(self.home) as store:
-                study = create_study(store, spec)
-                if notes:
-                    store.update_summary(study, {"notes": notes})
-                detach(store, study, workers)
-            self.post_message(StudyStarted(study, notes))
+                job = launch(cfg, store=store)  # validates every trial first; the child adds and runs them
+            self.post_message(StudyStarted(job.run_id, notes))
         except Exception as e:  # noqa: BLE001 - shown in the form
             self.post_message(StudyStarted(None, [], user_message(e)))
 
