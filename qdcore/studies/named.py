@@ -86,11 +86,12 @@ def _categories(quick: bool) -> dict[str, Any]:
 
 
 def _baselines(quick: bool) -> dict[str, Any]:
-    return {"base": {"per_class": 200 if quick else 2500, "epochs": 3 if quick else 30, "val": 0.1, "test": 0.2,
-                     "batch_size": 128},
+    # The base holds the data selection only (every kind has it); each variant its kind's own options.
+    nn = {"epochs": 3 if quick else 30, "batch_size": 128, "patience": 0 if quick else 3}
+    return {"base": {"per_class": 200 if quick else 2500, "val": 0.1, "test": 0.2},
             "variants": [{"name": "LightGBM", "kind": "classical", "model": "lightgbm"},
-                         {"name": "FC", "model": "fc"},
-                         {"name": "CNN", "model": "widthk", "width": 4 if quick else 12}]}
+                         {"name": "FC", "model": "fc", **nn},
+                         {"name": "CNN", "model": "widthk", "width": 4 if quick else 12, **nn}]}
 
 
 def _cats(full: list[str], quick_n: int) -> Callable[[bool], list[str]]:
