@@ -164,17 +164,18 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.runs.refs import evaluable_kinds
+    from qdcore.runs.run import evaluate
     from qdcore.store import Store
-    from qdcore.train.evaluate import evaluate_run
 
     store = Store()
-    run_id = run_ref(store, run)
+    run_id = run_ref(store, run, evaluable_kinds())
     store.get_run(run_id)  # 'no run N' before anything else
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    result = evaluate_run(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                          imbalance=imbalance, device=device).metrics()
+    result = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                      imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return
@@ -270,10 +271,14 @@ def predict_cmd(
     from qdcore.train.checkpoint import load_model
     from qdcore.train.evaluate import predict_probs
 
-    if top < 1:
-        raise ConfigError(f"--top {top} must be at least 1")
+    if not 1 <= top <= 1000:
+        raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
+    if limit < 0:
+        raise ConfigError(f"--limit {limit} must be 0 or more")
     store = Store()
-    run_id = run_ref(store, run)
+    from qdcore.runs.refs import evaluable_kinds
+
+    run_id = run_ref(store, run, evaluable_kinds())
     rt = _runtime(device)
     model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
     classes = list(meta["classes"])

@@ -37,6 +37,7 @@ from qdcore.runs.options import RunConfig, fields_of, load_file
 # One line per built-in kind: its module registers it when imported.
 BUILTIN: tuple[str, ...] = ("qdcore.runs.classifier", "qdcore.runs.classical", "qdcore.runs.gan",
                             "qdcore.runs.study")
+DEFAULT_KIND = "classifier"  # what `qd train` trains without --model/--kind, and what a view assumes until it knows
 ENV = "QD_KINDS"  # extra kind modules, comma-separated (plug-ins; tests' kinds reach `qd train` children)
 
 
@@ -172,6 +173,18 @@ def find_kind(name: str) -> RunKind | None:
     return _KINDS.get(str(name))
 
 
+def can_evaluate(name: str) -> bool:
+    """Whether runs of this kind can be evaluated (predictions on a test split)."""
+    k = find_kind(name)
+    return k is not None and k.evaluate is not None
+
+
+def opens_evaluation(name: str) -> bool:
+    """Whether a finished run of this kind opens the evaluation screen (else its live view)."""
+    k = find_kind(name)
+    return k is not None and k.opens == "evaluation"
+
+
 def kind_of(cfg: Any) -> RunKind:
     """The kind whose config class `cfg` is."""
     for k in all_kinds():
@@ -200,7 +213,7 @@ def choose_kind(kind: str | None = None, model: str | None = None) -> RunKind:
         owner = kind_for_model(model)
         if owner is not None:
             return owner
-    return get_kind("classifier")
+    return get_kind(DEFAULT_KIND)
 
 
 # --- configs from defaults, presets, files and options -------------------------------------------

@@ -67,14 +67,15 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
 def train(cfg: StudyConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
           resume: Path | None) -> Any:
     """Run the study whose folder is run_dir: add its trials the first time, then run the queued ones."""
+    from qdcore.runs.run import run_context
     from qdcore.store import Store
     from qdcore.studies.runner import add_grid, run_study
     from qdcore.studies.trials import counts
 
     if run_dir is None:  # not rank 0 of a distributed launch: studies do not spread that way
         return {"status": "done"}
-    study = int(run_dir.name)
-    with Store(run_dir.parent.parent) as store:
+    home, study = run_context(run_dir)
+    with Store(home) as store:
         if not sum(counts(store, study).values()):
             spec, notes = build_spec(cfg)
             add_grid(store, study, spec, notes)

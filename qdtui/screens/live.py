@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
 from qdtui.messages import MetricRows
@@ -82,7 +83,7 @@ def _panels(kind: str | None) -> tuple:
     """The live plots of a kind of run (the classifier's while the kind is unknown)."""
     from qdcore.runs.kinds import find_kind
 
-    k = find_kind(kind or "classifier") or find_kind("classifier")
+    k = find_kind(kind or DEFAULT_KIND) or find_kind(DEFAULT_KIND)
     return k.panels if k is not None else ()
 
 
@@ -125,7 +126,7 @@ class LiveScreen(Screen):
             from qdcore.runs.kinds import kind_of
 
             kind = kind_of(config).name
-        self.kind = kind or "classifier"
+        self.kind = kind or DEFAULT_KIND
         self.live = LiveState(run_id=run_id, name=getattr(config, "name", "") or "", kind=self.kind,
                               panels=_panels(self.kind))
         self.mode = "attach"  # the one way this view is fed: polling the store
