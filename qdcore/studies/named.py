@@ -24,7 +24,7 @@ class Named:
 
 def _data_size(quick: bool) -> dict[str, Any]:
     rows = [50, 100, 200, 400] if quick else [500, 1000, 3000, 5000, 7000, 10000]
-    return {"base": {"model": "cnn2-000", "epochs": 3 if quick else 10, "batch_size": 64 if quick else 32,
+    return {"base": {"model": "cnn2-000", "epochs": 5 if quick else 10, "batch_size": 32,
                      "val": 0.2, "test": 0.0},
             "axes": {"per_class": rows}}
 
@@ -64,7 +64,7 @@ _OAT_VARIANTS: list[dict[str, Any]] = [
 
 
 def _one_at_a_time(quick: bool) -> dict[str, Any]:
-    return {"base": {"model": "cnn-001-baseline", "per_class": 200 if quick else 6000, "epochs": 3 if quick else 30,
+    return {"base": {"model": "cnn-001-baseline", "per_class": 200 if quick else 6000, "epochs": 10 if quick else 30,
                      "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "patience": 0 if quick else 5,
                      "val": 0.15, "test": 0.15},
             "variants": _OAT_VARIANTS}
@@ -80,14 +80,14 @@ def _double_descent(quick: bool) -> dict[str, Any]:
 
 def _categories(quick: bool) -> dict[str, Any]:
     return {"base": {"model": "widthk", "width": 4 if quick else 12, "per_class": 200 if quick else 16000,
-                     "epochs": 3 if quick else 30, "patience": 0 if quick else 3, "batch_size": 128,
+                     "epochs": 10 if quick else 30, "patience": 0 if quick else 3, "batch_size": 128,
                      "val": 0.25, "test": 0.25},
             "axes": {"categories": [2, 4, 6, 8, 12] if quick else [2, 5, 10, 20, 50, 100, 200, 345]}}
 
 
 def _baselines(quick: bool) -> dict[str, Any]:
     # The base holds the data selection only (every kind has it); each variant its kind's own options.
-    nn = {"epochs": 3 if quick else 30, "batch_size": 128, "patience": 0 if quick else 3}
+    nn = {"epochs": 15 if quick else 30, "batch_size": 64 if quick else 128, "patience": 0 if quick else 3}
     return {"base": {"per_class": 200 if quick else 2500, "val": 0.1, "test": 0.2},
             "variants": [{"name": "LightGBM", "kind": "classical", "model": "lightgbm"},
                          {"name": "FC", "model": "fc", **nn},
