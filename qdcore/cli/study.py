@@ -267,7 +267,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
         raise ConfigError(f"--metric {metric!r} is not a column of study {sid}; columns: {', '.join(table.metrics)}")
     for n in rec.summary.get("notes", []):
         err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
-    cols = table_columns(table, wide)
+    cols = table_columns(table, wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
     console.print(_table(table.rows, cols, f"study {sid}: {rec.name} ({rec.status})"))
     failed = [r for r in table.rows if r["status"] == "failed"]
     for r in failed:
@@ -295,9 +295,10 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
     match = not paper.get("quick") and not paper.get("substituted")
     head = f"the paper ({paper.get('source', '')})" + ("" if match else
                                                         ": protocol differs (--quick or substituted data), for shape only")
-    header, rows = paper_rows(table, paper)
+    header, rows, matched = paper_rows(table, paper)
     if header:
-        console.print(_table([dict(zip(header, r)) for r in rows], header, head))
+        console.print(_table([dict(zip(header, r)) for r in rows], header,
+                             head + (" · cells: paper · qd" if matched else "")))
     elif paper.get("ols"):
         console.print(f"[bold]{escape(head)}[/]: OLS per the study's formulas, see 'qd study fit'", highlight=False)
     if paper.get("note"):

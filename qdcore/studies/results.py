@@ -85,7 +85,7 @@ def study_table(store, study: int) -> StudyTable:
         if tr.run_id is not None and store.has_run(tr.run_id):
             rec = store.get_run(tr.run_id)
             metrics.update(_curve_columns(store.history(tr.run_id)))
-            metrics.update({k: rec.summary[k] for k in SUMMARY_KEYS if rec.summary.get(k) is not None})
+            metrics.update({k: rec.summary[k] for k in SUMMARY_KEYS if _finite(rec.summary.get(k))})
             row["classes"] = rec.summary.get("classes", row["classes"])
             if cfg.get("imbalance") and tr.status == "done":
                 metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg["imbalance"]))))
@@ -129,6 +129,10 @@ def aggregate(table: StudyTable, metrics: list[str] | None = None) -> list[dict[
                 agg.update({f"{m}_mean": mean, f"{m}_sd": sd, f"{m}_lo": lo, f"{m}_hi": hi})
         out.append(agg)
     return out
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _hashable(v: Any) -> Any:

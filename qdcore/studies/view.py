@@ -12,8 +12,15 @@ DEFAULT_METRICS = ("test_top1", "val_top1", "test_loss", "val_loss")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext colours even with the clear theme
 
 
-def table_columns(table: StudyTable, wide: bool = False) -> list[str]:
-    """The trial table's columns: trial, axes, status, run, then the study's main metrics (all with wide)."""
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def table_columns(table: StudyTable, wide: bool = False, prefer: list[str] | None = None) -> list[str]:
+    """The trial table's columns: trial, axes, status, run, then the study's main metrics (`prefer`: a named
+    study's own choice; all with wide)."""
+    if prefer and not wide:
+        return ["trial", *table.axes, "status", "run", *[m for m in prefer if m in table.metrics], "seconds"]
     main = default_metric(table)
     loss = main.replace("top1", "loss")
     best = "best_" + main if not main.startswith("test") else None  # test metrics are measured once, at the end
@@ -26,7 +33,7 @@ def table_columns(table: StudyTable, wide: bool = False) -> list[str]:
 def default_metric(table: StudyTable) -> str:
     """The metric a study is judged by: test accuracy where trials have it, else validation accuracy."""
     for m in DEFAULT_METRICS:
-        if any(isinstance(r.get(m), (int, float)) for r in table.rows):
+        if any(_finite(r.get(m)) for r in table.rows):
             return m
     return table.metrics[0] if table.metrics else "seconds"
 
@@ -84,11 +91,12 @@ def text_plot(table: StudyTable, metric: str, x: str | None = None, by: str | No
     return _ANSI.sub("", plt.build())
 
 
-def paper_rows(table: StudyTable, paper: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The paper's table with our matching values beside each of its numbers (same key column)."""
+def paper_rows(table: StudyTable, paper: dict[str, Any]) -> tuple[list[str], list[list[Any]], bool]:
+    """The paper's table, each number beside ours as 'paper · qd' where a trial matches its row (same key
+    value); the flag says whether any row matched (otherwise the cells hold the paper's numbers alone)."""
     cols = paper.get("columns")
     if not cols:
-        return [], []
+        return [], [], False
     key = cols[0]
     ours_for = {"train_top1 first": "first_train_top1", "train_top1 last": "train_top1",
                 "val_top1 first": "first_val_top1", "val_top1 last": "val_top1",
@@ -96,21 +104,20 @@ def paper_rows(table: StudyTable, paper: dict[str, Any]) -> tuple[list[str], lis
                 "val_loss first": "first_val_loss", "val_loss last": "val_loss",
                 "train %": "train_top1", "test %": "test_top1", "test_top1": "test_top1"}
     aggs = aggregate(table)
-    header = [key]
-    for c in cols[1:]:
-        header += [f"{c} (paper)", f"{c} (qd)"]
+    matched = False
     rows = []
     for prow in paper.get("rows", []):
         match = [a for a in aggs if _same(a.get(key), prow[0])]
-        out = [prow[0]]
+        matched = matched or bool(match)
+        out: list[Any] = [prow[0]]
         for c, pv in zip(cols[1:], prow[1:]):
             m = ours_for.get(c) or paper.get("classes", {}).get(c)  # "hammer %": the minority's accuracy
             ours = match[0].get(f"{m}_mean") if (match and m) else None
             if ours is not None and c.endswith("%"):
                 ours = 100 * ours
-            out += [pv, ours]
+            out.append(pv if not match else f"{pv:g} · {'—' if ours is None else f'{ours:.3g}'}")
         rows.append(out)
-    return header, rows
+    return list(cols), rows, matched
 
 
 def _same(a: Any, b: Any) -> bool:

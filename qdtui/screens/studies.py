@@ -298,7 +298,7 @@ class StudyScreen(Screen):
         if self.x is None and axes:
             self.x = next((a for a in axes if a != "variant"), axes[0])
             self.by = next((a for a in axes if a != self.x), None)
-        self._fill(table_columns(self.table))
+        self._fill(table_columns(self.table, prefer=(self.record.summary.get("spec", {}).get("paper") or {}).get("show")))
         self._plot()
         self.loaded += 1
 
