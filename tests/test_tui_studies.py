@@ -13,7 +13,8 @@ from textual.widgets import DataTable, Input, Select, Static
 from qdcore.store import Store
 from qdcore.studies import trials as T
 from qdtui.app import QdApp
-from qdtui.screens.studies import NewStudyDialog, StudiesScreen, StudyScreen
+from qdtui.screens.studies import StudiesScreen, StudyScreen
+from qdtui.screens.study_form import NewStudyDialog
 from qdtui.state import AppState
 
 from tui_helpers import sync, wait_for

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from qdcore.studies import trials as T
 from qdcore.studies.spec import StudySpec

@@ -12,11 +12,12 @@ def build_trial_config(trial: Trial, origin: str):
     """The checked, prepared run config of one trial, of its kind (ConfigError naming the trial otherwise)."""
     from qdcore.runs.kinds import get_kind
     from qdcore.runs.run import prepare
+    from qdcore.runs.study import KIND as STUDY
 
     where = f"{origin}, trial {trial.index + 1} ({_label(trial.params)})"
     try:
         kind = get_kind(trial.kind)
-        if kind.name == "study":
+        if kind is STUDY:
             raise ConfigError("a study's trials cannot be studies")
         _, cfg = prepare(kind.config.from_dict(trial.options, origin=where))
     except ConfigError as e:
