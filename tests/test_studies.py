@@ -268,3 +268,26 @@ def test_ctrl_c_stops_cleanly_and_resume_continues_the_same_runs(home, tmp_path)
         resumed = store.get_run(stopped[0].run_id)
         assert resumed.status == "done" and resumed.summary.get("resumed") == 1
         assert len(store.list_runs(parent=sid)) == 4
+
+
+def test_imbalance_axis_shrinks_the_minority_and_reports_its_accuracy(home, tmp_path):
+    import numpy as np
+
+    from qdcore.predictions import Predictions
+    from qdcore.studies.results import study_table
+
+    spec = tiny(tmp_path, seeds=[0], minority="square", axes={"imbalance": [0.5, 1.0]},
+                base={**TINY["base"], "categories": "circle,square", "per_class": 40})
+    with Store(home) as store:
+        sid = create_study(store, spec)
+        run_study(store, sid)
+        rows = T.trials(store, sid)
+        assert [r.config["imbalance"] for r in rows] == ["square=0.5", "square=1"]
+        table = study_table(store, sid)
+        for row in table.rows:
+            p = Predictions.load(store.home / "runs" / str(row["run"]) / "predictions.npz")
+            minority = p.labels == p.classes.index("square")
+            assert row["top1_minority"] == pytest.approx(np.mean(p.predicted[minority] == p.labels[minority]))
+            assert row["top1_majority"] == pytest.approx(np.mean(p.predicted[~minority] == p.labels[~minority]))
+        first = store.get_run(rows[0].run_id)
+        assert first.summary["num_train"] < store.get_run(rows[1].run_id).summary["num_train"]

@@ -56,7 +56,7 @@ def _per_class(store, run_id: int, minority: list[str]) -> dict[str, float]:
     if not path.exists():
         return {}
     p = Predictions.load(path)
-    right = p.predicted() == p.labels
+    right = p.predicted == p.labels
     is_min = np.isin(p.labels, [p.classes.index(c) for c in minority if c in p.classes])
     out = {}
     for name, mask in (("top1_minority", is_min), ("top1_majority", ~is_min)):
