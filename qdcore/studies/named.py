@@ -64,7 +64,7 @@ _OAT_VARIANTS: list[dict[str, Any]] = [
 
 
 def _one_at_a_time(quick: bool) -> dict[str, Any]:
-    return {"base": {"model": "cnn-001-baseline", "per_class": 200 if quick else 6000, "epochs": 10 if quick else 30,
+    return {"base": {"model": "cnn-001-baseline", "per_class": 400 if quick else 6000, "epochs": 10 if quick else 30,
                      "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "patience": 0 if quick else 5,
                      "val": 0.15, "test": 0.15},
             "variants": _OAT_VARIANTS}
@@ -79,9 +79,9 @@ def _double_descent(quick: bool) -> dict[str, Any]:
 
 
 def _categories(quick: bool) -> dict[str, Any]:
-    return {"base": {"model": "widthk", "width": 4 if quick else 12, "per_class": 200 if quick else 16000,
-                     "epochs": 10 if quick else 30, "patience": 0 if quick else 3, "batch_size": 128,
-                     "val": 0.25, "test": 0.25},
+    return {"base": {"model": "widthk", "width": 4 if quick else 12, "per_class": 400 if quick else 16000,
+                     "epochs": 10 if quick else 30, "patience": 0 if quick else 3, "batch_size": 32 if quick else 128,
+                     "val": 0.2 if quick else 0.25, "test": 0.2 if quick else 0.25},
             "axes": {"categories": [2, 4, 6, 8, 12] if quick else [2, 5, 10, 20, 50, 100, 200, 345]}}
 
 
