@@ -17,16 +17,17 @@ PANEL = "Study"
 class StudyConfig(RunConfig):
     """A study: a spec file or a named study, and how to run it. The data fields apply to named studies."""
 
+    # `qd study run` and the app's form set these; `qd train` does not offer them (cli=False).
     spec: str = option("", help="A study spec (TOML) or a named study (see 'qd study named').", panel=PANEL,
-                       form="Study")
+                       form="Study", cli=False)
     quick: bool = option(False, help="Named studies: a small grid that runs in minutes on a CPU.", panel=PANEL,
-                         form="Quick")
-    seeds: int | None = option(None, help="Repeat every trial over this many seeds.", panel=PANEL, min=1,
-                               max=1000)
+                         form="Quick", cli=False)
+    seeds: int | None = option(None, help="Repeat every trial over this many seeds.", panel=PANEL, min=1, max=1000,
+                               cli=False)
     workers: int | None = option(None, help="Local worker processes (default 1; with --per-gpu: K per GPU).",
-                                 panel=PANEL, min=1, max=256, form="Workers")
+                                 panel=PANEL, min=1, max=256, form="Workers", cli=False)
     per_gpu: int | None = option(None, help="Trials at once on each GPU; ignored without CUDA.", panel=PANEL,
-                                 min=1, max=64)
+                                 min=1, max=64, cli=False)
 
 
 def build_spec(cfg: StudyConfig):
