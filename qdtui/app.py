@@ -34,7 +34,12 @@ ROUTES: dict[str, str | None] = {
     "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., drawer=...)
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
+    "studies": "qdtui.screens.studies:StudiesScreen",
+    "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
 }
+# What a run opens, by its kind's `opens` (qdcore.runs.kinds): route and the factory's argument.
+OPENS: dict[str, tuple[str, str]] = {"evaluation": ("run", "run_id"), "live": ("attach", "run_id"),
+                                     "study": ("study", "study")}
 
 
 def load_route(target: str):
@@ -143,13 +148,16 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished run opens where its kind says (a classifier's evaluation); anything else the live view."""
+        """What the run's kind opens: evaluation once finished (else the live view), the live view, a study."""
         from qdcore.runs.kinds import find_kind
 
         self.state.current_run = run_id
         k = find_kind(kind)
-        evaluation = status == "done" and k is not None and k.opens == "evaluation"
-        self.action_open("run" if evaluation else "attach", run_id=run_id)
+        opens = k.opens if k is not None else "live"
+        if opens == "evaluation" and status != "done":
+            opens = "live"
+        route, arg = OPENS.get(opens, OPENS["live"])
+        self.action_open(route, **{arg: run_id})
 
     # --- attach -------------------------------------------------------------
 
@@ -168,7 +176,9 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if self.routes.get("attach"):
+        if _opens(getattr(message.run, "kind", "")) == "study":  # `qdtui attach STUDY` follows a headless study
+            self.open_run(message.run_id, message.run.status, message.run.kind)
+        elif self.routes.get("attach"):
             self.action_open("attach", run_id=message.run_id)
         else:
             run = message.run
@@ -196,6 +206,13 @@ class QdApp(App[None]):
 
     def _too_small_closed(self, _: None) -> None:
         self._too_small = None
+
+
+def _opens(kind: str) -> str:
+    from qdcore.runs.kinds import find_kind
+
+    k = find_kind(kind)
+    return k.opens if k is not None else "live"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -22,5 +22,12 @@ class Selection(Protocol):
 
 def load_splits(sel: Selection) -> Splits:
     """The drawings of a selection: read them from its data source, then split train/val/test by its seed."""
-    ds = select(open_source(sel.data), sel.categories, sel.per_class, sel.seed, sel.imbalance)
-    return split(ds, sel.val, sel.test, sel.seed)
+    from qdcore.data.share import shared
+
+    def make() -> Splits:
+        ds = select(open_source(sel.data), sel.categories, sel.per_class, sel.seed, sel.imbalance)
+        return split(ds, sel.val, sel.test, sel.seed)
+
+    # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
+    return shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test),
+                  make)

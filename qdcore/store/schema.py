@@ -96,6 +96,24 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX drawings_word ON drawings(word)",
         "CREATE INDEX drawings_run ON drawings(run_id, id)",
     ],
+    # v4: the trials of a study (a parent run); workers claim them one at a time.
+    [
+        """CREATE TABLE study_trials (
+            study INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',  -- the trial's axis values (its row in the study's table)
+            config TEXT NOT NULL DEFAULT '{}',  -- the full run config
+            status TEXT NOT NULL DEFAULT 'queued',  -- queued | running | done | failed
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+            pid INTEGER,
+            host TEXT,
+            error TEXT,
+            started REAL,
+            ended REAL,
+            PRIMARY KEY (study, idx)
+        )""",
+        "CREATE INDEX study_trials_status ON study_trials(study, status, idx)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -40,6 +40,7 @@ class HomeScreen(Screen):
     BINDINGS = [
         Binding("t", "app.open('train')", "Train"),
         Binding("r", "app.open('runs')", "Runs"),
+        Binding("s", "app.open('studies')", "Studies"),
         Binding("d", "app.open('data')", "Data"),
         Binding("z", "app.open('quiz')", "Quiz"),
         Binding("g", "app.open('draw')", "Draw"),
