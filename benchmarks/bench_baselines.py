@@ -19,7 +19,7 @@ import argparse
 import time
 
 from qdcore.data.drawingset import select, split
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.paths import shared_quickdraw
 
 STUDY_003 = {"lightgbm": 62.10, "logreg": None, "fc": 41.28, "widthk": 72.03}  # % top-1, 50 categories x 2,000

@@ -130,7 +130,7 @@ def run_cmd(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
 ) -> None:
     """Validate every trial, then run the study (a parent run with a child run per trial)."""
-    from qdcore.runs.study import build_spec
+    from qdcore.studies.build import build_spec
     from qdcore.studies.runner import create_study
     from qdcore.studies.validate import validate
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.fmt import DASH
+from qdcore.studies.build import build_spec
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.runs.options import RunConfig, option
 
@@ -28,23 +29,6 @@ class StudyConfig(RunConfig):
                                  panel=PANEL, min=1, max=256, form="Workers", cli=False)
     per_gpu: int | None = option(None, help="Trials at once on each GPU; ignored without CUDA.", panel=PANEL,
                                  min=1, max=64, cli=False)
-
-
-def build_spec(cfg: StudyConfig):
-    """(StudySpec, notes) of a study config: a named study on the config's data, or a spec file."""
-    from qdcore.errors import ConfigError
-    from qdcore.studies.named import NAMED, named_spec
-    from qdcore.studies.spec import load_spec
-
-    if not cfg.spec:
-        raise ConfigError("a study needs a spec: a TOML file or a named study (see 'qd study named')")
-    if cfg.spec.strip().lower() in NAMED and not Path(cfg.spec).exists():
-        cats = [c.strip() for c in cfg.categories.split(",") if c.strip()] if cfg.categories else None
-        return named_spec(cfg.spec, quick=cfg.quick, data=cfg.data, categories=cats, seeds=cfg.seeds)
-    spec = load_spec(cfg.spec)
-    if cfg.seeds:
-        spec.seeds = list(range(cfg.seeds))
-    return spec, []
 
 
 def default_name(cfg: StudyConfig) -> str:

@@ -144,7 +144,7 @@ NAMED: dict[str, Named] = {n.name: n for n in [
 def named_spec(name: str, quick: bool = False, data: str | None = None,
                categories: list[str] | None = None, seeds: int | None = None) -> tuple[StudySpec, list[str]]:
     """The spec of a named study and notes (substituted categories, protocol differences) to print with it."""
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     key = name.strip().lower()
     if key not in NAMED:

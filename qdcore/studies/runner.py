@@ -21,7 +21,7 @@ def create_study(store, cfg) -> int:
     """Check every trial, then add the study run (kind study) and its queued trials; nothing is added on a bad
     spec. `cfg` is a StudyConfig (qdcore.runs.study)."""
     from qdcore.runs.run import prepare
-    from qdcore.runs.study import build_spec
+    from qdcore.studies.build import build_spec
 
     kind, cfg = prepare(cfg)
     spec, notes = build_spec(cfg)

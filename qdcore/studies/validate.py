@@ -10,14 +10,13 @@ from qdcore.studies.spec import StudySpec, Trial, expand
 
 def build_trial_config(trial: Trial, origin: str):
     """The checked, prepared run config of one trial, of its kind (ConfigError naming the trial otherwise)."""
-    from qdcore.runs.kinds import get_kind
+    from qdcore.runs.kinds import find_kind, get_kind
     from qdcore.runs.run import prepare
-    from qdcore.runs.study import KIND as STUDY
 
     where = f"{origin}, trial {trial.index + 1} ({_label(trial.params)})"
     try:
         kind = get_kind(trial.kind)
-        if kind is STUDY:
+        if kind is find_kind("study"):  # the registry's entry, looked up: importing it would be a cycle
             raise ConfigError("a study's trials cannot be studies")
         _, cfg = prepare(kind.config.from_dict(trial.options, origin=where))
     except ConfigError as e:
@@ -45,7 +44,7 @@ def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
     """Each distinct selection: categories exist in its data, enough drawings per class."""
     from qdcore.data.categories import parse_categories
     from qdcore.data.drawingset import parse_ratios
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     sources: dict[str, Any] = {}
     seen: set[tuple] = set()
