@@ -56,17 +56,17 @@ def mean_pairwise_distance(features: np.ndarray, max_n: int = 512) -> float:
 
 def nearest_distances(samples: np.ndarray, train: np.ndarray, chunk: int = 1024) -> np.ndarray:
     """Per sample, the RMS pixel distance (0..1 scale) to its nearest training drawing: 0 means a copy."""
-    s = np.asarray(samples, np.float32).reshape(len(samples), -1) / 255.0
-    t = np.asarray(train, np.float32).reshape(len(train), -1) / 255.0
+    # Whole grey levels in float64: every sum below is an exact integer, so a copy is exactly 0.
+    s = np.asarray(samples, np.float64).reshape(len(samples), -1)
+    t = np.asarray(train, np.float64).reshape(len(train), -1)
     if len(t) == 0 or len(s) == 0:
         return np.full(len(s), np.nan, np.float32)
     best = np.full(len(s), np.inf, np.float64)
-    ss = (s.astype(np.float64) ** 2).sum(1)
+    ss = (s * s).sum(1)
     for i in range(0, len(t), chunk):
-        tc = t[i:i + chunk].astype(np.float64)
-        d2 = ss[:, None] + (tc ** 2).sum(1)[None, :] - 2 * s.astype(np.float64) @ tc.T
-        best = np.minimum(best, d2.min(1))
-    return np.sqrt(np.clip(best, 0, None) / s.shape[1]).astype(np.float32)
+        tc = t[i:i + chunk]
+        best = np.minimum(best, (ss[:, None] + (tc * tc).sum(1)[None, :] - 2 * s @ tc.T).min(1))
+    return (np.sqrt(np.clip(best, 0, None) / s.shape[1]) / 255.0).astype(np.float32)
 
 
 def recognised(probs: np.ndarray, intended: list[int]) -> tuple[float, float]:

@@ -339,12 +339,13 @@ def predict_cmd(
 
     from qdcore.store import Store
     from qdcore.train.checkpoint import load_model
-    from qdcore.train.evaluate import predict_probs
+    from qdcore.train.evaluate import predict_probs, require_classifier
 
     if top < 1:
         raise ConfigError(f"--top {top} must be at least 1")
     store = Store()
     run_id = run_ref(store, run)
+    require_classifier(store, run_id, "'qd predict'")
     rt = _runtime(device)
     model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
     classes = list(meta["classes"])

@@ -123,6 +123,14 @@ class RunEvaluation:
         return {"run_id": self.run_id, "data": self.where, "synthetic": self.synthetic, **out}
 
 
+def require_classifier(store: "Store", run_id: int, command: str) -> None:
+    """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
+    rec = store.get_run(int(run_id))
+    if rec.kind != "classifier":
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run; {command} needs a classifier run "
+                          "(see 'qd runs list --kind classifier')")
+
+
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
