@@ -32,7 +32,10 @@ ROUTES: dict[str, str | None] = {
     "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
+    "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
 }
+# Kinds whose runs open on their own screen, live or finished (the others: live view, then evaluation).
+KIND_ROUTES: dict[str, str] = {"gan": "gan"}
 
 
 def load_route(target: str):
@@ -139,7 +142,8 @@ class QdApp(App[None]):
     def open_run(self, run_id: int, status: str, kind: str) -> None:
         """A finished classifier opens its evaluation; anything else the live view."""
         self.state.current_run = run_id
-        self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
+        route = KIND_ROUTES.get(kind) or ("run" if status == "done" and kind == "classifier" else "attach")
+        self.action_open(route, run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 
@@ -158,8 +162,9 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if self.routes.get("attach"):
-            self.action_open("attach", run_id=message.run_id)
+        route = KIND_ROUTES.get(getattr(message.run, "kind", ""), "attach")
+        if self.routes.get(route):
+            self.action_open(route, run_id=message.run_id)
         else:
             run = message.run
             self.push_screen(MessageScreen(

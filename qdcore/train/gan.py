@@ -247,7 +247,8 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
             rng_restored = True
 
     if out_dir is not None:
-        files.write_meta(out_dir, cfg, classes, pairs, row_names, run_id, fingerprint)
+        files.write_meta(out_dir, cfg.to_dict(), classes, pairs[0].g.arch, [p.labels for p in pairs],
+                         pairs[0].conditional, row_names, run_id, fingerprint)
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train)))
 
     def save_resume(position_epoch: int, position_batch: int) -> Path | None:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     import torch
 
     from qdcore.train.gan import Pair
-    from qdcore.train.gan_config import GanConfig
 
 GAN_META = "gan.json"  # config, classes, pair layout, grid row labels
 MODEL_FILE = "model.safetensors"  # generators and discriminators of the last finished epoch
@@ -33,14 +32,15 @@ def json_bytes(obj: Any) -> bytes:
     return (json.dumps(obj, indent=1) + "\n").encode()
 
 
-def write_meta(run_dir: Path, cfg: "GanConfig", classes: list[str], pairs: list["Pair"], rows: list[str],
-               run_id: int | None, fingerprint: str) -> None:
-    """gan.json: what a reader needs to rebuild the generators and label the grids."""
-    arch = dict(pairs[0].g.arch)
-    doc = {"format": FORMAT, "arch": arch, "classes": classes, "pairs": [p.labels for p in pairs],
-           "rows": rows, "conditional": pairs[0].conditional, "run_id": run_id, "fingerprint": fingerprint,
-           "config": cfg.to_dict(),
+def write_meta(run_dir: Path, config: dict[str, Any], classes: list[str], arch: dict[str, Any],
+               pairs: list[list[int]], conditional: bool, rows: list[str], run_id: int | None = None,
+               fingerprint: str = "") -> None:
+    """gan.json: what a reader needs to rebuild the generators (arch, the classes of each pair) and label grids."""
+    doc = {"format": FORMAT, "arch": dict(arch), "classes": list(classes), "pairs": [list(p) for p in pairs],
+           "rows": list(rows), "conditional": bool(conditional), "run_id": run_id, "fingerprint": fingerprint,
+           "config": config,
            "pixels": "generator output tanh [-1, 1] -> uint8 (x + 1) * 127.5, white ink on black"}
+    run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(run_dir / GAN_META, json_bytes(doc))
 
 
