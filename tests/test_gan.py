@@ -217,3 +217,68 @@ def test_bad_input_is_one_line(judge_home, tmp_path):
         invoke("gan", "sample", str(gan_id), "--category", "star", "--out", str(tmp_path / "x.npy")))
     assert "must end in .npy" in _error(invoke("gan", "sample", str(gan_id), "--out", str(tmp_path / "x.png")))
     assert not (tmp_path / "x.npy").exists()
+
+
+@pytest.fixture
+def acgan_home(home):
+    """A store whose run 1 is a tiny finished AC-GAN over circle and star (no judge)."""
+    from qdcore.train.gan_runner import start_gan_run
+
+    with Store(home) as store:
+        start_gan_run(GanConfig(**TINY, model="acgan", no_judge=True), store)
+    return home
+
+
+def test_synthetic_replaces_exactly_the_share_and_no_test_drawing(acgan_home):
+    from qdcore.data.synthetic_mix import is_generated
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.engine import load_splits
+
+    base = TrainConfig(data="demo", categories=CLASSES, per_class=50, seed=3)
+    real = load_splits(base)
+    mixed = load_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
+    gen = is_generated(mixed.train)
+    assert len(mixed.train) == len(real.train)
+    for c in range(2):
+        n_c = int((real.train.labels == c).sum())
+        assert int(gen[mixed.train.labels == c].sum()) == round(0.3 * n_c)
+    assert np.array_equal(mixed.train.labels, real.train.labels)
+    assert np.array_equal(mixed.train.images[~gen], real.train.images[~gen])  # the rest untouched
+    assert mixed.train.provenance(int(np.flatnonzero(gen)[0])).startswith("gan run 1 epoch 2#")
+    for part in ("val", "test"):
+        a, b = getattr(mixed, part), getattr(real, part)
+        assert np.array_equal(a.images, b.images) and not is_generated(a).any()
+    added = load_splits(base.replace(synthetic=1, synthetic_fraction=0.5, synthetic_mode="add"))
+    extra = sum(round(0.5 * int((real.train.labels == c).sum())) for c in range(2))
+    assert len(added.train) == len(real.train) + extra and int(is_generated(added.train).sum()) == extra
+    assert np.array_equal(added.test.images, real.test.images)
+    again = load_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
+    assert np.array_equal(again.train.images, mixed.train.images)  # deterministic: a run can be resumed
+
+
+def test_synthetic_training_and_discriminator_evaluation(acgan_home):
+    tiny = ["--data", "demo", "--categories", CLASSES, "--per-class", "40", "--epochs", "1", "--width", "4",
+            "--no-amp", "--json"]
+    res = invoke("train", *tiny, "--synthetic", "1", "--synthetic-fraction", "0.5")
+    assert res.exit_code == 0, res.output
+    clf = json.loads(res.stdout)["run_id"]
+    with Store(acgan_home) as store:
+        assert store.get_run(clf).config["synthetic"] == 1
+    res = invoke("eval", "1", "--json")  # the AC-GAN's discriminator class head as a classifier
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["classes"] == ["circle", "star"] and out["n"] > 0 and 0 <= out["top1"] <= 1
+    assert "discriminator" in out["data"] and len(out["per_class"]) == 2
+    # Bad input: the fraction, a classifier given for --synthetic, a DCGAN where a class head is needed.
+    assert "synthetic_fraction=1.5" in _error(invoke("train", *tiny, "--synthetic", "1", "--synthetic-fraction", "1.5"))
+    assert "synthetic_fraction=0" in _error(invoke("train", *tiny, "--synthetic-fraction", "0"))
+    assert f"run {clf} is a classifier run" in _error(invoke("train", *tiny, "--synthetic", str(clf)))
+    assert "cannot draw 'square'" in _error(invoke("train", *tiny[:2], "--categories", "circle,square",
+                                                   *tiny[4:], "--synthetic", "1"))
+    res = invoke("gan", "train", "--data", "demo", "--categories", CLASSES, "--per-class", "20", "--epochs", "1",
+                 "--g-width", "4", "--d-width", "4", "--no-judge", "--json")
+    dcgan = json.loads(res.stdout)["run_id"]
+    assert "no class head" in _error(invoke("eval", str(dcgan)))
+    assert "cannot draw one on demand" in _error(invoke("train", *tiny, "--synthetic", str(dcgan)))
+    with Store(acgan_home) as store:
+        assert len(store.list_runs()) == 3  # no half-made runs from the bad input

@@ -83,6 +83,19 @@ def run_ref(store: "Store", ref: str) -> int:
         raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
 
 
+def _gan_ref(store: "Store", ref: str) -> int:
+    """A GAN run id from 'N' or 'last' (the newest GAN run)."""
+    if str(ref).strip().lower() in ("last", "latest"):
+        runs = store.list_runs(kind="gan", limit=1)
+        if not runs:
+            raise ConfigError(f"--synthetic last: there are no GAN runs in {store.home}; train one with 'qd gan train'")
+        return runs[0].id
+    try:
+        return int(str(ref).strip().lstrip("#"))
+    except ValueError:
+        raise ConfigError(f"--synthetic must be a GAN run id or 'last', not {ref!r}") from None
+
+
 def _model_opts(items: list[str] | None) -> dict[str, Any] | None:
     if not items:
         return None
@@ -120,6 +133,9 @@ def train_cmd(
     imbalance: _panel(ImbalanceOpt, _DATA) = None,
     val: Annotated[Optional[float], typer.Option("--val", help="Validation fraction (default 0.1).", rich_help_panel=_DATA)] = None,
     test: Annotated[Optional[float], typer.Option("--test", help="Test fraction (default 0.1).", rich_help_panel=_DATA)] = None,
+    synthetic: Annotated[Optional[str], typer.Option("--synthetic", help="GAN run whose samples replace (or add to) a share of each class's training drawings (study 001); val/test stay real.", rich_help_panel=_DATA)] = None,
+    synthetic_fraction: Annotated[Optional[float], typer.Option("--synthetic-fraction", help="Share of each class's training drawings, in (0, 1] (default 0.3).", rich_help_panel=_DATA)] = None,
+    synthetic_mode: Annotated[Optional[str], typer.Option("--synthetic-mode", help="replace (default) or add.", rich_help_panel=_DATA)] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Epochs (default 10).", rich_help_panel=_OPT)] = None,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default 256).", rich_help_panel=_OPT)] = None,
     optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="adam, adamw, sgd or rmsprop.", rich_help_panel=_OPT)] = None,
@@ -158,6 +174,7 @@ def train_cmd(
         "model": model, "width": width, "kernel": kernel, "pooling": pooling, "batch_norm": batch_norm,
         "dropout": dropout, "model_opts": _model_opts(opt), "data": data, "categories": categories,
         "per_class": per_class, "seed": seed, "imbalance": imbalance, "val": val, "test": test, "epochs": epochs,
+        "synthetic_fraction": synthetic_fraction, "synthetic_mode": synthetic_mode,
         "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "betas": _betas(betas), "momentum": momentum,
         "nesterov": nesterov, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
         "label_smoothing": label_smoothing, "schedule": schedule, "warmup_epochs": warmup, "patience": patience,
@@ -170,6 +187,8 @@ def train_cmd(
     from qdcore.train.config import build_config
 
     store = Store()
+    if synthetic is not None:
+        overrides["synthetic"] = _gan_ref(store, synthetic)
     progress = RichProgressSink(err_console if json_out else console)
     if resume is not None:
         changed = [k for k, v in overrides.items() if v is not None and k != "device"]

@@ -37,6 +37,10 @@ class TrainConfig:
     imbalance: str | None = None
     val: float = 0.1
     test: float = 0.1
+    # study 001: a GAN run's samples replace (or are added to) this share of each class's training drawings
+    synthetic: int | None = None
+    synthetic_fraction: float = 0.3
+    synthetic_mode: str = "replace"  # replace | add
     # optimisation
     epochs: int = 10
     batch_size: int = 256
@@ -166,6 +170,15 @@ class TrainConfig:
                 raise bad(f"{key}={getattr(self, key)} must be a fraction in [0, 1)")
         if self.val + self.test >= 1:
             raise bad(f"val={self.val} + test={self.test} leave no training data; their sum must be below 1")
+        if self.synthetic is not None:
+            whole("synthetic", 1)
+        from qdcore.data.synthetic_mix import MODES, check_fraction
+
+        try:
+            check_fraction(self.synthetic_fraction)
+        except ConfigError as e:
+            raise bad(str(e)) from None
+        _choice(origin, "synthetic_mode", self.synthetic_mode, MODES)
         _choice(origin, "optimizer", self.optimizer, OPTIMIZERS)
         _choice(origin, "schedule", self.schedule, SCHEDULES)
         _choice(origin, "device", self.device, DEVICES)

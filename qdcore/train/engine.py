@@ -48,13 +48,19 @@ class TrainResult:
     events: list = field(default_factory=list)
 
 
-def load_splits(cfg: TrainConfig):
-    """The drawings of a config: select from its data source, then split train/val/test by its seed."""
+def load_splits(cfg: TrainConfig, synthetic: bool = True):
+    """The drawings of a config: select from its data source, split train/val/test by its seed, then mix in a
+    GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. for evaluation)."""
     from qdcore.data.drawingset import select, split
     from qdcore.data.sources import open_source
 
     ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
-    return split(ds, cfg.val, cfg.test, cfg.seed)
+    splits = split(ds, cfg.val, cfg.test, cfg.seed)
+    if synthetic and cfg.synthetic is not None:
+        from qdcore.data.synthetic_mix import with_synthetic
+
+        splits = with_synthetic(splits, cfg.synthetic, cfg.synthetic_fraction, cfg.synthetic_mode, cfg.seed)
+    return splits
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
