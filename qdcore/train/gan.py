@@ -142,7 +142,7 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
               run_id: int | None = None, judge=None) -> GanResult:
     """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
     cfg.validate()
-    rt = resolve(cfg.device, cfg.amp if cfg.amp is not None else _amp_default(cfg.device))
+    rt = resolve(cfg.device, cfg.amp)
     out_dir = Path(run_dir) if run_dir is not None else None
     try:
         return _train(cfg, rt, sink, should_stop, out_dir, Path(resume) if resume else None, splits, run_id, judge)
@@ -152,11 +152,6 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     except Exception as e:
         sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
         raise
-
-
-def _amp_default(device: str) -> bool | None:
-    """AMP by default on CUDA only: bf16 GAN updates on a CPU collapsed where fp32 ones did not."""
-    return None if device in ("auto", "cuda") and torch.cuda.is_available() else False
 
 
 def _rng_state(rt: Runtime, gen: torch.Generator) -> dict[str, torch.Tensor]:

@@ -70,7 +70,7 @@ class GanConfig:
     # runtime
     device: str = opt("auto", "auto (cuda, then mps, then cpu), cpu, cuda or mps.", _RUN,
                       choices=("auto", "cpu", "cuda", "mps"))
-    amp: bool | None = opt(None, "Mixed precision (default: on CUDA only).", _RUN)
+    amp: bool | None = opt(None, "Mixed precision (default: auto: CUDA, CPUs with native bf16).", _RUN)
     log_every: int = opt(25, "Steps between progress updates (host syncs).", _RUN, lo=1)
 
     @property
