@@ -34,8 +34,17 @@ ROUTES: dict[str, str | None] = {
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
     "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
 }
-# Kinds whose runs open on their own screen, live or finished (the others: live view, then evaluation).
-KIND_ROUTES: dict[str, str] = {"gan": "gan"}
+
+
+def route_for(kind: str, status: str) -> str:
+    """The screen a run opens on, from its kind's `opens`: evaluation (when done), live, or a screen of its own."""
+    from qdcore.runs.kinds import find_kind
+
+    k = find_kind(kind)
+    opens = k.opens if k is not None else "live"
+    if opens == "evaluation":
+        return "run" if status == "done" else "attach"
+    return "attach" if opens == "live" else opens
 
 
 def load_route(target: str):
@@ -142,8 +151,7 @@ class QdApp(App[None]):
     def open_run(self, run_id: int, status: str, kind: str) -> None:
         """A finished classifier opens its evaluation; anything else the live view."""
         self.state.current_run = run_id
-        route = KIND_ROUTES.get(kind) or ("run" if status == "done" and kind == "classifier" else "attach")
-        self.action_open(route, run_id=run_id)
+        self.action_open(route_for(kind, status), run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 
@@ -162,7 +170,7 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        route = KIND_ROUTES.get(getattr(message.run, "kind", ""), "attach")
+        route = route_for(getattr(message.run, "kind", ""), "running")
         if self.routes.get(route):
             self.action_open(route, run_id=message.run_id)
         else:

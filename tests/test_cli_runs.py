@@ -31,8 +31,9 @@ def home(tmp_path, monkeypatch):
                                                                   "lr": 1e-3}, fingerprint="f00d", device="cpu")
         sink = StoreSink(store, rid)
         for e in (1, 2):
-            sink(EpochEnd(epoch=e, step=e * 10, train_loss=1.0 / e, train_top1=0.5, val_loss=1.1 / e,
-                          val_top1=top1 - 0.1 / e, val_top5=0.9, lr=1e-3, seconds=1.5))
+            sink(EpochEnd(epoch=e, step=e * 10, seconds=1.5, metrics={
+                "train/loss": 1.0 / e, "train/top1": 0.5, "val/loss": 1.1 / e, "val/top1": top1 - 0.1 / e,
+                "val/top5": 0.9, "train/lr": 1e-3, "train/seconds": 1.5}))
         store.write_json_artifact(rid, "model.json", {"arch": {"name": "widthk", "width": width}})
         sink(RunFinished(status="done", summary={"params": 65002, "test_top1": top1, "test_top5": 0.93,
                                                  "best_epoch": 2, "train_seconds": 95.0}))

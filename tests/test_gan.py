@@ -41,7 +41,7 @@ def _metrics(store: Store, run_id: int) -> set[str]:
 @pytest.mark.parametrize("model,per_class", [("dcgan", False), ("acgan", False), ("dcgan", True)])
 def test_tiny_runs_write_samples_and_metrics(judge_home, model, per_class):
     from qdcore.train import gan_files
-    from qdcore.train.gan_runner import start_gan_run
+    from qdcore.runs.run import start as start_gan_run
 
     sink = ListSink()
     with Store(judge_home) as store:
@@ -67,7 +67,8 @@ def test_tiny_runs_write_samples_and_metrics(judge_home, model, per_class):
 
 
 def test_resume_ends_at_the_same_epoch_count_and_weights(home):
-    from qdcore.train.gan_runner import resume_gan_run, start_gan_run
+    from qdcore.runs.run import resume as resume_gan_run
+    from qdcore.runs.run import start as start_gan_run
 
     cfg = GanConfig(**TINY, no_judge=True)
     with Store(home) as store:
@@ -84,9 +85,9 @@ def test_resume_ends_at_the_same_epoch_count_and_weights(home):
         assert done.status == "done" and done.summary["epochs"] == cfg.epochs
         epochs = [r.epoch for r in store.metrics(part.run_id) if r.split == "train" and r.name == "g_loss"]
         assert epochs == [1, 2]  # each epoch's row written once
-    for a, b in zip(whole.pairs[0].g.state_dict().values(), done.pairs[0].g.state_dict().values()):
+    for a, b in zip(whole.result.pairs[0].g.state_dict().values(), done.result.pairs[0].g.state_dict().values()):
         assert np.allclose(a.float().numpy(), b.float().numpy(), atol=1e-6)
-    assert np.allclose(whole.history["train/g_loss"], done.history["train/g_loss"], atol=1e-6)
+    assert np.allclose(whole.result.history["train/g_loss"], done.result.history["train/g_loss"], atol=1e-6)
 
 
 def test_nan_losses_fail_and_keep_the_last_good_epoch(home, monkeypatch):
@@ -95,7 +96,7 @@ def test_nan_losses_fail_and_keep_the_last_good_epoch(home, monkeypatch):
     import qdcore.train.gan as gan_mod
     from qdcore.train import gan_files
     from qdcore.train.gan import Diverged
-    from qdcore.train.gan_runner import start_gan_run
+    from qdcore.runs.run import start as start_gan_run
 
     built: list = []
     build = gan_mod.build_pairs
@@ -202,9 +203,9 @@ def test_bad_input_is_one_line(judge_home, tmp_path):
     base = ["gan", "train", "--data", "demo", "--per-class", "20", "--epochs", "1", "--g-width", "4",
             "--d-width", "4"]
     assert "was not trained on 'triangle'" in _error(invoke(*base, "--categories", "circle,triangle", "--judge", "1"))
-    assert "lr_d=0" in _error(invoke(*base, "--lr-d", "0"))
+    assert "--lr-d=0.0 must be a number > 0" in _error(invoke(*base, "--lr-d", "0"))
     assert "kernel=4" in _error(invoke(*base, "--kernel", "4"))
-    assert "model='bigan'" in _error(invoke(*base, "--model", "bigan"))
+    assert "--model='bigan'" in _error(invoke(*base, "--model", "bigan"))
     with Store(judge_home) as store:
         assert [r.id for r in store.list_runs()] == [1]  # nothing half-made
     res = invoke(*base, "--categories", CLASSES, "--no-judge", "--json")
@@ -222,7 +223,7 @@ def test_bad_input_is_one_line(judge_home, tmp_path):
 @pytest.fixture
 def acgan_home(home):
     """A store whose run 1 is a tiny finished AC-GAN over circle and star (no judge)."""
-    from qdcore.train.gan_runner import start_gan_run
+    from qdcore.runs.run import start as start_gan_run
 
     with Store(home) as store:
         start_gan_run(GanConfig(**TINY, model="acgan", no_judge=True), store)
@@ -270,8 +271,8 @@ def test_synthetic_training_and_discriminator_evaluation(acgan_home):
     assert out["classes"] == ["circle", "star"] and out["n"] > 0 and 0 <= out["top1"] <= 1
     assert "discriminator" in out["data"] and len(out["per_class"]) == 2
     # Bad input: the fraction, a classifier given for --synthetic, a DCGAN where a class head is needed.
-    assert "synthetic_fraction=1.5" in _error(invoke("train", *tiny, "--synthetic", "1", "--synthetic-fraction", "1.5"))
-    assert "synthetic_fraction=0" in _error(invoke("train", *tiny, "--synthetic-fraction", "0"))
+    assert "--synthetic-fraction=1.5 must be a number > 0 and <= 1" in _error(invoke("train", *tiny, "--synthetic", "1", "--synthetic-fraction", "1.5"))
+    assert "--synthetic-fraction=0" in _error(invoke("train", *tiny, "--synthetic-fraction", "0"))
     assert f"run {clf} is a classifier run" in _error(invoke("train", *tiny, "--synthetic", str(clf)))
     assert "cannot draw 'square'" in _error(invoke("train", *tiny[:2], "--categories", "circle,square",
                                                    *tiny[4:], "--synthetic", "1"))

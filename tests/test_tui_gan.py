@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qdcore.store import Store
+from qdcore.events import Samples
+from qdcore.store import Store, StoreSink
 from qdcore.train import gan_files
 from qdtui.app import QdApp
 from qdtui.screens.gan import GanScreen
@@ -62,12 +63,12 @@ async def test_attach_to_headless_gan_training_then_scrub(home):
             assert screen.query_one("#gan-quality").row_count == 4
             await pilot.press("end")
             await pilot.press("left")
-            assert screen.shown == "epoch_0003" and not screen.follow
+            assert screen.shown == "epoch_3" and not screen.follow
             await pilot.press("left", "left", "left")
-            assert screen.shown == "epoch_0001"
+            assert screen.shown == "epoch_1"
             assert np.array_equal(grid.grid, gan_files.read_grid(screen.view.run_dir, 1))
             await pilot.press("right")
-            assert screen.shown == "epoch_0002"
+            assert screen.shown == "epoch_2"
             await pilot.press("p")
             assert screen.panel == 1 and "D(x)" in screen.query_one("#gan-curves").series
             info = str(screen.query_one("#gan-info").content)
@@ -91,12 +92,13 @@ def finished_gan(home: Path) -> int:
         rid = store.create_run("acgan on circle,star (demo)", "gan", {"model": "acgan", "data": "demo", "epochs": 3},
                                device="cpu fp32")
         run_dir = store.run_dir(rid)
+        sink = StoreSink(store, rid)
         gan_files.write_meta(run_dir, {"epochs": 3}, ["circle", "star"], {"name": "acgan"}, [[0, 1]], True,
                              ["circle", "star"], rid)
         rows = []
         for e in range(1, 4):
             keep = np.minimum(255, imgs[:4].astype(int) * e // 3).astype(np.uint8)
-            gan_files.write_grid(run_dir, f"epoch_{e:04d}", np.stack([keep, stars[:4] // (4 - e)]))
+            sink(Samples(e, e * 10, np.stack([keep, stars[:4] // (4 - e)]), ["circle", "star"]))
             rows += [(e * 10, e, "train", "g_loss", 2.0 - 0.3 * e), (e * 10, e, "train", "d_loss", 1.0 + 0.1 * e),
                      (e * 10, e, "train", "d_real", 0.7 - 0.05 * e), (e * 10, e, "train", "d_fake", 0.2 + 0.08 * e),
                      (e * 10, e, "quality", "recognised", 0.3 * e), (e * 10, e, "quality", "fid", 40.0 / e),
@@ -113,7 +115,7 @@ async def test_a_finished_gan_run_opens_on_its_last_samples_and_quality(home):
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, GanScreen) and app.screen.shown, 30, "the grid")
         screen = app.screen
-        assert screen.shown == "epoch_0003"
+        assert screen.shown == "epoch_3"
         await settle(app, pilot)
         assert screen.query_one("#gan-quality").row_count == 3
         assert screen.query_one("#gan-quality").get_row_at(2)[1] == "90%"

@@ -189,6 +189,24 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
     return out
 
 
+def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str]:
+    """The judge run's classes, or a one-line ConfigError: not a finished classifier, or missing a GAN class."""
+    from qdcore.train.checkpoint import read_meta
+
+    rec = store.get_run(int(run_id))
+    if rec.kind != "classifier":
+        raise ConfigError(f"--judge {rec.id}: run {rec.id} is a {rec.kind} run; a judge must be a finished "
+                          "classifier run (see 'qd runs list --kind classifier')")
+    if rec.status != "done":
+        raise ConfigError(f"--judge {rec.id}: run {rec.id} is {rec.status}; a judge must be a finished classifier run")
+    classes = list(read_meta(store.run_dir(rec.id, create=False))["classes"])
+    missing = [c for c in gan_classes if c not in classes]
+    if missing:
+        raise ConfigError(f"--judge {rec.id}: run {rec.id} was not trained on {', '.join(repr(m) for m in missing)}; "
+                          "the judge's classes must include every class of the GAN")
+    return classes
+
+
 def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None:
     """The judge run's model (the best finished classifier covering the classes when run_id is None; None if none)."""
     from qdcore.train.checkpoint import load_model
@@ -199,18 +217,9 @@ def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], devic
         run_id = best_judge(store, gan_classes)
         if run_id is None:
             return None
-    rec = store.get_run(int(run_id))
-    if rec.kind != "classifier":
-        raise ConfigError(f"--judge {rec.id}: run {rec.id} is a {rec.kind} run; a judge must be a finished "
-                          "classifier run (see 'qd runs list --kind classifier')")
-    if rec.status != "done":
-        raise ConfigError(f"--judge {rec.id}: run {rec.id} is {rec.status}; a judge must be a finished classifier run")
-    model, meta = load_model(store.run_dir(rec.id, create=False), rt.device)
-    missing = [c for c in gan_classes if c not in meta["classes"]]
-    if missing:
-        raise ConfigError(f"--judge {rec.id}: run {rec.id} was not trained on {', '.join(repr(m) for m in missing)}; "
-                          "the judge's classes must include every class of the GAN")
-    return Judge(model, list(meta["classes"]), rec.id, rt.device)
+    check_judge(store, run_id, gan_classes)
+    model, meta = load_model(store.run_dir(int(run_id), create=False), rt.device)
+    return Judge(model, list(meta["classes"]), int(run_id), rt.device)
 
 
 def best_judge(store: "Store", gan_classes: list[str]) -> int | None:

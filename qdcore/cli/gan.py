@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -30,7 +28,7 @@ class GanProgressSink(RichProgressSink):
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, EpochEnd):
-            m = _metrics(event)
+            m = event.metrics
             line = (f"epoch {event.epoch:>3}/{self.total_epochs} G {_fmt(m.get('train/g_loss'), '.3f')} "
                     f"D {_fmt(m.get('train/d_loss'), '.3f')} D(x) {_fmt(m.get('train/d_real'), '.2f')} "
                     f"D(G(z)) {_fmt(m.get('train/d_fake'), '.2f')}")
@@ -58,15 +56,6 @@ class GanProgressSink(RichProgressSink):
                                    highlight=False, soft_wrap=True)
         else:
             super().__call__(event)
-
-
-def _metrics(e: EpochEnd) -> dict[str, float]:
-    """The epoch's metrics dict (the run-kind EpochEnd, or the classifier one's extras)."""
-    m = dict(getattr(e, "metrics", None) or {})
-    if not m:
-        m = dict(e.extra or {})
-        m["train/g_loss"] = e.train_loss
-    return m
 
 
 def _store():
@@ -98,95 +87,57 @@ def gan_run_dir(store, ref: str) -> tuple[int, Path]:
     return run_id, store.run_dir(run_id, create=False)
 
 
-# -- qd gan train: options generated from GanConfig's declared fields --------------------------------------------
+# -- qd gan train: `qd train` for the gan kind, options generated from GanConfig's declarations ----------------
 
 
-def _option(f: dataclasses.Field) -> inspect.Parameter:
-    m = f.metadata
-    flag = m.get("flag") or "--" + f.name.replace("_", "-")
-    help_ = m.get("help", "")
-    if m.get("choices"):
-        help_ += f" [{'|'.join(m['choices'])}]"
-    default = f.default if f.default is not dataclasses.MISSING else None
-    if f.type in ("bool", "bool | None"):
-        base = flag[2:]
-        decl = f"{flag}/--no-{base}" if not base.startswith("no-") else flag
-        ann = Annotated[Optional[bool], typer.Option(decl, help=help_ + (f" (default {'on' if default else 'off'})"
-                                                                        if default is not None else ""),
-                                                     rich_help_panel=m.get("panel"), show_default=False)]
-    else:
-        py = {"int": int, "int | None": int, "float": float, "str": str, "str | None": str}[f.type]
-        shown = f" (default {default})" if default not in (None, "") else ""
-        ann = Annotated[Optional[py], typer.Option(flag, help=help_ + shown, rich_help_panel=m.get("panel"),
-                                                   show_default=False)]
-    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann)
-
-
-def _train_impl(**kw: Any) -> None:
+def _gan_train(
+    options: dict[str, Any],
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with GAN options.", rich_help_panel="Runtime")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last').", rich_help_panel="Runtime")] = None,
+    run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.train import StopFlag
-    from qdcore.train.gan_config import GanConfig
-    from qdcore.train.gan_runner import resume_gan_run, start_gan_run
+    from qdcore.runs import run as runs
+    from qdcore.runs.kinds import config_from_text, get_kind
 
-    resume, config, json_out, run_id = kw.pop("resume"), kw.pop("config"), kw.pop("json_out"), kw.pop("run_id")
-    given = {k: v for k, v in kw.items() if v is not None}
     store = _store()
     progress = GanProgressSink(err_console if json_out else console)
+    if (resume is not None or run_id is not None) and ([k for k in options if k != "device"] or config):
+        raise ConfigError("--resume continues a run with its stored config; drop the other options "
+                          "(only --device may change)")
     with StopFlag() as flag:
         try:
             if resume is not None:
-                changed = [k for k in given if k != "device"]
-                if changed or config:
-                    flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config"
-                    raise ConfigError(f"--resume continues a run with its stored config; drop {flags} "
-                                      "(only --device may change)")
-                result = resume_gan_run(_run_id(store, resume), store, progress, flag, device=given.get("device"))
+                outcome = runs.resume(_run_id(store, resume), store, progress, flag, device=options.get("device"))
             else:
-                cfg = GanConfig()
-                if config is not None:
-                    from qdcore.train.config import load_toml
-
-                    cfg = cfg.replace(origin=str(config), **load_toml(config))
-                cfg = cfg.replace(**given)
-                result = start_gan_run(cfg, store, progress, flag, run_id=run_id)
+                if run_id is not None:
+                    cfg = get_kind("gan").config.from_dict(store.get_run(run_id).config, f"run {run_id} config")
+                else:
+                    cfg = config_from_text(options, None, config, kind="gan")
+                outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
         finally:
             progress.close()
-    report = {"run_id": result.run_id, "status": result.status, "run_dir": str(result.run_dir), **result.summary}
+    report = {"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
+              **outcome.summary}
     if json_out:
         print_json(report)
-    elif result.status == "done":
-        console.print(f"run {result.run_id}: samples and generators in {result.run_dir}; "
-                      f"'qd gan gif {result.run_id} --out progress.gif' shows the progress", highlight=False)
-    if result.status != "done":
+    elif outcome.status == "done":
+        console.print(f"run {outcome.run_id}: samples and generators in {outcome.run_dir}; "
+                      f"'qd gan gif {outcome.run_id} --out progress.gif' shows the progress", highlight=False)
+    if outcome.status != "done":
         if not json_out:
-            err_console.print(f"run {result.run_id} interrupted; continue it with 'qd gan train --resume "
-                              f"{result.run_id}'", highlight=False)
+            err_console.print(f"run {outcome.run_id} {outcome.status}; continue it with 'qd gan train --resume "
+                              f"{outcome.run_id}'", highlight=False)
         raise typer.Exit(_INTERRUPTED_EXIT)
 
 
 def _train_command():
-    from qdcore.train.gan_config import gan_fields
+    from qdcore.cli.options import with_options
+    from qdcore.runs.kinds import get_kind
 
-    params = [_option(f) for f in gan_fields()]
-    extra = {
-        "config": Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with GAN options.",
-                                                         rich_help_panel="Runtime")],
-        "resume": Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (id or 'last').",
-                                                        rich_help_panel="Runtime")],
-        "run_id": Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Take over a run row the "
-                                                        "launcher created.")],
-        "json_out": Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")],
-    }
-    for name, ann in extra.items():
-        params.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                        default=False if name == "json_out" else None, annotation=ann))
-
-    def train(**kw: Any) -> None:
-        _train_impl(**kw)
-
-    train.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    train.__doc__ = _train_impl.__doc__
-    return train
+    return with_options(_gan_train, [get_kind("gan")])
 
 
 app.command("train")(_train_command())

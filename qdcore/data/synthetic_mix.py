@@ -7,6 +7,7 @@ names the GAN run and epoch it came from ('gan run 7 epoch 10#12').
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
 import numpy as np
 
@@ -79,13 +80,10 @@ def is_generated(ds: DrawingSet, source_prefix: str = "gan run ") -> np.ndarray:
     return gen[np.asarray(ds.source_idx, np.int64)] if len(ds.sources) else np.zeros(len(ds), bool)
 
 
-def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, seed: int, store=None) -> Splits:
-    """The splits with the training part mixed with GAN run `gan_run`'s samples (val and test untouched)."""
-    from qdcore.analysis.gan_export import sample_run
-    from qdcore.store import Store
+def check_gan_source(store, gan_run: int, classes: list[str]) -> tuple[Path, dict]:
+    """(run folder, gan.json) of a GAN run that can draw every class; a one-line ConfigError otherwise."""
     from qdcore.train import gan_files
 
-    store = store if store is not None else Store()
     rec = store.get_run(int(gan_run))
     if rec.kind != "gan":
         raise ConfigError(f"--synthetic {rec.id}: run {rec.id} is a {rec.kind} run; --synthetic needs a GAN run "
@@ -94,16 +92,43 @@ def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, see
     meta = gan_files.read_meta(run_dir)
     drawable = set(meta["classes"]) if (meta["conditional"] or len(meta["pairs"]) > 1 or len(meta["classes"]) == 1) \
         else set()
-    missing = [c for c in splits.train.classes if c not in drawable]
+    missing = [c for c in classes if c not in drawable]
     if missing:
         why = ("it learnt its classes together and cannot draw one on demand" if not drawable
                else f"it draws {', '.join(sorted(drawable))}")
         raise ConfigError(f"--synthetic {rec.id}: GAN run {rec.id} cannot draw {', '.join(repr(m) for m in missing)} "
                           f"({why}); use an AC-GAN or per-class GANs over the classifier's classes")
+    if not (run_dir / gan_files.MODEL_FILE).exists():
+        raise ConfigError(f"--synthetic {rec.id}: GAN run {rec.id} has no finished epoch yet")
+    return run_dir, meta
+
+
+def check_synthetic(cfg) -> None:
+    """Before a run exists: the config's --synthetic GAN run can draw every selected category."""
+    from qdcore.data.categories import parse_categories
+    from qdcore.data.sources import open_source
+    from qdcore.store import Store
+
+    if cfg.synthetic is None:
+        return
+    available = open_source(cfg.data).categories()
+    classes = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+    with Store() as store:
+        check_gan_source(store, cfg.synthetic, classes)
+
+
+def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, seed: int, store=None) -> Splits:
+    """The splits with the training part mixed with GAN run `gan_run`'s samples (val and test untouched)."""
+    from qdcore.analysis.gan_export import sample_run
+    from qdcore.store import Store
+    from qdcore.train import gan_files
+
+    store = store if store is not None else Store()
+    run_dir, meta = check_gan_source(store, gan_run, list(splits.train.classes))
     _, _, _, epoch = gan_files.load_gan(run_dir)
 
     def generate(name: str, n: int, s: int) -> np.ndarray:
         return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, None, s)[0]
 
-    train = mix(splits.train, generate, fraction, mode, seed, f"gan run {rec.id} epoch {epoch}")
+    train = mix(splits.train, generate, fraction, mode, seed, f"gan run {int(gan_run)} epoch {epoch}")
     return Splits(train, splits.val, splits.test)

@@ -148,10 +148,6 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
     return select(source, categories, per_class, seed, imbalance)
 
 
-# Kinds whose runs evaluate as classifiers through their own function (an AC-GAN's discriminator class head).
-OTHER_EVALUATORS: dict[str, str] = {"gan": "qdcore.analysis.gan_eval:evaluate_gan_run"}
-
-
 def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
                  per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                  device: str | None = "auto", batch_size: int = 1024) -> RunEvaluation:
@@ -162,13 +158,6 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
-    if rec.kind in OTHER_EVALUATORS:
-        module, _, func = OTHER_EVALUATORS[rec.kind].partition(":")
-        import importlib
-
-        return getattr(importlib.import_module(module), func)(
-            store, run_id, data, categories=categories, per_class=per_class, seed=seed, imbalance=imbalance,
-            device=device, batch_size=batch_size)
     if rec.kind != "classifier":
         raise ConfigError(f"run {run_id} is a {rec.kind} run; only classifiers can be evaluated")
     run_dir = store.run_dir(run_id, create=False)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.errors import QDError, StoreError
-from qdcore.events import Checkpoint, Progress, RunFailed, RunFinished, RunStarted, Samples, Sink, null_sink
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Samples, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import gan_files as files
@@ -249,7 +249,9 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     if out_dir is not None:
         files.write_meta(out_dir, cfg.to_dict(), classes, pairs[0].g.arch, [p.labels for p in pairs],
                          pairs[0].conditional, row_names, run_id, fingerprint)
-    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train)))
+    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train),
+                    fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
+                                  "classes": len(classes), "judge": getattr(judge, "run_id", None)}))
 
     def save_resume(position_epoch: int, position_batch: int) -> Path | None:
         st["epoch"], st["batch"] = position_epoch, position_batch
@@ -260,11 +262,10 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         return ckpt.save_states(out_dir / ckpt.RESUME_FILE, _modules(pairs), _optimizers(pairs),
                                 _rng_state(rt, noise_gen), st, files.RESUME_FORMAT)
 
-    def emit_samples(epoch: int, step: int, tag: str) -> None:
+    def emit_samples(epoch: int, step: int, name: str) -> None:
+        # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
         grid = render(pairs, z_grid, row_labels, cfg.grid_cols)
-        if out_dir is not None:
-            files.write_grid(out_dir, tag, grid)
-        emit(Samples(epoch, step, grid, list(row_names)))
+        emit(Samples(epoch, step, grid, list(row_names), name=name))
 
     smooth_real = 1.0 - cfg.label_smoothing
     status = "done"
@@ -308,7 +309,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
                 win = _Acc(rt.device, None)
                 t_win = now
             if cfg.sample_every and step % cfg.sample_every == 0:
-                emit_samples(epoch, step, f"step_{step:07d}")
+                emit_samples(epoch, step, files.STEP_SAMPLES)
             if should_stop():
                 stop = True
                 break
@@ -340,7 +341,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         hist.setdefault("epoch", []).append(epoch)
         for key, v in metrics.items():
             hist.setdefault(key, []).append(v)
-        emit_samples(epoch, st["step"], f"epoch_{epoch:04d}")
+        emit_samples(epoch, st["step"], files.SAMPLES_DIR)
         if out_dir is not None:
             if cfg.keep_generators:
                 files.write_generators(out_dir, epoch, pairs)
@@ -486,18 +487,9 @@ def _sync_seconds(rt: Runtime, t0: float) -> float:
     return time.perf_counter() - t0
 
 
-def epoch_event(epoch: int, step: int, seconds: float, metrics: dict[str, float]):
-    """An EpochEnd with metrics keyed 'split/name' (the run-kind shape)."""
-    import dataclasses
-
-    from qdcore.events import EpochEnd
-
-    names = {f.name for f in dataclasses.fields(EpochEnd)}
-    if "metrics" in names:
-        return EpochEnd(epoch=epoch, step=step, seconds=seconds, metrics=dict(metrics))
-    nan = float("nan")
-    return EpochEnd(epoch, step, metrics.get("train/g_loss", nan), nan, nan, nan, nan, nan, seconds,
-                    dict(metrics))
+def epoch_event(epoch: int, step: int, seconds: float, metrics: dict[str, float]) -> EpochEnd:
+    """An EpochEnd with metrics keyed 'split/name'."""
+    return EpochEnd(epoch, step, seconds, dict(metrics))
 
 
 def load_gan_splits(cfg: GanConfig):

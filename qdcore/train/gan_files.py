@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 GAN_META = "gan.json"  # config, classes, pair layout, grid row labels
 MODEL_FILE = "model.safetensors"  # generators and discriminators of the last finished epoch
 HISTORY_FILE = "history.json"
-SAMPLES_DIR = "samples"
+SAMPLES_DIR = "samples"  # epoch-end grids, kept by the store's sink as samples/epoch_NNNN_sSTEP.npy
+STEP_SAMPLES = "steps"  # grids every --sample-every steps, as steps/epoch_NNNN_sSTEP.npy
 GENERATORS_DIR = "generators"
 FORMAT = "qd-gan/1"
 RESUME_FORMAT = "qd-gan-resume/1"
-_EPOCH = re.compile(r"epoch_(\d{4,})\.npy$")
+_EPOCH = re.compile(r"epoch_(\d{4,})_s(\d+)\.npy$")
 
 
 def json_bytes(obj: Any) -> bytes:
@@ -58,42 +59,39 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     return doc
 
 
-def _npy_bytes(arr: np.ndarray) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
-
-
-def write_grid(run_dir: Path, tag: str, grid: np.ndarray) -> Path:
-    """samples/<tag>.npy: uint8 (rows, cols, 28, 28)."""
-    path = run_dir / SAMPLES_DIR / f"{tag}.npy"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, _npy_bytes(np.ascontiguousarray(grid, dtype=np.uint8)))
-    return path
+def grid_files(run_dir: str | Path, name: str = SAMPLES_DIR) -> list[tuple[int, int, Path]]:
+    """(epoch, step, path) of the stored grids of one kind (epoch ends, or every-N-steps), oldest first."""
+    d = Path(run_dir) / name
+    if not d.is_dir():
+        return []
+    out = [(int(m.group(1)), int(m.group(2)), f) for f in d.iterdir() if (m := _EPOCH.match(f.name))]
+    return sorted(out)
 
 
 def grid_epochs(run_dir: str | Path) -> list[int]:
-    """Epochs with a stored sample grid, ascending."""
-    d = Path(run_dir) / SAMPLES_DIR
-    if not d.is_dir():
-        return []
-    return sorted(int(m.group(1)) for f in d.iterdir() if (m := _EPOCH.match(f.name)))
+    """Epochs with a stored epoch-end sample grid, ascending."""
+    return sorted({e for e, _, _ in grid_files(run_dir)})
 
 
-def read_grid(run_dir: str | Path, epoch: int) -> np.ndarray:
-    """The sample grid of an epoch, uint8 (rows, cols, 28, 28)."""
-    path = Path(run_dir) / SAMPLES_DIR / f"epoch_{epoch:04d}.npy"
+def read_grid_file(path: Path) -> np.ndarray:
+    """A stored sample grid, uint8 (rows, cols, 28, 28)."""
     try:
         grid = np.load(path, allow_pickle=False)
     except FileNotFoundError:
-        raise StoreError(f"no samples of epoch {epoch} in {Path(run_dir)}") from None
+        raise StoreError(f"no sample grid at {path}") from None
     except ValueError as e:
         raise StoreError(f"{path} is not a sample grid ({e})") from None
     if grid.dtype != np.uint8 or grid.ndim != 4 or grid.shape[2:] != (28, 28):
         raise StoreError(f"{path} is not a sample grid (shape {grid.shape}, {grid.dtype})")
     return grid
+
+
+def read_grid(run_dir: str | Path, epoch: int) -> np.ndarray:
+    """The epoch-end sample grid of an epoch (the last written for it)."""
+    found = [p for e, _, p in grid_files(run_dir) if e == epoch]
+    if not found:
+        raise StoreError(f"no samples of epoch {epoch} in {Path(run_dir)}")
+    return read_grid_file(found[-1])
 
 
 def _g_states(pairs: list["Pair"]) -> dict[str, dict[str, "torch.Tensor"]]:

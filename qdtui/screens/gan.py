@@ -43,8 +43,9 @@ class GanView:
     run: Any = None
     error: str = ""
     history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
-    epochs: list[int] = field(default_factory=list)  # epochs with a grid
-    newest: str = ""  # tag of the newest grid file (epoch_NNNN or step_NNNNNNN)
+    epochs: list[int] = field(default_factory=list)  # epochs with an epoch-end grid
+    grids: dict[str, Path] = field(default_factory=dict)  # 'epoch_3' / 'step_120' -> file
+    newest: str = ""  # tag of the newest grid (epoch end or every-N-steps)
     rows: list[str] = field(default_factory=list)
     run_dir: Path | None = None
 
@@ -61,7 +62,7 @@ class GanPolled(Message):
 
 
 def poll_view(home: Path | str | None, run_id: int) -> GanView:
-    """Read the run, its per-epoch curves and its sample files (no UI code: runs in a worker)."""
+    """Read the run, its per-epoch curves and its sample-grid artifact rows (no UI code: runs in a worker)."""
     from qdcore.errors import QDError
     from qdcore.store import Store
     from qdcore.train import gan_files
@@ -73,18 +74,20 @@ def poll_view(home: Path | str | None, run_id: int) -> GanView:
                 return GanView(error=f"run {run_id} is a {run.kind} run; the GAN screen shows GAN runs")
             history = store.history(run_id)
             run_dir = store.run_dir(run_id, create=False)
+            arts = [a for a in store.artifacts_after(run_id)
+                    if a.name in (gan_files.SAMPLES_DIR, gan_files.STEP_SAMPLES)]
     except QDError as e:
         return GanView(error=str(e))
-    view = GanView(run=run, history=history, run_dir=run_dir, epochs=gan_files.grid_epochs(run_dir))
+    view = GanView(run=run, history=history, run_dir=run_dir)
+    for a in arts:
+        tag = f"epoch_{a.epoch}" if a.name == gan_files.SAMPLES_DIR else f"step_{a.step}"
+        view.grids[tag] = run_dir / a.path
+        view.newest = tag
+    view.epochs = sorted({a.epoch for a in arts if a.name == gan_files.SAMPLES_DIR})
     try:
         view.rows = list(gan_files.read_meta(run_dir)["rows"])
     except QDError:
         view.rows = []
-    samples = run_dir / gan_files.SAMPLES_DIR
-    if samples.is_dir():
-        files = [f for f in samples.glob("*.npy") if not f.name.startswith(".")]
-        if files:
-            view.newest = max(files, key=lambda f: (f.stat().st_mtime, f.name)).stem
     return view
 
 
@@ -135,7 +138,8 @@ class GanScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#gan-quality", DataTable)
-        table.add_columns("ep", "judged", "FD", "div", "G", "D")
+        for label, width in (("ep", 3), ("judged", 6), ("FD", 6), ("div", 5), ("G", 5), ("D", 5)):
+            table.add_column(label, width=width)
         self.poll()
         self.set_interval(POLL_SECONDS, self._tick)
 
@@ -162,7 +166,7 @@ class GanScreen(Screen):
         if self.follow and self.view.newest and self.view.newest != self.shown:
             self._show(self.view.newest)
         elif not self.shown and self.view.epochs:
-            self._show(f"epoch_{self.view.epochs[-1]:04d}")
+            self._show(f"epoch_{self.view.epochs[-1]}")
         self._draw_curves()
         self._fill_table()
         self._info()
@@ -170,20 +174,16 @@ class GanScreen(Screen):
     # --- drawing ------------------------------------------------------------
 
     def _show(self, tag: str) -> None:
-        import numpy as np
-
         from qdcore.errors import QDError
         from qdcore.train import gan_files
 
-        if self.view.run_dir is None:
+        path = self.view.grids.get(tag)
+        if path is None:
             return
-        path = self.view.run_dir / gan_files.SAMPLES_DIR / f"{tag}.npy"
         try:
-            grid = np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
-            return  # replaced while reading: the next poll shows it
+            grid = gan_files.read_grid_file(path)
         except QDError:
-            return
+            return  # replaced while reading: the next poll shows it
         self.shown = tag
         self.query_one("#gan-grid", SampleGrid).show(grid, self.view.rows)
         self._info()
@@ -249,13 +249,13 @@ class GanScreen(Screen):
             newer = [e for e in epochs if e > cur]
             target = newer[0] if newer else epochs[-1]
         self.follow = False
-        self._show(f"epoch_{target:04d}")
+        self._show(f"epoch_{target}")
 
     def action_first(self) -> None:
         """Show the first epoch's grid."""
         if self.view.epochs:
             self.follow = False
-            self._show(f"epoch_{self.view.epochs[0]:04d}")
+            self._show(f"epoch_{self.view.epochs[0]}")
 
     def action_latest(self) -> None:
         """Follow the newest grid again."""
