@@ -149,7 +149,7 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished classifier opens its evaluation; anything else the live view."""
+        """A run opens where its kind says (a finished classifier's evaluation, a GAN's screen); else the live view."""
         self.state.current_run = run_id
         self.action_open(route_for(kind, status), run_id=run_id)
 

@@ -86,7 +86,7 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         form.query_one("#f-model", Select).value = "fc"
         form.query_one("#f-epochs", Input).value = "2"
         form.query_one("#f-per-class", Input).value = "50"
-        form.query_one("#f-batch", Input).value = "16"
+        form.query_one("#f-batch-size", Input).value = "16"
         form.query_one("#f-device", Select).value = "cpu"
         form.query_one("#f-name", Input).value = "from the form"
         await pilot.press("ctrl+s")
@@ -120,10 +120,21 @@ async def test_form_rejects_bad_values_in_place(home):
         app.push_screen(TrainScreen())
         await pilot.pause()
         form = app.screen
-        form.query_one("#f-epochs", Input).value = "0"
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.screen is form and "Epochs must be 1 or more" in str(form.query_one("#train-note").content)
+        # The form and `qd train` refuse the same values with the same line.
+        for field, flag, bad in (("#f-epochs", "--epochs", "0"), ("#f-lr", "--lr", "inf"),
+                                 ("#f-width", "--width", "100000"), ("#f-seed", "--seed", "-1"),
+                                 ("#f-epochs", "--epochs", "1e30")):
+            for other in ("#f-epochs", "#f-lr", "#f-width", "#f-seed"):
+                form.query_one(other, Input).value = ""
+            form.query_one(field, Input).value = bad
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            note = str(form.query_one("#train-note").content)
+            cli = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", flag, bad],
+                                 capture_output=True, text=True, timeout=120)
+            assert app.screen is form and cli.returncode == 2
+            assert cli.stderr.strip() == f"qd: error: {note}", (note, cli.stderr)
+        form.query_one("#f-seed", Input).value = ""
         form.query_one("#f-epochs", Input).value = "1"
         form.query_one("#f-preset", Select).value = "strong"
         await pilot.pause()

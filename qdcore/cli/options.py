@@ -11,7 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from qdcore.runs.options import Field, fields_of
+from qdcore.runs.options import PANEL_RANK, Field, fields_of
 
 
 def union_fields(kinds: list[Any]) -> list[Field]:
@@ -22,8 +22,7 @@ def union_fields(kinds: list[Any]) -> list[Field]:
             if f.opt.cli and f.name not in seen:
                 seen[f.name] = f
     # The kinds' own panels first (Model, Optimisation, ...), then the shared Data, then Runtime.
-    rank = {"Data": 1, "Runtime": 2}
-    return sorted(seen.values(), key=lambda f: rank.get(f.opt.panel, 0))
+    return sorted(seen.values(), key=lambda f: PANEL_RANK.get(f.opt.panel, 0))
 
 
 def _param(f: Field) -> inspect.Parameter:

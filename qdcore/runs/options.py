@@ -124,6 +124,14 @@ def field_of(cls: type, name: str) -> Field:
     raise ConfigError(f"unknown option {name!r}{suggest(name, names)}")
 
 
+PANEL_RANK = {"Data": 1, "Runtime": 2}  # a kind's own panels first, then the shared Data, then Runtime
+
+
+def form_fields(cls: type) -> list[Field]:
+    """The fields shown on the TUI form (declared with form="Label"), the kind's own first."""
+    return sorted((f for f in fields_of(cls) if f.opt.form), key=lambda f: PANEL_RANK.get(f.opt.panel, 0))
+
+
 # --- checking values --------------------------------------------------------------------------------
 
 
