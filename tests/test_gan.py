@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from qdcore.cli.main import app
 from qdcore.events import EpochEnd, ListSink, RunFailed, Samples
 from qdcore.store import Store
 from qdcore.train.gan_config import GanConfig
@@ -19,6 +18,8 @@ TINY = dict(data="demo", categories=CLASSES, per_class=48, epochs=2, batch_size=
 
 
 def invoke(*args: str):
+    from qdcore.cli.main import app  # imported late: the commands are built from the kinds registered by then
+
     return CliRunner().invoke(app, list(args))
 
 
