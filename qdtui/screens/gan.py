@@ -48,6 +48,8 @@ class GanView:
     newest: str = ""  # tag of the newest grid (epoch end or every-N-steps)
     rows: list[str] = field(default_factory=list)
     run_dir: Path | None = None
+    step_loss: list[tuple[int, float]] = field(default_factory=list)  # G's loss every log_every steps
+    epoch_step: dict[int, int] = field(default_factory=dict)  # the step each epoch ended at
 
 
 class GanPolled(Message):
@@ -73,12 +75,18 @@ def poll_view(home: Path | str | None, run_id: int) -> GanView:
             if run.kind != "gan":
                 return GanView(error=f"run {run_id} is a {run.kind} run; the GAN screen shows GAN runs")
             history = store.history(run_id)
+            rows = store.metrics(run_id)
             run_dir = store.run_dir(run_id, create=False)
             arts = [a for a in store.artifacts_after(run_id)
                     if a.name in (gan_files.SAMPLES_DIR, gan_files.STEP_SAMPLES)]
     except QDError as e:
         return GanView(error=str(e))
     view = GanView(run=run, history=history, run_dir=run_dir)
+    for r in rows:
+        if r.split == "step" and r.name == "loss":
+            view.step_loss.append((r.step, r.value))
+        elif r.split != "step":
+            view.epoch_step[r.epoch] = r.step
     for a in arts:
         tag = f"epoch_{a.epoch}" if a.name == gan_files.SAMPLES_DIR else f"step_{a.step}"
         view.grids[tag] = run_dir / a.path
@@ -102,15 +110,16 @@ class GanScreen(Screen):
     GanScreen #gan-info { height: 1; padding: 0 1; }
     GanScreen #gan-body { height: 1fr; }
     GanScreen #gan-samples { width: 1fr; min-width: 30; }
-    GanScreen #gan-side { width: 40; }
+    GanScreen #gan-side { width: 36; }
     GanScreen #gan-curves { height: 1fr; min-height: 7; }
     GanScreen #gan-quality { height: 9; }
     """
     BINDINGS = [
-        Binding("left", "scrub(-1)", "Epoch -1"),
-        Binding("right", "scrub(1)", "Epoch +1"),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "latest", "Latest"),
+        # priority: the arrows scrub epochs whichever part has focus (the table moves with up/down)
+        Binding("left", "scrub(-1)", "Epoch -1", priority=True),
+        Binding("right", "scrub(1)", "Epoch +1", priority=True),
+        Binding("home", "first", "First", show=False, priority=True),
+        Binding("end", "latest", "Latest", priority=True),
         Binding("p", "panel", "Curves"),
         Binding("escape", "app.back", "Back"),
     ]
@@ -132,13 +141,13 @@ class GanScreen(Screen):
             with VerticalScroll(id="gan-samples"):
                 yield SampleGrid(id="gan-grid")
             with Vertical(id="gan-side"):
-                yield Curves(PANELS[0][0], xlabel="epoch", id="gan-curves")
+                yield Curves(PANELS[0][0], xlabel="step", id="gan-curves")
                 yield DataTable(id="gan-quality", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one("#gan-quality", DataTable)
-        for label, width in (("ep", 3), ("judged", 6), ("FD", 6), ("div", 5), ("G", 5), ("D", 5)):
+        for label, width in (("ep", 3), ("judged", 6), ("FD", 6), ("div", 4), ("G", 4)):
             table.add_column(label, width=width)
         self.poll()
         self.set_interval(POLL_SECONDS, self._tick)
@@ -201,14 +210,18 @@ class GanScreen(Screen):
             f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode}) · {run.name}")
 
     def _draw_curves(self) -> None:
+        """The panel's per-epoch series at the step each epoch ended (G's loss per logging step too), x = step."""
         curves = self.query_one("#gan-curves", Curves)
         title, keys = PANELS[self.panel]
         curves.clear()
         curves.title = title
+        at = self.view.epoch_step
+        if self.panel == 0 and self.view.step_loss:
+            curves.set_series("G steps", [x for x, _ in self.view.step_loss], [y for _, y in self.view.step_loss])
         for key in keys:
-            pts = self.view.history.get(key)
+            pts = [(at[e], v) for e, v in self.view.history.get(key, []) if e in at]
             if pts:
-                curves.set_series(SHORT.get(key, key), [e for e, _ in pts], [v for _, v in pts])
+                curves.set_series(SHORT.get(key, key), [x for x, _ in pts], [v for _, v in pts])
 
     def _fill_table(self) -> None:
         h = self.view.history
@@ -219,12 +232,12 @@ class GanScreen(Screen):
         table = self.query_one("#gan-quality", DataTable)
         table.clear()
         col = {k: dict(h.get(k, [])) for k in ("quality/recognised", "quality/fid", "quality/diversity",
-                                                  "train/g_loss", "train/d_loss")}
+                                                  "train/g_loss")}
         for e in epochs:
             rec = col["quality/recognised"].get(e)
             table.add_row(str(e), "—" if rec is None or rec != rec else f"{100 * rec:.0f}%",
                           _fmt(col["quality/fid"].get(e), ".1f"), _fmt(col["quality/diversity"].get(e), ".2f"),
-                          _fmt(col["train/g_loss"].get(e), ".2f"), _fmt(col["train/d_loss"].get(e), ".2f"))
+                          _fmt(col["train/g_loss"].get(e), ".2f"))
         if epochs:
             table.move_cursor(row=len(epochs) - 1)
 

@@ -9,7 +9,7 @@ from textual.widget import Widget
 
 from qdtui.widgets.drawing import cell_pairs, resample, widget_palette
 
-LABEL = 11  # cells for the row label
+LABEL = 9  # cells for the row label
 
 
 class SampleGrid(Widget):
