@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from qdtui.commands import QdCommands
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -57,6 +58,7 @@ class QdApp(App[None]):
     """The qd terminal app."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {QdCommands}
     TITLE = "qd"
     SUB_TITLE = "Quick, Draw! workbench"
     BINDINGS = [

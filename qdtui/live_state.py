@@ -12,7 +12,7 @@ from typing import Any
 from rich.text import Text
 
 from qdcore.fmt import DASH, duration
-from qdcore.runs.kinds import find_kind
+from qdcore.runs.kinds import DEFAULT_KIND, find_kind
 
 STATUS_STYLE = {"running": "bold cyan", "done": "bold green", "failed": "bold red", "interrupted": "bold yellow",
                 "starting": "cyan"}
@@ -99,9 +99,9 @@ def bar_text(fraction: float, width: int = 20) -> Text:
 
 def default_panels() -> tuple:
     """The classifier's panels (a view opened before it knows the run's kind)."""
-    from qdcore.runs.kinds import get_kind
+    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
 
-    return get_kind("classifier").panels
+    return get_kind(DEFAULT_KIND).panels
 
 
 # --- the state ------------------------------------------------------------------------------------------
@@ -144,6 +144,8 @@ class LiveState:
             panels = self.panels or default_panels()
             out: dict[str, list[tuple[str, str, float, str]]] = {}
             for p in panels:
+                if p.artifact:
+                    continue  # drawn from artifact rows, not metric rows
                 for i, key in enumerate(p.series):
                     out.setdefault(key, []).append((p.name, p.label(i), p.scale, p.x))
             self._routes = out
@@ -320,7 +322,7 @@ class LiveState:
         t.append(self.status, style=STATUS_STYLE.get(self.status, ""))
         s = self.summary
         if self.status == "done":
-            kind = find_kind(self.kind or "classifier")
+            kind = find_kind(self.kind or DEFAULT_KIND)
             line = kind.result_line(s) if kind is not None and kind.result_line is not None else ""
             if line:
                 t.append(f" · {line}")

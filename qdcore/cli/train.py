@@ -91,6 +91,9 @@ def _train_options(
         from qdcore.runs.refs import resumable_kinds
 
         rid = run_ref(store, resume, resumable_kinds())
+        from qdcore.runs.kinds import find_kind
+
+        progress.kind = find_kind(store.get_run(rid).kind)
         with StopFlag() as flag:
             try:
                 outcome = runs.resume(rid, store, progress, flag, device=options.get("device"))
@@ -108,6 +111,9 @@ def _train_options(
             from qdcore.runs.kinds import config_from_text
 
             cfg = config_from_text(options, preset, config, kind)
+        from qdcore.runs.kinds import kind_of
+
+        progress.kind = kind_of(cfg)
         with StopFlag() as flag:
             try:
                 outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
@@ -141,7 +147,7 @@ def train_command():
     from qdcore.cli.options import with_options
     from qdcore.runs.kinds import all_kinds
 
-    return with_options(_train_options, all_kinds())
+    return with_options(_train_options, all_kinds)
 
 
 # -- qd eval ------------------------------------------------------------------------------------
@@ -164,22 +170,18 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.runs.refs import evaluable_kinds
+    from qdcore.runs.run import evaluate
     from qdcore.store import Store
 
     store = Store()
-    run_id = run_ref(store, run)
+    run_id = run_ref(store, run, evaluable_kinds())
     store.get_run(run_id)  # 'no run N' before anything else
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    from qdcore.runs.kinds import find_kind
-
-    rec = store.get_run(run_id)
-    kind = find_kind(rec.kind)
-    if kind is None or kind.evaluate is None:
-        raise ConfigError(f"run {run_id} is a {rec.kind} run, which 'qd eval' cannot evaluate")
-    result = kind.evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                           imbalance=imbalance, device=device).metrics()
+    result = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                      imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return
@@ -275,11 +277,15 @@ def predict_cmd(
     from qdcore.train.checkpoint import load_model
     from qdcore.train.evaluate import predict_probs, require_classifier
 
-    if top < 1:
-        raise ConfigError(f"--top {top} must be at least 1")
+    if not 1 <= top <= 1000:
+        raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
+    if limit < 0:
+        raise ConfigError(f"--limit {limit} must be 0 or more")
     store = Store()
-    run_id = run_ref(store, run)
-    require_classifier(store, run_id, "'qd predict'")
+    from qdcore.runs.refs import evaluable_kinds
+
+    run_id = run_ref(store, run, evaluable_kinds())
+    require_classifier(store, run_id, "'qd predict'")  # an AC-GAN can be evaluated, not used to predict
     rt = _runtime(device)
     model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
     classes = list(meta["classes"])

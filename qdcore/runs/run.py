@@ -121,6 +121,9 @@ def start(cfg: Any, store: Any = None, sink: Sink = null_sink, should_stop: Call
         rec = store.get_run(run_id)
         if rec.kind != kind.name:
             raise StoreError(f"run {run_id} is a {rec.kind} run, not {kind.name}")
+        if rec.status != "running" or rec.device:
+            raise StoreError(f"run {run_id} has already started ({rec.status}); --run-id trains a run that "
+                             "launch() has just created: use --resume to continue it")
         store.set_status(run_id, "running")
         store.update_config(run_id, cfg.to_dict())
     return _train(kind, cfg, store, run_id, tee(StoreSink(store, run_id), sink), should_stop, None)
@@ -166,9 +169,21 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     return _train(kind, cfg, store, run_id, tee(guarded, sink), should_stop, run_dir)
 
 
-def kind_name(store: Any, run_id: int) -> str:
-    """The kind of a stored run."""
-    return store.get_run(run_id).kind
+def run_context(run_dir: Path) -> tuple[Path, int]:
+    """(store home, run id) of a run folder: what a study's train fn needs to start child runs under it."""
+    run_dir = Path(run_dir)
+    return run_dir.parent.parent, int(run_dir.name)
 
 
-__all__ = ["Outcome", "SkipLogged", "prepare", "start", "resume", "resumable", "get_kind"]
+def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    """Evaluate a finished run the way its kind does (ConfigError for kinds that cannot be evaluated)."""
+    from qdcore.runs.kinds import find_kind
+
+    rec = store.get_run(run_id)
+    kind = find_kind(rec.kind)
+    if kind is None or kind.evaluate is None:
+        raise ConfigError(f"run {run_id} is a {rec.kind} run, which cannot be evaluated")
+    return kind.evaluate(store, rec.id, data, **options)
+
+
+__all__ = ["Outcome", "SkipLogged", "prepare", "start", "resume", "resumable", "evaluate", "get_kind"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from qdcore.fmt import DASH, duration
-from qdcore.runs.kinds import Column, all_kinds, find_kind
+from qdcore.runs.kinds import DEFAULT_KIND, Column, all_kinds, find_kind
 
 NAME_MIN = 16
 SCROLLBAR = 1
@@ -111,7 +111,7 @@ def _drop_rank(col: Column) -> int:
 def table_columns(runs: list[Any], total: int, human: bool = False) -> list[TableColumn]:
     """The columns that fit `total` cells: id, name, the kinds' columns, (people), runtime, status."""
     max_id = max((int(r.id) for r in runs), default=1)
-    kinds = kind_columns([r.kind for r in runs]) if runs else kind_columns(["classifier"])
+    kinds = kind_columns([r.kind for r in runs] if runs else [DEFAULT_KIND])
     cols = [TableColumn("id", "id", max(3, len(str(max_id)) + 1), True, -1),
             TableColumn("name", "name", NAME_MIN, False, -1)]
     cols += [TableColumn(c.key, c.header, c.width, c.right, _drop_rank(c)) for c in kinds]
