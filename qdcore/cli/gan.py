@@ -137,7 +137,7 @@ def _train_command():
     from qdcore.cli.options import with_options
     from qdcore.runs.kinds import get_kind
 
-    return with_options(_gan_train, [get_kind("gan")])
+    return with_options(_gan_train, lambda: [get_kind("gan")])
 
 
 app.command("train")(_train_command())
