@@ -36,10 +36,11 @@ ROUTES: dict[str, str | None] = {
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
     "studies": "qdtui.screens.studies:StudiesScreen",
     "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
+    "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
 }
 # What a run opens, by its kind's `opens` (qdcore.runs.kinds): route and the factory's argument.
 OPENS: dict[str, tuple[str, str]] = {"evaluation": ("run", "run_id"), "live": ("attach", "run_id"),
-                                     "study": ("study", "study")}
+                                     "study": ("study", "study"), "gan": ("gan", "run_id")}
 
 
 def load_route(target: str):
@@ -176,7 +177,8 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if _opens(getattr(message.run, "kind", "")) == "study":  # `qdtui attach STUDY` follows a headless study
+        if _opens(getattr(message.run, "kind", "")) not in ("evaluation", "live"):
+            # a kind with a screen of its own (a study, a GAN) follows a headless run there
             self.open_run(message.run_id, message.run.status, message.run.kind)
         elif self.routes.get("attach"):
             self.action_open("attach", run_id=message.run_id)

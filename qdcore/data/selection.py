@@ -20,8 +20,9 @@ class Selection(Protocol):
     test: float
 
 
-def load_splits(sel: Selection) -> Splits:
-    """The drawings of a selection: read them from its data source, then split train/val/test by its seed."""
+def load_splits(sel: Selection, synthetic: bool = True) -> Splits:
+    """The drawings of a selection: read them from its data source, split train/val/test by its seed, then mix
+    in a GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. to evaluate)."""
     from qdcore.data.share import shared
 
     def make() -> Splits:
@@ -29,5 +30,11 @@ def load_splits(sel: Selection) -> Splits:
         return split(ds, sel.val, sel.test, sel.seed)
 
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
-    return shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test),
-                  make)
+    splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test),
+                    make)
+    gan_run = getattr(sel, "synthetic", None)
+    if synthetic and gan_run is not None:
+        from qdcore.data.synthetic_mix import with_synthetic
+
+        splits = with_synthetic(splits, gan_run, sel.synthetic_fraction, sel.synthetic_mode, sel.seed)
+    return splits

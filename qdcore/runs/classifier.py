@@ -42,7 +42,10 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
     import torch
 
+    from qdcore.data.synthetic_mix import check_synthetic
     from qdcore.models import build_model
+
+    check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
 
     with torch.device("meta"):
         model = build_model(cfg.model, _classes_of(cfg), **cfg.model_options())

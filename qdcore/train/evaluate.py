@@ -147,6 +147,14 @@ class RunEvaluation:
         return {"run_id": self.run_id, "data": self.where, "synthetic": self.synthetic, **out}
 
 
+def require_classifier(store: "Store", run_id: int, command: str) -> None:
+    """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
+    rec = store.get_run(int(run_id))
+    if rec.kind != "classifier":
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run; {command} needs a classifier run "
+                          "(see 'qd runs list --kind classifier')")
+
+
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
@@ -194,7 +202,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
 
     run_dir = store.run_dir(run_id, create=False)
     if data is None:
-        ds = load_splits(cfg).test
+        ds = load_splits(cfg, synthetic=False).test
         if list(ds.classes) != classes:
             raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
                             "evaluate it with 'qd eval RUN --data ...' and matching --categories")
