@@ -75,11 +75,27 @@ def _fmt(v: Any, key: str = "") -> str:
     return str(v)
 
 
-def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag):
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes here) or ray (a task per trial on a Ray cluster; pip install 'qd[ray]').")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray: HOST:PORT of the cluster's head (default: start a local Ray runtime).")]
+TrialCpusOpt = Annotated[float, typer.Option("--cpus-per-trial", min=0.1, max=1024, help="Ray: CPUs each trial asks for.")]
+TrialGpusOpt = Annotated[float, typer.Option("--gpus-per-trial", min=0, max=64, help="Ray: GPUs each trial asks for (0.25 packs four small trials on a GPU).")]
+
+
+def _executor(executor: str, address: str | None, cpus: float, gpus: float) -> dict[str, Any]:
+    """How trials run: local workers, or Ray with a plan (where, and each trial's request)."""
+    if executor == "ray" or address:
+        from qdcore.studies.ray_executor import RayPlan
+
+        return {"executor": "ray", "ray_plan": RayPlan(address, cpus, gpus)}
+    return {"executor": executor}
+
+
+def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag,
+                  how: dict[str, Any] | None = None):
     """Run with a Rich progress bar over trials (done + failed of total, ETA from finished trials)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from qdcore.studies.runner import run_study
+    from qdcore.studies.runner import execute
 
     with Progress(TextColumn("[bold]study {task.fields[sid]}[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=err_console, transient=False) as bar:
@@ -91,10 +107,12 @@ def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, s
             bar.update(task, total=p.total, completed=c["done"] + c["failed"],
                        info=f"{c['running']} running · {c['failed']} failed · {c['queued']} queued{eta}")
 
-        return run_study(store, study, workers, per_gpu, should_stop, update)
+        return execute(store, study, workers=workers, per_gpu=per_gpu, should_stop=should_stop, on_progress=update,
+                       **(how or {}))
 
 
-def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bool) -> None:
+def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bool,
+         how: dict[str, Any] | None = None) -> None:
     from qdcore.studies.runner import detach as start_detached
 
     if detach:
@@ -104,7 +122,7 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
         _detached(study, pid)
         return
     with StopFlag() as flag:
-        p = _progress_bar(store, study, workers, per_gpu, flag)
+        p = _progress_bar(store, study, workers, per_gpu, flag, how)
     gpus = store.get_run(study).summary.get("gpus")
     if per_gpu and not gpus:
         err_console.print("note: --per-gpu was ignored: no CUDA device here", highlight=False)
@@ -128,6 +146,10 @@ def run_cmd(
     per_gpu: PerGpuOpt = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; attach with qdtui or 'qd study status'.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    cpus_per_trial: TrialCpusOpt = 1.0,
+    gpus_per_trial: TrialGpusOpt = 0.0,
 ) -> None:
     """Validate every trial, then run the study (a parent run with a child run per trial)."""
     from qdcore.studies.build import build_spec
@@ -152,9 +174,14 @@ def run_cmd(
         job = launch(cfg, store=store)  # the child adds the trials and runs them
         _detached(job.run_id, job.pid)
         return
+    how = _executor(executor, address, cpus_per_trial, gpus_per_trial)
+    if how["executor"] == "ray":
+        from qdcore.studies.ray_executor import connect
+
+        connect(how["ray_plan"])  # an address that does not answer fails before the study exists
     study = create_study(store, cfg)
     err_console.print(f"study {study}: {escape(s.name)}, {_count(store, study)} trials", highlight=False)
-    _run(store, study, workers, per_gpu, False)
+    _run(store, study, workers, per_gpu, False, how)
 
 
 def _detached(study: int, pid: int) -> None:
@@ -171,7 +198,9 @@ def _count(store, study: int) -> int:
 @app.command("resume")
 def resume_cmd(study: StudyArg, workers: WorkersOpt = None, per_gpu: PerGpuOpt = None,
                retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Queue failed trials again.")] = False,
-               detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False) -> None:
+               detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
+               executor: ExecutorOpt = "local", address: AddressOpt = None, cpus_per_trial: TrialCpusOpt = 1.0,
+               gpus_per_trial: TrialGpusOpt = 0.0) -> None:
     """Continue a study: finished trials are skipped, interrupted ones resume from their checkpoints."""
     from qdcore.studies.trials import retry_failed as retry
 
@@ -180,7 +209,7 @@ def resume_cmd(study: StudyArg, workers: WorkersOpt = None, per_gpu: PerGpuOpt =
     if retry_failed:
         n = retry(store, sid)
         err_console.print(f"{n} failed trial(s) queued again", highlight=False)
-    _run(store, sid, workers, per_gpu, detach)
+    _run(store, sid, workers, per_gpu, detach, _executor(executor, address, cpus_per_trial, gpus_per_trial))
 
 
 @app.command("status")

@@ -42,6 +42,8 @@ def _ray():
 def connect(plan: RayPlan) -> Any:
     """Join the cluster at plan.address, or start a local Ray runtime; ConfigError when nothing answers."""
     ray = _ray()
+    if plan.address:
+        _reachable(plan.address)
     if ray.is_initialized():
         return ray
     kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "ignore_reinit_error": True}
@@ -58,6 +60,21 @@ def connect(plan: RayPlan) -> Any:
                           f"{str(e).splitlines()[0] if str(e) else 'no answer'}); check the address "
                           "(HOST:PORT of the head node, started with 'ray start --head')") from None
     return ray
+
+
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """ConfigError unless HOST:PORT accepts a TCP connection (Ray itself would retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--address {address!r} must be HOST:PORT of the Ray head, e.g. 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise ConfigError(f"could not connect to Ray at {address} ({e.strerror or type(e).__name__}); check the "
+                          "address (HOST:PORT of the head node, started with 'ray start --head')") from None
 
 
 def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any, threads: int) -> dict[str, Any]:
