@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 import time
@@ -12,8 +13,10 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 
+from qdtui.graphics import MODES as GRAPHICS_CHOICES
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -21,7 +24,9 @@ from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
 
 MIN_SIZE = (80, 24)
+
 THEMES = ("textual-dark", "textual-light")
+GRAPHICS_NAMES = {"halfblock": "half-blocks", "kitty": "kitty graphics (real pixels)", "sixel": "sixel (real pixels)"}
 
 # Screens opened by name, imported on first use so the first paint stays fast.
 # None: not built yet (the key shows dimmed in the footer). The next screens slot in here.
@@ -50,14 +55,19 @@ class QdApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+g", "cycle_graphics", "Pixels", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
+
+    # How drawings reach the screen: kitty / sixel (real pixels) or halfblock; widgets follow changes.
+    graphics: reactive[str] = reactive("halfblock")
 
     def __init__(self, state: AppState | None = None, *, theme: str = "textual-dark") -> None:
         self.started_at = time.perf_counter()
         self.first_paint_at: float | None = None
         super().__init__()
         self.state = state or AppState()
+        self.set_reactive(QdApp.graphics, self.state.graphics)
         self.routes = dict(ROUTES)
         self._initial_theme = theme
         self._too_small: TooSmallScreen | None = None
@@ -133,6 +143,13 @@ class QdApp(App[None]):
         """Switch between the dark and the light theme."""
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    def action_cycle_graphics(self) -> None:
+        """The in-app graphics setting: half-blocks, kitty graphics, sixel, in turn."""
+        order = ("halfblock", "kitty", "sixel")
+        self.graphics = order[(order.index(self.graphics) + 1) % len(order)] if self.graphics in order else order[0]
+        self.state.graphics = self.graphics
+        self.notify(f"Drawings: {GRAPHICS_NAMES[self.graphics]} (ctrl+g changes; start with --graphics to keep it)")
+
     def on_run_chosen(self, message: RunChosen) -> None:
         self.open_run(message.run_id, message.status, message.kind)
 
@@ -195,6 +212,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="run store directory (default $QD_HOME or the user data dir)")
+    common.add_argument("--graphics", default=argparse.SUPPRESS, choices=GRAPHICS_CHOICES,
+                        help="how drawings are drawn: real pixels (kitty, sixel), half-blocks, or auto: "
+                             "ask the terminal (default; $QD_GRAPHICS sets it too)")
     parser = argparse.ArgumentParser(prog="qdtui", parents=[common],
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -214,6 +234,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
+    ns.graphics = getattr(ns, "graphics", None) or os.environ.get("QD_GRAPHICS") or "auto"
+    if ns.graphics not in GRAPHICS_CHOICES:
+        parser.error(f"QD_GRAPHICS={ns.graphics!r} is not one of {', '.join(GRAPHICS_CHOICES)}")
     ns.run_id = getattr(ns, "run_id", None)
     return ns
 
@@ -237,7 +260,14 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the app."""
+    from qdtui.graphics import cell_pixels, resolve_graphics
+
     ns = parse_args(argv)
-    app = QdApp(state_from_args(ns))
+    state = state_from_args(ns)
+    # The terminal answers questions only before Textual owns stdin: ask now.
+    state.graphics = resolve_graphics(ns.graphics)
+    if state.graphics != "halfblock":
+        cell_pixels()
+    app = QdApp(state)
     app.run()
     sys.exit(app.return_code or 0)
