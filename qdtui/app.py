@@ -206,7 +206,7 @@ class QdApp(App[None]):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID | quiz ...]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | serve ...]`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
@@ -231,6 +231,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
     quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
+    serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
@@ -263,6 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     from qdtui.graphics import cell_pixels, resolve_graphics
 
     ns = parse_args(argv)
+    if ns.command == "serve":
+        from qdtui.serve import serve
+
+        sys.exit(serve(ns.host, ns.port, ns.data, ns.home, ns.graphics))
     state = state_from_args(ns)
     # The terminal answers questions only before Textual owns stdin: ask now.
     state.graphics = resolve_graphics(ns.graphics)

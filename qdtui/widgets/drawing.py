@@ -8,6 +8,7 @@ import numpy as np
 from rich.color import Color as RichColor
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -151,6 +152,18 @@ class RgbPalette:
 _RGB_PALETTE = RgbPalette()
 
 
+def with_controls(strip: Strip, controls: list[Segment], at: int) -> Strip:
+    """The strip with zero-width control segments (sixel data) inserted before cell `at`.
+
+    `at` is the widget's last content cell: the compositor cuts lines at widget edges (a scrollbar is
+    one) and drops what follows the last cut, so the controls go just inside the content; that one
+    cell (padding or a corner of the image's background) is drawn after the image."""
+    n = strip.cell_length
+    if not controls or not 0 <= at < n:
+        return strip
+    return Strip([*strip.crop(0, at), *controls, *strip.crop(at, n)], cell_length=n)
+
+
 def graphics_of(widget: Widget) -> str:
     """The app's graphics mode (kitty, sixel or halfblock); apps other than qd's draw half-blocks."""
     return getattr(widget.app, "graphics", "halfblock")
@@ -278,14 +291,26 @@ class Drawing(Widget):
             palette = _RGB_PALETTE if pairs.ndim == 4 else widget_palette(self, "drawing", self._palettes)
             segs += palette.segments(pairs[r])
             return Strip(segs).crop_extend(0, width, base)
+        segs += self._pixels(mode, rows, min(cols, width)).line(r)
+        return Strip(segs).crop_extend(0, width, base)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines, and in sixel mode the image sent after the last of them (over its blank cells).
+
+        Added here, not in render_line: Textual restyles those strips and would drop control segments."""
+        lines = super().render_lines(crop)
+        pairs = self._cell_pairs()
+        if not lines or pairs is None or graphics_of(self) != "sixel" or crop.bottom < self.size.height:
+            return lines
         from qdtui.widgets.pixels import sixel_at
 
-        image = self._pixels(mode, rows, min(cols, width))
-        segs += image.line(r)
-        right = width - left - image.cols
-        if right > 0:
-            segs.append(Segment(" " * right, base))
-        if mode == "sixel" and r == rows - 1 and self.screen.is_active:
-            region = self.content_region  # the sixel goes over the blank cells, after the last of them is drawn
-            segs.append(sixel_at(region.x + left, region.y + top, image.sixel()))
-        return Strip(segs, cell_length=width)
+        if not self.screen.is_active:
+            return lines
+        rows, cols = pairs.shape[0], pairs.shape[1]
+        width = self.size.width
+        top, left = max(0, (self.size.height - rows) // 2), max(0, (width - cols) // 2)
+        image = self._pixels("sixel", rows, min(cols, width))
+        region = self.content_region
+        lines[-1] = with_controls(lines[-1], [sixel_at(region.x + left, region.y + top, image.sixel())],
+                                  region.right - self.region.x - 1)
+        return lines

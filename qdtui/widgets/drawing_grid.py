@@ -16,7 +16,7 @@ from textual.strip import Strip
 
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.widgets.drawing import (
-    _RGB_PALETTE, as_image, cell_pairs, cell_size, follow_graphics, graphics_of, resample, widget_colors,
+    _RGB_PALETTE, with_controls, as_image, cell_pairs, cell_size, follow_graphics, graphics_of, resample, widget_colors,
     widget_palette,
 )
 
@@ -367,7 +367,14 @@ class DrawingGrid(ScrollView, can_focus=True):
                 segs.append(Segment(text, style))
             else:
                 segs.append(Segment(" " * iw, base))
-        strip = Strip(segs).crop_extend(scroll_x, scroll_x + width, base)
-        if mode == "sixel" and y == self.scrollable_content_region.height - 1:
-            strip = Strip([*strip, *self._sixels(zoom)], cell_length=width)
-        return strip
+        return Strip(segs).crop_extend(scroll_x, scroll_x + width, base)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines, and in sixel mode the images in view sent after the last (over their blank cells).
+
+        Added here, not in render_line: Textual restyles those strips and would drop control segments."""
+        lines = super().render_lines(crop)
+        if lines and graphics_of(self) == "sixel" and crop.bottom >= self.size.height:
+            lines[-1] = with_controls(lines[-1], self._sixels(self.effective_zoom()),
+                                      self.scrollable_content_region.right - self.region.x - 1)
+        return lines
