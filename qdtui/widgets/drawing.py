@@ -14,6 +14,8 @@ from textual.widget import Widget
 
 HALF = "▀"  # foreground paints the top pixel, background the bottom one
 ZOOMS = (0.5, 1.0, 2.0, 3.0)
+# Scales a FitDrawing tries, largest first; 1.5x is what fits the quiz at 80x24 (42x21 cells).
+SCALES = (3.0, 2.5, 2.0, 1.5, 1.0)
 
 
 def as_image(image: np.ndarray) -> np.ndarray:
@@ -314,3 +316,58 @@ class Drawing(Widget):
         lines[-1] = with_controls(lines[-1], [sixel_at(region.x + left, region.y + top, image.sixel())],
                                   region.right - self.region.x - 1)
         return lines
+
+
+def best_scale(width: int, height: int, side: int = 28, scales: tuple[float, ...] = SCALES) -> float:
+    """The largest scale at which a side x side drawing fits width x height half-block cells (0.5 if none)."""
+    for s in scales:
+        px = int(round(side * s))
+        if px <= width and (px + 1) // 2 <= height:
+            return s
+    return 0.5
+
+
+def upscale(image: np.ndarray, scale: float) -> np.ndarray:
+    """The image resized by scale (bilinear, so 1.5x strokes stay smooth)."""
+    from PIL import Image
+
+    img = as_image(image)
+    px = int(round(img.shape[0] * scale))
+    if px == img.shape[0]:
+        return img
+    mode = "RGB" if img.ndim == 3 else "L"
+    return np.asarray(Image.fromarray(img, mode).resize((px, px), Image.BILINEAR), dtype=np.uint8)
+
+
+class FitDrawing(Drawing):
+    """A drawing as large as the widget allows, at scales between Drawing's integer zooms (1.25x, 1.5x...)."""
+
+    def __init__(self, image: np.ndarray | None = None, *, scales: tuple[float, ...] = SCALES,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(None, zoom=1.0, name=name, id=id, classes=classes)
+        self.scales = scales
+        self._source: np.ndarray | None = None
+        self._fitted: tuple | None = None
+        if image is not None:
+            self.show(image)
+
+    def show(self, image: np.ndarray | None) -> None:
+        """Show an image (None clears)."""
+        self._source = None if image is None else as_image(image)
+        self._fitted = None
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._source is None:
+            self.image = None
+            return
+        scale = best_scale(self.size.width, self.size.height, max(self._source.shape[:2]), self.scales)
+        key = (id(self._source), scale)
+        if key == self._fitted:
+            return
+        self._fitted = key
+        self.zoom = 0.5 if scale < 1 else 1.0
+        self.image = self._source if scale <= 1 else upscale(self._source, scale)
