@@ -29,7 +29,7 @@ def test_ticks_are_evenly_spaced_round_numbers():
         steps = np.diff(ticks)
         assert 2 <= len(ticks) <= 6 and np.allclose(steps, steps[0])
         assert lo - 1e-9 <= ticks[0] and ticks[-1] <= hi + 1e-9
-    assert axis_ticks(0, 97, 5) == ([0.0, 25.0, 50.0, 75.0], ["0", "25", "50", "75"])
+    assert axis_ticks(0, 97, 5) == ([0, 20, 40, 60, 80], ["0", "20", "40", "60", "80"])
 
 
 class ScatterApp(App[None]):

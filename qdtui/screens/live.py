@@ -89,10 +89,20 @@ class LiveScreen(Screen):
         Binding("c", "cancel", "Cancel run"),
         Binding("r", "resume", "Resume"),
         Binding("e", "evaluate", "Evaluate"),
+        Binding("x", "cycle_axis", "x axis"),
+        Binding("s", "smooth", "Smooth", show=False),
+        Binding("l", "log_scale", "Log y", show=False),
+        Binding("1", "toggle('step')", "Step loss", show=False),
+        Binding("2", "toggle('train')", "Train", show=False),
+        Binding("3", "toggle('val')", "Val", show=False),
         Binding("escape", "leave", "Back"),
     ]
     HELP_EXTRA = [
-        ("curves", "loss per logging step (step) and per epoch (train, val); top-1 per epoch; x is the step"),
+        ("curves", "loss every few steps (⠒ step) and per epoch (▬ train, • val); top-1 per epoch; "
+                   "all panels share the x range"),
+        ("x", "x axis: step, epoch, wall time (training seconds)"),
+        ("s l", "smoothing off/light/heavy; log y scale"),
+        ("1 2 3", "show or hide the step, train and val series"),
         ("ETA", "training time left at the current images/s (evaluation not counted)"),
         ("escape", "back; a run started here keeps training, even after quitting (Runs lists it, Enter follows it)"),
     ]
@@ -162,10 +172,64 @@ class LiveScreen(Screen):
         self._fit()
 
     def _fit(self) -> None:
-        # A tall terminal gives the learning rate a real plot; 24 rows keep it a strip.
+        # A tall terminal gives the learning rate a real plot; 24 rows keep it a strip; a constant one is a line.
         tall = self.app.size.height >= 34
-        self.query_one("#live-lr").styles.height = "1fr" if tall else 8
+        lr = self.query_one("#live-lr", LiveCurves)
+        if not lr.collapsed:
+            lr.styles.height = "1fr" if tall else 8
         self.query_one("#live-plots").styles.height = "2fr" if tall else "1fr"
+
+    # -- chart options ---------------------------------------------------------------
+
+    def _chart_setup(self) -> None:
+        """Tell every panel how steps map to epochs and seconds, and the x range they share."""
+        from qdtui.chart_model import XMap, shared_range
+
+        xmap = XMap(self.live.steps_per_epoch, self.live.epoch_seconds)
+        plots = self.plots.values()
+        for p in plots:
+            p.xmap, p.shared_x = xmap, None
+            if p.axis not in xmap.available():
+                p.axis = "step"
+        shared = shared_range([p.natural_range() for p in plots])
+        for p in plots:
+            p.shared_x = shared
+            p.refresh()
+
+    def action_cycle_axis(self) -> None:
+        """x axis: step, epoch, then wall time (those the run's facts allow)."""
+        from qdtui.chart_model import XMap
+
+        axes = XMap(self.live.steps_per_epoch, self.live.epoch_seconds).available()
+        now = self.plots["loss"].axis
+        axis = axes[(axes.index(now) + 1) % len(axes)] if now in axes else axes[0]
+        for p in self.plots.values():
+            p.axis = axis
+        self._chart_setup()
+
+    def action_smooth(self) -> None:
+        """Smoothing off, light, heavy."""
+        weight = 0.0
+        for p in self.plots.values():
+            weight = p.cycle_smoothing()
+        self.notify(f"Smoothing {'off' if not weight else f'EMA {weight:g}'}", timeout=2)
+
+    def action_log_scale(self) -> None:
+        """Log y scale on or off (loss and learning rate; top-1 stays linear)."""
+        for key in ("loss", "lr"):
+            p = self.plots[key]
+            p.ylog = not p.ylog
+            p.refresh()
+
+    def action_toggle(self, name: str) -> None:
+        """Show or hide one series in every panel that has it."""
+        shown = None
+        for p in self.plots.values():
+            if name in p.series:
+                shown = p.toggle(name)
+        self._chart_setup()
+        if shown is not None:
+            self.notify(f"{name} {'shown' if shown else 'hidden'}", timeout=2)
 
     @property
     def store_home(self) -> Path:
@@ -336,6 +400,7 @@ class LiveScreen(Screen):
             plots = self.plots
             for plot, series, x, y in self.live.take_points():
                 plots[plot].append(series, x, y)
+            self._chart_setup()
         if not (self._dirty or now):
             return
         self._dirty = False
