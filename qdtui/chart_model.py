@@ -77,6 +77,7 @@ class ChartView:
     x_ticks: tuple[list[float], list[str]] = ([], [])
     xlabel: str = ""
     log_y: bool = False
+    smooth: float = 0.0
 
     @property
     def collapsed(self) -> bool:
@@ -96,7 +97,9 @@ class ChartView:
             return f"{self.title}: {format_value(self.constants[0][1])} (constant)"
         if self.collapsed:
             return f"{self.title}: {legend}"
-        return f"{self.title}   {legend}" if legend else self.title
+        title = self.title + "".join(f" · {o}" for o, on in ((f"EMA {self.smooth:g}", self.smooth), ("log", self.log_y))
+                                     if on)
+        return f"{title}   {legend}" if legend else title
 
 
 def format_value(v: float) -> str:
@@ -156,7 +159,7 @@ def prepare(title: str, series: list[tuple[str, list[float], list[float], str]],
     charts, with xmap None): hidden series left out, constants set aside, x mapped, y smoothed and
     thinned to `limit` points, the x range shared when given."""
     xmap = xmap or XMap()
-    view = ChartView(title, xlabel=X_LABELS.get(axis, axis), log_y=log_y)
+    view = ChartView(title, xlabel=X_LABELS.get(axis, axis), log_y=log_y, smooth=smooth)
     k_other = 0
     for name, xs, ys, color in series:
         if not xs or name in hidden:

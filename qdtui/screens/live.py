@@ -209,10 +209,8 @@ class LiveScreen(Screen):
 
     def action_smooth(self) -> None:
         """Smoothing off, light, heavy."""
-        weight = 0.0
         for p in self.plots.values():
-            weight = p.cycle_smoothing()
-        self.notify(f"Smoothing {'off' if not weight else f'EMA {weight:g}'}", timeout=2)
+            p.cycle_smoothing()  # the panels' titles say 'EMA 0.6' while smoothed
 
     def action_log_scale(self) -> None:
         """Log y scale on or off (loss and learning rate; top-1 stays linear)."""

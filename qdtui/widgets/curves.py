@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
-from qdtui.chart_model import SMOOTHING, ChartView, XMap, axis_ticks, prepare
+from qdtui.chart_model import SMOOTHING, ChartView, XMap, axis_ticks, is_constant, prepare
 from qdtui.chart_model import thin as thin  # noqa: PLC0414 - re-exported for the tests
 from qdtui.widgets.plot import TitledPlot
 
@@ -116,10 +116,10 @@ class Curves(TitledPlot):
         return name not in self.hidden
 
     def natural_range(self) -> tuple[float, float] | None:
-        """The x range of the shown series on the present axis (before sharing)."""
+        """The x range of the plotted series on the present axis (before sharing; constants are text)."""
         xmap = self.xmap or XMap()
-        ends = [xmap(self.axis, x) for s in self._series.values() if s.xs and s.name not in self.hidden
-                for x in (s.xs[0], s.xs[-1])]
+        ends = [xmap(self.axis, x) for s in self._series.values()
+                if s.xs and s.name not in self.hidden and not is_constant(s.ys) for x in (s.xs[0], s.xs[-1])]
         return (min(ends), max(ends)) if ends else None
 
     def chart(self) -> ChartView:
