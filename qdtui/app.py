@@ -154,9 +154,13 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished classifier opens its evaluation; anything else the live view."""
+        """A finished run opens where its kind says (a classifier's evaluation); anything else the live view."""
+        from qdcore.runs.kinds import find_kind
+
         self.state.current_run = run_id
-        self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
+        k = find_kind(kind)
+        evaluation = status == "done" and k is not None and k.opens == "evaluation"
+        self.action_open("run" if evaluation else "attach", run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 

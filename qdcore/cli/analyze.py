@@ -52,7 +52,9 @@ def analyze(
     from qdcore.store import Store
 
     store = Store()
-    run = run_ref(store, run)
+    from qdcore.runs.refs import evaluable_kinds
+
+    run = run_ref(store, run, evaluable_kinds())
     run_dir = store.run_dir(run)
     path = run_dir / PREDICTIONS_FILE
     if not path.exists():

@@ -269,7 +269,9 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             _set_rng_state(rt, aug_gen, saved["rng"])
             rng_restored = True
 
-    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data)))
+    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
+                    fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
+                                  "classes": len(classes)}))
     criterion_smoothing = float(cfg.label_smoothing)
     clock = _Clock(rt)
     status = "done"
@@ -382,8 +384,10 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         cur_lr = optimizer.param_groups[0]["lr"]
         _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
         throughput = acc_n * rt.world_size / max(st["epoch_seconds"], 1e-9)
-        emit(EpochEnd(epoch, st["step"], train_loss, train_top1, val.loss, val.top1, val.top5, cur_lr,
-                      st["epoch_seconds"], {"train/throughput": throughput}))
+        emit(EpochEnd(epoch, st["step"], st["epoch_seconds"], {
+            "train/loss": train_loss, "train/top1": train_top1, "val/loss": val.loss, "val/top1": val.top1,
+            "val/top5": val.top5, "train/lr": cur_lr, "train/seconds": st["epoch_seconds"],
+            "train/throughput": throughput}))
 
         # Best checkpoint (monitor: validation loss; the training loss when there is no validation split).
         monitor = val.loss if val.n else train_loss
