@@ -27,8 +27,7 @@ def train_demo_run(home: Path) -> int:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     with Store(home) as store:
-        cfg = TrainConfig(model="cnn2-000", epochs=6, per_class=150, device="cpu", seed=0, name="cnn2 on demo",
-                          log_every=2)
+        cfg = TrainConfig(model="cnn2-000", epochs=6, per_class=150, device="cpu", seed=0, name="cnn2 on demo")
         return start_run(cfg, store).run_id
 
 

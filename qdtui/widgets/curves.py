@@ -160,7 +160,7 @@ class Curves(TitledPlot):
             plt.yscale("log")
         elif view.series:
             ys = [y for s in view.series for y in s.ys]
-            plt.yticks(*axis_ticks(min(ys), max(ys), max(3, self.size.height // 3)))
+            plt.yticks(*axis_ticks(min(ys), max(ys), max(3, self.size.height // 4)))
         return super(TitledPlot, self).render()
 
     def _set_collapsed(self, collapsed: bool) -> None:
