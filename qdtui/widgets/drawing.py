@@ -262,6 +262,11 @@ class Drawing(Widget):
             self._pairs_key = key
         return self._pairs
 
+    @property
+    def pixel_source(self) -> np.ndarray | None:
+        """The image the pixel modes scale (the one shown, unless a subclass keeps an original)."""
+        return self._image
+
     def _pixels(self, mode: str, rows: int, cols: int):
         """The CellImage for a pixel mode, in the same cells the half-blocks would take."""
         from qdtui.widgets.pixels import CellImage, gray_to_rgb
@@ -269,7 +274,8 @@ class Drawing(Widget):
         ink, paper = widget_colors(self, "drawing")
         key = (id(self._image), rows, cols, mode, ink, paper)
         if self._cell_image is None or self._cell_image[0] != key:
-            img = self._image
+            # real pixels scale the original (a FitDrawing's half-block copy is resampled for cells)
+            img = self.pixel_source if self.pixel_source is not None else self._image
             rgb = img if img.ndim == 3 else gray_to_rgb(img, ink, paper)
             self._cell_image = (key, CellImage(rgb, cols, rows, mode))
         return self._cell_image[1]
@@ -350,6 +356,11 @@ class FitDrawing(Drawing):
         self._fitted: tuple | None = None
         if image is not None:
             self.show(image)
+
+    @property
+    def pixel_source(self) -> np.ndarray | None:
+        """The original, not the copy resampled for half-blocks."""
+        return self._source
 
     def show(self, image: np.ndarray | None) -> None:
         """Show an image (None clears)."""
