@@ -168,11 +168,8 @@ def test_without_readable_predictions_the_quizzes_on_the_run_count(home, quizzed
     assert "same drawings" not in show.output
 
 
-def test_show_history_fits_80_columns_with_percentages(home, monkeypatch):
-    from qdcore.cli.common import console
-
-    monkeypatch.setattr(console, "_width", 80)
-    out = qd(home, "show", "1").output
+def test_show_history_fits_80_columns_with_percentages(home):
+    out = runner.invoke(app, ["--home", str(home), "runs", "show", "1"], env={"COLUMNS": "80"}).output
     history = out[out.index("History"):out.index("Artifacts")]
     assert "epoch" in history and "e…" not in history
     assert "51.0%" in history and "56.0%" in history and "50.0%" in history  # val/top1, train/top1

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -19,7 +18,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdtui.loaders import user_message
-from qdtui.widgets.drawing import SCALES, FitDrawing, best_scale, upscale  # noqa: F401 - names the tests use
+from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 
 FILTER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789 -'")
 
