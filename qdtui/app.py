@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from qdtui.commands import QdCommands
 from qdtui.graphics import MODES as GRAPHICS_CHOICES
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
@@ -50,6 +51,7 @@ class QdApp(App[None]):
     """The qd terminal app."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {QdCommands}
     TITLE = "qd"
     SUB_TITLE = "Quick, Draw! workbench"
     BINDINGS = [
@@ -144,11 +146,20 @@ class QdApp(App[None]):
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
     def action_cycle_graphics(self) -> None:
-        """The in-app graphics setting: half-blocks, kitty graphics, sixel, in turn."""
+        """The in-app graphics setting: half-blocks, kitty graphics, sixel, in turn (also in the palette)."""
         order = ("halfblock", "kitty", "sixel")
-        self.graphics = order[(order.index(self.graphics) + 1) % len(order)] if self.graphics in order else order[0]
-        self.state.graphics = self.graphics
-        self.notify(f"Drawings: {GRAPHICS_NAMES[self.graphics]} (ctrl+g changes; start with --graphics to keep it)")
+        self.set_graphics(order[(order.index(self.graphics) + 1) % len(order)] if self.graphics in order else order[0])
+
+    def set_graphics(self, mode: str) -> None:
+        """Draw drawings as half-blocks, kitty graphics or sixel from now on."""
+        if mode not in GRAPHICS_NAMES:
+            return
+        if mode != "halfblock":
+            from qdtui.graphics import cell_pixels
+
+            cell_pixels()  # the cell size asked at start (or 10x20 when the terminal never said)
+        self.graphics = self.state.graphics = mode
+        self.notify(f"Drawings: {GRAPHICS_NAMES[mode]} (ctrl+g changes; start with --graphics to keep it)")
 
     def on_run_chosen(self, message: RunChosen) -> None:
         self.open_run(message.run_id, message.status, message.kind)

@@ -16,53 +16,8 @@ from qdcore.runs.options import RunConfig, option
 from qdcore.store import Store, StoreSink
 
 
-# --- a tiny kind built from the real pieces: nearest class mean on the real data selection ---------------
-
-
-@dataclass
-class CentroidConfig(RunConfig):
-    """Nearest-class-mean classifier: the means are refined over `rounds` passes with a shrinkage."""
-
-    model: str = option("centroid", help="The centroid model.", panel="Centroid", choices=("centroid",),
-                        form="Model")
-    rounds: int = option(2, help="Passes over the training split.", panel="Centroid", min=1, max=50,
-                         form="Rounds")
-    shrink: float = option(0.0, help="Shrink the means toward the grand mean.", panel="Centroid", min=0, max=1,
-                           form="Shrink")
-
-
-def train_centroid(cfg, sink, should_stop, run_dir, resume):
-    from qdcore.data.drawingset import select, split
-    from qdcore.data.sources import open_source
-
-    s = split(select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance),
-              cfg.val, cfg.test, cfg.seed)
-    x = np.asarray(s.train.images, np.float32).reshape(len(s.train), -1) / 255
-    y = np.asarray(s.train.labels)
-    vx = np.asarray(s.val.images, np.float32).reshape(len(s.val), -1) / 255
-    vy = np.asarray(s.val.labels)
-    k = len(s.train.classes)
-    sink(RunStarted(None, cfg.name, cfg.to_dict(), "cpu numpy", cfg.rounds, 1, len(x), "fp", {"classes": k}))
-    means = np.zeros((k, x.shape[1]), np.float32)
-    acc = 0.0
-    for r in range(1, cfg.rounds + 1):
-        for c in range(k):
-            means[c] = x[y == c].mean(0) if (y == c).any() else 0
-        means = (1 - cfg.shrink) * means + cfg.shrink * means.mean(0)
-        acc = float((np.argmin(((vx[:, None] - means[None]) ** 2).sum(-1), 1) == vy).mean()) if len(vx) else 0.0
-        sink(EpochEnd(r, r, 0.01, {"val/acc": acc, "train/classes": float(k)}))
-        sink(Samples(r, r, (means.reshape(k, 28, 28) * 255).astype(np.uint8), list(s.train.classes), "means"))
-    summary = {"val_acc": acc, "classes": k}
-    sink(RunFinished("done", summary))
-    return summary
-
-
-CENTROID = RunKind(
-    name="centroid", config=CentroidConfig, train=train_centroid, models=lambda: ("centroid",),
-    panels=(Panel("acc", "val accuracy %", ("val/acc",), x="epoch", scale=100.0),),
-    columns=(Column("acc", "acc", 6, lambda c, s: s.get("val_acc"), lambda v: "—" if v is None else f"{100 * v:.0f}%"),),
-    result_line=lambda s: f"val acc {100 * s.get('val_acc', 0):.0f}%",
-)
+from centroid_kind import CENTROID, CentroidConfig  # noqa: E402 - a kind defined outside the app
+from qdcore.cli.main import app as qd_app  # noqa: E402
 
 
 @pytest.fixture
@@ -87,7 +42,7 @@ def test_store_sink_keeps_samples_as_files_readers_poll(tmp_path):
 
 
 def test_a_new_kind_trains_through_qd_train_and_is_stored(centroid, tmp_path, monkeypatch):
-    from qdcore.cli.main import app
+    app = qd_app  # imported before the kind was registered: its options still appear
 
     monkeypatch.setenv("QD_HOME", str(tmp_path))
     runner = CliRunner()
@@ -179,3 +134,179 @@ def test_model_names_route_to_their_kind(centroid):
     assert isinstance(cfg, CentroidConfig) and cfg.rounds == 4
     with pytest.raises(ConfigError, match="trained by the centroid kind"):
         choose_kind("classifier", "centroid")
+
+
+# --- the same kind in the app: form, launcher, live view, runs table, palette -----------------------------
+
+
+@pytest.fixture
+def kind_env(centroid, home, monkeypatch):
+    """The launcher's `qd train` children find this test module's kind through $QD_KINDS."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("QD_KINDS", "centroid_plugin")
+    monkeypatch.setenv("PYTHONPATH", f"{root}{__import__('os').pathsep}{root / 'tests'}")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return home
+
+
+async def _settle_table(pilot, screen):
+    from tui_helpers import wait_for
+
+    await wait_for(pilot, lambda: screen.loaded >= 1, what="the runs")
+    await pilot.pause()
+
+
+def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
+    import asyncio
+    import subprocess
+
+    from textual.widgets import DataTable, Input, Select
+
+    from qdcore.runs.launcher import LOG_FILE
+    from qdtui.app import QdApp
+    from qdtui.screens.live import LiveScreen
+    from qdtui.screens.runs import RunsScreen
+    from qdtui.screens.train import TrainScreen
+    from qdtui.state import AppState
+    from tui_helpers import wait_for
+
+    home = kind_env
+
+    async def drive() -> None:
+        app = QdApp(AppState(home=home))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            form = TrainScreen()
+            await app.push_screen(form)
+            form.query_one("#f-model", Select).value = "centroid"
+            await wait_for(pilot, lambda: form.query("#f-shrink"), what="the kind's rows")
+            assert form.query("#f-rounds") and not form.query("#f-width")  # its options, not a classifier's
+            form.query_one("#f-shrink", Input).value = "2"
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            note = str(form.query_one("#train-note").content)
+            cli = subprocess.run([__import__("sys").executable, "-m", "qdcore.cli.main", "train", "--model",
+                                  "centroid", "--shrink", "2"], capture_output=True, text=True, timeout=120)
+            assert cli.stderr.strip() == f"qd: error: {note}" and "--shrink=2.0" in note
+            form.query_one("#f-shrink", Input).value = "0.1"
+            form.query_one("#f-per-class", Input).value = "20"
+            form.query_one("#f-rounds", Input).value = "3"
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+            live = app.screen
+            await wait_for(pilot, lambda: live.live.status == "done", timeout=120, what="the run to end")
+            await pilot.pause(0.3)
+            assert set(live.plots) == {"acc"}  # the kind's panels
+            assert len(live.plots["acc"].series["val"].xs) == 3
+            assert "val acc" in str(live.query_one("#live-status").content)
+            rid = live.live.run_id
+            log = home / "runs" / str(rid) / LOG_FILE
+            assert log.is_file() and live.job.wait(timeout=30) == 0
+            await pilot.press("escape", "escape")
+            await pilot.pause()
+            app.action_open("runs")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="runs")
+            runs = app.screen
+            await _settle_table(pilot, runs)
+            table = runs.query_one("#tracker", DataTable)
+            heads = [str(c.label).strip(" ▲▼") for c in table.columns.values()]
+            assert "acc" in heads
+            cells = [str(c).strip() for c in table.get_row(str(rid))]
+            assert cells[heads.index("acc")].endswith("%") and cells[heads.index("status")] == "done"
+
+    asyncio.run(drive())
+
+
+def test_the_command_palette_offers_qds_actions_and_runs(home):
+    import asyncio
+
+    from qdcore.store import Store
+    from qdtui.app import QdApp
+    from qdtui.commands import QdCommands
+    from qdtui.screens.runs import RunsScreen
+    from qdtui.state import AppState
+    from tui_helpers import wait_for
+
+    with Store(home) as store:
+        rid = store.create_run("palette run", "classifier", {"model": "fc"})
+        store.finish_run(rid, "interrupted", {})
+
+    async def drive() -> None:
+        app = QdApp(AppState(home=home))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            provider = QdCommands(app.screen)
+            await provider.startup()
+            titles = [t for t, _, _ in provider._commands()]
+            assert titles[:4] == ["Train a model", "Runs", "Quiz", "Data"]
+            assert f"Open run {rid} palette run" in titles
+            assert QdCommands in app.COMMANDS
+            hits = [h async for h in provider.search("runs")]
+            assert hits and str(hits[0].text) == "Runs" and hits[0].command.args == ("runs",)
+            assert [h async for h in provider.search(f"open run {rid + 50}")]  # any number, looked up on use
+            app.action_open("runs")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), what="the runs screen")
+            await wait_for(pilot, lambda: app.screen.loaded >= 1, what="the runs")
+
+    asyncio.run(drive())
+
+
+def test_compare_sees_identical_runs_as_identical(tmp_path, monkeypatch):
+    """Configs store the values used (width 12, not null): a default and an explicit width compare equal."""
+    from qdcore.cli.main import app
+    from qdcore.runs.run import prepare
+    from qdcore.train.config import TrainConfig
+
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    ids = []
+    for cfg in (TrainConfig(name="a"), TrainConfig(name="a").replace(width=12, kernel=3)):
+        kind, cfg = prepare(cfg)
+        ids.append(store.create_run(cfg.name, kind.name, cfg.to_dict()))
+    r = CliRunner().invoke(app, ["runs", "compare", *map(str, ids), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["differs"] == []
+
+
+def test_run_id_only_trains_a_run_just_created(tmp_path, monkeypatch):
+    from qdcore.cli.main import app
+
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    store = Store(tmp_path)
+    rid = store.create_run("old", "classifier", {"model": "fc", "per_class": 20, "epochs": 1})
+    store.finish_run(rid, "done", {})
+    r = CliRunner().invoke(app, ["train", "--run-id", str(rid)])
+    assert r.exit_code == 2 and "has already started (done)" in r.output
+
+
+def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, monkeypatch):
+    from qdcore.runs.launcher import LOG_FILE, Resume, launch
+    from qdcore.train.config import TrainConfig
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    cfg = TrainConfig().replace(model="fc", per_class=20, epochs=1, device="cpu", name="launched")
+    job = launch(cfg, tmp_path)
+    store = Store(tmp_path)
+    assert store.get_run(job.run_id).name == "launched"  # the row exists before the child has done anything
+    assert job.wait(timeout=180) == 0, job.log_path.read_text()
+    run = store.get_run(job.run_id)
+    assert run.status == "done" and run.pid == job.pid and run.config["width"] is None  # fc has no width
+    assert job.log_path == tmp_path / "runs" / str(job.run_id) / LOG_FILE and "epoch   1/1" in job.log_path.read_text()
+    with pytest.raises(ConfigError, match="already finished"):
+        launch(Resume(job.run_id), tmp_path)
+    store.delete_run(job.run_id)
+    assert not job.log_path.exists()  # the log is part of the run
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["data", "show", "circle", "--cols", "-2"], "--cols is -2"),
+    (["data", "show", "circle", "--n", "100000"], "--n is 100000"),
+    (["analyze", "last", "--k", "100000"], "--k must be from 2 to 1000"),
+    (["analyze", "last", "--min-confidence", "2"], "--min-confidence must be a probability"),
+    (["predict", "last", "x.npy", "--top", "0"], "--top 0 must be a whole number from 1 to 1000"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_other_commands_bound_their_options(tmp_path, monkeypatch, argv, words):
+    monkeypatch.setenv("QD_HOME", str(tmp_path))
+    _expect_error(None, argv, words)

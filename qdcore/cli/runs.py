@@ -165,7 +165,7 @@ def _curve_keys(history: dict[str, Any]) -> list[str]:
 
 @app.command("list")
 def list_runs(
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind: classifier, gan, sweep, quiz.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind (classifier, or another registered kind).")] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: running, done, failed, interrupted.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-l", help="Show at most this many (newest first).")] = None,
     json_out: JsonOpt = False,

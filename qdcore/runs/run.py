@@ -121,6 +121,9 @@ def start(cfg: Any, store: Any = None, sink: Sink = null_sink, should_stop: Call
         rec = store.get_run(run_id)
         if rec.kind != kind.name:
             raise StoreError(f"run {run_id} is a {rec.kind} run, not {kind.name}")
+        if rec.status != "running" or rec.device:
+            raise StoreError(f"run {run_id} has already started ({rec.status}); --run-id trains a run that "
+                             "launch() has just created: use --resume to continue it")
         store.set_status(run_id, "running")
         store.update_config(run_id, cfg.to_dict())
     return _train(kind, cfg, store, run_id, tee(StoreSink(store, run_id), sink), should_stop, None)
@@ -164,6 +167,12 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     store.update_summary(run_id, {"resumed": int(rec.summary.get("resumed", 0)) + 1, "resume_from": None})
     guarded = SkipLogged(StoreSink(store, run_id), last_step, last_epoch)
     return _train(kind, cfg, store, run_id, tee(guarded, sink), should_stop, run_dir)
+
+
+def run_context(run_dir: Path) -> tuple[Path, int]:
+    """(store home, run id) of a run folder: what a study's train fn needs to start child runs under it."""
+    run_dir = Path(run_dir)
+    return run_dir.parent.parent, int(run_dir.name)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
