@@ -154,10 +154,6 @@ class QdApp(App[None]):
         """Draw drawings as half-blocks, kitty graphics or sixel from now on."""
         if mode not in GRAPHICS_NAMES:
             return
-        if mode != "halfblock":
-            from qdtui.graphics import cell_pixels
-
-            cell_pixels()  # the cell size asked at start (or 10x20 when the terminal never said)
         self.graphics = self.state.graphics = mode
         self.notify(f"Drawings: {GRAPHICS_NAMES[mode]} (ctrl+g changes; start with --graphics to keep it)")
 
@@ -288,8 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     state = state_from_args(ns)
     # The terminal answers questions only before Textual owns stdin: ask now.
     state.graphics = resolve_graphics(ns.graphics)
-    if state.graphics != "halfblock":
-        cell_pixels()
+    cell_pixels()  # cached now: once Textual reads stdin the terminal can no longer be asked (ctrl+g needs it)
     app = QdApp(state)
     app.run()
     sys.exit(app.return_code or 0)
