@@ -98,3 +98,24 @@ async def test_widgets_emit_sixels_and_halfblocks_stay_plain() -> None:
 def test_graphics_flag() -> None:
     assert parse_args(["--graphics", "sixel"]).graphics == "sixel"
     assert parse_args([]).graphics in ("auto", "kitty", "sixel", "halfblock")
+
+
+@sync
+async def test_the_app_setting_switches_every_drawing(tmp_path):
+    from qdtui.app import QdApp
+    from qdtui.state import AppState
+    from tui_helpers import settle
+
+    app = QdApp(AppState(home=tmp_path / "qd-home"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d")
+        await settle(app, pilot)
+        grid = app.screen.query_one(DrawingGrid)
+        assert app.graphics == "halfblock" and "▀" in _lines(grid)
+        await pilot.press("ctrl+g")  # kitty
+        await pilot.pause()
+        assert app.graphics == "kitty" and chr(0x10EEEE) in _lines(grid) and "▀" not in _lines(grid)
+        await pilot.press("ctrl+g")  # sixel
+        await pilot.pause()
+        assert app.graphics == "sixel" and "\x1bP" in _lines(grid)
