@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.data.drawingset import select, split
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.models import build_model
 from qdcore.paths import shared_quickdraw
 from qdcore.train import TrainConfig

@@ -36,6 +36,7 @@ ROUTES: dict[str, str | None] = {
     "train": "qdtui.screens.train:TrainScreen",
     "runs": "qdtui.screens.runs:RunsScreen",
     "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
+    "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., drawer=...)
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
 }
@@ -87,6 +88,9 @@ class QdApp(App[None]):
             self.check_attach(self.state.attach_run)
         elif self.state.quiz is not None:
             self._open_quiz(self.state.quiz)
+        elif self.state.draw is not None:
+            ns = self.state.draw
+            self.action_open("draw", run_id=ns.run, game=ns.game, drawer=ns.name)
 
     def _open_quiz(self, ns: argparse.Namespace) -> None:
         """`qdtui quiz ...`: the setup form prefilled (started at once when a name is given), or a resume."""
@@ -217,7 +221,7 @@ class QdApp(App[None]):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | serve ...]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | draw ... | serve ...]`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
@@ -242,6 +246,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
     quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
+    draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
+    draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses (default: the newest finished)")
+    draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
+    draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
     serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
@@ -269,7 +277,7 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
     """AppState for parsed arguments."""
     return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
                     attach_run=ns.run_id if ns.command == "attach" else None,
-                    quiz=ns if ns.command == "quiz" else None)
+                    quiz=ns if ns.command == "quiz" else None, draw=ns if ns.command == "draw" else None)
 
 
 def main(argv: list[str] | None = None) -> None:

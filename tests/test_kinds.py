@@ -22,9 +22,17 @@ from qdcore.cli.main import app as qd_app  # noqa: E402
 
 @pytest.fixture
 def centroid():
+    import importlib
+
+    import qdcore.cli.main
+
     register(CENTROID)
+    # `qd` generates its options from the kinds registered when the CLI is built; another test in this process
+    # may have built it before this kind existed (a real process registers its kinds first), so build it again.
+    importlib.reload(qdcore.cli.main)
     yield CENTROID
     unregister("centroid")
+    importlib.reload(qdcore.cli.main)
 
 
 def test_store_sink_keeps_samples_as_files_readers_poll(tmp_path):

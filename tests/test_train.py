@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.events import Checkpoint, EpochEnd, ListSink, Progress, RunFinished, RunStarted
 from qdcore.predictions import Predictions
 from qdcore.train import TrainConfig, build_config
 from qdcore.train import checkpoint as ckpt
-from qdcore.train.engine import load_splits, lr_factor, train
+from qdcore.train.engine import lr_factor, train
 from qdcore.train.gpudata import Augment, DeviceData, augment_batch
 
 # Small enough for seconds on one CPU thread, big enough to learn (12 demo classes: chance is 8.3%).

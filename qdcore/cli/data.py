@@ -50,7 +50,7 @@ def list_(
 ) -> None:
     """Categories: the built-in demo set, the download cache, and Google's 345 downloadable ones."""
     from qdcore.data.categories import official_files
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
     from qdcore.paths import data_cache
 
@@ -199,7 +199,7 @@ def download_cmd(
 def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, json_: JsonOpt = False) -> None:
     """Per category of a source: drawings, file size, file; and Google's full count."""
     from qdcore.data.categories import official_files, parse_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
 
     src = open_source(data, cache=cache)
@@ -301,7 +301,7 @@ def show(
     from rich.console import Console
 
     from qdcore.data.categories import check_category, official_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import ConfigError, DataError
 
     if n < 1:
@@ -428,3 +428,55 @@ def export(
     if len(ds.classes) > 1:
         console.print("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts)),
                       markup=False, highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- people's drawings (qdtui draw)
+
+@app.command("export-drawn")
+def export_drawn(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .ndjson file (Google's raw ndjson: x, y, t in ms).")],
+    simplified: Annotated[bool, typer.Option("--simplified", help="Write Google's simplified strokes (0..255, no times) instead.")] = False,
+    run: Annotated[Optional[int], typer.Option("--run", help="Only drawings this run's model guessed.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Only drawings by this person.")] = None,
+) -> None:
+    """Write the drawings people made in 'qdtui draw' as one Google-format .ndjson (use it with --data FILE)."""
+    from qdcore.draw.export import export_drawn as write
+    from qdcore.store import Store
+
+    with Store() as store:
+        n = write(store, out, simplified=simplified, run_id=run, participant=name)
+    what = "simplified" if simplified else "raw"
+    console.print(f"wrote {n:,} drawings to {out} (Google's {what} ndjson)", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+@app.command("drawn-report")
+def drawn_report(
+    run: Annotated[Optional[int], typer.Option("--run", help="The run whose model guessed (default: the newest one people drew for).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
+    from qdcore.draw.report import drawn_report as build
+    from qdcore.store import Store
+
+    with Store() as store:
+        rep = build(store, run)
+    if json_:
+        print_json(rep.as_dict())
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    tag = " (synthetic)" if rep.synthetic else ""
+    title = Text(f"run {rep.run_id} ({rep.run_name}): people's drawings vs its test drawings from {rep.test_data}{tag}")
+    t = Table(title=title, title_justify="left", show_edge=False)
+    for col in ("category", "drawn", "recognised", "median time", "test accuracy"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for r in rep.rows:
+        t.add_row(Text(r.word), str(r.drawn), f"{r.recognized} ({100 * r.share:.0f}%)",
+                  "—" if r.median_seconds is None else f"{r.median_seconds:.1f} s",
+                  "—" if r.test_accuracy is None else f"{100 * r.test_accuracy:.1f}% of {r.test_n:,}")
+    t.add_section()
+    share = rep.recognized / rep.drawn if rep.drawn else 0.0
+    t.add_row("all", str(rep.drawn), f"{rep.recognized} ({100 * share:.0f}%)", "", "")
+    console.print(t)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qdcore.errors import ConfigError, DataError
-from qdcore.train.artifacts import PREDICTIONS_FILE
+from qdcore import predictions
+from qdcore.errors import ConfigError, DataError, StoreError
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -112,7 +112,9 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 
 def run_predictions_path(store: "Store", run_id: int) -> Path:
     """Where a run's test predictions are (the run must exist)."""
-    return store.run_dir(int(run_id), create=False) / PREDICTIONS_FILE
+    from qdcore.predictions import run_file
+
+    return run_file(store.run_dir(int(run_id), create=False))
 
 
 def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
@@ -135,14 +137,9 @@ def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], 
     if not path.exists():
         raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}'")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            classes = [str(c) for c in z["classes"]]
-            labels = np.asarray(z["labels"], dtype=np.int64)
-            predicted = np.asarray(z["probs"]).argmax(axis=1)
-            provenance = [str(p) for p in z["provenance"]]
-    except (ValueError, KeyError, OSError) as e:
-        raise ConfigError(f"{path} is not a readable predictions file ({e}); re-run 'qd eval {run_id}'") from None
-    return classes, labels, predicted, provenance
+        return predictions.outcomes(path)
+    except StoreError as e:
+        raise ConfigError(str(e).replace("'qd eval RUN'", f"'qd eval {run_id}'")) from None
 
 
 def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -204,7 +201,7 @@ def _not_enough(cfg: QuizConfig, have: int, where: str) -> ConfigError:
 def _from_data(cfg: QuizConfig) -> QuizItems:
     from qdcore.data.categories import parse_categories
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(cfg.data)
     available = source.categories()
@@ -471,13 +468,12 @@ def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
     """Recent runs with test predictions to quiz on, each with its number of test drawings."""
     out = []
     for run in store.list_runs(limit=limit):
-        path = store.home / "runs" / str(run.id) / PREDICTIONS_FILE
+        path = predictions.run_file(store.home / "runs" / str(run.id))
         if not path.is_file():
             continue
         try:
-            with np.load(path, allow_pickle=False) as z:
-                n = int(z["labels"].shape[0])  # reads one small member, not the drawings
-        except (OSError, ValueError, KeyError):
+            n = predictions.count(path)  # reads one small member, not the drawings
+        except StoreError:
             continue
         if n:
             out.append((run, n))

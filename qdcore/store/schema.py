@@ -77,6 +77,25 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX artifacts_run ON artifacts(run_id, id)",
     ],
+    # v3: drawings people made on the draw screen (strokes as Google's raw ndjson, the model's guesses).
+    [
+        """CREATE TABLE drawings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            participant TEXT NOT NULL,
+            word TEXT NOT NULL,  -- the category asked for
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,  -- the model that guessed
+            game TEXT,  -- drawings of one game share it
+            round INTEGER,
+            strokes TEXT NOT NULL,  -- [[[x...], [y...], [t ms...]], ...]
+            guesses TEXT NOT NULL DEFAULT '[]',  -- the model's top 5 at the end: [[class, prob], ...]
+            recognized INTEGER NOT NULL DEFAULT 0,
+            recognized_ms REAL,  -- from the start to the model's first right top guess
+            ms REAL NOT NULL DEFAULT 0,  -- time spent drawing
+            t REAL NOT NULL
+        )""",
+        "CREATE INDEX drawings_word ON drawings(word)",
+        "CREATE INDEX drawings_run ON drawings(run_id, id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
@@ -46,15 +47,6 @@ class TrainResult:
     run_dir: Path | None = None
     run_id: int | None = None
     events: list = field(default_factory=list)
-
-
-def load_splits(cfg: TrainConfig):
-    """The drawings of a config: select from its data source, then split train/val/test by its seed."""
-    from qdcore.data.drawingset import select, split
-    from qdcore.data.sources import open_source
-
-    ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
-    return split(ds, cfg.val, cfg.test, cfg.seed)
 
 
 def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
@@ -217,7 +209,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if splits is None:
         splits = load_splits(cfg)
     classes = list(splits.train.classes)
-    fingerprint = _fingerprint(splits)
+    fingerprint = splits.fingerprint()
     channels_last = rt.device.type in ("cpu", "cuda")
 
     model = build_model(cfg.model, len(classes), **cfg.model_options())
@@ -458,10 +450,6 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             preds.save(out_dir / PREDICTIONS_FILE)
     emit(RunFinished("done", summary))
     return TrainResult("done", summary, history, model, classes, preds, out_dir, run_id)
-
-
-def _fingerprint(splits) -> str:
-    return "-".join(part.fingerprint()[:8] for part in (splits.train, splits.val, splits.test))
 
 
 def _model_meta(cfg: TrainConfig, classes: list[str], epoch: int, val_loss: float, fingerprint: str,

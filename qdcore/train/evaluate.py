@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -127,7 +127,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(data)
     if categories is None:
@@ -146,7 +146,6 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
     from qdcore.train.checkpoint import load_model
     from qdcore.train.config import TrainConfig
-    from qdcore.train.engine import load_splits
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
@@ -155,12 +154,22 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     kind = find_kind(rec.kind)
     if kind is None or kind.config is not TrainConfig:
         raise ConfigError(f"run {run_id} is a {rec.kind} run; evaluate it with 'qd eval', which knows its kind")
-    run_dir = store.run_dir(run_id, create=False)
     rt = resolve(device or "auto", None)
-    model, meta = load_model(run_dir, rt.device)
-    classes = list(meta["classes"])
+    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
+    cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+    return evaluate_with(store, run_id, lambda images: predict_probs(model, images, rt, batch_size),
+                         list(meta["classes"]), cfg, data, categories=categories, per_class=per_class, seed=seed,
+                         imbalance=imbalance)
+
+
+def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
+                  cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
+                  seed: int = 0, imbalance: str | None = None) -> RunEvaluation:
+    """Any kind's model (`predict`: uint8 drawings -> probabilities) on the test split of `cfg` or on `data`."""
+    from qdcore.data.selection import load_splits
+
+    run_dir = store.run_dir(run_id, create=False)
     if data is None:
-        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
         ds = load_splits(cfg).test
         if list(ds.classes) != classes:
             raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
@@ -172,7 +181,10 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
         ds = select_for_model(data, categories, per_class, seed, imbalance, classes)
         labels_for(ds, classes, where=str(data))  # the one-line error names the data before any work
         where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
-    preds = predictions_for(model, ds, classes, rt, batch_size)
+    labels = labels_for(ds, classes)
+    images = np.asarray(ds.images, np.uint8).reshape(-1, 28, 28)
+    preds = Predictions(np.asarray(predict(images), np.float32), labels, list(classes), images,
+                        [ds.provenance(i) for i in range(len(ds))])
     path = None
     if data is None:
         path = run_dir / PREDICTIONS_FILE
