@@ -34,6 +34,8 @@ class Progress:
     loss: float
     throughput: float
     top1: float | None = None
+    # (step, loss) points inside the window (mean over a few steps each), read from the device with `loss`
+    step_losses: tuple[tuple[int, float], ...] = ()
 
 
 @dataclass(frozen=True)

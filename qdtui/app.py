@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 import time
@@ -12,9 +13,11 @@ from pathlib import Path
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.reactive import reactive
 from textual.screen import Screen
 
 from qdtui.commands import QdCommands
+from qdtui.graphics import MODES as GRAPHICS_CHOICES
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -22,7 +25,9 @@ from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
 
 MIN_SIZE = (80, 24)
+
 THEMES = ("textual-dark", "textual-light")
+GRAPHICS_NAMES = {"halfblock": "half-blocks", "kitty": "kitty graphics (real pixels)", "sixel": "sixel (real pixels)"}
 
 # Screens opened by name, imported on first use so the first paint stays fast.
 # None: not built yet (the key shows dimmed in the footer). The next screens slot in here.
@@ -59,14 +64,19 @@ class QdApp(App[None]):
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+g", "cycle_graphics", "Pixels", show=False),
         Binding("escape", "back", "Back", show=False),
     ]
+
+    # How drawings reach the screen: kitty / sixel (real pixels) or halfblock; widgets follow changes.
+    graphics: reactive[str] = reactive("halfblock")
 
     def __init__(self, state: AppState | None = None, *, theme: str = "textual-dark") -> None:
         self.started_at = time.perf_counter()
         self.first_paint_at: float | None = None
         super().__init__()
         self.state = state or AppState()
+        self.set_reactive(QdApp.graphics, self.state.graphics)
         self.routes = dict(ROUTES)
         self._initial_theme = theme
         self._too_small: TooSmallScreen | None = None
@@ -145,6 +155,18 @@ class QdApp(App[None]):
         """Switch between the dark and the light theme."""
         self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
 
+    def action_cycle_graphics(self) -> None:
+        """The in-app graphics setting: half-blocks, kitty graphics, sixel, in turn (also in the palette)."""
+        order = ("halfblock", "kitty", "sixel")
+        self.set_graphics(order[(order.index(self.graphics) + 1) % len(order)] if self.graphics in order else order[0])
+
+    def set_graphics(self, mode: str) -> None:
+        """Draw drawings as half-blocks, kitty graphics or sixel from now on."""
+        if mode not in GRAPHICS_NAMES:
+            return
+        self.graphics = self.state.graphics = mode
+        self.notify(f"Drawings: {GRAPHICS_NAMES[mode]} (ctrl+g changes; start with --graphics to keep it)")
+
     def on_run_chosen(self, message: RunChosen) -> None:
         self.open_run(message.run_id, message.status, message.kind)
 
@@ -218,12 +240,15 @@ def _opens(kind: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID | quiz ... | draw ...]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | draw ... | serve ...]`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
     common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
                         help="run store directory (default $QD_HOME or the user data dir)")
+    common.add_argument("--graphics", default=argparse.SUPPRESS, choices=GRAPHICS_CHOICES,
+                        help="how drawings are drawn: real pixels (kitty, sixel), half-blocks, or auto: "
+                             "ask the terminal (default; $QD_GRAPHICS sets it too)")
     parser = argparse.ArgumentParser(prog="qdtui", parents=[common],
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -244,9 +269,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses (default: the newest finished)")
     draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
     draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
+    serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
+    ns.graphics = getattr(ns, "graphics", None) or os.environ.get("QD_GRAPHICS") or "auto"
+    if ns.graphics not in GRAPHICS_CHOICES:
+        parser.error(f"QD_GRAPHICS={ns.graphics!r} is not one of {', '.join(GRAPHICS_CHOICES)}")
     ns.run_id = getattr(ns, "run_id", None)
     return ns
 
@@ -270,7 +301,17 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the app."""
+    from qdtui.graphics import cell_pixels, resolve_graphics
+
     ns = parse_args(argv)
-    app = QdApp(state_from_args(ns))
+    if ns.command == "serve":
+        from qdtui.serve import serve
+
+        sys.exit(serve(ns.host, ns.port, ns.data, ns.home, ns.graphics))
+    state = state_from_args(ns)
+    # The terminal answers questions only before Textual owns stdin: ask now.
+    state.graphics = resolve_graphics(ns.graphics)
+    cell_pixels()  # cached now: once Textual reads stdin the terminal can no longer be asked (ctrl+g needs it)
+    app = QdApp(state)
     app.run()
     sys.exit(app.return_code or 0)

@@ -37,6 +37,9 @@ class QdCommands(Provider):
 
     def _commands(self) -> list[tuple[str, str, Any]]:
         out = [(title, help_text, partial(self.app.action_open, route)) for title, help_text, route in ACTIONS]
+        for mode, name in (("halfblock", "half-blocks"), ("kitty", "kitty graphics"), ("sixel", "sixel")):
+            out.append((f"Drawings as {name}", "how drawings are drawn (real pixels need a terminal that shows them)",
+                        partial(self.app.set_graphics, mode)))
         for run in self.runs:
             out.append((f"Open run {run.id} {run.name}", f"{run.kind} · {run.status}",
                         partial(self.app.open_run, run.id, run.status, run.kind)))

@@ -29,6 +29,7 @@ class AppState:
     quiz: Any = None  # parsed `qdtui quiz ...` arguments, opened on start
     draw: Any = None  # parsed `qdtui draw ...` arguments, opened on start
     seed: int = 0  # sample choice in the data browser
+    graphics: str = "halfblock"  # kitty | sixel | halfblock; main() resolves --graphics auto before the app starts
     catalogs: CatalogCache = field(default_factory=CatalogCache, repr=False)
 
     @property

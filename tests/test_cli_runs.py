@@ -176,3 +176,12 @@ def test_without_readable_predictions_the_quizzes_on_the_run_count(home, quizzed
     show = qd(home, "show", str(quizzed))
     assert show.exit_code == 0 and "on 16 quiz answers by 2 people" in " ".join(show.output.split())
     assert "same drawings" not in show.output
+
+
+def test_show_history_fits_80_columns_with_percentages(home):
+    out = runner.invoke(app, ["--home", str(home), "runs", "show", "1"], env={"COLUMNS": "80"}).output
+    history = out[out.index("History"):out.index("Artifacts")]
+    assert "epoch" in history and "e…" not in history
+    assert "51.0%" in history and "56.0%" in history and "50.0%" in history  # val/top1, train/top1
+    assert "0.51" not in history
+    assert max(len(line) for line in history.splitlines()) <= 80

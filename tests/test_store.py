@@ -430,3 +430,14 @@ def test_close_from_another_thread_while_workers_read(tmp_path):
         t.join()
     assert errors == []
     assert store.get_run(rid).status == "running"  # reopened lazily after close
+
+
+def test_store_sink_writes_the_window_step_losses(tmp_path):
+    store = Store(tmp_path)
+    rid = store.create_run("steps", "classifier", {"model": "fc"})
+    sink = StoreSink(store, rid)
+    sink(Progress(step=6, epoch=1, seen=120, lr=1e-3, loss=1.5, throughput=900.0,
+                  step_losses=((2, 2.0), (4, 1.5), (6, 1.0))))
+    loss = [(r.step, r.value) for r in store.metrics(rid, split="step") if r.name == "loss"]
+    assert sorted(loss) == [(2, 2.0), (4, 1.5), (6, 1.0)]
+    assert [r.step for r in store.metrics(rid, split="step") if r.name == "lr"] == [6]

@@ -64,8 +64,17 @@ def test_event_sequence(trained):
     assert [e.epoch for e in ends] == [1, 2, 3]
     assert all(0 <= e.metrics["val/top1"] <= e.metrics["val/top5"] <= 1 for e in ends)
     steps = [p.step for p in sink.of(Progress)]
-    assert steps and all(s % 5 == 0 for s in steps) and steps == sorted(set(steps))
+    epoch_ends = {e.step for e in ends}
+    assert steps and all(s % 5 == 0 or s in epoch_ends for s in steps) and steps == sorted(set(steps))
     assert all(isinstance(p.loss, float) and p.throughput > 0 for p in sink.of(Progress))
+    # Every step's loss reaches the host inside its window's Progress (means of runs of steps), the
+    # windows cover the run, and each window's points average to its loss.
+    points = [pt for p in sink.of(Progress) for pt in p.step_losses]
+    assert [s for s, _ in points] == sorted({s for s, _ in points}) and points[-1][0] == ends[-1].step
+    assert len(points) == ends[-1].step  # log_every 5 <= POINTS_PER_LOG: one point per step
+    for p in sink.of(Progress):
+        assert p.step_losses[-1][0] == p.step
+        assert sum(v for _, v in p.step_losses) / len(p.step_losses) == pytest.approx(p.loss, rel=0.02)
     assert any(c.best for c in sink.of(Checkpoint))
     # Events carry plain Python numbers, never tensors.
     assert all(not isinstance(v, torch.Tensor) for e in ends for v in vars(e).values())

@@ -93,6 +93,10 @@ async def test_data_browser_shows_a_grid_of_drawings(home):
         await pilot.press("tab", "right", "enter")
         await pilot.pause()
         assert isinstance(app.screen, DrawingDialog)
+        # the zoom is larger than the grid's drawing (28x14 cells at 1x), in pixels and in cells
+        big = app.screen.query_one("#big-drawing")
+        assert big.image.shape[0] > 28 and big.size.width > 28 and big.size.height > 14
+        assert big.region.bottom <= 24
         await pilot.press("escape", "escape")
         await pilot.pause()
         assert isinstance(app.screen, HomeScreen)

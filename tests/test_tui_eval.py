@@ -260,6 +260,11 @@ async def test_missing_model_worst_percentiles_and_quality(runs):
         await settle(app, pilot)
         worst = screen.pane("worst")
         ranking = rank_drawings(screen.data.pred)
+        # the tab opens at the very worst drawing, under the cursor
+        assert worst.pct == 0 and worst.shown[0] == ranking.order[0]
+        assert screen.query_one("#worst-grid").cursor == 0
+        assert "the worst drawings" in str(screen.query_one("#worst-line").content)
+        await pilot.press("w")
         assert worst.pct == 5 and np.array_equal(worst.shown, around_percentile(ranking, 5, 48))
         assert "around the 5% worst" in str(screen.query_one("#worst-line").content)
         await pilot.press("right_square_bracket", "right_curly_bracket")

@@ -379,7 +379,7 @@ async def test_attach_to_qd_train_then_cancel_it(home):
 # --- snapshots (deterministic: store rows with fixed values, no clocks in the view) ------------------
 
 
-def finished_run(home: Path) -> int:
+def finished_run(home: Path, constant_lr: bool = False) -> int:
     """A done run with 3 epochs of step and epoch rows, written through the Store API."""
     with Store(home) as store:
         rid = store.create_run("fc on demo", "classifier",
@@ -388,12 +388,14 @@ def finished_run(home: Path) -> int:
         for e in range(1, 4):
             for k in range(1, 11):
                 s = (e - 1) * 10 + k
-                rows += [(s, e, "step", "loss", 2.3 / (1 + 0.1 * s)), (s, e, "step", "lr", 1e-3 * (1 - s / 40)),
+                lr = 1e-3 if constant_lr else 1e-3 * (1 - s / 40)
+                rows += [(s, e, "step", "loss", 2.3 / (1 + 0.1 * s)), (s, e, "step", "lr", lr),
                          (s, e, "step", "throughput", 5000.0), (s, e, "step", "top1", min(0.9, 0.1 + 0.025 * s))]
             s = e * 10
             rows += [(s, e, "train", "loss", 2.0 / (1 + 0.4 * e)), (s, e, "train", "top1", 0.2 + 0.2 * e),
                      (s, e, "val", "loss", 2.1 / (1 + 0.35 * e)), (s, e, "val", "top1", 0.18 + 0.19 * e),
-                     (s, e, "val", "top5", 0.5 + 0.1 * e), (s, e, "train", "lr", 1e-3 * (1 - s / 40)),
+                     (s, e, "val", "top5", 0.5 + 0.1 * e),
+                     (s, e, "train", "lr", 1e-3 if constant_lr else 1e-3 * (1 - s / 40)),
                      (s, e, "train", "seconds", 4.0)]
         store.log_metrics(rid, rows)
         store.update_summary(rid, {"checkpoint": {"epoch": 3, "path": "model.safetensors", "best": True}})
@@ -418,3 +420,56 @@ def test_snapshot_live_view_of_a_finished_run(snap_compare, snap_home, size):
         await pilot.pause(0.4)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)
+
+
+async def _open_live(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.polls >= 1, 30, "poll")
+    await settle(app, pilot)
+    await pilot.pause(0.4)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_live_chart_on_epochs_with_a_constant_lr(snap_compare, snap_home, size):
+    rid = finished_run(snap_home, constant_lr=True)
+
+    async def run_before(pilot) -> None:
+        await _open_live(pilot)
+        await pilot.press("x", "s")  # epochs on the x axis, light smoothing
+        await pilot.pause(0.4)
+
+    assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)
+
+
+@sync
+async def test_chart_keys_axis_shared_range_toggles_and_constant_lr(home):
+    rid = finished_run(home, constant_lr=True)
+    app = QdApp(AppState(home=home, attach_run=rid))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open_live(pilot)
+        live = app.screen
+        plots = live.plots
+        views = {k: p.view for k, p in plots.items()}
+        # one x range for every panel of the run, labelled with the axis
+        assert views["loss"].x_range == views["top1"].x_range == (1.0, 30.0)
+        assert all(v.xlabel == "step" for k, v in views.items() if k != "lr")
+        # the constant learning rate is one line of text, not a plot
+        assert plots["lr"].collapsed and plots["lr"].size.height == 1
+        assert "learning rate: 0.001 (constant)" in str(plots["lr"].render())
+        # train and val differ by marker; the legend sits in the title line
+        markers = {s.name: s.marker for s in views["loss"].series}
+        assert len(set(markers.values())) == 3 and "▬ train" in views["loss"].headline()
+        await pilot.press("x")
+        await pilot.pause(0.3)
+        assert plots["loss"].view.xlabel == "epoch" and plots["loss"].view.x_range == pytest.approx((0.1, 3.0))
+        await pilot.press("x")
+        await pilot.pause(0.3)
+        assert plots["loss"].view.xlabel == "wall time (s)" and plots["loss"].view.x_range == pytest.approx((0.4, 12.0))
+        await pilot.press("x", "1")
+        await pilot.pause(0.3)
+        assert plots["loss"].view.xlabel == "step" and "step" not in [s.name for s in plots["loss"].view.series]
+        # the epochs' points now decide the shared range
+        assert plots["loss"].view.x_range == plots["top1"].view.x_range == (10.0, 30.0)
+        await pilot.press("s", "l")
+        await pilot.pause(0.3)
+        assert plots["loss"].smooth > 0 and plots["loss"].view.log_y and not plots["top1"].view.log_y

@@ -35,10 +35,14 @@ class AnalyzeOptions:
 
     def validate(self) -> None:
         """ConfigError naming the first bad option."""
-        if not 1 <= self.top <= 10_000:
-            raise ConfigError(f"--top must be from 1 to 10000, got {self.top}")
-        if self.k is not None and not 2 <= self.k <= 1000:
-            raise ConfigError(f"--k must be from 2 to 1000 clusters, got {self.k}")
+        if self.top < 1:
+            raise ConfigError(f"--top must be at least 1, got {self.top}")
+        if self.top > 10_000:
+            raise ConfigError(f"--top must be at most 10000, got {self.top}")
+        if self.k is not None and self.k < 2:
+            raise ConfigError(f"--k must be at least 2 clusters, got {self.k}")
+        if self.k is not None and self.k > 1000:
+            raise ConfigError(f"--k must be at most 1000 clusters, got {self.k}")
         if self.eps is not None and not 0 < self.eps < float("inf"):
             raise ConfigError(f"--eps must be a positive finite distance, got {self.eps}")
         if not 0 <= self.seed < 2**32:

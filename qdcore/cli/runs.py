@@ -110,6 +110,17 @@ def _short(v: float | None) -> str:
     return DASH if v is None else "nan" if math.isnan(v) else f"{v:.4g}"
 
 
+def _history_cell(key: str, v: float | None) -> str:
+    """A per-epoch value: top-1/top-5 as percentages, seconds as durations, the rest to 4 significant digits."""
+    if v is None or math.isnan(v):
+        return _short(v)
+    if key.endswith(("top1", "top5", "accuracy")):
+        return f"{100 * v:.1f}%"
+    if key.endswith("seconds"):
+        return _dur(v)
+    return _short(v)
+
+
 def _when(t: float | None) -> str:
     return DASH if t is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
@@ -242,11 +253,13 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         epochs = sorted({e for v in history.values() for e, _ in v})
         by_key = {k: dict(v) for k, v in history.items()}
         t = Table(title="History (per epoch)", title_justify="left", header_style="bold")
-        t.add_column("epoch", justify="right")
+        # the epoch column never shrinks to 'e…'; rates print as percentages like the summary, which
+        # also keeps the table within 80 columns
+        t.add_column("epoch", justify="right", no_wrap=True, min_width=5)
         for k in keys:
             t.add_column(k.replace("/", "\n"), justify="right", no_wrap=True)
         for e in epochs:
-            t.add_row(str(e), *[_short(by_key[k].get(e)) for k in keys])
+            t.add_row(str(e), *[_history_cell(k, by_key[k].get(e)) for k in keys])
         console.print(t)
     else:
         console.print("[dim]History: no epochs recorded[/]")

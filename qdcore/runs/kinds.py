@@ -26,7 +26,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
 - `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
-  it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`.
+  it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`: the
+  one-line result of a finished run (CLI, live view).
 - `predictor(run_dir, device) -> (predict, classes)`: the run's model rebuilt from its files, `predict`
   taking uint8 drawings (N, 28, 28) to probabilities (N, C) (`qd predict`); None: the kind has no model to use.
 """

@@ -86,8 +86,12 @@ def epoch_rows(e: EpochEnd) -> list[tuple[int, int, str, str, float]]:
 
 def progress_rows(p: Progress) -> list[tuple[int, int, str, str, float]]:
     """Metric rows for a logging step (split "step")."""
-    rows = [(p.step, p.epoch, "step", "loss", p.loss), (p.step, p.epoch, "step", "lr", p.lr),
-            (p.step, p.epoch, "step", "throughput", p.throughput)]
+    if p.step_losses:  # the window's points; the last one ends at p.step
+        rows = [(s, p.epoch, "step", "loss", v) for s, v in p.step_losses if s != p.step]
+        rows.append((p.step, p.epoch, "step", "loss", p.step_losses[-1][1] if p.step_losses[-1][0] == p.step else p.loss))
+    else:
+        rows = [(p.step, p.epoch, "step", "loss", p.loss)]
+    rows += [(p.step, p.epoch, "step", "lr", p.lr), (p.step, p.epoch, "step", "throughput", p.throughput)]
     if p.top1 is not None:
         rows.append((p.step, p.epoch, "step", "top1", p.top1))
     return rows

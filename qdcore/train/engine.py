@@ -139,6 +139,26 @@ def _numel(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters()))
 
 
+
+POINTS_PER_LOG = 10  # step-loss points per logging window (means over equal runs of steps)
+
+
+def _window_progress(step: int, epoch: int, seen: int, lr: float, win_loss, win_hit, win_n: int, step_buf,
+                     buf_first: int, buf_n: int, throughput: float) -> Progress:
+    """The Progress of a logging window, read from the device in one transfer.
+
+    step_losses holds (step, mean loss) over runs of about log_every / POINTS_PER_LOG steps; steps that
+    started before a resume (not in the buffer) are covered by `loss` only."""
+    kept = min(buf_n, step_buf.numel())
+    vals = torch.cat([torch.stack([win_loss.float(), win_hit.float()]), step_buf[:kept].float()]).tolist()
+    wl, wh, per_step = vals[0], vals[1], vals[2:]
+    stride = max(1, -(-len(per_step) // POINTS_PER_LOG))
+    points = []
+    for k in range(0, len(per_step), stride):
+        chunk = per_step[k:k + stride]
+        points.append((buf_first + k + len(chunk) - 1, sum(chunk) / len(chunk)))
+    return Progress(step, epoch, seen, lr, wl / win_n, throughput, wh / win_n, tuple(points))
+
 def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in state.items()}
 
@@ -284,6 +304,10 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         win_loss = torch.tensor(st["win"][0], device=rt.device)
         win_hit = torch.tensor(st["win"][1], device=rt.device)
         win_n = st["win"][2]
+        # Each step's loss waits on the device until the window is read (no per-step host sync), so the
+        # step curve gets up to POINTS_PER_LOG points per window, not one.
+        step_buf = torch.zeros(cfg.log_every, device=rt.device)
+        buf_first, buf_n = st["step"] + 1, 0
         model.train()
         clock.start()
         t_win = time.perf_counter()
@@ -314,19 +338,22 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
                 acc_hit += hits
                 win_loss += lsum
                 win_hit += hits
+                if buf_n < cfg.log_every:
+                    step_buf[buf_n] = loss.detach()
+            buf_n += 1
             acc_n += b
             win_n += b
             st["images"] += b * rt.world_size
             if step % cfg.log_every == 0:
-                # The only per-step host sync: once every log_every steps.
-                wl, wh = win_loss.item(), win_hit.item()
+                # The only per-step host sync: once every log_every steps, one read for the window.
                 now = time.perf_counter()
-                emit(Progress(step, epoch, st["images"], lr, wl / win_n, win_n * rt.world_size / max(now - t_win, 1e-9),
-                              wh / win_n))
+                emit(_window_progress(step, epoch, st["images"], lr, win_loss, win_hit, win_n, step_buf,
+                                      buf_first, buf_n, win_n * rt.world_size / max(now - t_win, 1e-9)))
                 win_loss.zero_()
                 win_hit.zero_()
                 win_n = 0
                 t_win = now
+                buf_first, buf_n = step + 1, 0
             # Many ranks agree on stopping every log_every steps (one tiny collective), so all end at one step.
             if (should_stop() if rt.world_size == 1 else (step % cfg.log_every == 0
                                                          and dist.any_rank(should_stop(), rt.device))):
@@ -334,6 +361,15 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
                 break
         st["epoch_seconds"] += clock.stop()
         finished_epoch = bi + 1 >= len(batches)
+        if finished_epoch and win_n:
+            # The epoch's last partial window, read with the epoch's own sync: a short run's step curve
+            # covers every epoch, not only the steps before the last multiple of log_every.
+            now = time.perf_counter()
+            emit(_window_progress(st["step"], epoch, st["images"], lr, win_loss, win_hit, win_n, step_buf,
+                                  buf_first, buf_n, win_n * rt.world_size / max(now - t_win, 1e-9)))
+            win_loss.zero_()
+            win_hit.zero_()
+            win_n = 0
         # Sums over all ranks (one collective an epoch); rank 0 keeps them, the others restart from zero.
         tot_loss, tot_hit, tot_n = dist.all_sum(acc_loss, acc_hit, acc_n, device=rt.device)
         st["acc"] = [tot_loss, int(tot_hit), int(tot_n)] if rt.rank == 0 else [0.0, 0, 0]

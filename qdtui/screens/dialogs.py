@@ -136,6 +136,9 @@ class TooSmallScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+ZOOM_SCALES = (3.0, 2.5, 2.0, 1.75, 1.5, 1.25, 1.0)
+
+
 class DrawingDialog(ModalScreen[None]):
     """One drawing large, with its caption and provenance."""
 
@@ -146,11 +149,11 @@ class DrawingDialog(ModalScreen[None]):
         self.item, self.title_text = item, title
 
     def compose(self) -> ComposeResult:
-        from qdtui.widgets.drawing import Drawing  # numpy stays out of the first paint
+        from qdtui.widgets.drawing import FitDrawing  # numpy stays out of the first paint
 
         with Vertical(classes="dialog drawing-dialog") as box:
             box.border_title = self.title_text
-            yield Drawing(self.item.image, id="big-drawing")
+            yield FitDrawing(self.item.image, scales=ZOOM_SCALES, id="big-drawing")
             first, _ = self.item.caption(200)
             yield Static(first.strip(), classes="dialog-body", markup=False)
             if self.item.provenance:
@@ -163,11 +166,13 @@ class DrawingDialog(ModalScreen[None]):
         self._fit()
 
     def _fit(self) -> None:
-        # 2x (56x28 cells) when the terminal has room for it and the captions, else 1x.
-        big = self.app.size.width >= 64 and self.app.size.height >= 36
+        # As large as the screen allows beside the border and the two caption lines, and always larger
+        # than a grid's 1x (28x14 cells): 1.25x (35x18) fits 80x24.
+        rows = max(14, min(42, self.app.size.height - 4))
+        cols = max(28, min(84, self.app.size.width - 8, 2 * rows))
         drawing = self.query_one("#big-drawing")
-        drawing.styles.width = 56 if big else 28
-        drawing.styles.height = 28 if big else 14
+        drawing.styles.width = cols
+        drawing.styles.height = rows
 
     def action_close(self) -> None:
         """Close the dialog."""

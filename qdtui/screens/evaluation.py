@@ -176,7 +176,7 @@ class PairsPane(EvalPane):
                           Text(percent(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
         line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
                 "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")
-        self.query_one("#pairs-line", Static).update(Text(line, no_wrap=True, overflow="ellipsis"))
+        self.query_one("#pairs-line", Static).update(Text(line))
 
     @on(DataTable.RowSelected, "#pairs-table")
     def _pair_selected(self, event: DataTable.RowSelected) -> None:
@@ -201,7 +201,7 @@ class EvaluationScreen(Screen):
     """One run's evaluation in tabs; loading and every analysis run in workers."""
 
     DEFAULT_CSS = """
-    EvaluationScreen #eval-run-line { height: 1; padding: 0 1; background: $panel; }
+    EvaluationScreen #eval-run-line { height: auto; max-height: 2; padding: 0 1; background: $panel; }
     EvaluationScreen #eval-tabs { height: 1fr; }
     EvaluationScreen #eval-tabs > ContentSwitcher { height: 1fr; }
     EvaluationScreen #eval-tabs TabPane { padding: 0; height: 1fr; }

@@ -64,8 +64,7 @@ class GalleryScreen(Screen):
     GalleryScreen #gallery-panes { height: 1fr; }
     GalleryScreen .gallery-pane { width: 1fr; }
     GalleryScreen .gallery-heading { height: 1; padding: 0 1; color: $text-accent; }
-    GalleryScreen #gallery-detail { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap;
-                                    text-overflow: ellipsis; }
+    GalleryScreen #gallery-detail { height: auto; max-height: 3; padding: 0 1; background: $panel; }
     """
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
@@ -130,7 +129,7 @@ class GalleryScreen(Screen):
     def _detail(self, grid: DrawingGrid, index: int) -> None:
         k = self.grids.index(grid)
         i = int(self.sections[k].indices[index])
-        self.query_one("#gallery-detail", Static).update(Text(self.data.describe(i), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#gallery-detail", Static).update(Text(self.data.describe(i)))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:
         if message.grid in self.grids:

@@ -93,11 +93,20 @@ class LiveScreen(Screen):
         Binding("c", "cancel", "Cancel run"),
         Binding("r", "resume", "Resume"),
         Binding("e", "evaluate", "Evaluate"),
+        Binding("x", "cycle_axis", "x axis"),
+        Binding("s", "smooth", "Smooth", show=False),
+        Binding("l", "log_scale", "Log y", show=False),
+        Binding("1", "toggle('1')", "Series 1", show=False),
+        Binding("2", "toggle('2')", "Series 2", show=False),
+        Binding("3", "toggle('3')", "Series 3", show=False),
         Binding("escape", "leave", "Back"),
     ]
     HELP_EXTRA = [
-        ("curves", "the run kind's metrics; for a classifier loss per logging step (step) and per epoch (train, "
-                   "val), top-1 per epoch; x is the step"),
+        ("curves", "the run kind's panels; for a classifier loss every few steps (⠒ step) and per epoch "
+                   "(▬ train, • val), top-1 per epoch; the panels share the x range"),
+        ("x", "x axis: step, epoch, wall time (training seconds)"),
+        ("s l", "smoothing off/light/heavy; log y scale (not for percentages)"),
+        ("1 2 3", "show or hide the first, second and third series (a classifier's step, train, val)"),
         ("ETA", "training time left at the current images/s (evaluation not counted)"),
         ("escape", "back; a run started here keeps training, even after quitting (Runs lists it, Enter follows it)"),
     ]
@@ -131,6 +140,8 @@ class LiveScreen(Screen):
         self._flushes = 0
         self._ticks = 0
         self._plotted = 0.0
+        self._axis = "step"  # x of the panels drawn per step: step, epoch or time (x)
+        self._log = False
         self._rebuilding = False
 
     # -- layout ----------------------------------------------------------------
@@ -211,12 +222,69 @@ class LiveScreen(Screen):
         self._fit()
 
     def _fit(self) -> None:
-        # A tall terminal gives the strips (a classifier's learning rate) a real plot; 24 rows keep them strips.
+        # A tall terminal gives the strips (a classifier's learning rate) a real plot; 24 rows keep them
+        # strips; a constant one is a line of text.
         tall = self.app.size.height >= 34
         for w in self.query(".strip"):
-            w.styles.height = "1fr" if tall else 8
+            if not w.collapsed:
+                w.styles.height = "1fr" if tall else 8
         for w in self.query("#live-plots"):
             w.styles.height = "2fr" if tall else "1fr"
+
+    # -- chart options ---------------------------------------------------------------
+
+    def _chart_setup(self) -> None:
+        """Tell every panel how steps map to epochs and seconds, and the x range they share."""
+        from qdtui.chart_model import XMap, shared_range
+
+        xmap = XMap(self.live.steps_per_epoch, self.live.epoch_seconds)
+        axis = self._axis if self._axis in xmap.available() else "step"
+        plots = self.plots
+        stepped = [plots[panel.name] for panel in self.live.panels if panel.x == "step"]
+        for p in stepped:
+            p.xmap, p.axis, p.shared_x = xmap, axis, None
+        # panels drawn per epoch keep their epochs (and share a range among themselves)
+        by_epoch = [plots[panel.name] for panel in self.live.panels if panel.x != "step"]
+        for p in by_epoch:
+            p.xlabel = "epoch"
+        for group in (stepped, by_epoch):
+            shared = shared_range([p.natural_range() for p in group])
+            for p in group:
+                p.shared_x = shared
+                p.refresh()
+
+    def action_cycle_axis(self) -> None:
+        """x axis: step, epoch, then wall time (those the run's facts allow)."""
+        from qdtui.chart_model import XMap
+
+        axes = XMap(self.live.steps_per_epoch, self.live.epoch_seconds).available()
+        self._axis = axes[(axes.index(self._axis) + 1) % len(axes)] if self._axis in axes else axes[0]
+        self._chart_setup()
+
+    def action_smooth(self) -> None:
+        """Smoothing off, light, heavy."""
+        for p in self.plots.values():
+            p.cycle_smoothing()  # the panels' titles say 'EMA 0.6' while smoothed
+
+    def action_log_scale(self) -> None:
+        """Log y scale on or off (panels of percentages stay linear)."""
+        self._log = not self._log
+        for panel in self.live.panels:
+            p = self.plots[panel.name]
+            p.ylog = self._log and panel.scale == 1.0
+            p.refresh()
+
+    def action_toggle(self, which: str) -> None:
+        """Show or hide one series (by its legend name, or the n-th of the first panel) in every panel."""
+        labels = [self.live.panels[0].label(i) for i in range(len(self.live.panels[0].series))] if self.live.panels else []
+        name = labels[int(which) - 1] if which.isdigit() and int(which) - 1 < len(set(labels)) else which
+        shown = None
+        for p in self.plots.values():
+            if name in p.series:
+                shown = p.toggle(name)
+        self._chart_setup()
+        if shown is not None:
+            self.notify(f"{name} {'shown' if shown else 'hidden'}", timeout=2)
 
     @property
     def store_home(self) -> Path:
@@ -404,6 +472,7 @@ class LiveScreen(Screen):
             plots = self.plots
             for plot, series, x, y in self.live.take_points():
                 plots[plot].append(series, x, y)
+            self._chart_setup()
         if not (self._dirty or now):
             return
         self._dirty = False

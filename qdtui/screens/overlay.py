@@ -25,7 +25,11 @@ class OverlayScreen(Screen):
     OverlayScreen #overlay-plots { height: 1fr; }
     OverlayScreen #overlay-legend { height: auto; max-height: 6; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape", "back", "Back")]
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("s", "smooth", "Smooth"),
+        Binding("l", "log_scale", "Log loss"),
+    ]
 
     def __init__(self, run_ids: list[int], *, home: str | Path | None = None) -> None:
         super().__init__()
@@ -69,7 +73,7 @@ class OverlayScreen(Screen):
             legend.update(Text(message.error, style="red"))
             return
         top1, loss = self.query_one("#overlay-top1", Curves), self.query_one("#overlay-loss", Curves)
-        lines: list[Text] = []
+        lines: list[tuple[str, str, str]] = []
         for run, hist in message.curves:
             label = f"#{run.id} {run.name}"[:24]
             acc = hist.get("val/top1", [])
@@ -78,10 +82,29 @@ class OverlayScreen(Screen):
             loss.set_series(label, [e for e, _ in vl], [v for _, v in vl])
             best = max((v for _, v in acc), default=None)
             color = top1.series[label].color
-            line = Text("■ ", style=_rich_color(color))
-            line.append(f"{label} · {len(acc)} epoch{'' if len(acc) == 1 else 's'} · best val top-1 {fmt_pct(best)}")
-            lines.append(line)
-        legend.update(Text("\n").join(lines))
+            lines.append((label, color, f"{label} · {len(acc)} epoch{'' if len(acc) == 1 else 's'} · "
+                                        f"best val top-1 {fmt_pct(best)}"))
+        # each run has its own marker as well as its colour, so the legend reads without colour too
+        glyphs = {sv.name: sv.glyph for sv in top1.chart().series}
+        legend.update(Text("\n").join(Text(f"{glyphs.get(label, '■')} ", style=_rich_color(color)) + Text(text)
+                                      for label, color, text in lines))
+        from qdtui.chart_model import shared_range
+
+        shared = shared_range([top1.natural_range(), loss.natural_range()])
+        for plot in (top1, loss):
+            plot.shared_x = shared
+            plot.refresh()
+
+    def action_smooth(self) -> None:
+        """Smoothing off, light, heavy (long runs)."""
+        for plot in self.query(Curves):
+            plot.cycle_smoothing()
+
+    def action_log_scale(self) -> None:
+        """Log scale for the loss."""
+        loss = self.query_one("#overlay-loss", Curves)
+        loss.ylog = not loss.ylog
+        loss.refresh()
 
     def action_back(self) -> None:
         """Back to the runs."""

@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
@@ -20,10 +19,8 @@ from textual.widgets.option_list import Option
 from qdcore.fmt import interval, percent
 from qdtui.loaders import user_message
 from qdtui.messages import QuizFailed, QuizReady
-from qdtui.widgets.drawing import Drawing, as_image
+from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 
-# Zooms tried for the big drawing, largest first; 1.5x is what fits 80x24 (42x21 cells).
-SCALES = (3.0, 2.5, 2.0, 1.5, 1.0)
 FILTER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789 -'")
 
 
@@ -37,54 +34,8 @@ def store_home(screen: Screen, home: str | Path | None) -> Path:
     return Path(state.store_home) if state is not None and hasattr(state, "store_home") else qd_home()
 
 
-def best_scale(width: int, height: int, side: int = 28) -> float:
-    """The largest scale in SCALES at which a side x side drawing fits width x height half-block cells (0.5 if none)."""
-    for s in SCALES:
-        px = int(round(side * s))
-        if px <= width and (px + 1) // 2 <= height:
-            return s
-    return 0.5
-
-
-def upscale(image: np.ndarray, scale: float) -> np.ndarray:
-    """The drawing resized by scale (bilinear, so 1.5x strokes stay smooth)."""
-    from PIL import Image
-
-    img = as_image(image)
-    px = int(round(img.shape[0] * scale))
-    if px == img.shape[0]:
-        return img
-    return np.asarray(Image.fromarray(img).resize((px, px), Image.BILINEAR), dtype=np.uint8)
-
-
-class QuizDrawing(Drawing):
-    """The drawing on show, as large as the widget allows (also 1.5x, which Drawing's zooms lack)."""
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(None, zoom=1.0, id=id)
-        self._source: np.ndarray | None = None
-        self._fitted: tuple | None = None
-
-    def show(self, image: np.ndarray | None) -> None:
-        """Show a 28x28 drawing (None clears)."""
-        self._source = None if image is None else as_image(image)
-        self._fitted = None
-        self._fit()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._fit()
-
-    def _fit(self) -> None:
-        if self._source is None:
-            self.image = None
-            return
-        scale = best_scale(self.size.width, self.size.height, max(self._source.shape))
-        key = (id(self._source), scale)
-        if key == self._fitted:
-            return
-        self._fitted = key
-        self.zoom = 0.5 if scale < 1 else 1.0
-        self.image = self._source if scale <= 1 else upscale(self._source, scale)
+class QuizDrawing(FitDrawing):
+    """The drawing on show, as large as the widget allows."""
 
 
 def _matches(classes: list[str], text: str) -> list[str]:

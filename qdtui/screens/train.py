@@ -140,10 +140,20 @@ class TrainScreen(Screen):
                 data.first(Input).value = str(spec)
         self.query_one("#f-model", Select).focus()
         self._describe()
+        self._describe_store()
+
+    def on_resize(self) -> None:
+        self._describe_store()
+
+    def _describe_store(self) -> None:
+        """Where the run goes: the store's path on a line of its own, shortened to the pane (never cut mid-name)."""
+        from qdtui.textfit import short_path
+
         state = getattr(self.app, "state", None)
-        store = Text("The run is saved in the store ", style="dim")
-        store.append(str(getattr(state, "store_home", "")), style="dim bold")
-        store.append("; leave the live view and it keeps training. Runs (r on the home screen) lists it; "
+        width = self.query_one("#train-about").scrollable_content_region.width or 30
+        store = Text("The run is saved in the store\n", style="dim")
+        store.append(short_path(getattr(state, "store_home", ""), max(8, width - 1)), style="dim bold")
+        store.append("\nLeave the live view and it keeps training. Runs (r on the home screen) lists it; "
                      "c in the live view stops it with a checkpoint, r resumes.", style="dim")
         self.query_one("#about-store", Static).update(store)
 

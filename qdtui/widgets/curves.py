@@ -1,9 +1,16 @@
-"""Named line series (train/val loss, top-1, lr) on a plotext plot; appending a point is O(1)."""
+"""Named line series on a plotext plot, drawn from a ChartView (qdtui.chart_model); appending is O(1).
+
+The widget only draws: which series, on which x axis and range, smoothed or on a log scale, with
+which markers, and whether the panel collapses to a line of text is decided by chart_model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.text import Text
+
+from qdtui.chart_model import SMOOTHING, ChartView, XMap, axis_ticks, is_constant, prepare
+from qdtui.chart_model import thin as thin  # noqa: PLC0414 - re-exported for the tests
 from qdtui.widgets.plot import TitledPlot
 
 # plotext colour names that read on dark and light backgrounds
@@ -12,23 +19,12 @@ COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow", "gray")
 
 @dataclass
 class Series:
-    """One curve: x and y values and how to draw it."""
+    """One curve: x and y values and its colour."""
 
     name: str
     xs: list[float] = field(default_factory=list)
     ys: list[float] = field(default_factory=list)
     color: str = ""
-    marker: str = "braille"
-
-
-def thin(xs: list[float], ys: list[float], limit: int) -> tuple[list[float], list[float]]:
-    """At most `limit` points, evenly strided, always keeping the last one."""
-    n = len(xs)
-    if n <= limit or limit < 2:
-        return xs, ys
-    step = (n - 1) / (limit - 1)
-    idx = sorted({int(round(i * step)) for i in range(limit)})
-    return [xs[i] for i in idx], [ys[i] for i in idx]
 
 
 def int_ticks(lo: float, hi: float, most: int = 6) -> list[int]:
@@ -45,19 +41,29 @@ def int_ticks(lo: float, hi: float, most: int = 6) -> list[int]:
 
 
 class Curves(TitledPlot):
-    """A plot of named series; `append()` only records the point, the plot is rebuilt once per frame."""
+    """A panel of named series with a labelled x axis, the legend beside the title and options:
+    `axis` (step/epoch/time through `xmap`), `smooth` (EMA weight), `ylog`, `hidden` series and a
+    `shared_x` range set by the screen so the panels of one run line up."""
 
     DEFAULT_CSS = """
     Curves { height: 1fr; min-height: 6; }
+    Curves.-constant { height: 1; min-height: 1; }
     """
 
     def __init__(self, title: str = "", *, xlabel: str = "", ylog: bool = False,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(title, name=name, id=id, classes=classes)
-        self.xlabel = xlabel
+        self.xlabel = xlabel  # fixed label for charts whose x is not a step (e.g. 'epoch' in overlays)
         self.ylog = ylog
+        self.axis = "step"
+        self.xmap: XMap | None = None
+        self.smooth = 0.0
+        self.hidden: set[str] = set()
+        self.shared_x: tuple[float, float] | None = None
+        self.view: ChartView | None = None  # what the last render drew
         self._series: dict[str, Series] = {}
         self._builds = 0
+        self._restore_height = None
 
     @property
     def series(self) -> dict[str, Series]:
@@ -95,24 +101,72 @@ class Curves(TitledPlot):
         self._series.clear()
         self.refresh()
 
-    def render(self):
-        """Rebuild the plotext figure from the stored series, thinned to the plot width."""
-        plt = self.fresh_figure()
+    # --- options --------------------------------------------------------------
+
+    def cycle_smoothing(self) -> float:
+        """Off, light, heavy smoothing in turn; the new weight."""
+        self.smooth = SMOOTHING[(SMOOTHING.index(self.smooth) + 1) % len(SMOOTHING)] if self.smooth in SMOOTHING else 0.0
+        self.refresh()
+        return self.smooth
+
+    def toggle(self, name: str) -> bool:
+        """Show or hide a series; whether it is now shown."""
+        self.hidden ^= {name}
+        self.refresh()
+        return name not in self.hidden
+
+    def natural_range(self) -> tuple[float, float] | None:
+        """The x range of the plotted series on the present axis (before sharing; constants are text)."""
+        xmap = self.xmap or XMap()
+        ends = [xmap(self.axis, x) for s in self._series.values()
+                if s.xs and s.name not in self.hidden and not is_constant(s.ys) for x in (s.xs[0], s.xs[-1])]
+        return (min(ends), max(ends)) if ends else None
+
+    def chart(self) -> ChartView:
+        """The ChartView for the present data and options."""
+        width = max(10, self.size.width)
+        view = prepare(self.title, [(s.name, s.xs, s.ys, s.color) for s in self._series.values()],
+                       hidden=frozenset(self.hidden), axis=self.axis, xmap=self.xmap, smooth=self.smooth,
+                       log_y=self.ylog, x_range=self.shared_x, x_ticks=max(3, width // 8), limit=2 * width)
         if self.xlabel:
-            plt.xlabel(self.xlabel)
-        limit = max(8, 2 * self.size.width)
-        drawn = 0
-        all_x: list[float] = []
-        for s in self._series.values():
-            if not s.xs:
-                continue
-            xs, ys = thin(s.xs, s.ys, limit)
-            plt.plot(xs, ys, label=s.name, color=s.color, marker=s.marker)
-            all_x += (xs[0], xs[-1])
-            drawn += 1
-        if all_x and all(float(x).is_integer() for s in self._series.values() for x in s.xs[-1:] + s.xs[:1]):
-            plt.xticks(int_ticks(min(all_x), max(all_x)))
-        if self.ylog and drawn:
-            plt.yscale("log")
+            view.xlabel = self.xlabel
+        return view
+
+    @property
+    def collapsed(self) -> bool:
+        """Whether the last render showed a line of text (every series constant)."""
+        return self.has_class("-constant")
+
+    # --- drawing ----------------------------------------------------------------
+
+    def render(self):
+        """Rebuild the plotext figure from the ChartView (or one line of text when every series is constant)."""
+        view = self.view = self.chart()
         self._builds += 1
-        return super().render()
+        if view.collapsed != self.collapsed:
+            self.call_later(self._set_collapsed, view.collapsed)
+        if view.collapsed:
+            return Text(view.headline(), style="dim", no_wrap=True, overflow="ellipsis")
+        plt = self.fresh_figure()
+        plt.title(view.headline())
+        plt.xlabel(view.xlabel)
+        for s in view.series:
+            plt.plot(s.xs, s.ys, color=s.color, marker=s.marker)
+        if view.x_range is not None:
+            plt.xlim(*view.x_range)
+            if view.x_ticks[0]:
+                plt.xticks(*view.x_ticks)
+        if view.log_y and view.series:
+            plt.yscale("log")
+        elif view.series:
+            ys = [y for s in view.series for y in s.ys]
+            plt.yticks(*axis_ticks(min(ys), max(ys), max(3, self.size.height // 4)))
+        return super(TitledPlot, self).render()
+
+    def _set_collapsed(self, collapsed: bool) -> None:
+        self.set_class(collapsed, "-constant")
+        if collapsed:
+            self._restore_height, self.styles.height = self.styles.height, 1
+        elif self._restore_height is not None:
+            self.styles.height = self._restore_height
+            self._restore_height = None

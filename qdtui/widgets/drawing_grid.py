@@ -15,7 +15,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from qdtui.messages import DrawingHighlighted, DrawingSelected
-from qdtui.widgets.drawing import as_image, cell_pairs, cell_size, resample, widget_palette
+from qdtui.widgets.drawing import (
+    _RGB_PALETTE, with_controls, as_image, cell_pairs, cell_size, follow_graphics, graphics_of, resample, widget_colors,
+    widget_palette,
+)
 
 CAPTION_LINES = 2
 
@@ -66,7 +69,10 @@ def fit_text(text: str, width: int, keep_end: bool = False) -> str:
 
 
 class DrawingGrid(ScrollView, can_focus=True):
-    """Drawings in columns with two caption lines each; arrows move, Enter selects, z zooms."""
+    """Images in columns with two caption lines each; arrows move, Enter selects, z zooms.
+
+    Items hold (H, W) drawings or (H, W, 3) RGB images (GAN grids, overlays); they are drawn as
+    half-blocks or, with the app in kitty or sixel mode, as real pixels in the same cells."""
 
     COMPONENT_CLASSES = {
         "drawing-grid--ink",
@@ -109,6 +115,7 @@ class DrawingGrid(ScrollView, can_focus=True):
         self._items: list[GridItem] = []
         self._pairs: dict[tuple[int, float], np.ndarray] = {}
         self._palettes: dict = {}
+        self._images: dict[tuple, object] = {}  # pixel modes: CellImage per (index, zoom, mode, colours)
         self.set_reactive(DrawingGrid.zoom, zoom)
         if items:
             self.set_items(items)
@@ -126,13 +133,19 @@ class DrawingGrid(ScrollView, can_focus=True):
             it.image = as_image(it.image)
         self._items = list(items)
         self._pairs.clear()
+        self._images.clear()
         self.set_reactive(DrawingGrid.cursor, 0)
         if self.is_mounted:
             self.scroll_to(0, 0, animate=False)
             self._relayout()
 
     def on_mount(self) -> None:
+        follow_graphics(self, self._graphics_changed)
         self._relayout()
+
+    def _graphics_changed(self) -> None:
+        self._images.clear()
+        self.refresh()
 
     # --- geometry -----------------------------------------------------------
 
@@ -258,7 +271,57 @@ class DrawingGrid(ScrollView, can_focus=True):
 
         Subclasses colour the cells differently by overriding this (HeatmapGrid blends in a heat map)."""
         palette = widget_palette(self, "drawing-grid", self._palettes)
-        return (lambda index: self._item_pairs(index, zoom)), palette.segments
+
+        def segments(row: np.ndarray) -> list[Segment]:
+            return (_RGB_PALETTE if row.ndim == 3 else palette).segments(row)
+
+        return (lambda index: self._item_pairs(index, zoom)), segments
+
+    def _item_rgb(self, index: int, ink, paper) -> np.ndarray:
+        """The uint8 (H, W, 3) image of an item for the pixel modes (drawings in the theme's ink and paper)."""
+        from qdtui.widgets.pixels import gray_to_rgb
+
+        image = self._items[index].image
+        return image if image.ndim == 3 else gray_to_rgb(image, ink, paper)
+
+    def _cell_image(self, index: int, zoom: float, mode: str):
+        """The CellImage of an item in a pixel mode, filling the cells its half-blocks would."""
+        from qdtui.widgets.pixels import CellImage
+
+        ink, paper = widget_colors(self, "drawing-grid")
+        key = (index, zoom, mode, ink, paper)
+        image = self._images.get(key)
+        if image is None:
+            if len(self._images) > 512:
+                self._images.clear()
+            iw, ih, _ = self._cell(zoom)
+            image = self._images[key] = CellImage(self._item_rgb(index, ink, paper), iw, ih, mode)
+        return image
+
+    def _sixels(self, zoom: float) -> list[Segment]:
+        """Sixel data for every image in view, placed over their blank cells (sent after the last line)."""
+        from qdtui.widgets.pixels import sixel_at
+
+        if not self.screen.is_active:
+            return []
+        region = self.scrollable_content_region
+        iw, ih, cw = self._cell(zoom)
+        cols, height = self.columns, region.height
+        scroll_x, scroll_y = self.scroll_offset
+        out = []
+        for row in range(scroll_y // self.cell_height, (scroll_y + height - 1) // self.cell_height + 1):
+            top = row * self.cell_height - scroll_y
+            first, last = max(0, -top), min(ih, height - top)
+            if first >= last:
+                continue
+            for c in range(cols):
+                i = row * cols + c
+                x = c * cw - scroll_x
+                if i >= len(self._items) or x < 0 or x + iw > region.width:
+                    continue
+                data = self._cell_image(i, zoom, "sixel").sixel(first, last)
+                out.append(sixel_at(region.x + x, region.y + top + first, data))
+        return out
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
@@ -272,6 +335,7 @@ class DrawingGrid(ScrollView, can_focus=True):
         cursor_style = self.get_component_rich_style(
             "drawing-grid--cursor" if self.has_focus else "drawing-grid--cursor-blurred")
         caption_style = self.get_component_rich_style("drawing-grid--caption")
+        mode = graphics_of(self)
         segs: list[Segment] = []
         for c in range(cols):
             if c:
@@ -281,7 +345,9 @@ class DrawingGrid(ScrollView, can_focus=True):
                 segs.append(Segment(" " * iw, base))
                 continue
             item = self._items[i]
-            if line < ih:
+            if line < ih and mode != "halfblock":
+                segs += self._cell_image(i, zoom, mode).line(line)
+            elif line < ih:
                 pairs = pairs_of(i)
                 if line < pairs.shape[0]:
                     segs += segments_of(pairs[line, :iw])
@@ -301,5 +367,14 @@ class DrawingGrid(ScrollView, can_focus=True):
                 segs.append(Segment(text, style))
             else:
                 segs.append(Segment(" " * iw, base))
-        strip = Strip(segs)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        return Strip(segs).crop_extend(scroll_x, scroll_x + width, base)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The lines, and in sixel mode the images in view sent after the last (over their blank cells).
+
+        Added here, not in render_line: Textual restyles those strips and would drop control segments."""
+        lines = super().render_lines(crop)
+        if lines and graphics_of(self) == "sixel" and crop.bottom >= self.size.height:
+            lines[-1] = with_controls(lines[-1], self._sixels(self.effective_zoom()),
+                                      self.scrollable_content_region.right - self.region.x - 1)
+        return lines

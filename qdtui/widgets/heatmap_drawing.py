@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from rich.color import Color as RichColor
-from rich.segment import Segment
 from rich.style import Style
 
-from qdtui.widgets.drawing import HALF, cell_pairs, resample
+from qdtui.widgets.drawing import RgbPalette, cell_pairs, resample
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
 
 # 0 -> dark blue, 0.35 -> cyan, 0.6 -> yellow, 1 -> red: a jet-like ramp readable in 256-colour terminals too
@@ -40,39 +38,6 @@ def blend(image: np.ndarray, heat: np.ndarray, ink: tuple[int, int, int], paper:
 def rgb_cell_pairs(rgb: np.ndarray, zoom: float) -> np.ndarray:
     """(rows, W, 2, 3) uint8: the (top, bottom) RGB pixel pair behind each half-block cell at a zoom."""
     return np.stack([cell_pairs(resample(rgb[..., k], zoom)) for k in range(3)], axis=-1)
-
-
-class RgbPalette:
-    """Rich styles for (top, bottom) RGB pairs, cached."""
-
-    def __init__(self) -> None:
-        self._styles: dict[tuple[int, ...], Style] = {}
-
-    def segments(self, row: np.ndarray) -> list[Segment]:
-        """Segments for one row of cells (W, 2, 3), merging runs of equal cells."""
-        out: list[Segment] = []
-        prev: tuple[int, ...] | None = None
-        run = 0
-        for cell in row.reshape(row.shape[0], 6).tolist():
-            key = tuple(cell)
-            if key == prev:
-                run += 1
-                continue
-            if prev is not None:
-                out.append(Segment(HALF * run, self.style(prev)))
-            prev, run = key, 1
-        if prev is not None:
-            out.append(Segment(HALF * run, self.style(prev)))
-        return out
-
-    def style(self, key: tuple[int, ...]) -> Style:
-        """Top pixel as the foreground, bottom as the background."""
-        s = self._styles.get(key)
-        if s is None:
-            if len(self._styles) > 20000:  # heat maps have many colours; keep the cache bounded
-                self._styles.clear()
-            s = self._styles[key] = Style(color=RichColor.from_rgb(*key[:3]), bgcolor=RichColor.from_rgb(*key[3:]))
-        return s
 
 
 @dataclass
@@ -122,6 +87,14 @@ class HeatmapGrid(DrawingGrid):
                 heat = np.zeros(item.image.shape, np.float32)
             pairs = cache[key] = rgb_cell_pairs(blend(item.image, heat, ink, paper), zoom)
         return pairs
+
+    def _item_rgb(self, index: int, ink, paper) -> np.ndarray:
+        """The drawing blended with its map: what the pixel modes show."""
+        item = self._items[index]
+        heat = getattr(item, "heat", None)
+        if heat is None:
+            heat = np.zeros(item.image.shape[:2], np.float32)
+        return blend(item.image, heat, ink, paper)
 
     def _cell_source(self, zoom: float):
         """The drawings blended with their maps in the theme's ink and paper, as RGB half-block cells."""

@@ -56,11 +56,22 @@ class Scatter(TitledPlot):
         return ids
 
     def render(self):
-        """Rebuild the figure: one plotext series per group."""
+        """Rebuild the figure: one plotext series per group, on evenly spaced round ticks.
+
+        The highlighted group is drawn last with a one-cell marker ('x'), so it stands out without
+        covering the points around it as block markers did."""
+        from qdtui.chart_model import axis_ticks
+
         plt = self.fresh_figure()
         for g in self.groups:
             m = self._groups == g
             xs, ys = self._xy[m, 0].tolist(), self._xy[m, 1].tolist()
-            marker = "dot" if g != self.highlight else "sd"
+            marker = "x" if g == self.highlight else "dot"
             plt.scatter(xs, ys, color=group_color(g), marker=marker, label=self._names.get(g))
+        if len(self._xy):
+            (x0, y0), (x1, y1) = self._xy.min(axis=0).tolist(), self._xy.max(axis=0).tolist()
+            xt, xl = axis_ticks(x0, x1, max(2, self.size.width // 10))
+            yt, yl = axis_ticks(y0, y1, max(2, self.size.height // 3))
+            plt.xticks(xt, xl)
+            plt.yticks(yt, yl)
         return super().render()

@@ -180,7 +180,7 @@ class ClustersPane(EvalPane):
         view = "" if self.view == "clusters" else " · by predicted class"
         self.query_one("#clusters-line", Static).update(Text(
             f"{result.indices.size:,} misclassified · {how} · {result.features}, PCA {result.n_components} "
-            f"({percent(result.explained, 0)} var){view}", no_wrap=True, overflow="ellipsis"))
+            f"({percent(result.explained, 0)} var){view}"))
 
     def _highlight(self, row: int) -> None:
         if not 0 <= row < len(self.groups):

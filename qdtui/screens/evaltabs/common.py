@@ -40,7 +40,7 @@ class EvalPane(Vertical):
     EvalPane.-message > .pane-message { display: block; }
     EvalPane.-message > .pane-body { display: none; }
     EvalPane > .pane-body { height: 1fr; }
-    EvalPane .pane-line { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap; text-overflow: ellipsis; }
+    EvalPane .pane-line { height: auto; max-height: 3; padding: 0 1; background: $panel; }  /* wraps at words */
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:

@@ -119,7 +119,7 @@ class HiddenPane(EvalPane):
         self.query_one("#hidden-caption", Static).update(cap)
         self.query_one("#hidden-line", Static).update(Text(
             f"drawing #{index} of {len(pred):,} · {len(layers)} conv/pool layers · "
-            "pick a drawing in another tab, or [ ]", no_wrap=True, overflow="ellipsis"))
+            "pick a drawing in another tab, or [ ]"))
         self._render_layers()
 
     def _render_layers(self) -> None:

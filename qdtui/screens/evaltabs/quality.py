@@ -122,9 +122,9 @@ class QualityPane(EvalPane):
         self.current = g
         shown = g.indices[:MAX_SHOWN]
         more = f" · first {MAX_SHOWN}" if g.indices.size > MAX_SHOWN else ""
-        line = Text(g.about + more, no_wrap=True, overflow="ellipsis")
+        line = Text(g.about + more)
         if not g.indices.size:
-            line = Text(f"none found · {g.about}", style="green", no_wrap=True, overflow="ellipsis")
+            line = Text(f"none found · {g.about}", style="green")
         self.query_one("#quality-line", Static).update(line)
         self.query_one("#quality-grid", DrawingGrid).set_items(
             drawing_items(self.data, shown, g.titles[:MAX_SHOWN] if g.titles else None))

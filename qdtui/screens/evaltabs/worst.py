@@ -33,7 +33,7 @@ class WorstPane(EvalPane):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.pct = 5.0
+        self.pct = 0.0  # opens at the very worst drawings; w jumps to the 5% worst
         self.by = "prob"
         self.ranking = None
         self.positions = np.zeros(0, np.int64)
@@ -79,7 +79,8 @@ class WorstPane(EvalPane):
         total = len(self.ranking)
         pos = self.positions[self.shown] if self.shown.size else np.zeros(0, np.int64)
         label = dict(RANKS)[self.by]
-        line = Text(f"by {label} · around the {self.pct:g}% worst", style="bold")
+        where = "the worst drawings" if self.pct == 0 else f"around the {self.pct:g}% worst"
+        line = Text(f"by {label} · {where}", style="bold")
         if self.shown.size:
             p_true = self.data.pred.probs[self.shown, np.asarray(self.data.pred.labels)[self.shown]]
             line.append(f" · ranks {int(pos.min()) + 1}–{int(pos.max()) + 1} of {total:,}"
@@ -94,7 +95,7 @@ class WorstPane(EvalPane):
         i = int(self.shown[k])
         rank = int(self.positions[i]) + 1
         self.query_one("#worst-detail", Static).update(
-            Text(f"rank {rank:,} · {self.data.describe(i)}", no_wrap=True, overflow="ellipsis"))
+            Text(f"rank {rank:,} · {self.data.describe(i)}"))
         self.post_message(DrawingFocused(i))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:

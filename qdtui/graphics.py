@@ -1,0 +1,52 @@
+"""Which graphics the terminal shows (kitty, sixel, half-blocks), asked before Textual starts; no numpy here."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+MODES = ("auto", "kitty", "sixel", "halfblock")
+
+
+def detect_graphics() -> str:
+    """The best mode the terminal on stdout shows: kitty, sixel or halfblock. Call before Textual starts.
+
+    Known terminals are recognised from their environment; others are asked (the answer comes back
+    through SSH); tmux swallows both protocols unless passthrough is on, so under tmux only an
+    explicit --graphics gives pixels."""
+    out = sys.__stdout__
+    if out is None or not out.isatty() or os.environ.get("TMUX"):
+        return "halfblock"
+    term, program = os.environ.get("TERM", ""), os.environ.get("TERM_PROGRAM", "")
+    if os.environ.get("KITTY_WINDOW_ID") or term == "xterm-kitty" or program == "ghostty":
+        return "kitty"
+    if program in ("WezTerm", "iTerm.app") or term.startswith(("foot", "mlterm")):
+        return "sixel"  # WezTerm and iTerm2 speak sixel but not kitty's placeholders
+    try:
+        from textual_image.renderable import sixel, tgp
+
+        if sixel.query_terminal_support():
+            return "sixel"
+        if tgp.query_terminal_support():
+            return "kitty"
+    except Exception:  # noqa: BLE001 - a terminal that answers oddly gets half-blocks
+        pass
+    return "halfblock"
+
+
+def resolve_graphics(requested: str) -> str:
+    """`--graphics` value -> the mode used; 'auto' asks the terminal."""
+    if requested not in MODES:
+        raise ValueError(f"graphics {requested!r} is not one of {', '.join(MODES)}")
+    return detect_graphics() if requested == "auto" else requested
+
+
+def cell_pixels() -> tuple[int, int]:
+    """(width, height) in pixels of one terminal cell (asked once; 10x20 when nobody says)."""
+    try:
+        from textual_image._terminal import get_cell_size
+
+        size = get_cell_size()
+        return int(size.width), int(size.height)
+    except Exception:  # noqa: BLE001 - no terminal (tests, pipes): the VT340's cells
+        return 10, 20
