@@ -207,7 +207,9 @@ def _cam_outputs(pred, model, out: Path, seed: int) -> list[Path]:
 
 
 def _slug(s: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in s)
+    from qdcore.fmt import safe_filename
+
+    return safe_filename(s, 40)
 
 
 def _public(report: dict[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qdcore.checks import finite_number
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 
@@ -117,8 +117,8 @@ class TrainConfig:
 
         def num(key: str) -> float:
             v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-                raise bad(f"{key}={v!r} must be a number")
+            if not finite_number(v):  # NaN and infinity alike
+                raise bad(f"{key}={v!r} must be a finite number")
             return float(v)
 
         def whole(key: str, minimum: int) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import ConfigError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
@@ -317,6 +317,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             if step % cfg.log_every == 0:
                 # The only per-step host sync: once every log_every steps.
                 wl, wh = win_loss.item(), win_hit.item()
+                _check_finite(wl / win_n, "training loss", step, epoch, epoch - 1)
                 now = time.perf_counter()
                 emit(Progress(step, epoch, st["images"], lr, wl / win_n, win_n * rt.world_size / max(now - t_win, 1e-9),
                               wh / win_n))
@@ -331,6 +332,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         st["acc"] = [acc_loss.item(), int(acc_hit.item()), acc_n]
         st["win"] = [win_loss.item(), int(win_hit.item()), win_n]
         finished_epoch = bi + 1 >= len(batches)
+        # Never checkpoint weights a non-finite loss has touched: the last good checkpoint stays.
+        _check_finite(st["acc"][0], "training loss", st["step"], epoch, epoch - 1)
         if stop and not finished_epoch:
             # Mid-epoch: the resume checkpoint continues at the next batch with the same RNG streams.
             path = save_resume(epoch, bi + 1)
@@ -344,6 +347,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         train_loss = st["acc"][0] / max(1, acc_n)
         train_top1 = st["acc"][1] / max(1, acc_n)
         cur_lr = optimizer.param_groups[0]["lr"]
+        if val.n:
+            _check_finite(val.loss, "validation loss", st["step"], epoch, epoch - 1)
         _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
         throughput = acc_n * rt.world_size / max(st["epoch_seconds"], 1e-9)
         emit(EpochEnd(epoch, st["step"], train_loss, train_top1, val.loss, val.top1, val.top5, cur_lr,
@@ -418,6 +423,15 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             preds.save(out_dir / PREDICTIONS_FILE)
     emit(RunFinished("done", summary))
     return TrainResult("done", summary, history, model, classes, preds, out_dir, run_id)
+
+
+def _check_finite(value: float, what: str, step: int, epoch: int, good_epoch: int) -> None:
+    """Stop the run (as failed, via TrainingError) when a loss is NaN or infinite."""
+    if math.isfinite(value):
+        return
+    kept = f"the checkpoint of epoch {good_epoch} is kept" if good_epoch > 0 else "no epoch finished, so no model"
+    raise TrainingError(f"the {what} became {value} at step {step} (epoch {epoch}); the run stopped as failed "
+                        f"and {kept}: lower --lr or check the data")
 
 
 def _fingerprint(splits) -> str:

@@ -97,10 +97,18 @@ def resume_run(run_id: int, store=None, sink: Sink = null_sink, should_stop: Cal
     rec, cfg = resumable(store, run_id)
     if device:
         cfg = cfg.replace(device=device)
-    splits = load_splits(cfg)
-    if rec.fingerprint and _fingerprint(splits) != rec.fingerprint:
-        raise StoreError(f"the drawings of run {run_id}'s selection changed since it started (data {cfg.data!r}); "
-                         "it cannot be resumed: start a new run")
+    if rank == 0:
+        # One atomic compare-and-set: of two resumers racing here, exactly one gets the run.
+        store.claim_run(run_id)
+    try:
+        splits = load_splits(cfg)
+        if rec.fingerprint and _fingerprint(splits) != rec.fingerprint:
+            raise StoreError(f"the drawings of run {run_id}'s selection changed since it started "
+                             f"(data {cfg.data!r}); it cannot be resumed: start a new run")
+    except BaseException:
+        if rank == 0:
+            store.set_status(run_id, rec.status)  # hand the run back as it was
+        raise
     run_dir = store.run_dir(run_id)
     # A run killed before its first checkpoint starts over in the same run.
     resume = run_dir if (run_dir / RESUME_FILE).exists() else None
@@ -109,7 +117,6 @@ def resume_run(run_id: int, store=None, sink: Sink = null_sink, should_stop: Cal
     rows = store.metrics(run_id)
     last_step = max((r.step for r in rows if r.split == "step"), default=0)
     last_epoch = max((r.epoch for r in rows if r.split != "step"), default=0)
-    store.set_status(run_id, "running")
     if device:
         store.update_config(run_id, cfg.to_dict())
     store.update_summary(run_id, {"resumed": int(rec.summary.get("resumed", 0)) + 1, "resume_from": None})
