@@ -77,7 +77,8 @@ def resumable(store, run_id: int):
         raise ConfigError(f"run {run_id} already finished ({rec.summary.get('epochs', '?')} epochs); "
                           "start a new run to train longer")
     if rec.status == "running":
-        raise StoreError(f"run {run_id} is still running (pid {rec.pid} on {rec.host}); stop it before resuming")
+        raise StoreError(f"run {run_id} is being trained by process {rec.pid} on {rec.host}: "
+                         "wait for it or stop it first")
     return rec, TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
 
 
