@@ -19,6 +19,7 @@ class RunStarted:
     total_epochs: int
     steps_per_epoch: int
     num_train: int
+    notes: tuple[str, ...] = ()  # what the data reader skipped (malformed lines, ignored files)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,29 @@ def _replaced(path: Path, suffix: str, needed: int | None = None) -> Iterator[Pa
         raise
 
 
+def regular_file(path: Path, what: str = "a file", limit: int | None = None) -> os.stat_result:
+    """stat() of a path that must be a plain file (not a FIFO, device or folder), at most `limit` bytes.
+
+    Readers call it before opening, so `/dev/zero` or a FIFO in place of a file is refused at once
+    instead of hanging or reading forever.
+    """
+    import stat as st_
+
+    from qdcore.errors import DataError
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check that it exists") from None
+    if not st_.S_ISREG(st.st_mode):
+        kind = "a folder" if st_.S_ISDIR(st.st_mode) else "a FIFO" if st_.S_ISFIFO(st.st_mode) else \
+            "a device" if (st_.S_ISCHR(st.st_mode) or st_.S_ISBLK(st.st_mode)) else "not a regular file"
+        raise DataError(f"{path} is {kind}, not {what}; point at a regular file")
+    if limit is not None and st.st_size > limit:
+        raise DataError(f"{path} is {st.st_size:,} bytes, more than {limit:,} for {what}; it is not what qd wrote")
+    return st
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new content, never half of it."""
     with _replaced(path, ".tmp", len(data)) as tmp, open(tmp, "wb") as f:

@@ -41,6 +41,14 @@ def lit(value: Any) -> str:
     return escape(literal(value))
 
 
+def print_notes(notes: Any) -> None:
+    """Reader notes (skipped malformed lines, ignored files) on stderr, the same way in every command."""
+    from rich.text import Text
+
+    for note in notes or ():
+        err_console.print(Text("note: " + literal(note), style="yellow"), highlight=False, soft_wrap=True)
+
+
 def error_line(message: Any) -> None:
     """Print the one `qd: error: ...` line on stderr, the message literally."""
     from rich.text import Text

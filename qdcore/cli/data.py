@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
-                               err_console, load_selection, print_json)
+                               err_console, lit, load_selection, print_json, print_notes)
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
@@ -29,8 +29,7 @@ def _size(n: int | None) -> str:
 
 def _notes(notes: list[str]) -> None:
     """Source notes (skipped malformed lines, ignored files) on stderr, so JSON on stdout stays clean."""
-    for note in notes:
-        err_console.print(f"note: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    print_notes(notes)
 
 
 def _file_size(path: str) -> int | None:

@@ -300,10 +300,21 @@ def read_drawings(path: Path):
     if not path.exists():
         raise DataError(f"{str(path)!r} does not exist; give a .npy bitmap file or an .ndjson/.bin stroke file")
     if suffix == ".npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as e:
-            raise DataError(f"{path} is not a plain numpy array ({e}); give Google's numpy_bitmap layout") from None
+        from qdcore.data.local import npy_header
+
+        layout = "give Google's numpy_bitmap layout (uint8, N x 784)"
+        shape, fortran, dtype, offset, size = npy_header(path, layout)
+        if dtype.kind not in "uif" or dtype.hasobject or dtype.fields:
+            raise DataError(f"{path} holds {dtype} values, not pixel numbers; {layout}")
+        count = 1
+        for n in shape:
+            count *= n
+        if offset + count * dtype.itemsize != size:
+            raise DataError(f"{path} is {size:,} bytes but its header says {shape} {dtype}; "
+                            f"the file is truncated or corrupt")
+        if count == 0:
+            raise DataError(f"{path} holds no drawings (shape {shape}); {layout}")
+        arr = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
         if arr.ndim == 1 and arr.size == 784:
             arr = arr.reshape(1, 784)
         if arr.ndim == 2 and arr.shape[1] == 784:
@@ -313,7 +324,7 @@ def read_drawings(path: Path):
                             "numpy_bitmap files")
         if arr.dtype != np.uint8:
             a = np.asarray(arr, dtype=np.float64)
-            if a.min() < 0 or a.max() > 255:
+            if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
                 raise DataError(f"{path} holds values outside 0..255; expected uint8 bitmaps")
             arr = np.rint(a * 255 if a.max() <= 1.0 else a).astype(np.uint8)
         images = np.ascontiguousarray(arr)

@@ -249,7 +249,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             _set_rng_state(rt, aug_gen, saved["rng"])
             rng_restored = True
 
-    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data)))
+    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
+                    tuple(getattr(splits.train, "notes", ()) or ())))
     criterion_smoothing = float(cfg.label_smoothing)
     clock = _Clock(rt)
     status = "done"
