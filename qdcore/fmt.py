@@ -23,6 +23,20 @@ def duration(seconds: Any) -> str:
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 
+def text_path(path: Any) -> str:
+    """A path as text any encoder takes: bytes of a non-UTF-8 name spelled out (`\\xff`), the rest as is."""
+    import os
+
+    s = os.fspath(path) if not isinstance(path, str) else path
+    if isinstance(s, bytes):
+        return s.decode("utf-8", "backslashreplace")
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return os.fsencode(s).decode("utf-8", "backslashreplace")
+
+
 def literal(value: Any, keep: str = "") -> str:
     """A user-supplied name or path made safe to print: control, format and undecodable characters escaped.
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import JsonOpt, console, print_json
+from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH
+from qdcore.fmt import DASH, literal
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -172,14 +172,14 @@ def list_runs(
         print_json(_clean([{**r.as_dict(), **tracker_row(r, human.get(r.id))} for r in runs]))
         return
     if not runs:
-        console.print(f"No runs in {store.home} yet. Start one with [bold]qd train[/].", highlight=False)
+        console.print(f"No runs in {lit(store.home)} yet. Start one with [bold]qd train[/].", highlight=False)
         return
     from rich.table import Table
 
     from rich import box
 
     # No vertical rules: the tracker columns must fit 80 columns over SSH.
-    table = Table(title=f"Runs in {store.home}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+    table = Table(title=f"Runs in {lit(store.home)}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 0), show_edge=False)
     for col, just in [("id", "right"), ("name", "left"), ("model", "left"), ("data", "left"), ("params", "right"),
                       ("top-1", "right"), ("top-5", "right"), ("human", "right"), ("best\nepoch", "right"),
@@ -189,7 +189,7 @@ def list_runs(
                          max_width=24 if squeezable else None)
     for r in runs:
         t = tracker_row(r)
-        table.add_row(str(r.id), r.name, _val(t["model"]), _data(t["data"]), _count(t["params"]), _pct(t["test_top1"]),
+        table.add_row(str(r.id), lit(r.name), lit(_val(t["model"])), lit(_data(t["data"])), _count(t["params"]), _pct(t["test_top1"]),
                       _pct(t["test_top5"]), _human(human.get(r.id)), _val(t["best_epoch"]), _dur(t["train_seconds"]),
                       _status(r.status))
     console.print(table)
@@ -211,14 +211,14 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         return
     from rich.table import Table
 
-    console.print(f"[bold]Run {rec.id}[/] {rec.name}  ({rec.kind}, {_status(rec.status)})", highlight=False)
+    console.print(f"[bold]Run {rec.id}[/] {lit(rec.name)}  ({rec.kind}, {_status(rec.status)})", highlight=False)
     info = Table.grid(padding=(0, 2))
     info.add_column(style="dim")
     info.add_column()
     for k, v in [("started", _when(rec.started)), ("ended", _when(rec.ended)), ("wall time", _dur(rec.wall_seconds)),
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
-        info.add_row(k, v)
+        info.add_row(k, lit(v))
     if rec.kind == "classifier":
         info.add_row("people (quiz)", DASH if human is None else _human_line(human))
     console.print(info, highlight=False)
@@ -228,7 +228,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         t.add_column("key", style="cyan")
         t.add_column("value", overflow="fold")
         for k, v in _flat(d).items():
-            t.add_row(k, _metric(k, v) if d is rec.summary else _val(v))
+            t.add_row(lit(k), lit(_metric(k, v) if d is rec.summary else _val(v)))
         console.print(t if d else f"[dim]{title}: (empty)[/]")
 
     if history:
@@ -250,7 +250,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         t.add_column("file")
         t.add_column("size", justify="right")
         for n, b in files:
-            t.add_row(n, _size(b))
+            t.add_row(lit(n), _size(b))
         console.print(t)
     else:
         console.print("[dim]Artifacts: none[/]")
@@ -300,22 +300,22 @@ def compare(
     t = Table(title="Compare runs", title_justify="left", header_style="bold", show_lines=False)
     t.add_column("", style="cyan")
     for r in recs:
-        t.add_column(f"#{r.id} {r.name}", overflow="fold")
+        t.add_column(f"#{r.id} {lit(r.name)}", overflow="fold")
     t.add_row("kind", *[r.kind for r in recs])
     t.add_row("status", *[_status(r.status) for r in recs])
-    t.add_row("device", *[r.device or DASH for r in recs])
+    t.add_row("device", *[lit(r.device or DASH) for r in recs])
     t.add_row("data fingerprint", *[(r.fingerprint or DASH)[:16] for r in recs], end_section=True)
     shown = [k for k in ckeys if k in differs or not diff_only]
     for i, k in enumerate(shown):
-        vals = [_val(c.get(k)) for c in configs]
+        vals = [lit(_val(c.get(k))) for c in configs]
         if k in differs:
-            t.add_row(f"[bold yellow]≠ {k}[/]", *[f"[bold yellow]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+            t.add_row(f"[bold yellow]≠ {lit(k)}[/]", *[f"[bold yellow]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
         else:
-            t.add_row(f"  {k}", *[f"[dim]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+            t.add_row(f"  {lit(k)}", *[f"[dim]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
     for k in skeys:
-        t.add_row(k, *[_metric(k, s.get(k)) for s in summaries])
+        t.add_row(lit(k), *[lit(_metric(k, s.get(k))) for s in summaries])
     for k, vals in final.items():
-        t.add_row(k, *[_val(v) for v in vals])
+        t.add_row(lit(k), *[lit(_val(v)) for v in vals])
     console.print(t)
     if not differs:
         console.print("[dim]The configs are identical.[/]")
@@ -352,7 +352,7 @@ def rm(
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"refusing to delete {len(recs)} run(s) without confirmation: pass --yes")
-        names = ", ".join(f"#{r.id} {r.name}" for r in recs)
+        names = ", ".join(f"#{r.id} {literal(r.name)}" for r in recs)
         if not typer.confirm(f"Delete {names} and their files?", default=False):
             raise typer.Abort()
     for r in recs:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
-                               err_console, print_json)
+                               err_console, lit, print_json)
 from qdcore.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ def train_cmd(
     if json_out:
         print_json(report)
     elif result.status == "done":
-        console.print(f"run {report['run_id']}: model and predictions in {report['run_dir']}", highlight=False)
+        console.print(f"run {report['run_id']}: model and predictions in {lit(report['run_dir'])}", highlight=False)
     if result.status != "done":
         if not json_out:
             err_console.print(f"run {report['run_id']} interrupted; continue it with 'qd train --resume "
@@ -256,14 +256,14 @@ def _print_eval(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
-    console.print(f"[bold]run {r['run_id']}[/] on {r['data']}{tag}: {r['n']:,} drawings · "
+    console.print(f"[bold]run {r['run_id']}[/] on {lit(r['data'])}{tag}: {r['n']:,} drawings · "
                   f"top-1 [bold]{100 * r['top1']:.2f}%[/] · top-5 {100 * r['top5']:.2f}% · "
                   f"macro F1 {100 * r['macro']['f1']:.2f}%", highlight=False)
     t = Table(title="per class", title_justify="left", show_edge=False)
     for col in ("class", "precision", "recall", "F1", "support"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for row in r["per_class"]:
-        t.add_row(row["class"], f"{100 * row['precision']:.1f}%", f"{100 * row['recall']:.1f}%",
+        t.add_row(lit(row["class"]), f"{100 * row['precision']:.1f}%", f"{100 * row['recall']:.1f}%",
                   f"{100 * row['f1']:.1f}%", f"{row['support']:,}")
     m = r["macro"]
     t.add_section()
@@ -284,7 +284,7 @@ def _print_eval(r: dict[str, Any]) -> None:
     for i, (cl, row) in enumerate(zip(classes, cm)):
         if cl not in present:
             continue
-        c.add_row(f"{i:>2} {cl[:12]}", *[(f"[bold green]{v}[/]" if j == i else (str(v) if v else "[dim]·[/]"))
+        c.add_row(f"{i:>2} {lit(cl[:12])}", *[(f"[bold green]{v}[/]" if j == i else (str(v) if v else "[dim]·[/]"))
                                           for j, v in enumerate(row)])
     console.print(c)
 
@@ -379,8 +379,8 @@ def predict_cmd(
     t.add_column("drawing")
     t.add_column(f"top {k}")
     for r in rows[:limit]:
-        t.add_row(str(r["index"]), r["source"],
-                  "  ".join(f"{p['class']} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
+        t.add_row(str(r["index"]), lit(r["source"]),
+                  "  ".join(f"{lit(p['class'])} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
     console.print(t)
     more = f" (showing {limit}; --limit N or --json for more)" if len(rows) > limit else ""
     line = f"{len(rows):,} drawings classified by run {run_id}{more}"

@@ -198,6 +198,7 @@ class Store:
         """Add a 'running' run owned by this process and return its id."""
         _check(kind, KINDS, "kind")
         now = time.time()
+        name = _text(name)
         with self._errors(), self._write() as c:
             cur = c.execute(
                 "INSERT INTO runs (name, kind, status, config, fingerprint, device, started, summary, pid, host,"
@@ -535,6 +536,13 @@ def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
     used = [(sql, value) for sql, value in conditions if value is not None]
     where = " WHERE " + " AND ".join(sql for sql, _ in used) if used else ""
     return where, [value for sql, value in used if "?" in sql]
+
+
+def _text(v: Any) -> str:
+    """Text SQLite can store: the surrogates that stand for undecodable file-name bytes spelled out."""
+    from qdcore.fmt import text_path
+
+    return text_path(str(v))
 
 
 def _int(v: Any) -> int | None:
