@@ -235,9 +235,27 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
                     quiz=ns if ns.command == "quiz" else None)
 
 
+def no_terminal() -> str:
+    """Why the app cannot run here ('' when it can): without a terminal it would spin on a dead input forever."""
+    import os
+
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return ""  # textual-serve and other drivers bring their own input and output
+    missing = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+               if stream is None or not stream.isatty()]
+    if not missing:
+        return ""
+    which = " and ".join(missing) + (" are not terminals" if len(missing) > 1 else " is not a terminal")
+    return f"this app needs a terminal but its {which}; over SSH use 'ssh -t HOST qdtui', or the qd commands in scripts"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the app."""
     ns = parse_args(argv)
+    refusal = no_terminal()
+    if refusal:
+        print(f"qdtui: error: {refusal}", file=sys.stderr)
+        sys.exit(2)
     app = QdApp(state_from_args(ns))
     app.run()
     sys.exit(app.return_code or 0)

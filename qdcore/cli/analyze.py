@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -70,11 +71,31 @@ def analyze(
     if model_note:
         report["model_note"] = model_note
     if out is not None:
-        report["files"] = [str(p) for p in write_outputs(pred, report, model, Path(out), seed=seed)]
+        out = _out_dir(Path(out).expanduser())
+        try:
+            report["files"] = [str(p) for p in write_outputs(pred, report, model, out, seed=seed)]
+        except OSError as e:
+            raise DataError(f"cannot write into --out {str(out)!r} ({e.strerror or e}"
+                            f"{': ' + str(e.filename) if e.filename else ''}); choose another folder") from None
     if json_out:
         print_json(_public(report))
         return
     _print(report)
+
+
+def _out_dir(out: Path) -> Path:
+    """The --out folder, created; one error naming it when it is a file, under a file, or not writable."""
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            what = "is a file" if parent == out else f"is under {str(parent)!r}, which is a file"
+            raise ConfigError(f"--out {str(out)!r} {what}; give a folder for the report files")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create --out {str(out)!r} ({e.strerror or e}); choose another folder") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(out)!r} is not writable; choose another folder")
+    return out
 
 
 def build_report(pred, model=None, top: int = 10, k: int | None = None, eps: float | None = None,

@@ -170,6 +170,8 @@ def download_cmd(
                 bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             elif p.status == "skip":
                 bar.update(tid, total=p.total, completed=p.done, description=f"{p.category} (cached)")
+                if p.message != "already complete":  # a subset: say what it is and where it came from
+                    bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             else:
                 bar.update(tid, total=p.total, completed=p.done)
 

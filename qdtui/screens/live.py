@@ -27,6 +27,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.paths import new_log
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
 from qdtui.messages import MetricRows
@@ -203,8 +204,7 @@ class LiveScreen(Screen):
                 cmd += ["--config", name]
             else:
                 cmd += ["--resume", str(resume_id)]
-            fd, log = tempfile.mkstemp(prefix="qd-train-", suffix=".log")
-            self._log = Path(log)
+            fd, self._log = new_log(home)  # beside the store, bounded in number: not piling up in /tmp
             try:
                 self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
                                               start_new_session=True)  # a closed terminal or quit app: it trains on
