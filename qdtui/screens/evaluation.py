@@ -23,6 +23,7 @@ from qdtui.screens.evaltabs.worst import WorstPane
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
 from qdtui.state import data_label
 from qdtui.widgets.confusion import ConfusionMatrix
+from qdtui.literal import plain
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
@@ -91,7 +92,7 @@ class OverviewPane(EvalPane):
         if self.sort_by != "class":
             rows.sort(key=lambda r: (-r[self.sort_by], r["class"]))
         for r in rows:
-            table.add_row(r["class"], *[Text(pct(r[k]), justify="right") for k in ("precision", "recall", "f1")],
+            table.add_row(plain(r["class"]), *[Text(pct(r[k]), justify="right") for k in ("precision", "recall", "f1")],
                           Text(f"{r['support']:,}", justify="right"), key=r["class"])
         m = self.data.summary["macro"]
         table.add_row(Text("macro avg", style="bold"),
@@ -162,7 +163,7 @@ class PairsPane(EvalPane):
         table.clear(columns=True)
         table.add_columns("A", "B", "A as B", "B as A", "share", "drawings")
         for k, p in enumerate(data.pairs):
-            table.add_row(p.a, p.b, Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
+            table.add_row(plain(p.a), plain(p.b), Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
                           Text(pct(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
         line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
                 "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
+from qdtui.literal import plain
 
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 
@@ -25,8 +26,8 @@ def run_row(run) -> tuple:
     status = str(getattr(run, "status", "?"))
     return (
         str(run.id),
-        str(getattr(run, "name", "") or ""),
-        str(getattr(run, "kind", "") or ""),
+        plain(getattr(run, "name", "") or ""),
+        plain(getattr(run, "kind", "") or ""),
         Text(status, style=STATUS_STYLE.get(status, "")),
         Text("" if acc is None else f"{acc:.1%}", justify="right"),
         started,

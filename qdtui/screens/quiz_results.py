@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from qdtui.loaders import user_message
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
+from qdtui.literal import plain
 
 DASH = "—"
 
@@ -193,13 +194,13 @@ class QuizResultsScreen(Screen):
         cats.clear()
         for r in rep.per_category:
             a = r.accuracy
-            cats.add_row(r.category, str(a.correct), str(a.total), pct(a.top1), ci(a), str(r.skipped),
-                         r.top_mistake or DASH, key=r.category)
+            cats.add_row(plain(r.category), str(a.correct), str(a.total), pct(a.top1), ci(a), str(r.skipped),
+                         plain(r.top_mistake or DASH), key=r.category)
         lb = self.query_one("#results-leaderboard", DataTable)
         lb.clear()
         for r in rep.leaderboard:
             a = r.accuracy
-            name = Text(r.participant, style="bold" if r.participant == self.participant else "")
+            name = plain(r.participant, style="bold" if r.participant == self.participant else "")
             lb.add_row(str(r.rank), name, str(r.sessions), str(a.correct), str(a.total), pct(a.top1), ci(a),
                        str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
                        key=r.participant)

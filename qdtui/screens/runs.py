@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
@@ -117,7 +118,8 @@ class RunRow:
         else:
             params = f"{int(v['params']):,}" if widths["params"] > FIXED["params"] else compact(v["params"])
         text = {
-            "id": str(v["id"]), "name": v["name"], "model": v["model"], "data": _short_data(v["data"]),
+            "id": str(v["id"]), "name": literal(v["name"]), "model": literal(v["model"]),
+            "data": literal(_short_data(v["data"])),
             "params": params, "top1": fmt_pct(v["top1"]), "top5": fmt_pct(v["top5"]),
             "best": DASH if v["best"] is None else str(v["best"]), "runtime": fmt_duration(v["runtime"]),
             "status": v["status"], "human": fmt_pct(v.get("human")),
@@ -434,18 +436,27 @@ class RunsScreen(Screen):
         self.app.open_run(run_id, row.run.status, row.run.kind)
 
     def action_delete(self) -> None:
-        """Delete the marked runs (or the one under the cursor) after confirmation."""
-        ids = sorted(self.marked) or ([self.cursor_run()] if self.cursor_run() is not None else [])
+        """Delete the marked runs shown now (or the one under the cursor) after confirmation.
+
+        Marks on rows a filter hides are kept, not deleted: only what is on screen can go.
+        """
+        visible = {r.id for r in self.shown}
+        hidden = self.marked - visible
+        ids = sorted(self.marked & visible) or ([self.cursor_run()] if self.cursor_run() is not None else [])
         if not ids:
+            if hidden:
+                self.notify(f"The {len(hidden)} marked runs are hidden by the filter; clear it to delete them.",
+                            severity="warning", markup=False)
             return
         if len(ids) == 1:
             row = self._row(ids[0])
-            what = f"run {ids[0]}" + (f" ({row.values['name']})" if row and row.values["name"] else "")
+            what = f"run {ids[0]}" + (f" ({literal(row.values['name'])})" if row and row.values["name"] else "")
         else:
             what = f"{len(ids)} runs ({', '.join(map(str, ids[:8]))}{' …' if len(ids) > 8 else ''})"
+        kept = f" The {len(hidden)} marked runs hidden by the filter are kept." if hidden else ""
         self.app.push_screen(
             ConfirmDialog(f"Delete {what}? {'Its' if len(ids) == 1 else 'Their'} metrics, model and predictions are "
-                          "removed for good.",
+                          f"removed for good.{kept}",
                           yes="Delete", no="Keep", title="Delete runs"),
             callback=lambda yes: self.delete(ids) if yes else None)
 

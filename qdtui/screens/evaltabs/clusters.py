@@ -18,6 +18,7 @@ from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence, drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 from qdtui.widgets.scatter import RICH_COLORS, Scatter, group_color
+from qdtui.literal import plain
 
 METHODS = ("kmeans", "dbscan")
 FEATURES = ("pixels", "penultimate")
@@ -135,7 +136,7 @@ class ClustersPane(EvalPane):
             for g, c in zip(self.groups, clustering.clusters):
                 name = "noise" if c.id < 0 else str(c.id)
                 table.add_row(Text("●", style=RICH_COLORS[group_color(c.id)]), name, Text(str(c.size), justify="right"),
-                              f"{c.truth} → {c.predicted}", Text(f"{c.pair_count / c.size:.0%}", justify="right"),
+                              plain(f"{c.truth} → {c.predicted}"), Text(f"{c.pair_count / c.size:.0%}", justify="right"),
                               key=str(g.key))
             scatter.set_points(result.coords2d, clustering.labels)
         else:
@@ -145,9 +146,9 @@ class ClustersPane(EvalPane):
             classes = self.data.pred.classes
             for g in self.groups:
                 top = Counter(truth[g.indices].tolist()).most_common(2)
-                table.add_row(Text("●", style=RICH_COLORS[group_color(g.key)]), g.label,
+                table.add_row(Text("●", style=RICH_COLORS[group_color(g.key)]), plain(g.label),
                               Text(str(g.indices.size), justify="right"),
-                              ", ".join(f"{classes[c]} {n}" for c, n in top), key=str(g.key))
+                              plain(", ".join(f"{classes[c]} {n}" for c, n in top)), key=str(g.key))
             predicted = self.data.predicted[result.indices]
             keys = {int(self.data.pred.classes.index(g.label)): g.key for g in self.groups}
             scatter.set_points(result.coords2d, np.array([keys[int(p)] for p in predicted], np.int64))
