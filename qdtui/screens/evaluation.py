@@ -24,6 +24,7 @@ from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
 from qdtui.state import data_label
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.literal import plain
+from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
@@ -266,9 +267,9 @@ class EvaluationScreen(Screen):
         self.data = data
         self.models = ModelCache(data.run_dir)
         line = Text(f"run {data.run_id}", style="bold")
-        line.append(f" · {data.name} · {data.status}")
+        line.append(f" · {literal(data.name)} · {data.status}")
         if data.data_spec:
-            line.append(f" · {data_label(data.data_spec)}")
+            line.append(f" · {literal(data_label(data.data_spec))}")
         if data.ok:
             line.append(f" · {len(data.pred):,} test drawings")
         if not data.has_model:
@@ -294,7 +295,7 @@ class EvaluationScreen(Screen):
     def _missing(self, message: str, hint: str, title: str = "No predictions") -> None:
         box = self.query_one("#eval-missing", Vertical)
         box.border_title = title
-        text = Text(message, style="bold")
+        text = Text(literal(message), style="bold")
         text.append("\n\n" + hint, style="")
         self.query_one("#eval-missing-text", Static).update(text)
         self.add_class("-missing")

@@ -18,6 +18,7 @@ from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.screens.evaltabs.common import deliver
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
+from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
@@ -87,14 +88,14 @@ class GalleryScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        line = Text(self.title_text, style="bold")
+        line = Text(literal(self.title_text), style="bold")
         if self.note:
             line.append(f" · {self.note}")
         yield Static(line, id="gallery-title")
         with Horizontal(id="gallery-panes"):
             for k, s in enumerate(self.sections):
                 with Vertical(classes="gallery-pane"):
-                    yield Static(Text(f"{s.title} ({len(s.indices)})", style="bold"), classes="gallery-heading")
+                    yield Static(Text(f"{literal(s.title)} ({len(s.indices)})", style="bold"), classes="gallery-heading")
                     yield DrawingGrid(id=f"gallery-{k}")
         yield Static("", id="gallery-detail")
         yield Footer()
@@ -130,7 +131,7 @@ class GalleryScreen(Screen):
     def _detail(self, grid: DrawingGrid, index: int) -> None:
         k = self.grids.index(grid)
         i = int(self.sections[k].indices[index])
-        self.query_one("#gallery-detail", Static).update(Text(self.data.describe(i), no_wrap=True, overflow="ellipsis"))
+        self.query_one("#gallery-detail", Static).update(Text(literal(self.data.describe(i)), no_wrap=True, overflow="ellipsis"))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:
         if message.grid in self.grids:

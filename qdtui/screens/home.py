@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
 from qdtui.literal import plain
+from qdcore.fmt import literal
 
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 
@@ -55,8 +56,8 @@ class HomeScreen(Screen):
         yield Header()
         with Vertical(id="home-data", classes="panel") as data:
             data.border_title = "Data"
-            yield Static(Text(state.data_label, style="bold"), id="data-label")
-            yield Static(Text(f"store {state.store_home}", style="dim"), id="store-label")
+            yield Static(Text(literal(state.data_label), style="bold"), id="data-label")
+            yield Static(Text(f"store {literal(state.store_home)}", style="dim"), id="store-label")
         with Vertical(id="home-runs", classes="panel") as runs:
             runs.border_title = "Recent runs"
             table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -94,13 +95,13 @@ class HomeScreen(Screen):
         self.post_message(RunsLoaded(load_recent_runs(self.app.state.store_home, limit=10)))
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
-        label = Text(self.app.state.data_label, style="bold")
-        label.append(f" · {message.catalog.summary()}", style="")
+        label = Text(literal(self.app.state.data_label), style="bold")
+        label.append(f" · {literal(message.catalog.summary())}", style="")
         self.query_one("#data-label", Static).update(label)
 
     def on_catalog_failed(self, message: CatalogFailed) -> None:
-        label = Text(self.app.state.data_label, style="bold")
-        label.append(f" · cannot open: {message.error}", style="red")
+        label = Text(literal(self.app.state.data_label), style="bold")
+        label.append(f" · cannot open: {literal(message.error)}", style="red")
         self.query_one("#data-label", Static).update(label)
         self.notify(message.error, title="Data", severity="error")
 
@@ -112,7 +113,7 @@ class HomeScreen(Screen):
         for run in message.runs.runs:
             table.add_row(*run_row(run), key=str(run.id))
         note = self.query_one("#runs-note", Static)
-        note.update(Text(message.runs.note, style="dim" if message.runs.ok else "yellow"))
+        note.update(Text(literal(message.runs.note), style="dim" if message.runs.ok else "yellow"))
         note.display = bool(message.runs.note)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

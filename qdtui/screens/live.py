@@ -33,6 +33,7 @@ from qdtui.loaders import user_message
 from qdtui.messages import MetricRows
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
+from qdcore.fmt import literal
 
 POLL_SECONDS = 0.75  # attach: how often the store is read
 FLUSH_SECONDS = 1.0  # labels and the progress bar are redrawn at most this often
@@ -302,7 +303,7 @@ class LiveScreen(Screen):
         if message.run is None:
             self.live.error = message.error
             self.live.status = "failed" if "no run" in message.error else self.live.status
-            self.query_one("#live-status", Static).update(Text(f"Run {self.live.run_id}: {message.error}",
+            self.query_one("#live-status", Static).update(Text(f"Run {self.live.run_id}: {literal(message.error)}",
                                                                 style="red"))
             return
         self.live.on_record(message.run)

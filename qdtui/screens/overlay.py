@@ -17,6 +17,7 @@ from textual.widgets import Footer, Header, Static
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
 from qdtui.widgets.curves import Curves
+from qdcore.fmt import literal
 
 
 class HistoriesLoaded(Message):
@@ -76,7 +77,7 @@ class OverlayScreen(Screen):
         self.loaded = True
         legend = self.query_one("#overlay-legend", Static)
         if message.error:
-            legend.update(Text(message.error, style="red"))
+            legend.update(Text(literal(message.error), style="red"))
             return
         top1, loss = self.query_one("#overlay-top1", Curves), self.query_one("#overlay-loss", Curves)
         lines: list[Text] = []

@@ -20,6 +20,7 @@ from textual.widgets.option_list import Option
 
 from qdtui.loaders import user_message
 from qdtui.widgets.drawing import Drawing, as_image
+from qdcore.fmt import literal
 
 # Zooms tried for the big drawing, largest first; 1.5x is what fits 80x24 (42x21 cells).
 SCALES = (3.0, 2.5, 2.0, 1.5, 1.0)
@@ -254,7 +255,7 @@ class QuizScreen(Screen):
         score = s.score()
         done, total = s.progress()
         t = Text()
-        t.append(s.participant, style="bold")
+        t.append(literal(s.participant), style="bold")
         shown = min(done + 1, total)
         t.append(f" · drawing {shown} of {total}" if not s.complete else f" · all {total} done")
         if s.config.feedback and score.done:
@@ -346,11 +347,11 @@ class QuizScreen(Screen):
         if not self.session.config.feedback:
             self._feedback = Text(f"Saved ({how or 'answer'}).", style="dim")
         elif rec.skipped:
-            self._feedback = Text(f"{how or 'Skipped'}: it was {rec.truth}.", style="yellow")
+            self._feedback = Text(f"{how or 'Skipped'}: it was {literal(rec.truth)}.", style="yellow")
         elif rec.correct:
-            self._feedback = Text(f"✓ Right: {rec.truth}.", style="green")
+            self._feedback = Text(f"✓ Right: {literal(rec.truth)}.", style="green")
         else:
-            self._feedback = Text(f"✗ It was {rec.truth} (you said {rec.answer}).", style="red")
+            self._feedback = Text(f"✗ It was {literal(rec.truth)} (you said {literal(rec.answer)}).", style="red")
         self._show_current()
 
     def _store_call(self, fn, *args) -> Any:

@@ -19,6 +19,7 @@ from qdtui.loaders import user_message
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.literal import plain
+from qdcore.fmt import literal
 
 DASH = "—"
 
@@ -52,7 +53,7 @@ def summary_text(rep: Any) -> Text:
     v = rep.vs_model
     if v is not None and v.matched:
         name = v.run_name if len(v.run_name) <= 16 else v.run_name[:15] + "…"
-        t.append(f"\nSame drawings, run {v.run_id} ({name}): people {pct(v.people.top1)}, "
+        t.append(f"\nSame drawings, run {v.run_id} ({literal(name)}): people {pct(v.people.top1)}, "
                  f"model {pct(v.model.top1)}, McNemar p={p_value(v.test.p_value)}")
     for note in rep.notes:
         t.append(f"\n{note}", style="dim")
@@ -69,7 +70,7 @@ def vs_model_text(rep: Any) -> Text:
         return Text(f"No quiz answer is on a drawing of run {v.run_id}'s test split.", style="dim")
     w = 14
     t = Text()
-    t.append(f"People vs run {v.run_id} ({v.run_name}) on {v.matched} answers\n\n", style="bold")
+    t.append(f"People vs run {v.run_id} ({literal(v.run_name)}) on {v.matched} answers\n\n", style="bold")
     t.append(" " * w + "model right".rjust(w) + "model wrong".rjust(w) + "\n", style="bold")
     t.append("people right".ljust(w))
     t.append(str(v.both_right).rjust(w), style="green")
@@ -186,7 +187,7 @@ class QuizResultsScreen(Screen):
         self.sub_title = self._title()
         summary = self.query_one("#results-summary", Static)
         if message.report is None:
-            summary.update(Text(f"Cannot compute the results: {message.error}", style="red"))
+            summary.update(Text(f"Cannot compute the results: {literal(message.error)}", style="red"))
             return
         self.report = rep = message.report
         summary.update(summary_text(rep))

@@ -17,6 +17,7 @@ from textual.widgets.option_list import Option
 
 from qdtui.loaders import user_message
 from qdtui.screens.quiz import QuizScreen, store_home
+from qdcore.fmt import literal
 
 DATA = "data"
 
@@ -181,7 +182,7 @@ class QuizSetupScreen(Screen):
             sessions.highlighted = 0
         note = self.query_one("#setup-resume-note", Static)
         if message.error:
-            note.update(Text(message.error, style="red"))
+            note.update(Text(literal(message.error), style="red"))
         elif not message.sessions:
             note.update("No unfinished quiz. Quitting a quiz keeps it here.")
         else:

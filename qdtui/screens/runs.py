@@ -315,7 +315,7 @@ class RunsScreen(Screen):
         note = self.query_one("#tracker-note", Static)
         note.set_class(bool(self._error), "-error")
         if self._error:
-            note.update(Text(f"could not read runs: {self._error}"))
+            note.update(Text(f"could not read runs: {literal(self._error)}"))
             return
         if not self.rows:
             note.update("No runs yet: press escape, then t to train, or start `qd train` in another terminal.")

@@ -16,6 +16,7 @@ from textual.strip import Strip
 
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.widgets.drawing import as_image, cell_pairs, cell_size, resample, widget_palette
+from qdcore.fmt import literal
 
 CAPTION_LINES = 2
 
@@ -51,7 +52,8 @@ class GridItem:
             if self.prob is not None:
                 parts.append(f"{self.prob:.2f}")
             first = " ".join(parts)
-        return fit_text(first, width), fit_text(self.provenance, width, keep_end=True)
+        # Names and file paths come from users: one line each, control characters shown escaped.
+        return fit_text(literal(first), width), fit_text(literal(self.provenance or ""), width, keep_end=True)
 
 
 def fit_text(text: str, width: int, keep_end: bool = False) -> str:

@@ -15,6 +15,7 @@ from textual.widgets import Static
 from qdtui.loaders import user_message
 from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.widgets.drawing import Drawing
+from qdcore.fmt import literal
 
 MAX_MAPS = 64  # channels shown per layer
 
@@ -113,9 +114,9 @@ class HiddenPane(EvalPane):
         pred = self.data.pred
         self.query_one("#hidden-drawing", Drawing).image = pred.images[index]
         t, p = int(pred.labels[index]), int(self.data.predicted[index])
-        cap = Text(f"truth {pred.classes[t]}\npredicted {pred.classes[p]} {self.data.p_pred(index):.2f}\n",
+        cap = Text(f"truth {literal(pred.classes[t])}\npredicted {literal(pred.classes[p])} {self.data.p_pred(index):.2f}\n",
                    style="")
-        cap.append(pred.provenance[index] if index < len(pred.provenance) else "", style="dim")
+        cap.append(literal(pred.provenance[index]) if index < len(pred.provenance) else "", style="dim")
         self.query_one("#hidden-caption", Static).update(cap)
         self.query_one("#hidden-line", Static).update(Text(
             f"drawing #{index} of {len(pred):,} · {len(layers)} conv/pool layers · "

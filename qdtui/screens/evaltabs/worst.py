@@ -14,6 +14,7 @@ from qdtui.messages import DrawingHighlighted
 from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
+from qdcore.fmt import literal
 
 SHOWN = 48  # drawings around the chosen percentile
 RANKS = (("prob", "p(true)"), ("loss", "loss"), ("margin", "margin"))
@@ -94,7 +95,7 @@ class WorstPane(EvalPane):
         i = int(self.shown[k])
         rank = int(self.positions[i]) + 1
         self.query_one("#worst-detail", Static).update(
-            Text(f"rank {rank:,} · {self.data.describe(i)}", no_wrap=True, overflow="ellipsis"))
+            Text(f"rank {rank:,} · {literal(self.data.describe(i))}", no_wrap=True, overflow="ellipsis"))
         self.post_message(DrawingFocused(i))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:
