@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -155,3 +156,23 @@ def test_typer_errors_are_one_line_and_home_works_after_the_command(run_home, tm
     line = one_error(invoke("eval", "last", "--home", str(other)))
     assert str(other) in line and "no classifier runs" in line
     assert invoke("eval", "last", f"--home={run_home}").exit_code == 0
+
+
+def test_malformed_lines_are_reported_the_same_way_in_every_command(run_home, tmp_path):
+    from fuzzing import seed_files
+
+    good = seed_files()[".ndjson"].splitlines()
+    folder = tmp_path / "strokes"
+    folder.mkdir()
+    bad_line = re.sub(rb'("drawing": ?\[\[\[)\d+', rb"\1true", good[1], count=1)  # JSON true as a coordinate
+    assert bad_line != good[1]
+    (folder / "apple.ndjson").write_bytes(b"\n".join([good[0], bad_line, *good[2:]]) + b"\n")
+    (folder / "zebra.ndjson").write_bytes(b"\n".join(good) + b"\n")
+    note = "apple.ndjson: skipped 1 malformed lines (line 2: stroke 0 holds values that are not finite numbers)"
+    for args in (["data", "info", "--data", str(folder)], ["data", "show", "apple", "--data", str(folder)],
+                 ["data", "export", "--data", str(folder), "--out", str(tmp_path / "x.npy")],
+                 ["predict", "last", str(folder / "apple.ndjson")],
+                 ["train", "--data", str(folder), "--epochs", "1", "--width", "2", "--batch-size", "4", "--no-amp"]):
+        result = invoke(*args)
+        notes = [ln for ln in result.output.splitlines() if ln.startswith("note:")]
+        assert result.exit_code == 0 and len(notes) == 1 and notes[0].endswith(note), (args, result.output)

@@ -332,7 +332,13 @@ def read_drawings(path: Path):
     if suffix in (".ndjson", ".bin"):
         from qdcore.data.strokes import read_drawings_file
 
-        images, prov = read_drawings_file(path)
+        from qdcore.cli.common import print_notes
+        from qdcore.data.strokes import bad_lines_note
+
+        bad: list[tuple[int, str]] = []
+        images, prov = read_drawings_file(path, bad=bad)
+        if bad:
+            print_notes([bad_lines_note(path, bad)])  # the same note data info, show, export and train give
         return images, [Path(p).name for p in prov], path.stem
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")
 

@@ -418,6 +418,11 @@ def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]]) -> str:
+    """The one note every command gives for a stroke file's skipped malformed lines."""
+    return f"{path}: skipped {len(bad)} malformed lines ({_summary(bad)})"
+
+
 def category_of(path: Path) -> str:
     """'full_simplified_sea turtle.ndjson' -> 'sea turtle' (official names matched case-insensitively)."""
     from qdcore.data.local import category_from_stem
@@ -561,7 +566,7 @@ class NdjsonSource(FileSource):
         """One note per file with malformed lines, refreshed as reading finds more (every command shows it)."""
         if idx.bad:
             self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
-            self.notes.append(f"{idx.path}: skipped {len(idx.bad)} malformed lines ({_summary(idx.bad)})")
+            self.notes.append(bad_lines_note(idx.path, idx.bad))
 
     def bad_lines(self, category: str) -> list[tuple[int, str]]:
         """(line number, reason) of every malformed line met so far in a category's file."""
