@@ -176,3 +176,27 @@ def test_malformed_lines_are_reported_the_same_way_in_every_command(run_home, tm
         result = invoke(*args)
         notes = [ln for ln in result.output.splitlines() if ln.startswith("note:")]
         assert result.exit_code == 0 and len(notes) == 1 and notes[0].endswith(note), (args, result.output)
+
+
+@pytest.mark.parametrize("how", ["fewer class names", "labels out of range", "objects", "not a zip"])
+def test_tampered_predictions_are_one_line_naming_the_file(run_home, how):
+    store = Store(run_home)
+    path = store.run_dir(store.list_runs()[0].id) / "predictions.npz"
+    original = path.read_bytes()
+    with np.load(path) as z:
+        parts = {k: z[k] for k in z.files}
+    if how == "fewer class names":
+        parts["classes"] = parts["classes"][:-1]
+    elif how == "labels out of range":
+        parts["labels"] = parts["labels"] + 1000
+    elif how == "objects":
+        parts["provenance"] = np.array([{"a": 1}] * len(parts["labels"]), dtype=object)
+    try:
+        if how == "not a zip":
+            path.write_bytes(b"PK\x03\x04" + os.urandom(300))
+        else:
+            np.savez(path, **parts)
+        line = one_error(invoke("analyze", "last"))
+        assert "predictions.npz" in line and "pickle" not in line.lower(), line
+    finally:
+        path.write_bytes(original)
