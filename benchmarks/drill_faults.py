@@ -45,15 +45,17 @@ def _qd(home: Path, *args: str, **kw) -> subprocess.Popen:
 
 
 def _wait_training(home: Path, proc: subprocess.Popen, rows: int = 1, timeout: float = 300.0) -> bool:
-    """Wait until `proc` owns a running run with at least `rows` metric rows (False if it ended first)."""
+    """Wait until `proc` owns a running run and has written `rows` metric rows itself (False if it ended first)."""
     db = home / "qd.sqlite"
-    end = time.time() + timeout
+    start = time.time()
+    end = start + timeout
     while time.time() < end and proc.poll() is None:
         if db.exists():
             con = sqlite3.connect(db, timeout=5)
             try:
                 row = con.execute("SELECT id FROM runs WHERE pid = ? AND status = 'running'", (proc.pid,)).fetchone()
-                if row and con.execute("SELECT count(*) FROM metrics WHERE run_id = ?", row).fetchone()[0] >= rows:
+                if row and con.execute("SELECT count(*) FROM metrics WHERE run_id = ? AND t >= ?",
+                                       (row[0], start)).fetchone()[0] >= rows:
                     return True
             except sqlite3.Error:
                 pass
@@ -97,8 +99,8 @@ def kill_drill(n: int, rnd: random.Random) -> tuple[int, int, list[str]]:
         p = _qd(home, *args)
         # Most kills land while training (and so, sometimes, mid-checkpoint); some during start-up.
         if rnd.random() < 0.85:
-            _wait_training(home, p, rows=0)
-        time.sleep(rnd.uniform(0.0, 3.0))
+            _wait_training(home, p, rows=1)
+        time.sleep(rnd.uniform(0.0, 2.0))
         p.send_signal(signal.SIGKILL)
         p.wait()
         ok, why = True, []
