@@ -212,3 +212,16 @@ def test_infinite_options_are_refused(home, flag):
     result = invoke("train", *TINY, flag, "inf")
     assert result.exit_code == 2 and "must be a finite number" in result.output
     assert not (home / "qd.sqlite").exists() or Store(home).list_runs() == []
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_written_files_follow_the_umask(tmp_path, mask):
+    """Run files and reports get 0666 less the umask (teammates can read them), never mkstemp's 0600."""
+    from qdcore.paths import atomic_write_bytes
+
+    old = os.umask(mask)
+    try:
+        atomic_write_bytes(tmp_path / "model.json", b"{}")
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "model.json").st_mode & 0o777) == 0o666 & ~mask
