@@ -169,6 +169,14 @@ class QdApp(App[None]):
 
     # --- errors and size ----------------------------------------------------
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Toasts never read their text as markup: they quote names, paths and errors (escapes visible)."""
+        from qdcore.fmt import literal
+
+        super().notify(literal(message, keep="\n"), title=literal(title), severity=severity,  # type: ignore[arg-type]
+                       timeout=timeout, markup=markup)
+
     def show_error(self, message: str, title: str = "Error", hint: str = "") -> None:
         """Show an error dialog (safe to call for any user-facing failure)."""
         self.push_screen(ErrorDialog(message, title=title, hint=hint))
