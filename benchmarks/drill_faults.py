@@ -126,6 +126,7 @@ def kill_drill(n: int, rnd: random.Random) -> tuple[int, int, list[str]]:
         held += ok
         if not ok:
             problems.append(f"kill {i}: " + "; ".join(why))
+        print(f"  kill {i + 1}/{n}: {'held' if ok else 'FAILED'} ({held} held so far)", flush=True)
     if run_id is not None:  # the last interrupted run still finishes
         p = _qd(home, "train", "--resume", str(run_id))
         out, err = p.communicate(timeout=600)
@@ -164,6 +165,7 @@ def race_drill(n: int, writers: int) -> tuple[int, int, list[str]]:
         keys = [(r.step, r.epoch, r.split, r.name) for r in rows]
         ok = codes.count(0) == 1 and one_line and len(keys) == len(set(keys)) and status == "done" and _integrity(home)
         held += ok
+        print(f"  race {i + 1}/{n}: {'held' if ok else 'FAILED'} (exit codes {sorted(codes)})", flush=True)
         if not ok:
             problems.append(f"race {i}: exit codes {codes}, {len(keys) - len(set(keys))} duplicate rows, "
                             f"status {status}, losers said {[e.strip()[-120:] for e in losers]}")
@@ -200,16 +202,6 @@ def main() -> None:
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()
-    if a.kills:
-        tried, held, problems = kill_drill(a.kills, rnd)
-        print(f"kills: {tried} tried, {held} held", flush=True)
-        for p in problems[:10]:
-            print("  " + p)
-    if a.races:
-        tried, held, problems = race_drill(a.races, a.writers)
-        print(f"races ({a.writers} resumers + a reader): {tried} tried, {held} held", flush=True)
-        for p in problems[:10]:
-            print("  " + p)
     if a.fuzz:
         counts, bad = fuzz_drill(a.fuzz, a.seed)
         total = sum(counts[o] for o in ("clean error", "accepted", "traceback", "hang"))
@@ -220,6 +212,16 @@ def main() -> None:
                                                                                 "hang")))
         for b in bad[:10]:
             print("  " + b)
+    if a.races:
+        tried, held, problems = race_drill(a.races, a.writers)
+        print(f"races ({a.writers} resumers + a reader): {tried} tried, {held} held", flush=True)
+        for p in problems[:10]:
+            print("  " + p)
+    if a.kills:
+        tried, held, problems = kill_drill(a.kills, rnd)
+        print(f"kills: {tried} tried, {held} held", flush=True)
+        for p in problems[:10]:
+            print("  " + p)
     print(f"({time.time() - t0:.0f} s)")
 
 
