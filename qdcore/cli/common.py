@@ -11,6 +11,7 @@ from rich.console import Console
 
 from qdcore.fmt import literal
 
+
 class SafeConsole(Console):
     """A Console that never lets text it renders carry raw control sequences or break on stray markup.
 

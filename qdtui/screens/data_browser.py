@@ -13,11 +13,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import Catalog, load_samples, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected, LoadFailed, SamplesLoaded
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
-from qdcore.fmt import literal
 
 LIST_WIDTH = 20  # text width of the category list (plus a 1-cell scrollbar)
 

@@ -12,6 +12,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from qdcore.fmt import literal
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import CellSelected
 from qdtui.screens.evaltabs.cam import CamPane
@@ -23,8 +25,6 @@ from qdtui.screens.evaltabs.worst import WorstPane
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
 from qdtui.state import data_label
 from qdtui.widgets.confusion import ConfusionMatrix
-from qdtui.literal import plain
-from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData

@@ -14,11 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.screens.evaltabs.common import deliver
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
-from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData

@@ -27,13 +27,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdcore.paths import new_log
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
 from qdtui.messages import MetricRows
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
-from qdcore.fmt import literal
 
 POLL_SECONDS = 0.75  # attach: how often the store is read
 FLUSH_SECONDS = 1.0  # labels and the progress bar are redrawn at most this often

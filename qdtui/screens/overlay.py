@@ -14,10 +14,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
 from qdtui.widgets.curves import Curves
-from qdcore.fmt import literal
 
 
 class HistoriesLoaded(Message):

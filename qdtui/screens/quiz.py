@@ -18,9 +18,9 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.widgets.drawing import Drawing, as_image
-from qdcore.fmt import literal
 
 # Zooms tried for the big drawing, largest first; 1.5x is what fits 80x24 (42x21 cells).
 SCALES = (3.0, 2.5, 2.0, 1.5, 1.0)

@@ -15,11 +15,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
+from qdcore.fmt import literal
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
-from qdtui.literal import plain
-from qdcore.fmt import literal
 
 DASH = "—"
 

@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.screens.quiz import QuizScreen, store_home
-from qdcore.fmt import literal
 
 DATA = "data"
 

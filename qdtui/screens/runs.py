@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from qdcore.fmt import literal
+from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 from qdtui.loaders import user_message
 from qdtui.screens.dialogs import ConfirmDialog
-from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 
 MARK = "●"
 # (key, header, right-aligned); "mark" is not sortable.

@@ -14,9 +14,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.widgets.drawing import as_image, cell_pairs, cell_size, resample, widget_palette
-from qdcore.fmt import literal
 
 CAPTION_LINES = 2
 

@@ -11,12 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
 from qdtui.widgets.heatmap_drawing import HeatItem, HeatmapGrid
-from qdcore.fmt import literal
 
 PER_CLASS = 6  # right and as many wrong drawings per class
 

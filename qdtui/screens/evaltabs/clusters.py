@@ -12,13 +12,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingHighlighted
 from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence, drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 from qdtui.widgets.scatter import RICH_COLORS, Scatter, group_color
-from qdtui.literal import plain
 
 METHODS = ("kmeans", "dbscan")
 FEATURES = ("pixels", "penultimate")

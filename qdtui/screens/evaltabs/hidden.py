@@ -12,10 +12,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.widgets.drawing import Drawing
-from qdcore.fmt import literal
 
 MAX_MAPS = 64  # channels shown per layer
 

@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingHighlighted
 from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
-from qdcore.fmt import literal
 
 SHOWN = 48  # drawings around the chosen percentile
 RANKS = (("prob", "p(true)"), ("loss", "loss"), ("margin", "margin"))
