@@ -376,12 +376,12 @@ def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool 
     from qdcore.quiz.session import run_predictions_path
 
     path = run_predictions_path(store, run_id)
-    if not path.exists():
+    if not path.is_file():  # missing, or a FIFO/device in its place: never opened
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             return not drawings.isdisjoint(str(p) for p in z["provenance"])
-    except (ValueError, KeyError, OSError):
+    except Exception:  # noqa: BLE001 - any unreadable file (bad zip, objects, truncation) counts as none
         return None
 
 

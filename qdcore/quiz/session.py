@@ -134,14 +134,25 @@ def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], 
     path = run_predictions_path(store, run_id)
     if not path.exists():
         raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}'")
+    import zipfile
+
+    from qdcore.paths import regular_file
+
+    redo = f"re-run 'qd eval {run_id}'"
+    regular_file(path, "a predictions file")
     try:
         with np.load(path, allow_pickle=False) as z:
             classes = [str(c) for c in z["classes"]]
             labels = np.asarray(z["labels"], dtype=np.int64)
             predicted = np.asarray(z["probs"]).argmax(axis=1)
             provenance = [str(p) for p in z["provenance"]]
-    except (ValueError, KeyError, OSError) as e:
-        raise ConfigError(f"{path} is not a readable predictions file ({e}); re-run 'qd eval {run_id}'") from None
+    except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as e:
+        why = "it holds objects, not plain arrays" if "pickle" in str(e) else str(e).split("\n")[0][:120]
+        raise ConfigError(f"{path} is not a readable predictions file ({why}); {redo}") from None
+    n = len(labels)
+    if len(predicted) != n or len(provenance) != n or (n and (labels.min() < 0 or labels.max() >= len(classes)
+                                                               or predicted.max() >= len(classes))):
+        raise ConfigError(f"{path} has labels, probabilities and provenance that do not fit together; {redo}")
     return classes, labels, predicted, provenance
 
 
@@ -477,7 +488,7 @@ def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
         try:
             with np.load(path, allow_pickle=False) as z:
                 n = int(z["labels"].shape[0])  # reads one small member, not the drawings
-        except (OSError, ValueError, KeyError):
+        except Exception:  # noqa: BLE001 - an unreadable predictions file just is not offered
             continue
         if n:
             out.append((run, n))
