@@ -200,3 +200,16 @@ def test_tampered_predictions_are_one_line_naming_the_file(run_home, how):
         assert "predictions.npz" in line and "pickle" not in line.lower(), line
     finally:
         path.write_bytes(original)
+
+
+def test_qdtui_without_a_terminal_refuses_at_once(tmp_path):
+    """`ssh host qdtui` without -t: one line and exit 2, not a loop spinning on a dead input."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "QD_HOME": str(tmp_path)}
+    env.pop("TEXTUAL_DRIVER", None)
+    p = subprocess.run([sys.executable, "-m", "qdtui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.count("\n") == 1 and "needs a terminal" in p.stderr and "ssh -t" in p.stderr
