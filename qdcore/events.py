@@ -19,6 +19,8 @@ class RunStarted:
     total_epochs: int
     steps_per_epoch: int
     num_train: int
+    fingerprint: str = ""  # of the selected drawings (train-val-test)
+    info: dict[str, Any] = field(default_factory=dict)  # merged into the run's summary (data origin, ...)
     notes: tuple[str, ...] = ()  # what the data reader skipped (malformed lines, ignored files)
 
 
@@ -37,28 +39,27 @@ class Progress:
 
 @dataclass(frozen=True)
 class EpochEnd:
-    """End of an epoch: train/val metrics."""
+    """End of an epoch (or round): any metrics, keyed "split/name" (e.g. "val/loss", "train/lr")."""
 
     epoch: int
     step: int
-    train_loss: float
-    train_top1: float
-    val_loss: float
-    val_top1: float
-    val_top5: float
-    lr: float
     seconds: float
-    extra: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def get(self, key: str, default: float | None = None) -> float | None:
+        """One metric, or `default`."""
+        return self.metrics.get(key, default)
 
 
 @dataclass(frozen=True)
 class Samples:
-    """A GAN sample grid (uint8, rows x cols x 28 x 28)."""
+    """An array artifact, e.g. a GAN sample grid (uint8, rows x cols x 28 x 28); kept as a file by StoreSink."""
 
     epoch: int
     step: int
     grid: np.ndarray
     labels: list[str] | None = None
+    name: str = "samples"  # artifact name: files are runs/<id>/<name>/epoch_NNNN.npy
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ import errno
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -105,30 +104,6 @@ def _replaced(path: Path, suffix: str, needed: int | None = None) -> Iterator[Pa
         if isinstance(e, OSError) and e.errno in _FULL:
             raise disk_full(path, needed) from None
         raise
-
-
-LOGS_KEPT = 20
-
-
-def new_log(home: str | os.PathLike, prefix: str = "train") -> tuple[int, Path]:
-    """(fd, path) of a new log under `<home>/logs/`, keeping only the newest LOGS_KEPT there.
-
-    Child-process logs live beside the store they belong to, not in /tmp, and are bounded in number.
-    """
-    folder = Path(home) / "logs"
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        old = sorted(folder.glob(f"{prefix}-*.log"), key=lambda p: p.stat().st_mtime)
-    except OSError:
-        old = []
-    for p in old[:max(0, len(old) - LOGS_KEPT + 1)]:
-        try:
-            p.unlink()
-        except OSError:
-            pass
-    fd, name = tempfile.mkstemp(prefix=f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-", suffix=".log", dir=folder)
-    os.fchmod(fd, 0o666 & ~umask())
-    return fd, Path(name)
 
 
 def regular_file(path: Path, what: str = "a file", limit: int | None = None) -> os.stat_result:

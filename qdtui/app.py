@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from qdtui.commands import QdCommands
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -45,6 +46,7 @@ class QdApp(App[None]):
     """The qd terminal app."""
 
     CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {QdCommands}
     TITLE = "qd"
     SUB_TITLE = "Quick, Draw! workbench"
     BINDINGS = [
@@ -137,9 +139,13 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished classifier opens its evaluation; anything else the live view."""
+        """A finished run opens where its kind says (a classifier's evaluation); anything else the live view."""
+        from qdcore.runs.kinds import find_kind
+
         self.state.current_run = run_id
-        self.action_open("run" if status == "done" and kind == "classifier" else "attach", run_id=run_id)
+        k = find_kind(kind)
+        evaluation = status == "done" and k is not None and k.opens == "evaluation"
+        self.action_open("run" if evaluation else "attach", run_id=run_id)
 
     # --- attach -------------------------------------------------------------
 

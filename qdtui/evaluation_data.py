@@ -43,7 +43,9 @@ class EvalData:
     @property
     def can_evaluate(self) -> bool:
         """The run's model is there to compute predictions from (and the run is not still writing it)."""
-        return self.has_model and self.kind == "classifier" and self.status != "running"
+        from qdcore.runs.kinds import can_evaluate
+
+        return self.has_model and can_evaluate(self.kind) and self.status != "running"
 
     def cell(self, truth: int, pred: int) -> np.ndarray:
         """Indices of the drawings of class `truth` predicted as `pred`."""
@@ -83,8 +85,10 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
         data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
                         data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
                         run_dir=run_dir, has_model=_model_present(run_dir))
-        if rec.kind != "classifier":
-            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows classifiers"
+        from qdcore.runs.kinds import opens_evaluation
+
+        if not opens_evaluation(rec.kind):
+            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs with predictions"
             return data
         path = run_dir / PREDICTIONS_FILE
         if not path.exists():
@@ -132,11 +136,11 @@ def _baseline(store, run_id: int) -> tuple[Any, str]:
 
 def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> None:
     """Compute and save a run's test predictions from its model and test split (what `qd eval RUN` does)."""
-    from qdcore.train.evaluate import evaluate_run as evaluate_stored_run
+    from qdcore.runs.run import evaluate
 
     store = open_store(home)
     try:
-        evaluate_stored_run(store, run_id, device=device)
+        evaluate(store, run_id, device=device)
     finally:
         store.close()
 

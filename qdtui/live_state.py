@@ -13,6 +13,7 @@ from rich.text import Text
 
 from qdcore.fmt import DASH, duration
 from qdcore.fmt import literal
+from qdcore.runs.kinds import DEFAULT_KIND, find_kind
 
 STATUS_STYLE = {"running": "bold cyan", "done": "bold green", "failed": "bold red", "interrupted": "bold yellow",
                 "starting": "cyan"}
@@ -97,6 +98,13 @@ def bar_text(fraction: float, width: int = 20) -> Text:
     return t
 
 
+def default_panels() -> tuple:
+    """The classifier's panels (a view opened before it knows the run's kind)."""
+    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
+
+    return get_kind(DEFAULT_KIND).panels
+
+
 # --- the state ------------------------------------------------------------------------------------------
 
 
@@ -106,6 +114,7 @@ class LiveState:
 
     run_id: int | None = None
     name: str = ""
+    kind: str = ""
     status: str = "starting"
     device: str = ""
     error: str = ""
@@ -125,8 +134,27 @@ class LiveState:
     checkpoint_epoch: int | None = None
     rows_seen: int = 0
     points: list[tuple[str, str, float, float]] = field(default_factory=list)  # (plot, series, x, y) to draw
+    panels: tuple = ()  # the run kind's qdcore.runs.kinds.Panel list; empty = the classifier's
     _last_step_point: int = 0
     _epoch_points: set = field(default_factory=set)
+    _routes: dict | None = None
+
+    def routes(self) -> dict[str, list[tuple[str, str, float, str]]]:
+        """metric key -> [(plot, series label, scale, x axis)] from the kind's panels."""
+        if self._routes is None:
+            panels = self.panels or default_panels()
+            out: dict[str, list[tuple[str, str, float, str]]] = {}
+            for p in panels:
+                for i, key in enumerate(p.series):
+                    out.setdefault(key, []).append((p.name, p.label(i), p.scale, p.x))
+            self._routes = out
+        return self._routes
+
+    def _route(self, key: str, epoch: int, step: int, value: float | None) -> None:
+        if value is None:
+            return
+        for plot, series, scale, x in self.routes().get(key, ()):
+            self.points.append((plot, series, float(epoch if x == "epoch" else step), scale * value))
 
     # -- derived -------------------------------------------------------------
 
@@ -183,11 +211,9 @@ class LiveState:
         if step <= self._last_step_point:
             return  # a resumed run replays steps the view already has
         self._last_step_point = step
-        # Step top-1 is too noisy to plot; the top-1 plot (epochs only) then redraws once an epoch.
-        if loss is not None:
-            self.points.append(("loss", "step", step, loss))
-        if lr is not None:
-            self.points.append(("lr", "lr", step, lr))
+        # Step top-1 is too noisy to plot (no panel asks for it); its plot then redraws once an epoch.
+        self._route("step/loss", self.epoch, step, loss)
+        self._route("step/lr", self.epoch, step, lr)
 
     def _epoch_point(self, epoch: int, step: int, key: str, value: float) -> None:
         if (epoch, key) in self._epoch_points:
@@ -198,22 +224,14 @@ class LiveState:
         self.step = max(self.step, step)
         if self.steps_per_epoch is None and epoch > 0 and step > 0:
             self.steps_per_epoch = max(1, round(step / epoch))
-        if key == "train/loss":
-            self.points.append(("loss", "train", step, value))
-        elif key == "val/loss":
-            self.points.append(("loss", "val", step, value))
-        elif key == "train/top1":
-            self.points.append(("top1", "train", step, 100.0 * value))
-        elif key == "val/top1":
-            self.points.append(("top1", "val", step, 100.0 * value))
-        elif key == "train/lr":
-            # Epoch ends come at the step they end on, between logging steps: one curve stays monotonic.
+        if key == "train/lr":
             self.lr = value
-            self.points.append(("lr", "lr", step, value))
         elif key == "train/seconds":
             self.epoch_seconds[epoch] = value
         elif key == "train/throughput" and self.throughput is None:
             self.throughput = value
+        # Epoch ends come at the step they end on, between logging steps: curves shared with steps stay monotonic.
+        self._route(key, epoch, step, value)
 
     def on_event(self, event: Any) -> None:
         """Take one qdcore.events event from this app's training worker."""
@@ -232,13 +250,8 @@ class LiveState:
             self.throughput, self.lr, self.loss = event.throughput, event.lr, event.loss
             self._step_point(event.step, event.loss, event.lr)
         elif kind == "EpochEnd":
-            for key, value in (("train/loss", event.train_loss), ("train/top1", event.train_top1),
-                               ("val/loss", event.val_loss), ("val/top1", event.val_top1),
-                               ("train/lr", event.lr), ("train/seconds", event.seconds)):
+            for key, value in event.metrics.items():
                 self._epoch_point(event.epoch, event.step, key, value)
-            tp = (event.extra or {}).get("train/throughput")
-            if tp and self.throughput is None:
-                self.throughput = float(tp)
         elif kind == "Checkpoint":
             self.checkpoint_epoch = event.epoch
         elif kind == "RunFinished":
@@ -274,6 +287,10 @@ class LiveState:
         """Take the run's store record (attach, or when the view opens on an existing run)."""
         cfg = run.config or {}
         self.run_id, self.name, self.device = run.id, run.name, run.device or self.device
+        if run.kind != self.kind:
+            self.kind = run.kind
+            kind = find_kind(run.kind)
+            self.panels, self._routes = (kind.panels if kind is not None else ()), None
         self.pid, self.host = run.pid, run.host
         self.summary = dict(run.summary or {})
         epochs = self.summary.get("total_epochs", cfg.get("epochs"))
@@ -304,12 +321,10 @@ class LiveState:
         t.append(self.status, style=STATUS_STYLE.get(self.status, ""))
         s = self.summary
         if self.status == "done":
-            if "test_top1" in s:
-                t.append(f" · test top-1 {fmt_pct(s.get('test_top1'))} top-5 {fmt_pct(s.get('test_top5'))}")
-            elif "val_top1" in s:
-                t.append(f" · val top-1 {fmt_pct(s.get('val_top1'))}")
-            if s.get("best_epoch"):
-                t.append(f" · best epoch {s['best_epoch']}")
+            kind = find_kind(self.kind or DEFAULT_KIND)
+            line = kind.result_line(s) if kind is not None and kind.result_line is not None else ""
+            if line:
+                t.append(f" · {line}")
         elif self.status == "interrupted":
             t.append(f" after epoch {self.epochs_done} · checkpoint kept · r resumes")
         elif self.status == "failed" and self.error:

@@ -59,7 +59,7 @@ class RunsLoaded(Message):
 class RunChosen(Message):
     """The user picked a run (Enter in a runs table)."""
 
-    def __init__(self, run_id: int, status: str = "done", kind: str = "classifier") -> None:
+    def __init__(self, run_id: int, status: str = "done", kind: str = "") -> None:
         super().__init__()
         self.run_id = run_id
         self.status = status

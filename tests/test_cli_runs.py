@@ -31,8 +31,9 @@ def home(tmp_path, monkeypatch):
                                                                   "lr": 1e-3}, fingerprint="f00d", device="cpu")
         sink = StoreSink(store, rid)
         for e in (1, 2):
-            sink(EpochEnd(epoch=e, step=e * 10, train_loss=1.0 / e, train_top1=0.5, val_loss=1.1 / e,
-                          val_top1=top1 - 0.1 / e, val_top5=0.9, lr=1e-3, seconds=1.5))
+            sink(EpochEnd(epoch=e, step=e * 10, seconds=1.5, metrics={
+                "train/loss": 1.0 / e, "train/top1": 0.5, "val/loss": 1.1 / e, "val/top1": top1 - 0.1 / e,
+                "val/top5": 0.9, "train/lr": 1e-3, "train/seconds": 1.5}))
         store.write_json_artifact(rid, "model.json", {"arch": {"name": "widthk", "width": width}})
         sink(RunFinished(status="done", summary={"params": 65002, "test_top1": top1, "test_top5": 0.93,
                                                  "best_epoch": 2, "train_seconds": 95.0}))
@@ -47,12 +48,20 @@ def qd(home: Path, *args: str):
 
 
 def test_list_shows_the_tracker_table(home):
-    res = qd(home, "list")
+    res = qd(home, "list")  # 80 columns: the hyperparameters that tell runs apart
     assert res.exit_code == 0, res.output
-    for text in ("widthk-12", "widthk-16", "cut-short", "65,002", "61.0%", "66.0%", "93.0%", "1m 35s", "done",
-                 "interrupted", "top-5", "params"):
+    for text in ("widthk-12", "widthk-16", "cut-short", "61.0%", "66.0%", "done", "interrupted", "top-1", "lr",
+                 "0.001", "n/cls", "opt"):
         assert text in res.output
     assert "—" in res.output  # the interrupted run has no test accuracy
+    assert max(len(line) for line in res.output.splitlines()[1:]) <= 80
+    from qdcore.runs.tracker import table_columns
+
+    runs = Store(home).list_runs()
+    assert [c.key for c in table_columns(runs, 80)] == ["id", "name", "model", "top1", "lr", "epochs", "per_class",
+                                                        "batch", "optimizer", "status"]
+    wide = [c.key for c in table_columns(runs, 130)]
+    assert "params" in wide and "runtime" in wide
 
 
 def test_list_json_filters(home):
@@ -129,7 +138,7 @@ def test_missing_run_in_a_real_process_is_one_line_exit_2(home):
 def test_list_and_show_the_human_baseline(home, quizzed):
     res = qd(home, "list")
     assert res.exit_code == 0, res.output
-    assert "human" in res.output and "69% (n=16)" in res.output  # 11 / 16 = 68.75%
+    assert "people" in res.output and "69% (n=16)" in res.output  # 11 / 16 = 68.75%
     assert max(len(line) for line in res.output.splitlines()) <= 80
     rows = {r["id"]: r for r in json.loads(qd(home, "list", "--json").output)}
     assert rows[quizzed]["human_top1"] == pytest.approx(11 / 16)

@@ -105,7 +105,7 @@ def test_real_process_json_and_user_error(home):
     assert doc["status"] == "done" and doc["epochs"] == 1 and 0 <= doc["test_top1"] <= 1
     p = _qd("train", "--batch-size", "0", env=_env(home))
     out, err = p.communicate(timeout=120)
-    assert p.returncode == 2 and err.startswith("qd: error:") and "batch_size=0" in err
+    assert p.returncode == 2 and err.startswith("qd: error:") and "--batch-size=0" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

@@ -69,7 +69,8 @@ def _interrupted_run(home: Path) -> int:
         calls["n"] += 1
         return calls["n"] > 14
 
-    cfg = TrainConfig(data="demo", per_class=40, epochs=3, width=2, batch_size=32, amp=False, log_every=2)
+    cfg = TrainConfig(data="demo", per_class=40, epochs=3, width=12, batch_size=32, amp=False, log_every=2,
+                      optimizer="sgd", momentum=0.9, lr=0.01, batch_norm=True)
     with Store(home) as store:
         result = start_run(cfg, store, should_stop=stop)
     assert result.status == "interrupted"
@@ -186,7 +187,8 @@ def test_non_finite_loss_fails_the_run_keeping_the_last_checkpoint(home):
     from qdcore.train.runner import resume_run, start_run
 
     seen = []
-    cfg = TrainConfig(data="demo", per_class=40, epochs=3, width=2, batch_size=32, amp=False, log_every=2)
+    cfg = TrainConfig(data="demo", per_class=40, epochs=3, width=12, batch_size=32, amp=False, log_every=2,
+                      optimizer="sgd", momentum=0.9, lr=0.01, batch_norm=True)
     with Store(home) as store:
         first = start_run(cfg, store, lambda e: seen.append(e) if isinstance(e, EpochEnd) else None,
                           should_stop=lambda: bool(seen))
@@ -194,14 +196,16 @@ def test_non_finite_loss_fails_the_run_keeping_the_last_checkpoint(home):
         rid = first.run_id
         run_dir = store.run_dir(rid)
         before = (run_dir / RESUME_FILE).read_bytes()
-        store.update_config(rid, cfg.replace(lr=1e30).to_dict())  # what --lr 1e30 does from the start
+        store.update_config(rid, cfg.replace(lr=100.0).to_dict())  # SGD at lr 100 with batch norm diverges
         with pytest.raises(TrainingError, match=r"became (nan|inf) at step \d+ \(epoch 2\)"):
             resume_run(rid, store)
         run = store.get_run(rid)
         assert run.status == "failed" and "epoch 1 is kept" in run.summary["error"]
         assert (run_dir / RESUME_FILE).read_bytes() == before
         assert read_meta(run_dir)["epoch"] == 1 and load_resume(run_dir)["state"]["epoch"] == 2
-    result = invoke("train", *TINY, "--lr", "1e30")
+    result = invoke("train", "--data", "demo", "--per-class", "40", "--epochs", "3", "--width", "12", "--no-amp",
+                    "--batch-size", "32", "--log-every", "2", "--optimizer", "sgd", "--lr", "100", "--momentum", "0.9",
+                    "--batch-norm")
     lines = [ln for ln in result.output.splitlines() if ln.startswith("qd: error:")]
     assert result.exit_code == 2 and len(lines) == 1 and "no epoch finished" in lines[0], result.output
 

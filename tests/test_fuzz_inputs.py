@@ -69,14 +69,15 @@ def test_special_files_are_refused_not_read(trained, tmp_path):
                  ["data", "info", "--data", "/dev/zero"], ["train", "--data", "/dev/zero", "--epochs", "1"]):
         outcome, detail = run_case(lambda: invoke(*args), seconds=10)
         assert outcome == "clean error", (args, outcome, detail)
-    run_dir = Store(trained).run_dir(Store(trained).list_runs()[0].id)
+    run_dir = Store(trained).run_dir(Store(trained).list_runs()[-1].id)  # the fixture's run, the oldest
     for name in ("model.json", "model.safetensors"):
         real = run_dir / name
         keep = real.read_bytes()
         real.unlink()
         os.mkfifo(real)
         try:
-            for args in (["eval", "last"], ["predict", "last", str(tmp_path / "none.npy")]):
+            rid = run_dir.name
+            for args in (["eval", rid], ["predict", rid, str(tmp_path / "none.npy")]):
                 outcome, detail = run_case(lambda: invoke(*args), seconds=10)
                 assert outcome == "clean error", (name, args, outcome, detail)
         finally:

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _epoch(e: int, val_top1: float = 0.5) -> EpochEnd:
-    return EpochEnd(epoch=e, step=10 * e, train_loss=1.0 / e, train_top1=0.4 + e / 100, val_loss=1.2 / e,
-                    val_top1=val_top1, val_top5=0.9, lr=1e-3, seconds=2.5)
+    return EpochEnd(epoch=e, step=10 * e, seconds=2.5, metrics={
+        "train/loss": 1.0 / e, "train/top1": 0.4 + e / 100, "val/loss": 1.2 / e, "val/top1": val_top1,
+        "val/top5": 0.9, "train/lr": 1e-3, "train/seconds": 2.5})
 
 
 def _python(code: str, home: Path, **kw) -> subprocess.Popen:
@@ -126,7 +127,7 @@ def test_create_log_finish_and_history(tmp_path):
     with pytest.raises(ConfigError, match="status"):
         store.set_status(rid, "paused")
     with pytest.raises(ConfigError, match="kind"):
-        store.create_run("x", "regressor", {})
+        store.create_run("x", "Not A Kind!", {})
 
 
 def test_list_runs_filters_newest_first(tmp_path):
@@ -358,8 +359,9 @@ def test_store_sink_records_real_events(tmp_path):
     sink(_epoch(1, 0.4))
     sink(Checkpoint(epoch=1, path="model.safetensors", best=True))
     sink(Progress(step=6, epoch=2, seen=120, lr=1e-3, loss=0.5, throughput=900.0, top1=0.7))
-    sink(EpochEnd(epoch=2, step=10, train_loss=0.5, train_top1=0.7, val_loss=0.6, val_top1=0.6, val_top5=0.95,
-                  lr=5e-4, seconds=2.0, extra={"train/top5": 0.97, "ece": 0.1, "note": "text is skipped"}))
+    sink(EpochEnd(epoch=2, step=10, seconds=2.0, metrics={
+        "train/loss": 0.5, "train/top1": 0.7, "val/loss": 0.6, "val/top1": 0.6, "val/top5": 0.95, "train/lr": 5e-4,
+        "train/seconds": 2.0, "train/top5": 0.97, "ece": 0.1, "note": "text is skipped"}))
     sink(RunFinished(status="done", summary={"test_top1": 0.58, "best_epoch": 2}))
     assert len(seen.events) == 11
 

@@ -61,7 +61,7 @@ def test_event_sequence(trained):
     assert started.total_epochs == 3 and started.num_train == result.summary["num_train"]
     ends = sink.of(EpochEnd)
     assert [e.epoch for e in ends] == [1, 2, 3]
-    assert all(0 <= e.val_top1 <= e.val_top5 <= 1 for e in ends)
+    assert all(0 <= e.metrics["val/top1"] <= e.metrics["val/top5"] <= 1 for e in ends)
     steps = [p.step for p in sink.of(Progress)]
     assert steps and all(s % 5 == 0 for s in steps) and steps == sorted(set(steps))
     assert all(isinstance(p.loss, float) and p.throughput > 0 for p in sink.of(Progress))
@@ -238,13 +238,13 @@ def test_batch_order_shards_by_rank():
     assert torch.equal(data.order(1, 2), data.order(1, 2)) and not torch.equal(data.order(1, 2), data.order(1, 3))
 
 
-def test_only_rank_zero_emits_and_writes(splits, tmp_path, monkeypatch):
+def test_world_size_two_without_a_process_group_is_refused(splits, tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     sink = ListSink()
-    r = train(TrainConfig(**{**FAST, "epochs": 1}), sink, run_dir=tmp_path, splits=splits)
-    assert r.status == "done" and sink.events == [] and list(tmp_path.iterdir()) == []
-    assert r.summary["world_size"] == 2
+    with pytest.raises(ConfigError, match="WORLD_SIZE=2 but no torch.distributed process group"):
+        train(TrainConfig(**{**FAST, "epochs": 1}), sink, run_dir=tmp_path, splits=splits)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_augmentation_on_the_device():

@@ -19,7 +19,7 @@ from qdcore.train.config import TrainConfig
 from qdtui.app import QdApp
 from qdtui.live_state import LiveState
 from qdtui.screens.dialogs import ConfirmDialog, ErrorDialog
-from qdtui.screens import live as live_module
+from qdcore.runs import launcher as launcher_module
 from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
@@ -47,7 +47,7 @@ def trainers(monkeypatch) -> list[subprocess.Popen]:
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(live_module.subprocess, "Popen", Recorded)
+    monkeypatch.setattr(launcher_module.subprocess, "Popen", Recorded)
     yield started
     for proc in started:
         if proc.poll() is None:
@@ -86,13 +86,14 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         form.query_one("#f-model", Select).value = "fc"
         form.query_one("#f-epochs", Input).value = "2"
         form.query_one("#f-per-class", Input).value = "50"
-        form.query_one("#f-batch", Input).value = "16"
+        form.query_one("#f-batch-size", Input).value = "16"
         form.query_one("#f-device", Select).value = "cpu"
         form.query_one("#f-name", Input).value = "from the form"
         await pilot.press("ctrl+s")
         await pilot.pause()
         live = app.screen
-        assert isinstance(live, LiveScreen) and live.child is not None  # a `qd train` process, followed
+        assert isinstance(live, LiveScreen)
+        await wait_for(pilot, lambda: live.job is not None, timeout=60, what="the launch")  # a `qd train` child
         await wait_for(pilot, lambda: live.live.status in ("done", "failed"), timeout=120, what="the run to end")
         await pilot.pause(0.4)
         assert live.live.status == "done", live.live.error
@@ -106,7 +107,9 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         run = Store(home).get_run(live.live.run_id)
         assert run.status == "done" and run.name == "from the form" and run.config["model"] == "fc"
         assert run.config["per_class"] == 50 and run.config["batch_size"] == 16
-        assert run.pid == live.child.pid and live.child.wait(timeout=30) == 0
+        assert run.pid == live.job.pid and live.job.wait(timeout=30) == 0
+        log = Store(home).run_dir(run.id) / "train.log"  # the child's output is part of the run
+        assert live.job.log_path == log and "epoch   2/2" in log.read_text()
 
 
 @sync
@@ -117,10 +120,21 @@ async def test_form_rejects_bad_values_in_place(home):
         app.push_screen(TrainScreen())
         await pilot.pause()
         form = app.screen
-        form.query_one("#f-epochs", Input).value = "0"
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.screen is form and "Epochs must be 1 or more" in str(form.query_one("#train-note").content)
+        # The form and `qd train` refuse the same values with the same line.
+        for field, flag, bad in (("#f-epochs", "--epochs", "0"), ("#f-lr", "--lr", "inf"),
+                                 ("#f-width", "--width", "100000"), ("#f-seed", "--seed", "-1"),
+                                 ("#f-epochs", "--epochs", "1e30")):
+            for other in ("#f-epochs", "#f-lr", "#f-width", "#f-seed"):
+                form.query_one(other, Input).value = ""
+            form.query_one(field, Input).value = bad
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            note = str(form.query_one("#train-note").content)
+            cli = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", flag, bad],
+                                 capture_output=True, text=True, timeout=120)
+            assert app.screen is form and cli.returncode == 2
+            assert cli.stderr.strip() == f"qd: error: {note}", (note, cli.stderr)
+        form.query_one("#f-seed", Input).value = ""
         form.query_one("#f-epochs", Input).value = "1"
         form.query_one("#f-preset", Select).value = "strong"
         await pilot.pause()
@@ -136,10 +150,9 @@ async def test_unknown_category_is_an_error_dialog_not_a_crash(home):
         app.push_screen(LiveScreen(config=tiny(categories="zzzebra")))
         await wait_for(pilot, lambda: isinstance(app.screen, ErrorDialog), timeout=120, what="the error dialog")
         assert "zzzebra" in app.screen.message
-        await pilot.press("escape")
+        await pilot.press("escape")  # one press: back where Start was pressed, the live view is gone
         await pilot.pause()
-        live = app.screen
-        assert isinstance(live, LiveScreen) and live.live.status == "failed"
+        assert not isinstance(app.screen, (LiveScreen, ErrorDialog))
         assert Store(home).list_runs() == []  # nothing half-created
 
 
@@ -181,7 +194,7 @@ async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
         hist = Store(home).history(rid)["val/top1"]
         assert [e for e, _ in hist] == list(range(1, len(hist) + 1))  # every epoch once, none twice
         assert Store(home).get_run(rid).status == "interrupted"
-        assert live.child.wait(timeout=60) == 130
+        assert live.job.wait(timeout=60) == 130
 
 
 def test_quitting_the_app_leaves_its_training_running(home):
@@ -199,7 +212,7 @@ def test_quitting_the_app_leaves_its_training_running(home):
             return live
 
     live = asyncio.run(watch_then_quit())
-    rid, child = live.live.run_id, live.child
+    rid, child = live.live.run_id, live.job.process
     run = Store(home).get_run(rid)
     assert run.status == "running" and run.pid == child.pid and child.poll() is None
     assert os.getsid(child.pid) != os.getsid(0)  # its own session: a closed terminal does not stop it

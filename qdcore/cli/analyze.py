@@ -35,25 +35,31 @@ def analyze(
     seed: Annotated[int, typer.Option("--seed", help="Seed for PCA, K-Means and sampling.")] = 0,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, data quality."""
-    if top < 1:
-        raise ConfigError(f"--top must be at least 1, got {top}")
-    if k is not None and k < 2:
-        raise ConfigError(f"--k must be at least 2 clusters, got {k}")
-    if eps is not None and not eps > 0:
-        raise ConfigError(f"--eps must be a positive distance, got {eps}")
+    if not 1 <= top <= 10_000:
+        raise ConfigError(f"--top must be from 1 to 10000, got {top}")
+    if k is not None and not 2 <= k <= 1000:
+        raise ConfigError(f"--k must be from 2 to 1000 clusters, got {k}")
+    if eps is not None and not 0 < eps < float("inf"):
+        raise ConfigError(f"--eps must be a positive finite distance, got {eps}")
+    if not 0 <= seed < 2**32:
+        raise ConfigError(f"--seed must be from 0 to {2**32 - 1}, got {seed}")
     if features not in FEATURE_CHOICES:
         raise ConfigError(f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {features!r}")
     if not 0 < components <= 10_000 or (components >= 1 and not float(components).is_integer()):
         raise ConfigError(f"--components must be a whole number of components or a fraction in (0, 1), got {components}")
     if not 0 <= percentile <= 100:
         raise ConfigError(f"--percentile must be within 0..100, got {percentile}")
+    if not 0 <= min_confidence <= 1:
+        raise ConfigError(f"--min-confidence must be a probability within 0..1, got {min_confidence}")
     n_comp: int | float = int(components) if components >= 1 else float(components)
 
     from qdcore.predictions import Predictions
     from qdcore.store import Store
 
     store = Store()
-    run = run_ref(store, run)
+    from qdcore.runs.refs import evaluable_kinds
+
+    run = run_ref(store, run, evaluable_kinds())
     run_dir = store.run_dir(run)
     path = run_dir / PREDICTIONS_FILE
     if not path.exists():

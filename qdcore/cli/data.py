@@ -307,6 +307,10 @@ def show(
 
     if n < 1:
         raise ConfigError(f"--n is {n}; show at least 1 drawing")
+    if n > 10_000:
+        raise ConfigError(f"--n is {n}; show at most 10000 drawings at a time")
+    if cols is not None and not 1 <= cols <= 100:
+        raise ConfigError(f"--cols is {cols}; give 1 to 100 drawings per line")
     src = open_source(data, cache=cache)
     try:
         cat = check_category(category, src.categories())

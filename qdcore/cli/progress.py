@@ -66,9 +66,7 @@ class RichProgressSink:
                                      acc=_pct(event.top1), ips=f"{event.throughput:,.0f}")
         elif isinstance(event, EpochEnd):
             # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
-            line = (f"epoch {event.epoch:>3}/{self.total_epochs} train {event.train_loss:.3f} "
-                    f"{_pct(event.train_top1)} │ val {event.val_loss:.3f} {_pct(event.val_top1)} "
-                    f"(top-5 {_pct(event.val_top5)}) │ lr {event.lr:.2g} {event.seconds:.1f}s")
+            line = epoch_line(event, self.total_epochs)
             if self.progress is not None:
                 self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
                 self.progress.console.print(line, highlight=False, soft_wrap=True)
@@ -87,3 +85,31 @@ class RichProgressSink:
                                    highlight=False, soft_wrap=True)
         elif isinstance(event, RunFailed):
             self.close()
+
+
+_QUIET = {"seconds", "throughput", "lr"}  # shown once at the end of the line, or not at all
+
+
+def epoch_line(e: EpochEnd, total: int | None) -> str:
+    """'epoch   3/10 train 0.512 81.2% │ val 0.601 78.0% (top-5 95.1%) │ lr 0.001 1.2s' from any metrics."""
+    splits: dict[str, list[str]] = {}
+    for key, v in e.metrics.items():
+        split, _, name = key.rpartition("/")
+        if name in _QUIET:
+            continue
+        if name == "loss":
+            text = f"{v:.3f}"
+        elif name == "top1" or name.endswith("acc"):
+            text = _pct(v)
+        elif name.startswith("top"):
+            text = f"(top-{name[3:]} {_pct(v)})"
+        else:
+            text = f"{name} {v:.4g}"
+        splits.setdefault(split or "val", []).append(text)
+    head = f"epoch {e.epoch:>3}/{total}" if total else f"epoch {e.epoch:>3}"
+    body = [f"{split} " + " ".join(items) for split, items in splits.items()]
+    tail = f"{e.seconds:.1f}s"
+    if "train/lr" in e.metrics:
+        tail = f"lr {e.metrics['train/lr']:.2g} {tail}"
+    first = f"{head} {body[0]}" if body else head
+    return " │ ".join([first, *body[1:], tail])

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from rich.text import Text
+
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, literal
@@ -32,27 +34,17 @@ def _store() -> "Store":
 
 
 def _resolve(store: "Store", ref: str) -> int:
-    """A run id from 'N' or 'last'."""
-    ref = ref.strip()
-    if ref.lower() in ("last", "latest"):
-        runs = store.list_runs(limit=1)
-        if not runs:
-            raise ConfigError(f"there are no runs in {store.home} yet: start one with 'qd train'")
-        return runs[0].id
-    try:
-        return int(ref.lstrip("#"))
-    except ValueError:
-        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+    """A run id from 'N' or 'last' (the newest run of any kind)."""
+    from qdcore.runs.refs import resolve_ref
+
+    return resolve_ref(store, ref)
 
 
 def tracker_row(r: "RunRecord", human: Any = None) -> dict[str, Any]:
-    """Study 001's tracker columns for one run (None where unknown); `human` is its quiz Baseline, if any."""
-    c, s = r.config, r.summary
-    return {"id": r.id, "name": r.name, "model": c.get("model"), "data": c.get("data"), "params": s.get("params"),
-            "test_top1": s.get("test_top1"), "test_top5": s.get("test_top5"), "best_epoch": s.get("best_epoch"),
-            "train_seconds": s.get("train_seconds"), "status": r.status, "kind": r.kind,
-            "human_top1": None if human is None else human.top1,
-            "human": None if human is None else human.as_dict()}
+    """The tracker values of one run (qdcore.runs.tracker)."""
+    from qdcore.runs.tracker import tracker_row as row
+
+    return row(r, human)
 
 
 def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
@@ -61,7 +53,10 @@ def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
         return {}
     from qdcore.quiz.report import human_baselines
 
-    return human_baselines(store, [r.id for r in runs if r.kind == "classifier"])
+    from qdcore.runs.refs import evaluable_kinds
+
+    kinds = set(evaluable_kinds())
+    return human_baselines(store, [r.id for r in runs if r.kind in kinds])
 
 
 def _human(base: Any) -> str:
@@ -159,7 +154,7 @@ def _curve_keys(history: dict[str, Any]) -> list[str]:
 
 @app.command("list")
 def list_runs(
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind: classifier, gan, sweep, quiz.")] = None,
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind (classifier, or another registered kind).")] = None,
     status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: running, done, failed, interrupted.")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", "-l", help="Show at most this many (newest first).")] = None,
     json_out: JsonOpt = False,
@@ -178,20 +173,24 @@ def list_runs(
 
     from rich import box
 
-    # No vertical rules: the tracker columns must fit 80 columns over SSH.
+    # No vertical rules: the tracker columns fit the terminal (80 columns over SSH keep the hyperparameters).
+    from qdcore.runs.tracker import row_texts, row_values, table_columns
+
+    cols = table_columns(runs, console.width, human=bool(human))
     table = Table(title=f"Runs in {lit(store.home)}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 0), show_edge=False)
-    for col, just in [("id", "right"), ("name", "left"), ("model", "left"), ("data", "left"), ("params", "right"),
-                      ("top-1", "right"), ("top-5", "right"), ("human", "right"), ("best\nepoch", "right"),
-                      ("runtime", "right"), ("status", "left")]:
-        squeezable = col in ("name", "model", "data")  # the figures and status must stay readable
-        table.add_column(col, justify=just, overflow="fold", no_wrap=not squeezable,
-                         max_width=24 if squeezable else None)
+    for c in cols:
+        table.add_column(c.header, justify="right" if c.right else "left", no_wrap=True, overflow="ellipsis",
+                         width=c.width - 1 if c.key != "name" else None, min_width=c.width - 1)
     for r in runs:
-        t = tracker_row(r)
-        table.add_row(str(r.id), lit(r.name), lit(_val(t["model"])), lit(_data(t["data"])), _count(t["params"]), _pct(t["test_top1"]),
-                      _pct(t["test_top5"]), _human(human.get(r.id)), _val(t["best_epoch"]), _dur(t["train_seconds"]),
-                      _status(r.status))
+        base = human.get(r.id)
+        values = row_values(r, None if base is None else base.top1)
+        texts = row_texts(r, values)
+        texts["human"] = _human(base) if base is not None else DASH
+        cells = [Text(literal(texts.get(c.key, ""))) for c in cols]  # names and paths as they are
+        if cols[-1].key == "status":
+            cells[-1] = Text(r.status, style=STATUS_STYLE.get(r.status, "white"))
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -219,8 +218,8 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, lit(v))
-    if rec.kind == "classifier":
-        info.add_row("people (quiz)", DASH if human is None else _human_line(human))
+    if human is not None:
+        info.add_row("people (quiz)", _human_line(human))
     console.print(info, highlight=False)
 
     for title, d in (("Config", rec.config), ("Summary", rec.summary)):
@@ -245,6 +244,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
     else:
         console.print("[dim]History: no epochs recorded[/]")
 
+    _print_log(folder)
     if files:
         t = Table(title="Artifacts", title_justify="left", header_style="bold")
         t.add_column("file")
@@ -254,6 +254,25 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         console.print(t)
     else:
         console.print("[dim]Artifacts: none[/]")
+
+
+def _print_log(folder: Any, lines: int = 12) -> None:
+    """The end of the run's train.log (written by runs started with the launcher)."""
+    from rich.text import Text
+
+    from qdcore.runs.launcher import LOG_FILE
+
+    path = folder / LOG_FILE
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 16384))
+            tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+    except OSError:
+        return
+    console.print(Text(f"Log ({path}, last {len(tail)} lines)", style="bold"))
+    for line in tail:
+        console.print(Text(line), soft_wrap=True)
 
 
 def _size(b: int) -> str:

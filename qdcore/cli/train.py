@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
+from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
                                err_console, lit, print_json)
 from qdcore.errors import ConfigError, DataError
 
@@ -17,24 +17,13 @@ if TYPE_CHECKING:
 
 RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
-_MODEL, _OPT, _DATA, _CB, _AUG, _RUN = "Model", "Optimisation", "Data", "Callbacks", "Augmentation", "Runtime"
 
 _INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
 
 
-def _panel(annotated: Any, panel: str, optional: bool = True) -> Any:
-    """A shared option (from qdcore.cli.common) shown in one of train's help panels, default None."""
-    import copy
-
-    info = copy.copy(annotated.__metadata__[0])
-    info.rich_help_panel = panel
-    base = annotated.__origin__
-    return Annotated[Optional[base] if optional else base, info]
-
-
 def register(app: typer.Typer) -> None:
     """Add the top-level train / eval / predict commands to the root app."""
-    app.command("train", no_args_is_help=False)(train_cmd)
+    app.command("train", no_args_is_help=False)(train_command())
     app.command("eval")(eval_cmd)
     app.command("predict")(predict_cmd)
 
@@ -69,150 +58,90 @@ class StopFlag:
             signal.signal(sig, old)
 
 
-def run_ref(store: "Store", ref: str) -> int:
-    """A run id from 'N', '#N' or 'last'."""
-    ref = str(ref).strip()
-    if ref.lower() in ("last", "latest"):
-        runs = store.list_runs(kind="classifier", limit=1)
-        if not runs:
-            raise ConfigError(f"there are no classifier runs in {store.home} yet: start one with 'qd train'")
-        return runs[0].id
-    try:
-        return int(ref.lstrip("#"))
-    except ValueError:
-        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
+    """A run id from 'N', '#N' or 'last' (see qdcore.runs.refs)."""
+    from qdcore.runs.refs import resolve_ref
+
+    return resolve_ref(store, ref, kinds)
 
 
-def _model_opts(items: list[str] | None) -> dict[str, Any] | None:
-    if not items:
-        return None
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--opt {item!r} must be KEY=VALUE, e.g. --opt depth=3 (see 'qd models show NAME')")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()  # the model zoo coerces strings to each option's type
-    return out
-
-
-def _betas(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        a, b = (float(p) for p in text.split(","))
-    except ValueError:
-        raise ConfigError(f"--betas {text!r} must be two numbers, e.g. 0.9,0.999") from None
-    return a, b
-
-
-def train_cmd(
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name from 'qd models list'.", rich_help_panel=_MODEL)] = None,
-    width: Annotated[Optional[int], typer.Option("--width", "-k", help="Width k (channels of the first conv block).", rich_help_panel=_MODEL)] = None,
-    kernel: Annotated[Optional[int], typer.Option("--kernel", help="Conv kernel size.", rich_help_panel=_MODEL)] = None,
-    pooling: Annotated[Optional[str], typer.Option("--pooling", help="Pooling after each block: max, avg or none.", rich_help_panel=_MODEL)] = None,
-    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch normalisation.", rich_help_panel=_MODEL, show_default=False)] = None,
-    dropout: Annotated[Optional[float], typer.Option("--dropout", help="Dropout rate after each conv block.", rich_help_panel=_MODEL)] = None,
-    opt: Annotated[Optional[list[str]], typer.Option("--opt", help="Other model option KEY=VALUE (repeatable), e.g. depth=3, head_dropout=0.3.", rich_help_panel=_MODEL)] = None,
-    data: _panel(DataOpt, _DATA) = None,
-    categories: _panel(CategoriesOpt, _DATA) = None,
-    per_class: _panel(PerClassOpt, _DATA) = None,
-    seed: _panel(SeedOpt, _DATA) = None,
-    imbalance: _panel(ImbalanceOpt, _DATA) = None,
-    val: Annotated[Optional[float], typer.Option("--val", help="Validation fraction (default 0.1).", rich_help_panel=_DATA)] = None,
-    test: Annotated[Optional[float], typer.Option("--test", help="Test fraction (default 0.1).", rich_help_panel=_DATA)] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Epochs (default 10).", rich_help_panel=_OPT)] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size (default 256).", rich_help_panel=_OPT)] = None,
-    optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="adam, adamw, sgd or rmsprop.", rich_help_panel=_OPT)] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default 1e-3).", rich_help_panel=_OPT)] = None,
-    betas: Annotated[Optional[str], typer.Option("--betas", help="Adam betas, e.g. 0.9,0.999.", rich_help_panel=_OPT)] = None,
-    momentum: Annotated[Optional[float], typer.Option("--momentum", help="SGD/RMSprop momentum.", rich_help_panel=_OPT)] = None,
-    nesterov: Annotated[Optional[bool], typer.Option("--nesterov/--no-nesterov", help="Nesterov momentum (SGD).", rich_help_panel=_OPT, show_default=False)] = None,
-    alpha: Annotated[Optional[float], typer.Option("--alpha", help="RMSprop smoothing constant.", rich_help_panel=_OPT)] = None,
-    eps: Annotated[Optional[float], typer.Option("--eps", help="Optimizer epsilon.", rich_help_panel=_OPT)] = None,
-    weight_decay: Annotated[Optional[float], typer.Option("--weight-decay", "--l2", help="L2 penalty (decoupled for adamw).", rich_help_panel=_OPT)] = None,
-    label_smoothing: Annotated[Optional[float], typer.Option("--label-smoothing", help="Label smoothing in [0, 1).", rich_help_panel=_OPT)] = None,
-    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule: constant or cosine.", rich_help_panel=_OPT)] = None,
-    warmup: Annotated[Optional[float], typer.Option("--warmup", help="Linear warmup, in epochs.", rich_help_panel=_OPT)] = None,
-    patience: Annotated[Optional[int], typer.Option("--patience", help="Early stopping: epochs without val-loss improvement (0 = off).", rich_help_panel=_CB)] = None,
-    min_delta: Annotated[Optional[float], typer.Option("--min-delta", help="Smallest val-loss drop that counts as improvement.", rich_help_panel=_CB)] = None,
-    plateau_patience: Annotated[Optional[int], typer.Option("--plateau-patience", help="Reduce the lr after this many epochs without improvement (0 = off).", rich_help_panel=_CB)] = None,
-    plateau_factor: Annotated[Optional[float], typer.Option("--plateau-factor", help="Factor the lr is multiplied by on a plateau.", rich_help_panel=_CB)] = None,
-    min_lr: Annotated[Optional[float], typer.Option("--min-lr", help="Lowest lr the plateau rule goes to.", rich_help_panel=_CB)] = None,
-    hflip: Annotated[Optional[bool], typer.Option("--hflip/--no-hflip", help="Random horizontal flips.", rich_help_panel=_AUG, show_default=False)] = None,
-    vflip: Annotated[Optional[bool], typer.Option("--vflip/--no-vflip", help="Random vertical flips.", rich_help_panel=_AUG, show_default=False)] = None,
-    rotate: Annotated[Optional[float], typer.Option("--rotate", help="Random rotation range in degrees.", rich_help_panel=_AUG)] = None,
-    shift: Annotated[Optional[float], typer.Option("--shift", help="Random shift range in pixels.", rich_help_panel=_AUG)] = None,
-    device: _panel(DeviceOpt, _RUN) = None,
-    amp: Annotated[Optional[bool], typer.Option("--amp/--no-amp", help="Mixed precision (default: auto: CUDA, CPUs with bf16).", rich_help_panel=_RUN, show_default=False)] = None,
-    compile_: Annotated[Optional[bool], typer.Option("--compile/--no-compile", help="torch.compile the model.", rich_help_panel=_RUN, show_default=False)] = None,
-    log_every: Annotated[Optional[int], typer.Option("--log-every", help="Steps between progress updates (host syncs).", rich_help_panel=_RUN)] = None,
-    deterministic: Annotated[Optional[bool], typer.Option("--deterministic/--no-deterministic", help="Deterministic kernels (slower on GPU).", rich_help_panel=_RUN, show_default=False)] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Run name shown in 'qd runs list'.", rich_help_panel=_RUN)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with training options (keys as the flags, with underscores).", rich_help_panel=_RUN)] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel=_RUN)] = None,
-    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned epochs.", rich_help_panel=_RUN)] = None,
+def _train_options(
+    options: dict[str, Any],
+    kind: Annotated[Optional[str], typer.Option("--kind", help="Kind of run (default: the one that trains --model).", rich_help_panel="Runtime")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with training options (keys as the flags, with underscores).", rich_help_panel="Runtime")] = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel="Runtime")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned end.", rich_help_panel="Runtime")] = None,
+    run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created (its stored config).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Train a classifier into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
-    overrides = {
-        "model": model, "width": width, "kernel": kernel, "pooling": pooling, "batch_norm": batch_norm,
-        "dropout": dropout, "model_opts": _model_opts(opt), "data": data, "categories": categories,
-        "per_class": per_class, "seed": seed, "imbalance": imbalance, "val": val, "test": test, "epochs": epochs,
-        "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "betas": _betas(betas), "momentum": momentum,
-        "nesterov": nesterov, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-        "label_smoothing": label_smoothing, "schedule": schedule, "warmup_epochs": warmup, "patience": patience,
-        "min_delta": min_delta, "plateau_patience": plateau_patience, "plateau_factor": plateau_factor,
-        "min_lr": min_lr, "hflip": hflip, "vflip": vflip, "rotate": rotate, "shift": shift, "device": device,
-        "amp": amp, "compile": compile_, "log_every": log_every, "deterministic": deterministic, "name": name,
-    }
+    """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
+    from qdcore.runs import run as runs
     from qdcore.store import Store
-    from qdcore.train.config import build_config
 
     store = Store()
     progress = RichProgressSink(err_console if json_out else console)
+    if resume is not None or run_id is not None:
+        changed = [k for k in options if k != "device"]
+        if changed or config or preset or kind:
+            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset/--kind"
+            what = "--resume continues a run" if resume is not None else "--run-id trains a created run"
+            raise ConfigError(f"{what} with its stored config; drop {flags} (only --device may change)")
     if resume is not None:
-        changed = [k for k, v in overrides.items() if v is not None and k != "device"]
-        if changed or config or preset:
-            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset"
-            raise ConfigError(f"--resume continues a run with its stored config; drop {flags} (only --device may change)")
-        run_id = run_ref(store, resume)
-        from qdcore.train.runner import resume_run
+        from qdcore.runs.refs import resumable_kinds
 
+        rid = run_ref(store, resume, resumable_kinds())
         with StopFlag() as flag:
             try:
-                result = resume_run(run_id, store, progress, flag, device=device)
+                outcome = runs.resume(rid, store, progress, flag, device=options.get("device"))
             finally:
                 progress.close()
     else:
-        cfg = build_config(preset, config, overrides)
-        from qdcore.train.runner import start_run
+        if run_id is not None:
+            from qdcore.runs.kinds import get_kind
 
+            rec = store.get_run(run_id)
+            cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {run_id} config")
+            if options.get("device"):
+                cfg = cfg.replace(device=options["device"])
+        else:
+            from qdcore.runs.kinds import config_from_text
+
+            cfg = config_from_text(options, preset, config, kind)
         with StopFlag() as flag:
             try:
-                result = start_run(cfg, store, progress, flag)
+                outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
             finally:
                 progress.close()
-    report = _report(result)
+    report = _report(outcome)
     if json_out:
         print_json(report)
-    elif result.status == "done":
+    elif outcome.status == "done":
         console.print(f"run {report['run_id']}: model and predictions in {lit(report['run_dir'])}", highlight=False)
-    if result.status != "done":
+    if outcome.status != "done":
         if not json_out:
-            err_console.print(f"run {report['run_id']} interrupted; continue it with 'qd train --resume "
+            err_console.print(f"run {report['run_id']} {outcome.status}; continue it with 'qd train --resume "
                               f"{report['run_id']}'", highlight=False)
         raise typer.Exit(_INTERRUPTED_EXIT)
 
 
-def _report(result) -> dict[str, Any]:
-    s = result.summary
+def _report(outcome) -> dict[str, Any]:
+    s = outcome.summary
     keys = ("epochs", "total_epochs", "best_epoch", "test_top1", "test_top5", "test_loss", "val_top1", "val_top5",
             "train_seconds", "images_per_second", "params", "device", "model", "stopped_early")
-    out = {"run_id": result.run_id, "status": result.status}
-    out.update({k: s.get(k) for k in keys})
-    out["run_dir"] = str(result.run_dir) if result.run_dir else None
+    out = {"run_id": outcome.run_id, "status": outcome.status}
+    out.update({k: s.get(k) for k in keys if k in s})
+    out["summary"] = s
+    out["run_dir"] = str(outcome.run_dir) if outcome.run_dir else None
     return out
+
+
+def train_command():
+    """`qd train` with every registered kind's options generated from its config declarations."""
+    from qdcore.cli.options import with_options
+    from qdcore.runs.kinds import all_kinds
+
+    return with_options(_train_options, all_kinds())
 
 
 # -- qd eval ------------------------------------------------------------------------------------
@@ -235,17 +164,18 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.runs.refs import evaluable_kinds
+    from qdcore.runs.run import evaluate
     from qdcore.store import Store
-    from qdcore.train.evaluate import evaluate_run
 
     store = Store()
-    run_id = run_ref(store, run)
+    run_id = run_ref(store, run, evaluable_kinds())
     store.get_run(run_id)  # 'no run N' before anything else
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    result = evaluate_run(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                          imbalance=imbalance, device=device).metrics()
+    result = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                      imbalance=imbalance, device=device).metrics()
     if json_out:
         print_json(result)
         return
@@ -358,10 +288,14 @@ def predict_cmd(
     from qdcore.train.checkpoint import load_model
     from qdcore.train.evaluate import predict_probs
 
-    if top < 1:
-        raise ConfigError(f"--top {top} must be at least 1")
+    if not 1 <= top <= 1000:
+        raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
+    if limit < 0:
+        raise ConfigError(f"--limit {limit} must be 0 or more")
     store = Store()
-    run_id = run_ref(store, run)
+    from qdcore.runs.refs import evaluable_kinds
+
+    run_id = run_ref(store, run, evaluable_kinds())
     rt = _runtime(device)
     model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
     classes = list(meta["classes"])

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_write_bytes, qd_home
-from qdcore.store.records import KINDS, STATUSES, MetricRow, QuizAnswer, QuizSession, RunRecord
+from qdcore.store.records import KIND_PATTERN, STATUSES, ArtifactRow, MetricRow, QuizAnswer, QuizSession, RunRecord
 from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_NAME = "qd.sqlite"
@@ -196,7 +196,7 @@ class Store:
     def create_run(self, name: str, kind: str, config: dict[str, Any], fingerprint: str = "",
                    device: str = "", parent: int | None = None) -> int:
         """Add a 'running' run owned by this process and return its id."""
-        _check(kind, KINDS, "kind")
+        _check_kind(kind)
         now = time.time()
         name = _text(name)
         with self._errors(), self._write() as c:
@@ -222,7 +222,7 @@ class Store:
                   limit: int | None = None, parent: int | None = None) -> list[RunRecord]:
         """Runs, newest first, optionally filtered."""
         if kind is not None:
-            _check(kind, KINDS, "kind")
+            _check_kind(kind)
         if status is not None:
             _check(status, STATUSES, "status")
         where, args = _where(("kind = ?", kind), ("status = ?", status), ("parent = ?", _int(parent)))
@@ -273,6 +273,21 @@ class Store:
                       " WHERE id = ?", (os.getpid(), self._host, now, int(run_id)))
         self._clean_temp(run_id)
         return rec
+
+    def set_started(self, run_id: int, device: str, fingerprint: str, summary: dict[str, Any]) -> None:
+        """What a run's training reported when it began: device, data fingerprint, summary keys."""
+        with self._errors(), self._write() as c:
+            sets, args = "", []
+            if device:
+                sets, args = sets + ", device = ?", args + [device]
+            if fingerprint:
+                sets, args = sets + ", fingerprint = ?", args + [fingerprint]
+            self._merge_summary(c, run_id, dict(summary or {}), sets + ", heartbeat = ?", (*args, time.time()))
+
+    def set_owner(self, run_id: int, pid: int) -> None:
+        """Hand a running run to another process on this host (a launcher to the child it started)."""
+        self._update(run_id, "UPDATE runs SET pid = ?, host = ?, heartbeat = ? WHERE id = ?",
+                     (int(pid), self._host, time.time()))
 
     def update_config(self, run_id: int, config: dict[str, Any]) -> None:
         """Replace the run's config."""
@@ -390,6 +405,37 @@ class Store:
         path = self.run_dir(run_id) / name
         atomic_write_bytes(path, (json.dumps(obj, indent=2, default=_default) + "\n").encode())
         return path
+
+    def add_artifact(self, run_id: int, step: int, epoch: int, name: str, path: str) -> int:
+        """Record an array artifact already written (atomically) to runs/<id>/<path>; returns its row id."""
+        with self._errors(), self._write() as c:
+            cur = c.execute("INSERT INTO artifacts (run_id, step, epoch, name, path, t) VALUES (?, ?, ?, ?, ?, ?)",
+                            (int(run_id), int(step), int(epoch), str(name), str(path), time.time()))
+            return int(cur.lastrowid)
+
+    def artifacts_after(self, run_id: int, after_id: int = 0, name: str | None = None,
+                        limit: int | None = None) -> list[ArtifactRow]:
+        """Artifact rows of a run with id > after_id (poll with the last id seen), oldest first."""
+        sql = "SELECT id, run_id, step, epoch, name, path, t FROM artifacts WHERE run_id = ? AND id > ?"
+        args: list[Any] = [int(run_id), int(after_id)]
+        if name is not None:
+            sql += " AND name = ?"
+            args.append(name)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        return [ArtifactRow(*tuple(r)) for r in self._read(sql, args, plain=True)]
+
+    def load_artifact(self, row: ArtifactRow) -> Any:
+        """The array an artifact row points to (numpy, no pickle)."""
+        import numpy as np
+
+        path = self.home / "runs" / str(int(row.run_id)) / row.path
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise StoreError(f"artifact {str(path)!r} cannot be read: {e}") from None
 
     def artifacts(self, run_id: int) -> list[Path]:
         """Files in the run's folder (relative paths, sorted), skipping in-flight temp files."""
@@ -547,6 +593,13 @@ def _text(v: Any) -> str:
 
 def _int(v: Any) -> int | None:
     return None if v is None else int(v)
+
+
+def _check_kind(kind: str) -> None:
+    import re
+
+    if not isinstance(kind, str) or not re.fullmatch(KIND_PATTERN, kind):
+        raise ConfigError(f"run kind {kind!r} must be a short lower-case name, e.g. classifier")
 
 
 def _check(value: str, allowed: tuple[str, ...], what: str) -> None:

@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-KINDS = ("classifier", "gan", "sweep", "quiz")
+# The store takes any kind name of this shape; which kinds exist is qdcore.runs.kinds' business.
+KIND_PATTERN = r"[a-z][a-z0-9_-]{0,31}"
+KINDS = ("classifier", "gan", "sweep", "quiz")  # kinds of the first releases (old stores hold them)
 STATUSES = ("running", "done", "failed", "interrupted")
 
 
@@ -42,6 +44,18 @@ class RunRecord:
             "started": self.started, "ended": self.ended, "summary": self.summary,
             "pid": self.pid, "host": self.host, "heartbeat": self.heartbeat, "parent": self.parent,
         }
+
+
+class ArtifactRow(NamedTuple):
+    """An array artifact written by a run (e.g. a GAN sample grid); `path` is relative to runs/<id>/."""
+
+    id: int
+    run_id: int
+    step: int
+    epoch: int
+    name: str
+    path: str
+    t: float
 
 
 class MetricRow(NamedTuple):

@@ -64,6 +64,19 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX quiz_answers_participant ON quiz_answers(participant)",
         "CREATE INDEX quiz_answers_drawing ON quiz_answers(drawing)",
     ],
+    # v2: array artifacts (sample grids, ...) kept as files under runs/<id>/, polled by readers.
+    [
+        """CREATE TABLE artifacts (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            path TEXT NOT NULL,  -- relative to runs/<id>/
+            t REAL NOT NULL
+        )""",
+        "CREATE INDEX artifacts_run ON artifacts(run_id, id)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

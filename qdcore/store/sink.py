@@ -1,12 +1,15 @@
-"""StoreSink: an events sink that records a run's metrics and end state in the store."""
+"""StoreSink: an events sink that records a run's metrics, array artifacts and end state in the store."""
 
 from __future__ import annotations
 
+import io
+import re
 import time
 from typing import Any
 
 from qdcore.errors import StoreError
 from qdcore.events import Checkpoint, EpochEnd, Event, Progress, RunFailed, RunFinished, RunStarted, Samples
+from qdcore.paths import atomic_write_bytes
 from qdcore.store.db import Store
 
 
@@ -38,9 +41,11 @@ class StoreSink:
         elif isinstance(event, EpochEnd):
             self._last_beat = time.monotonic()
             self.store._log_event(self.run_id, epoch_rows(event), True)
-        elif isinstance(event, (RunStarted, Samples)):
-            if self._beat_due():
-                self.store.heartbeat(self.run_id)
+        elif isinstance(event, RunStarted):
+            self._last_beat = time.monotonic()
+            self.store.set_started(self.run_id, event.device, event.fingerprint, event.info)
+        elif isinstance(event, Samples):
+            self.save_samples(event)
         elif isinstance(event, Checkpoint):
             self.store.update_summary(self.run_id, {"checkpoint": {"epoch": event.epoch, "path": event.path,
                                                                    "best": event.best}})
@@ -49,23 +54,32 @@ class StoreSink:
         elif isinstance(event, RunFailed):
             self.store.finish_run(self.run_id, "failed", {"error": event.error})
 
+    def save_samples(self, e: Samples) -> None:
+        """The array as runs/<id>/<name>/epoch_NNNN[_sSTEP].npy (atomic), then its artifacts row."""
+        import numpy as np
+
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", e.name or "samples")[:40] or "samples"
+        rel = f"{name}/epoch_{int(e.epoch):04d}_s{int(e.step)}.npy"
+        buf = io.BytesIO()
+        np.save(buf, np.ascontiguousarray(e.grid), allow_pickle=False)
+        path = self.store.run_dir(self.run_id) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+        if e.labels is not None:
+            import json
+
+            atomic_write_bytes(path.with_suffix(".json"), json.dumps({"labels": list(e.labels)}).encode())
+        self.store.add_artifact(self.run_id, e.step, e.epoch, name, rel)
+
 
 def epoch_rows(e: EpochEnd) -> list[tuple[int, int, str, str, float]]:
-    """Metric rows for an epoch: train/val loss and accuracy, lr, seconds, and extras."""
-    rows = [
-        (e.step, e.epoch, "train", "loss", e.train_loss),
-        (e.step, e.epoch, "train", "top1", e.train_top1),
-        (e.step, e.epoch, "val", "loss", e.val_loss),
-        (e.step, e.epoch, "val", "top1", e.val_top1),
-        (e.step, e.epoch, "val", "top5", e.val_top5),
-        (e.step, e.epoch, "train", "lr", e.lr),
-        (e.step, e.epoch, "train", "seconds", e.seconds),
-    ]
-    for key, value in (e.extra or {}).items():
+    """Metric rows for an epoch: one per "split/name" key (a key without a split is filed under val)."""
+    rows = []
+    for key, value in (e.metrics or {}).items():
         v = _float(value)
         if v is None:
             continue
-        split, _, name = key.rpartition("/")
+        split, _, name = str(key).rpartition("/")
         rows.append((e.step, e.epoch, split or "val", name, v))
     return rows
 

@@ -1,74 +1,90 @@
-"""TrainConfig: every option of a classifier training run, its checks, presets and TOML files."""
+"""TrainConfig: every option of a classifier training run, declared once (help, panel, flag, bounds), presets, files."""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qdcore.checks import finite_number
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
+from qdcore.runs.options import RunConfig, option
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+POOLINGS = ("max", "avg", "none")
+_MODEL, _OPT, _CB, _AUG, _RUN = "Model", "Optimisation", "Callbacks", "Augmentation", "Runtime"
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; anything near this is a wrong file
+
+
+def classifier_names() -> tuple[str, ...]:
+    """The zoo's trainable classifiers."""
+    from qdcore.models import list_models
+
+    return tuple(m.name for m in list_models("classifier"))
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(RunConfig):
     """One classifier training run: model, data selection, optimisation, callbacks, augmentation, runtime."""
 
-    name: str = ""
-    # model (None = the zoo's default for that model)
-    model: str = "widthk"
-    width: int | None = None
-    kernel: int | None = None
-    pooling: str | None = None  # max | avg | none
-    batch_norm: bool | None = None
-    dropout: float | None = None
-    model_opts: dict[str, Any] = field(default_factory=dict)  # any other build_model option (depth, dense, ...)
-    # data selection and split
-    data: str = "demo"
-    categories: str | None = None
-    per_class: int | None = None
-    seed: int = 0
-    imbalance: str | None = None
-    val: float = 0.1
-    test: float = 0.1
+    # model (None = the zoo's default for that model; the run stores the value used)
+    model: str = option("widthk", help="Model name from 'qd models list'.", panel=_MODEL, short="-m",
+                        choices=classifier_names, form="Model", metavar="NAME")
+    width: int | None = option(None, help="Width k (channels of the first conv block).", panel=_MODEL, short="-k",
+                               min=1, max=1024, form="Width")
+    kernel: int | None = option(None, help="Conv kernel size.", panel=_MODEL, min=1, max=13)
+    pooling: str | None = option(None, help="Pooling after each block: max, avg or none.", panel=_MODEL,
+                                 choices=POOLINGS)
+    batch_norm: bool | None = option(None, help="Batch normalisation.", panel=_MODEL)
+    dropout: float | None = option(None, help="Dropout rate after each conv block.", panel=_MODEL, min=0, max=1,
+                                   max_open=True)
+    model_opts: dict[str, Any] = option(factory=dict, help="Other model option KEY=VALUE (repeatable), e.g. "
+                                        "depth=3, head_dropout=0.3.", panel=_MODEL, flag="--opt", metavar="KEY=VALUE")
     # optimisation
-    epochs: int = 10
-    batch_size: int = 256
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    momentum: float = 0.0
-    nesterov: bool = False
-    alpha: float = 0.99  # RMSprop smoothing
-    eps: float = 1e-8
-    weight_decay: float = 0.0  # L2 (decoupled for adamw)
-    label_smoothing: float = 0.0
-    schedule: str = "constant"  # constant | cosine (per step, after warmup)
-    warmup_epochs: float = 0.0
+    epochs: int = option(10, help="Epochs.", panel=_OPT, short="-e", min=1, max=100_000, form="Epochs")
+    batch_size: int = option(256, help="Batch size.", panel=_OPT, short="-b", min=1, max=65_536, form="Batch")
+    optimizer: str = option("adam", help="Optimizer.", panel=_OPT, choices=OPTIMIZERS, form="Optimizer")
+    lr: float = option(1e-3, help="Learning rate.", panel=_OPT, min=0, max=100, min_open=True, form="LR")
+    betas: tuple[float, float] = option((0.9, 0.999), help="Adam betas, e.g. 0.9,0.999.", panel=_OPT, min=0, max=1,
+                                        max_open=True, metavar="B1,B2")
+    momentum: float = option(0.0, help="SGD/RMSprop momentum.", panel=_OPT, min=0, max=1, max_open=True)
+    nesterov: bool = option(False, help="Nesterov momentum (SGD).", panel=_OPT)
+    alpha: float = option(0.99, help="RMSprop smoothing constant.", panel=_OPT, min=0, max=1, max_open=True)
+    eps: float = option(1e-8, help="Optimizer epsilon.", panel=_OPT, min=0, max=1, min_open=True)
+    weight_decay: float = option(0.0, help="L2 penalty (decoupled for adamw).", panel=_OPT, aliases=("--l2",),
+                                 min=0, max=10)
+    label_smoothing: float = option(0.0, help="Label smoothing.", panel=_OPT, min=0, max=1, max_open=True)
+    schedule: str = option("constant", help="Learning-rate schedule.", panel=_OPT, choices=SCHEDULES)
+    warmup_epochs: float = option(0.0, help="Linear warmup, in epochs.", panel=_OPT, flag="--warmup", min=0,
+                                  max=100_000)
     # callbacks (monitor: validation loss)
-    patience: int = 0  # early stopping after this many epochs without improvement; 0 = off
-    min_delta: float = 0.0
-    plateau_patience: int = 0  # reduce the lr after this many epochs without improvement; 0 = off
-    plateau_factor: float = 0.5
-    min_lr: float = 1e-6
+    patience: int = option(0, help="Early stopping: epochs without val-loss improvement (0 = off).", panel=_CB,
+                           min=0, max=100_000)
+    min_delta: float = option(0.0, help="Smallest val-loss drop that counts as improvement.", panel=_CB, min=0,
+                              max=1e6)
+    plateau_patience: int = option(0, help="Reduce the lr after this many epochs without improvement (0 = off).",
+                                   panel=_CB, min=0, max=100_000)
+    plateau_factor: float = option(0.5, help="Factor the lr is multiplied by on a plateau.", panel=_CB, min=0,
+                                   max=1, min_open=True, max_open=True)
+    min_lr: float = option(1e-6, help="Lowest lr the plateau rule goes to.", panel=_CB, min=0, max=100)
     # augmentation, on the device
-    hflip: bool = False
-    vflip: bool = False
-    rotate: float = 0.0  # degrees, uniform in [-rotate, rotate]
-    shift: float = 0.0  # pixels, uniform in [-shift, shift] on each axis
+    hflip: bool = option(False, help="Random horizontal flips.", panel=_AUG, form="H-flip")
+    vflip: bool = option(False, help="Random vertical flips.", panel=_AUG)
+    rotate: float = option(0.0, help="Random rotation range in degrees.", panel=_AUG, min=0, max=180,
+                           form="Rotate")
+    shift: float = option(0.0, help="Random shift range in pixels.", panel=_AUG, min=0, max=14, max_open=True,
+                          form="Shift")
     # runtime
-    amp: bool | None = None  # None = auto (CUDA; CPUs with native bf16)
-    compile: bool = False
-    device: str = "auto"
-    log_every: int = 50
-    deterministic: bool = False
-    eval_batch_size: int = 1024
+    amp: bool | None = option(None, help="Mixed precision (default: auto: CUDA, CPUs with bf16).", panel=_RUN)
+    compile: bool = option(False, help="torch.compile the model.", panel=_RUN)
+    device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.", panel=_RUN,
+                         choices=DEVICES, form="Device")
+    log_every: int = option(50, help="Steps between progress updates (host syncs).", panel=_RUN, min=1,
+                            max=1_000_000)
+    deterministic: bool = option(False, help="Deterministic kernels (slower on GPU).", panel=_RUN)
+    eval_batch_size: int = option(1024, help="Batch size of evaluation.", panel=_RUN, min=1, max=65_536)
 
     def model_options(self) -> dict[str, Any]:
         """Options for build_model: the explicit fields that are set, then model_opts."""
@@ -78,112 +94,12 @@ class TrainConfig:
         out.update(self.model_opts or {})
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (stored with the run)."""
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> "TrainConfig":
-        """Build from a dict (stored config, TOML table); unknown keys are an error."""
-        return cls().replace(origin=origin, **d)
-
-    def replace(self, origin: str = "option", **changes: Any) -> "TrainConfig":
-        """A checked copy with some fields changed (dashes in names allowed)."""
-        names = {f.name for f in dataclasses.fields(self)}
-        clean: dict[str, Any] = {}
-        for key, value in changes.items():
-            k = key.replace("-", "_")
-            if k not in names:
-                raise ConfigError(f"{origin}: unknown training option {key!r}{suggest(k, sorted(names))}; "
-                                  "see 'qd train --help'")
-            clean[k] = value
-        if "betas" in clean and clean["betas"] is not None:
-            b = clean["betas"]
-            if not isinstance(b, (list, tuple)) or len(b) != 2:
-                raise ConfigError(f"{origin}: betas={b!r} must be two numbers, e.g. [0.9, 0.999]")
-            clean["betas"] = (float(b[0]), float(b[1]))
-        if "model_opts" in clean and clean["model_opts"] is None:
-            clean["model_opts"] = {}
-        cfg = dataclasses.replace(self, **clean)
-        cfg.validate(origin)
-        return cfg
-
     def validate(self, origin: str = "option") -> "TrainConfig":
-        """Raise ConfigError (one line) on the first bad value."""
-        def bad(what: str) -> ConfigError:
-            return ConfigError(f"{origin}: {what}")
-
-        def num(key: str) -> float:
-            v = getattr(self, key)
-            if not finite_number(v):  # NaN and infinity alike
-                raise bad(f"{key}={v!r} must be a finite number")
-            return float(v)
-
-        def whole(key: str, minimum: int) -> int:
-            v = getattr(self, key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-                raise bad(f"{key}={v!r} must be a whole number >= {minimum}")
-            return v
-
-        whole("epochs", 1)
-        whole("batch_size", 1)
-        whole("log_every", 1)
-        whole("eval_batch_size", 1)
-        whole("patience", 0)
-        whole("plateau_patience", 0)
-        whole("seed", 0)
-        if self.per_class is not None:
-            whole("per_class", 1)
-        if self.width is not None:
-            whole("width", 1)
-        if self.kernel is not None:
-            whole("kernel", 1)
-        if not num("lr") > 0:
-            raise bad(f"lr={self.lr} must be > 0 (e.g. 1e-3)")
-        for key in ("momentum", "weight_decay", "min_delta", "min_lr", "warmup_epochs", "rotate", "shift"):
-            if num(key) < 0:
-                raise bad(f"{key}={getattr(self, key)} must be >= 0")
-        if not 0 <= num("label_smoothing") < 1:
-            raise bad(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
-        if not 0 < num("plateau_factor") < 1:
-            raise bad(f"plateau_factor={self.plateau_factor} must be in (0, 1), e.g. 0.5")
-        if not 0 <= num("alpha") < 1:
-            raise bad(f"alpha={self.alpha} must be in [0, 1)")
-        if not num("eps") > 0:
-            raise bad(f"eps={self.eps} must be > 0")
-        if not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
-            raise bad(f"betas={list(self.betas)} must both be in [0, 1)")
-        if self.dropout is not None and not (isinstance(self.dropout, (int, float)) and 0 <= self.dropout < 1):
-            raise bad(f"dropout={self.dropout!r} must be in [0, 1)")
-        if self.rotate > 180:
-            raise bad(f"rotate={self.rotate} degrees must be at most 180")
-        if self.shift >= 14:
-            raise bad(f"shift={self.shift} pixels must be below 14 (half a drawing)")
-        for key in ("val", "test"):
-            if not 0 <= num(key) < 1:
-                raise bad(f"{key}={getattr(self, key)} must be a fraction in [0, 1)")
-        if self.val + self.test >= 1:
-            raise bad(f"val={self.val} + test={self.test} leave no training data; their sum must be below 1")
-        _choice(origin, "optimizer", self.optimizer, OPTIMIZERS)
-        _choice(origin, "schedule", self.schedule, SCHEDULES)
-        _choice(origin, "device", self.device, DEVICES)
-        if self.pooling is not None:
-            _choice(origin, "pooling", self.pooling, ("max", "avg", "none"))
+        """Checks across fields (each value was checked against its declaration)."""
+        super().validate(origin)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
-            raise bad("nesterov needs --optimizer sgd and --momentum > 0")
-        if not isinstance(self.model_opts, dict):
-            raise bad(f"model_opts={self.model_opts!r} must be a table of model options")
-        if self.amp is not None and not isinstance(self.amp, bool):
-            raise bad(f"amp={self.amp!r} must be true, false or unset (auto)")
+            raise ConfigError(f"{origin}: nesterov needs --optimizer sgd and --momentum > 0")
         return self
-
-
-def _choice(origin: str, key: str, value: Any, choices: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise ConfigError(f"{origin}: {key}={value!r} must be one of {', '.join(choices)}"
-                          f"{suggest(str(value), list(choices))}")
 
 
 # Study 003's plain recipe, and the strong default recipe (see benchmarks/bench_accuracy.py).
@@ -206,55 +122,17 @@ def preset(name: str) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Training options from a TOML file (or JSON, by a .json suffix): top-level keys, or a train table."""
-    import json
+    from qdcore.runs.options import load_file
 
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    p = Path(path).expanduser()
-    is_json = p.suffix.lower() == ".json"
-    try:
-        with open(p, "rb") as f:
-            doc = json.load(f) if is_json else tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(p)!r} does not exist") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror or e}") from None
-    except (tomllib.TOMLDecodeError, ValueError) as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if is_json else 'TOML'}: {e}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"config file {str(p)!r} must hold an object of training options")
-    table = doc.get("train", doc)
-    if not isinstance(table, dict):
-        raise ConfigError(f"config file {str(p)!r}: [train] must be a table")
-    return {k.replace("-", "_"): v for k, v in table.items()}
+    return load_file(path)
 
 
 def build_config(preset_name: str | None = None, file: str | Path | None = None,
-                 overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Defaults, then a preset, then a TOML (or JSON) file, then explicit options (None values are skipped)."""
-    cfg = TrainConfig()
-    if preset_name:
-        cfg = cfg.replace(origin=f"preset {preset_name}", **preset(preset_name))
-    if file:
-        values = load_toml(file)
-        if "preset" in values:
-            cfg = cfg.replace(origin=f"preset {values['preset']}", **preset(str(values.pop("preset"))))
-        cfg = cfg.replace(origin=str(file), **_switch_model(cfg, values))
-    if overrides:
-        given = {k: v for k, v in overrides.items() if v is not None}
-        cfg = cfg.replace(origin="option", **_switch_model(cfg, given))
-    return cfg
+                 overrides: dict[str, Any] | None = None) -> Any:
+    """Defaults, then a preset, then a TOML (or JSON) file, then explicit options (None values are skipped).
 
+    The kind of run follows the model (or a `kind` key); a classifier's config is a TrainConfig.
+    """
+    from qdcore.runs.kinds import build_config as build
 
-MODEL_FIELDS = ("width", "kernel", "pooling", "batch_norm", "dropout", "model_opts")
-
-
-def _switch_model(cfg: TrainConfig, changes: dict[str, Any]) -> dict[str, Any]:
-    """A new model drops the earlier layer's model options (a preset's widths belong to its model)."""
-    if "model" not in changes or changes["model"] == cfg.model:
-        return changes
-    out = {k: (None if k != "model_opts" else {}) for k in MODEL_FIELDS}
-    out.update(changes)
-    return out
+    return build(preset_name, file, overrides)

@@ -250,7 +250,9 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             rng_restored = True
 
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
-                    tuple(getattr(splits.train, "notes", ()) or ())))
+                    fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
+                                  "classes": len(classes)},
+                    notes=tuple(getattr(splits.train, "notes", ()) or ())))
     criterion_smoothing = float(cfg.label_smoothing)
     clock = _Clock(rt)
     status = "done"
@@ -352,8 +354,10 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             _check_finite(val.loss, "validation loss", st["step"], epoch, epoch - 1)
         _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
         throughput = acc_n * rt.world_size / max(st["epoch_seconds"], 1e-9)
-        emit(EpochEnd(epoch, st["step"], train_loss, train_top1, val.loss, val.top1, val.top5, cur_lr,
-                      st["epoch_seconds"], {"train/throughput": throughput}))
+        emit(EpochEnd(epoch, st["step"], st["epoch_seconds"], {
+            "train/loss": train_loss, "train/top1": train_top1, "val/loss": val.loss, "val/top1": val.top1,
+            "val/top5": val.top5, "train/lr": cur_lr, "train/seconds": st["epoch_seconds"],
+            "train/throughput": throughput}))
 
         # Best checkpoint (monitor: validation loss; the training loss when there is no validation split).
         monitor = val.loss if val.n else train_loss

@@ -150,8 +150,11 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
-    if rec.kind != "classifier":
-        raise ConfigError(f"run {run_id} is a {rec.kind} run; only classifiers can be evaluated")
+    from qdcore.runs.kinds import find_kind
+
+    kind = find_kind(rec.kind)
+    if kind is None or kind.config is not TrainConfig:
+        raise ConfigError(f"run {run_id} is a {rec.kind} run; evaluate it with 'qd eval', which knows its kind")
     run_dir = store.run_dir(run_id, create=False)
     rt = resolve(device or "auto", None)
     model, meta = load_model(run_dir, rt.device)

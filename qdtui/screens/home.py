@@ -120,4 +120,4 @@ class HomeScreen(Screen):
         if event.row_key.value is not None:
             run = getattr(self, "_runs", {}).get(int(event.row_key.value))
             self.post_message(RunChosen(int(event.row_key.value), getattr(run, "status", "done"),
-                                        getattr(run, "kind", "classifier")))
+                                        getattr(run, "kind", "")))

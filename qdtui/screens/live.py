@@ -8,13 +8,7 @@ process, followed like any other: the UI never shares the GIL or the cores' barr
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +18,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from qdcore.fmt import literal
-from qdcore.paths import new_log
+from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
 from qdtui.messages import MetricRows
@@ -61,22 +56,43 @@ class LiveCurves(Curves):
 
 
 class RunPolled(MetricRows):
-    """A poll of the store for a followed run: its record (or `error`) and the new metric rows."""
+    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
 
-    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", starting: bool = False,
-                 launch: int = 0) -> None:
+    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
+                 code: int | None = None) -> None:
         super().__init__(run_id, rows, getattr(run, "status", "") or "")
         self.run = run
         self.error = error
-        self.starting = starting  # a child started here has not claimed its run yet
         self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
+        self.code = code  # exit code of the child started here, None while it runs
+
+
+class Launched(Message):
+    """The core launcher started a child (`job`), or could not (`error`)."""
+
+    def __init__(self, job: Any | None, error: str, launch: int) -> None:
+        super().__init__()
+        self.job = job
+        self.error = error
+        self.launch = launch
 
 
 # --- the screen ---------------------------------------------------------------------------------------
 
 
+def _panels(kind: str | None) -> tuple:
+    """The live plots of a kind of run (the classifier's while the kind is unknown)."""
+    from qdcore.runs.kinds import find_kind
+
+    k = find_kind(kind or DEFAULT_KIND) or find_kind(DEFAULT_KIND)
+    return k.panels if k is not None else ()
+
+
 class LiveScreen(Screen):
-    """Curves, progress and device of a run: started here as a `qd train` child (`config=`) or followed (`run_id=`)."""
+    """Curves, progress and device of a run: started here as a `qd train` child (`config=`) or followed (`run_id=`).
+
+    The plots are the run kind's panels (qdcore.runs.kinds): each a curve widget with one series per metric key.
+    """
 
     DEFAULT_CSS = """
     LiveScreen #live-info { height: auto; padding: 0 1; }
@@ -84,7 +100,7 @@ class LiveScreen(Screen):
     LiveScreen #live-progress { height: 1; }
     LiveScreen #live-device { height: 1; color: $text-muted; }
     LiveScreen #live-plots { height: 1fr; }
-    LiveScreen #live-lr { height: 8; }
+    LiveScreen .strip { height: 8; }
     LiveScreen Curves { min-height: 5; }
     """
     BINDINGS = [
@@ -94,24 +110,31 @@ class LiveScreen(Screen):
         Binding("escape", "leave", "Back"),
     ]
     HELP_EXTRA = [
-        ("curves", "loss per logging step (step) and per epoch (train, val); top-1 per epoch; x is the step"),
+        ("curves", "the run kind's metrics; for a classifier loss per logging step (step) and per epoch (train, "
+                   "val), top-1 per epoch; x is the step"),
         ("ETA", "training time left at the current images/s (evaluation not counted)"),
         ("escape", "back; a run started here keeps training, even after quitting (Runs lists it, Enter follows it)"),
     ]
 
-    def __init__(self, *, run_id: int | None = None, config: Any = None, home: str | Path | None = None) -> None:
+    def __init__(self, *, run_id: int | None = None, config: Any = None, home: str | Path | None = None,
+                 kind: str | None = None) -> None:
         super().__init__()
         if run_id is None and config is None:
             raise ValueError("LiveScreen needs run_id= (follow a run) or config= (train one)")
         self.config = config
         self.home = home
-        self.live = LiveState(run_id=run_id, name=getattr(config, "name", "") or "")
+        if config is not None:
+            from qdcore.runs.kinds import kind_of
+
+            kind = kind_of(config).name
+        self.kind = kind or DEFAULT_KIND
+        self.live = LiveState(run_id=run_id, name=getattr(config, "name", "") or "", kind=self.kind,
+                              panels=_panels(self.kind))
         self.mode = "attach"  # the one way this view is fed: polling the store
-        self.child: subprocess.Popen | None = None  # the `qd train` started here, until it claims its run
+        self.job: Any = None  # the qdcore.runs.launcher.Job started here
         self._launching = False
+        self._resuming = False
         self._launches = 0
-        self._files: list[Path] = []  # the child's config file, removed once it has read it
-        self._log: Path | None = None
         self._store = None
         self._after = 0
         self._polling = False
@@ -130,27 +153,50 @@ class LiveScreen(Screen):
             yield Static("", id="live-status")
             yield Static("", id="live-progress")
             yield Static("", id="live-device")
-        with Horizontal(id="live-plots"):
-            yield LiveCurves("loss", id="live-loss")
-            yield LiveCurves("top-1 %", id="live-top1")
-        yield LiveCurves("learning rate", id="live-lr")
+        yield from self._plot_widgets(self.live.panels)
         yield Footer()
+
+    def _plot_widgets(self, panels: tuple) -> list:
+        main = [LiveCurves(p.title, id=f"live-{p.name}") for p in panels if not p.strip]
+        strips = [LiveCurves(p.title, id=f"live-{p.name}", classes="strip live-plot") for p in panels if p.strip]
+        for w in main:
+            w.add_class("live-plot")
+        return [Horizontal(*main, id="live-plots"), *strips]
 
     @property
     def plots(self) -> dict[str, LiveCurves]:
-        """The curve widgets by plot name: loss, top1, lr."""
-        return {"loss": self.query_one("#live-loss", LiveCurves), "top1": self.query_one("#live-top1", LiveCurves),
-                "lr": self.query_one("#live-lr", LiveCurves)}
+        """The curve widgets by panel name (a classifier's: loss, top1, lr)."""
+        return {p.name: self.query_one(f"#live-{p.name}", LiveCurves) for p in self.live.panels}
+
+    def _init_series(self) -> None:
+        # Fixed series order and colours per panel (a classifier's raw step loss faint, epochs in colour).
+        plots = self.plots
+        for p in self.live.panels:
+            for i in range(len(p.series)):
+                label = p.label(i)
+                if label not in plots[p.name].series:
+                    plots[p.name].set_series(label, [], [])
+                    plots[p.name].series[label].color = p.color(i)
+
+    def _use_kind(self, kind: str) -> None:
+        """Rebuild the plots when the followed run turns out to be of another kind."""
+        if kind == self.kind:
+            return
+        self.kind = kind
+        for w in self.query(".live-plot"):
+            w.remove()
+        for w in self.query("#live-plots"):
+            w.remove()
+        self.live.panels, self.live._routes = _panels(kind), None
+        self.mount_all(self._plot_widgets(self.live.panels), before=self.query_one(Footer))
+        self.call_after_refresh(self._after_rebuild)
+
+    def _after_rebuild(self) -> None:
+        self._init_series()
+        self._fit()
 
     def on_mount(self) -> None:
-        plots = self.plots
-        # Fixed series order and colours: the raw step loss faint, epochs in colour.
-        for plot, names in (("loss", ("step", "train", "val")), ("top1", ("train", "val"))):
-            for name, color in zip(names, ("gray", "cyan", "orange")[-len(names):]):
-                plots[plot].set_series(name, [], [])
-                plots[plot].series[name].color = color
-        plots["lr"].set_series("lr", [], [])
-        plots["lr"].series["lr"].color = "green"
+        self._init_series()
         self._fit()
         self._show()
         self.set_interval(FLUSH_SECONDS, self._flush)
@@ -164,10 +210,12 @@ class LiveScreen(Screen):
         self._fit()
 
     def _fit(self) -> None:
-        # A tall terminal gives the learning rate a real plot; 24 rows keep it a strip.
+        # A tall terminal gives the strips (a classifier's learning rate) a real plot; 24 rows keep them strips.
         tall = self.app.size.height >= 34
-        self.query_one("#live-lr").styles.height = "1fr" if tall else 8
-        self.query_one("#live-plots").styles.height = "2fr" if tall else "1fr"
+        for w in self.query(".strip"):
+            w.styles.height = "1fr" if tall else 8
+        for w in self.query("#live-plots"):
+            w.styles.height = "2fr" if tall else "1fr"
 
     @property
     def store_home(self) -> Path:
@@ -187,116 +235,108 @@ class LiveScreen(Screen):
         if self._store is not None:
             self._store.close()
 
-    # -- training started here: a detached `qd train` process ---------------------
+    # -- training started here: a detached `qd train` process (qdcore.runs.launcher) ---
 
     def _launch(self, resume_id: int | None) -> None:
-        """Start `qd train --config` (or `--resume ID`) in its own session, output to a log file; follow it."""
+        """Start the run (or continue `resume_id`) as a detached child through the core launcher; follow it."""
         self.live.status, self.live.error = "starting", ""
         self._dirty = True
-        home = self.store_home
-        self._get_store()  # the store exists before the child opens it
-        cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train"]
-        try:
-            if resume_id is None:
-                fd, name = tempfile.mkstemp(prefix="qd-train-", suffix=".json")
-                with os.fdopen(fd, "w") as f:
-                    json.dump(self.config.to_dict(), f)
-                self._files.append(Path(name))
-                cmd += ["--config", name]
-            else:
-                cmd += ["--resume", str(resume_id)]
-            fd, self._log = new_log(home)  # beside the store, bounded in number: not piling up in /tmp
-            try:
-                self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=fd, stderr=subprocess.STDOUT,
-                                              start_new_session=True)  # a closed terminal or quit app: it trains on
-            finally:
-                os.close(fd)
-        except OSError as e:
-            self._start_failed(f"could not start qd train: {e.strerror or e}")
-            return
         self._launching = True
         self._launches += 1
-        self._poll()
         self.refresh_bindings()
+        self._launch_worker(resume_id, self._launches)
+
+    @work(thread=True, exclusive=True, group="live-launch", exit_on_error=False)
+    def _launch_worker(self, resume_id: int | None, launch: int) -> None:
+        """launch() checks the config and sizes the model (torch import): off the UI thread."""
+        from qdcore.runs.launcher import Resume, launch as start
+
+        try:
+            job = start(Resume(resume_id) if resume_id is not None else self.config, self.store_home)
+        except Exception as e:  # noqa: BLE001 - a config error or a failed spawn is a dialog, not a crash
+            self.post_message(Launched(None, user_message(e), launch))
+            return
+        self.post_message(Launched(job, "", launch))
+
+    def on_launched(self, message: Launched) -> None:
+        if message.launch != self._launches:
+            return
+        if message.job is None:
+            self._start_failed(message.error)
+            return
+        self.job = message.job
+        self._resuming = self.live.run_id is not None
+        self.live.run_id = message.job.run_id
+        self._poll()
 
     def _start_failed(self, error: str) -> None:
+        """A run that could not start: a new one goes back to the form with the error (one Escape closes it)."""
         self._launching = False
         self.live.status, self.live.error = "failed", error
-        self._clean_files()
-        self._flush(now=True)
         self.refresh_bindings()
-        if self.live.run_id is None:
-            self.app.show_error(error, title="Training could not start", hint="Escape goes back to the form.")
+        if not self._resuming:
+            if self.job is not None:
+                self._discard(self.job.run_id)
+            self.dismiss(None)
+            self.app.show_error(error, title="Training could not start", hint="Fix the form and start again.")
         else:
+            self._flush(now=True)
             self.notify(error, title="Resume failed", severity="error")
 
-    def _clean_files(self) -> None:
-        for f in self._files:
-            f.unlink(missing_ok=True)
-        self._files.clear()
-
-    def _child_run(self, store, run_id: int | None):
-        """The run the child claimed (the newest with its pid here; for a resume, `run_id` once it has it)."""
-        pid, host = self.child.pid, socket.gethostname()
-        runs = [store.get_run(run_id)] if run_id is not None else store.list_runs(kind="classifier", limit=20)
-        return next((r for r in runs if r.pid == pid and r.host == host), None)
-
-    def _child_error(self, code: int) -> str:
-        """The last line the child wrote (its one-line error), without the 'qd: error:' prefix."""
+    def _discard(self, run_id: int) -> None:
+        """Remove the row of a run that failed before training began: nothing half-created stays behind."""
         try:
-            lines = [ln.strip() for ln in self._log.read_text(errors="replace").splitlines() if ln.strip()]
-        except (OSError, AttributeError):
-            lines = []
-        line = lines[-1] if lines else f"qd train exited with code {code}"
-        return line.removeprefix("qd: error:").strip()
+            self._get_store().delete_run(run_id, force=True)
+        except Exception:  # noqa: BLE001 - best effort; the run is marked failed either way
+            pass
 
     # -- following a run in the store ------------------------------------------
 
     def _poll(self) -> None:
-        if self.mode != "attach" or self._polling:
-            return
+        if self.mode != "attach" or self._polling or self.live.run_id is None:
+            return  # nothing to read before a launch has its run
         self._polling = True
-        self._poll_worker(self._after, self._launches)
+        self._poll_worker(self.live.run_id, self._after, self._launches)
 
     @work(thread=True, exclusive=True, group="live-poll", exit_on_error=False)
-    def _poll_worker(self, after: int, launch: int) -> None:
-        """Read the run's record and the metric rows written since `after` (first, find a child's run)."""
-        run_id = self.live.run_id
+    def _poll_worker(self, run_id: int, after: int, launch: int) -> None:
+        """Read the run's record, the metric rows written since `after` and (for a child here) its exit code."""
+        code = self.job.poll() if self.job is not None else None
         try:
             store = self._get_store()
-            if self._launching:
-                run = self._child_run(store, run_id)
-                if run is None:
-                    code = self.child.poll()
-                    if code is not None and (run := self._child_run(store, run_id)) is None:
-                        self.post_message(RunPolled(run_id, [], None, self._child_error(code), True, launch))
-                        return
-                    if run is None:
-                        self.post_message(RunPolled(run_id, [], None, starting=True, launch=launch))
-                        return
-                run_id = run.id
-            elif self.child is not None and self.child.poll() in (0, 130) and self._log is not None:
-                self._log.unlink(missing_ok=True)  # reaped; a log is kept only where it failed
-                self._log = None
             run = store.get_run(run_id)
             rows = store.metrics(run_id, after_id=after, limit=POLL_LIMIT)
-            self.post_message(RunPolled(run_id, rows, run, launch=launch))
+            self.post_message(RunPolled(run_id, rows, run, launch=launch, code=code))
         except Exception as e:  # noqa: BLE001 - a missing run or a locked store is a line in the view
-            self.post_message(RunPolled(run_id, [], None, user_message(e), launch=launch))
+            self.post_message(RunPolled(run_id, [], None, user_message(e), launch=launch, code=code))
+
+    def _failed_start(self, message: RunPolled) -> str | None:
+        """The error of a child started here that ended before its training began, else None."""
+        if not self._launching or self.job is None:
+            return None
+        run = message.run
+        began = run is not None and (bool(run.device) and not self._resuming or run.status == "running"
+                                     and self._resuming)
+        if began and run.status != "failed":
+            return None
+        if run is not None and run.status == "failed" and not message.rows and not run.device:
+            return str(run.summary.get("error") or self.job.error())
+        if message.code not in (None, 0, 130) and (run is None or run.status != "done"):
+            if self._resuming and run is not None and run.status == "running":
+                return None
+            return self.job.error()
+        return None
 
     def on_run_polled(self, message: RunPolled) -> None:
         self._polling = False
-        if message.launch != self._launches:
+        if message.launch != self._launches or message.run_id != self.live.run_id:
             return  # read before the latest start of a child
-        if message.starting:
-            if message.error:
-                self._start_failed(message.error)
+        error = self._failed_start(message)
+        if error is not None:
+            self._start_failed(error)
             return
-        if self._launching and message.run is not None:
-            self._launching = False
-            self._clean_files()
-            self.live.run_id = message.run_id
-            self.polls = 0  # the view's first poll of this run
+        if self._launching and message.run is not None and (message.run.device or message.rows):
+            self._launching = False  # the child has begun training
         first = self.polls == 0
         self.polls += 1
         before = self.live.status
@@ -306,12 +346,15 @@ class LiveScreen(Screen):
             self.query_one("#live-status", Static).update(Text(f"Run {self.live.run_id}: {literal(message.error)}",
                                                                 style="red"))
             return
+        self._use_kind(message.run.kind)
         self.live.on_record(message.run)
+        if self._launching and self.live.status == "running":
+            self.live.status = "starting"  # claimed, still reading the drawings
         if message.rows:
             self.live.on_rows(message.rows)
             self._after = message.rows[-1].id
         if first:
-            self.sub_title = f"Run {self.live.run_id}" + ("" if self.child else " · following")
+            self.sub_title = f"Run {self.live.run_id}" + ("" if self.job else " · following")
         self._dirty = self._dirty or bool(message.rows) or before != self.live.status
         if first or before != self.live.status:
             self._flush(now=True)
@@ -391,24 +434,16 @@ class LiveScreen(Screen):
             callback=self._cancel_answered)
 
     def _cancel_answered(self, yes: bool | None) -> None:
-        if not yes:
+        if not yes or self.live.run_id is None:
             return
-        live = self.live
-        pid = self.child.pid if self.child is not None and self.child.returncode is None else live.pid
-        if pid and (pid == getattr(self.child, "pid", None) or live.host == socket.gethostname()) and pid != os.getpid():
-            try:
-                os.kill(pid, signal.SIGTERM)  # `qd train` stops after the step and saves a checkpoint
-            except ProcessLookupError:
-                self.notify(f"process {pid} has already ended", severity="warning")
-                return
-            except PermissionError:
-                self.notify(f"not allowed to stop process {pid} (another user's?)", severity="error")
-                return
-        else:
-            self.notify(f"run {live.run_id} runs on {live.host or 'another host'}: stop it there",
-                        severity="warning")
+        from qdcore.runs.launcher import stop
+
+        try:
+            stop(self._get_store(), self.live.run_id)
+        except Exception as e:  # noqa: BLE001 - ended, another host or user: a notification
+            self.notify(user_message(e), severity="warning")
             return
-        self.notify(f"Stopping run {live.run_id} after the current step…")
+        self.notify(f"Stopping run {self.live.run_id} after the current step…")
 
     def action_resume(self) -> None:
         """Continue an interrupted run here from its checkpoint."""
@@ -424,7 +459,7 @@ class LiveScreen(Screen):
 
     def action_leave(self) -> None:
         """Back; a training started here keeps running (Runs shows it, Enter follows it)."""
-        if self.child is not None and self.child.returncode is None and self.live.status in ("running", "starting"):
+        if self.job is not None and self.job.poll() is None and self.live.status in ("running", "starting"):
             self.notify(f"Run {self.live.run_id or ''} keeps training in the background; "
                         "open it from Runs to watch it.", title="Still training")
         self.dismiss(None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,75 +18,30 @@ from qdcore.fmt import literal
 from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 from qdtui.loaders import user_message
 from qdtui.screens.dialogs import ConfirmDialog
+from qdtui.live_state import STATUS_STYLE
 
 MARK = "●"
-# (key, header, right-aligned); "mark" is not sortable.
-COLUMNS: list[tuple[str, str, bool]] = [
-    ("mark", "", False), ("id", "id", True), ("name", "name", False), ("model", "model", False),
-    ("data", "data", False), ("params", "params", True), ("top1", "top-1", True), ("top5", "top-5", True),
-    ("best", "best", True), ("runtime", "runtime", True), ("status", "status", False),
-]
-# Shown after top-5 only when someone has taken a quiz on a run's drawings (issue 6's human baseline).
-HUMAN_COLUMN = ("human", "people", True)
-SORT_KEYS = [k for k, _, _ in COLUMNS if k != "mark"] + ["human"]
+TEXT_KEYS = ("name", "model", "data", "status", "optimizer", "kind")  # sorted A to Z first; numbers biggest first
 
 
-def columns_for(rows: list["RunRow"]) -> list[tuple[str, str, bool]]:
-    """COLUMNS, plus the people column when any run has a human baseline."""
-    if not any(r.values.get("human") is not None for r in rows):
-        return COLUMNS
-    i = [k for k, _, _ in COLUMNS].index("top5") + 1
-    return COLUMNS[:i] + [HUMAN_COLUMN] + COLUMNS[i:]
-TEXT_KEYS = ("name", "model", "data", "status")  # sorted A to Z first; numbers biggest first
-# Widths including the one-space separator each cell starts with; name, model and data share the rest.
-FIXED = {"mark": 1, "params": 7, "top1": 7, "top5": 7, "best": 5, "runtime": 8, "status": 12}
-WIDE = 100  # from this width params are exact (164,363), below compact (164k)
+def columns_for(rows: list["RunRow"], total: int = 80) -> list[Any]:
+    """The tracker's columns for these rows at this width (qdcore.runs.tracker), people when anyone quizzed."""
+    from qdcore.runs.tracker import table_columns
 
-
-def column_widths(total: int, max_id: int, human: bool = False) -> dict[str, int]:
-    """Widths that fit the table into `total` cells: 80 columns show every column."""
-    widths = dict(FIXED, id=max(3, len(str(max_id)) + 1))
-    if human:
-        widths["human"] = 7
-    if total >= WIDE:
-        widths["params"] = 10
-    flex = max(24, total - sum(widths.values()) - 1)  # 1: the vertical scrollbar
-    widths["name"] = max(8, round(flex * 0.45))
-    widths["model"] = max(6, round(flex * 0.27))
-    widths["data"] = max(5, flex - widths["name"] - widths["model"])
-    return widths
-
-
-def fit(text: str, width: int, right: bool = False) -> str:
-    """' text' cut with … and padded to exactly width cells (the leading space separates columns)."""
-    inner = max(1, width - 1)
-    if len(text) > inner:
-        text = text[:inner - 1] + "…"
-    return " " + (text.rjust(inner) if right else text.ljust(inner))
+    human = any(r.values.get("human") is not None for r in rows)
+    return table_columns([r.run for r in rows], max(40, total - 1), human)  # 1: the mark column
 
 
 # --- rows (no Textual) ---------------------------------------------------------------------------------
 
 
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
-        return None
-    return float(v)
-
-
-def _short_data(v: Any) -> str:
-    """A data spec for a narrow column: a long path keeps its last part."""
-    text = "" if v is None else str(v)
-    parts = text.rstrip("/").split("/")
-    return "…/" + parts[-1] if len(text) > 12 and len(parts) > 1 else text
-
-
 @dataclass
 class RunRow:
-    """One run as the tracker shows it: sortable values and the record."""
+    """One run as the tracker shows it: sortable values, cell texts and the record."""
 
     run: Any  # qdcore.store.RunRecord
     values: dict[str, Any]
+    texts: dict[str, str]
 
     @property
     def id(self) -> int:
@@ -96,43 +50,24 @@ class RunRow:
     @classmethod
     def of(cls, run: Any, human: float | None = None) -> "RunRow":
         """Tracker values of a record; durations from stored numbers only (no clocks)."""
-        c, s = run.config or {}, run.summary or {}
-        runtime = _num(s.get("train_seconds"))
-        if runtime is None and run.started is not None:
-            end = run.ended if run.ended is not None else run.heartbeat
-            runtime = (end - run.started) if end is not None else None
-        best = s.get("best_epoch")
-        return cls(run, {
-            "id": int(run.id), "name": str(run.name or ""), "model": str(c.get("model") or run.kind or ""),
-            "data": str(c.get("data") or ""), "params": _num(s.get("params")),
-            "top1": _num(s.get("test_top1")), "top5": _num(s.get("test_top5")),
-            "best": best if isinstance(best, int) and best > 0 else None, "runtime": runtime,
-            "status": str(run.status), "human": human,
-        })
+        from qdcore.runs.tracker import row_texts, row_values
 
-    def cells(self, marked: bool, widths: dict[str, int], columns: list | None = None) -> list[Any]:
-        """The table cells, in COLUMNS order, each exactly its column's width."""
-        v = self.values
-        if v["params"] is None:
-            params = DASH
-        else:
-            params = f"{int(v['params']):,}" if widths["params"] > FIXED["params"] else compact(v["params"])
-        text = {
-            "id": str(v["id"]), "name": literal(v["name"]), "model": literal(v["model"]),
-            "data": literal(_short_data(v["data"])),
-            "params": params, "top1": fmt_pct(v["top1"]), "top5": fmt_pct(v["top5"]),
-            "best": DASH if v["best"] is None else str(v["best"]), "runtime": fmt_duration(v["runtime"]),
-            "status": v["status"], "human": fmt_pct(v.get("human")),
-        }
+        values = row_values(run, human)
+        return cls(run, values, row_texts(run, values))
+
+    def cells(self, marked: bool, columns: list[Any]) -> list[Any]:
+        """The table cells, the mark first, each exactly its column's width."""
+        from qdcore.runs.tracker import fit
+
         out: list[Any] = [Text(MARK if marked else " ", style="bold yellow")]
-        for key, _, right in (columns or COLUMNS)[1:]:
-            style = STATUS_STYLE.get(v["status"], "") if key == "status" else ""
-            out.append(Text(fit(text[key], widths[key], right), style=style))
+        for col in columns:
+            style = STATUS_STYLE.get(self.values["status"], "") if col.key == "status" else ""
+            out.append(Text(fit(literal(self.texts.get(col.key, "")), col.width, col.right), style=style))
         return out
 
     def matches(self, terms: list[str]) -> bool:
         """Every term is a substring of some column (case-insensitive)."""
-        hay = " ".join(str(x) for x in self.values.values() if x is not None).lower()
+        hay = " ".join(str(x) for x in (*self.values.values(), *self.texts.values()) if x is not None).lower()
         return all(t in hay for t in terms)
 
 
@@ -222,6 +157,7 @@ class RunsScreen(Screen):
         self.loaded = 0  # completed loads (tests wait on it)
         self._error = ""
         self._widths: dict[str, int] = {}
+        self.columns: list[Any] = []
 
     @property
     def store_home(self) -> Path:
@@ -265,7 +201,10 @@ class RunsScreen(Screen):
                 runs = store.list_runs()
                 from qdcore.quiz.report import human_baselines
 
-                ids = [r.id for r in runs if r.kind == "classifier"]
+                from qdcore.runs.refs import evaluable_kinds
+
+                kinds = set(evaluable_kinds())
+                ids = [r.id for r in runs if r.kind in kinds]
                 humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
                 self.post_message(TrackerLoaded(runs, humans=humans))
         except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
@@ -288,27 +227,26 @@ class RunsScreen(Screen):
         table = self.query_one("#tracker", DataTable)
         current = self.cursor_run()
         self.shown = sort_rows(filter_rows(self.rows, self.filter_text), self.sort_key, self.sort_reverse)
-        columns = columns_for(self.rows)
-        widths = self._widths = column_widths(self.size.width or 80, max((r.id for r in self.rows), default=1),
-                                              human=len(columns) > len(COLUMNS))
+        from qdcore.runs.tracker import fit
+
+        columns = self.columns = columns_for(self.rows, self.size.width or 80)
+        self._widths = {c.key: c.width for c in columns}
         table.clear(columns=True)
-        for key, label, right in columns:
-            if key == "mark":
-                table.add_column(" ", key=key, width=1)
-                continue
-            head = fit(label, widths[key], right)
-            if key == self.sort_key:  # the arrow takes the separator's place
+        table.add_column(" ", key="mark", width=1)
+        for col in columns:
+            head = fit(col.header, col.width, col.right)
+            if col.key == self.sort_key:  # the arrow takes the separator's place
                 head = ("▼" if self.sort_reverse else "▲") + head[1:]
-            table.add_column(Text(head, style="bold" if key == self.sort_key else ""), key=key, width=widths[key])
+            table.add_column(Text(head, style="bold" if col.key == self.sort_key else ""), key=col.key,
+                             width=col.width)
         for row in self.shown:
-            table.add_row(*row.cells(row.id in self.marked, widths, columns), key=str(row.id))
+            table.add_row(*row.cells(row.id in self.marked, columns), key=str(row.id))
         if current is not None and any(r.id == current for r in self.shown):
             table.move_cursor(row=table.get_row_index(str(current)), animate=False)
         self._update_note()
 
     def on_resize(self) -> None:
-        max_id = max((r.id for r in self.rows), default=1)
-        if self.loaded and column_widths(self.size.width, max_id, "human" in self._widths) != self._widths:
+        if self.loaded and {c.key: c.width for c in columns_for(self.rows, self.size.width)} != self._widths:
             self._render_table()
 
     def _update_note(self) -> None:
@@ -347,7 +285,7 @@ class RunsScreen(Screen):
 
     def action_sort(self) -> None:
         """Sort by the next column."""
-        keys = [k for k, _, _ in columns_for(self.rows) if k != "mark"]
+        keys = [c.key for c in self.columns]
         i = keys.index(self.sort_key) if self.sort_key in keys else -1
         self.sort_key = keys[(i + 1) % len(keys)]
         self.sort_reverse = self.sort_key not in TEXT_KEYS
@@ -360,7 +298,7 @@ class RunsScreen(Screen):
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
-        if key not in SORT_KEYS:
+        if key not in {c.key for c in self.columns}:
             return
         if key == self.sort_key:
             self.sort_reverse = not self.sort_reverse
@@ -429,7 +367,7 @@ class RunsScreen(Screen):
             self.open_run(int(event.row_key.value))
 
     def open_run(self, run_id: int) -> None:
-        """Live view for a run that is not finished, evaluation for a finished classifier."""
+        """Live view for a run that is not finished; a finished one opens as its kind says (evaluation or live)."""
         row = self._row(run_id)
         if row is None:
             return

@@ -1,4 +1,4 @@
-"""The training form: model, preset, data, epochs, device; Start opens the live view that trains it."""
+"""The training form: rows generated from the run kind's declared options; Start launches the run and follows it."""
 
 from __future__ import annotations
 
@@ -14,30 +14,36 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from qdtui.loaders import user_message
 
 NO_PRESET = "none"
-DEVICES = ("auto", "cpu", "cuda", "mps")
+DEFAULT = "default"  # a Select row left at the config's default
 
 
-def classifier_models() -> list[Any]:
-    """The zoo's trainable classifiers (ModelInfo), in table order."""
-    from qdcore.models import list_models
+def trainable_models() -> list[tuple[str, str]]:
+    """(model, kind) for every model a registered kind trains, the classifier's first."""
+    from qdcore.runs.kinds import all_kinds
 
-    return list_models("classifier")
+    return [(m, k.name) for k in all_kinds() for m in k.models()]
+
+
+def _row_id(name: str) -> str:
+    return "f-" + name.replace("_", "-")
 
 
 class TrainScreen(Screen):
-    """A form for one training run; ctrl+s (or Enter in a field) starts it in the live view."""
+    """A form for one training run; ctrl+s (or Enter in a field) starts it in the live view.
+
+    Its rows are the chosen kind's options declared with a form label (qdcore.runs.options): each is
+    read as text and checked by the same code as `qd train`'s flags, so both give the same message.
+    """
 
     DEFAULT_CSS = """
     TrainScreen #train-main { height: 1fr; }
     TrainScreen #train-form { width: 46; height: 1fr; padding: 0 1; border: round $primary 60%; }
     TrainScreen #train-about { width: 1fr; height: 1fr; padding: 0 1; border: round $primary 60%; }
-    TrainScreen .row { height: 1; margin-bottom: 1; }
+    TrainScreen .row { height: 1; }
     TrainScreen .row Label { width: 11; }
     TrainScreen .row Input, TrainScreen .row Select { width: 1fr; }
-    TrainScreen .half Input { width: 8; }
-    TrainScreen .half Select { width: 1fr; }
-    TrainScreen .half Label.second { width: 12; padding-left: 2; }
-    TrainScreen #train-start { width: auto; min-width: 16; }
+    TrainScreen #train-fields { height: auto; }
+    TrainScreen #train-start { width: auto; min-width: 16; margin-top: 1; }
     TrainScreen #train-note { height: auto; color: $text-muted; }
     TrainScreen #train-note.-error { color: $error; }
     TrainScreen .about-title { text-style: bold; color: $text-accent; }
@@ -56,52 +62,32 @@ class TrainScreen(Screen):
 
     def __init__(self, *, model: str | None = None, data: str | None = None) -> None:
         super().__init__()
-        from qdcore.train.config import TrainConfig
+        from qdcore.runs.kinds import choose_kind
 
-        self.defaults = TrainConfig()
-        self.models = classifier_models()
-        names = [m.name for m in self.models]
-        self.initial_model = model if model in names else (self.defaults.model if self.defaults.model in names
-                                                           else names[0])
+        self.models = trainable_models()
+        names = [m for m, _ in self.models]
+        self.kind = choose_kind(model=model if model in names else None)
+        default_model = getattr(self.kind.config(), "model", names[0] if names else "")
+        self.initial_model = model if model in names else default_model
         self.initial_data = data
+        self._shown_preset = NO_PRESET
+
+    # --- layout -----------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        from qdcore.train.config import PRESETS
-
-        state = getattr(self.app, "state", None)
-        data = self.initial_data or getattr(state, "data_spec", "demo") or "demo"
         yield Header()
         with Horizontal(id="train-main"):
-            with Vertical(id="train-form") as form:
+            with VerticalScroll(id="train-form") as form:
                 form.border_title = "New training run"
                 with Horizontal(classes="row"):
                     yield Label("Model")
-                    yield Select([(m.name, m.name) for m in self.models], value=self.initial_model,
-                                 allow_blank=False, id="f-model", compact=True)
+                    yield Select([(m, m) for m, _ in self.models], value=self.initial_model, allow_blank=False,
+                                 id="f-model", compact=True)
                 with Horizontal(classes="row"):
                     yield Label("Preset")
-                    yield Select([(NO_PRESET, NO_PRESET)] + [(p, p) for p in PRESETS], value=NO_PRESET,
-                                 allow_blank=False, id="f-preset", compact=True)
-                with Horizontal(classes="row"):
-                    yield Label("Data")
-                    yield Input(str(data), placeholder="demo, cache or a folder", id="f-data", compact=True)
-                with Horizontal(classes="row"):
-                    yield Label("Categories")
-                    yield Input("", placeholder="all", id="f-categories", compact=True)
-                with Horizontal(classes="row half"):
-                    yield Label("Epochs")
-                    yield Input("", id="f-epochs", compact=True, type="integer")
-                    yield Label("Per class", classes="second")
-                    yield Input("", placeholder="all", id="f-per-class", compact=True, type="integer")
-                with Horizontal(classes="row half"):
-                    yield Label("Batch")
-                    yield Input("", id="f-batch", compact=True, type="integer")
-                    yield Label("Device", classes="second")
-                    yield Select([(d, d) for d in DEVICES], value="auto", allow_blank=False, id="f-device",
+                    yield Select(self._preset_options(), value=NO_PRESET, allow_blank=False, id="f-preset",
                                  compact=True)
-                with Horizontal(classes="row"):
-                    yield Label("Name")
-                    yield Input("", placeholder="model on data", id="f-name", compact=True)
+                yield Vertical(*self._rows(), id="train-fields")
                 yield Button("Start (ctrl+s)", variant="primary", id="train-start", compact=True)
                 yield Static("", id="train-note")
             with VerticalScroll(id="train-about") as about:
@@ -111,8 +97,47 @@ class TrainScreen(Screen):
                 yield Static("", id="about-store", classes="about-text")
         yield Footer()
 
+    def _preset_options(self) -> list[tuple[str, str]]:
+        return [(NO_PRESET, NO_PRESET)] + [(p, p) for p in self.kind.presets]
+
+    def _fields(self) -> list[Any]:
+        from qdcore.runs.options import form_fields
+
+        return [f for f in form_fields(self.kind.config) if f.name != "model"]
+
+    def _rows(self) -> list[Horizontal]:
+        """One row per declared form field: a Select for choices and switches, an Input otherwise."""
+        rows = []
+        for f in self._fields():
+            choices = f.opt.choice_list()
+            if f.base is bool:
+                opts = [("off", "false"), ("on", "true")]
+                value = DEFAULT if f.default is None else ("true" if f.default else "false")
+                widget: Any = Select(([("auto", DEFAULT)] if f.default is None else []) + opts, value=value,
+                                     allow_blank=False, id=_row_id(f.name), compact=True)
+            elif choices:
+                value = f.default if f.default in choices else DEFAULT
+                opts = ([] if value != DEFAULT else [(DEFAULT, DEFAULT)]) + [(c, c) for c in choices]
+                widget = Select(opts, value=value, allow_blank=False, id=_row_id(f.name), compact=True)
+            else:
+                value = ""
+                if f.name == "data":
+                    value = str(self.initial_data or f.default or "demo")
+                placeholder = "all" if f.name in ("categories", "per_class") else (
+                    "model and what differs" if f.name == "name" else _short(f.default) if f.default is not None
+                    else "model default")
+                widget = Input(value, placeholder=placeholder, id=_row_id(f.name), compact=True)
+            rows.append(Horizontal(Label(f.opt.form), widget, classes="row"))
+        return rows
+
     def on_mount(self) -> None:
         self.sub_title = "Train"
+        data = self.query("#f-data")
+        if data and not self.initial_data:
+            state = getattr(self.app, "state", None)
+            spec = getattr(state, "data_spec", None)
+            if spec:
+                data.first(Input).value = str(spec)
         self.query_one("#f-model", Select).focus()
         self._describe()
         state = getattr(self.app, "state", None)
@@ -122,25 +147,42 @@ class TrainScreen(Screen):
                      "c in the live view stops it with a checkpoint, r resumes.", style="dim")
         self.query_one("#about-store", Static).update(store)
 
+    async def _switch_kind(self, model: str) -> None:
+        """Another kind trains this model: its rows and presets replace the others."""
+        from qdcore.runs.kinds import choose_kind
+
+        kind = choose_kind(model=model)
+        if kind is self.kind:
+            return
+        self.kind = kind
+        fields = self.query_one("#train-fields", Vertical)
+        await fields.remove_children()
+        await fields.mount_all(self._rows())
+        self.query_one("#f-preset", Select).set_options(self._preset_options())
+
     # --- the side panel -------------------------------------------------------
 
     def _describe(self) -> None:
-        from qdcore.train.config import PRESETS
+        from qdcore.models import list_models
 
         model = self._select("f-model")
-        info = next((m for m in self.models if m.name == model), None)
+        info = next((m for m in list_models() if m.name == model), None)
         text = Text()
         if info is not None:
-            text.append(f"{info.name}\n", style="bold")
+            text.append(f"{info.name}", style="bold")
+            text.append(f" ({self.kind.title})\n", style="dim")
             text.append(f"{info.summary}\n", style="")
             text.append(f"study {info.source_study}", style="dim")
             opts = ", ".join(f"{k}={_short(v)}" for k, v in info.options.items())
             if opts:
                 text.append(f"\noptions: {opts}", style="dim")
+        else:
+            text.append(f"{model} ({self.kind.title})", style="bold")
         self.query_one("#about-model", Static).update(text)
         preset = self._select("f-preset")
-        values = PRESETS.get(preset, {})
+        values = self.kind.presets.get(preset, {})
         ptext = Text()
+        d = self.kind.config()
         if values:
             ptext.append(f"preset {preset}\n", style="bold")
             ptext.append(", ".join(f"{k}={_short(v)}" for k, v in values.items() if k != "model"), style="")
@@ -148,15 +190,27 @@ class TrainScreen(Screen):
                 ptext.append(f"\n(made for {values['model']}; its model options are dropped)", style="dim")
         else:
             ptext.append("no preset: ", style="bold")
-            d = self.defaults
-            ptext.append(f"{d.optimizer} lr={d.lr:g}, batch {d.batch_size}, {d.epochs} epochs")
+            shown = [f"{f.opt.form.lower()} {_short(getattr(d, f.name))}" for f in self._fields()
+                     if f.name not in ("data", "categories", "per_class", "name") and getattr(d, f.name) is not None]
+            ptext.append(", ".join(shown[:6]))
         self.query_one("#about-preset", Static).update(ptext)
-        epochs = values.get("epochs", self.defaults.epochs)
-        batch = values.get("batch_size", self.defaults.batch_size)
-        self.query_one("#f-epochs", Input).placeholder = str(epochs)
-        self.query_one("#f-batch", Input).placeholder = str(batch)
+        # Blank text fields show what they will be: the preset's value, else the default; choices take it.
+        for f in self._fields():
+            w = self.query(f"#{_row_id(f.name)}")
+            if w and isinstance(w.first(), Select) and preset != self._shown_preset:
+                v = values.get(f.name, getattr(d, f.name))
+                text = DEFAULT if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
+                if text in {str(o[1]) for o in w.first(Select)._options}:
+                    w.first(Select).value = text
+            if w and isinstance(w.first(), Input) and f.name in values:
+                w.first(Input).placeholder = _short(values[f.name])
+            elif w and isinstance(w.first(), Input) and getattr(d, f.name) is not None and f.name != "data":
+                w.first(Input).placeholder = _short(getattr(d, f.name))
+        self._shown_preset = preset
 
-    def on_select_changed(self, event: Select.Changed) -> None:
+    async def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "f-model":
+            await self._switch_kind(self._select("f-model"))
         if event.select.id in ("f-model", "f-preset"):
             self._describe()
 
@@ -166,38 +220,22 @@ class TrainScreen(Screen):
         value = self.query_one(f"#{field}", Select).value
         return "" if value is Select.NULL else str(value)
 
-    def _text(self, field: str) -> str | None:
-        text = self.query_one(f"#{field}", Input).value.strip()
-        return text or None
-
-    def _int(self, field: str, label: str) -> int | None:
-        text = self._text(field)
-        if text is None:
-            return None
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"{label} must be a whole number, not {text!r}") from None
-        if value < 1:
-            raise ValueError(f"{label} must be 1 or more, not {value}")
-        return value
+    def texts(self) -> dict[str, str]:
+        """The rows the user set, as text (blank fields and 'default' choices are left out)."""
+        out = {"model": self._select("f-model")}
+        for f in self._fields():
+            w = self.query_one(f"#{_row_id(f.name)}")
+            text = self._select(w.id) if isinstance(w, Select) else w.value.strip()
+            if text and text != DEFAULT:
+                out[f.name] = text
+        return out
 
     def build(self) -> Any:
-        """The TrainConfig the form describes (ValueError/QDError with one line when a field is wrong)."""
-        from qdcore.train.config import build_config
+        """The config the form describes (QDError with the line `qd train` would print for the same values)."""
+        from qdcore.runs.kinds import config_from_text
 
         preset = self._select("f-preset")
-        overrides = {
-            "model": self._select("f-model") or None,
-            "data": self._text("f-data") or "demo",
-            "categories": self._text("f-categories"),
-            "epochs": self._int("f-epochs", "Epochs"),
-            "per_class": self._int("f-per-class", "Per class"),
-            "batch_size": self._int("f-batch", "Batch"),
-            "device": self._select("f-device") or "auto",
-            "name": self._text("f-name"),
-        }
-        return build_config(None if preset in ("", NO_PRESET) else preset, None, overrides)
+        return config_from_text(self.texts(), None if preset in ("", NO_PRESET) else preset, None, self.kind.name)
 
     def _note(self, text: str, error: bool = False) -> None:
         note = self.query_one("#train-note", Static)
@@ -207,11 +245,11 @@ class TrainScreen(Screen):
     # --- actions ------------------------------------------------------------------
 
     def action_start(self) -> None:
-        """Check the form and open the live view, which trains in a worker thread."""
+        """Check the form and open the live view, which launches the run as a detached `qd train`."""
         try:
             cfg = self.build()
-        except Exception as e:  # noqa: BLE001 - ConfigError, ValueError: a line under the form
-            self._note(user_message(e) if not isinstance(e, ValueError) else str(e), error=True)
+        except Exception as e:  # noqa: BLE001 - ConfigError: a line under the form
+            self._note(user_message(e), error=True)
             return
         self._note("")
         from qdtui.screens.live import LiveScreen
@@ -231,8 +269,12 @@ class TrainScreen(Screen):
 
 
 def _short(v: Any) -> str:
+    if isinstance(v, bool):
+        return "on" if v else "off"
     if isinstance(v, float):
         return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return ",".join(_short(x) for x in v)
     if isinstance(v, dict):
         return "{" + ", ".join(f"{k}={_short(x)}" for k, x in v.items()) + "}"
     return str(v)

@@ -1,0 +1,137 @@
+"""The `classifier` kind: neural networks of the model zoo trained by qdcore.train.engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from qdcore.errors import ConfigError
+from qdcore.fmt import DASH
+from qdcore.runs.kinds import Column, Panel, RunKind, register
+from qdcore.train.config import PRESETS, TrainConfig, classifier_names
+
+MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; the resume checkpoint holds about three times that
+ALL_CATEGORIES = 345  # Quick, Draw!'s categories: the widest head a selection can ask for
+
+
+def pct(v: Any) -> str:
+    """0.912 -> '91.2%'."""
+    return f"{100 * v:.1f}%" if isinstance(v, (int, float)) and not isinstance(v, bool) else DASH
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _g(v: Any) -> str:
+    return DASH if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _count(n: Any) -> str:
+    if not isinstance(n, (int, float)):
+        return DASH
+    for div, unit in ((1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.1f}{unit}" if n / div < 100 else f"{n / div:.0f}{unit}"
+    return f"{n:.0f}"
+
+
+def _classes_of(cfg: TrainConfig) -> int:
+    """How many classes the selection can have, without reading any data (an upper bound for sizes)."""
+    if cfg.categories and "," in cfg.categories:
+        return max(2, len([c for c in cfg.categories.split(",") if c.strip()]))
+    return ALL_CATEGORIES
+
+
+def prepare(cfg: TrainConfig) -> TrainConfig:
+    """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
+    import torch
+
+    from qdcore.models import build_model
+
+    with torch.device("meta"):
+        model = build_model(cfg.model, _classes_of(cfg), **cfg.model_options())
+    params = int(sum(p.numel() for p in model.parameters()))
+    if params > MAX_PARAMS:
+        raise ConfigError(f"model {cfg.model} with these options has {params:,} parameters (a "
+                          f"{params * 4 / 2**20:,.0f} MB checkpoint); the limit is {MAX_PARAMS:,}: use a smaller "
+                          "--width, --kernel or depth")
+    arch = dict(getattr(model, "arch", {}))
+    used = {"width": arch.get("width"), "kernel": arch.get("kernel"), "pooling": arch.get("pool"),
+            "batch_norm": arch.get("batch_norm"), "dropout": arch.get("dropout")}
+    fill = {k: v for k, v in used.items() if getattr(cfg, k) is None and v is not None
+            and _fits(k, v)}
+    return cfg.replace(origin="model", **fill) if fill else cfg
+
+
+def _fits(key: str, v: Any) -> bool:
+    """Whether a resolved model option fits the config field (a per-block list stays in the model's own)."""
+    if key in ("width", "kernel"):
+        return isinstance(v, int) and not isinstance(v, bool)
+    if key == "dropout":
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if key == "batch_norm":
+        return isinstance(v, bool)
+    return isinstance(v, str)
+
+
+def train(cfg: TrainConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
+          resume: Path | None) -> Any:
+    """The engine's training loop; `resume` continues from the run folder's resume checkpoint if it has one."""
+    from qdcore.train.checkpoint import RESUME_FILE
+    from qdcore.train.engine import train as engine_train
+
+    # A run killed before its first checkpoint starts over in the same run.
+    start_from = resume if resume is not None and (Path(resume) / RESUME_FILE).exists() else None
+    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
+    return engine_train(cfg, sink, should_stop, run_dir, start_from, run_id=run_id)
+
+
+def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    """Predict with the run's model on its test split (or `data`)."""
+    from qdcore.train.evaluate import evaluate_run
+
+    return evaluate_run(store, run_id, data, **options)
+
+
+def result_line(s: dict[str, Any]) -> str:
+    """'test top-1 91.2% top-5 99.0% · best epoch 7'."""
+    parts = []
+    if "test_top1" in s:
+        parts.append(f"test top-1 {pct(s.get('test_top1'))} top-5 {pct(s.get('test_top5'))}")
+    elif "val_top1" in s:
+        parts.append(f"val top-1 {pct(s.get('val_top1'))}")
+    if s.get("best_epoch"):
+        parts.append(f"best epoch {s['best_epoch']}")
+    return " · ".join(parts)
+
+
+KIND = register(RunKind(
+    name="classifier",
+    title="classifier",
+    config=TrainConfig,
+    train=train,
+    models=classifier_names,
+    presets=PRESETS,
+    prepare=prepare,
+    evaluate=evaluate,
+    opens="evaluation",
+    result_line=result_line,
+    panels=(
+        Panel("loss", "loss", ("step/loss", "train/loss", "val/loss"), colors=("gray", "cyan", "orange")),
+        Panel("top1", "top-1 %", ("train/top1", "val/top1"), scale=100.0, colors=("cyan", "orange")),
+        Panel("lr", "learning rate", ("step/lr", "train/lr"), strip=True, labels=("lr", "lr"),
+              colors=("green", "green")),
+    ),
+    columns=(
+        Column("model", "model", 9, lambda c, s: c.get("model"), _g, right=False),
+        Column("params", "params", 7, lambda c, s: _num(s.get("params")), _count),
+        Column("top1", "top-1", 7, lambda c, s: _num(s.get("test_top1")), pct),
+        Column("lr", "lr", 7, lambda c, s: _num(c.get("lr")), _g),
+        Column("epochs", "ep", 4, lambda c, s: _num(c.get("epochs")), lambda v: _g(None if v is None else int(v))),
+        Column("per_class", "n/cls", 6, lambda c, s: _num(c.get("per_class")),
+               lambda v: "all" if v is None else _count(v)),
+        Column("batch", "bs", 5, lambda c, s: _num(c.get("batch_size")), lambda v: _g(None if v is None else int(v))),
+        Column("optimizer", "opt", 6, lambda c, s: c.get("optimizer"), _g, right=False),
+    ),
+))

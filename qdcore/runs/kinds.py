@@ -1,0 +1,310 @@
+"""The run-kind registry: what each kind of run is, so front ends dispatch on it and never test a kind's name.
+
+A kind is one module that builds a `RunKind` and calls `register(...)`, plus one line in `BUILTIN`
+(or, for a plug-in or a test, `register` called from anywhere, or the module named in `$QD_KINDS`).
+A `RunKind` holds:
+
+- `config`: a dataclass subclassing `qdcore.runs.options.RunConfig` (the shared data selection and name),
+  every field declared with `option(...)`: help, panel, short flag, choices, bounds, form label. The
+  `qd train` options, the TOML/JSON keys, the TUI form rows and `--help` are generated from it.
+- `train(cfg, sink, should_stop, run_dir, resume) -> summary`: runs the training, emitting
+  `qdcore.events` to `sink` (RunStarted first, EpochEnd with `{"split/name": value}` metrics, Progress,
+  Samples for arrays, RunFinished/RunFailed last), polling `should_stop()`; `resume` is the run folder
+  to continue from (None for a fresh start). It returns the summary dict (or an object with `.summary`
+  and `.status`). It never prints. A study's train runs child runs with `qdcore.runs.run.start(...,
+  parent=...)` or `qdcore.runs.launcher.launch(...)`.
+- `panels`: the live view's plots, each a tuple of metric keys `split/name` (`step/loss` is the
+  per-logging-step series) on an x axis of `step` or `epoch`.
+- `columns`: its columns in the runs table (header, width, how to read and format the value).
+- `models`: the model names it owns, so `qd train --model NAME` routes to it.
+- `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
+  the run row exists. `evaluate(store, run_id, **options)`: how a finished run is evaluated (None: it
+  is not); `opens`: which TUI screen a finished run opens ("evaluation" or "live").
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from qdcore.data.categories import suggest
+from qdcore.errors import ConfigError
+from qdcore.runs.options import RunConfig, fields_of, load_file
+
+# One line per built-in kind: its module registers it when imported.
+BUILTIN: tuple[str, ...] = ("qdcore.runs.classifier", "qdcore.runs.classical", "qdcore.runs.gan",
+                            "qdcore.runs.study")
+DEFAULT_KIND = "classifier"  # what `qd train` trains without --model/--kind, and what a view assumes until it knows
+ENV = "QD_KINDS"  # extra kind modules, comma-separated (plug-ins; tests' kinds reach `qd train` children)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One live plot: its title, the metric keys drawn in it, the x axis and a scale for the values."""
+
+    name: str
+    title: str
+    series: tuple[str, ...]  # "split/name"; "step/loss" = the logging-step rows
+    x: str = "step"  # step | epoch
+    scale: float = 1.0  # 100 shows fractions as percent
+    strip: bool = False  # a short strip under the main plots (e.g. the learning rate)
+    labels: tuple[str, ...] = ()  # legend names, one per series (default: the split); equal labels join a curve
+    colors: tuple[str, ...] = ()  # one per series (default: a palette)
+
+    def label(self, i: int) -> str:
+        """The legend name of series i."""
+        return self.labels[i] if i < len(self.labels) else self.series[i].rpartition("/")[0] or self.series[i]
+
+    def color(self, i: int) -> str:
+        """The colour of series i."""
+        return self.colors[i] if i < len(self.colors) else PALETTE[i % len(PALETTE)]
+
+
+PALETTE = ("cyan", "orange", "green", "magenta", "yellow", "blue")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One runs-table column of a kind: header, width in cells, the value of a run and its text."""
+
+    key: str
+    header: str
+    width: int
+    value: Callable[[dict[str, Any], dict[str, Any]], Any]  # (config, summary) -> sortable value or None
+    text: Callable[[Any], str] = str
+    right: bool = True
+
+
+TrainFn = Callable[[Any, Callable, Callable[[], bool], Path | None, Path | None], Any]
+
+
+@dataclass
+class RunKind:
+    """Everything the front ends need to know about one kind of run."""
+
+    name: str
+    config: type
+    train: TrainFn
+    title: str = ""
+    panels: tuple[Panel, ...] = ()
+    columns: tuple[Column, ...] = ()
+    models: Callable[[], Iterable[str]] = tuple
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    prepare: Callable[[Any], Any] | None = None
+    default_name: Callable[[Any], str] | None = None
+    evaluate: Callable[..., Any] | None = None
+    opens: str = "live"  # TUI: a finished run opens the "evaluation" screen or its "live" view
+    resumable: bool = True
+    rate_unit: str = "img/s"  # what Progress.throughput counts
+    result_line: Callable[[dict[str, Any]], str] | None = None  # one line on a finished run (CLI, live view)
+
+    def __post_init__(self) -> None:
+        if not issubclass(self.config, RunConfig):
+            raise TypeError(f"kind {self.name!r}: config must subclass qdcore.runs.options.RunConfig")
+        self.title = self.title or self.name
+
+    def owns(self, model: str) -> bool:
+        """Whether `--model model` belongs to this kind."""
+        key = str(model).strip().lower().replace("_", "-")
+        return key in {m.lower() for m in self.models()}
+
+    def name_for(self, cfg: Any) -> str:
+        """The run's default name: the model and what differs from the defaults."""
+        if self.default_name is not None:
+            return self.default_name(cfg)
+        return short_name(cfg)
+
+
+_KINDS: dict[str, RunKind] = {}
+_loaded = False
+
+
+def register(kind: RunKind) -> RunKind:
+    """Add (or replace) a kind; model names owned by two kinds are refused."""
+    for other in _KINDS.values():
+        if other.name != kind.name:
+            clash = {m.lower() for m in other.models()} & {m.lower() for m in kind.models()}
+            if clash:
+                raise ValueError(f"kinds {other.name!r} and {kind.name!r} both claim models {sorted(clash)}")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind (tests)."""
+    _KINDS.pop(name, None)
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    extra = [m.strip() for m in os.environ.get(ENV, "").split(",") if m.strip()]
+    for module in (*BUILTIN, *extra):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            if e.name != module:  # a kind module that exists but fails to import is a bug to see
+                raise
+
+
+def all_kinds() -> list[RunKind]:
+    """Every registered kind, classifier first."""
+    _load()
+    return list(_KINDS.values())
+
+
+def get_kind(name: str) -> RunKind:
+    """The kind called `name` (ConfigError with the known ones otherwise)."""
+    _load()
+    key = str(name).strip().lower()
+    if key not in _KINDS:
+        raise ConfigError(f"unknown kind of run {name!r}{suggest(key, list(_KINDS))}; kinds: {', '.join(_KINDS)}")
+    return _KINDS[key]
+
+
+def find_kind(name: str) -> RunKind | None:
+    """The kind called `name`, or None (runs of kinds no longer registered, e.g. quiz rows)."""
+    _load()
+    return _KINDS.get(str(name))
+
+
+def can_evaluate(name: str) -> bool:
+    """Whether runs of this kind can be evaluated (predictions on a test split)."""
+    k = find_kind(name)
+    return k is not None and k.evaluate is not None
+
+
+def opens_evaluation(name: str) -> bool:
+    """Whether a finished run of this kind opens the evaluation screen (else its live view)."""
+    k = find_kind(name)
+    return k is not None and k.opens == "evaluation"
+
+
+def kind_of(cfg: Any) -> RunKind:
+    """The kind whose config class `cfg` is."""
+    for k in all_kinds():
+        if type(cfg) is k.config:
+            return k
+    raise ConfigError(f"no registered kind of run takes a {type(cfg).__name__}")
+
+
+def kind_for_model(model: str) -> RunKind | None:
+    """The kind that owns model `model`, if any."""
+    for k in all_kinds():
+        if k.owns(model):
+            return k
+    return None
+
+
+def choose_kind(kind: str | None = None, model: str | None = None) -> RunKind:
+    """The kind asked for, else the owner of the model, else the classifier."""
+    if kind:
+        k = get_kind(kind)
+        if model and not k.owns(model) and kind_for_model(model) is not None and list(k.models()):
+            owner = kind_for_model(model)
+            raise ConfigError(f"model {model!r} is trained by the {owner.name} kind, not {k.name}")
+        return k
+    if model:
+        owner = kind_for_model(model)
+        if owner is not None:
+            return owner
+    return get_kind(DEFAULT_KIND)
+
+
+# --- configs from defaults, presets, files and options -------------------------------------------
+
+
+def preset_values(kind: RunKind, name: str) -> dict[str, Any]:
+    """The options of one of a kind's presets."""
+    key = str(name).strip().lower()
+    if key not in kind.presets:
+        names = ", ".join(kind.presets) or "none"
+        raise ConfigError(f"unknown preset {name!r}{suggest(key, list(kind.presets))} for {kind.name} runs; "
+                          f"presets: {names}")
+    return dict(kind.presets[key])
+
+
+def build_config(preset: str | None = None, file: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None, kind: str | None = None) -> Any:
+    """Defaults, then a preset, then a file, then explicit options (None values skipped), for the right kind.
+
+    The kind is `kind`, else a file's `kind` key, else the owner of the model named last.
+    """
+    values = load_file(file) if file else {}
+    given = {k.replace("-", "_"): v for k, v in (overrides or {}).items() if v is not None}
+    file_kind = values.pop("kind", None)
+    if file_kind is not None and not isinstance(file_kind, str):
+        raise ConfigError(f"{file}: kind={file_kind!r} must be text, e.g. \"classifier\"")
+    file_preset = values.pop("preset", None)
+    if file_preset is not None and not isinstance(file_preset, str):
+        raise ConfigError(f"{file}: preset={file_preset!r} must be text")
+    model = given.get("model", values.get("model"))
+    k = choose_kind(kind or file_kind, model if isinstance(model, str) else None)
+    cfg = k.config()
+    for name, origin in ((preset, "preset"), (file_preset, "preset")):
+        if name:
+            cfg = _switch(cfg, preset_values(k, name), f"preset {name}")
+    if values:
+        cfg = _switch(cfg, values, str(file))
+    if given:
+        cfg = _switch(cfg, given, "option")
+    return cfg
+
+
+def config_from_text(given: dict[str, Any], preset: str | None = None, file: str | Path | None = None,
+                     kind: str | None = None) -> Any:
+    """A config from options typed as text (the CLI's flags, the TUI form's fields): same checks, same messages."""
+    from qdcore.runs.options import parse_values
+
+    values = load_file(file) if file else {}
+    model = given.get("model") or values.get("model")
+    file_kind = values.get("kind")
+    k = choose_kind(kind or (file_kind if isinstance(file_kind, str) else None),
+                    model if isinstance(model, str) else None)
+    typed = parse_values(k.config, given, "", k.name)
+    return build_config(preset, file, typed, kind=k.name)
+
+
+def _switch(cfg: Any, changes: dict[str, Any], origin: str) -> Any:
+    """Apply changes; a new model drops the earlier layer's model options (a preset's widths fit its model)."""
+    from qdcore.runs.options import apply
+
+    if "model" in changes and changes["model"] != getattr(cfg, "model", None):
+        reset = {f.name: f.default for f in fields_of(type(cfg)) if f.opt.panel == "Model" and f.name != "model"}
+        changes = {**reset, **changes}
+    return apply(cfg, changes, origin)
+
+
+def short_name(cfg: Any) -> str:
+    """'widthk k=12 lr=0.003 e=20': the model, then the few values that differ from the defaults."""
+    base = type(cfg)()
+    model = getattr(cfg, "model", None) or type(cfg).__name__
+    abbrev = {"width": "k", "epochs": "e", "batch_size": "b", "per_class": "n", "optimizer": "", "lr": "lr",
+              "categories": "", "data": ""}
+    parts = [str(model)]
+    for f in fields_of(type(cfg)):
+        if f.name in ("name", "model", "device", "log_every", "eval_batch_size", "seed", "model_opts", "val",
+                      "test", "imbalance"):
+            continue
+        v, d = getattr(cfg, f.name), getattr(base, f.name)
+        if v == d or v is None:
+            continue
+        if f.name == "data":
+            v = Path(str(v)).name or str(v)
+        if f.name == "categories":
+            v = str(v) if len(str(v)) <= 12 else f"{len(str(v).split(','))} cats"
+        if isinstance(v, float):
+            v = f"{v:g}"
+        if isinstance(v, bool):
+            parts.append(f.name if v else f"no-{f.name}")
+            continue
+        key = abbrev.get(f.name, f.name)
+        parts.append(f"{key}={v}" if key else str(v))
+        if len(parts) >= 5:
+            break
+    return " ".join(parts)[:60]

@@ -1,0 +1,72 @@
+"""qd's own actions in the command palette (ctrl+p): train, runs, quiz, data, open run N."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+ACTIONS = [
+    ("Train a model", "the training form", "train"),
+    ("Runs", "every run in the store, sortable", "runs"),
+    ("Quiz", "how well people recognise the drawings", "quiz"),
+    ("Data", "browse the drawings of a source", "data"),
+]
+RECENT = 10  # runs offered by name
+
+
+class QdCommands(Provider):
+    """Open qd's screens and its recent runs by name or number."""
+
+    async def startup(self) -> None:
+        """Read the newest runs off the UI thread (the palette opens at once)."""
+        self.runs: list[Any] = []
+        try:
+            self.runs = await asyncio.to_thread(self._recent)
+        except Exception:  # noqa: BLE001 - no store, or a locked one: the screens are still offered
+            self.runs = []
+
+    def _recent(self) -> list[Any]:
+        from qdcore.store import Store
+
+        with Store(self.app.state.store_home) as store:
+            return store.list_runs(limit=RECENT)
+
+    def _commands(self) -> list[tuple[str, str, Any]]:
+        out = [(title, help_text, partial(self.app.action_open, route)) for title, help_text, route in ACTIONS]
+        for run in self.runs:
+            out.append((f"Open run {run.id} {run.name}", f"{run.kind} · {run.status}",
+                        partial(self.app.open_run, run.id, run.status, run.kind)))
+        return out
+
+    async def discover(self) -> Hits:
+        for title, help_text, callback in self._commands():
+            yield DiscoveryHit(title, callback, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, help_text, callback in self._commands():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text)
+        m = re.fullmatch(r"\s*(?:open\s+)?(?:run\s+)?#?(\d{1,9})\s*", query, re.IGNORECASE)
+        if m and int(m.group(1)) not in {r.id for r in self.runs}:
+            run_id = int(m.group(1))
+            yield Hit(1.0, f"Open run {run_id}", partial(self._open_any, run_id), help="look it up in the store")
+
+    def _open_any(self, run_id: int) -> None:
+        """A run not among the recent ones: looked up (one row), then opened as its kind says."""
+        from qdcore.store import Store
+
+        try:
+            with Store(self.app.state.store_home) as store:
+                run = store.get_run(run_id)
+        except Exception as e:  # noqa: BLE001 - no such run: a notification
+            from qdtui.loaders import user_message
+
+            self.app.notify(user_message(e), severity="warning")
+            return
+        self.app.open_run(run.id, run.status, run.kind)
