@@ -1,6 +1,6 @@
 """Cost of watching a run live: the same training headless vs with qdtui's live view attached (target <= 5%).
 
-Headless: a `qd train --config run.json --json` process alone. Live: the real app, headless through
+Headless: a `qd train` process started by the core launcher, alone. Live: the real app, headless through
 App.run_test(), whose LiveScreen starts the same training the way the form's Start does (a detached `qd train`
 child) and follows it (store polls, curves redrawn). Runs alternate (headless, live, headless, ...) after a
 warm-up so drift on a shared machine hits both alike. Throughput is the engine's images/s over training time
@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,18 +33,18 @@ def config(args):
 
 
 def headless(cfg, home: Path) -> tuple[float, float]:
-    """(images/s, wall seconds) of `qd train` in a process of its own, nothing watching."""
-    fd, name = tempfile.mkstemp(prefix="qd-bench-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(cfg.to_dict(), f)
-    cmd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--config", name, "--json"]
+    """(images/s, wall seconds) of `qd train` in a process of its own (the core launcher), nothing watching."""
+    from qdcore.runs.launcher import launch
+    from qdcore.store import Store
+
     t = time.perf_counter()
-    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    job = launch(cfg, home)
+    code = job.wait()
     wall = time.perf_counter() - t
-    os.unlink(name)
-    if proc.returncode != 0:
-        raise SystemExit(f"qd train failed ({proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}")
-    return float(json.loads(proc.stdout)["images_per_second"]), wall
+    if code != 0:
+        raise SystemExit(f"qd train failed ({code}): {job.error()}")
+    with Store(home) as store:
+        return float(store.get_run(job.run_id).summary["images_per_second"]), wall
 
 
 def live(cfg, home: Path, size: tuple[int, int]) -> tuple[float, float, int, float]:
@@ -70,7 +67,7 @@ def live(cfg, home: Path, size: tuple[int, int]) -> tuple[float, float, int, flo
             wall, cpu = time.perf_counter() - t, time.thread_time() - cpu
             if screen.live.status != "done":
                 raise SystemExit(f"live run ended {screen.live.status}: {screen.live.error}")
-            screen.child.wait()  # the trainer's exit, so the next run has the cores to itself
+            screen.job.wait()  # the trainer's exit, so the next run has the cores to itself
             return wall, screen.live.run_id, screen.plots["loss"].builds, cpu
 
     wall, run_id, builds, cpu = asyncio.run(run())

@@ -145,6 +145,8 @@ class LiveState:
             panels = self.panels or default_panels()
             out: dict[str, list[tuple[str, str, float, str]]] = {}
             for p in panels:
+                if p.artifact:
+                    continue  # drawn from artifact rows, not metric rows
                 for i, key in enumerate(p.series):
                     out.setdefault(key, []).append((p.name, p.label(i), p.scale, p.x))
             self._routes = out

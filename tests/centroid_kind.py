@@ -55,7 +55,8 @@ def train_centroid(cfg, sink, should_stop, run_dir, resume):
 
 CENTROID = RunKind(
     name="centroid", config=CentroidConfig, train=train_centroid, models=lambda: ("centroid",),
-    panels=(Panel("acc", "val accuracy %", ("val/acc",), x="epoch", scale=100.0),),
+    panels=(Panel("acc", "val accuracy %", ("val/acc",), x="epoch", scale=100.0),
+            Panel("means", "class means", (), artifact="means")),
     columns=(Column("acc", "acc", 6, lambda c, s: s.get("val_acc"), lambda v: "—" if v is None else f"{100 * v:.0f}%"),),
     result_line=lambda s: f"val acc {100 * s.get('val_acc', 0):.0f}%",
 )

@@ -17,6 +17,7 @@ from qdcore.store import Store, StoreSink
 
 
 from centroid_kind import CENTROID, CentroidConfig  # noqa: E402 - a kind defined outside the app
+from qdcore.cli.main import app as qd_app  # noqa: E402
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_store_sink_keeps_samples_as_files_readers_poll(tmp_path):
 
 
 def test_a_new_kind_trains_through_qd_train_and_is_stored(centroid, tmp_path, monkeypatch):
-    from qdcore.cli.main import app
+    app = qd_app  # imported before the kind was registered: its options still appear
 
     monkeypatch.setenv("QD_HOME", str(tmp_path))
     runner = CliRunner()
@@ -197,8 +198,11 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
             live = app.screen
             await wait_for(pilot, lambda: live.live.status == "done", timeout=120, what="the run to end")
             await pilot.pause(0.3)
-            assert set(live.plots) == {"acc"}  # the kind's panels
+            assert set(live.plots) == {"acc"} and set(live.grids) == {"means"}  # the kind's panels
             assert len(live.plots["acc"].series["val"].xs) == 3
+            classes = Store(home).get_run(live.live.run_id).summary["classes"]
+            await wait_for(pilot, lambda: len(live.grids["means"].items) == classes, what="the means grid")
+            assert live.grids["means"].items[0].provenance == "epoch 3"  # the newest array
             assert "val acc" in str(live.query_one("#live-status").content)
             rid = live.live.run_id
             log = home / "runs" / str(rid) / LOG_FILE
@@ -302,7 +306,7 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
 @pytest.mark.parametrize("argv, words", [
     (["data", "show", "circle", "--cols", "-2"], "--cols is -2"),
     (["data", "show", "circle", "--n", "100000"], "--n is 100000"),
-    (["analyze", "last", "--k", "100000"], "--k must be from 2 to 1000"),
+    (["analyze", "last", "--k", "100000"], "--k must be at most 1000"),
     (["analyze", "last", "--min-confidence", "2"], "--min-confidence must be a probability"),
     (["predict", "last", "x.npy", "--top", "0"], "--top 0 must be a whole number from 1 to 1000"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)

@@ -35,10 +35,14 @@ def analyze(
     seed: Annotated[int, typer.Option("--seed", help="Seed for PCA, K-Means and sampling.")] = 0,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, data quality."""
-    if not 1 <= top <= 10_000:
-        raise ConfigError(f"--top must be from 1 to 10000, got {top}")
-    if k is not None and not 2 <= k <= 1000:
-        raise ConfigError(f"--k must be from 2 to 1000 clusters, got {k}")
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+    if top > 10_000:
+        raise ConfigError(f"--top must be at most 10000, got {top}")
+    if k is not None and k < 2:
+        raise ConfigError(f"--k must be at least 2 clusters, got {k}")
+    if k is not None and k > 1000:
+        raise ConfigError(f"--k must be at most 1000 clusters, got {k}")
     if eps is not None and not 0 < eps < float("inf"):
         raise ConfigError(f"--eps must be a positive finite distance, got {eps}")
     if not 0 <= seed < 2**32:

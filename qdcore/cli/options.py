@@ -49,30 +49,49 @@ def _param(f: Field) -> inspect.Parameter:
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[ann, info])
 
 
-def with_options(fn: Callable[..., Any], kinds: list[Any]) -> Callable[..., Any]:
-    """`fn(options: dict, **own)` as a Typer command whose signature adds every kind's options.
+class KindCommand:
+    """`fn(options: dict, **own)` as a Typer command whose options are every registered kind's, read at use.
 
-    `options` maps each given option's name to its raw value (text, a bool for flags, a list for --opt).
+    The signature is built when Typer asks for it (each `qd` invocation), so a kind registered after import
+    (a plug-in, a test) has its options in `--help` and on the command line. `options` maps each given
+    option's name to its raw value (text, a bool for flags, a list for --opt).
     """
-    own = inspect.signature(fn, eval_str=True)
-    fields = union_fields(kinds)
-    names = {f.name for f in fields}
-    own_params = [p for name, p in own.parameters.items() if name != "options"]
-    clash = names & {p.name for p in own_params}
-    if clash:
-        raise TypeError(f"options {sorted(clash)} are both declared fields and command parameters")
 
-    def command(**kwargs: Any) -> Any:
+    def __init__(self, fn: Callable[..., Any], kinds: Callable[[], list[Any]]) -> None:
+        self.fn = fn
+        self.kinds = kinds
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__module__ = fn.__module__
+
+    def _params(self) -> tuple[list[inspect.Parameter], set[str]]:
+        fields = union_fields(self.kinds())
+        names = {f.name for f in fields}
+        own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for name, p in inspect.signature(self.fn, eval_str=True).parameters.items() if name != "options"]
+        clash = names & {p.name for p in own}
+        if clash:
+            raise TypeError(f"options {sorted(clash)} are both declared fields and command parameters")
+        return [_param(f) for f in fields] + own, names
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # type: ignore[override]
+        return inspect.Signature(self._params()[0])
+
+    @property
+    def __annotations__(self) -> dict[str, Any]:  # type: ignore[override]
+        return {p.name: p.annotation for p in self._params()[0]}
+
+    def __call__(self, **kwargs: Any) -> Any:
+        names = self._params()[1]
         raw = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
         given = {k: v for k, v in raw.items() if v is not None and v != []}
-        return fn(given, **kwargs)
+        return self.fn(given, **kwargs)
 
-    params = [_param(f) for f in fields] + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own_params]
-    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in params}
-    command.__doc__ = fn.__doc__
-    command.__name__ = fn.__name__
-    return command
+
+def with_options(fn: Callable[..., Any], kinds: Callable[[], list[Any]]) -> KindCommand:
+    """The Typer command of `fn` with the options of `kinds()` (see KindCommand)."""
+    return KindCommand(fn, kinds)
 
 
 def flag_of(name: str, kinds: list[Any]) -> str:

@@ -19,8 +19,9 @@ def _num(v: float | None, fmt: str = ".4f") -> str:
 class RichProgressSink:
     """Shows a progress bar on a terminal and one line per epoch; plain epoch lines when not a terminal."""
 
-    def __init__(self, console: Console | None = None, live: bool | None = None) -> None:
+    def __init__(self, console: Console | None = None, live: bool | None = None, kind: object = None) -> None:
         self.console = console or Console(stderr=True)
+        self.kind = kind  # the run's qdcore.runs.kinds.RunKind: its result line ends the run
         self.live = self.console.is_terminal if live is None else live
         self.progress: Progress | None = None
         self.task = None
@@ -76,10 +77,16 @@ class RichProgressSink:
             self.close()
             s = event.summary
             if event.status == "done":
-                self.console.print(
-                    f"[green]done[/]: test top-1 {_pct(s.get('test_top1'))} top-5 {_pct(s.get('test_top5'))} · "
-                    f"best epoch {s.get('best_epoch')} of {s.get('epochs')} · {s.get('train_seconds', 0):.1f} s training · "
-                    f"{s.get('images_per_second', 0):,.0f} img/s", highlight=False, soft_wrap=True)
+                result = getattr(self.kind, "result_line", None)
+                parts = [result(s)] if result is not None else []
+                if s.get("epochs") is not None:
+                    parts.append(f"{s.get('epochs')} epochs")
+                if isinstance(s.get("train_seconds"), (int, float)):
+                    parts.append(f"{s['train_seconds']:.1f} s training")
+                if s.get("images_per_second"):
+                    parts.append(f"{s['images_per_second']:,.0f} img/s")
+                line = " · ".join(p for p in parts if p)
+                self.console.print(f"[green]done[/]: {line}", highlight=False, soft_wrap=True)
             else:
                 self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
                                    highlight=False, soft_wrap=True)

@@ -91,6 +91,9 @@ def _train_options(
         from qdcore.runs.refs import resumable_kinds
 
         rid = run_ref(store, resume, resumable_kinds())
+        from qdcore.runs.kinds import find_kind
+
+        progress.kind = find_kind(store.get_run(rid).kind)
         with StopFlag() as flag:
             try:
                 outcome = runs.resume(rid, store, progress, flag, device=options.get("device"))
@@ -108,6 +111,9 @@ def _train_options(
             from qdcore.runs.kinds import config_from_text
 
             cfg = config_from_text(options, preset, config, kind)
+        from qdcore.runs.kinds import kind_of
+
+        progress.kind = kind_of(cfg)
         with StopFlag() as flag:
             try:
                 outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
@@ -141,7 +147,7 @@ def train_command():
     from qdcore.cli.options import with_options
     from qdcore.runs.kinds import all_kinds
 
-    return with_options(_train_options, all_kinds())
+    return with_options(_train_options, all_kinds)
 
 
 # -- qd eval ------------------------------------------------------------------------------------

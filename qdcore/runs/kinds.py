@@ -1,25 +1,32 @@
 """The run-kind registry: what each kind of run is, so front ends dispatch on it and never test a kind's name.
 
-A kind is one module that builds a `RunKind` and calls `register(...)`, plus one line in `BUILTIN`
-(or, for a plug-in or a test, `register` called from anywhere, or the module named in `$QD_KINDS`).
-A `RunKind` holds:
+Adding a kind is one module that builds a `RunKind` and calls `register(...)` at import, plus its module
+name in `BUILTIN` below (the gan, study and classical modules are listed already: a missing one is
+skipped). Plug-ins and tests can instead call `register` themselves, or name their module in `$QD_KINDS`
+so that the `qd train` children the launcher starts register it too. A `RunKind` holds:
 
-- `config`: a dataclass subclassing `qdcore.runs.options.RunConfig` (the shared data selection and name),
-  every field declared with `option(...)`: help, panel, short flag, choices, bounds, form label. The
-  `qd train` options, the TOML/JSON keys, the TUI form rows and `--help` are generated from it.
-- `train(cfg, sink, should_stop, run_dir, resume) -> summary`: runs the training, emitting
-  `qdcore.events` to `sink` (RunStarted first, EpochEnd with `{"split/name": value}` metrics, Progress,
-  Samples for arrays, RunFinished/RunFailed last), polling `should_stop()`; `resume` is the run folder
-  to continue from (None for a fresh start). It returns the summary dict (or an object with `.summary`
-  and `.status`). It never prints. A study's train runs child runs with `qdcore.runs.run.start(...,
-  parent=...)` or `qdcore.runs.launcher.launch(...)`.
+- `config`: a dataclass subclassing `qdcore.runs.options.RunConfig` (the shared name and data selection:
+  data, categories, per_class, seed, imbalance, val, test), every own field declared with
+  `option(default, help=, panel=, short=, choices=, min=, max=, form=)`. The `qd train` options, the
+  TOML/JSON keys, the TUI form rows (fields with `form=`) and `--help` are generated from it, and every
+  value is checked against the declared type and bounds (`qdcore.runs.options.check`).
+- `train(cfg, sink, should_stop, run_dir, resume) -> summary`: trains, emitting `qdcore.events` to `sink`
+  (RunStarted first, with the device, data fingerprint and summary keys; EpochEnd with
+  `{"split/name": value}` metrics; Progress; Samples for arrays, kept as files + `artifacts` rows;
+  RunFinished or RunFailed last) and polling `should_stop()`. `resume` is the run folder to continue
+  from (None: a fresh start); a kind that cannot resume sets `resumable=False`. It returns the summary
+  dict (or an object with `.summary` and `.status`) and never prints. `qdcore.runs.run.start/resume`
+  create or claim the run row and tee the store sink around it; a study's train fn finds its store and
+  id with `run_context(run_dir)` and runs children with `start(cfg, store, parent=id)` or
+  `qdcore.runs.launcher.launch(cfg, home)`.
 - `panels`: the live view's plots, each a tuple of metric keys `split/name` (`step/loss` is the
-  per-logging-step series) on an x axis of `step` or `epoch`.
-- `columns`: its columns in the runs table (header, width, how to read and format the value).
-- `models`: the model names it owns, so `qd train --model NAME` routes to it.
+  logging-step series) on an x axis of `step` or `epoch`; or, with `artifact="samples"`, the latest
+  array a `Samples(name="samples")` event stored, drawn as a grid (a GAN's sample grid).
+- `columns`: its columns in the runs table (key, header, width, value from (config, summary), text).
+- `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
-  the run row exists. `evaluate(store, run_id, **options)`: how a finished run is evaluated (None: it
-  is not); `opens`: which TUI screen a finished run opens ("evaluation" or "live").
+  the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
+  it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ class Panel:
     strip: bool = False  # a short strip under the main plots (e.g. the learning rate)
     labels: tuple[str, ...] = ()  # legend names, one per series (default: the split); equal labels join a curve
     colors: tuple[str, ...] = ()  # one per series (default: a palette)
+    artifact: str | None = None  # instead of curves: the latest array artifact of this name (Samples.name), drawn
 
     def label(self, i: int) -> str:
         """The legend name of series i."""

@@ -59,9 +59,10 @@ class RunPolled(MetricRows):
     """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
 
     def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
-                 code: int | None = None) -> None:
+                 code: int | None = None, arrays: dict | None = None) -> None:
         super().__init__(run_id, rows, getattr(run, "status", "") or "")
         self.run = run
+        self.arrays = arrays or {}  # artifact panel name -> (artifact row, array, labels)
         self.error = error
         self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
         self.code = code  # exit code of the child started here, None while it runs
@@ -78,6 +79,19 @@ class Launched(Message):
 
 
 # --- the screen ---------------------------------------------------------------------------------------
+
+
+def _labels(store: Any, row: Any) -> list | None:
+    """The labels a Samples event stored beside its array (a .json of the same name), if any."""
+    import json
+
+    path = store.home / "runs" / str(row.run_id) / row.path
+    try:
+        doc = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    labels = doc.get("labels") if isinstance(doc, dict) else None
+    return [str(x) for x in labels] if isinstance(labels, list) else None
 
 
 def _panels(kind: str | None) -> tuple:
@@ -137,6 +151,7 @@ class LiveScreen(Screen):
         self._launches = 0
         self._store = None
         self._after = 0
+        self._art_after: dict[str, int] = {}
         self._polling = False
         self.polls = 0  # completed polls (tests wait on it)
         self._dirty = True
@@ -157,7 +172,10 @@ class LiveScreen(Screen):
         yield Footer()
 
     def _plot_widgets(self, panels: tuple) -> list:
-        main = [LiveCurves(p.title, id=f"live-{p.name}") for p in panels if not p.strip]
+        from qdtui.widgets.drawing_grid import DrawingGrid
+
+        main = [DrawingGrid([], id=f"live-{p.name}") if p.artifact else LiveCurves(p.title, id=f"live-{p.name}")
+                for p in panels if not p.strip]
         strips = [LiveCurves(p.title, id=f"live-{p.name}", classes="strip live-plot") for p in panels if p.strip]
         for w in main:
             w.add_class("live-plot")
@@ -166,12 +184,21 @@ class LiveScreen(Screen):
     @property
     def plots(self) -> dict[str, LiveCurves]:
         """The curve widgets by panel name (a classifier's: loss, top1, lr)."""
-        return {p.name: self.query_one(f"#live-{p.name}", LiveCurves) for p in self.live.panels}
+        return {p.name: self.query_one(f"#live-{p.name}", LiveCurves) for p in self.live.panels if not p.artifact}
+
+    @property
+    def grids(self) -> dict[str, Any]:
+        """The drawing grids of artifact panels (a GAN's samples), by panel name."""
+        from qdtui.widgets.drawing_grid import DrawingGrid
+
+        return {p.name: self.query_one(f"#live-{p.name}", DrawingGrid) for p in self.live.panels if p.artifact}
 
     def _init_series(self) -> None:
         # Fixed series order and colours per panel (a classifier's raw step loss faint, epochs in colour).
         plots = self.plots
         for p in self.live.panels:
+            if p.artifact:
+                continue
             for i in range(len(p.series)):
                 label = p.label(i)
                 if label not in plots[p.name].series:
@@ -296,17 +323,24 @@ class LiveScreen(Screen):
         if self.mode != "attach" or self._polling or self.live.run_id is None:
             return  # nothing to read before a launch has its run
         self._polling = True
-        self._poll_worker(self.live.run_id, self._after, self._launches)
+        wanted = {p.name: (p.artifact, self._art_after.get(p.name, 0)) for p in self.live.panels if p.artifact}
+        self._poll_worker(self.live.run_id, self._after, self._launches, wanted)
 
     @work(thread=True, exclusive=True, group="live-poll", exit_on_error=False)
-    def _poll_worker(self, run_id: int, after: int, launch: int) -> None:
-        """Read the run's record, the metric rows written since `after` and (for a child here) its exit code."""
+    def _poll_worker(self, run_id: int, after: int, launch: int, wanted: dict | None = None) -> None:
+        """Read the run's record, the metric rows written since `after`, the newest array of each artifact
+        panel and (for a child here) its exit code."""
         code = self.job.poll() if self.job is not None else None
         try:
             store = self._get_store()
             run = store.get_run(run_id)
             rows = store.metrics(run_id, after_id=after, limit=POLL_LIMIT)
-            self.post_message(RunPolled(run_id, rows, run, launch=launch, code=code))
+            arrays = {}
+            for panel, (name, art_after) in (wanted or {}).items():
+                new = store.artifacts_after(run_id, art_after, name=name)
+                if new:
+                    arrays[panel] = (new[-1], store.load_artifact(new[-1]), _labels(store, new[-1]))
+            self.post_message(RunPolled(run_id, rows, run, launch=launch, code=code, arrays=arrays))
         except Exception as e:  # noqa: BLE001 - a missing run or a locked store is a line in the view
             self.post_message(RunPolled(run_id, [], None, user_message(e), launch=launch, code=code))
 
@@ -353,6 +387,9 @@ class LiveScreen(Screen):
         if message.rows:
             self.live.on_rows(message.rows)
             self._after = message.rows[-1].id
+        for panel, (row, array, labels) in message.arrays.items():
+            self._art_after[panel] = row.id
+            self._show_array(panel, row, array, labels)
         if first:
             self.sub_title = f"Run {self.live.run_id}" + ("" if self.job else " · following")
         self._dirty = self._dirty or bool(message.rows) or before != self.live.status
@@ -361,6 +398,18 @@ class LiveScreen(Screen):
             self.refresh_bindings()
         if len(message.rows) >= POLL_LIMIT:
             self._poll()  # more backlog: read on at once
+
+    def _show_array(self, panel: str, row: Any, array: Any, labels: list | None) -> None:
+        """An artifact panel's newest array (N x 28 x 28 uint8, or rows x cols x 28 x 28) as a grid of drawings."""
+        from qdtui.widgets.drawing_grid import GridItem
+
+        grid = self.grids.get(panel)
+        if grid is None:
+            return
+        images = array.reshape(-1, 28, 28)
+        items = [GridItem(img, title=str(labels[i]) if labels and i < len(labels) else f"#{i}",
+                          provenance=f"epoch {row.epoch}") for i, img in enumerate(images)]
+        grid.set_items(items)
 
     # -- drawing -----------------------------------------------------------------
 
