@@ -16,7 +16,7 @@ import sys
 import time
 
 from qdcore.data.drawingset import select, split
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.paths import shared_quickdraw
 from qdcore.train.config import build_config
 from qdcore.train.engine import train

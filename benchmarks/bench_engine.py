@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.data.drawingset import select, split
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.models import build_model
 from qdcore.paths import shared_quickdraw
 from qdcore.train import TrainConfig
@@ -31,14 +31,15 @@ from qdcore.train.device import resolve
 from qdcore.train.engine import train
 
 
-def textbook(images: np.ndarray, labels: np.ndarray, n_classes: int, epochs: int, device: torch.device) -> float:
-    """The loop most tutorials write; returns training images per second."""
+def textbook(images: np.ndarray, labels: np.ndarray, n_classes: int, epochs: int, device: torch.device,
+             batch_size: int = 256, max_images: int | None = None) -> float:
+    """The loop most tutorials write; returns training images per second (stops after max_images)."""
     from torch.utils.data import DataLoader, TensorDataset
 
     torch.manual_seed(0)
     x = torch.tensor(images, dtype=torch.float32).div(255.0).unsqueeze(1)
     y = torch.tensor(labels, dtype=torch.long)
-    loader = DataLoader(TensorDataset(x, y), batch_size=256, shuffle=True)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True)
     model = build_model("widthk", n_classes, width=12).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
@@ -58,6 +59,8 @@ def textbook(images: np.ndarray, labels: np.ndarray, n_classes: int, epochs: int
             running += loss.item() * xb.shape[0]
             correct += (out.argmax(1) == yb).sum().item()
             seen += xb.shape[0]
+            if max_images is not None and seen >= max_images:
+                break
     if device.type == "cuda":
         torch.cuda.synchronize()
     return seen / (time.perf_counter() - t0)

@@ -80,3 +80,29 @@ def safe_filename(name: Any, limit: int = 60) -> str:
         digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         clean = f"{clean[:limit - 9]}-{digest}"
     return clean
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
+
+
+def percent(v: Any, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.912 -> '91.2%'; a dash for None, NaN, booleans and text."""
+    return f"{100 * float(v):.{digits}f}%" if _number(v) else DASH
+
+
+def interval(lo: Any, hi: Any, digits: int = 1) -> str:
+    """A range of fractions as percentages: (0.531, 0.888) -> '53.1–88.8%'; a dash when either end is missing."""
+    return f"{100 * float(lo):.{digits}f}–{100 * float(hi):.{digits}f}%" if _number(lo) and _number(hi) else DASH
+
+
+def percent_ci(v: Any, lo: Any, hi: Any, digits: int = 1) -> str:
+    """'91.2% (88.0–93.9%)': a rate with its 95% interval (just the rate when there is no interval)."""
+    if not _number(lo) or not _number(hi):
+        return percent(v, digits)
+    return f"{percent(v, digits)} ({interval(lo, hi, digits)})"
+
+
+def printable(text: Any) -> str:
+    """User-supplied text with control characters escaped (\\x1b, \\n, ...), safe to print on one line."""
+    return literal(text)

@@ -1,4 +1,9 @@
-"""A run's test predictions: probabilities, truth, the drawings and where they came from."""
+"""A run's test predictions (predictions.npz): the one module that knows the file's layout, to write and read it.
+
+Members: probs float32 (N, C) softmax, labels int64 (N,), classes str (C,), images uint8 (N, 28, 28),
+provenance str (N,) as 'file#row'. No pickles. Light readers load only the members they need (the
+drawings are the bulk of the file).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ import numpy as np
 
 from qdcore.errors import StoreError
 from qdcore.paths import atomic_write_bytes
+from qdcore.train.artifacts import PREDICTIONS_FILE
+
+MEMBERS = ("probs", "labels", "classes", "images", "provenance")
 
 
 @dataclass
@@ -40,31 +48,46 @@ class Predictions:
 
     @classmethod
     def load(cls, path: Path) -> "Predictions":
-        """Read predictions.npz (no pickles)."""
-        import zipfile
-
-        from qdcore.errors import DataError
-        from qdcore.paths import regular_file
-
-        path = Path(path)
-        if not path.exists():
-            raise StoreError(f"no predictions at {path}; evaluate the run first with 'qd eval RUN'")
-        redo = "re-run 'qd eval RUN' or retrain the run"
-        try:
-            regular_file(path, "a predictions file")
-            with np.load(path, allow_pickle=False) as z:
-                parts = {k: z[k] for k in ("probs", "labels", "classes", "images", "provenance")}
-        except DataError as e:
-            raise StoreError(str(e)) from None
-        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as e:
-            # numpy's own words would suggest allow_pickle for object arrays: never do that here.
-            why = "it holds objects, not plain arrays" if "pickle" in str(e) else _first(e)
-            raise StoreError(f"{path} is not a readable predictions file ({why}); {redo}") from None
+        """Read a whole predictions.npz, checking that its arrays fit together."""
+        parts = read_members(path, *MEMBERS)
         bad = _problem(parts)
         if bad:
-            raise StoreError(f"{path} {bad}; {redo}")
+            raise StoreError(f"{path} {bad}; {_REDO}")
         return cls(parts["probs"], parts["labels"], [str(c) for c in parts["classes"]], parts["images"],
                    [str(p) for p in parts["provenance"]])
+
+
+_REDO = "re-run 'qd eval RUN' or retrain the run"
+
+
+def run_file(run_dir: Path) -> Path:
+    """Where a run keeps its test predictions."""
+    return Path(run_dir) / PREDICTIONS_FILE
+
+
+def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
+    """Only the named members of a predictions.npz (StoreError naming the file when missing or unreadable)."""
+    import zipfile
+
+    from qdcore.errors import DataError
+    from qdcore.paths import regular_file
+
+    path = Path(path)
+    unknown = [n for n in names if n not in MEMBERS]
+    if unknown:
+        raise ValueError(f"predictions have no member {unknown[0]!r}; members: {', '.join(MEMBERS)}")
+    if not path.exists():
+        raise StoreError(f"no predictions at {path}; evaluate the run first with 'qd eval RUN'")
+    try:
+        regular_file(path, "a predictions file")
+        with np.load(path, allow_pickle=False) as z:
+            return {n: z[n] for n in names}
+    except DataError as e:
+        raise StoreError(str(e)) from None
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+        # numpy's own words would suggest allow_pickle for object arrays: never do that here.
+        why = "it holds objects, not plain arrays" if "pickle" in str(e) else _first(e)
+        raise StoreError(f"{path} is not a readable predictions file ({why}); {_REDO}") from None
 
 
 def _first(e: BaseException) -> str:
@@ -86,3 +109,20 @@ def _problem(p: dict[str, np.ndarray]) -> str:
     if prov.shape != (n,):
         return f"has {prov.size} provenance entries for {n} drawings"
     return ""
+
+
+def count(path: Path) -> int:
+    """How many drawings a predictions file holds (reads the labels only)."""
+    return int(read_members(path, "labels")["labels"].shape[0])
+
+
+def provenance(path: Path) -> list[str]:
+    """'file#row' of every drawing, without decompressing the drawings."""
+    return [str(p) for p in read_members(path, "provenance")["provenance"]]
+
+
+def outcomes(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """(classes, labels, top-1 predicted, provenance), without decompressing the drawings."""
+    z = read_members(path, "classes", "labels", "probs", "provenance")
+    return ([str(c) for c in z["classes"]], np.asarray(z["labels"], dtype=np.int64), np.asarray(z["probs"]).argmax(axis=1),
+            [str(p) for p in z["provenance"]])

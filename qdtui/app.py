@@ -31,9 +31,16 @@ ROUTES: dict[str, str | None] = {
     "train": "qdtui.screens.train:TrainScreen",
     "runs": "qdtui.screens.runs:RunsScreen",
     "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
+    "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., drawer=...)
     "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
     "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
+    "studies": "qdtui.screens.studies:StudiesScreen",
+    "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
+    "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
 }
+# What a run opens, by its kind's `opens` (qdcore.runs.kinds): route and the factory's argument.
+OPENS: dict[str, tuple[str, str]] = {"evaluation": ("run", "run_id"), "live": ("attach", "run_id"),
+                                     "study": ("study", "study"), "gan": ("gan", "run_id")}
 
 
 def load_route(target: str):
@@ -77,6 +84,9 @@ class QdApp(App[None]):
             self.check_attach(self.state.attach_run)
         elif self.state.quiz is not None:
             self._open_quiz(self.state.quiz)
+        elif self.state.draw is not None:
+            ns = self.state.draw
+            self.action_open("draw", run_id=ns.run, game=ns.game, drawer=ns.name)
 
     def _open_quiz(self, ns: argparse.Namespace) -> None:
         """`qdtui quiz ...`: the setup form prefilled (started at once when a name is given), or a resume."""
@@ -139,13 +149,16 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """A finished run opens where its kind says (a classifier's evaluation); anything else the live view."""
+        """What the run's kind opens: evaluation once finished (else the live view), the live view, a study."""
         from qdcore.runs.kinds import find_kind
 
         self.state.current_run = run_id
         k = find_kind(kind)
-        evaluation = status == "done" and k is not None and k.opens == "evaluation"
-        self.action_open("run" if evaluation else "attach", run_id=run_id)
+        opens = k.opens if k is not None else "live"
+        if opens == "evaluation" and status != "done":
+            opens = "live"
+        route, arg = OPENS.get(opens, OPENS["live"])
+        self.action_open(route, **{arg: run_id})
 
     # --- attach -------------------------------------------------------------
 
@@ -164,7 +177,10 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if self.routes.get("attach"):
+        if _opens(getattr(message.run, "kind", "")) not in ("evaluation", "live"):
+            # a kind with a screen of its own (a study, a GAN) follows a headless run there
+            self.open_run(message.run_id, message.run.status, message.run.kind)
+        elif self.routes.get("attach"):
             self.action_open("attach", run_id=message.run_id)
         else:
             run = message.run
@@ -202,8 +218,15 @@ class QdApp(App[None]):
         self._too_small = None
 
 
+def _opens(kind: str) -> str:
+    from qdcore.runs.kinds import find_kind
+
+    k = find_kind(kind)
+    return k.opens if k is not None else "live"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID | quiz ...]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [attach RUN_ID | quiz ... | draw ...]`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
                         help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
@@ -225,6 +248,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
     quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
+    draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
+    draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses (default: the newest finished)")
+    draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
+    draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
@@ -246,7 +273,7 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
     """AppState for parsed arguments."""
     return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
                     attach_run=ns.run_id if ns.command == "attach" else None,
-                    quiz=ns if ns.command == "quiz" else None)
+                    quiz=ns if ns.command == "quiz" else None, draw=ns if ns.command == "draw" else None)
 
 
 def no_terminal() -> str:

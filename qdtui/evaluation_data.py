@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.train.artifacts import MODEL_FILE, MODEL_META, PREDICTIONS_FILE  # torch-free, unlike checkpoint/engine
+from qdcore.predictions import run_file as predictions_file
+from qdcore.train.artifacts import LGB_MODEL_FILE, MODEL_FILE, MODEL_META  # torch-free, unlike checkpoint/engine
 from qdtui.loaders import open_store, user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
@@ -30,6 +31,7 @@ class EvalData:
     pred: Any = None  # qdcore.predictions.Predictions
     predicted: np.ndarray | None = None  # top-1 class per drawing (cached argmax)
     summary: dict[str, Any] = field(default_factory=dict)  # qdcore.analysis.metrics.summarize
+    calibration: Any = None  # qdcore.analysis.calibration.Calibration
     pairs: list[Any] = field(default_factory=list)  # qdcore.analysis.pairs.ConfusedPair
     missing: str = ""  # why there are no predictions
     baseline: Any = None  # qdcore.quiz.report.Baseline: people on the same test drawings
@@ -70,7 +72,8 @@ class EvalData:
 
 
 def _model_present(run_dir: Path) -> bool:
-    return (run_dir / MODEL_FILE).is_file() and (run_dir / MODEL_META).is_file()
+    # model.json describes the weights beside it: model.safetensors, or LightGBM's model.txt
+    return (run_dir / MODEL_META).is_file() and any((run_dir / f).is_file() for f in (MODEL_FILE, LGB_MODEL_FILE))
 
 
 def load_eval(home: Path | str | None, run_id: int) -> EvalData:
@@ -90,7 +93,7 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
         if not opens_evaluation(rec.kind):
             data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs with predictions"
             return data
-        path = run_dir / PREDICTIONS_FILE
+        path = predictions_file(run_dir)
         if not path.exists():
             data.missing = f"run {run_id} has no predictions ({path.name} is missing)"
             if rec.status == "running":
@@ -109,13 +112,15 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
 
 
 def fill(data: EvalData, pred) -> EvalData:
-    """Metrics and confused pairs of predictions, into data."""
+    """Metrics (with intervals), calibration and confused pairs of predictions, into data."""
+    from qdcore.analysis.calibration import calibration
     from qdcore.analysis.metrics import summarize
     from qdcore.analysis.pairs import confused_pairs
 
     data.pred = pred
     data.predicted = np.asarray(pred.predicted)
     data.summary = summarize(pred)
+    data.calibration = calibration(pred.probs, pred.labels)
     data.pairs = confused_pairs(pred, top=MAX_PAIRS)
     data.missing = ""
     return data

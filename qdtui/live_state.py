@@ -11,8 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from qdcore.fmt import DASH, duration
-from qdcore.fmt import literal
+from qdcore.fmt import DASH, duration, literal, percent
 from qdcore.runs.kinds import DEFAULT_KIND, find_kind
 
 STATUS_STYLE = {"running": "bold cyan", "done": "bold green", "failed": "bold red", "interrupted": "bold yellow",
@@ -52,9 +51,7 @@ def fmt_bytes(n: int | float | None) -> str:
     return f"{n / (1 << 20):.0f} MB"
 
 
-def fmt_pct(v: Any) -> str:
-    """0.912 -> '91.2%'."""
-    return f"{v:.1%}" if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) else DASH
+fmt_pct = percent  # the one percent format (qdcore.fmt), under the name the TUI's modules import
 
 
 def rss_bytes(pid: int | None = None) -> int | None:

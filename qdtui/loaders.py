@@ -57,7 +57,7 @@ class Catalog:
 
 def load_catalog(spec: str) -> Catalog:
     """Open a source spec ('demo', 'cache' or a path) and count its categories."""
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(spec)
     cats = [CategoryInfo(c, int(source.count(c)), str(source.file_of(c))) for c in source.categories()]

@@ -137,6 +137,16 @@ class DrawingHighlighted(_DrawingMessage):
 # --- followed runs (live view and attach) -----------------------------------
 
 
+class Launched(Message):
+    """The core launcher started a child (`job`), or could not (`error`)."""
+
+    def __init__(self, job: Any | None, error: str, launch: int) -> None:
+        super().__init__()
+        self.job = job
+        self.error = error
+        self.launch = launch
+
+
 class MetricRows(Message):
     """New metric rows read from the store for a followed run (attach)."""
 
@@ -145,3 +155,159 @@ class MetricRows(Message):
         self.run_id = run_id
         self.rows = rows
         self.status = status
+
+
+# --- drawing ------------------------------------------------------------------
+
+
+class StrokesChanged(Message):
+    """The canvas's strokes changed; `finished` after pen-up, undo or clear, else a point was added mid-stroke."""
+
+    def __init__(self, canvas: Any, finished: bool) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self.finished = finished
+
+    @property
+    def control(self) -> Any:
+        """The Canvas that sent the message."""
+        return self.canvas
+
+    def can_replace(self, message: Message) -> bool:
+        # Points of one stroke collapse; a finished stroke is never dropped.
+        return isinstance(message, StrokesChanged) and not message.finished and message.canvas is self.canvas
+
+
+class Guessed(Message):
+    """The model's view of the drawing (`image`, uint8 28x28) and its top guesses for drawing `version`."""
+
+    def __init__(self, version: int, key: Any, image: Any, guesses: list) -> None:
+        super().__init__()
+        self.version = version
+        self.key = key
+        self.image = image
+        self.guesses = guesses
+
+
+class ModelReady(Message):
+    """The draw screen's model was loaded (`predictor`), or could not be (`error`, one line)."""
+
+    def __init__(self, predictor: Any | None, error: str = "") -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.error = error
+
+
+class DrawingSaved(Message):
+    """A drawing was written to the store (`drawing_id`), or not (`error`)."""
+
+    def __init__(self, result: Any, drawing_id: int | None, error: str = "") -> None:
+        super().__init__()
+        self.result = result
+        self.drawing_id = drawing_id
+        self.error = error
+class RunPolled(MetricRows):
+    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
+
+    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
+                 code: int | None = None, arrays: dict | None = None) -> None:
+        super().__init__(run_id, rows, getattr(run, "status", "") or "")
+        self.run = run
+        self.arrays = arrays or {}  # artifact panel name -> (artifact row, array, labels)
+        self.error = error
+        self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
+        self.code = code  # exit code of the child started here, None while it runs
+
+
+# --- quiz -----------------------------------------------------------------------
+
+
+class QuizReady(Message):
+    """The quiz session was opened (items built or rebuilt)."""
+
+    def __init__(self, session: Any) -> None:
+        super().__init__()
+        self.session = session
+
+
+class QuizFailed(Message):
+    """The quiz could not be opened; `error` is one line for the user."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class SetupLoaded(Message):
+    """Runs with test predictions and unfinished sessions, read from the store."""
+
+    def __init__(self, runs: list[tuple[Any, int]], sessions: list[Any], error: str = "") -> None:
+        super().__init__()
+        self.runs = runs
+        self.sessions = sessions
+        self.error = error
+
+
+class ItemsBuilt(Message):
+    """The quiz's drawings are ready (or `error` says why not)."""
+
+    def __init__(self, config: Any, items: Any, error: str = "", session_id: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.items = items
+        self.error = error
+        self.session_id = session_id
+
+
+class ReportLoaded(Message):
+    """The report was computed (or `error` says why not)."""
+
+    def __init__(self, report: Any, error: str = "") -> None:
+        super().__init__()
+        self.report = report
+        self.error = error
+
+
+# --- runs and overlays ----------------------------------------------------------
+
+
+class TrackerLoaded(Message):
+    """Runs read from the store (or `error`, one line)."""
+
+    def __init__(self, runs: list[Any], error: str = "", humans: dict[int, float] | None = None) -> None:
+        super().__init__()
+        self.runs = runs
+        self.error = error
+        self.humans = humans or {}
+
+
+class RunsDeleted(Message):
+    """Runs were removed; `errors` are one line each for those that could not be."""
+
+    def __init__(self, deleted: list[int], errors: list[str]) -> None:
+        super().__init__()
+        self.deleted = deleted
+        self.errors = errors
+
+
+class HistoriesLoaded(Message):
+    """Per-epoch curves of several runs, for the overlay."""
+
+    def __init__(self, curves: list[tuple[Any, dict[str, list[tuple[int, float]]]]], error: str = "") -> None:
+        super().__init__()
+        self.curves = curves
+        self.error = error
+
+
+# --- evaluation tabs ------------------------------------------------------------
+
+
+class DrawingFocused(Message):
+    """A tab's cursor is on test drawing `index` (the Hidden tab shows that one's feature maps)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DrawingFocused)

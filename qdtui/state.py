@@ -27,6 +27,7 @@ class AppState:
     attach_run: int | None = None  # `qdtui attach ID`
     current_run: int | None = None
     quiz: Any = None  # parsed `qdtui quiz ...` arguments, opened on start
+    draw: Any = None  # parsed `qdtui draw ...` arguments, opened on start
     seed: int = 0  # sample choice in the data browser
     catalogs: CatalogCache = field(default_factory=CatalogCache, repr=False)
 

@@ -29,7 +29,7 @@ class CentroidConfig(RunConfig):
 
 def train_centroid(cfg, sink, should_stop, run_dir, resume):
     from qdcore.data.drawingset import select, split
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     s = split(select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance),
               cfg.val, cfg.test, cfg.seed)

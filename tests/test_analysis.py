@@ -64,7 +64,9 @@ def test_metrics_handle_a_class_never_predicted():
     labels = np.array([0, 0, 1, 2])
     pred = np.array([0, 0, 0, 0])
     rows = metrics.per_class_metrics(labels, pred, ["a", "b", "c"])
+    ci = rows[1].pop("recall_ci")
     assert rows[1] == {"class": "b", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert ci[0] == 0.0 and 0.5 < ci[1] < 1.0  # none right out of one: the interval still reaches far up
     assert rows[0]["precision"] == pytest.approx(0.5) and rows[0]["recall"] == 1.0
     assert metrics.topk_accuracy(np.eye(3)[[0, 0, 0, 0]], labels, 10) == 1.0  # k clipped to C
 
@@ -374,15 +376,39 @@ def test_export_writes_readable_csv_and_png(tmp_path):
     g = export.gallery_png(p.images[idx], export.captions_for(p, idx), tmp_path / "g.png", cols=5, title="t")
     with Image.open(g) as im:
         assert im.mode == "RGB" and im.width >= 5 * 84 and im.height >= 2 * 84
-    cm = metrics.confusion_matrix(p.labels, p.predicted, 3)
-    with Image.open(export.confusion_png(cm, p.classes, tmp_path / "cm.png")) as im:
-        assert im.width > 3 * 24
-    with Image.open(export.confusion_png(np.eye(300, dtype=int), [str(i) for i in range(300)], tmp_path / "big.png")) as im:
-        assert im.width < 1400
     cams = np.random.default_rng(0).random((4, 28, 28)).astype(np.float32)
     assert export.cam_grid_png(p.images[:4], cams, None, tmp_path / "cam.png").stat().st_size > 0
-    assert export.scatter_png(np.random.default_rng(0).random((20, 2)), np.r_[np.zeros(10), -np.ones(10)],
-                              tmp_path / "s.png").exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_report_charts_have_axes_ticks_titles_and_legends(tmp_path):
+    """Charts are matplotlib figures with labelled axes, not bare pixels; they are written as real PNGs."""
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+
+    from qdcore.analysis import figures
+    from qdcore.analysis.calibration import calibration
+
+    p, _ = _blob_pred(n_per=4)
+    cm = metrics.confusion_matrix(p.labels, p.predicted, 3)
+    fig = figures.confusion_figure(cm, p.classes)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in ax.get_xticklabels()] == p.classes and "Confusion matrix" in ax.get_title()
+    assert fig.axes[1].get_ylabel() == "share of the true class"  # the colour bar
+    big = figures.confusion_figure(np.eye(300, dtype=int), [str(i) for i in range(300)]).axes[0]
+    assert len(big.get_xticks()) <= figures.MAX_TICK_LABELS
+    sc = figures.scatter_figure(np.random.default_rng(0).random((20, 2)), np.r_[np.zeros(10), -np.ones(10)]).axes[0]
+    assert sc.get_xlabel() == "PC 1" and [t.get_text() for t in sc.get_legend().get_texts()] == [
+        "noise (10)", "cluster 0 (10)"]
+    cal = calibration(p.probs, p.labels, bins=10)
+    rel = figures.reliability_figure(cal)
+    top, bottom = rel.axes
+    assert f"ECE {100 * cal.ece:.1f}%" in top.get_title() and bottom.get_xlabel() == "top-1 confidence"
+    assert "perfect calibration" in [t.get_text() for t in top.get_legend().get_texts()]
+    for name, f in (("cm", fig), ("rel", rel)):
+        with Image.open(figures.save_png(f, tmp_path / f"{name}.png")) as im:
+            assert im.format == "PNG" and im.width > 300 and im.height > 300
     assert not list(tmp_path.glob(".*.tmp"))
 
 

@@ -83,7 +83,16 @@ def test_analyze_json_and_report_files(home, tmp_path):
     assert doc["clusters"]["kmeans"]["clusters"][0]["truth"] == "cat"
     assert doc["worst"]["wrong"] == 15 and len(doc["worst"]["around"]) == 2
     assert doc["quality"]["label_errors"] == 15
+    cal = doc["calibration"]
+    assert len(cal["bins"]) == 15 and sum(b["count"] for b in cal["bins"]) == 120
+    # every drawing has top-1 confidence 0.9: one bin, accuracy 105/120, so ECE = |0.875 - 0.9|
+    assert cal["ece"] == pytest.approx(abs(105 / 120 - 0.9), abs=1e-6)
+    rows = list(csv.DictReader((out / "calibration.csv").open()))
+    assert [int(r["count"]) for r in rows if r["count"] != "0"] == [120]
+    per_class = list(csv.DictReader((out / "per_class.csv").open()))
+    assert float(per_class[0]["recall_lo"]) < float(per_class[0]["recall"]) < float(per_class[0]["recall_hi"])
     for name in ("pairs.csv", "per_class.csv", "ranking.csv", "clusters.csv", "confusion.png", "worst.png",
+                 "calibration.csv", "reliability.png",
                  "cam.png", "scatter_kmeans.png", "cluster_kmeans_0.png", "pair_cat__airplane.png"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader((out / "ranking.csv").open()))
@@ -103,6 +112,21 @@ def test_analyze_tables_penultimate_features_and_a_non_cnn(home, tmp_path):
     res = _invoke("analyze", "last", "--out", str(out))
     assert res.exit_code == 0, res.output
     assert (out / "confusion.png").exists() and not (out / "cam.png").exists()
+
+
+def test_the_report_is_a_library_call_that_matches_the_cli(home):
+    """A notebook gets the same report as `qd analyze --json`, with no UI package involved."""
+    from qdcore.analysis.report import AnalyzeOptions, analyze_run, public
+
+    rid = _run_with(home, _predictions())
+    store = Store(home)
+    try:
+        report = public(analyze_run(store, rid, AnalyzeOptions(top=2, k=3)))
+    finally:
+        store.close()
+    doc = json.loads(_invoke("analyze", str(rid), "--json", "--top", "2", "--k", "3").stdout)
+    assert json.loads(json.dumps(report)) == doc
+    assert report["pairs"][0]["a_as_b"] == 14
 
 
 def test_too_few_mistakes_skip_clustering_without_failing(home):
@@ -129,12 +153,13 @@ def test_bad_input_gives_one_line_errors_from_the_real_entry_point(home):
 
 
 @pytest.mark.parametrize("args, msg", [
-    (("--k", "1"), "--k must be at least 2"),
+    (("--k", "1"), "--k must be from 2 to 1000"),
     (("--eps", "0"), "--eps must be a positive"),
     (("--features", "strokes"), "--features must be one of"),
     (("--components", "2.5"), "--components must be"),
-    (("--top", "0"), "--top must be at least 1"),
+    (("--top", "0"), "--top must be from 1 to 10000"),
     (("--percentile", "120"), "--percentile must be within"),
+    (("--bins", "1"), "--bins must be within 2..100"),
     (("--features", "penultimate"), "use --features pixels"),
 ])
 def test_bad_options_are_one_line_errors(home, args, msg):

@@ -36,7 +36,7 @@ def home(tmp_path, monkeypatch):
                 "val/top5": 0.9, "train/lr": 1e-3, "train/seconds": 1.5}))
         store.write_json_artifact(rid, "model.json", {"arch": {"name": "widthk", "width": width}})
         sink(RunFinished(status="done", summary={"params": 65002, "test_top1": top1, "test_top5": 0.93,
-                                                 "best_epoch": 2, "train_seconds": 95.0}))
+                                                 "best_epoch": 2, "train_seconds": 95.0, "num_test": 200}))
     rid = store.create_run("cut-short", "classifier", {"model": "fc", "data": "demo"})
     store.finish_run(rid, "interrupted", {})
     store.close()
@@ -88,6 +88,12 @@ def test_show_prints_config_history_and_artifacts(home):
     assert data["history"]["val/top1"] == [[1, pytest.approx(0.51)], [2, pytest.approx(0.56)]]
     assert data["artifacts"] == [{"name": "model.json", "bytes": (home / "runs/1/model.json").stat().st_size}]
     assert json.loads(qd(home, "show", "last", "--json").output)["run"]["name"] == "cut-short"
+    from qdcore.quiz.stats import wilson_interval
+
+    lo, hi = wilson_interval(122, 200)  # test top-1 0.61 of 200 drawings
+    assert data["test_ci"]["test_top1"] == pytest.approx([lo, hi])
+    assert f"61.0% (95% CI {100 * lo:.1f}–{100 * hi:.1f}%, 200 test drawings)" in " ".join(res.output.split())
+    assert json.loads(qd(home, "show", "last", "--json").output)["test_ci"] == {"test_top1": None, "test_top5": None}
 
 
 def test_compare_highlights_config_differences(home):

@@ -43,10 +43,16 @@ def test_train_eval_predict(home, tmp_path):
     assert ev["top1"] == pytest.approx(out["test_top1"]) and ev["n"] == run.summary["num_test"]
     assert len(ev["per_class"]) == len(ev["classes"]) == 12 and len(ev["confusion"]) == 12
     assert set(ev["macro"]) >= {"precision", "recall", "f1"}
+    from qdcore.quiz.stats import wilson_interval
+
+    assert ev["top1_ci"] == pytest.approx(wilson_interval(round(ev["top1"] * ev["n"]), ev["n"]))
+    assert all(r["recall_ci"][0] <= r["recall"] <= r["recall_ci"][1] for r in ev["per_class"])
     sub = _json(invoke("eval", "last", "--data", "demo", "-c", "circle,moon", "-n", "20", "--json"))
     assert sub["n"] == 40 and [r["class"] for r in sub["per_class"]] == ["circle", "moon"]
     table = invoke("eval", str(out["run_id"]))
     assert table.exit_code == 0 and "macro avg" in table.stdout and "confusion" in table.stdout
+    lo, hi = ev["top1_ci"]
+    assert f"(95% CI {100 * lo:.1f}–{100 * hi:.1f}%)" in " ".join(table.stdout.split())
 
     from qdcore.data.demo import generate
 

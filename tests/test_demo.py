@@ -6,7 +6,7 @@ import pytest
 from qdcore.data.categories import official_categories
 from qdcore.data.demo import CONFUSABLE_PAIRS, DEMO_CLASSES, DemoSource, generate, generate_strokes
 from qdcore.data.drawingset import select, split
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.errors import DataError
 
 

@@ -303,3 +303,24 @@ def test_cached_subset_from_a_mirror_is_named_as_such(mirror, tmp_path):
     res = download(["cat"], dest=tmp_path, mirror=mirror.url, progress=lambda p: notes.append(p.message))
     assert res[0].skipped and mirror.requests == []
     assert any("5 of Google's" in n and "unknown source" in n for n in notes), notes
+
+
+def test_all_345_files_in_parallel_then_only_the_missing_ones(mirror, tmp_path):
+    from qdcore.data.categories import official_categories
+
+    cats = official_categories()
+    assert len(cats) == 345
+    files = {c: npy_bytes(3, seed=i) for i, c in enumerate(cats)}
+    known = {k: v for c, d in files.items() for k, v in known_for(c, d).items()}
+    held_back = cats[::70]  # five files the mirror does not have yet
+    mirror.files.update({f"{c}.npy": d for c, d in files.items() if c not in held_back})
+    with pytest.raises(DataError, match=r"5 of 345 downloads failed") as e:
+        download(dest=tmp_path, mirror=mirror.url, all_categories=True, known=known, workers=8)
+    assert len(e.value.results) == 340 and not list(tmp_path.glob("*.part"))
+    # A second --all fetches only what is missing; every file is checked against its md5.
+    mirror.files.update({f"{c}.npy": files[c] for c in held_back})
+    mirror.requests.clear()
+    res = download(dest=tmp_path, mirror=mirror.url, all_categories=True, known=known, workers=8)
+    assert sorted(name for name, _ in mirror.requests) == sorted(f"{c}.npy" for c in held_back)
+    assert [r.category for r in res] == cats and sum(not r.skipped for r in res) == 5
+    assert all((tmp_path / f"{c}.npy").read_bytes() == files[c] for c in cats)

@@ -30,3 +30,24 @@ def test_cli_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_tui_messages_live_in_one_module():
+    """One convention: every Textual Message subclass of qdtui is declared in qdtui/messages.py."""
+    import ast
+    from pathlib import Path
+
+    from textual.message import Message
+
+    import qdtui.messages
+
+    root = Path(__file__).resolve().parents[1] / "qdtui"
+    # Message itself and every message class of messages.py (a subclass of one is a message too)
+    bases = {n for n, v in vars(qdtui.messages).items() if isinstance(v, type) and issubclass(v, Message)}
+    declared = {}
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                    (b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")) in bases for b in node.bases):
+                declared[node.name] = path.relative_to(root).as_posix()
+    assert declared and set(declared.values()) == {"messages.py"}, declared

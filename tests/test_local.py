@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qdcore.data.categories import category_from_stem
 from qdcore.data.drawingset import select
-from qdcore.data.local import BinFolderSource, NpyFolderSource, category_from_stem, open_bin
-from qdcore.data.sources import open_source
+from qdcore.data.local import BinFolderSource, NpyFolderSource, open_bin
+from qdcore.data.opener import open_source
 from qdcore.errors import DataError
 from qdcore.paths import shared_quickdraw
 

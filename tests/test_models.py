@@ -53,7 +53,7 @@ def test_registry_lists_every_kind():
     for name in ("fc", "cnn1-000", "cnn2-000", "cnn-001-baseline", "cnn-001-best", "widthk", "alexnet1", "alexnet2"):
         assert kinds[name] == "classifier"
     assert kinds["dcgan"] == kinds["acgan"] == "gan"
-    assert kinds["logreg"] == kinds["gbt"] == "classical"
+    assert kinds["logreg"] == kinds["lightgbm"] == "classical"
     for m in list_models():
         assert m.summary and m.source_study
         assert all(h for _, _, h in m.option_docs()), f"{m.name} has an undocumented option"
@@ -156,7 +156,7 @@ def test_bad_names_and_kinds():
     with pytest.raises(ConfigError, match="GAN"):
         build_model("dcgan", 10)
     with pytest.raises(ConfigError, match="build_classical"):
-        build_model("gbt", 10)
+        build_model("lightgbm", 10)
     with pytest.raises(ConfigError, match="not a GAN"):
         build_gan("widthk", 10)
     with pytest.raises(ConfigError, match="odd"):
@@ -210,8 +210,8 @@ def test_classical_builders():
     lr = build_classical("logreg", C=0.5, max_iter=100)
     assert type(lr).__name__ == "LogisticRegression" and lr.C == 0.5
     assert lr.fit(x, labels).score(x, labels) > 0.9
-    gbt = build_classical("gbt", max_iter=5, learning_rate="0.3")
-    assert type(gbt).__name__ == "HistGradientBoostingClassifier" and gbt.learning_rate == 0.3
+    gbt = build_classical("lightgbm", n_rounds=5, learning_rate="0.3", min_data_in_leaf=5)
+    assert type(gbt).__name__ == "LGBMClassifier" and gbt.learning_rate == 0.3
     assert gbt.fit(x, labels).predict_proba(x).shape == (60, 3)
     assert build_classical(**gbt.arch).get_params() == gbt.get_params()
     with pytest.raises(ConfigError, match="did you mean 'logreg'"):
@@ -219,7 +219,7 @@ def test_classical_builders():
     with pytest.raises(ConfigError, match="C"):
         build_classical("logreg", C=0)
     with pytest.raises(ConfigError, match="no option 'depth'"):
-        build_classical("gbt", depth=3)
+        build_classical("lightgbm", depth=3)
 
 
 def test_registry_import_does_not_load_torch():
@@ -237,7 +237,7 @@ def test_cli_list_json():
     assert res.exit_code == 0, res.output
     rows = {r["name"]: r for r in json.loads(res.stdout)}
     assert rows["fc"]["params"] == 20_067 and rows["widthk"]["params"] == 65_002
-    assert rows["dcgan"]["kind"] == "gan" and rows["gbt"]["params"] is None
+    assert rows["dcgan"]["kind"] == "gan" and rows["lightgbm"]["params"] is None
     assert rows["cnn-001-baseline"]["study"].startswith("001")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from qdcore.data.drawingset import DrawingSet, select
 from qdcore.data.quality import NEAR_BLANK_BELOW, duplicate_groups, quality_report
-from qdcore.data.sources import open_source
+from qdcore.data.opener import open_source
 from qdcore.paths import shared_quickdraw
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qdcore.data import local, sources, strokes
+from qdcore.data import local, opener, strokes
 from qdcore.data.raster import rasterize_many
 from qdcore.data.simplify import rdp, resample, simplify
 from qdcore.data.strokes import (
@@ -49,7 +49,7 @@ def test_simplified_folder_reads_google_bitmaps(qd):
 
 
 def test_open_source_dispatches_ndjson(qd):
-    src = sources.open_source(qd / "raw" / "cat.ndjson")
+    src = opener.open_source(qd / "raw" / "cat.ndjson")
     assert isinstance(src, NdjsonSource) and src.kind == "ndjson-raw" and src.categories() == ["cat"]
 
 

@@ -162,12 +162,19 @@ async def test_small_terminal_shows_a_notice(home):
         await settle(app, pilot)
         assert not isinstance(app.screen, TooSmallScreen)
         await pilot.resize_terminal(70, 20)
-        await pilot.pause()
-        assert isinstance(app.screen, TooSmallScreen)
+        await _until(pilot, lambda: isinstance(app.screen, TooSmallScreen))
         assert "70×20" in text_of(app.screen.query_one("#too-small-text"))
         await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        assert isinstance(app.screen, HomeScreen)
+        await _until(pilot, lambda: isinstance(app.screen, HomeScreen))
+
+
+async def _until(pilot, done, seconds: float = 10.0) -> None:
+    """Pause until `done()` (a loaded machine can take several frames), failing after `seconds`."""
+    for _ in range(int(seconds / 0.05)):
+        if done():
+            return
+        await pilot.pause(0.05)
+    assert done()
 
 
 @sync

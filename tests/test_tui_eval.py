@@ -114,12 +114,12 @@ def app_for(runs) -> QdApp:
 # --- Pilot tests ----------------------------------------------------------------------------------
 
 
-def test_artifact_names_match_the_engine():
+def test_artifact_names_match_the_engine(tmp_path):
     from qdcore.train import checkpoint, engine
     from qdtui import evaluation_data as ed
 
-    assert (ed.PREDICTIONS_FILE, ed.MODEL_FILE, ed.MODEL_META) == (
-        engine.PREDICTIONS_FILE, checkpoint.MODEL_FILE, checkpoint.MODEL_META)
+    assert (ed.predictions_file(tmp_path), ed.MODEL_FILE, ed.MODEL_META) == (
+        tmp_path / engine.PREDICTIONS_FILE, checkpoint.MODEL_FILE, checkpoint.MODEL_META)
 
 
 @sync
@@ -339,6 +339,31 @@ async def test_run_without_predictions_offers_to_evaluate(runs):
 
 
 @sync
+async def test_overview_intervals_and_the_calibration_tab(tmp_path):
+    """The overview shows Wilson intervals from qdcore; the Calibration tab shows qdcore's ECE and non-empty bins."""
+    from qdcore.analysis.calibration import calibration
+    from qdcore.fmt import interval, percent
+    from qdcore.store import Store
+
+    pred = synthetic_predictions()
+    with Store(tmp_path / "home") as store:
+        rid = add_synthetic_run(store, "cal", pred, with_model=False)
+    app = QdApp(AppState(home=tmp_path / "home"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run(app, pilot, rid)
+        s = screen.data.summary
+        text = " ".join(str(screen.query_one("#overview-summary").content).split())
+        assert f"top-1 {percent(s['top1'])} [{interval(*s['top1_ci'])}]" in text
+        await pilot.press("9")
+        await settle(app, pilot)
+        cal = calibration(pred.probs, pred.labels)
+        summary = " ".join(str(screen.query_one("#calibration-summary").content).split())
+        assert f"expected calibration error {percent(cal.ece)}" in summary
+        table = screen.query_one("#calibration-bins")
+        assert table.row_count == sum(1 for b in cal.bins if b.count) and app.focused is table
+
+
+@sync
 async def test_overview_shows_the_human_baseline(tmp_path):
     """People's quiz accuracy on the run's own test drawings, with its interval, beside the model on the same ones."""
     from qdcore.quiz.session import QuizConfig, QuizSession
@@ -363,7 +388,7 @@ async def test_overview_shows_the_human_baseline(tmp_path):
         screen = await open_run(app, pilot, rid)
         assert screen.data.baseline is not None and screen.data.baseline_note == ""
         text = " ".join(str(screen.query_one("#overview-summary").content).split())
-        assert f"people 66.7% [{100 * lo:.1f}%–{100 * hi:.1f}%] on 6 quiz answers by 1 person" in text
+        assert f"people 66.7% [{100 * lo:.1f}–{100 * hi:.1f}%] on 6 quiz answers by 1 person" in text
         assert f"the model {100 * model_right / 6:.1f}% on the same drawings" in text
 
 
@@ -399,6 +424,6 @@ def _on_tab(key: str):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("tab", ["1", "2", "3", "4"], ids=["overview", "confusion", "pairs", "worst"])
+@pytest.mark.parametrize("tab", ["1", "2", "3", "4", "9"], ids=["overview", "confusion", "pairs", "worst", "calibration"])
 def test_snapshot(snap_compare, snap_app, tab, size):
     assert snap_compare(snap_app, terminal_size=size, run_before=_on_tab(tab))

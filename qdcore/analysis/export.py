@@ -1,4 +1,4 @@
-"""Report files: CSV tables and PNG images (galleries with captions, confusion matrix, CAM grids, scatter)."""
+"""Report files: CSV tables and drawing images (galleries with captions, CAM grids); charts are in figures.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from qdcore.paths import atomic_write_bytes
-
-_PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-                     [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]], np.uint8)
-
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> Path:
     """Write dict rows as CSV atomically (header from `fields` or the first row)."""
@@ -106,66 +102,6 @@ def cam_grid_png(images: np.ndarray, cams: np.ndarray, captions: Sequence[str] |
     from qdcore.analysis.cam import overlay
 
     return grid_png([overlay(im, c) for im, c in zip(images, cams)], captions, path, cols, scale, title)
-
-
-def confusion_png(cm: np.ndarray, classes: Sequence[str], path: Path, normalize: bool = True) -> Path:
-    """A confusion-matrix heatmap (rows = truth, shaded by row share), labelled where the cells are big enough."""
-    from PIL import Image, ImageDraw
-
-    cm = np.asarray(cm, dtype=np.float64)
-    classes = [_label(n) for n in classes]
-    c = cm.shape[0]
-    font = _font()
-    cell = int(max(4, min(32, 900 // max(c, 1))))
-    labelled = cell >= 10
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    margin = int(max((probe.textlength(n, font=font) for n in classes), default=0)) + 8 if labelled else 4
-    top = margin if labelled else 4
-    note = "rows: truth, columns: prediction"
-    width = max(margin + c * cell + 4, int(probe.textlength(note, font=font)) + margin + 4)
-    img = Image.new("RGB", (width, top + c * cell + 20), "white")
-    draw = ImageDraw.Draw(img)
-    rows = cm.sum(axis=1, keepdims=True)
-    share = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0) if normalize else cm / max(cm.max(), 1)
-    for i in range(c):
-        for j in range(c):
-            v = share[i, j]
-            # white -> deep blue
-            col = tuple(int(255 - v * (255 - t)) for t in (8, 48, 107))
-            x, y = margin + j * cell, top + i * cell
-            draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=col)
-            if cell >= 24 and cm[i, j] > 0:
-                txt = str(int(cm[i, j]))
-                draw.text((x + 2, y + cell // 2 - 5), _fit(draw, txt, cell - 3, font),
-                          fill="white" if v > 0.5 else "black", font=font)
-    if labelled:
-        for i, name in enumerate(classes):
-            draw.text((2, top + i * cell + cell // 2 - 5), name, fill="black", font=font)
-        # column labels written vertically: draw on a strip and rotate
-        strip = Image.new("RGB", (top, c * cell), "white")
-        sd = ImageDraw.Draw(strip)
-        for j, name in enumerate(classes):
-            sd.text((2, j * cell + cell // 2 - 5), name, fill="black", font=font)
-        img.paste(strip.rotate(90, expand=True), (margin, 0))
-    draw.text((margin, top + c * cell + 4), note, fill=(90, 90, 90), font=font)
-    return _save_png(img, path)
-
-
-def scatter_png(coords: np.ndarray, labels: np.ndarray, path: Path, size: int = 480) -> Path:
-    """A 2-D scatter (e.g. the first two principal components) coloured by cluster; noise (-1) in grey."""
-    from PIL import Image, ImageDraw
-
-    coords = np.asarray(coords, dtype=np.float64)
-    img = Image.new("RGB", (size, size), "white")
-    draw = ImageDraw.Draw(img)
-    if len(coords):
-        lo, hi = coords.min(axis=0), coords.max(axis=0)
-        span = np.where(hi > lo, hi - lo, 1.0)
-        pts = 10 + (coords - lo) / span * (size - 20)
-        for (x, y), lab in zip(pts, np.asarray(labels)):
-            col = (170, 170, 170) if lab < 0 else tuple(int(v) for v in _PALETTE[int(lab) % len(_PALETTE)])
-            draw.ellipse([x - 2, size - y - 2, x + 2, size - y + 2], fill=col)
-    return _save_png(img, path)
 
 
 def _label(name: Any, limit: int = 32) -> str:

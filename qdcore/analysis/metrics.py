@@ -1,10 +1,12 @@
-"""Evaluation metrics on predictions: confusion matrix, per-class P/R/F1, macro averages, top-k."""
+"""Evaluation metrics on predictions: confusion matrix, per-class P/R/F1, macro averages, top-k, with 95% intervals."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from qdcore.quiz.stats import wilson_interval
 
 
 def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
@@ -36,9 +38,14 @@ def rows_from_confusion(cm: np.ndarray, classes: list[str]) -> list[dict[str, An
         f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
     return [
         {"class": c, "precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-         "support": int(support[i])}
+         "support": int(support[i]), "recall_ci": rate_interval(int(tp[i]), int(support[i]))}
         for i, c in enumerate(classes)
     ]
+
+
+def rate_interval(k: int, n: int) -> list[float] | None:
+    """Wilson 95% interval [lo, hi] of k right out of n (the quiz's implementation); None when n is 0."""
+    return list(wilson_interval(int(k), int(n))) if n > 0 else None
 
 
 def macro_average(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -70,17 +77,33 @@ def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def summarize(pred) -> dict[str, Any]:
-    """Top-1, top-5, per-class rows, macro averages and the confusion matrix (as lists) of a Predictions."""
+    """Top-1, top-5 (with Wilson 95% intervals), per-class rows, macro averages and the confusion matrix of a Predictions."""
     n_cls = len(pred.classes)
     predicted = pred.predicted
     cm = confusion_matrix(pred.labels, predicted, n_cls)
     rows = rows_from_confusion(cm, list(pred.classes))
+    n = int(len(pred.labels))
+    top1, top5 = topk_accuracy(pred.probs, pred.labels, 1), topk_accuracy(pred.probs, pred.labels, 5)
     return {
-        "n": int(len(pred.labels)),
+        "n": n,
         "classes": list(pred.classes),
-        "top1": topk_accuracy(pred.probs, pred.labels, 1),
-        "top5": topk_accuracy(pred.probs, pred.labels, 5),
+        "top1": top1,
+        "top5": top5,
+        # counts from the rates are exact: each rate is a mean of n booleans
+        "top1_ci": rate_interval(round(top1 * n), n),
+        "top5_ci": rate_interval(round(top5 * n), n),
         "per_class": rows,
         "macro": macro_average(rows),
         "confusion": cm.tolist(),
     }
+
+
+def summary_intervals(summary: dict[str, Any]) -> dict[str, list[float] | None]:
+    """Wilson 95% intervals of a run summary's test_top1 / test_top5 over its num_test drawings (None if unknown)."""
+    n = summary.get("num_test")
+    out: dict[str, list[float] | None] = {}
+    for key in ("test_top1", "test_top5"):
+        v = summary.get(key)
+        ok = isinstance(n, int) and n > 0 and isinstance(v, (int, float)) and 0 <= v <= 1
+        out[key] = rate_interval(round(v * n), n) if ok else None
+    return out

@@ -70,7 +70,7 @@ def load_selection(data: str, categories: str | None, per_class: int | None, see
                    imbalance: str | None = None):
     """Open --data and select drawings as a DrawingSet."""
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     return select(open_source(data), categories, per_class, seed, imbalance)
 

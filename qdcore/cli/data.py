@@ -49,7 +49,7 @@ def list_(
 ) -> None:
     """Categories: the built-in demo set, the download cache, and Google's 345 downloadable ones."""
     from qdcore.data.categories import official_files
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
     from qdcore.paths import data_cache
 
@@ -143,6 +143,7 @@ def download_cmd(
     cache: CacheOpt = None,
     retries: Annotated[int, typer.Option("--retries", help="Tries per file on network errors before giving up.")] = 5,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a try fails.")] = 30.0,
+    parallel: Annotated[int, typer.Option("--parallel", "-j", min=1, max=64, help="Files fetched at once.")] = 8,
 ) -> None:
     """Fetch Google's numpy bitmaps into the cache: resumable, verified (size, md5), atomic."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -162,10 +163,20 @@ def download_cmd(
     with Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False) as bar:
 
+        many = all_ or len(names) > 12
+        overall = bar.add_task("all files", total=None) if many else None
+        done_files: set[str] = set()
+
         def on_progress(p) -> None:
             if p.category not in tasks:
                 tasks[p.category] = bar.add_task(p.category, total=p.total, completed=p.done)
             tid = tasks[p.category]
+            if many and p.total and p.done >= p.total and p.category not in done_files:
+                # Many files: finished ones leave the view; one line counts them.
+                done_files.add(p.category)
+                bar.update(tid, visible=False)
+                bar.update(overall, description=f"{len(done_files)} files done")
+                return
             if p.status == "retry":
                 bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             elif p.status == "skip":
@@ -177,7 +188,7 @@ def download_cmd(
 
         try:
             results = download(names, dest=cache, mirror=mirror, progress=on_progress, retries=retries,
-                               timeout=timeout, all_categories=all_)
+                               timeout=timeout, all_categories=all_, workers=parallel)
             error = None
         except DataError as e:
             results, error = getattr(e, "results", []), e
@@ -200,7 +211,7 @@ def download_cmd(
 def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, json_: JsonOpt = False) -> None:
     """Per category of a source: drawings, file size, file; and Google's full count."""
     from qdcore.data.categories import official_files, parse_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import DataError
 
     src = open_source(data, cache=cache)
@@ -302,7 +313,7 @@ def show(
     from rich.console import Console
 
     from qdcore.data.categories import check_category, official_categories
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
     from qdcore.errors import ConfigError, DataError
 
     if n < 1:
@@ -429,3 +440,55 @@ def export(
     if len(ds.classes) > 1:
         console.print("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts)),
                       markup=False, highlight=False, soft_wrap=True)
+
+
+# ---------------------------------------------------------------- people's drawings (qdtui draw)
+
+@app.command("export-drawn")
+def export_drawn(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .ndjson file (Google's raw ndjson: x, y, t in ms).")],
+    simplified: Annotated[bool, typer.Option("--simplified", help="Write Google's simplified strokes (0..255, no times) instead.")] = False,
+    run: Annotated[Optional[int], typer.Option("--run", help="Only drawings this run's model guessed.")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Only drawings by this person.")] = None,
+) -> None:
+    """Write the drawings people made in 'qdtui draw' as one Google-format .ndjson (use it with --data FILE)."""
+    from qdcore.draw.export import export_drawn as write
+    from qdcore.store import Store
+
+    with Store() as store:
+        n = write(store, out, simplified=simplified, run_id=run, participant=name)
+    what = "simplified" if simplified else "raw"
+    console.print(f"wrote {n:,} drawings to {out} (Google's {what} ndjson)", markup=False, highlight=False,
+                  soft_wrap=True)
+
+
+@app.command("drawn-report")
+def drawn_report(
+    run: Annotated[Optional[int], typer.Option("--run", help="The run whose model guessed (default: the newest one people drew for).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
+    from qdcore.draw.report import drawn_report as build
+    from qdcore.store import Store
+
+    with Store() as store:
+        rep = build(store, run)
+    if json_:
+        print_json(rep.as_dict())
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    tag = " (synthetic)" if rep.synthetic else ""
+    title = Text(f"run {rep.run_id} ({rep.run_name}): people's drawings vs its test drawings from {rep.test_data}{tag}")
+    t = Table(title=title, title_justify="left", show_edge=False)
+    for col in ("category", "drawn", "recognised", "median time", "test accuracy"):
+        t.add_column(col, justify="left" if col == "category" else "right")
+    for r in rep.rows:
+        t.add_row(Text(r.word), str(r.drawn), f"{r.recognized} ({100 * r.share:.0f}%)",
+                  "—" if r.median_seconds is None else f"{r.median_seconds:.1f} s",
+                  "—" if r.test_accuracy is None else f"{100 * r.test_accuracy:.1f}% of {r.test_n:,}")
+    t.add_section()
+    share = rep.recognized / rep.drawn if rep.drawn else 0.0
+    t.add_row("all", str(rep.drawn), f"{rep.recognized} ({100 * share:.0f}%)", "", "")
+    console.print(t)

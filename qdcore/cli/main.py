@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from qdcore.cli import analyze, data, models, quiz, runs, train
+from qdcore.cli import analyze, data, gan, models, quiz, runs, study, train
 from qdcore.errors import QDError
 
 class _Group(TyperGroup):
@@ -91,7 +91,7 @@ app = typer.Typer(
 app.add_typer(data.app, name="data", help="List, download, inspect and export drawings.")
 app.add_typer(models.app, name="models", help="The model zoo: list models and show their layers.")
 app.add_typer(runs.app, name="runs", help="The run store: list, show, compare and remove runs.")
-for _mod in (train, analyze, quiz):
+for _mod in (train, analyze, quiz, study, gan):
     if hasattr(_mod, "register"):
         _mod.register(app)
 

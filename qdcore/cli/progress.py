@@ -6,10 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
-
-
-def _pct(v: float | None) -> str:
-    return "—" if v is None or v != v else f"{100 * v:.1f}%"
+from qdcore.fmt import percent
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
@@ -64,7 +61,7 @@ class RichProgressSink:
         elif isinstance(event, ProgressEvent):
             if self.progress is not None:
                 self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=_num(event.loss),
-                                     acc=_pct(event.top1), ips=f"{event.throughput:,.0f}")
+                                     acc=percent(event.top1), ips=f"{event.throughput:,.0f}")
         elif isinstance(event, EpochEnd):
             # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
             line = epoch_line(event, self.total_epochs)
@@ -107,9 +104,9 @@ def epoch_line(e: EpochEnd, total: int | None) -> str:
         if name == "loss":
             text = f"{v:.3f}"
         elif name == "top1" or name.endswith("acc"):
-            text = _pct(v)
+            text = percent(v)
         elif name.startswith("top"):
-            text = f"(top-{name[3:]} {_pct(v)})"
+            text = f"(top-{name[3:]} {percent(v)})"
         else:
             text = f"{name} {v:.4g}"
         splits.setdefault(split or "val", []).append(text)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
-from qdcore.fmt import DASH
+from qdcore.fmt import DASH, interval, percent
 
 if TYPE_CHECKING:
     from qdcore.quiz.report import Accuracy, QuizReport
@@ -31,12 +31,8 @@ def _store():
     return Store()
 
 
-def _pct(v: float | None) -> str:
-    return DASH if v is None else f"{v * 100:.1f}%"
-
-
 def _ci(a: "Accuracy") -> str:
-    return DASH if a.lo is None else f"{a.lo * 100:.1f}–{a.hi * 100:.1f}%"
+    return interval(a.lo, a.hi)
 
 
 def _p(v: float) -> str:
@@ -71,7 +67,7 @@ def _print_report(rep: "QuizReport") -> None:
 
     o = rep.overall
     who = ", ".join(rep.participants) if len(rep.participants) <= 4 else f"{len(rep.participants)} participants"
-    console.print(f"[bold]Human top-1 {_pct(o.top1)}[/] (95% CI {_ci(o)}) · {o.correct}/{o.total} right · "
+    console.print(f"[bold]Human top-1 {percent(o.top1)}[/] (95% CI {_ci(o)}) · {o.correct}/{o.total} right · "
                   f"{rep.skipped} skipped · {who}", highlight=False)
     for note in rep.notes:
         console.print(f"[dim]note: {lit(note)}[/]", highlight=False)
@@ -82,7 +78,7 @@ def _print_report(rep: "QuizReport") -> None:
         t.add_column(col, justify=just)
     for r in rep.per_category:
         a = r.accuracy
-        t.add_row(lit(r.category), f"{a.correct}/{a.total}", _pct(a.top1), _ci(a), str(r.skipped), lit(r.top_mistake or DASH))
+        t.add_row(lit(r.category), f"{a.correct}/{a.total}", percent(a.top1), _ci(a), str(r.skipped), lit(r.top_mistake or DASH))
     console.print(t)
 
     c = rep.confusion
@@ -120,7 +116,7 @@ def _print_report(rep: "QuizReport") -> None:
         console.print(pm)
         test = v.test
         kind = "exact binomial" if test.exact else "chi-square, continuity-corrected"
-        console.print(f"people {_pct(v.people.top1)} ({_ci(v.people)}) vs model {_pct(v.model.top1)} "
+        console.print(f"people {percent(v.people.top1)} ({_ci(v.people)}) vs model {percent(v.model.top1)} "
                       f"({_ci(v.model)}); McNemar ({kind}) b={test.b} c={test.c} p={_p(test.p_value)}",
                       highlight=False)
         if v.unmatched:
@@ -135,7 +131,7 @@ def _print_report(rep: "QuizReport") -> None:
                       max_width=16 if col == "participant" else None)
     for r in rep.leaderboard:
         a = r.accuracy
-        lb.add_row(str(r.rank), lit(r.participant), str(r.sessions), f"{a.correct}/{a.total}", _pct(a.top1), _ci(a),
+        lb.add_row(str(r.rank), lit(r.participant), str(r.sessions), f"{a.correct}/{a.total}", percent(a.top1), _ci(a),
                    str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}")
     console.print(lb)
 

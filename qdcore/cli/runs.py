@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
@@ -13,7 +14,7 @@ from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH, literal
+from qdcore.fmt import DASH, interval, literal, percent, printable
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -63,29 +64,23 @@ def _human(base: Any) -> str:
     """'91% (n=40)' for the runs table."""
     if base is None or base.top1 is None:
         return DASH
-    return f"{100 * base.top1:.0f}% (n={base.accuracy.total:,})"
+    return f"{percent(base.top1, 0)} (n={base.accuracy.total:,})"
 
 
 def _human_line(base: Any) -> str:
     """People's accuracy with its interval, and the model's on the very same drawings."""
     acc = base.accuracy
     who = f"{base.participants} {'person' if base.participants == 1 else 'people'}"
-    line = f"{_pct(acc.top1)}"
+    line = f"{percent(acc.top1)}"
     if acc.lo is not None:
-        line += f" (95% CI {_pct(acc.lo)}–{_pct(acc.hi)})"
+        line += f" (95% CI {percent(acc.lo)}–{percent(acc.hi)})"
     line += f" on {acc.total:,} quiz answers by {who}"
     if base.model is not None and base.model.top1 is not None:
-        line += f"; the model {_pct(base.model.top1)} on the same drawings"
+        line += f"; the model {percent(base.model.top1)} on the same drawings"
     return line
 
 
 # -- formatting --------------------------------------------------------------------------------
-
-
-def _pct(v: Any) -> str:
-    if not isinstance(v, (int, float)) or isinstance(v, bool) or math.isnan(v):
-        return DASH
-    return f"{v * 100:.1f}%" if abs(v) <= 1.0 else f"{v:.1f}%"
 
 
 def _count(v: Any) -> str:
@@ -204,7 +199,10 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
     files = [(str(p), (folder / p).stat().st_size) for p in store.artifacts(rec.id)]
     human = _baselines(store, [rec]).get(rec.id)
     if json_out:
+        from qdcore.analysis.metrics import summary_intervals
+
         print_json(_clean({"run": rec.as_dict(), "history": {k: [list(x) for x in v] for k, v in history.items()},
+                           "test_ci": summary_intervals(rec.summary),
                            "artifacts": [{"name": n, "bytes": b} for n, b in files], "dir": str(folder),
                            "human": None if human is None else human.as_dict()}))
         return
@@ -218,8 +216,17 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, lit(v))
-    if human is not None:
-        info.add_row("people (quiz)", _human_line(human))
+    if rec.summary.get("test_top1") is not None or rec.summary.get("test_top5") is not None:
+        from qdcore.analysis.metrics import summary_intervals
+
+        cis = summary_intervals(rec.summary)
+        for key, label in (("test_top1", "test top-1"), ("test_top5", "test top-5")):
+            if rec.summary.get(key) is not None:
+                info.add_row(label, _with_ci(rec.summary[key], cis[key], rec.summary.get("num_test")))
+    from qdcore.runs.refs import evaluable_kinds
+
+    if rec.kind in evaluable_kinds():
+        info.add_row("people (quiz)", DASH if human is None else _human_line(human))
     console.print(info, highlight=False)
 
     for title, d in (("Config", rec.config), ("Summary", rec.summary)):
@@ -254,6 +261,13 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         console.print(t)
     else:
         console.print("[dim]Artifacts: none[/]")
+
+
+def _with_ci(v: Any, ci: list[float] | None, n: Any) -> str:
+    """'72.1% (95% CI 66.1–77.4%, 240 test drawings)'; just the rate when the count is unknown."""
+    if ci is None:
+        return percent(v)
+    return f"{percent(v)} (95% CI {interval(*ci)}, {n:,} test drawings)"
 
 
 def _print_log(folder: Any, lines: int = 12) -> None:
@@ -342,7 +356,7 @@ def compare(
 
 def _metric(key: str, v: Any) -> str:
     if key.endswith(("top1", "top5", "accuracy")):
-        return _pct(v)
+        return percent(v)
     if key.endswith("seconds"):
         return _dur(v)
     if key == "params":
@@ -380,3 +394,26 @@ def rm(
         print_json({"deleted": ids})
     else:
         console.print(f"Deleted {len(ids)} run(s): {', '.join(str(i) for i in ids)}", highlight=False)
+
+
+@app.command("export")
+def export(
+    runs: Annotated[list[str], typer.Argument(help="Run ids (or 'last') to export.", show_default=False)],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="csv (run-N-csv/ with steps.csv, epochs.csv, run.json), tensorboard (run-N/ event files: tensorboard --logdir DIR) or json (run-N.json).")] = "csv",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")] = Path("qd-export"),
+    json_out: JsonOpt = False,
+) -> None:
+    """Export runs' per-step and per-epoch metrics for other tools: CSV, TensorBoard event files or JSON."""
+    from qdcore.store.export import export_runs
+
+    store = _store()
+    ids = [_resolve(store, r) for r in runs]
+    written = export_runs(store, ids, fmt.strip().lower(), out)
+    if json_out:
+        print_json({"format": fmt, "files": [str(p) for p in written]})
+        return
+    for p in written:
+        console.print(f"wrote {printable(p)}", highlight=False, markup=False, soft_wrap=True)
+    if fmt.strip().lower() == "tensorboard":
+        console.print(f"view them with: tensorboard --logdir {printable(out)}", highlight=False, markup=False,
+                      soft_wrap=True)

@@ -10,7 +10,7 @@ import typer
 
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
                                err_console, lit, print_json)
-from qdcore.errors import ConfigError, DataError
+from qdcore.errors import ConfigError
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -72,13 +72,21 @@ def _train_options(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel="Runtime")] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned end.", rich_help_panel="Runtime")] = None,
     run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created (its stored config).")] = None,
+    nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train one model over N processes (one per GPU; Gloo ranks on CPU) through torchrun and DistributedDataParallel.", rich_help_panel="Runtime")] = None,
+    nnodes: Annotated[int, typer.Option("--nnodes", help="Machines in a multi-node run (with --nproc and --rdzv-endpoint; run the same command on each).", rich_help_panel="Runtime")] = 1,
+    rdzv_endpoint: Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet.", rich_help_panel="Runtime")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
     from qdcore.runs import run as runs
     from qdcore.store import Store
+    from qdcore.train import torchrun
 
+    if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
+        import sys
+
+        torchrun.exec_torchrun(sys.argv[1:], nproc or 1, nnodes, rdzv_endpoint, options.get("device"))
     store = Store()
     progress = RichProgressSink(err_console if json_out else console)
     if resume is not None or run_id is not None:
@@ -119,6 +127,8 @@ def _train_options(
                 outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
             finally:
                 progress.close()
+    if outcome.run_id is None:  # a rank other than 0: rank 0 reports
+        return
     report = _report(outcome)
     if json_out:
         print_json(report)
@@ -151,12 +161,6 @@ def train_command():
 
 
 # -- qd eval ------------------------------------------------------------------------------------
-
-
-def _runtime(device: str | None):
-    from qdcore.train.device import resolve
-
-    return resolve(device or "auto", None)
 
 
 def eval_cmd(
@@ -192,19 +196,22 @@ def _print_eval(r: dict[str, Any]) -> None:
     from rich.table import Table
 
     tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
+    from qdcore.fmt import interval, percent
+
     console.print(f"[bold]run {r['run_id']}[/] on {lit(r['data'])}{tag}: {r['n']:,} drawings · "
-                  f"top-1 [bold]{100 * r['top1']:.2f}%[/] · top-5 {100 * r['top5']:.2f}% · "
-                  f"macro F1 {100 * r['macro']['f1']:.2f}%", highlight=False)
-    t = Table(title="per class", title_justify="left", show_edge=False)
-    for col in ("class", "precision", "recall", "F1", "support"):
+                  f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r.get('top1_ci') or (None, None)))}) · "
+                  f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r.get('top5_ci') or (None, None)))}) · "
+                  f"macro F1 {percent(r['macro']['f1'], 2)}", highlight=False)
+    t = Table(title="per class (recall with its Wilson 95% interval)", title_justify="left", show_edge=False)
+    for col in ("class", "precision", "recall", "95% CI", "F1", "support"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for row in r["per_class"]:
-        t.add_row(lit(row["class"]), f"{100 * row['precision']:.1f}%", f"{100 * row['recall']:.1f}%",
-                  f"{100 * row['f1']:.1f}%", f"{row['support']:,}")
+        t.add_row(lit(row["class"]), percent(row["precision"]), percent(row["recall"]),
+                  interval(*(row["recall_ci"] or (None, None))), percent(row["f1"]), f"{row['support']:,}")
     m = r["macro"]
     t.add_section()
-    t.add_row("[bold]macro avg[/]", f"{100 * m['precision']:.1f}%", f"{100 * m['recall']:.1f}%",
-              f"{100 * m['f1']:.1f}%", f"{m['support']:,}")
+    t.add_row("[bold]macro avg[/]", percent(m["precision"]), percent(m["recall"]), "", percent(m["f1"]),
+              f"{m['support']:,}")
     console.print(t)
     classes, cm = r["classes"], r["confusion"]
     if len(classes) > 30:
@@ -228,57 +235,6 @@ def _print_eval(r: dict[str, Any]) -> None:
 # -- qd predict ---------------------------------------------------------------------------------
 
 
-def read_drawings(path: Path):
-    """(uint8 (N, 28, 28), provenance, category hint or None) from a .npy bitmap file or a stroke file."""
-    import numpy as np
-
-    suffix = path.suffix.lower()
-    if not path.exists():
-        raise DataError(f"{str(path)!r} does not exist; give a .npy bitmap file or an .ndjson/.bin stroke file")
-    if suffix == ".npy":
-        from qdcore.data.local import npy_header
-
-        layout = "give Google's numpy_bitmap layout (uint8, N x 784)"
-        shape, fortran, dtype, offset, size = npy_header(path, layout)
-        if dtype.kind not in "uif" or dtype.hasobject or dtype.fields:
-            raise DataError(f"{path} holds {dtype} values, not pixel numbers; {layout}")
-        count = 1
-        for n in shape:
-            count *= n
-        if offset + count * dtype.itemsize != size:
-            raise DataError(f"{path} is {size:,} bytes but its header says {shape} {dtype}; "
-                            f"the file is truncated or corrupt")
-        if count == 0:
-            raise DataError(f"{path} holds no drawings (shape {shape}); {layout}")
-        arr = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
-        if arr.ndim == 1 and arr.size == 784:
-            arr = arr.reshape(1, 784)
-        if arr.ndim == 2 and arr.shape[1] == 784:
-            arr = arr.reshape(-1, 28, 28)
-        if arr.ndim != 3 or arr.shape[1:] != (28, 28):
-            raise DataError(f"{path} has shape {arr.shape}; expected (N, 784) or (N, 28, 28) like Google's "
-                            "numpy_bitmap files")
-        if arr.dtype != np.uint8:
-            a = np.asarray(arr, dtype=np.float64)
-            if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
-                raise DataError(f"{path} holds values outside 0..255; expected uint8 bitmaps")
-            arr = np.rint(a * 255 if a.max() <= 1.0 else a).astype(np.uint8)
-        images = np.ascontiguousarray(arr)
-        return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
-    if suffix in (".ndjson", ".bin"):
-        from qdcore.data.strokes import read_drawings_file
-
-        from qdcore.cli.common import print_notes
-        from qdcore.data.strokes import bad_lines_note
-
-        bad: list[tuple[int, str]] = []
-        images, prov = read_drawings_file(path, bad=bad)
-        if bad:
-            print_notes([bad_lines_note(path, bad)])  # the same note data info, show, export and train give
-        return images, [Path(p).name for p in prov], path.stem
-    raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")
-
-
 def predict_cmd(
     run: RunArg,
     file: Annotated[Path, typer.Argument(help=".npy bitmaps (Google's layout) or .ndjson/.bin strokes.", show_default=False)],
@@ -290,9 +246,9 @@ def predict_cmd(
     """Classify drawings from a file with a trained run's model."""
     import numpy as np
 
+    from qdcore.runs.kinds import predictor_of
+    from qdcore.data.drawing_file import read_drawing_file
     from qdcore.store import Store
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.evaluate import predict_probs
 
     if not 1 <= top <= 1000:
         raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
@@ -302,11 +258,13 @@ def predict_cmd(
     from qdcore.runs.refs import evaluable_kinds
 
     run_id = run_ref(store, run, evaluable_kinds())
-    rt = _runtime(device)
-    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
-    classes = list(meta["classes"])
-    images, prov, hint = read_drawings(Path(file).expanduser())
-    probs = predict_probs(model, images, rt)
+    predict, classes = predictor_of(store, run_id, device)
+    from qdcore.cli.common import print_notes
+
+    notes: list[str] = []
+    images, prov, hint = read_drawing_file(Path(file).expanduser(), notes=notes)
+    print_notes(notes)  # the same bad-lines note data info, show, export and train give
+    probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)

@@ -94,3 +94,23 @@ def parse_categories(spec: str | list[str] | None, allowed: list[str] | None = N
             out.append(check_category(item, allowed))
     seen: set[str] = set()
     return [c for c in out if not (c in seen or seen.add(c))]
+
+
+GOOGLE_PREFIX = "full_numpy_bitmap_"
+
+
+@lru_cache(maxsize=1)
+def _official_lookup() -> dict[str, str]:
+    return {c.lower(): c for c in official_categories()}
+
+
+def category_from_stem(stem: str) -> str:
+    """`full_numpy_bitmap_sea turtle` -> 'sea turtle'; official names matched case-insensitively, else the stem."""
+    # A non-UTF-8 file name arrives with surrogates that nothing downstream can encode: spell its bytes out.
+    from qdcore.fmt import text_path
+
+    stem = text_path(stem)
+    name = stem[len(GOOGLE_PREFIX):] if stem.lower().startswith(GOOGLE_PREFIX) else stem
+    lookup = _official_lookup()
+    key = name.strip().lower()
+    return lookup.get(key) or lookup.get(key.replace("_", " ")) or name

@@ -124,11 +124,12 @@ def _content_range_start(value: str | None) -> int | None:
 def download(categories: list[str] | None = None, dest: str | os.PathLike | None = None, mirror: str | None = None,
              progress: Callable[[DownloadProgress], None] | None = None, retries: int = 5, timeout: float = 30.0,
              backoff: float = 1.0, all_categories: bool = False,
-             known: Mapping[str, OfficialFile] | None = None) -> list[DownloadResult]:
+             known: Mapping[str, OfficialFile] | None = None, workers: int = 1) -> list[DownloadResult]:
     """Fetch `<mirror>/<category>.npy` for each category into dest (default: the data cache).
 
     `known` overrides Google's official size/md5 per category (tests serve small files).
-    Retries connection errors and 5xx `retries` times with exponential backoff from `backoff` s.
+    Retries connection errors and 5xx `retries` times with exponential backoff from `backoff` s;
+    `workers` files are fetched at once (each to its own .part file, so they never share a write).
     """
     names = official_categories() if all_categories else list(categories or [])
     if not names:
@@ -141,14 +142,32 @@ def download(categories: list[str] | None = None, dest: str | os.PathLike | None
     report = progress or (lambda _p: None)
     out: list[DownloadResult] = []
     failed: list[tuple[str, DataError]] = []
-    for cat in cats:
+    import threading
+    from concurrent.futures import CancelledError, ThreadPoolExecutor
+
+    unusable = threading.Event()  # the cache failed: files not yet started are not tried
+
+    def one(cat: str) -> DownloadResult:
+        if unusable.is_set():
+            raise CancelledError
         try:
-            out.append(_download_one(cat, dest, base, report, max(1, retries), timeout, backoff, known))
-        except CacheError as e:
-            e.results = out  # type: ignore[attr-defined]
+            return _download_one(cat, dest, base, report, max(1, retries), timeout, backoff, known)
+        except CacheError:
+            unusable.set()
             raise
-        except DataError as e:  # one missing or broken file should not stop the rest of a batch
-            failed.append((cat, e))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(int(workers), len(cats)))) as pool:
+        futures = [(cat, pool.submit(one, cat)) for cat in cats]
+        for cat, fut in futures:  # in the order asked, whatever order they finish in
+            try:
+                out.append(fut.result())
+            except CacheError as e:  # the cache itself is unusable: nothing else is started
+                e.results = out  # type: ignore[attr-defined]
+                raise
+            except CancelledError:
+                continue
+            except DataError as e:  # one missing or broken file should not stop the rest of a batch
+                failed.append((cat, e))
     if failed:
         first = failed[0][1]
         if len(cats) == 1:

@@ -61,6 +61,10 @@ class Splits:
     val: DrawingSet
     test: DrawingSet
 
+    def fingerprint(self) -> str:
+        """'train-val-test' short hashes: a run is resumable only while its selection yields these drawings."""
+        return "-".join(part.fingerprint()[:8] for part in (self.train, self.val, self.test))
+
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:
     # crc32 (not hash()) so the stream is stable across processes and Python versions.

@@ -7,34 +7,15 @@ a few thousand drawings from a 100 MB file never loads the file whole.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from qdcore.data.categories import official_categories
+from qdcore.data.categories import category_from_stem
 from qdcore.data.sources import FileSource, Source, files_by_category
 from qdcore.errors import DataError
 
 ROW = 784  # 28 x 28 uint8 pixels per drawing
-GOOGLE_PREFIX = "full_numpy_bitmap_"
-
-
-@lru_cache(maxsize=1)
-def _official_lookup() -> dict[str, str]:
-    return {c.lower(): c for c in official_categories()}
-
-
-def category_from_stem(stem: str) -> str:
-    """`full_numpy_bitmap_sea turtle` -> 'sea turtle'; official names matched case-insensitively, else the stem."""
-    # A non-UTF-8 file name arrives with surrogates that nothing downstream can encode: spell its bytes out.
-    from qdcore.fmt import text_path
-
-    stem = text_path(stem)
-    name = stem[len(GOOGLE_PREFIX):] if stem.lower().startswith(GOOGLE_PREFIX) else stem
-    lookup = _official_lookup()
-    key = name.strip().lower()
-    return lookup.get(key) or lookup.get(key.replace("_", " ")) or name
 
 
 def npy_header(path: Path, redo: str = "re-download it or delete it") -> tuple[tuple, bool, np.dtype, int, int]:

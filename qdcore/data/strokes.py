@@ -12,6 +12,7 @@ import json
 import math
 import mmap
 import os
+import re
 import struct
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qdcore.data.categories import category_from_stem
 from qdcore.data.sources import FileSource, files_by_category
 from qdcore.errors import DataError
 
@@ -425,8 +427,6 @@ def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]]) -> str:
 
 def category_of(path: Path) -> str:
     """'full_simplified_sea turtle.ndjson' -> 'sea turtle' (official names matched case-insensitively)."""
-    from qdcore.data.local import category_from_stem
-
     stem = path.stem
     for p in PREFIXES:
         if stem.lower().startswith(p):
@@ -517,6 +517,34 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28,
     return images[keep], [f"{path}#{int(r)}" for r in keep]
 
 
+_WORD = re.compile(rb'"word"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def word_rows(idx: FileIndex) -> dict[str, np.ndarray]:
+    """word -> index rows of an ndjson file's drawings (one entry when every line has the same word)."""
+    if idx.kind == KIND_BINARY or len(idx) == 0:
+        return {}
+    with open(idx.path, "rb") as f:
+        buf = f.read() if idx.path.stat().st_size < (1 << 20) else mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        a, b = (int(v) for v in idx.spans[0])
+        first = _WORD.search(buf, a, b)
+        if first is None:
+            return {}
+        # Google's files hold one word: counting its exact field settles that without a per-line scan.
+        if buf.count(first.group(0)) == len(idx):
+            return {json.loads(b'"' + first.group(1) + b'"'): np.arange(len(idx))}
+        words: dict[str, list[int]] = {}
+        for r, (a, b) in enumerate(idx.spans.tolist()):
+            m = _WORD.search(buf, a, b)
+            word = (json.loads(b"\"" + m.group(1) + b"\"") if m else "") or category_of(idx.path)
+            words.setdefault(word, []).append(r)
+    finally:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+    return {w: np.asarray(rows, np.int64) for w, rows in words.items()}
+
+
 class NdjsonSource(FileSource):
     """A folder of `<category>.ndjson` (simplified or raw) or Google `.bin` stroke files, or one such file."""
 
@@ -549,15 +577,29 @@ class NdjsonSource(FileSource):
             files = [p for p in files if p not in dumps]
         if not files:
             raise DataError(f"no .ndjson or .bin stroke files in {path}")
-        self._files = files_by_category(files, path, category_of)
+        # One file given alone (such as qd's export of people's drawings): a category per word it holds.
+        self._rows: dict[str, np.ndarray] = {}
+        if path.is_file() and path.suffix.lower() == ".ndjson":
+            self._rows = word_rows(index_file(path))
+        if self._rows:
+            self._files = {w: path for w in self._rows}
+        else:
+            self._files = files_by_category(files, path, category_of)
         self._kinds = {c: _sniff_kind(p) for c, p in self._files.items()}
         kinds = sorted(set(self._kinds.values()))
         self.kind = kinds[0] if len(kinds) == 1 else "+".join(kinds)
 
     def _index(self, category: str) -> FileIndex:
-        return index_file(self._file(category))
+        idx = index_file(self._file(category))
+        rows = self._rows.get(category)
+        if rows is None:
+            return idx
+        return FileIndex(idx.path, idx.kind, idx.spans[rows], idx.linenos[rows], idx.bad)
 
     def count(self, category: str) -> int:
+        if category in self._rows:
+            self._file(category)
+            return int(self._rows[category].size)
         idx = self._index(category)
         self._note(idx)
         return len(idx)

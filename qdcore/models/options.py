@@ -28,10 +28,13 @@ OPTION_DOCS: dict[str, str] = {
     "g_width": "generator base channels (dense 7x7x4w, convT 2w, w, 1)",
     "d_width": "discriminator base channels (conv w, 2w)",
     "C": "inverse L2 regularisation strength",
-    "max_iter": "maximum iterations (logreg) or boosting rounds (gbt)",
+    "max_iter": "maximum solver iterations of logistic regression",
+    "n_rounds": "maximum boosting rounds (each adds one tree per class)",
     "learning_rate": "boosting shrinkage",
-    "max_leaf_nodes": "leaves per tree",
-    "l2_regularization": "L2 penalty on leaf values",
+    "num_leaves": "leaves per tree",
+    "min_data_in_leaf": "fewest training drawings in a leaf",
+    "feature_fraction": "fraction of pixels each tree may split on (1 = all)",
+    "lambda_l2": "L2 penalty on leaf values",
     "seed": "random state of the estimator",
 }
 

@@ -65,8 +65,8 @@ _ZOO: list[ModelInfo] = [
               dict(GAN_DEFAULTS), kind="gan", builder=_M + "gan:build_pair"),
     ModelInfo("logreg", "logistic regression on raw pixels (scikit-learn)", "003 / 000",
               dict(CLASSICAL["logreg"]), kind="classical", builder=_M + "classical:build_classical"),
-    ModelInfo("gbt", "gradient-boosted trees on raw pixels (HistGradientBoosting for LightGBM)", "003",
-              dict(CLASSICAL["gbt"]), kind="classical", builder=_M + "classical:build_classical"),
+    ModelInfo("lightgbm", "gradient-boosted trees on raw pixels (LightGBM)", "003",
+              dict(CLASSICAL["lightgbm"]), kind="classical", builder=_M + "classical:build_classical"),
 ]
 _BY_NAME = {m.name: m for m in _ZOO}
 
@@ -101,7 +101,7 @@ def build_model(name: str, num_classes: int, **opts: Any) -> nn.Module:
     if info.kind == "gan":
         raise ConfigError(f"{info.name!r} is a GAN, not a classifier; build it with build_gan (or 'qd gan')")
     if info.kind == "classical":
-        raise ConfigError(f"{info.name!r} is a classical (scikit-learn) model; build it with build_classical")
+        raise ConfigError(f"{info.name!r} is a classical model (LightGBM / scikit-learn); build it with build_classical or train it with qd train")
     n = _classes(num_classes, 2)
     resolved = op.resolve(info.name, info.options, opts)
     given = {op.ALIASES.get(k, k) for k, v in opts.items() if v is not None}
@@ -126,7 +126,7 @@ def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -
 
 
 def build_classical(name: str, **opts: Any):
-    """A scikit-learn estimator for a classical baseline (see qdcore.models.classical)."""
+    """A LightGBM or scikit-learn estimator for a classical baseline (see qdcore.models.classical)."""
     from qdcore.models.classical import build_classical as build
 
     return build(model_info(name).name, **opts)

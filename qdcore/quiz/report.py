@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from qdcore.errors import ConfigError
+from qdcore.errors import ConfigError, StoreError
 from qdcore.quiz.stats import McNemar, mcnemar, wilson_interval
 
 if TYPE_CHECKING:
@@ -375,13 +375,11 @@ def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool 
     """Whether any of a run's test drawings is in `drawings` (reads provenance only); None if it has no readable predictions."""
     from qdcore.quiz.session import run_predictions_path
 
-    path = run_predictions_path(store, run_id)
-    if not path.is_file():  # missing, or a FIFO/device in its place: never opened
-        return None
+    from qdcore import predictions
+
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return not drawings.isdisjoint(str(p) for p in z["provenance"])
-    except Exception:  # noqa: BLE001 - any unreadable file (bad zip, objects, truncation) counts as none
+        return not drawings.isdisjoint(predictions.provenance(run_predictions_path(store, run_id)))
+    except (StoreError, TypeError):  # unreadable, or not a list of drawings: counts as none
         return None
 
 

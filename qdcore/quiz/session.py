@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qdcore.errors import ConfigError, DataError
-from qdcore.train.artifacts import PREDICTIONS_FILE
+from qdcore import predictions
+from qdcore.errors import ConfigError, DataError, StoreError
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -112,7 +112,9 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 
 def run_predictions_path(store: "Store", run_id: int) -> Path:
     """Where a run's test predictions are (the run must exist)."""
-    return store.run_dir(int(run_id), create=False) / PREDICTIONS_FILE
+    from qdcore.predictions import run_file
+
+    return run_file(store.run_dir(int(run_id), create=False))
 
 
 def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
@@ -134,21 +136,13 @@ def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], 
     path = run_predictions_path(store, run_id)
     if not path.exists():
         raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}'")
-    import zipfile
-
-    from qdcore.paths import regular_file
-
     redo = f"re-run 'qd eval {run_id}'"
-    regular_file(path, "a predictions file")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            classes = [str(c) for c in z["classes"]]
-            labels = np.asarray(z["labels"], dtype=np.int64)
-            predicted = np.asarray(z["probs"]).argmax(axis=1)
-            provenance = [str(p) for p in z["provenance"]]
-    except (ValueError, KeyError, OSError, EOFError, TypeError, zipfile.BadZipFile) as e:
-        why = "it holds objects, not plain arrays" if "pickle" in str(e) else str(e).split("\n")[0][:120]
-        raise ConfigError(f"{path} is not a readable predictions file ({why}); {redo}") from None
+        classes, labels, predicted, provenance = predictions.outcomes(path)
+    except StoreError as e:
+        raise ConfigError(str(e).replace("'qd eval RUN'", f"'qd eval {run_id}'")) from None
+    except (ValueError, TypeError) as e:  # arrays of the wrong shape or kind
+        raise ConfigError(f"{path} is not a readable predictions file ({str(e).splitlines()[0][:120]}); {redo}") from None
     n = len(labels)
     if len(predicted) != n or len(provenance) != n or (n and (labels.min() < 0 or labels.max() >= len(classes)
                                                                or predicted.max() >= len(classes))):
@@ -215,7 +209,7 @@ def _not_enough(cfg: QuizConfig, have: int, where: str) -> ConfigError:
 def _from_data(cfg: QuizConfig) -> QuizItems:
     from qdcore.data.categories import parse_categories
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(cfg.data)
     available = source.categories()
@@ -482,13 +476,12 @@ def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
     """Recent runs with test predictions to quiz on, each with its number of test drawings."""
     out = []
     for run in store.list_runs(limit=limit):
-        path = store.home / "runs" / str(run.id) / PREDICTIONS_FILE
+        path = predictions.run_file(store.home / "runs" / str(run.id))
         if not path.is_file():
             continue
         try:
-            with np.load(path, allow_pickle=False) as z:
-                n = int(z["labels"].shape[0])  # reads one small member, not the drawings
-        except Exception:  # noqa: BLE001 - an unreadable predictions file just is not offered
+            n = predictions.count(path)  # reads one small member, not the drawings
+        except (StoreError, TypeError, IndexError):  # an unreadable predictions file just is not offered
             continue
         if n:
             out.append((run, n))

@@ -6,17 +6,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH
+from qdcore.fmt import DASH, percent
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.train.config import PRESETS, TrainConfig, classifier_names
 
 MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; the resume checkpoint holds about three times that
 ALL_CATEGORIES = 345  # Quick, Draw!'s categories: the widest head a selection can ask for
-
-
-def pct(v: Any) -> str:
-    """0.912 -> '91.2%'."""
-    return f"{100 * v:.1f}%" if isinstance(v, (int, float)) and not isinstance(v, bool) else DASH
 
 
 def _num(v: Any) -> float | None:
@@ -47,7 +42,10 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
     import torch
 
+    from qdcore.data.synthetic_mix import check_synthetic
     from qdcore.models import build_model
+
+    check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
 
     with torch.device("meta"):
         model = build_model(cfg.model, _classes_of(cfg), **cfg.model_options())
@@ -94,13 +92,24 @@ def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -
     return evaluate_run(store, run_id, data, **options)
 
 
+def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
+    """(uint8 drawings -> softmax probabilities, class names) from model.safetensors + model.json."""
+    from qdcore.train.checkpoint import load_model
+    from qdcore.train.device import resolve
+    from qdcore.train.evaluate import predict_probs
+
+    rt = resolve(device or "auto", None)
+    model, meta = load_model(run_dir, rt.device)
+    return (lambda images: predict_probs(model, images, rt)), list(meta["classes"])
+
+
 def result_line(s: dict[str, Any]) -> str:
     """'test top-1 91.2% top-5 99.0% · best epoch 7'."""
     parts = []
     if "test_top1" in s:
-        parts.append(f"test top-1 {pct(s.get('test_top1'))} top-5 {pct(s.get('test_top5'))}")
+        parts.append(f"test top-1 {percent(s.get('test_top1'))} top-5 {percent(s.get('test_top5'))}")
     elif "val_top1" in s:
-        parts.append(f"val top-1 {pct(s.get('val_top1'))}")
+        parts.append(f"val top-1 {percent(s.get('val_top1'))}")
     if s.get("best_epoch"):
         parts.append(f"best epoch {s['best_epoch']}")
     return " · ".join(parts)
@@ -115,6 +124,7 @@ KIND = register(RunKind(
     presets=PRESETS,
     prepare=prepare,
     evaluate=evaluate,
+    predictor=predictor,
     opens="evaluation",
     result_line=result_line,
     panels=(
@@ -126,7 +136,7 @@ KIND = register(RunKind(
     columns=(
         Column("model", "model", 9, lambda c, s: c.get("model"), _g, right=False),
         Column("params", "params", 7, lambda c, s: _num(s.get("params")), _count),
-        Column("top1", "top-1", 7, lambda c, s: _num(s.get("test_top1")), pct),
+        Column("top1", "top-1", 7, lambda c, s: _num(s.get("test_top1")), percent),
         Column("lr", "lr", 7, lambda c, s: _num(c.get("lr")), _g),
         Column("epochs", "ep", 4, lambda c, s: _num(c.get("epochs")), lambda v: _g(None if v is None else int(v))),
         Column("per_class", "n/cls", 6, lambda c, s: _num(c.get("per_class")),

@@ -27,6 +27,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
   it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`.
+- `predictor(run_dir, device) -> (predict, classes)`: the run's model rebuilt from its files, `predict`
+  taking uint8 drawings (N, 28, 28) to probabilities (N, C) (`qd predict`); None: the kind has no model to use.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class RunKind:
     prepare: Callable[[Any], Any] | None = None
     default_name: Callable[[Any], str] | None = None
     evaluate: Callable[..., Any] | None = None
+    predictor: Callable[[Path, str | None], tuple[Callable[[Any], Any], list[str]]] | None = None
     opens: str = "live"  # TUI: a finished run opens the "evaluation" screen or its "live" view
     resumable: bool = True
     rate_unit: str = "img/s"  # what Progress.throughput counts
@@ -191,6 +194,15 @@ def opens_evaluation(name: str) -> bool:
     """Whether a finished run of this kind opens the evaluation screen (else its live view)."""
     k = find_kind(name)
     return k is not None and k.opens == "evaluation"
+
+
+def predictor_of(store: Any, run_id: int, device: str | None = None) -> tuple[Callable[[Any], Any], list[str]]:
+    """(uint8 drawings -> probabilities, class names) of a stored run's model, rebuilt by its kind."""
+    rec = store.get_run(int(run_id))
+    kind = find_kind(rec.kind)
+    if kind is None or kind.predictor is None:
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no model that classifies drawings")
+    return kind.predictor(store.run_dir(rec.id, create=False), device)
 
 
 def kind_of(cfg: Any) -> RunKind:

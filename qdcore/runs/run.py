@@ -152,7 +152,14 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     from qdcore.store import StoreSink
 
     store = _store(store)
-    rec, kind, cfg = resumable(store, run_id)
+    if _rank() != 0:  # rank 0 checks and claims the run; the other ranks follow its checkpoint
+        from qdcore.runs.kinds import find_kind
+
+        rec = store.get_run(run_id)
+        kind = find_kind(rec.kind)
+        cfg = kind.config.from_dict(rec.config, origin=f"run {run_id} config")
+    else:
+        rec, kind, cfg = resumable(store, run_id)
     if device:
         cfg = cfg.replace(device=device)
     run_dir = store.run_dir(run_id)

@@ -11,15 +11,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from qdcore.fmt import DASH, duration
+from qdcore.fmt import DASH, duration, percent
 from qdcore.runs.kinds import DEFAULT_KIND, Column, all_kinds, find_kind
 
 NAME_MIN = 16
 SCROLLBAR = 1
-
-
-def _pct(v: Any) -> str:
-    return DASH if v is None else f"{100 * v:.1f}%"
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ def row_values(run: Any, human: float | None = None) -> dict[str, Any]:
 def row_texts(run: Any, values: dict[str, Any]) -> dict[str, str]:
     """The cell text of each key of a row (its own kind's formatting; other kinds' columns blank)."""
     out = {"id": str(values["id"]), "name": values["name"], "status": values["status"],
-           "runtime": duration(values.get("runtime")), "human": _pct(values.get("human")),
+           "runtime": duration(values.get("runtime")), "human": percent(values.get("human")),
            "kind": values["kind"], "data": values.get("data", "")}
     kind = find_kind(run.kind)
     for col in (kind.columns if kind is not None else ()):

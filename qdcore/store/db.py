@@ -18,6 +18,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_write_bytes, qd_home
+from qdcore.store.drawn import DrawnStore
+from qdcore.store.sql import where as _where
 from qdcore.store.records import KIND_PATTERN, STATUSES, ArtifactRow, MetricRow, QuizAnswer, QuizSession, RunRecord
 from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -40,7 +42,7 @@ class _Conn(sqlite3.Connection):
         self.busy = threading.RLock()
 
 
-class Store:
+class Store(DrawnStore):
     """The run store at `<home>/qd.sqlite`; safe to share between threads and processes."""
 
     def __init__(self, home: str | os.PathLike | None = None, timeout: float = 10.0, reap: bool = True) -> None:
@@ -574,14 +576,6 @@ class Store:
 
 _SESSION_SQL = ("SELECT s.id, s.participant, s.config, s.run_id, s.started, s.ended, count(a.id) AS answered"
                 " FROM quiz_sessions s LEFT JOIN quiz_answers a ON a.session = s.id")
-
-
-def _where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
-    """' WHERE a = ? AND ...' (or '') and its arguments from (sql, value) pairs; a None value drops its
-    condition, and a condition without '?' takes no argument."""
-    used = [(sql, value) for sql, value in conditions if value is not None]
-    where = " WHERE " + " AND ".join(sql for sql, _ in used) if used else ""
-    return where, [value for sql, value in used if "?" in sql]
 
 
 def _text(v: Any) -> str:

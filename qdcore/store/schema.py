@@ -77,6 +77,43 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX artifacts_run ON artifacts(run_id, id)",
     ],
+    # v3: drawings people made on the draw screen (strokes as Google's raw ndjson, the model's guesses).
+    [
+        """CREATE TABLE drawings (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            participant TEXT NOT NULL,
+            word TEXT NOT NULL,  -- the category asked for
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,  -- the model that guessed
+            game TEXT,  -- drawings of one game share it
+            round INTEGER,
+            strokes TEXT NOT NULL,  -- [[[x...], [y...], [t ms...]], ...]
+            guesses TEXT NOT NULL DEFAULT '[]',  -- the model's top 5 at the end: [[class, prob], ...]
+            recognized INTEGER NOT NULL DEFAULT 0,
+            recognized_ms REAL,  -- from the start to the model's first right top guess
+            ms REAL NOT NULL DEFAULT 0,  -- time spent drawing
+            t REAL NOT NULL
+        )""",
+        "CREATE INDEX drawings_word ON drawings(word)",
+        "CREATE INDEX drawings_run ON drawings(run_id, id)",
+    ],
+    # v4: the trials of a study (a parent run); workers claim them one at a time.
+    [
+        """CREATE TABLE study_trials (
+            study INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',  -- the trial's axis values (its row in the study's table)
+            config TEXT NOT NULL DEFAULT '{}',  -- the full run config
+            status TEXT NOT NULL DEFAULT 'queued',  -- queued | running | done | failed
+            run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+            pid INTEGER,
+            host TEXT,
+            error TEXT,
+            started REAL,
+            ended REAL,
+            PRIMARY KEY (study, idx)
+        )""",
+        "CREATE INDEX study_trials_status ON study_trials(study, status, idx)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

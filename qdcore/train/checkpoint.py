@@ -216,3 +216,54 @@ def load_resume(run_dir: str | Path) -> dict[str, Any]:
     return {"model": parts["model"], "best": parts["best"] if doc.get("has_best") else None,
             "optimizer": _unflatten_optimizer(parts["optim"], doc["optimizer"]),
             "rng": parts["rng"], "state": doc["state"]}
+
+
+# -- several modules and optimizers in one file (GAN runs: a G/D pair, or one pair per class) ------------
+
+
+def save_states(path: str | Path, modules: dict[str, dict[str, torch.Tensor]],
+                optimizers: dict[str, dict[str, Any]] | None = None, rng: dict[str, torch.Tensor] | None = None,
+                state: dict[str, Any] | None = None, fmt: str = RESUME_FORMAT) -> Path:
+    """Named state dicts, named optimizer states, RNG streams and a JSON state in one safetensors file (atomic)."""
+    tensors: dict[str, torch.Tensor] = {}
+    opt_info: dict[str, Any] = {}
+    for name, sd in modules.items():
+        tensors.update({f"module/{name}/{k}": v for k, v in sd.items()})
+    for name, osd in (optimizers or {}).items():
+        t, info = _flatten_optimizer(osd)
+        tensors.update({f"optimizer/{name}/{k}": v for k, v in t.items()})
+        opt_info[name] = info
+    tensors.update({f"rng/{k}": v for k, v in (rng or {}).items()})
+    doc = {"format": fmt, "state": state or {}, "optimizers": opt_info, "modules": list(modules)}
+    path = Path(path)
+    atomic_write_bytes(path, _tensors_bytes(tensors, {"qd": json.dumps(doc)}))
+    return path
+
+
+def load_states(path: str | Path, fmt: str = RESUME_FORMAT, what: str = "checkpoint") -> dict[str, Any]:
+    """What save_states wrote: modules {name: state dict}, optimizers {name: state}, rng, state."""
+    path = Path(path)
+    tensors, meta = _read_tensors(path, what)
+    try:
+        doc = json.loads(meta["qd"])
+        if doc.get("format") != fmt:
+            raise ValueError(doc.get("format"))
+    except (KeyError, ValueError, TypeError):
+        raise StoreError(f"{path} is not a qd {what}; start a new run instead") from None
+    modules: dict[str, dict[str, torch.Tensor]] = {name: {} for name in doc.get("modules", [])}
+    optim: dict[str, dict[str, torch.Tensor]] = {name: {} for name in doc.get("optimizers", {})}
+    rng: dict[str, torch.Tensor] = {}
+    for key, v in tensors.items():
+        head, _, rest = key.partition("/")
+        if head == "rng":
+            rng[rest] = v
+            continue
+        name, _, inner = rest.partition("/")
+        if head == "module" and name in modules:
+            modules[name][inner] = v
+        elif head == "optimizer" and name in optim:
+            optim[name][inner] = v
+        else:
+            raise StoreError(f"{path} holds an unexpected tensor {key!r}; the checkpoint is corrupt")
+    optimizers = {name: _unflatten_optimizer(t, doc["optimizers"][name]) for name, t in optim.items()}
+    return {"modules": modules, "optimizers": optimizers, "rng": rng, "state": doc.get("state", {})}

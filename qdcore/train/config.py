@@ -42,6 +42,14 @@ class TrainConfig(RunConfig):
                                    max_open=True)
     model_opts: dict[str, Any] = option(factory=dict, help="Other model option KEY=VALUE (repeatable), e.g. "
                                         "depth=3, head_dropout=0.3.", panel=_MODEL, flag="--opt", metavar="KEY=VALUE")
+    # study 001: a GAN run's samples replace (or are added to) this share of each class's training drawings
+    synthetic: int | None = option(None, help="GAN run whose samples replace (or add to) a share of each class's "
+                                   "training drawings (study 001); val and test stay real.", panel="Data", min=1,
+                                   max=2**62, metavar="GAN_RUN")
+    synthetic_fraction: float = option(0.3, help="Share of each class's training drawings given to --synthetic.",
+                                       panel="Data", min=0, max=1, min_open=True)
+    synthetic_mode: str = option("replace", help="replace real drawings or add to them.", panel="Data",
+                                 choices=("replace", "add"))
     # optimisation
     epochs: int = option(10, help="Epochs.", panel=_OPT, short="-e", min=1, max=100_000, form="Epochs")
     batch_size: int = option(256, help="Batch size.", panel=_OPT, short="-b", min=1, max=65_536, form="Batch")
@@ -85,6 +93,9 @@ class TrainConfig(RunConfig):
                             max=1_000_000)
     deterministic: bool = option(False, help="Deterministic kernels (slower on GPU).", panel=_RUN)
     eval_batch_size: int = option(1024, help="Batch size of evaluation.", panel=_RUN, min=1, max=65_536)
+    device_memory: float | None = option(None, help="GB the drawings may take on the device (default: half the "
+                                         "free GPU memory); a larger selection streams from host memory.",
+                                         panel=_RUN, min=0, max=1e6, min_open=True, metavar="GB")
 
     def model_options(self) -> dict[str, Any]:
         """Options for build_model: the explicit fields that are set, then model_opts."""

@@ -56,13 +56,6 @@ def rank_info() -> tuple[int, int, int]:
             raise ConfigError(f"environment variable {name}={os.environ[name]!r} must be a whole number") from None
 
     rank, world, local = env_int("RANK", 0), env_int("WORLD_SIZE", 1), env_int("LOCAL_RANK", 0)
-    if world > 1:
-        import torch.distributed as dist
-
-        # Without a process group each rank would train its own unsynchronised copy: refuse, never fake it.
-        if not (dist.is_available() and dist.is_initialized()):
-            raise ConfigError(f"WORLD_SIZE={world} but no torch.distributed process group is set up; multi-GPU "
-                              "training is not supported yet: run one process (unset WORLD_SIZE)")
     return rank, world, local
 
 

@@ -19,11 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
 from qdcore.train import checkpoint as ckpt
+from qdcore.train import distributed as dist
 from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime, resolve
@@ -48,22 +50,17 @@ class TrainResult:
     events: list = field(default_factory=list)
 
 
-def load_splits(cfg: TrainConfig):
-    """The drawings of a config: select from its data source, then split train/val/test by its seed."""
-    from qdcore.data.drawingset import select, split
-    from qdcore.data.sources import open_source
-
-    ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
-    return split(ds, cfg.val, cfg.test, cfg.seed)
-
-
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, params, device: torch.device | None = None) -> torch.optim.Optimizer:
     """Adam, AdamW, SGD (+momentum, nesterov) or RMSprop with the config's parameters."""
     name = cfg.optimizer.lower()
+    # On CUDA one fused kernel updates every parameter: small models are otherwise launch-bound.
+    fused = {"fused": True} if device is not None and device.type == "cuda" else {}
     if name == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                **fused)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                                 **fused)
     if name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
                                weight_decay=cfg.weight_decay)
@@ -166,6 +163,7 @@ def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bo
     """Train a classifier as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
     cfg.validate()
     rt = resolve(cfg.device, cfg.amp)
+    dist.join(rt.device, rt.world_size)
     main = rt.rank == 0
     emit = sink if main else null_sink  # only rank 0 talks to sinks and writes files
     out_dir = Path(run_dir) if (run_dir is not None and main) else None
@@ -197,7 +195,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if splits is None:
         splits = load_splits(cfg)
     classes = list(splits.train.classes)
-    fingerprint = _fingerprint(splits)
+    fingerprint = splits.fingerprint()
     channels_last = rt.device.type in ("cpu", "cuda")
 
     model = build_model(cfg.model, len(classes), **cfg.model_options())
@@ -205,12 +203,12 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     model = model.to(rt.device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    train_data = DeviceData(splits.train.images, splits.train.labels, rt.device, channels_last)
-    val_data = DeviceData(splits.val.images, splits.val.labels, rt.device, channels_last)
-    optimizer = make_optimizer(cfg, model.parameters())
+    train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last)
+    optimizer = make_optimizer(cfg, model.parameters(), rt.device)
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
     net = torch.compile(net) if cfg.compile else net
+    step_net = dist.wrap(net, rt.device)  # DDP for the training steps; evaluation runs each rank's shard on `net`
     augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
     aug_gen = torch.Generator(device=rt.device)
 
@@ -247,7 +245,11 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             scaler.load_state_dict(st["scaler"])
         if st["batch"] > 0:  # mid-epoch: continue the same random streams
             _set_rng_state(rt, aug_gen, saved["rng"])
-            rng_restored = True
+            rng_restored = rt.world_size == st.get("world_size", 1) and rt.rank == 0
+            st["batch"] = _rebatch(st["batch"], st.get("world_size", 1), rt.world_size)
+        if rt.rank != 0:  # the saved accumulators are the sums over all ranks: rank 0 carries them
+            st["acc"], st["win"] = [0.0, 0, 0], [0.0, 0, 0]
+    st["world_size"] = rt.world_size
 
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
                     fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
@@ -272,8 +274,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         batches = DeviceData.batches(order, cfg.batch_size)
         start_batch = st["batch"]
         if not rng_restored:
-            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM))
-            aug_gen.manual_seed(seed_for(cfg.seed, epoch, _AUGMENT_STREAM))
+            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM, rt.rank))
+            aug_gen.manual_seed(seed_for(cfg.seed, epoch, _AUGMENT_STREAM, rt.rank))
         rng_restored = False
         if start_batch == 0:
             st["acc"], st["win"], st["epoch_seconds"] = [0.0, 0, 0], [0.0, 0, 0], 0.0
@@ -287,16 +289,15 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         clock.start()
         t_win = time.perf_counter()
         bi = start_batch
-        for bi in range(start_batch, len(batches)):
-            idx = batches[bi]
+        feed = train_data.iterate(batches, start_batch, augment, aug_gen)
+        for bi, (x, y) in enumerate(feed, start_batch):
             st["step"] += 1
             step = st["step"]
             lr = max(cfg.lr * lr_factor(cfg, step, total_steps, steps_per_epoch) * st["lr_scale"], 0.0)
             for g in optimizer.param_groups:
                 g["lr"] = lr
-            x, y = train_data.get(idx, augment, aug_gen)
             with rt.autocast():
-                logits = net(x)
+                logits = step_net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=criterion_smoothing)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
@@ -306,7 +307,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             else:
                 loss.backward()
                 optimizer.step()
-            b = int(idx.numel())
+            b = int(y.numel())
             with torch.no_grad():
                 lsum = loss.detach() * b
                 hits = (logits.argmax(1) == y).sum()
@@ -320,7 +321,14 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             if step % cfg.log_every == 0:
                 # The only per-step host sync: once every log_every steps.
                 wl, wh = win_loss.item(), win_hit.item()
-                _check_finite(wl / win_n, "training loss", step, epoch, epoch - 1)
+                # Every rank checks at the same steps and agrees, so a NaN on one rank fails them all together.
+                window_loss = wl / win_n
+                bad = not math.isfinite(window_loss)
+                if rt.world_size > 1:
+                    bad = dist.any_rank(bad, rt.device)
+                if bad:  # on a rank whose own window stayed finite, the NaN is another rank's
+                    _check_finite(window_loss if not math.isfinite(window_loss) else math.nan, "training loss",
+                                  step, epoch, epoch - 1)
                 now = time.perf_counter()
                 emit(Progress(step, epoch, st["images"], lr, wl / win_n, win_n * rt.world_size / max(now - t_win, 1e-9),
                               wh / win_n))
@@ -328,15 +336,20 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
                 win_hit.zero_()
                 win_n = 0
                 t_win = now
-            if should_stop():
+            # Many ranks agree on stopping every log_every steps (one tiny collective), so all end at one step.
+            if (should_stop() if rt.world_size == 1 else (step % cfg.log_every == 0
+                                                         and dist.any_rank(should_stop(), rt.device))):
                 stop = True
                 break
         st["epoch_seconds"] += clock.stop()
-        st["acc"] = [acc_loss.item(), int(acc_hit.item()), acc_n]
-        st["win"] = [win_loss.item(), int(win_hit.item()), win_n]
         finished_epoch = bi + 1 >= len(batches)
+        # Sums over all ranks (one collective an epoch); rank 0 keeps them, the others restart from zero.
+        tot_loss, tot_hit, tot_n = dist.all_sum(acc_loss, acc_hit, acc_n, device=rt.device)
+        st["acc"] = [tot_loss, int(tot_hit), int(tot_n)] if rt.rank == 0 else [0.0, 0, 0]
+        st["win"] = [win_loss.item(), int(win_hit.item()), win_n]
         # Never checkpoint weights a non-finite loss has touched: the last good checkpoint stays.
-        _check_finite(st["acc"][0], "training loss", st["step"], epoch, epoch - 1)
+        # The summed loss is the same on every rank, so all ranks fail together.
+        _check_finite(tot_loss, "training loss", st["step"], epoch, epoch - 1)
         if stop and not finished_epoch:
             # Mid-epoch: the resume checkpoint continues at the next batch with the same RNG streams.
             path = save_resume(epoch, bi + 1)
@@ -346,14 +359,14 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             break
 
         st["train_seconds"] += st["epoch_seconds"]
-        val = evaluate(net, val_data, rt, cfg.eval_batch_size)
-        train_loss = st["acc"][0] / max(1, acc_n)
-        train_top1 = st["acc"][1] / max(1, acc_n)
+        val = evaluate(net, val_data, rt, cfg.eval_batch_size, shard=True)
+        train_loss = tot_loss / max(1, tot_n)
+        train_top1 = tot_hit / max(1, tot_n)
         cur_lr = optimizer.param_groups[0]["lr"]
         if val.n:
             _check_finite(val.loss, "validation loss", st["step"], epoch, epoch - 1)
         _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
-        throughput = acc_n * rt.world_size / max(st["epoch_seconds"], 1e-9)
+        throughput = tot_n / max(st["epoch_seconds"], 1e-9)
         emit(EpochEnd(epoch, st["step"], st["epoch_seconds"], {
             "train/loss": train_loss, "train/top1": train_top1, "val/loss": val.loss, "val/top1": val.top1,
             "val/top5": val.top5, "train/lr": cur_lr, "train/seconds": st["epoch_seconds"],
@@ -380,7 +393,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
                 st["stopped_early"] = True
         epoch += 1
         save_resume(epoch, 0)
-        stop = stop or should_stop()
+        stop = dist.any_rank(stop or should_stop(), rt.device)
         if stop and epoch <= cfg.epochs and not st["stopped_early"]:
             status = "interrupted"
             break
@@ -414,10 +427,9 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     if channels_last:
         # Hand back a model in the default layout: it then computes exactly as load_model's does.
         model = model.to(memory_format=torch.contiguous_format)
-        if not cfg.compile:
-            net = fast_view(model)
-    test_data = DeviceData(splits.test.images, splits.test.labels, rt.device, channels_last)
-    test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=True)
+        # Eager for the test pass: a compiled graph asserts the strides it was traced with.
+        net = fast_view(model)
+    test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=True, shard=True)
     summary.update({"test_loss": test.loss, "test_top1": test.top1, "test_top5": test.top5})
     preds = None
     if test.n:
@@ -439,8 +451,21 @@ def _check_finite(value: float, what: str, step: int, epoch: int, good_epoch: in
                         f"and {kept}: lower --lr or check the data")
 
 
-def _fingerprint(splits) -> str:
-    return "-".join(part.fingerprint()[:8] for part in (splits.train, splits.val, splits.test))
+def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool):
+    """Train/val/test data resident on the device when they fit the memory budget, else streamed from the host."""
+    from qdcore.train import stream
+
+    parts = (splits.train, splits.val, splits.test)
+    budget = cfg.device_memory * 2**30 if cfg.device_memory else stream.default_budget(rt.device)
+    if stream.fits(sum(len(p) for p in parts), budget):
+        return tuple(DeviceData(p.images, p.labels, rt.device, channels_last) for p in parts)
+    return tuple(stream.StreamData.within(p.images, p.labels, rt.device, channels_last, budget, cfg.batch_size)
+                 for p in parts)
+
+
+def _rebatch(batch: int, old_world: int, new_world: int) -> int:
+    """A mid-epoch position under another world size: the same drawings of the epoch's permutation consumed."""
+    return batch * old_world // new_world
 
 
 def _model_meta(cfg: TrainConfig, classes: list[str], epoch: int, val_loss: float, fingerprint: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -32,8 +32,14 @@ class EvalResult:
 
 
 def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1024,
-             keep_probs: bool = False) -> EvalResult:
-    """One pass in inference mode; sums stay on the device and sync once at the end."""
+             keep_probs: bool = False, shard: bool = False) -> EvalResult:
+    """One pass in inference mode; sums stay on the device and sync once at the end.
+
+    With `shard` under DistributedDataParallel each rank evaluates every world-th drawing and the
+    sums (and probabilities, in the original order) are combined, so every rank gets the whole result.
+    """
+    if shard and rt.world_size > 1:
+        return _evaluate_sharded(model, data, rt, batch_size, keep_probs)
     n = len(data)
     if n == 0:
         return EvalResult(float("nan"), float("nan"), float("nan"), 0,
@@ -63,6 +69,24 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
         model.train(was_training)
     probs = torch.cat(chunks).numpy().astype(np.float32) if keep_probs else None
     return EvalResult(loss_sum.item() / n, hit1.item() / n, hit5.item() / n, n, probs)
+
+
+def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int,
+                      keep_probs: bool) -> EvalResult:
+    from qdcore.train import distributed as dist
+
+    n = len(data)
+    part = evaluate(model, data.shard(rt.rank, rt.world_size), rt, batch_size, keep_probs)
+    m = part.n
+    loss, hit1, hit5 = (0.0, 0.0, 0.0) if m == 0 else (part.loss * m, part.top1 * m, part.top5 * m)
+    loss, hit1, hit5 = dist.all_sum(loss, hit1, hit5, device=rt.device)
+    probs = None
+    if keep_probs:
+        local = torch.as_tensor(part.probs if m else np.zeros((0, 0), np.float32), device=rt.device)
+        probs = dist.gather_rows(local, n).cpu().numpy() if n else np.zeros((0, 0), np.float32)
+    if n == 0:
+        return EvalResult(float("nan"), float("nan"), float("nan"), 0, probs)
+    return EvalResult(loss / n, round(hit1) / n, round(hit5) / n, n, probs)
 
 
 def predict_probs(model: torch.nn.Module, images: np.ndarray, rt: Runtime, batch_size: int = 1024) -> np.ndarray:
@@ -123,11 +147,19 @@ class RunEvaluation:
         return {"run_id": self.run_id, "data": self.where, "synthetic": self.synthetic, **out}
 
 
+def require_classifier(store: "Store", run_id: int, command: str) -> None:
+    """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
+    rec = store.get_run(int(run_id))
+    if rec.kind != "classifier":
+        raise ConfigError(f"run {rec.id} is a {rec.kind} run; {command} needs a classifier run "
+                          "(see 'qd runs list --kind classifier')")
+
+
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
                      model_classes: list[str]):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
     from qdcore.data.drawingset import select
-    from qdcore.data.sources import open_source
+    from qdcore.data.opener import open_source
 
     source = open_source(data)
     if categories is None:
@@ -146,7 +178,6 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
     from qdcore.train.checkpoint import load_model
     from qdcore.train.config import TrainConfig
-    from qdcore.train.engine import load_splits
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
@@ -155,13 +186,23 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     kind = find_kind(rec.kind)
     if kind is None or kind.config is not TrainConfig:
         raise ConfigError(f"run {run_id} is a {rec.kind} run; evaluate it with 'qd eval', which knows its kind")
-    run_dir = store.run_dir(run_id, create=False)
     rt = resolve(device or "auto", None)
-    model, meta = load_model(run_dir, rt.device)
-    classes = list(meta["classes"])
+    model, meta = load_model(store.run_dir(run_id, create=False), rt.device)
+    cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
+    return evaluate_with(store, run_id, lambda images: predict_probs(model, images, rt, batch_size),
+                         list(meta["classes"]), cfg, data, categories=categories, per_class=per_class, seed=seed,
+                         imbalance=imbalance)
+
+
+def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
+                  cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
+                  seed: int = 0, imbalance: str | None = None) -> RunEvaluation:
+    """Any kind's model (`predict`: uint8 drawings -> probabilities) on the test split of `cfg` or on `data`."""
+    from qdcore.data.selection import load_splits
+
+    run_dir = store.run_dir(run_id, create=False)
     if data is None:
-        cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
-        ds = load_splits(cfg).test
+        ds = load_splits(cfg, synthetic=False).test
         if list(ds.classes) != classes:
             raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
                             "evaluate it with 'qd eval RUN --data ...' and matching --categories")
@@ -172,7 +213,10 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
         ds = select_for_model(data, categories, per_class, seed, imbalance, classes)
         labels_for(ds, classes, where=str(data))  # the one-line error names the data before any work
         where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
-    preds = predictions_for(model, ds, classes, rt, batch_size)
+    labels = labels_for(ds, classes)
+    images = np.asarray(ds.images, np.uint8).reshape(-1, 28, 28)
+    preds = Predictions(np.asarray(predict(images), np.float32), labels, list(classes), images,
+                        [ds.provenance(i) for i in range(len(ds))])
     path = None
     if data is None:
         path = run_dir / PREDICTIONS_FILE

@@ -36,7 +36,8 @@ class DeviceData:
         if imgs.dtype != torch.uint8:
             raise TypeError(f"images must be uint8, got {imgs.dtype}")
         self.images = imgs.reshape(-1, 28, 28).to(device)
-        self.labels = torch.as_tensor(np.asarray(labels, dtype=np.int64)).to(device)
+        lab = labels if isinstance(labels, torch.Tensor) else torch.as_tensor(np.asarray(labels, dtype=np.int64))
+        self.labels = lab.to(device)
         self.device = device
         self.channels_last = channels_last
 
@@ -58,6 +59,12 @@ class DeviceData:
             chunks.pop()
         return chunks
 
+    def iterate(self, batches: list[torch.Tensor], start: int, augment: Augment | None,
+                generator: torch.Generator | None):
+        """(x, y) for batches[start:] (StreamData yields the same from host memory)."""
+        for idx in batches[start:]:
+            yield self.get(idx, augment, generator)
+
     def get(self, idx: torch.Tensor, augment: Augment | None = None,
             generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(float32 (B, 1, 28, 28) in [0, 1], labels) for the given indices, augmented on the device."""
@@ -67,6 +74,15 @@ class DeviceData:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.labels.index_select(0, idx)
+
+    def shard(self, rank: int, world_size: int) -> "DeviceData":
+        """Rows rank, rank + world, ... (a view): this rank's part of an evaluation."""
+        if world_size <= 1:
+            return self
+        part = DeviceData.__new__(DeviceData)
+        part.images, part.labels = self.images[rank::world_size], self.labels[rank::world_size]
+        part.device, part.channels_last = self.device, self.channels_last
+        return part
 
     def scaled(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """An unaugmented slice (evaluation in order)."""
@@ -116,6 +132,6 @@ def _mix(*parts: int) -> int:
     return h
 
 
-def seed_for(seed: int, epoch: int, what: int) -> int:
-    """The seed of one stream (augmentation, dropout) in one epoch."""
-    return _mix(seed, epoch, what)
+def seed_for(seed: int, epoch: int, what: int, rank: int = 0) -> int:
+    """The seed of one stream (augmentation, dropout) in one epoch; each DDP rank draws its own."""
+    return _mix(seed, epoch, what) if rank == 0 else _mix(seed, epoch, what, rank)

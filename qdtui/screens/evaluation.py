@@ -12,13 +12,14 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from qdcore.fmt import literal
+from qdcore.fmt import interval, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
-from qdtui.messages import CellSelected
+from qdtui.messages import CellSelected, DrawingFocused
+from qdtui.screens.evaltabs.calibration import CalibrationPane
 from qdtui.screens.evaltabs.cam import CamPane
 from qdtui.screens.evaltabs.clusters import ClustersPane
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.evaltabs.hidden import HiddenPane
 from qdtui.screens.evaltabs.quality import QualityPane
 from qdtui.screens.evaltabs.worst import WorstPane
@@ -30,14 +31,15 @@ if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
 
 TABS = (("overview", "Overview"), ("confusion", "Confusion"), ("pairs", "Pairs"), ("worst", "Worst"),
-        ("clusters", "Clusters"), ("cam", "CAM"), ("hidden", "Hidden"), ("quality", "Quality"))
-PER_CLASS_SORT = (("class", "class"), ("precision", "precision"), ("recall", "recall"), ("f1", "F1"),
-                  ("support", "support"))
+        ("clusters", "Clusters"), ("cam", "CAM"), ("hidden", "Hidden"), ("quality", "Quality"),
+        ("calibration", "Calibration"))
+PER_CLASS_SORT = (("class", "class"), ("precision", "precision"), ("recall", "recall"),
+                  ("recall_ci", "recall 95% CI"), ("f1", "F1"), ("support", "support"))
 
 
-def pct(v: float | None) -> str:
-    """0.4567 -> '45.7%'."""
-    return "–" if v is None else f"{100 * v:.1f}%"
+def _ends(ci) -> tuple:
+    """(lo, hi) of an interval, (None, None) where there is none (a class without test drawings)."""
+    return tuple(ci) if ci else (None, None)
 
 
 class OverviewPane(EvalPane):
@@ -62,21 +64,23 @@ class OverviewPane(EvalPane):
         s = data.summary
         m = s["macro"]
         text = Text()
-        text.append(f"top-1 {pct(s['top1'])}", style="bold")
-        text.append(f" · top-5 {pct(s['top5'])} · macro precision {pct(m['precision'])} · "
-                    f"recall {pct(m['recall'])} · F1 {pct(m['f1'])}")
+        text.append(f"top-1 {percent(s['top1'])}", style="bold")
+        text.append(f" [{interval(*_ends(s['top1_ci']))}] · top-5 {percent(s['top5'])} [{interval(*_ends(s['top5_ci']))}]"
+                    f" · macro precision {percent(m['precision'])} · recall {percent(m['recall'])} · F1 {percent(m['f1'])}")
         wrong = int((data.predicted != data.pred.labels).sum())
-        text.append(f"\n{s['n']:,} test drawings · {len(s['classes'])} classes · {wrong:,} misclassified", style="dim")
+        text.append(f"\n{s['n']:,} test drawings · {len(s['classes'])} classes · {wrong:,} misclassified · "
+                    f"[…]: Wilson 95% intervals · calibration error {percent(data.calibration.ece)} (tab 9)",
+                    style="dim")
         base = data.baseline
         if base is not None:
             acc = base.accuracy
-            text.append(f"\npeople {pct(acc.top1)}", style="bold")
+            text.append(f"\npeople {percent(acc.top1)}", style="bold")
             if acc.lo is not None:
-                text.append(f" [{pct(acc.lo)}–{pct(acc.hi)}]")
+                text.append(f" [{interval(acc.lo, acc.hi)}]")
             text.append(f" on {acc.total:,} quiz answers by {base.participants} "
                         f"{'person' if base.participants == 1 else 'people'}")
             if base.model is not None and base.model.top1 is not None:
-                text.append(f"; the model {pct(base.model.top1)} on the same drawings")
+                text.append(f"; the model {percent(base.model.top1)} on the same drawings")
         elif data.baseline_note:
             text.append(f"\npeople: {data.baseline_note}", style="dim")
         self.query_one("#overview-summary", Static).update(text)
@@ -90,18 +94,23 @@ class OverviewPane(EvalPane):
             mark = " ▼" if key == self.sort_by and key != "class" else ""
             table.add_column(label + mark, key=key)
         rows = list(self.data.summary["per_class"])
-        if self.sort_by != "class":
+        if self.sort_by == "recall_ci":  # by the lower end: the classes we can be least sure of first
+            rows.sort(key=lambda r: (_ends(r["recall_ci"])[0] or 0.0, r["class"]))
+        elif self.sort_by != "class":
             rows.sort(key=lambda r: (-r[self.sort_by], r["class"]))
         for r in rows:
-            table.add_row(plain(r["class"]), *[Text(pct(r[k]), justify="right") for k in ("precision", "recall", "f1")],
-                          Text(f"{r['support']:,}", justify="right"), key=r["class"])
+            table.add_row(plain(r["class"]), *[Text(percent(r[k]), justify="right") for k in ("precision", "recall")],
+                          Text(interval(*_ends(r["recall_ci"])), justify="right", style="dim"),
+                          Text(percent(r["f1"]), justify="right"), Text(f"{r['support']:,}", justify="right"),
+                          key=r["class"])
         m = self.data.summary["macro"]
         table.add_row(Text("macro avg", style="bold"),
-                      *[Text(pct(m[k]), justify="right", style="bold") for k in ("precision", "recall", "f1")],
+                      *[Text(percent(m[k]), justify="right", style="bold") for k in ("precision", "recall")], "",
+                      Text(percent(m["f1"]), justify="right", style="bold"),
                       Text(f"{m['support']:,}", justify="right", style="bold"), key="__macro__")
 
     def action_sort(self) -> None:
-        """Sort by the next column (class, precision, recall, F1, support)."""
+        """Sort by the next column (class, precision, recall, recall interval, F1, support)."""
         keys = [k for k, _ in PER_CLASS_SORT]
         self.sort_by = keys[(keys.index(self.sort_by) + 1) % len(keys)]
         if self.data is not None and self.data.ok:
@@ -165,7 +174,7 @@ class PairsPane(EvalPane):
         table.add_columns("A", "B", "A as B", "B as A", "share", "drawings")
         for k, p in enumerate(data.pairs):
             table.add_row(plain(p.a), plain(p.b), Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
-                          Text(pct(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
+                          Text(percent(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
         line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
                 "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")
         self.query_one("#pairs-line", Static).update(Text(line, no_wrap=True, overflow="ellipsis"))
@@ -176,7 +185,7 @@ class PairsPane(EvalPane):
         sections = [GallerySection(f"{p.a} → {p.b}", by_confidence(self.data, p.idx_a_as_b)),
                     GallerySection(f"{p.b} → {p.a}", by_confidence(self.data, p.idx_b_as_a))]
         self.app.push_screen(GalleryScreen(f"{p.a} ⇄ {p.b}", self.data, sections,
-                                           note=f"{pct(p.share)} of {p.n_a + p.n_b:,} drawings confused"))
+                                           note=f"{percent(p.share)} of {p.n_a + p.n_b:,} drawings confused"))
 
     def focus_main(self) -> None:
         self.query_one("#pairs-table", DataTable).focus()
@@ -185,6 +194,7 @@ class PairsPane(EvalPane):
 PANES: dict[str, type[EvalPane]] = {
     "overview": OverviewPane, "confusion": ConfusionPane, "pairs": PairsPane, "worst": WorstPane,
     "clusters": ClustersPane, "cam": CamPane, "hidden": HiddenPane, "quality": QualityPane,
+    "calibration": CalibrationPane,
 }
 
 
@@ -207,7 +217,7 @@ class EvaluationScreen(Screen):
         *[Binding(str(k + 1), f"tab('{key}')", label, show=False) for k, (key, label) in enumerate(TABS)],
     ]
     HELP_EXTRA = [
-        ("1-8", "the tabs, left to right"),
+        ("1-9", "the tabs, left to right"),
         ("tab", "tab bar / the tab's widgets"),
         ("arrows enter", "move; enter opens the drawings"),
         ("n", "counts / row rates (Confusion)"),

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from qdcore.fmt import literal
+from qdcore.fmt import literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
@@ -30,19 +30,21 @@ def run_row(run) -> tuple:
         plain(getattr(run, "name", "") or ""),
         plain(getattr(run, "kind", "") or ""),
         Text(status, style=STATUS_STYLE.get(status, "")),
-        Text("" if acc is None else f"{acc:.1%}", justify="right"),
+        Text("" if acc is None else percent(acc), justify="right"),
         started,
     )
 
 
 class HomeScreen(Screen):
-    """Dataset, recent runs and the actions: train, runs, data, quiz."""
+    """Dataset, recent runs and the actions: train, runs, data, quiz, draw."""
 
     BINDINGS = [
         Binding("t", "app.open('train')", "Train"),
         Binding("r", "app.open('runs')", "Runs"),
+        Binding("s", "app.open('studies')", "Studies"),
         Binding("d", "app.open('data')", "Data"),
         Binding("z", "app.open('quiz')", "Quiz"),
+        Binding("g", "app.open('draw')", "Draw"),
         Binding("q", "app.quit", "Quit"),
     ]
     HELP_EXTRA = [("up/down enter", "pick a recent run")]

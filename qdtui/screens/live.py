@@ -18,7 +18,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -26,7 +25,7 @@ from qdcore.fmt import literal
 from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
-from qdtui.messages import MetricRows
+from qdtui.messages import Launched, RunPolled
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
 
@@ -50,32 +49,6 @@ class LiveCurves(Curves):
         dt = time.perf_counter() - t
         self.cost = dt if not self.cost else 0.7 * self.cost + 0.3 * dt
         return out
-
-
-# --- messages of this screen ------------------------------------------------------------------------
-
-
-class RunPolled(MetricRows):
-    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
-
-    def __init__(self, run_id: int | None, rows: list, run: Any | None, error: str = "", launch: int = 0,
-                 code: int | None = None, arrays: dict | None = None) -> None:
-        super().__init__(run_id, rows, getattr(run, "status", "") or "")
-        self.run = run
-        self.arrays = arrays or {}  # artifact panel name -> (artifact row, array, labels)
-        self.error = error
-        self.launch = launch  # which start of a child the poll belongs to (older polls are dropped)
-        self.code = code  # exit code of the child started here, None while it runs
-
-
-class Launched(Message):
-    """The core launcher started a child (`job`), or could not (`error`)."""
-
-    def __init__(self, job: Any | None, error: str, launch: int) -> None:
-        super().__init__()
-        self.job = job
-        self.error = error
-        self.launch = launch
 
 
 # --- the screen ---------------------------------------------------------------------------------------
@@ -159,6 +132,7 @@ class LiveScreen(Screen):
         self._flushes = 0
         self._ticks = 0
         self._plotted = 0.0
+        self._rebuilding = False
 
     # -- layout ----------------------------------------------------------------
 
@@ -210,17 +184,18 @@ class LiveScreen(Screen):
         if kind == self.kind:
             return
         self.kind = kind
-        for w in self.query(".live-plot"):
-            w.remove()
-        for w in self.query("#live-plots"):
-            w.remove()
         self.live.panels, self.live._routes = _panels(kind), None
-        self.mount_all(self._plot_widgets(self.live.panels), before=self.query_one(Footer))
-        self.call_after_refresh(self._after_rebuild)
+        self._rebuilding = True  # points wait in self.live until the new plots are mounted
+        self.call_later(self._rebuild)
 
-    def _after_rebuild(self) -> None:
+    async def _rebuild(self) -> None:
+        # The old plots must be gone before the new ones mount: they share ids (live-plots, live-loss, ...).
+        await self.query(".live-plot, #live-plots").remove()
+        await self.mount_all(self._plot_widgets(self.live.panels), before=self.query_one(Footer))
+        self._rebuilding = False
         self._init_series()
         self._fit()
+        self._flush(now=True)
 
     def on_mount(self) -> None:
         self._init_series()
@@ -424,7 +399,8 @@ class LiveScreen(Screen):
         if not self._dirty and running and self._ticks % MEMORY_EVERY == 0:
             self._dirty = self._memory_text() != self._memory
         t = time.monotonic()
-        if self.live.points and (now or not running or t - self._plotted >= self.plot_interval()):
+        if self.live.points and not self._rebuilding and (now or not running or
+                                                          t - self._plotted >= self.plot_interval()):
             self._plotted = t
             plots = self.plots
             for plot, series, x, y in self.live.take_points():

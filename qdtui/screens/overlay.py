@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
+from qdtui.messages import HistoriesLoaded
 from qdtui.widgets.curves import Curves
-
-
-class HistoriesLoaded(Message):
-    """Per-epoch curves of several runs, for the overlay."""
-
-    def __init__(self, curves: list[tuple[Any, dict[str, list[tuple[int, float]]]]], error: str = "") -> None:
-        super().__init__()
-        self.curves = curves
-        self.error = error
 
 
 class OverlayScreen(Screen):

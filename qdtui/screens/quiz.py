@@ -12,14 +12,14 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qdcore.fmt import literal
+from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
+from qdtui.messages import QuizFailed, QuizReady
 from qdtui.widgets.drawing import Drawing, as_image
 
 # Zooms tried for the big drawing, largest first; 1.5x is what fits 80x24 (42x21 cells).
@@ -85,22 +85,6 @@ class QuizDrawing(Drawing):
         self._fitted = key
         self.zoom = 0.5 if scale < 1 else 1.0
         self.image = self._source if scale <= 1 else upscale(self._source, scale)
-
-
-class QuizReady(Message):
-    """The quiz session was opened (items built or rebuilt)."""
-
-    def __init__(self, session: Any) -> None:
-        super().__init__()
-        self.session = session
-
-
-class QuizFailed(Message):
-    """The quiz could not be opened; `error` is one line for the user."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
 
 
 def _matches(classes: list[str], text: str) -> list[str]:
@@ -259,7 +243,7 @@ class QuizScreen(Screen):
         shown = min(done + 1, total)
         t.append(f" · drawing {shown} of {total}" if not s.complete else f" · all {total} done")
         if s.config.feedback and score.done:
-            t.append(f" · score {score.correct}/{score.done} ({score.correct / score.done:.0%})")
+            t.append(f" · score {score.correct}/{score.done} ({percent(score.correct / score.done, 0)})")
         elif not s.config.feedback:
             t.append(" · feedback off")
         if s.items.synthetic:
@@ -324,7 +308,7 @@ class QuizScreen(Screen):
         acc = accuracy(score.correct, score.total)
         text = Text()
         text.append("Quiz complete. ", style="bold")
-        text.append(f"{score.correct} of {score.total} right ({acc.top1:.0%}, 95% CI {acc.lo:.0%}–{acc.hi:.0%})")
+        text.append(f"{score.correct} of {score.total} right ({percent(acc.top1, 0)}, 95% CI {interval(acc.lo, acc.hi, 0)})")
         if score.skipped:
             text.append(f", {score.skipped} skipped")
         text.append(".\n\n")

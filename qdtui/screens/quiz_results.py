@@ -11,27 +11,20 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from qdcore.fmt import literal
+from qdcore.fmt import DASH, interval, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
+from qdtui.messages import ReportLoaded
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
-
-DASH = "—"
-
-
-def pct(v: float | None) -> str:
-    """0.753 -> '75.3%'."""
-    return DASH if v is None else f"{v * 100:.1f}%"
 
 
 def ci(acc: Any) -> str:
     """'53.1–88.8%' for an Accuracy."""
-    return DASH if acc.lo is None else f"{acc.lo * 100:.1f}–{acc.hi * 100:.1f}%"
+    return interval(acc.lo, acc.hi)
 
 
 def p_value(v: float) -> str:
@@ -47,14 +40,14 @@ def summary_text(rep: Any) -> Text:
         t.append(" — take a quiz (n on the quiz screen, or `qdtui quiz --name NAME`).")
         return t
     o = rep.overall
-    t.append(f"Human top-1 {pct(o.top1)}", style="bold")
+    t.append(f"Human top-1 {percent(o.top1)}", style="bold")
     who = ", ".join(rep.participants) if len(rep.participants) <= 3 else f"{len(rep.participants)} participants"
     t.append(f" (95% CI {ci(o)}) · {o.correct}/{o.total} right · {rep.skipped} skipped · {who}")
     v = rep.vs_model
     if v is not None and v.matched:
         name = v.run_name if len(v.run_name) <= 16 else v.run_name[:15] + "…"
-        t.append(f"\nSame drawings, run {v.run_id} ({literal(name)}): people {pct(v.people.top1)}, "
-                 f"model {pct(v.model.top1)}, McNemar p={p_value(v.test.p_value)}")
+        t.append(f"\nSame drawings, run {v.run_id} ({literal(name)}): people {percent(v.people.top1)}, "
+                 f"model {percent(v.model.top1)}, McNemar p={p_value(v.test.p_value)}")
     for note in rep.notes:
         t.append(f"\n{note}", style="dim")
     return t
@@ -82,20 +75,11 @@ def vs_model_text(rep: Any) -> Text:
              f"both wrong {v.both_wrong}\n")
     test = v.test
     kind = "exact binomial" if test.exact else "chi-square, continuity-corrected"
-    t.append(f"people {pct(v.people.top1)} ({ci(v.people)}) vs model {pct(v.model.top1)} ({ci(v.model)})\n")
+    t.append(f"people {percent(v.people.top1)} ({ci(v.people)}) vs model {percent(v.model.top1)} ({ci(v.model)})\n")
     t.append(f"McNemar ({kind}): b={test.b}, c={test.c}, p={p_value(test.p_value)}")
     if v.unmatched:
         t.append(f"\n{v.unmatched} answers are on drawings outside the run's test split", style="dim")
     return t
-
-
-class ReportLoaded(Message):
-    """The report was computed (or `error` says why not)."""
-
-    def __init__(self, report: Any, error: str = "") -> None:
-        super().__init__()
-        self.report = report
-        self.error = error
 
 
 class QuizResultsScreen(Screen):
@@ -195,14 +179,14 @@ class QuizResultsScreen(Screen):
         cats.clear()
         for r in rep.per_category:
             a = r.accuracy
-            cats.add_row(plain(r.category), str(a.correct), str(a.total), pct(a.top1), ci(a), str(r.skipped),
+            cats.add_row(plain(r.category), str(a.correct), str(a.total), percent(a.top1), ci(a), str(r.skipped),
                          plain(r.top_mistake or DASH), key=r.category)
         lb = self.query_one("#results-leaderboard", DataTable)
         lb.clear()
         for r in rep.leaderboard:
             a = r.accuracy
             name = plain(r.participant, style="bold" if r.participant == self.participant else "")
-            lb.add_row(str(r.rank), name, str(r.sessions), str(a.correct), str(a.total), pct(a.top1), ci(a),
+            lb.add_row(str(r.rank), name, str(r.sessions), str(a.correct), str(a.total), percent(a.top1), ci(a),
                        str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
                        key=r.participant)
         self.query_one("#results-vs", Static).update(vs_model_text(rep))

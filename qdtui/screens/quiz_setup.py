@@ -10,37 +10,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
+from qdtui.messages import ItemsBuilt, SetupLoaded
 from qdtui.screens.quiz import QuizScreen, store_home
 
 DATA = "data"
-
-
-class SetupLoaded(Message):
-    """Runs with test predictions and unfinished sessions, read from the store."""
-
-    def __init__(self, runs: list[tuple[Any, int]], sessions: list[Any], error: str = "") -> None:
-        super().__init__()
-        self.runs = runs
-        self.sessions = sessions
-        self.error = error
-
-
-class ItemsBuilt(Message):
-    """The quiz's drawings are ready (or `error` says why not)."""
-
-    def __init__(self, config: Any, items: Any, error: str = "", session_id: int | None = None) -> None:
-        super().__init__()
-        self.config = config
-        self.items = items
-        self.error = error
-        self.session_id = session_id
 
 
 def session_line(s: Any) -> str:

@@ -10,13 +10,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from qdcore.fmt import literal
 from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 from qdtui.loaders import user_message
+from qdtui.messages import RunsDeleted, TrackerLoaded
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.live_state import STATUS_STYLE
 
@@ -87,25 +87,6 @@ def filter_rows(rows: list[RunRow], text: str) -> list[RunRow]:
 
 
 # --- messages -----------------------------------------------------------------------------------------
-
-
-class TrackerLoaded(Message):
-    """Runs read from the store (or `error`, one line)."""
-
-    def __init__(self, runs: list[Any], error: str = "", humans: dict[int, float] | None = None) -> None:
-        super().__init__()
-        self.runs = runs
-        self.error = error
-        self.humans = humans or {}
-
-
-class RunsDeleted(Message):
-    """Runs were removed; `errors` are one line each for those that could not be."""
-
-    def __init__(self, deleted: list[int], errors: list[str]) -> None:
-        super().__init__()
-        self.deleted = deleted
-        self.errors = errors
 
 
 def _store(home: Path):

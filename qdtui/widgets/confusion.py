@@ -12,6 +12,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from qdcore.fmt import percent
 from qdtui.messages import CellHighlighted, CellSelected
 from qdtui.widgets.drawing_grid import fit_text
 
@@ -252,7 +253,7 @@ class ConfusionMatrix(Widget, can_focus=True):
         count = int(self._counts[r, c])
         rate = self._rates[r, c]
         rows, cols = self._visible()
-        left = f"{self._labels[r]} → {self._labels[c]}: {count} ({rate:.1%} of row)"
+        left = f"{self._labels[r]} → {self._labels[c]}: {count} ({percent(rate)} of row)"
         right = "rates" if self.rates else "counts"
         if self.n > rows or self.n > cols:
             right = (f"rows {self._top + 1}-{min(self.n, self._top + rows)} "

@@ -13,9 +13,9 @@ from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingHighlighted, DrawingSelected
+from qdtui.messages import DrawingFocused, DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.widgets.heatmap_drawing import HeatItem, HeatmapGrid
 
 PER_CLASS = 6  # right and as many wrong drawings per class

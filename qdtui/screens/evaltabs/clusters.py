@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from qdcore.fmt import percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingHighlighted
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.messages import DrawingFocused, DrawingHighlighted
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence, drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 from qdtui.widgets.scatter import RICH_COLORS, Scatter, group_color
@@ -136,7 +137,7 @@ class ClustersPane(EvalPane):
             for g, c in zip(self.groups, clustering.clusters):
                 name = "noise" if c.id < 0 else str(c.id)
                 table.add_row(Text("●", style=RICH_COLORS[group_color(c.id)]), name, Text(str(c.size), justify="right"),
-                              plain(f"{c.truth} → {c.predicted}"), Text(f"{c.pair_count / c.size:.0%}", justify="right"),
+                              plain(f"{c.truth} → {c.predicted}"), Text(percent(c.pair_count / c.size, 0), justify="right"),
                               key=str(g.key))
             scatter.set_points(result.coords2d, clustering.labels)
         else:
@@ -180,7 +181,7 @@ class ClustersPane(EvalPane):
         view = "" if self.view == "clusters" else " · by predicted class"
         self.query_one("#clusters-line", Static).update(Text(
             f"{result.indices.size:,} misclassified · {how} · {result.features}, PCA {result.n_components} "
-            f"({result.explained:.0%} var){view}", no_wrap=True, overflow="ellipsis"))
+            f"({percent(result.explained, 0)} var){view}", no_wrap=True, overflow="ellipsis"))
 
     def _highlight(self, row: int) -> None:
         if not 0 <= row < len(self.groups):

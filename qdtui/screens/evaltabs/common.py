@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
@@ -31,17 +30,6 @@ def deliver(node: Widget, fn, *args) -> None:
         node.app.call_from_thread(apply)
     except RuntimeError:  # the app has stopped
         pass
-
-
-class DrawingFocused(Message):
-    """A tab's cursor is on test drawing `index` (the Hidden tab shows that one's feature maps)."""
-
-    def __init__(self, index: int) -> None:
-        super().__init__()
-        self.index = index
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, DrawingFocused)
 
 
 class EvalPane(Vertical):

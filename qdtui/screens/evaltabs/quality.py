@@ -13,8 +13,8 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingHighlighted
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.messages import DrawingFocused, DrawingHighlighted
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 

@@ -11,8 +11,8 @@ from textual.widgets import Static
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingHighlighted
-from qdtui.screens.evaltabs.common import DrawingFocused, EvalPane, deliver
+from qdtui.messages import DrawingFocused, DrawingHighlighted
+from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 

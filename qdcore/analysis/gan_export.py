@@ -1,0 +1,99 @@
+"""A GAN run's drawings for everything else: samples in Google's npy layout, and study 003's progress GIF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from qdcore.errors import ConfigError, StoreError
+from qdcore.paths import atomic_path
+from qdcore.train import gan_files as files
+
+
+def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | None = None,
+               seed: int = 0, device: str = "cpu") -> tuple[np.ndarray, str]:
+    """(uint8 (n, 784) white on black, what they are) drawn from a run's generator (last epoch, or `epoch`)."""
+    import torch
+
+    if n < 1:
+        raise ConfigError(f"--n {n} must be at least 1")
+    gens, _, meta, got_epoch = files.load_gan(run_dir, epoch, device)
+    classes, pairs, conditional = meta["classes"], meta["pairs"], bool(meta["conditional"])
+    if category is None:
+        if len(classes) > 1 and (conditional or len(pairs) > 1):
+            raise ConfigError(f"this GAN draws {len(classes)} categories ({', '.join(classes)}); "
+                              "choose one with --category")
+        label = 0
+    else:
+        key = category.strip().lower()
+        names = [c.lower() for c in classes]
+        if key not in names:
+            raise ConfigError(f"--category {category!r} is not among the GAN's categories ({', '.join(classes)})")
+        label = names.index(key)
+        if not conditional and len(pairs) == 1 and len(classes) > 1:
+            raise ConfigError(f"this DCGAN learnt {', '.join(classes)} together and cannot draw one on demand; "
+                              "leave out --category (or train --model acgan or --per-class-gans)")
+    k = next(i for i, p in enumerate(pairs) if label in p)
+    g = gens[k]
+    gen = torch.Generator().manual_seed(int(seed))
+    z = torch.randn(n, int(meta["arch"]["latent_dim"]), generator=gen).to(device)
+    with torch.no_grad():
+        y = torch.full((n,), label, dtype=torch.long, device=device) if conditional else None
+        x = g(z, y) if conditional else g(z)
+    imgs = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(n, 784).cpu().numpy()
+    what = classes[label] if (conditional or len(pairs) > 1 or len(classes) == 1) else " + ".join(classes)
+    return imgs, f"{n} generated {what} (epoch {got_epoch})"
+
+
+def write_npy(images: np.ndarray, out: str | Path) -> Path:
+    """Write uint8 (N, 784) drawings atomically in Google's numpy_bitmap layout."""
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".npy":
+        raise ConfigError(f"--out {str(out)!r} must end in .npy (Google's numpy bitmap format)")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist")
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.ascontiguousarray(images, np.uint8), allow_pickle=False)
+    return out
+
+
+def grid_image(grid: np.ndarray, rows: list[str], title: str, scale: int = 2, label_width: int = 90):
+    """A PIL image of a sample grid (rows x cols x 28 x 28) with row labels and a title line."""
+    from PIL import Image, ImageDraw
+
+    r, c = grid.shape[:2]
+    cell = 28 * scale + 2
+    top = 16
+    img = Image.new("L", (label_width + c * cell, top + r * cell), 0)
+    draw = ImageDraw.Draw(img)
+    draw.text((4, 2), title, fill=255)
+    for i in range(r):
+        name = rows[i] if i < len(rows) else ""
+        draw.text((4, top + i * cell + cell // 2 - 6), name[:14], fill=200)
+        for j in range(c):
+            tile = Image.fromarray(grid[i, j]).resize((28 * scale, 28 * scale), Image.NEAREST)
+            img.paste(tile, (label_width + j * cell + 1, top + i * cell + 1))
+    return img
+
+
+def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int = 400) -> tuple[Path, int]:
+    """Study 003's progress GIF: one frame per epoch's sample grid, class rows labelled. Returns (path, frames)."""
+    run_dir = Path(run_dir)
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".gif":
+        raise ConfigError(f"--out {str(out)!r} must end in .gif")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist")
+    if scale < 1 or ms < 1:
+        raise ConfigError("--scale and --ms must be at least 1")
+    meta = files.read_meta(run_dir)
+    epochs = files.grid_epochs(run_dir)
+    if not epochs:
+        raise StoreError(f"run folder {run_dir} has no sample grids yet (no finished epoch)")
+    frames = [grid_image(files.read_grid(run_dir, e), meta["rows"], f"epoch {e}", scale) for e in epochs]
+    with atomic_path(out) as tmp:
+        # A GIF with one frame per epoch; disposal 1 keeps each frame whole.
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0,
+                       disposal=1, optimize=False)
+    return out, len(frames)

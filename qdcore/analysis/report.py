@@ -1,0 +1,262 @@
+"""The `qd analyze` report as a library: why a run's model fails, as plain data and report files.
+
+A notebook calls `analyze_run(store, run_id)` (or `build_report(predictions, model)`) and gets the same dict
+that `qd analyze --json` prints; `write_outputs` writes the CSVs and PNGs that `--out DIR` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qdcore.errors import ConfigError, DataError, StoreError
+from qdcore.train.artifacts import MODEL_FILE
+
+if TYPE_CHECKING:
+    from qdcore.store import Store
+
+FEATURE_CHOICES = ("pixels", "penultimate")
+
+
+@dataclass
+class AnalyzeOptions:
+    """What `qd analyze` computes: how many pairs and drawings, the clustering and the quality thresholds."""
+
+    top: int = 10  # confused pairs and worst drawings shown
+    k: int | None = None  # K-Means clusters; None: chosen by silhouette over 2..10
+    eps: float | None = None  # DBSCAN radius; None: knee of the k-distance curve
+    features: str = "pixels"  # cluster on 'pixels' or the model's 'penultimate' layer
+    components: float = 50  # PCA components (whole number) or explained-variance fraction (0..1)
+    percentile: float = 5.0  # drawings around this worst-percentile (study 003: 5)
+    min_confidence: float = 0.9  # wrong drawings above this probability count as likely label errors
+    seed: int = 0  # PCA, K-Means and sampling
+    bins: int = 15  # reliability-diagram bins of the calibration view
+
+    def validate(self) -> None:
+        """ConfigError naming the first bad option."""
+        if not 1 <= self.top <= 10_000:
+            raise ConfigError(f"--top must be from 1 to 10000, got {self.top}")
+        if self.k is not None and not 2 <= self.k <= 1000:
+            raise ConfigError(f"--k must be from 2 to 1000 clusters, got {self.k}")
+        if self.eps is not None and not 0 < self.eps < float("inf"):
+            raise ConfigError(f"--eps must be a positive finite distance, got {self.eps}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be from 0 to {2**32 - 1}, got {self.seed}")
+        if self.features not in FEATURE_CHOICES:
+            raise ConfigError(f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {self.features!r}")
+        c = self.components
+        if not 0 < c <= 10_000 or (c >= 1 and not float(c).is_integer()):
+            raise ConfigError(f"--components must be a whole number of components or a fraction in (0, 1), got {c}")
+        if not 0 <= self.percentile <= 100:
+            raise ConfigError(f"--percentile must be within 0..100, got {self.percentile}")
+        if not 0 <= self.min_confidence <= 1:
+            raise ConfigError(f"--min-confidence must be a probability within 0..1, got {self.min_confidence}")
+        if not 2 <= self.bins <= 100:
+            raise ConfigError(f"--bins must be within 2..100, got {self.bins}")
+
+    @property
+    def n_components(self) -> int | float:
+        """PCA components as sklearn wants them: an int count or a float fraction."""
+        return int(self.components) if self.components >= 1 else float(self.components)
+
+
+def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = None,
+                out: Path | None = None) -> dict[str, Any]:
+    """The report of a stored run (its predictions.npz and, when present, its model); files under `out` if given."""
+    from qdcore.predictions import Predictions, run_file
+
+    opts = options or AnalyzeOptions()
+    opts.validate()
+    run_dir = store.run_dir(run_id, create=False)
+    path = run_file(run_dir)
+    if not path.exists():
+        raise StoreError(f"run {run_id} has no predictions ({path}); evaluate it first with 'qd eval {run_id}'")
+    pred = Predictions.load(path)
+    if len(pred) == 0:
+        raise DataError(f"run {run_id}'s predictions are empty; re-run 'qd eval {run_id}'")
+    model, model_note = load_model_if_any(run_dir)
+    if opts.features == "penultimate" and model is None:
+        raise ConfigError(f"--features penultimate needs run {run_id}'s model ({model_note}); use --features pixels")
+    if out is not None:
+        out = out_dir(Path(out).expanduser())  # checked before the work, not after it
+    report = build_report(pred, model, opts)
+    report["run"] = run_id
+    if model_note:
+        report["model_note"] = model_note
+    if out is not None:
+        try:
+            report["files"] = [str(p) for p in write_outputs(pred, report, model, out, seed=opts.seed)]
+        except OSError as e:
+            raise DataError(f"cannot write into --out {str(out)!r} ({e.strerror or e}"
+                            f"{': ' + str(e.filename) if e.filename else ''}); choose another folder") from None
+    return report
+
+
+def out_dir(out: Path) -> Path:
+    """The --out folder, created; one error naming it when it is a file, under a file, or not writable."""
+    import os
+
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            what = "is a file" if parent == out else f"is under {str(parent)!r}, which is a file"
+            raise ConfigError(f"--out {str(out)!r} {what}; give a folder for the report files")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create --out {str(out)!r} ({e.strerror or e}); choose another folder") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(out)!r} is not writable; choose another folder")
+    return out
+
+
+def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dict[str, Any]:
+    """Everything `qd analyze` shows, as plain data (private '_' keys hold objects for the file writers)."""
+    opts = options or AnalyzeOptions()
+    top, k, eps, features, percentile, seed = opts.top, opts.k, opts.eps, opts.features, opts.percentile, opts.seed
+    n_components, min_confidence = opts.n_components, opts.min_confidence
+    from qdcore.analysis import clusters, labelnoise, metrics, pairs, worst
+    from qdcore.analysis.calibration import calibration
+
+    summ = metrics.summarize(pred)
+    all_pairs = pairs.confused_pairs(pred)
+    ranking = worst.rank_drawings(pred, "prob")
+    around = worst.around_percentile(ranking, percentile, min(top, len(ranking)))
+    rows_at = {int(i): r for i, r in zip(ranking.order.tolist(), worst.ranking_rows(pred, ranking))}
+    report: dict[str, Any] = {
+        "n": summ["n"], "classes": summ["classes"], "top1": summ["top1"], "top5": summ["top5"],
+        "macro": summ["macro"], "per_class": summ["per_class"], "confusion": summ["confusion"],
+        "pairs": [p.to_dict() for p in all_pairs[:top]],
+        "worst": {**worst.summary(pred, ranking), "percentile": percentile,
+                  "around": [rows_at[int(i)] for i in around]},
+        "misclassified_as": {c: int(v.size) for c, v in clusters.misclassified_as(pred).items()},
+        "calibration": calibration(pred.probs, pred.labels, opts.bins).to_dict(),
+        "_pairs": all_pairs, "_ranking": ranking, "_rows": [rows_at[int(i)] for i in ranking.order.tolist()],
+    }
+    try:
+        res = clusters.cluster_misclassified(pred, features, model=model, n_components=n_components, k=k, eps=eps,
+                                             seed=seed)
+        report["clusters"] = res.to_dict()
+        report["_clusters"] = res
+    except DataError as e:
+        report["clusters"] = {"skipped": str(e)}
+    suspects = labelnoise.likely_label_errors(pred, min_confidence)
+    report["quality"] = {"label_errors": len(suspects), "label_error_examples": [s.__dict__ for s in suspects[:top]],
+                         **_quality_counts(pred)}
+    return report
+
+
+def _quality_counts(pred) -> dict[str, int]:
+    from qdcore.analysis import labelnoise
+
+    q = labelnoise.quality(pred)
+    return {"blank": len(q["blank"]), "near_blank": len(q["near_blank"]),
+            "exact_duplicates": sum(len(g) - 1 for g in q["exact_duplicates"]),
+            "near_duplicates": None if q["near_duplicates"] is None else len(q["near_duplicates"])}
+
+
+def load_model_if_any(run_dir: Path):
+    """(model, '') or (None, why not): checkpoints are optional for analysis."""
+    from qdcore.train.checkpoint import load_model
+
+    if not (run_dir / MODEL_FILE).exists():
+        return None, f"no {MODEL_FILE} in {run_dir}"
+    try:
+        model, _meta = load_model(run_dir)
+    except (StoreError, ConfigError, DataError) as e:
+        return None, str(e)
+    return model, ""
+
+
+def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0) -> list[Path]:
+    """The report files: CSVs and PNGs under `out`."""
+    import numpy as np
+
+    from qdcore.analysis import export, figures, worst
+    from qdcore.analysis.calibration import calibration
+
+    out.mkdir(parents=True, exist_ok=True)
+    per_class = [{**r, "recall_lo": (r.get("recall_ci") or [None, None])[0],
+                  "recall_hi": (r.get("recall_ci") or [None, None])[1]} for r in report["per_class"]]
+    cal = calibration(pred.probs, pred.labels, len(report["calibration"]["bins"]))
+    files = [
+        export.write_csv(out / "pairs.csv", [p.to_dict() for p in report["_pairs"]],
+                         ["a", "b", "a_as_b", "b_as_a", "n_a", "n_b", "share"]),
+        export.write_csv(out / "per_class.csv", per_class + [{"class": "macro", **report["macro"]}],
+                         ["class", "precision", "recall", "recall_lo", "recall_hi", "f1", "support"]),
+        export.write_csv(out / "ranking.csv", report["_rows"],
+                         ["rank", "index", "truth", "predicted", "p_true", "p_pred", "loss", "correct", "provenance"]),
+        export.write_csv(out / "calibration.csv", report["calibration"]["bins"],
+                         ["lo", "hi", "count", "confidence", "accuracy"]),
+        figures.reliability_png(cal, out / "reliability.png"),
+        figures.confusion_png(np.asarray(report["confusion"]), pred.classes, out / "confusion.png"),
+    ]
+    ranking = report["_ranking"]
+    pct = report["worst"]["percentile"]
+    idx = worst.around_percentile(ranking, pct, 48)
+    files.append(export.gallery_png(pred.images[idx], export.captions_for(pred, idx), out / "worst.png",
+                                    title=f"48 drawings around the {pct:g}% worst (truth>prediction, p of truth)"))
+    for p in report["_pairs"][:5]:
+        both = np.r_[p.idx_a_as_b[:24], p.idx_b_as_a[:24]]
+        if both.size:
+            name = f"pair_{_slug(p.a)}__{_slug(p.b)}.png"
+            files.append(export.gallery_png(pred.images[both], export.captions_for(pred, both), out / name,
+                                            title=f"{p.a} read as {p.b} ({p.a_as_b}) and back ({p.b_as_a})"))
+    res = report.get("_clusters")
+    if res is not None:
+        rows = []
+        for c in (res.kmeans, res.dbscan):
+            if c is None:
+                continue
+            for cl in c.clusters:
+                d = cl.to_dict()
+                d["top_predicted"] = "; ".join(f"{n} {k}" for n, k in d["top_predicted"])
+                d["top_truth"] = "; ".join(f"{n} {k}" for n, k in d["top_truth"])
+                rows.append({"method": c.method, **d})
+                if c.method == "kmeans" or cl.id >= 0:
+                    show = np.asarray(cl.representatives, dtype=np.int64)
+                    rest = cl.indices[~np.isin(cl.indices, show)][: max(0, 24 - show.size)]
+                    show = np.r_[show, rest]
+                    files.append(export.gallery_png(
+                        pred.images[show], export.captions_for(pred, show), out / f"cluster_{c.method}_{cl.id}.png",
+                        title=f"{c.method} cluster {cl.id}: {cl.size} drawings, mostly {cl.truth} read as {cl.predicted}"))
+            name = "K-Means" if c.method == "kmeans" else "DBSCAN"
+            files.append(figures.scatter_png(res.coords2d, c.labels, out / f"scatter_{c.method}.png",
+                                             title=f"{name} clusters of misclassified drawings (first two PCs)"))
+        files.append(export.write_csv(out / "clusters.csv", rows,
+                                      ["method", "id", "size", "truth", "predicted", "pair_count", "pair_share",
+                                       "top_predicted", "top_truth", "representatives"]))
+    files += _cam_outputs(pred, model, out, seed)
+    return files
+
+
+def _cam_outputs(pred, model, out: Path, seed: int) -> list[Path]:
+    """Per-class grids of right and wrong drawings with Grad-CAM, when the model is a CNN."""
+    import numpy as np
+
+    if model is None:
+        return []
+    from qdcore.analysis import cam, export
+
+    if not cam.conv_layers(model):
+        return []
+    picks = cam.right_and_wrong(pred, per_class=4, seed=seed)
+    idx = np.asarray([i for d in picks.values() for kind in ("right", "wrong") for i in d[kind].tolist()],
+                     dtype=np.int64)
+    if idx.size == 0:
+        return []
+    cams, _ = cam.grad_cam_batch(model, pred.images[idx])
+    caps = export.captions_for(pred, idx)
+    return [export.cam_grid_png(pred.images[idx], cams, caps, out / "cam.png",
+                                title="Grad-CAM of the predicted class: per class, right then wrong drawings")]
+
+
+def _slug(s: str) -> str:
+    from qdcore.fmt import safe_filename
+
+    return safe_filename(s, 40)
+
+
+def public(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without its private '_' entries (objects for the file writers): plain JSON-able data."""
+    return {k: v for k, v in report.items() if not k.startswith("_")}

@@ -1,0 +1,235 @@
+"""`qd gan`: train GANs into the run store, draw samples in Google's npy layout, make progress GIFs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from qdcore.cli.common import JsonOpt, console, err_console, print_json
+from qdcore.cli.progress import RichProgressSink
+from qdcore.errors import ConfigError
+from qdcore.events import EpochEnd, Event, RunFinished
+
+app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class GANs, study 001's AC-GAN).")
+
+RunArg = Annotated[str, typer.Argument(help="GAN run id (see 'qd runs list --kind gan'), or 'last'.",
+                                       show_default=False)]
+_INTERRUPTED_EXIT = 130
+
+
+def _fmt(v: Any, spec: str) -> str:
+    return "—" if v is None or v != v else format(v, spec)
+
+
+class GanProgressSink(RichProgressSink):
+    """The classifier progress display with GAN epoch lines (losses, D outputs, judged quality)."""
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, EpochEnd):
+            m = event.metrics
+            line = (f"epoch {event.epoch:>3}/{self.total_epochs} G {_fmt(m.get('train/g_loss'), '.3f')} "
+                    f"D {_fmt(m.get('train/d_loss'), '.3f')} D(x) {_fmt(m.get('train/d_real'), '.2f')} "
+                    f"D(G(z)) {_fmt(m.get('train/d_fake'), '.2f')}")
+            if "quality/recognised" in m:
+                line += (f" │ judged {_fmt(100 * m['quality/recognised'], '.0f')}% "
+                         f"FD {_fmt(m.get('quality/fid'), '.1f')}")
+                if m.get("quality/collapse") == 1.0:
+                    line += " [bold red]collapse?[/]"
+            line += f" │ {event.seconds:.1f}s"
+            target = self.progress.console if self.progress is not None else self.console
+            if self.progress is not None:
+                self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
+            target.print(line, highlight=False, soft_wrap=True)
+        elif isinstance(event, RunFinished):
+            self.close()
+            s = event.summary
+            if event.status == "done":
+                judged = (f" · judged {100 * s['recognised']:.1f}% recognised, Frechet distance {s['fid']:.2f}"
+                          if s.get("recognised") is not None else "")
+                self.console.print(f"[green]done[/]: {s.get('epochs')} epochs · {s.get('train_seconds', 0):.1f} s "
+                                   f"training · {s.get('images_per_second', 0):,.0f} real img/s{judged}",
+                                   highlight=False, soft_wrap=True)
+            else:
+                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
+                                   highlight=False, soft_wrap=True)
+        else:
+            super().__call__(event)
+
+
+def _store():
+    from qdcore.store import Store
+
+    return Store()
+
+
+def _run_id(store, ref: str) -> int:
+    ref = str(ref).strip()
+    if ref.lower() in ("last", "latest"):
+        runs = store.list_runs(kind="gan", limit=1)
+        if not runs:
+            raise ConfigError(f"there are no GAN runs in {store.home} yet: start one with 'qd gan train'")
+        return runs[0].id
+    try:
+        return int(ref.lstrip("#"))
+    except ValueError:
+        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+
+
+def gan_run_dir(store, ref: str) -> tuple[int, Path]:
+    """(id, folder) of a GAN run; a one-line error for a classifier run."""
+    run_id = _run_id(store, ref)
+    rec = store.get_run(run_id)
+    if rec.kind != "gan":
+        raise ConfigError(f"run {run_id} is a {rec.kind} run; 'qd gan' commands need a GAN run "
+                          "(see 'qd runs list --kind gan')")
+    return run_id, store.run_dir(run_id, create=False)
+
+
+# -- qd gan train: `qd train` for the gan kind, options generated from GanConfig's declarations ----------------
+
+
+def _gan_train(
+    options: dict[str, Any],
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with GAN options.", rich_help_panel="Runtime")] = None,
+    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last').", rich_help_panel="Runtime")] = None,
+    run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
+    from qdcore.cli.train import StopFlag
+    from qdcore.runs import run as runs
+    from qdcore.runs.kinds import config_from_text, get_kind
+
+    store = _store()
+    progress = GanProgressSink(err_console if json_out else console)
+    if (resume is not None or run_id is not None) and ([k for k in options if k != "device"] or config):
+        raise ConfigError("--resume continues a run with its stored config; drop the other options "
+                          "(only --device may change)")
+    with StopFlag() as flag:
+        try:
+            if resume is not None:
+                outcome = runs.resume(_run_id(store, resume), store, progress, flag, device=options.get("device"))
+            else:
+                if run_id is not None:
+                    cfg = get_kind("gan").config.from_dict(store.get_run(run_id).config, f"run {run_id} config")
+                else:
+                    cfg = config_from_text(options, None, config, kind="gan")
+                outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
+        finally:
+            progress.close()
+    report = {"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
+              **outcome.summary}
+    if json_out:
+        print_json(report)
+    elif outcome.status == "done":
+        console.print(f"run {outcome.run_id}: samples and generators in {outcome.run_dir}; "
+                      f"'qd gan gif {outcome.run_id} --out progress.gif' shows the progress", highlight=False)
+    if outcome.status != "done":
+        if not json_out:
+            err_console.print(f"run {outcome.run_id} {outcome.status}; continue it with 'qd gan train --resume "
+                              f"{outcome.run_id}'", highlight=False)
+        raise typer.Exit(_INTERRUPTED_EXIT)
+
+
+def _train_command():
+    from qdcore.cli.options import with_options
+    from qdcore.runs.kinds import get_kind
+
+    return with_options(_gan_train, lambda: [get_kind("gan")])
+
+
+app.command("train")(_train_command())
+
+
+@app.command("sample")
+def sample_cmd(
+    run: RunArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (uint8 (N, 784), white on black).")],
+    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and per-class GANs).")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 64,
+    epoch: Annotated[Optional[int], typer.Option("--epoch", "-e", help="Use the generator of this epoch (default: the last).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write generated drawings in Google's numpy bitmap format, readable by every other qd command."""
+    from qdcore.analysis.gan_export import sample_run, write_npy
+
+    store = _store()
+    run_id, run_dir = gan_run_dir(store, run)
+    if not str(out).lower().endswith(".npy"):
+        raise ConfigError(f"--out {str(out)!r} must end in .npy (Google's numpy bitmap format)")
+    images, what = sample_run(run_dir, category, n, epoch, seed)
+    path = write_npy(images, out)
+    if json_out:
+        print_json({"run_id": run_id, "out": str(path), "n": int(len(images)), "what": what})
+    else:
+        console.print(f"{what} from run {run_id} -> {path}", highlight=False, markup=False)
+
+
+@app.command("gif")
+def gif_cmd(
+    run: RunArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .gif file.")],
+    scale: Annotated[int, typer.Option("--scale", help="Pixels per drawing pixel.")] = 2,
+    ms: Annotated[int, typer.Option("--ms", help="Milliseconds per frame.")] = 400,
+) -> None:
+    """Study 003's progress GIF: one frame per epoch's fixed-noise samples, class rows labelled."""
+    from qdcore.analysis.gan_export import progress_gif
+
+    store = _store()
+    run_id, run_dir = gan_run_dir(store, run)
+    path, frames = progress_gif(run_dir, out, scale, ms)
+    console.print(f"{frames} frames (one per epoch) of run {run_id} -> {path}", highlight=False, markup=False)
+
+
+@app.command("quality")
+def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
+    """The per-epoch quality table of a GAN run (losses, D outputs, judged share, Frechet distance, diversity)."""
+    from rich.table import Table
+
+    from qdcore.analysis.gan_quality import summarize_history
+
+    store = _store()
+    run_id, run_dir = gan_run_dir(store, run)
+    rows = summarize_history(_history(store, run_id, run_dir))
+    if json_out:
+        print_json({"run_id": run_id, "epochs": rows})
+        return
+    if not rows:
+        console.print(f"run {run_id} has no finished epoch yet", highlight=False)
+        return
+    cols = [("epoch", "epoch", "d"), ("G", "train/g_loss", ".3f"), ("D", "train/d_loss", ".3f"),
+            ("D(x)", "train/d_real", ".2f"), ("D(G(z))", "train/d_fake", ".2f"),
+            ("judged", "quality/recognised", "%"), ("FD", "quality/fid", ".2f"),
+            ("diversity", "quality/diversity", ".2f"), ("nearest", "quality/nearest", ".3f")]
+    t = Table(title=f"run {run_id} quality per epoch", title_justify="left", show_edge=False)
+    for name, _, _ in cols:
+        t.add_column(name, justify="right")
+    for r in rows:
+        cells = []
+        for _, key, spec in cols:
+            v = r.get(key)
+            cells.append("—" if v is None or v != v else f"{100 * v:.1f}%" if spec == "%" else format(v, spec))
+        t.add_row(*cells)
+    console.print(t)
+
+
+def _history(store, run_id: int, run_dir: Path) -> dict[str, list[float]]:
+    """Per-epoch curves from the store (live runs included), as {key: [values]} with an 'epoch' list."""
+    curves = store.history(run_id)
+    epochs = sorted({e for pts in curves.values() for e, _ in pts})
+    out: dict[str, list[float]] = {"epoch": epochs}
+    for key, pts in curves.items():
+        d = dict(pts)
+        name = key if key.startswith(("train/", "quality/", "recognised/")) else None
+        if name is None:
+            continue
+        out[name] = [d.get(e, float("nan")) for e in epochs]
+    return out
+
+
+def register(root: typer.Typer) -> None:
+    """Add `qd gan` to the root app."""
+    root.add_typer(app, name="gan", help="Train GANs, draw samples, make progress GIFs.")

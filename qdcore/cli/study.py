@@ -1,0 +1,360 @@
+"""`qd study`: run grids of runs (specs or the seed studies by name), follow them, tabulate, fit and report."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from qdcore.cli.common import JsonOpt, console, err_console, print_json
+from qdcore.cli.train import StopFlag
+from qdcore.errors import ConfigError
+from qdcore.fmt import duration
+
+app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
+
+StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
+WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default 1; with --per-gpu: K per GPU).")]
+PerGpuOpt = Annotated[Optional[int], typer.Option("--per-gpu", min=1, help="Trials at once on each GPU (small models leave a GPU idle); ignored without CUDA.")]
+
+
+def _store():
+    from qdcore.store import Store
+
+    return Store()
+
+
+def _study_id(store, ref: str) -> int:
+    from qdcore.studies.trials import require_study
+
+    ref = ref.strip().lstrip("#")
+    if ref.lower() in ("last", "latest"):
+        runs = store.list_runs(kind="study", limit=1)
+        if not runs:
+            raise ConfigError(f"there are no studies in {store.home} yet: start one with 'qd study run'")
+        return runs[0].id
+    if not ref.isdigit():
+        raise ConfigError(f"STUDY must be a study id (a number) or 'last', not {ref!r}; see 'qd study list'")
+    require_study(store, int(ref))
+    return int(ref)
+
+
+def _config(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None,
+            workers: int | None, per_gpu: int | None):
+    """The StudyConfig of a spec file or a named study (--data etc. apply to named studies only)."""
+    from qdcore.runs.study import StudyConfig
+    from qdcore.studies.named import NAMED
+
+    named = what.strip().lower() in NAMED and not Path(what).exists()
+    if not named and (quick or data or categories):
+        raise ConfigError("--quick, --data and --categories apply to named studies; set them in the spec's [base]")
+    if not named and not Path(what).expanduser().exists():
+        raise ConfigError(f"study spec {what!r} does not exist; give a TOML file or a named study "
+                          f"({', '.join(NAMED)})")
+    values: dict[str, Any] = {"spec": what if named else str(Path(what).expanduser().resolve()), "quick": quick,
+                              "seeds": seeds, "workers": workers, "per_gpu": per_gpu}
+    if named:
+        values["data"] = data or ("demo" if quick else "cache")
+        values["categories"] = categories
+    return StudyConfig().replace(origin="option", **values)
+
+
+def _fmt(v: Any, key: str = "") -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        if key == "seconds":
+            return duration(v)
+        return f"{v:.4f}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag):
+    """Run with a Rich progress bar over trials (done + failed of total, ETA from finished trials)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from qdcore.studies.runner import run_study
+
+    with Progress(TextColumn("[bold]study {task.fields[sid]}[/]"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), console=err_console, transient=False) as bar:
+        task = bar.add_task("trials", total=None, sid=study, info="")
+
+        def update(p) -> None:
+            c = p.counts
+            eta = f" · ETA {duration(p.eta_seconds)}" if p.eta_seconds else ""
+            bar.update(task, total=p.total, completed=c["done"] + c["failed"],
+                       info=f"{c['running']} running · {c['failed']} failed · {c['queued']} queued{eta}")
+
+        return run_study(store, study, workers, per_gpu, should_stop, update)
+
+
+def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bool) -> None:
+    from qdcore.studies.runner import detach as start_detached
+
+    if detach:
+        if workers or per_gpu:
+            store.update_config(study, {**store.get_run(study).config, "workers": workers, "per_gpu": per_gpu})
+        pid = start_detached(store, study)
+        _detached(study, pid)
+        return
+    with StopFlag() as flag:
+        p = _progress_bar(store, study, workers, per_gpu, flag)
+    gpus = store.get_run(study).summary.get("gpus")
+    if per_gpu and not gpus:
+        err_console.print("note: --per-gpu was ignored: no CUDA device here", highlight=False)
+    c = p.counts
+    console.print(f"study {study}: {c['done']} done, {c['failed']} failed, {c['queued']} queued of {p.total}",
+                  highlight=False)
+    if c["queued"]:
+        console.print(f"continue it with 'qd study resume {study}'", highlight=False)
+    else:
+        console.print(f"see it with 'qd study show {study}'", highlight=False)
+
+
+@app.command("run")
+def run_cmd(
+    spec: Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)],
+    quick: Annotated[bool, typer.Option("--quick", help="Named studies: a small grid that runs in minutes on a CPU.")] = False,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: drawings to use (demo, cache or a PATH).")] = None,
+    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")] = None,
+    workers: WorkersOpt = None,
+    per_gpu: PerGpuOpt = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background; attach with qdtui or 'qd study status'.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
+) -> None:
+    """Validate every trial, then run the study (a parent run with a child run per trial)."""
+    from qdcore.studies.build import build_spec
+    from qdcore.studies.runner import create_study
+    from qdcore.studies.validate import validate
+
+    cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu)
+    s, notes = build_spec(cfg)
+    for n in notes:
+        err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+    if dry_run:
+        pairs = validate(s)
+        console.print(f"{escape(s.name)}: {len(pairs)} trials, all valid", highlight=False)
+        for t, _ in pairs[:50]:
+            console.print(f"  {t.index + 1:>4}  " + escape(" ".join(f"{k}={v}" for k, v in t.params.items()) or "base"),
+                          highlight=False)
+        return
+    store = _store()
+    if detach:
+        from qdcore.runs.launcher import launch
+
+        job = launch(cfg, store=store)  # the child adds the trials and runs them
+        _detached(job.run_id, job.pid)
+        return
+    study = create_study(store, cfg)
+    err_console.print(f"study {study}: {escape(s.name)}, {_count(store, study)} trials", highlight=False)
+    _run(store, study, workers, per_gpu, False)
+
+
+def _detached(study: int, pid: int) -> None:
+    console.print(f"study {study} running in the background (pid {pid}); follow it with 'qd study status "
+                  f"{study}' or 'qdtui attach {study}'", highlight=False)
+
+
+def _count(store, study: int) -> int:
+    from qdcore.studies.trials import counts
+
+    return sum(counts(store, study).values())
+
+
+@app.command("resume")
+def resume_cmd(study: StudyArg, workers: WorkersOpt = None, per_gpu: PerGpuOpt = None,
+               retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Queue failed trials again.")] = False,
+               detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False) -> None:
+    """Continue a study: finished trials are skipped, interrupted ones resume from their checkpoints."""
+    from qdcore.studies.trials import retry_failed as retry
+
+    store = _store()
+    sid = _study_id(store, study)
+    if retry_failed:
+        n = retry(store, sid)
+        err_console.print(f"{n} failed trial(s) queued again", highlight=False)
+    _run(store, sid, workers, per_gpu, detach)
+
+
+@app.command("status")
+def status_cmd(study: StudyArg, json_out: JsonOpt = False) -> None:
+    """Trials done / running / failed / queued and an ETA."""
+    from qdcore.studies.runner import progress
+
+    store = _store()
+    sid = _study_id(store, study)
+    rec = store.get_run(sid)
+    p = progress(store, sid, int(rec.summary.get("workers", 1) or 1))
+    if json_out:
+        print_json({"study": sid, "name": rec.name, "status": rec.status, "counts": p.counts, "total": p.total,
+                    "mean_seconds": p.mean_seconds, "eta_seconds": p.eta_seconds})
+        return
+    c = p.counts
+    eta = f", ETA {duration(p.eta_seconds)}" if p.eta_seconds and rec.status == "running" else ""
+    console.print(f"study {sid} {escape(rec.name)} ({rec.status}): {c['done']} done, {c['running']} running, "
+                  f"{c['failed']} failed, {c['queued']} queued of {p.total}{eta}", highlight=False)
+
+
+@app.command("list")
+def list_cmd(json_out: JsonOpt = False) -> None:
+    """Every study in the store with its progress."""
+    from qdcore.studies.trials import counts
+
+    store = _store()
+    rows = [(r, counts(store, r.id)) for r in store.list_runs(kind="study")]
+    if json_out:
+        print_json([{"id": r.id, "name": r.name, "status": r.status, "counts": c} for r, c in rows])
+        return
+    if not rows:
+        console.print("no studies yet: start one with 'qd study run NAME --quick' (see 'qd study named')")
+        return
+    t = Table("id", "name", "status", "done", "running", "failed", "queued", box=None)
+    for r, c in rows:
+        t.add_row(str(r.id), escape(r.name), r.status, *(str(c[k]) for k in ("done", "running", "failed", "queued")))
+    console.print(t)
+
+
+@app.command("named")
+def named_cmd() -> None:
+    """The seed studies' experiments that 'qd study run NAME' knows."""
+    from qdcore.studies.named import NAMED
+
+    t = Table("name", "from", "what", box=None)
+    for n in NAMED.values():
+        t.add_row(n.name, n.source, n.about)
+    console.print(t)
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
+    t = Table(*cols, box=None, title=title, title_justify="left")
+    for r in rows:
+        t.add_row(*(escape(_fmt(r.get(c), c)) for c in cols))
+    return t
+
+
+@app.command("show")
+def show_cmd(study: StudyArg, json_out: JsonOpt = False,
+             metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric to plot (default test_top1 or val_top1).")] = None,
+             x: Annotated[Optional[str], typer.Option("--x", help="Axis on the plot's x axis.")] = None,
+             by: Annotated[Optional[str], typer.Option("--by", help="Axis whose values are the plot's series.")] = None,
+             plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw the terminal plot.")] = True,
+             wide: Annotated[bool, typer.Option("--wide", help="Every metric column (first, final, best, best epochs).")] = False) -> None:
+    """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures."""
+    from qdcore.studies.results import aggregate, study_table
+    from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
+
+    store = _store()
+    sid = _study_id(store, study)
+    rec = store.get_run(sid)
+    table = study_table(store, sid)
+    if json_out:
+        print_json({"study": sid, "name": rec.name, "status": rec.status, "axes": table.axes, "trials": table.rows,
+                    "aggregates": aggregate(table), "notes": rec.summary.get("notes", [])})
+        return
+    axes = plot_axes(table)
+    for key, val in (("--x", x), ("--by", by)):
+        if val is not None and val not in axes:
+            raise ConfigError(f"{key} {val!r} is not an axis of study {sid}; axes: {', '.join(axes) or 'none'}")
+    metric = metric or default_metric(table)
+    if metric not in table.metrics:
+        raise ConfigError(f"--metric {metric!r} is not a column of study {sid}; columns: {', '.join(table.metrics)}")
+    for n in rec.summary.get("notes", []):
+        err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+    cols = table_columns(table, wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
+    console.print(_table(table.rows, cols, f"study {sid}: {rec.name} ({rec.status})"))
+    failed = [r for r in table.rows if r["status"] == "failed"]
+    for r in failed:
+        err_console.print(f"trial {r['trial']} failed: {escape(str(r['error']))}", highlight=False)
+    aggs = aggregate(table, [metric])
+    if any(a["n"] > 1 for a in aggs):
+        keys = [a for a in axes]
+        rows = [{**{k: a.get(k) for k in keys}, "n": a["n"], "mean": a.get(f"{metric}_mean"),
+                 "sd": a.get(f"{metric}_sd"), "95% low": a.get(f"{metric}_lo"), "95% high": a.get(f"{metric}_hi")}
+                for a in aggs]
+        console.print(_table(rows, keys + ["n", "mean", "sd", "95% low", "95% high"], f"{metric} over seeds"))
+    if plot and aggs:
+        xa = x or next((a for a in axes if a != "variant"), None)
+        ba = by or next((a for a in axes if a != xa), None)
+        console.print(text_plot(table, metric, xa, ba, width=min(console.width, 100)), highlight=False, markup=False)
+    paper = rec.summary.get("spec", {}).get("paper") or {}
+    _print_paper(table, paper)
+
+
+def _print_paper(table, paper: dict[str, Any]) -> None:
+    from qdcore.studies.view import paper_rows
+
+    if not paper:
+        return
+    match = not paper.get("quick") and not paper.get("substituted")
+    head = f"the paper ({paper.get('source', '')})" + ("" if match else
+                                                        ": protocol differs (--quick or substituted data), for shape only")
+    header, rows, matched = paper_rows(table, paper)
+    if header:
+        console.print(_table([dict(zip(header, r)) for r in rows], header,
+                             head + (" · cells: paper · qd" if matched else "")))
+    elif paper.get("ols"):
+        console.print(f"[bold]{escape(head)}[/]: OLS per the study's formulas, see 'qd study fit'", highlight=False)
+    if paper.get("note"):
+        console.print(f"note: {escape(paper['note'])}", highlight=False)
+
+
+@app.command("fit")
+def fit_cmd(study: StudyArg,
+            formula: Annotated[Optional[str], typer.Option("--formula", "-f", help="'response ~ term + term' over the trial columns, e.g. 'test_top1 ~ classes + rows'.")] = None,
+            json_out: JsonOpt = False) -> None:
+    """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
+    from qdcore.studies.fit import fit
+    from qdcore.studies.results import study_table
+
+    store = _store()
+    sid = _study_id(store, study)
+    rec = store.get_run(sid)
+    paper = rec.summary.get("spec", {}).get("paper") or {}
+    formulas = [formula] if formula else paper.get("formulas", [])
+    if not formulas:
+        raise ConfigError(f"study {sid} has no default formula: pass --formula 'test_top1 ~ AXIS + AXIS'")
+    table = study_table(store, sid)
+    fits = [fit(table, f) for f in formulas]
+    if json_out:
+        print_json([f.as_dict() for f in fits])
+        return
+    for f in fits:
+        console.print(f.text, highlight=False, markup=False)
+        ours = paper.get("ols", {}).get(f.formula.split("~")[0].strip())
+        if ours:
+            t = Table("term", "qd", "paper (000)", box=None, title="beside the paper", title_justify="left")
+            for name in ("Intercept", "classes", "rows"):
+                if name in f.names:
+                    t.add_row(name, f"{f.coefficient(name):.4g}", f"{ours[name]:.4g}")
+            t.add_row("R^2", f"{f.r2:.3f}", f"{ours['r2']:.3f}")
+            t.add_row("n", str(f.n), str(ours["n"]))
+            console.print(t)
+            if "classes" in f.names and "rows" in f.names and f.formula.startswith("test_top1"):
+                console.print(f"qd: {100 * f.coefficient('classes'):+.2f} points per extra category, "
+                              f"{100 * f.coefficient('rows'):+.4f} per extra row (paper: -1.88, +0.0016)",
+                              highlight=False)
+
+
+@app.command("report")
+def report_cmd(study: StudyArg,
+               out: Annotated[Path, typer.Option("--out", "-o", help="Folder for trials.csv, aggregates.csv, PNGs and README.md.")],
+               formula: Annotated[Optional[list[str]], typer.Option("--formula", "-f", help="OLS formulas to include (default: the study's).")] = None) -> None:
+    """Write a report folder: CSV of all trials, PNG figures and a Markdown summary."""
+    from qdcore.studies.report import write_report
+
+    store = _store()
+    sid = _study_id(store, study)
+    files = write_report(store, sid, out, formula)
+    console.print(f"wrote {len(files)} files to {escape(str(out))}", highlight=False)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `qd study` to the root app."""
+    root.add_typer(app, name="study", help="Studies: grids of runs, resumable and parallel, with tables and fits.")

@@ -1,0 +1,120 @@
+"""The `gan` kind: study 003's DCGAN, per-class GANs and study 001's AC-GAN, trained by qdcore.train.gan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from qdcore.fmt import DASH
+from qdcore.runs.kinds import Column, Panel, RunKind, register
+from qdcore.train.gan_config import GAN_MODELS, GanConfig
+
+
+def _pct(v: Any) -> str:
+    return f"{100 * v:.1f}%" if isinstance(v, (int, float)) and not isinstance(v, bool) else DASH
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _f(spec: str) -> Callable[[Any], str]:
+    return lambda v: DASH if v is None else format(v, spec)
+
+
+def gan_classes(cfg: GanConfig) -> list[str]:
+    """The categories a GAN config selects, read from the source's listing (no drawings are loaded)."""
+    from qdcore.data.categories import parse_categories
+    from qdcore.data.opener import open_source
+
+    available = open_source(cfg.data).categories()
+    return parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+
+
+def prepare(cfg: GanConfig) -> GanConfig:
+    """Check the model options and choose the judge before the run row exists (a judge that does not fit fails)."""
+    from qdcore.analysis.gan_quality import best_judge, check_judge
+    from qdcore.models import build_gan
+    from qdcore.store import Store
+
+    build_gan(cfg.model, 2, cfg.latent_dim, **cfg.model_options())
+    if cfg.no_judge:
+        return cfg
+    classes = gan_classes(cfg)
+    with Store() as store:
+        if cfg.judge is not None:
+            check_judge(store, cfg.judge, classes)
+            return cfg
+        judge = best_judge(store, classes)
+    return cfg.replace(origin="judge", judge=judge) if judge is not None else cfg
+
+
+def train(cfg: GanConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
+          resume: Path | None) -> Any:
+    """The GAN loop; `resume` continues from the run folder's checkpoint if it has one."""
+    from qdcore.analysis.gan_quality import load_judge
+    from qdcore.store import Store
+    from qdcore.train.checkpoint import RESUME_FILE
+    from qdcore.train.gan import train_gan
+
+    judge = None
+    if cfg.judge is not None and not cfg.no_judge:
+        with Store() as store:
+            judge = load_judge(store, cfg.judge, gan_classes(cfg), cfg.device)
+    start_from = resume if resume is not None and (Path(resume) / RESUME_FILE).exists() else None
+    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
+    return train_gan(cfg, sink, should_stop, run_dir, start_from, run_id=run_id, judge=judge)
+
+
+def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    """An AC-GAN's discriminator class head as a classifier (study 001); a DCGAN has none (one-line error)."""
+    from qdcore.analysis.gan_eval import evaluate_gan_run
+
+    return evaluate_gan_run(store, run_id, data, **options)
+
+
+def result_line(s: dict[str, Any]) -> str:
+    """'judged 91.0% as intended · Frechet distance 12.3'."""
+    if s.get("recognised") is None:
+        return f"{s.get('epochs', 0)} epochs (no judge)"
+    return f"judged {_pct(s.get('recognised'))} as intended · Frechet distance {s.get('fid', 0):.1f}"
+
+
+def default_name(cfg: GanConfig) -> str:
+    """'dcgan on apple' style name."""
+    what = cfg.categories or "all categories"
+    what = what if len(what) <= 30 else f"{len(what.split(','))} categories"
+    return f"{cfg.model}{' per class' if cfg.per_class_gans else ''} on {what}"
+
+
+KIND = register(RunKind(
+    name="gan",
+    title="GAN",
+    config=GanConfig,
+    train=train,
+    models=lambda: GAN_MODELS,
+    prepare=prepare,
+    default_name=default_name,
+    evaluate=evaluate,
+    opens="gan",
+    rate_unit="real img/s",
+    result_line=result_line,
+    panels=(
+        Panel("losses", "G and D losses", ("step/loss", "train/g_loss", "train/d_loss"), x="epoch",
+              labels=("G (steps)", "G", "D"), colors=("gray", "cyan", "orange")),
+        Panel("d", "D(x) and D(G(z))", ("train/d_real", "train/d_fake"), x="epoch", labels=("D(x)", "D(G(z))")),
+        Panel("judged", "judged as intended %", ("quality/recognised",), x="epoch", scale=100.0,
+              labels=("judged",)),
+        Panel("fid", "Frechet distance", ("quality/fid",), x="epoch", strip=True, labels=("FD",)),
+    ),
+    columns=(
+        Column("model", "model", 9, lambda c, s: c.get("model") + ("/cls" if c.get("per_class_gans") else ""),
+               str, right=False),
+        Column("judged", "judged", 7, lambda c, s: _num(s.get("recognised")), _pct),
+        Column("fid", "FD", 7, lambda c, s: _num(s.get("fid")), _f(".1f")),
+        Column("epochs", "ep", 4, lambda c, s: _num(c.get("epochs")), lambda v: DASH if v is None else str(int(v))),
+        Column("per_class", "n/cls", 6, lambda c, s: _num(c.get("per_class")),
+               lambda v: "all" if v is None else str(int(v))),
+        Column("batch", "bs", 5, lambda c, s: _num(c.get("batch_size")), lambda v: DASH if v is None else str(int(v))),
+    ),
+))

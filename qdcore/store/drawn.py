@@ -1,0 +1,79 @@
+"""The store's drawings table: what people drew on the draw screen, with the model's guesses."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from qdcore.errors import ConfigError
+from qdcore.store.sql import where as _where
+
+_COLS = "id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t"
+
+
+@dataclass(frozen=True)
+class DrawnRecord:
+    """One stored drawing."""
+
+    id: int
+    participant: str
+    word: str
+    run_id: int | None
+    game: str | None
+    round: int | None
+    strokes: list  # Google's raw [[x...], [y...], [t...]] per stroke
+    guesses: list = field(default_factory=list)  # [[class, prob], ...] most probable first
+    recognized: bool = False
+    recognized_ms: float | None = None
+    ms: float = 0.0
+    t: float = 0.0
+
+
+class DrawnStore:
+    """Store methods for the drawings table (mixed into qdcore.store.Store)."""
+
+    def add_drawing(self, participant: str, word: str, strokes: Sequence, *, run_id: int | None = None,
+                    guesses: Sequence = (), recognized: bool = False, recognized_ms: float | None = None,
+                    ms: float = 0.0, game: str | None = None, round: int | None = None) -> int:
+        """Store one submitted drawing the moment it is made; returns its id."""
+        participant = (participant or "").strip()
+        if not participant:
+            raise ConfigError("the drawer's name is empty: pass --name NAME")
+        if not word:
+            raise ConfigError("a drawing needs the category it was asked for")
+        if not any(len(s[0]) for s in strokes):
+            raise ConfigError("an empty drawing cannot be saved: draw something first")
+        if run_id is not None and not self.has_run(run_id):  # type: ignore[attr-defined]
+            raise self._missing(run_id)  # type: ignore[attr-defined]
+        row = (participant, word, run_id, game, round, json.dumps([list(map(list, s)) for s in strokes]),
+               json.dumps([[str(c), float(p)] for c, p in guesses]), int(bool(recognized)),
+               None if recognized_ms is None else float(recognized_ms), float(ms), time.time())
+        with self._errors(), self._write() as c:  # type: ignore[attr-defined]
+            cur = c.execute("INSERT INTO drawings (participant, word, run_id, game, round, strokes, guesses, recognized,"
+                            " recognized_ms, ms, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            return int(cur.lastrowid)
+
+    def drawings(self, run_id: int | None = None, participant: str | None = None, word: str | None = None,
+                 game: str | None = None) -> list[DrawnRecord]:
+        """Stored drawings in the order they were made, optionally filtered."""
+
+        where, args = _where(("run_id = ?", None if run_id is None else int(run_id)),
+                             ("participant = ?", participant), ("word = ?", word), ("game = ?", game))
+        rows = self._read(f"SELECT {_COLS} FROM drawings" + where + " ORDER BY id", args)  # type: ignore[attr-defined]
+        return [_record(r) for r in rows]
+
+
+def _loads(text: str | None, empty: Any) -> Any:
+    try:
+        return json.loads(text) if text else empty
+    except ValueError:
+        return empty
+
+
+def _record(r: Any) -> DrawnRecord:
+    return DrawnRecord(id=r["id"], participant=r["participant"], word=r["word"], run_id=r["run_id"], game=r["game"],
+                       round=r["round"], strokes=_loads(r["strokes"], []),
+                       guesses=[(str(c), float(p)) for c, p in _loads(r["guesses"], [])],
+                       recognized=bool(r["recognized"]), recognized_ms=r["recognized_ms"], ms=r["ms"], t=r["t"])

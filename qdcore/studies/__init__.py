@@ -1,0 +1,1 @@
+"""Studies: grids of ordinary runs under a study run; specs, runner, results, fits, named studies."""

@@ -1,0 +1,210 @@
+"""The seed studies' experiments as named studies: the paper's protocol by default, --quick for a CPU in minutes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from qdcore.data.categories import NAMED_SETS, official_categories, suggest
+from qdcore.errors import ConfigError
+from qdcore.studies.spec import StudySpec
+
+
+@dataclass(frozen=True)
+class Named:
+    """A named study: where it comes from, and how to build its spec (full or quick)."""
+
+    name: str
+    source: str
+    about: str
+    build: Callable[[bool], dict[str, Any]]
+    categories: Callable[[bool], list[str]]  # the protocol's categories (full) / how many the quick one needs
+    paper: dict[str, Any]
+
+
+def _data_size(quick: bool) -> dict[str, Any]:
+    rows = [50, 100, 200, 400] if quick else [500, 1000, 3000, 5000, 7000, 10000]
+    return {"base": {"model": "cnn2-000", "epochs": 5 if quick else 10, "batch_size": 32,
+                     "val": 0.2, "test": 0.0},
+            "axes": {"per_class": rows}}
+
+
+def _imbalance(quick: bool) -> dict[str, Any]:
+    return {"minority": "{1}",  # the second category: hammer in the paper
+            "base": {"model": "cnn2-000", "per_class": 400 if quick else 50000, "epochs": 3 if quick else 10,
+                     "batch_size": 64 if quick else 32, "val": 0.0, "test": 0.2},
+            "axes": {"imbalance": [0.02, 0.1, 0.2, 0.5, 1.0] if quick else [0.002, 0.02, 0.1, 0.2, 0.5, 1.0]}}
+
+
+def _classes_rows(quick: bool) -> dict[str, Any]:
+    return {"base": {"model": "cnn2-000", "epochs": 3 if quick else 10, "batch_size": 64 if quick else 32,
+                     "val": 0.0, "test": 0.2},
+            "axes": {"categories": [3, 4, 5, 6] if quick else list(range(3, 11)),
+                     "per_class": [150, 250, 350] if quick else list(range(7000, 20001, 1000))}}
+
+
+_OAT_VARIANTS: list[dict[str, Any]] = [
+    {"name": "baseline"},
+    *({"name": f"batch {b}", "batch_size": b} for b in (32, 64, 128, 1000)),  # 256 is the baseline
+    {"name": "sgd", "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
+    {"name": "rmsprop", "optimizer": "rmsprop"},
+    {"name": "filter 4", "kernel": 4, "model_opts": {"padding": "same"}},
+    {"name": "filter 5", "kernel": 5, "model_opts": {"padding": "same"}},
+    {"name": "avg pool", "pooling": "avg"},
+    {"name": "pool 3", "model_opts": {"pool_size": 3, "padding": "same"}},
+    {"name": "avg pool 3", "pooling": "avg", "model_opts": {"pool_size": 3, "padding": "same"}},
+    {"name": "batch norm", "batch_norm": True},
+    {"name": "dropout", "dropout": 0.25, "model_opts": {"head_dropout": 0.25}},
+    {"name": "augment", "hflip": True, "vflip": True, "rotate": 45.0},
+    # 'same' padding leaves room for more blocks on 28x28 (valid 3x3 convs reach 1x1 after three)
+    {"name": "+1 conv block", "model_opts": {"padding": "same", "depth": 4}},
+    {"name": "doubled convs", "model_opts": {"padding": "same", "convs": 2}},
+    {"name": "best (001 sec. 5)", "model": "cnn-001-best"},
+]
+
+
+def _one_at_a_time(quick: bool) -> dict[str, Any]:
+    return {"base": {"model": "cnn-001-baseline", "per_class": 400 if quick else 6000, "epochs": 10 if quick else 30,
+                     "batch_size": 256, "optimizer": "adam", "lr": 1e-3, "patience": 0 if quick else 5,
+                     "val": 0.15, "test": 0.15},
+            "variants": _OAT_VARIANTS}
+
+
+def _double_descent(quick: bool) -> dict[str, Any]:
+    return {"base": {"model": "widthk", "per_class": 250 if quick else 10000, "epochs": 8 if quick else 200,
+                     "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "val": 0.2, "test": 0.0},
+            "axes": {"width": [1, 2, 4, 8, 16] if quick else list(range(1, 46))},
+            "variants": [{"name": "none"}, {"name": "batch norm", "batch_norm": True},
+                         {"name": "l2 1e-5", "weight_decay": 1e-5}]}
+
+
+def _categories(quick: bool) -> dict[str, Any]:
+    return {"base": {"model": "widthk", "width": 4 if quick else 12, "per_class": 400 if quick else 16000,
+                     "epochs": 10 if quick else 30, "patience": 0 if quick else 3, "batch_size": 32 if quick else 128,
+                     "val": 0.2 if quick else 0.25, "test": 0.2 if quick else 0.25},
+            "axes": {"categories": [2, 4, 6, 8, 12] if quick else [2, 5, 10, 20, 50, 100, 200, 345]}}
+
+
+def _baselines(quick: bool) -> dict[str, Any]:
+    # The base holds the data selection only (every kind has it); each variant its kind's own options.
+    nn = {"epochs": 15 if quick else 30, "batch_size": 64 if quick else 128, "patience": 0 if quick else 3}
+    return {"base": {"per_class": 200 if quick else 2500, "val": 0.1, "test": 0.2},
+            "variants": [{"name": "LightGBM", "kind": "classical", "model": "lightgbm"},
+                         {"name": "FC", "model": "fc", **nn},
+                         {"name": "CNN", "model": "widthk", "width": 4 if quick else 12, **nn}]}
+
+
+def _cats(full: list[str], quick_n: int) -> Callable[[bool], list[str]]:
+    return lambda quick: full[:quick_n] if quick else full
+
+
+STUDY000 = NAMED_SETS["study000"]
+NAMED: dict[str, Named] = {n.name: n for n in [
+    Named("data-size", "000 Fig. 8", "train/val accuracy and loss at the first and last epoch vs drawings per class",
+          _data_size, _cats(STUDY000, 4),
+          {"show": ["first_train_top1", "train_top1", "first_val_top1", "val_top1", "first_train_loss",
+                    "train_loss", "first_val_loss", "val_loss"],
+           "columns": ["per_class", "train_top1 first", "train_top1 last", "val_top1 first", "val_top1 last",
+                       "train_loss first", "train_loss last", "val_loss first", "val_loss last"],
+           "rows": [[500, .39, .92, .58, .82, 1.93, .25, 1.45, .63], [1000, .46, .91, .62, .83, 1.66, .28, 1.22, .63],
+                    [3000, .66, .93, .77, .87, 1.09, .22, .77, .87], [5000, .66, .93, .79, .89, .99, .22, .66, .41],
+                    [7000, .69, .93, .80, .89, .99, .22, .70, .38], [10000, .76, .91, .83, .89, .79, .20, .56, .35]]}),
+    Named("imbalance", "000 Fig. 9", "fork fixed, hammer at a share of it: per-class test accuracy",
+          _imbalance, _cats(["fork", "hammer"], 2),
+          {"show": ["train_top1", "test_top1", "top1_majority", "top1_minority", "test_loss"],
+           "columns": ["imbalance", "train %", "test %", "fork %", "hammer %"],
+           "classes": {"fork %": "top1_majority", "hammer %": "top1_minority"},
+           "rows": [[0.002, 99, 99, 100, 43], [0.02, 99, 99, 99, 81], [0.1, 99, 98, 99, 88], [0.2, 98, 98, 98, 94],
+                    [0.5, 98, 97, 98, 95], [1.0, 98, 97, 98, 98]],
+           "note": "the paper tests on a fresh balanced set of 20,000; qd reports per-class accuracy on the held-out split"}),
+    Named("classes-rows", "000 Figs. 10-11", "test accuracy and loss over categories x rows per category, with OLS",
+          _classes_rows, _cats(STUDY000, 6),
+          {"formulas": ["test_top1 ~ classes + rows", "test_loss ~ classes + rows"],
+           "ols": {"test_top1": {"Intercept": 1.0329, "classes": -0.0188, "rows": 1.601e-05, "r2": 0.955, "n": 91},
+                   "test_loss": {"Intercept": -0.1101, "classes": 0.0649, "rows": -5.628e-05, "r2": 0.953, "n": 91}}}),
+    Named("one-at-a-time", "001 sec. 4", "from 001's baseline, vary one thing at a time; then 001's best CNN",
+          _one_at_a_time, _cats(NAMED_SETS["mammals"], 6),
+          {"columns": ["variant", "test_top1"],
+           "rows": [["dropout", 0.83], ["augment", 0.77], ["doubled convs", 0.80], ["best (001 sec. 5)", 0.81]],
+           "note": "001 reports these test accuracies in its text; the other variants only as better/worse"}),
+    Named("double-descent", "003 DD", "width-k for k = 1..45, three regimes: final/best test loss and accuracy",
+          _double_descent, _cats(NAMED_SETS["dd10"], 4),
+          {"show": ["val_top1", "best_val_top1", "val_loss", "best_val_loss", "best_epoch_loss", "best_epoch_top1"],
+           "note": "003 shows the curves as figures only (about 8 hours per curve on its GPU); qd's 'test' is the "
+                   "held-out split evaluated every epoch (val_*), as 003 picked best epochs on its test set"}),
+    Named("categories", "003", "accuracy vs number of categories at k = 12",
+          _categories, lambda quick: NAMED_SETS["shared24"][:12] if quick else official_categories(),
+          {"note": "003: up to 71.3% on 345 categories; the figure gives no other numbers"}),
+    Named("baselines", "003", "LightGBM vs fully connected vs CNN on 50 categories x 2,000",
+          _baselines, lambda quick: official_categories()[:6] if quick else official_categories()[:50],
+          {"columns": ["variant", "test_top1"], "rows": [["LightGBM", 0.6210], ["FC", 0.4128], ["CNN", 0.7203]]}),
+]}
+
+
+def named_spec(name: str, quick: bool = False, data: str | None = None,
+               categories: list[str] | None = None, seeds: int | None = None) -> tuple[StudySpec, list[str]]:
+    """The spec of a named study and notes (substituted categories, protocol differences) to print with it."""
+    from qdcore.data.opener import open_source
+
+    key = name.strip().lower()
+    if key not in NAMED:
+        raise ConfigError(f"unknown named study {name!r}{suggest(key, list(NAMED))}; named studies: "
+                          f"{', '.join(NAMED)}")
+    st = NAMED[key]
+    doc = st.build(quick)
+    data = data or ("demo" if quick else "cache")
+    wanted = list(categories) if categories else st.categories(quick)
+    notes: list[str] = []
+    if quick:
+        notes.append("--quick: a smaller grid, fewer drawings and epochs than the paper; its figures are for shape only")
+    src = open_source(data)
+    have = src.categories()
+    if not have:
+        raise ConfigError(f"data {data!r} holds no drawings; pass --data demo, a folder, or download with 'qd data download'")
+    chosen = [c for c in wanted if c in have]
+    if len(chosen) < len(wanted):
+        # Substitute: keep the protocol's category count, taking the data's best-stocked categories.
+        need = len(wanted)
+        spare = sorted((c for c in have if c not in chosen), key=lambda c: (-src.count(c), c))
+        if categories:
+            missing = [c for c in wanted if c not in have]
+            raise ConfigError(f"data {data!r} has no drawings of {', '.join(repr(m) for m in missing)}; "
+                              f"it holds {', '.join(have[:12])}{' ...' if len(have) > 12 else ''}")
+        added = spare[: need - len(chosen)]
+        if len(chosen) + len(added) < need and st.name not in ("categories",):
+            raise ConfigError(f"data {data!r} has {len(have)} categories; {st.name} needs {need}")
+        missing = [c for c in wanted if c not in have]
+        chosen = chosen + added
+        shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+        notes.append(f"data {data!r} lacks {len(missing)} of the protocol's categories ({shown}); substituted "
+                     f"{', '.join(added[:8])}{' ...' if len(added) > 8 else ''}")
+    base = dict(doc["base"])
+    base["data"] = data
+    base["categories"] = ",".join(chosen)
+    spec: dict[str, Any] = {"name": f"{st.name}{' quick' if quick else ''}", "description": f"{st.source}: {st.about}",
+                            "base": base, "axes": dict(doc.get("axes", {})), "variants": doc.get("variants", []),
+                            "paper": dict(st.paper, source=st.source, quick=quick, substituted=len(notes) > int(quick))}
+    if "categories" in spec["axes"]:
+        spec["pool"] = chosen
+        spec["axes"]["categories"] = [n for n in spec["axes"]["categories"] if n <= len(chosen)]
+        if len(spec["axes"]["categories"]) < len(doc["axes"]["categories"]):
+            notes.append(f"category counts above the {len(chosen)} available were dropped")
+        base.pop("categories")
+    if "minority" in doc:
+        spec["minority"] = chosen[1]
+    if "per_class" in spec["axes"] or "per_class" in base:
+        cap = min(src.count(c) for c in chosen)
+        if "per_class" in base and base["per_class"] > cap:
+            raise ConfigError(f"{st.name} needs {base['per_class']} drawings per class; data {data!r} has {cap} of "
+                              f"its scarcest chosen category: use --quick or other --data")
+        rows = [r for r in spec["axes"].get("per_class", []) if r <= cap]
+        if "per_class" in spec["axes"]:
+            if not rows:
+                raise ConfigError(f"data {data!r} has only {cap} drawings of its scarcest chosen category; "
+                                  f"{st.name} needs {spec['axes']['per_class'][0]}: use --quick or other --data")
+            if len(rows) < len(spec["axes"]["per_class"]):
+                notes.append(f"rows per class above {cap} (the data's limit) were dropped")
+            spec["axes"]["per_class"] = rows
+    if seeds:
+        spec["seeds"] = list(range(seeds))
+    return StudySpec.from_dict(spec, origin=f"named study {st.name}"), notes

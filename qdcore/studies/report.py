@@ -1,0 +1,118 @@
+"""`qd study report`: CSV of all trials, PNG figures (matplotlib) and a Markdown summary in one folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from qdcore.errors import ConfigError
+from qdcore.paths import atomic_write_bytes
+from qdcore.studies.results import StudyTable, aggregate
+from qdcore.studies.view import default_metric, plot_axes, series
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "" if math.isnan(v) else f"{v:.6g}"
+    return str(v)
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV (columns in first-seen order)."""
+    cols: list[str] = []
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(cols)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in cols])
+    return buf.getvalue()
+
+
+def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: Path) -> None:
+    """One PNG: mean `metric` vs `x` with 95% error bars, a line per value of `by`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for label, (xs, ys, es) in series(table, metric, x, by).items():
+        pos = xs if all(isinstance(v, (int, float)) for v in xs) else list(range(len(xs)))
+        ax.errorbar(pos, ys, yerr=es, marker="o", capsize=3, label=label)
+        if pos is not xs:
+            ax.set_xticks(pos, [str(v) for v in xs], rotation=30, ha="right")
+    ax.set_xlabel(x or "trial")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if len(ax.get_legend_handles_labels()[0]) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_report(store, study: int, out: str | Path, formulas: list[str] | None = None) -> list[Path]:
+    """Write trials.csv, aggregates.csv, one PNG per metric and README.md to `out`; returns the files."""
+    from qdcore.studies import trials as T
+    from qdcore.studies.fit import fit
+    from qdcore.studies.results import study_table
+
+    rec = T.require_study(store, study)
+    table = study_table(store, study)
+    out = Path(out).expanduser()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create report folder {str(out)!r}: {e.strerror or e}") from None
+    files: list[Path] = []
+
+    def put(name: str, text: str) -> None:
+        atomic_write_bytes(out / name, text.encode())
+        files.append(out / name)
+
+    put("trials.csv", csv_text(table.rows))
+    aggs = aggregate(table)
+    put("aggregates.csv", csv_text(aggs))
+    axes = plot_axes(table)
+    x = next((a for a in axes if a != "variant"), axes[0] if axes else None)
+    by = next((a for a in axes if a != x), None)
+    metrics = [m for m in ("test_top1", "test_loss", "val_top1", "val_loss", "best_val_loss", "best_epoch_loss")
+               if m in table.metrics]
+    pngs = []
+    for m in metrics:
+        name = f"{m}.png"
+        figure(table, m, x, by, out / name)
+        files.append(out / name)
+        pngs.append(name)
+    md = [f"# Study {study}: {rec.name}", "", rec.summary.get("spec", {}).get("description", ""), "",
+          f"{len(table.rows)} trials; status: " + ", ".join(f"{k} {v}" for k, v in T.counts(store, study).items()),
+          "", "## Trials (mean over seeds, 95% interval)", ""]
+    if aggs:
+        main = default_metric(table)
+        keys = [a for a in axes]
+        md.append("| " + " | ".join(keys + ["n", main, "95% interval"]) + " |")
+        md.append("|" + "---|" * (len(keys) + 3))
+        for a in aggs:
+            lo, hi = a.get(f"{main}_lo"), a.get(f"{main}_hi")
+            interval = "" if lo is None or math.isnan(lo) else f"{lo:.4f} .. {hi:.4f}"
+            md.append("| " + " | ".join([_cell(a.get(k)) for k in keys] + [str(a["n"]), _cell(a.get(f"{main}_mean")),
+                                                                              interval]) + " |")
+    for f in formulas or rec.summary.get("spec", {}).get("paper", {}).get("formulas", []):
+        try:
+            res = fit(table, f)
+        except ConfigError as e:
+            md += ["", f"OLS `{f}`: {e}"]
+            continue
+        md += ["", f"## OLS: `{f}`", "", "```", res.text, "```"]
+    md += ["", "## Figures", ""] + [f"![{p}]({p})" for p in pngs]
+    put("README.md", "\n".join(md) + "\n")
+    return files

@@ -1,0 +1,139 @@
+"""A study's results: one row per trial (axes, final/first/best metrics, best epochs, time) and seed aggregates."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from qdcore.studies import trials as T
+
+# history key -> column stem; "best" is the max for accuracies and the min for losses
+CURVES = ("train/loss", "train/top1", "val/loss", "val/top1")
+SUMMARY_KEYS = ("test_top1", "test_top5", "test_loss", "params", "images_per_second")
+
+
+@dataclass
+class StudyTable:
+    """Trial rows (dicts with the same keys) and which keys are axes and which are metrics."""
+
+    axes: list[str]
+    metrics: list[str]
+    rows: list[dict[str, Any]]
+
+    def column(self, key: str) -> list[Any]:
+        """The values of one column, in trial order."""
+        return [r.get(key) for r in self.rows]
+
+
+def _curve_columns(history: dict[str, list[tuple[int, float]]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in CURVES:
+        pts = [(e, v) for e, v in history.get(key, []) if v is not None and not math.isnan(v)]
+        if not pts:
+            continue
+        stem = key.replace("/", "_")
+        out[f"first_{stem}"] = pts[0][1]
+        out[stem] = pts[-1][1]
+        pick = max if key.endswith("top1") else min
+        best_epoch, best = pick(pts, key=lambda p: p[1])
+        out[f"best_{stem}"] = best
+        if key.startswith("val/"):
+            out[f"best_epoch_{key.split('/')[1]}"] = best_epoch
+    if history.get("val/loss"):
+        out["epochs"] = history["val/loss"][-1][0]
+    return out
+
+
+def _per_class(store, run_id: int, minority: list[str]) -> dict[str, float]:
+    """Test accuracy of the minority classes and of the others, from the run's saved predictions."""
+    import numpy as np
+
+    from qdcore.predictions import Predictions
+    from qdcore.train.artifacts import PREDICTIONS_FILE
+
+    path = store.home / "runs" / str(run_id) / PREDICTIONS_FILE
+    if not path.exists():
+        return {}
+    p = Predictions.load(path)
+    right = p.predicted == p.labels
+    is_min = np.isin(p.labels, [p.classes.index(c) for c in minority if c in p.classes])
+    out = {}
+    for name, mask in (("top1_minority", is_min), ("top1_majority", ~is_min)):
+        if mask.any():
+            out[name] = float(right[mask].mean())
+    return out
+
+
+def study_table(store, study: int) -> StudyTable:
+    """The study's trials with their runs' metrics (running trials show what they have so far)."""
+    from qdcore.data.drawingset import parse_ratios
+
+    rows_in = T.trials(store, study)
+    axes: list[str] = []
+    for r in rows_in:
+        axes += [k for k in r.params if k not in axes]
+    rows: list[dict[str, Any]] = []
+    metric_keys: list[str] = []
+    for tr in rows_in:
+        row: dict[str, Any] = {"trial": tr.idx + 1, **tr.params, "status": tr.status, "run": tr.run_id}
+        cfg = tr.config
+        cats = cfg.get("categories")
+        row["classes"] = len(cats.split(",")) if isinstance(cats, str) and cats else None
+        row["rows"] = cfg.get("per_class")
+        metrics: dict[str, Any] = {}
+        if tr.run_id is not None and store.has_run(tr.run_id):
+            rec = store.get_run(tr.run_id)
+            metrics.update(_curve_columns(store.history(tr.run_id)))
+            metrics.update({k: rec.summary[k] for k in SUMMARY_KEYS if _finite(rec.summary.get(k))})
+            row["classes"] = rec.summary.get("classes", row["classes"])
+            if cfg.get("imbalance") and tr.status == "done":
+                metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg["imbalance"]))))
+        metrics["seconds"] = tr.seconds
+        row.update(metrics)
+        row["error"] = tr.error
+        metric_keys += [k for k in metrics if k not in metric_keys]
+        rows.append(row)
+    return StudyTable(axes, metric_keys, rows)
+
+
+def t_interval(values: list[float]) -> tuple[float, float, float, float]:
+    """(mean, sample sd, low, high) of the 95% t interval of the mean; sd and interval are NaN for one value."""
+    from scipy import stats
+
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, math.nan, math.nan, math.nan
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    return mean, sd, mean - half, mean + half
+
+
+def aggregate(table: StudyTable, metrics: list[str] | None = None) -> list[dict[str, Any]]:
+    """Per point of the grid without the seed axis: n, and mean, sd, 95% interval of each metric over done trials."""
+    keys = [a for a in table.axes if a != "seed"]
+    metrics = metrics or [m for m in table.metrics if m != "epochs"]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in table.rows:
+        if r["status"] == "done":
+            groups.setdefault(tuple(_hashable(r.get(k)) for k in keys), []).append(r)
+    out = []
+    for key, rows in groups.items():
+        agg: dict[str, Any] = dict(zip(keys, key))
+        agg["n"] = len(rows)
+        for m in metrics:
+            vals = [float(r[m]) for r in rows if isinstance(r.get(m), (int, float)) and not math.isnan(float(r[m]))]
+            if vals:
+                mean, sd, lo, hi = t_interval(vals)
+                agg.update({f"{m}_mean": mean, f"{m}_sd": sd, f"{m}_lo": lo, f"{m}_hi": hi})
+        out.append(agg)
+    return out
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v

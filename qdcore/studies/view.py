@@ -1,0 +1,126 @@
+"""What the front ends show of a study: plot series, a plotext text plot, and the paper's figures beside ours."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from qdcore.studies.results import StudyTable, aggregate
+
+DEFAULT_METRICS = ("test_top1", "val_top1", "test_loss", "val_loss")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext colours even with the clear theme
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def table_columns(table: StudyTable, wide: bool = False, prefer: list[str] | None = None) -> list[str]:
+    """The trial table's columns: trial, axes, status, run, then the study's main metrics (`prefer`: a named
+    study's own choice; all with wide)."""
+    if prefer and not wide:
+        return ["trial", *table.axes, "status", "run", *[m for m in prefer if m in table.metrics], "seconds"]
+    main = default_metric(table)
+    loss = main.replace("top1", "loss")
+    best = "best_" + main if not main.startswith("test") else None  # test metrics are measured once, at the end
+    picks = [main, loss, best, best and "best_" + loss, "best_epoch_loss", "best_epoch_top1", "top1_majority",
+             "top1_minority", "seconds"]
+    metrics = table.metrics if wide else [m for m in dict.fromkeys(picks) if m in table.metrics]
+    return ["trial", *table.axes, "status", "run", *metrics]
+
+
+def default_metric(table: StudyTable) -> str:
+    """The metric a study is judged by: test accuracy where trials have it, else validation accuracy."""
+    for m in DEFAULT_METRICS:
+        if any(_finite(r.get(m)) for r in table.rows):
+            return m
+    return table.metrics[0] if table.metrics else "seconds"
+
+
+def plot_axes(table: StudyTable) -> list[str]:
+    """Axes a plot can use as x or as series (the seed axis is aggregated over)."""
+    return [a for a in table.axes if a != "seed"]
+
+
+def series(table: StudyTable, metric: str, x: str | None, by: str | None
+           ) -> dict[str, tuple[list[Any], list[float], list[float]]]:
+    """label -> (x values, means, 95% half-widths) of `metric` over seeds; x is the trial order without an axis."""
+    keys = [a for a in plot_axes(table) if a not in (x, by)]
+    out: dict[str, tuple[list[Any], list[float], list[float]]] = {}
+    for agg in aggregate(table, [metric]):
+        if f"{metric}_mean" not in agg:
+            continue
+        label = f"{by}={agg[by]}" if by else (", ".join(f"{k}={agg[k]}" for k in keys) if x is None else metric)
+        if x is not None and keys:
+            label = (label + " " if by else "") + ", ".join(f"{k}={agg[k]}" for k in keys)
+        xs, ys, es = out.setdefault(label, ([], [], []))
+        xs.append(agg[x] if x is not None else len(xs) + 1)
+        ys.append(agg[f"{metric}_mean"])
+        half = agg[f"{metric}_hi"] - agg[f"{metric}_mean"]
+        es.append(0.0 if math.isnan(half) else half)
+    for label, (xs, ys, es) in out.items():
+        if xs and all(isinstance(v, (int, float)) for v in xs):
+            order = sorted(range(len(xs)), key=lambda i: xs[i])
+            out[label] = ([xs[i] for i in order], [ys[i] for i in order], [es[i] for i in order])
+    return out
+
+
+def text_plot(table: StudyTable, metric: str, x: str | None = None, by: str | None = None,
+              width: int = 78, height: int = 18) -> str:
+    """`metric` vs `x`, one series per value of `by`, error bars = 95% interval over seeds (plotext text)."""
+    import plotext as plt
+
+    data = series(table, metric, x, by)
+    plt.clf()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    numeric = True
+    for label, (xs, ys, es) in data.items():
+        numeric = numeric and all(isinstance(v, (int, float)) for v in xs)
+    for i, (label, (xs, ys, es)) in enumerate(data.items()):
+        pos = xs if numeric else list(range(1, len(xs) + 1))
+        if any(es):
+            plt.error(pos, ys, yerr=es, label=label[:30])
+        else:
+            plt.plot(pos, ys, label=label[:30], marker="dot")
+        if not numeric and i == 0:
+            plt.xticks(pos, [str(v)[:10] for v in xs])
+    plt.title(f"{metric} vs {x or 'trial'}" + (f" by {by}" if by else ""))
+    plt.xlabel(x or "trial")
+    return _ANSI.sub("", plt.build())
+
+
+def paper_rows(table: StudyTable, paper: dict[str, Any]) -> tuple[list[str], list[list[Any]], bool]:
+    """The paper's table, each number beside ours as 'paper · qd' where a trial matches its row (same key
+    value); the flag says whether any row matched (otherwise the cells hold the paper's numbers alone)."""
+    cols = paper.get("columns")
+    if not cols:
+        return [], [], False
+    key = cols[0]
+    ours_for = {"train_top1 first": "first_train_top1", "train_top1 last": "train_top1",
+                "val_top1 first": "first_val_top1", "val_top1 last": "val_top1",
+                "train_loss first": "first_train_loss", "train_loss last": "train_loss",
+                "val_loss first": "first_val_loss", "val_loss last": "val_loss",
+                "train %": "train_top1", "test %": "test_top1", "test_top1": "test_top1"}
+    aggs = aggregate(table)
+    matched = False
+    rows = []
+    for prow in paper.get("rows", []):
+        match = [a for a in aggs if _same(a.get(key), prow[0])]
+        matched = matched or bool(match)
+        out: list[Any] = [prow[0]]
+        for c, pv in zip(cols[1:], prow[1:]):
+            m = ours_for.get(c) or paper.get("classes", {}).get(c)  # "hammer %": the minority's accuracy
+            ours = match[0].get(f"{m}_mean") if (match and m) else None
+            if ours is not None and c.endswith("%"):
+                ours = 100 * ours
+            out.append(pv if not match else f"{pv:g} · {'—' if ours is None else f'{ours:.3g}'}")
+        rows.append(out)
+    return list(cols), rows, matched
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    return str(a) == str(b)

@@ -1,0 +1,103 @@
+"""DistributedDataParallel in a few lines (after nanoGPT): join torchrun's process group, wrap, reduce, agree to stop.
+
+torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT; `join` creates the process
+group from them (NCCL on CUDA, Gloo elsewhere). Every collective here is a no-op in a single process,
+so the engine calls them unconditionally.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+
+from qdcore.errors import ConfigError
+
+# A rank that dies leaves the others blocked in a collective: give up after this long.
+DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
+
+
+def active() -> bool:
+    """Whether a process group with more than one rank is running."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def join(device: torch.device, world_size: int) -> None:
+    """Join torchrun's process group (once) for `world_size` > 1; ConfigError when that cannot work."""
+    if world_size <= 1 or (dist.is_available() and dist.is_initialized()):
+        return
+    if not dist.is_available():
+        raise ConfigError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed; run one process")
+    missing = [v for v in ("MASTER_ADDR", "MASTER_PORT", "RANK") if v not in os.environ]
+    if missing:
+        raise ConfigError(f"WORLD_SIZE={world_size} but {', '.join(missing)} not set: start it with "
+                          "`qd train --nproc N` or `torchrun --nproc-per-node N -m qdcore.cli.main train ...`")
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    if backend == "nccl" and not dist.is_nccl_available():
+        raise ConfigError("NCCL is not available in this PyTorch build; use --device cpu (Gloo) or a CUDA build")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    timeout = datetime.timedelta(seconds=DEFAULT_TIMEOUT_S)
+    try:
+        dist.init_process_group(backend=backend, timeout=timeout)
+    except Exception as e:  # noqa: BLE001 - rendezvous failures come in many types
+        raise ConfigError(f"could not join the process group ({backend}): {type(e).__name__}: {e}"
+                          .splitlines()[0]) from None
+
+
+def leave() -> None:
+    """Leave the process group (end of training)."""
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except Exception:  # noqa: BLE001 - a peer already gone: nothing left to leave
+            pass
+
+
+def wrap(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """`net` in DistributedDataParallel when a group is running (rank 0's weights broadcast to all)."""
+    if not active():
+        return net
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DDP(net, device_ids=ids)
+
+
+def all_sum(*values: torch.Tensor | float | int, device: torch.device) -> list[float]:
+    """Sum of each value over all ranks, in one collective (floats; exact for counts below 2**53)."""
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64,
+                     device=device if device.type == "cuda" else "cpu")
+    if active():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.tolist()
+
+
+def any_rank(flag: bool, device: torch.device) -> bool:
+    """True on every rank when `flag` is true on any rank (stops end all ranks at the same step)."""
+    if not active():
+        return flag
+    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather_rows(local: torch.Tensor, total: int) -> torch.Tensor:
+    """Rows dealt out round-robin (row i on rank i % world) gathered back into their original order."""
+    if not active():
+        return local
+    world = dist.get_world_size()
+    per = -(-total // world)
+    pad = torch.zeros((per - local.shape[0], *local.shape[1:]), dtype=local.dtype, device=local.device)
+    parts = [torch.empty((per, *local.shape[1:]), dtype=local.dtype, device=local.device) for _ in range(world)]
+    dist.all_gather(parts, torch.cat([local, pad]))
+    # parts[r][j] is row j * world + r: interleave, then drop the padding.
+    return torch.stack(parts, 1).reshape(per * world, *local.shape[1:])[:total]
+
+
+def barrier() -> None:
+    """Wait for every rank."""
+    if active():
+        dist.barrier()

@@ -1,0 +1,88 @@
+"""GanConfig: every option of a GAN run (studies 001 and 003), declared once with its help, panel and bounds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from qdcore.errors import ConfigError
+from qdcore.runs.options import DATA, RunConfig, fields_of, option
+
+GAN_MODELS = ("dcgan", "acgan")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+_MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "Runtime"
+
+
+@dataclass
+class GanConfig(RunConfig):
+    """One GAN run: data selection, model, optimisation (TTUR, betas, smoothing, D steps), samples, runtime."""
+
+    # GANs need no validation split; the test split holds the real drawings the samples are compared with.
+    val: float = option(0.0, help="Validation fraction (a GAN uses none).", panel=DATA, min=0, max=1, max_open=True)
+    test: float = option(0.1, help="Test fraction: real drawings the quality metrics compare samples with.",
+                         panel=DATA, min=0, max=1, max_open=True)
+    model: str = option("dcgan", help="dcgan (study 003) or acgan (study 001: label embedding x noise, class head).",
+                        panel=_MODEL, short="-m", choices=GAN_MODELS, form="Model", metavar="NAME")
+    per_class_gans: bool = option(False, help="Study 003's one generator/discriminator pair per category, trained "
+                                  "together.", panel=_MODEL)
+    latent_dim: int = option(100, help="Size of the generator's noise vector.", panel=_MODEL, min=1, max=4096)
+    g_width: int = option(64, help="Generator width w (dense 7x7x4w, convT 2w, w, 1).", panel=_MODEL, min=1,
+                          max=1024)
+    d_width: int = option(64, help="Discriminator width w (conv w, 2w).", panel=_MODEL, min=1, max=1024)
+    kernel: int | None = option(5, help="Kernel size of G's and D's convs (odd).", panel=_MODEL, min=1, max=13)
+    d_dropout: float = option(0.3, help="Dropout after each discriminator conv.", panel=_MODEL, min=0, max=1,
+                              max_open=True)
+    batch_norm: bool | None = option(True, help="Batch norm in the generator.", panel=_MODEL)
+    epochs: int = option(10, help="Epochs (passes of D over the training drawings).", panel=_OPT, short="-e",
+                         min=1, max=100_000, form="Epochs")
+    batch_size: int = option(128, help="Real drawings per discriminator step.", panel=_OPT, short="-b", min=2,
+                             max=65_536, form="Batch")
+    lr_g: float = option(2e-4, help="Generator learning rate (TTUR: may differ from D's).", panel=_OPT, min=0,
+                         min_open=True)
+    lr_d: float = option(2e-4, help="Discriminator learning rate.", panel=_OPT, min=0, min_open=True)
+    beta1: float = option(0.5, help="Adam beta1 (DCGAN: 0.5).", panel=_OPT, min=0, max=1, max_open=True)
+    beta2: float = option(0.999, help="Adam beta2.", panel=_OPT, min=0, max=1, max_open=True)
+    label_smoothing: float = option(0.0, help="One-sided: D's target for real drawings is 1 - this.", panel=_OPT,
+                                    min=0, max=1, max_open=True)
+    d_steps: int = option(1, help="Discriminator steps per generator step.", panel=_OPT, min=1, max=100)
+    sample_every: int = option(0, help="Also render the fixed-noise grid every N steps (0: at epoch ends only).",
+                               panel=_SAMPLES, min=0, max=10_000_000)
+    grid_cols: int = option(8, help="Samples per class row in the grid.", panel=_SAMPLES, min=1, max=64)
+    judge: int | None = option(None, help="Classifier run that judges the samples (default: the best finished one "
+                               "covering the classes).", panel=_SAMPLES, min=1, max=2**62)
+    no_judge: bool = option(False, help="Record losses only, no judged quality.", panel=_SAMPLES)
+    quality_n: int = option(256, help="Generated drawings per class judged each epoch.", panel=_SAMPLES, min=2,
+                            max=100_000)
+    collapse_threshold: float = option(0.5, help="Mode-collapse alarm when sample diversity falls below this share "
+                                       "of real diversity.", panel=_SAMPLES, min=0, max=1)
+    keep_generators: bool = option(True, help="Keep each epoch's generator weights (for 'qd gan sample --epoch').",
+                                   panel=_SAMPLES)
+    amp: bool | None = option(None, help="Mixed precision (default: auto: CUDA, CPUs with bf16).", panel=_RUN)
+    device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.", panel=_RUN,
+                         choices=DEVICES, form="Device")
+    log_every: int = option(25, help="Steps between progress updates (host syncs).", panel=_RUN, min=1,
+                            max=1_000_000)
+
+    @property
+    def betas(self) -> tuple[float, float]:
+        return (self.beta1, self.beta2)
+
+    def validate(self, origin: str = "option") -> "GanConfig":
+        """Checks across fields (each value was checked against its declaration)."""
+        super().validate(origin)
+        if self.kernel is not None and self.kernel % 2 == 0:
+            raise ConfigError(f"{origin}: kernel={self.kernel} must be odd for the GAN's 'same' (transposed) convs")
+        if self.per_class_gans and self.model == "acgan":
+            raise ConfigError(f"{origin}: per_class_gans trains one unconditional DCGAN per category; use it with "
+                              "model dcgan (an AC-GAN already covers every class in one pair)")
+        return self
+
+    def model_options(self) -> dict[str, Any]:
+        """Options for build_gan."""
+        return {"g_width": self.g_width, "d_width": self.d_width, "kernel": 5 if self.kernel is None else self.kernel,
+                "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm}
+
+
+def gan_fields():
+    """The declared options, in order (CLI flags and form rows are generated from these)."""
+    return fields_of(GanConfig)

@@ -1,0 +1,55 @@
+"""A finished run's model as one thing that turns 28x28 drawings into class probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qdcore.errors import StoreError
+
+if TYPE_CHECKING:
+    from qdcore.store import Store
+
+
+@dataclass
+class Predictor:
+    """A run's classes and `probs(images)`: uint8 (N, 28, 28) -> float32 (N, C) softmax."""
+
+    run_id: int
+    name: str
+    classes: list[str]
+    probs: Callable[[np.ndarray], np.ndarray]
+
+    def top(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
+        """The k most probable classes of one drawing, most probable first."""
+        p = self.probs(np.asarray(image, np.uint8).reshape(1, 28, 28))[0]
+        order = np.argsort(-p, kind="stable")[:k]
+        return [(self.classes[i], float(p[i])) for i in order]
+
+
+def predicting_kinds() -> list[str]:
+    """Kinds whose finished runs hold a model that classifies drawings."""
+    from qdcore.runs.kinds import all_kinds
+
+    return [k.name for k in all_kinds() if k.predictor is not None]
+
+
+def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Predictor:
+    """The model of a run, rebuilt by its kind (qdcore.runs.kinds.predictor_of, which `qd predict` uses too)."""
+    from qdcore.runs.kinds import predictor_of
+
+    rec = store.get_run(int(run_id))
+    probs, classes = predictor_of(store, rec.id, device)
+    return Predictor(rec.id, rec.name, list(classes), probs)
+
+
+def latest_model_run(store: "Store") -> int:
+    """The newest finished run that holds a model; StoreError saying how to make one when there is none."""
+    runs = [r for k in predicting_kinds() for r in store.list_runs(kind=k, status="done", limit=1)]
+    if not runs:
+        raise StoreError(f"there is no finished classifier run in {store.home} yet: train one with 'qd train' "
+                         "or press t on the home screen")
+    return max(r.id for r in runs)

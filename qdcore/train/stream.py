@@ -1,0 +1,115 @@
+"""Drawings that do not fit on the device: uint8 in host memory, moved over in shuffled chunks.
+
+Each epoch walks the same permutation and batches as resident data (`DeviceData`), so a streamed
+run computes exactly what a resident one does; only where the bytes live differs. On CUDA a chunk
+is gathered into pinned memory and copied on a side stream while the previous chunk trains.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from qdcore.errors import ConfigError
+from qdcore.train.gpudata import Augment, DeviceData
+
+BYTES_PER_DRAWING = 28 * 28 + 8  # pixels plus the int64 label
+
+
+def fits(n: int, budget_bytes: float) -> bool:
+    """Whether n drawings fit resident within the budget."""
+    return n * BYTES_PER_DRAWING <= budget_bytes
+
+
+def default_budget(device: torch.device) -> float:
+    """Bytes the data may take on the device: half the free memory on CUDA; unlimited elsewhere (host = device)."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return free * 0.5
+    return float("inf")
+
+
+class StreamData:
+    """Images (N, 28, 28) uint8 and labels on the host; the same interface as DeviceData for the engine."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
+                 chunk: int) -> None:
+        self.images = images.reshape(-1, 28, 28)  # a memory map stays a memory map
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.device = device
+        self.channels_last = channels_last
+        self.chunk = int(chunk)
+        self.cuda = device.type == "cuda"
+        self._stream = torch.cuda.Stream(device) if self.cuda else None
+
+    @classmethod
+    def within(cls, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
+               budget_bytes: float, batch_size: int) -> "StreamData":
+        """A stream whose two chunks in flight fit the budget; ConfigError when not even one batch does."""
+        chunk = int(budget_bytes // (2 * BYTES_PER_DRAWING))
+        if chunk < batch_size:
+            need = 2 * batch_size * BYTES_PER_DRAWING / 2**20
+            raise ConfigError(f"--device-memory {budget_bytes / 2**30:.4g} GB cannot hold two batches of "
+                              f"{batch_size} drawings ({need:.2f} MB): raise it or lower --batch-size")
+        return cls(images, labels, device, channels_last, chunk - chunk % batch_size)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def order(self, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
+        """The same permutation DeviceData deals out, kept on the host."""
+        return DeviceData.order(self, seed, epoch, rank, world_size).cpu()  # type: ignore[arg-type]
+
+    batches = staticmethod(DeviceData.batches)
+
+    def _load(self, idx: torch.Tensor) -> DeviceData:
+        """Rows idx gathered on the host (sorted reads of a memory map) and sent to the device."""
+        rows = idx.numpy()
+        order = np.argsort(rows, kind="stable")
+        host_imgs = np.empty((len(rows), 28, 28), np.uint8)
+        host_imgs[order] = self.images[rows[order]]
+        imgs = torch.from_numpy(host_imgs)
+        labels = torch.from_numpy(self.labels[rows])
+        if self.cuda:
+            imgs, labels = imgs.pin_memory(), labels.pin_memory()
+            with torch.cuda.stream(self._stream):
+                imgs = imgs.to(self.device, non_blocking=True)
+                labels = labels.to(self.device, non_blocking=True)
+        return DeviceData(imgs, labels, self.device, self.channels_last)
+
+    def iterate(self, batches: list[torch.Tensor], start: int, augment: Augment | None,
+                generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) for batches[start:], one chunk prefetched while the one before it trains."""
+        per = max(1, self.chunk // max(1, int(batches[0].numel()) if batches else 1))
+        groups = [batches[i:i + per] for i in range(start, len(batches), per)]
+        ahead = self._load(torch.cat(groups[0])) if groups else None
+        for gi, group in enumerate(groups):
+            current = ahead
+            if self.cuda:
+                compute = torch.cuda.current_stream(self.device)
+                compute.wait_stream(self._stream)
+                # The chunk was allocated on the side stream: keep it until the compute stream is done with it.
+                current.images.record_stream(compute)
+                current.labels.record_stream(compute)
+            ahead = self._load(torch.cat(groups[gi + 1])) if gi + 1 < len(groups) else None
+            offset = 0
+            for idx in group:
+                n = int(idx.numel())
+                local = torch.arange(offset, offset + n, device=self.device)
+                offset += n
+                yield current.get(local, augment, generator)
+
+    def shard(self, rank: int, world_size: int) -> "StreamData":
+        """Rows rank, rank + world, ... (views of the host arrays)."""
+        if world_size <= 1:
+            return self
+        return StreamData(self.images[rank::world_size], self.labels[rank::world_size], self.device,
+                          self.channels_last, self.chunk)
+
+    def scaled(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """An unaugmented slice copied to the device (evaluation in order)."""
+        part = DeviceData(np.ascontiguousarray(self.images[start:stop]), self.labels[start:stop], self.device,
+                          self.channels_last)
+        return part.scaled(0, stop - start)

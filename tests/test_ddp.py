@@ -1,0 +1,112 @@
+"""Real DistributedDataParallel on the CPU: 2 torchrun processes over Gloo against one process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from qdcore.errors import ConfigError
+from qdcore.train import TrainConfig
+from qdcore.train.engine import load_splits, train
+
+pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                                reason="this PyTorch build has no torch.distributed with Gloo")
+
+# No dropout, no augmentation, no batch norm: then 2 ranks x 32 is the same SGD as 1 x 64.
+BASE = dict(data="demo", per_class=140, epochs=1, batch_size=32, width=4, lr=3e-3, amp=False, device="cpu",
+            log_every=2, val=0.1, test=0.1)
+WORKER = Path(__file__).with_name("ddp_worker.py")
+
+
+def _torchrun(spec: dict, tmp: Path, nproc: int = 2) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "QD_DIST_TIMEOUT": "60"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           str(WORKER), json.dumps(spec)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp)
+
+
+def _spec(tmp: Path, name: str, **extra) -> dict:
+    out = tmp / name
+    out.mkdir(exist_ok=True)
+    return {"config": {**BASE, **extra.pop("config", {})}, "out": str(out), "run_dir": str(out), **extra}
+
+
+def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
+    spec = _spec(tmp_path, "ddp")
+    p = _torchrun(spec, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    ddp = load_file(str(tmp_path / "ddp" / "weights.safetensors"))
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["status"] == "done"
+
+    cfg = TrainConfig(**{**BASE, "batch_size": 64})
+    single = train(cfg, splits=load_splits(cfg))
+    steps = summary["num_train"] // 64
+    assert steps >= 20, steps  # the comparison covers at least 20 optimizer steps
+    for k, v in single.model.state_dict().items():
+        torch.testing.assert_close(ddp[k], v, rtol=1e-4, atol=1e-5)
+    # Metrics were reduced over ranks: the whole test split was evaluated and gathered.
+    assert summary["test_top1"] == pytest.approx(single.summary["test_top1"], abs=1.5 / summary["num_test"])
+    assert summary["num_test"] == single.summary["num_test"]
+
+
+def test_interrupted_two_rank_run_resumes_to_the_same_weights(tmp_path):
+    cfg = {"epochs": 2, "per_class": 80}
+    full = _spec(tmp_path, "full", config=cfg)
+    assert _torchrun(full, tmp_path).returncode == 0
+    # rank 1 asks to stop at its 8th check: both ranks stop at the same step, rank 0 writes the checkpoint.
+    part = _spec(tmp_path, "part", config=cfg, stop_at=8, stop_rank=1)
+    p = _torchrun(part, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert json.loads((tmp_path / "part" / "summary.json").read_text())["status"] == "interrupted"
+    assert (tmp_path / "part" / "resume.safetensors").is_file()
+    resumed = {**part, "stop_at": None, "resume": True}
+    p = _torchrun(resumed, tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    a = load_file(str(tmp_path / "full" / "weights.safetensors"))
+    b = load_file(str(tmp_path / "part" / "weights.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    # Rank 0 alone wrote the run folder: no per-rank copies.
+    assert sorted(f.name for f in (tmp_path / "part").iterdir() if f.name.startswith("model"))  \
+        == ["model.json", "model.safetensors"]
+
+
+def test_world_size_without_a_process_group_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    with pytest.raises(ConfigError, match="WORLD_SIZE=2"):
+        train(TrainConfig(**BASE), run_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_qd_train_nproc_runs_two_ranks_and_rank_zero_alone_writes(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    home = tmp_path / "home"
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--per-class", "40",
+                        "--epochs", "1", "--width", "4", "--device", "cpu", "--nproc", "2", "--json"],
+                       env=env, capture_output=True, text=True, timeout=240)
+    assert p.returncode == 0, p.stderr[-3000:]
+    from qdcore.store import Store
+
+    runs = Store(home).list_runs()
+    assert len(runs) == 1 and runs[0].status == "done" and runs[0].summary["world_size"] == 2
+    assert sorted(d.name for d in (home / "runs").iterdir()) == [str(runs[0].id)]
+
+
+def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
+    from qdcore.store import Store
+
+    spec = _spec(tmp_path, "die", config={"epochs": 3}, die_at=3, home=str(tmp_path / "home"))
+    p = _torchrun(spec, tmp_path)
+    assert p.returncode != 0
+    run = Store(tmp_path / "home").list_runs()[0]  # opening the store reaps a run whose process is gone
+    assert run.status in ("failed", "interrupted"), run.status

@@ -1,0 +1,16 @@
+"""The one percent format of the CLI and the TUI (qdcore.fmt)."""
+
+from __future__ import annotations
+
+import math
+
+from qdcore.fmt import DASH, interval, percent, percent_ci
+
+
+def test_percent_interval_and_dashes() -> None:
+    assert percent(0.9125) == "91.2%" and percent(0.9125, 2) == "91.25%" and percent(1) == "100.0%"
+    assert percent(0.5, 0) == "50%"
+    for missing in (None, math.nan, True, "0.5"):
+        assert percent(missing) == DASH
+    assert interval(0.531, 0.888) == "53.1–88.8%" and interval(None, 0.5) == DASH
+    assert percent_ci(0.7, 0.6, 0.8) == "70.0% (60.0–80.0%)" and percent_ci(0.7, None, None) == "70.0%"
