@@ -17,3 +17,7 @@ class StoreError(QDError):
 
 class ConfigError(QDError):
     """An invalid option or configuration value."""
+
+
+class TrainingError(QDError):
+    """A run that cannot go on (e.g. its loss stopped being a finite number); the run is marked failed."""

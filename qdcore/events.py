@@ -21,6 +21,7 @@ class RunStarted:
     num_train: int
     fingerprint: str = ""  # of the selected drawings (train-val-test)
     info: dict[str, Any] = field(default_factory=dict)  # merged into the run's summary (data origin, ...)
+    notes: tuple[str, ...] = ()  # what the data reader skipped (malformed lines, ignored files)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,68 @@ def duration(seconds: Any) -> str:
     return f"{int(v // 3600)}h {int(v % 3600 // 60):02d}m"
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
+
+
+def text_path(path: Any) -> str:
+    """A path as text any encoder takes: bytes of a non-UTF-8 name spelled out (`\\xff`), the rest as is."""
+    import os
+
+    s = os.fspath(path) if not isinstance(path, str) else path
+    if isinstance(s, bytes):
+        return s.decode("utf-8", "backslashreplace")
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return os.fsencode(s).decode("utf-8", "backslashreplace")
+
+
+def literal(value: Any, keep: str = "") -> str:
+    """A user-supplied name or path made safe to print: control, format and undecodable characters escaped.
+
+    ESC/OSC sequences, newlines, bidi overrides and the surrogates that stand for non-UTF-8 bytes in
+    file names come out as visible escapes (`\\e`, `\\n`, `\\u202e`, `\\xff`), so a name can neither
+    restyle the terminal nor fake extra lines. Characters in `keep` pass through.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch.isprintable() or ch in keep or ch == " ":
+            out.append(ch)
+        elif ch in _NAMED:
+            out.append(_NAMED[ch])
+        elif 0xDC80 <= ord(ch) <= 0xDCFF:  # os.fsdecode's stand-in for a non-UTF-8 byte
+            out.append(f"\\x{ord(ch) - 0xDC00:02x}")
+        elif unicodedata.category(ch) in ("Zs",):
+            out.append(ch)  # no-break and other spaces print as spaces
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
+def safe_filename(name: Any, limit: int = 60) -> str:
+    """A file-name part derived from a user name: letters, digits and `.+-_` only, at most `limit` characters.
+
+    Anything else (separators, controls, undecodable bytes) becomes '_'; a long name is cut and given a
+    short hash of the whole so two long names stay apart.
+    """
+    import hashlib
+    import re
+
+    text = name if isinstance(name, str) else str(name)
+    clean = re.sub(r"[^\w.+-]+", "_", text.encode("utf-8", "replace").decode("utf-8", "replace"))
+    clean = clean.replace("\ufffd", "_").strip("._") or "x"
+    if len(clean) > limit:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        clean = f"{clean[:limit - 9]}-{digest}"
+    return clean
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
 
@@ -43,4 +105,4 @@ def percent_ci(v: Any, lo: Any, hi: Any, digits: int = 1) -> str:
 
 def printable(text: Any) -> str:
     """User-supplied text with control characters escaped (\\x1b, \\n, ...), safe to print on one line."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+    return literal(text)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from qdcore.errors import StoreError
 
 
 def qd_home(override: str | os.PathLike | None = None) -> Path:
@@ -43,27 +47,91 @@ def shared_quickdraw() -> Path | None:
     return None
 
 
+_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where /proc allows (os.umask is not thread-safe)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def disk_full(path: Path, needed: int | None = None) -> StoreError:
+    """The one-line error for a write that ran out of space: which file, how much it needs, how much is free."""
+    try:
+        free = f"{shutil.disk_usage(Path(path).parent).free:,} bytes free"
+    except OSError:
+        free = "free space unknown"
+    need = f"{needed:,} bytes needed, " if needed else ""
+    return StoreError(f"no space left on the device to write {path} ({need}{free}): free some space "
+                      "or use another --home; nothing was half-written")
+
+
 @contextmanager
-def _replaced(path: Path, suffix: str) -> Iterator[Path]:
-    """A temp file `.NAME.*SUFFIX` beside `path`, renamed over `path` when the block succeeds, removed if not."""
+def _replaced(path: Path, suffix: str, needed: int | None = None) -> Iterator[Path]:
+    """A temp file `.NAME.*SUFFIX` beside `path`, renamed over `path` when the block succeeds, removed if not.
+
+    The file gets the mode a plain open() would (0666 less the umask), not mkstemp's 0600, so
+    teammates sharing a store can read it; a full disk becomes one StoreError naming the file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as e:
+        if e.errno in _FULL:
+            raise disk_full(path, needed) from None
+        raise
+    try:
+        os.fchmod(fd, 0o666 & ~umask())
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise disk_full(path, needed) from None
         raise
+
+
+def regular_file(path: Path, what: str = "a file", limit: int | None = None) -> os.stat_result:
+    """stat() of a path that must be a plain file (not a FIFO, device or folder), at most `limit` bytes.
+
+    Readers call it before opening, so `/dev/zero` or a FIFO in place of a file is refused at once
+    instead of hanging or reading forever.
+    """
+    import stat as st_
+
+    from qdcore.errors import DataError
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}; check that it exists") from None
+    if not st_.S_ISREG(st.st_mode):
+        kind = "a folder" if st_.S_ISDIR(st.st_mode) else "a FIFO" if st_.S_ISFIFO(st.st_mode) else \
+            "a device" if (st_.S_ISCHR(st.st_mode) or st_.S_ISBLK(st.st_mode)) else "not a regular file"
+        raise DataError(f"{path} is {kind}, not {what}; point at a regular file")
+    if limit is not None and st.st_size > limit:
+        raise DataError(f"{path} is {st.st_size:,} bytes, more than {limit:,} for {what}; it is not what qd wrote")
+    return st
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new content, never half of it."""
-    with _replaced(path, ".tmp") as tmp, open(tmp, "wb") as f:
+    with _replaced(path, ".tmp", len(data)) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -48,10 +48,16 @@ class Predictions:
 
     @classmethod
     def load(cls, path: Path) -> "Predictions":
-        """Read a whole predictions.npz."""
-        z = read_members(path, *MEMBERS)
-        return cls(z["probs"], z["labels"], [str(c) for c in z["classes"]], z["images"],
-                   [str(p) for p in z["provenance"]])
+        """Read a whole predictions.npz, checking that its arrays fit together."""
+        parts = read_members(path, *MEMBERS)
+        bad = _problem(parts)
+        if bad:
+            raise StoreError(f"{path} {bad}; {_REDO}")
+        return cls(parts["probs"], parts["labels"], [str(c) for c in parts["classes"]], parts["images"],
+                   [str(p) for p in parts["provenance"]])
+
+
+_REDO = "re-run 'qd eval RUN' or retrain the run"
 
 
 def run_file(run_dir: Path) -> Path:
@@ -61,6 +67,11 @@ def run_file(run_dir: Path) -> Path:
 
 def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
     """Only the named members of a predictions.npz (StoreError naming the file when missing or unreadable)."""
+    import zipfile
+
+    from qdcore.errors import DataError
+    from qdcore.paths import regular_file
+
     path = Path(path)
     unknown = [n for n in names if n not in MEMBERS]
     if unknown:
@@ -68,10 +79,36 @@ def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
     if not path.exists():
         raise StoreError(f"no predictions at {path}; evaluate the run first with 'qd eval RUN'")
     try:
+        regular_file(path, "a predictions file")
         with np.load(path, allow_pickle=False) as z:
             return {n: z[n] for n in names}
-    except (ValueError, KeyError, OSError, EOFError) as e:
-        raise StoreError(f"{path} is not a readable predictions file ({e}); re-run 'qd eval RUN'") from None
+    except DataError as e:
+        raise StoreError(str(e)) from None
+    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as e:
+        # numpy's own words would suggest allow_pickle for object arrays: never do that here.
+        why = "it holds objects, not plain arrays" if "pickle" in str(e) else _first(e)
+        raise StoreError(f"{path} is not a readable predictions file ({why}); {_REDO}") from None
+
+
+def _first(e: BaseException) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0][:120]
+
+
+def _problem(p: dict[str, np.ndarray]) -> str:
+    """What is wrong with the arrays of a predictions file ('' when they fit together)."""
+    probs, labels, classes, images, prov = (p[k] for k in ("probs", "labels", "classes", "images", "provenance"))
+    if probs.ndim != 2 or probs.dtype.kind != "f":
+        return f"has probabilities of shape {probs.shape} {probs.dtype}, not (N, classes) floats"
+    n, c = probs.shape
+    if classes.ndim != 1 or classes.dtype.kind != "U" or len(classes) != c:
+        return f"lists {classes.size} class names for {c} probability columns"
+    if labels.shape != (n,) or labels.dtype.kind not in "iu" or (n and (labels.min() < 0 or labels.max() >= c)):
+        return f"has labels that do not fit its {n} drawings and {c} classes"
+    if images.shape != (n, 28, 28) or images.dtype != np.uint8:
+        return f"has drawings of shape {images.shape} {images.dtype}, not ({n}, 28, 28) uint8"
+    if prov.shape != (n,):
+        return f"has {prov.size} provenance entries for {n} drawings"
+    return ""
 
 
 def count(path: Path) -> int:

@@ -213,6 +213,14 @@ class QdApp(App[None]):
 
     # --- errors and size ----------------------------------------------------
 
+    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Toasts never read their text as markup: they quote names, paths and errors (escapes visible)."""
+        from qdcore.fmt import literal
+
+        super().notify(literal(message, keep="\n"), title=literal(title), severity=severity,  # type: ignore[arg-type]
+                       timeout=timeout, markup=markup)
+
     def show_error(self, message: str, title: str = "Error", hint: str = "") -> None:
         """Show an error dialog (safe to call for any user-facing failure)."""
         self.push_screen(ErrorDialog(message, title=title, hint=hint))
@@ -299,6 +307,20 @@ def state_from_args(ns: argparse.Namespace) -> AppState:
                     quiz=ns if ns.command == "quiz" else None, draw=ns if ns.command == "draw" else None)
 
 
+def no_terminal() -> str:
+    """Why the app cannot run here ('' when it can): without a terminal it would spin on a dead input forever."""
+    import os
+
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return ""  # textual-serve and other drivers bring their own input and output
+    missing = [name for name, stream in (("input", sys.stdin), ("output", sys.stdout))
+               if stream is None or not stream.isatty()]
+    if not missing:
+        return ""
+    which = " and ".join(missing) + (" are not terminals" if len(missing) > 1 else " is not a terminal")
+    return f"this app needs a terminal but its {which}; over SSH use 'ssh -t HOST qdtui', or the qd commands in scripts"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the app."""
     from qdtui.graphics import cell_pixels, resolve_graphics
@@ -308,6 +330,10 @@ def main(argv: list[str] | None = None) -> None:
         from qdtui.serve import serve
 
         sys.exit(serve(ns.host, ns.port, ns.data, ns.home, ns.graphics))
+    refusal = no_terminal()
+    if refusal:
+        print(f"qdtui: error: {refusal}", file=sys.stderr)
+        sys.exit(2)
     state = state_from_args(ns)
     # The terminal answers questions only before Textual owns stdin: ask now.
     state.graphics = resolve_graphics(ns.graphics)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from qdcore.fmt import DASH, duration, percent
+from qdcore.fmt import DASH, duration, literal, percent
 from qdcore.runs.kinds import DEFAULT_KIND, find_kind
 
 STATUS_STYLE = {"running": "bold cyan", "done": "bold green", "failed": "bold red", "interrupted": "bold yellow",
@@ -316,7 +316,7 @@ class LiveState:
         if self.run_id is not None:
             t.append(f"Run {self.run_id} ", style="bold")
         if self.name:
-            t.append(f"{self.name} · ")
+            t.append(f"{literal(self.name)} · ")
         t.append(self.status, style=STATUS_STYLE.get(self.status, ""))
         s = self.summary
         if self.status == "done":
@@ -327,7 +327,7 @@ class LiveState:
         elif self.status == "interrupted":
             t.append(f" after epoch {self.epochs_done} · checkpoint kept · r resumes")
         elif self.status == "failed" and self.error:
-            t.append(f": {self.error}", style="red")
+            t.append(f": {literal(self.error)}", style="red")
         elif self.status == "starting":
             t.append(" · reading the drawings…")
         return t

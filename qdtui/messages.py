@@ -8,6 +8,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from qdtui.loaders import Catalog, RecentRuns, Samples
+    from qdtui.screens.gan import GanView
     from qdtui.widgets.drawing_grid import GridItem
 
 
@@ -311,3 +312,56 @@ class DrawingFocused(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DrawingFocused)
+
+
+# --- studies and GANs -----------------------------------------------------
+
+
+class StudiesLoaded(Message):
+    """The studies in the store with their progress (or `error`, one line)."""
+
+    def __init__(self, rows: list[tuple[Any, Any]], error: str = "") -> None:
+        super().__init__()
+        self.rows = rows
+        self.error = error
+
+
+class StudyLoaded(Message):
+    """One study's record, progress and table (or `error`)."""
+
+    def __init__(self, record: Any = None, progress: Any = None, table: Any = None, error: str = "") -> None:
+        super().__init__()
+        self.record = record
+        self.progress = progress
+        self.table = table
+        self.error = error
+
+
+class FitDone(Message):
+    """An OLS fit's text (or `error`)."""
+
+    def __init__(self, text: str, error: str = "") -> None:
+        super().__init__()
+        self.text = text
+        self.error = error
+
+
+class StudyStarted(Message):
+    """A study was created and started in the background (or `error`)."""
+
+    def __init__(self, study: int | None, notes: list[str], error: str = "") -> None:
+        super().__init__()
+        self.study = study
+        self.notes = notes
+        self.error = error
+
+
+class GanPolled(Message):
+    """A poll of the store for the followed GAN run."""
+
+    def __init__(self, view: "GanView") -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GanPolled)

@@ -222,7 +222,7 @@ def test_batch_goes_on_after_a_missing_file(mirror, tmp_path):
     with pytest.raises(DataError, match=r"1 of 2 downloads failed \(cat\); first: .*cat\.npy was not found") as e:
         download(["cat", "dog"], dest=tmp_path, mirror=mirror.url)
     assert [r.category for r in e.value.results] == ["dog"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dog.npy"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["dog.npy"]
 
 
 def test_complete_file_is_not_downloaded_again(mirror, tmp_path):
@@ -281,6 +281,28 @@ def test_mirror_of_real_files(mirror, tmp_path):
     assert src.count("cat") == 3000
     ref = np.load(root / "numpy_bitmap" / "sea turtle.npy")
     assert np.array_equal(src.read("sea turtle", np.array([0, 7, 999])), ref[[0, 7, 999]])
+
+
+def test_cached_subset_is_not_taken_for_googles_full_file(mirror, tmp_path):
+    """A 5-drawing sample from some mirror is cached; Google's file has 20: the full one is fetched over it."""
+    full = npy_bytes(20, seed=3)
+    mirror.files["cat.npy"] = full
+    (tmp_path / "cat.npy").write_bytes(npy_bytes(5, seed=3))
+    (tmp_path / ".cat.npy.source").write_text("https://example.org/sample/cat.npy\n")
+    notes = []
+    res = download(["cat"], dest=tmp_path, mirror=mirror.url, known=known_for("cat", full),
+                   progress=lambda p: notes.append(p.message))
+    assert not res[0].skipped and res[0].n_drawings == 20 and (tmp_path / "cat.npy").read_bytes() == full
+    assert any("5 of Google's 20 drawings (from https://example.org/sample/cat.npy)" in n for n in notes), notes
+
+
+def test_cached_subset_from_a_mirror_is_named_as_such(mirror, tmp_path):
+    """With a mirror (not Google's bucket) the subset is kept, but the note says what it is and where it came from."""
+    (tmp_path / "cat.npy").write_bytes(npy_bytes(5, seed=3))
+    notes = []
+    res = download(["cat"], dest=tmp_path, mirror=mirror.url, progress=lambda p: notes.append(p.message))
+    assert res[0].skipped and mirror.requests == []
+    assert any("5 of Google's" in n and "unknown source" in n for n in notes), notes
 
 
 def test_all_345_files_in_parallel_then_only_the_missing_ones(mirror, tmp_path):

@@ -266,3 +266,29 @@ async def test_people_column_shows_the_human_baseline(home, quizzed):
         assert "people" in header
         cells = [str(c).strip() for c in table.get_row(str(quizzed))]
         assert cells[header.index("people")] == "68.8%"
+
+
+@sync
+async def test_marks_hidden_by_a_filter_are_not_deleted(home):
+    ids = make_runs(home)
+    with Store(home) as store:
+        hostile = store.create_run("ablation [/] \x1b]0;pwn\x07\nfake", "classifier", {"model": "fc", "data": "[b]x"})
+        store.finish_run(hostile, "done", {})
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_runs(app, pilot)
+        cell = str(screen.query_one("#tracker", DataTable).get_cell(str(hostile), "name"))
+        assert "\x1b" not in cell and "\n" not in cell and cell.strip().startswith("ablation [/]")
+        for rid in (ids["fc"], ids["bad"]):
+            await cursor_to(pilot, screen, rid)
+            await pilot.press("space")
+        await pilot.press("slash")
+        await pilot.press(*"broken")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: [r.id for r in screen.shown] == [ids["bad"]], what="the filter")
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmDialog) and "1 marked runs hidden by the filter are kept" in app.screen.question
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not Store(home).has_run(ids["bad"]), what="the delete")
+        assert Store(home).has_run(ids["fc"]) and ids["fc"] in screen.marked

@@ -74,7 +74,7 @@ def grid_png(tiles: Sequence[np.ndarray], captions: Sequence[str] | None, path: 
     img = Image.new("RGB", (cols * (cell_w + gap) + gap, top + rows * (side + cap_h + gap) + gap), "white")
     draw = ImageDraw.Draw(img)
     if title:
-        draw.text((gap, 3), _fit(draw, title, img.width - 2 * gap, font), fill="black", font=font)
+        draw.text((gap, 3), _fit(draw, _label(title, 500), img.width - 2 * gap, font), fill="black", font=font)
     for i, t in enumerate(tiles):
         t = np.asarray(t)
         rgb = drawing_rgb(t) if t.ndim == 2 else t.astype(np.uint8)
@@ -104,6 +104,14 @@ def cam_grid_png(images: np.ndarray, cams: np.ndarray, captions: Sequence[str] |
     return grid_png([overlay(im, c) for im, c in zip(images, cams)], captions, path, cols, scale, title)
 
 
+def _label(name: Any, limit: int = 32) -> str:
+    """A class name for an image: one line, escapes visible, at most `limit` characters."""
+    from qdcore.fmt import literal
+
+    text = literal(name)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def captions_for(pred, idx: Iterable[int], with_prob: bool = True) -> list[str]:
     """'truth -> prediction' and 'p=0.12' caption lines for drawings of a Predictions."""
     labels = np.asarray(pred.labels)
@@ -112,7 +120,7 @@ def captions_for(pred, idx: Iterable[int], with_prob: bool = True) -> list[str]:
     out = []
     for i in idx:
         i = int(i)
-        t, g = pred.classes[labels[i]], pred.classes[guess[i]]
+        t, g = _label(pred.classes[labels[i]]), _label(pred.classes[guess[i]])
         line = t if t == g else f"{t}>{g}"
         out.append(f"{line}\np={probs[i, labels[i]]:.2f}" if with_prob else line)
     return out

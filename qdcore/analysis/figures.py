@@ -43,6 +43,14 @@ def _class_ticks(n: int) -> np.ndarray:
     return np.arange(0, n, step)
 
 
+def _name(name: object, limit: int = 32) -> str:
+    """A class name for an axis: one line, escapes visible, at most `limit` characters."""
+    from qdcore.fmt import literal
+
+    text = literal(name)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = True) -> "Figure":
     """Rows are the true class, columns the prediction, shaded by the share of the row; counts written when few."""
     cm = np.asarray(cm, dtype=np.float64)
@@ -55,9 +63,10 @@ def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = T
     im = ax.imshow(share, cmap="Blues", vmin=0, vmax=1 if normalize else None, interpolation="nearest")
     fig.colorbar(im, ax=ax, shrink=0.8, label="share of the true class" if normalize else "drawings")
     ticks = _class_ticks(c)
-    names = [str(classes[i]) for i in ticks]
-    ax.set_xticks(ticks, names, rotation=90, fontsize=8)
-    ax.set_yticks(ticks, names, fontsize=8)
+    names = [_name(classes[i]) for i in ticks]
+    # parse_math off: a class name with '$' is text, not mathtext (an unbalanced one would fail to render)
+    ax.set_xticks(ticks, names, rotation=90, fontsize=8, parse_math=False)
+    ax.set_yticks(ticks, names, fontsize=8, parse_math=False)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(f"Confusion matrix ({c} classes, {int(cm.sum()):,} drawings)")

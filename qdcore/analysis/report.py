@@ -82,13 +82,36 @@ def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = No
     model, model_note = load_model_if_any(run_dir)
     if opts.features == "penultimate" and model is None:
         raise ConfigError(f"--features penultimate needs run {run_id}'s model ({model_note}); use --features pixels")
+    if out is not None:
+        out = out_dir(Path(out).expanduser())  # checked before the work, not after it
     report = build_report(pred, model, opts)
     report["run"] = run_id
     if model_note:
         report["model_note"] = model_note
     if out is not None:
-        report["files"] = [str(p) for p in write_outputs(pred, report, model, Path(out), seed=opts.seed)]
+        try:
+            report["files"] = [str(p) for p in write_outputs(pred, report, model, out, seed=opts.seed)]
+        except OSError as e:
+            raise DataError(f"cannot write into --out {str(out)!r} ({e.strerror or e}"
+                            f"{': ' + str(e.filename) if e.filename else ''}); choose another folder") from None
     return report
+
+
+def out_dir(out: Path) -> Path:
+    """The --out folder, created; one error naming it when it is a file, under a file, or not writable."""
+    import os
+
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            what = "is a file" if parent == out else f"is under {str(parent)!r}, which is a file"
+            raise ConfigError(f"--out {str(out)!r} {what}; give a folder for the report files")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create --out {str(out)!r} ({e.strerror or e}); choose another folder") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {str(out)!r} is not writable; choose another folder")
+    return out
 
 
 def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dict[str, Any]:
@@ -233,7 +256,9 @@ def _cam_outputs(pred, model, out: Path, seed: int) -> list[Path]:
 
 
 def _slug(s: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in s)
+    from qdcore.fmt import safe_filename
+
+    return safe_filename(s, 40)
 
 
 def public(report: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import JsonOpt, console, err_console, print_json
+from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.fmt import percent
 
@@ -57,7 +57,7 @@ def _print(report: dict[str, Any]) -> None:
     for col in ("class A", "class B", "A as B", "B as A", "% of pair"):
         t.add_column(col, justify="right" if col[0] in "AB%" else "left")
     for p in report["pairs"]:
-        t.add_row(p["a"], p["b"], str(p["a_as_b"]), str(p["b_as_a"]), percent(p['share']))
+        t.add_row(lit(p["a"]), lit(p["b"]), str(p["a_as_b"]), str(p["b_as_a"]), percent(p['share']))
     console.print(t)
     w = report["worst"]
     at = ", ".join(f"{k}%: {v:.3f}" for k, v in w["p_true_at_worst_pct"].items())
@@ -67,11 +67,11 @@ def _print(report: dict[str, Any]) -> None:
     for col in ("rank", "drawing", "truth", "predicted", "p(truth)", "from"):
         t.add_column(col)
     for r in w["around"]:
-        t.add_row(str(r["rank"]), str(r["index"]), r["truth"], r["predicted"], f"{r['p_true']:.3f}", r["provenance"])
+        t.add_row(str(r["rank"]), str(r["index"]), lit(r["truth"]), lit(r["predicted"]), f"{r['p_true']:.3f}", lit(r["provenance"]))
     console.print(t)
     c = report["clusters"]
     if "skipped" in c:
-        console.print(f"[bold]Clusters[/]: skipped, {c['skipped']}")
+        console.print(f"[bold]Clusters[/]: skipped, {lit(c['skipped'])}")
     else:
         console.print(f"[bold]Clusters[/] of {c['n']} misclassified drawings ({c['features']}, PCA "
                       f"{c['n_components']} components, {percent(c['explained'], 0)} of variance)")
@@ -86,16 +86,16 @@ def _print(report: dict[str, Any]) -> None:
             for col in ("cluster", "size", "commonest truth -> prediction", "misclassified as", "drawings of"):
                 t.add_column(col)
             for cl in c[method]["clusters"][:12]:
-                share = lambda items, n=cl["size"]: ", ".join(f"{name} {percent(cnt / n, 0)}" for name, cnt in items)  # noqa: E731
+                share = lambda items, n=cl["size"]: ", ".join(f"{lit(name)} {percent(cnt / n, 0)}" for name, cnt in items)  # noqa: E731
                 t.add_row("noise" if cl["id"] == -1 else str(cl["id"]), str(cl["size"]),
-                          f"{cl['truth']} -> {cl['predicted']} ({percent(cl['pair_share'], 0)})",
+                          f"{lit(cl['truth'])} -> {lit(cl['predicted'])} ({percent(cl['pair_share'], 0)})",
                           share(cl["top_predicted"]), share(cl["top_truth"]))
             console.print(t)
     t = Table(title="Per class", title_justify="left")
     for col in ("class", "precision", "recall", "F1", "support"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for r in report["per_class"] + [{"class": "macro", **report["macro"]}]:
-        t.add_row(r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"]))
+        t.add_row(lit(r["class"]), f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", str(r["support"]))
     console.print(t)
     cal = report["calibration"]
     console.print(f"[bold]Calibration[/]: expected calibration error {percent(cal['ece'])} over "
@@ -110,6 +110,6 @@ def _print(report: dict[str, Any]) -> None:
                   f"{q['blank']} blank, {q['near_blank']} near-blank, {q['exact_duplicates']} exact duplicates, "
                   f"{near}")
     if report.get("model_note"):
-        err_console.print(f"note: no CAM or penultimate features: {report['model_note']}", highlight=False)
+        print_notes([f"no CAM or penultimate features: {report['model_note']}"])
     for f in report.get("files", []):
-        console.print(f"wrote {f}", highlight=False)
+        console.print(f"wrote {lit(f)}", highlight=False)

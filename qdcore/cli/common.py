@@ -9,8 +9,54 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from qdcore.fmt import literal
+
+
+class SafeConsole(Console):
+    """A Console that never lets text it renders carry raw control sequences or break on stray markup.
+
+    A safety net under `lit()`: strings from names that reach a table or line unescaped print with
+    their ESC/OSC and other control characters shown as escapes, and text that is not valid markup
+    prints as it is instead of raising MarkupError.
+    """
+
+    def render_str(self, text: str, **kwargs: Any):  # noqa: D102
+        from rich.errors import MarkupError
+        from rich.text import Text
+
+        text = literal(text, keep="\n\t")
+        try:
+            return super().render_str(text, **kwargs)
+        except MarkupError:
+            return Text(text, style=kwargs.get("style") or "")
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
+
+
+def lit(value: Any) -> str:
+    """A user-supplied name, path or message for a Rich markup string: printed exactly, escapes visible."""
+    from rich.markup import escape
+
+    return escape(literal(value))
+
+
+def print_notes(notes: Any) -> None:
+    """Reader notes (skipped malformed lines, ignored files) on stderr, the same way in every command."""
+    from rich.text import Text
+
+    for note in notes or ():
+        err_console.print(Text("note: " + literal(note), style="yellow"), highlight=False, soft_wrap=True)
+
+
+def error_line(message: Any) -> None:
+    """Print the one `qd: error: ...` line on stderr, the message literally."""
+    from rich.text import Text
+
+    line = Text("qd: error:", style="bold red")
+    line.append(" " + literal(message))
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 DataOpt = Annotated[str, typer.Option("--data", "-d", help="Drawings: demo (built-in, synthetic), cache (downloaded), or a PATH to .npy/.bin/.ndjson files.")]
 CategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Comma-separated categories or a named set (study000, mammals, dd10, shared24). Default: all in the source.")]
@@ -49,5 +95,5 @@ def _jsonable(o: Any) -> Any:
 
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error and exit."""
-    err_console.print(f"[bold red]qd: error:[/] {message}", highlight=False, soft_wrap=True)
+    error_line(message)
     raise typer.Exit(code)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
-                               err_console, load_selection, print_json)
+                               err_console, lit, load_selection, print_json, print_notes, SafeConsole)
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
@@ -29,8 +29,7 @@ def _size(n: int | None) -> str:
 
 def _notes(notes: list[str]) -> None:
     """Source notes (skipped malformed lines, ignored files) on stderr, so JSON on stdout stays clean."""
-    for note in notes:
-        err_console.print(f"note: {note}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    print_notes(notes)
 
 
 def _file_size(path: str) -> int | None:
@@ -109,11 +108,11 @@ def _table(title: str, rows: list[dict], with_size: bool = False, with_file: boo
     if with_file:
         t.add_column("file", overflow="fold")
     for r in rows:
-        cells = [r["name"], f"{r['count']:,}"]
+        cells = [lit(r["name"]), f"{r['count']:,}"]
         if with_size:
             cells.append(_size(r.get("bytes")))
         if with_file:
-            cells.append(r["file"])
+            cells.append(lit(r["file"]))
         t.add_row(*cells)
     console.print(t)
 
@@ -182,6 +181,8 @@ def download_cmd(
                 bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             elif p.status == "skip":
                 bar.update(tid, total=p.total, completed=p.done, description=f"{p.category} (cached)")
+                if p.message != "already complete":  # a subset: say what it is and where it came from
+                    bar.console.print(f"{p.category}: {p.message}", markup=False, highlight=False, soft_wrap=True)
             else:
                 bar.update(tid, total=p.total, completed=p.done)
 
@@ -236,8 +237,8 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
     for col, just in (("category", "left"), ("drawings", "right"), ("of Google's", "right"), ("size", "right"), ("file", "left")):
         t.add_column(col, justify=just, overflow="fold" if col == "file" else "ellipsis")
     for r in rows:
-        t.add_row(r["name"], f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
-                  _size(r["bytes"]), r["file"])
+        t.add_row(lit(r["name"]), f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
+                  _size(r["bytes"]), lit(r["file"]))
     console.print(t)
     console.print(f"{len(rows)} categories, {sum(r['count'] for r in rows):,} drawings"
                   + ("" if rows else " (nothing here yet: qd data download CATEGORY, or --data demo)"), highlight=False, soft_wrap=True)
@@ -346,7 +347,7 @@ def show(
     images = src.read(cat, rows).reshape(-1, 28, 28)
     _notes(getattr(src, "notes", []))
     # A console made now, so colour detection sees the current stdout (a pipe gets plain glyphs).
-    out = Console(highlight=False, soft_wrap=True)
+    out = SafeConsole(highlight=False, soft_wrap=True)
     color = out.color_system is not None
     width = out.width if out.is_terminal else max(out.width, 120)
     per_line = cols or max(1, (width + 2) // 30)
@@ -387,7 +388,7 @@ def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class:
     for col in ("category", "drawings", "blank", "near-blank", "duplicates"):
         t.add_column(col, justify="left" if col == "category" else "right")
     for name, c in rep.per_class.items():
-        t.add_row(name, f"{c['n']:,}", str(c["blank"]), str(c["near_blank"]), str(c["duplicates"]))
+        t.add_row(lit(name), f"{c['n']:,}", str(c["blank"]), str(c["near_blank"]), str(c["duplicates"]))
     t.add_row("[bold]all[/]", f"{rep.n:,}", str(len(rep.blank)), str(len(rep.near_blank)), str(rep.duplicates))
     console.print(t)
     console.print(f"blank: no pixel >= {rep.ink_level}; near-blank: 1..{rep.near_blank_below - 1} such pixels; "

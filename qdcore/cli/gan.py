@@ -7,10 +7,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import JsonOpt, console, err_console, print_json
+from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.progress import RichProgressSink
 from qdcore.errors import ConfigError
 from qdcore.events import EpochEnd, Event, RunFinished
+from qdcore.fmt import literal
 
 app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class GANs, study 001's AC-GAN).")
 
@@ -124,7 +125,7 @@ def _gan_train(
     if json_out:
         print_json(report)
     elif outcome.status == "done":
-        console.print(f"run {outcome.run_id}: samples and generators in {outcome.run_dir}; "
+        console.print(f"run {outcome.run_id}: samples and generators in {lit(outcome.run_dir)}; "
                       f"'qd gan gif {outcome.run_id} --out progress.gif' shows the progress", highlight=False)
     if outcome.status != "done":
         if not json_out:
@@ -165,7 +166,7 @@ def sample_cmd(
     if json_out:
         print_json({"run_id": run_id, "out": str(path), "n": int(len(images)), "what": what})
     else:
-        console.print(f"{what} from run {run_id} -> {path}", highlight=False, markup=False)
+        console.print(literal(f"{what} from run {run_id} -> {path}"), highlight=False, markup=False)
 
 
 @app.command("gif")
@@ -181,7 +182,7 @@ def gif_cmd(
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
     path, frames = progress_gif(run_dir, out, scale, ms)
-    console.print(f"{frames} frames (one per epoch) of run {run_id} -> {path}", highlight=False, markup=False)
+    console.print(f"{frames} frames (one per epoch) of run {run_id} -> {literal(path)}", highlight=False, markup=False)
 
 
 @app.command("quality")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Annotated, Optional
@@ -13,16 +14,70 @@ from qdcore.cli import analyze, data, gan, models, quiz, runs, study, train
 from qdcore.errors import QDError
 
 class _Group(TyperGroup):
-    """Root command group: a QDError from any command becomes one line and exit code 2."""
+    """Root command group: every mistake, ours or Typer's, becomes one `qd: error:` line and exit code 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D102
+        from typer._click import exceptions as cx  # Typer's own copy of click
+
+        from qdcore.cli.common import error_line
+
+        args = _hoist_home(list(sys.argv[1:] if args is None else args))
+        try:
+            rv = super().main(args=args, prog_name=prog_name or "qd", complete_var=complete_var,
+                              standalone_mode=False, **extra)
+        except cx.NoArgsIsHelpError as e:
+            from typer import rich_utils
+
+            rich_utils.rich_format_error(e)  # the help, as Typer shows it
+            rv = e.exit_code
+        except cx.ClickException as e:
+            hint = f"; see '{e.ctx.command_path} --help'" if getattr(e, "ctx", None) is not None else ""
+            error_line(e.format_message().rstrip(".") + hint)
+            rv = 2
+        except typer.Abort:
+            error_line("aborted")
+            rv = 1
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):  # noqa: D102
+        from qdcore.cli.common import error_line
+
         try:
             return super().invoke(ctx)
         except QDError as e:
-            from qdcore.cli.common import err_console
-
-            err_console.print(f"[bold red]qd: error:[/] {e}", highlight=False, soft_wrap=True)
+            error_line(e)
             raise typer.Exit(e.exit_code) from None
+        except OSError as e:
+            # A full disk or quota anywhere (a write that is not one of our atomic ones): one line, not a trace.
+            if e.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise
+            where = f" writing {e.filename}" if e.filename else ""
+            error_line(f"no space left on the device{where}: free some space or use another --home")
+            raise typer.Exit(2) from None
+
+
+def _hoist_home(args: list[str]) -> list[str]:
+    """Move `--home DIR` / `--home=DIR` given after the command to the front, where the root option lives."""
+    out: list[str] = []
+    front: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            out += args[i:]
+            break
+        if a == "--home" and i + 1 < len(args) and i > 0:
+            front += [a, args[i + 1]]
+            i += 2
+            continue
+        if a.startswith("--home=") and i > 0:
+            front.append(a)
+        else:
+            out.append(a)
+        i += 1
+    return front + out
 
 
 app = typer.Typer(
@@ -63,9 +118,9 @@ def run() -> None:
     try:
         app()  # standalone: usage errors print Typer's message and exit 2
     except QDError as e:  # raised outside a command (e.g. in a callback)
-        from qdcore.cli.common import err_console
+        from qdcore.cli.common import error_line
 
-        err_console.print(f"[bold red]qd: error:[/] {e}", highlight=False, soft_wrap=True)
+        error_line(e)
         sys.exit(e.exit_code)
     except BrokenPipeError:
         sys.exit(0)

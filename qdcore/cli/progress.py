@@ -50,8 +50,11 @@ class RichProgressSink:
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.total_epochs, self.steps_per_epoch = event.total_epochs, event.steps_per_epoch
+            from qdcore.cli.common import lit, print_notes
+
             rid = f"run {event.run_id} · " if event.run_id is not None else ""
-            self.console.print(f"[bold]{rid}{event.name}[/] · {event.device} · {event.num_train:,} training drawings · "
+            print_notes(event.notes)
+            self.console.print(f"[bold]{rid}{lit(event.name)}[/] · {event.device} · {event.num_train:,} training drawings · "
                                f"{event.total_epochs} epochs × {event.steps_per_epoch} steps", highlight=False, soft_wrap=True)
             if self.live:
                 self._start_bar()

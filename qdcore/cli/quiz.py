@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import JsonOpt, console, print_json
+from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.fmt import DASH, interval, percent
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def report(
         print_json(rep.as_dict())
         return
     if rep.answers == 0:
-        console.print(f"No quiz answers in {store.home} yet. Take a quiz with [bold]qdtui quiz --name NAME[/].",
+        console.print(f"No quiz answers in {lit(store.home)} yet. Take a quiz with [bold]qdtui quiz --name NAME[/].",
                       highlight=False)
         return
     _print_report(rep)
@@ -70,7 +70,7 @@ def _print_report(rep: "QuizReport") -> None:
     console.print(f"[bold]Human top-1 {percent(o.top1)}[/] (95% CI {_ci(o)}) · {o.correct}/{o.total} right · "
                   f"{rep.skipped} skipped · {who}", highlight=False)
     for note in rep.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {lit(note)}[/]", highlight=False)
 
     t = Table(title="Per category", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
     for col, just in [("category", "left"), ("right", "right"), ("top-1", "right"), ("95% CI", "right"),
@@ -78,7 +78,7 @@ def _print_report(rep: "QuizReport") -> None:
         t.add_column(col, justify=just)
     for r in rep.per_category:
         a = r.accuracy
-        t.add_row(r.category, f"{a.correct}/{a.total}", percent(a.top1), _ci(a), str(r.skipped), r.top_mistake or DASH)
+        t.add_row(lit(r.category), f"{a.correct}/{a.total}", percent(a.top1), _ci(a), str(r.skipped), lit(r.top_mistake or DASH))
     console.print(t)
 
     c = rep.confusion
@@ -92,7 +92,7 @@ def _print_report(rep: "QuizReport") -> None:
         for i, name in enumerate(c.classes):
             cells = [(f"[green]{v}[/]" if i == j and v else f"[red]{v}[/]" if v else "[dim]·[/]")
                      for j, v in enumerate(c.matrix[i])]
-            m.add_row(name, *cells, str(c.skipped[i]) if c.skipped[i] else "[dim]·[/]")
+            m.add_row(lit(name), *cells, str(c.skipped[i]) if c.skipped[i] else "[dim]·[/]")
         console.print(m)
     else:
         pairs = c.pairs(10)
@@ -101,7 +101,7 @@ def _print_report(rep: "QuizReport") -> None:
             for col in ("truth", "answered", "times"):
                 m.add_column(col, justify="right" if col == "times" else "left")
             for truth, ans, n in pairs:
-                m.add_row(truth, ans, str(n))
+                m.add_row(lit(truth), lit(ans), str(n))
             console.print(m)
 
     v = rep.vs_model
@@ -131,7 +131,7 @@ def _print_report(rep: "QuizReport") -> None:
                       max_width=16 if col == "participant" else None)
     for r in rep.leaderboard:
         a = r.accuracy
-        lb.add_row(str(r.rank), r.participant, str(r.sessions), f"{a.correct}/{a.total}", percent(a.top1), _ci(a),
+        lb.add_row(str(r.rank), lit(r.participant), str(r.sessions), f"{a.correct}/{a.total}", percent(a.top1), _ci(a),
                    str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}")
     console.print(lb)
 
@@ -171,7 +171,7 @@ def list_sessions(
         print_json(rows)
         return
     if not rows:
-        console.print(f"No quiz sessions in {store.home}. Take a quiz with [bold]qdtui quiz --name NAME[/].",
+        console.print(f"No quiz sessions in {lit(store.home)}. Take a quiz with [bold]qdtui quiz --name NAME[/].",
                       highlight=False)
         return
     from rich import box
@@ -188,7 +188,7 @@ def list_sessions(
                      max_width=width if cut else None)
     for r in rows:
         style = {"open": "cyan", "complete": "green", "finished": "green"}[r["state"]]
-        t.add_row(str(r["session"]), r["participant"], f"[{style}]{r['state']}[/]", f"{r['answered']}/{r['drawings']}",
+        t.add_row(str(r["session"]), lit(r["participant"]), f"[{style}]{r['state']}[/]", f"{r['answered']}/{r['drawings']}",
                   str(r["right"]), r["mode"].replace("all ", ""), r["source"],
                   time.strftime("%m-%d %H:%M", time.localtime(r["started"])))
     console.print(t)

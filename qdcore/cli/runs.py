@@ -12,9 +12,9 @@ import typer
 
 from rich.text import Text
 
-from qdcore.cli.common import JsonOpt, console, print_json
+from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH, interval, percent, printable
+from qdcore.fmt import DASH, interval, literal, percent, printable
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ def list_runs(
         print_json(_clean([{**r.as_dict(), **tracker_row(r, human.get(r.id))} for r in runs]))
         return
     if not runs:
-        console.print(f"No runs in {store.home} yet. Start one with [bold]qd train[/].", highlight=False)
+        console.print(f"No runs in {lit(store.home)} yet. Start one with [bold]qd train[/].", highlight=False)
         return
     from rich.table import Table
 
@@ -183,7 +183,7 @@ def list_runs(
     from qdcore.runs.tracker import row_texts, row_values, table_columns
 
     cols = table_columns(runs, console.width, human=bool(human))
-    table = Table(title=f"Runs in {store.home}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+    table = Table(title=f"Runs in {lit(store.home)}", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
                   padding=(0, 0), show_edge=False)
     for c in cols:
         table.add_column(c.header, justify="right" if c.right else "left", no_wrap=True, overflow="ellipsis",
@@ -193,7 +193,7 @@ def list_runs(
         values = row_values(r, None if base is None else base.top1)
         texts = row_texts(r, values)
         texts["human"] = _human(base) if base is not None else DASH
-        cells = [Text(texts.get(c.key, "")) for c in cols]
+        cells = [Text(literal(texts.get(c.key, ""))) for c in cols]  # names and paths as they are
         if cols[-1].key == "status":
             cells[-1] = Text(r.status, style=STATUS_STYLE.get(r.status, "white"))
         table.add_row(*cells)
@@ -219,14 +219,14 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         return
     from rich.table import Table
 
-    console.print(f"[bold]Run {rec.id}[/] {rec.name}  ({rec.kind}, {_status(rec.status)})", highlight=False)
+    console.print(f"[bold]Run {rec.id}[/] {lit(rec.name)}  ({rec.kind}, {_status(rec.status)})", highlight=False)
     info = Table.grid(padding=(0, 2))
     info.add_column(style="dim")
     info.add_column()
     for k, v in [("started", _when(rec.started)), ("ended", _when(rec.ended)), ("wall time", _dur(rec.wall_seconds)),
                  ("device", rec.device or DASH), ("data fingerprint", rec.fingerprint or DASH),
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
-        info.add_row(k, v)
+        info.add_row(k, lit(v))
     if rec.summary.get("test_top1") is not None or rec.summary.get("test_top5") is not None:
         from qdcore.analysis.metrics import summary_intervals
 
@@ -245,7 +245,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         t.add_column("key", style="cyan")
         t.add_column("value", overflow="fold")
         for k, v in _flat(d).items():
-            t.add_row(k, _metric(k, v) if d is rec.summary else _val(v))
+            t.add_row(lit(k), lit(_metric(k, v) if d is rec.summary else _val(v)))
         console.print(t if d else f"[dim]{title}: (empty)[/]")
 
     if history:
@@ -270,7 +270,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         t.add_column("file")
         t.add_column("size", justify="right")
         for n, b in files:
-            t.add_row(n, _size(b))
+            t.add_row(lit(n), _size(b))
         console.print(t)
     else:
         console.print("[dim]Artifacts: none[/]")
@@ -346,22 +346,22 @@ def compare(
     t = Table(title="Compare runs", title_justify="left", header_style="bold", show_lines=False)
     t.add_column("", style="cyan")
     for r in recs:
-        t.add_column(f"#{r.id} {r.name}", overflow="fold")
+        t.add_column(f"#{r.id} {lit(r.name)}", overflow="fold")
     t.add_row("kind", *[r.kind for r in recs])
     t.add_row("status", *[_status(r.status) for r in recs])
-    t.add_row("device", *[r.device or DASH for r in recs])
+    t.add_row("device", *[lit(r.device or DASH) for r in recs])
     t.add_row("data fingerprint", *[(r.fingerprint or DASH)[:16] for r in recs], end_section=True)
     shown = [k for k in ckeys if k in differs or not diff_only]
     for i, k in enumerate(shown):
-        vals = [_val(c.get(k)) for c in configs]
+        vals = [lit(_val(c.get(k))) for c in configs]
         if k in differs:
-            t.add_row(f"[bold yellow]≠ {k}[/]", *[f"[bold yellow]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+            t.add_row(f"[bold yellow]≠ {lit(k)}[/]", *[f"[bold yellow]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
         else:
-            t.add_row(f"  {k}", *[f"[dim]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
+            t.add_row(f"  {lit(k)}", *[f"[dim]{v}[/]" for v in vals], end_section=i == len(shown) - 1)
     for k in skeys:
-        t.add_row(k, *[_metric(k, s.get(k)) for s in summaries])
+        t.add_row(lit(k), *[lit(_metric(k, s.get(k))) for s in summaries])
     for k, vals in final.items():
-        t.add_row(k, *[_val(v) for v in vals])
+        t.add_row(lit(k), *[lit(_val(v)) for v in vals])
     console.print(t)
     if not differs:
         console.print("[dim]The configs are identical.[/]")
@@ -398,7 +398,7 @@ def rm(
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"refusing to delete {len(recs)} run(s) without confirmation: pass --yes")
-        names = ", ".join(f"#{r.id} {r.name}" for r in recs)
+        names = ", ".join(f"#{r.id} {literal(r.name)}" for r in recs)
         if not typer.confirm(f"Delete {names} and their files?", default=False):
             raise typer.Abort()
     for r in recs:

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from qdcore.cli.common import JsonOpt, console, err_console, print_json
+from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.train import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration
@@ -159,12 +158,12 @@ def run_cmd(
     cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu)
     s, notes = build_spec(cfg)
     for n in notes:
-        err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
     if dry_run:
         pairs = validate(s)
-        console.print(f"{escape(s.name)}: {len(pairs)} trials, all valid", highlight=False)
+        console.print(f"{lit(s.name)}: {len(pairs)} trials, all valid", highlight=False)
         for t, _ in pairs[:50]:
-            console.print(f"  {t.index + 1:>4}  " + escape(" ".join(f"{k}={v}" for k, v in t.params.items()) or "base"),
+            console.print(f"  {t.index + 1:>4}  " + lit(" ".join(f"{k}={v}" for k, v in t.params.items()) or "base"),
                           highlight=False)
         return
     store = _store()
@@ -180,7 +179,7 @@ def run_cmd(
 
         connect(how["ray_plan"])  # an address that does not answer fails before the study exists
     study = create_study(store, cfg)
-    err_console.print(f"study {study}: {escape(s.name)}, {_count(store, study)} trials", highlight=False)
+    err_console.print(f"study {study}: {lit(s.name)}, {_count(store, study)} trials", highlight=False)
     _run(store, study, workers, per_gpu, False, how)
 
 
@@ -227,7 +226,7 @@ def status_cmd(study: StudyArg, json_out: JsonOpt = False) -> None:
         return
     c = p.counts
     eta = f", ETA {duration(p.eta_seconds)}" if p.eta_seconds and rec.status == "running" else ""
-    console.print(f"study {sid} {escape(rec.name)} ({rec.status}): {c['done']} done, {c['running']} running, "
+    console.print(f"study {sid} {lit(rec.name)} ({rec.status}): {c['done']} done, {c['running']} running, "
                   f"{c['failed']} failed, {c['queued']} queued of {p.total}{eta}", highlight=False)
 
 
@@ -246,7 +245,7 @@ def list_cmd(json_out: JsonOpt = False) -> None:
         return
     t = Table("id", "name", "status", "done", "running", "failed", "queued", box=None)
     for r, c in rows:
-        t.add_row(str(r.id), escape(r.name), r.status, *(str(c[k]) for k in ("done", "running", "failed", "queued")))
+        t.add_row(str(r.id), lit(r.name), r.status, *(str(c[k]) for k in ("done", "running", "failed", "queued")))
     console.print(t)
 
 
@@ -264,7 +263,7 @@ def named_cmd() -> None:
 def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
     t = Table(*cols, box=None, title=title, title_justify="left")
     for r in rows:
-        t.add_row(*(escape(_fmt(r.get(c), c)) for c in cols))
+        t.add_row(*(lit(_fmt(r.get(c), c)) for c in cols))
     return t
 
 
@@ -295,12 +294,12 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     if metric not in table.metrics:
         raise ConfigError(f"--metric {metric!r} is not a column of study {sid}; columns: {', '.join(table.metrics)}")
     for n in rec.summary.get("notes", []):
-        err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
     cols = table_columns(table, wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
-    console.print(_table(table.rows, cols, f"study {sid}: {rec.name} ({rec.status})"))
+    console.print(_table(table.rows, cols, f"study {sid}: {lit(rec.name)} ({rec.status})"))
     failed = [r for r in table.rows if r["status"] == "failed"]
     for r in failed:
-        err_console.print(f"trial {r['trial']} failed: {escape(str(r['error']))}", highlight=False)
+        err_console.print(f"trial {r['trial']} failed: {lit(r['error'])}", highlight=False)
     aggs = aggregate(table, [metric])
     if any(a["n"] > 1 for a in aggs):
         keys = [a for a in axes]
@@ -329,9 +328,9 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
         console.print(_table([dict(zip(header, r)) for r in rows], header,
                              head + (" · cells: paper · qd" if matched else "")))
     elif paper.get("ols"):
-        console.print(f"[bold]{escape(head)}[/]: OLS per the study's formulas, see 'qd study fit'", highlight=False)
+        console.print(f"[bold]{lit(head)}[/]: OLS per the study's formulas, see 'qd study fit'", highlight=False)
     if paper.get("note"):
-        console.print(f"note: {escape(paper['note'])}", highlight=False)
+        console.print(f"note: {lit(paper['note'])}", highlight=False)
 
 
 @app.command("fit")
@@ -381,7 +380,7 @@ def report_cmd(study: StudyArg,
     store = _store()
     sid = _study_id(store, study)
     files = write_report(store, sid, out, formula)
-    console.print(f"wrote {len(files)} files to {escape(str(out))}", highlight=False)
+    console.print(f"wrote {len(files)} files to {lit(out)}", highlight=False)
 
 
 def register(root: typer.Typer) -> None:

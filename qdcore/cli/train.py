@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
-                               err_console, print_json)
+                               err_console, lit, print_json)
 from qdcore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def _train_options(
     if json_out:
         print_json(report)
     elif outcome.status == "done":
-        console.print(f"run {report['run_id']}: model and predictions in {report['run_dir']}", highlight=False)
+        console.print(f"run {report['run_id']}: model and predictions in {lit(report['run_dir'])}", highlight=False)
     if outcome.status != "done":
         if not json_out:
             err_console.print(f"run {report['run_id']} {outcome.status}; continue it with 'qd train --resume "
@@ -198,7 +198,7 @@ def _print_eval(r: dict[str, Any]) -> None:
     tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
     from qdcore.fmt import interval, percent
 
-    console.print(f"[bold]run {r['run_id']}[/] on {r['data']}{tag}: {r['n']:,} drawings · "
+    console.print(f"[bold]run {r['run_id']}[/] on {lit(r['data'])}{tag}: {r['n']:,} drawings · "
                   f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r.get('top1_ci') or (None, None)))}) · "
                   f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r.get('top5_ci') or (None, None)))}) · "
                   f"macro F1 {percent(r['macro']['f1'], 2)}", highlight=False)
@@ -206,7 +206,7 @@ def _print_eval(r: dict[str, Any]) -> None:
     for col in ("class", "precision", "recall", "95% CI", "F1", "support"):
         t.add_column(col, justify="left" if col == "class" else "right")
     for row in r["per_class"]:
-        t.add_row(row["class"], percent(row["precision"]), percent(row["recall"]),
+        t.add_row(lit(row["class"]), percent(row["precision"]), percent(row["recall"]),
                   interval(*(row["recall_ci"] or (None, None))), percent(row["f1"]), f"{row['support']:,}")
     m = r["macro"]
     t.add_section()
@@ -227,7 +227,7 @@ def _print_eval(r: dict[str, Any]) -> None:
     for i, (cl, row) in enumerate(zip(classes, cm)):
         if cl not in present:
             continue
-        c.add_row(f"{i:>2} {cl[:12]}", *[(f"[bold green]{v}[/]" if j == i else (str(v) if v else "[dim]·[/]"))
+        c.add_row(f"{i:>2} {lit(cl[:12])}", *[(f"[bold green]{v}[/]" if j == i else (str(v) if v else "[dim]·[/]"))
                                           for j, v in enumerate(row)])
     console.print(c)
 
@@ -259,7 +259,11 @@ def predict_cmd(
 
     run_id = run_ref(store, run, evaluable_kinds())
     predict, classes = predictor_of(store, run_id, device)
-    images, prov, hint = read_drawing_file(Path(file).expanduser())
+    from qdcore.cli.common import print_notes
+
+    notes: list[str] = []
+    images, prov, hint = read_drawing_file(Path(file).expanduser(), notes=notes)
+    print_notes(notes)  # the same bad-lines note data info, show, export and train give
     probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
@@ -279,8 +283,8 @@ def predict_cmd(
     t.add_column("drawing")
     t.add_column(f"top {k}")
     for r in rows[:limit]:
-        t.add_row(str(r["index"]), r["source"],
-                  "  ".join(f"{p['class']} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
+        t.add_row(str(r["index"]), lit(r["source"]),
+                  "  ".join(f"{lit(p['class'])} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
     console.print(t)
     more = f" (showing {limit}; --limit N or --json for more)" if len(rows) > limit else ""
     line = f"{len(rows):,} drawings classified by run {run_id}{more}"

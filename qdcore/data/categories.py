@@ -106,6 +106,10 @@ def _official_lookup() -> dict[str, str]:
 
 def category_from_stem(stem: str) -> str:
     """`full_numpy_bitmap_sea turtle` -> 'sea turtle'; official names matched case-insensitively, else the stem."""
+    # A non-UTF-8 file name arrives with surrogates that nothing downstream can encode: spell its bytes out.
+    from qdcore.fmt import text_path
+
+    stem = text_path(stem)
     name = stem[len(GOOGLE_PREFIX):] if stem.lower().startswith(GOOGLE_PREFIX) else stem
     lookup = _official_lookup()
     key = name.strip().lower()

@@ -210,17 +210,27 @@ def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadPro
     final = dest / f"{cat}.npy"
     url = f"{base}/{urllib.parse.quote(cat)}.npy"
     expected, forced = _expected(cat, known)
+    # Check size and md5 against Google's when it is Google's file: the default mirror, or a mirror serving that size.
+    strict = forced or base == DEFAULT_MIRROR
     if final.exists():
         try:
             _, n = npy_layout(final)
             size = final.stat().st_size
-            report(DownloadProgress(cat, "skip", size, size, url, "already complete"))
-            return DownloadResult(cat, final, size, n, True, "existing", url)
+            origin = cached_origin(final)
+            subset = expected is not None and expected.n_drawings and n < expected.n_drawings
+            if not (subset and strict):
+                note = "already complete" if not subset else (
+                    f"cached file holds {n:,} of Google's {expected.n_drawings:,} drawings (from {origin})")
+                report(DownloadProgress(cat, "skip", size, size, url, note))
+                return DownloadResult(cat, final, size, n, True, "existing", url)
+            # A subset (a mirror's sample) never counts as Google's full file: fetch it; the subset stays
+            # in place until the full file has been checked and renamed over it.
+            report(DownloadProgress(cat, "retry", 0, expected.bytes, url,
+                                    f"cached file holds {n:,} of Google's {expected.n_drawings:,} drawings "
+                                    f"(from {origin}); fetching the full file"))
         except DataError:
             # A damaged complete file (not ours: ours are renamed only after checks): fetch it again.
             final.unlink()
-    # Check size and md5 against Google's when it is Google's file: the default mirror, or a mirror serving that size.
-    strict = forced or base == DEFAULT_MIRROR
     part = _Part(dest / f"{cat}.npy.part")
     if expected is not None and strict and part.size > expected.bytes:
         part.reset()
@@ -266,10 +276,23 @@ def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadPro
         with open(part.path, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(part.path, final)
+        _origin_file(final).write_text(url + "\n")
     except OSError as e:
         raise _disk_error(e, final, dest) from None
     report(DownloadProgress(cat, "done", size, size, url, verified))
     return DownloadResult(cat, final, size, n, False, verified, url)
+
+
+def _origin_file(final: Path) -> Path:
+    return final.with_name(f".{final.name}.source")
+
+
+def cached_origin(final: Path) -> str:
+    """Where a cached file was downloaded from (its URL), or 'an unknown source' for files put there by hand."""
+    try:
+        return _origin_file(final).read_text().strip()[:500] or "an unknown source"
+    except OSError:
+        return "an unknown source (not downloaded by qd)"
 
 
 def _reason(e: DataError, path: Path) -> str:

@@ -9,16 +9,30 @@ import numpy as np
 from qdcore.errors import DataError
 
 
-def read_drawing_file(path: Path) -> tuple[np.ndarray, list[str], str]:
-    """(uint8 (N, 28, 28), provenance per drawing, the file's stem as a category hint) of a .npy or stroke file."""
+def read_drawing_file(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, list[str], str]:
+    """(uint8 (N, 28, 28), provenance per drawing, the file's stem as a category hint) of a .npy or stroke file.
+
+    A stroke file's malformed lines are skipped and described by one note appended to `notes`.
+    """
     suffix = path.suffix.lower()
     if not path.exists():
         raise DataError(f"{str(path)!r} does not exist; give a .npy bitmap file or an .ndjson/.bin stroke file")
     if suffix == ".npy":
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError as e:
-            raise DataError(f"{path} is not a plain numpy array ({e}); give Google's numpy_bitmap layout") from None
+        from qdcore.data.local import npy_header
+
+        layout = "give Google's numpy_bitmap layout (uint8, N x 784)"
+        shape, fortran, dtype, offset, size = npy_header(path, layout)
+        if dtype.kind not in "uif" or dtype.hasobject or dtype.fields:
+            raise DataError(f"{path} holds {dtype} values, not pixel numbers; {layout}")
+        count = 1
+        for n in shape:
+            count *= n
+        if offset + count * dtype.itemsize != size:
+            raise DataError(f"{path} is {size:,} bytes but its header says {shape} {dtype}; "
+                            f"the file is truncated or corrupt")
+        if count == 0:
+            raise DataError(f"{path} holds no drawings (shape {shape}); {layout}")
+        arr = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
         if arr.ndim == 1 and arr.size == 784:
             arr = arr.reshape(1, 784)
         if arr.ndim == 2 and arr.shape[1] == 784:
@@ -28,14 +42,17 @@ def read_drawing_file(path: Path) -> tuple[np.ndarray, list[str], str]:
                             "numpy_bitmap files")
         if arr.dtype != np.uint8:
             a = np.asarray(arr, dtype=np.float64)
-            if a.min() < 0 or a.max() > 255:
+            if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
                 raise DataError(f"{path} holds values outside 0..255; expected uint8 bitmaps")
             arr = np.rint(a * 255 if a.max() <= 1.0 else a).astype(np.uint8)
         images = np.ascontiguousarray(arr)
         return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
     if suffix in (".ndjson", ".bin"):
-        from qdcore.data.strokes import read_drawings_file
+        from qdcore.data.strokes import bad_lines_note, read_drawings_file
 
-        images, prov = read_drawings_file(path)
+        bad: list[tuple[int, str]] = []
+        images, prov = read_drawings_file(path, bad=bad)
+        if bad and notes is not None:
+            notes.append(bad_lines_note(path, bad))
         return images, [Path(p).name for p in prov], path.stem
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")

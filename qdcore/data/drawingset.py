@@ -120,6 +120,10 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
     images, labels, src_idx, rows_all, sources = [], [], [], [], []
     for label, cat in enumerate(chosen):
         n_avail = source.count(cat)
+        if n_avail == 0:
+            # A class with no drawings would train into a model that can never predict it.
+            raise DataError(f"{source.file_of(cat)} holds no drawings of {cat!r}; remove the file or leave the "
+                            "category out with --categories")
         if per_class is None:
             rows = None
             n = n_avail

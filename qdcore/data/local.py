@@ -18,24 +18,43 @@ from qdcore.errors import DataError
 ROW = 784  # 28 x 28 uint8 pixels per drawing
 
 
-def npy_layout(path: Path) -> tuple[int, int]:
-    """(header bytes, rows) of a Google numpy bitmap file; DataError if the header or size is wrong."""
+def npy_header(path: Path, redo: str = "re-download it or delete it") -> tuple[tuple, bool, np.dtype, int, int]:
+    """(shape, fortran, dtype, data offset, file size) of a .npy file, read without trusting it.
+
+    Special files (FIFOs, devices) are refused before opening; any malformed header (bad magic, an
+    unbalanced bracket that makes numpy's tokenizer fail, a non-tuple shape) is one DataError.
+    """
+    import tokenize
+
+    from qdcore.paths import regular_file
+
     fmt = np.lib.format
-    redo = "re-download it or delete it"
+    size = regular_file(path, "a .npy file").st_size
     try:
-        size = path.stat().st_size
         with open(path, "rb") as f:
             try:
                 version = fmt.read_magic(f)
                 if version == (1, 0):
                     shape, fortran, dtype = fmt.read_array_header_1_0(f)
-                else:
+                elif version in ((2, 0), (3, 0)):
                     shape, fortran, dtype = fmt.read_array_header_2_0(f)
-            except (ValueError, SyntaxError, EOFError) as e:
+                else:
+                    raise ValueError(f"unknown format version {version}")
+            except (ValueError, SyntaxError, EOFError, TypeError, tokenize.TokenError, RecursionError,
+                    MemoryError, OverflowError, UnicodeDecodeError) as e:
                 raise DataError(f"{path} is not a valid .npy file ({_first_line(e)}); {redo}") from None
             offset = f.tell()
     except OSError as e:
         raise DataError(f"cannot read {path}: {e.strerror or e}; check the file's permissions") from None
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise DataError(f"{path} has an invalid shape {shape!r} in its header; {redo}")
+    return shape, bool(fortran), dtype, offset, size
+
+
+def npy_layout(path: Path) -> tuple[int, int]:
+    """(header bytes, rows) of a Google numpy bitmap file; DataError if the header or size is wrong."""
+    redo = "re-download it or delete it"
+    shape, fortran, dtype, offset, size = npy_header(path, redo)
     if dtype != np.uint8 or len(shape) != 2 or shape[1] != ROW:
         raise DataError(f"{path} holds {dtype} {tuple(shape)}, not Google's uint8 (N, 784) bitmaps; "
                         "point --data at Quick, Draw! numpy_bitmap files")
@@ -180,8 +199,10 @@ class BinFolderSource(_MappedFiles):
             raise DataError(f"no .bin files in {path}; point --data at a folder of raw 784-byte-row dumps")
         self._files = _by_category(files, path)
         self._counts = {}
+        from qdcore.paths import regular_file
+
         for cat, p in self._files.items():
-            size = p.stat().st_size
+            size = regular_file(p, "a .bin file").st_size
             if size % ROW:
                 raise DataError(f"{p} is {size:,} bytes, not a multiple of 784 (one 28x28 uint8 drawing per 784 bytes): "
                                 "it is truncated or not a raw bitmap dump; re-create it or delete it")

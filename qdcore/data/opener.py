@@ -27,13 +27,20 @@ def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = 
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(f"data path {str(path)!r} does not exist; use --data demo, --data cache or a folder of .npy/.bin/.ndjson files")
+    if not path.is_dir():
+        from qdcore.paths import regular_file
+
+        regular_file(path, "a drawing file or a folder of them")  # /dev/zero, a FIFO: refused, not read
     return _open_path(path)
 
 
 def _open_path(path: Path) -> Source:
     from qdcore.data import local
 
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    try:
+        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    except OSError as e:
+        raise DataError(f"cannot list {path}: {e.strerror or e}; check its permissions") from None
     suffixes = {p.suffix.lower() for p in files}
     if ".npy" in suffixes:
         return local.NpyFolderSource(path)

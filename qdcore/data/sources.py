@@ -62,7 +62,9 @@ class FileSource(Source):
             raise DataError(f"{self.location} has no drawings of {category!r}") from None
 
     def file_of(self, category: str) -> str:
-        return str(self._file(category))
+        from qdcore.fmt import text_path
+
+        return text_path(self._file(category))  # shown and stored in provenance: always encodable
 
 
 def files_by_category(files: list[Path], where: Path, category_of: Callable[[Path], str]) -> dict[str, Path]:

@@ -90,8 +90,10 @@ def parse_drawing(obj: object) -> Drawing:
             a = np.array([xs, ys])
         except (TypeError, ValueError):
             a = np.zeros(0, object)
-        if a.ndim != 2 or a.dtype.kind not in "iuf" or not np.isfinite(a).all():
+        if a.ndim != 2 or a.dtype.kind not in "iuf" or not np.isfinite(a).all() or not _plain_numbers(xs, ys):
             raise ValueError(f"stroke {k} holds values that are not finite numbers")
+        if len(s) == 3 and not _plain_numbers(s[2]):
+            raise ValueError(f"stroke {k} has times that are not numbers")
         timed |= len(s) == 3
         lo, hi = min(lo, a.min()), max(hi, a.max())
         strokes.append((xs, ys))
@@ -102,6 +104,11 @@ def parse_drawing(obj: object) -> Drawing:
     rec = obj.get("recognized")
     return Drawing(strokes, str(obj.get("word", "")), str(obj.get("countrycode", "")), obj.get("timestamp"),
                    rec if isinstance(rec, bool) else None, str(obj.get("key_id", "")), raw)
+
+
+def _plain_numbers(*seqs: list) -> bool:
+    """Every value an int or float: JSON true/false and strings are not coordinates or times."""
+    return all(v.__class__ is int or v.__class__ is float for seq in seqs for v in seq)
 
 
 def parse_line(line: bytes | str) -> Drawing:
@@ -310,11 +317,10 @@ def _sniff_kind(path: Path) -> str:
 
 def index_file(path: str | os.PathLike) -> FileIndex:
     """Index a stroke file once (cached by path, size and mtime); DataError if nothing in it is a drawing."""
+    from qdcore.paths import regular_file
+
     path = Path(path)
-    try:
-        st = path.stat()
-    except OSError as e:
-        raise DataError(f"cannot read {path}: {e.strerror or e}; check that it exists") from None
+    st = regular_file(path, "a stroke file")
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _INDEX_CACHE:
         _INDEX_CACHE.move_to_end(key)
@@ -414,6 +420,11 @@ def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
+def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]]) -> str:
+    """The one note every command gives for a stroke file's skipped malformed lines."""
+    return f"{path}: skipped {len(bad)} malformed lines ({_summary(bad)})"
+
+
 def category_of(path: Path) -> str:
     """'full_simplified_sea turtle.ndjson' -> 'sea turtle' (official names matched case-insensitively)."""
     stem = path.stem
@@ -488,9 +499,12 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28,
 
     Malformed lines are skipped (appended to `bad` as (line number, reason) when given).
     """
+    from qdcore.paths import regular_file
+
     path = Path(path).expanduser()
     if path.suffix.lower() not in SUFFIXES:
         raise DataError(f"{path} is not a .ndjson or .bin stroke file")
+    regular_file(path, "a stroke file")
     if path.suffix.lower() == ".bin" and not looks_like_google_binary(path):
         raise DataError(f"{path} is not in Google's binary stroke format; for 784-byte bitmap dumps use --data")
     idx = index_file(path)
@@ -586,7 +600,15 @@ class NdjsonSource(FileSource):
         if category in self._rows:
             self._file(category)
             return int(self._rows[category].size)
-        return len(self._index(category))
+        idx = self._index(category)
+        self._note(idx)
+        return len(idx)
+
+    def _note(self, idx: FileIndex) -> None:
+        """One note per file with malformed lines, refreshed as reading finds more (every command shows it)."""
+        if idx.bad:
+            self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
+            self.notes.append(bad_lines_note(idx.path, idx.bad))
 
     def bad_lines(self, category: str) -> list[tuple[int, str]]:
         """(line number, reason) of every malformed line met so far in a category's file."""
@@ -607,10 +629,7 @@ class NdjsonSource(FileSource):
             r = int(rows.max() if rows.max() >= n else rows.min())
             raise DataError(f"row {r} is out of range for {idx.path} ({n:,} drawings)")
         images, _ = _read_drawings(idx, rows)
-        if idx.bad:
-            # One note per file, refreshed: lines found bad while reading join the index's list.
-            self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
-            self.notes.append(f"{idx.path}: skipped {len(idx.bad)} malformed lines ({_summary(idx.bad)})")
+        self._note(idx)
         return images.reshape(rows.size, -1)
 
     def describe(self) -> str:

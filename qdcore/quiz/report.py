@@ -379,7 +379,7 @@ def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool 
 
     try:
         return not drawings.isdisjoint(predictions.provenance(run_predictions_path(store, run_id)))
-    except StoreError:
+    except (StoreError, TypeError):  # unreadable, or not a list of drawings: counts as none
         return None
 
 

@@ -136,10 +136,18 @@ def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], 
     path = run_predictions_path(store, run_id)
     if not path.exists():
         raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}'")
+    redo = f"re-run 'qd eval {run_id}'"
     try:
-        return predictions.outcomes(path)
+        classes, labels, predicted, provenance = predictions.outcomes(path)
     except StoreError as e:
         raise ConfigError(str(e).replace("'qd eval RUN'", f"'qd eval {run_id}'")) from None
+    except (ValueError, TypeError) as e:  # arrays of the wrong shape or kind
+        raise ConfigError(f"{path} is not a readable predictions file ({str(e).splitlines()[0][:120]}); {redo}") from None
+    n = len(labels)
+    if len(predicted) != n or len(provenance) != n or (n and (labels.min() < 0 or labels.max() >= len(classes)
+                                                               or predicted.max() >= len(classes))):
+        raise ConfigError(f"{path} has labels, probabilities and provenance that do not fit together; {redo}")
+    return classes, labels, predicted, provenance
 
 
 def _stratified(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -473,7 +481,7 @@ def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
             continue
         try:
             n = predictions.count(path)  # reads one small member, not the drawings
-        except StoreError:
+        except (StoreError, TypeError, IndexError):  # an unreadable predictions file just is not offered
             continue
         if n:
             out.append((run, n))

@@ -141,7 +141,8 @@ def resumable(store: Any, run_id: int) -> tuple[Any, RunKind, Any]:
         raise ConfigError(f"run {run_id} already finished ({rec.summary.get('epochs', '?')} epochs); "
                           "start a new run to train longer")
     if rec.status == "running":
-        raise StoreError(f"run {run_id} is still running (pid {rec.pid} on {rec.host}); stop it before resuming")
+        raise StoreError(f"run {run_id} is being trained by process {rec.pid} on {rec.host}: "
+                         "wait for it or stop it first")
     return rec, kind, kind.config.from_dict(rec.config, origin=f"run {run_id} config")
 
 
@@ -165,10 +166,13 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     if _rank() != 0:
         result = kind.train(cfg, null_sink, should_stop, None, run_dir)
         return Outcome(run_id, getattr(result, "status", "done"), {}, None, result)
+    # One atomic compare-and-set of status and owner: of two resumers (any kind, the app's included)
+    # exactly one gets the run; the other is told which process holds it. It also clears the temp
+    # files a killed writer left in the folder.
+    store.claim_run(run_id)
     rows = store.metrics(run_id)
     last_step = max((r.step for r in rows if r.split == "step"), default=0)
     last_epoch = max((r.epoch for r in rows if r.split != "step"), default=0)
-    store.set_status(run_id, "running")
     if device:
         store.update_config(run_id, cfg.to_dict())
     store.update_summary(run_id, {"resumed": int(rec.summary.get("resumed", 0)) + 1, "resume_from": None})

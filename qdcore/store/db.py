@@ -134,6 +134,9 @@ class Store(DrawnStore):
         low = msg.lower()
         if "not a database" in low or "malformed" in low or "encrypted" in low:
             return StoreError(f"{self.path} is not a qd store (corrupt?): move it away or use --home")
+        if "disk is full" in low or "disk i/o" in low:
+            return StoreError(f"no space left on the device (or it failed) writing {self.path}: free some space "
+                              "and try again; the store keeps its last committed state")
         if "locked" in low or "busy" in low:
             return StoreError(f"{self.path} is locked by another process (waited {self.timeout:g} s): "
                               "try again, or look for a stuck qd process")
@@ -197,6 +200,7 @@ class Store(DrawnStore):
         """Add a 'running' run owned by this process and return its id."""
         _check_kind(kind)
         now = time.time()
+        name = _text(name)
         with self._errors(), self._write() as c:
             cur = c.execute(
                 "INSERT INTO runs (name, kind, status, config, fingerprint, device, started, summary, pid, host,"
@@ -246,6 +250,31 @@ class Store(DrawnStore):
                          " WHERE id = ?", (os.getpid(), self._host, now))
         else:
             self._update(run_id, "UPDATE runs SET status = ?, ended = ? WHERE id = ?", (status, now))
+
+    def claim_run(self, run_id: int, resumable: Sequence[str] = ("interrupted", "failed")) -> RunRecord:
+        """Atomically take a run for training: compare-and-set its status and owner in one transaction.
+
+        The run must be in a `resumable` status, or 'running' for a dead owner; a live owner's run raises
+        StoreError naming the process that holds it, so two resumers can never both proceed.
+        """
+        now = time.time()
+        with self._errors(), self._write() as c:
+            row = c.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise self._missing(run_id)
+            rec = _run(row)
+            if rec.status == "running":
+                if rec.pid == os.getpid() and rec.host == self._host:
+                    return rec  # already ours (a run created by this process)
+                if self._owner_alive(rec.pid, rec.host, rec.heartbeat, now):
+                    raise StoreError(f"run {run_id} is being trained by process {rec.pid} on {rec.host}: "
+                                     "wait for it or stop it first")
+            elif rec.status not in resumable:
+                raise StoreError(f"run {run_id} is {rec.status}; only {' or '.join(resumable)} runs can be resumed")
+            c.execute("UPDATE runs SET status = 'running', ended = NULL, pid = ?, host = ?, heartbeat = ?"
+                      " WHERE id = ?", (os.getpid(), self._host, now, int(run_id)))
+        self._clean_temp(run_id)
+        return rec
 
     def set_started(self, run_id: int, device: str, fingerprint: str, summary: dict[str, Any]) -> None:
         """What a run's training reported when it began: device, data fingerprint, summary keys."""
@@ -300,12 +329,35 @@ class Store(DrawnStore):
         dead = [r["id"] for r in rows if not self._owner_alive(r["pid"], r["host"], r["heartbeat"], now)]
         if dead:
             with self._errors(), self._write() as c:
-                # `ended` = last sign of life: the latest heartbeat or metric row.
+                # `ended` = last sign of life: the latest heartbeat or metric row. The pid is part of
+                # the condition: a resumer that claimed the run meanwhile keeps it.
                 c.executemany(
                     "UPDATE runs SET status = 'interrupted', ended = max(coalesce(heartbeat, started),"
                     " coalesce((SELECT max(t) FROM metrics WHERE run_id = runs.id), 0))"
-                    " WHERE id = ? AND status = 'running'", [(i,) for i in dead])
+                    " WHERE id = ? AND status = 'running' AND pid IS ?",
+                    [(r["id"], r["pid"]) for r in rows if r["id"] in dead])
+            for run_id in dead:
+                self._clean_temp(run_id)
         return dead
+
+    def _clean_temp(self, run_id: int) -> list[Path]:
+        """Remove `.*.tmp*` files a killed writer left in the run's folder (the run has no live owner)."""
+        d = self.home / "runs" / str(int(run_id))
+        removed = []
+        try:
+            names = os.listdir(d) if d.is_dir() and not d.is_symlink() else []
+        except OSError:
+            names = []
+        for name in names:
+            if name.startswith(".") and ".tmp" in name:
+                p = d / name
+                try:
+                    if p.is_file() and not p.is_symlink():
+                        p.unlink()
+                        removed.append(p)
+                except OSError:
+                    pass  # best effort: a stray temp file is harmless to readers
+        return removed
 
     def _owner_alive(self, pid: int | None, host: str | None, heartbeat: float | None, now: float) -> bool:
         if host == self._host and pid:
@@ -526,6 +578,13 @@ _SESSION_SQL = ("SELECT s.id, s.participant, s.config, s.run_id, s.started, s.en
                 " FROM quiz_sessions s LEFT JOIN quiz_answers a ON a.session = s.id")
 
 
+def _text(v: Any) -> str:
+    """Text SQLite can store: the surrogates that stand for undecodable file-name bytes spelled out."""
+    from qdcore.fmt import text_path
+
+    return text_path(str(v))
+
+
 def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
@@ -607,6 +666,14 @@ def _proc_info(pid: int) -> tuple[str, float] | None:
 
 def _remove_tree(path: Path, parent: Path) -> None:
     """Delete a run folder: rename it aside first (atomic), then remove, fixing permissions if needed."""
+    if path.is_symlink():
+        # Never follow a link out of the store: remove the link itself, not what it points at.
+        try:
+            path.unlink()
+        except OSError as e:
+            raise StoreError(f"the run is gone from the store but the link {path} could not be removed "
+                             f"({e.strerror or e}): delete it by hand") from None
+        return
     if not path.exists():
         return
     trash = parent / f".trash-{path.name}-{os.getpid()}-{time.time_ns()}"
@@ -616,11 +683,15 @@ def _remove_tree(path: Path, parent: Path) -> None:
         trash = path
 
     def _retry(func: Any, p: str, _exc: Any) -> None:
-        os.chmod(os.path.dirname(p), 0o700)
-        try:
-            os.chmod(p, 0o700)
-        except OSError:
-            pass
+        # chmod follows links: only ever loosen real folders and files inside the store.
+        d = os.path.dirname(p)
+        if not os.path.islink(d):
+            os.chmod(d, 0o700)
+        if not os.path.islink(p):
+            try:
+                os.chmod(p, 0o700)
+            except OSError:
+                pass
         func(p)
 
     try:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from qdcore.errors import StoreError
+from qdcore.errors import QDError, StoreError
 from qdcore.paths import atomic_write_bytes
 from qdcore.train.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
 
@@ -35,8 +35,15 @@ def _read_tensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[
     """Tensors and metadata of a safetensors file; StoreError if it is anything else."""
     from safetensors import safe_open
 
+    from qdcore.errors import DataError
+    from qdcore.paths import regular_file
+
     if not path.exists():
         raise StoreError(f"no {what} at {path}; was the run trained to the end of an epoch?")
+    try:
+        regular_file(path, f"a safetensors {what}")  # a FIFO would block the reader forever
+    except DataError as e:
+        raise StoreError(str(e)) from None
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = dict(f.metadata() or {})
@@ -70,17 +77,49 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, meta: dict[str, Any]
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a run (StoreError when missing or unreadable)."""
+    from qdcore.errors import DataError
+    from qdcore.paths import regular_file
+
     path = Path(run_dir) / MODEL_META
     if not path.exists():
         raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); "
                          "the run ended before its first epoch: resume or retrain it")
     try:
+        regular_file(path, "a model description", limit=META_LIMIT)
         meta = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StoreError(f"{path} is not readable JSON ({e}); the checkpoint is corrupt") from None
-    if not isinstance(meta, dict) or "arch" not in meta or "classes" not in meta:
-        raise StoreError(f"{path} lacks 'arch' or 'classes'; it is not a qd model checkpoint")
+    except DataError as e:
+        raise StoreError(str(e)) from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise StoreError(f"{path} is not readable JSON ({str(e)[:80]}); the checkpoint is corrupt") from None
+    bad = _meta_problem(meta)
+    if bad:
+        raise StoreError(f"{path} {bad}; it does not describe a loadable model: retrain or restore the run")
     return meta
+
+
+META_LIMIT = 16 << 20  # model.json holds names and a config: far below this
+MAX_CLASSES = 100_000
+
+
+def _meta_problem(meta: Any) -> str:
+    """What is wrong with a parsed model.json ('' when it is usable)."""
+    if not isinstance(meta, dict):
+        return "is not a JSON object"
+    arch, classes = meta.get("arch"), meta.get("classes")
+    if not isinstance(arch, dict):
+        return "has no 'arch' object (the architecture)"
+    if not isinstance(arch.get("name"), str):
+        return "has an 'arch' without a model name"
+    if not isinstance(classes, list) or not classes:
+        return "has no 'classes' list"
+    if not all(isinstance(c, str) for c in classes):
+        return "has class names that are not strings"
+    if len(classes) > MAX_CLASSES:
+        return f"lists {len(classes):,} classes (more than {MAX_CLASSES:,})"
+    n = arch.get("num_classes")
+    if isinstance(n, bool) or not isinstance(n, int) or n != len(classes):
+        return f"lists {len(classes)} classes but its arch has num_classes={n!r}"
+    return ""
 
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -91,6 +130,24 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     meta = read_meta(run_dir)
     tensors, _ = _read_tensors(run_dir / MODEL_FILE, "model")
     arch = dict(meta["arch"])
+    where = f"{run_dir / MODEL_META}"
+    # Build on the meta device first: absurd widths cost nothing there, and every shape is checked
+    # against the weights on disk before a byte of real memory is given to the model.
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(**arch)
+    except QDError as e:
+        raise StoreError(f"{where}: its arch is not a buildable model ({e})") from None
+    except (TypeError, ValueError, RuntimeError, OverflowError, KeyError, IndexError) as e:
+        raise StoreError(f"{where}: its arch is not a buildable model ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0][:100] if str(e) else ''})") from None
+    want = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in tensors.items()}
+    if want != have:
+        diff = sorted(set(want) ^ set(have)) or [k for k in want if want[k] != have.get(k)]
+        k = diff[0]
+        raise StoreError(f"{run_dir / MODEL_FILE} does not fit its architecture in {MODEL_META} ({k}: file "
+                         f"{have.get(k, 'missing')}, arch {want.get(k, 'missing')})")
     model = build_model(**arch)
     try:
         model.load_state_dict(tensors, strict=True)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.data.selection import load_splits
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import ConfigError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
@@ -273,7 +273,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
 
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
                     fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
-                                  "classes": len(classes)}))
+                                  "classes": len(classes)},
+                    notes=tuple(getattr(splits.train, "notes", ()) or ())))
     criterion_smoothing = float(cfg.label_smoothing)
     clock = _Clock(rt)
     status = "done"
@@ -345,7 +346,16 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             win_n += b
             st["images"] += b * rt.world_size
             if step % cfg.log_every == 0:
-                # The only per-step host sync: once every log_every steps, one read for the window.
+                # The only per-step host sync: once every log_every steps.
+                wl = win_loss.item()
+                # Every rank checks at the same steps and agrees, so a NaN on one rank fails them all together.
+                window_loss = wl / win_n
+                bad = not math.isfinite(window_loss)
+                if rt.world_size > 1:
+                    bad = dist.any_rank(bad, rt.device)
+                if bad:  # on a rank whose own window stayed finite, the NaN is another rank's
+                    _check_finite(window_loss if not math.isfinite(window_loss) else math.nan, "training loss",
+                                  step, epoch, epoch - 1)
                 now = time.perf_counter()
                 emit(_window_progress(step, epoch, st["images"], lr, win_loss, win_hit, win_n, step_buf,
                                       buf_first, buf_n, win_n * rt.world_size / max(now - t_win, 1e-9)))
@@ -374,6 +384,9 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         tot_loss, tot_hit, tot_n = dist.all_sum(acc_loss, acc_hit, acc_n, device=rt.device)
         st["acc"] = [tot_loss, int(tot_hit), int(tot_n)] if rt.rank == 0 else [0.0, 0, 0]
         st["win"] = [win_loss.item(), int(win_hit.item()), win_n]
+        # Never checkpoint weights a non-finite loss has touched: the last good checkpoint stays.
+        # The summed loss is the same on every rank, so all ranks fail together.
+        _check_finite(tot_loss, "training loss", st["step"], epoch, epoch - 1)
         if stop and not finished_epoch:
             # Mid-epoch: the resume checkpoint continues at the next batch with the same RNG streams.
             path = save_resume(epoch, bi + 1)
@@ -387,6 +400,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         train_loss = tot_loss / max(1, tot_n)
         train_top1 = tot_hit / max(1, tot_n)
         cur_lr = optimizer.param_groups[0]["lr"]
+        if val.n:
+            _check_finite(val.loss, "validation loss", st["step"], epoch, epoch - 1)
         _append(st["history"], epoch, train_loss, train_top1, val, cur_lr, st["epoch_seconds"])
         throughput = tot_n / max(st["epoch_seconds"], 1e-9)
         emit(EpochEnd(epoch, st["step"], st["epoch_seconds"], {
@@ -462,6 +477,15 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             preds.save(out_dir / PREDICTIONS_FILE)
     emit(RunFinished("done", summary))
     return TrainResult("done", summary, history, model, classes, preds, out_dir, run_id)
+
+
+def _check_finite(value: float, what: str, step: int, epoch: int, good_epoch: int) -> None:
+    """Stop the run (as failed, via TrainingError) when a loss is NaN or infinite."""
+    if math.isfinite(value):
+        return
+    kept = f"the checkpoint of epoch {good_epoch} is kept" if good_epoch > 0 else "no epoch finished, so no model"
+    raise TrainingError(f"the {what} became {value} at step {step} (epoch {epoch}); the run stopped as failed "
+                        f"and {kept}: lower --lr or check the data")
 
 
 def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool):

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import Catalog, load_samples, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected, LoadFailed, SamplesLoaded
 from qdtui.screens.dialogs import DrawingDialog
@@ -49,7 +50,7 @@ class DataBrowserScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(Text(self.app.state.data_label, style="bold"), id="source-line")
+        yield Static(Text(literal(self.app.state.data_label), style="bold"), id="source-line")
         with Horizontal(id="browser"):
             yield OptionList(id="categories")
             with Vertical(id="samples-pane"):
@@ -72,7 +73,7 @@ class DataBrowserScreen(Screen):
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         self.catalog = cat = message.catalog
-        line = Text(self.app.state.data_label, style="bold")
+        line = Text(literal(self.app.state.data_label), style="bold")
         line.append(f" · {cat.summary()}", style="")
         self.query_one("#source-line", Static).update(line)
         options = self.query_one("#categories", OptionList)
@@ -89,8 +90,8 @@ class DataBrowserScreen(Screen):
 
     def on_catalog_failed(self, message: CatalogFailed) -> None:
         self.query_one("#categories").loading = False
-        line = Text(self.app.state.data_label, style="bold")
-        line.append(f" · cannot open: {message.error}", style="red")
+        line = Text(literal(self.app.state.data_label), style="bold")
+        line.append(f" · cannot open: {literal(message.error)}", style="red")
         self.query_one("#source-line", Static).update(line)
         self.app.show_error(message.error, title="Cannot open the data")
 
@@ -100,8 +101,8 @@ class DataBrowserScreen(Screen):
             return
         name = event.option.id
         info = next(c for c in self.catalog.categories if c.name == name)
-        line = Text(name, style="bold")
-        line.append(f" · {info.count:,} drawings · {Path(info.file).name or info.file}")
+        line = Text(literal(name), style="bold")
+        line.append(f" · {info.count:,} drawings · {literal(Path(info.file).name or info.file)}")
         self.query_one("#category-line", Static).update(line)
         self.query_one("#samples", DrawingGrid).loading = True
         self.load_samples(name)

@@ -12,7 +12,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from qdcore.fmt import interval, percent
+from qdcore.fmt import interval, literal, percent
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import CellSelected, DrawingFocused
 from qdtui.screens.evaltabs.calibration import CalibrationPane
@@ -98,7 +99,7 @@ class OverviewPane(EvalPane):
         elif self.sort_by != "class":
             rows.sort(key=lambda r: (-r[self.sort_by], r["class"]))
         for r in rows:
-            table.add_row(r["class"], *[Text(percent(r[k]), justify="right") for k in ("precision", "recall")],
+            table.add_row(plain(r["class"]), *[Text(percent(r[k]), justify="right") for k in ("precision", "recall")],
                           Text(interval(*_ends(r["recall_ci"])), justify="right", style="dim"),
                           Text(percent(r["f1"]), justify="right"), Text(f"{r['support']:,}", justify="right"),
                           key=r["class"])
@@ -172,7 +173,7 @@ class PairsPane(EvalPane):
         table.clear(columns=True)
         table.add_columns("A", "B", "A as B", "B as A", "share", "drawings")
         for k, p in enumerate(data.pairs):
-            table.add_row(p.a, p.b, Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
+            table.add_row(plain(p.a), plain(p.b), Text(str(p.a_as_b), justify="right"), Text(str(p.b_as_a), justify="right"),
                           Text(percent(p.share), justify="right"), Text(f"{p.n_a + p.n_b:,}", justify="right"), key=str(k))
         line = (f"{len(data.pairs)} pairs confused at least once · share: confused drawings of the pair / its "
                 "drawings · enter: both directions" if data.pairs else "No two classes were ever confused.")
@@ -276,9 +277,9 @@ class EvaluationScreen(Screen):
         self.data = data
         self.models = ModelCache(data.run_dir)
         line = Text(f"run {data.run_id}", style="bold")
-        line.append(f" · {data.name} · {data.status}")
+        line.append(f" · {literal(data.name)} · {data.status}")
         if data.data_spec:
-            line.append(f" · {data_label(data.data_spec)}")
+            line.append(f" · {literal(data_label(data.data_spec))}")
         if data.ok:
             line.append(f" · {len(data.pred):,} test drawings")
         if not data.has_model:
@@ -306,7 +307,7 @@ class EvaluationScreen(Screen):
     def _missing(self, message: str, hint: str, title: str = "No predictions") -> None:
         box = self.query_one("#eval-missing", Vertical)
         box.border_title = title
-        text = Text(message, style="bold")
+        text = Text(literal(message), style="bold")
         text.append("\n\n" + hint, style="")
         self.query_one("#eval-missing-text", Static).update(text)
         self.add_class("-missing")

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.screens.evaltabs.common import deliver
@@ -86,14 +87,14 @@ class GalleryScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        line = Text(self.title_text, style="bold")
+        line = Text(literal(self.title_text), style="bold")
         if self.note:
             line.append(f" · {self.note}")
         yield Static(line, id="gallery-title")
         with Horizontal(id="gallery-panes"):
             for k, s in enumerate(self.sections):
                 with Vertical(classes="gallery-pane"):
-                    yield Static(Text(f"{s.title} ({len(s.indices)})", style="bold"), classes="gallery-heading")
+                    yield Static(Text(f"{literal(s.title)} ({len(s.indices)})", style="bold"), classes="gallery-heading")
                     yield DrawingGrid(id=f"gallery-{k}")
         yield Static("", id="gallery-detail")
         yield Footer()
@@ -129,7 +130,7 @@ class GalleryScreen(Screen):
     def _detail(self, grid: DrawingGrid, index: int) -> None:
         k = self.grids.index(grid)
         i = int(self.sections[k].indices[index])
-        self.query_one("#gallery-detail", Static).update(Text(self.data.describe(i)))
+        self.query_one("#gallery-detail", Static).update(Text(literal(self.data.describe(i))))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:
         if message.grid in self.grids:

@@ -16,10 +16,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from qdtui.messages import GanPolled
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
 
@@ -50,17 +50,6 @@ class GanView:
     run_dir: Path | None = None
     step_loss: list[tuple[int, float]] = field(default_factory=list)  # G's loss every log_every steps
     epoch_step: dict[int, int] = field(default_factory=dict)  # the step each epoch ended at
-
-
-class GanPolled(Message):
-    """A poll of the store for the followed GAN run."""
-
-    def __init__(self, view: GanView) -> None:
-        super().__init__()
-        self.view = view
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, GanPolled)
 
 
 def poll_view(home: Path | str | None, run_id: int) -> GanView:

@@ -12,7 +12,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
-from qdcore.fmt import percent
+from qdcore.fmt import literal, percent
+from qdtui.literal import plain
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
 
@@ -26,8 +27,8 @@ def run_row(run) -> tuple:
     status = str(getattr(run, "status", "?"))
     return (
         str(run.id),
-        str(getattr(run, "name", "") or ""),
-        str(getattr(run, "kind", "") or ""),
+        plain(getattr(run, "name", "") or ""),
+        plain(getattr(run, "kind", "") or ""),
         Text(status, style=STATUS_STYLE.get(status, "")),
         Text("" if acc is None else percent(acc), justify="right"),
         started,
@@ -57,8 +58,8 @@ class HomeScreen(Screen):
         yield Header()
         with Vertical(id="home-data", classes="panel") as data:
             data.border_title = "Data"
-            yield Static(Text(state.data_label, style="bold"), id="data-label")
-            yield Static(Text(f"store {state.store_home}", style="dim"), id="store-label")
+            yield Static(Text(literal(state.data_label), style="bold"), id="data-label")
+            yield Static(Text(f"store {literal(state.store_home)}", style="dim"), id="store-label")
         with Vertical(id="home-runs", classes="panel") as runs:
             runs.border_title = "Recent runs"
             table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
@@ -96,13 +97,13 @@ class HomeScreen(Screen):
         self.post_message(RunsLoaded(load_recent_runs(self.app.state.store_home, limit=10)))
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
-        label = Text(self.app.state.data_label, style="bold")
-        label.append(f" · {message.catalog.summary()}", style="")
+        label = Text(literal(self.app.state.data_label), style="bold")
+        label.append(f" · {literal(message.catalog.summary())}", style="")
         self.query_one("#data-label", Static).update(label)
 
     def on_catalog_failed(self, message: CatalogFailed) -> None:
-        label = Text(self.app.state.data_label, style="bold")
-        label.append(f" · cannot open: {message.error}", style="red")
+        label = Text(literal(self.app.state.data_label), style="bold")
+        label.append(f" · cannot open: {literal(message.error)}", style="red")
         self.query_one("#data-label", Static).update(label)
         self.notify(message.error, title="Data", severity="error")
 
@@ -114,7 +115,7 @@ class HomeScreen(Screen):
         for run in message.runs.runs:
             table.add_row(*run_row(run), key=str(run.id))
         note = self.query_one("#runs-note", Static)
-        note.update(Text(message.runs.note, style="dim" if message.runs.ok else "yellow"))
+        note.update(Text(literal(message.runs.note), style="dim" if message.runs.ok else "yellow"))
         note.display = bool(message.runs.note)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

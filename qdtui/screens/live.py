@@ -21,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
@@ -419,7 +420,7 @@ class LiveScreen(Screen):
         if message.run is None:
             self.live.error = message.error
             self.live.status = "failed" if "no run" in message.error else self.live.status
-            self.query_one("#live-status", Static).update(Text(f"Run {self.live.run_id}: {message.error}",
+            self.query_one("#live-status", Static).update(Text(f"Run {self.live.run_id}: {literal(message.error)}",
                                                                 style="red"))
             return
         self._use_kind(message.run.kind)

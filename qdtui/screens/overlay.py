@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
+from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
 from qdtui.messages import HistoriesLoaded
@@ -70,7 +71,7 @@ class OverlayScreen(Screen):
         self.loaded = True
         legend = self.query_one("#overlay-legend", Static)
         if message.error:
-            legend.update(Text(message.error, style="red"))
+            legend.update(Text(literal(message.error), style="red"))
             return
         top1, loss = self.query_one("#overlay-top1", Curves), self.query_one("#overlay-loss", Curves)
         lines: list[tuple[str, str, str]] = []

@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, OptionList, Static
 from textual.widgets.option_list import Option
 
-from qdcore.fmt import interval, percent
+from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
 from qdtui.messages import QuizFailed, QuizReady
 from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
@@ -190,7 +190,7 @@ class QuizScreen(Screen):
         score = s.score()
         done, total = s.progress()
         t = Text()
-        t.append(s.participant, style="bold")
+        t.append(literal(s.participant), style="bold")
         shown = min(done + 1, total)
         t.append(f" · drawing {shown} of {total}" if not s.complete else f" · all {total} done")
         if s.config.feedback and score.done:
@@ -282,11 +282,11 @@ class QuizScreen(Screen):
         if not self.session.config.feedback:
             self._feedback = Text(f"Saved ({how or 'answer'}).", style="dim")
         elif rec.skipped:
-            self._feedback = Text(f"{how or 'Skipped'}: it was {rec.truth}.", style="yellow")
+            self._feedback = Text(f"{how or 'Skipped'}: it was {literal(rec.truth)}.", style="yellow")
         elif rec.correct:
-            self._feedback = Text(f"✓ Right: {rec.truth}.", style="green")
+            self._feedback = Text(f"✓ Right: {literal(rec.truth)}.", style="green")
         else:
-            self._feedback = Text(f"✗ It was {rec.truth} (you said {rec.answer}).", style="red")
+            self._feedback = Text(f"✗ It was {literal(rec.truth)} (you said {literal(rec.answer)}).", style="red")
         self._show_current()
 
     def _store_call(self, fn, *args) -> Any:

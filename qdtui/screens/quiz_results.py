@@ -14,7 +14,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from qdcore.fmt import DASH, interval, percent
+from qdcore.fmt import DASH, interval, literal, percent
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import ReportLoaded
 from qdtui.screens.quiz import store_home
@@ -45,7 +46,7 @@ def summary_text(rep: Any) -> Text:
     v = rep.vs_model
     if v is not None and v.matched:
         name = v.run_name if len(v.run_name) <= 16 else v.run_name[:15] + "…"
-        t.append(f"\nSame drawings, run {v.run_id} ({name}): people {percent(v.people.top1)}, "
+        t.append(f"\nSame drawings, run {v.run_id} ({literal(name)}): people {percent(v.people.top1)}, "
                  f"model {percent(v.model.top1)}, McNemar p={p_value(v.test.p_value)}")
     for note in rep.notes:
         t.append(f"\n{note}", style="dim")
@@ -62,7 +63,7 @@ def vs_model_text(rep: Any) -> Text:
         return Text(f"No quiz answer is on a drawing of run {v.run_id}'s test split.", style="dim")
     w = 14
     t = Text()
-    t.append(f"People vs run {v.run_id} ({v.run_name}) on {v.matched} answers\n\n", style="bold")
+    t.append(f"People vs run {v.run_id} ({literal(v.run_name)}) on {v.matched} answers\n\n", style="bold")
     t.append(" " * w + "model right".rjust(w) + "model wrong".rjust(w) + "\n", style="bold")
     t.append("people right".ljust(w))
     t.append(str(v.both_right).rjust(w), style="green")
@@ -170,7 +171,7 @@ class QuizResultsScreen(Screen):
         self.sub_title = self._title()
         summary = self.query_one("#results-summary", Static)
         if message.report is None:
-            summary.update(Text(f"Cannot compute the results: {message.error}", style="red"))
+            summary.update(Text(f"Cannot compute the results: {literal(message.error)}", style="red"))
             return
         self.report = rep = message.report
         summary.update(summary_text(rep))
@@ -178,13 +179,13 @@ class QuizResultsScreen(Screen):
         cats.clear()
         for r in rep.per_category:
             a = r.accuracy
-            cats.add_row(r.category, str(a.correct), str(a.total), percent(a.top1), ci(a), str(r.skipped),
-                         r.top_mistake or DASH, key=r.category)
+            cats.add_row(plain(r.category), str(a.correct), str(a.total), percent(a.top1), ci(a), str(r.skipped),
+                         plain(r.top_mistake or DASH), key=r.category)
         lb = self.query_one("#results-leaderboard", DataTable)
         lb.clear()
         for r in rep.leaderboard:
             a = r.accuracy
-            name = Text(r.participant, style="bold" if r.participant == self.participant else "")
+            name = plain(r.participant, style="bold" if r.participant == self.participant else "")
             lb.add_row(str(r.rank), name, str(r.sessions), str(a.correct), str(a.total), percent(a.top1), ci(a),
                        str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}",
                        key=r.participant)

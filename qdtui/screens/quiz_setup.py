@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import ItemsBuilt, SetupLoaded
 from qdtui.screens.quiz import QuizScreen, store_home
@@ -160,7 +161,7 @@ class QuizSetupScreen(Screen):
             sessions.highlighted = 0
         note = self.query_one("#setup-resume-note", Static)
         if message.error:
-            note.update(Text(message.error, style="red"))
+            note.update(Text(literal(message.error), style="red"))
         elif not message.sessions:
             note.update("No unfinished quiz. Quitting a quiz keeps it here.")
         else:

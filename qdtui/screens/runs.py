@@ -13,6 +13,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from qdcore.fmt import literal
+from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 from qdtui.loaders import user_message
 from qdtui.messages import RunsDeleted, TrackerLoaded
 from qdtui.screens.dialogs import ConfirmDialog
@@ -60,7 +62,7 @@ class RunRow:
         out: list[Any] = [Text(MARK if marked else " ", style="bold yellow")]
         for col in columns:
             style = STATUS_STYLE.get(self.values["status"], "") if col.key == "status" else ""
-            out.append(Text(fit(self.texts.get(col.key, ""), col.width, col.right), style=style))
+            out.append(Text(fit(literal(self.texts.get(col.key, "")), col.width, col.right), style=style))
         return out
 
     def matches(self, terms: list[str]) -> bool:
@@ -232,7 +234,7 @@ class RunsScreen(Screen):
         note = self.query_one("#tracker-note", Static)
         note.set_class(bool(self._error), "-error")
         if self._error:
-            note.update(Text(f"could not read runs: {self._error}"))
+            note.update(Text(f"could not read runs: {literal(self._error)}"))
             return
         if not self.rows:
             note.update("No runs yet: press escape, then t to train, or start `qd train` in another terminal.")
@@ -353,18 +355,27 @@ class RunsScreen(Screen):
         self.app.open_run(run_id, row.run.status, row.run.kind)
 
     def action_delete(self) -> None:
-        """Delete the marked runs (or the one under the cursor) after confirmation."""
-        ids = sorted(self.marked) or ([self.cursor_run()] if self.cursor_run() is not None else [])
+        """Delete the marked runs shown now (or the one under the cursor) after confirmation.
+
+        Marks on rows a filter hides are kept, not deleted: only what is on screen can go.
+        """
+        visible = {r.id for r in self.shown}
+        hidden = self.marked - visible
+        ids = sorted(self.marked & visible) or ([self.cursor_run()] if self.cursor_run() is not None else [])
         if not ids:
+            if hidden:
+                self.notify(f"The {len(hidden)} marked runs are hidden by the filter; clear it to delete them.",
+                            severity="warning", markup=False)
             return
         if len(ids) == 1:
             row = self._row(ids[0])
-            what = f"run {ids[0]}" + (f" ({row.values['name']})" if row and row.values["name"] else "")
+            what = f"run {ids[0]}" + (f" ({literal(row.values['name'])})" if row and row.values["name"] else "")
         else:
             what = f"{len(ids)} runs ({', '.join(map(str, ids[:8]))}{' …' if len(ids) > 8 else ''})"
+        kept = f" The {len(hidden)} marked runs hidden by the filter are kept." if hidden else ""
         self.app.push_screen(
             ConfirmDialog(f"Delete {what}? {'Its' if len(ids) == 1 else 'Their'} metrics, model and predictions are "
-                          "removed for good.",
+                          f"removed for good.{kept}",
                           yes="Delete", no="Keep", title="Delete runs"),
             callback=lambda yes: self.delete(ids) if yes else None)
 

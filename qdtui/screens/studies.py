@@ -10,12 +10,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from qdtui.live_state import DASH, STATUS_STYLE, fmt_duration
 from qdtui.loaders import user_message
+from qdtui.messages import FitDone, StudiesLoaded, StudyLoaded
 from qdtui.widgets.plot import TitledPlot
 
 TRIAL_STYLE = {"queued": "dim", "running": "bold cyan", "done": "green", "failed": "bold red"}
@@ -37,38 +37,6 @@ def _cell(v: Any, key: str = "") -> str:
             return fmt_duration(v)
         return f"{v:.4f}"
     return str(v)
-
-
-# --- messages -------------------------------------------------------------------------------------------
-
-
-class StudiesLoaded(Message):
-    """The studies in the store with their progress (or `error`, one line)."""
-
-    def __init__(self, rows: list[tuple[Any, Any]], error: str = "") -> None:
-        super().__init__()
-        self.rows = rows
-        self.error = error
-
-
-class StudyLoaded(Message):
-    """One study's record, progress and table (or `error`)."""
-
-    def __init__(self, record: Any = None, progress: Any = None, table: Any = None, error: str = "") -> None:
-        super().__init__()
-        self.record = record
-        self.progress = progress
-        self.table = table
-        self.error = error
-
-
-class FitDone(Message):
-    """An OLS fit's text (or `error`)."""
-
-    def __init__(self, text: str, error: str = "") -> None:
-        super().__init__()
-        self.text = text
-        self.error = error
 
 
 # --- the list -------------------------------------------------------------------------------------------

@@ -9,22 +9,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from qdtui.loaders import user_message
+from qdtui.messages import StudyStarted
 from qdtui.screens.studies import _store
-
-
-class StudyStarted(Message):
-    """A study was created and started in the background (or `error`)."""
-
-    def __init__(self, study: int | None, notes: list[str], error: str = "") -> None:
-        super().__init__()
-        self.study = study
-        self.notes = notes
-        self.error = error
 
 
 class NewStudyDialog(ModalScreen[int | None]):

@@ -14,6 +14,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.widgets.drawing import (
     _RGB_PALETTE, with_controls, as_image, cell_pairs, cell_size, follow_graphics, graphics_of, resample, widget_colors,
@@ -54,7 +55,8 @@ class GridItem:
             if self.prob is not None:
                 parts.append(f"{self.prob:.2f}")
             first = " ".join(parts)
-        return fit_text(first, width), fit_text(self.provenance, width, keep_end=True)
+        # Names and file paths come from users: one line each, control characters shown escaped.
+        return fit_text(literal(first), width), fit_text(literal(self.provenance or ""), width, keep_end=True)
 
 
 def fit_text(text: str, width: int, keep_end: bool = False) -> str:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
@@ -121,10 +122,10 @@ class CamPane(EvalPane):
         grid.set_items(items)
         n_wrong = idx.size - n_right
         what = "the predicted class" if target == "predicted" else "the true class"
-        line = Text(f"{name}: {n_right} right, then {n_wrong} wrong", style="bold")
+        line = Text(f"{literal(name)}: {n_right} right, then {n_wrong} wrong", style="bold")
         line.append(f" · map of {what} at {self.cam_layer}", style="")
         if not idx.size:
-            line = Text(f"{name}: no test drawings", style="yellow")
+            line = Text(f"{literal(name)}: no test drawings", style="yellow")
         self.query_one("#cam-line", Static).update(line)
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:

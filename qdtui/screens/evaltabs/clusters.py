@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from qdcore.fmt import percent
+from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted
 from qdtui.screens.evaltabs.common import EvalPane, deliver
@@ -136,7 +137,7 @@ class ClustersPane(EvalPane):
             for g, c in zip(self.groups, clustering.clusters):
                 name = "noise" if c.id < 0 else str(c.id)
                 table.add_row(Text("●", style=RICH_COLORS[group_color(c.id)]), name, Text(str(c.size), justify="right"),
-                              f"{c.truth} → {c.predicted}", Text(percent(c.pair_count / c.size, 0), justify="right"),
+                              plain(f"{c.truth} → {c.predicted}"), Text(percent(c.pair_count / c.size, 0), justify="right"),
                               key=str(g.key))
             scatter.set_points(result.coords2d, clustering.labels)
         else:
@@ -146,9 +147,9 @@ class ClustersPane(EvalPane):
             classes = self.data.pred.classes
             for g in self.groups:
                 top = Counter(truth[g.indices].tolist()).most_common(2)
-                table.add_row(Text("●", style=RICH_COLORS[group_color(g.key)]), g.label,
+                table.add_row(Text("●", style=RICH_COLORS[group_color(g.key)]), plain(g.label),
                               Text(str(g.indices.size), justify="right"),
-                              ", ".join(f"{classes[c]} {n}" for c, n in top), key=str(g.key))
+                              plain(", ".join(f"{classes[c]} {n}" for c, n in top)), key=str(g.key))
             predicted = self.data.predicted[result.indices]
             keys = {int(self.data.pred.classes.index(g.label)): g.key for g in self.groups}
             scatter.set_points(result.coords2d, np.array([keys[int(p)] for p in predicted], np.int64))

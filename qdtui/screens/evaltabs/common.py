@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
+from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData, ModelCache
@@ -101,7 +102,7 @@ class EvalPane(Vertical):
     def say(self, text: str, style: str = "yellow") -> None:
         """Show a message instead of the tab's content (bad input, a missing model, too few drawings)."""
         message = self.query_one(".pane-message", Static)
-        message.update(Text(text, style=style))
+        message.update(Text(literal(text, keep="\n"), style=style))
         self.add_class("-message")
         self.loading = False
         focused = self.app.focused

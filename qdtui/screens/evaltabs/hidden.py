@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.widgets.drawing import Drawing
@@ -113,9 +114,9 @@ class HiddenPane(EvalPane):
         pred = self.data.pred
         self.query_one("#hidden-drawing", Drawing).image = pred.images[index]
         t, p = int(pred.labels[index]), int(self.data.predicted[index])
-        cap = Text(f"truth {pred.classes[t]}\npredicted {pred.classes[p]} {self.data.p_pred(index):.2f}\n",
+        cap = Text(f"truth {literal(pred.classes[t])}\npredicted {literal(pred.classes[p])} {self.data.p_pred(index):.2f}\n",
                    style="")
-        cap.append(pred.provenance[index] if index < len(pred.provenance) else "", style="dim")
+        cap.append(literal(pred.provenance[index]) if index < len(pred.provenance) else "", style="dim")
         self.query_one("#hidden-caption", Static).update(cap)
         self.query_one("#hidden-line", Static).update(Text(
             f"drawing #{index} of {len(pred):,} · {len(layers)} conv/pool layers · "

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted
 from qdtui.screens.evaltabs.common import EvalPane, deliver
@@ -95,7 +96,7 @@ class WorstPane(EvalPane):
         i = int(self.shown[k])
         rank = int(self.positions[i]) + 1
         self.query_one("#worst-detail", Static).update(
-            Text(f"rank {rank:,} · {self.data.describe(i)}"))
+            Text(f"rank {rank:,} · {literal(self.data.describe(i))}"))
         self.post_message(DrawingFocused(i))
 
     def on_drawing_highlighted(self, message: DrawingHighlighted) -> None:

@@ -1,0 +1,229 @@
+"""Fault drills, as long as you like: kill -9 at random moments, racing resumers, fuzzed input files.
+
+    .venv/bin/python benchmarks/drill_faults.py [--kills 55] [--races 5] [--writers 4] [--fuzz 1015] [--seed 1]
+
+Kills: `qd train` / `qd train --resume` is killed with SIGKILL at a random moment; a kill *holds* when
+the store passes SQLite's integrity check, the next open marks the run interrupted, no `.*.tmp` file
+is left in its folder, every checkpoint on disk loads, and the run can still be resumed to the end.
+Races: `--writers` processes resume one interrupted run at once while a reader lists runs; a race
+*holds* when exactly one proceeds, the others exit 2 with one line, and no metric row is written twice.
+Fuzz: mutated real npy/bin/ndjson files against `qd data info`, `qd data show` and `qd predict`
+(in-process), counted by outcome: clean error, accepted, traceback, hang.
+The tests (tests/test_drills.py, tests/test_fuzz_inputs.py) run small versions of each in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+TRAIN = ["--data", "demo", "--per-class", "60", "--epochs", "3", "--width", "8", "--batch-size", "32", "--no-amp",
+         "--log-every", "2"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "QD_HOME": str(home),
+            "CUDA_VISIBLE_DEVICES": ""}
+
+
+def _qd(home: Path, *args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "qdcore.cli.main", *args], env=_env(home),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _wait_training(home: Path, proc: subprocess.Popen, rows: int = 1, timeout: float = 300.0) -> bool:
+    """Wait until `proc` owns a running run and has written `rows` metric rows itself (False if it ended first)."""
+    db = home / "qd.sqlite"
+    start = time.time()
+    end = start + timeout
+    while time.time() < end and proc.poll() is None:
+        if db.exists():
+            con = sqlite3.connect(db, timeout=5)
+            try:
+                row = con.execute("SELECT id FROM runs WHERE pid = ? AND status = 'running'", (proc.pid,)).fetchone()
+                if row and con.execute("SELECT count(*) FROM metrics WHERE run_id = ? AND t >= ?",
+                                       (row[0], start)).fetchone()[0] >= rows:
+                    return True
+            except sqlite3.Error:
+                pass
+            finally:
+                con.close()
+        time.sleep(0.05)
+    return False
+
+
+def _integrity(home: Path) -> bool:
+    con = sqlite3.connect(home / "qd.sqlite")
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        con.close()
+
+
+def _checkpoints_load(run_dir: Path) -> str:
+    """'' when every checkpoint file in the folder loads, else what failed."""
+    from qdcore.train.checkpoint import RESUME_FILE, load_model, load_resume
+
+    try:
+        if (run_dir / RESUME_FILE).exists():
+            load_resume(run_dir)
+        if (run_dir / "model.json").exists():
+            load_model(run_dir)
+    except Exception as e:  # noqa: BLE001 - any failure is a broken drill
+        return f"{type(e).__name__}: {e}"
+    return ""
+
+
+def kill_drill(n: int, rnd: random.Random) -> tuple[int, int, list[str]]:
+    """(tried, held, problems) for n SIGKILLs of training processes at random moments."""
+    from qdcore.store import Store
+
+    held, problems = 0, []
+    home = Path(tempfile.mkdtemp(prefix="qd-drill-kill-"))
+    run_id = None
+    for i in range(n):
+        args = ["train", "--resume", str(run_id)] if run_id is not None else ["train", *TRAIN]
+        p = _qd(home, *args)
+        # Most kills land while training (and so, sometimes, mid-checkpoint); some during start-up.
+        if rnd.random() < 0.85:
+            _wait_training(home, p, rows=1)
+        time.sleep(rnd.uniform(0.0, 2.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        ok, why = True, []
+        if not _integrity(home):
+            ok, why = False, why + ["integrity check failed"]
+        with Store(home) as store:  # the next open reaps the killed run and cleans its temp files
+            runs = store.list_runs()
+            if not runs:
+                problems.append(f"kill {i}: killed before the run row existed (held)")
+                held += 1
+                continue
+            rec = runs[0]
+            run_dir = store.home / "runs" / str(rec.id)
+            tmp = [x for x in os.listdir(run_dir) if x.startswith(".") and ".tmp" in x] if run_dir.is_dir() else []
+            if tmp:
+                ok, why = False, why + [f"temp files left: {tmp}"]
+            if rec.status == "running":
+                ok, why = False, why + ["still marked running after its process died"]
+            broken = _checkpoints_load(run_dir) if run_dir.is_dir() else ""
+            if broken:
+                ok, why = False, why + [f"checkpoint does not load: {broken}"]
+            run_id = rec.id if rec.status in ("interrupted", "failed") else None
+        held += ok
+        if not ok:
+            problems.append(f"kill {i}: " + "; ".join(why))
+        print(f"  kill {i + 1}/{n}: {'held' if ok else 'FAILED'} ({held} held so far)", flush=True)
+    if run_id is not None:  # the last interrupted run still finishes
+        p = _qd(home, "train", "--resume", str(run_id))
+        out, err = p.communicate(timeout=600)
+        if p.returncode != 0:
+            problems.append(f"final resume of run {run_id} failed: {err.strip()[-200:]}")
+    return n, held, problems
+
+
+def race_drill(n: int, writers: int) -> tuple[int, int, list[str]]:
+    """(tried, held, problems) for n races of `writers` resumers (plus a reader) on one interrupted run."""
+    from qdcore.store import Store
+
+    held, problems = 0, []
+    for i in range(n):
+        home = Path(tempfile.mkdtemp(prefix="qd-drill-race-"))
+        first = _qd(home, "train", *TRAIN)
+        _wait_training(home, first, rows=8)
+        first.send_signal(signal.SIGINT)  # a clean stop with a resume checkpoint
+        first.communicate(timeout=300)
+        with Store(home) as store:
+            rid = store.list_runs()[0].id
+            if store.get_run(rid).status != "interrupted":
+                problems.append(f"race {i}: the first run was not interrupted (finished too fast?)")
+                continue
+        procs = [_qd(home, "train", "--resume", str(rid)) for _ in range(writers)]
+        reader = _qd(home, "runs", "list")
+        outs = [p.communicate(timeout=600) for p in procs]
+        reader.communicate(timeout=120)
+        codes = [p.returncode for p in procs]
+        losers = [err for p, (_, err) in zip(procs, outs) if p.returncode != 0]
+        one_line = all(len([ln for ln in e.splitlines() if ln.strip()]) == 1 and e.startswith("qd: error:")
+                       for e in losers)
+        with Store(home) as store:
+            rows = store.metrics(rid)
+            status = store.get_run(rid).status
+        keys = [(r.step, r.epoch, r.split, r.name) for r in rows]
+        ok = codes.count(0) == 1 and one_line and len(keys) == len(set(keys)) and status == "done" and _integrity(home)
+        held += ok
+        print(f"  race {i + 1}/{n}: {'held' if ok else 'FAILED'} (exit codes {sorted(codes)})", flush=True)
+        if not ok:
+            problems.append(f"race {i}: exit codes {codes}, {len(keys) - len(set(keys))} duplicate rows, "
+                            f"status {status}, losers said {[e.strip()[-120:] for e in losers]}")
+    return n, held, problems
+
+
+def fuzz_drill(n: int, seed: int) -> tuple[Counter, list[str]]:
+    """Outcomes of n fuzzed files, each given to data info, data show and predict."""
+    from fuzzing import Tally, cases, fast_invoker, run_case
+
+    home = Path(tempfile.mkdtemp(prefix="qd-drill-fuzz-"))
+    os.environ["QD_HOME"] = str(home)
+    invoke = fast_invoker()
+    r = invoke("train", "--data", "demo", "--per-class", "20", "--epochs", "1", "--width", "2", "--no-amp")
+    assert r.exit_code == 0, r.output
+    tally = Tally()
+    folder = Path(tempfile.mkdtemp(prefix="qd-drill-files-"))
+    for i, path, what in cases(n, seed, folder):
+        for name, args in (("data info", ["data", "info", "--data", str(path), "--json"]),
+                           ("data show", ["data", "show", "apple", "--data", str(path), "--n", "2"]),
+                           ("predict", ["predict", "last", str(path), "--json"])):
+            outcome, detail = run_case(lambda: invoke(*args))
+            tally.add(name, outcome, f"case {i} ({what}): {detail}")
+    return tally.counts, tally.bad
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kills", type=int, default=55)
+    ap.add_argument("--races", type=int, default=5)
+    ap.add_argument("--writers", type=int, default=4)
+    ap.add_argument("--fuzz", type=int, default=1015)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    rnd = random.Random(a.seed)
+    t0 = time.time()
+    if a.fuzz:
+        counts, bad = fuzz_drill(a.fuzz, a.seed)
+        total = sum(counts[o] for o in ("clean error", "accepted", "traceback", "hang"))
+        print(f"fuzz: {a.fuzz} files, {total} command runs: " +
+              ", ".join(f"{o} {counts[o]}" for o in ("clean error", "accepted", "traceback", "hang")))
+        for cmd in ("data info", "data show", "predict"):
+            print(f"  {cmd}: " + ", ".join(f"{o} {counts[(cmd, o)]}" for o in ("clean error", "accepted", "traceback",
+                                                                                "hang")))
+        for b in bad[:10]:
+            print("  " + b)
+    if a.races:
+        tried, held, problems = race_drill(a.races, a.writers)
+        print(f"races ({a.writers} resumers + a reader): {tried} tried, {held} held", flush=True)
+        for p in problems[:10]:
+            print("  " + p)
+    if a.kills:
+        tried, held, problems = kill_drill(a.kills, rnd)
+        print(f"kills: {tried} tried, {held} held", flush=True)
+        for p in problems[:10]:
+            print("  " + p)
+    print(f"({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
