@@ -14,7 +14,8 @@ from qdcore.runs.study import StudyConfig  # noqa: E402
 from qdcore.store import Store  # noqa: E402
 from qdcore.studies import trials as T  # noqa: E402
 from qdcore.studies.ray_executor import RayPlan, connect  # noqa: E402
-from qdcore.studies.runner import create_study, execute  # noqa: E402
+from qdcore.studies.execute import execute  # noqa: E402
+from qdcore.studies.runner import create_study  # noqa: E402
 
 SPEC = {"name": "ray tiny", "pool": ["circle", "square", "star"],
         "base": {"data": "demo", "categories": 3, "per_class": 30, "epochs": 2, "batch_size": 32, "val": 0.2,

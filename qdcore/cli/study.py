@@ -94,7 +94,7 @@ def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, s
     """Run with a Rich progress bar over trials (done + failed of total, ETA from finished trials)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from qdcore.studies.runner import execute
+    from qdcore.studies.execute import execute
 
     with Progress(TextColumn("[bold]study {task.fields[sid]}[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=err_console, transient=False) as bar:

@@ -241,11 +241,12 @@ class LiveScreen(Screen):
         xmap = XMap(self.live.steps_per_epoch, self.live.epoch_seconds)
         axis = self._axis if self._axis in xmap.available() else "step"
         plots = self.plots
-        stepped = [plots[panel.name] for panel in self.live.panels if panel.x == "step"]
+        curves = [panel for panel in self.live.panels if not panel.artifact]  # grids have no x axis
+        stepped = [plots[panel.name] for panel in curves if panel.x == "step"]
         for p in stepped:
             p.xmap, p.axis, p.shared_x = xmap, axis, None
         # panels drawn per epoch keep their epochs (and share a range among themselves)
-        by_epoch = [plots[panel.name] for panel in self.live.panels if panel.x != "step"]
+        by_epoch = [plots[panel.name] for panel in curves if panel.x != "step"]
         for p in by_epoch:
             p.xlabel = "epoch"
         for group in (stepped, by_epoch):
