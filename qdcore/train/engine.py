@@ -188,7 +188,11 @@ def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bo
     emit = sink if main else null_sink  # only rank 0 talks to sinks and writes files
     out_dir = Path(run_dir) if (run_dir is not None and main) else None
     try:
-        return _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
+        result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
+        # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
+        dist.barrier()
+        dist.leave()
+        return result
     except KeyboardInterrupt:
         emit(RunFinished("interrupted", {"aborted": True}))
         raise
