@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Union
 
 import numpy as np
 
@@ -119,3 +120,18 @@ class ListSink:
     def of(self, kind: type) -> list:
         """The collected events of one type."""
         return [e for e in self.events if isinstance(e, kind)]
+
+
+@contextmanager
+def reported(sink: Sink) -> Iterator[None]:
+    """Tell `sink` how a training function ended when it raised: interrupted (Ctrl-C) or failed, with the reason."""
+    from qdcore.errors import QDError
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        sink(RunFinished("interrupted", {"aborted": True}))
+        raise
+    except Exception as e:
+        sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
+        raise

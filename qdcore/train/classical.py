@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from qdcore.errors import DataError, QDError, StoreError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
+from qdcore.errors import DataError, StoreError
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, null_sink, reported
 from qdcore.models.classical import lightgbm_params, to_features
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
@@ -52,15 +52,9 @@ def train_classical(cfg: ClassicalConfig, sink: Sink = null_sink, should_stop: C
                     run_id: int | None = None) -> ClassicalResult:
     """Train a classical baseline as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
     cfg.validate()
-    try:
+    with reported(sink):
         return _Trainer(cfg, sink, should_stop, Path(run_dir) if run_dir is not None else None, run_id).run(
             Path(resume) if resume else None, splits)
-    except KeyboardInterrupt:
-        sink(RunFinished("interrupted", {"aborted": True}))
-        raise
-    except Exception as e:
-        sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
-        raise
 
 
 def metrics_of(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:

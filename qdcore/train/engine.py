@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError, TrainingError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Sink, null_sink
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, null_sink, reported
 from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
 from qdcore.train import checkpoint as ckpt
@@ -31,6 +31,7 @@ from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.evaluate import evaluate
 from qdcore.train.gpudata import Augment, DeviceData, seed_for
+from qdcore.train.rng import rng_state, set_rng_state
 
 _DROPOUT_STREAM, _AUGMENT_STREAM = 1, 2
 
@@ -163,20 +164,6 @@ def _clone(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in state.items()}
 
 
-def _rng_state(rt: Runtime, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    out = {"cpu": torch.get_rng_state(), "augment": gen.get_state()}
-    if rt.device.type == "cuda":
-        out["cuda"] = torch.cuda.get_rng_state(rt.device)
-    return out
-
-
-def _set_rng_state(rt: Runtime, gen: torch.Generator, rng: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(rng["cpu"])
-    gen.set_state(rng["augment"])
-    if rt.device.type == "cuda" and "cuda" in rng:
-        torch.cuda.set_rng_state(rng["cuda"], rt.device)
-
-
 def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
           run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
           run_id: int | None = None) -> TrainResult:
@@ -187,20 +174,12 @@ def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bo
     main = rt.rank == 0
     emit = sink if main else null_sink  # only rank 0 talks to sinks and writes files
     out_dir = Path(run_dir) if (run_dir is not None and main) else None
-    try:
+    with reported(emit):
         result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
-        # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
-        dist.barrier()
-        dist.leave()
-        return result
-    except KeyboardInterrupt:
-        emit(RunFinished("interrupted", {"aborted": True}))
-        raise
-    except Exception as e:
-        from qdcore.errors import QDError
-
-        emit(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
-        raise
+    # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
+    dist.barrier()
+    dist.leave()
+    return result
 
 
 def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
@@ -268,7 +247,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         if scaler is not None and st.get("scaler"):
             scaler.load_state_dict(st["scaler"])
         if st["batch"] > 0:  # mid-epoch: continue the same random streams
-            _set_rng_state(rt, aug_gen, saved["rng"])
+            set_rng_state(rt, aug_gen, saved["rng"], "augment")
             rng_restored = rt.world_size == st.get("world_size", 1) and rt.rank == 0
             st["batch"] = _rebatch(st["batch"], st.get("world_size", 1), rt.world_size)
         if rt.rank != 0:  # the saved accumulators are the sums over all ranks: rank 0 carries them
@@ -290,7 +269,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             return None
         st["scaler"] = scaler.state_dict() if scaler is not None else None
         return ckpt.save_resume(out_dir, model=ckpt.state_dict_of(model), best=best_state,
-                                optimizer=optimizer.state_dict(), rng=_rng_state(rt, aug_gen), state=st)
+                                optimizer=optimizer.state_dict(), rng=rng_state(rt, aug_gen, "augment"), state=st)
 
     epoch = st["epoch"]
     while epoch <= cfg.epochs and not st["stopped_early"]:

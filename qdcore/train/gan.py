@@ -20,13 +20,14 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.errors import QDError, StoreError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, Samples, Sink, null_sink
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Samples, Sink, null_sink, reported
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gan_config import GanConfig
 from qdcore.train.gpudata import seed_for
+from qdcore.train.rng import rng_state, set_rng_state
 
 _NOISE_STREAM, _ORDER_STREAM, _DROPOUT_STREAM = 11, 12, 13
 _FIXED_NOISE, _QUALITY_NOISE = 101, 102
@@ -144,28 +145,8 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     cfg.validate()
     rt = resolve(cfg.device, cfg.amp)
     out_dir = Path(run_dir) if run_dir is not None else None
-    try:
+    with reported(sink):
         return _train(cfg, rt, sink, should_stop, out_dir, Path(resume) if resume else None, splits, run_id, judge)
-    except KeyboardInterrupt:
-        sink(RunFinished("interrupted", {"aborted": True}))
-        raise
-    except Exception as e:
-        sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
-        raise
-
-
-def _rng_state(rt: Runtime, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    out = {"cpu": torch.get_rng_state(), "noise": gen.get_state()}
-    if rt.device.type == "cuda":
-        out["cuda"] = torch.cuda.get_rng_state(rt.device)
-    return out
-
-
-def _set_rng_state(rt: Runtime, gen: torch.Generator, rng: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(rng["cpu"])
-    gen.set_state(rng["noise"])
-    if rt.device.type == "cuda" and "cuda" in rng:
-        torch.cuda.set_rng_state(rng["cuda"], rt.device)
 
 
 def _modules(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
@@ -241,7 +222,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
                 p.scaler_g.load_state_dict(sc[0])
                 p.scaler_d.load_state_dict(sc[1])
         if st["batch"] > 0:
-            _set_rng_state(rt, noise_gen, saved["rng"])
+            set_rng_state(rt, noise_gen, saved["rng"], "noise")
             rng_restored = True
 
     if out_dir is not None:
@@ -258,7 +239,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         st["scalers"] = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None
                          for p in pairs]
         return ckpt.save_states(out_dir / ckpt.RESUME_FILE, _modules(pairs), _optimizers(pairs),
-                                _rng_state(rt, noise_gen), st, files.RESUME_FORMAT)
+                                rng_state(rt, noise_gen, "noise"), st, files.RESUME_FORMAT)
 
     def emit_samples(epoch: int, step: int, name: str) -> None:
         # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
