@@ -292,3 +292,19 @@ async def test_marks_hidden_by_a_filter_are_not_deleted(home):
         await pilot.press("y")
         await wait_for(pilot, lambda: not Store(home).has_run(ids["bad"]), what="the delete")
         assert Store(home).has_run(ids["fc"]) and ids["fc"] in screen.marked
+
+
+@sync
+async def test_the_run_under_the_cursor_shows_its_top1_with_a_wilson_interval(home):
+    from statsmodels.stats.proportion import proportion_confint
+
+    with Store(home) as store:
+        rid = store.create_run("with interval", "classifier", {"model": "fc", "data": "demo"})
+        store.finish_run(rid, "done", {"test_top1": 0.75, "test_top5": 0.95, "num_test": 400})
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_runs(app, pilot)
+        await cursor_to(pilot, screen, rid)
+        note = str(screen.query_one("#tracker-note").content)
+        lo, hi = proportion_confint(300, 400, alpha=0.05, method="wilson")
+        assert f"run {rid}: test top-1 75.0% ({100 * lo:.1f}–{100 * hi:.1f}%)" in note and "n=400" in note

@@ -246,7 +246,30 @@ class RunsScreen(Screen):
         if self.marked:
             parts.append(f"{len(self.marked)} marked (o overlays, d deletes)")
         parts.append(f"sorted by {self.sort_key}{' descending' if self.sort_reverse else ''}")
-        note.update(" · ".join(parts))
+        detail = self._detail()
+        note.update(" · ".join(parts) + (f"\n{detail}" if detail else ""))
+
+    def _detail(self) -> str:
+        """The run under the cursor: test top-1 and top-5 with Wilson 95% intervals over its test drawings."""
+        from qdcore.analysis.metrics import summary_intervals
+        from qdcore.fmt import percent_ci
+
+        rid = self.cursor_run()
+        row = next((r for r in self.shown if r.id == rid), None)
+        summary = dict(row.run.summary or {}) if row is not None else {}
+        if summary.get("test_top1") is None:
+            return ""
+        cis = summary_intervals(summary)
+        parts = [f"run {rid}: test top-1 {percent_ci(summary['test_top1'], *(cis['test_top1'] or (None, None)))}"]
+        if summary.get("test_top5") is not None:
+            parts.append(f"top-5 {percent_ci(summary['test_top5'], *(cis['test_top5'] or (None, None)))}")
+        if isinstance(summary.get("num_test"), int):
+            parts.append(f"n={summary['num_test']:,}")
+        return " · ".join(parts)
+
+    def on_data_table_row_highlighted(self, message: DataTable.RowHighlighted) -> None:
+        if message.data_table.id == "tracker" and self.loaded:
+            self._update_note()
 
     def cursor_run(self) -> int | None:
         """The id of the run under the cursor."""
