@@ -77,11 +77,17 @@ def all_sum(*values: torch.Tensor | float | int, device: torch.device) -> list[f
 
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when `flag` is true on any rank (stops end all ranks at the same step)."""
+    return any_ranks([flag], device)[0]
+
+
+def any_ranks(flags: list[bool], device: torch.device) -> list[bool]:
+    """Each flag OR-ed over all ranks, in one collective."""
     if not active():
-        return flag
-    t = torch.tensor([1 if flag else 0], dtype=torch.int32, device=device if device.type == "cuda" else "cpu")
+        return list(flags)
+    t = torch.tensor([1 if f else 0 for f in flags], dtype=torch.int32,
+                     device=device if device.type == "cuda" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return [bool(v) for v in t.tolist()]
 
 
 def gather_rows(local: torch.Tensor, total: int) -> torch.Tensor:

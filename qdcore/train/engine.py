@@ -328,28 +328,29 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             acc_n += b
             win_n += b
             st["images"] += b * rt.world_size
+            asked = should_stop()
             if step % cfg.log_every == 0:
-                # The only per-step host sync: once every log_every steps.
-                wl = win_loss.item()
-                # Every rank checks at the same steps and agrees, so a NaN on one rank fails them all together.
-                window_loss = wl / win_n
-                bad = not math.isfinite(window_loss)
-                if rt.world_size > 1:
-                    bad = dist.any_rank(bad, rt.device)
-                if bad:  # on a rank whose own window stayed finite, the NaN is another rank's
-                    _check_finite(window_loss if not math.isfinite(window_loss) else math.nan, "training loss",
-                                  step, epoch, epoch - 1)
+                # The only per-step host sync: once every log_every steps, one read for the window.
                 now = time.perf_counter()
-                emit(_window_progress(step, epoch, st["images"], lr, win_loss, win_hit, win_n, step_buf,
-                                      buf_first, buf_n, win_n * rt.world_size / max(now - t_win, 1e-9)))
+                progress = _window_progress(step, epoch, st["images"], lr, win_loss, win_hit, win_n, step_buf,
+                                            buf_first, buf_n, win_n * rt.world_size / max(now - t_win, 1e-9))
+                bad = not math.isfinite(progress.loss)
+                if rt.world_size > 1:
+                    # One collective for both flags: a NaN on any rank fails all ranks, a stop stops all at
+                    # this step. On a rank whose own window stayed finite, the NaN is another rank's.
+                    bad, asked = dist.any_ranks([bad, asked], rt.device)
+                if bad:
+                    _check_finite(progress.loss if not math.isfinite(progress.loss) else math.nan,
+                                  "training loss", step, epoch, epoch - 1)
+                emit(progress)
                 win_loss.zero_()
                 win_hit.zero_()
                 win_n = 0
                 t_win = now
                 buf_first, buf_n = step + 1, 0
-            # Many ranks agree on stopping every log_every steps (one tiny collective), so all end at one step.
-            if (should_stop() if rt.world_size == 1 else (step % cfg.log_every == 0
-                                                         and dist.any_rank(should_stop(), rt.device))):
+            elif rt.world_size > 1:
+                asked = False  # ranks agree at logging steps only (above), so all end at the same step
+            if asked:
                 stop = True
                 break
         st["epoch_seconds"] += clock.stop()
