@@ -105,6 +105,17 @@ def test_a_pickle_in_place_of_a_model_is_refused(trained, tmp_path):
     assert "\n" not in str(e.value) and not marker.exists()
 
 
+def test_a_fifo_in_place_of_model_json_is_refused_not_read(trained, tmp_path):
+    import os
+
+    name, _, _, run_dir = trained
+    (tmp_path / ("model.txt" if name == "lightgbm" else "model.safetensors")).write_bytes(
+        (run_dir / ("model.txt" if name == "lightgbm" else "model.safetensors")).read_bytes())
+    os.mkfifo(tmp_path / "model.json")  # reading it would block forever: it must be refused unread
+    with pytest.raises(StoreError, match=r"model\.json is a FIFO"):
+        load_classical(tmp_path)
+
+
 @pytest.mark.parametrize("name", ["lightgbm", "logreg"])
 def test_interrupt_then_resume_ends_where_an_uninterrupted_run_ends(name, splits, tmp_path):
     cfg = ClassicalConfig(model=name, **FAST)

@@ -77,27 +77,16 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, meta: dict[str, Any]
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a run (StoreError when missing or unreadable)."""
-    from qdcore.errors import DataError
-    from qdcore.paths import regular_file
+    from qdcore.train.artifacts import read_model_json
 
     path = Path(run_dir) / MODEL_META
-    if not path.exists():
-        raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); "
-                         "the run ended before its first epoch: resume or retrain it")
-    try:
-        regular_file(path, "a model description", limit=META_LIMIT)
-        meta = json.loads(path.read_text("utf-8"))
-    except DataError as e:
-        raise StoreError(str(e)) from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise StoreError(f"{path} is not readable JSON ({str(e)[:80]}); the checkpoint is corrupt") from None
+    meta = read_model_json(run_dir, "the run ended before its first epoch: resume or retrain it")
     bad = _meta_problem(meta)
     if bad:
         raise StoreError(f"{path} {bad}; it does not describe a loadable model: retrain or restore the run")
     return meta
 
 
-META_LIMIT = 16 << 20  # model.json holds names and a config: far below this
 MAX_CLASSES = 100_000
 
 

@@ -83,14 +83,10 @@ def save_logreg(run_dir: str | Path, coef: np.ndarray, intercept: np.ndarray, ar
 
 def read_classical_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a classical run (StoreError when missing, unreadable or not a classical model)."""
+    from qdcore.train.artifacts import read_model_json
+
     path = Path(run_dir) / MODEL_META
-    if not path.exists():
-        raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); "
-                         "the run ended before it saved one: resume or retrain it")
-    try:
-        meta = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StoreError(f"{path} is not readable JSON ({e}); the model file is corrupt") from None
+    meta = read_model_json(run_dir, "the run ended before it saved one: resume or retrain it")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("classes"), list):
         raise StoreError(f"{path} is not a qd classical model (format {FORMAT})")
     return meta
