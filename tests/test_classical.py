@@ -114,6 +114,13 @@ def test_a_fifo_in_place_of_model_json_is_refused_not_read(trained, tmp_path):
     os.mkfifo(tmp_path / "model.json")  # reading it would block forever: it must be refused unread
     with pytest.raises(StoreError, match=r"model\.json is a FIFO"):
         load_classical(tmp_path)
+    if name == "lightgbm":  # the model file itself as a FIFO, too
+        os.unlink(tmp_path / "model.json")
+        (tmp_path / "model.json").write_text((run_dir / "model.json").read_text())
+        os.unlink(tmp_path / "model.txt")
+        os.mkfifo(tmp_path / "model.txt")
+        with pytest.raises(StoreError, match=r"model\.txt is a FIFO"):
+            load_classical(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["lightgbm", "logreg"])

@@ -284,3 +284,22 @@ def test_synthetic_training_and_discriminator_evaluation(acgan_home):
     assert "cannot draw one on demand" in _error(invoke("train", *tiny, "--synthetic", str(dcgan)))
     with Store(acgan_home) as store:
         assert len(store.list_runs()) == 3  # no half-made runs from the bad input
+
+
+def test_tampered_gan_files_are_one_line_errors_never_hangs(tmp_path):
+    import json
+    import os
+
+    from qdcore.errors import StoreError
+    from qdcore.train import gan_files
+
+    os.mkfifo(tmp_path / gan_files.GAN_META)  # reading it would block forever
+    with pytest.raises(StoreError, match="is a FIFO"):
+        gan_files.read_meta(tmp_path)
+    os.unlink(tmp_path / gan_files.GAN_META)
+    (tmp_path / gan_files.GAN_META).write_text(json.dumps(["not", "a", "description"]))
+    with pytest.raises(StoreError, match="not a qd GAN description"):
+        gan_files.read_meta(tmp_path)
+    (tmp_path / gan_files.HISTORY_FILE).write_text("[1, 2]")
+    with pytest.raises(StoreError, match="not a GAN history"):
+        gan_files.read_history(tmp_path)

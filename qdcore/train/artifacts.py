@@ -13,22 +13,34 @@ HISTORY_FILE = "history.json"  # per-epoch curves
 META_LIMIT = 16 << 20  # model.json holds names and a config: far below this
 
 
-def read_model_json(run_dir, missing: str):
-    """A run's parsed model.json, checked as a file first (a FIFO or /dev/zero is refused, never read);
-    StoreError naming the file when it is missing (`missing` says why that happens), special or unreadable."""
+def read_json_file(path, what: str, missing: str):
+    """A run folder's JSON file, checked as a file first (a FIFO or /dev/zero is refused, never read);
+    StoreError naming the file when it is missing (`missing` says what to do), special or unreadable."""
     import json
     from pathlib import Path
 
     from qdcore.errors import DataError, StoreError
     from qdcore.paths import regular_file
 
-    path = Path(run_dir) / MODEL_META
+    path = Path(path)
     if not path.exists():
-        raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); {missing}")
+        raise StoreError(f"{path.name} is missing in {path.parent}; {missing}")
     try:
-        regular_file(path, "a model description", limit=META_LIMIT)
+        regular_file(path, what, limit=META_LIMIT)
         return json.loads(path.read_text("utf-8"))
     except DataError as e:
         raise StoreError(str(e)) from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise StoreError(f"{path} is not readable JSON ({str(e)[:80]}); the model file is corrupt") from None
+        raise StoreError(f"{path} is not readable JSON ({str(e)[:80]}); the run folder is corrupt") from None
+
+
+def read_model_json(run_dir, missing: str):
+    """A run's parsed model.json (read_json_file), with the message for a run that saved no model yet."""
+    from pathlib import Path
+
+    from qdcore.errors import StoreError
+
+    path = Path(run_dir) / MODEL_META
+    if not path.exists():
+        raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); {missing}")
+    return read_json_file(path, "a model description", missing)

@@ -110,6 +110,13 @@ def _load_booster(path: Path, n_classes: int):
 
     if not path.exists():
         raise StoreError(f"no LightGBM model at {path}; retrain the run")
+    from qdcore.errors import DataError
+    from qdcore.paths import regular_file
+
+    try:
+        regular_file(path, "a LightGBM model", limit=1 << 30)
+    except DataError as e:
+        raise StoreError(str(e)) from None
     try:
         text = path.read_text("utf-8")
         booster = lightgbm.Booster(model_str=text)

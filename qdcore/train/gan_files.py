@@ -50,11 +50,10 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / GAN_META
     if not path.exists():
         raise StoreError(f"{Path(run_dir)} holds no GAN ({GAN_META} is missing); is it a GAN run?")
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise StoreError(f"{path} is not readable JSON ({e}); the run folder is corrupt") from None
-    if doc.get("format") != FORMAT:
+    from qdcore.train.artifacts import read_json_file
+
+    doc = read_json_file(path, "a GAN description", "is it a GAN run?")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise StoreError(f"{path} is not a qd GAN description")
     return doc
 
@@ -161,10 +160,12 @@ def stored_generator_epochs(run_dir: str | Path) -> list[int]:
 
 def read_history(run_dir: str | Path) -> dict[str, list[float]]:
     """history.json of a GAN run ({} when absent)."""
+    from qdcore.train.artifacts import read_json_file
+
     path = Path(run_dir) / HISTORY_FILE
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         return {}
-    except (OSError, json.JSONDecodeError) as e:
-        raise StoreError(f"{path} is not readable JSON ({e})") from None
+    doc = read_json_file(path, "a GAN history", "")
+    if not isinstance(doc, dict):
+        raise StoreError(f"{path} is not a GAN history (a JSON object of curves)")
+    return doc
