@@ -119,3 +119,9 @@ def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
     assert p.returncode != 0
     run = Store(tmp_path / "home").list_runs()[0]  # opening the store reaps a run whose process is gone
     assert run.status in ("failed", "interrupted"), run.status
+
+
+def test_nproc_below_one_is_refused(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(tmp_path), "train", "--nproc", "0"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--nproc 0" in p.stderr and not (tmp_path / "runs").exists()

@@ -64,3 +64,16 @@ def test_an_address_that_does_not_answer_is_one_line():
         connect(RayPlan(address=f"127.0.0.1:{port}"))
     with pytest.raises(ConfigError, match="must be HOST:PORT"):
         connect(RayPlan(address="nowhere"))
+
+
+def test_bad_executor_options_store_nothing(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QD_HOME": str(tmp_path / "home")}
+    for args in (["--executor", "bogus"], ["--address", "nowhere"]):
+        p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "run", "data-size", "--quick",
+                            *args], capture_output=True, text=True, env=env, timeout=120)
+        assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("qd: error:"), p.stderr
+    assert not (tmp_path / "home" / "qd.sqlite").exists() or Store(tmp_path / "home").list_runs() == []

@@ -50,3 +50,13 @@ def test_a_budget_below_one_batch_is_a_one_line_error():
     cfg = TrainConfig(**{**FAST, "device_memory": 1e-6})
     with pytest.raises(ConfigError, match="device-memory .* cannot hold two batches of 32"):
         train(cfg)
+
+
+def test_a_budget_below_one_batch_is_refused_before_the_run_row(tmp_path):
+    from qdcore.runs.run import start
+    from qdcore.store import Store
+
+    with Store(tmp_path) as store:
+        with pytest.raises(ConfigError, match="cannot hold two batches"):
+            start(TrainConfig(**{**FAST, "device_memory": 1e-7}), store)
+        assert store.list_runs() == []

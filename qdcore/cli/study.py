@@ -82,6 +82,10 @@ TrialGpusOpt = Annotated[float, typer.Option("--gpus-per-trial", min=0, max=64, 
 
 def _executor(executor: str, address: str | None, cpus: float, gpus: float) -> dict[str, Any]:
     """How trials run: local workers, or Ray with a plan (where, and each trial's request)."""
+    from qdcore.studies.execute import EXECUTORS
+
+    if executor not in EXECUTORS:  # refused before the study exists
+        raise ConfigError(f"--executor {executor!r} must be one of {', '.join(EXECUTORS)}")
     if executor == "ray" or address:
         from qdcore.studies.ray_executor import RayPlan
 
@@ -156,6 +160,7 @@ def run_cmd(
     from qdcore.studies.validate import validate
 
     cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu)
+    how = _executor(executor, address, cpus_per_trial, gpus_per_trial)  # bad executor options fail first
     s, notes = build_spec(cfg)
     for n in notes:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
@@ -173,7 +178,6 @@ def run_cmd(
         job = launch(cfg, store=store)  # the child adds the trials and runs them
         _detached(job.run_id, job.pid)
         return
-    how = _executor(executor, address, cpus_per_trial, gpus_per_trial)
     if how["executor"] == "ray":
         from qdcore.studies.ray_executor import connect
 

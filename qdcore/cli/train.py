@@ -86,7 +86,8 @@ def _train_options(
     if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
         import sys
 
-        torchrun.exec_torchrun(sys.argv[1:], nproc or 1, nnodes, rdzv_endpoint, options.get("device"))
+        torchrun.exec_torchrun(sys.argv[1:], 1 if nproc is None else nproc, nnodes, rdzv_endpoint,
+                               options.get("device"))
     store = Store()
     progress = RichProgressSink(err_console if json_out else console)
     if resume is not None or run_id is not None:

@@ -44,16 +44,21 @@ class StreamData:
         self.cuda = device.type == "cuda"
         self._stream = torch.cuda.Stream(device) if self.cuda else None
 
-    @classmethod
-    def within(cls, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
-               budget_bytes: float, batch_size: int) -> "StreamData":
-        """A stream whose two chunks in flight fit the budget; ConfigError when not even one batch does."""
+    @staticmethod
+    def check_budget(budget_bytes: float, batch_size: int) -> int:
+        """Drawings per chunk when two chunks in flight fit the budget; ConfigError when not even one batch does."""
         chunk = int(budget_bytes // (2 * BYTES_PER_DRAWING))
         if chunk < batch_size:
             need = 2 * batch_size * BYTES_PER_DRAWING / 2**20
             raise ConfigError(f"--device-memory {budget_bytes / 2**30:.4g} GB cannot hold two batches of "
                               f"{batch_size} drawings ({need:.2f} MB): raise it or lower --batch-size")
-        return cls(images, labels, device, channels_last, chunk - chunk % batch_size)
+        return chunk - chunk % batch_size
+
+    @classmethod
+    def within(cls, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
+               budget_bytes: float, batch_size: int) -> "StreamData":
+        """A stream whose two chunks in flight fit the budget; ConfigError when not even one batch does."""
+        return cls(images, labels, device, channels_last, cls.check_budget(budget_bytes, batch_size))
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
