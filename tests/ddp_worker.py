@@ -11,10 +11,26 @@ from safetensors.torch import save_file
 
 from qdcore.train import TrainConfig
 from qdcore.train.engine import train
+from qdcore.train.gan import train_gan
+from qdcore.train.gan_config import GanConfig
+
+
+def _classifier_weights(r) -> dict:
+    return r.model.state_dict()
+
+
+def _gan_weights(r) -> dict:
+    return {f"{m}{k}.{name}": v for k, p in enumerate(r.pairs) for m, net in (("g", p.g), ("d", p.d))
+            for name, v in net.state_dict().items()}
+
+
+# spec["trainer"] picks the config, the training function and the weights to save.
+TRAINERS = {"classifier": (TrainConfig, train, _classifier_weights), "gan": (GanConfig, train_gan, _gan_weights)}
 
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
+    config, trainer, weights = TRAINERS[spec.get("trainer", "classifier")]
     out = Path(spec["out"])
     stop_at = spec.get("stop_at")
     calls = {"n": 0}
@@ -29,13 +45,13 @@ def main() -> None:
         from qdcore.runs.run import start
         from qdcore.store import Store
 
-        start(TrainConfig(**spec["config"]), Store(spec["home"]), should_stop=should_stop)
+        start(config(**spec["config"]), Store(spec["home"]), should_stop=should_stop)
         return
     run_dir = Path(spec["run_dir"])
-    r = train(TrainConfig(**spec["config"]), should_stop=should_stop, run_dir=run_dir,
-              resume=run_dir if spec.get("resume") else None)
+    r = trainer(config(**spec["config"]), should_stop=should_stop, run_dir=run_dir,
+                resume=run_dir if spec.get("resume") else None)
     if int(os.environ["RANK"]) == 0:
-        save_file({k: v.contiguous() for k, v in r.model.state_dict().items()}, str(out / "weights.safetensors"))
+        save_file({k: v.contiguous() for k, v in weights(r).items()}, str(out / "weights.safetensors"))
         (out / "summary.json").write_text(json.dumps({"status": r.status, **{k: v for k, v in r.summary.items()
                                                                             if isinstance(v, (int, float, str))}}))
 

@@ -5,6 +5,11 @@ the host syncs only every `log_every` steps. One step is `d_steps` discriminator
 generator update. A fixed noise batch (and for conditional/per-class runs a fixed grid of classes)
 is rendered at each epoch end and every `sample_every` steps. Resume is exact, as for classifiers.
 Non-finite losses stop the run as failed; the last good epoch's checkpoint and samples stay.
+
+Under torchrun each rank trains its slice of every global batch (`batch_size` per rank, as for
+classifiers) with G and D in DistributedDataParallel; noise is drawn for the whole global batch on every
+rank and sliced, so without batch norm in G and without D dropout two ranks take the same steps as one
+process with the global batch. Rank 0 alone judges, renders and writes.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from qdcore.errors import QDError, StoreError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Samples, Sink, null_sink, reported
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
+from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gan_config import GanConfig
@@ -69,10 +75,13 @@ class Pair:
         self.scaler_g = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
         self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
         self.index: torch.Tensor | None = None  # rows of the resident training set this pair learns from
+        # The training steps go through these (DDP under torchrun, the modules themselves otherwise).
+        self.g_step, self.d_step = dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)
 
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """Images in [-1, 1] (B, 1, 28, 28)."""
-        return self.g(z, y) if self.conditional else self.g(z)
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None, g: torch.nn.Module | None = None) -> torch.Tensor:
+        """Images in [-1, 1] (B, 1, 28, 28), through `g` (default: the generator itself)."""
+        g = self.g if g is None else g
+        return g(z, y) if self.conditional else g(z)
 
 
 def build_pairs(cfg: GanConfig, num_classes: int, rt: Runtime) -> list[Pair]:
@@ -144,9 +153,16 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
     cfg.validate()
     rt = resolve(cfg.device, cfg.amp)
-    out_dir = Path(run_dir) if run_dir is not None else None
-    with reported(sink):
-        return _train(cfg, rt, sink, should_stop, out_dir, Path(resume) if resume else None, splits, run_id, judge)
+    out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
+    dist.join(rt.device, rt.world_size)
+    emit = sink if rt.rank == 0 else null_sink  # only rank 0 talks to sinks, judges and writes files
+    with reported(emit):
+        result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
+                        judge if rt.rank == 0 else None)
+    # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
+    dist.barrier()
+    dist.leave()
+    return result
 
 
 def _modules(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
@@ -197,7 +213,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     n_params = sum(sum(q.numel() for q in m.parameters()) for p in pairs for m in (p.g, p.d))
     batch = cfg.batch_size
     longest = max(int(p.index.numel()) for p in pairs)
-    steps_per_epoch = max(1, math.ceil(longest / (batch * cfg.d_steps)))
+    steps_per_epoch = max(1, math.ceil(longest / (batch * rt.world_size * cfg.d_steps)))
     noise_gen = torch.Generator(device=rt.device)
 
     row_labels, row_names = grid_rows(cfg, classes)
@@ -217,20 +233,28 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
                              "(data changed?); start a new run instead of resuming")
         _load_pairs(pairs, saved, resume / ckpt.RESUME_FILE)
         st.update(s)
+        # A mid-epoch position under another world size: the same drawings of the epoch consumed.
+        st["batch"] = st["batch"] * st.get("world_size", 1) // rt.world_size
+        if rt.rank != 0:  # the saved sums are over all ranks: rank 0 carries them
+            st["acc"] = None
         for p, sc in zip(pairs, st.get("scalers") or []):
             if p.scaler_g is not None and sc:
                 p.scaler_g.load_state_dict(sc[0])
                 p.scaler_d.load_state_dict(sc[1])
         if st["batch"] > 0:
+            # Every rank shares the noise stream, so rank 0's saved state is every rank's (dropout masks
+            # of ranks > 0 then follow rank 0's stream for the rest of that epoch).
             set_rng_state(rt, noise_gen, saved["rng"], "noise")
             rng_restored = True
 
+    st["world_size"] = rt.world_size
     if out_dir is not None:
         files.write_meta(out_dir, cfg.to_dict(), classes, pairs[0].g.arch, [p.labels for p in pairs],
                          pairs[0].conditional, row_names, run_id, fingerprint)
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train),
                     fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
-                                  "classes": len(classes), "judge": getattr(judge, "run_id", None)}))
+                                  "classes": len(classes), "judge": getattr(judge, "run_id", None),
+                                  "world_size": rt.world_size}))
 
     def save_resume(position_epoch: int, position_batch: int) -> Path | None:
         st["epoch"], st["batch"] = position_epoch, position_batch
@@ -254,7 +278,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     while epoch <= cfg.epochs:
         start_batch = st["batch"]
         if not rng_restored:
-            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM))
+            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM, rt.rank))  # each rank its own masks
             noise_gen.manual_seed(seed_for(cfg.seed, epoch, _NOISE_STREAM))
         rng_restored = False
         orders = []
@@ -275,26 +299,35 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
                 stats = _step(cfg, rt, p, images, labels, order, bi, batch, noise_gen, smooth_real)
                 acc.add(stats, batch * cfg.d_steps)
                 win.add(stats, batch * cfg.d_steps)
-            st["images"] += batch * cfg.d_steps * len(pairs)
+            st["images"] += batch * cfg.d_steps * len(pairs) * rt.world_size
+            asked = should_stop()
             if step % cfg.log_every == 0:
                 # The only per-step host sync: once every log_every steps.
                 w = win.means()
                 now = time.perf_counter()
-                if not _finite(w):
+                bad = not _finite(w)
+                if rt.world_size > 1:
+                    # One collective for both flags: a NaN on any rank fails all, a stop stops all at this step.
+                    bad, asked = dist.any_ranks([bad, asked], rt.device)
+                if bad:
                     failure = f"step {step}"
                     break
                 emit(Progress(step, epoch, st["images"], cfg.lr_g, w["g_loss"],
-                              win.n_real / max(now - t_win, 1e-9)))
+                              win.n_real * rt.world_size / max(now - t_win, 1e-9)))
                 win = _Acc(rt.device, None)
                 t_win = now
-            if cfg.sample_every and step % cfg.sample_every == 0:
+            elif rt.world_size > 1:
+                asked = False  # ranks agree at logging steps only, so all end at the same step
+            if cfg.sample_every and step % cfg.sample_every == 0 and rt.rank == 0:
                 emit_samples(epoch, step, files.STEP_SAMPLES)
-            if should_stop():
+            if asked:
                 stop = True
                 break
         st["epoch_seconds"] += _sync_seconds(rt, t0)
+        acc = acc.reduced(rt)  # sums over all ranks (one collective an epoch); rank 0 carries them
         st["acc"] = acc.state()
-        if failure is None and not _finite(acc.means()):
+        # Rank 0 holds the sums over all ranks: its verdict is every rank's.
+        if failure is None and dist.any_rank(not _finite(acc.means()), rt.device):
             failure = f"epoch {epoch}"
         if failure is not None:
             break
@@ -309,7 +342,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         st["train_seconds"] += st["epoch_seconds"]
         metrics = {f"train/{k}": v for k, v in acc.means().items()}
         metrics["train/throughput"] = acc.n_real / max(st["epoch_seconds"], 1e-9)
-        if judge is not None:
+        if judge is not None:  # rank 0 only (the other ranks get no judge)
             from qdcore.analysis.gan_quality import quality_metrics
 
             generated = {c: generate_class(pairs, c, z_quality) for c in range(len(classes))
@@ -320,7 +353,8 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         hist.setdefault("epoch", []).append(epoch)
         for key, v in metrics.items():
             hist.setdefault(key, []).append(v)
-        emit_samples(epoch, st["step"], files.SAMPLES_DIR)
+        if rt.rank == 0:
+            emit_samples(epoch, st["step"], files.SAMPLES_DIR)
         if out_dir is not None:
             if cfg.keep_generators:
                 files.write_generators(out_dir, epoch, pairs)
@@ -330,7 +364,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         st["last_good_epoch"] = epoch
         epoch += 1
         save_resume(epoch, 0)
-        stop = stop or should_stop()
+        stop = dist.any_rank(stop or should_stop(), rt.device)
         if stop and epoch <= cfg.epochs:
             status = "interrupted"
             break
@@ -344,7 +378,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         "total_epochs": cfg.epochs, "train_seconds": seconds,
         "images_per_second": (st["images"] / seconds) if seconds > 0 else 0.0,
         "num_train": len(splits.train), "num_test": len(splits.test), "fingerprint": fingerprint,
-        "judge": getattr(judge, "run_id", None),
+        "judge": getattr(judge, "run_id", None), "world_size": rt.world_size,
     }
     for key in ("train/g_loss", "train/d_loss", "quality/recognised", "quality/fid", "quality/diversity",
                 "quality/nearest", "quality/collapse"):
@@ -369,20 +403,29 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
     n = order.numel()
     dev = images.device
     stats: dict[str, torch.Tensor] = {}
-    ar = torch.arange(batch, device=dev)
+    world, mine = rt.world_size, slice(rt.rank * batch, (rt.rank + 1) * batch)
+    ar = torch.arange(batch, device=dev) + rt.rank * batch
     fake = z = y_fake = None
     for j in range(cfg.d_steps):
-        pos = ((bi * cfg.d_steps + j) * batch + ar) % n  # wrap: smaller classes cycle while the largest finishes
+        # This rank's slice of the global batch; wrap: smaller classes cycle while the largest finishes.
+        pos = ((bi * cfg.d_steps + j) * batch * world + ar) % n
         idx = order.index_select(0, pos)
         x_real = scale_real(images, idx)
         y_real = labels.index_select(0, idx)
-        z = torch.randn(batch, cfg.latent_dim, device=dev, generator=noise_gen)
-        y_fake = torch.randint(0, p.g.num_classes, (batch,), device=dev, generator=noise_gen) \
+        # Noise for the whole global batch on every rank (same stream), then this rank's slice.
+        z = torch.randn(batch * world, cfg.latent_dim, device=dev, generator=noise_gen)[mine]
+        y_fake = torch.randint(0, p.g.num_classes, (batch * world,), device=dev, generator=noise_gen)[mine] \
             if p.conditional else None
+        last = j == cfg.d_steps - 1
         with rt.autocast():
-            fake = p.generate(z, y_fake)
+            # Only the last D step's fakes train G: earlier ones skip DDP (a forward without a backward).
+            if last:
+                fake = p.generate(z, y_fake, p.g_step)
+            else:
+                with torch.no_grad():
+                    fake = p.generate(z, y_fake)
             # D has no batch norm, so real and fake go through it in one call.
-            out = p.d(torch.cat([x_real, fake.detach()]))
+            out = p.d_step(torch.cat([x_real, fake.detach()]))
             src, cls = (out if p.conditional else (out, None))
             src = src.float().flatten()
             target = torch.cat([torch.full((batch,), smooth_real, device=dev), torch.zeros(batch, device=dev)])
@@ -399,7 +442,8 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
                 hits = cls.argmax(1) == torch.cat([y_real, y_fake])
                 stats["cls_real"] = stats.get("cls_real", 0) + hits[:batch].float().mean() / cfg.d_steps
                 stats["cls_fake"] = stats.get("cls_fake", 0) + hits[batch:].float().mean() / cfg.d_steps
-    # Generator update on the last D step's fakes (as the PyTorch DCGAN recipe); D's weights need no grads here.
+    # Generator update on the last D step's fakes (as the PyTorch DCGAN recipe); D's weights need no grads here,
+    # so this pass goes through D itself, not its DDP view, and only G's gradients are all-reduced.
     for q in p.d.parameters():
         q.requires_grad_(False)
     try:
@@ -446,6 +490,16 @@ class _Acc:
             self.present.add(k)
         self.n += 1
         self.n_real += n_real
+
+    def reduced(self, rt: Runtime) -> "_Acc":
+        """Sums and counts over all ranks on rank 0, zeros elsewhere (so carrying them sums right on resume)."""
+        if rt.world_size == 1:
+            return self
+        *sums, n, n_real = dist.all_sum(*[self.sums[k] for k in self.KEYS], self.n, self.n_real, device=rt.device)
+        present = sorted(self.present)
+        out = _Acc(rt.device, {"sums": dict(zip(self.KEYS, sums)), "present": present, "n": int(n),
+                               "n_real": int(n_real)} if rt.rank == 0 else {"present": present})
+        return out
 
     def means(self) -> dict[str, float]:
         vals = torch.stack([self.sums[k] for k in self.KEYS]).tolist()
