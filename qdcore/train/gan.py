@@ -230,6 +230,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     def export() -> None:
         for grp in groups:  # the per-pair modules that sampling and the run's files read
             grp.export()
+
     batch = cfg.batch_size
     longest = max(int(p.index.numel()) for p in pairs)
     steps_per_epoch = max(1, math.ceil(longest / (batch * cfg.d_steps)))
