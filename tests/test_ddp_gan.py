@@ -36,19 +36,21 @@ def _weights(r) -> dict[str, torch.Tensor]:
             for name, v in net.state_dict().items()}
 
 
-@pytest.mark.parametrize("model", ["dcgan", "acgan"])
+@pytest.mark.parametrize("model", ["dcgan", "acgan", "per-class"])
 def test_two_gan_ranks_equal_one_process_with_the_global_batch(tmp_path, model):
-    cats = {"categories": "circle,star", "per_class": 350} if model == "acgan" else {}
-    spec = _gan_spec(tmp_path, model, config={"model": model, **cats})
+    two = {"categories": "circle,star", "per_class": 350}
+    cats = {"acgan": {**two, "model": "acgan"}, "per-class": {**two, "per_class_gans": True, "d_steps": 2},
+            "dcgan": {}}[model]  # per-class: one grouped G and D for both pairs, two D steps per G step
+    spec = _gan_spec(tmp_path, model, config=cats)
     p = _torchrun(spec, tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     ddp = load_file(str(tmp_path / model / "weights.safetensors"))
     summary = json.loads((tmp_path / model / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["status"] == "done"
 
-    cfg = GanConfig(**{**BASE, "model": model, **cats, "batch_size": 32})
+    cfg = GanConfig(**{**BASE, **cats, "batch_size": 32})
     single = train_gan(cfg, splits=load_gan_splits(cfg))
-    assert single.summary["num_train"] // 32 >= 19  # the comparison covers about 20 steps of G and D
+    assert single.summary["num_train"] // 32 >= 19  # the comparison covers about 20 optimizer steps
     assert single.summary["images_per_second"] > 0 and summary["num_train"] == single.summary["num_train"]
     for k, v in _weights(single).items():
         torch.testing.assert_close(ddp[k], v, rtol=1e-4, atol=1e-5, msg=k)

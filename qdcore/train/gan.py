@@ -1,5 +1,8 @@
 """The GAN training loop (DCGAN, AC-GAN, one pair per class), in the airbench style of the classifier engine.
 
+Per-class pairs train together as grouped models (qdcore.train.gan_group): one D and one G update per
+group and step, in as few groups as the device's memory allows.
+
 Drawings stay on the device as uint8 and are scaled to [-1, 1] there; real batches are index tensors;
 the host syncs only every `log_every` steps. One step is `d_steps` discriminator updates and one
 generator update. A fixed noise batch (and for conditional/per-class runs a fixed grid of classes)
@@ -32,6 +35,7 @@ from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gan_config import GanConfig
+from qdcore.train.gan_group import PairGroup, pair_bytes, plan_groups, update
 from qdcore.train.gpudata import seed_for
 from qdcore.train.rng import rng_state, set_rng_state
 
@@ -61,7 +65,7 @@ class GanResult:
 class Pair:
     """One generator/discriminator pair, its optimizers and the labels (within the run's classes) it learns."""
 
-    def __init__(self, cfg: GanConfig, labels: list[int], num_classes: int, rt: Runtime) -> None:
+    def __init__(self, cfg: GanConfig, labels: list[int], num_classes: int, rt: Runtime, train: bool = True) -> None:
         from qdcore.models import build_gan
 
         self.labels = labels
@@ -70,10 +74,11 @@ class Pair:
         self.g, self.d = build_gan(cfg.model, n, cfg.latent_dim, **cfg.model_options())
         self.g.to(rt.device)
         self.d.to(rt.device)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=cfg.betas)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
-        self.scaler_g = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
-        self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
+        # Per-class pairs are trained by a PairGroup, which owns their optimizers; these modules hold copies.
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=cfg.betas) if train else None
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=cfg.betas) if train else None
+        self.scaler_g = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
+        self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
         self.index: torch.Tensor | None = None  # rows of the resident training set this pair learns from
         # The training steps go through these (DDP under torchrun, the modules themselves otherwise).
         self.g_step, self.d_step = dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)
@@ -87,7 +92,7 @@ class Pair:
 def build_pairs(cfg: GanConfig, num_classes: int, rt: Runtime) -> list[Pair]:
     """One pair over all classes, or (per-class GANs) one pair per class."""
     if cfg.per_class_gans:
-        return [Pair(cfg, [k], num_classes, rt) for k in range(num_classes)]
+        return [Pair(cfg, [k], num_classes, rt, train=False) for k in range(num_classes)]
     return [Pair(cfg, list(range(num_classes)), num_classes, rt)]
 
 
@@ -149,8 +154,11 @@ def grid_rows(cfg: GanConfig, classes: list[str]) -> tuple[list[int], list[str]]
 
 def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
               run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
-              run_id: int | None = None, judge=None) -> GanResult:
-    """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
+              run_id: int | None = None, judge=None, memory_budget: float | None = None) -> GanResult:
+    """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue.
+
+    memory_budget: device bytes per-class pairs may take together (default: half the free memory on CUDA).
+    """
     cfg.validate()
     rt = resolve(cfg.device, cfg.amp)
     out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
@@ -158,7 +166,7 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     emit = sink if rt.rank == 0 else null_sink  # only rank 0 talks to sinks, judges and writes files
     with reported(emit):
         result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
-                        judge if rt.rank == 0 else None)
+                        judge if rt.rank == 0 else None, memory_budget)
     # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
     dist.barrier()
     dist.leave()
@@ -173,28 +181,49 @@ def _modules(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
     return out
 
 
-def _optimizers(pairs: list[Pair]) -> dict[str, dict[str, Any]]:
+def _optimizers(pairs: list[Pair], groups: list[PairGroup]) -> dict[str, dict[str, Any]]:
+    # Saved per pair in both cases, so a per-class checkpoint reads the same however its pairs were grouped.
     out = {}
     for k, p in enumerate(pairs):
-        out[f"g{k}"] = p.opt_g.state_dict()
-        out[f"d{k}"] = p.opt_d.state_dict()
+        if p.opt_g is not None:
+            out[f"g{k}"], out[f"d{k}"] = p.opt_g.state_dict(), p.opt_d.state_dict()
+    for grp in groups:
+        for k, (og, od) in zip(grp.members, grp.optimizer_states()):
+            out[f"g{k}"], out[f"d{k}"] = og, od
     return out
 
 
-def _load_pairs(pairs: list[Pair], saved: dict[str, Any], where: Path) -> None:
+def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any], where: Path) -> None:
+    opts = saved.get("optimizers")
     try:
         for k, p in enumerate(pairs):
             p.g.load_state_dict(saved["modules"][f"g{k}"])
             p.d.load_state_dict(saved["modules"][f"d{k}"])
-            if saved.get("optimizers"):
-                p.opt_g.load_state_dict(saved["optimizers"][f"g{k}"])
-                p.opt_d.load_state_dict(saved["optimizers"][f"d{k}"])
+            if opts and p.opt_g is not None:
+                p.opt_g.load_state_dict(opts[f"g{k}"])
+                p.opt_d.load_state_dict(opts[f"d{k}"])
+        for grp in groups:
+            grp.load_pairs()
+            if opts:
+                grp.load_optimizer_states([(opts[f"g{k}"], opts[f"d{k}"]) for k in grp.members])
     except (RuntimeError, ValueError, KeyError) as e:
         raise StoreError(f"{where} does not fit this GAN ({e})".splitlines()[0]) from None
 
 
+def _group_pairs(cfg: GanConfig, pairs: list[Pair], rt: Runtime, budget: float | None) -> list[PairGroup]:
+    """Per-class pairs in as few grouped models as fit the device (none for a run of one pair)."""
+    if not cfg.per_class_gans:
+        return []
+    from qdcore.train.stream import default_budget
+
+    # Read after the drawings went to the device, so the free memory left is what the models may use.
+    budget = default_budget(rt.device) if budget is None else budget
+    return [PairGroup(cfg, [pairs[k] for k in ids], ids, rt)
+            for ids in plan_groups(len(pairs), pair_bytes(cfg), budget)]
+
+
 def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
-           resume: Path | None, splits, run_id: int | None, judge) -> GanResult:
+           resume: Path | None, splits, run_id: int | None, judge, memory_budget: float | None) -> GanResult:
     torch.manual_seed(cfg.seed)
     if splits is None:
         splits = load_gan_splits(cfg)
@@ -211,6 +240,12 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         if p.index.numel() == 0:
             raise QDError(f"category {classes[p.labels[0]]!r} has no training drawings; choose more --per-class")
     n_params = sum(sum(q.numel() for q in m.parameters()) for p in pairs for m in (p.g, p.d))
+    groups = _group_pairs(cfg, pairs, rt, memory_budget)
+
+    def export() -> None:
+        for grp in groups:  # the per-pair modules that sampling and the run's files read
+            grp.export()
+
     batch = cfg.batch_size
     longest = max(int(p.index.numel()) for p in pairs)
     steps_per_epoch = max(1, math.ceil(longest / (batch * rt.world_size * cfg.d_steps)))
@@ -231,16 +266,19 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         if s.get("classes") != classes or s.get("fingerprint") != fingerprint:
             raise StoreError(f"the drawings selected now differ from those run {run_id or resume} trained on "
                              "(data changed?); start a new run instead of resuming")
-        _load_pairs(pairs, saved, resume / ckpt.RESUME_FILE)
+        _load_pairs(pairs, groups, saved, resume / ckpt.RESUME_FILE)
         st.update(s)
         # A mid-epoch position under another world size: the same drawings of the epoch consumed.
         st["batch"] = st["batch"] * st.get("world_size", 1) // rt.world_size
         if rt.rank != 0:  # the saved sums are over all ranks: rank 0 carries them
             st["acc"] = None
-        for p, sc in zip(pairs, st.get("scalers") or []):
+        scalers = st.get("scalers") or []
+        for p, sc in zip(pairs, scalers):
             if p.scaler_g is not None and sc:
                 p.scaler_g.load_state_dict(sc[0])
                 p.scaler_d.load_state_dict(sc[1])
+        for grp in groups:
+            grp.load_scaler_states([scalers[k] for k in grp.members if k < len(scalers)])
         if st["batch"] > 0:
             # Every rank shares the noise stream, so rank 0's saved state is every rank's (dropout masks
             # of ranks > 0 then follow rank 0's stream for the rest of that epoch).
@@ -251,10 +289,13 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     if out_dir is not None:
         files.write_meta(out_dir, cfg.to_dict(), classes, pairs[0].g.arch, [p.labels for p in pairs],
                          pairs[0].conditional, row_names, run_id, fingerprint)
+    info = {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
+            "classes": len(classes), "judge": getattr(judge, "run_id", None)}
+    if groups:
+        info["pairs_per_group"] = [grp.k for grp in groups]  # trained one group after another in each step
+    info["world_size"] = rt.world_size
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train),
-                    fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
-                                  "classes": len(classes), "judge": getattr(judge, "run_id", None),
-                                  "world_size": rt.world_size}))
+                    fingerprint, info))
 
     def save_resume(position_epoch: int, position_batch: int) -> Path | None:
         st["epoch"], st["batch"] = position_epoch, position_batch
@@ -262,11 +303,16 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
             return None
         st["scalers"] = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None
                          for p in pairs]
-        return ckpt.save_states(out_dir / ckpt.RESUME_FILE, _modules(pairs), _optimizers(pairs),
+        for grp in groups:
+            for k, sc in zip(grp.members, grp.scaler_states()):
+                st["scalers"][k] = sc
+        export()
+        return ckpt.save_states(out_dir / ckpt.RESUME_FILE, _modules(pairs), _optimizers(pairs, groups),
                                 rng_state(rt, noise_gen, "noise"), st, files.RESUME_FORMAT)
 
     def emit_samples(epoch: int, step: int, name: str) -> None:
         # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
+        export()
         grid = render(pairs, z_grid, row_labels, cfg.grid_cols)
         emit(Samples(epoch, step, grid, list(row_names), name=name))
 
@@ -285,6 +331,8 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         for k, p in enumerate(pairs):
             g = torch.Generator().manual_seed(seed_for(cfg.seed, epoch, _ORDER_STREAM * 1000 + k))
             orders.append(p.index[torch.randperm(p.index.numel(), generator=g).to(rt.device)])
+        for grp in groups:
+            grp.set_orders([orders[k] for k in grp.members])
         if start_batch == 0:
             st["acc"], st["epoch_seconds"] = None, 0.0
         acc = _Acc(rt.device, st["acc"])
@@ -295,10 +343,21 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         for bi in range(start_batch, steps_per_epoch):
             st["step"] += 1
             step = st["step"]
-            for p, order in zip(pairs, orders):
-                stats = _step(cfg, rt, p, images, labels, order, bi, batch, noise_gen, smooth_real)
-                acc.add(stats, batch * cfg.d_steps)
-                win.add(stats, batch * cfg.d_steps)
+            if groups:
+                # One noise draw for every pair (and the whole global batch: each rank keeps its slice), so a
+                # pair's noise depends neither on how the pairs are grouped nor on the number of ranks.
+                z = torch.randn(cfg.d_steps, batch * rt.world_size, len(pairs), cfg.latent_dim, device=rt.device,
+                                generator=noise_gen)[:, rt.rank * batch:(rt.rank + 1) * batch]
+                for grp in groups:
+                    stats = grp.step(cfg, rt, images, bi, batch, z[:, :, grp.members[0]:grp.members[-1] + 1],
+                                     smooth_real)
+                    acc.add(stats, batch * cfg.d_steps * grp.k, grp.k)
+                    win.add(stats, batch * cfg.d_steps * grp.k, grp.k)
+            else:
+                for p, order in zip(pairs, orders):
+                    stats = _step(cfg, rt, p, images, labels, order, bi, batch, noise_gen, smooth_real)
+                    acc.add(stats, batch * cfg.d_steps)
+                    win.add(stats, batch * cfg.d_steps)
             st["images"] += batch * cfg.d_steps * len(pairs) * rt.world_size
             asked = should_stop()
             if step % cfg.log_every == 0:
@@ -340,6 +399,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
             break
 
         st["train_seconds"] += st["epoch_seconds"]
+        export()
         metrics = {f"train/{k}": v for k, v in acc.means().items()}
         metrics["train/throughput"] = acc.n_real / max(st["epoch_seconds"], 1e-9)
         if judge is not None:  # rank 0 only (the other ranks get no judge)
@@ -369,6 +429,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
             status = "interrupted"
             break
 
+    export()
     history = st["history"]
     epochs_done = len(history.get("epoch", []))
     seconds = st["train_seconds"] + (st["epoch_seconds"] if st["batch"] > 0 else 0.0)
@@ -380,6 +441,8 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         "num_train": len(splits.train), "num_test": len(splits.test), "fingerprint": fingerprint,
         "judge": getattr(judge, "run_id", None), "world_size": rt.world_size,
     }
+    if groups:
+        summary["pairs_per_group"] = info["pairs_per_group"]
     for key in ("train/g_loss", "train/d_loss", "quality/recognised", "quality/fid", "quality/diversity",
                 "quality/nearest", "quality/collapse"):
         if history.get(key):
@@ -432,7 +495,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             d_loss = F.binary_cross_entropy_with_logits(src, target)
             if p.conditional:
                 d_loss = d_loss + F.cross_entropy(cls.float(), torch.cat([y_real, y_fake]))
-        _update(p.opt_d, p.scaler_d, d_loss)
+        update(p.opt_d, p.scaler_d, d_loss)
         with torch.no_grad():
             prob = torch.sigmoid(src)
             stats["d_loss"] = stats.get("d_loss", 0) + d_loss.detach() / cfg.d_steps
@@ -453,23 +516,12 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             g_loss = F.binary_cross_entropy_with_logits(src.float().flatten(), torch.ones(batch, device=dev))
             if p.conditional:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
-        _update(p.opt_g, p.scaler_g, g_loss)
+        update(p.opt_g, p.scaler_g, g_loss)
     finally:
         for q in p.d.parameters():
             q.requires_grad_(True)
     stats["g_loss"] = g_loss.detach()
     return stats
-
-
-def _update(opt: torch.optim.Optimizer, scaler, loss: torch.Tensor) -> None:
-    opt.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-    else:
-        loss.backward()
-        opt.step()
 
 
 class _Acc:
@@ -484,11 +536,12 @@ class _Acc:
         self.n = int(saved.get("n", 0))
         self.n_real = int(saved.get("n_real", 0))
 
-    def add(self, stats: dict[str, torch.Tensor], n_real: int) -> None:
+    def add(self, stats: dict[str, torch.Tensor], n_real: int, count: int = 1) -> None:
+        """Statistics summed over `count` pairs (means stay per pair and step, however pairs are grouped)."""
         for k, v in stats.items():
             self.sums[k] += v
             self.present.add(k)
-        self.n += 1
+        self.n += count
         self.n_real += n_real
 
     def reduced(self, rt: Runtime) -> "_Acc":

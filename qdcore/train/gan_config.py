@@ -24,7 +24,8 @@ class GanConfig(RunConfig):
     model: str = option("dcgan", help="dcgan (study 003) or acgan (study 001: label embedding x noise, class head).",
                         panel=_MODEL, short="-m", choices=GAN_MODELS, form="Model", metavar="NAME")
     per_class_gans: bool = option(False, help="Study 003's one generator/discriminator pair per category, trained "
-                                  "together.", panel=_MODEL)
+                                  "together as one grouped model (in groups where device memory is short).",
+                                  panel=_MODEL)
     latent_dim: int = option(100, help="Size of the generator's noise vector.", panel=_MODEL, min=1, max=4096)
     g_width: int = option(64, help="Generator width w (dense 7x7x4w, convT 2w, w, 1).", panel=_MODEL, min=1,
                           max=1024)
