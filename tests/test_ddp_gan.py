@@ -72,10 +72,10 @@ def test_interrupted_two_rank_gan_resumes_to_the_same_weights(tmp_path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
 
 
-def test_qd_train_dcgan_nproc_two_writes_one_run(tmp_path):
+def test_qd_gan_train_nproc_two_writes_one_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     home = tmp_path / "home"
-    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--model", "dcgan",
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "gan", "train",
                         "--categories", "circle", "--per-class", "120", "--epochs", "2", "--g-width", "4",
                         "--d-width", "4", "--no-judge", "--device", "cpu", "--nproc", "2", "--json"],
                        env=env, capture_output=True, text=True, timeout=240)

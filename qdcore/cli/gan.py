@@ -9,6 +9,7 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.progress import RichProgressSink
+from qdcore.cli.train import NnodesOpt, NprocOpt, RdzvOpt
 from qdcore.errors import ConfigError
 from qdcore.events import EpochEnd, Event, RunFinished
 from qdcore.fmt import literal
@@ -96,13 +97,17 @@ def _gan_train(
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with GAN options.", rich_help_panel="Runtime")] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last').", rich_help_panel="Runtime")] = None,
     run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created.")] = None,
+    nproc: NprocOpt = None,
+    nnodes: NnodesOpt = 1,
+    rdzv_endpoint: RdzvOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
-    from qdcore.cli.train import StopFlag
+    from qdcore.cli.train import StopFlag, relaunch_under_torchrun
     from qdcore.runs import run as runs
     from qdcore.runs.kinds import config_from_text, get_kind
 
+    relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
     store = _store()
     progress = GanProgressSink(err_console if json_out else console)
     if (resume is not None or run_id is not None) and ([k for k in options if k != "device"] or config):

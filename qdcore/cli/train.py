@@ -65,6 +65,22 @@ def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
     return resolve_ref(store, ref, kinds)
 
 
+# One declaration of the multi-process options, shared by `qd train` and `qd gan train`.
+NprocOpt = Annotated[Optional[int], typer.Option("--nproc", help="Train one model over N processes (one per GPU; Gloo ranks on CPU) through torchrun and DistributedDataParallel.", rich_help_panel="Runtime")]
+NnodesOpt = Annotated[int, typer.Option("--nnodes", help="Machines in a multi-node run (with --nproc and --rdzv-endpoint; run the same command on each).", rich_help_panel="Runtime")]
+RdzvOpt = Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet.", rich_help_panel="Runtime")]
+
+
+def relaunch_under_torchrun(nproc: int | None, nnodes: int, rdzv_endpoint: str | None, device: str | None) -> None:
+    """With --nproc/--nnodes and not yet under torchrun: replace this process by torchrun running the same command."""
+    from qdcore.train import torchrun
+
+    if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
+        import sys
+
+        torchrun.exec_torchrun(sys.argv[1:], 1 if nproc is None else nproc, nnodes, rdzv_endpoint, device)
+
+
 def _train_options(
     options: dict[str, Any],
     kind: Annotated[Optional[str], typer.Option("--kind", help="Kind of run (default: the one that trains --model).", rich_help_panel="Runtime")] = None,
@@ -72,22 +88,16 @@ def _train_options(
     preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel="Runtime")] = None,
     resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned end.", rich_help_panel="Runtime")] = None,
     run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created (its stored config).")] = None,
-    nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train one model over N processes (one per GPU; Gloo ranks on CPU) through torchrun and DistributedDataParallel.", rich_help_panel="Runtime")] = None,
-    nnodes: Annotated[int, typer.Option("--nnodes", help="Machines in a multi-node run (with --nproc and --rdzv-endpoint; run the same command on each).", rich_help_panel="Runtime")] = 1,
-    rdzv_endpoint: Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet.", rich_help_panel="Runtime")] = None,
+    nproc: NprocOpt = None,
+    nnodes: NnodesOpt = 1,
+    rdzv_endpoint: RdzvOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
     from qdcore.runs import run as runs
     from qdcore.store import Store
-    from qdcore.train import torchrun
-
-    if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
-        import sys
-
-        torchrun.exec_torchrun(sys.argv[1:], 1 if nproc is None else nproc, nnodes, rdzv_endpoint,
-                               options.get("device"))
+    relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
     store = Store()
     progress = RichProgressSink(err_console if json_out else console)
     if resume is not None or run_id is not None:
