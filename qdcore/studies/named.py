@@ -100,6 +100,19 @@ def _cats(full: list[str], quick_n: int) -> Callable[[bool], list[str]]:
     return lambda quick: full[:quick_n] if quick else full
 
 
+class _Protocol:
+    """Stands in for data when counting a protocol's work: it holds every wanted category, without limit."""
+
+    def __init__(self, wanted: list[str]) -> None:
+        self.wanted = list(wanted)
+
+    def categories(self) -> list[str]:
+        return self.wanted
+
+    def count(self, category: str) -> int:  # noqa: ARG002
+        return 10**12
+
+
 STUDY000 = NAMED_SETS["study000"]
 NAMED: dict[str, Named] = {n.name: n for n in [
     Named("data-size", "000 Fig. 8", "train/val accuracy and loss at the first and last epoch vs drawings per class",
@@ -133,6 +146,7 @@ NAMED: dict[str, Named] = {n.name: n for n in [
     Named("double-descent", "003 DD", "width-k for k = 1..45, three regimes: final/best test loss and accuracy",
           _double_descent, _cats(NAMED_SETS["dd10"], 4),
           {"show": ["val_top1", "best_val_top1", "val_loss", "best_val_loss", "best_epoch_loss", "best_epoch_top1"],
+           "hours_per_curve": 8,
            "note": "003 shows the curves as figures only (about 8 hours per curve on its GPU); qd's 'test' is the "
                    "held-out split evaluated every epoch (val_*), as 003 picked best epochs on its test set"}),
     Named("categories", "003", "accuracy vs number of categories at k = 12",
@@ -144,9 +158,10 @@ NAMED: dict[str, Named] = {n.name: n for n in [
 ]}
 
 
-def named_spec(name: str, quick: bool = False, data: str | None = None,
-               categories: list[str] | None = None, seeds: int | None = None) -> tuple[StudySpec, list[str]]:
-    """The spec of a named study and notes (substituted categories, protocol differences) to print with it."""
+def named_spec(name: str, quick: bool = False, data: str | None = None, categories: list[str] | None = None,
+               seeds: int | None = None, offline: bool = False) -> tuple[StudySpec, list[str]]:
+    """The spec of a named study and notes (substituted categories, protocol differences) to print with it;
+    `offline` builds the protocol as written without reading any data (to count its work)."""
     from qdcore.data.opener import open_source
 
     key = name.strip().lower()
@@ -160,7 +175,7 @@ def named_spec(name: str, quick: bool = False, data: str | None = None,
     notes: list[str] = []
     if quick:
         notes.append("--quick: a smaller grid, fewer drawings and epochs than the paper; its figures are for shape only")
-    src = open_source(data)
+    src = _Protocol(wanted) if offline else open_source(data)
     have = src.categories()
     if not have:
         raise ConfigError(f"data {data!r} holds no drawings; pass --data demo, a folder, or download with 'qd data download'")
