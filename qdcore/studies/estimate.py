@@ -40,7 +40,8 @@ class Estimate:
     def serial_hours(self) -> float:
         """One trial at a time on one device (with a given rate: all images / rate, summed first)."""
         if self.given:
-            return (self.train_images + self.eval_images) / self.given / 3600.0
+            images = sum(w.train_images + w.eval_images for w, s in zip(self.work, self.seconds) if s is not None)
+            return images / self.given / 3600.0
         return sum(s for s in self.seconds if s is not None) / 3600.0
 
     @property
@@ -124,7 +125,7 @@ def _h(hours: float) -> str:
 
 def _label(w: Work) -> str:
     cfg = w.cfg
-    if not hasattr(cfg, "model_options"):
+    if not w.engine:
         return f"{w.kind} {getattr(cfg, 'model', '')}".strip()
     opts = json.loads(w.shape[1])
     extra = " ".join(f"{k}={v}" for k, v in opts.items())

@@ -105,7 +105,7 @@ def _pick(members: list[tuple[int, Any]]) -> list[int]:
 
 def measure(work: list[Work], device: str = "auto", steps: int = 4, given: float | None = None,
             on_timing: Any = None) -> dict[tuple, Rate]:
-    """Images/s per (shape, width, classes): `given` for all, or a few timed per shape and the rest
+    """Images/s per (shape, width, classes) of the engine's trials: `given` for all, or a few timed per shape and the rest
     interpolated linearly in FLOPs per image (seconds per image) between their timed neighbours."""
     rates: dict[tuple, Rate] = {}
     groups: dict[tuple, dict[tuple, Work]] = {}
@@ -113,11 +113,11 @@ def measure(work: list[Work], device: str = "auto", steps: int = 4, given: float
         groups.setdefault(w.shape, {}).setdefault((w.width, w.classes), w)
     for shape, members in groups.items():
         keyed = [((shape, *k), w) for k, w in members.items()]
+        if not keyed[0][1].engine:
+            continue  # not the engine's (a classical baseline): an engine rate says nothing of it
         if given is not None:
             rates.update({k: Rate(given, given, "given") for k, _ in keyed})
             continue
-        if not hasattr(keyed[0][1].cfg, "model_options"):
-            continue  # not the engine's (a classical baseline): not projected
         flops = sorted(((flops_per_image(w.cfg, w.classes), k, w) for k, w in keyed), key=lambda t: t[0])
         timed = []
         for i in _pick([(f, w) for f, _, w in flops]):

@@ -24,6 +24,13 @@ class Work:
     classes: int
     cfg: Any = field(compare=False, repr=False)
 
+    @property
+    def engine(self) -> bool:
+        """Trained by qd's engine (a TrainConfig), so its images/s can be timed; other kinds are not projected."""
+        from qdcore.train.config import TrainConfig
+
+        return isinstance(self.cfg, TrainConfig)
+
 
 def _classes(cfg: Any, source: Any, where: str) -> list[str]:
     from qdcore.data.categories import parse_categories
@@ -72,7 +79,9 @@ def trial_work(spec: StudySpec, source: Any = None) -> list[Work]:
 
 def _shape(cfg: Any) -> tuple:
     """What a timing depends on, besides width and the number of classes."""
-    if not hasattr(cfg, "model_options"):
+    from qdcore.train.config import TrainConfig
+
+    if not isinstance(cfg, TrainConfig):
         return (type(cfg).__name__, getattr(cfg, "model", ""))
     opts = {k: v for k, v in cfg.model_options().items() if k != "width"}
     # Weight decay, lr and schedules change no kernel's size: trials differing only there share a timing.
