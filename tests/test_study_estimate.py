@@ -80,3 +80,13 @@ def test_cli_estimate_writes_nothing_to_the_store(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "estimate", "double-descent",
                           "--device", "tpu"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("qd: error: --device 'tpu'")
+
+
+def test_a_classical_baseline_is_listed_but_not_projected():
+    spec, _, _ = spec_to_estimate("baselines", quick=True)
+    est = estimate(spec, images_per_second=500.0)
+    kinds = [w.kind for w in est.work]
+    assert "classical" in kinds and [s is None for s in est.seconds] == [k == "classical" for k in kinds]
+    engine = sum(w.train_images + w.eval_images for w in est.work if w.kind != "classical")
+    assert est.serial_hours == engine / 500.0 / 3600
+    assert any("not projected" in line for line in est.lines())
