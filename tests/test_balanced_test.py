@@ -94,3 +94,7 @@ def test_study_table_reports_each_class_on_the_balanced_set(home, tmp_path):
                 mine = p.labels == i
                 assert row[f"test_top1[{c}]"] == pytest.approx(np.mean(p.predicted[mine] == i))
             assert row["top1_minority"] == row["test_top1[square]"]
+    shown = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "show", str(sid), "--no-plot"],
+                           env=dict(os.environ, QD_HOME=str(home), COLUMNS="200"), capture_output=True, text=True,
+                           timeout=120)
+    assert "test_top1[circle]" in shown.stdout and "test_top1[square]" in shown.stdout  # headers are not markup
