@@ -30,10 +30,12 @@ class Estimate:
 
     @property
     def train_images(self) -> int:
+        """Drawings trained on, all trials and epochs."""
         return sum(w.train_images for w in self.work)
 
     @property
     def eval_images(self) -> int:
+        """Drawings evaluated: validation every epoch, test once."""
         return sum(w.eval_images for w in self.work)
 
     @property

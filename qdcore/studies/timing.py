@@ -14,7 +14,8 @@ REPEATS = 3  # timed epochs of `steps` training steps each, after one of warm-up
 
 
 def flops_per_image(cfg: Any, classes: int) -> int:
-    """Multiply-adds of one forward pass (convolutions and linear layers), counted on a real 1-image pass."""
+    """Multiply-adds of one forward pass (convolutions and linear layers) on a real 1-image pass; FLOPs are
+    twice these, and the interpolation needs only their proportions."""
     import torch
 
     from qdcore.models import build_model
@@ -105,8 +106,8 @@ def _pick(members: list[tuple[int, Any]]) -> list[int]:
 
 def measure(work: list[Work], device: str = "auto", steps: int = 4, given: float | None = None,
             on_timing: Any = None) -> dict[tuple, Rate]:
-    """Images/s per (shape, width, classes) of the engine's trials: `given` for all, or a few timed per shape and the rest
-    interpolated linearly in FLOPs per image (seconds per image) between their timed neighbours."""
+    """Images/s per (shape, width, classes) of the engine's trials: `given` for all, or a few timed per shape
+    and the rest interpolated linearly in FLOPs per image (seconds per image) between their timed neighbours."""
     rates: dict[tuple, Rate] = {}
     groups: dict[tuple, dict[tuple, Work]] = {}
     for w in work:
