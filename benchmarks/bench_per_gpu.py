@@ -4,7 +4,11 @@ Prints the study's throughput (training drawings of all trials / wall time, proc
 loading included) for both and their ratio. On a machine without CUDA it compares `--workers 1` with
 `--workers K` instead. Target on a GPU: at least 2x with K=4.
 
+Then projects a named study's full protocol (--estimate, default double-descent) with `qd study estimate`'s
+function: images/s timed here, and on a GPU --per-gpu K at the gain just measured (a width-k k=12 figure).
+
 Usage: python benchmarks/bench_per_gpu.py [--data DIR] [--trials 8] [--k 4] [--per-class 1000] [--epochs 2]
+                                          [--estimate NAME|'']
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=4, help="trials at once (per GPU, or CPU workers)")
     ap.add_argument("--per-class", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--estimate", default="double-descent", help="named study to project ('' skips it)")
     args = ap.parse_args()
     cuda = torch.cuda.is_available()
     spec = {"name": "per-gpu bench", "seeds": list(range(args.trials)),
@@ -65,6 +70,12 @@ def main() -> None:
     print(f"one at a time : {one_wall:7.1f} s wall, {a:10,.0f} drawings/s")
     print(f"{' '.join(many):<14}: {k_wall:7.1f} s wall, {b:10,.0f} drawings/s")
     print(f"ratio: {b / a:.2f}x (target on a GPU with --per-gpu 4: 2x)")
+    if args.estimate:
+        from qdcore.studies.estimate import estimate, spec_to_estimate
+
+        spec, _, source = spec_to_estimate(args.estimate)
+        shared = {"workers": args.k, "per_gpu": args.k, "gain": max(1.0, b / a)} if cuda else {}
+        print("\n".join(estimate(spec, "auto", source=source, **shared).lines()))
 
 
 if __name__ == "__main__":

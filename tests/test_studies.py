@@ -196,7 +196,7 @@ def test_bad_input_is_one_line_and_starts_nothing(home, tmp_path):
         "toomany.toml": ('pool = ["circle", "square"]\n' + base + '[axes]\ncategories = [2, 5]\n',
                          "categories = 5 is beyond the pool's 2 categories"),
         "nodata.toml": (base.replace("per_class = 20", "per_class = 5000") + '[axes]\nwidth = [2]\n',
-                        "per_class 5000 of"),
+                        "asked for 5000 drawings of"),
     }
     for name, (text, needle) in specs.items():
         (tmp_path / name).write_text(text)

@@ -265,7 +265,7 @@ def named_cmd() -> None:
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
-    t = Table(*cols, box=None, title=title, title_justify="left")
+    t = Table(*(lit(c) for c in cols), box=None, title=title, title_justify="left")  # test_top1[cat] is no markup
     for r in rows:
         t.add_row(*(lit(_fmt(r.get(c), c)) for c in cols))
     return t
@@ -385,6 +385,47 @@ def report_cmd(study: StudyArg,
     sid = _study_id(store, study)
     files = write_report(store, sid, out, formula)
     console.print(f"wrote {len(files)} files to {lit(out)}", highlight=False)
+
+
+@app.command("estimate")
+def estimate_cmd(
+    spec: Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)],
+    quick: Annotated[bool, typer.Option("--quick", help="Named studies: the --quick grid.")] = False,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
+    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")] = None,
+    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")] = None,
+    device: Annotated[str, typer.Option("--device", help="Where to time the engine: auto, cpu, cuda or mps.")] = "auto",
+    workers: WorkersOpt = None,
+    per_gpu: PerGpuOpt = None,
+    gain: Annotated[float, typer.Option("--per-gpu-gain", min=1.0, max=64.0, help="With --per-gpu K: a device's throughput with K trials over one trial's (benchmarks/bench_per_gpu.py measures it; default 1: none assumed).")] = 1.0,
+    images_per_second: Annotated[Optional[float], typer.Option("--images-per-second", min=1e-3, max=1e9, help="Project from this rate (measured elsewhere) instead of timing here.")] = None,
+    steps: Annotated[int, typer.Option("--steps", min=2, max=1000, help="Training steps per timed epoch (one epoch of warm-up, then the best of three).")] = 4,
+    json_out: JsonOpt = False,
+) -> None:
+    """Projected hours of a study: its work counted from the spec, images/s timed here (or given). Starts no run."""
+    from qdcore.studies.estimate import estimate, spec_to_estimate
+    from qdcore.train.config import DEVICES
+
+    if device not in DEVICES:
+        raise ConfigError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
+    cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    s, notes, source = spec_to_estimate(spec, quick, data, cats, seeds)
+    for n in notes:
+        err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
+
+    def timed(key, rate) -> None:
+        width, classes = key[1], key[2]
+        err_console.print(f"timed {lit(key[0][0])}{f' k={width}' if width is not None else ''} ({classes} classes, "
+                          f"batch {key[0][2]}): {rate.train:,.0f} train / {rate.eval:,.0f} eval images/s",
+                          highlight=False)
+
+    est = estimate(s, device, workers, per_gpu, gain, images_per_second, steps, source,
+                   None if json_out else timed)
+    if json_out:
+        print_json(est.as_dict())
+        return
+    for line in est.lines():
+        console.print(line, highlight=False, markup=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -97,9 +97,22 @@ def parse_ratios(spec: str | dict[str, float] | None) -> dict[str, float]:
     return out
 
 
-def select(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
-           seed: int = 0, imbalance: str | dict[str, float] | None = None) -> DrawingSet:
-    """Take drawings from a source: chosen categories, N per class (random, by seed) or all in file order."""
+def held_out_rows(cat: str, n_avail: int, n: int) -> np.ndarray:
+    """The rows of a category's balanced test drawings: N of them, sorted, the same whatever the run's seed."""
+    # A fixed stream (seed 0), not the run's: trials over seeds, sizes and imbalances share one test set.
+    return np.sort(_rng(0, "balanced-test", cat).choice(n_avail, size=n, replace=False))
+
+
+def split_counts(n: int, val: float, test: float) -> tuple[int, int, int]:
+    """(train, val, test) sizes of one class of n drawings, as `split` cuts it."""
+    n_test = int(round(n * test))
+    n_val = int(round(n * val))
+    return n - n_test - n_val, n_val, n_test
+
+
+def _chosen(source: Source, categories: str | list[str] | None, per_class: int | None,
+            imbalance: str | dict[str, float] | None) -> tuple[list[str], dict[str, float]]:
+    """The checked categories and imbalance ratios of a selection."""
     available = source.categories()
     if not available:
         raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' or use --data demo")
@@ -116,22 +129,61 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
     for k in ratios:
         if k not in chosen:
             raise DataError(f"imbalance names {k!r}, which is not among the chosen categories")
+    return chosen, ratios
 
+
+def class_size(source: Source, cat: str, per_class: int | None, ratio: float, hold_out: int | None) -> int:
+    """Drawings of `cat` the selection takes for training and validation; DataError when the data has too few."""
+    n_avail = source.count(cat)
+    if n_avail == 0:
+        # A class with no drawings would train into a model that can never predict it.
+        raise DataError(f"{source.file_of(cat)} holds no drawings of {cat!r}; remove the file or leave the "
+                        "category out with --categories")
+    hold = hold_out or 0
+    n = n_avail - hold if per_class is None else max(1, int(round(per_class * ratio)))
+    if hold and (n < 1 or n + hold > n_avail):
+        what = "at least one" if per_class is None else f"{n}"
+        raise DataError(f"{cat!r} has {n_avail} drawings in {source.file_of(cat)}; --balanced-test {hold} plus "
+                        f"{what} for training and validation need {hold + max(n, 1)}: lower --balanced-test or "
+                        "--per-class")
+    if n > n_avail:
+        raise DataError(f"asked for {n} drawings of {cat!r} but {source.file_of(cat)} has {n_avail}; "
+                        f"use --per-class {n_avail} or fewer")
+    return n
+
+
+def check_sizes(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
+                imbalance: str | dict[str, float] | None = None, hold_out: int | None = None) -> None:
+    """Refuse (DataError) a selection the data cannot fill, reading no drawings."""
+    chosen, ratios = _chosen(source, categories, per_class, imbalance)
+    for cat in chosen:
+        class_size(source, cat, per_class, ratios.get(cat, 1.0), hold_out)
+
+
+def select(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
+           seed: int = 0, imbalance: str | dict[str, float] | None = None, hold_out: int | None = None,
+           held_out: bool = False) -> DrawingSet:
+    """Take drawings from a source: chosen categories, N per class (random, by seed) or all in file order.
+
+    `hold_out` N keeps each category's N balanced-test rows out of the selection; with `held_out` the
+    selection is those N rows per category instead (the balanced test set)."""
+    if held_out and not hold_out:
+        raise DataError("a balanced test set needs its size (--balanced-test N)")
+    chosen, ratios = _chosen(source, categories, per_class, imbalance)
     images, labels, src_idx, rows_all, sources = [], [], [], [], []
     for label, cat in enumerate(chosen):
+        n = class_size(source, cat, per_class, ratios.get(cat, 1.0), hold_out)
         n_avail = source.count(cat)
-        if n_avail == 0:
-            # A class with no drawings would train into a model that can never predict it.
-            raise DataError(f"{source.file_of(cat)} holds no drawings of {cat!r}; remove the file or leave the "
-                            "category out with --categories")
-        if per_class is None:
+        test_rows = held_out_rows(cat, n_avail, hold_out) if hold_out else None
+        if test_rows is not None and held_out:
+            rows = test_rows
+        elif test_rows is not None:  # drawn from the rows the balanced test set leaves, never from it
+            pool = np.setdiff1d(np.arange(n_avail), test_rows)
+            rows = pool if per_class is None else np.sort(
+                pool[_rng(seed, "select", cat).choice(len(pool), size=n, replace=False)])
+        elif per_class is None:
             rows = None
-            n = n_avail
         else:
-            n = max(1, int(round(per_class * ratios.get(cat, 1.0))))
-            if n > n_avail:
-                raise DataError(f"asked for {n} drawings of {cat!r} but {source.file_of(cat)} has {n_avail}; "
-                                f"use --per-class {n_avail} or fewer")
             # Sorted rows read a memory map front to back.
             rows = np.sort(_rng(seed, "select", cat).choice(n_avail, size=n, replace=False))
         bitmaps = source.read(cat, rows)
@@ -157,8 +209,7 @@ def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) ->
     for c in range(len(ds.classes)):
         idx = np.flatnonzero(ds.labels == c)
         idx = idx[_rng(seed, "split", ds.classes[c]).permutation(len(idx))]
-        n_test = int(round(len(idx) * test))
-        n_val = int(round(len(idx) * val))
+        _, n_val, n_test = split_counts(len(idx), val, test)
         parts["test"].append(idx[:n_test])
         parts["val"].append(idx[n_test:n_test + n_val])
         parts["train"].append(idx[n_test + n_val:])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from qdcore.data.drawingset import Splits, select, split
+from qdcore.data.drawingset import Splits, check_sizes, select, split
 from qdcore.data.opener import open_source
 
 
@@ -18,6 +18,24 @@ class Selection(Protocol):
     imbalance: str | None
     val: float
     test: float
+    balanced_test: int | None
+
+
+def select_splits(sel: Selection) -> Splits:
+    """Read and split a selection; with a balanced test set, the test split is its N drawings per class."""
+    source = open_source(sel.data)
+    n_test = sel.balanced_test
+    ds = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test)
+    if not n_test:
+        return split(ds, sel.val, sel.test, sel.seed)
+    parts = split(ds, sel.val, 0.0, sel.seed)  # the --test fraction gives way to the balanced test set
+    test = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test, held_out=True)
+    return Splits(parts.train, parts.val, test)
+
+
+def check_selection(sel: Selection) -> None:
+    """Refuse a selection its data cannot fill (categories, sizes, balanced test), reading no drawings."""
+    check_sizes(open_source(sel.data), sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
 
 
 def load_splits(sel: Selection, synthetic: bool = True) -> Splits:
@@ -25,13 +43,9 @@ def load_splits(sel: Selection, synthetic: bool = True) -> Splits:
     in a GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. to evaluate)."""
     from qdcore.data.share import shared
 
-    def make() -> Splits:
-        ds = select(open_source(sel.data), sel.categories, sel.per_class, sel.seed, sel.imbalance)
-        return split(ds, sel.val, sel.test, sel.seed)
-
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
-    splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test),
-                    make)
+    splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
+                     sel.balanced_test), lambda: select_splits(sel))
     gan_run = getattr(sel, "synthetic", None)
     if synthetic and gan_run is not None:
         from qdcore.data.synthetic_mix import with_synthetic

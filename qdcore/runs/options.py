@@ -365,6 +365,10 @@ class DataSelection:
                                    panel=DATA)
     val: float = option(0.1, help="Validation fraction.", panel=DATA, min=0, max=1, max_open=True)
     test: float = option(0.1, help="Test fraction.", panel=DATA, min=0, max=1, max_open=True)
+    balanced_test: int | None = option(None, help="Test on N drawings per category (replaces --test), set aside "
+                                       "before --per-class and --imbalance sample and never trained or validated "
+                                       "on: the same whatever the seed, size or imbalance.", panel=DATA, min=1,
+                                       max=10_000_000, metavar="N")
 
     def check_split(self, origin: str = "option") -> None:
         """val + test must leave training data."""

@@ -85,11 +85,12 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
     axes = plot_axes(table)
     x = next((a for a in axes if a != "variant"), axes[0] if axes else None)
     by = next((a for a in axes if a != x), None)
+    per_class = [m for m in table.metrics if m.startswith("test_top1[")]  # a balanced test set's classes
     metrics = [m for m in ("test_top1", "test_loss", "val_top1", "val_loss", "best_val_loss", "best_epoch_loss")
-               if m in table.metrics]
+               if m in table.metrics] + per_class
     pngs = []
     for m in metrics:
-        name = f"{m}.png"
+        name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in m.rstrip("]")) + ".png"
         figure(table, m, x, by, out / name)
         files.append(out / name)
         pngs.append(name)
@@ -99,13 +100,14 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
     if aggs:
         main = default_metric(table)
         keys = [a for a in axes]
-        md.append("| " + " | ".join(keys + ["n", main, "95% interval"]) + " |")
-        md.append("|" + "---|" * (len(keys) + 3))
+        md.append("| " + " | ".join(keys + ["n", main, "95% interval", *per_class]) + " |")
+        md.append("|" + "---|" * (len(keys) + 3 + len(per_class)))
         for a in aggs:
             lo, hi = a.get(f"{main}_lo"), a.get(f"{main}_hi")
             interval = "" if lo is None or math.isnan(lo) else f"{lo:.4f} .. {hi:.4f}"
             md.append("| " + " | ".join([_cell(a.get(k)) for k in keys] + [str(a["n"]), _cell(a.get(f"{main}_mean")),
-                                                                              interval]) + " |")
+                                                                              interval]
+                                        + [_cell(a.get(f"{m}_mean")) for m in per_class]) + " |")
     for f in formulas or rec.summary.get("spec", {}).get("paper", {}).get("formulas", []):
         try:
             res = fit(table, f)

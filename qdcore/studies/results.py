@@ -45,8 +45,12 @@ def _curve_columns(history: dict[str, list[tuple[int, float]]]) -> dict[str, Any
     return out
 
 
-def _per_class(store, run_id: int, minority: list[str]) -> dict[str, float]:
-    """Test accuracy of the minority classes and of the others, from the run's saved predictions."""
+MAX_CLASS_COLUMNS = 12  # per-class test accuracy columns a trial gets (a 345-class table would be unreadable)
+
+
+def _per_class(store, run_id: int, minority: list[str], each: bool) -> dict[str, float]:
+    """Test accuracy of the minority classes and of the others (and of each class, `each`: test_top1[CLASS]),
+    from the run's saved predictions."""
     import numpy as np
 
     from qdcore.predictions import Predictions
@@ -59,7 +63,10 @@ def _per_class(store, run_id: int, minority: list[str]) -> dict[str, float]:
     right = p.predicted == p.labels
     is_min = np.isin(p.labels, [p.classes.index(c) for c in minority if c in p.classes])
     out = {}
-    for name, mask in (("top1_minority", is_min), ("top1_majority", ~is_min)):
+    groups = [("top1_minority", is_min), ("top1_majority", ~is_min)] if minority else []
+    if each and len(p.classes) <= MAX_CLASS_COLUMNS:
+        groups += [(f"test_top1[{c}]", p.labels == i) for i, c in enumerate(p.classes)]
+    for name, mask in groups:
         if mask.any():
             out[name] = float(right[mask].mean())
     return out
@@ -87,8 +94,9 @@ def study_table(store, study: int) -> StudyTable:
             metrics.update(_curve_columns(store.history(tr.run_id)))
             metrics.update({k: rec.summary[k] for k in SUMMARY_KEYS if _finite(rec.summary.get(k))})
             row["classes"] = rec.summary.get("classes", row["classes"])
-            if cfg.get("imbalance") and tr.status == "done":
-                metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg["imbalance"]))))
+            if (cfg.get("imbalance") or cfg.get("balanced_test")) and tr.status == "done":
+                metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg.get("imbalance"))),
+                                          bool(cfg.get("balanced_test"))))
         metrics["seconds"] = tr.seconds
         row.update(metrics)
         row["error"] = tr.error

@@ -10,7 +10,7 @@ from typing import Any
 from qdcore.errors import ConfigError
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
-SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test")
+SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
 SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "base", "axes", "variants", "paper")
 
 

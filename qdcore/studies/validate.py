@@ -41,15 +41,14 @@ def validate(spec: StudySpec) -> list[tuple[Trial, Any]]:
 
 
 def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
-    """Each distinct selection: categories exist in its data, enough drawings per class."""
-    from qdcore.data.categories import parse_categories
-    from qdcore.data.drawingset import parse_ratios
+    """Each distinct selection: categories exist in its data, enough drawings per class (and balanced test)."""
+    from qdcore.data.drawingset import check_sizes
     from qdcore.data.opener import open_source
 
     sources: dict[str, Any] = {}
     seen: set[tuple] = set()
     for trial, cfg in pairs:
-        key = (cfg.data, cfg.categories, cfg.per_class, cfg.imbalance)
+        key = (cfg.data, cfg.categories, cfg.per_class, cfg.imbalance, cfg.balanced_test)
         if key in seen:
             continue
         seen.add(key)
@@ -57,25 +56,6 @@ def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
         try:
             if cfg.data not in sources:
                 sources[cfg.data] = open_source(cfg.data)
-            src = sources[cfg.data]
-            available = src.categories()
-            chosen = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
-            missing = [c for c in chosen if c not in available]
-            if missing:
-                raise ConfigError(f"{where}: data {cfg.data!r} has no drawings of "
-                                  f"{', '.join(repr(m) for m in missing)} (it holds {len(available)} categories; "
-                                  "pass --categories or a pool of categories it has)")
-            ratios = parse_ratios(cfg.imbalance)
-            for k in ratios:
-                if k not in chosen:
-                    raise ConfigError(f"{where}: imbalance names {k!r}, which is not among the chosen categories")
-            if cfg.per_class is not None:
-                for c in chosen:
-                    need = max(1, int(round(cfg.per_class * ratios.get(c, 1.0))))
-                    if need > src.count(c):
-                        raise ConfigError(f"{where}: per_class {need} of {c!r} but data {cfg.data!r} has "
-                                          f"{src.count(c)}; lower per_class or use other data")
-        except ConfigError:
-            raise
+            check_sizes(sources[cfg.data], cfg.categories, cfg.per_class, cfg.imbalance, cfg.balanced_test)
         except QDError as e:
-            raise ConfigError(f"{where}: {e}") from None
+            raise ConfigError(f"{where}: data {cfg.data!r}: {e}") from None

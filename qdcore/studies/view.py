@@ -25,7 +25,7 @@ def table_columns(table: StudyTable, wide: bool = False, prefer: list[str] | Non
     loss = main.replace("top1", "loss")
     best = "best_" + main if not main.startswith("test") else None  # test metrics are measured once, at the end
     picks = [main, loss, best, best and "best_" + loss, "best_epoch_loss", "best_epoch_top1", "top1_majority",
-             "top1_minority", "seconds"]
+             "top1_minority", *(m for m in table.metrics if m.startswith("test_top1[")), "seconds"]
     metrics = table.metrics if wide else [m for m in dict.fromkeys(picks) if m in table.metrics]
     return ["trial", *table.axes, "status", "run", *metrics]
 

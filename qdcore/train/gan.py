@@ -580,8 +580,6 @@ def epoch_event(epoch: int, step: int, seconds: float, metrics: dict[str, float]
 
 def load_gan_splits(cfg: GanConfig):
     """The drawings of a GAN config: select, then split off the real test drawings the quality metrics use."""
-    from qdcore.data.drawingset import select, split
-    from qdcore.data.opener import open_source
+    from qdcore.data.selection import select_splits
 
-    ds = select(open_source(cfg.data), cfg.categories, cfg.per_class, cfg.seed, cfg.imbalance)
-    return split(ds, cfg.val, cfg.test, cfg.seed)
+    return select_splits(cfg)

@@ -267,7 +267,7 @@ class StudyScreen(Screen):
         current = table.cursor_row
         table.clear(columns=True)
         for col in cols:
-            table.add_column(col.replace("_", " "), key=col)
+            table.add_column(Text(col.replace("_", " ")), key=col)  # plain: test_top1[CLASS] is no markup
         for row in self.table.rows:
             cells = [Text(_cell(row.get(c), c), style=TRIAL_STYLE.get(row["status"], "") if c == "status" else "")
                      for c in cols]
