@@ -35,7 +35,7 @@ from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gan_config import GanConfig
-from qdcore.train.gan_group import PairGroup, pair_bytes, plan_groups, update
+from qdcore.train.gan_group import PairGroup, frozen, pair_bytes, plan_groups, update
 from qdcore.train.gpudata import seed_for
 from qdcore.train.rng import rng_state, set_rng_state
 
@@ -507,9 +507,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
                 stats["cls_fake"] = stats.get("cls_fake", 0) + hits[batch:].float().mean() / cfg.d_steps
     # Generator update on the last D step's fakes (as the PyTorch DCGAN recipe); D's weights need no grads here,
     # so this pass goes through D itself, not its DDP view, and only G's gradients are all-reduced.
-    for q in p.d.parameters():
-        q.requires_grad_(False)
-    try:
+    with frozen(p.d):
         with rt.autocast():
             out = p.d(fake)
             src, cls = (out if p.conditional else (out, None))
@@ -517,9 +515,6 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             if p.conditional:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
         update(p.opt_g, p.scaler_g, g_loss)
-    finally:
-        for q in p.d.parameters():
-            q.requires_grad_(True)
     stats["g_loss"] = g_loss.detach()
     return stats
 

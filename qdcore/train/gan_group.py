@@ -9,6 +9,8 @@ state and activations would not fit the device together are split into groups tr
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -132,18 +134,25 @@ class PairGroup:
                 stats["d_loss"] = stats.get("d_loss", 0) + d_loss.detach() / cfg.d_steps
                 stats["d_real"] = stats.get("d_real", 0) + prob[:batch].mean(0).sum() / cfg.d_steps
                 stats["d_fake"] = stats.get("d_fake", 0) + prob[batch:].mean(0).sum() / cfg.d_steps
-        for q in self.d.parameters():
-            q.requires_grad_(False)
-        try:
+        with frozen(self.d):
             with rt.autocast():
                 src = self.d(fake).float()
                 g_loss = F.binary_cross_entropy_with_logits(src, torch.ones_like(src), reduction="none").mean(0).sum()
             update(self.opt_g, self.scaler_g, g_loss)
-        finally:
-            for q in self.d.parameters():
-                q.requires_grad_(True)
         stats["g_loss"] = g_loss.detach()
         return stats
+
+
+@contextmanager
+def frozen(net: torch.nn.Module) -> Iterator[None]:
+    """`net`'s weights take no gradients inside (D during G's update: only G's gradients are needed)."""
+    for q in net.parameters():
+        q.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for q in net.parameters():
+            q.requires_grad_(True)
 
 
 def update(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, loss: torch.Tensor) -> None:
