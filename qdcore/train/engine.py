@@ -196,7 +196,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(cfg.seed)
     if splits is None:
-        splits = load_splits(cfg)
+        # Left in their files: streamed data is read chunk by chunk; resident data is copied once in _placed.
+        splits = load_splits(cfg, mapped=True)
     classes = list(splits.train.classes)
     fingerprint = splits.fingerprint()
     channels_last = rt.device.type in ("cpu", "cuda")
@@ -479,7 +480,7 @@ def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool):
     parts = (splits.train, splits.val, splits.test)
     budget = cfg.device_memory * 2**30 if cfg.device_memory else stream.default_budget(rt.device)
     if stream.fits(sum(len(p) for p in parts), budget):
-        return tuple(DeviceData(p.images, p.labels, rt.device, channels_last) for p in parts)
+        return tuple(DeviceData(np.asarray(p.images), p.labels, rt.device, channels_last) for p in parts)
     return tuple(stream.StreamData.within(p.images, p.labels, rt.device, channels_last, budget, cfg.batch_size)
                  for p in parts)
 

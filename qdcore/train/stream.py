@@ -12,6 +12,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from qdcore.data.mapped import MappedImages, in_memory
 from qdcore.errors import ConfigError
 from qdcore.train.gpudata import Augment, DeviceData
 
@@ -34,9 +35,10 @@ def default_budget(device: torch.device) -> float:
 class StreamData:
     """Images (N, 28, 28) uint8 and labels on the host; the same interface as DeviceData for the engine."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
-                 chunk: int) -> None:
-        self.images = images.reshape(-1, 28, 28)  # a memory map stays a memory map
+    def __init__(self, images: np.ndarray | MappedImages, labels: np.ndarray, device: torch.device,
+                 channels_last: bool, chunk: int) -> None:
+        # Drawings still in their files stay there; an array in memory is read through the same gather.
+        self.images = images if isinstance(images, MappedImages) else in_memory(images)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.device = device
         self.channels_last = channels_last
@@ -70,12 +72,9 @@ class StreamData:
     batches = staticmethod(DeviceData.batches)
 
     def _load(self, idx: torch.Tensor) -> DeviceData:
-        """Rows idx gathered on the host (sorted reads of a memory map) and sent to the device."""
+        """Rows idx gathered on the host (sorted reads of the memory maps, shuffled order restored), sent over."""
         rows = idx.numpy()
-        order = np.argsort(rows, kind="stable")
-        host_imgs = np.empty((len(rows), 28, 28), np.uint8)
-        host_imgs[order] = self.images[rows[order]]
-        imgs = torch.from_numpy(host_imgs)
+        imgs = torch.from_numpy(self.images.gather(rows))
         labels = torch.from_numpy(self.labels[rows])
         if self.cuda:
             imgs, labels = imgs.pin_memory(), labels.pin_memory()
@@ -107,7 +106,7 @@ class StreamData:
                 yield current.get(local, augment, generator)
 
     def shard(self, rank: int, world_size: int) -> "StreamData":
-        """Rows rank, rank + world, ... (views of the host arrays)."""
+        """Rows rank, rank + world, ... (lazy views: nothing read)."""
         if world_size <= 1:
             return self
         return StreamData(self.images[rank::world_size], self.labels[rank::world_size], self.device,
