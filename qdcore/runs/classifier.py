@@ -46,7 +46,7 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     from qdcore.models import build_model
 
     check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
-    if cfg.device_memory:  # a budget that cannot hold a batch fails before the row, too
+    if cfg.device_memory and cfg.batch_size is not None:  # a budget that cannot hold a batch fails before the row
         from qdcore.train.stream import StreamData
 
         StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size)

@@ -1,0 +1,67 @@
+"""`--batch-size auto`: the lr scaling rule, the candidate batches, and auto off CUDA (the probe is gpu_check's)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qdcore.cli.main import app
+from qdcore.errors import ConfigError
+from qdcore.events import RunStarted
+from qdcore.runs.options import field_of, parse_text
+from qdcore.store import Store
+from qdcore.train import TrainConfig
+from qdcore.train.autobatch import REFERENCE_BATCH, candidates, scaled_lr
+
+
+def test_sgd_scales_the_lr_linearly_and_adaptive_optimizers_by_the_square_root():
+    assert scaled_lr(0.1, 1024, "sgd") == pytest.approx(0.4)
+    assert scaled_lr(0.1, 64, "sgd") == pytest.approx(0.025)
+    for opt in ("adam", "AdamW", "rmsprop"):
+        assert scaled_lr(1e-3, 1024, opt) == pytest.approx(2e-3)
+        assert scaled_lr(1e-3, 4096, opt) == pytest.approx(4e-3)
+    assert scaled_lr(3e-3, REFERENCE_BATCH, "adam") == 3e-3
+    assert scaled_lr(0.2, 512, "sgd", reference=128) == pytest.approx(0.8)
+
+
+def test_candidates_are_powers_of_two_up_to_an_eighth_of_each_ranks_drawings():
+    assert candidates(10_000) == [32, 64, 128, 256, 512, 1024]
+    assert candidates(10_000, world_size=2) == [32, 64, 128, 256, 512]
+    assert candidates(50_000_000)[-1] == 8192
+    assert candidates(50_000_000, cap=2048)[-1] == 2048
+    assert candidates(100) == [8]  # a tiny selection still gets a batch
+
+
+def test_auto_is_read_from_flags_forms_and_files_as_the_unset_value():
+    f = field_of(TrainConfig, "batch_size")
+    assert parse_text(f, "auto", "") is None and parse_text(f, " AUTO ", "") is None
+    assert parse_text(f, "512", "") == 512
+    assert TrainConfig.from_dict({"batch_size": "auto"}).batch_size is None
+    with pytest.raises(ConfigError, match="--batch-size='big' must be a whole number"):
+        parse_text(f, "big", "")
+    with pytest.raises(ConfigError, match="epochs"):
+        TrainConfig.from_dict({"epochs": "auto"})  # only options that have an automatic value take it
+
+
+def test_auto_off_cuda_keeps_the_reference_batch_says_so_and_stores_it(tmp_path):
+    from qdcore.runs.run import start
+
+    cfg = TrainConfig(data="demo", per_class=30, epochs=1, width=4, amp=False, device="cpu", batch_size=None,
+                      lr=2e-3)
+    seen = []
+    with Store(tmp_path) as store:
+        out = start(cfg, store, seen.append)
+        stored = store.get_run(out.run_id).config
+    started = next(e for e in seen if isinstance(e, RunStarted))
+    assert "batch auto: 256 on cpu (the memory probe needs CUDA); lr 0.002 as given" in started.notes
+    assert stored["batch_size"] == 256 and stored["lr"] == 2e-3 and stored["warmup_epochs"] == 0.0
+
+
+def test_qd_train_batch_size_auto_prints_the_choice(home):
+    r = CliRunner().invoke(app, ["train", "--data", "demo", "-n", "30", "-e", "1", "-k", "4", "--no-amp",
+                                 "--device", "cpu", "--batch-size", "auto", "--json"])
+    assert r.exit_code == 0, r.output
+    assert "note: batch auto: 256 on cpu" in r.stderr
+    assert json.loads(r.stdout)["status"] == "done"
