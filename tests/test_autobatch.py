@@ -65,3 +65,36 @@ def test_qd_train_batch_size_auto_prints_the_choice(home):
     assert r.exit_code == 0, r.output
     assert "note: batch auto: 256 on cpu" in r.stderr
     assert json.loads(r.stdout)["status"] == "done"
+
+
+def test_the_probe_step_trains_a_copy_and_leaves_the_model_alone():
+    import torch
+
+    from qdcore.models import build_model
+    from qdcore.train.autobatch import training_step
+    from qdcore.train.device import resolve
+    from qdcore.train.engine import fast_view, make_optimizer
+
+    cfg = TrainConfig(device="cpu", amp=False)
+    model = build_model("widthk", 5, width=4).to(memory_format=torch.channels_last)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    made = []
+
+    def make_opt(params):
+        made.append(make_optimizer(cfg, params))
+        return made[-1]
+
+    training_step(fast_view(model), make_opt, resolve("cpu", False), 5, True)(16)
+    assert made and made[0].state  # a real optimizer step ran (Adam keeps moments)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_the_search_keeps_the_largest_batch_within_budget_and_stops_at_out_of_memory():
+    from qdcore.train.autobatch import largest_fitting
+
+    sizes = [32, 64, 128, 256, 512]
+    assert largest_fitting(lambda b: 1000 * b, sizes, 200_000) == (128, 128_000)
+    assert largest_fitting(lambda b: 1000 * b, sizes, 1e9) == (512, 512_000)
+    assert largest_fitting(lambda b: None if b >= 256 else b, sizes, 1e9) == (128, 128)
+    assert largest_fitting(lambda b: 10**12, sizes, 1e9) == (32, 0)  # nothing fits: the smallest, unmeasured

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -40,11 +40,23 @@ def candidates(n_train: int, world_size: int = 1, cap: int = MAX_BATCH) -> list[
     return out or [max(2, 2 ** int(math.log2(max(2, top))))]
 
 
-def largest_fitting(step: Callable[[int], None], sizes: list[int], budget_bytes: float,
-                    device: torch.device) -> tuple[int, int]:
-    """(largest size whose step(size) peaks within the budget, that peak in bytes); sizes ascending."""
+def largest_fitting(peak_of: Callable[[int], int | None], sizes: list[int], budget_bytes: float) -> tuple[int, int]:
+    """(largest size whose peak_of(size) is within the budget, that peak); sizes ascending, None = out of memory.
+
+    The search stops at the first size that does not fit: a bigger one would not either."""
     best, best_peak = sizes[0], 0
     for b in sizes:
+        peak = peak_of(b)
+        if peak is None or peak > budget_bytes:
+            break
+        best, best_peak = b, peak
+    return best, best_peak
+
+
+def cuda_peak(step: Callable[[int], None], device: torch.device) -> Callable[[int], int | None]:
+    """b -> the bytes step(b) allocated at its peak on a CUDA device (None when it ran out of memory)."""
+
+    def peak_of(b: int) -> int | None:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
@@ -52,38 +64,38 @@ def largest_fitting(step: Callable[[int], None], sizes: list[int], budget_bytes:
             step(b)
             torch.cuda.synchronize(device)
         except torch.OutOfMemoryError:
-            break
-        peak = torch.cuda.max_memory_allocated(device) - before
-        if peak > budget_bytes:
-            break
-        best, best_peak = b, peak
-    torch.cuda.empty_cache()
-    return best, best_peak
+            return None
+        finally:
+            torch.cuda.empty_cache()
+        return torch.cuda.max_memory_allocated(device) - before
+
+    return peak_of
 
 
-def training_step(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, n_classes: int,
-                  channels_last: bool) -> Callable[[int], None]:
-    """One forward/backward/optimizer step of a copy of `model` at a given batch (the model is not touched)."""
-    from qdcore.train.engine import fast_view, make_optimizer
+def training_step(net: torch.nn.Module, make_opt: Callable[[Any], torch.optim.Optimizer], rt: Runtime,
+                  n_classes: int, channels_last: bool) -> Callable[[int], None]:
+    """One forward/backward/optimizer step of a copy of `net` at a given batch (`net` itself is not touched)."""
 
     def step(b: int) -> None:
-        net = copy.deepcopy(model)
-        opt = make_optimizer(cfg, net.parameters(), rt.device)
+        copy_ = copy.deepcopy(net)
+        opt = make_opt(copy_.parameters())
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         x = torch.zeros(b, 1, 28, 28, device=rt.device).contiguous(memory_format=fmt)
         y = torch.randint(0, n_classes, (b,), device=rt.device)
         with rt.autocast():
-            loss = F.cross_entropy(fast_view(net)(x).float(), y)
+            loss = F.cross_entropy(copy_(x).float(), y)
         loss.backward()
         opt.step()
-        del net, opt, x, y, loss
+        del copy_, opt, x, y, loss
 
     return step
 
 
-def settle(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, n_train: int, n_classes: int,
-           channels_last: bool, data_bytes: float, cap: int = MAX_BATCH) -> tuple[TrainConfig, str]:
-    """The config with batch_size and lr (and warmup) as used, and the header note saying how they were chosen."""
+def settle(cfg: TrainConfig, step: Callable[[int], None], rt: Runtime, n_train: int, data_bytes: float,
+           cap: int = MAX_BATCH) -> tuple[TrainConfig, str]:
+    """The config with batch_size and lr (and warmup) as used, and the header note saying how they were chosen.
+
+    step(b) trains one step at batch b (training_step); data_bytes are what the drawings take on the device."""
     if rt.device.type != "cuda":
         b = REFERENCE_BATCH
         return cfg.replace(origin="batch auto", batch_size=b), (
@@ -93,7 +105,7 @@ def settle(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, n_train: int, 
     free, _total = torch.cuda.mem_get_info(rt.device)
     budget = free * HEADROOM - data_bytes
     sizes = candidates(n_train, rt.world_size, cap)
-    b, peak = largest_fitting(training_step(cfg, model, rt, n_classes, channels_last), sizes, budget, rt.device)
+    b, peak = largest_fitting(cuda_peak(step, rt.device), sizes, budget)
     b = dist.all_min(b, rt.device)  # every rank must step the same batch
     lr = scaled_lr(cfg.lr, b * rt.world_size, cfg.optimizer)
     changes: dict[str, float] = {"batch_size": b, "lr": lr}
@@ -102,7 +114,9 @@ def settle(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, n_train: int, 
         changes["warmup_epochs"] = min(1.0, cfg.epochs / 10)
         warm = f", warmup {changes['warmup_epochs']:g} epochs"
     rule = "linear" if cfg.optimizer.lower() == "sgd" else "square-root"
-    note = (f"batch auto: {b} per rank, the largest power of two up to {sizes[-1]} whose training step fits "
-            f"{budget / 2**30:.1f} GiB (it peaked at {peak / 2**30:.2f} GiB); lr {cfg.lr:g} -> {lr:.4g} "
-            f"({rule} rule from batch {REFERENCE_BATCH}{warm})")
+    how = (f"the largest power of two up to {sizes[-1]} whose training step fits {budget / 2**30:.1f} GiB "
+           f"(it peaked at {peak / 2**30:.2f} GiB)" if peak else
+           f"the smallest candidate: no step fitted {budget / 2**30:.1f} GiB")
+    note = (f"batch auto: {b} per rank, {how}; lr {cfg.lr:g} -> {lr:.4g} ({rule} rule from batch "
+            f"{REFERENCE_BATCH}{warm})")
     return cfg.replace(origin="batch auto", **changes), note

@@ -495,7 +495,9 @@ def _auto_batch(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, splits, c
     # Streamed, two batches must fit in the chunks in flight.
     cap = autobatch.MAX_BATCH if stream.fits(n, budget) else min(autobatch.MAX_BATCH,
                                                                  int(budget // (2 * stream.BYTES_PER_DRAWING)))
-    return autobatch.settle(cfg, model, rt, len(splits.train), len(splits.train.classes), channels_last, held, cap)
+    step = autobatch.training_step(fast_view(model), lambda params: make_optimizer(cfg, params, rt.device), rt,
+                                   len(splits.train.classes), channels_last)
+    return autobatch.settle(cfg, step, rt, len(splits.train), held, cap)
 
 
 def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool, budget: float):
