@@ -98,3 +98,14 @@ def test_the_search_keeps_the_largest_batch_within_budget_and_stops_at_out_of_me
     assert largest_fitting(lambda b: 1000 * b, sizes, 1e9) == (512, 512_000)
     assert largest_fitting(lambda b: None if b >= 256 else b, sizes, 1e9) == (128, 128)
     assert largest_fitting(lambda b: 10**12, sizes, 1e9) == (32, 0)  # nothing fits: the smallest, unmeasured
+
+
+def test_auto_streaming_on_a_small_budget_takes_the_batch_two_chunks_hold():
+    from qdcore.train.engine import train
+
+    seen = []
+    cfg = TrainConfig(data="demo", per_class=30, epochs=1, width=4, amp=False, device="cpu", batch_size=None,
+                      device_memory=0.0002)  # chunks of 135 drawings
+    assert train(cfg, seen.append).status == "done"
+    started = next(e for e in seen if isinstance(e, RunStarted))
+    assert started.config["batch_size"] == 135 and "batch auto: 135 on cpu" in started.notes[-1]

@@ -46,10 +46,10 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     from qdcore.models import build_model
 
     check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
-    if cfg.device_memory and cfg.batch_size is not None:  # a budget that cannot hold a batch fails before the row
+    if cfg.device_memory:  # a budget that cannot hold a batch (auto: the smallest, 2) fails before the row, too
         from qdcore.train.stream import StreamData
 
-        StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size)
+        StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size or 2)
 
     with torch.device("meta"):
         model = build_model(cfg.model, _classes_of(cfg), **cfg.model_options())

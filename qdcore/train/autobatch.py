@@ -97,7 +97,7 @@ def settle(cfg: TrainConfig, step: Callable[[int], None], rt: Runtime, n_train: 
 
     step(b) trains one step at batch b (training_step); data_bytes are what the drawings take on the device."""
     if rt.device.type != "cuda":
-        b = REFERENCE_BATCH
+        b = min(REFERENCE_BATCH, cap)  # a streaming budget may hold fewer
         return cfg.replace(origin="batch auto", batch_size=b), (
             f"batch auto: {b} on {rt.device.type} (the memory probe needs CUDA); lr {cfg.lr:g} as given")
     from qdcore.train import distributed as dist
