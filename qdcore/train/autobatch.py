@@ -2,11 +2,12 @@
 
 The config's lr is the lr at REFERENCE_BATCH (256, the default batch size). A batch B (times the ranks:
 the global batch) scales it by B / 256 for SGD (the linear rule, Goyal et al. 2017) and by its square root
-for the adaptive optimizers (Adam, AdamW, RMSprop: Hoffer et al. 2017; Malladi et al. 2022), and a run
+for the adaptive optimizers (Adam, AdamW, RMSprop: the square-root rule, Malladi et al. 2022), and a run
 that scales the lr up without a warmup gets one (a tenth of the run, at most one epoch). The probe
 trains one real step of a throwaway copy of the model at each candidate and reads the peak memory
 (torch.cuda.max_memory_allocated); an out-of-memory error or a peak over the budget ends the search.
-Elsewhere (CPU, MPS) there is no such probe: auto is the reference batch and the lr as given.
+Elsewhere (CPU, MPS) there is no such probe: auto is the reference batch (fewer where a streaming budget's
+chunks hold fewer) and the lr as given.
 """
 
 from __future__ import annotations
