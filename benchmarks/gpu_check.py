@@ -2,7 +2,8 @@
 
 Prints images/s of the engine (width-k k=12, Adam) at batch 256/1024/4096 with and without
 torch.compile, resident on the device and streamed from host memory, the textbook loop at the same
-batch sizes, the peak device memory, the projected seconds for one epoch of all 50,426,266
+batch sizes, the batch `--batch-size auto` settles on (its memory probe runs on CUDA only) and its
+images/s, the peak device memory, the projected seconds for one epoch of all 50,426,266
 drawings, and a 2-rank DDP smoke run when two GPUs are present. Each engine figure is the second
 epoch's throughput (CUDA-event timed), so compilation is not counted. A time guard skips what would
 not finish inside --budget seconds and says so.
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_engine import textbook  # noqa: E402
 
 from qdcore.data.drawingset import DrawingSet, Splits  # noqa: E402
-from qdcore.events import EpochEnd  # noqa: E402
+from qdcore.events import EpochEnd, RunStarted  # noqa: E402
 from qdcore.paths import shared_quickdraw  # noqa: E402
 from qdcore.train import TrainConfig  # noqa: E402
 from qdcore.train.device import resolve  # noqa: E402
@@ -59,16 +60,27 @@ def as_splits(x: np.ndarray, y: np.ndarray, classes: list[str]) -> Splits:
     return Splits(part(x, y), part(x[:2048], y[:2048]), part(x[:2048], y[:2048]))
 
 
-def engine_rate(cfg: TrainConfig, splits: Splits) -> float:
-    """Images/s of the last epoch."""
+def engine_rate(cfg: TrainConfig, splits: Splits, started: list | None = None) -> float:
+    """Images/s of the last epoch (the RunStarted event appended to `started` when given)."""
     rates = []
 
     def sink(ev):
         if isinstance(ev, EpochEnd):
             m = getattr(ev, "metrics", None) or getattr(ev, "extra", {})
             rates.append(m["train/throughput"])
+        elif isinstance(ev, RunStarted) and started is not None:
+            started.append(ev)
     train(cfg, sink, splits=splits)
     return rates[-1]
+
+
+def auto_line(base: dict, splits: Splits) -> str:
+    """The batch --batch-size auto settles on (probed on CUDA), its lr and images/s."""
+    started: list = []
+    rate = engine_rate(TrainConfig(**base, batch_size=None, lr=1e-3), splits, started)
+    c = started[0].config
+    note = next((n for n in started[0].notes if n.startswith("batch auto")), "")
+    return f"batch auto: {c['batch_size']} (lr {c['lr']:.4g}), {rate:,.0f} images/s\n  {note}"
 
 
 def ddp_smoke(data: Path) -> str:
@@ -144,6 +156,10 @@ def main() -> None:
         a, b = results.get((bs, False, "resident")), results.get((bs, False, "streamed"))
         if a and b:
             print(f"streamed / resident at batch {bs}: {b / a:.2f}")
+    if time.perf_counter() - t_start < args.budget:
+        print(auto_line(base, small), flush=True)
+    else:
+        print("batch auto: skipped (time guard)")
     if time.perf_counter() - t_start < args.budget + 60:
         if cuda:
             torch.cuda.reset_peak_memory_stats(rt.device)

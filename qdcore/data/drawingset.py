@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qdcore.data.categories import parse_categories
+from qdcore.data.mapped import MappedImages, chunks
 from qdcore.data.sources import Source
 from qdcore.errors import DataError
 
@@ -17,7 +18,7 @@ from qdcore.errors import DataError
 class DrawingSet:
     """uint8 28x28 drawings with labels, class names and where each drawing came from."""
 
-    images: np.ndarray  # uint8 (N, 28, 28), white ink on black
+    images: np.ndarray | MappedImages  # uint8 (N, 28, 28), white ink on black; MappedImages: still in the files
     labels: np.ndarray  # int64 (N,)
     classes: list[str]
     sources: list[str]  # distinct files/generators
@@ -37,7 +38,8 @@ class DrawingSet:
     def subset(self, idx: np.ndarray) -> "DrawingSet":
         """The drawings at the given indices, same classes and sources."""
         idx = np.asarray(idx, dtype=np.int64)
-        return DrawingSet(self.images[idx], self.labels[idx], list(self.classes), list(self.sources),
+        # take: a copy of an array, a lazy view of drawings still in their files (MappedImages).
+        return DrawingSet(self.images.take(idx, axis=0), self.labels[idx], list(self.classes), list(self.sources),
                           self.source_idx[idx], self.rows[idx], self.synthetic, self.origin, list(self.notes))
 
     def counts(self) -> np.ndarray:
@@ -49,7 +51,8 @@ class DrawingSet:
         h = hashlib.sha1()
         h.update("\n".join(self.classes).encode())
         h.update(np.ascontiguousarray(self.labels).tobytes())
-        h.update(np.ascontiguousarray(self.images).tobytes())
+        for part in chunks(self.images):  # chunk by chunk: the same hash, never the whole selection at once
+            h.update(part)
         return h.hexdigest()[:16]
 
 
@@ -162,14 +165,16 @@ def check_sizes(source: Source, categories: str | list[str] | None = None, per_c
 
 def select(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
            seed: int = 0, imbalance: str | dict[str, float] | None = None, hold_out: int | None = None,
-           held_out: bool = False) -> DrawingSet:
+           held_out: bool = False, mapped: bool = False) -> DrawingSet:
     """Take drawings from a source: chosen categories, N per class (random, by seed) or all in file order.
 
     `hold_out` N keeps each category's N balanced-test rows out of the selection; with `held_out` the
-    selection is those N rows per category instead (the balanced test set)."""
+    selection is those N rows per category instead (the balanced test set). `mapped`: leave the drawings
+    in their files (MappedImages) where the source memory-maps them; the same drawings."""
     if held_out and not hold_out:
         raise DataError("a balanced test set needs its size (--balanced-test N)")
     chosen, ratios = _chosen(source, categories, per_class, imbalance)
+    open_map = getattr(source, "open_map", None) if mapped else None
     images, labels, src_idx, rows_all, sources = [], [], [], [], []
     for label, cat in enumerate(chosen):
         n = class_size(source, cat, per_class, ratios.get(cat, 1.0), hold_out)
@@ -186,19 +191,22 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
         else:
             # Sorted rows read a memory map front to back.
             rows = np.sort(_rng(seed, "select", cat).choice(n_avail, size=n, replace=False))
-        bitmaps = source.read(cat, rows)
-        if bitmaps.shape[0] == 0:
+        # One map per category (aligned with `sources`); otherwise the chosen rows copied out.
+        bitmaps = open_map(cat) if open_map is not None else source.read(cat, rows)
+        got = (n_avail if rows is None else len(rows)) if open_map is not None else bitmaps.shape[0]
+        if got == 0:
             continue
         sources.append(source.file_of(cat))
-        images.append(bitmaps.reshape(-1, 28, 28))
-        labels.append(np.full(bitmaps.shape[0], label, dtype=np.int64))
-        src_idx.append(np.full(bitmaps.shape[0], len(sources) - 1, dtype=np.int32))
+        images.append(bitmaps if open_map is not None else bitmaps.reshape(-1, 28, 28))
+        labels.append(np.full(got, label, dtype=np.int64))
+        src_idx.append(np.full(got, len(sources) - 1, dtype=np.int32))
         rows_all.append(np.arange(n_avail, dtype=np.int64) if rows is None else rows.astype(np.int64))
     if not images:
         raise DataError(f"the selection from {source.location} holds no drawings; choose other --categories")
-    return DrawingSet(np.concatenate(images), np.concatenate(labels), chosen, sources,
-                      np.concatenate(src_idx), np.concatenate(rows_all), source.synthetic, source.location,
-                      list(getattr(source, "notes", [])))
+    rows_cat, src_cat = np.concatenate(rows_all), np.concatenate(src_idx)
+    pixels = MappedImages(images, src_cat, rows_cat) if open_map is not None else np.concatenate(images)
+    return DrawingSet(pixels, np.concatenate(labels), chosen, sources, src_cat, rows_cat, source.synthetic,
+                      source.location, list(getattr(source, "notes", [])))
 
 
 def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) -> Splits:

@@ -21,15 +21,18 @@ class Selection(Protocol):
     balanced_test: int | None
 
 
-def select_splits(sel: Selection) -> Splits:
-    """Read and split a selection; with a balanced test set, the test split is its N drawings per class."""
+def select_splits(sel: Selection, mapped: bool = False) -> Splits:
+    """Read and split a selection; with a balanced test set, the test split is its N drawings per class.
+
+    mapped: drawings stay in their memory-mapped files (MappedImages) where the source maps them."""
     source = open_source(sel.data)
     n_test = sel.balanced_test
-    ds = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test)
+    ds = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test, mapped=mapped)
     if not n_test:
         return split(ds, sel.val, sel.test, sel.seed)
     parts = split(ds, sel.val, 0.0, sel.seed)  # the --test fraction gives way to the balanced test set
-    test = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test, held_out=True)
+    test = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test, held_out=True,
+                  mapped=mapped)
     return Splits(parts.train, parts.val, test)
 
 
@@ -38,14 +41,16 @@ def check_selection(sel: Selection) -> None:
     check_sizes(open_source(sel.data), sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
 
 
-def load_splits(sel: Selection, synthetic: bool = True) -> Splits:
+def load_splits(sel: Selection, synthetic: bool = True, mapped: bool = False) -> Splits:
     """The drawings of a selection: read them from its data source, split train/val/test by its seed, then mix
-    in a GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. to evaluate)."""
+    in a GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. to evaluate).
+
+    mapped: drawings stay in their memory-mapped files (MappedImages) where the source maps them."""
     from qdcore.data.share import shared
 
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
     splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
-                     sel.balanced_test), lambda: select_splits(sel))
+                     sel.balanced_test, mapped), lambda: select_splits(sel, mapped))
     gan_run = getattr(sel, "synthetic", None)
     if synthetic and gan_run is not None:
         from qdcore.data.synthetic_mix import with_synthetic

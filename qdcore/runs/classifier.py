@@ -49,10 +49,10 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
     if cfg.balanced_test:  # a test set the data cannot fill fails before the row, too (file sizes only)
         check_selection(cfg)
-    if cfg.device_memory:  # a budget that cannot hold a batch fails before the row, too
+    if cfg.device_memory:  # a budget that cannot hold a batch (auto: the smallest, 2) fails before the row, too
         from qdcore.train.stream import StreamData
 
-        StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size)
+        StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size or 2)
 
     with torch.device("meta"):
         model = build_model(cfg.model, _classes_of(cfg), **cfg.model_options())

@@ -149,11 +149,12 @@ def check(f: Field, value: Any, origin: str = "option") -> Any:
     if not origin:
         f = dataclasses.replace(f, name=f.flag)
     where = f"{origin}: " if origin else ""
-    if value is None:
+    base = f.base
+    if value is None or (f.nullable and base is not str and isinstance(value, str) and value.strip().lower() == "auto"):
+        # "auto" is how a file (TOML has no null) or a form asks for a nullable option's automatic value.
         if f.nullable:
             return None
         raise ConfigError(f"{where}{f.name} must be set (default {_show(f.default)})")
-    base = f.base
     if base is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}{f.name}={_show(value)} must be true or false")
@@ -245,9 +246,9 @@ def parse_text(f: Field, text: str, origin: str = "option") -> Any:
     where = f"{origin}: " if origin else ""
     label = f.name if origin else f.flag
     raw = text.strip()
-    if raw == "" and f.nullable:
-        return None
     base = f.base
+    if f.nullable and (raw == "" or (base is not str and raw.lower() == "auto")):
+        return None
     try:
         if base is bool:
             low = raw.lower()
@@ -305,7 +306,9 @@ def parse_values(cls: type, given: dict[str, Any], origin: str = "", kind: str =
             flag = "--" + name.replace("_", "-")
             raise ConfigError(f"{flag} is not an option of {kind or cls.__name__} runs; see 'qd train --help'")
         if isinstance(raw, str):
-            out[name] = parse_text(f, raw, origin)
+            value = parse_text(f, raw, origin)
+            # An explicit "auto" outlives build_config's skipping of unset (None) values; check() reads it as None.
+            out[name] = "auto" if value is None and raw.strip().lower() == "auto" else value
         elif isinstance(raw, (list, tuple)) and (typing.get_origin(f.base) is dict or f.base is dict):
             out[name] = check(f, parse_pairs(name, [str(x) for x in raw], origin or f.flag), origin)
         else:

@@ -44,6 +44,8 @@ class StoreSink:
         elif isinstance(event, RunStarted):
             self._last_beat = time.monotonic()
             self.store.set_started(self.run_id, event.device, event.fingerprint, event.info)
+            if event.config:  # the values the run settled at its start (--batch-size auto's batch and lr)
+                self.store.update_config(self.run_id, dict(event.config))
         elif isinstance(event, Samples):
             self.save_samples(event)
         elif isinstance(event, Checkpoint):

@@ -52,7 +52,11 @@ class TrainConfig(RunConfig):
                                  choices=("replace", "add"))
     # optimisation
     epochs: int = option(10, help="Epochs.", panel=_OPT, short="-e", min=1, max=100_000, form="Epochs")
-    batch_size: int = option(256, help="Batch size.", panel=_OPT, short="-b", min=1, max=65_536, form="Batch")
+    batch_size: int | None = option(256, help="Batch size; auto: on CUDA the largest power of two (up to 8192) "
+                                    "whose training step fits the GPU, --lr then counts for batch 256 and is "
+                                    "scaled (linear for sgd, square root for adam/adamw/rmsprop); elsewhere 256. "
+                                    "The run stores the batch and lr used.", panel=_OPT, short="-b", min=1,
+                                    max=65_536, form="Batch", metavar="INT|auto")
     optimizer: str = option("adam", help="Optimizer.", panel=_OPT, choices=OPTIMIZERS, form="Optimizer")
     lr: float = option(1e-3, help="Learning rate.", panel=_OPT, min=0, max=100, min_open=True, form="LR")
     betas: tuple[float, float] = option((0.9, 0.999), help="Adam betas, e.g. 0.9,0.999.", panel=_OPT, min=0, max=1,

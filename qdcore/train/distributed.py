@@ -75,6 +75,15 @@ def all_sum(*values: torch.Tensor | float | int, device: torch.device) -> list[f
     return t.tolist()
 
 
+def all_min(value: int, device: torch.device) -> int:
+    """The smallest value over all ranks (one collective)."""
+    if not active():
+        return int(value)
+    t = torch.tensor([int(value)], dtype=torch.int64, device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return int(t.item())
+
+
 def any_rank(flag: bool, device: torch.device) -> bool:
     """True on every rank when `flag` is true on any rank (stops end all ranks at the same step)."""
     return any_ranks([flag], device)[0]

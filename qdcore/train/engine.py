@@ -196,7 +196,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(cfg.seed)
     if splits is None:
-        splits = load_splits(cfg)
+        # Left in their files: streamed data is read chunk by chunk; resident data is copied once in _placed.
+        splits = load_splits(cfg, mapped=True)
     classes = list(splits.train.classes)
     fingerprint = splits.fingerprint()
     channels_last = rt.device.type in ("cpu", "cuda")
@@ -206,7 +207,12 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     model = model.to(rt.device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last)
+    budget = _data_budget(cfg, rt)
+    notes = tuple(getattr(splits.train, "notes", ()) or ())
+    if cfg.batch_size is None:  # --batch-size auto: settled here, stored through RunStarted's config
+        cfg, note = _auto_batch(cfg, model, rt, splits, channels_last, budget)
+        notes += (note,)
+    train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last, budget)
     optimizer = make_optimizer(cfg, model.parameters(), rt.device)
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
@@ -257,7 +263,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(train_data),
                     fingerprint, {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
                                   "classes": len(classes)},
-                    notes=tuple(getattr(splits.train, "notes", ()) or ())))
+                    notes=notes))
     criterion_smoothing = float(cfg.label_smoothing)
     clock = _Clock(rt)
     status = "done"
@@ -472,14 +478,35 @@ def _check_finite(value: float, what: str, step: int, epoch: int, good_epoch: in
                         f"and {kept}: lower --lr or check the data")
 
 
-def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool):
+def _data_budget(cfg: TrainConfig, rt: Runtime) -> float:
+    """Bytes the drawings may take on the device (--device-memory, else half the free memory on CUDA)."""
+    from qdcore.train import stream
+
+    return cfg.device_memory * 2**30 if cfg.device_memory else stream.default_budget(rt.device)
+
+
+def _auto_batch(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, splits, channels_last: bool,
+                budget: float) -> tuple[TrainConfig, str]:
+    """--batch-size auto settled (autobatch.settle) next to the drawings _placed will put on the device."""
+    from qdcore.train import autobatch, stream
+
+    n = sum(len(p) for p in (splits.train, splits.val, splits.test))
+    held = min(n * stream.BYTES_PER_DRAWING, budget)
+    # Streamed, two batches must fit in the chunks in flight.
+    cap = autobatch.MAX_BATCH if stream.fits(n, budget) else min(autobatch.MAX_BATCH,
+                                                                 int(budget // (2 * stream.BYTES_PER_DRAWING)))
+    step = autobatch.training_step(fast_view(model), lambda params: make_optimizer(cfg, params, rt.device), rt,
+                                   len(splits.train.classes), channels_last)
+    return autobatch.settle(cfg, step, rt, len(splits.train), held, cap)
+
+
+def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool, budget: float):
     """Train/val/test data resident on the device when they fit the memory budget, else streamed from the host."""
     from qdcore.train import stream
 
     parts = (splits.train, splits.val, splits.test)
-    budget = cfg.device_memory * 2**30 if cfg.device_memory else stream.default_budget(rt.device)
     if stream.fits(sum(len(p) for p in parts), budget):
-        return tuple(DeviceData(p.images, p.labels, rt.device, channels_last) for p in parts)
+        return tuple(DeviceData(np.asarray(p.images), p.labels, rt.device, channels_last) for p in parts)
     return tuple(stream.StreamData.within(p.images, p.labels, rt.device, channels_last, budget, cfg.batch_size)
                  for p in parts)
 

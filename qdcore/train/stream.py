@@ -7,11 +7,13 @@ is gathered into pinned memory and copied on a side stream while the previous ch
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
 import numpy as np
 import torch
 
+from qdcore.data.mapped import MappedImages, in_memory
 from qdcore.errors import ConfigError
 from qdcore.train.gpudata import Augment, DeviceData
 
@@ -34,9 +36,10 @@ def default_budget(device: torch.device) -> float:
 class StreamData:
     """Images (N, 28, 28) uint8 and labels on the host; the same interface as DeviceData for the engine."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
-                 chunk: int) -> None:
-        self.images = images.reshape(-1, 28, 28)  # a memory map stays a memory map
+    def __init__(self, images: np.ndarray | MappedImages, labels: np.ndarray, device: torch.device,
+                 channels_last: bool, chunk: int) -> None:
+        # Drawings still in their files stay there; an array in memory is read through the same gather.
+        self.images = images if isinstance(images, MappedImages) else in_memory(images)
         self.labels = np.asarray(labels, dtype=np.int64)
         self.device = device
         self.channels_last = channels_last
@@ -69,16 +72,16 @@ class StreamData:
 
     batches = staticmethod(DeviceData.batches)
 
-    def _load(self, idx: torch.Tensor) -> DeviceData:
-        """Rows idx gathered on the host (sorted reads of a memory map) and sent to the device."""
+    def _gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows idx on the host (sorted reads of the memory maps, shuffled order restored), pinned on CUDA."""
         rows = idx.numpy()
-        order = np.argsort(rows, kind="stable")
-        host_imgs = np.empty((len(rows), 28, 28), np.uint8)
-        host_imgs[order] = self.images[rows[order]]
-        imgs = torch.from_numpy(host_imgs)
-        labels = torch.from_numpy(self.labels[rows])
+        imgs, labels = torch.from_numpy(self.images.gather(rows)), torch.from_numpy(self.labels[rows])
+        return (imgs.pin_memory(), labels.pin_memory()) if self.cuda else (imgs, labels)
+
+    def _send(self, host: tuple[torch.Tensor, torch.Tensor]) -> DeviceData:
+        """A gathered chunk copied to the device on the side stream."""
+        imgs, labels = host
         if self.cuda:
-            imgs, labels = imgs.pin_memory(), labels.pin_memory()
             with torch.cuda.stream(self._stream):
                 imgs = imgs.to(self.device, non_blocking=True)
                 labels = labels.to(self.device, non_blocking=True)
@@ -86,28 +89,33 @@ class StreamData:
 
     def iterate(self, batches: list[torch.Tensor], start: int, augment: Augment | None,
                 generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(x, y) for batches[start:], one chunk prefetched while the one before it trains."""
+        """(x, y) for batches[start:]: the next chunk is gathered on a worker thread (numpy copies without the
+        GIL) while this one trains, then copied over on the side stream while the device is still busy."""
         per = max(1, self.chunk // max(1, int(batches[0].numel()) if batches else 1))
-        groups = [batches[i:i + per] for i in range(start, len(batches), per)]
-        ahead = self._load(torch.cat(groups[0])) if groups else None
-        for gi, group in enumerate(groups):
-            current = ahead
-            if self.cuda:
-                compute = torch.cuda.current_stream(self.device)
-                compute.wait_stream(self._stream)
-                # The chunk was allocated on the side stream: keep it until the compute stream is done with it.
-                current.images.record_stream(compute)
-                current.labels.record_stream(compute)
-            ahead = self._load(torch.cat(groups[gi + 1])) if gi + 1 < len(groups) else None
-            offset = 0
-            for idx in group:
-                n = int(idx.numel())
-                local = torch.arange(offset, offset + n, device=self.device)
-                offset += n
-                yield current.get(local, augment, generator)
+        groups = [torch.cat(batches[i:i + per]) for i in range(start, len(batches), per)]
+        sizes = [[int(b.numel()) for b in batches[i:i + per]] for i in range(start, len(batches), per)]
+        if not groups:
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="qd-stream") as pool:
+            ahead = self._send(self._gather(groups[0]))
+            for gi, group in enumerate(sizes):
+                current = ahead
+                pending = pool.submit(self._gather, groups[gi + 1]) if gi + 1 < len(groups) else None
+                if self.cuda:
+                    compute = torch.cuda.current_stream(self.device)
+                    compute.wait_stream(self._stream)
+                    # The chunk was allocated on the side stream: keep it until the compute stream is done with it.
+                    current.images.record_stream(compute)
+                    current.labels.record_stream(compute)
+                offset = 0
+                for n in group:
+                    local = torch.arange(offset, offset + n, device=self.device)
+                    offset += n
+                    yield current.get(local, augment, generator)
+                ahead = self._send(pending.result()) if pending is not None else None
 
     def shard(self, rank: int, world_size: int) -> "StreamData":
-        """Rows rank, rank + world, ... (views of the host arrays)."""
+        """Rows rank, rank + world, ... (lazy views: nothing read)."""
         if world_size <= 1:
             return self
         return StreamData(self.images[rank::world_size], self.labels[rank::world_size], self.device,

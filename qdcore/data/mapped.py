@@ -1,0 +1,83 @@
+"""Drawings left in their files: (memory map, row) per drawing, read only when rows are asked for.
+
+A selection of all 50 million drawings is 37 GiB of uint8; `MappedImages` keeps only one memory map per
+category and two index arrays (12 bytes a drawing), and behaves like a uint8 (N, 28, 28) array where the
+streamed engine needs one: a slice or `take` is another lazy view (as a numpy view costs no copy), an index
+array gathers those rows (as numpy's fancy indexing copies), `np.asarray` copies all of it (resident mode).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+CHUNK = 16_384  # drawings per read when walking a whole selection (12.8 MB)
+
+
+class MappedImages:
+    """uint8 (N, 28, 28) drawings: drawing i is row rows[i] of maps[src[i]] (each map uint8 (n, 784))."""
+
+    dtype = np.dtype(np.uint8)
+    ndim = 3
+
+    def __init__(self, maps: list[np.ndarray], src: np.ndarray, rows: np.ndarray) -> None:
+        self.maps = maps
+        self.src = np.asarray(src, dtype=np.int32)
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self), 28, 28)
+
+    @property
+    def nbytes(self) -> int:
+        return len(self) * 784
+
+    def reshape(self, *shape: Any) -> "MappedImages":
+        """Itself for (-1, 28, 28), the only shape the engine asks for."""
+        want = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple) else tuple(shape)
+        if want not in ((-1, 28, 28), self.shape):
+            raise ValueError(f"MappedImages holds (N, 28, 28) drawings; cannot reshape to {want}")
+        return self
+
+    def take(self, idx: Any, axis: int = 0) -> "MappedImages":
+        """The drawings at idx, still in their files."""
+        if axis != 0:
+            raise ValueError("MappedImages.take works along the drawings (axis 0)")
+        return MappedImages(self.maps, self.src[idx], self.rows[idx])
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            return self.take(key)
+        return self.gather(np.asarray(key, dtype=np.int64))
+
+    def gather(self, idx: np.ndarray) -> np.ndarray:
+        """uint8 (len(idx), 28, 28) copies of those drawings, read file by file in row order (locality)."""
+        src, rows = self.src[idx], self.rows[idx]
+        order = np.lexsort((rows, src))
+        out = np.empty((len(idx), 784), np.uint8)
+        cuts = np.flatnonzero(np.diff(src[order])) + 1
+        for part in np.split(order, cuts) if len(order) else []:
+            out[part] = self.maps[int(src[part[0]])][rows[part]]
+        return out.reshape(-1, 28, 28)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.gather(np.arange(len(self)))
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+def in_memory(images: np.ndarray) -> MappedImages:
+    """An array of drawings (a memory map or in RAM) as one map, so it is read through the same gather."""
+    n = len(images)
+    return MappedImages([images.reshape(n, 784)], np.zeros(n, np.int32), np.arange(n, dtype=np.int64))
+
+
+def chunks(images: Any, size: int | None = None) -> Iterator[np.ndarray]:
+    """The drawings in order as contiguous arrays, a chunk at a time (an array or MappedImages: never all at once)."""
+    size = size or CHUNK
+    for start in range(0, len(images), size):
+        yield np.ascontiguousarray(images[start:start + size])
