@@ -91,6 +91,59 @@ def test_resume_ends_at_the_same_epoch_count_and_weights(home):
     assert np.allclose(whole.result.history["train/g_loss"], done.result.history["train/g_loss"], atol=1e-6)
 
 
+def test_g_ema_is_the_moving_average_of_the_weights():
+    import torch
+
+    from qdcore.models import build_gan
+    from qdcore.train.gan_group import ema_copy, ema_update
+
+    g, _ = build_gan("dcgan", 1, 8, g_width=4, d_width=4, kernel=5, dropout=0.0, batch_norm=True)
+    ema = ema_copy(g)
+    before = {k: v.clone() for k, v in ema.state_dict().items()}
+    with torch.no_grad():
+        for q in g.parameters():
+            q.add_(1.0)
+        g.net.bn0.running_mean.fill_(3.0)
+    ema_update(ema, g, 0.9)
+    for name, q in g.named_parameters():
+        torch.testing.assert_close(ema.state_dict()[name], 0.9 * before[name] + 0.1 * q.detach())
+    assert torch.equal(ema.net.bn0.running_mean, g.net.bn0.running_mean)  # buffers follow G
+    assert not any(q.requires_grad for q in ema.parameters())
+
+
+@pytest.mark.parametrize("per_class", [False, True])
+def test_g_ema_samples_from_the_average_and_resumes_exactly(home, per_class):
+    import torch
+
+    from qdcore.runs.run import resume as resume_gan_run
+    from qdcore.runs.run import start as start_gan_run
+    from qdcore.train import gan_files
+    from qdcore.train.checkpoint import load_states
+
+    cfg = GanConfig(**TINY, no_judge=True, g_ema=0.8, per_class_gans=per_class)
+    with Store(home) as store:
+        whole = start_gan_run(cfg, store)
+        calls = {"n": 0}
+
+        def stop_mid_epoch_1() -> bool:
+            calls["n"] += 1
+            return calls["n"] >= 4
+
+        part = start_gan_run(cfg, store, should_stop=stop_mid_epoch_1)
+        assert part.status == "interrupted"
+        done = resume_gan_run(part.run_id, store)
+        whole_dir, done_dir = store.run_dir(whole.run_id), store.run_dir(done.run_id)
+    stored = load_states(whole_dir / gan_files.MODEL_FILE, gan_files.FORMAT, "GAN weights")["modules"]
+    again = load_states(done_dir / gan_files.MODEL_FILE, gan_files.FORMAT, "GAN weights")["modules"]
+    for k, p in enumerate(whole.result.pairs):
+        # The stored generator (what 'qd gan sample' draws with) is the average, not the last weights.
+        for name, v in p.ema.state_dict().items():
+            assert torch.equal(stored[f"g{k}"][name], v)
+        assert any(not torch.equal(stored[f"g{k}"][n], v) for n, v in p.g.state_dict().items() if v.ndim)
+        for name, v in stored[f"g{k}"].items():  # an interrupted, resumed run ends with the same average
+            torch.testing.assert_close(again[f"g{k}"][name], v, atol=1e-6, rtol=1e-5)
+
+
 def test_nan_losses_fail_and_keep_the_last_good_epoch(home, monkeypatch):
     import torch
 

@@ -125,12 +125,12 @@ def from_pairs(gens: Sequence[nn.Module], discs: Sequence[nn.Module]) -> tuple[G
     return g.to(next(gens[0].parameters()).device), d.to(next(discs[0].parameters()).device)
 
 
-def to_pairs(g: GroupedGenerator, d: GroupedDiscriminator, gens: Sequence[nn.Module],
+def to_pairs(g: GroupedGenerator, d: GroupedDiscriminator | None, gens: Sequence[nn.Module],
              discs: Sequence[nn.Module]) -> None:
-    """Copy the grouped weights into K ordinary Generator/Discriminator modules (in place)."""
+    """Copy the grouped weights into K ordinary Generator/Discriminator modules (in place; d None: G only)."""
     for m, s in zip(gens, split_state(g.state_dict(), g.k)):
         m.load_state_dict(s)
-    for m, s in zip(discs, split_state(d.state_dict(), d.k)):
+    for m, s in zip(discs, split_state(d.state_dict(), d.k) if d is not None else []):
         m.load_state_dict(s)
 
 

@@ -35,7 +35,7 @@ from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gan_config import GanConfig
-from qdcore.train.gan_group import PairGroup, frozen, pair_bytes, plan_groups, update
+from qdcore.train.gan_group import PairGroup, ema_copy, ema_update, frozen, pair_bytes, plan_groups, update
 from qdcore.train.gpudata import seed_for
 from qdcore.train.rng import rng_state, set_rng_state
 
@@ -81,12 +81,31 @@ class Pair:
         self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
         self.index: torch.Tensor | None = None  # rows of the resident training set this pair learns from
         # The training steps go through these (DDP under torchrun, the modules themselves otherwise).
-        self.g_step, self.d_step = dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)
+        self.g_step, self.d_step = (dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)) if train else (None, None)
+        # --g-ema: samples, quality and the stored generators come from a moving average of G's weights.
+        self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None
+
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The generator samples come from: the moving average with --g-ema, else G itself."""
+        return self.g if self.ema is None else self.ema
 
     def generate(self, z: torch.Tensor, y: torch.Tensor | None, g: torch.nn.Module | None = None) -> torch.Tensor:
         """Images in [-1, 1] (B, 1, 28, 28), through `g` (default: the generator itself)."""
         g = self.g if g is None else g
         return g(z, y) if self.conditional else g(z)
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor, label: int) -> np.ndarray:
+        """uint8 drawings (B, 28, 28) of class `label` (ignored by an unconditional pair), the sampler in eval mode."""
+        y = torch.full((z.shape[0],), max(label, 0), dtype=torch.long, device=z.device) if self.conditional else None
+        g = self.sampler
+        was = g.training
+        g.eval()
+        try:
+            return to_uint8(self.generate(z, y, g))
+        finally:
+            g.train(was)
 
 
 def build_pairs(cfg: GanConfig, num_classes: int, rt: Runtime) -> list[Pair]:
@@ -112,36 +131,19 @@ def fixed_noise(cfg: GanConfig, n: int, what: int, device: torch.device) -> torc
     return torch.randn(n, cfg.latent_dim, generator=g).to(device)
 
 
-@torch.no_grad()
 def render(pairs: list[Pair], z: torch.Tensor, classes_per_row: list[int], cols: int) -> np.ndarray:
     """The sample grid uint8 (rows, cols, 28, 28): one row per class (conditional / per-class) or rows of noise."""
     rows = []
     for r, label in enumerate(classes_per_row):
         pair = next((p for p in pairs if label in p.labels), pairs[0]) if label >= 0 else pairs[0]
-        zr = z[r * cols:(r + 1) * cols]
-        y = torch.full((cols,), max(label, 0), dtype=torch.long, device=z.device) if pair.conditional else None
-        was = pair.g.training
-        pair.g.eval()
-        try:
-            rows.append(to_uint8(pair.generate(zr, y)))
-        finally:
-            pair.g.train(was)
+        rows.append(pair.sample(z[r * cols:(r + 1) * cols], label))
     return np.stack(rows)
 
 
-@torch.no_grad()
 def generate_class(pairs: list[Pair], label: int, z: torch.Tensor) -> np.ndarray:
     """uint8 drawings (n, 28, 28) of one class (any class for a single unconditional pair)."""
     pair = next((p for p in pairs if label in p.labels), pairs[0])
-    y = torch.full((z.shape[0],), label, dtype=torch.long, device=z.device) if pair.conditional else None
-    was = pair.g.training
-    pair.g.eval()
-    try:
-        out = [to_uint8(pair.generate(z[i:i + 512], None if y is None else y[i:i + 512]))
-               for i in range(0, z.shape[0], 512)]
-    finally:
-        pair.g.train(was)
-    return np.concatenate(out)
+    return np.concatenate([pair.sample(z[i:i + 512], label) for i in range(0, z.shape[0], 512)])
 
 
 def grid_rows(cfg: GanConfig, classes: list[str]) -> tuple[list[int], list[str]]:
@@ -178,6 +180,8 @@ def _modules(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
     for k, p in enumerate(pairs):
         out[f"g{k}"] = p.g.state_dict()
         out[f"d{k}"] = p.d.state_dict()
+        if p.ema is not None:
+            out[f"e{k}"] = p.ema.state_dict()
     return out
 
 
@@ -199,6 +203,8 @@ def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any
         for k, p in enumerate(pairs):
             p.g.load_state_dict(saved["modules"][f"g{k}"])
             p.d.load_state_dict(saved["modules"][f"d{k}"])
+            if p.ema is not None:  # a checkpoint from before --g-ema was on starts the average at G
+                p.ema.load_state_dict(saved["modules"].get(f"e{k}", saved["modules"][f"g{k}"]))
             if opts and p.opt_g is not None:
                 p.opt_g.load_state_dict(opts[f"g{k}"])
                 p.opt_d.load_state_dict(opts[f"d{k}"])
@@ -515,6 +521,8 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             if p.conditional:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
         update(p.opt_g, p.scaler_g, g_loss)
+    if p.ema is not None:
+        ema_update(p.ema, p.g, cfg.g_ema)
     stats["g_loss"] = g_loss.detach()
     return stats
 

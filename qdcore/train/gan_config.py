@@ -46,6 +46,8 @@ class GanConfig(RunConfig):
     label_smoothing: float = option(0.0, help="One-sided: D's target for real drawings is 1 - this.", panel=_OPT,
                                     min=0, max=1, max_open=True)
     d_steps: int = option(1, help="Discriminator steps per generator step.", panel=_OPT, min=1, max=100)
+    g_ema: float = option(0.0, help="Sample from a moving average of G's weights with this decay per step (0: off; "
+                          "0.99 steadies short runs).", panel=_OPT, min=0, max=1, max_open=True)
     sample_every: int = option(0, help="Also render the fixed-noise grid every N steps (0: at epoch ends only).",
                                panel=_SAMPLES, min=0, max=10_000_000)
     grid_cols: int = option(8, help="Samples per class row in the grid.", panel=_SAMPLES, min=1, max=64)

@@ -94,7 +94,8 @@ def read_grid(run_dir: str | Path, epoch: int) -> np.ndarray:
 
 
 def _g_states(pairs: list["Pair"]) -> dict[str, dict[str, "torch.Tensor"]]:
-    return {f"g{k}": p.g.state_dict() for k, p in enumerate(pairs)}
+    # The generator samples come from (the moving average under --g-ema): what 'qd gan sample' draws with.
+    return {f"g{k}": p.sampler.state_dict() for k, p in enumerate(pairs)}
 
 
 def write_generators(run_dir: Path, epoch: int, pairs: list["Pair"]) -> Path:

@@ -8,6 +8,7 @@ state and activations would not fit the device together are split into groups tr
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,7 @@ class PairGroup:
     def __init__(self, cfg: GanConfig, pairs: list["Pair"], members: list[int], rt: Runtime) -> None:
         self.pairs, self.members, self.k = pairs, members, len(pairs)  # members: the pairs' places in the run
         self.g, self.d = gg.from_pairs([p.g for p in pairs], [p.d for p in pairs])
+        self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None  # the pairs' moving averages, grouped
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.scaler_g = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
@@ -73,11 +75,15 @@ class PairGroup:
     def export(self) -> None:
         """Copy the grouped weights into the pairs' ordinary modules (before sampling or writing files)."""
         gg.to_pairs(self.g, self.d, [p.g for p in self.pairs], [p.d for p in self.pairs])
+        if self.ema is not None:
+            gg.to_pairs(self.ema, None, [p.ema for p in self.pairs], [])
 
     def load_pairs(self) -> None:
         """Take the weights of the pairs' ordinary modules (after a checkpoint was loaded into them)."""
         self.g.load_state_dict(gg.join_states([p.g.state_dict() for p in self.pairs]))
         self.d.load_state_dict(gg.join_states([p.d.state_dict() for p in self.pairs]))
+        if self.ema is not None:
+            self.ema.load_state_dict(gg.join_states([p.ema.state_dict() for p in self.pairs]))
 
     def optimizer_states(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Per pair (G's, D's) Adam state, exactly as a pair's own optimizers would hold it."""
@@ -139,8 +145,23 @@ class PairGroup:
                 src = self.d(fake).float()
                 g_loss = F.binary_cross_entropy_with_logits(src, torch.ones_like(src), reduction="none").mean(0).sum()
             update(self.opt_g, self.scaler_g, g_loss)
+        if self.ema is not None:
+            ema_update(self.ema, self.g, cfg.g_ema)
         stats["g_loss"] = g_loss.detach()
         return stats
+
+
+def ema_copy(g: torch.nn.Module) -> torch.nn.Module:
+    """A frozen copy of a generator to hold the moving average of its weights."""
+    return copy.deepcopy(g).requires_grad_(False)
+
+
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, g: torch.nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * g for the weights (one fused op); buffers (BN statistics) copied."""
+    torch._foreach_lerp_(list(ema.parameters()), list(g.parameters()), 1.0 - decay)
+    for b_ema, b in zip(ema.buffers(), g.buffers()):
+        b_ema.copy_(b)
 
 
 @contextmanager
