@@ -208,6 +208,27 @@ def test_frechet_distance_matches_scipy_on_known_gaussians():
     assert frechet_distance(*gaussian_stats(x), *gaussian_stats(y)) < 0.01
 
 
+def test_a_judge_whose_features_never_vary_records_no_frechet_distance():
+    import math
+
+    import torch
+
+    from qdcore.analysis.gan_quality import Judge, quality_metrics
+    from qdcore.train.gan import load_gan_splits
+
+    dead = torch.nn.Linear(784, 8)
+    torch.nn.init.zeros_(dead.weight)
+    torch.nn.init.zeros_(dead.bias)  # every drawing maps to the same (zero) feature vector
+    model = torch.nn.Sequential(torch.nn.Flatten(), dead, torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    judge = Judge(model, ["circle", "star"], None, "cpu")
+    splits = load_gan_splits(GanConfig(**TINY))
+    ref = judge.reference(splits, ["circle", "star"])
+    fake = np.random.default_rng(0).integers(0, 256, size=(16, 28, 28), dtype=np.uint8)
+    m = quality_metrics(judge, ref, {0: fake, 1: fake}, ["circle", "star"])
+    assert math.isnan(m["quality/fid"])  # not 0.0, which would read as a perfect generator
+    assert math.isnan(m["quality/diversity"])
+
+
 def test_memorisation_distance_is_zero_for_a_copied_training_drawing():
     from qdcore.analysis.gan_quality import nearest_distances
 

@@ -179,7 +179,10 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
     mu, sigma = gaussian_stats(feats)
     out["quality/recognised"] = float(np.mean(hits))
     out["quality/confidence"] = float(np.mean(confs))
-    out["quality/fid"] = frechet_distance(mu, sigma, ref.mu, ref.sigma)
+    # A judge whose features do not vary over real drawings (a dead or untrained layer) sees every sample as
+    # the real mean: its distance would read 0, "perfect". It is undefined, and recorded as such.
+    spread = float(np.trace(ref.sigma)) if np.ndim(ref.sigma) == 2 else 0.0
+    out["quality/fid"] = frechet_distance(mu, sigma, ref.mu, ref.sigma) if spread > 1e-12 else float("nan")
     ratio = float(np.min(ratios)) if ratios else float("nan")
     out["quality/diversity"] = ratio
     out["quality/collapse"] = float(ratio < collapse_threshold) if ratios else float("nan")

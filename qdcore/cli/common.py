@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Annotated, Any, Optional
 
@@ -77,8 +78,20 @@ def load_selection(data: str, categories: str | None, per_class: int | None, see
 
 def print_json(obj: Any) -> None:
     """Print one JSON document on stdout (no Rich markup)."""
-    sys.stdout.write(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    # NaN and infinities (a metric that is undefined) become null: strict JSON that jq and browsers read.
+    sys.stdout.write(json.dumps(_strict(obj), indent=2, default=_jsonable, allow_nan=False) + "\n")
     sys.stdout.flush()
+
+
+def _strict(o: Any) -> Any:
+    """`o` with every non-finite float (Python's or numpy's) replaced by None, containers walked."""
+    if isinstance(o, dict):
+        return {k: _strict(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_strict(v) for v in o]
+    if isinstance(o, float) or type(o).__name__ in ("float32", "float64", "float16"):
+        return float(o) if math.isfinite(o) else None
+    return o
 
 
 def _jsonable(o: Any) -> Any:

@@ -77,7 +77,9 @@ def result_line(s: dict[str, Any]) -> str:
     """'judged 91.0% as intended · Frechet distance 12.3'."""
     if s.get("recognised") is None:
         return f"{s.get('epochs', 0)} epochs (no judge)"
-    return f"judged {_pct(s.get('recognised'))} as intended · Frechet distance {s.get('fid', 0):.1f}"
+    fid = _num(s.get("fid"))
+    shown = f"{fid:.1f}" if fid is not None and fid == fid else DASH  # NaN: the judge's features never vary
+    return f"judged {_pct(s.get('recognised'))} as intended · Frechet distance {shown}"
 
 
 def default_name(cfg: GanConfig) -> str:
