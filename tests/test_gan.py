@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from gan_runs import whole_and_resumed
 from qdcore.events import EpochEnd, ListSink, RunFailed, Samples
 from qdcore.store import Store
 from qdcore.train.gan_config import GanConfig
@@ -68,21 +69,9 @@ def test_tiny_runs_write_samples_and_metrics(judge_home, model, per_class):
 
 
 def test_resume_ends_at_the_same_epoch_count_and_weights(home):
-    from qdcore.runs.run import resume as resume_gan_run
-    from qdcore.runs.run import start as start_gan_run
-
     cfg = GanConfig(**TINY, no_judge=True)
     with Store(home) as store:
-        whole = start_gan_run(cfg, store)
-        calls = {"n": 0}
-
-        def stop_mid_epoch_1() -> bool:
-            calls["n"] += 1
-            return calls["n"] >= 4  # after step 4 of epoch 1's 6
-
-        part = start_gan_run(cfg, store, should_stop=stop_mid_epoch_1)
-        assert part.status == "interrupted" and store.get_run(part.run_id).status == "interrupted"
-        done = resume_gan_run(part.run_id, store)
+        whole, part, done = whole_and_resumed(cfg, store, 4)  # stopped after step 4 of epoch 1's 6
         assert done.status == "done" and done.summary["epochs"] == cfg.epochs
         epochs = [r.epoch for r in store.metrics(part.run_id) if r.split == "train" and r.name == "g_loss"]
         assert epochs == [1, 2]  # each epoch's row written once
@@ -115,23 +104,12 @@ def test_g_ema_is_the_moving_average_of_the_weights():
 def test_g_ema_samples_from_the_average_and_resumes_exactly(home, per_class):
     import torch
 
-    from qdcore.runs.run import resume as resume_gan_run
-    from qdcore.runs.run import start as start_gan_run
     from qdcore.train import gan_files
     from qdcore.train.checkpoint import load_states
 
     cfg = GanConfig(**TINY, no_judge=True, g_ema=0.8, per_class_gans=per_class)
     with Store(home) as store:
-        whole = start_gan_run(cfg, store)
-        calls = {"n": 0}
-
-        def stop_mid_epoch_1() -> bool:
-            calls["n"] += 1
-            return calls["n"] >= 4
-
-        part = start_gan_run(cfg, store, should_stop=stop_mid_epoch_1)
-        assert part.status == "interrupted"
-        done = resume_gan_run(part.run_id, store)
+        whole, part, done = whole_and_resumed(cfg, store, 4)
         whole_dir, done_dir = store.run_dir(whole.run_id), store.run_dir(done.run_id)
     stored = load_states(whole_dir / gan_files.MODEL_FILE, gan_files.FORMAT, "GAN weights")["modules"]
     again = load_states(done_dir / gan_files.MODEL_FILE, gan_files.FORMAT, "GAN weights")["modules"]

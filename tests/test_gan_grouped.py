@@ -140,22 +140,12 @@ def test_split_groups_train_the_same_pairs_and_resume_across_groupings(tmp_path)
 
 
 def test_tiny_per_class_run_writes_samples_and_resumes_to_the_same_epochs(home):
-    from qdcore.runs.run import resume as resume_gan_run
-    from qdcore.runs.run import start as start_gan_run
+    from gan_runs import whole_and_resumed
     from qdcore.train import gan_files
 
     cfg = GanConfig(**{**TINY_RUN, "d_dropout": 0.3, "keep_generators": True})
     with Store(home) as store:
-        whole = start_gan_run(cfg, store)
-        calls = {"n": 0}
-
-        def stop_mid_epoch_1() -> bool:
-            calls["n"] += 1
-            return calls["n"] >= 2
-
-        part = start_gan_run(cfg, store, should_stop=stop_mid_epoch_1)
-        assert part.status == "interrupted"
-        done = resume_gan_run(part.run_id, store)
+        whole, part, done = whole_and_resumed(cfg, store, 2)
         assert done.status == "done" and done.summary["epochs"] == cfg.epochs
         assert store.get_run(part.run_id).summary["pairs_per_group"] == [3]
         epochs = [r.epoch for r in store.metrics(part.run_id) if r.split == "train" and r.name == "d_real"]
