@@ -103,28 +103,14 @@ def _gan_train(
     json_out: JsonOpt = False,
 ) -> None:
     """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
-    from qdcore.cli.train import StopFlag, relaunch_under_torchrun
-    from qdcore.runs import run as runs
-    from qdcore.runs.kinds import config_from_text, get_kind
+    from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
 
     relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
-    store = _store()
     progress = GanProgressSink(err_console if json_out else console)
-    if (resume is not None or run_id is not None) and ([k for k in options if k != "device"] or config):
-        raise ConfigError("--resume continues a run with its stored config; drop the other options "
-                          "(only --device may change)")
-    with StopFlag() as flag:
-        try:
-            if resume is not None:
-                outcome = runs.resume(_run_id(store, resume), store, progress, flag, device=options.get("device"))
-            else:
-                if run_id is not None:
-                    cfg = get_kind("gan").config.from_dict(store.get_run(run_id).config, f"run {run_id} config")
-                else:
-                    cfg = config_from_text(options, None, config, kind="gan")
-                outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
-        finally:
-            progress.close()
+    outcome = train_or_resume(options, progress, default_kind="gan", config=config, resume=resume, run_id=run_id,
+                              resume_ref=_run_id)
+    if outcome.run_id is None:  # a rank other than 0 under torchrun: rank 0 reports
+        return
     report = {"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
               **outcome.summary}
     if json_out:

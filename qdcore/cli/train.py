@@ -95,49 +95,11 @@ def _train_options(
 ) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
-    from qdcore.runs import run as runs
-    from qdcore.store import Store
+
     relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
-    store = Store()
     progress = RichProgressSink(err_console if json_out else console)
-    if resume is not None or run_id is not None:
-        changed = [k for k in options if k != "device"]
-        if changed or config or preset or kind:
-            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset/--kind"
-            what = "--resume continues a run" if resume is not None else "--run-id trains a created run"
-            raise ConfigError(f"{what} with its stored config; drop {flags} (only --device may change)")
-    if resume is not None:
-        from qdcore.runs.refs import resumable_kinds
-
-        rid = run_ref(store, resume, resumable_kinds())
-        from qdcore.runs.kinds import find_kind
-
-        progress.kind = find_kind(store.get_run(rid).kind)
-        with StopFlag() as flag:
-            try:
-                outcome = runs.resume(rid, store, progress, flag, device=options.get("device"))
-            finally:
-                progress.close()
-    else:
-        if run_id is not None:
-            from qdcore.runs.kinds import get_kind
-
-            rec = store.get_run(run_id)
-            cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {run_id} config")
-            if options.get("device"):
-                cfg = cfg.replace(device=options["device"])
-        else:
-            from qdcore.runs.kinds import config_from_text
-
-            cfg = config_from_text(options, preset, config, kind)
-        from qdcore.runs.kinds import kind_of
-
-        progress.kind = kind_of(cfg)
-        with StopFlag() as flag:
-            try:
-                outcome = runs.start(cfg, store, progress, flag, run_id=run_id)
-            finally:
-                progress.close()
+    outcome = train_or_resume(options, progress, kind=kind, config=config, preset=preset, resume=resume,
+                              run_id=run_id)
     if outcome.run_id is None:  # a rank other than 0: rank 0 reports
         return
     report = _report(outcome)
@@ -150,6 +112,52 @@ def _train_options(
             err_console.print(f"run {report['run_id']} {outcome.status}; continue it with 'qd train --resume "
                               f"{report['run_id']}'", highlight=False)
         raise typer.Exit(_INTERRUPTED_EXIT)
+
+
+def train_or_resume(options: dict[str, Any], progress: Any, *, kind: str | None = None, default_kind: str | None = None,
+                    config: Path | None = None, preset: str | None = None, resume: str | None = None,
+                    run_id: int | None = None, resume_ref: Any = None) -> Any:
+    """Start a run, train the run a launcher created (--run-id) or resume one: the path of `qd train` and `qd gan train`.
+
+    kind: the user's --kind; default_kind: the kind the command trains when none is given (qd gan train: gan);
+    resume_ref(store, ref) -> run id: how --resume names a run (default: any resumable kind)."""
+    from qdcore.runs import run as runs
+    from qdcore.runs.kinds import config_from_text, find_kind, get_kind, kind_of
+    from qdcore.store import Store
+
+    store = Store()
+    if resume is not None or run_id is not None:
+        changed = [k for k in options if k != "device"]
+        if changed or config or preset or kind:
+            flags = ", ".join("--" + k.replace("_", "-") for k in changed) or "--config/--preset/--kind"
+            what = "--resume continues a run" if resume is not None else "--run-id trains a created run"
+            raise ConfigError(f"{what} with its stored config; drop {flags} (only --device may change)")
+    if resume is not None:
+        if resume_ref is None:
+            from qdcore.runs.refs import resumable_kinds
+
+            rid = run_ref(store, resume, resumable_kinds())
+        else:
+            rid = resume_ref(store, resume)
+        progress.kind = find_kind(store.get_run(rid).kind)
+        with StopFlag() as flag:
+            try:
+                return runs.resume(rid, store, progress, flag, device=options.get("device"))
+            finally:
+                progress.close()
+    if run_id is not None:
+        rec = store.get_run(run_id)
+        cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {run_id} config")
+        if options.get("device"):
+            cfg = cfg.replace(device=options["device"])
+    else:
+        cfg = config_from_text(options, preset, config, kind or default_kind)
+    progress.kind = kind_of(cfg)
+    with StopFlag() as flag:
+        try:
+            return runs.start(cfg, store, progress, flag, run_id=run_id)
+        finally:
+            progress.close()
 
 
 def _report(outcome) -> dict[str, Any]:
