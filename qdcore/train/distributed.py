@@ -50,6 +50,12 @@ def join(device: torch.device, world_size: int) -> None:
 def leave() -> None:
     """Leave the process group (end of training)."""
     if dist.is_available() and dist.is_initialized():
+        # DDP wrappers no longer referenced but not yet collected hold the group's Gloo threads; destroyed after
+        # the group, at interpreter exit, they can abort the process ("terminate called without an active
+        # exception"), and torchrun then kills the other ranks. Collect them while the group still exists.
+        import gc
+
+        gc.collect()
         try:
             dist.destroy_process_group()
         except Exception:  # noqa: BLE001 - a peer already gone: nothing left to leave

@@ -169,6 +169,8 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     with reported(emit):
         result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
                         judge if rt.rank == 0 else None, memory_budget)
+    for p in result.pairs:  # the DDP views go before the group does (see dist.leave)
+        p.g_step = p.d_step = None
     # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
     dist.barrier()
     dist.leave()
