@@ -89,8 +89,10 @@ def _strict(o: Any) -> Any:
         return {k: _strict(v) for k, v in o.items()}
     if isinstance(o, (list, tuple)):
         return [_strict(v) for v in o]
-    if isinstance(o, float) or type(o).__name__ in ("float32", "float64", "float16"):
-        return float(o) if math.isfinite(o) else None
+    if isinstance(o, float):  # numpy's float64 is a float too
+        return o if math.isfinite(o) else None
+    if getattr(o, "dtype", None) is not None and getattr(o, "ndim", None) == 0 and o.dtype.kind == "f":
+        return float(o) if math.isfinite(float(o)) else None  # numpy float16/32 scalars, read without numpy
     return o
 
 

@@ -95,7 +95,7 @@ def load_spec(path: str | Path) -> StudySpec:
             doc = json.load(f) if p.suffix.lower() == ".json" else tomllib.load(f)
     except FileNotFoundError:
         raise ConfigError(f"study spec {str(p)!r} does not exist; give a TOML file or a named study "
-                          "(see 'qd study list-named')") from None
+                          "(see 'qd study named')") from None
     except OSError as e:
         raise ConfigError(f"cannot read study spec {str(p)!r}: {e.strerror or e}") from None
     except ValueError as e:  # TOMLDecodeError and JSONDecodeError are ValueErrors
