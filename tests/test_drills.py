@@ -229,3 +229,39 @@ def test_written_files_follow_the_umask(tmp_path, mask):
     finally:
         os.umask(old)
     assert (os.stat(tmp_path / "model.json").st_mode & 0o777) == 0o666 & ~mask
+
+
+def test_sigkill_of_a_grouped_ema_gan_run_resumes_to_every_epoch_once(home):
+    """kill -9 of `qd gan train --per-class-gans --g-ema` after some epochs: resume finishes, no epoch lost or twice."""
+    import signal
+    import time
+
+    env = {**os.environ, "QD_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    args = ["gan", "train", "--categories", "circle,star", "--per-class-gans", "--per-class", "400", "--epochs", "60",
+            "--no-judge", "--g-ema", "0.9", "-b", "32", "--g-width", "4", "--d-width", "4", "--latent-dim", "8"]
+    child = subprocess.Popen([sys.executable, "-m", "qdcore.cli.main", *args], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait for two finished epochs (their rows), then kill without warning
+            with Store(home) as store:
+                runs = store.list_runs()
+                done = {r.epoch for r in store.metrics(runs[0].id) if r.split == "train"} if runs else set()
+            if len(done) >= 2 or child.poll() is not None:
+                break
+            time.sleep(0.2)
+        assert child.poll() is None, "the run ended before it could be killed; give it more epochs"
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    with Store(home) as store:  # opening the store reaps the run whose process is gone
+        rid = store.list_runs()[0].id
+        assert store.get_run(rid).status == "interrupted"
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "gan", "train", "--resume", str(rid)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    with Store(home) as store:
+        epochs = sorted(r.epoch for r in store.metrics(rid) if r.split == "train" and r.name == "g_loss")
+        assert epochs == list(range(1, 61)) and store.get_run(rid).status == "done"
