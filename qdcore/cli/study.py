@@ -19,6 +19,9 @@ app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables
 StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default 1; with --per-gpu: K per GPU).")]
 PerGpuOpt = Annotated[Optional[int], typer.Option("--per-gpu", min=1, help="Trials at once on each GPU (small models leave a GPU idle); ignored without CUDA.")]
+SpecArg = Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)]
+NamedCategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")]
+SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")]
 
 
 def _store():
@@ -140,11 +143,11 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
 
 @app.command("run")
 def run_cmd(
-    spec: Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)],
+    spec: SpecArg,
     quick: Annotated[bool, typer.Option("--quick", help="Named studies: a small grid that runs in minutes on a CPU.")] = False,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: drawings to use (demo, cache or a PATH).")] = None,
-    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")] = None,
-    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")] = None,
+    categories: NamedCategoriesOpt = None,
+    seeds: SeedsOpt = None,
     workers: WorkersOpt = None,
     per_gpu: PerGpuOpt = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; attach with qdtui or 'qd study status'.")] = False,
@@ -389,11 +392,11 @@ def report_cmd(study: StudyArg,
 
 @app.command("estimate")
 def estimate_cmd(
-    spec: Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)],
+    spec: SpecArg,
     quick: Annotated[bool, typer.Option("--quick", help="Named studies: the --quick grid.")] = False,
     data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
-    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")] = None,
-    seeds: Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")] = None,
+    categories: NamedCategoriesOpt = None,
+    seeds: SeedsOpt = None,
     device: Annotated[str, typer.Option("--device", help="Where to time the engine: auto, cpu, cuda or mps.")] = "auto",
     workers: WorkersOpt = None,
     per_gpu: PerGpuOpt = None,
