@@ -106,3 +106,11 @@ def percent_ci(v: Any, lo: Any, hi: Any, digits: int = 1) -> str:
 def printable(text: Any) -> str:
     """User-supplied text with control characters escaped (\\x1b, \\n, ...), safe to print on one line."""
     return literal(text)
+
+
+def kept_note(summary: dict[str, Any]) -> str:
+    """'' when a summary's per-drawing views hold every drawing, else a clause saying how many they hold."""
+    n, kept = summary.get("n"), summary.get("kept")
+    if not isinstance(n, int) or not isinstance(kept, int) or kept >= n:
+        return ""
+    return f"the drawing views hold a random {kept:,} of them"

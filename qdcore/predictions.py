@@ -3,6 +3,10 @@
 Members: probs float32 (N, C) softmax, labels int64 (N,), classes str (C,), images uint8 (N, 28, 28),
 provenance str (N,) as 'file#row'. No pickles. Light readers load only the members they need (the
 drawings are the bulk of the file).
+
+A split larger than KEEP drawings (all 345 categories: 5 million test drawings, 7 GB of probabilities)
+keeps the per-drawing members for a fixed random KEEP of them, and adds the counts over every drawing:
+all_confusion int64 (C, C) and all_top5 int64 (), from which top-1, top-5 and the per-class table come.
 """
 
 from __future__ import annotations
@@ -18,6 +22,33 @@ from qdcore.paths import atomic_write_bytes
 from qdcore.train.artifacts import PREDICTIONS_FILE
 
 MEMBERS = ("probs", "labels", "classes", "images", "provenance")
+TOTALS = ("all_confusion", "all_top5")  # only in a file that keeps a sample
+KEEP = 100_000  # drawings whose own predictions a file keeps: 138 MB of probabilities at 345 classes
+
+
+@dataclass
+class Totals:
+    """Counts over every drawing evaluated, where a Predictions keeps only a sample of them."""
+
+    confusion: np.ndarray  # int64 (C, C): rows the true class, columns the predicted one
+    top5: int  # drawings whose true class is among the five highest scores
+
+    @property
+    def n(self) -> int:
+        return int(self.confusion.sum())
+
+    @property
+    def top1(self) -> int:
+        return int(np.trace(self.confusion))
+
+
+def kept_rows(n: int, keep: int | None = None) -> np.ndarray | None:
+    """The rows of n drawings whose predictions are kept: all of them (None) up to `keep`, else a fixed random
+    `keep` of them in their order (the same for every run, so a re-evaluation keeps the same drawings)."""
+    keep = KEEP if keep is None else keep
+    if n <= keep:
+        return None
+    return np.sort(np.random.default_rng(0x9D).choice(n, size=keep, replace=False))
 
 
 @dataclass
@@ -29,6 +60,7 @@ class Predictions:
     classes: list[str]
     images: np.ndarray  # uint8 (N, 28, 28)
     provenance: list[str]  # 'file#row' per drawing
+    totals: Totals | None = None  # counts over the whole split, where these rows are a sample of it
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -41,20 +73,23 @@ class Predictions:
     def save(self, path: Path) -> None:
         """Write predictions.npz atomically."""
         buf = io.BytesIO()
+        totals = {} if self.totals is None else {"all_confusion": np.asarray(self.totals.confusion, np.int64),
+                                                 "all_top5": np.int64(self.totals.top5)}
         np.savez_compressed(buf, probs=self.probs.astype(np.float32), labels=self.labels.astype(np.int64),
                             classes=np.array(self.classes, dtype=str), images=self.images.astype(np.uint8),
-                            provenance=np.array(self.provenance, dtype=str))
+                            provenance=np.array(self.provenance, dtype=str), **totals)
         atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
     def load(cls, path: Path) -> "Predictions":
         """Read a whole predictions.npz, checking that its arrays fit together."""
-        parts = read_members(path, *MEMBERS)
+        parts = read_members(path, *MEMBERS, *TOTALS)
         bad = _problem(parts)
         if bad:
             raise StoreError(f"{path} {bad}; {_REDO}")
+        totals = Totals(parts["all_confusion"], int(parts["all_top5"])) if "all_confusion" in parts else None
         return cls(parts["probs"], parts["labels"], [str(c) for c in parts["classes"]], parts["images"],
-                   [str(p) for p in parts["provenance"]])
+                   [str(p) for p in parts["provenance"]], totals)
 
 
 _REDO = "re-run 'qd eval RUN' or retrain the run"
@@ -66,14 +101,15 @@ def run_file(run_dir: Path) -> Path:
 
 
 def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
-    """Only the named members of a predictions.npz (StoreError naming the file when missing or unreadable)."""
+    """Only the named members of a predictions.npz (StoreError naming the file when missing or unreadable);
+    the TOTALS members are left out where the file has none."""
     import zipfile
 
     from qdcore.errors import DataError
     from qdcore.paths import regular_file
 
     path = Path(path)
-    unknown = [n for n in names if n not in MEMBERS]
+    unknown = [n for n in names if n not in MEMBERS + TOTALS]
     if unknown:
         raise ValueError(f"predictions have no member {unknown[0]!r}; members: {', '.join(MEMBERS)}")
     if not path.exists():
@@ -81,7 +117,7 @@ def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
     try:
         regular_file(path, "a predictions file")
         with np.load(path, allow_pickle=False) as z:
-            return {n: z[n] for n in names}
+            return {n: z[n] for n in names if n in MEMBERS or n in z.files}
     except DataError as e:
         raise StoreError(str(e)) from None
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile, MemoryError) as e:
@@ -108,6 +144,14 @@ def _problem(p: dict[str, np.ndarray]) -> str:
         return f"has drawings of shape {images.shape} {images.dtype}, not ({n}, 28, 28) uint8"
     if prov.shape != (n,):
         return f"has {prov.size} provenance entries for {n} drawings"
+    if ("all_confusion" in p) != ("all_top5" in p):
+        return "has only one of its two whole-split counts"
+    if "all_confusion" in p:
+        cm, top5 = p["all_confusion"], p["all_top5"]
+        if cm.shape != (c, c) or cm.dtype.kind not in "iu" or (cm.size and cm.min() < 0) or cm.sum() < n:
+            return f"has whole-split counts of shape {cm.shape} that do not fit its {n} drawings and {c} classes"
+        if top5.shape != () or top5.dtype.kind not in "iu" or not np.trace(cm) <= top5 <= cm.sum():
+            return "has a whole-split top-5 count outside its whole-split top-1 count and size"
     return ""
 
 

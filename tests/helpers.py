@@ -41,3 +41,13 @@ def google_order(root: Path) -> list[str]:
     """The categories whose .npy rows follow the order of their simplified .ndjson lines (from INDEX.tsv)."""
     lines = (root / "numpy_bitmap" / "INDEX.tsv").read_text().splitlines()[1:]
     return [ln.split("\t")[0] for ln in lines if ln.split("\t")[2] == "google-order"]
+
+
+def npy_folder(path: Path, categories: tuple[str, ...], per_file: int) -> str:
+    """A folder of Google-layout uint8 (n, 784) files of sparse random strokes, one per category."""
+    rng = np.random.default_rng(0)
+    for cat in categories:
+        a = rng.integers(0, 256, (per_file, 784), dtype=np.uint8)
+        a[a < 200] = 0
+        np.save(Path(path) / f"{cat}.npy", a)
+    return str(path)

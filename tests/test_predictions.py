@@ -38,3 +38,29 @@ def test_missing_and_unreadable_files_name_the_file(tmp_path) -> None:
     bad.write_bytes(b"not a zip")
     with pytest.raises(StoreError, match="not a readable predictions file"):
         Predictions.load(bad)
+
+
+def test_whole_split_counts_round_trip_and_bad_ones_are_refused(tmp_path) -> None:
+    p = _sample()
+    cm = np.array([[30, 2, 0], [1, 40, 5], [0, 3, 19]])
+    p.totals = predictions.Totals(cm, 97)
+    path = predictions.run_file(tmp_path)
+    p.save(path)
+    back = Predictions.load(path)
+    assert np.array_equal(back.totals.confusion, cm) and back.totals.top5 == 97
+    assert (back.totals.n, back.totals.top1) == (100, 89)
+    assert predictions.count(path) == 5  # the drawings kept, not the split
+    for confusion, top5, why in ((cm[:2, :2], 97, "whole-split counts of shape"), (-cm, 97, "whole-split counts"),
+                                 (np.zeros((3, 3), int), 0, "whole-split counts"),  # fewer than the kept rows
+                                 (cm, 88, "top-5 count"), (cm, 101, "top-5 count")):
+        p.totals = predictions.Totals(confusion, top5)
+        p.save(path)
+        with pytest.raises(StoreError, match=why):
+            Predictions.load(path)
+
+
+def test_kept_rows_are_all_up_to_keep_then_a_fixed_sorted_sample() -> None:
+    assert predictions.kept_rows(10, keep=10) is None
+    rows = predictions.kept_rows(1000, keep=100)
+    assert len(rows) == 100 and np.all(np.diff(rows) > 0) and rows.max() < 1000
+    assert np.array_equal(rows, predictions.kept_rows(1000, keep=100))  # re-evaluating keeps the same drawings

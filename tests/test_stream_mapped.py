@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 import torch
+from helpers import npy_folder
 
 from qdcore.data import mapped
 from qdcore.data.mapped import MappedImages
@@ -17,13 +18,7 @@ CATS = ("apple", "cat", "fish", "house")
 
 
 def _folder(tmp_path, per_file: int):
-    """Google-layout uint8 (n, 784) files of sparse random strokes."""
-    rng = np.random.default_rng(0)
-    for cat in CATS:
-        a = rng.integers(0, 256, (per_file, 784), dtype=np.uint8)
-        a[a < 200] = 0
-        np.save(tmp_path / f"{cat}.npy", a)
-    return str(tmp_path)
+    return npy_folder(tmp_path, CATS, per_file)
 
 
 def _cfg(data: str, **kw) -> TrainConfig:

@@ -60,38 +60,49 @@ def macro_average(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
-    """Share of rows whose true class is among the k highest scores (k clipped to the class count)."""
+def topk_hits(probs: np.ndarray, labels: np.ndarray, k: int) -> int:
+    """Rows whose true class is among the k highest scores (k clipped to the class count)."""
     probs = np.asarray(probs)
     labels = np.asarray(labels, dtype=np.int64)
     n = labels.shape[0]
     if n == 0:
-        return 0.0
+        return 0
     k = max(1, min(int(k), probs.shape[1]))
     if k == 1:
-        return float((probs.argmax(axis=1) == labels).mean())
+        return int((probs.argmax(axis=1) == labels).sum())
     # rank = number of classes scoring strictly higher than the truth; ties count in the model's favour
     true_score = probs[np.arange(n), labels]
     rank = (probs > true_score[:, None]).sum(axis=1)
-    return float((rank < k).mean())
+    return int((rank < k).sum())
+
+
+def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """Share of rows whose true class is among the k highest scores (k clipped to the class count)."""
+    n = np.asarray(labels).shape[0]
+    return topk_hits(probs, labels, k) / n if n else 0.0
 
 
 def summarize(pred) -> dict[str, Any]:
-    """Top-1, top-5 (with Wilson 95% intervals), per-class rows, macro averages and the confusion matrix of a Predictions."""
+    """Top-1, top-5 (with Wilson 95% intervals), per-class rows, macro averages and the confusion matrix of a
+    Predictions: over every drawing evaluated where it keeps only a sample of them (its totals); `kept` says how
+    many drawings the per-drawing views hold."""
     n_cls = len(pred.classes)
-    predicted = pred.predicted
-    cm = confusion_matrix(pred.labels, predicted, n_cls)
+    if pred.totals is not None:
+        cm = np.asarray(pred.totals.confusion, np.int64)
+        n, hit1, hit5 = pred.totals.n, pred.totals.top1, pred.totals.top5
+    else:
+        cm = confusion_matrix(pred.labels, pred.predicted, n_cls)
+        n = int(len(pred.labels))
+        hit1, hit5 = topk_hits(pred.probs, pred.labels, 1), topk_hits(pred.probs, pred.labels, 5)
     rows = rows_from_confusion(cm, list(pred.classes))
-    n = int(len(pred.labels))
-    top1, top5 = topk_accuracy(pred.probs, pred.labels, 1), topk_accuracy(pred.probs, pred.labels, 5)
     return {
         "n": n,
+        "kept": int(len(pred.labels)),
         "classes": list(pred.classes),
-        "top1": top1,
-        "top5": top5,
-        # counts from the rates are exact: each rate is a mean of n booleans
-        "top1_ci": rate_interval(round(top1 * n), n),
-        "top5_ci": rate_interval(round(top5 * n), n),
+        "top1": hit1 / n if n else 0.0,
+        "top5": hit5 / n if n else 0.0,
+        "top1_ci": rate_interval(hit1, n),
+        "top5_ci": rate_interval(hit5, n),
         "per_class": rows,
         "macro": macro_average(rows),
         "confusion": cm.tolist(),

@@ -128,7 +128,7 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dic
     around = worst.around_percentile(ranking, percentile, min(top, len(ranking)))
     rows_at = {int(i): r for i, r in zip(ranking.order.tolist(), worst.ranking_rows(pred, ranking))}
     report: dict[str, Any] = {
-        "n": summ["n"], "classes": summ["classes"], "top1": summ["top1"], "top5": summ["top5"],
+        "n": summ["n"], "kept": summ["kept"], "classes": summ["classes"], "top1": summ["top1"], "top5": summ["top5"],
         "macro": summ["macro"], "per_class": summ["per_class"], "confusion": summ["confusion"],
         "pairs": [p.to_dict() for p in all_pairs[:top]],
         "worst": {**worst.summary(pred, ranking), "percentile": percentile,

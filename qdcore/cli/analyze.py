@@ -9,7 +9,7 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes
 from qdcore.cli.train import RunArg, run_ref
-from qdcore.fmt import percent
+from qdcore.fmt import kept_note, percent
 
 
 def register(app: typer.Typer) -> None:
@@ -51,7 +51,9 @@ def analyze(
 def _print(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    console.print(f"[bold]run {report['run']}[/]: {report['n']} test drawings, {len(report['classes'])} classes, "
+    kept = kept_note(report)
+    console.print(f"[bold]run {report['run']}[/]: {report['n']} test drawings{' (' + kept + ')' if kept else ''}, "
+                  f"{len(report['classes'])} classes, "
                   f"top-1 {percent(report['top1'], 2)}, top-5 {percent(report['top5'], 2)}, macro F1 {report['macro']['f1']:.3f}")
     t = Table(title="Most confused pairs", title_justify="left")
     for col in ("class A", "class B", "A as B", "B as A", "% of pair"):

@@ -322,8 +322,9 @@ class _Trainer:
             labels = np.asarray(splits.test.labels, np.int64)
             loss, top1, top5 = metrics_of(probs, labels)
             summary.update({"test_loss": loss, "test_top1": top1, "test_top5": top5})
-            preds = Predictions(probs, labels, self.classes, np.asarray(splits.test.images, np.uint8).reshape(-1, 28, 28),
-                                [splits.test.provenance(i) for i in range(len(splits.test))])
+            from qdcore.train.evaluate import kept_predictions
+
+            preds = kept_predictions(splits.test, labels, self.classes, probs, None, None)
             if self.out_dir is not None:
                 preds.save(self.out_dir / PREDICTIONS_FILE)
         self.emit(RunFinished("done", summary))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -79,6 +80,15 @@ def all_sum(*values: torch.Tensor | float | int, device: torch.device) -> list[f
     if active():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()
+
+
+def all_sum_array(a: np.ndarray, device: torch.device) -> np.ndarray:
+    """An int64 array summed over all ranks (same shape on every rank), in one collective."""
+    if not active():
+        return a
+    t = torch.as_tensor(np.ascontiguousarray(a, np.int64), device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.cpu().numpy()
 
 
 def all_min(value: int, device: torch.device) -> int:

@@ -23,13 +23,13 @@ from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, null_sink, reported
 from qdcore.paths import atomic_write_bytes
-from qdcore.predictions import Predictions
+from qdcore.predictions import Predictions, kept_rows
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
 from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime, resolve
-from qdcore.train.evaluate import evaluate
+from qdcore.train.evaluate import evaluate, kept_predictions
 from qdcore.train.gpudata import Augment, DeviceData, seed_for
 from qdcore.train.rng import rng_state, set_rng_state
 
@@ -456,13 +456,16 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         model = model.to(memory_format=torch.contiguous_format)
         # Eager for the test pass: a compiled graph asserts the strides it was traced with.
         net = fast_view(model)
-    test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=True, shard=True)
+    # A test split over KEEP drawings is counted whole; only a fixed sample's probabilities are kept.
+    rows = kept_rows(len(test_data))
+    test = evaluate(net, test_data, rt, cfg.eval_batch_size, keep_probs=rows is None, shard=True)
     summary.update({"test_loss": test.loss, "test_top1": test.top1, "test_top5": test.top5})
     preds = None
     if test.n:
-        preds = Predictions(test.probs, np.asarray(splits.test.labels, np.int64), classes,
-                            np.asarray(splits.test.images, np.uint8).reshape(-1, 28, 28),
-                            [splits.test.provenance(i) for i in range(len(splits.test))])
+        probs = test.probs if rows is None else evaluate(net, test_data.take(rows), rt, cfg.eval_batch_size,
+                                                          keep_probs=True, shard=True).probs
+        preds = kept_predictions(splits.test, np.asarray(splits.test.labels, np.int64), classes, probs, rows,
+                                 None if rows is None else test.totals())
         if out_dir is not None:
             preds.save(out_dir / PREDICTIONS_FILE)
     emit(RunFinished("done", summary))

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.errors import ConfigError, DataError
-from qdcore.predictions import Predictions
+from qdcore.predictions import Predictions, Totals, kept_rows
 from qdcore.train.artifacts import PREDICTIONS_FILE
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gpudata import DeviceData
@@ -22,13 +22,18 @@ if TYPE_CHECKING:
 
 @dataclass
 class EvalResult:
-    """Mean loss, top-1 and top-5 on a split; probs (N, C) float32 when asked for."""
+    """Mean loss, top-1 and top-5 on a split; probs (N, C) float32 when asked for; the confusion counts."""
 
     loss: float
     top1: float
     top5: float
     n: int
     probs: np.ndarray | None = None
+    confusion: np.ndarray | None = None  # int64 (C, C), rows the true class
+
+    def totals(self) -> Totals:
+        """The counts a predictions file keeps over the whole split."""
+        return Totals(self.confusion, round(self.top5 * self.n))
 
 
 def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int = 1024,
@@ -47,8 +52,8 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=rt.device)
-    hit1 = torch.zeros((), device=rt.device, dtype=torch.int64)
     hit5 = torch.zeros((), device=rt.device, dtype=torch.int64)
+    cm = None
     chunks = []
     try:
         with torch.inference_mode():
@@ -58,17 +63,19 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
                     logits = model(x)
                 logits = logits.float()
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")
-                k = min(5, logits.shape[1])
-                top = logits.topk(k, dim=1).indices
+                c = logits.shape[1]
+                top = logits.topk(min(5, c), dim=1).indices
                 # argmax, not top[:, 0]: on tied (bf16) logits it picks the first class, as predictions.npz does.
-                hit1 += (logits.argmax(dim=1) == y).sum()
+                cells = torch.bincount(y * c + logits.argmax(dim=1), minlength=c * c)
+                cm = cells if cm is None else cm + cells
                 hit5 += (top == y[:, None]).any(dim=1).sum()
                 if keep_probs:
                     chunks.append(logits.softmax(dim=1).cpu())
     finally:
         model.train(was_training)
     probs = torch.cat(chunks).numpy().astype(np.float32) if keep_probs else None
-    return EvalResult(loss_sum.item() / n, hit1.item() / n, hit5.item() / n, n, probs)
+    confusion = cm.reshape(c, c).cpu().numpy().astype(np.int64)
+    return EvalResult(loss_sum.item() / n, int(np.trace(confusion)) / n, hit5.item() / n, n, probs, confusion)
 
 
 def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int,
@@ -80,13 +87,19 @@ def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, bat
     m = part.n
     loss, hit1, hit5 = (0.0, 0.0, 0.0) if m == 0 else (part.loss * m, part.top1 * m, part.top5 * m)
     loss, hit1, hit5 = dist.all_sum(loss, hit1, hit5, device=rt.device)
+    confusion = None
+    if n:
+        # A rank with no rows (fewer drawings than ranks) learns the class count from the others.
+        c = -dist.all_min(-(0 if part.confusion is None else part.confusion.shape[0]), rt.device)
+        local = part.confusion if part.confusion is not None else np.zeros((c, c), np.int64)
+        confusion = dist.all_sum_array(local, rt.device)
     probs = None
     if keep_probs:
         local = torch.as_tensor(part.probs if m else np.zeros((0, 0), np.float32), device=rt.device)
         probs = dist.gather_rows(local, n).cpu().numpy() if n else np.zeros((0, 0), np.float32)
     if n == 0:
         return EvalResult(float("nan"), float("nan"), float("nan"), 0, probs)
-    return EvalResult(loss / n, round(hit1) / n, round(hit5) / n, n, probs)
+    return EvalResult(loss / n, round(hit1) / n, round(hit5) / n, n, probs, confusion)
 
 
 def predict_probs(model: torch.nn.Module, images: np.ndarray, rt: Runtime, batch_size: int = 1024) -> np.ndarray:
@@ -111,13 +124,32 @@ def labels_for(ds, model_classes: list[str], where: str = "the data") -> np.ndar
     return lut[ds.labels]
 
 
-def predictions_for(model: torch.nn.Module, ds, model_classes: list[str], rt: Runtime,
-                    batch_size: int = 1024) -> Predictions:
-    """Predictions (probabilities, truth, drawings, provenance) of a model on a DrawingSet."""
-    labels = labels_for(ds, model_classes)
-    probs = predict_probs(model, ds.images, rt, batch_size)
-    return Predictions(probs, labels, list(model_classes), np.asarray(ds.images, np.uint8).reshape(-1, 28, 28),
-                       [ds.provenance(i) for i in range(len(ds))])
+def kept_predictions(ds, labels: np.ndarray, classes: list[str], probs: np.ndarray, rows: np.ndarray | None,
+                     totals: Totals | None) -> Predictions:
+    """Predictions of the drawings of ds at rows (all for None; probs are theirs), reading only those drawings."""
+    part = ds if rows is None else ds.subset(rows)
+    return Predictions(probs, labels if rows is None else labels[rows], list(classes),
+                       np.asarray(part.images, np.uint8).reshape(-1, 28, 28),
+                       [part.provenance(i) for i in range(len(part))], totals)
+
+
+def predict_in_chunks(predict: Callable[[np.ndarray], np.ndarray], images: Any, labels: np.ndarray,
+                      n_classes: int, rows: np.ndarray | None) -> tuple[np.ndarray, Totals | None]:
+    """The probabilities of the kept rows (all for None) and, where rows is a sample, the counts over every
+    drawing, reading the drawings a chunk at a time (a memory-mapped selection is never copied whole)."""
+    from qdcore.analysis.metrics import confusion_matrix, topk_hits
+    from qdcore.data.mapped import CHUNK, chunks
+
+    cm, top5, kept = np.zeros((n_classes, n_classes), np.int64), 0, []
+    for i, part in enumerate(chunks(images, CHUNK)):
+        start, stop = i * CHUNK, i * CHUNK + len(part)
+        p = np.asarray(predict(part), np.float32)
+        y = labels[start:stop]
+        cm += confusion_matrix(y, p.argmax(axis=1), n_classes)
+        top5 += topk_hits(p, y, 5)
+        kept.append(p if rows is None else p[rows[(rows >= start) & (rows < stop)] - start])
+    probs = np.concatenate(kept) if kept else np.zeros((0, n_classes), np.float32)
+    return probs, None if rows is None else Totals(cm, top5)
 
 
 # -- a stored run: `qd eval RUN` and the TUI's evaluate key ------------------------------------------
@@ -169,7 +201,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
             raise DataError(f"{source.location} holds none of the model's {len(model_classes)} classes "
                             f"({', '.join(model_classes[:4])}{' ...' if len(model_classes) > 4 else ''})")
         categories = ",".join(chosen)
-    return select(source, categories, per_class, seed, imbalance)
+    return select(source, categories, per_class, seed, imbalance, mapped=True)
 
 
 def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
@@ -202,7 +234,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
 
     run_dir = store.run_dir(run_id, create=False)
     if data is None:
-        ds = load_splits(cfg, synthetic=False).test
+        ds = load_splits(cfg, synthetic=False, mapped=True).test
         if list(ds.classes) != classes:
             raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
                             "evaluate it with 'qd eval RUN --data ...' and matching --categories")
@@ -214,9 +246,9 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
         labels_for(ds, classes, where=str(data))  # the one-line error names the data before any work
         where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
     labels = labels_for(ds, classes)
-    images = np.asarray(ds.images, np.uint8).reshape(-1, 28, 28)
-    preds = Predictions(np.asarray(predict(images), np.float32), labels, list(classes), images,
-                        [ds.provenance(i) for i in range(len(ds))])
+    rows = kept_rows(len(ds))
+    probs, totals = predict_in_chunks(predict, ds.images, labels, len(classes), rows)
+    preds = kept_predictions(ds, labels, classes, probs, rows, totals)
     path = None
     if data is None:
         path = run_dir / PREDICTIONS_FILE

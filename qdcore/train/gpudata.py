@@ -84,6 +84,14 @@ class DeviceData:
         part.device, part.channels_last = self.device, self.channels_last
         return part
 
+    def take(self, rows: np.ndarray) -> "DeviceData":
+        """The drawings at rows (copied on the device): the sample a predictions file keeps."""
+        idx = torch.as_tensor(np.asarray(rows, np.int64), device=self.device)
+        part = DeviceData.__new__(DeviceData)
+        part.images, part.labels = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+        part.device, part.channels_last = self.device, self.channels_last
+        return part
+
     def scaled(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """An unaugmented slice (evaluation in order)."""
         x = self.images[start:stop].unsqueeze(1).to(torch.float32).div_(255.0)

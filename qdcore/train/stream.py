@@ -121,6 +121,10 @@ class StreamData:
         return StreamData(self.images[rank::world_size], self.labels[rank::world_size], self.device,
                           self.channels_last, self.chunk)
 
+    def take(self, rows: np.ndarray) -> "StreamData":
+        """The drawings at rows (lazy: nothing read)."""
+        return StreamData(self.images.take(rows), self.labels[rows], self.device, self.channels_last, self.chunk)
+
     def scaled(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
         """An unaugmented slice copied to the device (evaluation in order)."""
         part = DeviceData(np.ascontiguousarray(self.images[start:stop]), self.labels[start:stop], self.device,

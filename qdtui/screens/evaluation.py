@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
-from qdcore.fmt import interval, literal, percent
+from qdcore.fmt import interval, kept_note, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import CellSelected, DrawingFocused
@@ -67,10 +67,11 @@ class OverviewPane(EvalPane):
         text.append(f"top-1 {percent(s['top1'])}", style="bold")
         text.append(f" [{interval(*_ends(s['top1_ci']))}] · top-5 {percent(s['top5'])} [{interval(*_ends(s['top5_ci']))}]"
                     f" · macro precision {percent(m['precision'])} · recall {percent(m['recall'])} · F1 {percent(m['f1'])}")
-        wrong = int((data.predicted != data.pred.labels).sum())
-        text.append(f"\n{s['n']:,} test drawings · {len(s['classes'])} classes · {wrong:,} misclassified · "
-                    f"[…]: Wilson 95% intervals · calibration error {percent(data.calibration.ece)} (tab 9)",
-                    style="dim")
+        wrong = s["n"] - sum(row[i] for i, row in enumerate(s["confusion"]))
+        kept = kept_note(s)
+        text.append(f"\n{s['n']:,} test drawings{' (' + kept + ')' if kept else ''} · {len(s['classes'])} classes · "
+                    f"{wrong:,} misclassified · […]: Wilson 95% intervals · calibration error "
+                    f"{percent(data.calibration.ece)} (tab 9)", style="dim")
         base = data.baseline
         if base is not None:
             acc = base.accuracy
