@@ -176,3 +176,32 @@ def test_two_nodes_through_the_rendezvous_train_one_run_equal_to_one_process(tmp
     weights = load_file(str(home / "runs" / str(runs[0].id) / "model.safetensors"))
     for k, v in single.model.state_dict().items():
         torch.testing.assert_close(weights[k], v, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--device", "cuda", "--nproc", "2"], "--nproc 2 but 0 CUDA GPUs are visible here"),
+    (["--nproc", "1", "--nnodes", "2"], "--nnodes > 1 needs --rdzv-endpoint HOST:PORT"),
+    (["--nproc", "2", "--nnodes", "0"], "--nnodes 0 must be at least 1"),
+])
+def test_a_world_that_cannot_start_here_is_one_line_and_writes_nothing(tmp_path, monkeypatch, args, says):
+    from typer.testing import CliRunner
+
+    from qdcore.cli.main import app
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on this CPU machine, wherever it runs
+    r = CliRunner().invoke(app, ["--home", str(tmp_path / "home"), "train", "--per-class", "20", *args])
+    assert r.exit_code == 2 and says in r.output and "Traceback" not in r.output, r.output
+    assert not (tmp_path / "home").exists()
+
+
+def test_gpus_without_nccl_are_refused_before_any_rank_starts(monkeypatch):
+    import torch.distributed as tdist
+
+    from qdcore.train import torchrun
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(tdist, "is_nccl_available", lambda: False)
+    with pytest.raises(ConfigError, match="no NCCL"):
+        torchrun.check(2, 1, None, "auto")
+    torchrun.check(2, 1, None, "cpu")  # Gloo ranks need no NCCL
