@@ -333,3 +333,17 @@ def test_top1_breaks_ties_as_the_saved_predictions_do():
     data = DeviceData(np.zeros((n, 28, 28), np.uint8), np.full(n, 2), torch.device("cpu"))
     res = evaluate(Tied(), data, Runtime(torch.device("cpu"), None, False), keep_probs=True)
     assert res.top1 == float((res.probs.argmax(1) == 2).mean()) == 1.0
+
+
+@pytest.mark.skipif(not (__import__("shutil").which("c++") or __import__("shutil").which("g++")),
+                    reason="torch.compile on the CPU needs a C++ compiler, and none is on PATH")
+def test_compiled_with_cuda_graphs_trains_as_eager_does(tmp_path):
+    # On the CPU --cuda-graphs compiles without graphs (mode reduce-overhead); the graphs run on CUDA only.
+    cfg = TrainConfig(data="demo", per_class=30, epochs=1, width=4, batch_size=32, amp=False, device="cpu",
+                      log_every=2)
+    eager = train(cfg)
+    compiled = train(cfg.replace(cuda_graphs=True), run_dir=tmp_path)
+    assert compiled.status == "done" and json.loads((tmp_path / "model.json").read_text())["config"]["cuda_graphs"]
+    for (k, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=k)
+    assert compiled.summary["test_top1"] == pytest.approx(eager.summary["test_top1"], abs=0.05)

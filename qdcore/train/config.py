@@ -91,6 +91,9 @@ class TrainConfig(RunConfig):
     # runtime
     amp: bool | None = option(None, help="Mixed precision (default: auto: CUDA, CPUs with bf16).", panel=_RUN)
     compile: bool = option(False, help="torch.compile the model.", panel=_RUN)
+    cuda_graphs: bool = option(False, help="Compile with CUDA graphs (torch.compile mode reduce-overhead): each "
+                               "step's kernels replayed as one graph, for small models whose steps are launch-bound "
+                               "(implies --compile; without CUDA it compiles without graphs).", panel=_RUN)
     device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.", panel=_RUN,
                          choices=DEVICES, form="Device")
     log_every: int = option(50, help="Steps between progress updates (host syncs).", panel=_RUN, min=1,

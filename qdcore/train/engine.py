@@ -216,7 +216,9 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     optimizer = make_optimizer(cfg, model.parameters(), rt.device)
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
-    net = torch.compile(net) if cfg.compile else net
+    graphs = cfg.cuda_graphs and rt.device.type == "cuda"
+    if cfg.compile or cfg.cuda_graphs:
+        net = torch.compile(net, mode="reduce-overhead" if cfg.cuda_graphs else None)
     step_net = dist.wrap(net, rt.device)  # DDP for the training steps; evaluation runs each rank's shard on `net`
     augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
     aug_gen = torch.Generator(device=rt.device)
@@ -309,6 +311,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
             lr = max(cfg.lr * lr_factor(cfg, step, total_steps, steps_per_epoch) * st["lr_scale"], 0.0)
             for g in optimizer.param_groups:
                 g["lr"] = lr
+            if graphs:
+                torch.compiler.cudagraph_mark_step_begin()  # this step may overwrite the last step's graph outputs
             with rt.autocast():
                 logits = step_net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=criterion_smoothing)
