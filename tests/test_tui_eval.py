@@ -369,6 +369,34 @@ async def test_overview_intervals_and_the_calibration_tab(tmp_path):
 
 
 @sync
+async def test_overview_of_a_sampled_split_counts_every_drawing_and_says_how_many_it_shows(tmp_path):
+    """A predictions file keeping a sample of a larger split: the overview's metrics and per-class table come from
+    the whole split's counts, and the line under them says how many drawings the drawing views hold."""
+    from qdcore.analysis.metrics import confusion_matrix
+    from qdcore.fmt import percent
+    from qdcore.predictions import Totals
+    from qdcore.store import Store
+
+    whole = synthetic_predictions()
+    kept = np.arange(0, len(whole), 4)
+    cm = confusion_matrix(whole.labels, whole.predicted, len(whole.classes))
+    pred = type(whole)(whole.probs[kept], whole.labels[kept], whole.classes, whole.images[kept],
+                       [whole.provenance[i] for i in kept], Totals(cm, len(whole) - 3))
+    with Store(tmp_path / "home") as store:
+        rid = add_synthetic_run(store, "sampled", pred, with_model=False)
+    app = QdApp(AppState(home=tmp_path / "home"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_run(app, pilot, rid)
+        text = " ".join(str(screen.query_one("#overview-summary").content).split())
+        assert f"top-1 {percent(np.trace(cm) / len(whole))}" in text
+        assert f"{len(whole)} test drawings (the drawing views hold a random {len(kept)} of them)" in text
+        assert f"{len(whole) - int(np.trace(cm))} misclassified" in text
+        table = screen.query_one("#per-class")
+        support = table.get_row_at(table.row_count - 1)[-1]  # the macro row's support: the whole split
+        assert str(support).replace(",", "") == str(len(whole))
+
+
+@sync
 async def test_overview_shows_the_human_baseline(tmp_path):
     """People's quiz accuracy on the run's own test drawings, with its interval, beside the model on the same ones."""
     from qdcore.quiz.session import QuizConfig, QuizSession
