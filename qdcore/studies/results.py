@@ -53,6 +53,7 @@ def _per_class(store, run_id: int, minority: list[str], each: bool) -> dict[str,
     from the run's saved predictions."""
     import numpy as np
 
+    from qdcore.analysis.metrics import confusion_matrix
     from qdcore.predictions import Predictions
     from qdcore.train.artifacts import PREDICTIONS_FILE
 
@@ -60,15 +61,17 @@ def _per_class(store, run_id: int, minority: list[str], each: bool) -> dict[str,
     if not path.exists():
         return {}
     p = Predictions.load(path)
-    right = p.predicted == p.labels
-    is_min = np.isin(p.labels, [p.classes.index(c) for c in minority if c in p.classes])
+    # From the confusion counts: over the whole test split, also where the file keeps only a sample of it.
+    cm = p.totals.confusion if p.totals is not None else confusion_matrix(p.labels, p.predicted, len(p.classes))
+    right, support = np.diag(cm), cm.sum(axis=1)
+    is_min = np.isin(np.arange(len(p.classes)), [p.classes.index(c) for c in minority if c in p.classes])
     out = {}
     groups = [("top1_minority", is_min), ("top1_majority", ~is_min)] if minority else []
     if each and len(p.classes) <= MAX_CLASS_COLUMNS:
-        groups += [(f"test_top1[{c}]", p.labels == i) for i, c in enumerate(p.classes)]
+        groups += [(f"test_top1[{c}]", np.arange(len(p.classes)) == i) for i, c in enumerate(p.classes)]
     for name, mask in groups:
-        if mask.any():
-            out[name] = float(right[mask].mean())
+        if support[mask].sum():
+            out[name] = float(right[mask].sum() / support[mask].sum())
     return out
 
 
