@@ -57,9 +57,8 @@ class DrawnReport:
 
 
 def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]]:
-    """class -> (recall, support) of a run on its saved test predictions ({} when it has none)."""
-    import numpy as np
-
+    """class -> (recall, support) of a run on its test split, from its saved predictions ({} when it has none)."""
+    from qdcore.analysis.metrics import summarize
     from qdcore.errors import StoreError
     from qdcore.predictions import Predictions
     from qdcore.train.artifacts import PREDICTIONS_FILE
@@ -68,13 +67,8 @@ def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]
         preds = Predictions.load(store.run_dir(run_id, create=False) / PREDICTIONS_FILE)
     except StoreError:
         return {}
-    hit = preds.predicted == preds.labels
-    out = {}
-    for i, c in enumerate(preds.classes):
-        mask = preds.labels == i
-        if mask.any():
-            out[c] = (float(np.mean(hit[mask])), int(mask.sum()))
-    return out
+    # summarize: over the whole split, also where the file keeps only a sample of it.
+    return {r["class"]: (r["recall"], r["support"]) for r in summarize(preds)["per_class"] if r["support"]}
 
 
 def drawn_runs(store: "Store") -> list[int]:
