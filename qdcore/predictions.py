@@ -71,13 +71,22 @@ class Predictions:
         return self.probs.argmax(axis=1)
 
     def save(self, path: Path) -> None:
-        """Write predictions.npz atomically."""
+        """Write predictions.npz atomically (an .npz as np.savez_compressed writes it, at zlib level 1)."""
+        import zipfile
+
+        members = {"probs": self.probs.astype(np.float32), "labels": self.labels.astype(np.int64),
+                   "classes": np.array(self.classes, dtype=str), "images": self.images.astype(np.uint8),
+                   "provenance": np.array(self.provenance, dtype=str)}
+        if self.totals is not None:
+            members.update(all_confusion=np.asarray(self.totals.confusion, np.int64),
+                           all_top5=np.int64(self.totals.top5))
         buf = io.BytesIO()
-        totals = {} if self.totals is None else {"all_confusion": np.asarray(self.totals.confusion, np.int64),
-                                                 "all_top5": np.int64(self.totals.top5)}
-        np.savez_compressed(buf, probs=self.probs.astype(np.float32), labels=self.labels.astype(np.int64),
-                            classes=np.array(self.classes, dtype=str), images=self.images.astype(np.uint8),
-                            provenance=np.array(self.provenance, dtype=str), **totals)
+        # Level 1: softmax outputs barely compress at any level (138 MB -> 95 MB at 345 classes), and level 6
+        # took 6.6 s of a run's end for that instead of 2.4 s.
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for name, arr in members.items():
+                with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
         atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
