@@ -205,3 +205,44 @@ def test_gpus_without_nccl_are_refused_before_any_rank_starts(monkeypatch):
     with pytest.raises(ConfigError, match="no NCCL"):
         torchrun.check(2, 1, None, "auto")
     torchrun.check(2, 1, None, "cpu")  # Gloo ranks need no NCCL
+
+
+def test_sigterm_to_qd_train_nproc_stops_every_rank_quietly_then_resume_finishes(tmp_path):
+    import signal
+    import time
+
+    from qdcore.store import Store
+
+    home = tmp_path / "home"
+    qd = [sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "QD_DIST_TIMEOUT": "60"}
+    p = subprocess.Popen([*qd, "--data", "demo", "--per-class", "250", "--epochs", "3", "--width", "4",
+                          "--batch-size", "8", "--log-every", "1", "--no-amp", "--device", "cpu", "--nproc", "2"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline:  # until both ranks train
+            runs = Store(home).list_runs() if (home / "qd.sqlite").exists() else []
+            if runs and Store(home).metrics(runs[0].id, split="step", limit=1):
+                break
+            assert p.poll() is None, p.communicate()
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)  # to torchrun (qd became it), as a dropped session or `kill` sends it
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130 and "Traceback" not in err, err[-3000:]
+    assert err.count("stopping after this step") == 2 and "run 1 interrupted; continue it with" in err
+    store = Store(home)
+    run = store.get_run(1)
+    assert run.status == "interrupted" and (home / "runs" / "1" / "resume.safetensors").is_file()
+
+    done = subprocess.run([*qd, "--resume", "1", "--device", "cpu", "--nproc", "2", "--json"], env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = store.get_run(1)
+    assert run.status == "done" and run.summary["world_size"] == 2
+    steps = [r.step for r in store.metrics(1, split="step") if r.name == "loss"]
+    assert steps == sorted(set(steps))  # no step logged twice across the stop
+    assert [r.epoch for r in store.metrics(1, split="val") if r.name == "top1"] == [1, 2, 3]

@@ -11,6 +11,7 @@ from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.progress import RichProgressSink
 from qdcore.cli.train import NnodesOpt, NprocOpt, RdzvOpt
 from qdcore.errors import ConfigError
+from qdcore.train.torchrun import INTERRUPTED_EXIT
 from qdcore.events import EpochEnd, Event, RunFinished
 from qdcore.fmt import literal
 
@@ -18,7 +19,6 @@ app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class
 
 RunArg = Annotated[str, typer.Argument(help="GAN run id (see 'qd runs list --kind gan'), or 'last'.",
                                        show_default=False)]
-_INTERRUPTED_EXIT = 130
 
 
 def _fmt(v: Any, spec: str) -> str:
@@ -122,7 +122,7 @@ def _gan_train(
         if not json_out:
             err_console.print(f"run {outcome.run_id} {outcome.status}; continue it with 'qd gan train --resume "
                               f"{outcome.run_id}'", highlight=False)
-        raise typer.Exit(_INTERRUPTED_EXIT)
+        raise typer.Exit(INTERRUPTED_EXIT)
 
 
 def _train_command():

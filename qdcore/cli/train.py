@@ -11,6 +11,7 @@ import typer
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
                                err_console, lit, print_json)
 from qdcore.errors import ConfigError
+from qdcore.train.torchrun import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
 
-_INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
 
 
 def register(app: typer.Typer) -> None:
@@ -111,7 +111,7 @@ def _train_options(
         if not json_out:
             err_console.print(f"run {report['run_id']} {outcome.status}; continue it with 'qd train --resume "
                               f"{report['run_id']}'", highlight=False)
-        raise typer.Exit(_INTERRUPTED_EXIT)
+        raise typer.Exit(INTERRUPTED_EXIT)
 
 
 def train_or_resume(options: dict[str, Any], progress: Any, *, kind: str | None = None, default_kind: str | None = None,

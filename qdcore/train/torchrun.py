@@ -1,4 +1,9 @@
-"""`qd train --nproc N`: the same command re-run under torchrun, one process per GPU (or CPU rank)."""
+"""`qd train --nproc N`: the same command re-run under torchrun, one process per GPU (or CPU rank).
+
+`python -m qdcore.train.torchrun ARGS` is torchrun (the same arguments) whose stop ends quietly: on Ctrl-C,
+SIGTERM or a dropped session torchrun stops the ranks, which finish their step, keep a checkpoint and say
+so; torchrun itself would then print a traceback of its own signal handler.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import os
 import sys
 
 from qdcore.errors import ConfigError
+
+INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
 
 # Flags that belong to the launcher, not to each rank's `qd train`.
 LAUNCHER_FLAGS = ("--nproc", "--nnodes", "--rdzv-endpoint")
@@ -48,7 +55,7 @@ def command(argv: list[str], nproc: int, nnodes: int = 1, rdzv_endpoint: str | N
             skip = "=" not in a
             continue
         rest.append(a)
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}"]
+    cmd = [sys.executable, "-m", "qdcore.train.torchrun", f"--nproc-per-node={nproc}"]
     if nnodes == 1 and not rdzv_endpoint:
         cmd.append("--standalone")
     else:
@@ -63,3 +70,25 @@ def exec_torchrun(argv: list[str], nproc: int, nnodes: int, rdzv_endpoint: str |
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(cmd[0], cmd)
+
+
+def launch(argv: list[str] | None = None) -> None:
+    """torchrun's main; a stop (a signal to the launcher, or ranks that all ended interrupted) exits with
+    INTERRUPTED_EXIT and no launcher traceback. Any other rank failure keeps torchrun's report."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import main
+
+    try:
+        main(argv)
+    except SignalException:
+        # torchrun has already passed the signal to the ranks and waited for them: they reported.
+        sys.exit(INTERRUPTED_EXIT)
+    except ChildFailedError as e:
+        if e.failures and all(f.exitcode == INTERRUPTED_EXIT for f in e.failures.values()):
+            sys.exit(INTERRUPTED_EXIT)  # a stop that reached the ranks only (e.g. SIGTERM to their processes)
+        raise
+
+
+if __name__ == "__main__":
+    launch()
