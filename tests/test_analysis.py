@@ -184,6 +184,20 @@ def test_kmeans_and_dbscan_recover_separable_clusters():
     assert {k: v.size for k, v in as_x.items()} == {"airplane": 60, "cat": 60, "tree": 60}
 
 
+def test_more_misclassified_drawings_than_the_cap_are_clustered_as_a_fixed_sample():
+    p, look = _blob_pred()
+    res = clusters.cluster_misclassified(p, "pixels", n_components=10, max_drawings=90)
+    assert res.indices.size == 90 and res.misclassified == 180 and set(res.indices.tolist()) <= set(range(180))
+    assert np.all(np.diff(res.indices) > 0)  # in the drawings' order
+    again = clusters.cluster_misclassified(p, "pixels", n_components=10, max_drawings=90)
+    assert np.array_equal(again.indices, res.indices)  # the same sample every time
+    assert res.kmeans.params["k"] == 3 and _same_partition(res.kmeans.labels, look[res.indices])
+    assert res.to_dict()["n"] == 90 and res.to_dict()["of"] == 180
+    assert res.scope() == "a random 90 of 180 misclassified drawings"
+    whole = clusters.cluster_misclassified(p, "pixels", n_components=10, methods=("kmeans",))
+    assert whole.scope() == "180 misclassified drawings" and whole.to_dict()["of"] == 180
+
+
 def test_knee_eps_sits_between_within_and_between_cluster_distances():
     rng = np.random.default_rng(1)
     centres = np.array([[0, 0], [10, 0], [0, 10]], float)

@@ -11,6 +11,9 @@ import numpy as np
 from qdcore.errors import ConfigError, DataError
 
 MIN_DRAWINGS = 10  # fewer misclassified drawings than this make clusters meaningless
+# More are clustered as a fixed random sample of this size: the neighbour searches grow with the square of the
+# count (100,000 wrong drawings of a weak 345-class model: 53 s, most of it DBSCAN's).
+MAX_CLUSTERED = 20_000
 FEATURES = ("pixels", "penultimate")
 
 
@@ -60,15 +63,26 @@ class ClusterResult:
     coords2d: np.ndarray  # (M, 2) first two principal components, for a scatter
     kmeans: Clustering | None
     dbscan: Clustering | None
+    misclassified: int = 0  # all misclassified drawings; more than indices where a sample was clustered
+
+    def scope(self) -> str:
+        """What was clustered, in words (scope)."""
+        return scope(int(self.indices.size), max(self.misclassified, int(self.indices.size)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (no per-drawing arrays)."""
-        out: dict[str, Any] = {"n": int(self.indices.size), "features": self.features,
+        out: dict[str, Any] = {"n": int(self.indices.size), "of": max(self.misclassified, int(self.indices.size)),
+                               "features": self.features,
                                "n_components": self.n_components, "explained": self.explained}
         for c in (self.kmeans, self.dbscan):
             if c is not None:
                 out[c.method] = {"params": c.params, "clusters": [k.to_dict() for k in c.clusters]}
         return out
+
+
+def scope(n: int, of: int) -> str:
+    """'1,234 misclassified drawings', or 'a random 20,000 of 99,700 misclassified drawings'."""
+    return f"{n:,} misclassified drawings" if n >= of else f"a random {n:,} of {of:,} misclassified drawings"
 
 
 def pixel_features(images: np.ndarray) -> np.ndarray:
@@ -252,8 +266,10 @@ def misclassified_as(pred) -> dict[str, np.ndarray]:
 def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=None,
                           n_components: int | float = 50, k: int | None = None, k_range: tuple[int, int] = (2, 10),
                           eps: float | None = None, min_samples: int = 5, methods: tuple[str, ...] = ("kmeans", "dbscan"),
-                          seed: int = 0, n_representatives: int = 8, min_drawings: int = MIN_DRAWINGS) -> ClusterResult:
-    """PCA + K-Means and/or DBSCAN on the misclassified drawings' pixels, penultimate features or given features."""
+                          seed: int = 0, n_representatives: int = 8, min_drawings: int = MIN_DRAWINGS,
+                          max_drawings: int | None = None) -> ClusterResult:
+    """PCA + K-Means and/or DBSCAN on the misclassified drawings' pixels, penultimate features or given features
+    (at most max_drawings of them, default MAX_CLUSTERED: a fixed random sample of more)."""
     for m in methods:
         if m not in ("kmeans", "dbscan"):
             raise ConfigError(f"unknown clustering method {m!r}; use kmeans or dbscan")
@@ -265,6 +281,10 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
     need = max(min_drawings, (k or 0) + 1)
     if idx.size < need:
         raise DataError(f"only {idx.size} misclassified drawings; clustering needs at least {need}")
+    wrong = int(idx.size)
+    cap = MAX_CLUSTERED if max_drawings is None else max(int(max_drawings), need)
+    if wrong > cap:
+        idx = np.sort(np.random.default_rng(seed).choice(idx, size=cap, replace=False))
     if isinstance(features, str):
         if features == "pixels":
             x, name = pixel_features(np.asarray(pred.images)[idx]), "pixels"
@@ -293,7 +313,8 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
                         {"eps": e, "min_samples": min_samples, "noise": int((labels == -1).sum()),
                          "auto_eps": eps is None})
     return ClusterResult(indices=idx, features=name, n_components=int(z.shape[1]),
-                         explained=min(1.0, float(np.sum(pca.explained_variance_ratio_))), coords2d=coords, kmeans=km, dbscan=db)
+                         explained=min(1.0, float(np.sum(pca.explained_variance_ratio_))), coords2d=coords, kmeans=km,
+                         dbscan=db, misclassified=wrong)
 
 
 def _model_name(model) -> str:

@@ -75,7 +75,9 @@ def _print(report: dict[str, Any]) -> None:
     if "skipped" in c:
         console.print(f"[bold]Clusters[/]: skipped, {lit(c['skipped'])}")
     else:
-        console.print(f"[bold]Clusters[/] of {c['n']} misclassified drawings ({c['features']}, PCA "
+        from qdcore.analysis.clusters import scope
+
+        console.print(f"[bold]Clusters[/] of {scope(c['n'], c['of'])} ({c['features']}, PCA "
                       f"{c['n_components']} components, {percent(c['explained'], 0)} of variance)")
         for method in ("kmeans", "dbscan"):
             if method not in c:

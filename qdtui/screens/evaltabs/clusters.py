@@ -180,7 +180,7 @@ class ClustersPane(EvalPane):
             how = f"DBSCAN eps={p['eps']:.2f}" + (" (k-distance knee)" if p.get("auto_eps") else "") + f", noise {p['noise']}"
         view = "" if self.view == "clusters" else " · by predicted class"
         self.query_one("#clusters-line", Static).update(Text(
-            f"{result.indices.size:,} misclassified · {how} · {result.features}, PCA {result.n_components} "
+            f"{result.scope()} · {how} · {result.features}, PCA {result.n_components} "
             f"({percent(result.explained, 0)} var){view}"))
 
     def _highlight(self, row: int) -> None:
