@@ -108,6 +108,18 @@ def printable(text: Any) -> str:
     return literal(text)
 
 
+def size(n: Any) -> str:
+    """Bytes as '812 B', '3.4 KB', '95.4 MB', '37.2 GB' (powers of 1024, as --device-memory counts); '-' for None."""
+    if not _number(n):
+        return "-"
+    v = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(v) < 1024 or unit == "GB":
+            return f"{v:,.0f} {unit}" if unit == "B" else f"{v:,.1f} {unit}"
+        v /= 1024
+    return str(n)
+
+
 def kept_note(summary: dict[str, Any]) -> str:
     """'' when a summary's per-drawing views hold every drawing, else a clause saying how many they hold."""
     n, kept = summary.get("n"), summary.get("kept")

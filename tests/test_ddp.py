@@ -50,13 +50,16 @@ def _spec(tmp: Path, name: str, **extra) -> dict:
     return {"config": {**BASE, **extra.pop("config", {})}, "out": str(out), "run_dir": str(out), **extra}
 
 
-def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
-    spec = _spec(tmp_path, "ddp")
+@pytest.mark.parametrize("placement", [{}, {"device_memory": 0.0002}], ids=["resident", "streamed"])
+def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path, placement):
+    # Streamed: each rank gathers its shard's chunks of 128 drawings from host memory while the last one trains.
+    spec = _spec(tmp_path, "ddp", config=placement)
     p = _torchrun(spec, tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     ddp = load_file(str(tmp_path / "ddp" / "weights.safetensors"))
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["status"] == "done"
+    assert summary.get("streamed_chunk") == (128 if placement else None)
 
     cfg = TrainConfig(**{**BASE, "batch_size": 64})
     single = train(cfg, splits=load_splits(cfg))

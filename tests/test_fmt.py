@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from qdcore.fmt import DASH, interval, percent, percent_ci
+from qdcore.fmt import DASH, interval, percent, percent_ci, size
 
 
 def test_percent_interval_and_dashes() -> None:
@@ -14,3 +14,9 @@ def test_percent_interval_and_dashes() -> None:
         assert percent(missing) == DASH
     assert interval(0.531, 0.888) == "53.1–88.8%" and interval(None, 0.5) == DASH
     assert percent_ci(0.7, 0.6, 0.8) == "70.0% (60.0–80.0%)" and percent_ci(0.7, None, None) == "70.0%"
+
+
+def test_sizes_count_in_powers_of_1024_as_device_memory_does() -> None:
+    assert size(812) == "812 B" and size(1024) == "1.0 KB" and size(95.4 * 2**20) == "95.4 MB"
+    assert size(37.2 * 2**30) == "37.2 GB" and size(5000 * 2**30) == "5,000.0 GB"
+    assert size(None) == "-" and size(math.nan) == "-"

@@ -44,6 +44,7 @@ def test_streamed_from_the_files_trains_exactly_as_resident(tmp_path):
     # 0.0002 GB: chunks of 128 drawings read from the maps while the one before trains.
     streamed = train(cfg.replace(device_memory=0.0002))
     assert streamed.summary["fingerprint"] == resident.summary["fingerprint"]
+    assert streamed.summary["streamed_chunk"] == 128 and resident.summary["streamed_chunk"] is None
     assert streamed.history["train/loss"] == resident.history["train/loss"]
     assert streamed.summary["test_top1"] == resident.summary["test_top1"]
     for a, b in zip(resident.model.state_dict().values(), streamed.model.state_dict().values()):

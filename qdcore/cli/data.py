@@ -10,21 +10,12 @@ import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
+from qdcore.fmt import size
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
 CacheOpt = Annotated[Optional[str], typer.Option("--cache", help="Download cache folder (default $QD_DATA or the user cache dir).")]
 GOOGLE_CREDIT = "Quick, Draw! data by Google, CC BY 4.0 (quickdraw.withgoogle.com/data)"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1000
-    return str(n)
 
 
 def _notes(notes: list[str]) -> None:
@@ -110,7 +101,7 @@ def _table(title: str, rows: list[dict], with_size: bool = False, with_file: boo
     for r in rows:
         cells = [lit(r["name"]), f"{r['count']:,}"]
         if with_size:
-            cells.append(_size(r.get("bytes")))
+            cells.append(size(r.get("bytes")))
         if with_file:
             cells.append(lit(r["file"]))
         t.add_row(*cells)
@@ -122,8 +113,8 @@ def _downloadable(official: list[dict]) -> None:
     from rich.text import Text
 
     n = sum(r["count"] for r in official)
-    size = sum(r["bytes"] for r in official)
-    console.print(f"[bold]downloadable[/] from Google: {len(official)} categories, {n:,} drawings, {_size(size)} "
+    total = sum(r["bytes"] for r in official)
+    console.print(f"[bold]downloadable[/] from Google: {len(official)} categories, {n:,} drawings, {size(total)} "
                   "(qd data download NAME..., or --all; * = cached)", highlight=False, soft_wrap=True)
     items = []
     for r in official:
@@ -196,7 +187,7 @@ def download_cmd(
     for r in results:
         how = {"md5": "size and md5 match Google's", "header": "header and size checked (mirror's own file)",
                "existing": "already complete, not downloaded again"}[r.verified]
-        console.print(f"{r.category}: {r.n_drawings:,} drawings, {_size(r.bytes)}, {how} -> {r.path}", markup=False, highlight=False,
+        console.print(f"{r.category}: {r.n_drawings:,} drawings, {size(r.bytes)}, {how} -> {r.path}", markup=False, highlight=False,
                       soft_wrap=True)
     if results or not error:
         console.print(f"{len(new)} downloaded, {len(results) - len(new)} already cached, from {resolve_mirror(mirror)}",
@@ -238,7 +229,7 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
         t.add_column(col, justify=just, overflow="fold" if col == "file" else "ellipsis")
     for r in rows:
         t.add_row(lit(r["name"]), f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
-                  _size(r["bytes"]), lit(r["file"]))
+                  size(r["bytes"]), lit(r["file"]))
     console.print(t)
     console.print(f"{len(rows)} categories, {sum(r['count'] for r in rows):,} drawings"
                   + ("" if rows else " (nothing here yet: qd data download CATEGORY, or --data demo)"), highlight=False, soft_wrap=True)

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH, interval, literal, percent, printable
+from qdcore.fmt import DASH, interval, literal, percent, printable, size
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
         t.add_column("file")
         t.add_column("size", justify="right")
         for n, b in files:
-            t.add_row(lit(n), _size(b))
+            t.add_row(lit(n), size(b))
         console.print(t)
     else:
         console.print("[dim]Artifacts: none[/]")
@@ -300,14 +300,6 @@ def _print_log(folder: Any, lines: int = 12) -> None:
     console.print(Text(f"Log ({path}, last {len(tail)} lines)", style="bold"))
     for line in tail:
         console.print(Text(line), soft_wrap=True)
-
-
-def _size(b: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if b < 1024 or unit == "GB":
-            return f"{b:.0f} {unit}" if unit == "B" else f"{b:.1f} {unit}"
-        b /= 1024
-    return str(b)
 
 
 @app.command("compare")

@@ -213,6 +213,15 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         cfg, note = _auto_batch(cfg, model, rt, splits, channels_last, budget)
         notes += (note,)
     train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last, budget)
+    streamed = getattr(train_data, "chunk", None)  # drawings per chunk when they stream from host memory
+    if streamed:
+        from qdcore.train.stream import BYTES_PER_DRAWING
+
+        from qdcore.fmt import size
+
+        need = sum(len(p) for p in (splits.train, splits.val, splits.test)) * BYTES_PER_DRAWING
+        notes += (f"the drawings ({size(need)} on the device) exceed the {size(budget)} budget (--device-memory): "
+                  f"they stream from host memory in chunks of {streamed:,}",)
     optimizer = make_optimizer(cfg, model.parameters(), rt.device)
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
@@ -438,7 +447,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
         "stopped_early": bool(st["stopped_early"]), "train_seconds": seconds,
         "images_per_second": (st["images"] / seconds) if seconds > 0 else 0.0,
         "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
-        "world_size": rt.world_size, "fingerprint": fingerprint,
+        "world_size": rt.world_size, "fingerprint": fingerprint, "streamed_chunk": streamed,
     }
     if epochs_done:
         summary.update({"train_loss": history["train/loss"][-1], "train_top1": history["train/top1"][-1],
