@@ -215,9 +215,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     train_data, val_data, test_data = _placed(cfg, splits, rt, channels_last, budget)
     streamed = getattr(train_data, "chunk", None)  # drawings per chunk when they stream from host memory
     if streamed:
-        from qdcore.train.stream import BYTES_PER_DRAWING
-
         from qdcore.fmt import size
+        from qdcore.train.stream import BYTES_PER_DRAWING
 
         need = sum(len(p) for p in (splits.train, splits.val, splits.test)) * BYTES_PER_DRAWING
         notes += (f"the drawings ({size(need)} on the device) exceed the {size(budget)} budget (--device-memory): "
