@@ -5,7 +5,7 @@ import pytest
 
 from qdcore.data.categories import official_categories
 from qdcore.data.demo import CONFUSABLE_PAIRS, DEMO_CLASSES, DemoSource, generate, generate_strokes
-from qdcore.data.drawingset import select, split
+from qdcore.data.drawingset import class_rows, select, split
 from qdcore.data.opener import open_source
 from qdcore.errors import DataError
 
@@ -140,3 +140,12 @@ def test_select_and_split_work_on_the_demo_source():
     parts = split(ds, val=0.2, test=0.2, seed=0)
     assert len(parts.train) + len(parts.val) + len(parts.test) == 60
     assert len(parts.test) == 12 and parts.test.synthetic
+
+
+def test_class_rows_are_each_class_scan_in_one_sort():
+    rng = np.random.default_rng(4)
+    for labels in (np.repeat(np.arange(5), [3, 0, 7, 1, 4]), rng.integers(0, 6, 500), np.zeros(0, np.int64)):
+        rows = class_rows(labels, 6)
+        assert len(rows) == 6
+        for c, idx in enumerate(rows):
+            assert np.array_equal(idx, np.flatnonzero(labels == c)), (labels, c)

@@ -209,13 +209,21 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
                       source.location, list(getattr(source, "notes", [])))
 
 
+def class_rows(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:
+    """Each class's row indices, ascending: np.flatnonzero(labels == c) for every c in one stable sort
+    (2 s for all 50 million drawings, whose labels come grouped, instead of 10 s for 345 scans)."""
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(n_classes + 1))
+    return [order[bounds[c]:bounds[c + 1]] for c in range(n_classes)]
+
+
 def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) -> Splits:
     """Stratified, shuffled train/val/test split, deterministic for a seed."""
     if val < 0 or test < 0 or val + test >= 1:
         raise DataError(f"split fractions val={val}, test={test} must be >= 0 and sum to less than 1")
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    for c in range(len(ds.classes)):
-        idx = np.flatnonzero(ds.labels == c)
+    for c, idx in enumerate(class_rows(ds.labels, len(ds.classes))):
         idx = idx[_rng(seed, "split", ds.classes[c]).permutation(len(idx))]
         _, n_val, n_test = split_counts(len(idx), val, test)
         parts["test"].append(idx[:n_test])
