@@ -342,7 +342,10 @@ def test_compiled_with_cuda_graphs_trains_as_eager_does(tmp_path):
     cfg = TrainConfig(data="demo", per_class=30, epochs=1, width=4, batch_size=32, amp=False, device="cpu",
                       log_every=2)
     eager = train(cfg)
-    compiled = train(cfg.replace(cuda_graphs=True), run_dir=tmp_path)
+    sink = ListSink()
+    compiled = train(cfg.replace(cuda_graphs=True), sink, run_dir=tmp_path)
+    started = next(e for e in sink.events if isinstance(e, RunStarted))
+    assert any("compiled without graphs" in n for n in started.notes)
     assert compiled.status == "done" and json.loads((tmp_path / "model.json").read_text())["config"]["cuda_graphs"]
     for (k, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=k)

@@ -225,6 +225,8 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     scaler = torch.amp.GradScaler(rt.device.type) if rt.scaler else None
     net = fast_view(model)
     graphs = cfg.cuda_graphs and rt.device.type == "cuda"
+    if cfg.cuda_graphs and not graphs:
+        notes += (f"--cuda-graphs on {rt.device.type}: compiled without graphs (CUDA graphs need a CUDA device)",)
     if cfg.compile or cfg.cuda_graphs:
         net = torch.compile(net, mode="reduce-overhead" if cfg.cuda_graphs else None)
     step_net = dist.wrap(net, rt.device)  # DDP for the training steps; evaluation runs each rank's shard on `net`
