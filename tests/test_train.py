@@ -129,9 +129,12 @@ def test_corrupt_checkpoints_are_store_errors(trained, tmp_path):
         ckpt.load_model(tmp_path / "missing")
 
 
-def test_interrupt_then_resume_ends_where_an_uninterrupted_run_ends(splits, tmp_path):
-    # Dropout and augmentation make the RNG streams matter; the stop lands mid-epoch.
-    cfg = TrainConfig(**{**FAST, "epochs": 2, "dropout": 0.1, "rotate": 10.0, "shift": 1.0, "hflip": True})
+@pytest.mark.parametrize("placement", [{}, {"device_memory": 0.0004}], ids=["resident", "streamed"])
+def test_interrupt_then_resume_ends_where_an_uninterrupted_run_ends(splits, tmp_path, placement):
+    # Dropout and augmentation make the RNG streams matter; the stop lands mid-epoch (streamed: in the middle of
+    # the second chunk of 256 drawings, so the resumed run starts inside a chunk).
+    cfg = TrainConfig(**{**FAST, "epochs": 2, "dropout": 0.1, "rotate": 10.0, "shift": 1.0, "hflip": True,
+                         **placement})
     full = ListSink()
     r_full = train(cfg, full, splits=splits)
 
@@ -156,6 +159,7 @@ def test_interrupt_then_resume_ends_where_an_uninterrupted_run_ends(splits, tmp_
     for a, b in zip(r_full.model.state_dict().values(), r2.model.state_dict().values()):
         assert torch.equal(a, b)
     assert r2.summary["test_top1"] == r_full.summary["test_top1"]
+    assert r2.summary["streamed_chunk"] == (256 if placement else None)
 
 
 def test_early_stopping_and_plateau(splits):
