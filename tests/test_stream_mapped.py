@@ -66,6 +66,7 @@ def test_the_streamed_path_never_holds_the_whole_selection(tmp_path, monkeypatch
     cfg = _cfg(_folder(tmp_path, per_file), val=0.02, test=0.02, batch_size=128)
     selection = len(CATS) * per_file * 784  # 18.8 MB of pixels
     monkeypatch.setattr(mapped, "CHUNK", 1024)  # the fingerprint's reads, scaled down with the data
+    monkeypatch.setattr(mapped, "READERS", 1)  # and not read ahead (tests/test_predictions_sample.py does)
     # 0.0004 GB: two chunks of 256 drawings (0.2 MB) in flight.
     small = cfg.replace(device_memory=0.0004)
     train(small.replace(per_class=100))  # imports and first-call caches, which tracemalloc would count too
@@ -75,6 +76,17 @@ def test_the_streamed_path_never_holds_the_whole_selection(tmp_path, monkeypatch
     # Chunks, index arrays (20 bytes a drawing) and the test split kept for predictions: 2.7 MB here, and a
     # copied selection (as before) peaks at twice the selection.
     assert streamed < selection / 4, (streamed, selection)
+
+
+def test_chunks_read_ahead_by_threads_come_in_order_and_stop_early(tmp_path):
+    lazy = load_splits(_cfg(_folder(tmp_path, 300), per_class=250), mapped=True).train.images
+    whole = np.asarray(lazy)
+    for readers in (1, 3):
+        parts = list(mapped.chunks(lazy, 64, readers=readers))
+        assert [len(p) for p in parts[:-1]] == [64] * (len(parts) - 1)
+        assert np.array_equal(np.concatenate(parts), whole)
+    first = next(iter(mapped.chunks(lazy, 64, readers=3)))  # a consumer that stops after one chunk
+    assert np.array_equal(first, whole[:64])
 
 
 if __name__ == "__main__":
