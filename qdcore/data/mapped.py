@@ -85,7 +85,7 @@ def chunks(images: Any, size: int | None = None, readers: int | None = None) -> 
 
     Drawings still in their files are read ahead by `readers` threads (default READERS), at most
     one chunk per reader beyond the one handed out: the reads fault pages of the memory maps in and numpy copies
-    without the GIL, so a fingerprint of 2 million drawings took 1.2 s instead of 1.8 s on 2 cores."""
+    without the GIL: hashing 1.66 million drawings took 1.2 s instead of 1.8 s on 2 cores."""
     size = size or CHUNK
     starts = range(0, len(images), size)
 
