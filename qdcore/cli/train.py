@@ -41,6 +41,8 @@ class StopFlag:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if self.requested:  # a repeated SIGTERM (a rank told by the launcher and by its death): said already
+            return
         self.requested = True
         err_console.print("[yellow]qd: stopping after this step and saving a checkpoint "
                           "(Ctrl-C again to abort now)[/]", highlight=False)

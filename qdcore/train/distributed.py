@@ -40,6 +40,9 @@ def join(device: torch.device, world_size: int) -> None:
         raise ConfigError("NCCL is not available in this PyTorch build; use --device cpu (Gloo) or a CUDA build")
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    from qdcore.train.torchrun import stop_with_launcher
+
+    stop_with_launcher()
     timeout = datetime.timedelta(seconds=DEFAULT_TIMEOUT_S)
     try:
         dist.init_process_group(backend=backend, timeout=timeout)

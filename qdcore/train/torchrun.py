@@ -72,6 +72,21 @@ def exec_torchrun(argv: list[str], nproc: int, nnodes: int, rdzv_endpoint: str |
     os.execv(cmd[0], cmd)
 
 
+def stop_with_launcher() -> None:
+    """In a rank under torchrun: be sent SIGTERM when the launcher dies (kill -9), so the rank stops after its
+    step and keeps a checkpoint, as on Ctrl-C, instead of training on as an orphan (Linux; elsewhere nothing)."""
+    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    except (OSError, AttributeError):  # no prctl in this libc: an orphan trains on, as before
+        pass
+
+
 def launch(argv: list[str] | None = None) -> None:
     """torchrun's main; a stop (a signal to the launcher, or ranks that all ended interrupted) exits with
     INTERRUPTED_EXIT and no launcher traceback. Any other rank failure keeps torchrun's report."""
