@@ -121,8 +121,9 @@ def size(n: Any) -> str:
 
 
 def kept_note(summary: dict[str, Any]) -> str:
-    """'' when a summary's per-drawing views hold every drawing, else a clause saying how many they hold."""
+    """'' when a summary's per-drawing views hold every drawing, else ' (the drawing views hold a random N of
+    them)', to follow the drawing count."""
     n, kept = summary.get("n"), summary.get("kept")
     if not isinstance(n, int) or not isinstance(kept, int) or kept >= n:
         return ""
-    return f"the drawing views hold a random {kept:,} of them"
+    return f" (the drawing views hold a random {kept:,} of them)"

@@ -52,7 +52,7 @@ def _print(report: dict[str, Any]) -> None:
     from rich.table import Table
 
     kept = kept_note(report)
-    console.print(f"[bold]run {report['run']}[/]: {report['n']} test drawings{' (' + kept + ')' if kept else ''}, "
+    console.print(f"[bold]run {report['run']}[/]: {report['n']:,} test drawings{kept}, "
                   f"{len(report['classes'])} classes, "
                   f"top-1 {percent(report['top1'], 2)}, top-5 {percent(report['top5'], 2)}, macro F1 {report['macro']['f1']:.3f}")
     t = Table(title="Most confused pairs", title_justify="left")

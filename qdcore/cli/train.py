@@ -221,7 +221,7 @@ def _print_eval(r: dict[str, Any]) -> None:
 
     kept = kept_note(r)
     console.print(f"[bold]run {r['run_id']}[/] on {lit(r['data'])}{tag}: {r['n']:,} drawings"
-                  f"{' (' + kept + ')' if kept else ''} · "
+                  f"{kept} · "
                   f"top-1 [bold]{percent(r['top1'], 2)}[/] (95% CI {interval(*(r.get('top1_ci') or (None, None)))}) · "
                   f"top-5 {percent(r['top5'], 2)} (95% CI {interval(*(r.get('top5_ci') or (None, None)))}) · "
                   f"macro F1 {percent(r['macro']['f1'], 2)}", highlight=False)

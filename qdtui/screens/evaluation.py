@@ -69,7 +69,7 @@ class OverviewPane(EvalPane):
                     f" · macro precision {percent(m['precision'])} · recall {percent(m['recall'])} · F1 {percent(m['f1'])}")
         wrong = s["n"] - sum(row[i] for i, row in enumerate(s["confusion"]))
         kept = kept_note(s)
-        text.append(f"\n{s['n']:,} test drawings{' (' + kept + ')' if kept else ''} · {len(s['classes'])} classes · "
+        text.append(f"\n{s['n']:,} test drawings{kept} · {len(s['classes'])} classes · "
                     f"{wrong:,} misclassified · […]: Wilson 95% intervals · calibration error "
                     f"{percent(data.calibration.ece)} (tab 9)", style="dim")
         base = data.baseline
