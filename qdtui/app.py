@@ -261,12 +261,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
-    attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`)")
+    attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`), or last")
     quiz = sub.add_parser("quiz", parents=[common], help="take a quiz: label drawings, compare with models")
     quiz.add_argument("--name", default=None, help="participant name (given: the quiz starts at once)")
     quiz.add_argument("--n", type=int, default=20, help="number of drawings (default 20)")
     quiz.add_argument("--categories", default=None, help="comma-separated categories or a named set")
-    quiz.add_argument("--run", type=_run_id, default=None, help="quiz on this run's test drawings (people vs model)")
+    quiz.add_argument("--run", type=_run_id, default=None, help="quiz on this run's test drawings (people vs model); an id or last")
     quiz.add_argument("--seed", type=int, default=0, help="which drawings (default 0)")
     quiz.add_argument("--choices", type=int, default=None, metavar="K", help="multiple choice with K candidates")
     quiz.add_argument("--hard", action="store_true", help="candidates are the model's top K (needs --run and --choices)")
@@ -274,7 +274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
     draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
-    draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses (default: the newest finished)")
+    draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses, or last (default: the best finished classifier)")
     draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
     draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
     serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
@@ -290,14 +290,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ns
 
 
-def _run_id(text: str) -> int:
+def _run_id(text: str) -> int | str:
+    """A run id, or 'last' kept as text until the store is open (resolve_run_refs)."""
+    from qdcore.errors import ConfigError
+    from qdcore.runs.refs import is_last, resolve_ref
+
+    if is_last(text):
+        return "last"
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"run id {text!r} is not a number; see `qd runs list`") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"run id {value} must be 1 or more")
-    return value
+        return resolve_ref(None, text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def resolve_run_refs(ns: argparse.Namespace) -> None:
+    """Turn 'last' in RUN_ID / --run into a run id, as `qd` does (qdcore.runs.refs): the newest top-level run
+    of the kinds the command can use."""
+    from qdcore.runs.refs import evaluable_kinds, resolve_ref
+    from qdcore.store import Store
+    from qdcore.train.predictor import predicting_kinds
+
+    wanted = {"attach": ("run_id", None), "quiz": ("run", evaluable_kinds), "draw": ("run", predicting_kinds)}
+    attr, kinds = wanted.get(ns.command, ("", None))
+    if not attr or getattr(ns, attr, None) != "last":
+        return
+    with Store(Path(ns.home).expanduser() if ns.home else None) as store:
+        setattr(ns, attr, resolve_ref(store, "last", kinds() if kinds else None))
 
 
 def state_from_args(ns: argparse.Namespace) -> AppState:
@@ -323,9 +341,15 @@ def no_terminal() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments and run the app."""
+    from qdcore.errors import QDError
     from qdtui.graphics import cell_pixels, resolve_graphics
 
     ns = parse_args(argv)
+    try:
+        resolve_run_refs(ns)
+    except QDError as e:
+        print(f"qdtui: error: {user_message(e)}", file=sys.stderr)
+        sys.exit(2)
     if ns.command == "serve":
         from qdtui.serve import serve
 

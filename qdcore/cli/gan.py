@@ -67,16 +67,9 @@ def _store():
 
 
 def _run_id(store, ref: str) -> int:
-    ref = str(ref).strip()
-    if ref.lower() in ("last", "latest"):
-        runs = store.list_runs(kind="gan", limit=1)
-        if not runs:
-            raise ConfigError(f"there are no GAN runs in {store.home} yet: start one with 'qd gan train'")
-        return runs[0].id
-    try:
-        return int(ref.lstrip("#"))
-    except ValueError:
-        raise ConfigError(f"RUN must be a run id (a number) or 'last', not {ref!r}; see 'qd runs list'") from None
+    from qdcore.runs.refs import resolve_ref
+
+    return resolve_ref(store, ref, ["gan"], start="qd gan train")
 
 
 def gan_run_dir(store, ref: str) -> tuple[int, Path]:

@@ -31,18 +31,13 @@ def _store():
 
 
 def _study_id(store, ref: str) -> int:
+    """A study id from 'N', '#N' or 'last' (qdcore.runs.refs)."""
+    from qdcore.runs.refs import resolve_ref
     from qdcore.studies.trials import require_study
 
-    ref = ref.strip().lstrip("#")
-    if ref.lower() in ("last", "latest"):
-        runs = store.list_runs(kind="study", limit=1)
-        if not runs:
-            raise ConfigError(f"there are no studies in {store.home} yet: start one with 'qd study run'")
-        return runs[0].id
-    if not ref.isdigit():
-        raise ConfigError(f"STUDY must be a study id (a number) or 'last', not {ref!r}; see 'qd study list'")
-    require_study(store, int(ref))
-    return int(ref)
+    study = resolve_ref(store, ref, ["study"], start="qd study run", noun="STUDY")
+    require_study(store, study)
+    return study
 
 
 def _config(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None,

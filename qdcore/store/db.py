@@ -221,13 +221,15 @@ class Store(DrawnStore):
         return bool(self._read("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)))
 
     def list_runs(self, kind: str | None = None, status: str | None = None,
-                  limit: int | None = None, parent: int | None = None) -> list[RunRecord]:
-        """Runs, newest first, optionally filtered."""
+                  limit: int | None = None, parent: int | None = None,
+                  top_level: bool = False) -> list[RunRecord]:
+        """Runs, newest first, optionally filtered (top_level: no study trials)."""
         if kind is not None:
             _check_kind(kind)
         if status is not None:
             _check(status, STATUSES, "status")
-        where, args = _where(("kind = ?", kind), ("status = ?", status), ("parent = ?", _int(parent)))
+        where, args = _where(("kind = ?", kind), ("status = ?", status), ("parent = ?", _int(parent)),
+                             ("parent IS NULL", True if top_level else None))
         sql = f"SELECT {_RUN_COLS} FROM runs" + where + " ORDER BY id DESC"
         if limit is not None:
             if limit < 0:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qdcore.errors import StoreError
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -47,9 +46,7 @@ def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Pr
 
 
 def latest_model_run(store: "Store") -> int:
-    """The newest finished run that holds a model; StoreError saying how to make one when there is none."""
-    runs = [r for k in predicting_kinds() for r in store.list_runs(kind=k, status="done", limit=1)]
-    if not runs:
-        raise StoreError(f"there is no finished classifier run in {store.home} yet: train one with 'qd train' "
-                         "or press t on the home screen")
-    return max(r.id for r in runs)
+    """The app's default model: the best finished top-level classifier (qdcore.runs.refs.best_model_run)."""
+    from qdcore.runs.refs import best_model_run
+
+    return best_model_run(store)
