@@ -228,6 +228,7 @@ def test_show_fit_and_report(home, tmp_path):
         run_study(store, sid)
     r = CliRunner().invoke(app, ["study", "show", str(sid)], catch_exceptions=False)
     assert r.exit_code == 0 and "test_top1 over seeds" in r.stdout and "95% low" in r.stdout
+    assert "note: this study declares no claims" in r.stdout
     r = CliRunner().invoke(app, ["study", "fit", str(sid), "-f", "test_loss ~ classes", "--json"])
     assert r.exit_code == 0 and '"r2"' in r.stdout
     out = tmp_path / "rep"
@@ -235,7 +236,7 @@ def test_show_fit_and_report(home, tmp_path):
     assert r.exit_code == 0
     assert (out / "trials.csv").read_text().count("\n") == 5
     assert (out / "test_top1.png").read_bytes()[:4] == b"\x89PNG"
-    assert "# Study" in (out / "README.md").read_text()
+    assert "# Study" in (out / "README.md").read_text() and "## Claims" in (out / "README.md").read_text()
 
 
 @pytest.mark.slow

@@ -276,7 +276,9 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
              by: Annotated[Optional[str], typer.Option("--by", help="Axis whose values are the plot's series.")] = None,
              plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw the terminal plot.")] = True,
              wide: Annotated[bool, typer.Option("--wide", help="Every metric column (first, final, best, best epochs).")] = False) -> None:
-    """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures."""
+    """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
+    a verdict per claim of the paper."""
+    from qdcore.studies.claims import study_verdicts
     from qdcore.studies.results import aggregate, study_table
     from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
 
@@ -285,8 +287,10 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     rec = store.get_run(sid)
     table = study_table(store, sid)
     if json_out:
+        verdicts, vnotes = study_verdicts(rec.summary.get("spec", {}), table)
         print_json({"study": sid, "name": rec.name, "status": rec.status, "axes": table.axes, "trials": table.rows,
-                    "aggregates": aggregate(table), "notes": rec.summary.get("notes", [])})
+                    "aggregates": aggregate(table), "notes": rec.summary.get("notes", []),
+                    "claims": [v.as_dict() for v in verdicts], "claim_notes": vnotes})
         return
     axes = plot_axes(table)
     for key, val in (("--x", x), ("--by", by)):
@@ -315,6 +319,28 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
         console.print(text_plot(table, metric, xa, ba, width=min(console.width, 100)), highlight=False, markup=False)
     paper = rec.summary.get("spec", {}).get("paper") or {}
     _print_paper(table, paper)
+    _print_claims(rec.summary.get("spec", {}), table)
+
+
+VERDICT_STYLE = {"agrees": "green", "disagrees": "bold red", "inconclusive": "yellow"}
+
+
+def _print_claims(spec: dict[str, Any], table) -> None:
+    """The paper's claims: its number or direction, qd's estimate with its 95% interval, the verdict."""
+    from qdcore.studies.claims import VERDICT_COLUMNS, study_verdicts, summary_line, verdict_rows
+
+    verdicts, notes = study_verdicts(spec, table)
+    if verdicts:
+        t = Table(*VERDICT_COLUMNS, box=None, title=f"claims: {summary_line(verdicts)}", title_justify="left")
+        for r in verdict_rows(verdicts):
+            t.add_row(lit(r["claim"]), lit(r["paper"]), r["qd (95% interval)"], str(r["seeds"]),
+                      f"[{VERDICT_STYLE[r['verdict']]}]{r['verdict']}[/]")
+        console.print(t)
+        for v in verdicts:
+            if v.verdict != "agrees":
+                console.print(f"  {lit(v.claim.text)}: {lit(v.why)}", highlight=False)
+    for n in notes:
+        console.print(f"note: {lit(n)}", highlight=False)
 
 
 def _print_paper(table, paper: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@ from typing import Any, Callable
 
 from qdcore.data.categories import NAMED_SETS, official_categories, suggest
 from qdcore.errors import ConfigError
+from qdcore.studies import paper_claims as PC
+from qdcore.studies.claims import Claim
 from qdcore.studies.spec import StudySpec
 
 
@@ -20,6 +22,7 @@ class Named:
     build: Callable[[bool], dict[str, Any]]
     categories: Callable[[bool], list[str]]  # the protocol's categories (full) / how many the quick one needs
     paper: dict[str, Any]
+    claims: tuple[Claim, ...] = ()  # the paper's findings, judged per study (qdcore.studies.claims)
 
 
 def _data_size(quick: bool) -> dict[str, Any]:
@@ -123,7 +126,8 @@ NAMED: dict[str, Named] = {n.name: n for n in [
                        "train_loss first", "train_loss last", "val_loss first", "val_loss last"],
            "rows": [[500, .39, .92, .58, .82, 1.93, .25, 1.45, .63], [1000, .46, .91, .62, .83, 1.66, .28, 1.22, .63],
                     [3000, .66, .93, .77, .87, 1.09, .22, .77, .87], [5000, .66, .93, .79, .89, .99, .22, .66, .41],
-                    [7000, .69, .93, .80, .89, .99, .22, .70, .38], [10000, .76, .91, .83, .89, .79, .20, .56, .35]]}),
+                    [7000, .69, .93, .80, .89, .99, .22, .70, .38], [10000, .76, .91, .83, .89, .79, .20, .56, .35]]},
+          PC.DATA_SIZE),
     Named("imbalance", "000 Fig. 9", "fork fixed, hammer at a share of it: per-class test accuracy",
           _imbalance, _cats(["fork", "hammer"], 2),
           {"show": ["train_top1", "test_top1", "test_top1[{0}]", "test_top1[{1}]", "test_loss"],
@@ -132,29 +136,35 @@ NAMED: dict[str, Named] = {n.name: n for n in [
            "rows": [[0.002, 99, 99, 100, 43], [0.02, 99, 99, 99, 81], [0.1, 99, 98, 99, 88], [0.2, 98, 98, 98, 94],
                     [0.5, 98, 97, 98, 95], [1.0, 98, 97, 98, 98]],
            "note": "test: a balanced set drawn before the imbalance, disjoint from training and the same for "
-                   "every ratio (the paper's 20,000: 10,000 per class; --quick: 100 per class)"}),
+                   "every ratio (the paper's 20,000: 10,000 per class; --quick: 100 per class)"},
+          PC.IMBALANCE),
     Named("classes-rows", "000 Figs. 10-11", "test accuracy and loss over categories x rows per category, with OLS",
           _classes_rows, _cats(STUDY000, 6),
           {"formulas": ["test_top1 ~ classes + rows", "test_loss ~ classes + rows"],
            "ols": {"test_top1": {"Intercept": 1.0329, "classes": -0.0188, "rows": 1.601e-05, "r2": 0.955, "n": 91},
-                   "test_loss": {"Intercept": -0.1101, "classes": 0.0649, "rows": -5.628e-05, "r2": 0.953, "n": 91}}}),
+                   "test_loss": {"Intercept": -0.1101, "classes": 0.0649, "rows": -5.628e-05, "r2": 0.953, "n": 91}}},
+          PC.CLASSES_ROWS),
     Named("one-at-a-time", "001 sec. 4", "from 001's baseline, vary one thing at a time; then 001's best CNN",
           _one_at_a_time, _cats(NAMED_SETS["mammals"], 6),
           {"columns": ["variant", "test_top1"],
            "rows": [["dropout", 0.83], ["augment", 0.77], ["doubled convs", 0.80], ["best (001 sec. 5)", 0.81]],
-           "note": "001 reports these test accuracies in its text; the other variants only as better/worse"}),
+           "note": "001 reports these test accuracies in its text; the other variants only as better/worse"},
+          PC.ONE_AT_A_TIME),
     Named("double-descent", "003 DD", "width-k for k = 1..45, three regimes: final/best test loss and accuracy",
           _double_descent, _cats(NAMED_SETS["dd10"], 4),
           {"show": ["val_top1", "best_val_top1", "val_loss", "best_val_loss", "best_epoch_loss", "best_epoch_top1"],
            "hours_per_curve": 8,
            "note": "003 shows the curves as figures only (about 8 hours per curve on its GPU); qd's 'test' is the "
-                   "held-out split evaluated every epoch (val_*), as 003 picked best epochs on its test set"}),
+                   "held-out split evaluated every epoch (val_*), as 003 picked best epochs on its test set"},
+          PC.DOUBLE_DESCENT),
     Named("categories", "003", "accuracy vs number of categories at k = 12",
           _categories, lambda quick: NAMED_SETS["shared24"][:12] if quick else official_categories(),
-          {"note": "003: up to 71.3% on 345 categories; the figure gives no other numbers"}),
+          {"note": "003: up to 71.3% on 345 categories; the figure gives no other numbers"},
+          PC.CATEGORIES),
     Named("baselines", "003", "LightGBM vs fully connected vs CNN on 50 categories x 2,000",
           _baselines, lambda quick: official_categories()[:6] if quick else official_categories()[:50],
-          {"columns": ["variant", "test_top1"], "rows": [["LightGBM", 0.6210], ["FC", 0.4128], ["CNN", 0.7203]]}),
+          {"columns": ["variant", "test_top1"], "rows": [["LightGBM", 0.6210], ["FC", 0.4128], ["CNN", 0.7203]]},
+          PC.BASELINES),
 ]}
 
 
@@ -201,7 +211,8 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
     base["categories"] = ",".join(chosen)
     spec: dict[str, Any] = {"name": f"{st.name}{' quick' if quick else ''}", "description": f"{st.source}: {st.about}",
                             "base": base, "axes": dict(doc.get("axes", {})), "variants": doc.get("variants", []),
-                            "paper": dict(st.paper, source=st.source, quick=quick, substituted=len(notes) > int(quick))}
+                            "paper": dict(st.paper, source=st.source, quick=quick, substituted=len(notes) > int(quick),
+                                          claims=[c.to_dict() for c in st.claims])}
     if "categories" in spec["axes"]:
         spec["pool"] = chosen
         spec["axes"]["categories"] = [n for n in spec["axes"]["categories"] if n <= len(chosen)]

@@ -115,6 +115,22 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
             md += ["", f"OLS `{f}`: {e}"]
             continue
         md += ["", f"## OLS: `{f}`", "", "```", res.text, "```"]
+    md += claims_markdown(rec.summary.get("spec", {}), table)
     md += ["", "## Figures", ""] + [f"![{p}]({p})" for p in pngs]
     put("README.md", "\n".join(md) + "\n")
     return files
+
+
+def claims_markdown(spec: dict[str, Any], table: StudyTable) -> list[str]:
+    """The '## Claims' section: per claim the paper's side, qd's estimate with its 95% interval, the verdict."""
+    from qdcore.studies.claims import VERDICT_COLUMNS, study_verdicts, summary_line, verdict_rows
+
+    verdicts, notes = study_verdicts(spec, table)
+    md = ["", "## Claims" + (f": {summary_line(verdicts)}" if verdicts else ""), ""]
+    if verdicts:
+        cols = [*VERDICT_COLUMNS, "why"]
+        md.append("| " + " | ".join(cols) + " |")
+        md.append("|" + "---|" * len(cols))
+        md += ["| " + " | ".join(str(r[c]).replace("|", "/") for c in cols) + " |" for r in verdict_rows(verdicts)]
+    md += [f"- {n}" for n in notes]
+    return md

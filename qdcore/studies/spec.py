@@ -62,6 +62,13 @@ class StudySpec:
             seeds = list(range(seeds))  # seeds = 3 means 0, 1, 2
         if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
             raise ConfigError(f"{origin}: seeds={seeds!r} must be a count or a list of whole numbers >= 0")
+        claims = (d.get("paper") or {}).get("claims", []) if isinstance(d.get("paper"), dict) else []
+        if not isinstance(claims, list):
+            raise ConfigError(f"{origin}: paper.claims must be a list of tables ([[paper.claims]] kind = ...)")
+        from qdcore.studies.claims import Claim
+
+        for i, c in enumerate(claims):
+            Claim.from_dict(c, f"{origin}: claim {i + 1}")
         pool = d.get("pool")
         if isinstance(pool, str):
             pool = [c.strip() for c in pool.split(",") if c.strip()]

@@ -1,0 +1,108 @@
+"""Claims judged over seeds: a planted effect agrees, a planted null is inconclusive, bad claims are one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qdcore.errors import ConfigError
+from qdcore.studies.claims import Claim, coef, decide, differs, hump, judge, study_verdicts, trend
+from qdcore.studies.results import StudyTable
+
+
+def _table(effect: float, seeds: int = 3, noise: float = 0.02, untrained: tuple[int, ...] = ()) -> StudyTable:
+    """A grid over x = 1..5 and two variants, whose accuracy is 0.5 + effect * x (+ noise), variant b 0.1 higher
+    when effect is set; the seed-0 trials listed in `untrained` are flagged not trained."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for s in range(seeds):
+        for x in range(1, 6):
+            for v in ("a", "b"):
+                acc = 0.5 + effect * x + (0.1 * (effect != 0) if v == "b" else 0.0) + rng.normal(0, noise)
+                i = len(rows) + 1
+                rows.append({"trial": i, "variant": v, "x": x, "seed": s, "status": "done", "test_top1": acc,
+                             "test_loss": 2 - acc, "classes": x + 2, "rows": 100 * (6 - x) + s,
+                             "untrained": "predicts one class" if (s == 0 and i in untrained) else None})
+    return StudyTable(["variant", "x", "seed"], ["test_top1", "test_loss"], rows)
+
+
+CLAIMS = [trend("test_top1", "x", "+", "accuracy rises with x"),
+          differs("test_top1", {"variant": "b"}, {"variant": "a"}, "+", "b beats a"),
+          coef("test_top1 ~ classes + rows", "classes", "+", "accuracy rises with classes"),
+          differs("test_loss", {"x": "min"}, None, "+", "loss above accuracy at the smallest x", minus="test_top1")]
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.kind)
+def test_planted_effect_agrees_and_planted_null_is_inconclusive(claim):
+    v = judge(claim, _table(0.05))
+    assert v.verdict == "agrees", v
+    assert v.n == 3 and v.low < v.estimate < v.high
+    if claim.kind != "diff" or claim.versus is None:
+        return
+    assert judge(claim, _table(0.0)).verdict == "inconclusive"
+
+
+def test_null_trend_is_inconclusive_and_opposite_disagrees():
+    assert judge(trend("test_top1", "x", "+", "rises"), _table(0.0)).verdict == "inconclusive"
+    v = judge(trend("test_top1", "x", "-", "falls"), _table(0.05))
+    assert v.verdict == "disagrees" and "against the paper" in v.why
+    assert abs(v.estimate - 0.05) < 0.01  # the slope planted
+
+
+def test_within_margin_and_hump():
+    near = Claim("diff", "test_top1", "b within 0.2 of a", "~", where={"variant": "b"}, versus={"variant": "a"},
+                 margin=0.2)
+    assert judge(near, _table(0.05)).verdict == "agrees"
+    far = Claim.from_dict({**near.to_dict(), "margin": 0.01})
+    assert judge(far, _table(0.05)).verdict == "disagrees"
+    assert decide(near, -0.1, 0.3)[0] == "inconclusive"
+    rows = [{"seed": s, "status": "done", "w": w, "loss": y + 0.01 * s}
+            for s in range(3) for w, y in zip(range(1, 7), (1.0, 0.8, 1.2, 1.1, 0.7, 0.6))]
+    assert judge(hump("loss", "w", "double descent"), StudyTable(["w", "seed"], ["loss"], rows)).verdict == "agrees"
+    mono = [{**r, "loss": 2.0 - r["w"] / 10 + 0.01 * r["seed"]} for r in rows]
+    assert judge(hump("loss", "w", "dd"), StudyTable(["w", "seed"], ["loss"], mono)).verdict == "disagrees"
+
+
+def test_too_few_seeds_unknown_metric_and_untrained_trials():
+    one = judge(CLAIMS[0], _table(0.05, seeds=1))
+    assert one.verdict == "inconclusive" and "one seed" in one.why and one.estimate is not None
+    bad = judge(trend("val_top1", "x", "+", "nope"), _table(0.05))
+    assert bad.verdict == "inconclusive" and bad.why == "the study does not record metric 'val_top1'"
+    axis = judge(trend("test_top1", "width", "+", "nope"), _table(0.05))
+    assert "no axis 'width'" in axis.why
+    v = judge(CLAIMS[0], _table(0.05, untrained=(1, 3)))
+    assert v.left_out == 2 and v.verdict == "agrees"
+
+
+def test_stored_specs_without_claims_and_malformed_claims():
+    verdicts, notes = study_verdicts({"name": "mine", "paper": {}}, _table(0.05))
+    assert verdicts == [] and "declares no claims" in notes[0]
+    verdicts, notes = study_verdicts({"name": "imbalance quick", "paper": {"quick": True}}, _table(0.05))
+    assert len(verdicts) == 2 and "stored before claims" in notes[0]
+    assert all(v.verdict == "inconclusive" and "does not record" in v.why for v in verdicts)
+    verdicts, notes = study_verdicts({"paper": {"claims": [{"kind": "trend", "metric": "m"}]}}, _table(0.05))
+    assert verdicts == [] and notes == ["claims cannot be judged: claim 1: a claim needs text = \"...\""]
+    with pytest.raises(ConfigError, match="unknown claim key 'metrc'"):
+        Claim.from_dict({"kind": "trend", "metrc": "x"})
+    with pytest.raises(ConfigError, match="a trend claim needs axis"):
+        Claim.from_dict({"kind": "trend", "metric": "m", "text": "t"})
+
+
+def test_claims_round_trip_and_every_named_study_declares_valid_ones():
+    from qdcore.studies.named import NAMED
+
+    for st in NAMED.values():
+        assert st.claims, st.name
+        for c in st.claims:
+            assert Claim.from_dict(c.to_dict()) == c
+
+
+def test_spec_file_claims_are_checked(tmp_path):
+    from qdcore.studies.spec import load_spec
+
+    p = tmp_path / "s.toml"
+    p.write_text('[base]\nper_class = 20\n[[paper.claims]]\nkind = "trend"\nmetric = "test_top1"\ntext = "up"\n')
+    with pytest.raises(ConfigError, match=r"s.toml: claim 1: a trend claim needs axis"):
+        load_spec(p)
+    p.write_text(p.read_text() + 'axis = "width"\n')
+    assert load_spec(p).paper["claims"][0]["axis"] == "width"
