@@ -127,3 +127,13 @@ def kept_note(summary: dict[str, Any]) -> str:
     if not isinstance(n, int) or not isinstance(kept, int) or kept >= n:
         return ""
     return f" (the drawing views hold a random {kept:,} of them)"
+
+
+_IRREGULAR = {"category": "categories", "was": "were", "class": "classes", "is": "are", "this": "these"}
+
+
+def plural(n: Any, noun: str, many: str | None = None) -> str:
+    """'1 epoch', '5 epochs', '1,200 drawings', '1 category': a count with its noun in the right number."""
+    count = f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else str(n)
+    one = isinstance(n, (int, float)) and not isinstance(n, bool) and n == 1
+    return f"{count} {noun if one else (many or _IRREGULAR.get(noun) or noun + 's')}"

@@ -20,3 +20,12 @@ def test_sizes_count_in_powers_of_1024_as_device_memory_does() -> None:
     assert size(812) == "812 B" and size(1024) == "1.0 KB" and size(95.4 * 2**20) == "95.4 MB"
     assert size(37.2 * 2**30) == "37.2 GB" and size(5000 * 2**30) == "5,000.0 GB"
     assert size(None) == "-" and size(math.nan) == "-"
+
+
+def test_one_plural_formatter() -> None:
+    from qdcore.fmt import plural
+
+    assert plural(1, "epoch") == "1 epoch" and plural(5, "epoch") == "5 epochs" and plural(0, "run") == "0 runs"
+    assert plural(1200, "drawing") == "1,200 drawings" and plural(1, "category") == "1 category"
+    assert plural(2, "category") == "2 categories" and plural(3, "boosting round") == "3 boosting rounds"
+    assert plural(2, "L-BFGS chunk", "L-BFGS chunks") == "2 L-BFGS chunks"

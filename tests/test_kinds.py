@@ -125,10 +125,13 @@ def test_special_files_are_not_configs(tmp_path, monkeypatch):
 
 
 def test_resolved_values_are_stored_and_default_names_are_short(tmp_path):
+    from helpers import npy_folder
     from qdcore.runs.run import prepare
     from qdcore.train.config import TrainConfig
 
-    kind, cfg = prepare(TrainConfig().replace(data="/a/very/long/path/to/some/folder", lr=3e-3, epochs=20))
+    folder = tmp_path / "a" / "very" / "long" / "path" / "to" / "some" / "folder"
+    folder.mkdir(parents=True)
+    kind, cfg = prepare(TrainConfig().replace(data=npy_folder(folder, ("cat", "dog"), 4), lr=3e-3, epochs=20))
     assert kind.name == "classifier" and cfg.width == 12 and cfg.kernel == 3 and cfg.pooling == "max"
     assert cfg.name == "widthk folder e=20 lr=0.003" and len(cfg.name) < 40
     assert json.loads(json.dumps(cfg.to_dict()))["width"] == 12

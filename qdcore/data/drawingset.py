@@ -156,11 +156,12 @@ def class_size(source: Source, cat: str, per_class: int | None, ratio: float, ho
 
 
 def check_sizes(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,
-                imbalance: str | dict[str, float] | None = None, hold_out: int | None = None) -> None:
-    """Refuse (DataError) a selection the data cannot fill, reading no drawings."""
+                imbalance: str | dict[str, float] | None = None, hold_out: int | None = None) -> list[str]:
+    """The chosen categories; DataError for a selection the data cannot fill, reading no drawings."""
     chosen, ratios = _chosen(source, categories, per_class, imbalance)
     for cat in chosen:
         class_size(source, cat, per_class, ratios.get(cat, 1.0), hold_out)
+    return chosen
 
 
 def select(source: Source, categories: str | list[str] | None = None, per_class: int | None = None,

@@ -36,9 +36,19 @@ def select_splits(sel: Selection, mapped: bool = False) -> Splits:
     return Splits(parts.train, parts.val, test)
 
 
-def check_selection(sel: Selection) -> None:
-    """Refuse a selection its data cannot fill (categories, sizes, balanced test), reading no drawings."""
-    check_sizes(open_source(sel.data), sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
+def check_selection(sel: Selection, min_categories: int = 1) -> list[str]:
+    """The chosen categories; DataError for a selection its data cannot fill (categories, sizes, balanced test,
+    fewer than `min_categories` categories), reading no drawings."""
+    from qdcore.errors import DataError
+    from qdcore.fmt import plural
+
+    source = open_source(sel.data)
+    chosen = check_sizes(source, sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
+    if len(chosen) < min_categories:
+        held = ", ".join(repr(c) for c in chosen)
+        raise DataError(f"{source.location} gives {plural(len(chosen), 'category', 'categories')} ({held}); "
+                        f"this model needs at least {min_categories}: add categories (--categories) or other data")
+    return chosen
 
 
 def load_splits(sel: Selection, synthetic: bool = True, mapped: bool = False) -> Splits:

@@ -59,6 +59,7 @@ def _budget(c: dict[str, Any], s: dict[str, Any]) -> float | None:
 KIND = register(RunKind(
     name="classical",
     title="classical baseline",
+    min_categories=2,
     config=ClassicalConfig,
     train=train,
     models=lambda: MODELS,

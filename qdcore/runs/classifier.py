@@ -42,13 +42,10 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
     import torch
 
-    from qdcore.data.selection import check_selection
     from qdcore.data.synthetic_mix import check_synthetic
     from qdcore.models import build_model
 
     check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
-    if cfg.balanced_test:  # a test set the data cannot fill fails before the row, too (file sizes only)
-        check_selection(cfg)
     if cfg.device_memory:  # a budget that cannot hold a batch (auto: the smallest, 2) fails before the row, too
         from qdcore.train.stream import StreamData
 
@@ -125,6 +122,7 @@ def result_line(s: dict[str, Any]) -> str:
 KIND = register(RunKind(
     name="classifier",
     title="classifier",
+    min_categories=2,
     config=TrainConfig,
     train=train,
     models=classifier_names,

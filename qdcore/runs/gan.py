@@ -92,6 +92,7 @@ def default_name(cfg: GanConfig) -> str:
 KIND = register(RunKind(
     name="gan",
     title="GAN",
+    min_categories=1,
     config=GanConfig,
     train=train,
     models=lambda: GAN_MODELS,

@@ -24,6 +24,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   array a `Samples(name="samples")` event stored, drawn as a grid (a GAN's sample grid).
 - `columns`: its columns in the runs table (key, header, width, value from (config, summary), text).
 - `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
+- `min_categories`: the fewest categories its data selection may hold (a classifier 2); the selection is
+  checked against the data (names, sizes) before the run row exists. 0: the kind selects no data itself.
 - `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
   it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`: the
@@ -110,6 +112,7 @@ class RunKind:
     predictor: Callable[[Path, str | None], tuple[Callable[[Any], Any], list[str]]] | None = None
     opens: str = "live"  # TUI: a finished run opens the "evaluation" screen or its "live" view
     resumable: bool = True
+    min_categories: int = 0  # the data selection is checked before the run row exists (0: the kind has none)
     rate_unit: str = "img/s"  # what Progress.throughput counts
     result_line: Callable[[dict[str, Any]], str] | None = None  # one line on a finished run (CLI, live view)
 

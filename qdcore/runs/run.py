@@ -50,6 +50,10 @@ def prepare(cfg: Any) -> tuple[RunKind, Any]:
     cfg.validate()
     if not cfg.name:
         cfg = cfg.replace(name=kind.name_for(cfg))
+    if kind.min_categories:  # a mistyped category or data that cannot fill the selection: no run row
+        from qdcore.data.selection import check_selection
+
+        check_selection(cfg, kind.min_categories)
     if kind.prepare is not None:
         cfg = kind.prepare(cfg)
     return kind, cfg
