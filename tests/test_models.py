@@ -275,3 +275,58 @@ def test_cli_errors_exit_2(args):
     res = runner.invoke(app, args)
     assert res.exit_code == 2
     assert "Traceback" not in res.output
+
+
+def _fans(w: torch.Tensor, groups: int = 1) -> float:
+    """Keras's glorot fans of one group's kernel: (out + in) x receptive field."""
+    receptive = int(np.prod(w.shape[2:])) if w.ndim > 2 else 1
+    return (w.shape[0] / groups + w.shape[1]) * receptive
+
+
+@pytest.mark.parametrize("name", ["cnn-001-baseline", "fc", "widthk"])
+def test_keras_init_is_glorot_uniform_with_zero_biases(name):
+    torch.manual_seed(0)
+    model = build_model(name, 10, init="keras")
+    assert model.arch["init"] == "keras"
+    for pname, p in model.named_parameters():
+        if pname.endswith("bias"):
+            assert torch.count_nonzero(p) == 0, pname
+            continue
+        bound = (6 / _fans(p)) ** 0.5
+        # Uniform(-b, b): inside the bound, mean 0, standard deviation b / sqrt(3) (n >= 250 draws per tensor).
+        assert p.abs().max() <= bound + 1e-7 and p.abs().max() > 0.9 * bound, pname
+        assert float(p.std()) == pytest.approx(bound / 3 ** 0.5, rel=0.12), pname
+        assert abs(float(p.mean())) < 4 * bound / (3 * p.numel()) ** 0.5, pname
+
+
+def test_torch_init_keeps_pytorch_defaults_and_seed_models_default_to_keras():
+    torch.manual_seed(0)
+    model = build_model("cnn-001-baseline", 11, init="torch")
+    conv = model.conv2.weight
+    # PyTorch: kaiming-uniform(a=sqrt 5) = U(+-1/sqrt(fan_in)) (0.059 here; glorot's is 0.083), biases nonzero.
+    fan_in = conv[0].numel()
+    assert 0.9 / fan_in ** 0.5 < conv.abs().max() <= 1 / fan_in ** 0.5 and torch.count_nonzero(model.conv2.bias) > 0
+    assert all(build_model(m.name, 5).arch["init"] == "keras" for m in list_models("classifier"))
+    # Same architecture either way: the parameter counts of the studies hold for both inits.
+    assert count_params(model) == count_params(build_model("cnn-001-baseline", 11)) == 164_363
+    # A model stored before --init existed (no "init" in its arch) still rebuilds and loads.
+    arch = {k: v for k, v in model.arch.items() if k != "init"}
+    again = build_model(**arch)
+    again.load_state_dict(model.state_dict())
+    with pytest.raises(ConfigError, match="init='xavier' must be one of keras, torch"):
+        build_model("fc", 10, init="xavier")
+
+
+def test_keras_init_of_gan_parts_and_grouped_pairs():
+    from qdcore.models.gan_grouped import from_pairs
+
+    g, d = build_gan("acgan", 3, init="keras")
+    assert g.arch["init"] == d.arch["init"] == "keras"
+    assert float(g.embed.weight.abs().max()) <= 0.05  # Keras Embedding: uniform(-0.05, 0.05)
+    w = g.net.convt1.weight  # ConvTranspose2d (in, out, k, k): glorot is symmetric in the fans
+    assert float(w.abs().max()) <= (6 / _fans(w)) ** 0.5 + 1e-7
+    assert torch.count_nonzero(d.source.bias) == 0
+    pairs = [build_gan("dcgan", 1) for _ in range(2)]
+    gg, dd = from_pairs([p[0] for p in pairs], [p[1] for p in pairs])
+    conv = dd.body.conv2  # grouped: each pair's kernel keeps its own glorot bound
+    assert float(conv.weight.abs().max()) <= (6 / _fans(conv.weight, groups=2)) ** 0.5 + 1e-7

@@ -252,14 +252,23 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 
 
 @app.command("named")
-def named_cmd() -> None:
-    """The seed studies' experiments that 'qd study run NAME' knows."""
-    from qdcore.studies.named import NAMED
+def named_cmd(name: Annotated[Optional[str], typer.Argument(help="A named study: list where qd's protocol "
+                                                            "differs from its paper's.", show_default=False)] = None) -> None:
+    """The seed studies' experiments that 'qd study run NAME' knows, and where qd's protocol differs from each paper."""
+    from qdcore.studies.named import NAMED, named_study
 
-    t = Table("name", "from", "what", box=None)
+    if name is not None:
+        n = named_study(name)
+        console.print(f"[bold]{n.name}[/] ({lit(n.source)}): {lit(n.about)}", highlight=False)
+        console.print("protocol deviations from the paper (fixed or declared):", highlight=False)
+        for d in n.deviations:
+            console.print(f"  - {lit(d)}", highlight=False)
+        return
+    t = Table("name", "from", "what", "deviations", box=None)
     for n in NAMED.values():
-        t.add_row(n.name, n.source, n.about)
+        t.add_row(n.name, n.source, n.about, str(len(n.deviations)))
     console.print(t)
+    console.print("'qd study named NAME' lists a study's deviations from its paper's protocol", highlight=False)
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
@@ -359,6 +368,8 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
         console.print(f"[bold]{lit(head)}[/]: OLS per the study's formulas, see 'qd study fit'", highlight=False)
     if paper.get("note"):
         console.print(f"note: {lit(paper['note'])}", highlight=False)
+    for d in paper.get("deviations", []):
+        console.print(f"protocol: {lit(d)}", highlight=False)
 
 
 @app.command("fit")

@@ -14,7 +14,7 @@ def build_alexnet1(name: str, num_classes: int, o: dict[str, Any], given: set[st
     r = check_cnn(o, given)
     w = r["width"]
     # Model 1 has no BN in the study; batch_norm=true puts one after each block's pooling.
-    blocks = [Block([w * 2 ** min(i, 2)] * r["convs"], op.at(r["kernel"], i), bn="pool", dropout=r["dropout"])
+    blocks = [Block([w * 2 ** min(i, 2)] * op.at(r["convs"], i), op.at(r["kernel"], i), bn="pool", dropout=r["dropout"])
               for i in range(r["depth"])]
     return _build(name, num_classes, r, blocks), r
 
@@ -28,7 +28,7 @@ def build_alexnet2(name: str, num_classes: int, o: dict[str, Any], given: set[st
         k = op.at(r["kernel"], i)
         if i < 2:
             # [w, w] then [w, 2w]: the block's last conv doubles in the second block, as in the study.
-            chans = [w] * (convs - 1) + [w * (1 + i)]
+            chans = [w] * (op.at(convs, i) - 1) + [w * (1 + i)]
             blocks.append(Block(chans, k, bn="pool", dropout=r["dropout"]))
         else:
             blocks.append(Block([4 * w], k, bn="pool" if i == depth - 1 else "none"))

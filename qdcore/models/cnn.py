@@ -13,7 +13,7 @@ def check_cnn(o: dict[str, Any], given: set[str], dense_may_be_none: bool = Fals
     r = dict(o)
     r["width"] = op.pos_int("width", o["width"])
     r["depth"] = op.pos_int("depth", o["depth"])
-    r["convs"] = op.pos_int("convs", o["convs"])
+    r["convs"] = op.per_block("convs", o["convs"], r["depth"], "convs" in given)
     r["kernel"] = op.per_block("kernel", o["kernel"], r["depth"], "kernel" in given)
     r["padding"] = op.choice("padding", o["padding"], op.PADDINGS)
     r["pool"] = op.choice("pool", o["pool"], op.POOL_KINDS)
@@ -30,7 +30,7 @@ def check_cnn(o: dict[str, Any], given: set[str], dense_may_be_none: bool = Fals
 
 def doubling_blocks(r: dict[str, Any]) -> list[Block]:
     """Block i: `convs` convs of width * 2**i channels, then pooling and dropout."""
-    return [Block([r["width"] * 2 ** i] * r["convs"], op.at(r["kernel"], i), dropout=r["dropout"])
+    return [Block([r["width"] * 2 ** i] * op.at(r["convs"], i), op.at(r["kernel"], i), dropout=r["dropout"])
             for i in range(r["depth"])]
 
 

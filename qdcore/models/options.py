@@ -15,7 +15,8 @@ PADDINGS = ("valid", "same")
 OPTION_DOCS: dict[str, str] = {
     "width": "channels of the first conv block (k); later blocks scale from it (alias: k)",
     "depth": "number of conv blocks (each: conv(s), pooling, optional BN/dropout)",
-    "convs": "conv layers per block before its pooling (study 001's 'doubled convs')",
+    "convs": "conv layers per block before its pooling: one int, or a list with one count per block (study 001's "
+             "'doubled convs', '+2 convs')",
     "kernel": "conv kernel size: one int, or a list with one size per block",
     "padding": "conv padding: valid (Keras default, shrinks) or same (keeps size)",
     "pool": "pooling after each block: max, avg or none",

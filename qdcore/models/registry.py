@@ -10,6 +10,7 @@ from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 from qdcore.models import options as op
 from qdcore.models.classical import CLASSICAL
+from qdcore.models.init import apply_init, check_init
 
 if TYPE_CHECKING:
     from torch import nn
@@ -27,6 +28,7 @@ class ModelInfo:
     options: dict[str, Any] = field(default_factory=dict)
     kind: str = "classifier"  # classifier | gan | classical
     builder: str = ""  # "module:function", imported lazily
+    init: str = "keras"  # the weight init of the study's model: every seed study built Keras/TensorFlow models
 
     def option_docs(self) -> list[tuple[str, Any, str]]:
         """(option, default, help) for each option."""
@@ -103,11 +105,19 @@ def build_model(name: str, num_classes: int, **opts: Any) -> nn.Module:
     if info.kind == "classical":
         raise ConfigError(f"{info.name!r} is a classical model (LightGBM / scikit-learn); build it with build_classical or train it with qd train")
     n = _classes(num_classes, 2)
+    init = _init(info, opts)
     resolved = op.resolve(info.name, info.options, opts)
     given = {op.ALIASES.get(k, k) for k, v in opts.items() if v is not None}
     model, final = _builder(info)(info.name, n, resolved, given)
-    model.arch = {"name": info.name, "num_classes": n, **final}
+    apply_init(model, init)
+    model.arch = {"name": info.name, "num_classes": n, **final, "init": init}
     return model
+
+
+def _init(info: ModelInfo, opts: dict[str, Any]) -> str:
+    """The `init` option taken out of `opts` (None or absent: the model's own, as in a run stored before it)."""
+    value = opts.pop("init", None)
+    return info.init if value is None else check_init(value)
 
 
 def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -> tuple[nn.Module, nn.Module]:
@@ -118,9 +128,11 @@ def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -
                           f"{', '.join(m.name for m in list_models('gan'))}")
     n = _classes(num_classes, 1)
     latent = op.pos_int("latent_dim", op.coerce("latent_dim", latent_dim, 100))
+    init = _init(info, opts)
     resolved = op.resolve(info.name, {k: v for k, v in info.options.items() if k != "latent_dim"}, opts)
     g, d, final = _builder(info)(info.name, n, latent, resolved)
-    arch = {"name": info.name, "num_classes": n, "latent_dim": latent, **final}
+    apply_init(g, init), apply_init(d, init)
+    arch = {"name": info.name, "num_classes": n, "latent_dim": latent, **final, "init": init}
     g.arch, d.arch = dict(arch), dict(arch)
     return g, d
 

@@ -60,7 +60,7 @@ def prepare(cfg: TrainConfig) -> TrainConfig:
                           "--width, --kernel or depth")
     arch = dict(getattr(model, "arch", {}))
     used = {"width": arch.get("width"), "kernel": arch.get("kernel"), "pooling": arch.get("pool"),
-            "batch_norm": arch.get("batch_norm"), "dropout": arch.get("dropout")}
+            "batch_norm": arch.get("batch_norm"), "dropout": arch.get("dropout"), "init": arch.get("init")}
     fill = {k: v for k, v in used.items() if getattr(cfg, k) is None and v is not None
             and _fits(k, v)}
     return cfg.replace(origin="model", **fill) if fill else cfg

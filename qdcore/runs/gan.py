@@ -37,7 +37,9 @@ def prepare(cfg: GanConfig) -> GanConfig:
     from qdcore.models import build_gan
     from qdcore.store import Store
 
-    build_gan(cfg.model, 2, cfg.latent_dim, **cfg.model_options())
+    g, _ = build_gan(cfg.model, 2, cfg.latent_dim, **cfg.model_options())
+    if cfg.init is None:  # the run stores the init used
+        cfg = cfg.replace(origin="model", init=g.arch["init"])
     if cfg.no_judge:
         return cfg
     classes = gan_classes(cfg)

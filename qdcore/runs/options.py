@@ -348,6 +348,15 @@ def resolved(cfg: Any) -> dict[str, Any]:
 
 # --- the shared part ----------------------------------------------------------------------------------
 
+
+def init_option(panel: str = "Model") -> Any:
+    """The --init option of every neural kind: Keras's weight init (the seed studies') or PyTorch's."""
+    from qdcore.models.init import INITS
+
+    return option(None, help="Weight init: keras (glorot-uniform kernels, zero biases, as the seed studies' Keras "
+                  "models) or torch (PyTorch's defaults). Default: the model's study's (keras for the zoo).",
+                  panel=panel, choices=INITS, form="Init")
+
 DATA = "Data"
 
 

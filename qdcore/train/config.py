@@ -8,7 +8,7 @@ from typing import Any
 
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
-from qdcore.runs.options import RunConfig, option
+from qdcore.runs.options import RunConfig, init_option, option
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
@@ -40,6 +40,7 @@ class TrainConfig(RunConfig):
     batch_norm: bool | None = option(None, help="Batch normalisation.", panel=_MODEL)
     dropout: float | None = option(None, help="Dropout rate after each conv block.", panel=_MODEL, min=0, max=1,
                                    max_open=True)
+    init: str | None = init_option(_MODEL)
     model_opts: dict[str, Any] = option(factory=dict, help="Other model option KEY=VALUE (repeatable), e.g. "
                                         "depth=3, head_dropout=0.3.", panel=_MODEL, flag="--opt", metavar="KEY=VALUE")
     # study 001: a GAN run's samples replace (or are added to) this share of each class's training drawings
@@ -107,7 +108,7 @@ class TrainConfig(RunConfig):
     def model_options(self) -> dict[str, Any]:
         """Options for build_model: the explicit fields that are set, then model_opts."""
         opts = {"width": self.width, "kernel": self.kernel, "pool": self.pooling,
-                "batch_norm": self.batch_norm, "dropout": self.dropout}
+                "batch_norm": self.batch_norm, "dropout": self.dropout, "init": self.init}
         out = {k: v for k, v in opts.items() if v is not None}
         out.update(self.model_opts or {})
         return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdcore.errors import ConfigError
-from qdcore.runs.options import DATA, RunConfig, fields_of, option
+from qdcore.runs.options import DATA, RunConfig, fields_of, init_option, option
 
 GAN_MODELS = ("dcgan", "acgan")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -26,6 +26,7 @@ class GanConfig(RunConfig):
     per_class_gans: bool = option(False, help="Study 003's one generator/discriminator pair per category, trained "
                                   "together as one grouped model (in groups where device memory is short).",
                                   panel=_MODEL)
+    init: str | None = init_option(_MODEL)
     latent_dim: int = option(100, help="Size of the generator's noise vector.", panel=_MODEL, min=1, max=4096)
     g_width: int = option(64, help="Generator width w (dense 7x7x4w, convT 2w, w, 1).", panel=_MODEL, min=1,
                           max=1024)
@@ -83,7 +84,8 @@ class GanConfig(RunConfig):
     def model_options(self) -> dict[str, Any]:
         """Options for build_gan."""
         return {"g_width": self.g_width, "d_width": self.d_width, "kernel": 5 if self.kernel is None else self.kernel,
-                "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm}
+                "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm,
+                "init": self.init}
 
 
 def gan_fields():

@@ -1,0 +1,47 @@
+"""Weight initialisation: Keras's (the seed studies' models) or PyTorch's own defaults."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from qdcore.errors import ConfigError
+
+INITS = ("keras", "torch")
+
+
+def check_init(value: Any) -> str:
+    """'keras' or 'torch' (case-insensitive), or ConfigError naming the choices."""
+    from qdcore.data.categories import suggest
+
+    if not isinstance(value, str) or value.strip().lower() not in INITS:
+        raise ConfigError(f"option init={value!r} must be one of {', '.join(INITS)}{suggest(str(value), list(INITS))}")
+    return value.strip().lower()
+
+
+def apply_init(model: Any, init: str) -> Any:
+    """Re-initialise `model` in place as Keras would (glorot-uniform kernels, zero biases, embeddings
+    uniform in +-0.05); 'torch' keeps PyTorch's defaults (kaiming-uniform with a=sqrt(5), uniform biases)."""
+    if check_init(init) == "torch":
+        return model
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Embedding):
+                nn.init.uniform_(m.weight, -0.05, 0.05)  # Keras Embedding's default initializer
+                continue
+            w = getattr(m, "weight", None)
+            if not isinstance(w, nn.Parameter) or w.ndim < 2 or isinstance(m, nn.modules.batchnorm._NormBase):
+                continue
+            # Glorot per pair of a grouped layer (groups / m.k): fans of one group's kernel, as Keras counts them.
+            groups = getattr(m, "groups", None) or getattr(m, "k", 1)
+            receptive = math.prod(w.shape[2:]) if w.ndim > 2 else 1
+            fans = (w.shape[0] / groups + w.shape[1]) * receptive
+            bound = math.sqrt(6.0 / fans)
+            nn.init.uniform_(w, -bound, bound)
+            b = getattr(m, "bias", None)
+            if isinstance(b, nn.Parameter):
+                nn.init.zeros_(b)
+    return model

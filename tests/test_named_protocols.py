@@ -1,0 +1,65 @@
+"""The named studies' full protocols against their papers: every trial builds, deviations are declared, 001's
+training recipe (lr, split, plateau schedule, extra convs) is the paper's."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["data-size", "imbalance", "classes-rows", "one-at-a-time", "double-descent",
+                                  "categories", "baselines"])
+def test_full_named_specs_build_every_trial_and_declare_their_deviations(name):
+    import torch
+
+    from qdcore.models import build_model
+    from qdcore.runs.kinds import get_kind
+    from qdcore.studies.named import named_spec
+    from qdcore.studies.spec import expand
+
+    spec, _ = named_spec(name, offline=True)  # the paper's protocol as written, without its data
+    assert spec.paper["deviations"] and all(isinstance(d, str) and d for d in spec.paper["deviations"])
+    seen = set()
+    for trial in expand(spec):
+        cfg = get_kind(trial.kind).config.from_dict(trial.options, origin=name)
+        if trial.kind == "classifier" and (cfg.model, str(cfg.model_options())) not in seen:
+            seen.add((cfg.model, str(cfg.model_options())))
+            with torch.device("meta"):
+                assert build_model(cfg.model, 11, **cfg.model_options()).arch["init"] == "keras"
+
+
+def test_one_at_a_time_full_protocol_is_001s():
+    from qdcore.models import build_model, count_params
+    from qdcore.studies.named import named_spec
+
+    spec, _ = named_spec("one-at-a-time", offline=True)
+    b = spec.base
+    assert (b["lr"], b["val"], b["test"], b["plateau_patience"], b["plateau_factor"]) == (0.01, 0.2, 0.2, 2, 0.1)
+    assert b["patience"] % b["plateau_patience"] == 0  # 001: early stopping a multiple of the plateau's patience
+    plus2 = next(v for v in spec.variants if v["name"] == "+2 convs")
+    model = build_model("cnn-001-baseline", 11, **plus2["model_opts"])
+    # Two more 3x3 convs than the baseline (32->32, 64->64), valid padding kept, flatten still 128 wide.
+    assert count_params(model) == 164_363 + 9_248 + 36_928
+    assert sum(1 for n, _ in model.named_children() if n.startswith("conv")) == 5
+    assert model.arch["padding"] == "valid" and model.dense1.in_features == 128
+
+
+def test_001s_plateau_schedule_lowers_the_lr_on_a_plateau():
+    """The one-at-a-time base's ReduceLROnPlateau (factor 0.1 after 2 flat epochs) on demo data: with a min_delta no
+    loss can beat, every epoch after the first is flat, so the lr falls tenfold after every second flat epoch until
+    the early stopping (patience 6) ends the run."""
+    import torch
+
+    from qdcore.data.selection import load_splits
+    from qdcore.studies.named import named_spec
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.engine import train
+
+    torch.set_num_threads(1)
+    spec, _ = named_spec("one-at-a-time", offline=True)
+    keep = ("optimizer", "lr", "eps", "patience", "plateau_patience", "plateau_factor", "min_lr")
+    cfg = TrainConfig(data="demo", categories="circle,square", per_class=40, val=0.25, test=0.25, model="fc",
+                      epochs=10, batch_size=16, min_delta=1e6, amp=False, **{k: spec.base[k] for k in keep})
+    r = train(cfg, splits=load_splits(cfg))
+    assert r.summary["stopped_early"] and r.summary["epochs"] == 7 and r.summary["best_epoch"] == 1
+    # Epochs 2 and 3 are flat: epoch 4 runs at a tenth, and so on every second epoch, as Keras's callback does.
+    assert r.history["lr"] == pytest.approx([1e-2, 1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4])
