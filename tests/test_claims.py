@@ -22,7 +22,7 @@ def _table(effect: float, seeds: int = 3, noise: float = 0.02, untrained: tuple[
                 i = len(rows) + 1
                 rows.append({"trial": i, "variant": v, "x": x, "seed": s, "status": "done", "test_top1": acc,
                              "test_loss": 2 - acc, "classes": x + 2, "rows": 100 * (6 - x) + s,
-                             "untrained": "predicts one class" if (s == 0 and i in untrained) else None})
+                             "not_trained": "predicts one class" if (s == 0 and i in untrained) else None})
     return StudyTable(["variant", "x", "seed"], ["test_top1", "test_loss"], rows)
 
 

@@ -288,7 +288,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
     from qdcore.studies.claims import study_verdicts
-    from qdcore.studies.results import aggregate, study_table
+    from qdcore.studies.results import aggregate, study_table, untrained_note
     from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
 
     store = _store()
@@ -308,7 +308,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     metric = metric or default_metric(table)
     if metric not in table.metrics:
         raise ConfigError(f"--metric {metric!r} is not a column of study {sid}; columns: {', '.join(table.metrics)}")
-    for n in rec.summary.get("notes", []):
+    for n in [*rec.summary.get("notes", []), *filter(None, [untrained_note(table)])]:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
     cols = table_columns(table, wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
     console.print(_table(table.rows, cols, f"study {sid}: {lit(rec.name)} ({rec.status})"))
@@ -378,7 +378,7 @@ def fit_cmd(study: StudyArg,
             json_out: JsonOpt = False) -> None:
     """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
     from qdcore.studies.fit import fit
-    from qdcore.studies.results import study_table
+    from qdcore.studies.results import study_table, untrained_note
 
     store = _store()
     sid = _study_id(store, study)
@@ -389,6 +389,9 @@ def fit_cmd(study: StudyArg,
         raise ConfigError(f"study {sid} has no default formula: pass --formula 'test_top1 ~ AXIS + AXIS'")
     table = study_table(store, sid)
     fits = [fit(table, f) for f in formulas]
+    note = untrained_note(table)
+    if note:
+        err_console.print(f"[yellow]note:[/] {lit(note)}", highlight=False)
     if json_out:
         print_json([f.as_dict() for f in fits])
         return

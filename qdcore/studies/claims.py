@@ -186,11 +186,10 @@ def judge_all(claims: list[Claim], table: StudyTable, include_untrained: bool = 
 
 def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> Verdict:
     """One claim's verdict: its number per seed, the 95% t interval over seeds, and what the interval says."""
-    rows = [r for r in table.rows if r.get("status") == "done"]
-    flagged = [r for r in rows if r.get("untrained")]
-    left_out = 0 if include_untrained else len(flagged)
-    if not include_untrained:
-        rows = [r for r in rows if not r.get("untrained")]
+    from qdcore.studies.results import trained_rows, untrained_count
+
+    rows = trained_rows(table, include_untrained)
+    left_out = 0 if include_untrained else untrained_count(table)
 
     def cannot(why: str) -> Verdict:
         return Verdict(claim, None, None, None, 0, "inconclusive", why, left_out)
@@ -345,7 +344,8 @@ def _coef(claim: Claim, rows: list[dict[str, Any]]) -> float | None:
     if len(rows) < 3:
         return None
     try:
-        res = fit(StudyTable([], [], [{**r, "status": "done"} for r in rows]), claim.formula or "")
+        res = fit(StudyTable([], [], [{**r, "status": "done"} for r in rows]), claim.formula or "",
+                  include_untrained=True)  # the caller chose the rows
     except ConfigError:
         return None
     return res.coefficient(claim.term) if claim.term in res.names else None

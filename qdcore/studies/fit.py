@@ -46,10 +46,13 @@ class Fit:
         return self.coef[self.names.index(name)]
 
 
-def _frame(table: StudyTable):
+def _frame(table: StudyTable, include_untrained: bool = False):
     import pandas as pd
 
-    rows = [{k: v for k, v in r.items() if not isinstance(v, (list, dict))} for r in table.rows if r["status"] == "done"]
+    from qdcore.studies.results import trained_rows
+
+    rows = [{k: v for k, v in r.items() if not isinstance(v, (list, dict))}
+            for r in trained_rows(table, include_untrained)]
     return pd.DataFrame(rows)
 
 
@@ -67,16 +70,16 @@ def check_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
     return formula.split("~")[0].strip(), names
 
 
-def fit(table: StudyTable, formula: str) -> Fit:
-    """OLS of `formula` over the study's finished trials."""
+def fit(table: StudyTable, formula: str, include_untrained: bool = False) -> Fit:
+    """OLS of `formula` over the study's finished trials (those flagged "not trained" left out by default)."""
     import warnings
 
     import statsmodels.formula.api as smf
 
-    df = _frame(table)
-    columns = [c for c in df.columns if c not in ("status", "error")] if len(df) else []
+    df = _frame(table, include_untrained)
+    columns = [c for c in df.columns if c not in ("status", "error", "not_trained")] if len(df) else []
     if not len(df):
-        raise ConfigError("the study has no finished trials to fit yet; see 'qd study status'")
+        raise ConfigError("the study has no finished trained trials to fit yet; see 'qd study show'")
     _, names = check_formula(formula, columns)
     df = df.dropna(subset=list(dict.fromkeys(names)))
     if len(df) < 2:

@@ -10,7 +10,7 @@ from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.paths import atomic_write_bytes
-from qdcore.studies.results import StudyTable, aggregate
+from qdcore.studies.results import StudyTable, aggregate, untrained_note
 from qdcore.studies.view import default_metric, plot_axes, series
 
 
@@ -96,7 +96,7 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
         pngs.append(name)
     md = [f"# Study {study}: {rec.name}", "", rec.summary.get("spec", {}).get("description", ""), "",
           f"{len(table.rows)} trials; status: " + ", ".join(f"{k} {v}" for k, v in T.counts(store, study).items()),
-          "", "## Trials (mean over seeds, 95% interval)", ""]
+          "", "## Trials (mean over seeds, 95% interval)", ""] + [f"Note: {n}" for n in [untrained_note(table)] if n]
     if aggs:
         main = default_metric(table)
         keys = [a for a in axes]

@@ -100,12 +100,42 @@ def study_table(store, study: int) -> StudyTable:
             if (cfg.get("imbalance") or cfg.get("balanced_test")) and tr.status == "done":
                 metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg.get("imbalance"))),
                                           bool(cfg.get("balanced_test"))))
+            if tr.status == "done":
+                row["not_trained"] = _untrained(store, tr.run_id, cfg, metrics, row["classes"])
         metrics["seconds"] = tr.seconds
         row.update(metrics)
         row["error"] = tr.error
         metric_keys += [k for k in metrics if k not in metric_keys]
         rows.append(row)
     return StudyTable(axes, metric_keys, rows)
+
+
+def _untrained(store, run_id: int, cfg: dict[str, Any], metrics: dict[str, Any], classes: Any) -> str | None:
+    """Why a finished trial is "not trained" (qdcore.studies.degenerate), or None."""
+    from qdcore.predictions import run_file
+    from qdcore.studies.degenerate import predicted_classes, train_shares, untrained_reason
+
+    used = predicted_classes(run_file(store.home / "runs" / str(run_id)))
+    return untrained_reason(metrics, train_shares(cfg), used, classes if isinstance(classes, int) else None)
+
+
+def trained_rows(table: StudyTable, include_untrained: bool = False) -> list[dict[str, Any]]:
+    """The finished trials a fit, plot or aggregate uses: those flagged "not trained" are left out by default."""
+    return [r for r in table.rows if r["status"] == "done" and (include_untrained or not r.get("not_trained"))]
+
+
+def untrained_count(table: StudyTable) -> int:
+    """Finished trials flagged "not trained"."""
+    return sum(1 for r in table.rows if r["status"] == "done" and r.get("not_trained"))
+
+
+def untrained_note(table: StudyTable) -> str | None:
+    """The one-line note a table, plot or fit prints when trials were left out as not trained."""
+    n = untrained_count(table)
+    if not n:
+        return None
+    return (f"{n} trial{'s' if n != 1 else ''} flagged 'not trained' (one class predicted, train accuracy at the "
+            "majority share, or loss near the prior's) left out of aggregates, plots, fits and claims")
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float, float]:
@@ -121,14 +151,15 @@ def t_interval(values: list[float]) -> tuple[float, float, float, float]:
     return mean, sd, mean - half, mean + half
 
 
-def aggregate(table: StudyTable, metrics: list[str] | None = None) -> list[dict[str, Any]]:
-    """Per point of the grid without the seed axis: n, and mean, sd, 95% interval of each metric over done trials."""
+def aggregate(table: StudyTable, metrics: list[str] | None = None, include_untrained: bool = False
+              ) -> list[dict[str, Any]]:
+    """Per point of the grid without the seed axis: n, and mean, sd, 95% interval of each metric over done trials
+    (those flagged "not trained" left out unless `include_untrained`)."""
     keys = [a for a in table.axes if a != "seed"]
     metrics = metrics or [m for m in table.metrics if m != "epochs"]
     groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in table.rows:
-        if r["status"] == "done":
-            groups.setdefault(tuple(_hashable(r.get(k)) for k in keys), []).append(r)
+    for r in trained_rows(table, include_untrained):
+        groups.setdefault(tuple(_hashable(r.get(k)) for k in keys), []).append(r)
     out = []
     for key, rows in groups.items():
         agg: dict[str, Any] = dict(zip(keys, key))

@@ -19,15 +19,16 @@ def _finite(v: Any) -> bool:
 def table_columns(table: StudyTable, wide: bool = False, prefer: list[str] | None = None) -> list[str]:
     """The trial table's columns: trial, axes, status, run, then the study's main metrics (`prefer`: a named
     study's own choice; all with wide)."""
+    flag = ["not_trained"] if any(r.get("not_trained") for r in table.rows) else []  # "not trained: why"
     if prefer and not wide:
-        return ["trial", *table.axes, "status", "run", *[m for m in prefer if m in table.metrics], "seconds"]
+        return ["trial", *table.axes, "status", *flag, "run", *[m for m in prefer if m in table.metrics], "seconds"]
     main = default_metric(table)
     loss = main.replace("top1", "loss")
     best = "best_" + main if not main.startswith("test") else None  # test metrics are measured once, at the end
     picks = [main, loss, best, best and "best_" + loss, "best_epoch_loss", "best_epoch_top1", "top1_majority",
              "top1_minority", *(m for m in table.metrics if m.startswith("test_top1[")), "seconds"]
     metrics = table.metrics if wide else [m for m in dict.fromkeys(picks) if m in table.metrics]
-    return ["trial", *table.axes, "status", "run", *metrics]
+    return ["trial", *table.axes, "status", *flag, "run", *metrics]
 
 
 def default_metric(table: StudyTable) -> str:

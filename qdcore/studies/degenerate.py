@@ -1,0 +1,70 @@
+"""Degenerate trials: a run that never left its class prior is "not trained", never a finding."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+SHARE_TOLERANCE = 0.005  # train accuracy this close to the majority share: the prior, not a model
+LOSS_FRACTION = 0.95  # final train loss at 95% or more of the prior's entropy (ln k when balanced): untrained
+
+
+def train_shares(cfg: dict[str, Any]) -> list[float] | None:
+    """Each class's share of the training drawings, from a trial's options (categories, imbalance ratios)."""
+    from qdcore.data.drawingset import parse_ratios
+
+    cats = cfg.get("categories")
+    names = [c.strip() for c in cats.split(",") if c.strip()] if isinstance(cats, str) else []
+    if not names:
+        return None
+    from qdcore.errors import QDError
+
+    try:
+        ratios = parse_ratios(cfg.get("imbalance"))
+    except QDError:  # a stored value this qd cannot read: no shares, no flag from them
+        return None
+    weights = [float(ratios.get(c, 1.0)) for c in names]
+    total = sum(weights)
+    return [w / total for w in weights] if total > 0 else None
+
+
+def predicted_classes(path: Path) -> int | None:
+    """How many classes a run's saved test predictions use (None without a readable file)."""
+    import numpy as np
+
+    from qdcore.errors import QDError
+    from qdcore.predictions import read_members
+
+    if not path.exists():
+        return None
+    try:
+        m = read_members(path, "probs", "all_confusion")
+    except QDError:
+        return None
+    if "all_confusion" in m:
+        return int((m["all_confusion"].sum(axis=0) > 0).sum())
+    probs = m["probs"]
+    return int(len(np.unique(probs.argmax(axis=1)))) if len(probs) else None
+
+
+def untrained_reason(metrics: dict[str, Any], shares: list[float] | None, used: int | None,
+                     classes: int | None = None) -> str | None:
+    """Why a finished classifier trial counts as not trained, or None: its test predictions use one class
+    (`used` of `classes`), its train accuracy equals the majority share, or its train loss is near the prior's
+    entropy."""
+    if used == 1 and (classes or len(shares or [])) > 1:
+        return "predicts one class"
+    acc, loss = metrics.get("train_top1"), metrics.get("train_loss")
+    if shares and len(shares) > 1:
+        if _finite(acc) and abs(acc - max(shares)) <= SHARE_TOLERANCE:
+            return f"train accuracy {acc:.3f} = the majority share"
+        entropy = -sum(s * math.log(s) for s in shares if s > 0)
+        if _finite(loss) and loss >= LOSS_FRACTION * entropy:
+            return f"train loss {loss:.3f} ≈ the prior's {entropy:.3f}" + (" (ln k)" if max(shares) == min(shares)
+                                                                                else "")
+    return None
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

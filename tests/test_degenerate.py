@@ -1,0 +1,51 @@
+"""Degenerate trials: a run that predicts one class is flagged "not trained" and left out of fits and claims."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qdcore.errors import ConfigError
+from qdcore.runs.study import StudyConfig
+from qdcore.store import Store
+from qdcore.studies.fit import fit
+from qdcore.studies.degenerate import train_shares, untrained_reason
+from qdcore.studies.results import aggregate, study_table
+from qdcore.studies.runner import create_study, run_study
+
+
+def test_reasons_from_numbers():
+    shares = train_shares({"categories": "fork,hammer", "imbalance": "hammer=0.02"})
+    assert shares == pytest.approx([1 / 1.02, 0.02 / 1.02])
+    assert untrained_reason({"train_top1": 0.9, "train_loss": 0.2}, shares, 1) == "predicts one class"
+    assert "majority share" in untrained_reason({"train_top1": 400 / 408, "train_loss": 0.05}, shares, 2)
+    assert "(ln k)" in untrained_reason({"train_top1": 0.4, "train_loss": 1.09}, [1 / 3] * 3, 3)
+    assert untrained_reason({"train_top1": 0.8, "train_loss": 0.5}, [1 / 3] * 3, 3) is None
+
+
+def test_a_run_that_predicts_one_class_is_flagged(home, tmp_path):
+    # lr 0 leaves the initial weights: on two classes with a large prior, every drawing gets the same class
+    spec = {"name": "stuck", "seeds": [0, 1], "minority": "square",
+            "base": {"data": "demo", "categories": "circle,square", "per_class": 60, "epochs": 1, "batch_size": 32,
+                     "val": 0.2, "test": 0.2, "model": "fc", "lr": 1e-9, "log_every": 5},
+            "axes": {"imbalance": [0.1, 1.0]}}
+    path = tmp_path / "stuck.json"
+    path.write_text(json.dumps(spec))
+    with Store(home) as store:
+        sid = create_study(store, StudyConfig().replace(spec=str(path)))
+        run_study(store, sid)
+        table = study_table(store, sid)
+    flags = [r["not_trained"] for r in table.rows]
+    assert flags == ["predicts one class"] * 4, flags
+    assert aggregate(table) == [] and len(aggregate(table, include_untrained=True)) == 2
+    with pytest.raises(ConfigError, match="no finished trained trials"):
+        fit(table, "test_top1 ~ imbalance")
+    from typer.testing import CliRunner
+
+    from qdcore.cli.main import app
+
+    r = CliRunner().invoke(app, ["study", "show", str(sid), "--no-plot"], env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert r.exit_code == 0 and "not_trained" in r.stdout and "predicts one class" in r.stdout
+    assert "4 trials flagged 'not trained'" in r.stdout + r.stderr
