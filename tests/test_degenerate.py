@@ -21,8 +21,10 @@ def test_reasons_from_numbers():
     assert shares == pytest.approx([1 / 1.02, 0.02 / 1.02])
     assert untrained_reason({"train_top1": 0.9, "train_loss": 0.2}, shares, 1) == "predicts one class"
     assert "majority share" in untrained_reason({"train_top1": 400 / 408, "train_loss": 0.05}, shares, 2)
-    assert "(ln k)" in untrained_reason({"train_top1": 0.4, "train_loss": 1.09}, [1 / 3] * 3, 3)
-    assert untrained_reason({"train_top1": 0.8, "train_loss": 0.5}, [1 / 3] * 3, 3) is None
+    assert "test loss 1.090 ≈ ln k" in untrained_reason({"train_top1": 0.4, "test_loss": 1.09}, [1 / 3] * 3, 3)
+    assert untrained_reason({"train_top1": 0.8, "test_loss": 0.5, "val_loss": 1.1}, [1 / 3] * 3, 3) is None
+    assert "val loss" in untrained_reason({"train_top1": 0.8, "val_loss": 1.1}, [1 / 3] * 3, 3)
+    assert "≈ ln k" in untrained_reason({"test_loss": 0.69}, shares, 2, balanced_test=True)
 
 
 def test_a_run_that_predicts_one_class_is_flagged(home, tmp_path):
@@ -46,6 +48,8 @@ def test_a_run_that_predicts_one_class_is_flagged(home, tmp_path):
 
     from qdcore.cli.main import app
 
-    r = CliRunner().invoke(app, ["study", "show", str(sid), "--no-plot"], env={"COLUMNS": "200"}, catch_exceptions=False)
-    assert r.exit_code == 0 and "not_trained" in r.stdout and "predicts one class" in r.stdout
+    r = CliRunner().invoke(app, ["study", "show", str(sid), "--no-plot"], catch_exceptions=False)
+    assert r.exit_code == 0 and "not_trained" in r.stdout or "not…" in r.stdout
+    r2 = CliRunner().invoke(app, ["study", "show", str(sid), "--json"], catch_exceptions=False)
+    assert json.loads(r2.stdout)["trials"][0]["not_trained"] == "predicts one class"
     assert "4 trials flagged 'not trained'" in r.stdout + r.stderr

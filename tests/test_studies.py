@@ -53,7 +53,7 @@ def test_tiny_grid_trials_are_child_runs(home, tmp_path):
 
         table = study_table(store, sid)
         assert {"test_top1", "best_epoch_loss", "val_top1", "seconds"} <= set(table.metrics)
-        aggs = aggregate(table)
+        aggs = aggregate(table, include_untrained=True)  # one epoch of width 2: flagged not trained, kept here
         assert len(aggs) == 4 and all(a["n"] == 2 for a in aggs)
 
 
@@ -211,7 +211,7 @@ def test_bad_input_is_one_line_and_starts_nothing(home, tmp_path):
         sid = create_study(store, tiny(tmp_path, seeds=[0], axes={"width": [2]}))
         work(store, sid)
     for args, needle in ((["study", "show", str(rid)], f"run {rid} is a classifier run, not a study"),
-                         (["study", "fit", str(sid), "-f", "test_top1 ~ nope"], "names column 'nope'"),
+                         (["study", "fit", str(sid), "-f", "test_top1 ~ nope", "--include-untrained"], "names column 'nope'"),
                          (["study", "status", "99"], "no run 99")):
         p = _cli(*args, home=home, cwd=tmp_path)
         lines = p.stderr.strip().splitlines()
@@ -226,10 +226,10 @@ def test_show_fit_and_report(home, tmp_path):
     with Store(home) as store:
         sid = create_study(store, tiny(tmp_path, seeds=[0, 1], axes={"categories": [2, 3]}))
         run_study(store, sid)
-    r = CliRunner().invoke(app, ["study", "show", str(sid)], catch_exceptions=False)
+    r = CliRunner().invoke(app, ["study", "show", str(sid), "--include-untrained"], catch_exceptions=False)
     assert r.exit_code == 0 and "test_top1 over seeds" in r.stdout and "95% low" in r.stdout
     assert "note: this study declares no claims" in r.stdout
-    r = CliRunner().invoke(app, ["study", "fit", str(sid), "-f", "test_loss ~ classes", "--json"])
+    r = CliRunner().invoke(app, ["study", "fit", str(sid), "-f", "test_loss ~ classes", "--json", "--include-untrained"])
     assert r.exit_code == 0 and '"r2"' in r.stdout
     out = tmp_path / "rep"
     r = CliRunner().invoke(app, ["study", "report", str(sid), "--out", str(out)], catch_exceptions=False)

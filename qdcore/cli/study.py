@@ -21,6 +21,7 @@ WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, hel
 PerGpuOpt = Annotated[Optional[int], typer.Option("--per-gpu", min=1, help="Trials at once on each GPU (small models leave a GPU idle); ignored without CUDA.")]
 SpecArg = Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)]
 NamedCategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")]
+UntrainedOpt = Annotated[bool, typer.Option("--include-untrained", help="Keep trials flagged 'not trained' (one class predicted, loss at ln k) in aggregates, plots, fits and claims.")]
 SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")]
 
 
@@ -284,7 +285,8 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
              x: Annotated[Optional[str], typer.Option("--x", help="Axis on the plot's x axis.")] = None,
              by: Annotated[Optional[str], typer.Option("--by", help="Axis whose values are the plot's series.")] = None,
              plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw the terminal plot.")] = True,
-             wide: Annotated[bool, typer.Option("--wide", help="Every metric column (first, final, best, best epochs).")] = False) -> None:
+             wide: Annotated[bool, typer.Option("--wide", help="Every metric column (first, final, best, best epochs).")] = False,
+             include_untrained: UntrainedOpt = False) -> None:
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
     from qdcore.studies.claims import study_verdicts
@@ -295,6 +297,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     sid = _study_id(store, study)
     rec = store.get_run(sid)
     table = study_table(store, sid)
+    table.include_untrained = include_untrained
     if json_out:
         verdicts, vnotes = study_verdicts(rec.summary.get("spec", {}), table)
         print_json({"study": sid, "name": rec.name, "status": rec.status, "axes": table.axes, "trials": table.rows,
@@ -375,7 +378,7 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
 @app.command("fit")
 def fit_cmd(study: StudyArg,
             formula: Annotated[Optional[str], typer.Option("--formula", "-f", help="'response ~ term + term' over the trial columns, e.g. 'test_top1 ~ classes + rows'.")] = None,
-            json_out: JsonOpt = False) -> None:
+            json_out: JsonOpt = False, include_untrained: UntrainedOpt = False) -> None:
     """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
     from qdcore.studies.fit import fit
     from qdcore.studies.results import study_table, untrained_note
@@ -388,6 +391,7 @@ def fit_cmd(study: StudyArg,
     if not formulas:
         raise ConfigError(f"study {sid} has no default formula: pass --formula 'test_top1 ~ AXIS + AXIS'")
     table = study_table(store, sid)
+    table.include_untrained = include_untrained
     fits = [fit(table, f) for f in formulas]
     note = untrained_note(table)
     if note:

@@ -189,7 +189,7 @@ def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> V
     from qdcore.studies.results import trained_rows, untrained_count
 
     rows = trained_rows(table, include_untrained)
-    left_out = 0 if include_untrained else untrained_count(table)
+    left_out = 0 if include_untrained or table.include_untrained else untrained_count(table)
 
     def cannot(why: str) -> Verdict:
         return Verdict(claim, None, None, None, 0, "inconclusive", why, left_out)

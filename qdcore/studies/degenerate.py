@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 SHARE_TOLERANCE = 0.005  # train accuracy this close to the majority share: the prior, not a model
-LOSS_FRACTION = 0.95  # final train loss at 95% or more of the prior's entropy (ln k when balanced): untrained
+LOSS_TOLERANCE = 0.05  # final test loss within 5% of the prior's entropy (ln k when balanced): untrained
 
 
 def train_shares(cfg: dict[str, Any]) -> list[float] | None:
@@ -49,20 +49,24 @@ def predicted_classes(path: Path) -> int | None:
 
 
 def untrained_reason(metrics: dict[str, Any], shares: list[float] | None, used: int | None,
-                     classes: int | None = None) -> str | None:
+                     classes: int | None = None, balanced_test: bool = False) -> str | None:
     """Why a finished classifier trial counts as not trained, or None: its test predictions use one class
-    (`used` of `classes`), its train accuracy equals the majority share, or its train loss is near the prior's
-    entropy."""
+    (`used` of `classes`), its train accuracy equals the majority share, or its final test (else validation)
+    loss is within 5% of the prior's entropy (ln k on a balanced set): the loss of always answering the prior."""
     if used == 1 and (classes or len(shares or [])) > 1:
         return "predicts one class"
-    acc, loss = metrics.get("train_top1"), metrics.get("train_loss")
-    if shares and len(shares) > 1:
-        if _finite(acc) and abs(acc - max(shares)) <= SHARE_TOLERANCE:
-            return f"train accuracy {acc:.3f} = the majority share"
-        entropy = -sum(s * math.log(s) for s in shares if s > 0)
-        if _finite(loss) and loss >= LOSS_FRACTION * entropy:
-            return f"train loss {loss:.3f} ≈ the prior's {entropy:.3f}" + (" (ln k)" if max(shares) == min(shares)
-                                                                                else "")
+    if not shares or len(shares) < 2:
+        return None
+    acc = metrics.get("train_top1")
+    if _finite(acc) and abs(acc - max(shares)) <= SHARE_TOLERANCE:
+        return f"train accuracy {acc:.3f} = the majority share"
+    key = "test_loss" if _finite(metrics.get("test_loss")) else "val_loss"
+    loss = metrics.get(key)
+    prior = [1 / len(shares)] * len(shares) if balanced_test and key == "test_loss" else shares
+    entropy = -sum(s * math.log(s) for s in prior if s > 0)
+    if _finite(loss) and abs(loss - entropy) <= LOSS_TOLERANCE * entropy:
+        balanced = max(prior) == min(prior)
+        return f"{key.replace('_', ' ')} {loss:.3f} ≈ {'ln k' if balanced else 'the prior'} {entropy:.3f}"
     return None
 
 

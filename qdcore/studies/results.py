@@ -20,6 +20,7 @@ class StudyTable:
     axes: list[str]
     metrics: list[str]
     rows: list[dict[str, Any]]
+    include_untrained: bool = False  # aggregates, plots, fits and claims use trials flagged "not trained" too
 
     def column(self, key: str) -> list[Any]:
         """The values of one column, in trial order."""
@@ -116,12 +117,14 @@ def _untrained(store, run_id: int, cfg: dict[str, Any], metrics: dict[str, Any],
     from qdcore.studies.degenerate import predicted_classes, train_shares, untrained_reason
 
     used = predicted_classes(run_file(store.home / "runs" / str(run_id)))
-    return untrained_reason(metrics, train_shares(cfg), used, classes if isinstance(classes, int) else None)
+    return untrained_reason(metrics, train_shares(cfg), used, classes if isinstance(classes, int) else None,
+                            bool(cfg.get("balanced_test")))
 
 
 def trained_rows(table: StudyTable, include_untrained: bool = False) -> list[dict[str, Any]]:
     """The finished trials a fit, plot or aggregate uses: those flagged "not trained" are left out by default."""
-    return [r for r in table.rows if r["status"] == "done" and (include_untrained or not r.get("not_trained"))]
+    keep = include_untrained or table.include_untrained
+    return [r for r in table.rows if r["status"] == "done" and (keep or not r.get("not_trained"))]
 
 
 def untrained_count(table: StudyTable) -> int:
@@ -130,10 +133,12 @@ def untrained_count(table: StudyTable) -> int:
 
 
 def untrained_note(table: StudyTable) -> str | None:
-    """The one-line note a table, plot or fit prints when trials were left out as not trained."""
+    """The one-line note a table, plot or fit prints when trials were left out as not trained (or kept)."""
     n = untrained_count(table)
     if not n:
         return None
+    if table.include_untrained:
+        return f"{n} trial{'s' if n != 1 else ''} flagged 'not trained' kept in aggregates, plots, fits and claims"
     return (f"{n} trial{'s' if n != 1 else ''} flagged 'not trained' (one class predicted, train accuracy at the "
             "majority share, or loss near the prior's) left out of aggregates, plots, fits and claims")
 
