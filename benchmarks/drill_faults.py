@@ -192,6 +192,105 @@ def fuzz_drill(n: int, seed: int) -> tuple[Counter, list[str]]:
     return tally.counts, tally.bad
 
 
+# --- process lifetimes (issue 22 items 3, 10, 11): children end with their parent, stops are prompt ----------
+
+STUDY_SPEC = ('name = "orphans"\npool = ["circle", "square", "star"]\n[base]\ndata = "demo"\nper_class = 60\n'
+              'epochs = 200\nbatch_size = 8\nval = 0.2\ntest = 0.2\nwidth = 2\nlog_every = 1\n'
+              '[axes]\nwidth = [2, 3, 4, 5]\n')
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid is a live process (a zombie waiting for its reaper counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _wait(condition, timeout: float, step: float = 0.05) -> bool:
+    """Poll condition() until true or timeout seconds pass."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def _study_rows(home: Path, sql: str, args: tuple = ()) -> list:
+    db = home / "qd.sqlite"
+    if not db.exists():
+        return []
+    con = sqlite3.connect(db, timeout=5)
+    try:
+        return con.execute(sql, args).fetchall()
+    except sqlite3.Error:
+        return []
+    finally:
+        con.close()
+
+
+def study_orphan_once(home: Path, workers: int = 2, timeout: float = 300.0) -> str:
+    """kill -9 `qd study run --workers 2` while both workers train; '' when no worker outlives it and its trial
+    runs end interrupted (stopped after their step, resumable), else what went wrong."""
+    home.mkdir(parents=True, exist_ok=True)
+    spec = home / "orphans.toml"
+    spec.write_text(STUDY_SPEC)
+    proc = _qd(home, "study", "run", str(spec), "--workers", str(workers))
+    training = ("SELECT DISTINCT r.pid FROM runs r WHERE r.parent IS NOT NULL AND r.status = 'running' AND "
+                "EXISTS (SELECT 1 FROM metrics m WHERE m.run_id = r.id)")
+    try:
+        if not _wait(lambda: len(_study_rows(home, training)) >= workers or proc.poll() is not None, timeout):
+            return f"the {workers} workers did not all start training in {timeout:.0f} s"
+        if proc.poll() is not None:
+            return f"qd study run ended first (exit {proc.returncode}): {proc.communicate()[1][-300:]}"
+        pids = [r[0] for r in _study_rows(home, training)]
+        proc.kill()
+        proc.wait()
+        if not _wait(lambda: not any(_alive(p) for p in pids), timeout):
+            left = [p for p in pids if _alive(p)]
+            for p in left:
+                os.kill(p, signal.SIGKILL)
+            return f"workers {left} still ran {timeout:.0f} s after kill -9 of their study"
+        # each worker, sent SIGTERM by the kernel, stopped after its step and marked its own run interrupted
+        owned = _study_rows(home, f"SELECT id, status FROM runs WHERE pid IN ({','.join('?' * len(pids))}) AND "
+                                  "parent IS NOT NULL", tuple(pids))
+        unmarked = [run for run, status in owned if status != "interrupted"]
+        if unmarked:
+            return f"trial runs {unmarked} were not stopped by their workers ({owned})"
+        from qdcore.store import Store
+
+        with Store(home) as store:  # the killed parent cannot mark its own row: the next open of the store does
+            running = [r.id for r in store.list_runs() if r.status == "running"]
+        return f"runs {running} still say running after every process ended" if running else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def study_orphan_drill(n: int) -> tuple[int, int, list[str]]:
+    """kill -9 of a 2-worker study, n times: held when no worker is left and no run says running."""
+    problems = []
+    for i in range(n):
+        with tempfile.TemporaryDirectory(prefix="qd-orphans-") as d:
+            why = study_orphan_once(Path(d) / "home")
+        if why:
+            problems.append(f"study kill {i}: {why}")
+    return n, n - len(problems), problems
+
+
+def lifetime_drills(a: argparse.Namespace) -> None:
+    """The process-lifetime drills, each printed as tried / held."""
+    for name, n, drill in (("study kill -9 (2 workers)", a.orphans, study_orphan_drill),):
+        if n:
+            tried, held, problems = drill(n)
+            print(f"{name}: {tried} tried, {held} held", flush=True)
+            for p in problems[:10]:
+                print("  " + p)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=55)
@@ -199,6 +298,7 @@ def main() -> None:
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--fuzz", type=int, default=1015)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--orphans", type=int, default=3)
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()
@@ -222,6 +322,7 @@ def main() -> None:
         print(f"kills: {tried} tried, {held} held", flush=True)
         for p in problems[:10]:
             print("  " + p)
+    lifetime_drills(a)
     print(f"({time.time() - t0:.0f} s)")
 
 

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from qdcore.lifetime import child_options
 from qdcore.studies import trials as T
 from qdcore.studies.spec import StudySpec
 
@@ -203,8 +204,10 @@ def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: S
         log = folder / f"worker-{i + 1}.log"
         logs.append(log)
         with open(log, "ab") as f:  # a file, not a pipe: a chatty worker never blocks on a full pipe
+            # Killed with this process (kill -9 too), the workers get SIGTERM and stop after their step.
             procs.append(subprocess.Popen([sys.executable, "-m", "qdcore.studies.worker", str(study)], env=env,
-                                          stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT))
+                                          stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                                          **child_options()))
     stopping = False
     try:
         while any(p.poll() is None for p in procs):

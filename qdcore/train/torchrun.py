@@ -75,16 +75,11 @@ def exec_torchrun(argv: list[str], nproc: int, nnodes: int, rdzv_endpoint: str |
 def stop_with_launcher() -> None:
     """In a rank under torchrun: be sent SIGTERM when the launcher dies (kill -9), so the rank stops after its
     step and keeps a checkpoint, as on Ctrl-C, instead of training on as an orphan (Linux; elsewhere nothing)."""
-    if not sys.platform.startswith("linux") or "TORCHELASTIC_RUN_ID" not in os.environ:
+    if "TORCHELASTIC_RUN_ID" not in os.environ:
         return
-    import ctypes
-    import signal
+    from qdcore.lifetime import die_with_parent
 
-    pr_set_pdeathsig = 1
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-    except (OSError, AttributeError):  # no prctl in this libc: an orphan trains on, as before
-        pass
+    die_with_parent()
 
 
 def launch(argv: list[str] | None = None) -> None:
