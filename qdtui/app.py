@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from qdtui.commands import QdCommands
-from qdtui.graphics import MODES as GRAPHICS_CHOICES
+from qdtui.graphics import MODES as GRAPHICS_CHOICES, tmux_hides
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -90,6 +90,8 @@ class QdApp(App[None]):
         self.theme = self._initial_theme
         self.call_after_refresh(self._painted)
         self._check_size(self.size.width, self.size.height)
+        if self.state.graphics_note:
+            self.notify(self.state.graphics_note, severity="warning", timeout=15)
         if self.state.attach_run is not None:
             self.check_attach(self.state.attach_run)
         elif self.state.quiz is not None:
@@ -165,7 +167,9 @@ class QdApp(App[None]):
         if mode not in GRAPHICS_NAMES:
             return
         self.graphics = self.state.graphics = mode
-        self.notify(f"Drawings: {GRAPHICS_NAMES[mode]} (ctrl+g changes; start with --graphics to keep it)")
+        hidden = tmux_hides(mode)
+        self.notify(f"Drawings: {GRAPHICS_NAMES[mode]} (ctrl+g changes; start with --graphics to keep it)"
+                    + (f"; but {hidden}" if hidden else ""), severity="warning" if hidden else "information")
 
     def on_run_chosen(self, message: RunChosen) -> None:
         self.open_run(message.run_id, message.status, message.kind)
@@ -278,8 +282,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
     draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
     serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    from qdtui.serve import ServeConfig
+
+    add_declared(serve, ServeConfig)
     ns = parser.parse_args(argv)
     ns.data = getattr(ns, "data", "demo")
     ns.home = getattr(ns, "home", None)
@@ -288,6 +293,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"QD_GRAPHICS={ns.graphics!r} is not one of {', '.join(GRAPHICS_CHOICES)}")
     ns.run_id = getattr(ns, "run_id", None)
     return ns
+
+
+def add_declared(parser: argparse.ArgumentParser, cls: type) -> None:
+    """A flag for each declared option of a config dataclass (checked later by `declared`, as qd checks them)."""
+    from qdcore.runs.options import fields_of
+
+    for f in fields_of(cls):
+        if f.base is bool:
+            parser.add_argument(f.flag, dest=f.name, action="store_true", default=None, help=f.opt.help)
+        else:
+            parser.add_argument(f.flag, dest=f.name, default=None, metavar=f.opt.metavar or f.metavar(),
+                                help=f.opt.help)
+
+
+def declared(ns: argparse.Namespace, cls: type):
+    """The config from parsed flags: each value checked against its declaration; a bad one is one line, exit 2."""
+    from qdcore.errors import ConfigError
+    from qdcore.runs.options import fields_of, parse_text
+
+    values = {}
+    try:
+        for f in fields_of(cls):
+            raw = getattr(ns, f.name, None)
+            if raw is not None:
+                values[f.name] = raw if isinstance(raw, bool) else parse_text(f, raw, "")
+    except ConfigError as e:
+        print(f"qdtui: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    return cls(**values)
 
 
 def _run_id(text: str) -> int | str:
@@ -351,9 +385,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"qdtui: error: {user_message(e)}", file=sys.stderr)
         sys.exit(2)
     if ns.command == "serve":
-        from qdtui.serve import serve
+        from qdtui.serve import ServeConfig, serve
 
-        sys.exit(serve(ns.host, ns.port, ns.data, ns.home, ns.graphics))
+        sys.exit(serve(declared(ns, ServeConfig), ns.data, ns.home, ns.graphics))
     refusal = no_terminal()
     if refusal:
         print(f"qdtui: error: {refusal}", file=sys.stderr)
@@ -361,6 +395,10 @@ def main(argv: list[str] | None = None) -> None:
     state = state_from_args(ns)
     # The terminal answers questions only before Textual owns stdin: ask now.
     state.graphics = resolve_graphics(ns.graphics)
+    hidden = tmux_hides(state.graphics)
+    if hidden:  # the images would be swallowed without a word: half-blocks, and the app says why
+        state.graphics_note = f"--graphics {state.graphics}: {hidden}; drawing half-blocks (ctrl+g switches)"
+        state.graphics = "halfblock"
     cell_pixels()  # cached now: once Textual reads stdin the terminal can no longer be asked (ctrl+g needs it)
     app = QdApp(state)
     app.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 MODES = ("auto", "kitty", "sixel", "halfblock")
@@ -39,6 +40,30 @@ def resolve_graphics(requested: str) -> str:
     if requested not in MODES:
         raise ValueError(f"graphics {requested!r} is not one of {', '.join(MODES)}")
     return detect_graphics() if requested == "auto" else requested
+
+
+def _tmux(*args: str) -> str:
+    """What a tmux command prints ('' when tmux cannot be asked)."""
+    try:
+        return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def tmux_hides(mode: str) -> str:
+    """Why tmux will not show `mode`'s images ('' outside tmux, for half-blocks, or when tmux passes them on).
+
+    tmux draws its panes itself: sixel shows only where tmux (3.4+, built with sixel) says its terminal has it;
+    kitty graphics only pass through with allow-passthrough on."""
+    if mode not in ("kitty", "sixel") or not os.environ.get("TMUX"):
+        return ""
+    if mode == "sixel":
+        if "sixel" in _tmux("display-message", "-p", "#{client_termfeatures}").split(","):
+            return ""
+        return "this tmux does not pass sixel images on (that needs tmux 3.4 or later built with sixel)"
+    if _tmux("show-options", "-gv", "allow-passthrough") in ("on", "all"):
+        return ""
+    return "tmux passes kitty graphics on only with `set -g allow-passthrough on`"
 
 
 def cell_pixels() -> tuple[int, int]:

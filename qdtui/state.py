@@ -30,6 +30,7 @@ class AppState:
     draw: Any = None  # parsed `qdtui draw ...` arguments, opened on start
     seed: int = 0  # sample choice in the data browser
     graphics: str = "halfblock"  # kitty | sixel | halfblock; main() resolves --graphics auto before the app starts
+    graphics_note: str = ""  # why the asked-for graphics were replaced (shown once the app is up)
     catalogs: CatalogCache = field(default_factory=CatalogCache, repr=False)
 
     @property

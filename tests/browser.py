@@ -57,6 +57,40 @@ def start_serve(home: Path, port: int, *args: str) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def served_address(server: subprocess.Popen) -> str:
+    """The address `qdtui serve` printed (with its token), read from its first line of output."""
+    line = server.stdout.readline().decode(errors="replace")
+    if not line.startswith("qd is served at "):
+        raise RuntimeError(f"qdtui serve said {line!r}{server.stdout.read().decode(errors='replace')[-2000:]}")
+    return line.split()[4]
+
+
+def app_processes(server_pid: int) -> list[int]:
+    """The app processes (one per browser session) that the server started."""
+    try:
+        children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(c) for c in children if alive(int(c))]
+
+
+def alive(pid: int) -> bool:
+    """Whether pid is a running process (a zombie counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    """Poll condition() until it holds; TimeoutError naming what did not happen."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError(f"{what} did not happen in {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 class Browser:
     """One headless Chromium page: open a URL, read the served terminal's text, type, take screenshots."""
 

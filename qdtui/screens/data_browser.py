@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
@@ -18,6 +18,7 @@ from qdtui.loaders import Catalog, load_samples, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected, LoadFailed, SamplesLoaded
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
+from qdtui.widgets.header import Header
 
 LIST_WIDTH = 20  # text width of the category list (plus a 1-cell scrollbar)
 

@@ -8,7 +8,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Footer, Static
+from qdtui.widgets.header import Header
 
 if TYPE_CHECKING:
     from qdtui.widgets.drawing_grid import GridItem

@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from qdcore.draw.game import Game, RoundResult, article
 from qdcore.draw.recorder import StrokeRecorder
@@ -32,6 +32,7 @@ from qdtui.messages import DrawingSaved, Guessed, ModelReady, StrokesChanged
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.canvas import Canvas
 from qdtui.widgets.drawing import Drawing
+from qdtui.widgets.header import Header
 
 TOP = 5
 PAUSE = 2.0  # seconds the verdict stays up before the next round

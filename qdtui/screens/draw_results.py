@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from qdcore.draw.game import RoundResult
 from qdcore.draw.recorder import model_input
 from qdtui.widgets.drawing import Drawing
+from qdtui.widgets.header import Header
 
 
 def tile_title(r: RoundResult) -> Text:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from qdcore.fmt import interval, kept_note, literal, percent
 from qdtui.literal import plain
@@ -26,6 +26,7 @@ from qdtui.screens.evaltabs.worst import WorstPane
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
 from qdtui.state import data_label
 from qdtui.widgets.confusion import ConfusionMatrix
+from qdtui.widgets.header import Header
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData

@@ -12,13 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.screens.evaltabs.common import deliver
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
+from qdtui.widgets.header import Header
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData

@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from qdtui.messages import GanPolled
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
+from qdtui.widgets.header import Header
 
 POLL_SECONDS = 1.0
 # Curve panels: title and the metric keys drawn (absent keys are skipped).

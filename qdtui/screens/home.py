@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from qdcore.fmt import literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
+from qdtui.widgets.header import Header
 
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 

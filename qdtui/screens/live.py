@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from qdcore.fmt import literal
 from qdcore.runs.kinds import DEFAULT_KIND
@@ -28,6 +28,7 @@ from qdtui.loaders import user_message
 from qdtui.messages import Launched, RunPolled
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.widgets.curves import Curves
+from qdtui.widgets.header import Header
 
 POLL_SECONDS = 0.75  # attach: how often the store is read
 FLUSH_SECONDS = 1.0  # labels and the progress bar are redrawn at most this often

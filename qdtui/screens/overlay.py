@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
 from qdtui.messages import HistoriesLoaded
 from qdtui.widgets.curves import Curves
+from qdtui.widgets.header import Header
 
 
 class OverlayScreen(Screen):

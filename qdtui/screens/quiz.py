@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
 from qdtui.messages import QuizFailed, QuizReady
 from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
+from qdtui.widgets.header import Header
 
 FILTER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789 -'")
 

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from qdcore.fmt import DASH, interval, literal, percent
 from qdtui.literal import plain
@@ -20,6 +20,7 @@ from qdtui.loaders import user_message
 from qdtui.messages import ReportLoaded
 from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
+from qdtui.widgets.header import Header
 
 
 def ci(acc: Any) -> str:

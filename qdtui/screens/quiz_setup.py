@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import ItemsBuilt, SetupLoaded
 from qdtui.screens.quiz import QuizScreen, store_home
+from qdtui.widgets.header import Header
 
 DATA = "data"
 

@@ -11,7 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from qdcore.fmt import literal
 from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
@@ -19,6 +19,7 @@ from qdtui.loaders import user_message
 from qdtui.messages import RunsDeleted, TrackerLoaded
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.live_state import STATUS_STYLE
+from qdtui.widgets.header import Header
 
 MARK = "●"
 TEXT_KEYS = ("name", "model", "data", "status", "optimizer", "kind")  # sorted A to Z first; numbers biggest first

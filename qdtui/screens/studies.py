@@ -11,12 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Static
 
 from qdtui.live_state import DASH, STATUS_STYLE, fmt_duration
 from qdtui.loaders import user_message
 from qdtui.messages import FitDone, StudiesLoaded, StudyLoaded
 from qdtui.widgets.plot import TitledPlot
+from qdtui.widgets.header import Header
 
 TRIAL_STYLE = {"queued": "dim", "running": "bold cyan", "done": "green", "failed": "bold red"}
 

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from qdtui.loaders import user_message
+from qdtui.widgets.header import Header
 
 NO_PRESET = "none"
 DEFAULT = "default"  # a Select row left at the config's default
