@@ -106,3 +106,22 @@ def test_spec_file_claims_are_checked(tmp_path):
         load_spec(p)
     p.write_text(p.read_text() + 'axis = "width"\n')
     assert load_spec(p).paper["claims"][0]["axis"] == "width"
+
+
+@pytest.mark.parametrize("name", ["data-size", "imbalance", "classes-rows", "one-at-a-time", "double-descent",
+                                  "categories", "baselines"])
+def test_quick_protocol_gives_every_trial_its_minimum_steps(name):
+    from qdcore.studies.named import QUICK_STEPS, named_spec
+    from qdcore.studies.work import trial_work
+
+    spec, _ = named_spec(name, quick=True, offline=True)
+    assert spec.min_steps == QUICK_STEPS[name] and len(spec.seeds) == 3
+    full, _ = named_spec(name, quick=False, offline=True)
+    batches = {v.get("batch_size", full.base.get("batch_size")) for v in full.variants or [{}]}
+    for w in trial_work(spec):
+        batch = w.cfg.batch_size if hasattr(w.cfg, "batch_size") else None
+        if batch is None or not hasattr(w.cfg, "epochs"):
+            continue  # LightGBM: no optimizer steps
+        per_epoch = -(-(w.train_images // w.cfg.epochs) // batch)
+        assert per_epoch * w.cfg.epochs >= spec.min_steps, (name, w.params, per_epoch, w.cfg.epochs)
+        assert batch in batches or batch == full.base.get("batch_size"), batch  # the protocol's batch sizes

@@ -11,7 +11,8 @@ from qdcore.errors import ConfigError
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
-SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "base", "axes", "variants", "paper")
+SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_steps", "base", "axes", "variants",
+             "paper")
 
 
 @dataclass
@@ -28,13 +29,14 @@ class StudySpec:
     kind: str = "classifier"
     description: str = ""
     paper: dict[str, Any] = field(default_factory=dict)  # the paper's figures, for named studies
+    min_steps: int | None = None  # each trial trains at least this many optimizer steps (epochs raised to reach it)
     origin: str = "spec"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (stored as the study run's config)."""
         return {"name": self.name, "description": self.description, "kind": self.kind, "base": self.base,
                 "axes": self.axes, "variants": self.variants, "seeds": self.seeds, "pool": self.pool,
-                "minority": self.minority, "paper": self.paper}
+                "minority": self.minority, "min_steps": self.min_steps, "paper": self.paper}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> "StudySpec":
@@ -69,13 +71,17 @@ class StudySpec:
 
         for i, c in enumerate(claims):
             Claim.from_dict(c, f"{origin}: claim {i + 1}")
+        min_steps = d.get("min_steps")
+        if min_steps is not None and (isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 1):
+            raise ConfigError(f"{origin}: min_steps={min_steps!r} must be a whole number >= 1 (optimizer steps)")
         pool = d.get("pool")
         if isinstance(pool, str):
             pool = [c.strip() for c in pool.split(",") if c.strip()]
         return cls(name=name, base={k.replace("-", "_"): v for k, v in base.items()},
                    axes={k.replace("-", "_"): v for k, v in axes.items()}, variants=[dict(v) for v in variants],
                    seeds=list(seeds), pool=pool, minority=d.get("minority"), kind=str(d.get("kind", "classifier")),
-                   description=str(d.get("description", "")), paper=dict(d.get("paper", {})), origin=origin)
+                   description=str(d.get("description", "")), paper=dict(d.get("paper", {})), min_steps=min_steps,
+                   origin=origin)
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,28 @@ def _resolve(spec: StudySpec, options: dict[str, Any]) -> dict[str, Any]:
         opts["imbalance"] = f"{spec.minority}={imb:g}"
     elif isinstance(imb, str) and spec.minority and "=" not in imb:
         opts["imbalance"] = f"{spec.minority}={imb}"
+    if spec.min_steps:
+        per_epoch = steps_per_epoch(opts)
+        if per_epoch:
+            opts["epochs"] = max(int(opts.get("epochs", 1)), -(-spec.min_steps // per_epoch))
     return opts
+
+
+def steps_per_epoch(opts: dict[str, Any]) -> int | None:
+    """Optimizer steps in one epoch of a trial's options (categories, per_class, imbalance, val/test, batch), or
+    None where the training set's size depends on the data (no per_class or categories)."""
+    from qdcore.data.drawingset import parse_ratios, split_counts
+
+    cats, per, batch = _as_list(opts.get("categories")), opts.get("per_class"), opts.get("batch_size")
+    if not cats or not isinstance(per, int) or not isinstance(batch, int) or batch < 1:
+        return None
+    ratios = parse_ratios(opts.get("imbalance"))
+    test = 0.0 if opts.get("balanced_test") else float(opts.get("test", 0.1))
+    train = sum(split_counts(max(1, int(round(per * ratios.get(c, 1.0)))), float(opts.get("val", 0.1)), test)[0]
+                for c in cats)
+    if train > batch and train % batch == 1:
+        train -= 1  # the engine drops a last batch of one
+    return max(1, -(-train // batch))
 
 
 def _as_list(v: Any) -> list[str]:
