@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from qdcore.errors import ConfigError
+from qdcore.train.threads import fit_threads
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class Runtime:
     scaler: bool
     rank: int = 0
     world_size: int = 1
+    threads: int = 0  # CPU threads chosen for the load (cpu only; 0 elsewhere)
 
     @property
     def kind(self) -> str:
@@ -37,6 +39,10 @@ class Runtime:
         if self.device.type == "cuda":
             name += f" ({torch.cuda.get_device_name(self.device)})"
         prec = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32")
+        if self.threads:
+            from qdcore.fmt import plural
+
+            return f"{name} {prec}, {plural(self.threads, 'thread')}"
         return f"{name} {prec}"
 
     def sync(self) -> None:
@@ -93,4 +99,4 @@ def resolve(device: str = "auto", amp: bool | None = None) -> Runtime:
     if want != "cpu":
         raise ConfigError(f"--device {device!r} must be auto, cpu, cuda or mps")
     use = cpu_bf16_ok() if amp is None else amp
-    return Runtime(torch.device("cpu"), torch.bfloat16 if use else None, False, rank, world)
+    return Runtime(torch.device("cpu"), torch.bfloat16 if use else None, False, rank, world, fit_threads())
