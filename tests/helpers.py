@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qdcore.paths import shared_quickdraw
+
+# A busy or slow machine takes longer: every subprocess timeout and Pilot wait is scaled by this factor.
+TIMEOUT_FACTOR = max(1.0, float(os.environ.get("QD_TEST_TIMEOUT_FACTOR", "1") or 1))
+
+
+def scaled_timeout(seconds: float) -> float:
+    """A timeout for this machine: `seconds` times $QD_TEST_TIMEOUT_FACTOR (scripts/test sets it; default 1)."""
+    return seconds * TIMEOUT_FACTOR
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -324,3 +324,50 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
 def test_other_commands_bound_their_options(tmp_path, monkeypatch, argv, words):
     monkeypatch.setenv("QD_HOME", str(tmp_path))
     _expect_error(None, argv, words)
+
+
+def test_a_new_kind_on_the_loop_driver_resumes_exactly_and_runs_on_two_gloo_ranks(centroid, tmp_path):
+    """The test kind is one module: the loop driver gives it exact resume and DDP (2 Gloo ranks = 1 process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from qdcore.runs.run import resume, start
+    from helpers import scaled_timeout
+
+    cfg = CentroidConfig(data="demo", per_class=20, rounds=3, batch=8)  # 192 training drawings: 24 steps a round
+    with Store(tmp_path / "one") as store:
+        full = start(cfg, store)
+        full_rows = store.history(full.run_id)["val/acc"]
+        full_grid = store.load_artifact(store.artifacts_after(full.run_id)[-1])
+    calls = {"n": 0}
+
+    def stop_mid_round_2() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 24 + 1 + 10  # 24 steps and the epoch-end poll of round 1, then 10 steps
+
+    with Store(tmp_path / "parts") as store:
+        first = start(cfg, store, should_stop=stop_mid_round_2)
+        assert first.status == "interrupted" and first.summary["resume_from"] == {"epoch": 2, "batch": 10}
+        second = resume(first.run_id, store)
+        assert second.status == "done" and torch.equal(second.result.means, full.result.means)
+        assert store.history(first.run_id)["val/acc"] == full_rows  # each round's row once, the same values
+        steps = [r.step for r in store.metrics(first.run_id) if (r.split, r.name) == ("step", "loss")]
+        assert steps == sorted(set(steps)) and steps[-1] == 72
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QD_KINDS": "centroid_plugin", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"}
+    home = tmp_path / "two"
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--model", "centroid",
+                        "--per-class", "20", "--rounds", "3", "--batch", "4", "--nproc", "2", "--json"],
+                       env=env, capture_output=True, text=True, timeout=scaled_timeout(240))
+    assert p.returncode == 0, p.stderr[-3000:]
+    with Store(home) as store:
+        run = store.list_runs()[0]
+        assert run.status == "done" and run.summary["world_size"] == 2
+        assert store.history(run.id)["val/acc"] == full_rows
+        assert np.array_equal(store.load_artifact(store.artifacts_after(run.id)[-1]), full_grid)

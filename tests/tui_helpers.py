@@ -37,7 +37,9 @@ async def wait_for(pilot, cond, timeout: float = 30.0, what: str = "condition") 
         except NoMatches:
             return False
 
-    end = time.monotonic() + timeout
+    from helpers import scaled_timeout
+
+    end = time.monotonic() + scaled_timeout(timeout)
     while not holds():
         if time.monotonic() > end:
             raise AssertionError(f"timed out waiting for {what}")

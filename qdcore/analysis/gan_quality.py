@@ -196,10 +196,9 @@ def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str
     """The judge run's classes, or a one-line ConfigError: not a finished classifier, or missing a GAN class."""
     from qdcore.train.checkpoint import read_meta
 
-    rec = store.get_run(int(run_id))
-    if rec.kind != "classifier":
-        raise ConfigError(f"--judge {rec.id}: run {rec.id} is a {rec.kind} run; a judge must be a finished "
-                          "classifier run (see 'qd runs list --kind classifier')")
+    from qdcore.runs.kinds import JUDGE, require
+
+    rec = require(store, run_id, JUDGE, f"--judge {run_id}")
     if rec.status != "done":
         raise ConfigError(f"--judge {rec.id}: run {rec.id} is {rec.status}; a judge must be a finished classifier run")
     classes = list(read_meta(store.run_dir(rec.id, create=False))["classes"])
@@ -230,7 +229,10 @@ def best_judge(store: "Store", gan_classes: list[str]) -> int | None:
     from qdcore.train.checkpoint import read_meta
 
     best: tuple[float, int] | None = None
-    for rec in store.list_runs(kind="classifier", status="done", limit=10_000):
+    from qdcore.runs.kinds import JUDGE, able_kinds
+
+    runs = [r for k in able_kinds(JUDGE) for r in store.list_runs(kind=k, status="done", limit=10_000)]
+    for rec in runs:
         score = rec.summary.get("test_top1")
         if score is None:
             continue

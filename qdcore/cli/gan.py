@@ -11,6 +11,7 @@ from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.progress import RichProgressSink
 from qdcore.cli.train import NnodesOpt, NprocOpt, RdzvOpt
 from qdcore.errors import ConfigError
+from qdcore.runs.kinds import DRAW, require
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 from qdcore.events import EpochEnd, Event, RunFinished
 from qdcore.fmt import literal
@@ -75,10 +76,7 @@ def _run_id(store, ref: str) -> int:
 def gan_run_dir(store, ref: str) -> tuple[int, Path]:
     """(id, folder) of a GAN run; a one-line error for a classifier run."""
     run_id = _run_id(store, ref)
-    rec = store.get_run(run_id)
-    if rec.kind != "gan":
-        raise ConfigError(f"run {run_id} is a {rec.kind} run; 'qd gan' commands need a GAN run "
-                          "(see 'qd runs list --kind gan')")
+    require(store, run_id, DRAW, "'qd gan'")
     return run_id, store.run_dir(run_id, create=False)
 
 

@@ -84,10 +84,9 @@ def check_gan_source(store, gan_run: int, classes: list[str]) -> tuple[Path, dic
     """(run folder, gan.json) of a GAN run that can draw every class; a one-line ConfigError otherwise."""
     from qdcore.train import gan_files
 
-    rec = store.get_run(int(gan_run))
-    if rec.kind != "gan":
-        raise ConfigError(f"--synthetic {rec.id}: run {rec.id} is a {rec.kind} run; --synthetic needs a GAN run "
-                          "(see 'qd runs list --kind gan')")
+    from qdcore.runs.kinds import DRAW, require
+
+    rec = require(store, gan_run, DRAW, f"--synthetic {gan_run}")
     run_dir = store.run_dir(rec.id, create=False)
     meta = gan_files.read_meta(run_dir)
     drawable = set(meta["classes"]) if (meta["conditional"] or len(meta["pairs"]) > 1 or len(meta["classes"]) == 1) \

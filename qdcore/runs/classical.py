@@ -7,20 +7,18 @@ from typing import Any, Callable
 
 from qdcore.fmt import percent as pct
 from qdcore.runs.classifier import _count, _g, _num
+from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.train.artifacts import RESUME_FILE
 from qdcore.train.classical_config import MODELS, ClassicalConfig
 
 
-def train(cfg: ClassicalConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
-          resume: Path | None) -> Any:
-    """Boost (or iterate) to the end or an early stop; `resume` continues from the folder's resume checkpoint."""
+def train(ctx: RunContext) -> Any:
+    """Boost (or iterate) to the end or an early stop; a resume continues from the folder's resume checkpoint."""
     from qdcore.train.classical import train_classical
 
-    # A run killed before its first checkpoint starts over in the same run.
-    start_from = resume if resume is not None and (Path(resume) / RESUME_FILE).exists() else None
-    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
-    return train_classical(cfg, sink, should_stop, run_dir, start_from, run_id=run_id)
+    return train_classical(ctx.cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE),
+                           run_id=ctx.run_id)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:

@@ -7,7 +7,8 @@ from typing import Any, Callable
 
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, percent
-from qdcore.runs.kinds import Column, Panel, RunKind, register
+from qdcore.runs.context import RunContext
+from qdcore.runs.kinds import JUDGE, Column, Panel, RunKind, register
 from qdcore.train.config import PRESETS, TrainConfig, classifier_names
 
 MAX_PARAMS = 50_000_000  # 200 MB of float32 weights; the resume checkpoint holds about three times that
@@ -38,7 +39,7 @@ def _classes_of(cfg: TrainConfig) -> int:
     return ALL_CATEGORIES
 
 
-def prepare(cfg: TrainConfig) -> TrainConfig:
+def prepare(cfg: TrainConfig, ctx: RunContext | None = None) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
     import torch
 
@@ -77,16 +78,23 @@ def _fits(key: str, v: Any) -> bool:
     return isinstance(v, str)
 
 
-def train(cfg: TrainConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
-          resume: Path | None) -> Any:
-    """The engine's training loop; `resume` continues from the run folder's resume checkpoint if it has one."""
+def train(ctx: RunContext) -> Any:
+    """The engine's training loop; a resume continues from the run folder's resume checkpoint if it has one."""
     from qdcore.train.checkpoint import RESUME_FILE
     from qdcore.train.engine import train as engine_train
 
-    # A run killed before its first checkpoint starts over in the same run.
-    start_from = resume if resume is not None and (Path(resume) / RESUME_FILE).exists() else None
-    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
-    return engine_train(cfg, sink, should_stop, run_dir, start_from, run_id=run_id)
+    return engine_train(ctx.cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE),
+                        run_id=ctx.run_id)
+
+
+def timing_shape(cfg: TrainConfig) -> tuple:
+    """What a classifier's speed depends on besides width and classes (a study times one trial per shape)."""
+    import json
+
+    opts = {k: v for k, v in cfg.model_options().items() if k != "width"}
+    # Weight decay, lr and schedules change no kernel's size: trials differing only there share a timing.
+    return (cfg.model, json.dumps(opts, sort_keys=True, default=str), cfg.batch_size, cfg.optimizer, cfg.amp,
+            cfg.compile, cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift, cfg.eval_batch_size)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
@@ -132,6 +140,8 @@ KIND = register(RunKind(
     predictor=predictor,
     opens="evaluation",
     result_line=result_line,
+    abilities=frozenset({JUDGE}),
+    timing_shape=timing_shape,
     panels=(
         Panel("loss", "loss", ("step/loss", "train/loss", "val/loss"), colors=("gray", "cyan", "orange")),
         Panel("top1", "top-1 %", ("train/top1", "val/top1"), scale=100.0, colors=("cyan", "orange")),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.fmt import DASH
-from qdcore.runs.kinds import Column, Panel, RunKind, register
+from qdcore.runs.context import RunContext
+from qdcore.runs.kinds import DRAW, SAMPLES, Column, Panel, RunKind, register
 from qdcore.train.gan_config import GAN_MODELS, GanConfig
 
 
@@ -31,11 +31,10 @@ def gan_classes(cfg: GanConfig) -> list[str]:
     return parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
 
 
-def prepare(cfg: GanConfig) -> GanConfig:
+def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
     """Check the model options and choose the judge before the run row exists (a judge that does not fit fails)."""
     from qdcore.analysis.gan_quality import best_judge, check_judge
     from qdcore.models import build_gan
-    from qdcore.store import Store
 
     g, _ = build_gan(cfg.model, 2, cfg.latent_dim, **cfg.model_options())
     if cfg.init is None:  # the run stores the init used
@@ -43,7 +42,7 @@ def prepare(cfg: GanConfig) -> GanConfig:
     if cfg.no_judge:
         return cfg
     classes = gan_classes(cfg)
-    with Store() as store:
+    with (ctx or RunContext()).open_store() as store:
         if cfg.judge is not None:
             check_judge(store, cfg.judge, classes)
             return cfg
@@ -51,21 +50,18 @@ def prepare(cfg: GanConfig) -> GanConfig:
     return cfg.replace(origin="judge", judge=judge) if judge is not None else cfg
 
 
-def train(cfg: GanConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
-          resume: Path | None) -> Any:
-    """The GAN loop; `resume` continues from the run folder's checkpoint if it has one."""
+def train(ctx: RunContext) -> Any:
+    """The GAN loop; a resume continues from the run folder's checkpoint if it has one."""
     from qdcore.analysis.gan_quality import load_judge
-    from qdcore.store import Store
     from qdcore.train.checkpoint import RESUME_FILE
     from qdcore.train.gan import train_gan
 
-    judge = None
-    if cfg.judge is not None and not cfg.no_judge:
-        with Store() as store:
+    cfg, judge = ctx.cfg, None
+    if cfg.judge is not None and not cfg.no_judge and ctx.rank == 0:  # rank 0 alone judges
+        with ctx.open_store() as store:  # the run's own store, not the default one
             judge = load_judge(store, cfg.judge, gan_classes(cfg), cfg.device)
-    start_from = resume if resume is not None and (Path(resume) / RESUME_FILE).exists() else None
-    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
-    return train_gan(cfg, sink, should_stop, run_dir, start_from, run_id=run_id, judge=judge)
+    return train_gan(cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE), run_id=ctx.run_id,
+                     judge=judge)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
@@ -103,6 +99,7 @@ KIND = register(RunKind(
     evaluate=evaluate,
     opens="gan",
     rate_unit="real img/s",
+    abilities=frozenset({DRAW, SAMPLES}),
     result_line=result_line,
     panels=(
         Panel("losses", "G and D losses", ("step/loss", "train/g_loss", "train/d_loss"), x="epoch",

@@ -10,15 +10,16 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   `option(default, help=, panel=, short=, choices=, min=, max=, form=)`. The `qd train` options, the
   TOML/JSON keys, the TUI form rows (fields with `form=`) and `--help` are generated from it, and every
   value is checked against the declared type and bounds (`qdcore.runs.options.check`).
-- `train(cfg, sink, should_stop, run_dir, resume) -> summary`: trains, emitting `qdcore.events` to `sink`
-  (RunStarted first, with the device, data fingerprint and summary keys; EpochEnd with
-  `{"split/name": value}` metrics; Progress; Samples for arrays, kept as files + `artifacts` rows;
-  RunFinished or RunFailed last) and polling `should_stop()`. `resume` is the run folder to continue
-  from (None: a fresh start); a kind that cannot resume sets `resumable=False`. It returns the summary
-  dict (or an object with `.summary` and `.status`) and never prints. `qdcore.runs.run.start/resume`
-  create or claim the run row and tee the store sink around it; a study's train fn finds its store and
-  id with `run_context(run_dir)` and runs children with `start(cfg, store, parent=id)` or
-  `qdcore.runs.launcher.launch(cfg, home)`.
+- `train(ctx) -> summary`: trains `ctx.cfg` (a `qdcore.runs.context.RunContext`: config, store, run id,
+  folder, resume folder, sink, stop flag, rank), emitting `qdcore.events` to `ctx.sink` (RunStarted first,
+  with the device, data fingerprint and summary keys; EpochEnd with `{"split/name": value}` metrics;
+  Progress; Samples for arrays, kept as files + `artifacts` rows; RunFinished or RunFailed last) and
+  polling `ctx.should_stop()`. `ctx.resume` is the run folder to continue from (None: a fresh start); a
+  kind that cannot resume sets `resumable=False`. It returns the summary dict (or an object with
+  `.summary` and `.status`) and never prints. A kind that trains in steps hands `qdcore.train.loop` a
+  `Step` and gets epochs, logging, stops across ranks, the NaN policy, checkpoints and exact resume from
+  it. `qdcore.runs.run.start/resume` create or claim the run row and tee the store sink around it; a
+  parent kind (`parent=True`, a study) runs children with `start(cfg, ctx.store, parent=ctx.run_id)`.
 - `panels`: the live view's plots, each a tuple of metric keys `split/name` (`step/loss` is the
   logging-step series) on an x axis of `step` or `epoch`; or, with `artifact="samples"`, the latest
   array a `Samples(name="samples")` event stored, drawn as a grid (a GAN's sample grid).
@@ -26,12 +27,17 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
 - `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
 - `min_categories`: the fewest categories its data selection may hold (a classifier 2); the selection is
   checked against the data (names, sizes) before the run row exists. 0: the kind selects no data itself.
-- `prepare(cfg) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
+- `prepare(cfg, ctx) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
   it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`: the
   one-line result of a finished run (CLI, live view).
 - `predictor(run_dir, device) -> (predict, classes)`: the run's model rebuilt from its files, `predict`
   taking uint8 drawings (N, 28, 28) to probabilities (N, C) (`qd predict`); None: the kind has no model to use.
+- `abilities`: what other commands may ask of its finished runs, by name (`JUDGE`: its model's features
+  judge GAN samples; `DRAW`: it draws drawings of a class on demand, e.g. `--synthetic`; `SAMPLES`: it
+  keeps sample grids); `require(store, run_id, ability, asker)` refuses other runs in one line.
+- `timing_shape(cfg) -> tuple`: what the speed of its training depends on, so a study's estimate can time
+  one trial and project the others (None: its trials are not projected).
 """
 
 from __future__ import annotations
@@ -91,7 +97,10 @@ class Column:
     right: bool = True
 
 
-TrainFn = Callable[[Any, Callable, Callable[[], bool], Path | None, Path | None], Any]
+TrainFn = Callable[[Any], Any]  # (RunContext) -> summary
+
+JUDGE, DRAW, SAMPLES = "judge", "draw", "samples"  # abilities a kind's finished runs may have (see above)
+ABILITY_TEXT = {JUDGE: "a finished classifier run", DRAW: "a GAN run", SAMPLES: "a run with sample grids"}
 
 
 @dataclass
@@ -106,7 +115,7 @@ class RunKind:
     columns: tuple[Column, ...] = ()
     models: Callable[[], Iterable[str]] = tuple
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    prepare: Callable[[Any], Any] | None = None
+    prepare: Callable[[Any, Any], Any] | None = None
     default_name: Callable[[Any], str] | None = None
     evaluate: Callable[..., Any] | None = None
     predictor: Callable[[Path, str | None], tuple[Callable[[Any], Any], list[str]]] | None = None
@@ -115,6 +124,9 @@ class RunKind:
     min_categories: int = 0  # the data selection is checked before the run row exists (0: the kind has none)
     rate_unit: str = "img/s"  # what Progress.throughput counts
     result_line: Callable[[dict[str, Any]], str] | None = None  # one line on a finished run (CLI, live view)
+    abilities: frozenset[str] = frozenset()  # JUDGE, DRAW, SAMPLES: what other commands may use its runs for
+    parent: bool = False  # its runs are parents of other runs (a study): never a study's trial
+    timing_shape: Callable[[Any], tuple] | None = None  # estimate work: what its speed depends on
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):
@@ -198,6 +210,27 @@ def opens_evaluation(name: str) -> bool:
     """Whether a finished run of this kind opens the evaluation screen (else its live view)."""
     k = find_kind(name)
     return k is not None and k.opens == "evaluation"
+
+
+def can(kind_name: str, ability: str) -> bool:
+    """Whether runs of this kind have `ability` (JUDGE, DRAW, SAMPLES)."""
+    k = find_kind(kind_name)
+    return k is not None and ability in k.abilities
+
+
+def able_kinds(ability: str) -> list[str]:
+    """The names of the kinds whose runs have `ability`."""
+    return [k.name for k in all_kinds() if ability in k.abilities]
+
+
+def require(store: Any, run_id: int, ability: str, asker: str) -> Any:
+    """The run's record when its kind has `ability`; else a one-line ConfigError naming what `asker` needs."""
+    rec = store.get_run(int(run_id))
+    if not can(rec.kind, ability):
+        kinds = able_kinds(ability)
+        hint = f" (see 'qd runs list --kind {kinds[0]}')" if len(kinds) == 1 else ""
+        raise ConfigError(f"{asker}: run {rec.id} is a {rec.kind} run; it needs {ABILITY_TEXT[ability]}{hint}")
+    return rec
 
 
 def predictor_of(store: Any, run_id: int, device: str | None = None) -> tuple[Callable[[Any], Any], list[str]]:

@@ -82,7 +82,7 @@ def launch(spec: Any, home: str | Path | None = None, store: Any = None) -> Job:
             run_id = rec.id
             args = ["--resume", str(run_id)] + (["--device", spec.device] if spec.device else [])
         else:
-            kind, cfg = prepare(spec)
+            kind, cfg = prepare(spec, store)
             run_id = store.create_run(cfg.name, kind.name, cfg.to_dict())
             args = ["--run-id", str(run_id)]
         log = store.run_dir(run_id) / LOG_FILE

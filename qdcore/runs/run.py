@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from qdcore.errors import ConfigError, QDError, StoreError
 from qdcore.events import EpochEnd, Event, Progress, Sink, null_sink, tee
+from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import RunKind, get_kind, kind_of
 
 
@@ -44,8 +45,10 @@ def _rank() -> int:
     return rank_info()[0]
 
 
-def prepare(cfg: Any) -> tuple[RunKind, Any]:
-    """The config's kind and the config as it will run: checked, named, defaults resolved, sizes refused."""
+def prepare(cfg: Any, store: Any = None) -> tuple[RunKind, Any]:
+    """The config's kind and the config as it will run: checked, named, defaults resolved, sizes refused.
+
+    `store` is the store the run will live in (kinds that look at other runs, e.g. a GAN's judge, read it)."""
     kind = kind_of(cfg)
     cfg.validate()
     if not cfg.name:
@@ -55,7 +58,7 @@ def prepare(cfg: Any) -> tuple[RunKind, Any]:
 
         check_selection(cfg, kind.min_categories)
     if kind.prepare is not None:
-        cfg = kind.prepare(cfg)
+        cfg = kind.prepare(cfg, RunContext(cfg, store, rank=_rank()))
     return kind, cfg
 
 
@@ -77,7 +80,7 @@ def _train(kind: RunKind, cfg: Any, store: Any, run_id: int, sink: Sink, should_
            resume: Path | None) -> Outcome:
     run_dir = store.run_dir(run_id)
     try:
-        result = kind.train(cfg, sink, should_stop, run_dir, resume)
+        result = kind.train(RunContext(cfg, store, run_id, run_dir, resume, sink, should_stop))
     except BaseException as e:
         _fail_if_running(store, run_id, e)
         raise
@@ -109,14 +112,14 @@ def start(cfg: Any, store: Any = None, sink: Sink = null_sink, should_stop: Call
     if run_id is not None:
         store = _store(store)
         try:
-            kind, cfg = prepare(cfg)
+            kind, cfg = prepare(cfg, store)
         except BaseException as e:
             _fail_if_running(store, run_id, e)
             raise
     else:
-        kind, cfg = prepare(cfg)
+        kind, cfg = prepare(cfg, store)
     if _rank() != 0:
-        result = kind.train(cfg, null_sink, should_stop, None, None)
+        result = kind.train(RunContext(cfg, None, run_id, should_stop=should_stop, rank=_rank()))
         return Outcome(None, getattr(result, "status", "done"), {}, None, result)
     store = _store(store)
     if run_id is None:
@@ -168,7 +171,7 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
         cfg = cfg.replace(device=device)
     run_dir = store.run_dir(run_id)
     if _rank() != 0:
-        result = kind.train(cfg, null_sink, should_stop, None, run_dir)
+        result = kind.train(RunContext(cfg, None, run_id, None, run_dir, null_sink, should_stop, _rank()))
         return Outcome(run_id, getattr(result, "status", "done"), {}, None, result)
     # One atomic compare-and-set of status and owner: of two resumers (any kind, the app's included)
     # exactly one gets the run; the other is told which process holds it. It also clears the temp
@@ -184,12 +187,6 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     return _train(kind, cfg, store, run_id, tee(guarded, sink), should_stop, run_dir)
 
 
-def run_context(run_dir: Path) -> tuple[Path, int]:
-    """(store home, run id) of a run folder: what a study's train fn needs to start child runs under it."""
-    run_dir = Path(run_dir)
-    return run_dir.parent.parent, int(run_dir.name)
-
-
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
     """Evaluate a finished run the way its kind does (ConfigError for kinds that cannot be evaluated)."""
     from qdcore.runs.kinds import find_kind
@@ -201,4 +198,4 @@ def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -
     return kind.evaluate(store, rec.id, data, **options)
 
 
-__all__ = ["Outcome", "SkipLogged", "prepare", "start", "resume", "resumable", "evaluate", "get_kind"]
+__all__ = ["Outcome", "RunContext", "SkipLogged", "prepare", "start", "resume", "resumable", "evaluate", "get_kind"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.fmt import DASH
 from qdcore.studies.build import build_spec
+from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.runs.options import RunConfig, option
 
@@ -41,7 +42,7 @@ def default_name(cfg: StudyConfig) -> str:
         return Path(cfg.spec).stem or "study"
 
 
-def prepare(cfg: StudyConfig) -> StudyConfig:
+def prepare(cfg: StudyConfig, ctx: RunContext | None = None) -> StudyConfig:
     """Check every trial before the study's row exists."""
     from qdcore.studies.validate import validate
 
@@ -49,24 +50,20 @@ def prepare(cfg: StudyConfig) -> StudyConfig:
     return cfg
 
 
-def train(cfg: StudyConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
-          resume: Path | None) -> Any:
-    """Run the study whose folder is run_dir: add its trials the first time, then run the queued ones."""
-    from qdcore.runs.run import run_context
-    from qdcore.store import Store
+def train(ctx: RunContext) -> Any:
+    """Run the study: add its trials the first time, then run the queued ones."""
     from qdcore.studies.runner import add_grid, run_study
     from qdcore.studies.trials import counts
 
-    if run_dir is None:  # not rank 0 of a distributed launch: studies do not spread that way
+    if ctx.folder is None or ctx.store is None:  # not rank 0 of a distributed launch: studies do not spread
         return {"status": "done"}
-    home, study = run_context(run_dir)
-    with Store(home) as store:
-        if not sum(counts(store, study).values()):
-            spec, notes = build_spec(cfg)
-            add_grid(store, study, spec, notes)
-        p = run_study(store, study, cfg.workers, cfg.per_gpu, should_stop)
-        rec = store.get_run(study)
-        return {"status": rec.status, "counts": p.counts}
+    store, study = ctx.store, ctx.run_id
+    if not sum(counts(store, study).values()):
+        spec, notes = build_spec(ctx.cfg)
+        add_grid(store, study, spec, notes)
+    p = run_study(store, study, ctx.cfg.workers, ctx.cfg.per_gpu, ctx.should_stop)
+    rec = store.get_run(study)
+    return {"status": rec.status, "counts": p.counts}
 
 
 def _progress(c: dict[str, Any], s: dict[str, Any]) -> Any:
@@ -83,6 +80,7 @@ KIND = register(RunKind(
     prepare=prepare,
     default_name=default_name,
     opens="study",
+    parent=True,
     rate_unit="trials",
     result_line=lambda s: " · ".join(f"{v} {k}" for k, v in (s.get("counts") or {}).items() if v),
     panels=(Panel("trials", "trials done", ("study/done",), x="step"),),

@@ -81,6 +81,7 @@ def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any
     """Runs on a Ray worker: train one trial, stream its events, return its files and final event."""
     import torch
 
+    from qdcore.runs.context import RunContext
     from qdcore.runs.kinds import get_kind
 
     torch.set_num_threads(max(1, threads))
@@ -97,7 +98,7 @@ def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any
     with tempfile.TemporaryDirectory(prefix=f"qd-ray-{run_id}-") as tmp:
         error = None
         try:
-            kind.train(cfg, sink, lambda: False, Path(tmp), None)
+            kind.train(RunContext(cfg, None, run_id, Path(tmp), None, sink))
         except Exception as e:  # noqa: BLE001 - reported as the trial's failure
             from qdcore.errors import QDError
 
@@ -112,7 +113,7 @@ def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any
 def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = lambda: False,
                   on_progress: Callable[[Any], None] | None = None, poll: float = 0.2) -> Any:
     """Run a study's queued trials as Ray tasks; same statuses and progress as the local executor."""
-    from qdcore.runs.kinds import get_kind
+    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
     from qdcore.runs.run import prepare
     from qdcore.store import StoreSink
     from qdcore.studies import trials as T
@@ -154,10 +155,10 @@ def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = l
                 if trial is None:
                     break
                 options = dict(trial.config)
-                kind_name = options.pop("kind", "classifier")
+                kind_name = options.pop("kind", DEFAULT_KIND)
                 try:
                     kind, cfg = prepare(get_kind(kind_name).config.from_dict(
-                        options, origin=f"study {study} trial {trial.idx + 1}"))
+                        options, origin=f"study {study} trial {trial.idx + 1}"), store)
                 except Exception as e:  # noqa: BLE001 - a bad trial fails alone
                     T.finish(store, study, trial.idx, "failed", str(e).splitlines()[0])
                     continue

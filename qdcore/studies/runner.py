@@ -24,7 +24,7 @@ def create_study(store, cfg) -> int:
     from qdcore.runs.run import prepare
     from qdcore.studies.build import build_spec
 
-    kind, cfg = prepare(cfg)
+    kind, cfg = prepare(cfg, store)
     spec, notes = build_spec(cfg)
     from qdcore.studies.validate import validate
 
@@ -51,11 +51,11 @@ def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list |
 def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
     """Run (or resume) one claimed trial as a child run of its kind; returns its new trial status. Errors fail
     the trial only."""
-    from qdcore.runs.kinds import get_kind
+    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
     from qdcore.runs.run import prepare, resume, start
 
     options = dict(trial.config)
-    kind_name = options.pop("kind", "classifier")
+    kind_name = options.pop("kind", DEFAULT_KIND)
     try:
         if trial.run_id is not None and store.has_run(trial.run_id):
             store.reap()  # a run its killed worker left 'running' becomes 'interrupted'
@@ -65,7 +65,7 @@ def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
             if rec.status == "interrupted":
                 return _after(store, trial, resume(trial.run_id, store, should_stop=should_stop).status)
         kind, cfg = prepare(get_kind(kind_name).config.from_dict(options, origin=f"study {trial.study} "
-                                                                                  f"trial {trial.idx + 1}"))
+                                                                                  f"trial {trial.idx + 1}"), store)
         run_id = store.create_run(cfg.name, kind.name, cfg.to_dict(), parent=trial.study)
         T.set_run(store, trial.study, trial.idx, run_id)  # before training: a resume continues this run
         return _after(store, trial, start(cfg, store, should_stop=should_stop, run_id=run_id).status)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qdcore.errors import ConfigError
+from qdcore.runs.kinds import DEFAULT_KIND
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
@@ -26,7 +27,7 @@ class StudySpec:
     seeds: list[int] = field(default_factory=lambda: [0])
     pool: list[str] | None = None  # categories an integer `categories` value draws from (its first N)
     minority: str | None = None  # category a numeric `imbalance` value shrinks (e.g. hammer=0.002)
-    kind: str = "classifier"
+    kind: str = DEFAULT_KIND
     description: str = ""
     paper: dict[str, Any] = field(default_factory=dict)  # the paper's figures, for named studies
     min_steps: int | None = None  # each trial trains at least this many optimizer steps (epochs raised to reach it)
@@ -79,7 +80,7 @@ class StudySpec:
             pool = [c.strip() for c in pool.split(",") if c.strip()]
         return cls(name=name, base={k.replace("-", "_"): v for k, v in base.items()},
                    axes={k.replace("-", "_"): v for k, v in axes.items()}, variants=[dict(v) for v in variants],
-                   seeds=list(seeds), pool=pool, minority=d.get("minority"), kind=str(d.get("kind", "classifier")),
+                   seeds=list(seeds), pool=pool, minority=d.get("minority"), kind=str(d.get("kind", DEFAULT_KIND)),
                    description=str(d.get("description", "")), paper=dict(d.get("paper", {})), min_steps=min_steps,
                    origin=origin)
 

@@ -10,14 +10,14 @@ from qdcore.studies.spec import StudySpec, Trial, expand
 
 def build_trial_config(trial: Trial, origin: str):
     """The checked, prepared run config of one trial, of its kind (ConfigError naming the trial otherwise)."""
-    from qdcore.runs.kinds import find_kind, get_kind
+    from qdcore.runs.kinds import get_kind
     from qdcore.runs.run import prepare
 
     where = f"{origin}, trial {trial.index + 1} ({_label(trial.params)})"
     try:
         kind = get_kind(trial.kind)
-        if kind is find_kind("study"):  # the registry's entry, looked up: importing it would be a cycle
-            raise ConfigError("a study's trials cannot be studies")
+        if kind.parent:
+            raise ConfigError(f"a study's trials cannot be {kind.name} runs (runs over other runs)")
         _, cfg = prepare(kind.config.from_dict(trial.options, origin=where))
     except ConfigError as e:
         raise ConfigError(str(e) if str(e).startswith(where) else f"{where}: {e}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,10 @@ class Work:
 
     @property
     def engine(self) -> bool:
-        """Trained by qd's engine (a TrainConfig), so its images/s can be timed; other kinds are not projected."""
-        from qdcore.train.config import TrainConfig
+        """Its kind says what its speed depends on, so its images/s can be timed; other kinds are not projected."""
+        from qdcore.runs.kinds import get_kind
 
-        return isinstance(self.cfg, TrainConfig)
+        return get_kind(self.kind).timing_shape is not None
 
 
 def _classes(cfg: Any, source: Any, where: str) -> list[str]:
@@ -72,18 +71,13 @@ def trial_work(spec: StudySpec, source: Any = None) -> list[Work]:
         batch = int(getattr(cfg, "batch_size", 0) or 0)
         if batch and train > batch and train % batch == 1:
             train -= 1  # the engine drops a last batch of one (batch norm needs two)
-        out.append(Work(t.index, t.params, t.kind, train * epochs, val * epochs + test, _shape(cfg),
+        out.append(Work(t.index, t.params, t.kind, train * epochs, val * epochs + test, _shape(get_kind(t.kind), cfg),
                         getattr(cfg, "width", None), len(cats), cfg))
     return out
 
 
-def _shape(cfg: Any) -> tuple:
-    """What a timing depends on, besides width and the number of classes."""
-    from qdcore.train.config import TrainConfig
-
-    if not isinstance(cfg, TrainConfig):
+def _shape(kind: Any, cfg: Any) -> tuple:
+    """What a timing depends on, besides width and the number of classes (the kind says; else its config's name)."""
+    if kind.timing_shape is None:
         return (type(cfg).__name__, getattr(cfg, "model", ""))
-    opts = {k: v for k, v in cfg.model_options().items() if k != "width"}
-    # Weight decay, lr and schedules change no kernel's size: trials differing only there share a timing.
-    return (cfg.model, json.dumps(opts, sort_keys=True, default=str), cfg.batch_size, cfg.optimizer, cfg.amp,
-            cfg.compile, cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift, cfg.eval_batch_size)
+    return kind.timing_shape(cfg)

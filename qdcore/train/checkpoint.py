@@ -13,7 +13,7 @@ from qdcore.paths import atomic_write_bytes
 from qdcore.train.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
 
 FORMAT = "qd-model/1"
-RESUME_FORMAT = "qd-resume/1"
+RESUME_FORMAT = "qd-resume/2"  # /1: the classifier's own layout before the loop driver
 
 # How a drawing becomes the model's input; enough to use the model with nothing else.
 PREPROCESSING = {
@@ -146,7 +146,7 @@ def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple
     return model.to(device).eval(), meta
 
 
-# -- resume checkpoints: one safetensors file, the JSON state in its metadata (one atomic write) --------
+# -- optimizer states as tensors plus JSON (resume checkpoints: one safetensors file, one atomic write) --
 
 
 def _flatten_optimizer(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -171,40 +171,9 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], info: dict[str, Any])
     return {"state": state, "param_groups": info["param_groups"]}
 
 
-def save_resume(run_dir: str | Path, *, model: dict[str, torch.Tensor], best: dict[str, torch.Tensor] | None,
-                optimizer: dict[str, Any], rng: dict[str, torch.Tensor], state: dict[str, Any]) -> Path:
-    """Everything needed to continue a run: weights, best weights, optimizer, RNG streams, loop state."""
-    tensors = {f"model/{k}": v for k, v in model.items()}
-    if best is not None:
-        tensors.update({f"best/{k}": v for k, v in best.items()})
-    opt_tensors, opt_info = _flatten_optimizer(optimizer)
-    tensors.update(opt_tensors)
-    tensors.update({f"rng/{k}": v for k, v in rng.items()})
-    doc = {"format": RESUME_FORMAT, "state": state, "optimizer": opt_info, "has_best": best is not None}
-    path = Path(run_dir) / RESUME_FILE
-    atomic_write_bytes(path, _tensors_bytes(tensors, {"qd": json.dumps(doc)}))
-    return path
-
-
 def load_resume(run_dir: str | Path) -> dict[str, Any]:
-    """The pieces save_resume wrote: model, best, optimizer, rng (tensors) and state (dict)."""
-    path = Path(run_dir) / RESUME_FILE
-    tensors, meta = _read_tensors(path, "resume checkpoint")
-    try:
-        doc = json.loads(meta["qd"])
-        if doc.get("format") != RESUME_FORMAT:
-            raise ValueError(doc.get("format"))
-    except (KeyError, ValueError, TypeError):
-        raise StoreError(f"{path} is not a qd resume checkpoint; start a new run instead") from None
-    parts: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}, "optim": {}, "rng": {}}
-    for key, v in tensors.items():
-        head, _, rest = key.partition("/")
-        if head not in parts:
-            raise StoreError(f"{path} holds an unexpected tensor {key!r}; the checkpoint is corrupt")
-        parts[head][rest if head != "optim" else key] = v
-    return {"model": parts["model"], "best": parts["best"] if doc.get("has_best") else None,
-            "optimizer": _unflatten_optimizer(parts["optim"], doc["optimizer"]),
-            "rng": parts["rng"], "state": doc["state"]}
+    """A run folder's resume checkpoint (the loop driver's): modules, optimizers, rng and state."""
+    return load_states(Path(run_dir) / RESUME_FILE, RESUME_FORMAT, "resume checkpoint")
 
 
 # -- several modules and optimizers in one file (GAN runs: a G/D pair, or one pair per class) ------------

@@ -181,10 +181,9 @@ class RunEvaluation:
 
 def require_classifier(store: "Store", run_id: int, command: str) -> None:
     """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
-    rec = store.get_run(int(run_id))
-    if rec.kind != "classifier":
-        raise ConfigError(f"run {rec.id} is a {rec.kind} run; {command} needs a classifier run "
-                          "(see 'qd runs list --kind classifier')")
+    from qdcore.runs.kinds import JUDGE, require
+
+    require(store, run_id, JUDGE, command)
 
 
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,

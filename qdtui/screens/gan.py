@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from qdcore.runs.kinds import SAMPLES, can
 from qdtui.messages import GanPolled
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
@@ -62,8 +63,8 @@ def poll_view(home: Path | str | None, run_id: int) -> GanView:
     try:
         with Store(home, reap=False) as store:
             run = store.get_run(run_id)
-            if run.kind != "gan":
-                return GanView(error=f"run {run_id} is a {run.kind} run; the GAN screen shows GAN runs")
+            if not can(run.kind, SAMPLES):
+                return GanView(error=f"run {run_id} is a {run.kind} run; this screen shows runs with sample grids")
             history = store.history(run_id)
             rows = store.metrics(run_id)
             run_dir = store.run_dir(run_id, create=False)
