@@ -2,10 +2,55 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tests measured over SLOW_SECONDS (setup + call, on the busy 2-core reference machine) carry the `slow` marker,
+# which `scripts/test --fast` deselects. The list is tests/slow_tests.txt, one test function a line
+# ("tests/file.py::name"; parametrized cases count for their function); `scripts/test --record-slow ...` adds
+# the tests a run measured over SLOW_SECONDS and drops those under half of it.
+SLOW_SECONDS = 10.0
+SLOW_LIST = Path(__file__).with_name("slow_tests.txt")
+_measured: dict[str, float] = {}
+
+
+def _function_id(nodeid: str) -> str:
+    return nodeid.split("[", 1)[0]
+
+
+def _slow_list() -> list[str]:
+    if not SLOW_LIST.exists():
+        return []
+    return [ln.strip() for ln in SLOW_LIST.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    slow = set(_slow_list())
+    for item in items:
+        if _function_id(item.nodeid) in slow:
+            item.add_marker(pytest.mark.slow)
+
+
+def pytest_runtest_logreport(report) -> None:
+    if os.environ.get("QD_RECORD_SLOW") and report.when in ("setup", "call"):
+        key = report.nodeid
+        _measured[key] = _measured.get(key, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session) -> None:
+    if not os.environ.get("QD_RECORD_SLOW") or hasattr(session.config, "workerinput") or not _measured:
+        return
+    per_function: dict[str, float] = {}
+    for nodeid, seconds in _measured.items():
+        key = _function_id(nodeid)
+        per_function[key] = max(per_function.get(key, 0.0), seconds)
+    kept = {t for t in _slow_list() if per_function.get(t, SLOW_SECONDS) >= SLOW_SECONDS / 2}
+    kept |= {t for t, sec in per_function.items() if sec >= SLOW_SECONDS}
+    header = "# Tests over ~10 s on a busy 2-core machine (scripts/test --record-slow); --fast deselects them.\n"
+    SLOW_LIST.write_text(header + "".join(f"{t}\n" for t in sorted(kept)))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 from qdcore.data.selection import select_splits
 from qdcore.store import Store
 from qdcore.train.config import TrainConfig
+from helpers import scaled_timeout
 
 
 def _rows(ds) -> set[str]:
@@ -40,7 +41,7 @@ def test_balanced_test_is_balanced_disjoint_and_the_same_for_every_ratio_and_see
 def _cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QD_HOME=str(home), OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "qdcore.cli.main", *args], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+                          timeout=scaled_timeout(120), cwd=cwd)
 
 
 @pytest.mark.parametrize("args", [
@@ -96,5 +97,5 @@ def test_study_table_reports_each_class_on_the_balanced_set(home, tmp_path):
             assert row["top1_minority"] == row["test_top1[square]"]
     shown = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "show", str(sid), "--no-plot"],
                            env=dict(os.environ, QD_HOME=str(home), COLUMNS="200"), capture_output=True, text=True,
-                           timeout=120)
+                           timeout=scaled_timeout(120))
     assert "test_top1[circle]" in shown.stdout and "test_top1[square]" in shown.stdout  # headers are not markup

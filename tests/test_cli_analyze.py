@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from qdcore.predictions import Predictions
 from qdcore.store import Store
+from helpers import scaled_timeout
 
 CLASSES = ["cat", "airplane", "tree"]
 
@@ -140,7 +141,7 @@ def test_too_few_mistakes_skip_clustering_without_failing(home):
 def _qd(home, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "QD_HOME": str(home), "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "qdcore.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+                          env=env, timeout=scaled_timeout(120))
 
 
 def test_bad_input_gives_one_line_errors_from_the_real_entry_point(home):

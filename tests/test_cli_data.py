@@ -16,6 +16,7 @@ from qdcore.cli.data import render_grid
 from qdcore.cli.main import app
 from qdcore.paths import shared_quickdraw
 from test_download import Mirror, npy_bytes
+from helpers import scaled_timeout
 
 runner = CliRunner()
 
@@ -183,7 +184,7 @@ def qd(*args: str, tmp: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QD_DATA=str(tmp / "cache"), QD_HOME=str(tmp / "home"), QD_MIRROR="http://127.0.0.1:9",
                OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "qdcore.cli.main", *args], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=scaled_timeout(60))
 
 
 def test_bad_input_is_one_line_exit_2(tmp_path):

@@ -15,7 +15,7 @@ from qdcore.cli.main import app
 from qdcore.events import EpochEnd, RunFinished
 from qdcore.store import Store, StoreSink
 
-from helpers import hand_wilson
+from helpers import hand_wilson, scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -132,7 +132,7 @@ def test_missing_run_through_cli_runner(home):
 def test_missing_run_in_a_real_process_is_one_line_exit_2(home):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
     out = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "runs", "show", "42"],
-                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=scaled_timeout(60))
     assert out.returncode == 2
     assert "Traceback" not in out.stderr + out.stdout
     lines = out.stderr.strip().splitlines()

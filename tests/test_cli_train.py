@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.store import Store
+from helpers import scaled_timeout
 
 TINY = ["--data", "demo", "--per-class", "60", "--epochs", "2", "--width", "4", "--batch-size", "32", "--no-amp"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,12 +106,12 @@ def _env(home: Path) -> dict:
 
 def test_real_process_json_and_user_error(home):
     p = _qd("train", *TINY, "--epochs", "1", "--json", env=_env(home))
-    out, err = p.communicate(timeout=300)
+    out, err = p.communicate(timeout=scaled_timeout(300))
     assert p.returncode == 0, err
     doc = json.loads(out)
     assert doc["status"] == "done" and doc["epochs"] == 1 and 0 <= doc["test_top1"] <= 1
     p = _qd("train", "--batch-size", "0", env=_env(home))
-    out, err = p.communicate(timeout=120)
+    out, err = p.communicate(timeout=scaled_timeout(120))
     assert p.returncode == 2 and err.startswith("qd: error:") and "--batch-size=0" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
@@ -129,7 +130,7 @@ def test_sigterm_interrupts_then_resume_completes(home):
             assert p.poll() is None, p.communicate()
             time.sleep(0.05)
         p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=120)
+        out, err = p.communicate(timeout=scaled_timeout(120))
     finally:
         if p.poll() is None:
             p.kill()

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 from qdcore.errors import ConfigError
 from qdcore.train import TrainConfig
 from qdcore.train.engine import load_splits, train
+from helpers import scaled_timeout
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this PyTorch build has no torch.distributed with Gloo")
@@ -29,7 +30,7 @@ def _torchrun(spec: dict, tmp: Path, nproc: int = 2) -> subprocess.CompletedProc
     env = {**os.environ, "OMP_NUM_THREADS": "1", "QD_DIST_TIMEOUT": "60"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            str(WORKER), json.dumps(spec)]
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=scaled_timeout(240), cwd=tmp)
     # A Python error of the worker names its own files; torchrun's agent prints a traceback of its own either way.
     worker_error = "qdcore/" in p.stderr or 'ddp_worker.py", line' in p.stderr
     if p.returncode != 0 and "(SIGABRT)" in p.stderr and not worker_error \
@@ -40,7 +41,7 @@ def _torchrun(spec: dict, tmp: Path, nproc: int = 2) -> subprocess.CompletedProc
         (tmp / "torchrun-aborted.log").write_text(p.stdout + p.stderr)
         for f in Path(spec["out"]).iterdir():
             f.unlink()
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp)
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=scaled_timeout(240), cwd=tmp)
     return p
 
 
@@ -108,7 +109,7 @@ def test_qd_train_nproc_runs_two_ranks_and_rank_zero_alone_writes(tmp_path):
     home = tmp_path / "home"
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--per-class", "40",
                         "--epochs", "1", "--width", "4", "--device", "cpu", "--nproc", "2", "--json"],
-                       env=env, capture_output=True, text=True, timeout=240)
+                       env=env, capture_output=True, text=True, timeout=scaled_timeout(240))
     assert p.returncode == 0, p.stderr[-3000:]
     from qdcore.store import Store
 
@@ -129,7 +130,7 @@ def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
 
 def test_nproc_below_one_is_refused(tmp_path):
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(tmp_path), "train", "--nproc", "0"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=scaled_timeout(120))
     assert p.returncode == 2 and "--nproc 0" in p.stderr and not (tmp_path / "runs").exists()
 
 
@@ -150,7 +151,7 @@ def _two_nodes(home: Path, args: list[str]) -> list[subprocess.CompletedProcess]
              for _ in range(2)]
     done = []
     for node in nodes:
-        out, err = node.communicate(timeout=240)
+        out, err = node.communicate(timeout=scaled_timeout(240))
         done.append(subprocess.CompletedProcess(cmd, node.returncode, out, err))
     return done
 
@@ -234,7 +235,7 @@ def test_sigterm_to_qd_train_nproc_stops_every_rank_quietly_then_resume_finishes
             assert p.poll() is None, p.communicate()
             time.sleep(0.05)
         p.send_signal(getattr(signal, sig))  # to torchrun (qd became it), as `kill` or a dropped session sends it
-        out, err = p.communicate(timeout=120)  # until the ranks, which share its stderr, have ended too
+        out, err = p.communicate(timeout=scaled_timeout(120))  # until the ranks, which share its stderr, have ended too
     finally:
         if p.poll() is None:
             p.kill()
@@ -245,7 +246,7 @@ def test_sigterm_to_qd_train_nproc_stops_every_rank_quietly_then_resume_finishes
     assert run.status == "interrupted" and (home / "runs" / "1" / "resume.safetensors").is_file()
 
     done = subprocess.run([*qd, "--resume", "1", "--device", "cpu", "--nproc", "2", "--json"], env=env,
-                          capture_output=True, text=True, timeout=240)
+                          capture_output=True, text=True, timeout=scaled_timeout(240))
     assert done.returncode == 0, done.stderr[-3000:]
     run = store.get_run(1)
     assert run.status == "done" and run.summary["world_size"] == 2

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from qdcore.train.gan import load_gan_splits, train_gan
 from qdcore.train.gan_config import GanConfig
 from test_ddp import _spec, _torchrun
+from helpers import scaled_timeout
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this PyTorch build has no torch.distributed with Gloo")
@@ -78,7 +79,7 @@ def test_qd_gan_train_nproc_two_writes_one_run(tmp_path):
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "gan", "train",
                         "--categories", "circle", "--per-class", "120", "--epochs", "2", "--g-width", "4",
                         "--d-width", "4", "--no-judge", "--device", "cpu", "--nproc", "2", "--json"],
-                       env=env, capture_output=True, text=True, timeout=240)
+                       env=env, capture_output=True, text=True, timeout=scaled_timeout(240))
     assert p.returncode == 0, p.stderr[-3000:]
     from qdcore.store import Store
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from qdcore.cli.main import app
 from qdcore.errors import StoreError
 from qdcore.store import Store
+from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--data", "demo", "--per-class", "40", "--epochs", "3", "--width", "2", "--batch-size", "32", "--no-amp",
@@ -47,7 +48,7 @@ def test_claim_race_has_exactly_one_winner(home):
         procs = [ctx.Process(target=_claim, args=(str(home), rid, barrier, results)) for _ in range(4)]
         for p in procs:
             p.start()
-        got = [results.get(timeout=30) for _ in procs]
+        got = [results.get(timeout=scaled_timeout(30)) for _ in procs]
         for p in procs:
             p.join(30)
         won = [g for g in got if g[0] == "won"]
@@ -83,7 +84,7 @@ def test_two_resumers_one_wins_no_duplicate_rows(home):
     cmd = [sys.executable, "-m", "qdcore.cli.main", "train", "--resume", str(rid), "--json"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
-    outs = [p.communicate(timeout=120) for p in procs]
+    outs = [p.communicate(timeout=scaled_timeout(120)) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], outs
     loser_err = next(err for p, (_, err) in zip(procs, outs) if p.returncode == 2)
@@ -260,7 +261,7 @@ def test_sigkill_of_a_grouped_ema_gan_run_resumes_to_every_epoch_once(home):
         rid = store.list_runs()[0].id
         assert store.get_run(rid).status == "interrupted"
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "gan", "train", "--resume", str(rid)], env=env,
-                       capture_output=True, text=True, timeout=300)
+                       capture_output=True, text=True, timeout=scaled_timeout(300))
     assert p.returncode == 0, p.stderr[-2000:]
     with Store(home) as store:
         epochs = sorted(r.epoch for r in store.metrics(rid) if r.split == "train" and r.name == "g_loss")

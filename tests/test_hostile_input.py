@@ -15,6 +15,7 @@ from qdcore.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fuzzing import fast_invoker, run_case  # noqa: E402
+from helpers import scaled_timeout
 
 invoke = fast_invoker()
 TINY = ["--data", "demo", "--per-class", "20", "--epochs", "1", "--width", "2", "--no-amp"]
@@ -210,6 +211,6 @@ def test_qdtui_without_a_terminal_refuses_at_once(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(root), "QD_HOME": str(tmp_path)}
     env.pop("TEXTUAL_DRIVER", None)
     p = subprocess.run([sys.executable, "-m", "qdtui"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       env=env, timeout=60)
+                       env=env, timeout=scaled_timeout(60))
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and "needs a terminal" in p.stderr and "ssh -t" in p.stderr

@@ -104,7 +104,7 @@ def _expect_error(run, argv, words, capsys=None):
     import subprocess
     import sys
 
-    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", *argv], capture_output=True, text=True, timeout=120)
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", *argv], capture_output=True, text=True, timeout=scaled_timeout(120))
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qd: error:") and words in lines[0], p.stderr
@@ -199,7 +199,7 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
             await pilot.pause()
             note = str(form.query_one("#train-note").content)
             cli = subprocess.run([__import__("sys").executable, "-m", "qdcore.cli.main", "train", "--model",
-                                  "centroid", "--shrink", "2"], capture_output=True, text=True, timeout=120)
+                                  "centroid", "--shrink", "2"], capture_output=True, text=True, timeout=scaled_timeout(120))
             assert cli.stderr.strip() == f"qd: error: {note}" and "--shrink=2.0" in note
             form.query_one("#f-shrink", Input).value = "0.1"
             form.query_one("#f-per-class", Input).value = "20"
@@ -208,16 +208,16 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
             await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
             live = app.screen
             await wait_for(pilot, lambda: live.live.status == "done", timeout=120, what="the run to end")
-            await pilot.pause(0.3)
-            assert set(live.plots) == {"acc"} and set(live.grids) == {"means"}  # the kind's panels
-            assert len(live.plots["acc"].series["val"].xs) == 3
+            await wait_for(pilot, lambda: set(live.plots) == {"acc"} and len(live.plots["acc"].series["val"].xs) == 3,
+                           30, "the kind's plot")
+            assert set(live.grids) == {"means"}  # the kind's panels
             classes = Store(home).get_run(live.live.run_id).summary["classes"]
             await wait_for(pilot, lambda: len(live.grids["means"].items) == classes, what="the means grid")
             assert live.grids["means"].items[0].provenance == "epoch 3"  # the newest array
             assert "val acc" in str(live.query_one("#live-status").content)
             rid = live.live.run_id
             log = home / "runs" / str(rid) / LOG_FILE
-            assert log.is_file() and live.job.wait(timeout=30) == 0
+            assert log.is_file() and live.job.wait(timeout=scaled_timeout(30)) == 0
             await pilot.press("escape", "escape")
             await pilot.pause()
             app.action_open("runs")
@@ -304,7 +304,7 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
     job = launch(cfg, tmp_path)
     store = Store(tmp_path)
     assert store.get_run(job.run_id).name == "launched"  # the row exists before the child has done anything
-    assert job.wait(timeout=180) == 0, job.log_path.read_text()
+    assert job.wait(timeout=scaled_timeout(180)) == 0, job.log_path.read_text()
     run = store.get_run(job.run_id)
     assert run.status == "done" and run.pid == job.pid and run.config["width"] is None  # fc has no width
     assert job.log_path == tmp_path / "runs" / str(job.run_id) / LOG_FILE and "epoch   1/1" in job.log_path.read_text()
@@ -336,7 +336,6 @@ def test_a_new_kind_on_the_loop_driver_resumes_exactly_and_runs_on_two_gloo_rank
     import torch
 
     from qdcore.runs.run import resume, start
-    from helpers import scaled_timeout
 
     cfg = CentroidConfig(data="demo", per_class=20, rounds=3, batch=8)  # 192 training drawings: 24 steps a round
     with Store(tmp_path / "one") as store:

@@ -16,6 +16,7 @@ from qdcore.studies import trials as T  # noqa: E402
 from qdcore.studies.ray_executor import RayPlan, connect  # noqa: E402
 from qdcore.studies.execute import execute  # noqa: E402
 from qdcore.studies.runner import create_study  # noqa: E402
+from helpers import scaled_timeout
 
 SPEC = {"name": "ray tiny", "pool": ["circle", "square", "star"],
         "base": {"data": "demo", "categories": 3, "per_class": 30, "epochs": 2, "batch_size": 32, "val": 0.2,
@@ -74,6 +75,6 @@ def test_bad_executor_options_store_nothing(tmp_path):
     env = {**os.environ, "QD_HOME": str(tmp_path / "home")}
     for args in (["--executor", "bogus"], ["--address", "nowhere"]):
         p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "run", "data-size", "--quick",
-                            *args], capture_output=True, text=True, env=env, timeout=120)
+                            *args], capture_output=True, text=True, env=env, timeout=scaled_timeout(120))
         assert p.returncode == 2 and p.stderr.strip().splitlines()[-1].startswith("qd: error:"), p.stderr
     assert not (tmp_path / "home" / "qd.sqlite").exists() or Store(tmp_path / "home").list_runs() == []

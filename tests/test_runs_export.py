@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qdcore.store import Store
+from helpers import scaled_timeout
 
 STEPS = [(s, 1 + (s - 1) // 4, "step", name, v) for s in range(1, 9)
          for name, v in (("loss", 2.0 / s), ("lr", 0.01 * 0.9 ** s))]
@@ -79,7 +80,7 @@ def test_tensorboard_event_files_read_back_with_tensorboard(home, tmp_path):
 def _qd(home, *args: str, pre: str = "") -> subprocess.CompletedProcess:
     env = {**os.environ, "QD_HOME": str(home), "OMP_NUM_THREADS": "1"}
     code = f"import sys\n{pre}\nfrom qdcore.cli.main import run\nsys.argv = ['qd', *{list(args)!r}]\nrun()\n"
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=scaled_timeout(120))
 
 
 def test_bad_input_is_one_line_and_writes_nothing(home, tmp_path):

@@ -20,6 +20,7 @@ from qdcore.errors import ConfigError, StoreError
 from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, tee, ListSink
 from qdcore.store import MetricRow, RunRecord, Store, StoreSink
 from qdcore.store.schema import SCHEMA_VERSION
+from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -211,7 +212,7 @@ def test_two_writer_processes_and_a_reader(tmp_path):
             seen = max(seen, len(reader.metrics(run.id)))
             reader.history(run.id)
     for p in procs:
-        out, err = p.communicate(timeout=60)
+        out, err = p.communicate(timeout=scaled_timeout(60))
         assert p.returncode == 0 and out.strip() == "ok", err
     runs = reader.list_runs()
     assert len(runs) == 6 and {r.status for r in runs} == {"done"}
@@ -236,7 +237,7 @@ def test_kill_9_leaves_a_run_that_the_next_open_marks_interrupted(tmp_path):
     rid = int(p.stdout.readline())
     assert Store(tmp_path).get_run(rid).status == "running"  # alive: left alone
     os.kill(p.pid, signal.SIGKILL)
-    p.wait(timeout=10)
+    p.wait(timeout=scaled_timeout(10))
     p.stdout.close()
     p.stderr.close()
     run = Store(tmp_path).get_run(rid)

@@ -17,6 +17,7 @@ from qdcore.store import Store
 from qdcore.studies import trials as T
 from qdcore.studies.runner import create_study, run_study, work
 from qdcore.runs.study import StudyConfig
+from helpers import scaled_timeout
 
 TINY = {"name": "tiny", "seeds": [0, 1], "pool": ["circle", "square", "star"],
         "base": {"data": "demo", "per_class": 30, "epochs": 1, "batch_size": 32, "val": 0.2, "test": 0.2,
@@ -87,7 +88,7 @@ def test_two_workers_never_claim_the_same_trial(home):
     procs = [ctx.Process(target=_claim_all, args=(str(home), sid, q)) for _ in range(3)]
     for p in procs:
         p.start()
-    got = [q.get(timeout=60) for _ in procs]
+    got = [q.get(timeout=scaled_timeout(60)) for _ in procs]
     for p in procs:
         p.join(30)
     claimed = [i for g in got for i in g]
@@ -185,7 +186,7 @@ def test_quick_named_specs_validate(name):
 def _cli(*args: str, home: Path, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, QD_HOME=str(home), OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "qdcore.cli.main", *args], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=cwd)
+                          timeout=scaled_timeout(120), cwd=cwd)
 
 
 def test_bad_input_is_one_line_and_starts_nothing(home, tmp_path):
@@ -255,7 +256,7 @@ def test_ctrl_c_stops_cleanly_and_resume_continues_the_same_runs(home, tmp_path)
                 break
         time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=scaled_timeout(60))
         assert proc.returncode == 0 and "Traceback" not in err, err
         sid = studies[0].id
         assert store.get_run(sid).status == "interrupted"

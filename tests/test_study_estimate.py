@@ -12,6 +12,7 @@ import pytest
 
 from qdcore.studies.estimate import estimate, spec_to_estimate, trial_work
 from qdcore.studies.spec import StudySpec
+from helpers import scaled_timeout
 
 TINY = {"name": "tiny", "minority": "square",
         "base": {"data": "demo", "categories": "circle,square,star", "per_class": 50, "val": 0.2, "test": 0.1,
@@ -72,13 +73,13 @@ def test_cli_estimate_writes_nothing_to_the_store(tmp_path):
     env = dict(os.environ, QD_HOME=str(home), OMP_NUM_THREADS="1")
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "estimate", "tiny.json",
                         "--images-per-second", "1000", "--json"], env=env, capture_output=True, text=True,
-                       timeout=120, cwd=tmp_path)
+                       timeout=scaled_timeout(120), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["trials"] == 4 and out["serial_hours"] == (out["train_images"] + out["eval_images"]) / 1000 / 3600
     assert not home.exists() or not any(home.rglob("*"))  # no store, no run folders
     bad = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "estimate", "double-descent",
-                          "--device", "tpu"], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+                          "--device", "tpu"], env=env, capture_output=True, text=True, timeout=scaled_timeout(120), cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("qd: error: --device 'tpu'")
 
 

@@ -16,7 +16,7 @@ from qdtui.state import AppState
 from qdtui.widgets.drawing import HALF
 from qdtui.widgets.drawing_grid import DrawingGrid
 
-from tui_helpers import settle, sync
+from tui_helpers import settle, sync, wait_for
 
 
 def text_of(widget) -> str:
@@ -174,11 +174,7 @@ async def test_small_terminal_shows_a_notice(home):
 
 async def _until(pilot, done, seconds: float = 10.0) -> None:
     """Pause until `done()` (a loaded machine can take several frames), failing after `seconds`."""
-    for _ in range(int(seconds / 0.05)):
-        if done():
-            return
-        await pilot.pause(0.05)
-    assert done()
+    await wait_for(pilot, done, seconds, "the screen to change")
 
 
 @sync

@@ -20,6 +20,7 @@ from qdtui.state import AppState
 from qdtui.widgets.sample_grid import SampleGrid
 
 from tui_helpers import settle, sync, wait_for
+from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(80, 24), (120, 40)]
@@ -59,8 +60,7 @@ async def test_attach_to_headless_gan_training_then_scrub(home):
             assert grid.grid.shape[:2] == (2, 8)  # one labelled row per class
             await wait_for(pilot, lambda: screen.view.run.status == "done" and len(screen.view.epochs) == 4
                            and screen._table_epochs == [1, 2, 3, 4], 120, "the run to finish")
-            await pilot.pause(0.2)
-            assert screen.query_one("#gan-quality").row_count == 4
+            await wait_for(pilot, lambda: screen.query_one("#gan-quality").row_count == 4, 30, "the quality table")
             await pilot.press("end")
             await pilot.press("left")
             assert screen.shown == "epoch_3" and not screen.follow
@@ -75,10 +75,10 @@ async def test_attach_to_headless_gan_training_then_scrub(home):
             assert "done" in info and "epoch 2" in info
     finally:
         try:
-            proc.communicate(timeout=60)
+            proc.communicate(timeout=scaled_timeout(60))
         except subprocess.TimeoutExpired:
             proc.terminate()  # a failed assertion above must not leave the trainer running
-            proc.communicate(timeout=60)
+            proc.communicate(timeout=scaled_timeout(60))
     assert proc.returncode == 0
 
 

@@ -25,6 +25,7 @@ from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
 
 from tui_helpers import pressing, settle, sync, wait_for
+from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(80, 24), (120, 40)]
@@ -95,8 +96,9 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         assert isinstance(live, LiveScreen)
         await wait_for(pilot, lambda: live.job is not None, timeout=60, what="the launch")  # a `qd train` child
         await wait_for(pilot, lambda: live.live.status in ("done", "failed"), timeout=120, what="the run to end")
-        await pilot.pause(0.4)
         assert live.live.status == "done", live.live.error
+        await wait_for(pilot, lambda: counts(live)["loss"]["val"] == 2 and counts(live)["top1"]["val"] == 2, 30,
+                       "the last epoch's points")
         got = counts(live)
         assert got["loss"]["train"] == 2 and got["loss"]["val"] == 2 and got["top1"]["val"] == 2
         assert got["lr"]["lr"] >= 2
@@ -107,7 +109,7 @@ async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
         run = Store(home).get_run(live.live.run_id)
         assert run.status == "done" and run.name == "from the form" and run.config["model"] == "fc"
         assert run.config["per_class"] == 50 and run.config["batch_size"] == 16
-        assert run.pid == live.job.pid and live.job.wait(timeout=30) == 0
+        assert run.pid == live.job.pid and live.job.wait(timeout=scaled_timeout(30)) == 0
         log = Store(home).run_dir(run.id) / "train.log"  # the child's output is part of the run
         assert live.job.log_path == log and "epoch   2/2" in log.read_text()
 
@@ -131,7 +133,7 @@ async def test_form_rejects_bad_values_in_place(home):
             await pilot.pause()
             note = str(form.query_one("#train-note").content)
             cli = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", flag, bad],
-                                 capture_output=True, text=True, timeout=120)
+                                 capture_output=True, text=True, timeout=scaled_timeout(120))
             assert app.screen is form and cli.returncode == 2
             assert cli.stderr.strip() == f"qd: error: {note}", (note, cli.stderr)
         form.query_one("#f-seed", Input).value = ""
@@ -181,8 +183,7 @@ async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
         run = Store(home).get_run(rid)
         assert run.status == "interrupted" and run.summary["resume_from"]["epoch"] < 500
         assert (Store(home).run_dir(rid) / RESUME_FILE).exists()
-        await pilot.pause(0.4)
-        assert "r resumes" in str(live.query_one("#live-status").content)
+        await wait_for(pilot, lambda: "r resumes" in str(live.query_one("#live-status").content), 30, "the resume hint")
         assert live.check_action("resume", ())
         steps_before = live.live.step
         await pilot.press("r")
@@ -194,7 +195,7 @@ async def test_cancel_keeps_a_checkpoint_and_resume_continues(home):
         hist = Store(home).history(rid)["val/top1"]
         assert [e for e, _ in hist] == list(range(1, len(hist) + 1))  # every epoch once, none twice
         assert Store(home).get_run(rid).status == "interrupted"
-        assert live.job.wait(timeout=60) == 130
+        assert live.job.wait(timeout=scaled_timeout(60)) == 130
 
 
 def test_quitting_the_app_leaves_its_training_running(home):
@@ -217,7 +218,7 @@ def test_quitting_the_app_leaves_its_training_running(home):
     assert run.status == "running" and run.pid == child.pid and child.poll() is None
     assert os.getsid(child.pid) != os.getsid(0)  # its own session: a closed terminal does not stop it
     os.kill(child.pid, signal.SIGTERM)  # what `c` in a later attach sends: a checkpoint, then 'interrupted'
-    assert child.wait(timeout=60) == 130
+    assert child.wait(timeout=scaled_timeout(60)) == 130
     run = Store(home).get_run(rid)
     assert run.status == "interrupted" and (Store(home).run_dir(rid) / RESUME_FILE).exists()
 
@@ -315,13 +316,13 @@ async def test_attach_follows_a_run_another_process_writes(home, tmp_path):
             assert "epoch 1/2 · step 5/5" in str(live.query_one("#live-progress").content)
             go.touch()
             await wait_for(pilot, lambda: live.live.status == "done", 30, "the run to finish")
-            await pilot.pause(0.4)
-            assert live.live.epochs_done == 2 and counts(live)["top1"] == {"train": 2, "val": 2}
+            await wait_for(pilot, lambda: live.live.epochs_done == 2 and counts(live)["top1"] == {"train": 2, "val": 2},
+                           30, "the last epoch")
             assert "test top-1 50.0%" in str(live.query_one("#live-status").content)
             assert not live.check_action("cancel", ())
     finally:
         go.touch()  # a failed assertion above must not leave the writer waiting forever
-        proc.wait(timeout=30)
+        proc.wait(timeout=scaled_timeout(30))
 
 
 @sync
@@ -368,7 +369,7 @@ async def test_attach_to_qd_train_then_cancel_it(home):
             await pilot.pause()
             await pilot.press("y")
             await wait_for(pilot, lambda: live.live.status == "interrupted", 60, "the interruption")
-            assert proc.wait(timeout=60) == 130
+            assert proc.wait(timeout=scaled_timeout(60)) == 130
             assert Store(home).get_run(rid).status == "interrupted"
     finally:
         if proc.poll() is None:
@@ -460,16 +461,16 @@ async def test_chart_keys_axis_shared_range_toggles_and_constant_lr(home):
         markers = {s.name: s.marker for s in views["loss"].series}
         assert len(set(markers.values())) == 3 and "▬ train" in views["loss"].headline()
         await pilot.press("x")
-        await pilot.pause(0.3)
-        assert plots["loss"].view.xlabel == "epoch" and plots["loss"].view.x_range == pytest.approx((0.1, 3.0))
+        await wait_for(pilot, lambda: plots["loss"].view.xlabel == "epoch", 30, "the epoch axis")
+        assert plots["loss"].view.x_range == pytest.approx((0.1, 3.0))
         await pilot.press("x")
-        await pilot.pause(0.3)
-        assert plots["loss"].view.xlabel == "wall time (s)" and plots["loss"].view.x_range == pytest.approx((0.4, 12.0))
+        await wait_for(pilot, lambda: plots["loss"].view.xlabel == "wall time (s)", 30, "the time axis")
+        assert plots["loss"].view.x_range == pytest.approx((0.4, 12.0))
         await pilot.press("x", "1")
-        await pilot.pause(0.3)
-        assert plots["loss"].view.xlabel == "step" and "step" not in [s.name for s in plots["loss"].view.series]
+        await wait_for(pilot, lambda: plots["loss"].view.xlabel == "step" and "step" not in
+                       [s.name for s in plots["loss"].view.series], 30, "the step axis without the step curve")
         # the epochs' points now decide the shared range
         assert plots["loss"].view.x_range == plots["top1"].view.x_range == (10.0, 30.0)
         await pilot.press("s", "l")
-        await pilot.pause(0.3)
-        assert plots["loss"].smooth > 0 and plots["loss"].view.log_y and not plots["top1"].view.log_y
+        await wait_for(pilot, lambda: plots["loss"].smooth > 0 and plots["loss"].view.log_y, 30, "smoothing, log y")
+        assert not plots["top1"].view.log_y

@@ -16,7 +16,7 @@ from qdtui.screens.quiz import QuizDrawing, QuizScreen, best_scale
 from qdtui.screens.quiz_results import QuizResultsScreen
 from qdtui.screens.quiz_setup import QuizSetupScreen
 
-from tui_helpers import pressing, sync
+from tui_helpers import pressing, sync, wait_for
 
 SHAPES = ["circle", "cross", "square"]
 MANY = ["apple", "banana", "bee", "cat", "dog", "duck", "eye", "fish", "frog", "owl", "pig", "zebra"]
@@ -69,12 +69,9 @@ class QuizApp(App[None]):
 async def settle(app, pilot) -> None:
     """Let the screen's store/data worker finish and its message land (screens say so with `ready`)."""
     await pilot.pause()
-    for _ in range(500):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if getattr(app.screen, "ready", True):
-            break
-        await pilot.pause(0.01)
+    await app.workers.wait_for_complete()
+    await wait_for(pilot, lambda: getattr(app.screen, "ready", True), 30, "the screen's data")
+    await app.workers.wait_for_complete()
     await pilot.pause()
 
 
@@ -200,12 +197,8 @@ async def test_time_limit_records_a_skip(home):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert "s left" in text(app.screen, "#quiz-status")
-        stored = []
-        for _ in range(100):
-            await pilot.pause(0.1)
-            stored = Store(home).quiz_answers()
-            if stored:
-                break
+        await wait_for(pilot, lambda: Store(home).quiz_answers(), 30, "the timed-out answer")
+        stored = Store(home).quiz_answers()
         assert stored and stored[0].skipped and stored[0].answer is None and stored[0].ms >= 1500
         assert "Time's up" in str(app.screen.query_one("#quiz-feedback", Static).content)
 

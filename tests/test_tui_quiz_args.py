@@ -6,6 +6,7 @@ import pytest
 
 from qdcore.store import Store
 from qdtui.app import QdApp, parse_args, state_from_args
+from tui_helpers import wait_for
 
 
 def test_quiz_arguments_parse():
@@ -21,13 +22,9 @@ def test_qdtui_quiz_with_a_name_starts_and_stores_answers(tmp_path, monkeypatch)
     async def go():
         app = QdApp(state_from_args(parse_args(["quiz", "--name", "lead", "--n", "3"])))
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(50):
-                await pilot.pause(0.1)
-                if type(app.screen).__name__ == "QuizScreen":
-                    break
-            assert type(app.screen).__name__ == "QuizScreen"
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "QuizScreen", 30, "the quiz screen")
             await pilot.press("c", "i", "r", "enter")
-            await pilot.pause(0.5)
+            await wait_for(pilot, lambda: Store(tmp_path).quiz_answers(), 30, "the stored answer")
 
     asyncio.run(go())
     answers = Store(tmp_path).quiz_answers()

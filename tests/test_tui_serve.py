@@ -20,6 +20,7 @@ from PIL import Image
 
 from browser import (Browser, alive, app_processes, find_chromium, free_port, served_address, start_serve,
                      wait_port, wait_until)
+from helpers import scaled_timeout
 
 CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
@@ -33,7 +34,7 @@ def test_serve_refuses_a_busy_port(tmp_path) -> None:
         s.listen()
         port = s.getsockname()[1]
         r = subprocess.run([sys.executable, "-m", "qdtui", "serve", "--port", str(port)], capture_output=True,
-                           text=True, timeout=60, env=dict(os.environ, QD_HOME=str(tmp_path)))
+                           text=True, timeout=scaled_timeout(60), env=dict(os.environ, QD_HOME=str(tmp_path)))
     assert r.returncode == 2
     assert r.stderr.strip() == (f"qdtui: error: cannot listen on 127.0.0.1:{port} (in use or not this "
                                 "machine's); pick another with --port N")
@@ -45,7 +46,7 @@ def test_serve_refuses_a_busy_port(tmp_path) -> None:
     (["--token", "abc", "--no-token"], "qdtui: error: --token and --no-token contradict each other; give one"),
 ])
 def test_bad_serve_options_are_one_line(tmp_path, args, message) -> None:
-    r = subprocess.run([sys.executable, "-m", "qdtui", "serve", *args], capture_output=True, text=True, timeout=60,
+    r = subprocess.run([sys.executable, "-m", "qdtui", "serve", *args], capture_output=True, text=True, timeout=scaled_timeout(60),
                        env=dict(os.environ, QD_HOME=str(tmp_path)))
     assert (r.returncode, r.stderr.strip()) == (2, message)
 
@@ -63,7 +64,7 @@ class Served:
     def close(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.communicate(timeout=60)
+        self.proc.communicate(timeout=scaled_timeout(60))
 
 
 def _status(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
