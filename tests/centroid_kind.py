@@ -58,7 +58,7 @@ class CentroidStep(Step):
 
     def centres(self) -> torch.Tensor:
         """The class means, shrunk toward the grand mean, in [0, 1]."""
-        m = self.sums.double() / self.counts.clamp(min=1).double()[:, None]
+        m = self.sums.double() / (255 * self.counts.clamp(min=1).double()[:, None])
         return ((1 - self.cfg.shrink) * m + self.cfg.shrink * m.mean(0)).float()
 
     def step(self, idx: torch.Tensor, step: int) -> Out:

@@ -17,6 +17,7 @@ from qdcore.store import Store, StoreSink
 
 
 from centroid_kind import CENTROID, CentroidConfig  # noqa: E402 - a kind defined outside the app
+from helpers import scaled_timeout  # noqa: E402
 from qdcore.cli.main import app as qd_app  # noqa: E402
 
 

@@ -2,15 +2,13 @@
 
 One point of the curve is a boosting round (LightGBM) or `iters_per_step` L-BFGS iterations (logistic
 regression, warm-started). Each point emits Progress and EpochEnd with training and validation loss;
-early stopping watches the validation loss. Resume is exact: the resume checkpoint (one safetensors
-file: LightGBM's text model as bytes or the coefficients, and the loop state as JSON metadata) holds
-everything the next point depends on, so an interrupted and resumed run ends where an uninterrupted
-one does. Models are written without pickle (see qdcore.train.classical_model).
+early stopping watches the validation loss. The loop driver (qdcore.train.loop) runs the points as
+one-step epochs: resume is exact, the checkpoint (LightGBM's text model as bytes or the coefficients)
+in the one resume format. Models are written without pickle (see qdcore.train.classical_model).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -19,18 +17,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from qdcore.errors import DataError, StoreError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, null_sink, reported
+from qdcore.events import Checkpoint, RunFinished, RunStarted, Sink, null_sink
 from qdcore.models.classical import lightgbm_params, to_features
-from qdcore.paths import atomic_write_bytes
 from qdcore.predictions import Predictions
 from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import ClassicalModel, load_classical, save_lightgbm, save_logreg
+from qdcore.train.loop import EarlyStopping, Loop, Monitor, Out, Step, ranked
 
-RESUME_FORMAT = "qd-classical-resume/1"
-_HISTORY_KEYS = ("epoch", "step", "train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "seconds")
 
 
 @dataclass
@@ -52,9 +49,15 @@ def train_classical(cfg: ClassicalConfig, sink: Sink = null_sink, should_stop: C
                     run_id: int | None = None) -> ClassicalResult:
     """Train a classical baseline as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
     cfg.validate()
-    with reported(sink):
-        return _Trainer(cfg, sink, should_stop, Path(run_dir) if run_dir is not None else None, run_id).run(
-            Path(resume) if resume else None, splits)
+    if resume is not None and not (Path(resume) / RESUME_FILE).exists():
+        raise StoreError(f"no resume checkpoint at {Path(resume) / RESUME_FILE}; start a new run")
+
+    def body(rt, emit: Sink) -> ClassicalResult:
+        out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
+        with _thread_limit(cfg.threads):
+            return _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
+
+    return ranked("cpu", False, sink, body)
 
 
 def metrics_of(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
@@ -69,284 +72,271 @@ def metrics_of(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float, flo
             float((top == labels[:, None]).any(1).mean()))
 
 
-class _Trainer:
-    """One run: shared bookkeeping (curve, early stopping, checkpoints, events) around a model-specific loop."""
+class _Built(Exception):
+    """Carries the booster lgb.train has just built (with its init model and validation sets) out of it."""
 
-    def __init__(self, cfg: ClassicalConfig, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
-                 run_id: int | None) -> None:
-        self.cfg, self.emit, self.should_stop, self.out_dir, self.run_id = cfg, emit, should_stop, out_dir, run_id
-        self.opts = cfg.model_options()
-        self.status = "done"
-        self.best: Any = None  # model-specific: best round (LightGBM) or best (coef, intercept)
+    def __init__(self, booster: Any) -> None:
+        self.booster = booster
 
-    # -- the run ---------------------------------------------------------------------------------------
 
-    def run(self, resume: Path | None, splits) -> ClassicalResult:
-        from qdcore.data.selection import load_splits
+def _grab(env: Any) -> None:
+    raise _Built(env.model)
 
-        cfg = self.cfg
-        if splits is None:
-            splits = load_splits(cfg)
-        self.splits = splits
-        self.classes = list(splits.train.classes)
-        if len(self.classes) < 2:
-            raise DataError("a classical baseline needs at least 2 categories; choose more with --categories")
-        missing = [c for i, c in enumerate(self.classes) if not np.any(splits.train.labels == i)]
-        if missing:
-            raise DataError(f"the training split has no drawings of {', '.join(map(repr, missing[:3]))}; "
-                            "ask for more drawings per class")
-        self.fingerprint = splits.fingerprint()
-        self.x = to_features(splits.train.images)
-        self.y = np.asarray(splits.train.labels, np.int64)
-        self.xv = to_features(splits.val.images)
-        self.yv = np.asarray(splits.val.labels, np.int64)
-        self.st: dict[str, Any] = {
-            "model": cfg.model, "point": 0, "step": 0, "best_point": 0, "best_step": 0, "best_loss": math.inf,
-            "wait": 0, "stopped_early": False, "converged": False, "train_seconds": 0.0,
-            "history": {k: [] for k in _HISTORY_KEYS}, "classes": self.classes, "fingerprint": self.fingerprint,
-        }
-        saved = self._load_resume(resume) if resume is not None else None
-        self.points = cfg.n_rounds if cfg.model == "lightgbm" else math.ceil(cfg.max_iter / cfg.iters_per_step)
-        self.emit(RunStarted(self.run_id, cfg.name, cfg.to_dict(), self._device(), self.points, 1, len(self.y),
-                             self.fingerprint, {"data_origin": splits.train.origin,
-                                                "synthetic": bool(splits.train.synthetic),
-                                                "classes": len(self.classes)}))
-        self._last_save = time.monotonic()
-        with _thread_limit(cfg.threads):
-            if cfg.model == "lightgbm":
-                text = self._lightgbm(saved)
-            else:
-                text = None
-                self._logreg(saved)
-        return self._finish(text)
 
-    def _device(self) -> str:
+_grab.before_iteration = True  # type: ignore[attr-defined]
+
+
+class ClassicalStep(Step):
+    """One point of the curve: a boosting round (LightGBM) or `iters_per_step` warm-started L-BFGS iterations."""
+
+    log_every = 1
+    steps_per_epoch = 1
+    poll_after_epoch = False  # one step an epoch: its own poll is the epoch's
+
+    def __init__(self, cfg: ClassicalConfig, splits) -> None:
+        self.cfg, self.opts = cfg, cfg.model_options()
+        self.lightgbm = cfg.model == "lightgbm"
+        self.x, self.y = to_features(splits.train.images), np.asarray(splits.train.labels, np.int64)
+        self.xv, self.yv = to_features(splits.val.images), np.asarray(splits.val.labels, np.int64)
+        self.k = len(splits.train.classes)
+        self.epochs = self.planned = cfg.n_rounds if self.lightgbm else math.ceil(cfg.max_iter / cfg.iters_per_step)
+        self.iters, self.converged = 0, False  # L-BFGS iterations so far; met its tolerance
+        self.booster: Any = None
+        self.est: Any = None
+        self.best: Any = None  # the best (coef, intercept) of logistic regression
+        self.last = ((math.nan,) * 3, (math.nan,) * 3)
+        self._saved_at = time.monotonic()
+
+    def device(self) -> str:
         n = self.cfg.threads
         threads = "all threads" if not n else f"{n} thread{'s' if n > 1 else ''}"
-        return f"cpu ({'LightGBM' if self.cfg.model == 'lightgbm' else 'scikit-learn'}, {threads})"
+        return f"cpu ({'LightGBM' if self.lightgbm else 'scikit-learn'}, {threads})"
 
-    # -- bookkeeping shared by both models ---------------------------------------------------------------
+    def lr(self) -> float:
+        return self.cfg.lr if self.lightgbm else 0.0
 
-    def _point(self, step: int, train: tuple[float, float, float], val: tuple[float, float, float],
-               seconds: float) -> bool:
-        """Record one point of the curve, emit its events, update early stopping; True when it is the best yet."""
-        st, cfg = self.st, self.cfg
-        st["point"] += 1
-        st["step"] = step
-        st["train_seconds"] += seconds
-        point = st["point"]
-        h = st["history"]
-        for key, v in zip(_HISTORY_KEYS, (point, step, train[0], train[1], val[0], val[1], val[2], seconds)):
-            h[key].append(v)
-        lr = cfg.lr if cfg.model == "lightgbm" else 0.0
-        self.emit(Progress(step, point, point * len(self.y), lr, train[0], len(self.y) / max(seconds, 1e-9), train[1]))
-        metrics = {"train/loss": train[0], "train/top1": train[1], "train/seconds": seconds}
-        if len(self.yv):
-            metrics.update({"val/loss": val[0], "val/top1": val[1], "val/top5": val[2]})
-        if cfg.model == "lightgbm":
-            metrics["train/lr"] = lr
-        self.emit(EpochEnd(point, step, seconds, metrics))
-        monitor = val[0] if len(self.yv) else train[0]
-        if monitor < st["best_loss"] - cfg.min_delta:
-            st["best_loss"], st["best_point"], st["best_step"], st["wait"] = float(monitor), point, step, 0
-            return True
-        st["wait"] += 1
-        if cfg.patience and st["wait"] >= cfg.patience:
-            st["stopped_early"] = True
-        return False
+    def at(self, step: int) -> int:
+        return step if self.lightgbm else self.iters
 
-    def _save_resume(self, tensors: dict[str, np.ndarray]) -> None:
-        """One atomic safetensors file: the model-specific arrays and the loop state as JSON metadata."""
-        self._last_save = time.monotonic()
-        if self.out_dir is None:
-            return
-        from safetensors.numpy import save
-
-        doc = {"format": RESUME_FORMAT, "state": self.st}
-        path = self.out_dir / RESUME_FILE
-        # ascontiguousarray: scikit-learn's coef_ is a strided view, which safetensors would write scrambled.
-        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-        atomic_write_bytes(path, save(arrays, metadata={"qd": json.dumps(doc)}))
-        self.emit(Checkpoint(self.st["point"], str(path), False))
-
-    def _load_resume(self, run_dir: Path) -> dict[str, np.ndarray]:
-        from safetensors import safe_open
-
-        path = run_dir / RESUME_FILE
-        if not path.exists():
-            raise StoreError(f"no resume checkpoint at {path}; start a new run")
-        try:
-            with safe_open(str(path), framework="numpy") as f:
-                doc = json.loads((f.metadata() or {}).get("qd", "{}"))
-                tensors = {k: np.array(f.get_tensor(k)) for k in f.keys()}
-        except Exception as e:  # noqa: BLE001 - safetensors raises several types for a bad header
-            raise StoreError(f"{path} is not a readable resume checkpoint ({type(e).__name__}); "
-                             "start a new run") from None
-        if doc.get("format") != RESUME_FORMAT:
-            raise StoreError(f"{path} is not a classical resume checkpoint; start a new run instead of resuming")
-        s = doc["state"]
-        if s.get("model") != self.cfg.model:
-            raise StoreError(f"{path} continues a {s.get('model')} model, not {self.cfg.model}; start a new run")
-        if s.get("classes") != self.classes or s.get("fingerprint") != self.fingerprint:
-            raise StoreError(f"the drawings selected now differ from those run {self.run_id or run_dir} trained on "
-                             "(data changed?); start a new run instead of resuming")
-        self.st.update(s)
-        return tensors
-
-    def _stop_now(self) -> bool:
-        if self.should_stop():
-            self.status = "interrupted"
-            return True
-        return False
-
-    # -- LightGBM ---------------------------------------------------------------------------------------
-
-    def _lightgbm(self, saved: dict[str, np.ndarray] | None) -> str:
-        """Boost round by round; returns the best model's text."""
+    def _build(self, init: Any = None) -> None:
         import lightgbm as lgb
 
-        cfg, st = self.cfg, self.st
-        params = lightgbm_params(self.opts, len(self.classes), cfg.threads)
+        if not self.lightgbm:
+            from sklearn.linear_model import LogisticRegression
+
+            self.est = LogisticRegression(C=self.opts["C"], max_iter=self.cfg.iters_per_step, warm_start=True,
+                                          random_state=self.opts["seed"])
+            return
+        params = lightgbm_params(self.opts, self.k, self.cfg.threads)
         params["metric"] = "None"  # our own feval computes loss, top-1 and top-5 from the cached scores
-        init = None
-        if saved is not None and "lightgbm" in saved:
-            init = lgb.Booster(model_str=saved["lightgbm"].tobytes().decode("utf-8"))
-            if init.current_iteration() != st["point"]:
-                raise StoreError(f"the resume checkpoint holds {init.current_iteration()} rounds, its state "
-                                 f"{st['point']}; start a new run")
-        self.best = st["best_point"]
-        remaining = cfg.n_rounds - st["point"]
-        if remaining > 0 and not st["stopped_early"]:
-            dtrain = lgb.Dataset(self.x, self.y, free_raw_data=False, params={"verbosity": -1})
-            valid, names = [dtrain], ["train"]
-            if len(self.yv):
-                valid.append(lgb.Dataset(self.xv, self.yv, reference=dtrain))
-                names.append("val")
-            last = [time.perf_counter()]
+        dtrain = lgb.Dataset(self.x, self.y, free_raw_data=False, params={"verbosity": -1})
+        valid, names = [dtrain], ["train"]
+        if len(self.yv):
+            valid.append(lgb.Dataset(self.xv, self.yv, reference=dtrain))
+            names.append("val")
+        try:  # lgb.train builds the booster exactly as it trains one; the loop driver then updates it round by round
+            lgb.train(params, dtrain, num_boost_round=1, valid_sets=valid, valid_names=names, init_model=init,
+                      callbacks=[_grab], keep_training_booster=True)
+        except _Built as built:
+            self.booster = built.booster
 
-            def feval(preds: np.ndarray, data) -> list[tuple[str, float, bool]]:
-                labels = np.asarray(data.get_label(), np.int64)
-                p = np.asarray(preds).reshape(len(labels), -1)
-                loss, top1, top5 = metrics_of(p, labels)
-                return [("loss", loss, False), ("top1", top1, True), ("top5", top5, True)]
-
-            def callback(env) -> None:
-                now = time.perf_counter()
-                seconds, last[0] = now - last[0], now
-                got = {(d, m): v for d, m, v, _ in env.evaluation_result_list}
-                train = tuple(got[("train", m)] for m in ("loss", "top1", "top5"))
-                val = tuple(got.get(("val", m), math.nan) for m in ("loss", "top1", "top5"))
-                if self._point(env.iteration + 1, train, val, seconds):
-                    self.best = st["point"]
-                interrupted = self._stop_now()
-                if interrupted or time.monotonic() - self._last_save >= cfg.checkpoint_seconds:
-                    self._save_resume(_text_tensor(env.model.model_to_string(num_iteration=-1)))
-                if interrupted or st["stopped_early"]:
-                    # LightGBM's own way out of its loop: it returns the booster with every tree built so far.
-                    raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
-                last[0] = time.perf_counter()  # checkpoint time is not training time
-
-            booster = lgb.train(params, dtrain, num_boost_round=remaining, valid_sets=valid, valid_names=names,
-                                init_model=init, feval=feval, callbacks=[callback], keep_training_booster=True)
+    def step(self, batch: Any, step: int) -> Out:
+        if self.booster is None and self.est is None:
+            self._build()
+        if self.lightgbm:
+            self.booster.update()
+            got = {(d, m): v for d, m, v, _ in self.booster.eval_train(_feval) + self.booster.eval_valid(_feval)}
+            train = tuple(got[("train", m)] for m in ("loss", "top1", "top5"))
+            val = tuple(got.get(("val", m), math.nan) for m in ("loss", "top1", "top5"))
         else:
-            booster = init
-        if booster is None:
-            raise StoreError("the LightGBM run has no rounds to continue from; start a new run")
-        return booster.model_to_string(num_iteration=max(1, self.best))
+            train, val = self._logreg_step()
+        self.last = (train, val)
+        return Out({"loss": torch.tensor(train[0], dtype=torch.float64),
+                    "top1": torch.tensor(train[1], dtype=torch.float64)}, 1, len(self.y))
 
-    # -- logistic regression ----------------------------------------------------------------------------
-
-    def _logreg(self, saved: dict[str, np.ndarray] | None) -> None:
-        """Warm-started L-BFGS, `iters_per_step` iterations at a time; the best coefficients are kept."""
+    def _logreg_step(self) -> tuple[tuple, tuple]:
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
 
-        cfg, st = self.cfg, self.st
-        est = LogisticRegression(C=self.opts["C"], max_iter=cfg.iters_per_step, warm_start=True,
-                                 random_state=self.opts["seed"])
-        if saved is not None and "coef" in saved:
-            est.coef_, est.intercept_ = saved["coef"], saved["intercept"]
-            est.classes_ = np.arange(len(self.classes))
-        if saved is not None and "best_coef" in saved:
-            self.best = (saved["best_coef"], saved["best_intercept"])
-        while st["step"] < cfg.max_iter and not st["stopped_early"] and not st["converged"]:
-            est.max_iter = min(cfg.iters_per_step, cfg.max_iter - st["step"])
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)  # each step stops at max_iter on purpose
-                est.fit(self.x, self.y)
-            seconds = time.perf_counter() - t0
-            done = int(np.max(est.n_iter_))
-            st["converged"] = done < est.max_iter  # L-BFGS met its tolerance inside the step
-            train = metrics_of(est.predict_proba(self.x), self.y)
-            val = metrics_of(est.predict_proba(self.xv), self.yv) if len(self.yv) else (math.nan,) * 3
-            if self._point(st["step"] + done, train, val, seconds):
-                self.best = (est.coef_.copy(), est.intercept_.copy())
-            self._save_resume({"coef": est.coef_, "intercept": est.intercept_,
-                               "best_coef": self.best[0], "best_intercept": self.best[1]})
-            if self._stop_now():
-                break
+        est = self.est
+        est.max_iter = min(self.cfg.iters_per_step, self.cfg.max_iter - self.iters)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # each step stops at max_iter on purpose
+            est.fit(self.x, self.y)
+        done = int(np.max(est.n_iter_))
+        self.iters += done
+        self.converged = done < est.max_iter  # L-BFGS met its tolerance inside the step
+        train = metrics_of(est.predict_proba(self.x), self.y)
+        val = metrics_of(est.predict_proba(self.xv), self.yv) if len(self.yv) else (math.nan,) * 3
+        return train, val
 
-    # -- the end ----------------------------------------------------------------------------------------
+    def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
+        (tl, tt, _), val = self.last
+        metrics = {"train/loss": tl, "train/top1": tt, "train/seconds": loop.st["epoch_seconds"]}
+        if len(self.yv):
+            metrics.update({"val/loss": val[0], "val/top1": val[1], "val/top5": val[2]})
+        if self.lightgbm:
+            metrics["train/lr"] = self.cfg.lr
+        if self.converged or (not self.lightgbm and self.iters >= self.cfg.max_iter):
+            self.epochs = epoch  # nothing left to do: the run ends here, not early-stopped
+        return metrics
 
-    def _finish(self, lgb_text: str | None) -> ClassicalResult:
-        cfg, st, splits = self.cfg, self.st, self.splits
-        h = st["history"]
-        summary: dict[str, Any] = {
-            "model": cfg.model, "classes": len(self.classes), "device": self._device(),
-            "epochs": st["point"], "total_epochs": self.points, "best_epoch": st["best_point"],
-            "steps": st["step"], "best_step": st["best_step"], "stopped_early": bool(st["stopped_early"]),
-            "converged": bool(st["converged"]), "train_seconds": st["train_seconds"],
-            # drawings through the model per second of training (one pass per round or point)
-            "images_per_second": st["point"] * len(self.y) / st["train_seconds"] if st["train_seconds"] > 0 else 0.0,
-            "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
-            "fingerprint": self.fingerprint,
-        }
-        if st["point"]:
-            b = st["best_point"] - 1 if st["best_point"] else -1
-            summary.update({"train_loss": h["train/loss"][-1], "train_top1": h["train/top1"][-1],
-                            "best_val_loss": st["best_loss"] if math.isfinite(st["best_loss"]) else None,
-                            "val_top1": h["val/top1"][b], "val_top5": h["val/top5"][b]})
-        model = self._save_model(lgb_text) if st["point"] else None
-        if model is not None:
-            summary["params"] = _size(model)
-        if self.out_dir is not None:
-            atomic_write_bytes(self.out_dir / HISTORY_FILE, (json.dumps(h, indent=1) + "\n").encode())
-        if self.status == "interrupted":
-            summary["resume_from"] = {"epoch": st["point"], "step": st["step"]}
-            self.emit(RunFinished("interrupted", summary))
-            return ClassicalResult("interrupted", summary, h, model, self.classes, None, self.out_dir, self.run_id)
-        preds = None
-        if model is not None and len(splits.test):
-            probs = model.predict_proba(splits.test.images)
-            labels = np.asarray(splits.test.labels, np.int64)
-            loss, top1, top5 = metrics_of(probs, labels)
-            summary.update({"test_loss": loss, "test_top1": top1, "test_top5": top5})
-            from qdcore.train.evaluate import kept_predictions
+    def history(self, metrics: dict[str, float]) -> dict[str, Any]:
+        (tl, tt, _), val = self.last
+        return {"step": self.booster.current_iteration() if self.lightgbm else self.iters, "train/loss": tl, "train/top1": tt,
+                "val/loss": val[0], "val/top1": val[1], "val/top5": val[2], "seconds": metrics["train/seconds"]}
 
-            preds = kept_predictions(splits.test, labels, self.classes, probs, None, None)
-            if self.out_dir is not None:
-                preds.save(self.out_dir / PREDICTIONS_FILE)
-        self.emit(RunFinished("done", summary))
-        return ClassicalResult("done", summary, h, model, self.classes, preds, self.out_dir, self.run_id)
+    def monitor(self, metrics: dict[str, float]) -> float:
+        """Validation loss; the training loss without a validation split."""
+        return metrics["val/loss"] if len(self.yv) else metrics["train/loss"]
 
-    def _save_model(self, lgb_text: str | None) -> ClassicalModel:
-        """Write the best model (text / safetensors + model.json) and rebuild it from those files."""
-        st = self.st
-        extra = {"best_epoch": st["best_point"], "best_step": st["best_step"], "monitor_loss": st["best_loss"],
-                 "run_id": self.run_id, "fingerprint": self.fingerprint, "config": self.cfg.to_dict()}
-        if self.out_dir is None:
-            return _in_memory(self.cfg.model, lgb_text, self.best, self.opts, self.classes)
-        if lgb_text is not None:
-            save_lightgbm(self.out_dir, lgb_text, self.opts, self.classes, extra)
-        else:
-            save_logreg(self.out_dir, self.best[0], self.best[1], self.opts, self.classes, extra)
-        self.emit(Checkpoint(st["best_point"], str(self.out_dir), True))
-        return load_classical(self.out_dir)
+    def checkpoint_due(self) -> bool:
+        # LightGBM's text model grows every round: written every checkpoint_seconds (and at a stop), not each round.
+        return not self.lightgbm or time.monotonic() - self._saved_at >= self.cfg.checkpoint_seconds
+
+    def modules(self) -> dict[str, dict[str, torch.Tensor]]:
+        self._saved_at = time.monotonic()
+        if self.lightgbm:
+            text = self.booster.model_to_string(num_iteration=-1).encode("utf-8")
+            return {"lightgbm": {"text": torch.frombuffer(bytearray(text), dtype=torch.uint8)}}
+        if self.est is None or not hasattr(self.est, "coef_"):
+            return {}
+        # ascontiguousarray: scikit-learn's coef_ is a strided view, which safetensors would write scrambled.
+        arrays = {"coef": self.est.coef_, "intercept": self.est.intercept_, "best_coef": self.best[0],
+                  "best_intercept": self.best[1]}
+        return {"logreg": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}}
+
+    def state(self) -> dict[str, Any]:
+        return {"model": self.cfg.model, "iters": self.iters, "converged": self.converged,
+                "rounds": self.booster.current_iteration() if self.booster is not None else 0}
+
+    def load(self, saved: dict[str, Any], where: Path) -> None:
+        s = saved["state"]
+        if s.get("model") != self.cfg.model:
+            raise StoreError(f"{where} continues a {s.get('model')} model, not {self.cfg.model}; start a new run")
+        self.iters, self.converged = int(s.get("iters", 0)), bool(s.get("converged", False))
+        mods = saved["modules"]
+        if self.lightgbm:
+            import lightgbm as lgb
+
+            init = lgb.Booster(model_str=bytes(mods["lightgbm"]["text"].numpy()).decode("utf-8"))
+            if init.current_iteration() != s.get("rounds"):
+                raise StoreError(f"{where} holds {init.current_iteration()} rounds, its state {s.get('rounds')}; "
+                                 "start a new run")
+            self._build(init)
+            return
+        self._build()
+        if "logreg" in mods:
+            m = {k: v.numpy() for k, v in mods["logreg"].items()}
+            self.est.coef_, self.est.intercept_ = m["coef"], m["intercept"]
+            self.est.classes_ = np.arange(self.k)
+            self.best = (m["best_coef"], m["best_intercept"])
 
 
-def _text_tensor(text: str) -> dict[str, np.ndarray]:
-    return {"lightgbm": np.frombuffer(text.encode("utf-8"), np.uint8).copy()}
+def _feval(preds: np.ndarray, data) -> list[tuple[str, float, bool]]:
+    labels = np.asarray(data.get_label(), np.int64)
+    loss, top1, top5 = metrics_of(np.asarray(preds).reshape(len(labels), -1), labels)
+    return [("loss", loss, False), ("top1", top1, True), ("top5", top5, True)]
+
+
+class _Best(Monitor):
+    """The best point: LightGBM keeps its rounds up to it, logistic regression a copy of its coefficients."""
+
+    def __init__(self, step: ClassicalStep, min_delta: float) -> None:
+        super().__init__("best", step.monitor, min_delta)
+        self.step, self.best_step = step, 0
+
+    def improved(self, loop: Loop, epoch: int, value: float) -> None:
+        self.best_step = self.step.at(loop.st["step"])
+        if not self.step.lightgbm:
+            self.step.best = (self.step.est.coef_.copy(), self.step.est.intercept_.copy())
+
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "best_step": self.best_step}
+
+    def load(self, state: dict[str, Any], modules: dict[str, dict[str, torch.Tensor]]) -> None:
+        super().load(state, modules)
+        self.best_step = int(state.get("best_step", 0))
+
+
+def _train(cfg: ClassicalConfig, rt: Any, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
+           resume: Path | None, splits, run_id: int | None) -> ClassicalResult:
+    from qdcore.data.selection import load_splits
+
+    splits = splits if splits is not None else load_splits(cfg)
+    classes = list(splits.train.classes)
+    if len(classes) < 2:
+        raise DataError("a classical baseline needs at least 2 categories; choose more with --categories")
+    missing = [c for i, c in enumerate(classes) if not np.any(splits.train.labels == i)]
+    if missing:
+        raise DataError(f"the training split has no drawings of {', '.join(map(repr, missing[:3]))}; "
+                        "ask for more drawings per class")
+    fingerprint = splits.fingerprint()
+    step = ClassicalStep(cfg, splits)
+    best = _Best(step, cfg.min_delta)
+    loop = Loop(step, rt, emit, should_stop, out_dir, [best, EarlyStopping(step.monitor, cfg.min_delta, cfg.patience)])
+    loop.resume(resume, classes, fingerprint, run_id or resume)
+    status = loop.run(RunStarted(run_id, cfg.name, cfg.to_dict(), step.device(), step.epochs, 1, len(step.y),
+                                 fingerprint, {"data_origin": splits.train.origin,
+                                               "synthetic": bool(splits.train.synthetic), "classes": len(classes)}))
+    return _finish(cfg, loop, step, best, splits, out_dir, run_id, status)
+
+
+def _finish(cfg: ClassicalConfig, loop: Loop, step: ClassicalStep, best: _Best, splits, out_dir: Path | None,
+            run_id: int | None, status: str) -> ClassicalResult:
+    h, classes = loop.st["history"], list(splits.train.classes)
+    points = len(h.get("epoch", []))
+    summary: dict[str, Any] = {
+        **loop.summary(), "model": cfg.model, "classes": len(classes), "device": step.device(),
+        "epochs": points, "total_epochs": step.planned, "best_epoch": best.best_epoch,
+        "steps": step.at(loop.st["step"]), "best_step": best.best_step,
+        "stopped_early": bool(loop.st["stopped_early"]), "converged": bool(step.converged),
+        "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
+    }
+    if points:
+        b = best.best_epoch - 1 if best.best_epoch else -1
+        summary.update({"train_loss": h["train/loss"][-1], "train_top1": h["train/top1"][-1],
+                        "best_val_loss": best.best if math.isfinite(best.best) else None,
+                        "val_top1": h["val/top1"][b], "val_top5": h["val/top5"][b]})
+    lgb_text = step.booster.model_to_string(num_iteration=max(1, best.best_epoch)) if step.lightgbm and points \
+        else None
+    model = _save_model(cfg, loop, step, best, lgb_text, classes, run_id) if points else None
+    if model is not None:
+        summary["params"] = _size(model)
+    loop.write_history(HISTORY_FILE)
+    if status == "interrupted":
+        summary["resume_from"] = {"epoch": points, "step": summary["steps"]}
+        loop.interrupted(summary)
+        return ClassicalResult("interrupted", summary, h, model, classes, None, out_dir, run_id)
+    preds = None
+    if model is not None and len(splits.test):
+        probs = model.predict_proba(splits.test.images)
+        labels = np.asarray(splits.test.labels, np.int64)
+        loss, top1, top5 = metrics_of(probs, labels)
+        summary.update({"test_loss": loss, "test_top1": top1, "test_top5": top5})
+        from qdcore.train.evaluate import kept_predictions
+
+        preds = kept_predictions(splits.test, labels, classes, probs, None, None)
+        if out_dir is not None:
+            preds.save(out_dir / PREDICTIONS_FILE)
+    loop.emit(RunFinished("done", summary))
+    return ClassicalResult("done", summary, h, model, classes, preds, out_dir, run_id)
+
+
+def _save_model(cfg: ClassicalConfig, loop: Loop, step: ClassicalStep, best: _Best, lgb_text: str | None,
+                classes: list[str], run_id: int | None) -> ClassicalModel:
+    """Write the best model (text / safetensors + model.json) and rebuild it from those files."""
+    extra = {"best_epoch": best.best_epoch, "best_step": best.best_step,
+             "monitor_loss": best.best if math.isfinite(best.best) else None, "run_id": run_id,
+             "fingerprint": loop.st["fingerprint"], "config": cfg.to_dict()}
+    out_dir = loop.out_dir
+    if out_dir is None:
+        return _in_memory(cfg.model, lgb_text, step.best, step.opts, classes)
+    if lgb_text is not None:
+        save_lightgbm(out_dir, lgb_text, step.opts, classes, extra)
+    else:
+        save_logreg(out_dir, step.best[0], step.best[1], step.opts, classes, extra)
+    loop.emit(Checkpoint(best.best_epoch, str(out_dir), True))
+    return load_classical(out_dir)
 
 
 def _in_memory(name: str, lgb_text: str | None, best: Any, opts: dict[str, Any], classes: list[str]) -> ClassicalModel:

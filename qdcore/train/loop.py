@@ -135,6 +135,20 @@ class Step:
     curve: str = "loss"  # the window mean that Progress.loss reports
     advice: str = "lower the learning rate or check the data"  # what the NaN message tells the user to do
     history_keys: dict[str, str] | None = None  # history name -> metric key (None: every metric)
+    poll_after_epoch = True  # ask should_stop() again after the epoch's evaluation (one-step epochs: once is enough)
+
+    def at(self, step: int) -> int:
+        """The step number Progress and EpochEnd report (e.g. L-BFGS iterations so far); default the loop's."""
+        return step
+
+    def checkpoint_due(self) -> bool:
+        """Whether this epoch end writes the resume checkpoint (a stop always does)."""
+        return True
+
+    def history(self, metrics: dict[str, float]) -> dict[str, Any]:
+        """The epoch's row of history.json."""
+        keys = self.history_keys or {k: k for k in metrics}
+        return {name: metrics.get(key) for name, key in keys.items()}
 
     def lr(self) -> float:
         """The learning rate the Progress rows show."""
@@ -273,9 +287,14 @@ class Loop:
                 break
             restored = False
             epoch += 1
-            self.save(epoch, 0)
-            stop = dist.any_rank(self.asked or self.should_stop(), self.rt.device)
+            due = self.step.checkpoint_due()
+            if due:
+                self.save(epoch, 0)
+            asked = self.asked or (self.step.poll_after_epoch and self.should_stop())
+            stop = dist.any_rank(asked, self.rt.device)
             if stop and epoch <= self.step.epochs and not self.st["stopped_early"]:
+                if not due:
+                    self.save(epoch, 0)
                 self.status = "interrupted"
                 break
         return self.status
@@ -359,10 +378,9 @@ class Loop:
         metrics = self.step.epoch_end(self, epoch, total)
         hist = st["history"]
         hist.setdefault("epoch", []).append(epoch)
-        keys = self.step.history_keys or {k: k for k in metrics}
-        for name, key in keys.items():
-            hist.setdefault(name, []).append(metrics.get(key))
-        self.emit(EpochEnd(epoch, st["step"], st["epoch_seconds"], dict(metrics)))
+        for name, value in self.step.history(metrics).items():
+            hist.setdefault(name, []).append(value)
+        self.emit(EpochEnd(epoch, self.step.at(st["step"]), st["epoch_seconds"], dict(metrics)))
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, metrics)
 
@@ -385,7 +403,7 @@ class Loop:
             points.append((first + k + len(chunk) - 1, sum(chunk) / len(chunk)))
         rate = win.seen * self.rt.world_size / max(seconds, 1e-9)
         self._window = mean
-        return Progress(self.st["step"], epoch, self.st["images"], self.step.lr(), mean[self.step.curve], rate,
+        return Progress(self.step.at(self.st["step"]), epoch, self.st["images"], self.step.lr(), mean[self.step.curve], rate,
                         mean.get("top1"), tuple(points))
 
     # -- the end ------------------------------------------------------------------------------------------
@@ -412,7 +430,7 @@ class Loop:
 
     def interrupted(self, summary: dict[str, Any]) -> None:
         """Say where a resume continues, then RunFinished("interrupted")."""
-        summary["resume_from"] = {"epoch": self.st["epoch"], "batch": self.st["batch"]}
+        summary.setdefault("resume_from", {"epoch": self.st["epoch"], "batch": self.st["batch"]})
         self.emit(RunFinished("interrupted", summary))
 
 
