@@ -18,6 +18,7 @@ from textual.screen import Screen
 
 from qdtui.commands import QdCommands
 from qdtui.graphics import MODES as GRAPHICS_CHOICES, tmux_hides
+from qdtui.kind_screens import own_screen
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
@@ -43,9 +44,6 @@ ROUTES: dict[str, str | None] = {
     "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
     "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
 }
-# What a run opens, by its kind's `opens` (qdcore.runs.kinds): route and the factory's argument.
-OPENS: dict[str, tuple[str, str]] = {"evaluation": ("run", "run_id"), "live": ("attach", "run_id"),
-                                     "study": ("study", "study"), "gan": ("gan", "run_id")}
 
 
 def load_route(target: str):
@@ -175,15 +173,11 @@ class QdApp(App[None]):
         self.open_run(message.run_id, message.status, message.kind)
 
     def open_run(self, run_id: int, status: str, kind: str) -> None:
-        """What the run's kind opens: evaluation once finished (else the live view), the live view, a study."""
-        from qdcore.runs.kinds import find_kind
+        """What the run's kind opens (qdtui.kind_screens): evaluation once finished, its live view, its own screen."""
+        from qdtui.kind_screens import route_for
 
         self.state.current_run = run_id
-        k = find_kind(kind)
-        opens = k.opens if k is not None else "live"
-        if opens == "evaluation" and status != "done":
-            opens = "live"
-        route, arg = OPENS.get(opens, OPENS["live"])
+        route, arg = route_for(kind, finished=status == "done")
         self.action_open(route, **{arg: run_id})
 
     # --- attach -------------------------------------------------------------
@@ -203,7 +197,7 @@ class QdApp(App[None]):
                 "pick another store with --home DIR.\nEscape goes to the home screen."))
             return
         self.state.current_run = message.run_id
-        if _opens(getattr(message.run, "kind", "")) not in ("evaluation", "live"):
+        if own_screen(getattr(message.run, "kind", "")):
             # a kind with a screen of its own (a study, a GAN) follows a headless run there
             self.open_run(message.run_id, message.run.status, message.run.kind)
         elif self.routes.get("attach"):
@@ -242,13 +236,6 @@ class QdApp(App[None]):
 
     def _too_small_closed(self, _: None) -> None:
         self._too_small = None
-
-
-def _opens(kind: str) -> str:
-    from qdcore.runs.kinds import find_kind
-
-    k = find_kind(kind)
-    return k.opens if k is not None else "live"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

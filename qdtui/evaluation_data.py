@@ -88,9 +88,9 @@ def load_eval(home: Path | str | None, run_id: int) -> EvalData:
         data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
                         data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
                         run_dir=run_dir, has_model=_model_present(run_dir))
-        from qdcore.runs.kinds import opens_evaluation
+        from qdtui.kind_screens import shows_predictions
 
-        if not opens_evaluation(rec.kind):
+        if not shows_predictions(rec.kind):
             data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs with predictions"
             return data
         path = predictions_file(run_dir)

@@ -173,3 +173,10 @@ class DemoSource(Source):
 
     def file_of(self, category: str) -> str:
         return f"demo:{_check(category)}"
+
+    def drawings(self, category: str, rows: np.ndarray) -> list:
+        """The stroke programs' drawings at these rows (simplified space, no times), the ones `read` rasterises."""
+        from qdcore.data.strokes import Drawing
+
+        strokes = generate_strokes(category, np.asarray(rows, np.int64), self.seed)
+        return [Drawing([(list(map(int, x)), list(map(int, y))) for x, y in d], category) for d in strokes]

@@ -27,6 +27,24 @@ class DrawingSet:
     synthetic: bool = False
     origin: str = ""  # e.g. "demo" or a folder path
     notes: list[str] = field(default_factory=list)
+    source: Source | None = field(default=None, compare=False, repr=False)  # where strokes are read from
+
+    def drawings(self, idx: np.ndarray) -> list | None:
+        """The strokes of the drawings at `idx` (`qdcore.data.strokes.Drawing`, times where the files have them),
+        read from the source's files; None when the source holds bitmaps only."""
+        if self.source is None:
+            return None
+        idx = np.asarray(idx, np.int64).ravel()
+        out: list = [None] * len(idx)
+        labels = self.labels[idx]
+        for label in np.unique(labels).tolist():
+            at = np.flatnonzero(labels == label)
+            got = self.source.drawings(self.classes[label], self.rows[idx[at]])
+            if got is None:
+                return None
+            for j, d in zip(at.tolist(), got):
+                out[j] = d
+        return out
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -40,7 +58,8 @@ class DrawingSet:
         idx = np.asarray(idx, dtype=np.int64)
         # take: a copy of an array, a lazy view of drawings still in their files (MappedImages).
         return DrawingSet(self.images.take(idx, axis=0), self.labels[idx], list(self.classes), list(self.sources),
-                          self.source_idx[idx], self.rows[idx], self.synthetic, self.origin, list(self.notes))
+                          self.source_idx[idx], self.rows[idx], self.synthetic, self.origin, list(self.notes),
+                          self.source)
 
     def counts(self) -> np.ndarray:
         """Drawings per class."""
@@ -207,7 +226,7 @@ def select(source: Source, categories: str | list[str] | None = None, per_class:
     rows_cat, src_cat = np.concatenate(rows_all), np.concatenate(src_idx)
     pixels = MappedImages(images, src_cat, rows_cat) if open_map is not None else np.concatenate(images)
     return DrawingSet(pixels, np.concatenate(labels), chosen, sources, src_cat, rows_cat, source.synthetic,
-                      source.location, list(getattr(source, "notes", [])))
+                      source.location, list(getattr(source, "notes", [])), source)
 
 
 def class_rows(labels: np.ndarray, n_classes: int) -> list[np.ndarray]:

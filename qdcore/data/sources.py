@@ -40,6 +40,11 @@ class Source(ABC):
     def file_of(self, category: str) -> str:
         """The file (or generator) a category's drawings come from, for provenance."""
 
+    def drawings(self, category: str, rows: np.ndarray) -> list | None:
+        """The strokes of the given rows (`qdcore.data.strokes.Drawing`, times where known; None for one that
+        cannot be read), or None: this source holds bitmaps only."""
+        return None
+
     def describe(self) -> str:
         """One line naming the source for headers and reports."""
         tag = " (synthetic)" if self.synthetic and "synthetic" not in self.location else ""

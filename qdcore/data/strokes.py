@@ -52,6 +52,7 @@ class Drawing:
     recognized: bool | None = None
     key_id: str = ""
     raw: bool = False  # screen coordinates (raw ndjson): simplify before rasterising
+    times: list[list] | None = None  # per stroke, each point's time in ms (raw ndjson, the draw canvas); None: unknown
 
     def simplified(self) -> list[tuple[list, list]]:
         """Strokes in Google's 0..255 simplified space (simplifying raw strokes first)."""
@@ -75,6 +76,7 @@ def parse_drawing(obj: object) -> Drawing:
     if not isinstance(raw_strokes, list):
         raise ValueError("'drawing' is not a list of strokes")
     strokes: list[tuple[list, list]] = []
+    times: list[list] = []
     timed = False
     lo, hi = math.inf, -math.inf
     for k, s in enumerate(raw_strokes):
@@ -97,13 +99,16 @@ def parse_drawing(obj: object) -> Drawing:
         timed |= len(s) == 3
         lo, hi = min(lo, a.min()), max(hi, a.max())
         strokes.append((xs, ys))
+        times.append(list(s[2]) if len(s) == 3 else [])
     if not strokes:
         raise ValueError("the drawing has no points")
     # Untimed strokes outside 0..255 are raw-like screen coordinates: normalise them too.
     raw = timed or lo < 0 or hi > 255
     rec = obj.get("recognized")
+    every_timed = all(len(t) == len(xs) for t, (xs, _) in zip(times, strokes))
     return Drawing(strokes, str(obj.get("word", "")), str(obj.get("countrycode", "")), obj.get("timestamp"),
-                   rec if isinstance(rec, bool) else None, str(obj.get("key_id", "")), raw)
+                   rec if isinstance(rec, bool) else None, str(obj.get("key_id", "")), raw,
+                   times if every_timed else None)
 
 
 def _plain_numbers(*seqs: list) -> bool:
@@ -442,30 +447,35 @@ def _read_drawings(idx: FileIndex, rows: np.ndarray, size: int = 28) -> tuple[np
     """(images uint8 (n, size, size), ok bool (n,)) of the given index rows; failures stay blank."""
     from qdcore.data.raster import rasterize_many
 
-    strokes: list = []
-    ok = np.ones(rows.size, bool)
+    drawings = read_rows(idx, rows)
+    ok = np.array([d is not None for d in drawings], bool)
+    return rasterize_many([d.simplified() if d is not None else [] for d in drawings], size), ok
+
+
+def read_rows(idx: FileIndex, rows: np.ndarray) -> list[Drawing | None]:
+    """The Drawings (strokes, times where the file has them) at the given index rows; None where one fails."""
+    out: list[Drawing | None] = []
     try:
         st = idx.path.stat()
         buf = _open_buffer(idx.path, st.st_size)
     except OSError as e:
         raise DataError(f"cannot read {idx.path}: {e.strerror or e}; check the file's permissions") from None
     try:
-        for j, r in enumerate(rows.tolist()):
+        for r in np.asarray(rows, np.int64).ravel().tolist():
             a, b = idx.spans[r]
             try:
                 if idx.kind == KIND_BINARY:
                     d, _ = _parse_record(buf, int(a), int(b))
                 else:
                     d = parse_line(bytes(buf[a:b]))
-                strokes.append(d.simplified())
+                out.append(d)
             except (ValueError, IndexError) as e:
-                ok[j] = False
-                strokes.append([])
+                out.append(None)
                 _mark_bad(idx, int(idx.linenos[r]), f"{e} (found when read; drawn blank)")
     finally:
         if isinstance(buf, mmap.mmap):
             buf.close()
-    return rasterize_many(strokes, size), ok
+    return out
 
 
 def load_drawings(path: str | os.PathLike, bad: list[tuple[int, str]] | None = None) -> list[Drawing]:
@@ -618,6 +628,9 @@ class NdjsonSource(FileSource):
         """ndjson-simplified, ndjson-raw or google-binary for one category's file."""
         self._file(category)
         return self._kinds[category]
+
+    def drawings(self, category: str, rows: np.ndarray) -> list[Drawing | None]:
+        return read_rows(self._index(category), np.asarray(rows, np.int64))
 
     def read(self, category: str, rows: np.ndarray | None = None) -> np.ndarray:
         idx = self._index(category)

@@ -63,7 +63,6 @@ KIND = register(RunKind(
     models=lambda: MODELS,
     evaluate=evaluate,
     predictor=predictor,
-    opens="evaluation",
     result_line=result_line,
     rate_unit="img/s",
     panels=(

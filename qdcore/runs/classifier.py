@@ -138,7 +138,6 @@ KIND = register(RunKind(
     prepare=prepare,
     evaluate=evaluate,
     predictor=predictor,
-    opens="evaluation",
     result_line=result_line,
     abilities=frozenset({JUDGE}),
     timing_shape=timing_shape,

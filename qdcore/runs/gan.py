@@ -97,7 +97,6 @@ KIND = register(RunKind(
     prepare=prepare,
     default_name=default_name,
     evaluate=evaluate,
-    opens="gan",
     rate_unit="real img/s",
     abilities=frozenset({DRAW, SAMPLES}),
     result_line=result_line,

@@ -29,10 +29,13 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   checked against the data (names, sizes) before the run row exists. 0: the kind selects no data itself.
 - `prepare(cfg, ctx) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
-  it is not); `opens`: the TUI screen a finished run opens ("evaluation" or "live"); `result_line`: the
+  it is not); `result_line`: the
   one-line result of a finished run (CLI, live view).
 - `predictor(run_dir, device) -> (predict, classes)`: the run's model rebuilt from its files, `predict`
-  taking uint8 drawings (N, 28, 28) to probabilities (N, C) (`qd predict`); None: the kind has no model to use.
+  taking drawings to probabilities (N, C) (`qd predict`, evaluation, the draw game); None: the kind has no
+  model to use. `reads` says what `predict` is given: "bitmaps" (uint8 (N, 28, 28)) or "drawings" (a
+  `qdcore.data.drawings.Drawings`: the bitmaps and each drawing's strokes, with times where known), so a
+  stroke-sequence model plugs in as one module. `predictor_of` hands every caller's drawings over that way.
 - `abilities`: what other commands may ask of its finished runs, by name (`JUDGE`: its model's features
   judge GAN samples; `DRAW`: it draws drawings of a class on demand, e.g. `--synthetic`; `SAMPLES`: it
   keeps sample grids); `require(store, run_id, ability, asker)` refuses other runs in one line.
@@ -119,7 +122,6 @@ class RunKind:
     default_name: Callable[[Any], str] | None = None
     evaluate: Callable[..., Any] | None = None
     predictor: Callable[[Path, str | None], tuple[Callable[[Any], Any], list[str]]] | None = None
-    opens: str = "live"  # TUI: a finished run opens the "evaluation" screen or its "live" view
     resumable: bool = True
     min_categories: int = 0  # the data selection is checked before the run row exists (0: the kind has none)
     rate_unit: str = "img/s"  # what Progress.throughput counts
@@ -127,6 +129,7 @@ class RunKind:
     abilities: frozenset[str] = frozenset()  # JUDGE, DRAW, SAMPLES: what other commands may use its runs for
     parent: bool = False  # its runs are parents of other runs (a study): never a study's trial
     timing_shape: Callable[[Any], tuple] | None = None  # estimate work: what its speed depends on
+    reads: str = "bitmaps"  # what its predictor takes: "bitmaps" (uint8 N x 28 x 28) or "drawings" (strokes too)
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):
@@ -206,12 +209,6 @@ def can_evaluate(name: str) -> bool:
     return k is not None and k.evaluate is not None
 
 
-def opens_evaluation(name: str) -> bool:
-    """Whether a finished run of this kind opens the evaluation screen (else its live view)."""
-    k = find_kind(name)
-    return k is not None and k.opens == "evaluation"
-
-
 def can(kind_name: str, ability: str) -> bool:
     """Whether runs of this kind have `ability` (JUDGE, DRAW, SAMPLES)."""
     k = find_kind(kind_name)
@@ -234,12 +231,20 @@ def require(store: Any, run_id: int, ability: str, asker: str) -> Any:
 
 
 def predictor_of(store: Any, run_id: int, device: str | None = None) -> tuple[Callable[[Any], Any], list[str]]:
-    """(uint8 drawings -> probabilities, class names) of a stored run's model, rebuilt by its kind."""
+    """(drawings -> probabilities, class names) of a stored run's model, rebuilt by its kind.
+
+    The function takes a `qdcore.data.drawings.Drawings` or an array of uint8 bitmaps (N, 28, 28) and gives the
+    kind's model what it reads (`RunKind.reads`)."""
+    from qdcore.data.drawings import Drawings
+
     rec = store.get_run(int(run_id))
     kind = find_kind(rec.kind)
     if kind is None or kind.predictor is None:
         raise ConfigError(f"run {rec.id} is a {rec.kind} run, which has no model that classifies drawings")
-    return kind.predictor(store.run_dir(rec.id, create=False), device)
+    predict, classes = kind.predictor(store.run_dir(rec.id, create=False), device)
+    if kind.reads == "drawings":
+        return (lambda x: predict(Drawings.of(x))), classes
+    return (lambda x: predict(Drawings.of(x).images)), classes
 
 
 def kind_of(cfg: Any) -> RunKind:

@@ -79,7 +79,6 @@ KIND = register(RunKind(
     train=train,
     prepare=prepare,
     default_name=default_name,
-    opens="study",
     parent=True,
     rate_unit="trials",
     result_line=lambda s: " · ".join(f"{v} {k}" for k, v in (s.get("counts") or {}).items() if v),

@@ -133,17 +133,22 @@ def kept_predictions(ds, labels: np.ndarray, classes: list[str], probs: np.ndarr
                        [part.provenance(i) for i in range(len(part))], totals)
 
 
-def predict_in_chunks(predict: Callable[[np.ndarray], np.ndarray], images: Any, labels: np.ndarray,
-                      n_classes: int, rows: np.ndarray | None) -> tuple[np.ndarray, Totals | None]:
+def predict_in_chunks(predict: Callable[[Any], np.ndarray], images: Any, labels: np.ndarray,
+                      n_classes: int, rows: np.ndarray | None, ds: Any = None) -> tuple[np.ndarray, Totals | None]:
     """The probabilities of the kept rows (all for None) and, where rows is a sample, the counts over every
-    drawing, reading the drawings a chunk at a time (a memory-mapped selection is never copied whole)."""
+    drawing, reading the drawings a chunk at a time (a memory-mapped selection is never copied whole).
+
+    With `ds` (the DrawingSet of `images`) each chunk goes to `predict` as Drawings whose strokes are read
+    from their files if the model asks for them."""
     from qdcore.analysis.metrics import confusion_matrix, topk_hits
+    from qdcore.data.drawings import Drawings
     from qdcore.data.mapped import CHUNK, chunks
 
     cm, top5, kept = np.zeros((n_classes, n_classes), np.int64), 0, []
     for i, part in enumerate(chunks(images, CHUNK)):
         start, stop = i * CHUNK, i * CHUNK + len(part)
-        p = np.asarray(predict(part), np.float32)
+        batch = part if ds is None else Drawings(part, lambda a=start, b=stop: ds.drawings(np.arange(a, b)))
+        p = np.asarray(predict(batch), np.float32)
         y = labels[start:stop]
         cm += confusion_matrix(y, p.argmax(axis=1), n_classes)
         top5 += topk_hits(p, y, 5)
@@ -227,8 +232,9 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
 
 def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
                   cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
-                  seed: int = 0, imbalance: str | None = None) -> RunEvaluation:
-    """Any kind's model (`predict`: uint8 drawings -> probabilities) on the test split of `cfg` or on `data`."""
+                  seed: int = 0, imbalance: str | None = None, reads_drawings: bool = False) -> RunEvaluation:
+    """Any kind's model on the test split of `cfg` or on `data`: `predict` takes uint8 drawings (N, 28, 28), or
+    with `reads_drawings` a `qdcore.data.drawings.Drawings` (strokes read from the files when asked for)."""
     from qdcore.data.selection import load_splits
 
     run_dir = store.run_dir(run_id, create=False)
@@ -246,7 +252,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
         where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
     labels = labels_for(ds, classes)
     rows = kept_rows(len(ds))
-    probs, totals = predict_in_chunks(predict, ds.images, labels, len(classes), rows)
+    probs, totals = predict_in_chunks(predict, ds.images, labels, len(classes), rows, ds if reads_drawings else None)
     preds = kept_predictions(ds, labels, classes, probs, rows, totals)
     path = None
     if data is None:

@@ -15,16 +15,19 @@ if TYPE_CHECKING:
 
 @dataclass
 class Predictor:
-    """A run's classes and `probs(images)`: uint8 (N, 28, 28) -> float32 (N, C) softmax."""
+    """A run's classes and `probs(drawings)`: Drawings or uint8 (N, 28, 28) -> float32 (N, C) softmax."""
 
     run_id: int
     name: str
     classes: list[str]
     probs: Callable[[np.ndarray], np.ndarray]
 
-    def top(self, image: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
-        """The k most probable classes of one drawing, most probable first."""
-        p = self.probs(np.asarray(image, np.uint8).reshape(1, 28, 28))[0]
+    def top(self, image: np.ndarray, k: int = 5, strokes=None) -> list[tuple[str, float]]:
+        """The k most probable classes of one drawing (its bitmap, and its strokes where known), most probable first."""
+        from qdcore.data.drawings import Drawings
+
+        bitmap = np.asarray(image, np.uint8).reshape(1, 28, 28)
+        p = self.probs(Drawings(bitmap, None if strokes is None else [strokes]))[0]
         order = np.argsort(-p, kind="stable")[:k]
         return [(self.classes[i], float(p[i])) for i in order]
 

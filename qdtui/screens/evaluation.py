@@ -289,12 +289,12 @@ class EvaluationScreen(Screen):
         self.query_one("#eval-run-line", Static).update(line)
         self.refresh_bindings()
         if not data.ok:
-            from qdcore.runs.kinds import opens_evaluation
+            from qdtui.kind_screens import shows_predictions
 
             if data.can_evaluate:
                 hint = ("Press e to evaluate it on its test split now (the same as `qd eval "
                         f"{data.run_id}`); the tabs open when it is done.")
-            elif not opens_evaluation(data.kind) or data.status == "running":
+            elif not shows_predictions(data.kind) or data.status == "running":
                 hint = "Escape goes back."
             else:
                 hint = ("Its model file is missing too, so it cannot be evaluated: resume it with "
