@@ -273,7 +273,9 @@ def named_cmd(name: Annotated[Optional[str], typer.Argument(help="A named study:
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
-    t = Table(*(lit(c) for c in cols), box=None, title=title, title_justify="left")  # test_top1[cat] is no markup
+    # Headers wrap at their underscores (shown as spaces, as the app's table does) instead of being cut to
+    # "first_t…"; lit: test_top1[cat] is no markup.
+    t = Table(*(lit(c.replace("_", " ")) for c in cols), box=None, title=title, title_justify="left")
     for r in rows:
         t.add_row(*(lit(_fmt(r.get(c), c)) for c in cols))
     return t

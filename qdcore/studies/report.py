@@ -11,7 +11,7 @@ from typing import Any
 from qdcore.errors import ConfigError
 from qdcore.paths import atomic_write_bytes
 from qdcore.studies.results import StudyTable, aggregate, untrained_note
-from qdcore.studies.view import default_metric, plot_axes, series
+from qdcore.studies.view import default_metric, plot_axes, series, x_axis
 
 
 def _cell(v: Any) -> str:
@@ -43,12 +43,15 @@ def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: 
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
-    for label, (xs, ys, es) in series(table, metric, x, by).items():
-        pos = xs if all(isinstance(v, (int, float)) for v in xs) else list(range(len(xs)))
-        ax.errorbar(pos, ys, yerr=es, marker="o", capsize=3, label=label)
-        if pos is not xs:
-            ax.set_xticks(pos, [str(v) for v in xs], rotation=30, ha="right")
-    ax.set_xlabel(x or "trial")
+    data = series(table, metric, x, by)
+    axis = x_axis(data, x)
+    for label, (xs, ys, es) in data.items():
+        ax.errorbar([axis.pos(v) for v in xs], ys, yerr=es, marker="o", capsize=3, label=label)
+    if axis.values:
+        ticks, labels = axis.ticks()
+        ax.set_xticks(ticks, labels, rotation=0 if axis.numeric else 30, ha="center" if axis.numeric else "right")
+    ax.set_title(f"{metric} vs {x or 'trial'} (mean ± 95% over seeds)")
+    ax.set_xlabel(axis.label)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     if len(ax.get_legend_handles_labels()[0]) > 1:

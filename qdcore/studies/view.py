@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from qdcore.studies.results import StudyTable, aggregate
@@ -36,7 +37,8 @@ def default_metric(table: StudyTable) -> str:
     for m in DEFAULT_METRICS:
         if any(_finite(r.get(m)) for r in table.rows):
             return m
-    return table.metrics[0] if table.metrics else "seconds"
+    # No trial has finished yet: still the metric the study is judged by (its plot waits), never "seconds".
+    return next((m for m in DEFAULT_METRICS if m in table.metrics), DEFAULT_METRICS[0])
 
 
 def plot_axes(table: StudyTable) -> list[str]:
@@ -67,28 +69,77 @@ def series(table: StudyTable, metric: str, x: str | None, by: str | None
     return out
 
 
+@dataclass
+class XAxis:
+    """Where a plot puts x values: log10 positions where they span a decade or more, ticks at the data's values."""
+
+    name: str
+    values: list[Any]  # the distinct x values in order
+    log: bool = False
+    numeric: bool = True
+
+    def pos(self, v: Any) -> float:
+        """The plotted position of an x value."""
+        if not self.numeric:
+            return float(self.values.index(v) + 1)
+        return math.log10(v) if self.log else float(v)
+
+    def ticks(self, most: int = 8) -> tuple[list[float], list[str]]:
+        """Positions and labels of up to `most` ticks, each at a value the trials have (never 137.5 drawings)."""
+        step = max(1, -(-len(self.values) // most))
+        shown = self.values[::step]
+        return [self.pos(v) for v in shown], [_tick(v) for v in shown]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (log scale)" if self.log else self.name
+
+
+def _tick(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return f"{v:g}"[:10] if isinstance(v, float) else str(v)[:10]
+
+
+def x_axis(data: dict[str, tuple[list[Any], list[float], list[float]]], x: str | None) -> XAxis:
+    """The x axis of `series` output: numeric, log where all values are positive and max/min >= 8."""
+    values = list(dict.fromkeys(v for xs, _, _ in data.values() for v in xs))
+    numeric = all(_finite(v) for v in values)
+    if numeric:
+        values.sort()
+    log = numeric and len(values) > 2 and values[0] > 0 and values[-1] / values[0] >= 8
+    return XAxis(x or "trial", values, log, numeric)
+
+
+def draw_plot(plt, table: StudyTable, metric: str, x: str | None, by: str | None, label_width: int = 30) -> None:
+    """Draw `metric` vs `x` on a plotext figure: one series per value of `by`, 95% error bars over seeds,
+    a title, axis labels and ticks at the trials' x values (log where they span a decade)."""
+    data = series(table, metric, x, by)
+    axis = x_axis(data, x)
+    for label, (xs, ys, es) in data.items():
+        pos = [axis.pos(v) for v in xs]
+        if any(es):
+            plt.error(pos, ys, yerr=es, label=label[:label_width])
+        else:
+            plt.plot(pos, ys, label=label[:label_width], marker="dot")
+    if axis.values:
+        plt.xticks(*axis.ticks())
+    plt.title(f"{metric} vs {x or 'trial'}" + (f" by {by}" if by else "") + " (mean ± 95% over seeds)")
+    plt.xlabel(axis.label)
+    plt.ylabel(metric)
+
+
 def text_plot(table: StudyTable, metric: str, x: str | None = None, by: str | None = None,
               width: int = 78, height: int = 18) -> str:
     """`metric` vs `x`, one series per value of `by`, error bars = 95% interval over seeds (plotext text)."""
     import plotext as plt
 
-    data = series(table, metric, x, by)
     plt.clf()
     plt.plotsize(width, height)
     plt.theme("clear")
-    numeric = True
-    for label, (xs, ys, es) in data.items():
-        numeric = numeric and all(isinstance(v, (int, float)) for v in xs)
-    for i, (label, (xs, ys, es)) in enumerate(data.items()):
-        pos = xs if numeric else list(range(1, len(xs) + 1))
-        if any(es):
-            plt.error(pos, ys, yerr=es, label=label[:30])
-        else:
-            plt.plot(pos, ys, label=label[:30], marker="dot")
-        if not numeric and i == 0:
-            plt.xticks(pos, [str(v)[:10] for v in xs])
-    plt.title(f"{metric} vs {x or 'trial'}" + (f" by {by}" if by else ""))
-    plt.xlabel(x or "trial")
+    draw_plot(plt, table, metric, x, by)
     return _ANSI.sub("", plt.build())
 
 

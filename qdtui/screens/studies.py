@@ -191,6 +191,7 @@ class StudyScreen(Screen):
         self.record: Any = None
         self.table: Any = None
         self.metric: str | None = None
+        self.metric_chosen = False  # True once `m` picked a metric; until then it follows default_metric
         self.x: str | None = None
         self.by: str | None = None
         self.loaded = 0
@@ -253,8 +254,8 @@ class StudyScreen(Screen):
         bar.update(Text.assemble((f"{self.record.status}", STATUS_STYLE.get(self.record.status, "")),
                                  f" · {c['done']}/{p.total} done · {c['running']} running · "
                                  f"{c['failed']} failed · {c['queued']} queued{eta}"))
-        if self.metric is None or self.metric not in self.table.metrics:
-            self.metric = default_metric(self.table)
+        if not self.metric_chosen or self.metric not in self.table.metrics:
+            self.metric = default_metric(self.table)  # follows the trials until `m` picks one
         axes = plot_axes(self.table)
         if self.x is None and axes:
             self.x = next((a for a in axes if a != "variant"), axes[0])
@@ -277,22 +278,11 @@ class StudyScreen(Screen):
             table.move_cursor(row=min(current, len(self.table.rows) - 1), animate=False)
 
     def _plot(self) -> None:
-        from qdcore.studies.view import series
+        from qdcore.studies.view import draw_plot
 
         plot = self.query_one("#study-plot", TitledPlot)
-        plot.title = f"{self.metric} vs {self.x or 'trial'}" + (f" by {self.by}" if self.by else "") + \
-            " (mean ± 95% over seeds)"
-        plt = plot.fresh_figure()
-        for label, (xs, ys, es) in series(self.table, self.metric, self.x, self.by).items():
-            numeric = all(isinstance(v, (int, float)) for v in xs)
-            pos = xs if numeric else list(range(1, len(xs) + 1))
-            if any(es):
-                plt.error(pos, ys, yerr=es, label=label[:24])
-            else:
-                plt.plot(pos, ys, label=label[:24], marker="dot")
-            if not numeric:
-                plt.xticks(pos, [str(v)[:8] for v in xs])
-        plt.xlabel(self.x or "trial")
+        plot.title = ""  # draw_plot titles the figure
+        draw_plot(plot.fresh_figure(), self.table, self.metric, self.x, self.by, label_width=24)
         plot.refresh()
 
     def _cycle(self, current: str | None, options: list[str | None]) -> str | None:
@@ -308,6 +298,7 @@ class StudyScreen(Screen):
         numeric = [m for m in self.table.metrics
                    if any(isinstance(r.get(m), (int, float)) for r in self.table.rows)]
         self.metric = self._cycle(self.metric, numeric)
+        self.metric_chosen = True
         self._refresh_view()
 
     def action_x_axis(self) -> None:
