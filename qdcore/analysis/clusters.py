@@ -64,6 +64,7 @@ class ClusterResult:
     kmeans: Clustering | None
     dbscan: Clustering | None
     misclassified: int = 0  # all misclassified drawings; more than indices where a sample was clustered
+    reduced: np.ndarray | None = field(default=None, repr=False)  # (M, n_components) PCA coordinates clustered
 
     def scope(self) -> str:
         """What was clustered, in words (scope)."""
@@ -314,7 +315,7 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
                          "auto_eps": eps is None})
     return ClusterResult(indices=idx, features=name, n_components=int(z.shape[1]),
                          explained=min(1.0, float(np.sum(pca.explained_variance_ratio_))), coords2d=coords, kmeans=km,
-                         dbscan=db, misclassified=wrong)
+                         dbscan=db, misclassified=wrong, reduced=z)
 
 
 def _model_name(model) -> str:

@@ -26,6 +26,15 @@ def discriminator_probs(d, images: np.ndarray, device, batch: int = 1024) -> np.
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, d.num_classes), np.float32)
 
 
+def class_head_scores(d, test, device) -> dict[str, float]:
+    """test_top1 and test_loss (cross-entropy) of an AC-GAN discriminator's class head on a test split."""
+    probs = discriminator_probs(d, test.images, device)
+    labels = np.asarray(test.labels, np.int64)
+    picked = probs[np.arange(len(labels)), labels].astype(np.float64)
+    return {"test_top1": float((probs.argmax(1) == labels).mean()),
+            "test_loss": float(-np.log(np.clip(picked, 1e-12, None)).mean())}
+
+
 def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
                      per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                      device: str | None = "auto", batch_size: int = 1024):

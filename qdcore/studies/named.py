@@ -9,6 +9,7 @@ from qdcore.data.categories import NAMED_SETS, official_categories, suggest
 from qdcore.errors import ConfigError
 from qdcore.studies import paper_claims as PC
 from qdcore.studies.claims import Claim
+from qdcore.studies.named_staged import ABOUT
 from qdcore.studies.spec import StudySpec
 
 
@@ -31,7 +32,8 @@ class Named:
 # --quick keeps each paper's batch sizes and sizes trials by optimizer steps (QUICK_STEPS), not epochs: at a few
 # dozen steps a classifier still answers its class prior (measured: imbalance at 1:50 needs about 130 steps).
 QUICK_STEPS = {"data-size": 300, "imbalance": 600, "classes-rows": 500, "one-at-a-time": 200, "categories": 400,
-               "baselines": 400, "double-descent": 300}
+               "baselines": 400, "double-descent": 300, "gan-augment": 300, "d-classifier": 300, "gan-classes": 300,
+               "clusters": 200}
 QUICK_SEEDS = 3  # --quick's default: enough for a 95% interval over seeds
 QUICK_MINORITY = 100  # --quick: the fewest drawings a minority class trains on (fewer shows no effect)
 
@@ -240,6 +242,21 @@ NAMED: dict[str, Named] = {n.name: n for n in [
                       "000's 784-25-12-n net; the CNN is 003's width-k at k = 12", *_KERAS)),
 ]}
 
+_STAGED = [Named(name, source, about, build, _cats(cats, quick_n), {}, claims, deviations)
+           for name, (source, about, build, cats, quick_n, claims, deviations) in ABOUT.items()]
+NAMED.update((n.name, n) for n in _STAGED)
+
+
+def _fill(value: Any, chosen: list[str]) -> Any:
+    """Variants' "{0}"-style categories as the chosen (perhaps substituted) ones, through lists and tables."""
+    if isinstance(value, str) and "{" in value:
+        return value.format(*chosen)
+    if isinstance(value, list):
+        return [_fill(v, chosen) for v in value]
+    if isinstance(value, dict):
+        return {k: _fill(v, chosen) for k, v in value.items()}
+    return value
+
 
 def named_study(name: str) -> Named:
     """The named study `name` (case-insensitive), or ConfigError with a did-you-mean."""
@@ -297,7 +314,8 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
     base["data"] = data
     base["categories"] = ",".join(chosen)
     spec: dict[str, Any] = {"name": f"{st.name}{' quick' if quick else ''}", "description": f"{st.source}: {st.about}",
-                            "base": base, "axes": dict(doc.get("axes", {})), "variants": doc.get("variants", []),
+                            "base": base, "axes": dict(doc.get("axes", {})),
+                            "variants": _fill(doc.get("variants", []), chosen), "then": _fill(doc.get("then", []), chosen),
                             "paper": dict(st.paper, source=st.source, quick=quick, substituted=len(notes) > int(quick),
                                           claims=[c.to_dict() for c in st.claims],
                                           deviations=list(st.deviations))}

@@ -118,6 +118,7 @@ def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = l
     from qdcore.store import StoreSink
     from qdcore.studies import trials as T
     from qdcore.studies.runner import progress
+    from qdcore.studies.stages import next_stage
 
     T.require_study(store, study)
     ray = connect(plan)
@@ -167,8 +168,10 @@ def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = l
                 sinks[run_id] = StoreSink(store, run_id)
                 threads = max(1, int(plan.cpus_per_trial))
                 pending[task.remote(kind.name, cfg.to_dict(), run_id, queue, threads)] = (trial, run_id)
-            if not pending:
+            if not pending and (stopping or not next_stage(store, study)):  # a staged study goes on
                 break
+            if not pending:
+                continue
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=poll)
             drain()
             for ref in ready:

@@ -34,18 +34,20 @@ def create_study(store, cfg) -> int:
     return sid
 
 
-def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list | None = None) -> None:
-    """Add a validated grid's trials to a study run; its spec (paper figures too) and notes go in the summary."""
+def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list | None = None,
+             start: int = 0) -> None:
+    """Add a validated grid's trials to a study run, numbered from `start` (a later stage's: after the trials
+    already there); its spec (paper figures too) and notes go in the summary."""
     from qdcore.studies.validate import validate
 
     pairs = pairs if pairs is not None else validate(spec)
     rows = []
-    for trial, cfg in pairs:
+    for i, (trial, cfg) in enumerate(pairs, start):
         label = " ".join(f"{k}={v}" for k, v in trial.params.items())
-        named = cfg.replace(name=f"{spec.name} #{trial.index + 1}" + (f" {label}" if label else ""))
+        named = cfg.replace(name=f"{spec.name} #{i + 1}" + (f" {label}" if label else ""))
         rows.append((trial.params, {"kind": trial.kind, **named.to_dict()}))
-    T.add_trials(store, study, rows)
-    store.update_summary(study, {"trials": len(rows), "spec": spec.to_dict(), "notes": notes})
+    T.add_trials(store, study, rows, start)
+    store.update_summary(study, {"trials": start + len(rows), "spec": spec.to_dict(), "notes": notes})
 
 
 def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
@@ -158,11 +160,17 @@ def run_study(store, study: int, workers: int | None = 1, per_gpu: int | None = 
     plan = worker_plan(workers, per_gpu)
     store.update_summary(study, {"workers": len(plan), "gpus": sorted({e["CUDA_VISIBLE_DEVICES"] for e in plan
                                                                         if "CUDA_VISIBLE_DEVICES" in e})})
-    if len(plan) == 1:
-        _run_in_thread(store, study, should_stop, on_progress, poll)
-    else:
-        _run_processes(store, study, plan, should_stop, on_progress, poll)
-    T.requeue_orphans(store, study)  # trials of a worker killed outright go back to the queue
+    from qdcore.studies.stages import next_stage
+
+    while True:
+        if len(plan) == 1:
+            _run_in_thread(store, study, should_stop, on_progress, poll)
+        else:
+            _run_processes(store, study, plan, should_stop, on_progress, poll)
+        T.requeue_orphans(store, study)  # trials of a worker killed outright go back to the queue
+        # A staged study goes on with the trials that use the finished ones' runs.
+        if should_stop() or not next_stage(store, study):
+            break
     p = progress(store, study, len(plan))
     if on_progress:
         on_progress(p)

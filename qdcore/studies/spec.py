@@ -13,7 +13,7 @@ from qdcore.runs.kinds import DEFAULT_KIND
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
 SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_steps", "base", "axes", "variants",
-             "paper")
+             "paper", "then")
 
 
 @dataclass
@@ -31,13 +31,14 @@ class StudySpec:
     description: str = ""
     paper: dict[str, Any] = field(default_factory=dict)  # the paper's figures, for named studies
     min_steps: int | None = None  # each trial trains at least this many optimizer steps (epochs raised to reach it)
+    then: list[dict[str, Any]] = field(default_factory=list)  # later stages using earlier runs (studies.stages)
     origin: str = "spec"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (stored as the study run's config)."""
         return {"name": self.name, "description": self.description, "kind": self.kind, "base": self.base,
                 "axes": self.axes, "variants": self.variants, "seeds": self.seeds, "pool": self.pool,
-                "minority": self.minority, "min_steps": self.min_steps, "paper": self.paper}
+                "minority": self.minority, "min_steps": self.min_steps, "paper": self.paper, "then": self.then}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> "StudySpec":
@@ -75,6 +76,9 @@ class StudySpec:
         min_steps = d.get("min_steps")
         if min_steps is not None and (isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 1):
             raise ConfigError(f"{origin}: min_steps={min_steps!r} must be a whole number >= 1 (optimizer steps)")
+        from qdcore.studies.stages import check_stages
+
+        then = check_stages(d.get("then"), origin)
         pool = d.get("pool")
         if isinstance(pool, str):
             pool = [c.strip() for c in pool.split(",") if c.strip()]
@@ -82,6 +86,7 @@ class StudySpec:
                    axes={k.replace("-", "_"): v for k, v in axes.items()}, variants=[dict(v) for v in variants],
                    seeds=list(seeds), pool=pool, minority=d.get("minority"), kind=str(d.get("kind", DEFAULT_KIND)),
                    description=str(d.get("description", "")), paper=dict(d.get("paper", {})), min_steps=min_steps,
+                   then=then,
                    origin=origin)
 
 

@@ -451,6 +451,12 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     }
     if groups:
         summary["pairs_per_group"] = info["pairs_per_group"]
+    if pairs[0].conditional and len(splits.test) and failure is None:
+        from qdcore.analysis.gan_eval import class_head_scores
+
+        # Study 001's discriminator as a classifier: its class head on the test split, as a classifier is scored.
+        pairs[0].d.eval()
+        summary.update(class_head_scores(pairs[0].d, splits.test, rt.device))
     for key in ("train/g_loss", "train/d_loss", "quality/recognised", "quality/fid", "quality/diversity",
                 "quality/nearest", "quality/collapse"):
         if history.get(key):
