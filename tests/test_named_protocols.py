@@ -106,7 +106,7 @@ def test_staged_named_study_runs_end_to_end_on_demo(name, home, tmp_path):
     from qdcore.studies.runner import create_study, run_study
 
     spec, _ = named_spec(name, quick=True, data="demo", seeds=2)
-    doc = _shrunk(spec.to_dict())
+    doc = {**_shrunk(spec.to_dict()), "min_steps": None}  # tiny: the quick protocol's step floor left out
     path = tmp_path / f"{name}.json"
     path.write_text(json.dumps(doc))
     with Store(home) as store:

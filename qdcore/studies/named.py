@@ -32,7 +32,7 @@ class Named:
 # --quick keeps each paper's batch sizes and sizes trials by optimizer steps (QUICK_STEPS), not epochs: at a few
 # dozen steps a classifier still answers its class prior (measured: imbalance at 1:50 needs about 130 steps).
 QUICK_STEPS = {"data-size": 300, "imbalance": 600, "classes-rows": 500, "one-at-a-time": 200, "categories": 400,
-               "baselines": 400, "double-descent": 300, "gan-augment": 300, "d-classifier": 300, "gan-classes": 300,
+               "baselines": 400, "double-descent": 300, "gan-augment": 300, "d-classifier": 300, "gan-classes": 150,
                "clusters": 200}
 QUICK_SEEDS = 3  # --quick's default: enough for a 95% interval over seeds
 QUICK_MINORITY = 100  # --quick: the fewest drawings a minority class trains on (fewer shows no effect)
@@ -199,7 +199,7 @@ NAMED: dict[str, Named] = {n.name: n for n in [
            "note": "001 reports these test accuracies in its text; the other variants only as better/worse"},
           PC.ONE_AT_A_TIME,
           deviations=("fixed: Adam lr 0.01 (Keras epsilon 1e-7), a 60/20/20 split of 6,000 a class and ReduceLROnPlateau "
-                      "(factor 0.1, Keras's default) as 001 describes; --quick keeps lr 1e-3 and 70/15/15",
+                      "(factor 0.1, Keras's default) as 001 describes; --quick too, without early stopping",
                       "001 gives no patience: qd reduces the lr after 2 epochs without a val-loss gain and stops after 6 "
                       "(001: the early-stopping patience a multiple of the plateau's), within 30 epochs",
                       "001 names the batch (256) for its best model only; qd's baseline and every variant but the batch "
