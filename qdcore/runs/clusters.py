@@ -9,11 +9,11 @@ cluster: the silhouette, the purity (share of each cluster's drawings taken for 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH
+from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, RunKind, register
 from qdcore.runs.options import RunConfig, option
 
@@ -46,12 +46,11 @@ class ClustersConfig(RunConfig):
         return self
 
 
-def prepare(cfg: ClustersConfig) -> ClustersConfig:
+def prepare(cfg: ClustersConfig, ctx: RunContext | None = None) -> ClustersConfig:
     """The run must be a finished run of a kind that classifies (one-line error before the row exists)."""
     from qdcore.runs.kinds import find_kind
-    from qdcore.store import Store
 
-    with Store() as store:
+    with (ctx or RunContext()).open_store() as store:
         rec = store.get_run(int(cfg.run))
         kind = find_kind(rec.kind)
         if kind is None or kind.evaluate is None or rec.status != "done":
@@ -90,16 +89,14 @@ def score(result: Any, pred: Any, seed: int) -> dict[str, float]:
             "clustered": int(len(labels))}
 
 
-def train(cfg: ClustersConfig, sink: Callable, should_stop: Callable[[], bool], run_dir: Path | None,
-          resume: Path | None) -> dict[str, Any]:
+def train(ctx: RunContext) -> dict[str, Any]:
     """Evaluate the run on its test split, cluster its mistakes, record the scores."""
     from qdcore.analysis.clusters import cluster_misclassified
     from qdcore.events import RunFinished, RunStarted
-    from qdcore.runs.run import evaluate, run_context
-    from qdcore.store import Store
+    from qdcore.runs.run import evaluate
 
-    home = run_context(run_dir)[0] if run_dir is not None else None
-    with Store(home) as store:
+    cfg = ctx.cfg
+    with ctx.open_store() as store:  # the run's own store: the run it clusters lives there
         ev = evaluate(store, int(cfg.run))
         model = None
         if cfg.features == "penultimate":
@@ -107,13 +104,12 @@ def train(cfg: ClustersConfig, sink: Callable, should_stop: Callable[[], bool], 
 
             model = load_model(store.run_dir(int(cfg.run), create=False))[0]
     pred = ev.predictions
-    run_id = int(run_dir.name) if run_dir is not None and run_dir.name.isdigit() else None
-    sink(RunStarted(run_id, cfg.name, cfg.to_dict(), "cpu", 1, 1, len(pred.labels)))
+    ctx.sink(RunStarted(ctx.run_id, cfg.name, cfg.to_dict(), "cpu", 1, 1, len(pred.labels)))
     result = cluster_misclassified(pred, cfg.features, model, n_components=cfg.components, k=cfg.k,
                                    min_samples=cfg.min_samples, methods=(cfg.model,), seed=cfg.seed)
     summary = {"model": cfg.model, "source_run": int(cfg.run), "source_top1": float(ev.metrics()["top1"]),
                **score(result, pred, cfg.seed)}
-    sink(RunFinished("done", summary))
+    ctx.sink(RunFinished("done", summary))
     return summary
 
 
