@@ -6,8 +6,9 @@ group and step, in as few groups as the device's memory allows.
 Drawings stay on the device as uint8 and are scaled to [-1, 1] there; real batches are index tensors;
 the host syncs only every `log_every` steps. One step is `d_steps` discriminator updates and one
 generator update. A fixed noise batch (and for conditional/per-class runs a fixed grid of classes)
-is rendered at each epoch end and every `sample_every` steps. Resume is exact, as for classifiers.
-Non-finite losses stop the run as failed; the last good epoch's checkpoint and samples stay.
+is rendered at each epoch end and every `sample_every` steps (a callback). The loop driver
+(qdcore.train.loop) owns epochs, logging, stops, the NaN policy (the run fails; the last good epoch's
+files and samples stay) and exact resume; this module is the GAN's step.
 
 Under torchrun each rank trains its slice of every global batch (`batch_size` per rank, as for
 classifiers) with G and D in DistributedDataParallel; noise is drawn for the whole global batch on every
@@ -18,7 +19,6 @@ process with the global batch. Rank 0 alone judges, renders and writes.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -27,24 +27,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.errors import QDError, StoreError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Samples, Sink, null_sink, reported
-from qdcore.paths import atomic_write_bytes
-from qdcore.train import checkpoint as ckpt
+from qdcore.errors import QDError, StoreError, TrainingError
+from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples, Sink, null_sink
 from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
-from qdcore.train.device import Runtime, resolve
+from qdcore.train.device import Runtime
 from qdcore.train.gan_config import GanConfig
 from qdcore.train.gan_group import PairGroup, ema_copy, ema_update, frozen, pair_bytes, plan_groups, update
 from qdcore.train.gpudata import seed_for
+from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked
 from qdcore.train.rng import rng_state, set_rng_state
 
 _NOISE_STREAM, _ORDER_STREAM, _DROPOUT_STREAM = 11, 12, 13
 _FIXED_NOISE, _QUALITY_NOISE = 101, 102
 
 
-class Diverged(QDError):
-    """The losses became NaN or infinite."""
+class Diverged(TrainingError):
+    """The losses became NaN or infinite (the loop driver's NaN policy; `qd gan train` exits 1)."""
 
     exit_code = 1
 
@@ -154,29 +153,6 @@ def grid_rows(cfg: GanConfig, classes: list[str]) -> tuple[list[int], list[str]]
     return [-1] * 4, [name] * 4
 
 
-def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
-              run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
-              run_id: int | None = None, judge=None, memory_budget: float | None = None) -> GanResult:
-    """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue.
-
-    memory_budget: device bytes per-class pairs may take together (default: half the free memory on CUDA).
-    """
-    cfg.validate()
-    rt = resolve(cfg.device, cfg.amp)
-    out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
-    dist.join(rt.device, rt.world_size)
-    emit = sink if rt.rank == 0 else null_sink  # only rank 0 talks to sinks, judges and writes files
-    with reported(emit):
-        result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
-                        judge if rt.rank == 0 else None, memory_budget)
-    for p in result.pairs:  # the DDP views go before the group does (see dist.leave)
-        p.g_step = p.d_step = None
-    # Every rank leaves together: a rank exiting while a peer still talks to it aborts that peer (Gloo).
-    dist.barrier()
-    dist.leave()
-    return result
-
-
 def _modules(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
     out = {}
     for k, p in enumerate(pairs):
@@ -230,226 +206,222 @@ def _group_pairs(cfg: GanConfig, pairs: list[Pair], rt: Runtime, budget: float |
             for ids in plan_groups(len(pairs), pair_bytes(cfg), budget)]
 
 
-def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
-           resume: Path | None, splits, run_id: int | None, judge, memory_budget: float | None) -> GanResult:
-    torch.manual_seed(cfg.seed)
-    if splits is None:
-        splits = load_gan_splits(cfg)
-    classes = list(splits.train.classes)
-    fingerprint = splits.fingerprint()
-    images = torch.as_tensor(np.ascontiguousarray(splits.train.images).reshape(-1, 28, 28)).to(rt.device)
-    labels = torch.as_tensor(np.asarray(splits.train.labels, np.int64)).to(rt.device)
-    pairs = build_pairs(cfg, len(classes), rt)
-    for p in pairs:
-        mask = torch.zeros_like(labels, dtype=torch.bool)
-        for c in p.labels:
-            mask |= labels == c
-        p.index = mask.nonzero().flatten()
-        if p.index.numel() == 0:
-            raise QDError(f"category {classes[p.labels[0]]!r} has no training drawings; choose more --per-class")
-    n_params = sum(sum(q.numel() for q in m.parameters()) for p in pairs for m in (p.g, p.d))
-    groups = _group_pairs(cfg, pairs, rt, memory_budget)
+def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
+              run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
+              run_id: int | None = None, judge=None, memory_budget: float | None = None) -> GanResult:
+    """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue.
 
-    def export() -> None:
-        for grp in groups:  # the per-pair modules that sampling and the run's files read
+    memory_budget: device bytes per-class pairs may take together (default: half the free memory on CUDA).
+    """
+    cfg.validate()
+
+    def body(rt: Runtime, emit: Sink) -> GanResult:
+        out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
+        result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
+                        judge if rt.rank == 0 else None, memory_budget)  # only rank 0 judges, renders and writes
+        for p in result.pairs:  # the DDP views go before the group does (see dist.leave)
+            p.g_step = p.d_step = None
+        return result
+
+    return ranked(cfg.device, cfg.amp, sink, body)
+
+
+class GanStep(Step):
+    """One GAN step: `d_steps` discriminator updates and one generator update on every pair (grouped or not)."""
+
+    curve = "g_loss"
+    subject = "the GAN"
+    advice = "lower --lr-d/--lr-g or add --label-smoothing"
+    failure = Diverged
+
+    def __init__(self, cfg: GanConfig, rt: Runtime, splits, judge, memory_budget: float | None) -> None:
+        self.cfg, self.rt, self.judge = cfg, rt, judge
+        self.classes = list(splits.train.classes)
+        self.images = torch.as_tensor(np.ascontiguousarray(splits.train.images).reshape(-1, 28, 28)).to(rt.device)
+        self.labels = torch.as_tensor(np.asarray(splits.train.labels, np.int64)).to(rt.device)
+        self.pairs = build_pairs(cfg, len(self.classes), rt)
+        for p in self.pairs:
+            mask = torch.zeros_like(self.labels, dtype=torch.bool)
+            for c in p.labels:
+                mask |= self.labels == c
+            p.index = mask.nonzero().flatten()
+            if p.index.numel() == 0:
+                raise QDError(f"category {self.classes[p.labels[0]]!r} has no training drawings; choose more "
+                              "--per-class")
+        self.n_params = sum(sum(q.numel() for q in m.parameters()) for p in self.pairs for m in (p.g, p.d))
+        self.groups = _group_pairs(cfg, self.pairs, rt, memory_budget)
+        longest = max(int(p.index.numel()) for p in self.pairs)
+        self.epochs, self.log_every = cfg.epochs, cfg.log_every
+        self.steps_per_epoch = max(1, math.ceil(longest / (cfg.batch_size * rt.world_size * cfg.d_steps)))
+        self.noise_gen = torch.Generator(device=rt.device)
+        self.row_labels, self.row_names = grid_rows(cfg, self.classes)
+        self.z_grid = fixed_noise(cfg, len(self.row_labels) * cfg.grid_cols, _FIXED_NOISE, rt.device)
+        self.z_quality = fixed_noise(cfg, cfg.quality_n, _QUALITY_NOISE, rt.device)
+        self.reference = judge.reference(splits, self.classes) if judge is not None else None
+        self._rng: dict[str, torch.Tensor] | None = None
+
+    def lr(self) -> float:
+        return self.cfg.lr_g
+
+    def export(self) -> None:
+        """The grouped models' weights into the per-pair modules that sampling and the run's files read."""
+        for grp in self.groups:
             grp.export()
 
-    batch = cfg.batch_size
-    longest = max(int(p.index.numel()) for p in pairs)
-    steps_per_epoch = max(1, math.ceil(longest / (batch * rt.world_size * cfg.d_steps)))
-    noise_gen = torch.Generator(device=rt.device)
+    def begin_epoch(self, epoch: int, restored: bool) -> None:
+        cfg, rt = self.cfg, self.rt
+        if restored and self._rng is not None:
+            # Every rank shares the noise stream, so rank 0's saved state is every rank's (dropout masks
+            # of ranks > 0 then follow rank 0's stream for the rest of that epoch).
+            set_rng_state(rt, self.noise_gen, self._rng, "noise")
+        else:
+            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM, rt.rank))  # each rank its own masks
+            self.noise_gen.manual_seed(seed_for(cfg.seed, epoch, _NOISE_STREAM))
+        self.orders = []
+        for k, p in enumerate(self.pairs):
+            g = torch.Generator().manual_seed(seed_for(cfg.seed, epoch, _ORDER_STREAM * 1000 + k))
+            self.orders.append(p.index[torch.randperm(p.index.numel(), generator=g).to(rt.device)])
+        for grp in self.groups:
+            grp.set_orders([self.orders[k] for k in grp.members])
 
-    row_labels, row_names = grid_rows(cfg, classes)
-    z_grid = fixed_noise(cfg, len(row_labels) * cfg.grid_cols, _FIXED_NOISE, rt.device)
-    z_quality = fixed_noise(cfg, cfg.quality_n, _QUALITY_NOISE, rt.device)
-    reference = judge.reference(splits, classes) if judge is not None else None
+    def step(self, bi: int, step: int) -> Out:
+        cfg, rt, batch = self.cfg, self.rt, self.cfg.batch_size
+        sums: dict[str, torch.Tensor] = {}
 
-    st: dict[str, Any] = {"epoch": 1, "batch": 0, "step": 0, "train_seconds": 0.0, "epoch_seconds": 0.0,
-                          "images": 0, "acc": None, "history": {}, "classes": classes, "fingerprint": fingerprint,
-                          "scalers": None, "last_good_epoch": 0}
-    rng_restored = False
-    if resume is not None and (resume / ckpt.RESUME_FILE).exists():
-        saved = ckpt.load_states(resume / ckpt.RESUME_FILE, files.RESUME_FORMAT, "GAN resume checkpoint")
-        s = saved["state"]
-        if s.get("classes") != classes or s.get("fingerprint") != fingerprint:
-            raise StoreError(f"the drawings selected now differ from those run {run_id or resume} trained on "
-                             "(data changed?); start a new run instead of resuming")
-        _load_pairs(pairs, groups, saved, resume / ckpt.RESUME_FILE)
-        st.update(s)
-        # A mid-epoch position under another world size: the same drawings of the epoch consumed.
-        st["batch"] = st["batch"] * st.get("world_size", 1) // rt.world_size
-        if rt.rank != 0:  # the saved sums are over all ranks: rank 0 carries them
-            st["acc"] = None
-        scalers = st.get("scalers") or []
-        for p, sc in zip(pairs, scalers):
+        def add(stats: dict[str, torch.Tensor]) -> None:
+            for key, v in stats.items():
+                sums[key] = sums[key] + v if key in sums else v
+
+        smooth_real = 1.0 - cfg.label_smoothing
+        if self.groups:
+            # One noise draw for every pair (and the whole global batch: each rank keeps its slice), so a
+            # pair's noise depends neither on how the pairs are grouped nor on the number of ranks.
+            z = torch.randn(cfg.d_steps, batch * rt.world_size, len(self.pairs), cfg.latent_dim, device=rt.device,
+                            generator=self.noise_gen)[:, rt.rank * batch:(rt.rank + 1) * batch]
+            for grp in self.groups:
+                add(grp.step(cfg, rt, self.images, bi, batch, z[:, :, grp.members[0]:grp.members[-1] + 1],
+                             smooth_real))
+        else:
+            for p, order in zip(self.pairs, self.orders):
+                add(_step(cfg, rt, p, self.images, self.labels, order, bi, batch, self.noise_gen, smooth_real))
+        # Statistics are summed over pairs and counted per pair, however the pairs are grouped.
+        return Out(sums, len(self.pairs), batch * cfg.d_steps * len(self.pairs))
+
+    def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
+        cfg, classes = self.cfg, self.classes
+        self.export()
+        metrics = {f"train/{k}": v for k, v in means(train).items()}
+        metrics["train/throughput"] = train["seen"] / max(loop.st["epoch_seconds"], 1e-9)
+        if self.judge is not None:  # rank 0 only (the other ranks get no judge)
+            from qdcore.analysis.gan_quality import quality_metrics
+
+            conditional = cfg.per_class_gans or cfg.model == "acgan"
+            generated = {c: generate_class(self.pairs, c, self.z_quality) for c in range(len(classes))
+                         if conditional or c == 0}
+            metrics.update(quality_metrics(self.judge, self.reference, generated, classes, cfg.collapse_threshold,
+                                           conditional=conditional))
+        return metrics
+
+    def grid(self) -> np.ndarray:
+        """The fixed-noise sample grid (rows, cols, 28, 28) uint8."""
+        self.export()
+        return render(self.pairs, self.z_grid, self.row_labels, self.cfg.grid_cols)
+
+    def modules(self) -> dict[str, dict[str, torch.Tensor]]:
+        self.export()
+        return _modules(self.pairs)
+
+    def optimizers(self) -> dict[str, dict[str, Any]]:
+        return _optimizers(self.pairs, self.groups)
+
+    def rng(self) -> dict[str, torch.Tensor]:
+        return rng_state(self.rt, self.noise_gen, "noise")
+
+    def state(self) -> dict[str, Any]:
+        scalers = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None
+                   for p in self.pairs]
+        for grp in self.groups:
+            for k, sc in zip(grp.members, grp.scaler_states()):
+                scalers[k] = sc
+        return {"scalers": scalers}
+
+    def load(self, saved: dict[str, Any], where: Path) -> None:
+        _load_pairs(self.pairs, self.groups, saved, where)
+        scalers = saved["state"].get("scalers") or []
+        for p, sc in zip(self.pairs, scalers):
             if p.scaler_g is not None and sc:
                 p.scaler_g.load_state_dict(sc[0])
                 p.scaler_d.load_state_dict(sc[1])
-        for grp in groups:
+        for grp in self.groups:
             grp.load_scaler_states([scalers[k] for k in grp.members if k < len(scalers)])
-        if st["batch"] > 0:
-            # Every rank shares the noise stream, so rank 0's saved state is every rank's (dropout masks
-            # of ranks > 0 then follow rank 0's stream for the rest of that epoch).
-            set_rng_state(rt, noise_gen, saved["rng"], "noise")
-            rng_restored = True
+        self._rng = saved["rng"]
 
-    st["world_size"] = rt.world_size
+
+class SampleGrids(Callback):
+    """The fixed-noise sample grid every `sample_every` steps and at each epoch end (rank 0; the store keeps them)."""
+
+    key = "samples"
+
+    def __init__(self, step: GanStep) -> None:
+        self.step = step
+
+    def _emit(self, loop: Loop, epoch: int, step: int, name: str) -> None:
+        if loop.rt.rank == 0:
+            # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
+            loop.emit(Samples(epoch, step, self.step.grid(), list(self.step.row_names), name=name))
+
+    def on_step(self, loop: Loop, step: int, epoch: int) -> None:
+        every = self.step.cfg.sample_every
+        if every and step % every == 0:
+            self._emit(loop, epoch, step, files.STEP_SAMPLES)
+
+    def on_epoch_end(self, loop: Loop, epoch: int, metrics: dict[str, float]) -> None:
+        self._emit(loop, epoch, loop.st["step"], files.SAMPLES_DIR)
+
+
+class GanFiles(Callback):
+    """The run's generators and discriminators after each epoch (model.safetensors; with --keep-generators, all)."""
+
+    key = "files"
+
+    def __init__(self, step: GanStep) -> None:
+        self.step = step
+
+    def on_epoch_end(self, loop: Loop, epoch: int, metrics: dict[str, float]) -> None:
+        if loop.out_dir is None:
+            return
+        if self.step.cfg.keep_generators:
+            files.write_generators(loop.out_dir, epoch, self.step.pairs)
+        path = files.write_model(loop.out_dir, self.step.pairs, epoch)
+        loop.emit(Checkpoint(epoch, str(path), True))
+
+
+def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
+           resume: Path | None, splits, run_id: int | None, judge, memory_budget: float | None) -> GanResult:
+    torch.manual_seed(cfg.seed)
+    splits = splits if splits is not None else load_gan_splits(cfg)
+    classes, fingerprint = list(splits.train.classes), splits.fingerprint()
+    step = GanStep(cfg, rt, splits, judge, memory_budget)
+    loop = Loop(step, rt, emit, should_stop, out_dir, [SampleGrids(step), GanFiles(step)])
+    loop.resume(resume, classes, fingerprint, run_id or resume)
+    pairs = step.pairs
     if out_dir is not None:
         files.write_meta(out_dir, cfg.to_dict(), classes, pairs[0].g.arch, [p.labels for p in pairs],
-                         pairs[0].conditional, row_names, run_id, fingerprint)
+                         pairs[0].conditional, step.row_names, run_id, fingerprint)
     info = {"data_origin": splits.train.origin, "synthetic": bool(splits.train.synthetic),
-            "classes": len(classes), "judge": getattr(judge, "run_id", None)}
-    if groups:
-        info["pairs_per_group"] = [grp.k for grp in groups]  # trained one group after another in each step
-    info["world_size"] = rt.world_size
-    emit(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, steps_per_epoch, len(splits.train),
-                    fingerprint, info))
-
-    def save_resume(position_epoch: int, position_batch: int) -> Path | None:
-        st["epoch"], st["batch"] = position_epoch, position_batch
-        if out_dir is None:
-            return None
-        st["scalers"] = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None
-                         for p in pairs]
-        for grp in groups:
-            for k, sc in zip(grp.members, grp.scaler_states()):
-                st["scalers"][k] = sc
-        export()
-        return ckpt.save_states(out_dir / ckpt.RESUME_FILE, _modules(pairs), _optimizers(pairs, groups),
-                                rng_state(rt, noise_gen, "noise"), st, files.RESUME_FORMAT)
-
-    def emit_samples(epoch: int, step: int, name: str) -> None:
-        # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
-        export()
-        grid = render(pairs, z_grid, row_labels, cfg.grid_cols)
-        emit(Samples(epoch, step, grid, list(row_names), name=name))
-
-    smooth_real = 1.0 - cfg.label_smoothing
-    status = "done"
-    stop = False
-    epoch = st["epoch"]
-    failure: str | None = None
-    while epoch <= cfg.epochs:
-        start_batch = st["batch"]
-        if not rng_restored:
-            torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM, rt.rank))  # each rank its own masks
-            noise_gen.manual_seed(seed_for(cfg.seed, epoch, _NOISE_STREAM))
-        rng_restored = False
-        orders = []
-        for k, p in enumerate(pairs):
-            g = torch.Generator().manual_seed(seed_for(cfg.seed, epoch, _ORDER_STREAM * 1000 + k))
-            orders.append(p.index[torch.randperm(p.index.numel(), generator=g).to(rt.device)])
-        for grp in groups:
-            grp.set_orders([orders[k] for k in grp.members])
-        if start_batch == 0:
-            st["acc"], st["epoch_seconds"] = None, 0.0
-        acc = _Acc(rt.device, st["acc"])
-        win = _Acc(rt.device, None)
-        t0 = time.perf_counter()
-        t_win = t0
-        bi = start_batch
-        for bi in range(start_batch, steps_per_epoch):
-            st["step"] += 1
-            step = st["step"]
-            if groups:
-                # One noise draw for every pair (and the whole global batch: each rank keeps its slice), so a
-                # pair's noise depends neither on how the pairs are grouped nor on the number of ranks.
-                z = torch.randn(cfg.d_steps, batch * rt.world_size, len(pairs), cfg.latent_dim, device=rt.device,
-                                generator=noise_gen)[:, rt.rank * batch:(rt.rank + 1) * batch]
-                for grp in groups:
-                    stats = grp.step(cfg, rt, images, bi, batch, z[:, :, grp.members[0]:grp.members[-1] + 1],
-                                     smooth_real)
-                    acc.add(stats, batch * cfg.d_steps * grp.k, grp.k)
-                    win.add(stats, batch * cfg.d_steps * grp.k, grp.k)
-            else:
-                for p, order in zip(pairs, orders):
-                    stats = _step(cfg, rt, p, images, labels, order, bi, batch, noise_gen, smooth_real)
-                    acc.add(stats, batch * cfg.d_steps)
-                    win.add(stats, batch * cfg.d_steps)
-            st["images"] += batch * cfg.d_steps * len(pairs) * rt.world_size
-            asked = should_stop()
-            if step % cfg.log_every == 0:
-                # The only per-step host sync: once every log_every steps.
-                w = win.means()
-                now = time.perf_counter()
-                bad = not _finite(w)
-                if rt.world_size > 1:
-                    # One collective for both flags: a NaN on any rank fails all, a stop stops all at this step.
-                    bad, asked = dist.any_ranks([bad, asked], rt.device)
-                if bad:
-                    failure = f"step {step}"
-                    break
-                emit(Progress(step, epoch, st["images"], cfg.lr_g, w["g_loss"],
-                              win.n_real * rt.world_size / max(now - t_win, 1e-9)))
-                win = _Acc(rt.device, None)
-                t_win = now
-            elif rt.world_size > 1:
-                asked = False  # ranks agree at logging steps only, so all end at the same step
-            if cfg.sample_every and step % cfg.sample_every == 0 and rt.rank == 0:
-                emit_samples(epoch, step, files.STEP_SAMPLES)
-            if asked:
-                stop = True
-                break
-        st["epoch_seconds"] += _sync_seconds(rt, t0)
-        acc = acc.reduced(rt)  # sums over all ranks (one collective an epoch); rank 0 carries them
-        st["acc"] = acc.state()
-        # Rank 0 holds the sums over all ranks: its verdict is every rank's.
-        if failure is None and dist.any_rank(not _finite(acc.means()), rt.device):
-            failure = f"epoch {epoch}"
-        if failure is not None:
-            break
-        finished_epoch = bi + 1 >= steps_per_epoch
-        if stop and not finished_epoch:
-            path = save_resume(epoch, bi + 1)
-            if path is not None:
-                emit(Checkpoint(epoch, str(path), False))
-            status = "interrupted"
-            break
-
-        st["train_seconds"] += st["epoch_seconds"]
-        export()
-        metrics = {f"train/{k}": v for k, v in acc.means().items()}
-        metrics["train/throughput"] = acc.n_real / max(st["epoch_seconds"], 1e-9)
-        if judge is not None:  # rank 0 only (the other ranks get no judge)
-            from qdcore.analysis.gan_quality import quality_metrics
-
-            generated = {c: generate_class(pairs, c, z_quality) for c in range(len(classes))
-                         if cfg.per_class_gans or cfg.model == "acgan" or c == 0}
-            metrics.update(quality_metrics(judge, reference, generated, classes, cfg.collapse_threshold,
-                                           conditional=cfg.per_class_gans or cfg.model == "acgan"))
-        hist = st["history"]
-        hist.setdefault("epoch", []).append(epoch)
-        for key, v in metrics.items():
-            hist.setdefault(key, []).append(v)
-        if rt.rank == 0:
-            emit_samples(epoch, st["step"], files.SAMPLES_DIR)
-        if out_dir is not None:
-            if cfg.keep_generators:
-                files.write_generators(out_dir, epoch, pairs)
-            path = files.write_model(out_dir, pairs, epoch)
-            emit(Checkpoint(epoch, str(path), True))
-        emit(epoch_event(epoch, st["step"], st["epoch_seconds"], metrics))
-        st["last_good_epoch"] = epoch
-        epoch += 1
-        save_resume(epoch, 0)
-        stop = dist.any_rank(stop or should_stop(), rt.device)
-        if stop and epoch <= cfg.epochs:
-            status = "interrupted"
-            break
-
-    export()
-    history = st["history"]
-    epochs_done = len(history.get("epoch", []))
-    seconds = st["train_seconds"] + (st["epoch_seconds"] if st["batch"] > 0 else 0.0)
+            "classes": len(classes), "judge": getattr(judge, "run_id", None), "world_size": rt.world_size}
+    if step.groups:
+        info["pairs_per_group"] = [grp.k for grp in step.groups]  # trained one group after another in each step
+    status = loop.run(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, step.steps_per_epoch,
+                                 len(splits.train), fingerprint, info))
+    step.export()
+    history = loop.st["history"]
     summary: dict[str, Any] = {
-        "model": cfg.model + (" per class" if cfg.per_class_gans else ""), "params": n_params,
-        "classes": len(classes), "pairs": len(pairs), "device": rt.describe(), "epochs": epochs_done,
-        "total_epochs": cfg.epochs, "train_seconds": seconds,
-        "images_per_second": (st["images"] / seconds) if seconds > 0 else 0.0,
-        "num_train": len(splits.train), "num_test": len(splits.test), "fingerprint": fingerprint,
-        "judge": getattr(judge, "run_id", None), "world_size": rt.world_size,
+        **loop.summary(), "model": cfg.model + (" per class" if cfg.per_class_gans else ""), "params": step.n_params,
+        "classes": len(classes), "pairs": len(pairs), "num_train": len(splits.train), "num_test": len(splits.test),
+        "judge": getattr(judge, "run_id", None),
     }
-    if groups:
+    if step.groups:
         summary["pairs_per_group"] = info["pairs_per_group"]
     if pairs[0].conditional and len(splits.test) and failure is None:
         from qdcore.analysis.gan_eval import class_head_scores
@@ -461,16 +433,11 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
                 "quality/nearest", "quality/collapse"):
         if history.get(key):
             summary[key.split("/", 1)[1]] = history[key][-1]
-    if out_dir is not None:
-        atomic_write_bytes(out_dir / files.HISTORY_FILE, files.json_bytes(history))
-    if failure is not None:
-        good = st["last_good_epoch"]
-        kept = f"the checkpoint and samples of epoch {good} are kept" if good else "no epoch finished"
-        raise Diverged(f"the GAN diverged: losses became NaN/inf at {failure}; {kept}. "
-                       "Lower --lr-d/--lr-g or add --label-smoothing")
+    loop.write_history(files.HISTORY_FILE)
     if status == "interrupted":
-        summary["resume_from"] = {"epoch": st["epoch"], "batch": st["batch"]}
-    emit(RunFinished(status, summary))
+        loop.interrupted(summary)
+    else:
+        emit(RunFinished(status, summary))
     return GanResult(status, summary, history, pairs, classes, out_dir, run_id)
 
 
@@ -533,55 +500,6 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
         ema_update(p.ema, p.g, cfg.g_ema)
     stats["g_loss"] = g_loss.detach()
     return stats
-
-
-class _Acc:
-    """Sums of step statistics on the device; one host sync when read."""
-
-    KEYS = ("g_loss", "d_loss", "d_real", "d_fake", "cls_real", "cls_fake")
-
-    def __init__(self, device: torch.device, saved: dict | None) -> None:
-        saved = saved or {}
-        self.sums = {k: torch.tensor(float(saved.get("sums", {}).get(k, 0.0)), device=device) for k in self.KEYS}
-        self.present = set(saved.get("present", []))
-        self.n = int(saved.get("n", 0))
-        self.n_real = int(saved.get("n_real", 0))
-
-    def add(self, stats: dict[str, torch.Tensor], n_real: int, count: int = 1) -> None:
-        """Statistics summed over `count` pairs (means stay per pair and step, however pairs are grouped)."""
-        for k, v in stats.items():
-            self.sums[k] += v
-            self.present.add(k)
-        self.n += count
-        self.n_real += n_real
-
-    def reduced(self, rt: Runtime) -> "_Acc":
-        """Sums and counts over all ranks on rank 0, zeros elsewhere (so carrying them sums right on resume)."""
-        if rt.world_size == 1:
-            return self
-        *sums, n, n_real = dist.all_sum(*[self.sums[k] for k in self.KEYS], self.n, self.n_real, device=rt.device)
-        present = sorted(self.present)
-        out = _Acc(rt.device, {"sums": dict(zip(self.KEYS, sums)), "present": present, "n": int(n),
-                               "n_real": int(n_real)} if rt.rank == 0 else {"present": present})
-        return out
-
-    def means(self) -> dict[str, float]:
-        vals = torch.stack([self.sums[k] for k in self.KEYS]).tolist()
-        return {k: v / max(1, self.n) for k, v in zip(self.KEYS, vals) if k in self.present}
-
-    def state(self) -> dict[str, Any]:
-        vals = torch.stack([self.sums[k] for k in self.KEYS]).tolist()
-        return {"sums": dict(zip(self.KEYS, vals)), "present": sorted(self.present), "n": self.n,
-                "n_real": self.n_real}
-
-
-def _finite(values: dict[str, float]) -> bool:
-    return all(math.isfinite(v) for v in values.values())
-
-
-def _sync_seconds(rt: Runtime, t0: float) -> float:
-    rt.sync()
-    return time.perf_counter() - t0
 
 
 def epoch_event(epoch: int, step: int, seconds: float, metrics: dict[str, float]) -> EpochEnd:

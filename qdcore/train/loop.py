@@ -134,6 +134,8 @@ class Step:
     log_every: int = 50
     curve: str = "loss"  # the window mean that Progress.loss reports
     advice: str = "lower the learning rate or check the data"  # what the NaN message tells the user to do
+    subject: str = "training"  # the NaN message's first words: "<subject> diverged (NaN/inf): ..."
+    failure: type[TrainingError] = TrainingError  # what the NaN policy raises (a kind may set its exit code)
     history_keys: dict[str, str] | None = None  # history name -> metric key (None: every metric)
     poll_after_epoch = True  # ask should_stop() again after the epoch's evaluation (one-step epochs: once is enough)
 
@@ -210,12 +212,12 @@ class Callback:
         """Restore what state() and modules() saved."""
 
 
-def nan_error(what: str, value: float, step: int, epoch: int, advice: str) -> TrainingError:
-    """The one NaN policy's message: the run fails, the last finished epoch's checkpoint is kept."""
+def nan_error(step: Step, what: str, value: float, at: int, epoch: int) -> TrainingError:
+    """The one NaN policy: the run fails (never checkpointing touched weights); the last finished epoch's files stay."""
     good = epoch - 1
     kept = f"the checkpoint of epoch {good} is kept" if good > 0 else "no epoch finished, so no model"
-    return TrainingError(f"the {what} became {value} at step {step} (epoch {epoch}): training diverged (NaN/inf); "
-                         f"the run stopped as failed and {kept}: {advice}")
+    return step.failure(f"{step.subject} diverged (NaN/inf): the {what} became {value} at step {at} (epoch {epoch}); "
+                        f"the run stopped as failed and {kept}: {step.advice}")
 
 
 @dataclass
@@ -328,14 +330,14 @@ class Loop:
                 # The only per-step host sync: once every log_every steps, one read for the window.
                 now = time.perf_counter()
                 progress = self._progress(epoch, win, buf, buf_first, buf_n, now - t_win)
-                bad = next((v for v in self._window.values() if not math.isfinite(v)), None)
+                bad = next(((k, v) for k, v in self._window.items() if not math.isfinite(v)), None)
                 if rt.world_size > 1:
                     # One collective for both flags: a NaN on any rank fails all ranks, a stop stops all at
                     # this step. On a rank whose own window stayed finite, the NaN is another rank's.
                     anywhere, asked = dist.any_ranks([bad is not None, asked], rt.device)
-                    bad = bad if bad is not None else (math.nan if anywhere else None)
+                    bad = bad if bad is not None else ((step.curve, math.nan) if anywhere else None)
                 if bad is not None:
-                    raise nan_error("training loss", bad, st["step"], epoch, step.advice)
+                    raise nan_error(step, f"training {bad[0].replace('_', ' ')}", bad[1], st["step"], epoch)
                 self.emit(progress)
                 win, t_win, buf_first, buf_n = Meter(rt.device), now, st["step"] + 1, 0
             elif rt.world_size > 1:
@@ -360,7 +362,7 @@ class Loop:
         # The sums are the same on every rank, so all ranks fail together.
         for k, v in means(total).items():
             if not math.isfinite(v):
-                raise nan_error(f"training {k.replace('_', ' ')}", v, st["step"], epoch, step.advice)
+                raise nan_error(step, f"training {k.replace('_', ' ')}", v, st["step"], epoch)
         if stop and not finished:
             # Mid-epoch: the checkpoint continues at the next batch with the same random streams.
             path = self.save(epoch, bi + 1)
@@ -387,7 +389,7 @@ class Loop:
     def check(self, value: float, what: str, epoch: int) -> None:
         """The NaN policy for an epoch-end value (e.g. the validation loss)."""
         if not math.isfinite(value):
-            raise nan_error(what, value, self.st["step"], epoch, self.step.advice)
+            raise nan_error(self.step, what, value, self.st["step"], epoch)
 
     def _progress(self, epoch: int, win: Meter, buf: torch.Tensor, first: int, n: int, seconds: float) -> Progress:
         """The window's Progress, read from the device in one transfer (curve points: means over runs of steps)."""
