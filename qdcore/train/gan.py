@@ -423,7 +423,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     }
     if step.groups:
         summary["pairs_per_group"] = info["pairs_per_group"]
-    if pairs[0].conditional and len(splits.test) and failure is None:
+    if pairs[0].conditional and len(splits.test):  # (a diverged run raised before this)
         from qdcore.analysis.gan_eval import class_head_scores
 
         # Study 001's discriminator as a classifier: its class head on the test split, as a classifier is scored.
