@@ -329,12 +329,15 @@ class StudiesLoaded(Message):
 class StudyLoaded(Message):
     """One study's record, progress and table (or `error`)."""
 
-    def __init__(self, record: Any = None, progress: Any = None, table: Any = None, error: str = "") -> None:
+    def __init__(self, record: Any = None, progress: Any = None, table: Any = None, error: str = "",
+                 verdicts: Any = None, claim_notes: Any = None) -> None:
         super().__init__()
         self.record = record
         self.progress = progress
         self.table = table
         self.error = error
+        self.verdicts = verdicts or []  # the paper's claims judged (qdcore.studies.claims.Verdict)
+        self.claim_notes = claim_notes or []
 
 
 class FitDone(Message):

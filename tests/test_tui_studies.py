@@ -181,3 +181,75 @@ def test_snapshot_studies_list(snap_compare, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(QdApp(AppState(home=Path("qd-home"))), terminal_size=(80, 24), run_before=run_before)
+
+
+# (categories, per_class, test_top1 per seed): accuracy falls with categories, rises a little with rows
+CLAIM_POINTS = [(c, n, [0.95 - 0.04 * (c - 3) + 0.00002 * n + d for d in (0.0, 0.012, -0.009)])
+                for c in (3, 4, 5) for n in (100, 200)]
+
+
+def make_claims_study(home: Path) -> int:
+    """A study of 18 done trials over 3 seeds whose spec declares three claims (one agrees, one is inconclusive,
+    one names a metric the study does not record) and whose last trial sits at the majority share (not trained)."""
+    from qdcore.studies.claims import coef, trend
+
+    claims = [coef("test_top1 ~ classes + rows", "classes", "-", "accuracy falls with each extra category",
+                   paper=-0.0188),
+              trend("test_top1", "per_class", "+", "accuracy rises with rows", paper_text="+0.0016 points a row"),
+              trend("val_top1", "per_class", "+", "validation accuracy rises with rows")]
+    spec = {"name": "claims fixture", "paper": {"claims": [c.to_dict() for c in claims]}}
+    with Store(home) as store:
+        sid = store.create_run("claims fixture", "study", {"name": "claims fixture"})
+        rows, values = [], []
+        for c, n, accs in CLAIM_POINTS:
+            for seed, acc in enumerate(accs):
+                cats = ",".join("abcde"[:c])
+                rows.append(({"categories": c, "per_class": n, "seed": seed},
+                             {"kind": "classifier", "categories": cats, "per_class": n}))
+                values.append((c, acc))
+        T.add_trials(store, sid, rows)
+        for i, (c, acc) in enumerate(values):
+            rid = store.create_run(f"trial {i + 1}", "classifier", {"model": "cnn2-000"}, parent=sid)
+            train = 1 / c if i == len(values) - 1 else acc + 0.03  # the last one never left the prior
+            store.finish_run(rid, "done", {"test_top1": acc, "test_loss": 1.2 - acc, "classes": c})
+            store.log_metrics(rid, [(20, 2, "train", "top1", train), (20, 2, "train", "loss", 0.3)])
+            T.set_run(store, sid, i, rid)
+            T.finish(store, sid, i, "done")
+        store.update_summary(sid, {"spec": spec})
+        store.finish_run(sid, "done", {"trials": len(values)})
+        with store._write() as conn:
+            conn.execute("UPDATE study_trials SET started = 1000.0, ended = 1000.0 + 7.5 * (idx + 1)")
+    return sid
+
+
+@sync
+async def test_claims_panel_shows_the_verdicts(home):
+    make_claims_study(home)
+    app = QdApp(AppState(home=home))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_study(app, pilot)
+        await pilot.press("c")
+        assert screen.has_class("-claims")
+        claims = screen.query_one("#study-claims", DataTable)
+        verdicts = [str(claims.get_row(str(i))[0]) for i in range(claims.row_count)]
+        assert verdicts == ["agrees", "inconclusive", "inconclusive"]
+        note = str(screen.query_one("#study-claims-note", Static).render())
+        assert "does not record metric 'val_top1'" in note and "1 trial flagged 'not trained'" in note
+        await pilot.press("f")
+        assert screen.has_class("-ols") and not screen.has_class("-claims")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_study_claims(snap_compare, tmp_path, monkeypatch, size):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QD_HOME", "qd-home")
+    make_claims_study(Path("qd-home"))
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await open_study(app, pilot)
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(QdApp(AppState(home=Path("qd-home"))), terminal_size=size, run_before=run_before)

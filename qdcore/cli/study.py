@@ -336,19 +336,16 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     _print_claims(rec.summary.get("spec", {}), table)
 
 
-VERDICT_STYLE = {"agrees": "green", "disagrees": "bold red", "inconclusive": "yellow"}
-
-
 def _print_claims(spec: dict[str, Any], table) -> None:
     """The paper's claims: its number or direction, qd's estimate with its 95% interval, the verdict."""
-    from qdcore.studies.claims import VERDICT_COLUMNS, study_verdicts, summary_line, verdict_rows
+    from qdcore.studies.claims import VERDICT_COLUMNS, VERDICT_STYLES, study_verdicts, summary_line, verdict_rows
 
     verdicts, notes = study_verdicts(spec, table)
     if verdicts:
         t = Table(*VERDICT_COLUMNS, box=None, title=f"claims: {summary_line(verdicts)}", title_justify="left")
         for r in verdict_rows(verdicts):
             t.add_row(lit(r["claim"]), lit(r["paper"]), r["qd (95% interval)"], str(r["seeds"]),
-                      f"[{VERDICT_STYLE[r['verdict']]}]{r['verdict']}[/]")
+                      f"[{VERDICT_STYLES[r['verdict']]}]{r['verdict']}[/]")
         console.print(t)
         for v in verdicts:
             if v.verdict != "agrees":

@@ -30,6 +30,7 @@ from qdcore.studies.results import StudyTable, t_interval
 KINDS = ("trend", "diff", "coef", "level", "hump")
 EXPECT = ("+", "-", "~")
 VERDICTS = ("agrees", "disagrees", "inconclusive")
+VERDICT_STYLES = {"agrees": "green", "disagrees": "bold red", "inconclusive": "yellow"}  # Rich styles, front ends
 
 
 @dataclass(frozen=True)
@@ -368,10 +369,7 @@ def study_verdicts(spec: dict[str, Any], table: StudyTable, include_untrained: b
     if not claims:
         return [], ["this study declares no claims (named studies do; a spec can add [[paper.claims]] tables)"]
     verdicts = judge_all(claims, table, include_untrained)
-    notes = [note] if note else []
-    out = max((v.left_out for v in verdicts), default=0)
-    if out:
-        notes.append(f"{out} trial(s) flagged 'not trained' are left out of the claims")
+    notes = [note] if note else []  # trials left out as not trained: results.untrained_note says so
     if (spec.get("paper") or {}).get("quick"):
         notes.append("--quick: directions are comparable with the paper; its numbers come from a larger protocol")
     return verdicts, notes

@@ -167,12 +167,19 @@ class StudyScreen(Screen):
     StudyScreen #study-ols { height: 1fr; overflow-y: auto; padding: 0 1; display: none; }
     StudyScreen.-ols #study-ols { display: block; }
     StudyScreen.-ols #study-plot { display: none; }
+    StudyScreen #study-claims-box { height: 1fr; display: none; }
+    StudyScreen #study-claims { height: auto; max-height: 1fr; }
+    StudyScreen #study-claims-note { height: auto; padding: 0 1; color: $text-muted; }
+    StudyScreen.-claims #study-claims-box { display: block; }
+    StudyScreen.-claims #study-plot { display: none; }
+    StudyScreen.-claims #study-ols { display: none; }
     """
     BINDINGS = [
         Binding("m", "metric", "Metric"),
         Binding("x", "x_axis", "X axis"),
         Binding("b", "by_axis", "Series"),
         Binding("f", "fit", "OLS"),
+        Binding("c", "claims", "Claims"),
         Binding("r", "resume", "Run"),
         Binding("g", "reload", "Reload", show=False),
         Binding("escape", "back", "Back"),
@@ -181,6 +188,7 @@ class StudyScreen(Screen):
         ("up/down enter", "open a trial's run: live view while running, evaluation when done"),
         ("m / x / b", "plot another metric / x axis / series axis"),
         ("f", "OLS of the metric on the numeric axes (again: back to the plot)"),
+        ("c", "the paper's claims: its number or direction, qd's 95% interval over seeds, the verdict"),
         ("r", "run the study's queued trials in the background (it also resumes an interrupted one)"),
     ]
 
@@ -211,6 +219,9 @@ class StudyScreen(Screen):
             yield DataTable(id="trials", cursor_type="row", zebra_stripes=True)
             yield TitledPlot(id="study-plot")
             yield Static("", id="study-ols", markup=False)
+            with Vertical(id="study-claims-box"):
+                yield DataTable(id="study-claims", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="study-claims-note", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -226,6 +237,7 @@ class StudyScreen(Screen):
     @work(thread=True, exclusive=True, group="study-load", exit_on_error=False)
     def load(self) -> None:
         """Read the study's progress and table in a thread."""
+        from qdcore.studies.claims import study_verdicts
         from qdcore.studies.results import study_table
         from qdcore.studies.runner import progress
         from qdcore.studies.trials import require_study
@@ -234,7 +246,9 @@ class StudyScreen(Screen):
             with _store(self.store_home) as store:
                 rec = require_study(store, self.study)
                 p = progress(store, self.study, int(rec.summary.get("workers", 1) or 1))
-                self.post_message(StudyLoaded(rec, p, study_table(store, self.study)))
+                table = study_table(store, self.study)
+            verdicts, notes = study_verdicts(rec.summary.get("spec", {}), table)
+            self.post_message(StudyLoaded(rec, p, table, verdicts=verdicts, claim_notes=notes))
         except Exception as e:  # noqa: BLE001
             self.post_message(StudyLoaded(error=user_message(e)))
 
@@ -262,7 +276,26 @@ class StudyScreen(Screen):
             self.by = next((a for a in axes if a != self.x), None)
         self._fill(table_columns(self.table, prefer=(self.record.summary.get("spec", {}).get("paper") or {}).get("show")))
         self._plot()
+        self._fill_claims(message.verdicts, message.claim_notes)
         self.loaded += 1
+
+    def _fill_claims(self, verdicts: list[Any], notes: list[str]) -> None:
+        """The verdict table: per claim the paper's side, qd's estimate with its 95% interval, the verdict."""
+        from qdcore.studies.claims import VERDICT_COLUMNS, VERDICT_STYLES, summary_line, verdict_rows
+        from qdcore.studies.results import untrained_note
+
+        table = self.query_one("#study-claims", DataTable)
+        table.clear(columns=True)
+        cols = ["verdict", *(c for c in VERDICT_COLUMNS if c != "verdict")]  # the verdict first: seen at 80 columns
+        for col in cols:
+            table.add_column(col, key=col)
+        for i, r in enumerate(verdict_rows(verdicts)):
+            table.add_row(*(Text(str(r[c]), style=VERDICT_STYLES[r["verdict"]] if c == "verdict" else "")
+                            for c in cols), key=str(i))
+        lines = [f"claims: {summary_line(verdicts)}"] if verdicts else []
+        lines += [f"{v.claim.text}: {v.why}" for v in verdicts if v.verdict != "agrees"]
+        lines += [n for n in [*notes, untrained_note(self.table)] if n]
+        self.query_one("#study-claims-note", Static).update("\n".join(lines))
 
     def _fill(self, cols: list[str]) -> None:
         table = self.query_one("#trials", DataTable)
@@ -337,8 +370,14 @@ class StudyScreen(Screen):
                 names.append(col)
         return f"{self.metric} ~ " + (" + ".join(names) if names else "1")
 
+    def action_claims(self) -> None:
+        """Toggle the paper's claims and their verdicts in place of the plot."""
+        self.remove_class("-ols")
+        self.toggle_class("-claims")
+
     def action_fit(self) -> None:
         """Toggle the OLS table of the plotted metric on the numeric axes."""
+        self.remove_class("-claims")
         self.toggle_class("-ols")
         if self.has_class("-ols"):
             self.run_fit()
