@@ -36,7 +36,7 @@ def _cpu_children() -> float:
 def run_study(name: str, data: str, workers: int, limit_s: float | None) -> dict:
     """Run one named study's --quick in a fresh store; its claims, trial counts and minutes."""
     home = tempfile.mkdtemp(prefix=f"qd-fidelity-{name}-")
-    env = dict(os.environ, QD_HOME=home)
+    env = dict(os.environ, QD_HOME=home, COLUMNS="400")  # notes on one line each
     env.pop("OMP_NUM_THREADS", None)  # the runner shares the cores out between its workers
     cmd = [sys.executable, "-m", "qdcore.cli.main", "study", "run", name, "--quick", "--data", data,
            "--workers", str(workers)]
