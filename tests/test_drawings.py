@@ -78,3 +78,16 @@ def test_a_kind_that_reads_strokes_is_given_drawings_by_predictor_of(stroke_kind
     assert classes == ["few", "many"] and probs[:, 1].tolist() == [float(n > 8) for n in counts]
     assert 0 < probs[:, 1].sum() < len(ds)  # the strokes, not the bitmaps, decided
     assert predict(np.asarray(ds.images)).tolist() == [[1.0, 0.0]] * len(ds)  # bare bitmaps: no strokes known
+
+
+def test_the_draw_canvas_gives_a_stroke_model_its_strokes_and_times(stroke_kind, tmp_path):
+    from qdcore.draw.recorder import model_drawing, model_input
+    from qdcore.train.predictor import load_predictor
+
+    store = Store(tmp_path)
+    predictor = load_predictor(store, store.create_run("s", "strokes", {}))
+    raw = [[[10 * i, 10 * i + 5], [20, 30], [100 * i, 100 * i + 16]] for i in range(10)]  # ten timed strokes
+    drawing = model_drawing(raw)
+    assert drawing.times[3] == [300, 316] and len(drawing.strokes) == 10
+    assert predictor.top(model_input(raw), 1, strokes=drawing)[0][0] == "many"
+    assert predictor.top(model_input(raw), 1)[0][0] == "few"  # the bitmap alone says nothing of strokes

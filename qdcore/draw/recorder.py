@@ -30,6 +30,14 @@ class Stroke:
         return [list(self.xs), list(self.ys), list(self.ts)]
 
 
+def model_drawing(raw: list):
+    """The canvas's strokes as a `qdcore.data.strokes.Drawing` with their times (what a stroke model reads), or None."""
+    from qdcore.data.strokes import parse_drawing
+
+    strokes = [[list(map(int, s[0])), list(map(int, s[1])), list(map(int, s[2]))] for s in raw if len(s[0])]
+    return parse_drawing({"drawing": strokes}) if strokes else None
+
+
 def model_input(raw: list, size: int = 28) -> np.ndarray:
     """uint8 (size, size): raw strokes simplified and rasterised as the data set's bitmaps were (blank if empty)."""
     from qdcore.data.raster import rasterize

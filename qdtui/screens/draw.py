@@ -239,14 +239,14 @@ class DrawScreen(Screen):
     @work(thread=True, group="draw-guess", exit_on_error=False)
     def guess(self, raw: list, version: int, key: int) -> None:
         """The model's input and top 5 for a snapshot of the strokes."""
-        from qdcore.draw.recorder import model_input
+        from qdcore.draw.recorder import model_drawing, model_input
 
         image = model_input(raw)
         guesses: list = []
         predictor = self.predictor
         if predictor is not None and image.any():
             try:
-                guesses = predictor.top(image, TOP)
+                guesses = predictor.top(image, TOP, strokes=model_drawing(raw))  # a stroke model reads these
             except Exception as e:  # noqa: BLE001 - one line, and drawing goes on
                 self.app.call_from_thread(self.notify, user_message(e), severity="error")
         if not get_current_worker().is_cancelled:
