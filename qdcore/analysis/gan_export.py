@@ -10,14 +10,26 @@ from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_path
 from qdcore.train import gan_files as files
 
+MAX_SAMPLES = 200_000  # one file of generated drawings (157 MB); more is several files
+SAMPLE_BATCH = 4096
+MAX_SEED = 2**32 - 1  # as every other seed option
+MAX_SCALE = 16  # a 10 x 8 grid at 16 is 4,500 x 3,600 pixels a frame
+MAX_MS = 60_000
+
 
 def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | None = None,
-               seed: int = 0, device: str = "cpu") -> tuple[np.ndarray, str]:
-    """(uint8 (n, 784) white on black, what they are) drawn from a run's generator (last epoch, or `epoch`)."""
+               seed: int = 0, device: str = "cpu", limit: int | None = MAX_SAMPLES) -> tuple[np.ndarray, str]:
+    """(uint8 (n, 784) white on black, what they are) drawn from a run's generator (last epoch, or `epoch`).
+
+    `limit` bounds n for a user's request (None: the caller sized n itself, as a synthetic mix does)."""
+    if n < 1 or (limit is not None and n > limit):
+        raise ConfigError(f"--n {n} must be 1 to {limit or MAX_SAMPLES:,} drawings (write several files for more)")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed {seed} must be 0 to {MAX_SEED:,}")
+    if epoch is not None and not 1 <= epoch <= MAX_SEED:
+        raise ConfigError(f"--epoch {epoch} is not an epoch of this run; epochs count from 1")
     import torch
 
-    if n < 1:
-        raise ConfigError(f"--n {n} must be at least 1")
     gens, _, meta, got_epoch = files.load_gan(run_dir, epoch, device)
     classes, pairs, conditional = meta["classes"], meta["pairs"], bool(meta["conditional"])
     if category is None:
@@ -37,11 +49,15 @@ def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, ep
     k = next(i for i, p in enumerate(pairs) if label in p)
     g = gens[k]
     gen = torch.Generator().manual_seed(int(seed))
-    z = torch.randn(n, int(meta["arch"]["latent_dim"]), generator=gen).to(device)
+    z = torch.randn(n, int(meta["arch"]["latent_dim"]), generator=gen)
+    imgs = np.empty((n, 784), np.uint8)
     with torch.no_grad():
-        y = torch.full((n,), label, dtype=torch.long, device=device) if conditional else None
-        x = g(z, y) if conditional else g(z)
-    imgs = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(n, 784).cpu().numpy()
+        for a in range(0, n, SAMPLE_BATCH):  # in batches: the generator's activations stay small for any n
+            zb = z[a:a + SAMPLE_BATCH].to(device)
+            y = torch.full((len(zb),), label, dtype=torch.long, device=device) if conditional else None
+            x = g(zb, y) if conditional else g(zb)
+            imgs[a:a + len(zb)] = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(
+                len(zb), 784).cpu().numpy()
     what = classes[label] if (conditional or len(pairs) > 1 or len(classes) == 1) else " + ".join(classes)
     return imgs, f"{n} generated {what} (epoch {got_epoch})"
 
@@ -85,8 +101,10 @@ def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int =
         raise ConfigError(f"--out {str(out)!r} must end in .gif")
     if not out.parent.is_dir():
         raise ConfigError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist")
-    if scale < 1 or ms < 1:
-        raise ConfigError("--scale and --ms must be at least 1")
+    if not 1 <= scale <= MAX_SCALE:
+        raise ConfigError(f"--scale {scale} must be 1 to {MAX_SCALE} pixels per drawing pixel")
+    if not 1 <= ms <= MAX_MS:
+        raise ConfigError(f"--ms {ms} must be 1 to {MAX_MS:,} milliseconds per frame")
     meta = files.read_meta(run_dir)
     epochs = files.grid_epochs(run_dir)
     if not epochs:

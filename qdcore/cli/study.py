@@ -23,6 +23,7 @@ SpecArg = Annotated[str, typer.Argument(help="A study spec (TOML) or a named stu
 NamedCategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")]
 UntrainedOpt = Annotated[bool, typer.Option("--include-untrained", help="Keep trials flagged 'not trained' (one class predicted, loss at ln k) in aggregates, plots, fits and claims.")]
 SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")]
+MaxTrialsOpt = Annotated[Optional[str], typer.Option("--max-trials", metavar="INT", help="Refuse a grid of more trials than this before expanding it (default 10,000).")]
 
 
 def _store():
@@ -42,7 +43,7 @@ def _study_id(store, ref: str) -> int:
 
 
 def _config(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None,
-            workers: int | None, per_gpu: int | None):
+            workers: int | None, per_gpu: int | None, max_trials: str | None = None):
     """The StudyConfig of a spec file or a named study (--data etc. apply to named studies only)."""
     from qdcore.runs.study import StudyConfig
     from qdcore.studies.named import NAMED
@@ -55,10 +56,20 @@ def _config(what: str, quick: bool, data: str | None, categories: str | None, se
                           f"({', '.join(NAMED)})")
     values: dict[str, Any] = {"spec": what if named else str(Path(what).expanduser().resolve()), "quick": quick,
                               "seeds": seeds, "workers": workers, "per_gpu": per_gpu}
+    if max_trials is not None:
+        values["max_trials"] = _max_trials(max_trials)
     if named:
         values["data"] = data or ("demo" if quick else "cache")
         values["categories"] = categories
     return StudyConfig().replace(origin="option", **values)
+
+
+def _max_trials(text: str) -> int:
+    """--max-trials as the study option declares it (bounds and all)."""
+    from qdcore.runs.options import field_of, parse_text
+    from qdcore.runs.study import StudyConfig
+
+    return parse_text(field_of(StudyConfig, "max_trials"), text)
 
 
 def _fmt(v: Any, key: str = "") -> str:
@@ -148,6 +159,7 @@ def run_cmd(
     per_gpu: PerGpuOpt = None,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background; attach with qdtui or 'qd study status'.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
+    max_trials: MaxTrialsOpt = None,
     executor: ExecutorOpt = "local",
     address: AddressOpt = None,
     cpus_per_trial: TrialCpusOpt = 1.0,
@@ -158,7 +170,7 @@ def run_cmd(
     from qdcore.studies.runner import create_study
     from qdcore.studies.validate import validate
 
-    cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu)
+    cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu, max_trials)
     how = _executor(executor, address, cpus_per_trial, gpus_per_trial)  # bad executor options fail first
     s, notes = build_spec(cfg)
     for n in notes:
@@ -441,6 +453,7 @@ def estimate_cmd(
     gain: Annotated[float, typer.Option("--per-gpu-gain", min=1.0, max=64.0, help="With --per-gpu K: a device's throughput with K trials over one trial's (benchmarks/bench_per_gpu.py measures it; default 1: none assumed).")] = 1.0,
     images_per_second: Annotated[Optional[float], typer.Option("--images-per-second", min=1e-3, max=1e9, help="Project from this rate (measured elsewhere) instead of timing here.")] = None,
     steps: Annotated[int, typer.Option("--steps", min=2, max=1000, help="Training steps per timed epoch (one epoch of warm-up, then the best of three).")] = 4,
+    max_trials: MaxTrialsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Projected hours of a study: its work counted from the spec, images/s timed here (or given). Starts no run."""
@@ -451,6 +464,9 @@ def estimate_cmd(
         raise ConfigError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
     cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     s, notes, source = spec_to_estimate(spec, quick, data, cats, seeds)
+    if max_trials is not None:
+        s.max_trials = _max_trials(max_trials)
+    s.check_size()
     for n in notes:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
 

@@ -127,7 +127,7 @@ def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, see
     _, _, _, epoch = gan_files.load_gan(run_dir)
 
     def generate(name: str, n: int, s: int) -> np.ndarray:
-        return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, None, s)[0]
+        return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, None, s, limit=None)[0]
 
     train = mix(splits.train, generate, fraction, mode, seed, f"gan run {int(gan_run)} epoch {epoch}")
     return Splits(train, splits.val, splits.test)

@@ -381,6 +381,8 @@ class DataSelection:
                                        "before --per-class and --imbalance sample and never trained or validated "
                                        "on: the same whatever the seed, size or imbalance.", panel=DATA, min=1,
                                        max=10_000_000, metavar="N")
+    strict: bool = option(False, help="Refuse a stroke file (.ndjson/.bin) with any malformed line instead of "
+                          "skipping it; skipped lines are always counted and reported.", panel=DATA)
 
     def check_split(self, origin: str = "option") -> None:
         """val + test must leave training data."""
@@ -415,43 +417,13 @@ class RunConfig(DataSelection):
         return self
 
 
-MAX_FILE_BYTES = 1 << 20  # a config file is a few hundred bytes; anything near this is the wrong file
-
-
 def load_file(path: Any) -> dict[str, Any]:
     """Options from a TOML file (or JSON, by a .json suffix): top-level keys, or a [train] table."""
-    import json
-    import stat
-    from pathlib import Path
+    from qdcore.docfile import read_document
 
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
-    p = Path(path).expanduser()
-    is_json = p.suffix.lower() == ".json"
-    try:
-        st = p.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError(f"config file {str(p)!r} is not a regular file; give a .toml or .json file")
-        if st.st_size > MAX_FILE_BYTES:
-            raise ConfigError(f"config file {str(p)!r} is {st.st_size:,} bytes; a config is at most "
-                              f"{MAX_FILE_BYTES:,} bytes")
-        with open(p, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
-        doc = json.loads(raw) if is_json else tomllib.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file {str(p)!r} does not exist") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {str(p)!r}: {e.strerror or e}") from None
-    except RecursionError:
-        raise ConfigError(f"config file {str(p)!r} is nested too deeply") from None
-    except (tomllib.TOMLDecodeError, ValueError) as e:
-        raise ConfigError(f"config file {str(p)!r} is not valid {'JSON' if is_json else 'TOML'}: "
-                          f"{str(e).splitlines()[0] if str(e) else e}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"config file {str(p)!r} must hold an object of training options")
+    doc = read_document(path, "config file", hint="; give a .toml or .json file of training options")
+    p = str(path)
     table = doc.get("train", doc)
     if not isinstance(table, dict):
-        raise ConfigError(f"config file {str(p)!r}: [train] must be a table")
+        raise ConfigError(f"config file {p!r}: [train] must be a table")
     return {str(k).replace("-", "_"): v for k, v in table.items()}

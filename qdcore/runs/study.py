@@ -9,6 +9,7 @@ from typing import Any
 from qdcore.fmt import DASH
 from qdcore.studies.build import build_spec
 from qdcore.runs.context import RunContext
+from qdcore.studies.spec import MAX_TRIALS
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.runs.options import RunConfig, option
 
@@ -30,6 +31,8 @@ class StudyConfig(RunConfig):
                                  panel=PANEL, min=1, max=256, form="Workers", cli=False)
     per_gpu: int | None = option(None, help="Trials at once on each GPU; ignored without CUDA.", panel=PANEL,
                                  min=1, max=64, cli=False)
+    max_trials: int = option(MAX_TRIALS, help="Refuse a grid of more trials than this before expanding it.",
+                             panel=PANEL, min=1, max=1_000_000, cli=False)
 
 
 def default_name(cfg: StudyConfig) -> str:

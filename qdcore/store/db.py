@@ -26,6 +26,7 @@ from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
 DB_NAME = "qd.sqlite"
 # A run on another host counts as dead when it has not sent a heartbeat for this long.
 REMOTE_STALE_SECONDS = 30 * 60
+MAX_ID = 2**63 - 1  # SQLite INTEGER: ids and counts beyond this cannot be stored or matched
 _RUN_COLS = "id, name, kind, status, config, fingerprint, device, started, ended, summary, pid, host, heartbeat, parent"
 _ANSWER_COLS = "id, session, participant, item, drawing, truth, answer, choices, ms, skipped, t"
 
@@ -128,6 +129,9 @@ class Store(DrawnStore):
             yield
         except sqlite3.DatabaseError as e:
             raise self._translate(e) from None
+        except OverflowError:  # an id or count past SQLite's 64-bit integers: nothing can match it
+            raise StoreError(f"a number given is beyond the store's 64-bit integers (at most {MAX_ID:,}); "
+                             "see 'qd runs list' for the ids there are") from None
 
     def _translate(self, e: sqlite3.DatabaseError) -> StoreError:
         msg = str(e)
@@ -211,6 +215,8 @@ class Store(DrawnStore):
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id; StoreError if there is none."""
+        if not 0 < int(run_id) <= MAX_ID:
+            raise self._missing(run_id)
         rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (int(run_id),))
         if not rows:
             raise self._missing(run_id)
@@ -218,6 +224,8 @@ class Store(DrawnStore):
 
     def has_run(self, run_id: int) -> bool:
         """Whether a run with this id exists."""
+        if not 0 < int(run_id) <= MAX_ID:
+            return False
         return bool(self._read("SELECT 1 FROM runs WHERE id = ?", (int(run_id),)))
 
     def list_runs(self, kind: str | None = None, status: str | None = None,

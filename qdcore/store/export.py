@@ -7,8 +7,6 @@ so an interrupted export leaves no half-written run behind.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -84,13 +82,10 @@ def epoch_table(m: RunMetrics) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _csv_bytes(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n", restval="")
-    w.writeheader()
-    for r in rows:
-        # repr: the shortest text that reads back as the same float (wall times keep their milliseconds)
-        w.writerow({k: ("" if v is None else repr(v) if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue().encode("utf-8")
+    from qdcore.csvfile import csv_bytes
+
+    # precise: the shortest text that reads back as the same float (wall times keep their milliseconds)
+    return csv_bytes(rows, columns, precise=True)
 
 
 def _finite(o: Any) -> Any:
@@ -155,6 +150,16 @@ def _check_out(out: Path) -> None:
         raise ConfigError(f"cannot write into --out folder {str(out)!r} (permission denied); choose another folder")
 
 
+def _check_dest(dest: Path, folder: bool) -> None:
+    """An earlier export may be replaced; a symbolic link or something else in its place is refused."""
+    if dest.is_symlink():
+        raise ConfigError(f"{str(dest)!r} is a symbolic link; qd replaces only its own exports there: remove it "
+                          "or choose another --out")
+    if dest.exists() and dest.is_dir() != folder:
+        raise ConfigError(f"{str(dest)!r} is a {'file' if folder else 'folder'} qd did not write; remove it or "
+                          "choose another --out")
+
+
 def export_runs(store: "Store", run_ids: list[int], fmt: str, out: Path) -> list[Path]:
     """Write each run's metrics under `out`: `run-N-csv/` (steps.csv, epochs.csv, run.json), `run-N/` (TensorBoard
     event files; the folder names the run in TensorBoard) or `run-N.json`; returns the paths written. An existing
@@ -168,9 +173,11 @@ def export_runs(store: "Store", run_ids: list[int], fmt: str, out: Path) -> list
         _summary_writer()  # say what to install before anything is written
     out = Path(out).expanduser()
     _check_out(out)
+    dests = [out / {"json": f"{m.folder}.json", "csv": f"{m.folder}-csv", "tensorboard": m.folder}[fmt] for m in runs]
+    for dest in dests:  # all checked before anything is written
+        _check_dest(dest, fmt != "json")
     written = []
-    for m in runs:
-        dest = out / {"json": f"{m.folder}.json", "csv": f"{m.folder}-csv", "tensorboard": m.folder}[fmt]
+    for m, dest in zip(runs, dests):
         tmp = Path(tempfile.mkdtemp(prefix=f".{m.folder}.", suffix=".tmp", dir=out))
         try:
             if fmt == "json":

@@ -16,8 +16,11 @@ def build_spec(cfg: Any):
         raise ConfigError("a study needs a spec: a TOML file or a named study (see 'qd study named')")
     if cfg.spec.strip().lower() in NAMED and not Path(cfg.spec).exists():
         cats = [c.strip() for c in cfg.categories.split(",") if c.strip()] if cfg.categories else None
-        return named_spec(cfg.spec, quick=cfg.quick, data=cfg.data, categories=cats, seeds=cfg.seeds)
-    spec = load_spec(cfg.spec)
-    if cfg.seeds:
-        spec.seeds = list(range(cfg.seeds))
-    return spec, []
+        spec, notes = named_spec(cfg.spec, quick=cfg.quick, data=cfg.data, categories=cats, seeds=cfg.seeds)
+    else:
+        spec, notes = load_spec(cfg.spec), []
+        if cfg.seeds:
+            spec.seeds = list(range(cfg.seeds))
+    spec.max_trials = cfg.max_trials
+    spec.check_size()
+    return spec, notes

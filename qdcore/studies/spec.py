@@ -14,6 +14,11 @@ from qdcore.runs.kinds import DEFAULT_KIND
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
 SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_steps", "base", "axes", "variants",
              "paper", "then")
+# Bounds checked before anything is expanded, so a hostile spec is one line at once, not minutes or a MemoryError.
+MAX_SEEDS = 1000  # seeds = N repeats every trial N times
+MAX_SEED = 2**32 - 1  # the seed option's own bound
+MAX_AXIS = 1000  # values of one axis, variants, pool categories
+MAX_TRIALS = 10_000  # the default --max-trials: the product of axes, seeds and variants
 
 
 @dataclass
@@ -33,6 +38,7 @@ class StudySpec:
     min_steps: int | None = None  # each trial trains at least this many optimizer steps (epochs raised to reach it)
     then: list[dict[str, Any]] = field(default_factory=list)  # later stages using earlier runs (studies.stages)
     origin: str = "spec"
+    max_trials: int = MAX_TRIALS  # the grid is refused, before expansion, beyond this many trials
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (stored as the study run's config)."""
@@ -49,6 +55,9 @@ class StudySpec:
             if key not in SPEC_KEYS:
                 raise ConfigError(f"{origin}: unknown study key {key!r}{suggest(key, list(SPEC_KEYS))}; "
                                   f"a spec holds {', '.join(SPEC_KEYS)}")
+        for key in ("name", "description", "kind", "minority"):
+            if key in d and not isinstance(d[key], str):
+                raise ConfigError(f"{origin}: {key} = {_short(d[key])} must be a string")
         name = str(d.get("name") or Path(origin).stem or "study")
         base, axes, variants = d.get("base", {}), d.get("axes", {}), d.get("variants", [])
         if not isinstance(base, dict):
@@ -56,16 +65,17 @@ class StudySpec:
         if not isinstance(axes, dict) or not all(isinstance(v, list) and v for v in axes.values()):
             raise ConfigError(f"{origin}: [axes] must map each option to a non-empty list of values, "
                               "e.g. width = [4, 8]")
+        for k, v in axes.items():
+            if len(v) > MAX_AXIS:
+                raise ConfigError(f"{origin}: axis {k} has {len(v):,} values; an axis holds at most {MAX_AXIS:,}")
         if not isinstance(variants, list) or not all(isinstance(v, dict) for v in variants):
             raise ConfigError(f"{origin}: variants must be a list of tables ([[variants]] name = ...)")
+        if len(variants) > MAX_AXIS:
+            raise ConfigError(f"{origin}: {len(variants):,} variants; a study has at most {MAX_AXIS:,}")
         for i, v in enumerate(variants):
             if not isinstance(v.get("name"), str) or not v["name"]:
                 raise ConfigError(f"{origin}: variant {i + 1} needs a name")
-        seeds = d.get("seeds", [0])
-        if isinstance(seeds, int) and not isinstance(seeds, bool):
-            seeds = list(range(seeds))  # seeds = 3 means 0, 1, 2
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and s >= 0 for s in seeds):
-            raise ConfigError(f"{origin}: seeds={seeds!r} must be a count or a list of whole numbers >= 0")
+        seeds = _seeds(d.get("seeds", [0]), origin)
         claims = (d.get("paper") or {}).get("claims", []) if isinstance(d.get("paper"), dict) else []
         if not isinstance(claims, list):
             raise ConfigError(f"{origin}: paper.claims must be a list of tables ([[paper.claims]] kind = ...)")
@@ -82,12 +92,64 @@ class StudySpec:
         pool = d.get("pool")
         if isinstance(pool, str):
             pool = [c.strip() for c in pool.split(",") if c.strip()]
+        if pool is not None and (not isinstance(pool, list) or not all(isinstance(c, str) for c in pool)):
+            raise ConfigError(f"{origin}: pool = {_short(pool)} must be a list of category names, "
+                              'e.g. pool = ["cat", "dog"]')
+        if pool is not None and len(pool) > MAX_AXIS:
+            raise ConfigError(f"{origin}: pool has {len(pool):,} categories; at most {MAX_AXIS:,}")
+        paper = d.get("paper", {})
+        if not isinstance(paper, dict):
+            raise ConfigError(f"{origin}: paper = {_short(paper)} must be a table of the paper's figures")
         return cls(name=name, base={k.replace("-", "_"): v for k, v in base.items()},
                    axes={k.replace("-", "_"): v for k, v in axes.items()}, variants=[dict(v) for v in variants],
-                   seeds=list(seeds), pool=pool, minority=d.get("minority"), kind=str(d.get("kind", DEFAULT_KIND)),
-                   description=str(d.get("description", "")), paper=dict(d.get("paper", {})), min_steps=min_steps,
+                   seeds=seeds, pool=pool, minority=d.get("minority"), kind=str(d.get("kind", DEFAULT_KIND)),
+                   description=str(d.get("description", "")), paper=dict(paper), min_steps=min_steps,
                    then=then,
                    origin=origin)
+
+    def size(self) -> int:
+        """How many trials the grid and its later stages expand to (counted, not expanded)."""
+        total = 0
+        for axes, variants in [(self.axes, self.variants)] + [(s.get("axes") or {}, s.get("variants") or [])
+                                                               for s in self.then]:
+            n = len(self.seeds) * max(1, len(variants) if isinstance(variants, list) else 1)
+            for values in axes.values() if isinstance(axes, dict) else ():
+                n *= len(values) if isinstance(values, list) else 1
+            total += n
+        return total
+
+    def check_size(self) -> None:
+        """Refuse a grid of more than `max_trials` trials before it is expanded."""
+        n, max_trials = self.size(), self.max_trials
+        if n > max_trials:
+            parts = [f"{len(v):,} {k}" for k, v in self.axes.items()] + [f"{len(self.seeds):,} seeds"]
+            if self.variants:
+                parts.append(f"{len(self.variants):,} variants")
+            if self.then:
+                parts[-1] += f", and {len(self.then)} later stages"
+            raise ConfigError(f"{self.origin}: {n:,} trials ({' x '.join(parts)}), more than --max-trials "
+                              f"{max_trials:,}; shrink the grid or raise --max-trials")
+
+
+def _short(v: Any) -> str:
+    """A value for an error line, cut short."""
+    text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _seeds(seeds: Any, origin: str) -> list[int]:
+    """`seeds = 3` (0, 1, 2) or a list of seeds, bounded before any list is built."""
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise ConfigError(f"{origin}: seeds = {_short(seeds)}; give 1 to {MAX_SEEDS:,} seeds")
+        return list(range(seeds))  # seeds = 3 means 0, 1, 2
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                           and 0 <= s <= MAX_SEED for s in seeds):
+        raise ConfigError(f"{origin}: seeds = {_short(seeds)} must be a count or a list of whole numbers "
+                          f"0..{MAX_SEED}")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(f"{origin}: {len(seeds):,} seeds; give at most {MAX_SEEDS:,}")
+    return list(seeds)
 
 
 @dataclass(frozen=True)
@@ -102,25 +164,10 @@ class Trial:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read a study spec from a TOML (or .json) file; one-line errors naming the file."""
-    import json
+    from qdcore.docfile import read_document
 
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
     p = Path(path).expanduser()
-    try:
-        with open(p, "rb") as f:
-            doc = json.load(f) if p.suffix.lower() == ".json" else tomllib.load(f)
-    except FileNotFoundError:
-        raise ConfigError(f"study spec {str(p)!r} does not exist; give a TOML file or a named study "
-                          "(see 'qd study named')") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read study spec {str(p)!r}: {e.strerror or e}") from None
-    except ValueError as e:  # TOMLDecodeError and JSONDecodeError are ValueErrors
-        raise ConfigError(f"study spec {str(p)!r} is not valid TOML/JSON: {e}") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"study spec {str(p)!r} must hold a table")
+    doc = read_document(p, "study spec", hint="; give a TOML file or a named study (see 'qd study named')")
     return StudySpec.from_dict(doc, origin=str(p))
 
 
@@ -130,7 +177,9 @@ def _ordered_axes(spec: StudySpec) -> list[str]:
 
 
 def expand(spec: StudySpec) -> list[Trial]:
-    """The grid in run order: selection axes, then seeds, then the other axes, then variants."""
+    """The grid in run order: selection axes, then seeds, then the other axes, then variants (refused beyond
+    spec.max_trials before any trial is made)."""
+    spec.check_size()
     names = _ordered_axes(spec)
     sel = [k for k in names if k in SELECTION_KEYS]
     rest = [k for k in names if k not in SELECTION_KEYS]

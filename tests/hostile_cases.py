@@ -1,0 +1,114 @@
+"""Hostile study specs, option values and files: the cases tests/test_bounds.py asserts and drill_faults.py counts.
+
+Each case is (name, argv); it *holds* when `qd argv` (in-process) exits 2 with one `qd: error:` line, no
+traceback, within a second of CPU time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+BIG_ID = str(2**70)  # 1180591620717411303424: past SQLite's 64-bit integers
+CPU_SECONDS = 1.0
+
+
+def _toml_grid(axes: dict[str, list]) -> str:
+    return '[base]\ndata = "demo"\n[axes]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in axes.items())
+
+
+def spec_files(folder: Path) -> dict[str, Path]:
+    """name -> a hostile spec file written under `folder` (a FIFO and /dev/zero among them)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ten = list(range(1, 11))
+    texts = {
+        "seeds = 10^9": "seeds = 1000000000\n" + _toml_grid({"width": [2]}),
+        "axis of 100,000 values": _toml_grid({"width": [2] * 100_000}),
+        "10^10-trial product": _toml_grid({k: ten for k in ("width", "epochs", "lr", "seed", "per_class", "val",
+                                                          "batch_size", "kernel", "dropout", "test")}),
+        "pool = 5": "pool = 5\n" + _toml_grid({"categories": [2]}),
+        "paper = 'x'": 'paper = "x"\n' + _toml_grid({"width": [2]}),
+        "seeds of a huge number": "seeds = [99999999999999999999]\n" + _toml_grid({"width": [2]}),
+        "name as a table": "name = {a = 1}\n" + _toml_grid({"width": [2]}),
+        "deeply nested TOML": "x = " + "[" * 5000 + "]" * 5000 + "\n",
+    }
+    out = {}
+    for name, text in texts.items():
+        p = folder / f"spec{len(out)}.toml"
+        p.write_text(text)
+        out[name] = p
+    deep = folder / "deep.json"
+    deep.write_text('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    out["deeply nested JSON"] = deep
+    shallow_deep = folder / "deep50.json"
+    shallow_deep.write_text('{"base": ' + '{"a": ' * 50 + "1" + "}" * 50 + "}")
+    out["nested 50 tables"] = shallow_deep
+    fifo = folder / "fifo.toml"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    out["a FIFO"] = fifo
+    out["/dev/zero"] = Path("/dev/zero")
+    big = folder / "big.toml"
+    big.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+    out["a 2 MB spec"] = big
+    return out
+
+
+def spec_cases(folder: Path) -> list[tuple[str, list[str]]]:
+    """`qd study run SPEC --dry-run` and `qd study estimate SPEC` for each hostile spec."""
+    cases = []
+    for name, path in spec_files(folder).items():
+        cases.append((f"study run: {name}", ["study", "run", str(path), "--dry-run"]))
+        cases.append((f"study estimate: {name}", ["study", "estimate", str(path), "--images-per-second", "1000"]))
+    cases.append(("study run --max-trials 0", ["study", "run", str(spec_files(folder)["pool = 5"]), "--max-trials",
+                                                "0"]))
+    return cases
+
+
+def option_cases(folder: Path, gan_run: str, run: str) -> list[tuple[str, list[str]]]:
+    """Out-of-range values of plain command options and run ids past 2^63, each a one-line error."""
+    folder.mkdir(parents=True, exist_ok=True)
+    npy = folder / "x.npy"
+    link_home = folder / "export"
+    link_home.mkdir(exist_ok=True)
+    victim = folder / "victim"
+    victim.mkdir(exist_ok=True)
+    (victim / "keep.txt").write_text("keep")
+    link = link_home / f"run-{run}-csv"
+    if not link.is_symlink():
+        link.symlink_to(victim)
+    cases = [
+        ("gan sample --n 10^8", ["gan", "sample", gan_run, "--n", "100000000", "--out", str(npy)]),
+        ("gan sample --seed 10^23", ["gan", "sample", gan_run, "--seed", "99999999999999999999999", "--out", str(npy)]),
+        ("gan sample --epoch 10^23", ["gan", "sample", gan_run, "--epoch", "99999999999999999999999", "--out",
+                                      str(npy)]),
+        ("gan gif --scale 100000", ["gan", "gif", gan_run, "--scale", "100000", "--out", str(folder / "x.gif")]),
+        ("gan gif --ms 10^20", ["gan", "gif", gan_run, "--ms", "99999999999999999999", "--out", str(folder / "x.gif")]),
+        ("runs export into a symlinked run-N-csv", ["runs", "export", run, "--out", str(link_home)]),
+    ]
+    for args in (["runs", "show", BIG_ID], ["runs", "export", BIG_ID, "--out", str(folder / "e")], ["eval", BIG_ID],
+                 ["analyze", BIG_ID], ["predict", BIG_ID, str(npy)], ["gan", "sample", BIG_ID, "--out", str(npy)],
+                 ["gan", "gif", BIG_ID, "--out", str(folder / "x.gif")], ["gan", "quality", BIG_ID],
+                 ["study", "status", BIG_ID], ["study", "show", BIG_ID], ["study", "resume", BIG_ID],
+                 ["train", "--resume", BIG_ID], ["data", "export-drawn", "--run", BIG_ID, "--out",
+                                                  str(folder / "d.ndjson")],
+                 ["data", "drawn-report", "--run", BIG_ID], ["quiz", "report", "--run", BIG_ID]):
+        cases.append((f"run id 2^70: {' '.join(args[:2])}", args))
+    return cases
+
+
+def judge(invoke: Callable[..., object], args: list[str]) -> tuple[bool, str]:
+    """(held, what happened) for one case: exit 2, one `qd: error:` line, no traceback, under a CPU second."""
+    t0 = time.process_time()
+    r = invoke(*args)
+    cpu = time.process_time() - t0
+    out = getattr(r, "output", "")
+    errors = [ln for ln in out.splitlines() if ln.startswith("qd: error:")]
+    exc = getattr(r, "exception", None)
+    crashed = exc is not None and not isinstance(exc, SystemExit)
+    held = r.exit_code == 2 and len(errors) == 1 and "Traceback" not in out and not crashed and cpu < CPU_SECONDS
+    detail = (errors[0] if errors else f"exit {r.exit_code}: {out.strip()[-200:]!r} {exc!r}")
+    return held, f"{detail} ({cpu:.2f} s CPU)"
