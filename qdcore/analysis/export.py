@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -12,23 +11,12 @@ import numpy as np
 from qdcore.paths import atomic_write_bytes
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> Path:
-    """Write dict rows as CSV atomically (header from `fields` or the first row)."""
+    """Write dict rows as CSV atomically (header from `fields` or the first row), formula-like text neutralised."""
+    from qdcore.csvfile import csv_bytes
+
     fields = list(fields or (rows[0].keys() if rows else []))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _cell(v) for k, v in r.items()})
-    atomic_write_bytes(Path(path), buf.getvalue().encode("utf-8"))
+    atomic_write_bytes(Path(path), csv_bytes(rows, fields))
     return Path(path)
-
-
-def _cell(v: Any) -> Any:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (list, tuple, np.ndarray)):
-        return " ".join(str(int(x)) if isinstance(x, (int, np.integer)) else str(x) for x in v)
-    return v
 
 
 def _save_png(img, path: Path) -> Path:

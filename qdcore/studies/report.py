@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from pathlib import Path
@@ -15,6 +14,7 @@ from qdcore.studies.view import default_metric, plot_axes, series, x_axis
 
 
 def _cell(v: Any) -> str:
+    """A Markdown table cell."""
     if v is None:
         return ""
     if isinstance(v, float):
@@ -23,16 +23,10 @@ def _cell(v: Any) -> str:
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV (columns in first-seen order)."""
-    cols: list[str] = []
-    for r in rows:
-        cols += [k for k in r if k not in cols]
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(cols)
-    for r in rows:
-        w.writerow([_cell(r.get(c)) for c in cols])
-    return buf.getvalue()
+    """Rows as CSV (columns in first-seen order), formula-like text neutralised."""
+    from qdcore.csvfile import csv_bytes
+
+    return csv_bytes(rows).decode("utf-8")
 
 
 def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: Path) -> None:
