@@ -169,7 +169,7 @@ def test_malformed_lines_are_reported_the_same_way_in_every_command(run_home, tm
     assert bad_line != good[1]
     (folder / "apple.ndjson").write_bytes(b"\n".join([good[0], bad_line, *good[2:]]) + b"\n")
     (folder / "zebra.ndjson").write_bytes(b"\n".join(good) + b"\n")
-    note = "apple.ndjson: skipped 1 malformed lines (line 2: stroke 0 holds values that are not finite numbers)"
+    note = "apple.ndjson: line 2: stroke 0 holds values that are not finite numbers"
     for args in (["data", "info", "--data", str(folder)], ["data", "show", "apple", "--data", str(folder)],
                  ["data", "export", "--data", str(folder), "--out", str(tmp_path / "x.npy")],
                  ["predict", "last", str(folder / "apple.ndjson")],
@@ -177,6 +177,7 @@ def test_malformed_lines_are_reported_the_same_way_in_every_command(run_home, tm
         result = invoke(*args)
         notes = [ln for ln in result.output.splitlines() if ln.startswith("note:")]
         assert result.exit_code == 0 and len(notes) == 1 and notes[0].endswith(note), (args, result.output)
+        assert notes[0].startswith(f"note: skipped 1 of {len(good)} lines in "), notes[0]
 
 
 @pytest.mark.parametrize("how", ["fewer class names", "labels out of range", "objects", "not a zip"])

@@ -37,7 +37,7 @@ def class_head_scores(d, test, device) -> dict[str, float]:
 
 def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
                      per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
-                     device: str | None = "auto", batch_size: int = 1024):
+                     device: str | None = "auto", batch_size: int = 1024, strict: bool = False):
     """An AC-GAN run's discriminator class head on the run's test split (or other data) as a RunEvaluation."""
     from qdcore.predictions import Predictions
     from qdcore.train import gan_files
@@ -67,7 +67,7 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
         where = f"test split of GAN run {rec.id} ({cfg.data}), discriminator of epoch {epoch}"
         labels = np.asarray(ds.labels, np.int64)
     else:
-        ds = select_for_model(data, categories, per_class, seed, imbalance, classes)
+        ds = select_for_model(data, categories, per_class, seed, imbalance, classes, strict)
         labels = labels_for(ds, classes, where=str(data))
         where = f"{ds.origin or data} ({len(ds.classes)} of the discriminator's {len(classes)} classes)"
     probs = discriminator_probs(d, ds.images, rt.device, batch_size)
@@ -77,4 +77,4 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
     if data is None:
         path = run_dir / PREDICTIONS_FILE
         preds.save(path)
-    return RunEvaluation(rec.id, preds, where, bool(ds.synthetic), list(ds.classes), path)
+    return RunEvaluation(rec.id, preds, where, bool(ds.synthetic), list(ds.classes), path, list(ds.notes))

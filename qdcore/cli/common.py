@@ -67,13 +67,23 @@ ImbalanceOpt = Annotated[Optional[str], typer.Option("--imbalance", help="Class 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+def _declared_help(name: str) -> str:
+    from qdcore.runs.options import DataSelection, field_of
+
+    return field_of(DataSelection, name).opt.help
+
+
+# The run option `strict` (declared once in DataSelection) for the commands that read --data without a run config.
+StrictOpt = Annotated[bool, typer.Option("--strict", help=_declared_help("strict"))]
+
+
 def load_selection(data: str, categories: str | None, per_class: int | None, seed: int,
-                   imbalance: str | None = None):
+                   imbalance: str | None = None, strict: bool = False):
     """Open --data and select drawings as a DrawingSet."""
     from qdcore.data.drawingset import select
     from qdcore.data.opener import open_source
 
-    return select(open_source(data), categories, per_class, seed, imbalance)
+    return select(open_source(data, strict=strict), categories, per_class, seed, imbalance)
 
 
 def print_json(obj: Any) -> None:

@@ -8,9 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
+from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
-from qdcore.fmt import size
+from qdcore.fmt import literal, size
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
@@ -199,13 +199,14 @@ def download_cmd(
 # ---------------------------------------------------------------- info
 
 @app.command("info")
-def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, json_: JsonOpt = False) -> None:
+def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, strict: StrictOpt = False,
+         json_: JsonOpt = False) -> None:
     """Per category of a source: drawings, file size, file; and Google's full count."""
     from qdcore.data.categories import official_files, parse_categories
     from qdcore.data.opener import open_source
     from qdcore.errors import DataError
 
-    src = open_source(data, cache=cache)
+    src = open_source(data, cache=cache, strict=strict)
     available = src.categories()
     chosen = parse_categories(categories, allowed=available) if categories else available
     if categories and not chosen:
@@ -298,6 +299,7 @@ def show(
     seed: SeedOpt = 0,
     cols: Annotated[Optional[int], typer.Option("--cols", help="Drawings per line (default: as many as fit).")] = None,
     cache: CacheOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """A grid of drawings in half-block characters, with row numbers."""
     import numpy as np
@@ -313,7 +315,7 @@ def show(
         raise ConfigError(f"--n is {n}; show at most 10000 drawings at a time")
     if cols is not None and not 1 <= cols <= 100:
         raise ConfigError(f"--cols is {cols}; give 1 to 100 drawings per line")
-    src = open_source(data, cache=cache)
+    src = open_source(data, cache=cache, strict=strict)
     try:
         cat = check_category(category, src.categories())
     except DataError:
@@ -343,7 +345,7 @@ def show(
     width = out.width if out.is_terminal else max(out.width, 120)
     per_line = cols or max(1, (width + 2) // 30)
     header = f"{cat}: {len(rows)} of {total:,} drawings from {src.describe()}"
-    out.print(header, style="bold", markup=False, soft_wrap=True)
+    out.print(literal(header), style="bold", markup=False, soft_wrap=True)  # a name's newline is shown as \\n, not a new line
     for line in render_grid(images, [f"#{int(r)}" for r in rows], per_line, color):
         out.print(line, no_wrap=True, overflow="ignore", crop=False, soft_wrap=True)
     if not src.synthetic:
@@ -355,11 +357,11 @@ def show(
 @app.command("quality")
 def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class: PerClassOpt = None, seed: SeedOpt = 0,
             examples: Annotated[int, typer.Option("--examples", help="How many flagged drawings to list per kind.")] = 5,
-            json_: JsonOpt = False) -> None:
+            strict: StrictOpt = False, json_: JsonOpt = False) -> None:
     """Blank and near-blank drawings and exact duplicates in a selection."""
     from qdcore.data.quality import quality_report
 
-    ds = load_selection(data, categories, per_class, seed)
+    ds = load_selection(data, categories, per_class, seed, strict=strict)
     _notes(ds.notes)
     rep = quality_report(ds)
     if json_:
@@ -406,6 +408,7 @@ def export(
     per_class: PerClassOpt = None,
     seed: SeedOpt = 0,
     imbalance: ImbalanceOpt = None,
+    strict: StrictOpt = False,
 ) -> None:
     """Write the selected drawings as one Google-format .npy (strokes rasterised; source order without --per-class)."""
     import numpy as np
@@ -415,7 +418,7 @@ def export(
 
     if out.suffix.lower() != ".npy":
         raise ConfigError(f"--out {str(out)!r} must end in .npy")
-    ds = load_selection(data, categories, per_class, seed, imbalance)
+    ds = load_selection(data, categories, per_class, seed, imbalance, strict)
     _notes(ds.notes)
     arr = np.ascontiguousarray(ds.images.reshape(len(ds), 784), dtype=np.uint8)
     try:
@@ -426,10 +429,10 @@ def export(
         raise DataError(f"cannot write {out}: {e.strerror or e}; choose another --out") from None
     counts = ds.counts()
     tag = " synthetic demo" if ds.synthetic else ""
-    console.print(f"wrote {len(ds):,}{tag} drawings to {out} (uint8 {arr.shape}, Google's numpy bitmap format)",
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(literal(f"wrote {len(ds):,}{tag} drawings to {out} (uint8 {arr.shape}, Google's numpy bitmap "
+                          "format)"), markup=False, highlight=False, soft_wrap=True)
     if len(ds.classes) > 1:
-        console.print("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts)),
+        console.print(literal("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts))),
                       markup=False, highlight=False, soft_wrap=True)
 
 
@@ -446,8 +449,12 @@ def export_drawn(
     from qdcore.draw.export import export_drawn as write
     from qdcore.store import Store
 
+    skipped: list[int] = []
     with Store() as store:
-        n = write(store, out, simplified=simplified, run_id=run, participant=name)
+        n = write(store, out, simplified=simplified, run_id=run, participant=name, skipped=skipped)
+    if skipped:
+        ids = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
+        print_notes([f"skipped {len(skipped):,} stored drawings whose strokes are not valid (ids {ids})"])
     what = "simplified" if simplified else "raw"
     console.print(f"wrote {n:,} drawings to {out} (Google's {what} ndjson)", markup=False, highlight=False,
                   soft_wrap=True)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, console,
-                               err_console, lit, print_json)
+from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
+                               err_console, lit, print_notes, print_json)
 from qdcore.errors import ConfigError
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 
@@ -192,6 +192,7 @@ def eval_cmd(
     seed: SeedOpt = 0,
     imbalance: ImbalanceOpt = None,
     device: DeviceOpt = None,
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
@@ -205,8 +206,10 @@ def eval_cmd(
     if data is None and (categories or per_class or imbalance):
         raise ConfigError("--categories/--per-class/--imbalance choose drawings of --data; without --data "
                           "the run's own test split is used")
-    result = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
-                      imbalance=imbalance, device=device).metrics()
+    ev = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
+                  imbalance=imbalance, device=device, strict=strict)
+    print_notes(ev.notes)  # the same skipped-lines note every reader gives, on stderr
+    result = ev.metrics()
     if json_out:
         print_json(result)
         return
@@ -264,6 +267,7 @@ def predict_cmd(
     top: Annotated[int, typer.Option("--top", help="How many classes to list per drawing.")] = 5,
     limit: Annotated[int, typer.Option("--limit", help="Drawings to show in the table (JSON lists all).")] = 20,
     device: DeviceOpt = None,
+    strict: StrictOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Classify drawings from a file with a trained run's model."""
@@ -282,10 +286,9 @@ def predict_cmd(
 
     run_id = run_ref(store, run, evaluable_kinds())
     predict, classes = predictor_of(store, run_id, device)
-    from qdcore.cli.common import print_notes
 
     notes: list[str] = []
-    images, prov, hint = read_drawing_file(Path(file).expanduser(), notes=notes)
+    images, prov, hint = read_drawing_file(Path(file).expanduser(), notes=notes, strict=strict)
     print_notes(notes)  # the same bad-lines note data info, show, export and train give
     probs = predict(images)
     k = min(top, len(classes))

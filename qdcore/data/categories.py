@@ -65,10 +65,18 @@ def suggest(name: str, choices: list[str]) -> str:
 def check_category(name: str, allowed: list[str] | None = None) -> str:
     """Return the canonical category name or raise DataError with suggestions."""
     allowed = allowed if allowed is not None else official_categories()
+    from qdcore.fmt import literal, text_path
+
     lookup = {c.lower(): c for c in allowed}
     key = name.strip().lower().replace("_", " ")
     if key in lookup:
         return lookup[key]
+    # A name as it is listed (control characters and non-UTF-8 bytes spelled out: 'two\nlines', '\xffbad'),
+    # or typed with those raw bytes: the same category.
+    shown = {literal(c).lower(): c for c in allowed}
+    for typed in (name.strip(), text_path(name.strip())):
+        if literal(typed).lower() in shown:
+            return shown[literal(typed).lower()]
     official = {c.lower(): c for c in official_categories()}
     if allowed is not None and key in official:
         shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")

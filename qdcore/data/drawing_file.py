@@ -9,10 +9,11 @@ import numpy as np
 from qdcore.errors import DataError
 
 
-def read_drawing_file(path: Path, notes: list[str] | None = None) -> tuple[np.ndarray, list[str], str]:
+def read_drawing_file(path: Path, notes: list[str] | None = None,
+                      strict: bool = False) -> tuple[np.ndarray, list[str], str]:
     """(uint8 (N, 28, 28), provenance per drawing, the file's stem as a category hint) of a .npy or stroke file.
 
-    A stroke file's malformed lines are skipped and described by one note appended to `notes`.
+    A stroke file's malformed lines are skipped and described by one note appended to `notes` (strict: refused).
     """
     suffix = path.suffix.lower()
     if not path.exists():
@@ -48,11 +49,11 @@ def read_drawing_file(path: Path, notes: list[str] | None = None) -> tuple[np.nd
         images = np.ascontiguousarray(arr)
         return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
     if suffix in (".ndjson", ".bin"):
-        from qdcore.data.strokes import bad_lines_note, read_drawings_file
+        from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file
 
         bad: list[tuple[int, str]] = []
-        images, prov = read_drawings_file(path, bad=bad)
+        images, prov = read_drawings_file(path, bad=bad, strict=strict)
         if bad and notes is not None:
-            notes.append(bad_lines_note(path, bad))
+            notes.append(bad_lines_note(path, bad, index_file(path).lines))
         return images, [Path(p).name for p in prov], path.stem
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")

@@ -11,8 +11,10 @@ from qdcore.data.sources import Source
 from qdcore.errors import DataError
 
 
-def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = None) -> Source:
-    """Open `demo`, `cache` (the download cache) or a path (folder or single file)."""
+def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = None, strict: bool = False) -> Source:
+    """Open `demo`, `cache` (the download cache) or a path (folder or single file).
+
+    strict: a stroke file with malformed lines is refused (DataError) instead of read without them."""
     spec = "demo" if spec in (None, "") else spec
     if str(spec) == "demo":
         from qdcore.data.demo import DemoSource
@@ -31,10 +33,10 @@ def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = 
         from qdcore.paths import regular_file
 
         regular_file(path, "a drawing file or a folder of them")  # /dev/zero, a FIFO: refused, not read
-    return _open_path(path)
+    return _open_path(path, strict)
 
 
-def _open_path(path: Path) -> Source:
+def _open_path(path: Path, strict: bool = False) -> Source:
     from qdcore.data import local
 
     try:
@@ -47,7 +49,7 @@ def _open_path(path: Path) -> Source:
     if ".ndjson" in suffixes:
         from qdcore.data.strokes import NdjsonSource
 
-        return NdjsonSource(path)
+        return NdjsonSource(path, strict=strict)
     if ".bin" in suffixes:
         return local.open_bin(path)
     raise DataError(f"no .npy, .bin or .ndjson drawings in {str(path)!r}; point --data at a folder of Quick, Draw! files")

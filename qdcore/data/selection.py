@@ -19,13 +19,14 @@ class Selection(Protocol):
     val: float
     test: float
     balanced_test: int | None
+    strict: bool
 
 
 def select_splits(sel: Selection, mapped: bool = False) -> Splits:
     """Read and split a selection; with a balanced test set, the test split is its N drawings per class.
 
     mapped: drawings stay in their memory-mapped files (MappedImages) where the source maps them."""
-    source = open_source(sel.data)
+    source = open_source(sel.data, strict=sel.strict)
     n_test = sel.balanced_test
     ds = select(source, sel.categories, sel.per_class, sel.seed, sel.imbalance, hold_out=n_test, mapped=mapped)
     if not n_test:
@@ -42,7 +43,7 @@ def check_selection(sel: Selection, min_categories: int = 1) -> list[str]:
     from qdcore.errors import DataError
     from qdcore.fmt import plural
 
-    source = open_source(sel.data)
+    source = open_source(sel.data, strict=sel.strict)
     chosen = check_sizes(source, sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
     if len(chosen) < min_categories:
         held = ", ".join(repr(c) for c in chosen)
@@ -60,7 +61,7 @@ def load_splits(sel: Selection, synthetic: bool = True, mapped: bool = False) ->
 
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
     splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
-                     sel.balanced_test, mapped), lambda: select_splits(sel, mapped))
+                     sel.balanced_test, sel.strict, mapped), lambda: select_splits(sel, mapped))
     gan_run = getattr(sel, "synthetic", None)
     if synthetic and gan_run is not None:
         from qdcore.data.synthetic_mix import with_synthetic

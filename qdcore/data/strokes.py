@@ -3,7 +3,10 @@
 Files are indexed once (line or record offsets, cached per file) so counting drawings
 never parses every line; reading parses only the rows asked for. Raw drawings go
 through Google's simplification first, then everything through the rasteriser.
-Malformed lines are skipped and remembered with their line numbers.
+Files of any size are read through a memory map in bounded chunks; a drawing is
+bounded too (MAX_LINE_BYTES, MAX_STROKES, MAX_POINTS), so one hostile line costs
+milliseconds. Malformed lines are skipped, counted and remembered with their line
+numbers; every command reports them with `bad_lines_note` (or refuses the file: strict).
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ PREFIXES = ("full_simplified_", "full_raw_", "full_binary_", "full-simplified-",
 # check ('{' ... '}') in numpy, and a line that still fails to parse on reading is drawn blank
 # and recorded.
 FULL_CHECK_BYTES = 8 << 20
+CHUNK_BYTES = 64 << 20  # newline scans and word counts walk a file in chunks of this size
+# One drawing's bounds: Google's raw files peak at 55 strokes, 1,174 points and 37 KB a line.
+MAX_LINE_BYTES = 2 << 20
+MAX_STROKES = 1_000
+MAX_POINTS = 100_000
 
 _HEAD = struct.Struct("<Q2sBIH")  # key_id, countrycode, recognized, timestamp, n_strokes
 _U16 = struct.Struct("<H")
@@ -75,14 +83,22 @@ def parse_drawing(obj: object) -> Drawing:
     raw_strokes = obj["drawing"]
     if not isinstance(raw_strokes, list):
         raise ValueError("'drawing' is not a list of strokes")
+    if "word" in obj and not isinstance(obj["word"], str):
+        raise ValueError("'word' is not a string")
+    if len(raw_strokes) > MAX_STROKES:
+        raise ValueError(f"{len(raw_strokes):,} strokes; a drawing has at most {MAX_STROKES:,}")
     strokes: list[tuple[list, list]] = []
     times: list[list] = []
     timed = False
     lo, hi = math.inf, -math.inf
+    points = 0
     for k, s in enumerate(raw_strokes):
         if not isinstance(s, list) or len(s) not in (2, 3) or not all(isinstance(a, list) for a in s):
             raise ValueError(f"stroke {k} is not [[x...], [y...]] or [[x...], [y...], [t...]]")
         xs, ys = s[0], s[1]
+        points += len(xs)
+        if points > MAX_POINTS:
+            raise ValueError(f"more than {MAX_POINTS:,} points; a drawing has at most {MAX_POINTS:,}")
         if len(xs) != len(ys) or (len(s) == 3 and len(s[2]) != len(xs)):
             raise ValueError(f"stroke {k} has {len(xs)} x values but {len(ys)} y values"
                              + (f" and {len(s[2])} times" if len(s) == 3 else ""))
@@ -118,6 +134,9 @@ def _plain_numbers(*seqs: list) -> bool:
 
 def parse_line(line: bytes | str) -> Drawing:
     """A Drawing from one ndjson line; ValueError saying what is wrong."""
+    # Each stroke opens 3 or 4 lists: far more brackets than MAX_STROKES allow is refused before parsing.
+    if (line.count(b"[") if isinstance(line, bytes) else line.count("[")) > 4 * MAX_STROKES + 64:
+        raise ValueError(f"more than {MAX_STROKES:,} strokes; a drawing has at most {MAX_STROKES:,}")
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError) as e:
@@ -140,7 +159,7 @@ def _cheap_check(line: bytes) -> str | None:
 def _line_spans(buf: memoryview | bytes | mmap.mmap, size: int) -> np.ndarray:
     """(start, end) byte offsets of line i + 1, newline excluded; newlines found in chunks to bound memory."""
     ends = []
-    step = 64 << 20
+    step = CHUNK_BYTES
     for off in range(0, size, step):
         chunk = np.frombuffer(buf[off:off + step], dtype=np.uint8)
         ends.append(np.flatnonzero(chunk == 10) + off)
@@ -153,6 +172,15 @@ def _line_spans(buf: memoryview | bytes | mmap.mmap, size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- Google's binary format
+
+
+def _count(buf, size: int, pattern: bytes) -> int:
+    """Occurrences of `pattern` in a buffer of any size, counted chunk by chunk (a match across a boundary once)."""
+    n, step, tail = 0, CHUNK_BYTES, len(pattern) - 1
+    for off in range(0, size, step):
+        # A match starting in this chunk may end up to len - 1 bytes into the next one.
+        n += bytes(buf[off:min(size, off + step + tail)]).count(pattern)
+    return n
 
 
 def _record_head(buf, off: int, size: int) -> tuple:
@@ -190,18 +218,29 @@ def _parse_record(buf, off: int, size: int) -> tuple[Drawing, int]:
 
 def _skip_record(buf, off: int, size: int) -> int:
     """Offset after the record at `off`, checking only its structure (fast index scan)."""
+    return _scan_record(buf, off, size)[0]
+
+
+def _scan_record(buf, off: int, size: int) -> tuple[int, str | None]:
+    """(offset after the record at `off`, why it is over a drawing's bounds or None); ValueError if malformed."""
     n_strokes = _record_head(buf, off, size)[4]
     off += _HEAD.size
+    points = 0
     for k in range(n_strokes):
         if off + 2 > size:
             raise ValueError(f"truncated in stroke {k}")
         (n,) = _U16.unpack_from(buf, off)
         if n == 0:
             raise ValueError(f"stroke {k} has no points")
+        points += n
         off += 2 + 2 * n
         if off > size:
             raise ValueError(f"truncated in stroke {k}")
-    return off
+    if n_strokes > MAX_STROKES:
+        return off, f"{n_strokes:,} strokes; a drawing has at most {MAX_STROKES:,}"
+    if points > MAX_POINTS:
+        return off, f"{points:,} points; a drawing has at most {MAX_POINTS:,}"
+    return off, None
 
 
 def _epoch(ts: str | int | None) -> int:
@@ -286,6 +325,7 @@ class FileIndex:
     spans: np.ndarray  # int64 (n, 2): byte start and end of each good-looking line / record
     linenos: np.ndarray  # int64 (n,): 1-based line (ndjson) or record (binary) number
     bad: list[tuple[int, str]] = field(default_factory=list)
+    lines: int = 0  # non-blank lines (records) in the file, good and bad: the "of N" of the skipped note
 
     def __len__(self) -> int:
         return int(self.spans.shape[0])
@@ -309,7 +349,14 @@ def _sniff_kind(path: Path) -> str:
         return KIND_BINARY
     try:
         with open(path, "rb") as f:
-            for _, line in zip(range(20), f):
+            for _ in range(20):
+                line = f.readline(MAX_LINE_BYTES + 1)  # bounded: a file of one endless line is not read whole
+                if not line:
+                    break
+                if len(line) > MAX_LINE_BYTES:
+                    while line and not line.endswith(b"\n"):
+                        line = f.readline(MAX_LINE_BYTES)
+                    continue
                 try:
                     d = parse_line(line.strip())
                 except ValueError:
@@ -343,10 +390,11 @@ def index_file(path: str | os.PathLike) -> FileIndex:
     finally:
         if isinstance(buf, mmap.mmap):
             buf.close()
+    idx.lines = len(idx) + len(idx.bad)
     if len(idx) == 0:
         what = "records" if kind == KIND_BINARY else "lines"
         if idx.bad:
-            raise DataError(f"{path}: all {len(idx.bad)} {what} are malformed ({_summary(idx.bad, 3)}); "
+            raise DataError(f"{path}: all {len(idx.bad):,} {what} are malformed ({_summary(idx.bad, 3)}); "
                             "it is not a Quick, Draw! stroke file or it is corrupt")
         raise DataError(f"{path} holds no drawings; remove it or point --data elsewhere")
     _INDEX_CACHE[key] = idx
@@ -361,6 +409,9 @@ def _index_ndjson(path: Path, buf, size: int, kind: str) -> FileIndex:
         return _index_ndjson_fast(path, buf, spans, kind)
     good, linenos, bad = [], [], []
     for i, (a, b) in enumerate(spans.tolist()):
+        if b - a > MAX_LINE_BYTES:
+            bad.append((i + 1, _long_line(b - a)))
+            continue
         line = bytes(buf[a:b]).strip()
         if not line:
             continue  # blank lines are not drawings, nor errors
@@ -387,28 +438,39 @@ def _index_ndjson_fast(path: Path, buf, spans: np.ndarray, kind: str) -> FileInd
     blank = b <= a
     first = np.where(blank, 0, data[np.minimum(a, data.size - 1)])
     last = np.where(blank, 0, data[np.maximum(b - 1, 0)])
-    good = ~blank & (first == ord("{")) & (last == ord("}"))
+    shaped = (first == ord("{")) & (last == ord("}"))
+    short = (b - a) <= MAX_LINE_BYTES
+    good = ~blank & shaped & short
     bad_at = np.flatnonzero(~blank & ~good)
-    bad = [(int(i) + 1, "not a JSON object" if first[i] != ord("{") else "truncated (no closing brace)")
-           for i in bad_at]
+    bad = [(int(i) + 1, _long_line(int(b[i] - a[i])) if not short[i] else
+            "not a JSON object" if first[i] != ord("{") else "truncated (no closing brace)") for i in bad_at]
     keep = np.flatnonzero(good)
     return FileIndex(path, kind, np.stack([a[keep], b[keep]], axis=1), keep.astype(np.int64) + 1, bad)
 
 
+def _long_line(n: int) -> str:
+    return f"a line of {n:,} bytes; a drawing's line has at most {MAX_LINE_BYTES:,}"
+
+
 def _index_binary(path: Path, buf, size: int) -> FileIndex:
-    good, off = [], 0
+    good, linenos, off = [], [], 0
     bad: list[tuple[int, str]] = []
     while off < size:
+        record = len(good) + len(bad) + 1
         try:
-            end = _skip_record(buf, off, size)
+            end, over = _scan_record(buf, off, size)
         except ValueError as e:
             # Records have no separator: after a broken one the rest cannot be trusted.
-            bad.append((len(good) + 1, f"{e} at byte {off:,}; the remaining {size - off:,} bytes were skipped"))
+            bad.append((record, f"{e} at byte {off:,}; the remaining {size - off:,} bytes were skipped"))
             break
-        good.append((off, end))
+        if over is None:
+            good.append((off, end))
+            linenos.append(record)
+        else:
+            bad.append((record, over))  # well formed but too big: skipped, and the next record read
         off = end
     arr = np.asarray(good, np.int64).reshape(-1, 2)
-    return FileIndex(path, KIND_BINARY, arr, np.arange(1, len(good) + 1, dtype=np.int64), bad)
+    return FileIndex(path, KIND_BINARY, arr, np.asarray(linenos, np.int64), bad)
 
 
 def _mark_bad(idx: FileIndex, lineno: int, reason: str) -> None:
@@ -425,9 +487,17 @@ def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]]) -> str:
-    """The one note every command gives for a stroke file's skipped malformed lines."""
-    return f"{path}: skipped {len(bad)} malformed lines ({_summary(bad)})"
+def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]], lines: int | None = None) -> str:
+    """The one note every command gives for a stroke file's skipped lines: 'skipped 3 of 1,204 lines in F: line 7: ...'."""
+    of = f" of {lines:,}" if lines else ""
+    what = "line" if len(bad) == 1 and not lines else "lines"
+    return f"skipped {len(bad):,}{of} {what} in {path}: {_summary(bad)}"
+
+
+def refuse_bad_lines(path: Path | str, bad: Sequence[tuple[int, str]], lines: int | None = None) -> DataError:
+    """--strict: the error for a stroke file with any malformed line."""
+    return DataError(f"{bad_lines_note(path, bad, lines)}; --strict refuses files with malformed lines: fix them "
+                     "or leave out --strict")
 
 
 def category_of(path: Path) -> str:
@@ -503,11 +573,11 @@ def load_drawings(path: str | os.PathLike, bad: list[tuple[int, str]] | None = N
     return out
 
 
-def read_drawings_file(path: str | os.PathLike, size: int = 28,
-                       bad: list[tuple[int, str]] | None = None) -> tuple[np.ndarray, list[str]]:
+def read_drawings_file(path: str | os.PathLike, size: int = 28, bad: list[tuple[int, str]] | None = None,
+                       strict: bool = False) -> tuple[np.ndarray, list[str]]:
     """All drawings of one .ndjson/.bin stroke file: (images uint8 (N, size, size), ['file#row', ...]).
 
-    Malformed lines are skipped (appended to `bad` as (line number, reason) when given).
+    Malformed lines are skipped (appended to `bad` as (line number, reason) when given); strict: refused.
     """
     from qdcore.paths import regular_file
 
@@ -518,7 +588,11 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28,
     if path.suffix.lower() == ".bin" and not looks_like_google_binary(path):
         raise DataError(f"{path} is not in Google's binary stroke format; for 784-byte bitmap dumps use --data")
     idx = index_file(path)
+    if strict and idx.bad:
+        raise refuse_bad_lines(path, idx.bad, idx.lines)
     images, ok = _read_drawings(idx, np.arange(len(idx)), size)
+    if strict and idx.bad:
+        raise refuse_bad_lines(path, idx.bad, idx.lines)
     if bad is not None:
         bad.extend(idx.bad)
     if not ok.any():
@@ -530,24 +604,43 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28,
 _WORD = re.compile(rb'"word"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
+def _word(m: re.Match) -> str:
+    """The text of a matched "word" field; ValueError for an escape JSON does not allow."""
+    word = json.loads(b'"' + m.group(1) + b'"')
+    if not word:
+        raise ValueError("'word' is empty")
+    return word
+
+
 def word_rows(idx: FileIndex) -> dict[str, np.ndarray]:
-    """word -> index rows of an ndjson file's drawings (one entry when every line has the same word)."""
+    """word -> index rows of an ndjson file's drawings (one entry when every line has the same word).
+
+    Lines whose word is not a string (or not valid JSON text) are recorded as bad and left out."""
     if idx.kind == KIND_BINARY or len(idx) == 0:
         return {}
-    with open(idx.path, "rb") as f:
-        buf = f.read() if idx.path.stat().st_size < (1 << 20) else mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    size = idx.path.stat().st_size
+    buf = _open_buffer(idx.path, size)
     try:
         a, b = (int(v) for v in idx.spans[0])
         first = _WORD.search(buf, a, b)
         if first is None:
             return {}
         # Google's files hold one word: counting its exact field settles that without a per-line scan.
-        if buf.count(first.group(0)) == len(idx):
-            return {json.loads(b'"' + first.group(1) + b'"'): np.arange(len(idx))}
+        if _count(buf, size, first.group(0)) == len(idx):
+            try:
+                return {_word(first): np.arange(len(idx))}
+            except ValueError:
+                pass  # judged line by line below
         words: dict[str, list[int]] = {}
         for r, (a, b) in enumerate(idx.spans.tolist()):
             m = _WORD.search(buf, a, b)
-            word = (json.loads(b"\"" + m.group(1) + b"\"") if m else "") or category_of(idx.path)
+            try:
+                if m is None and b'"word"' in bytes(buf[a:b]):
+                    raise ValueError("'word' is not a string")
+                word = _word(m) if m else category_of(idx.path)
+            except ValueError as e:
+                _mark_bad(idx, int(idx.linenos[r]), str(e).split(":")[0])
+                continue
             words.setdefault(word, []).append(r)
     finally:
         if isinstance(buf, mmap.mmap):
@@ -560,10 +653,11 @@ class NdjsonSource(FileSource):
 
     kind = KIND_SIMPLIFIED
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, strict: bool = False) -> None:
         path = Path(path).expanduser()
         super().__init__(str(path))
         self.path = path
+        self.strict = strict  # refuse a file with any malformed line instead of skipping it
         if not path.exists():
             raise DataError(f"{path} does not exist; point --data at a folder of .ndjson files")
         self.notes: list[str] = []
@@ -593,6 +687,7 @@ class NdjsonSource(FileSource):
             self._rows = word_rows(index_file(path))
         if self._rows:
             self._files = {w: path for w in self._rows}
+            self._note(index_file(path))
         else:
             self._files = files_by_category(files, path, category_of)
         self._kinds = {c: _sniff_kind(p) for c, p in self._files.items()}
@@ -604,7 +699,7 @@ class NdjsonSource(FileSource):
         rows = self._rows.get(category)
         if rows is None:
             return idx
-        return FileIndex(idx.path, idx.kind, idx.spans[rows], idx.linenos[rows], idx.bad)
+        return FileIndex(idx.path, idx.kind, idx.spans[rows], idx.linenos[rows], idx.bad, idx.lines)
 
     def count(self, category: str) -> int:
         if category in self._rows:
@@ -615,10 +710,13 @@ class NdjsonSource(FileSource):
         return len(idx)
 
     def _note(self, idx: FileIndex) -> None:
-        """One note per file with malformed lines, refreshed as reading finds more (every command shows it)."""
+        """One note per file with malformed lines, refreshed as reading finds more (every command shows it);
+        strict: a DataError instead."""
         if idx.bad:
-            self.notes = [s for s in self.notes if not s.startswith(f"{idx.path}:")]
-            self.notes.append(bad_lines_note(idx.path, idx.bad))
+            if self.strict:
+                raise refuse_bad_lines(idx.path, idx.bad, idx.lines)
+            note = bad_lines_note(idx.path, idx.bad, idx.lines)
+            self.notes = [s for s in self.notes if f" in {idx.path}: " not in s] + [note]
 
     def bad_lines(self, category: str) -> list[tuple[int, str]]:
         """(line number, reason) of every malformed line met so far in a category's file."""

@@ -30,8 +30,10 @@ def ndjson_object(rec: "DrawnRecord", simplified: bool = False) -> dict:
 
 
 def export_drawn(store: "Store", out: str | os.PathLike, *, simplified: bool = False, run_id: int | None = None,
-                 participant: str | None = None) -> int:
-    """Write the stored drawings to one .ndjson file atomically; returns how many."""
+                 participant: str | None = None, skipped: list[int] | None = None) -> int:
+    """Write the stored drawings to one .ndjson file atomically; returns how many.
+
+    Rows whose strokes were tampered with (read back as no drawing) are left out, their ids added to `skipped`."""
     from qdcore.paths import atomic_write_bytes
 
     out = Path(out).expanduser()
@@ -41,10 +43,14 @@ def export_drawn(store: "Store", out: str | os.PathLike, *, simplified: bool = F
         raise DataError(f"--out {str(out)!r} is a folder; give a file name ending in .ndjson")
     if not out.parent.is_dir():
         raise DataError(f"the folder of --out {str(out)!r} does not exist; create it first")
-    recs = [r for r in store.drawings(run_id=run_id, participant=participant) if r.strokes]
+    rows = store.drawings(run_id=run_id, participant=participant)
+    recs = [r for r in rows if r.strokes]
+    if skipped is not None:
+        skipped.extend(r.id for r in rows if not r.strokes)
     if not recs:
         which = " matching the filters" if run_id is not None or participant else ""
         raise DataError(f"there are no drawings{which} in {store.home}: draw some with 'qdtui draw'")
-    text = "".join(json.dumps(ndjson_object(r, simplified), separators=(",", ":")) + "\n" for r in recs)
+    text = "".join(json.dumps(ndjson_object(r, simplified), separators=(",", ":"), allow_nan=False) + "\n"
+                   for r in recs)
     atomic_write_bytes(out, text.encode("utf-8"))
     return len(recs)

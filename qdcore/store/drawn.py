@@ -43,11 +43,10 @@ class DrawnStore:
             raise ConfigError("the drawer's name is empty: pass --name NAME")
         if not word:
             raise ConfigError("a drawing needs the category it was asked for")
-        if not any(len(s[0]) for s in strokes):
-            raise ConfigError("an empty drawing cannot be saved: draw something first")
+        strokes = checked_strokes(strokes)
         if run_id is not None and not self.has_run(run_id):  # type: ignore[attr-defined]
             raise self._missing(run_id)  # type: ignore[attr-defined]
-        row = (participant, word, run_id, game, round, json.dumps([list(map(list, s)) for s in strokes]),
+        row = (participant, word, run_id, game, round, json.dumps(strokes, allow_nan=False),
                json.dumps([[str(c), float(p)] for c, p in guesses]), int(bool(recognized)),
                None if recognized_ms is None else float(recognized_ms), float(ms), time.time())
         with self._errors(), self._write() as c:  # type: ignore[attr-defined]
@@ -65,15 +64,55 @@ class DrawnStore:
         return [_record(r) for r in rows]
 
 
+def checked_strokes(strokes: Sequence) -> list:
+    """Google's raw stroke lists, plain and checked as every stroke reader checks them: x, y (and t) of one
+    length, finite numbers, a drawing's bounds; ConfigError saying what is wrong."""
+    from qdcore.data.strokes import parse_drawing
+
+    try:
+        plain = [[[_plain(v) for v in axis] for axis in s] for s in strokes]
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError("a drawing's strokes must be lists of [x...], [y...] (and [t...]) numbers") from None
+    if not any(s and len(s[0]) for s in plain):
+        raise ConfigError("an empty drawing cannot be saved: draw something first")
+    try:
+        parse_drawing({"drawing": plain})
+    except ValueError as e:
+        raise ConfigError(f"the drawing cannot be saved: {e}") from None
+    return plain
+
+
+def _plain(v: Any) -> int | float:
+    """A coordinate or time as a plain int or float (numpy scalars too; text and bools are refused)."""
+    if isinstance(v, bool) or not hasattr(v, "__float__"):
+        raise TypeError("not a number")
+    return int(v) if float(v).is_integer() and not isinstance(v, float) else float(v)
+
+
 def _loads(text: str | None, empty: Any) -> Any:
+    """A stored JSON cell, or `empty` where it was tampered with (not JSON, or nested past any recursion limit)."""
     try:
         return json.loads(text) if text else empty
-    except ValueError:
+    except (ValueError, RecursionError):
         return empty
+
+
+def _stored_strokes(text: str | None) -> list:
+    """A row's strokes read defensively: [] (shown as no drawing) unless they pass the checks they were saved with."""
+    try:
+        return checked_strokes(_loads(text, []))
+    except ConfigError:
+        return []
+
+
+def _guesses(text: str | None) -> list[tuple[str, float]]:
+    try:
+        return [(str(c), float(p)) for c, p in _loads(text, [])]
+    except (TypeError, ValueError):
+        return []
 
 
 def _record(r: Any) -> DrawnRecord:
     return DrawnRecord(id=r["id"], participant=r["participant"], word=r["word"], run_id=r["run_id"], game=r["game"],
-                       round=r["round"], strokes=_loads(r["strokes"], []),
-                       guesses=[(str(c), float(p)) for c, p in _loads(r["guesses"], [])],
+                       round=r["round"], strokes=_stored_strokes(r["strokes"]), guesses=_guesses(r["guesses"]),
                        recognized=bool(r["recognized"]), recognized_ms=r["recognized_ms"], ms=r["ms"], t=r["t"])

@@ -54,8 +54,8 @@ def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
         seen.add(key)
         where = f"{spec.origin}, trial {trial.index + 1} ({_label(trial.params)})"
         try:
-            if cfg.data not in sources:
-                sources[cfg.data] = open_source(cfg.data)
-            check_sizes(sources[cfg.data], cfg.categories, cfg.per_class, cfg.imbalance, cfg.balanced_test)
+            if (cfg.data, cfg.strict) not in sources:
+                sources[cfg.data, cfg.strict] = open_source(cfg.data, strict=cfg.strict)
+            check_sizes(sources[cfg.data, cfg.strict], cfg.categories, cfg.per_class, cfg.imbalance, cfg.balanced_test)
         except QDError as e:
             raise ConfigError(f"{where}: data {cfg.data!r}: {e}") from None

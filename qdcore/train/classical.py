@@ -380,7 +380,7 @@ class _thread_limit:
 
 def evaluate_classical_run(store: Any, run_id: int, data: str | None = None, *, categories: str | None = None,
                            per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
-                           **_runtime: Any):
+                           strict: bool = False, **_runtime: Any):
     """A classical run's model on its rebuilt test split (rewriting predictions.npz) or on other `data`."""
     from qdcore.train.evaluate import evaluate_with
 
@@ -388,4 +388,4 @@ def evaluate_classical_run(store: Any, run_id: int, data: str | None = None, *, 
     model = load_classical(store.run_dir(rec.id, create=False))
     cfg = ClassicalConfig.from_dict(rec.config, origin=f"run {rec.id} config")
     return evaluate_with(store, rec.id, model.predict_proba, model.classes, cfg, data, categories=categories,
-                         per_class=per_class, seed=seed, imbalance=imbalance)
+                         per_class=per_class, seed=seed, imbalance=imbalance, strict=strict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -170,6 +170,7 @@ class RunEvaluation:
     synthetic: bool
     data_classes: list[str]  # classes of the drawings evaluated: the model's, or a subset of them for other data
     path: Path | None = None  # the predictions.npz written (own test split only)
+    notes: list[str] = field(default_factory=list)  # what the reader skipped (malformed lines), for every front end
 
     def metrics(self) -> dict[str, Any]:
         """run_id, data, synthetic and qdcore.analysis.metrics.summarize, per-class rows and macro over data_classes."""
@@ -192,12 +193,12 @@ def require_classifier(store: "Store", run_id: int, command: str) -> None:
 
 
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
-                     model_classes: list[str]):
+                     model_classes: list[str], strict: bool = False):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
     from qdcore.data.drawingset import select
     from qdcore.data.opener import open_source
 
-    source = open_source(data)
+    source = open_source(data, strict=strict)
     if categories is None:
         have = set(source.categories())
         chosen = [c for c in model_classes if c in have]
@@ -210,7 +211,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
 
 def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
                  per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
-                 device: str | None = "auto", batch_size: int = 1024) -> RunEvaluation:
+                 device: str | None = "auto", batch_size: int = 1024, strict: bool = False) -> RunEvaluation:
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
     from qdcore.train.checkpoint import load_model
     from qdcore.train.config import TrainConfig
@@ -227,12 +228,13 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
     cfg = TrainConfig.from_dict(rec.config, origin=f"run {run_id} config")
     return evaluate_with(store, run_id, lambda images: predict_probs(model, images, rt, batch_size),
                          list(meta["classes"]), cfg, data, categories=categories, per_class=per_class, seed=seed,
-                         imbalance=imbalance)
+                         imbalance=imbalance, strict=strict)
 
 
 def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
                   cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
-                  seed: int = 0, imbalance: str | None = None, reads_drawings: bool = False) -> RunEvaluation:
+                  seed: int = 0, imbalance: str | None = None, reads_drawings: bool = False,
+                  strict: bool = False) -> RunEvaluation:
     """Any kind's model on the test split of `cfg` or on `data`: `predict` takes uint8 drawings (N, 28, 28), or
     with `reads_drawings` a `qdcore.data.drawings.Drawings` (strokes read from the files when asked for)."""
     from qdcore.data.selection import load_splits
@@ -247,7 +249,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
             raise ConfigError(f"run {run_id} has no test split (test=0); evaluate it with 'qd eval RUN --data ...'")
         where = f"test split of run {run_id} ({cfg.data})"
     else:
-        ds = select_for_model(data, categories, per_class, seed, imbalance, classes)
+        ds = select_for_model(data, categories, per_class, seed, imbalance, classes, strict)
         labels_for(ds, classes, where=str(data))  # the one-line error names the data before any work
         where = f"{ds.origin or data} ({len(ds.classes)} of the model's {len(classes)} classes)"
     labels = labels_for(ds, classes)
@@ -258,4 +260,4 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
     if data is None:
         path = run_dir / PREDICTIONS_FILE
         preds.save(path)  # atomic: a reader never sees half a file
-    return RunEvaluation(run_id, preds, where, bool(ds.synthetic), list(ds.classes), path)
+    return RunEvaluation(run_id, preds, where, bool(ds.synthetic), list(ds.classes), path, list(ds.notes))

@@ -1,0 +1,165 @@
+"""One bounded reader for stroke files: any size, chunk boundaries mid-line, bounded drawings, skipped lines
+counted and reported by every command, --strict to refuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fuzzing import fast_invoker  # noqa: E402
+
+from qdcore.data import strokes  # noqa: E402
+from qdcore.data.strokes import NdjsonSource, index_file, word_rows  # noqa: E402
+from qdcore.errors import DataError  # noqa: E402
+
+invoke = fast_invoker()
+WORDS = ["moon", "star", "circle"]
+BAD = [b'{"word": "moon", "drawing": [[[NaN, 1], [1, 2]]]}',
+       b'{"word": "star", "drawing": [[[Infinity, 1], [1, 2]]]}',
+       b'{"word": 5, "drawing": [[[1, 9], [1, 2]]]}']
+
+
+def make_file(path: Path, mib: float = 3.0, seed: int = 1) -> tuple[int, int]:
+    """A multi-word ndjson of `mib` MiB (what `qd data export-drawn` writes) with the BAD lines spread in it;
+    returns (good lines, all lines)."""
+    rnd = random.Random(seed)
+    lines: list[bytes] = []
+    size = 0
+    while size < mib * (1 << 20):
+        strokes_ = [[[rnd.randrange(256) for _ in range(12)], [rnd.randrange(256) for _ in range(12)]]
+                    for _ in range(rnd.randrange(1, 5))]
+        line = json.dumps({"word": WORDS[len(lines) % 3], "countrycode": "US", "key_id": str(len(lines)),
+                           "drawing": strokes_}).encode()
+        lines.append(line)
+        size += len(line) + 1
+    good = len(lines)
+    for k, b in enumerate(BAD):
+        lines.insert(7 + k * (good // 3), b)
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return good, len(lines)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    path = tmp_path_factory.mktemp("strokes") / "drawn.ndjson"
+    good, total = make_file(path)
+    assert path.stat().st_size > 3 << 20
+    return path, good, total
+
+
+def test_word_rows_and_spans_do_not_depend_on_chunk_boundaries(big, monkeypatch):
+    path, good, total = big
+    strokes._INDEX_CACHE.clear()
+    idx = index_file(path)
+    rows = word_rows(idx)
+    assert len(idx) == good and sorted(rows) == sorted(WORDS) and sum(len(r) for r in rows.values()) == good
+    for chunk in (4099, 65_537):  # odd sizes: every boundary falls inside a line
+        monkeypatch.setattr(strokes, "CHUNK_BYTES", chunk)
+        strokes._INDEX_CACHE.clear()
+        again = index_file(path)
+        assert np.array_equal(again.spans, idx.spans) and [n for n, _ in again.bad] == [n for n, _ in idx.bad]
+        assert {w: r.tolist() for w, r in word_rows(again).items()} == {w: r.tolist() for w, r in rows.items()}
+    # One word repeated in every line is counted across chunk boundaries too (the fast path).
+    one = path.parent / "one.ndjson"
+    one.write_bytes(b"".join(json.dumps({"word": "moon", "drawing": [[[1, 2], [3, 4]]]}).encode() + b"\n"
+                             for _ in range(5000)))
+    strokes._INDEX_CACHE.clear()
+    assert list(word_rows(index_file(one))) == ["moon"]
+
+
+def test_skipped_lines_are_counted_even_for_big_files(big, monkeypatch):
+    path, good, total = big
+    for full_check in (strokes.FULL_CHECK_BYTES, 0):  # small files fully parsed; big ones cheaply checked
+        monkeypatch.setattr(strokes, "FULL_CHECK_BYTES", full_check)
+        strokes._INDEX_CACHE.clear()
+        src = NdjsonSource(path)
+        assert sorted(src.categories()) == sorted(WORDS)
+        for w in WORDS:
+            src.read(w)
+        # Both find all three: the cheap check finds NaN and Infinity when reading (and draws them blank).
+        assert len(src.notes) == 1 and src.notes[0].startswith(f"skipped 3 of {total:,} lines in {path}: line 8: ")
+        with pytest.raises(DataError, match="--strict refuses"):
+            NdjsonSource(path, strict=True).count("moon")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    home = tmp_path_factory.mktemp("reader-home")
+    old = os.environ.get("QD_HOME")
+    os.environ["QD_HOME"] = str(home)
+    strokes._INDEX_CACHE.clear()
+    yield home
+    if old is None:
+        os.environ.pop("QD_HOME", None)
+    else:
+        os.environ["QD_HOME"] = old
+
+
+def _note(output: str) -> list[str]:
+    return [ln for ln in output.splitlines() if ln.startswith("note: skipped")]
+
+
+def test_every_command_reads_a_3_mib_file_and_reports_its_skipped_lines(home, big, tmp_path):
+    path, good, total = big
+    expected = f"note: skipped 3 of {total:,} lines in {path}: line 8: stroke 0 holds values that are not finite"
+    r = invoke("train", "--data", str(path), "--per-class", "60", "--epochs", "1", "--width", "2", "--no-amp")
+    assert r.exit_code == 0 and _note(r.output) and _note(r.output)[0].startswith(expected), r.output
+    for args in (["data", "info", "--data", str(path)], ["data", "show", "star", "--data", str(path), "--n", "2"],
+                 ["predict", "last", str(path), "--limit", "1"], ["eval", "last", "--data", str(path)],
+                 ["data", "export", "--data", str(path), "--out", str(tmp_path / "x.npy")]):
+        r = invoke(*args)
+        notes = _note(r.output)
+        assert r.exit_code == 0 and len(notes) == 1 and notes[0].startswith(expected), (args, r.output)
+        assert "'word' is not a string" in notes[0], notes[0]
+    r = invoke("data", "info", "--data", str(path), "--json")
+    assert json.loads(r.stdout)["total"] == good
+    for args in (["data", "info", "--data", str(path)], ["data", "show", "star", "--data", str(path)],
+                 ["predict", "last", str(path)], ["eval", "last", "--data", str(path)],
+                 ["train", "--data", str(path), "--per-class", "60", "--epochs", "1", "--width", "2"]):
+        r = invoke(*args, "--strict")
+        lines = [ln for ln in r.output.splitlines() if ln.startswith("qd: error:")]
+        assert r.exit_code == 2 and len(lines) == 1 and "--strict refuses" in lines[0], (args, r.output)
+
+
+def test_a_200000_stroke_drawing_is_refused_in_under_a_second(home, tmp_path):
+    r = invoke("train", "--data", "demo", "--per-class", "20", "--epochs", "1", "--width", "2", "--no-amp")
+    assert r.exit_code == 0, r.output
+    cases = {
+        "strokes": {"word": "moon", "drawing": [[[1], [1]]] * 200_000},  # 2 MB: under the line cap
+        "points": {"word": "moon", "drawing": [[list(range(200)) * 300, list(range(200)) * 300]] * 2},
+        "long line": {"word": "moon", "drawing": [[[1, 2], [3, 4]]] * 300_000},
+    }
+    for name, doc in cases.items():
+        f = tmp_path / f"{name.replace(' ', '_')}.ndjson"
+        f.write_text(json.dumps(doc, separators=(",", ":")) + "\n" + json.dumps({"word": "moon", "drawing": [
+            [[10, 200, 30], [20, 40, 220]]]}) + "\n")
+        strokes._INDEX_CACHE.clear()
+        t0 = time.process_time()
+        r = invoke("predict", "last", str(f), "--json")
+        cpu = time.process_time() - t0
+        assert r.exit_code == 0 and cpu < 1.0, (name, cpu, r.output[-300:])
+        assert json.loads(r.stdout)["n"] == 1
+        note = _note(r.output)
+        assert note and "skipped 1 of 2 lines" in note[0] and "at most" in note[0], (name, r.output[-400:])
+    alone = tmp_path / "alone.ndjson"
+    alone.write_text(json.dumps(cases["strokes"], separators=(",", ":")) + "\n")
+    r = invoke("predict", "last", str(alone))
+    assert r.exit_code == 2 and "more than 1,000 strokes" in r.output, r.output
+
+
+def test_binary_records_past_the_bounds_are_skipped_and_the_scan_goes_on(tmp_path):
+    from qdcore.data.strokes import Drawing, encode_google_binary
+
+    ok = Drawing([([1, 50, 200], [3, 90, 10])], key_id="1")
+    huge = Drawing([([1], [2])] * (strokes.MAX_STROKES + 1), key_id="2")
+    (tmp_path / "moon.bin").write_bytes(encode_google_binary([ok, huge, ok]))
+    idx = index_file(tmp_path / "moon.bin")
+    assert len(idx) == 2 and idx.linenos.tolist() == [1, 3] and "1,001 strokes" in idx.bad[0][1]
