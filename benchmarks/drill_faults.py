@@ -1,6 +1,7 @@
 """Fault drills, as long as you like: kill -9 at random moments, racing resumers, fuzzed input files.
 
     .venv/bin/python benchmarks/drill_faults.py [--kills 55] [--races 5] [--writers 4] [--fuzz 1015] [--seed 1]
+        [--hostile 6]
 
 Kills: `qd train` / `qd train --resume` is killed with SIGKILL at a random moment; a kill *holds* when
 the store passes SQLite's integrity check, the next open marks the run interrupted, no `.*.tmp` file
@@ -9,12 +10,17 @@ Races: `--writers` processes resume one interrupted run at once while a reader l
 *holds* when exactly one proceeds, the others exit 2 with one line, and no metric row is written twice.
 Fuzz: mutated real npy/bin/ndjson files against `qd data info`, `qd data show` and `qd predict`
 (in-process), counted by outcome: clean error, accepted, traceback, hang.
+Hostile (--hostile N): hostile study specs, option values and run ids (each one line in under a CPU second),
+N stroke files of 1-4 MiB with bad lines and random chunk sizes read by six commands (every skipped line
+counted, --strict refusing), formula-like class names through every CSV writer, bad and tampered stored
+drawings, and file names with newlines, ESC and non-UTF-8 bytes.
 The tests (tests/test_drills.py, tests/test_fuzz_inputs.py) run small versions of each in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -291,6 +297,215 @@ def lifetime_drills(a: argparse.Namespace) -> None:
                 print("  " + p)
 
 
+# ---------------------------------------------------------------- hostile input (issue 22 items 2, 4-9)
+
+
+def _hostile_home() -> tuple[Path, object]:
+    """An in-process `qd` on a fresh store holding a GAN run (1) and a classifier (2)."""
+    from fuzzing import fast_invoker
+
+    home = Path(tempfile.mkdtemp(prefix="qd-drill-hostile-"))
+    os.environ["QD_HOME"] = str(home)
+    invoke = fast_invoker()
+    for args in (["gan", "train", "--data", "demo", "--categories", "moon", "--per-class", "20", "--epochs", "1",
+                  "--g-width", "4", "--d-width", "4", "--no-judge", "--batch-size", "10"],
+                 ["train", "--data", "demo", "--categories", "moon,star,circle", "--per-class", "40", "--epochs", "1",
+                  "--width", "2", "--no-amp"]):
+        r = invoke(*args)
+        assert r.exit_code == 0, r.output
+    return home, invoke
+
+
+def spec_and_option_drill(invoke) -> tuple[int, int, list[str]]:
+    """Every hostile spec (study run and estimate) and option value / run id: one line, under a CPU second."""
+    from hostile_cases import judge, option_cases, spec_cases
+
+    folder = Path(tempfile.mkdtemp(prefix="qd-drill-specs-"))
+    cases = spec_cases(folder / "specs") + option_cases(folder / "options", gan_run="1", run="2")
+    problems = [f"{name}: {detail}" for name, args in cases for held, detail in [judge(invoke, args)] if not held]
+    if (folder / "options" / "victim" / "keep.txt").read_text() != "keep":
+        problems.append("runs export wrote through the symlinked run-N-csv")
+    return len(cases), len(cases) - len(problems), problems
+
+
+def stroke_file_drill(n: int, seed: int, invoke) -> tuple[int, int, list[str]]:
+    """n stroke files of 1-4 MiB, random bad lines and a random chunk size (boundaries mid-line), read by every
+    command: each held when all exit 0 with one 'skipped K of M lines' note (K = the bad lines, where every
+    drawing is read) and --strict refuses in one line."""
+    from hostile_cases import BAD_LINES, stroke_file
+
+    from qdcore.data import strokes
+
+    rnd = random.Random(seed)
+    folder = Path(tempfile.mkdtemp(prefix="qd-drill-strokes-"))
+    problems = []
+    for i in range(n):
+        bad = rnd.sample(sorted(BAD_LINES), rnd.randrange(1, 4))
+        path = folder / f"drawn{i}.ndjson"
+        good, total = stroke_file(path, rnd.uniform(1.0, 4.0), bad, seed + i)
+        strokes.CHUNK_BYTES = rnd.choice([4099, 65_537, 1 << 20, 64 << 20])
+        strokes._INDEX_CACHE.clear()
+        why = []
+        for args, exact in ((["data", "info", "--data", str(path)], False),
+                            (["data", "show", "star", "--data", str(path), "--n", "2"], False),
+                            (["data", "export", "--data", str(path), "--out", str(folder / "x.npy")], True),
+                            (["predict", "2", str(path), "--limit", "1"], True),
+                            (["eval", "2", "--data", str(path)], True),
+                            (["train", "--data", str(path), "--per-class", "30", "--epochs", "1", "--width", "2",
+                              "--no-amp"], False)):
+            r = invoke(*args)
+            notes = [ln for ln in r.output.splitlines() if ln.startswith("note: skipped")]
+            prefix = f"note: skipped {len(bad)} of {total:,} lines in {path}: " if exact else "note: skipped "
+            if r.exit_code != 0 or len(notes) != 1 or not notes[0].startswith(prefix):
+                why.append(f"{args[0]} {args[1]}: exit {r.exit_code}, notes {[x[:120] for x in notes]} "
+                           f"{r.output.strip()[-160:]!r}")
+            r = invoke(*args, "--strict") if args[0] != "data" or args[1] != "export" else r
+            if args[1] != "export" and (r.exit_code != 2 or "--strict refuses" not in r.output):
+                why.append(f"{args[0]} {args[1]} --strict: exit {r.exit_code}")
+        if why:
+            problems.append(f"file {i} ({', '.join(bad)}, chunk {strokes.CHUNK_BYTES}): " + "; ".join(why))
+    strokes.CHUNK_BYTES = 64 << 20
+    return n, n - len(problems), problems
+
+
+def csv_drill(invoke) -> tuple[int, int, list[str]]:
+    """Classes named like spreadsheet formulas through analyze --out and study report: every CSV cell safe."""
+    import csv
+    import io
+
+    import numpy as np
+
+    from qdcore.csvfile import FORMULA_START
+    from qdcore.data.demo import generate
+
+    names = ["=cmd|' -C calc'!A0", "+SUM(1+1)", "@A1", "-2+3", "\tTAB"]
+    data = Path(tempfile.mkdtemp(prefix="qd-drill-csv-"))
+    for k, name in enumerate(names):
+        images, _ = generate(per_class=60, seed=k, classes=[["moon", "circle", "star", "cloud", "square"][k]])
+        np.save(data / f"{name}.npy", images.reshape(-1, 784))
+    r = invoke("train", "--data", str(data), "--epochs", "1", "--width", "2", "--no-amp", "--test", "0.5")
+    assert r.exit_code == 0, r.output
+    spec = data / "s.toml"
+    spec.write_text(f"[base]\ndata = {json.dumps(str(data))}\nepochs = 1\nwidth = 2\namp = false\n[axes]\n"
+                    f"categories = {json.dumps([','.join(names[:2]), ','.join(names[2:4])])}\n")  # --categories strips a tab
+    assert invoke("study", "run", str(spec)).exit_code == 0
+    out = data / "out"
+    assert invoke("analyze", "2", "--out", str(out / "a"), "--features", "pixels").exit_code == 0
+    assert invoke("study", "report", "last", "--out", str(out / "s")).exit_code == 0
+    assert invoke("runs", "export", "2", "--out", str(out / "e")).exit_code == 0
+    problems, files = [], sorted(out.rglob("*.csv"))
+    for f in files:
+        cells = [c for row in csv.reader(io.StringIO(f.read_text())) for c in row]
+        risky = [c for c in cells if c.startswith(FORMULA_START) and not _is_number(c)]
+        if risky:
+            problems.append(f"{f.relative_to(out)}: {risky[:3]}")
+    return len(files), len(files) - len(problems), problems
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def stored_drawings_drill(invoke) -> tuple[int, int, list[str]]:
+    """Bad strokes offered to add_drawing (refused) and tampered rows (left out by export-drawn, drawn-report)."""
+    import math
+
+    from qdcore.errors import ConfigError
+    from qdcore.store import Store
+
+    offered = [[[[1, math.nan], [1, 2]]], [[[1, math.inf], [1, 2]]], [[[1, 2, 3], [1, 2]]], [[["a"], [1]]],
+               [[[1], [2]]] * 2000, [[[1, 2], [1, 2], [0]]]]
+    tampered = ["[" * 100_000 + "]" * 100_000, "[[[1, NaN], [1, 2]]]", "[[[1, 2, 3], [1, 2]]]", "not json",
+                '[[["x"], [1]]]', "[[[1e999], [1]]]"]
+    problems = []
+    with Store() as store:
+        for st in offered:
+            try:
+                store.add_drawing("ann", "moon", st, run_id=2)
+                problems.append(f"add_drawing accepted {str(st)[:40]}")
+            except ConfigError:
+                pass
+        good = [[[1, 50, 90], [3, 80, 20], [0, 10, 20]]]
+        ids = [store.add_drawing("ann", "moon", good, run_id=2, guesses=[("moon", 0.9)]) for _ in tampered]
+        store.add_drawing("ann", "star", good, run_id=2, guesses=[("star", 0.9)])
+    import sqlite3
+
+    con = sqlite3.connect(Path(os.environ["QD_HOME"]) / "qd.sqlite")
+    with con:
+        for rid, text in zip(ids, tampered):
+            con.execute("UPDATE drawings SET strokes = ?, guesses = ? WHERE id = ?", (text, text, rid))
+    con.close()
+    out = Path(tempfile.mkdtemp(prefix="qd-drill-drawn-"))
+    for args in (["data", "export-drawn", "--out", str(out / "raw.ndjson")],
+                 ["data", "export-drawn", "--simplified", "--out", str(out / "simple.ndjson")],
+                 ["data", "drawn-report", "--run", "2"]):
+        r = invoke(*args)
+        if r.exit_code != 0 or "Traceback" in r.output:
+            problems.append(f"{' '.join(args[:2])}: exit {r.exit_code} {r.output.strip()[-160:]!r}")
+    for f in out.glob("*.ndjson"):
+        try:
+            for ln in f.read_text().splitlines():
+                json.loads(ln, parse_constant=_not_json)
+        except ValueError as e:
+            problems.append(f"{f.name} is not strict JSON: {e}")
+    return len(offered) + len(tampered), len(offered) + len(tampered) - len(problems), problems
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def names_drill(invoke) -> tuple[int, int, list[str]]:
+    """File names with newlines, ESC and non-UTF-8 bytes: data show (as listed and as raw bytes) and data export
+    print each on one line."""
+    import numpy as np
+
+    from qdcore.data.demo import generate
+    from qdcore.fmt import literal
+
+    folder = Path(tempfile.mkdtemp(prefix="qd-drill-names-"))
+    raw = [b"two\nlines", b"\xffbad", b"esc\x1b]0;x\x07", b"cr\rname", b"ok"]
+    for k, name in enumerate(raw):
+        images, _ = generate(per_class=5, seed=k, classes=["moon"])
+        with open(os.path.join(os.fsencode(folder), name + b".npy"), "wb") as f:
+            np.save(f, images.reshape(-1, 784))
+    problems, tried = [], 1
+    for name in raw:
+        text = os.fsdecode(name)
+        shown = literal(text)
+        for typed in {text, shown}:  # as typed with its raw bytes and as listed
+            tried += 1
+            r = invoke("data", "show", typed, "--data", str(folder), "--n", "1")
+            first = r.output.splitlines()[0] if r.output else ""
+            if r.exit_code != 0 or not first.startswith(f"{shown}: 1 of 5") or "\x1b" in r.output:
+                problems.append(f"data show {typed!r}: exit {r.exit_code}, {first[:80]!r}")
+    r = invoke("data", "export", "--data", str(folder), "--out", str(folder / "x.npy"))
+    if r.exit_code != 0 or len(r.output.splitlines()) != 2:
+        problems.append(f"data export: {r.output!r}")
+    return tried, tried - len(problems), problems
+
+
+def hostile_drills(a: argparse.Namespace) -> None:
+    """The hostile-input drills (issue 22 items 2, 4-9), each printed as tried / held."""
+    if not a.hostile:
+        return
+    _, invoke = _hostile_home()
+    for name, drill in (("hostile specs, option values, run ids (one line, < 1 s CPU)", spec_and_option_drill),
+                        (f"stroke files 1-4 MiB read by 6 commands", lambda inv: stroke_file_drill(a.hostile, a.seed,
+                                                                                                   inv)),
+                        ("CSV files written with formula-like class names", csv_drill),
+                        ("stored drawings offered bad or tampered", stored_drawings_drill),
+                        ("category names with newline, ESC, CR, non-UTF-8", names_drill)):
+        tried, held, problems = drill(invoke)
+        print(f"{name}: {tried} tried, {held} held", flush=True)
+        for p in problems[:10]:
+            print("  " + p)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=55)
@@ -299,6 +514,7 @@ def main() -> None:
     ap.add_argument("--fuzz", type=int, default=1015)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--orphans", type=int, default=3)
+    ap.add_argument("--hostile", type=int, default=6, help="stroke files for the hostile-input drills (0: none)")
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()
@@ -323,6 +539,7 @@ def main() -> None:
         for p in problems[:10]:
             print("  " + p)
     lifetime_drills(a)
+    hostile_drills(a)
     print(f"({time.time() - t0:.0f} s)")
 
 

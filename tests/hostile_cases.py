@@ -112,3 +112,39 @@ def judge(invoke: Callable[..., object], args: list[str]) -> tuple[bool, str]:
     held = r.exit_code == 2 and len(errors) == 1 and "Traceback" not in out and not crashed and cpu < CPU_SECONDS
     detail = (errors[0] if errors else f"exit {r.exit_code}: {out.strip()[-200:]!r} {exc!r}")
     return held, f"{detail} ({cpu:.2f} s CPU)"
+
+
+# ---------------------------------------------------------------- stroke files past the 1 MiB threshold
+
+WORDS = ("moon", "star", "circle")
+BAD_LINES = {  # one line each, every one skipped and counted by every reader
+    "NaN": b'{"word": "moon", "drawing": [[[NaN, 1], [1, 2]]]}',
+    "Infinity": b'{"word": "star", "drawing": [[[Infinity, 1], [1, 2]]]}',
+    "bad word": b'{"word": 5, "drawing": [[[1, 9], [1, 2]]]}',
+    "200,000 strokes": b'{"word":"moon","drawing":[' + b",".join([b"[[1],[1]]"] * 200_000) + b"]}",
+    "nested 100,000 deep": b'{"word":"moon","drawing":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "3 MB line": b'{"word":"moon","drawing":[[[' + b"1," * 1_500_000 + b"1],[1]]]}",
+    "not JSON": b"{this is not json}",
+}
+
+
+def stroke_file(path: Path, mib: float, bad: list[str], seed: int = 1) -> tuple[int, int]:
+    """A multi-word ndjson of about `mib` MiB (as `qd data export-drawn` writes) with the named BAD_LINES spread
+    through it (never the first 20 lines); returns (good lines, all lines)."""
+    import random
+
+    rnd = random.Random(seed)
+    lines: list[bytes] = []
+    size = 0
+    while size < mib * (1 << 20):
+        strokes = [[[rnd.randrange(256) for _ in range(12)], [rnd.randrange(256) for _ in range(12)]]
+                   for _ in range(rnd.randrange(1, 5))]
+        line = json.dumps({"word": WORDS[len(lines) % 3], "countrycode": "US", "key_id": str(len(lines)),
+                           "drawing": strokes}).encode()
+        lines.append(line)
+        size += len(line) + 1
+    good = len(lines)
+    for k, name in enumerate(bad):
+        lines.insert(20 + rnd.randrange(good - 20) if k else 7, BAD_LINES[name])
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return good, len(lines)
