@@ -370,12 +370,9 @@ def stroke_file_drill(n: int, seed: int, invoke) -> tuple[int, int, list[str]]:
 
 def csv_drill(invoke) -> tuple[int, int, list[str]]:
     """Classes named like spreadsheet formulas through analyze --out and study report: every CSV cell safe."""
-    import csv
-    import io
-
     import numpy as np
+    from hostile_cases import formula_cells
 
-    from qdcore.csvfile import FORMULA_START
     from qdcore.data.demo import generate
 
     names = ["=cmd|' -C calc'!A0", "+SUM(1+1)", "@A1", "-2+3", "\tTAB"]
@@ -395,19 +392,10 @@ def csv_drill(invoke) -> tuple[int, int, list[str]]:
     assert invoke("runs", "export", "2", "--out", str(out / "e")).exit_code == 0
     problems, files = [], sorted(out.rglob("*.csv"))
     for f in files:
-        cells = [c for row in csv.reader(io.StringIO(f.read_text())) for c in row]
-        risky = [c for c in cells if c.startswith(FORMULA_START) and not _is_number(c)]
+        risky = formula_cells(f.read_text())
         if risky:
             problems.append(f"{f.relative_to(out)}: {risky[:3]}")
     return len(files), len(files) - len(problems), problems
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 def stored_drawings_drill(invoke) -> tuple[int, int, list[str]]:

@@ -148,3 +148,20 @@ def stroke_file(path: Path, mib: float, bad: list[str], seed: int = 1) -> tuple[
         lines.insert(20 + rnd.randrange(good - 20) if k else 7, BAD_LINES[name])
     path.write_bytes(b"\n".join(lines) + b"\n")
     return good, len(lines)
+
+
+def formula_cells(csv_text: str) -> list[str]:
+    """The cells of a CSV text a spreadsheet would run as formulas (numbers such as -0.5 are not)."""
+    import csv
+    import io
+
+    from qdcore.csvfile import FORMULA_START
+
+    def number(text: str) -> bool:
+        try:
+            float(text)
+            return True
+        except ValueError:
+            return False
+
+    return [c for row in csv.reader(io.StringIO(csv_text)) for c in row if c.startswith(FORMULA_START) and not number(c)]

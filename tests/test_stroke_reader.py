@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import sys
 import time
 from pathlib import Path
@@ -15,42 +14,20 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fuzzing import fast_invoker  # noqa: E402
+from hostile_cases import WORDS, stroke_file  # noqa: E402
 
 from qdcore.data import strokes  # noqa: E402
 from qdcore.data.strokes import NdjsonSource, index_file, word_rows  # noqa: E402
 from qdcore.errors import DataError  # noqa: E402
 
 invoke = fast_invoker()
-WORDS = ["moon", "star", "circle"]
-BAD = [b'{"word": "moon", "drawing": [[[NaN, 1], [1, 2]]]}',
-       b'{"word": "star", "drawing": [[[Infinity, 1], [1, 2]]]}',
-       b'{"word": 5, "drawing": [[[1, 9], [1, 2]]]}']
-
-
-def make_file(path: Path, mib: float = 3.0, seed: int = 1) -> tuple[int, int]:
-    """A multi-word ndjson of `mib` MiB (what `qd data export-drawn` writes) with the BAD lines spread in it;
-    returns (good lines, all lines)."""
-    rnd = random.Random(seed)
-    lines: list[bytes] = []
-    size = 0
-    while size < mib * (1 << 20):
-        strokes_ = [[[rnd.randrange(256) for _ in range(12)], [rnd.randrange(256) for _ in range(12)]]
-                    for _ in range(rnd.randrange(1, 5))]
-        line = json.dumps({"word": WORDS[len(lines) % 3], "countrycode": "US", "key_id": str(len(lines)),
-                           "drawing": strokes_}).encode()
-        lines.append(line)
-        size += len(line) + 1
-    good = len(lines)
-    for k, b in enumerate(BAD):
-        lines.insert(7 + k * (good // 3), b)
-    path.write_bytes(b"\n".join(lines) + b"\n")
-    return good, len(lines)
+BAD = ["NaN", "Infinity", "bad word"]  # lines 8 and two later ones
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
     path = tmp_path_factory.mktemp("strokes") / "drawn.ndjson"
-    good, total = make_file(path)
+    good, total = stroke_file(path, 3.0, BAD)
     assert path.stat().st_size > 3 << 20
     return path, good, total
 
