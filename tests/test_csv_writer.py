@@ -98,3 +98,13 @@ def test_runs_export_csv_is_the_same_writer(hostile_home, tmp_path):
     (folder,) = (tmp_path / "x").iterdir()
     back = list(csv.DictReader(io.StringIO((folder / "epochs.csv").read_text())))
     assert back and all(float(v) == float(v) for row in back for v in row.values() if v)
+
+
+def test_qd_has_no_other_csv_writer():
+    """A new CSV file must go through qdcore.csvfile: no module writes CSV with the csv module itself."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    found = [str(p.relative_to(root)) for d in ("qdcore", "qdtui") for p in (root / d).rglob("*.py")
+             if re.search(r"^\s*(import csv|from csv import)|csv\.(writer|DictWriter)\(", p.read_text(), re.M)]
+    assert found == [], found
