@@ -56,7 +56,7 @@ class StudySpec:
                 raise ConfigError(f"{origin}: unknown study key {key!r}{suggest(key, list(SPEC_KEYS))}; "
                                   f"a spec holds {', '.join(SPEC_KEYS)}")
         for key in ("name", "description", "kind", "minority"):
-            if key in d and not isinstance(d[key], str):
+            if d.get(key) is not None and not isinstance(d[key], str):  # null: unset (a stored spec's minority)
                 raise ConfigError(f"{origin}: {key} = {_short(d[key])} must be a string")
         name = str(d.get("name") or Path(origin).stem or "study")
         base, axes, variants = d.get("base", {}), d.get("axes", {}), d.get("variants", [])
