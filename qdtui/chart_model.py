@@ -90,16 +90,28 @@ class ChartView:
         parts += [f"{name} {format_value(value)} (constant)" for name, value in self.constants]
         return "  ".join(parts)
 
-    def headline(self) -> str:
-        """The title with the legend beside it: outside the data, above the plot."""
-        legend = self.legend() if len(self.series) + len(self.constants) > 1 else ""
+    def headline(self, width: int | None = None, legend: bool = True) -> str:
+        """The title with the legend beside it (unless the screen shows one): outside the data, above the plot.
+        Within `width` the title always shows (plotext drops a title wider than the plot); the legend is cut
+        with '…' or left out."""
+        legend = self.legend() if legend and len(self.series) + len(self.constants) > 1 else ""
         if self.collapsed and len(self.constants) == 1:
             return f"{self.title}: {format_value(self.constants[0][1])} (constant)"
         if self.collapsed:
             return f"{self.title}: {legend}"
         title = self.title + "".join(f" · {o}" for o, on in ((f"EMA {self.smooth:g}", self.smooth), ("log", self.log_y))
                                      if on)
-        return f"{title}   {legend}" if legend else title
+        full = f"{title}   {legend}" if legend else title
+        if width is None or len(full) <= width:
+            return full
+        if len(title) > width:
+            return title[:max(1, width - 1)] + "…"
+        out = title + "  "  # whole legend entries while they fit, then '…'
+        for item in legend.split("  "):
+            if len(out) + 1 + len(item) + 2 > width:
+                return out + " …"
+            out += " " + item + " "
+        return out.rstrip()
 
 
 def format_value(v: float) -> str:

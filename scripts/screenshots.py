@@ -66,9 +66,14 @@ def run_demo_study(home: Path) -> int:
 
 async def settle(app, pilot) -> None:
     """Let workers and the messages they post finish."""
+    from textual.worker import WorkerCancelled
+
     for _ in range(8):
         await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerCancelled:  # a screen replaced its own worker (exclusive=True): wait for the new one
+            continue
         if not any(w.is_running for w in app.workers):
             break
     await pilot.pause(0.5)

@@ -35,3 +35,14 @@ def test_a_narrow_range_stays_linear_and_words_keep_their_order():
 def test_a_running_study_plots_its_accuracy_not_seconds():
     assert default_metric(_table([25, 50], [None, None])) == "test_top1"
     assert default_metric(_table([25, 50], [0.4, None])) == "test_top1"
+
+
+def test_a_panel_title_always_shows_and_its_legend_keeps_whole_entries():
+    from qdtui.chart_model import ChartView, SeriesView
+
+    view = ChartView("loss · EMA 0.6", [SeriesView(n, [1.0], [1.0], m, "cyan")
+                                        for n, m in (("step", "braille"), ("train", "hd"), ("val", "•"))])
+    assert view.headline() == view.headline(80) == "loss · EMA 0.6   ⠒ step  ▬ train  • val"
+    assert view.headline(34) == "loss · EMA 0.6   ⠒ step  ▬ train  …"   # plotext drops a wider title
+    assert view.headline(20) == "loss · EMA 0.6   …"
+    assert view.headline(80, legend=False) == "loss · EMA 0.6"          # the overlay lists its runs below

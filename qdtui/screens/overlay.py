@@ -25,7 +25,7 @@ class OverlayScreen(Screen):
 
     DEFAULT_CSS = """
     OverlayScreen #overlay-plots { height: 1fr; }
-    OverlayScreen #overlay-legend { height: auto; max-height: 6; padding: 0 1; }
+    OverlayScreen #overlay-legend { height: auto; max-height: 12; padding: 0 1; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -43,8 +43,9 @@ class OverlayScreen(Screen):
         yield Header()
         with Vertical():
             with Horizontal(id="overlay-plots"):
-                yield Curves("val top-1 %", xlabel="epoch", id="overlay-top1")
-                yield Curves("val loss", xlabel="epoch", id="overlay-loss")
+                yield Curves("val top-1 (%)", xlabel="epoch", legend=False, id="overlay-top1")
+                yield Curves("val loss (cross-entropy)", xlabel="epoch", legend=False,
+                             id="overlay-loss")
             yield Static("", id="overlay-legend")
         yield Footer()
 
@@ -77,7 +78,7 @@ class OverlayScreen(Screen):
         top1, loss = self.query_one("#overlay-top1", Curves), self.query_one("#overlay-loss", Curves)
         lines: list[tuple[str, str, str]] = []
         for run, hist in message.curves:
-            label = f"#{run.id} {run.name}"[:24]
+            label = f"#{run.id} {run.name}"  # whole: the legend below has a line for it
             acc = hist.get("val/top1", [])
             top1.set_series(label, [e for e, _ in acc], [100.0 * v for _, v in acc])
             vl = hist.get("val/loss", [])

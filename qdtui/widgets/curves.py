@@ -50,9 +50,10 @@ class Curves(TitledPlot):
     Curves.-constant { height: 1; min-height: 1; }
     """
 
-    def __init__(self, title: str = "", *, xlabel: str = "", ylog: bool = False,
+    def __init__(self, title: str = "", *, xlabel: str = "", ylog: bool = False, legend: bool = True,
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(title, name=name, id=id, classes=classes)
+        self.legend = legend  # False where the screen shows the legend itself (the overlay's run list)
         self.xlabel = xlabel  # fixed label for charts whose x is not a step (e.g. 'epoch' in overlays)
         self.ylog = ylog
         self.axis = "step"
@@ -148,7 +149,7 @@ class Curves(TitledPlot):
         if view.collapsed:
             return Text(view.headline(), style="dim", no_wrap=True, overflow="ellipsis")
         plt = self.fresh_figure()
-        plt.title(view.headline())
+        plt.title(view.headline(self.size.width - 4, self.legend))  # plotext drops a title wider than this
         plt.xlabel(view.xlabel)
         for s in view.series:
             plt.plot(s.xs, s.ys, color=s.color, marker=s.marker)
