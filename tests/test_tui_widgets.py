@@ -189,6 +189,33 @@ async def test_confusion_cursor_and_cell_selected():
 
 
 @sync
+async def test_confusion_errors_rank_on_one_ramp_with_a_legend():
+    labels = ["circle", "hexagon", "octagon"]
+    counts = np.array([[95, 2, 3], [1, 80, 19], [4, 76, 20]])  # octagon -> hexagon is the biggest error
+    matrix = ConfusionMatrix(counts, labels)
+    app = Host(matrix)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+
+        def bg(r: int, c: int) -> tuple:
+            segs = [seg for seg in matrix.render_line(1 + r) if seg.text.strip()][1:]  # after the row label
+            t = segs[c].style.bgcolor.get_truecolor()
+            return (t.red, t.green, t.blue)
+
+        def lum(rgb: tuple) -> float:
+            return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+
+        errors = sorted(((int(counts[r, c]), lum(bg(r, c))) for r in range(3) for c in range(3) if r != c))
+        assert [e for e, _ in errors] == [1, 2, 3, 4, 19, 76]
+        assert all(a[1] < b[1] for a, b in zip(errors, errors[1:]))  # brighter as errors grow (dark theme)
+        legend = matrix.render_line(5).text
+        assert legend.startswith("errors") and "76" in legend and "drawings" in legend and "diagonal" in legend
+        await pilot.press("n")
+        line = matrix.render_line(5).text
+        assert "76%" in line and "of row" in line  # rates: 76 of 100 octagons
+
+
+@sync
 async def test_confusion_scrolls_for_30_classes():
     n = 30
     labels = [f"class{i:02d}" for i in range(n)]
@@ -200,7 +227,7 @@ async def test_confusion_scrolls_for_30_classes():
         matrix.action_move(0, n - 2)  # as n-2 presses of right, without a frame each
         await pilot.press("right", "pagedown", "pagedown")
         assert matrix.cursor == (n - 1, n - 1)
-        assert matrix.status_text(80).endswith(f"rows 9-30 cols 13-30 of {n} · counts")
+        assert matrix.status_text(80).endswith(f"rows 10-30 cols 13-30 of {n} · counts")  # 21 rows + legend
         # The cursor row and column are on screen: the last row label is drawn.
         lines = [matrix.render_line(y).text for y in range(matrix.size.height)]
         assert any(line.startswith("class29") for line in lines)

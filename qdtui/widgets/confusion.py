@@ -66,12 +66,39 @@ def _rgb(style: Style, attr: str, fallback: tuple[int, int, int]) -> tuple[int, 
     return (t.red, t.green, t.blue)
 
 
+# One sequential ramp for errors, in rising luminance on a dark background (dark red -> red -> orange ->
+# yellow) and falling on a light one (yellow -> orange -> red -> dark red): the biggest error is the most
+# salient cell whatever its row, so errors rank by colour.
+_ERRORS_ON_DARK = ((96, 16, 24), (200, 36, 36), (245, 130, 40), (255, 228, 110))
+_ERRORS_ON_LIGHT = tuple(reversed(((130, 0, 30), (220, 50, 32), (250, 150, 60), (255, 232, 150))))
+CURSOR_MARK = Style(bold=True, underline=True, italic=True)
+ERROR_FLOOR = 0.12  # the smallest error is still visible next to a 0 (which is a dim dot)
+
+
+def error_rgb(t: float, dark: bool) -> tuple[int, int, int]:
+    """The error ramp's colour at t in 0..1 (0: the smallest error, 1: the biggest)."""
+    stops = _ERRORS_ON_DARK if dark else _ERRORS_ON_LIGHT
+    x = min(1.0, max(0.0, t)) * (len(stops) - 1)
+    i = min(int(x), len(stops) - 2)
+    return _blend(stops[i], stops[i + 1], x - i)
+
+
+def error_t(value: float, top: float) -> float:
+    """Where an error of `value` sits on the ramp when the biggest error is `top` (linear, floored)."""
+    return ERROR_FLOOR + (1 - ERROR_FLOOR) * (value / top) if top > 0 else 0.0
+
+
+def _on(rgb: tuple[int, int, int]) -> Style:
+    lum = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
+    fg = (0, 0, 0) if lum > 140 else (255, 255, 255)
+    return Style(color=RichColor.from_rgb(*fg), bgcolor=RichColor.from_rgb(*rgb))
+
+
 class ConfusionMatrix(Widget, can_focus=True):
     """Rows are true classes, columns predictions; Enter on a cell posts CellSelected."""
 
     COMPONENT_CLASSES = {
         "confusion--diag",
-        "confusion--off",
         "confusion--label",
         "confusion--label-cursor",
         "confusion--cursor",
@@ -81,7 +108,6 @@ class ConfusionMatrix(Widget, can_focus=True):
     DEFAULT_CSS = """
     ConfusionMatrix { height: 1fr; width: 1fr; background: $surface; }
     ConfusionMatrix > .confusion--diag { color: $success; }
-    ConfusionMatrix > .confusion--off { color: $error; }
     ConfusionMatrix > .confusion--label { color: $text-muted; }
     ConfusionMatrix > .confusion--label-cursor { color: $text; background: $accent 30%; text-style: bold; }
     ConfusionMatrix > .confusion--cursor { color: $text; background: $accent; text-style: bold; }
@@ -161,7 +187,7 @@ class ConfusionMatrix(Widget, can_focus=True):
 
     def _visible(self) -> tuple[int, int]:
         """(rows, columns) of cells that fit."""
-        rows = max(1, self.size.height - 2)  # header and status lines
+        rows = max(1, self.size.height - 3)  # header, status and legend lines
         cols = max(1, (self.size.width - self.gutter) // self.cell_width)
         return rows, cols
 
@@ -262,6 +288,40 @@ class ConfusionMatrix(Widget, can_focus=True):
             return left + " " * (width - len(left) - len(right)) + right
         return left
 
+    def _error_values(self) -> np.ndarray:
+        """What the error ramp ranks: off-diagonal counts (or row rates in rates mode), diagonal zeroed."""
+        v = (self._rates if self.rates else self._counts).astype(np.float64).copy()
+        np.fill_diagonal(v, 0.0)
+        return v
+
+    def legend_text(self) -> list[tuple[str, tuple[int, int, int] | None]]:
+        """The legend line as (text, background) pieces: the error ramp at five values, the diagonal's meaning."""
+        v = self._error_values()
+        top = float(v.max()) if v.size else 0.0
+        dark = self._dark()
+        pieces: list[tuple[str, tuple[int, int, int] | None]] = [("errors ", None)]
+        if top <= 0:
+            pieces.append(("none", None))
+        else:
+            for f in (0.0, 0.25, 0.5, 0.75, 1.0):
+                value = top * f if f else (v[v > 0].min() if (v > 0).any() else 0)
+                text = f"{int(round(value * 100))}%" if self.rates else f"{int(round(value)):,}"
+                pieces.append((f" {text} ", error_rgb(error_t(value, top), dark)))
+            pieces.append((" of row" if self.rates else " drawings", None))
+        pieces.append(("  correct ", None))
+        pieces.append((" diagonal ", _blend(self._bg(), self._diag(), 0.8)))
+        return pieces
+
+    def _bg(self) -> tuple[int, int, int]:
+        return _rgb(self.rich_style, "bgcolor", (0, 0, 0))
+
+    def _dark(self) -> bool:
+        bg = self._bg()
+        return 0.299 * bg[0] + 0.587 * bg[1] + 0.114 * bg[2] < 128
+
+    def _diag(self) -> tuple[int, int, int]:
+        return _rgb(self.get_component_rich_style("confusion--diag"), "color", (0, 160, 0))
+
     def _cell_text(self, r: int, c: int, cw: int) -> str:
         if self.rates:
             v = self._rates[r, c]
@@ -292,29 +352,28 @@ class ConfusionMatrix(Widget, can_focus=True):
         elif y == 1 + min(self.n - self._top, rows):
             segs.append(Segment(fit_text(self.status_text(width), width),
                                 self.get_component_rich_style("confusion--status")))
+        elif y == 2 + min(self.n - self._top, rows):
+            segs += [Segment(text, label if rgb is None else _on(rgb)) for text, rgb in self.legend_text()]
         else:
             r = self._top + y - 1
             if r >= self.n or y - 1 >= rows:
                 return Strip.blank(width, base)
             name = fit_text(self._labels[r], gw - 1) + " "
             segs.append(Segment(name, label_cur if r == cr else label))
-            bg = _rgb(base, "bgcolor", (0, 0, 0))
-            diag = _rgb(self.get_component_rich_style("confusion--diag"), "color", (0, 160, 0))
-            off = _rgb(self.get_component_rich_style("confusion--off"), "color", (200, 0, 0))
+            bg, diag, dark = self._bg(), self._diag(), self._dark()
+            errors = self._error_values()
+            top = float(errors.max()) if errors.size else 0.0
             zero = self.get_component_rich_style("confusion--zero")
             cursor = self.get_component_rich_style("confusion--cursor")
             for c in range(self._left, last_col):
                 text = self._cell_text(r, c, cw)
-                if (r, c) == (cr, cc):
-                    style = cursor
-                elif self._counts[r, c] == 0:
-                    style = zero
-                else:
-                    # sqrt so that a 2% confusion is still visible next to a 95% diagonal
-                    t = float(np.sqrt(self._rates[r, c]))
-                    rgb = _blend(bg, diag if r == c else off, 0.15 + 0.85 * t)
-                    lum = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-                    fg = (0, 0, 0) if lum > 140 else (255, 255, 255)
-                    style = Style(color=RichColor.from_rgb(*fg), bgcolor=RichColor.from_rgb(*rgb))
+                if self._counts[r, c] == 0:
+                    style = cursor if (r, c) == (cr, cc) else zero
+                elif r == c:  # the diagonal: green by the row's share correct
+                    style = _on(_blend(bg, diag, 0.15 + 0.85 * float(self._rates[r, c])))
+                else:  # errors: one ramp over all cells, the biggest error at its top
+                    style = _on(error_rgb(error_t(float(errors[r, c]), top), dark))
+                if (r, c) == (cr, cc) and self._counts[r, c]:
+                    style += CURSOR_MARK  # the cell keeps its colour, which is data
                 segs.append(Segment(text, style))
         return Strip(segs).crop_extend(0, width, base)
