@@ -257,3 +257,22 @@ def test_integer_ticks_for_epochs_and_steps():
     assert int_ticks(50, 325) == [100, 200, 300]
     assert all(isinstance(t, int) for t in int_ticks(0, 12345))
     assert len(int_ticks(0, 12345)) <= 6
+
+
+@sync
+async def test_sample_grid_shows_whole_drawings_and_says_when_some_do_not_fit():
+    from qdtui.widgets.sample_grid import SampleGrid
+
+    grid = SampleGrid()
+    app = Host(grid)
+    samples = np.full((2, 8, 28, 28), 200, np.uint8)
+    async with app.run_test(size=(124, 40)) as pilot:  # the GAN screen's sample area at 160 columns
+        grid.show(samples, ["apple", "banana"])
+        await pilot.pause()
+        assert grid.shown_columns() == 8 and grid.render_line(0).text.strip() == "apple"
+        assert grid.shown_columns(100) == 6 and grid.shown_columns(8 * 15 - 1) == 8
+    async with Host(grid2 := SampleGrid()).run_test(size=(80, 24)) as pilot:
+        grid2.show(samples, ["apple", "banana"])
+        await pilot.pause()
+        assert grid2.render_line(0).text.startswith("apple  (5 of 8 shown")
+        assert grid2.render_line(1).cell_length == 80 and grid2.render_line(1).text.rstrip() != ""

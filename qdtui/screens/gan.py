@@ -196,7 +196,10 @@ class GanScreen(Screen):
         done = len(self.view.epochs)
         kind, _, num = self.shown.partition("_")
         where = f"{'epoch' if kind == 'epoch' else 'step'} {int(num)}" if num else "no samples yet"
-        mode = "live" if self.follow else "←/→ End"
+        if not self.follow:
+            mode = "←/→ End"
+        else:
+            mode = "live" if run.status == "running" else "newest"
         self.query_one("#gan-info", Static).update(
             f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode}) · {run.name}")
 
