@@ -109,7 +109,7 @@ def test_spec_file_claims_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["data-size", "imbalance", "classes-rows", "one-at-a-time", "double-descent",
-                                  "categories", "baselines"])
+                                  "categories", "baselines", "double-descent-small"])
 def test_quick_protocol_gives_every_trial_its_minimum_steps(name):
     from qdcore.studies.named import QUICK_STEPS, named_spec
     from qdcore.studies.work import trial_work
@@ -125,3 +125,13 @@ def test_quick_protocol_gives_every_trial_its_minimum_steps(name):
         per_epoch = -(-(w.train_images // w.cfg.epochs) // batch)
         assert per_epoch * w.cfg.epochs >= spec.min_steps, (name, w.params, per_epoch, w.cfg.epochs)
         assert batch in batches or batch == full.base.get("batch_size"), batch  # the protocol's batch sizes
+
+
+def test_only_double_descent_says_quick_cannot_show_it():
+    from qdcore.studies.named import NAMED
+    from qdcore.studies.quick_limits import cannot_quick_note
+
+    assert cannot_quick_note("imbalance", "demo") is None
+    cannot = [n for n, st in NAMED.items() if st.quick_cannot]
+    assert "double-descent" in cannot
+    assert all(NAMED[n].smallest in NAMED for n in cannot)

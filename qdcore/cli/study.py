@@ -173,6 +173,10 @@ def run_cmd(
     cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu, max_trials)
     how = _executor(executor, address, cpus_per_trial, gpus_per_trial)  # bad executor options fail first
     s, notes = build_spec(cfg)
+    if quick:
+        from qdcore.studies.quick_limits import cannot_quick_note
+
+        notes = [*filter(None, [cannot_quick_note(spec, cfg.data, workers)]), *notes]
     for n in notes:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
     if dry_run:
