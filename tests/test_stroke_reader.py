@@ -59,10 +59,12 @@ def test_skipped_lines_are_counted_even_for_big_files(big, monkeypatch):
         strokes._INDEX_CACHE.clear()
         src = NdjsonSource(path)
         assert sorted(src.categories()) == sorted(WORDS)
-        for w in WORDS:
-            src.read(w)
-        # Both find all three: the cheap check finds NaN and Infinity when reading (and draws them blank).
+        # Both find all three before a drawing is read: the cheap check parses the lines with NaN or Infinity.
+        assert sum(src.count(w) for w in WORDS) == good
         assert len(src.notes) == 1 and src.notes[0].startswith(f"skipped 3 of {total:,} lines in {path}: line 8: ")
+        for w in WORDS:
+            assert src.read(w).shape[0] == src.count(w)
+        assert len(src.notes) == 1 and src.notes[0].startswith("skipped 3 of")
         with pytest.raises(DataError, match="--strict refuses"):
             NdjsonSource(path, strict=True).count("moon")
 
@@ -140,3 +142,21 @@ def test_binary_records_past_the_bounds_are_skipped_and_the_scan_goes_on(tmp_pat
     (tmp_path / "moon.bin").write_bytes(encode_google_binary([ok, huge, ok]))
     idx = index_file(tmp_path / "moon.bin")
     assert len(idx) == 2 and idx.linenos.tolist() == [1, 3] and "1,001 strokes" in idx.bad[0][1]
+
+
+def test_big_file_cheap_check_refuses_unbounded_and_non_json_lines(tmp_path, monkeypatch):
+    """Past FULL_CHECK_BYTES lines are not parsed when indexed, yet NaN/Infinity and 200,000-stroke lines are
+    still found then (so counts are exact before reading), at every chunk size."""
+    from hostile_cases import BAD_LINES
+
+    good = json.dumps({"word": "moon", "drawing": [[[10, 200, 30], [20, 40, 220]]]}).encode()
+    path = tmp_path / "moon.ndjson"
+    path.write_bytes(b"\n".join([good, BAD_LINES["200,000 strokes"], good, BAD_LINES["NaN"], good,
+                                 BAD_LINES["Infinity"], b'{"word": "NaN", "drawing": [[[1, 2], [3, 4]]]}']) + b"\n")
+    monkeypatch.setattr(strokes, "FULL_CHECK_BYTES", 0)
+    for chunk in (7, 4099, 64 << 20):
+        monkeypatch.setattr(strokes, "CHUNK_BYTES", chunk)
+        strokes._INDEX_CACHE.clear()
+        idx = index_file(path)
+        assert idx.linenos.tolist() == [1, 3, 5, 7], chunk  # a word "NaN" is text, not a number
+        assert [n for n, _ in idx.bad] == [2, 4, 6] and "more than 1,000 strokes" in idx.bad[0][1]

@@ -36,8 +36,8 @@ SUFFIXES = (".ndjson", ".bin")
 # Google's cloud folders name files plainly; other mirrors prefix them.
 PREFIXES = ("full_simplified_", "full_raw_", "full_binary_", "full-simplified-", "full-raw-", "full-binary-")
 # Small files are fully validated when indexed, so count() is exact; larger ones get a cheap
-# check ('{' ... '}') in numpy, and a line that still fails to parse on reading is drawn blank
-# and recorded.
+# check in numpy ('{' ... '}', the line's length, its '[' count; lines with NaN or Infinity are parsed),
+# and a line that still fails to parse on reading (a ragged stroke) is drawn blank and recorded.
 FULL_CHECK_BYTES = 8 << 20
 CHUNK_BYTES = 64 << 20  # newline scans and word counts walk a file in chunks of this size
 # One drawing's bounds: Google's raw files peak at 55 strokes, 1,174 points and 37 KB a line.
@@ -135,8 +135,8 @@ def _plain_numbers(*seqs: list) -> bool:
 def parse_line(line: bytes | str) -> Drawing:
     """A Drawing from one ndjson line; ValueError saying what is wrong."""
     # Each stroke opens 3 or 4 lists: far more brackets than MAX_STROKES allow is refused before parsing.
-    if (line.count(b"[") if isinstance(line, bytes) else line.count("[")) > 4 * MAX_STROKES + 64:
-        raise ValueError(f"more than {MAX_STROKES:,} strokes; a drawing has at most {MAX_STROKES:,}")
+    if (line.count(b"[") if isinstance(line, bytes) else line.count("[")) > _MAX_BRACKETS:
+        raise ValueError(_too_many_strokes())
     try:
         obj = json.loads(line)
     except (ValueError, RecursionError) as e:
@@ -171,9 +171,6 @@ def _line_spans(buf: memoryview | bytes | mmap.mmap, size: int) -> np.ndarray:
     return np.stack([starts, stops], axis=1).astype(np.int64)
 
 
-# ---------------------------------------------------------------- Google's binary format
-
-
 def _count(buf, size: int, pattern: bytes) -> int:
     """Occurrences of `pattern` in a buffer of any size, counted chunk by chunk (a match across a boundary once)."""
     n, step, tail = 0, CHUNK_BYTES, len(pattern) - 1
@@ -181,6 +178,9 @@ def _count(buf, size: int, pattern: bytes) -> int:
         # A match starting in this chunk may end up to len - 1 bytes into the next one.
         n += bytes(buf[off:min(size, off + step + tail)]).count(pattern)
     return n
+
+
+# ---------------------------------------------------------------- Google's binary format
 
 
 def _record_head(buf, off: int, size: int) -> tuple:
@@ -431,7 +431,8 @@ def _index_ndjson(path: Path, buf, size: int, kind: str) -> FileIndex:
 
 
 def _index_ndjson_fast(path: Path, buf, spans: np.ndarray, kind: str) -> FileIndex:
-    """Big files: judge lines by their first and last bytes only, all at once in numpy."""
+    """Big files: judge lines by their first and last bytes and length in numpy, long lines by their '[' count,
+    and parse only the lines holding a NaN or Infinity token."""
     data = np.frombuffer(buf, dtype=np.uint8)
     a, b = spans[:, 0], spans[:, 1]
     b = b - ((b > a) & (data[np.maximum(b - 1, 0)] == 13))  # CRLF line ends
@@ -440,12 +441,49 @@ def _index_ndjson_fast(path: Path, buf, spans: np.ndarray, kind: str) -> FileInd
     last = np.where(blank, 0, data[np.maximum(b - 1, 0)])
     shaped = (first == ord("{")) & (last == ord("}"))
     short = (b - a) <= MAX_LINE_BYTES
-    good = ~blank & shaped & short
+    few = np.ones(a.size, bool)
+    for i in np.flatnonzero(short & (b - a > _MAX_BRACKETS)).tolist():  # only a line this long can hold so many
+        few[i] = bytes(buf[a[i]:b[i]]).count(b"[") <= _MAX_BRACKETS
+    tokens = _token_lines(buf, data.size, a)
+    good = ~blank & shaped & short & few
+    reasons: dict[int, str] = {}
+    for i in np.flatnonzero(good & tokens).tolist():  # NaN or Infinity somewhere: parse to be sure
+        try:
+            parse_line(bytes(buf[a[i]:b[i]]))
+        except ValueError as e:
+            good[i] = False
+            reasons[i] = str(e)
     bad_at = np.flatnonzero(~blank & ~good)
-    bad = [(int(i) + 1, _long_line(int(b[i] - a[i])) if not short[i] else
-            "not a JSON object" if first[i] != ord("{") else "truncated (no closing brace)") for i in bad_at]
+    bad = [(int(i) + 1, reasons.get(int(i)) or (_long_line(int(b[i] - a[i])) if not short[i] else
+            "not a JSON object" if first[i] != ord("{") else "truncated (no closing brace)" if not shaped[i] else
+            _too_many_strokes())) for i in bad_at]
     keep = np.flatnonzero(good)
     return FileIndex(path, kind, np.stack([a[keep], b[keep]], axis=1), keep.astype(np.int64) + 1, bad)
+
+
+_TOKENS = (b"NaN", b"Infinity")  # JSON has neither: Python's json reads them, parse_drawing refuses them
+_MAX_BRACKETS = 4 * MAX_STROKES + 64  # each stroke opens 3 or 4 lists
+
+
+def _too_many_strokes() -> str:
+    return f"more than {MAX_STROKES:,} strokes; a drawing has at most {MAX_STROKES:,}"
+
+
+def _token_lines(buf, size: int, starts: np.ndarray) -> np.ndarray:
+    """Per line starting at `starts`: whether a NaN or Infinity token is in it (found chunk by chunk, each line
+    searched once per token however many it holds)."""
+    tokens = np.zeros(starts.size, bool)
+    step = CHUNK_BYTES
+    for off in range(0, size if starts.size else 0, step):
+        chunk = bytes(buf[off:min(size, off + step + 7)])  # 7: a token cut by the boundary is found whole
+        for tok in _TOKENS:
+            i = chunk.find(tok)
+            while 0 <= i < step:
+                line = int(np.searchsorted(starts, off + i, "right")) - 1
+                tokens[line] = True
+                after = int(starts[line + 1]) - off if line + 1 < starts.size else len(chunk)
+                i = chunk.find(tok, max(after, i + 1))
+    return tokens
 
 
 def _long_line(n: int) -> str:
