@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from qdcore.errors import ConfigError
-from qdcore.studies.claims import Claim, coef, decide, differs, hump, judge, study_verdicts, trend
+from qdcore.studies.claims import Claim, coef, decide, differs, hump, judge, trend
+from qdcore.studies.verdicts import study_verdicts
 from qdcore.studies.results import StudyTable
 
 

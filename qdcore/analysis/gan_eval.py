@@ -39,12 +39,12 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
                      per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                      device: str | None = "auto", batch_size: int = 1024, strict: bool = False):
     """An AC-GAN run's discriminator class head on the run's test split (or other data) as a RunEvaluation."""
+    from qdcore.data.selection import select_splits  # what qdcore.train.gan.load_gan_splits does (no cycle)
     from qdcore.predictions import Predictions
     from qdcore.train import gan_files
     from qdcore.train.artifacts import PREDICTIONS_FILE
     from qdcore.train.device import resolve
     from qdcore.train.evaluate import RunEvaluation, labels_for, select_for_model
-    from qdcore.train.gan import load_gan_splits
     from qdcore.train.gan_config import GanConfig
 
     rec = store.get_run(int(run_id))
@@ -59,7 +59,7 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
     classes = list(meta["classes"])
     if data is None:
         cfg = GanConfig.from_dict(rec.config, origin=f"run {rec.id} config")
-        ds = load_gan_splits(cfg).test
+        ds = select_splits(cfg).test
         if list(ds.classes) != classes:
             raise DataError(f"run {rec.id}'s data now yields other classes than its GAN's; use --data")
         if len(ds) == 0:

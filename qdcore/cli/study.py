@@ -307,7 +307,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
              include_untrained: UntrainedOpt = False) -> None:
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
-    from qdcore.studies.claims import study_verdicts
+    from qdcore.studies.verdicts import study_verdicts
     from qdcore.studies.results import aggregate, study_table, untrained_note
     from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
 
@@ -354,7 +354,8 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
 
 def _print_claims(spec: dict[str, Any], table) -> None:
     """The paper's claims: its number or direction, qd's estimate with its 95% interval, the verdict."""
-    from qdcore.studies.claims import VERDICT_COLUMNS, VERDICT_STYLES, study_verdicts, summary_line, verdict_rows
+    from qdcore.studies.claims import VERDICT_COLUMNS, VERDICT_STYLES, summary_line, verdict_rows
+    from qdcore.studies.verdicts import study_verdicts
 
     verdicts, notes = study_verdicts(spec, table)
     if verdicts:

@@ -51,9 +51,9 @@ def newest_runs(store: Any, kinds: list[str] | None = None, *, status: str | Non
 def best_model_run(store: Any) -> int:
     """The finished top-level run with the best test top-1 among kinds that classify drawings (ties: the newest);
     only where there is none, the best finished trial. StoreError saying how to make one when there is none."""
-    from qdcore.train.predictor import predicting_kinds
+    from qdcore.runs.kinds import all_kinds
 
-    kinds = predicting_kinds()
+    kinds = [k.name for k in all_kinds() if k.predictor is not None]  # qdcore.train.predictor's predicting_kinds
     runs = newest_runs(store, kinds, status="done")
     if not runs:
         runs = sorted((r for k in kinds for r in store.list_runs(kind=k, status="done")), key=lambda r: -r.id)

@@ -162,24 +162,6 @@ def _num(v: float) -> str:
     return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
 
 
-def claims_of(spec: dict[str, Any]) -> tuple[list[Claim], str | None]:
-    """The claims a stored study spec declares (its paper's), or those of the named study it was made from when it
-    was stored before claims existed; (claims, note)."""
-    from qdcore.studies.named import NAMED
-
-    paper = spec.get("paper") or {}
-    raw = paper.get("claims")
-    note = None
-    if raw is None:
-        stem = str(spec.get("name", "")).removesuffix(" quick").strip().lower()
-        if stem in NAMED and NAMED[stem].claims:
-            raw = [c.to_dict() for c in NAMED[stem].claims]
-            note = f"claims of the named study {stem!r} as qd declares them now (the study was stored before claims)"
-    if not raw:
-        return [], None
-    return [Claim.from_dict(d, f"claim {i + 1}") for i, d in enumerate(raw)], note
-
-
 def judge_all(claims: list[Claim], table: StudyTable, include_untrained: bool = False) -> list[Verdict]:
     """Every claim judged on the study's table."""
     return [judge(c, table, include_untrained) for c in claims]
@@ -356,23 +338,6 @@ def summary_line(verdicts: list[Verdict]) -> str:
     """'3 agree, 1 inconclusive, 0 disagree' over a study's claims."""
     n = {v: sum(1 for x in verdicts if x.verdict == v) for v in VERDICTS}
     return f"{n['agrees']} agree, {n['inconclusive']} inconclusive, {n['disagrees']} disagree"
-
-
-def study_verdicts(spec: dict[str, Any], table: StudyTable, include_untrained: bool = False
-                   ) -> tuple[list[Verdict], list[str]]:
-    """A stored study's verdicts and one-line notes (no claims, claims from the named study, trials left out, a
-    malformed stored claim); never raises for what a stored study holds."""
-    try:
-        claims, note = claims_of(spec)
-    except ConfigError as e:
-        return [], [f"claims cannot be judged: {e}"]
-    if not claims:
-        return [], ["this study declares no claims (named studies do; a spec can add [[paper.claims]] tables)"]
-    verdicts = judge_all(claims, table, include_untrained)
-    notes = [note] if note else []  # trials left out as not trained: results.untrained_note says so
-    if (spec.get("paper") or {}).get("quick"):
-        notes.append("--quick: directions are comparable with the paper; its numbers come from a larger protocol")
-    return verdicts, notes
 
 
 VERDICT_COLUMNS = ("claim", "paper", "qd (95% interval)", "seeds", "verdict")

@@ -118,7 +118,7 @@ def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = l
     from qdcore.store import StoreSink
     from qdcore.studies import trials as T
     from qdcore.studies.runner import progress
-    from qdcore.studies.stages import next_stage
+    from qdcore.studies.runner import next_stage
 
     T.require_study(store, study)
     ray = connect(plan)

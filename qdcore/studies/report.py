@@ -120,7 +120,8 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
 
 def claims_markdown(spec: dict[str, Any], table: StudyTable) -> list[str]:
     """The '## Claims' section: per claim the paper's side, qd's estimate with its 95% interval, the verdict."""
-    from qdcore.studies.claims import VERDICT_COLUMNS, study_verdicts, summary_line, verdict_rows
+    from qdcore.studies.claims import VERDICT_COLUMNS, summary_line, verdict_rows
+    from qdcore.studies.verdicts import study_verdicts
 
     verdicts, notes = study_verdicts(spec, table)
     md = ["", "## Claims" + (f": {summary_line(verdicts)}" if verdicts else ""), ""]

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from qdcore.lifetime import child_options
 from qdcore.studies import trials as T
@@ -160,7 +160,6 @@ def run_study(store, study: int, workers: int | None = 1, per_gpu: int | None = 
     plan = worker_plan(workers, per_gpu)
     store.update_summary(study, {"workers": len(plan), "gpus": sorted({e["CUDA_VISIBLE_DEVICES"] for e in plan
                                                                         if "CUDA_VISIBLE_DEVICES" in e})})
-    from qdcore.studies.stages import next_stage
 
     while True:
         if len(plan) == 1:
@@ -257,3 +256,43 @@ def detach(store, study: int) -> int:
         store.finish_run(study, "interrupted", {})
     return launch(Resume(study), store=store).pid
 
+
+def next_stage(store: Any, study: int) -> bool:
+    """Add the next stage's trials once every trial so far has finished; whether any trial was added."""
+    import dataclasses
+
+    from qdcore.studies.stages import stage_spec
+    from qdcore.studies.validate import validate
+
+    rec = store.get_run(study)
+    doc = rec.summary.get("spec") or {}
+    then = doc.get("then") or []
+    added = False
+    while not added:
+        done = int(rec.summary.get("stage", 0))
+        rows = T.trials(store, study)
+        if done >= len(then) or any(r.status in ("queued", "running") for r in rows):
+            return False
+        spec = StudySpec.from_dict(doc, origin=f"study {study}")
+        stage = spec.then[done]
+        notes = list(rec.summary.get("notes", []))
+        pairs = []
+        for seed in spec.seeds:
+            found = {r.params.get("variant"): r for r in rows if int(r.config.get("seed", 0)) == seed}
+            missing = [v for v in stage["refs"].values() if v not in found or found[v].status != "done"
+                       or found[v].run_id is None]
+            if missing:
+                notes.append(f"stage {done + 2}, seed {seed}: no trials, as its {', '.join(missing)} trial did not "
+                             "finish")
+                continue
+            runs = {v: int(found[v].run_id) for v in stage["refs"].values()}
+            for trial, cfg in validate(stage_spec(spec, done, seed, runs)):
+                # Seeds are one grid each here: the trial keeps its seed column as the first stage's trials do.
+                params = {**trial.params, "seed": seed} if len(spec.seeds) > 1 else trial.params
+                pairs.append((dataclasses.replace(trial, params=params), cfg))
+        if pairs:
+            add_grid(store, study, spec, notes, pairs, start=len(rows))
+            added = True
+        store.update_summary(study, {"stage": done + 1, "notes": notes})
+        rec = store.get_run(study)
+    return added

@@ -48,55 +48,10 @@ def check_stages(then: Any, origin: str) -> list[dict[str, Any]]:
 def stage_spec(spec: Any, index: int, seed: int, runs: dict[str, int]) -> Any:
     """The grid of one stage for one seed: the study's base and selection, the stage's variants, each ref set
     to the run id of that seed's trial of the named variant."""
-    from qdcore.studies.spec import StudySpec
-
     stage = spec.then[index]
     base = {**spec.base, **stage.get("base", {})}
     for option, variant in stage["refs"].items():
         base[option] = runs[variant]
-    return StudySpec(name=spec.name, base=base, axes=dict(stage.get("axes", {})),
+    return type(spec)(name=spec.name, base=base, axes=dict(stage.get("axes", {})),
                      variants=[dict(v) for v in stage.get("variants", [])], seeds=[seed], pool=spec.pool,
                      minority=spec.minority, kind=spec.kind, min_steps=spec.min_steps, origin=f"{spec.origin}, stage {index + 2}")
-
-
-def next_stage(store: Any, study: int) -> bool:
-    """Add the next stage's trials once every trial so far has finished; whether any trial was added."""
-    import dataclasses
-
-    from qdcore.studies import trials as T
-    from qdcore.studies.runner import add_grid
-    from qdcore.studies.spec import StudySpec
-    from qdcore.studies.validate import validate
-
-    rec = store.get_run(study)
-    doc = rec.summary.get("spec") or {}
-    then = doc.get("then") or []
-    added = False
-    while not added:
-        done = int(rec.summary.get("stage", 0))
-        rows = T.trials(store, study)
-        if done >= len(then) or any(r.status in ("queued", "running") for r in rows):
-            return False
-        spec = StudySpec.from_dict(doc, origin=f"study {study}")
-        stage = spec.then[done]
-        notes = list(rec.summary.get("notes", []))
-        pairs = []
-        for seed in spec.seeds:
-            found = {r.params.get("variant"): r for r in rows if int(r.config.get("seed", 0)) == seed}
-            missing = [v for v in stage["refs"].values() if v not in found or found[v].status != "done"
-                       or found[v].run_id is None]
-            if missing:
-                notes.append(f"stage {done + 2}, seed {seed}: no trials, as its {', '.join(missing)} trial did not "
-                             "finish")
-                continue
-            runs = {v: int(found[v].run_id) for v in stage["refs"].values()}
-            for trial, cfg in validate(stage_spec(spec, done, seed, runs)):
-                # Seeds are one grid each here: the trial keeps its seed column as the first stage's trials do.
-                params = {**trial.params, "seed": seed} if len(spec.seeds) > 1 else trial.params
-                pairs.append((dataclasses.replace(trial, params=params), cfg))
-        if pairs:
-            add_grid(store, study, spec, notes, pairs, start=len(rows))
-            added = True
-        store.update_summary(study, {"stage": done + 1, "notes": notes})
-        rec = store.get_run(study)
-    return added

@@ -237,7 +237,7 @@ class StudyScreen(Screen):
     @work(thread=True, exclusive=True, group="study-load", exit_on_error=False)
     def load(self) -> None:
         """Read the study's progress and table in a thread."""
-        from qdcore.studies.claims import study_verdicts
+        from qdcore.studies.verdicts import study_verdicts
         from qdcore.studies.results import study_table
         from qdcore.studies.runner import progress
         from qdcore.studies.trials import require_study
