@@ -38,7 +38,8 @@ def list_(
     cache: CacheOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Categories: the built-in demo set, the download cache, and Google's 345 downloadable ones."""
+    """Categories: the built-in demo set, the download cache, local folders ($QD_DATA_DIRS, ../shared/quickdraw) and
+    Google's 345 downloadable ones."""
     from qdcore.data.categories import official_files
     from qdcore.data.opener import open_source
     from qdcore.errors import DataError
@@ -71,9 +72,15 @@ def list_(
     official = [{"name": f.category, "count": f.n_drawings, "bytes": f.bytes, "md5": f.md5, "cached": f.category in have}
                 for f in official_files().values()]
     official.sort(key=lambda r: r["name"])
+    from qdcore.data.places import known_places, summarise
+
+    local = [summarise(p, cache) for p in known_places(cache) if p.kind == "local"]
     if json_:
         print_json({"demo": {"synthetic": True, "categories": demo_rows},
                     "cached": {"path": str(root), "categories": cached, "error": cached_error},
+                    "local": [{"path": s.place.spec, "why": s.place.why, "source": s.description,
+                               "categories": s.categories, "drawings": s.drawings, "approximate": s.approximate,
+                               "error": s.error} for s in local],
                     "downloadable": official})
         return
     _table(f"demo: built-in, synthetic ({len(demo_rows)} categories; --data demo)", demo_rows)
@@ -84,7 +91,33 @@ def list_(
     else:
         console.print(f"cached: none in {root} (qd data download CATEGORY...)", markup=False, highlight=False,
                       soft_wrap=True)
+    _local(local)
     _downloadable(official)
+
+
+def _local(summaries: list) -> None:
+    """Local folders qd knows of, each with what `--data` takes to use it."""
+    from rich.table import Table
+
+    if not summaries:
+        console.print("local folders: none known (list yours in $QD_DATA_DIRS, separated by ':')", markup=False,
+                      highlight=False, soft_wrap=True)
+        return
+    console.print(f"local folders ({len(summaries)}; --data PATH; more in $QD_DATA_DIRS)", style="bold",
+                  markup=False, highlight=False, soft_wrap=True)
+    t = Table(box=None)
+    t.add_column("--data", no_wrap=True, min_width=max(len(s.place.label) for s in summaries))  # a path to copy
+    for col, just in (("format", "left"), ("categories", "right"), ("drawings", "right"), ("known from", "left")):
+        t.add_column(col, justify=just, overflow="fold")
+    for s in summaries:
+        if s.error:
+            t.add_row(lit(s.place.label), "", "", "", lit(s.place.why))
+            err_console.print(f"{lit(s.place.spec)}: {lit(s.error)}", style="yellow", markup=False, highlight=False,
+                              soft_wrap=True)
+            continue
+        t.add_row(lit(s.place.label), lit(s.description.split(":", 1)[0]), f"{s.categories:,}",
+                  ("≈" if s.approximate else "") + f"{s.drawings:,}", lit(s.place.why))
+    console.print(t)
 
 
 def _table(title: str, rows: list[dict], with_size: bool = False, with_file: bool = False) -> None:

@@ -35,6 +35,7 @@ class DataBrowserScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
+        Binding("s", "source", "Source"),
         Binding("tab", "switch_pane", "Pane", show=False),
     ]
     HELP_EXTRA = [
@@ -43,6 +44,7 @@ class DataBrowserScreen(Screen):
         ("arrows", "move in the drawings"),
         ("z", "drawing size (in the drawings)"),
         ("enter", "show a drawing large"),
+        ("s", "another source: demo, the cache, local folders ($QD_DATA_DIRS, ../shared/quickdraw)"),
     ]
 
     def __init__(self) -> None:
@@ -149,3 +151,21 @@ class DataBrowserScreen(Screen):
             self.query_one("#categories", OptionList).focus()
         else:
             grid.focus()
+
+    def action_source(self) -> None:
+        """Pick another data source; the app's training form and quiz use it from then on."""
+        from qdtui.screens.source_picker import SourcePicker
+
+        self.app.push_screen(SourcePicker(self.app.state.data_spec), callback=self._source_picked)
+
+    def _source_picked(self, spec: str | None) -> None:
+        if not spec or spec == self.app.state.data_spec:
+            return
+        self.app.state.data_spec = spec
+        self.catalog = None
+        self.query_one("#source-line", Static).update(Text(literal(self.app.state.data_label), style="bold"))
+        self.query_one("#categories", OptionList).clear_options()
+        self.query_one("#samples", DrawingGrid).set_items([])
+        self.query_one("#category-line", Static).update("")
+        self.query_one("#categories").loading = True
+        self.load_catalog()

@@ -79,9 +79,10 @@ class HomeScreen(Screen):
         self.load_runs()
 
     def on_screen_resume(self) -> None:
-        # Back from training or the runs screen: the list may have changed.
+        # Back from training or the runs screen: the list may have changed (and the data, from the browser).
         if self.is_mounted:
             self.load_runs()
+            self.load_catalog()
 
     @work(thread=True, exclusive=True, group="home-catalog", exit_on_error=False)
     def load_catalog(self) -> None:
