@@ -79,7 +79,7 @@ def test_stored_specs_without_claims_and_malformed_claims():
     verdicts, notes = study_verdicts({"name": "mine", "paper": {}}, _table(0.05))
     assert verdicts == [] and "declares no claims" in notes[0]
     verdicts, notes = study_verdicts({"name": "imbalance quick", "paper": {"quick": True}}, _table(0.05))
-    assert len(verdicts) == 2 and "stored before claims" in notes[0]
+    assert len(verdicts) == 3 and "stored before claims" in notes[0]
     assert all(v.verdict == "inconclusive" and "does not record" in v.why for v in verdicts)
     verdicts, notes = study_verdicts({"paper": {"claims": [{"kind": "trend", "metric": "m"}]}}, _table(0.05))
     assert verdicts == [] and notes == ["claims cannot be judged: claim 1: a claim needs text = \"...\""]

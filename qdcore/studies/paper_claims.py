@@ -20,6 +20,8 @@ IMBALANCE = (
     differs("top1_majority", {"imbalance": "min"}, None, "+",
             "at the worst ratio the majority class is recognised better than the minority", minus="top1_minority",
             paper=0.57, paper_text="fork 100% vs hammer 43% at 1:500"),
+    trend("test_top1_prior", "imbalance", "-", "accuracy on an imbalanced split falls as the classes even out",
+          log=True, paper=-0.0036, paper_text="99% at 1:500 → 97% at 1:1 (the majority hides the minority)"),
 )
 
 _OLS = "test_top1 ~ classes + rows"

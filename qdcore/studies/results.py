@@ -49,9 +49,11 @@ def _curve_columns(history: dict[str, list[tuple[int, float]]]) -> dict[str, Any
 MAX_CLASS_COLUMNS = 12  # per-class test accuracy columns a trial gets (a 345-class table would be unreadable)
 
 
-def _per_class(store, run_id: int, minority: list[str], each: bool) -> dict[str, float]:
+def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict[str, float] | None = None
+               ) -> dict[str, float]:
     """Test accuracy of the minority classes and of the others (and of each class, `each`: test_top1[CLASS]),
-    from the run's saved predictions."""
+    from the run's saved predictions; with the training `shares` also test_top1_prior: the per-class accuracies
+    weighted by those shares, what a test split drawn with the training imbalance scores (000's 'test %')."""
     import numpy as np
 
     from qdcore.analysis.metrics import confusion_matrix
@@ -73,6 +75,9 @@ def _per_class(store, run_id: int, minority: list[str], each: bool) -> dict[str,
     for name, mask in groups:
         if support[mask].sum():
             out[name] = float(right[mask].sum() / support[mask].sum())
+    if shares and all(support[p.classes.index(c)] for c in shares if c in p.classes):
+        out["test_top1_prior"] = float(sum(w * right[p.classes.index(c)] / support[p.classes.index(c)]
+                                           for c, w in shares.items() if c in p.classes))
     return out
 
 
@@ -100,7 +105,7 @@ def study_table(store, study: int) -> StudyTable:
             row["classes"] = rec.summary.get("classes", row["classes"])
             if (cfg.get("imbalance") or cfg.get("balanced_test")) and tr.status == "done":
                 metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg.get("imbalance"))),
-                                          bool(cfg.get("balanced_test"))))
+                                          bool(cfg.get("balanced_test")), _shares(cfg)))
             if tr.status == "done":
                 row["not_trained"] = _untrained(store, tr.run_id, cfg, metrics, row["classes"])
         metrics["seconds"] = tr.seconds
@@ -109,6 +114,15 @@ def study_table(store, study: int) -> StudyTable:
         metric_keys += [k for k in metrics if k not in metric_keys]
         rows.append(row)
     return StudyTable(axes, metric_keys, rows)
+
+
+def _shares(cfg: dict[str, Any]) -> dict[str, float] | None:
+    """Each category's share of a balanced-test trial's training set (None without a balanced test)."""
+    from qdcore.studies.degenerate import train_shares
+
+    cats = cfg.get("categories")
+    shares = train_shares(cfg) if cfg.get("balanced_test") else None
+    return dict(zip([c.strip() for c in cats.split(",") if c.strip()], shares)) if shares else None
 
 
 def _untrained(store, run_id: int, cfg: dict[str, Any], metrics: dict[str, Any], classes: Any) -> str | None:
