@@ -129,3 +129,5 @@ def test_staged_named_study_runs_end_to_end_on_demo(name, home, tmp_path):
         verdicts = judge_all([Claim.from_dict(c) for c in doc["paper"]["claims"]], table)
         assert len(verdicts) == len(doc["paper"]["claims"])
         assert all(v.verdict in ("agrees", "disagrees", "inconclusive") for v in verdicts)
+        for c in doc["paper"]["claims"]:  # every claim's numbers are columns of the study's table
+            assert {c["metric"], c.get("minus") or c["metric"]} <= set(table.metrics), (c, table.metrics)

@@ -134,6 +134,7 @@ KIND = register(RunKind(
     resumable=False,
     rate_unit="drawings/s",
     result_line=result_line,
+    study_metrics=("silhouette", "purity", "chance_purity", "clusters", "noise", "misclassified"),
     columns=(
         Column("model", "method", 7, lambda c, s: c.get("model"), str, right=False),
         Column("silhouette", "silh.", 6, lambda c, s: s.get("silhouette"), _f),

@@ -100,6 +100,8 @@ KIND = register(RunKind(
     rate_unit="real img/s",
     abilities=frozenset({DRAW, SAMPLES}),
     result_line=result_line,
+    # The last epoch's judged quality (study 003's one- vs two-class GANs); an AC-GAN's class head gives test_top1.
+    study_metrics=("recognised", "fid", "diversity", "nearest"),
     panels=(
         Panel("losses", "G and D losses", ("step/loss", "train/g_loss", "train/d_loss"), x="epoch",
               labels=("G (steps)", "G", "D"), colors=("gray", "cyan", "orange")),

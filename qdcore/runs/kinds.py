@@ -130,6 +130,7 @@ class RunKind:
     parent: bool = False  # its runs are parents of other runs (a study): never a study's trial
     timing_shape: Callable[[Any], tuple] | None = None  # estimate work: what its speed depends on
     reads: str = "bitmaps"  # what its predictor takes: "bitmaps" (uint8 N x 28 x 28) or "drawings" (strokes too)
+    study_metrics: tuple[str, ...] = ()  # its summary keys a study's table shows (beside test_top1 and the curves)
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):

@@ -273,8 +273,8 @@ NAMED: dict[str, Named] = {n.name: n for n in [
                       "000's 784-25-12-n net; the CNN is 003's width-k at k = 12", *_KERAS)),
 ]}
 
-_STAGED = [Named(name, source, about, build, _cats(cats, quick_n), {}, claims, deviations)
-           for name, (source, about, build, cats, quick_n, claims, deviations) in ABOUT.items()]
+_STAGED = [Named(name, source, about, build, _cats(cats, quick_n), paper, claims, deviations)
+           for name, (source, about, build, cats, quick_n, claims, paper, deviations) in ABOUT.items()]
 NAMED.update((n.name, n) for n in _STAGED)
 
 

@@ -105,6 +105,7 @@ CLUSTERS = (
 ABOUT = {
     "gan-augment": ("001 sec. 5", "an AC-GAN's drawings replace 0%, 30% or 50% of the CNN's training data; same "
                     "real test set", _gan_augment, NAMED_SETS["mammals"], 4, GAN_AUGMENT,
+                    {"show": ["train_top1", "val_top1", "test_top1", "test_loss"]},
                     ("001's best GAN (9-conv D, 7-conv G) is not qd's: qd's AC-GAN is its DCGAN with a label "
                      "embedding and a class head, at 001's batch 100, Adam lr 0.004, beta1 0.5 and 2,000 epochs",
                      "001 trained its GAN on 6,000 a class; qd trains it on the CNN's own training drawings (60% "
@@ -112,7 +113,7 @@ ABOUT = {
                      "001's 50% figure is not reported; qd adds it as the issue's 'within 5 points'",
                      _QUICK_GAN, *_KERAS)),
     "d-classifier": ("001 sec. 5", "the AC-GAN discriminator's class head vs 001's best CNN on the same drawings",
-                     _d_classifier, NAMED_SETS["mammals"], 4, D_CLASSIFIER,
+                     _d_classifier, NAMED_SETS["mammals"], 4, D_CLASSIFIER, {"show": ["test_top1", "test_loss"]},
                      ("001 gave its discriminator 4,800 training and 2,200 test drawings a class and the CNN "
                       "3,600 / 1,200; qd trains both on the same 3,600 and tests both on the same 1,200",
                       "001 compares precision and recall; qd's test_top1 on a balanced test set equals the "
@@ -120,7 +121,7 @@ ABOUT = {
     "gan-classes": ("003 GANs", "a DCGAN on apples alone vs one on apples + bananas, judged by a classifier: "
                     "recognised share and Frechet distance", _gan_classes,
                     ["apple", "banana", "rainbow", "lighthouse", "giraffe", "eyeglasses", "tooth", "teapot", "sock",
-                     "cow"], 6, GAN_CLASSES,
+                     "cow"], 6, GAN_CLASSES, {"show": ["test_top1", "recognised", "fid", "diversity"]},
                     ("003 judged by eye; qd's judge is a width-k CNN on apple, banana and 8 other categories, so a "
                      "drawing counts as recognised when its top class is one the GAN was asked for (apple; apple "
                      "or banana): the two-class GAN has the easier target",
@@ -131,6 +132,7 @@ ABOUT = {
                      "--quick: 300 drawings a class, 150 steps a trial, batch 64 and GAN widths 16", *_KERAS)),
     "clusters": ("004", "clustering of a CNN's misclassified test drawings: silhouette and purity per method",
                  _clusters, ["airplane", "cat", "tree", "car", "bird"], 5, CLUSTERS,
+                 {"show": ["test_top1", "silhouette", "purity", "chance_purity", "clusters", "noise"]},
                  ("004's classifier read 66x100 renders of the strokes; qd's drawings are 28x28, so its width-k CNN "
                   "(k = 12) stands in",
                   "004 names airplane, cat and tree among its 5 classes; qd adds car and bird",

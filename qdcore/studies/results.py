@@ -84,6 +84,7 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
 def study_table(store, study: int) -> StudyTable:
     """The study's trials with their runs' metrics (running trials show what they have so far)."""
     from qdcore.data.drawingset import parse_ratios
+    from qdcore.runs.kinds import find_kind
 
     rows_in = T.trials(store, study)
     axes: list[str] = []
@@ -101,7 +102,9 @@ def study_table(store, study: int) -> StudyTable:
         if tr.run_id is not None and store.has_run(tr.run_id):
             rec = store.get_run(tr.run_id)
             metrics.update(_curve_columns(store.history(tr.run_id)))
-            metrics.update({k: rec.summary[k] for k in SUMMARY_KEYS if _finite(rec.summary.get(k))})
+            kind = find_kind(rec.kind)
+            keys = SUMMARY_KEYS + (kind.study_metrics if kind is not None else ())
+            metrics.update({k: rec.summary[k] for k in keys if _finite(rec.summary.get(k))})
             row["classes"] = rec.summary.get("classes", row["classes"])
             if (cfg.get("imbalance") or cfg.get("balanced_test")) and tr.status == "done":
                 metrics.update(_per_class(store, tr.run_id, list(parse_ratios(cfg.get("imbalance"))),
