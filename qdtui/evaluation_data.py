@@ -153,8 +153,8 @@ def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> 
 class ModelCache:
     """A run's model, loaded once on the CPU by whichever worker asks first; `use` serialises hooks on it."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
+    def __init__(self, run_dir: Path, kind: str = "") -> None:
+        self.run_dir, self.kind = run_dir, kind
         self.use = threading.Lock()  # forward hooks of two workers on one model would see each other's passes
         self._load = threading.Lock()
         self._model: Any = None
@@ -167,7 +167,11 @@ class ModelCache:
 
         with self._load:
             if self._model is None and not self._error:
-                if not _model_present(self.run_dir):
+                from qdcore.runs.kinds import JUDGE, can
+
+                if self.kind and not can(self.kind, JUDGE):  # a network's layers: a classical model has none
+                    self._error = f"this view needs a neural network's layers; a {self.kind} run's model has none"
+                elif not _model_present(self.run_dir):
                     self._error = (f"the model file is missing ({self.run_dir / MODEL_FILE}); "
                                    "this view needs the model: resume or retrain the run")
                 else:

@@ -255,7 +255,9 @@ def list_cmd(json_out: JsonOpt = False) -> None:
     from qdcore.studies.trials import counts
 
     store = _store()
-    rows = [(r, counts(store, r.id)) for r in store.list_runs(kind="study")]
+    from qdcore.runs.kinds import parent_kinds
+
+    rows = [(r, counts(store, r.id)) for k in parent_kinds() for r in store.list_runs(kind=k)]
     if json_out:
         print_json([{"id": r.id, "name": r.name, "status": r.status, "counts": c} for r, c in rows])
         return

@@ -36,8 +36,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   model to use. `reads` says what `predict` is given: "bitmaps" (uint8 (N, 28, 28)) or "drawings" (a
   `qdcore.data.drawings.Drawings`: the bitmaps and each drawing's strokes, with times where known), so a
   stroke-sequence model plugs in as one module. `predictor_of` hands every caller's drawings over that way.
-- `abilities`: what other commands may ask of its finished runs, by name (`JUDGE`: its model's features
-  judge GAN samples; `DRAW`: it draws drawings of a class on demand, e.g. `--synthetic`; `SAMPLES`: it
+- `abilities`: what other commands may ask of its finished runs, by name (`JUDGE`: its model is a network
+  whose outputs and layers other code reads: a GAN's judge, CAM and hidden-layer views, `qd eval`'s loader; `DRAW`: it draws drawings of a class on demand, e.g. `--synthetic`; `SAMPLES`: it
   keeps sample grids); `require(store, run_id, ability, asker)` refuses other runs in one line.
 - `timing_shape(cfg) -> tuple`: what the speed of its training depends on, so a study's estimate can time
   one trial and project the others (None: its trials are not projected).
@@ -208,6 +208,11 @@ def can_evaluate(name: str) -> bool:
     """Whether runs of this kind can be evaluated (predictions on a test split)."""
     k = find_kind(name)
     return k is not None and k.evaluate is not None
+
+
+def parent_kinds() -> list[str]:
+    """The kinds whose runs are parents of other runs (studies)."""
+    return [k.name for k in all_kinds() if k.parent]
 
 
 def can(kind_name: str, ability: str) -> bool:

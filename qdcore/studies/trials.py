@@ -119,7 +119,9 @@ def retry_failed(store, study: int) -> int:
 
 def require_study(store, study: int):
     """The parent run of a study; StoreError when the id is not a study."""
+    from qdcore.runs.kinds import parent_kinds
+
     rec = store.get_run(study)
-    if rec.kind != "study":
+    if rec.kind not in parent_kinds():
         raise StoreError(f"run {study} is a {rec.kind} run, not a study; see 'qd study list'")
     return rec

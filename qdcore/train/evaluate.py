@@ -218,10 +218,9 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
 
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
-    from qdcore.runs.kinds import find_kind
+    from qdcore.runs.kinds import JUDGE, can
 
-    kind = find_kind(rec.kind)
-    if kind is None or kind.config is not TrainConfig:
+    if not can(rec.kind, JUDGE):  # a network qd's engine trained, rebuilt from model.json
         raise ConfigError(f"run {run_id} is a {rec.kind} run; evaluate it with 'qd eval', which knows its kind")
     rt = resolve(device or "auto", None)
     model, meta = load_model(store.run_dir(run_id, create=False), rt.device)

@@ -101,8 +101,10 @@ class StudiesScreen(Screen):
 
         try:
             with _store(self.store_home) as store:
+                from qdcore.runs.kinds import parent_kinds
+
                 rows = [(r, progress(store, r.id, int(r.summary.get("workers", 1) or 1)))
-                        for r in store.list_runs(kind="study")]
+                        for k in parent_kinds() for r in store.list_runs(kind=k)]
             self.post_message(StudiesLoaded(rows))
         except Exception as e:  # noqa: BLE001 - a note, not a crash
             self.post_message(StudiesLoaded([], user_message(e)))
