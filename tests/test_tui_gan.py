@@ -130,7 +130,7 @@ def test_snapshot_finished_gan_run(snap_compare, snap_home, size):
         await wait_for(pilot, lambda: isinstance(app.screen, GanScreen) and app.screen.shown
                        and app.screen._table_epochs == [1, 2, 3], 30, "the grid")
         await pilot.press("left")
+        await wait_for(pilot, lambda: app.screen.shown == "epoch_2" and not app.screen.follow, 30, "epoch 2's grid")
         await settle(app, pilot)
-        await pilot.pause(0.3)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)

@@ -416,18 +416,25 @@ def test_snapshot_live_view_of_a_finished_run(snap_compare, snap_home, size):
 
     async def run_before(pilot) -> None:
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.polls >= 1, 30, "poll")
-        await settle(pilot.app, pilot)
-        await pilot.pause(0.4)
+        await _drawn(pilot)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)
 
 
-async def _open_live(pilot) -> None:
+async def _drawn(pilot) -> None:
+    """Until the live view has read the run, mounted its plots and drawn every point it read."""
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen) and app.screen.polls >= 1, 30, "poll")
+
+    def drawn() -> bool:
+        s = app.screen
+        return isinstance(s, LiveScreen) and s.polls >= 1 and not s._rebuilding and not s._dirty and not s.live.points
+
+    await wait_for(pilot, drawn, 30, "the live view drawn")
     await settle(app, pilot)
-    await pilot.pause(0.4)
+
+
+async def _open_live(pilot) -> None:
+    await _drawn(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -437,7 +444,9 @@ def test_snapshot_live_chart_on_epochs_with_a_constant_lr(snap_compare, snap_hom
     async def run_before(pilot) -> None:
         await _open_live(pilot)
         await pilot.press("x", "s")  # epochs on the x axis, light smoothing
-        await pilot.pause(0.4)
+        plots = pilot.app.screen.plots
+        await wait_for(pilot, lambda: plots["loss"].view.xlabel == "epoch" and plots["loss"].smooth > 0, 30, "x, s")
+        await settle(pilot.app, pilot)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)
 
