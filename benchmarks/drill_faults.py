@@ -318,14 +318,20 @@ def _hostile_home() -> tuple[Path, object]:
 
 def spec_and_option_drill(invoke) -> tuple[int, int, list[str]]:
     """Every hostile spec (study run and estimate) and option value / run id: one line, under a CPU second."""
-    from hostile_cases import judge, option_cases, spec_cases
+    from fuzzing import run_case
+    from hostile_cases import judge, numeric_option_cases, option_cases, spec_cases
 
     folder = Path(tempfile.mkdtemp(prefix="qd-drill-specs-"))
     cases = spec_cases(folder / "specs") + option_cases(folder / "options", gan_run="1", run="2")
     problems = [f"{name}: {detail}" for name, args in cases for held, detail in [judge(invoke, args)] if not held]
     if (folder / "options" / "victim" / "keep.txt").read_text() != "keep":
         problems.append("runs export wrote through the symlinked run-N-csv")
-    return len(cases), len(cases) - len(problems), problems
+    numeric = numeric_option_cases(folder / "numeric", gan_run="1", run="2")  # refused or used, no traceback
+    problems += [f"{name}: {outcome}: {detail}" for name, args in numeric
+                 for outcome, detail in [run_case(lambda: invoke(*args), seconds=60)]
+                 if outcome in ("traceback", "hang")]
+    tried = len(cases) + len(numeric)
+    return tried, tried - len(problems), problems
 
 
 def stroke_file_drill(n: int, seed: int, invoke) -> tuple[int, int, list[str]]:
@@ -482,7 +488,8 @@ def hostile_drills(a: argparse.Namespace) -> None:
     if not a.hostile:
         return
     _, invoke = _hostile_home()
-    for name, drill in (("hostile specs, option values, run ids (one line, < 1 s CPU)", spec_and_option_drill),
+    for name, drill in (("hostile specs, option values, run ids (one line, < 1 s CPU); every numeric option at "
+                         "+-10^23 (no traceback)", spec_and_option_drill),
                         (f"stroke files 1-4 MiB read by 6 commands", lambda inv: stroke_file_drill(a.hostile, a.seed,
                                                                                                    inv)),
                         ("CSV files written with formula-like class names", csv_drill),

@@ -165,3 +165,47 @@ def formula_cells(csv_text: str) -> list[str]:
             return False
 
     return [c for row in csv.reader(io.StringIO(csv_text)) for c in row if c.startswith(FORMULA_START) and not number(c)]
+
+
+def numeric_option_cases(folder: Path, gan_run: str, run: str) -> list[tuple[str, list[str]]]:
+    """Every int/float option of every plain `qd` command (not the generated run options, bounded by their
+    declarations) at +-10^23: (name, argv). Such a value must be refused or used, never a traceback."""
+    import typing
+
+    import typer.main
+
+    from qdcore.cli.main import app
+
+    folder.mkdir(parents=True, exist_ok=True)
+    npy = folder / "x.npy"
+    if not npy.exists():
+        import numpy as np
+
+        np.save(npy, np.zeros((2, 784), np.uint8))
+    given = {"run": run, "study": run, "runs": run, "category": "moon", "file": str(npy), "spec": "classes-rows"}
+
+    def walk(c, path):
+        if hasattr(c, "commands"):
+            for name, sub in c.commands.items():
+                yield from walk(sub, path + [name])
+        else:
+            yield path, c
+
+    cases = []
+    for path, c in walk(typer.main.get_command(app), []):
+        if path[0] in ("train", "tui") or path in (["gan", "train"], ["study", "run"], ["data", "download"]):
+            continue  # run options are declared and bounded in one place; these start long work
+        pos = [gan_run if path[0] == "gan" else given.get(p.name, run) for p in c.params
+               if p.param_type_name == "argument"]
+        opts = {o for p in c.params if p.param_type_name == "option" for o in p.opts}
+        for p in c.params:
+            if p.param_type_name != "option" or getattr(p, "is_flag", False) or p.name == "home":
+                continue
+            ann = p.type_descriptor.annotation
+            if ([a for a in typing.get_args(ann) if a is not type(None)] or [ann])[0] not in (int, float):
+                continue
+            out = ["--out", str(folder / ("x.gif" if path[-1] == "gif" else "y.npy" if "export" != path[-1]
+                                          else "z"))] if "--out" in opts else []
+            for v in ("99999999999999999999999", "-99999999999999999999999"):
+                cases.append((f"{' '.join(path)} {p.opts[0]} {v[:2]}e23", path + pos + [p.opts[0], v] + out))
+    return cases

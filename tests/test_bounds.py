@@ -71,3 +71,14 @@ def test_gan_sample_in_batches_matches_one_pass(home, tmp_path):
     finally:
         gan_export.SAMPLE_BATCH = old
     assert np.array_equal(whole, parts)
+
+
+def test_every_numeric_option_at_10_to_the_23_is_refused_or_used(home, tmp_path):
+    from fuzzing import run_case
+    from hostile_cases import numeric_option_cases
+
+    cases = numeric_option_cases(tmp_path, gan_run="1", run="2")
+    assert len(cases) > 60, len(cases)  # the walk found the commands' options
+    bad = [f"{name}: {outcome}: {detail}" for name, args in cases
+           for outcome, detail in [run_case(lambda: invoke(*args), seconds=60)] if outcome in ("traceback", "hang")]
+    assert not bad, "\n".join(bad)

@@ -469,6 +469,9 @@ def estimate_cmd(
 
     if device not in DEVICES:
         raise ConfigError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
+    from qdcore.runs.study import StudyConfig
+
+    StudyConfig().replace(origin="option", seeds=seeds, workers=workers, per_gpu=per_gpu)  # bounds as study run
     cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     s, notes, source = spec_to_estimate(spec, quick, data, cats, seeds)
     if max_trials is not None:
