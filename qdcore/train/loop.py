@@ -203,9 +203,11 @@ class Callback:
         """After the epoch's EpochEnd."""
 
     def state(self) -> dict[str, Any]:
+        """JSON-ready state for the checkpoint."""
         return {}
 
     def modules(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Named tensors for the checkpoint (e.g. the best weights)."""
         return {}
 
     def load(self, state: dict[str, Any], modules: dict[str, dict[str, torch.Tensor]]) -> None:
@@ -232,7 +234,6 @@ class Loop:
     callbacks: list[Callback] = field(default_factory=list)
     st: dict[str, Any] = field(default_factory=dict)
     status: str = "done"
-    stop_early: bool = False
     asked: bool = False  # a stop was asked at the epoch's last step
 
     def __post_init__(self) -> None:
