@@ -17,20 +17,22 @@ MAX_SCALE = 16  # a 10 x 8 grid at 16 is 4,500 x 3,600 pixels a frame
 MAX_MS = 60_000
 
 
-def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | None = None,
+def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | str | None = None,
                seed: int = 0, device: str = "cpu", limit: int | None = MAX_SAMPLES) -> tuple[np.ndarray, str]:
-    """(uint8 (n, 784) white on black, what they are) drawn from a run's generator (last epoch, or `epoch`).
+    """(uint8 (n, 784) white on black, what they are) drawn from a run's generator: 'best' (default where the run
+    kept one, else 'last'), 'last' or an epoch number.
 
     `limit` bounds n for a user's request (None: the caller sized n itself, as a synthetic mix does)."""
     if n < 1 or (limit is not None and n > limit):
         raise ConfigError(f"--n {n} must be 1 to {limit or MAX_SAMPLES:,} drawings (write several files for more)")
     if not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"--seed {seed} must be 0 to {MAX_SEED:,}")
-    if epoch is not None and not 1 <= epoch <= MAX_SEED:
-        raise ConfigError(f"--epoch {epoch} is not an epoch of this run; epochs count from 1")
+    which = files.default_generator(run_dir) if epoch is None else str(epoch).strip().lower()
+    if which not in ("best", "last") and (not which.isdigit() or not 1 <= int(which) <= MAX_SEED):
+        raise ConfigError(f"--epoch {epoch} must be last, best or an epoch number of this run (from 1)")
     import torch
 
-    gens, _, meta, got_epoch = files.load_gan(run_dir, epoch, device)
+    gens, _, meta, got_epoch = files.load_gan(run_dir, which, device)
     classes, pairs, conditional = meta["classes"], meta["pairs"], bool(meta["conditional"])
     if category is None:
         if len(classes) > 1 and (conditional or len(pairs) > 1):
@@ -59,7 +61,16 @@ def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, ep
             imgs[a:a + len(zb)] = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(
                 len(zb), 784).cpu().numpy()
     what = classes[label] if (conditional or len(pairs) > 1 or len(classes) == 1) else " + ".join(classes)
-    return imgs, f"{n} generated {what} (epoch {got_epoch})"
+    return imgs, f"{n} generated {what} ({epoch_label(which, got_epoch, meta)})"
+
+
+def epoch_label(which: str, epoch: int, meta: dict) -> str:
+    """'epoch 7, the best by Frechet distance' / 'epoch 12, the last' / 'epoch 5'."""
+    if which == "best":
+        by = {"fid": "Frechet distance", "judged": "judged share"}.get(meta.get("config", {}).get("best_by", "fid"),
+                                                                      "its criterion")
+        return f"epoch {epoch}, the best by {by}"
+    return f"epoch {epoch}, the last" if which == "last" else f"epoch {epoch}"
 
 
 def write_npy(images: np.ndarray, out: str | Path) -> Path:
@@ -93,8 +104,9 @@ def grid_image(grid: np.ndarray, rows: list[str], title: str, scale: int = 2, la
     return img
 
 
-def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int = 400) -> tuple[Path, int]:
-    """Study 003's progress GIF: one frame per epoch's sample grid, class rows labelled. Returns (path, frames)."""
+def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int = 400) -> tuple[Path, int, int | None]:
+    """Study 003's progress GIF: one frame per epoch's sample grid, class rows labelled, the best epoch's frame
+    titled so. Returns (path, frames, best epoch or None)."""
     run_dir = Path(run_dir)
     out = Path(out).expanduser()
     if out.suffix.lower() != ".gif":
@@ -109,9 +121,62 @@ def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int =
     epochs = files.grid_epochs(run_dir)
     if not epochs:
         raise StoreError(f"run folder {run_dir} has no sample grids yet (no finished epoch)")
-    frames = [grid_image(files.read_grid(run_dir, e), meta["rows"], f"epoch {e}", scale) for e in epochs]
+    best = (files.best_state(run_dir) or {}).get("epoch")
+    frames = [grid_image(files.read_grid(run_dir, e), meta["rows"], f"epoch {e}" + (" (best)" if e == best else ""),
+                         scale) for e in epochs]
     with atomic_path(out) as tmp:
         # A GIF with one frame per epoch; disposal 1 keeps each frame whole.
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0,
                        disposal=1, optimize=False)
-    return out, len(frames)
+    return out, len(frames), best
+
+
+def judged_sheet(images: np.ndarray, probs: np.ndarray, judge_classes: list[str], intended: list[str], title: str,
+                 cols: int = 8, scale: int = 3):
+    """A PIL sheet of drawings with the judge's class and confidence under each (green: as intended, red: not)."""
+    from PIL import Image, ImageDraw
+
+    n = len(images)
+    rows = max(1, -(-n // cols))
+    cell_w, cell_h, top = 28 * scale + 8, 28 * scale + 16, 18
+    img = Image.new("RGB", (cols * cell_w, top + rows * cell_h), (0, 0, 0))
+    draw = ImageDraw.Draw(img)
+    draw.text((4, 3), title, fill=(255, 255, 255))
+    top_class = probs.argmax(1)
+    for i in range(n):
+        x, y = (i % cols) * cell_w + 4, top + (i // cols) * cell_h
+        tile = Image.fromarray(np.asarray(images[i], np.uint8).reshape(28, 28)).resize((28 * scale, 28 * scale),
+                                                                                       Image.NEAREST)
+        img.paste(tile.convert("RGB"), (x, y))
+        name = judge_classes[int(top_class[i])]
+        colour = (90, 220, 90) if name in intended else (235, 80, 80)
+        draw.text((x, y + 28 * scale + 2), f"{name[:9]} {100 * float(probs[i].max()):.0f}%", fill=colour)
+    return img
+
+
+def write_sheet(store, run_id: int, run_dir: str | Path, out: str | Path, category: str | None = None, n: int = 32,
+                epoch: int | str | None = None, seed: int = 0, cols: int = 8) -> tuple[Path, str]:
+    """A PNG sample sheet judged by the run's judge; (path, a line saying what it shows and how many were recognised)."""
+    from qdcore.analysis.gan_quality import load_judge
+
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {str(out)!r} must end in .png")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist")
+    rec = store.get_run(int(run_id))
+    judge_id = rec.summary.get("judge") or rec.config.get("judge")
+    if judge_id is None:
+        raise ConfigError(f"run {rec.id} has no judge (trained with --no-judge); a sheet shows what a judge saw")
+    meta = files.read_meta(run_dir)
+    images, what = sample_run(run_dir, category, n, epoch, seed)
+    judge = load_judge(store, int(judge_id), list(meta["classes"]))
+    probs, _ = judge(images)
+    names = [c.lower() for c in meta["classes"]]
+    intended = [meta["classes"][names.index(category.strip().lower())]] if category else list(meta["classes"])
+    hits = sum(judge.classes[int(k)] in intended for k in probs.argmax(1))
+    line = f"{what} from run {rec.id}: {hits} of {len(images)} judged as {' or '.join(intended)} by run {judge_id}"
+    sheet = judged_sheet(images, probs, judge.classes, intended, line, cols)
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, format="PNG")
+    return out, line

@@ -3,7 +3,9 @@
 Per epoch: the share of samples the judge labels as the intended class and its mean confidence, a
 Frechet distance between the judge's penultimate features of generated and real test drawings (FID
 with a doodle classifier instead of Inception), sample diversity against real diversity (a
-mode-collapse alarm), and each sample's distance to its nearest training drawing (memorisation).
+mode-collapse alarm), speckle (ink pixels with at most one inked neighbour: isolated dots and broken
+strokes) against the real drawings' own, and each sample's distance to its nearest training drawing
+(memorisation).
 """
 
 from __future__ import annotations
@@ -52,6 +54,20 @@ def mean_pairwise_distance(features: np.ndarray, max_n: int = 512) -> float:
     sq = (f * f).sum(1)
     d2 = np.clip(sq[:, None] + sq[None, :] - 2 * f @ f.T, 0, None)
     return float(np.sqrt(d2)[np.triu_indices(n, 1)].mean())
+
+
+INK = 128  # grey level from which a pixel counts as ink (Google's strokes are 255 with anti-aliased edges)
+
+
+def speckle(images: np.ndarray) -> float:
+    """Mean count per drawing of ink pixels with at most one inked 8-neighbour (isolated dots, broken strokes)."""
+    ink = np.asarray(images).reshape(-1, 28, 28) >= INK
+    if len(ink) == 0:
+        return float("nan")
+    pad = np.pad(ink, ((0, 0), (1, 1), (1, 1))).astype(np.int8)
+    neighbours = sum(pad[:, 1 + dy:29 + dy, 1 + dx:29 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                     if dy or dx)
+    return float((ink & (neighbours <= 1)).sum((1, 2)).mean())
 
 
 def nearest_distances(samples: np.ndarray, train: np.ndarray, chunk: int = 1024) -> np.ndarray:
@@ -132,7 +148,7 @@ class Judge:
                           for c in range(len(gan_classes))}
         mu, sigma = gaussian_stats(feats)
         return Reference(mu, sigma, feats, np.asarray(test.labels), per_class, mean_pairwise_distance(feats),
-                         train_by_class, self.indices(gan_classes))
+                         train_by_class, self.indices(gan_classes), speckle(test.images))
 
 
 @dataclass
@@ -147,6 +163,7 @@ class Reference:
     diversity: float
     train_by_class: dict[int, np.ndarray]
     judge_index: list[int]  # GAN class c is judge class judge_index[c]
+    speckle: float = float("nan")  # of the real test drawings: what the samples' speckle is compared with
 
 
 def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarray], classes: list[str],
@@ -157,7 +174,7 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
     generated[0] are drawings meant to be any of the GAN's classes.
     """
     out: dict[str, float] = {}
-    all_feats, hits, confs, ratios, nearest = [], [], [], [], []
+    all_feats, hits, confs, ratios, nearest, speckles = [], [], [], [], [], []
     for c, imgs in generated.items():
         probs, feats = judge(imgs)
         intended = [ref.judge_index[c]] if conditional else list(ref.judge_index)
@@ -174,6 +191,7 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
         if real_div > 0:
             ratios.append(mean_pairwise_distance(feats) / real_div)
         nearest.append(nearest_distances(imgs, train))
+        speckles.append(speckle(imgs))
         all_feats.append(feats)
     feats = np.concatenate(all_feats)
     mu, sigma = gaussian_stats(feats)
@@ -186,6 +204,10 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
     ratio = float(np.min(ratios)) if ratios else float("nan")
     out["quality/diversity"] = ratio
     out["quality/collapse"] = float(ratio < collapse_threshold) if ratios else float("nan")
+    out["quality/speckle"] = float(np.mean(speckles))
+    out["quality/speckle_real"] = float(ref.speckle)
+    # As a multiple of the real drawings' own (which have almost none: NaN where they have none at all).
+    out["quality/speckle_ratio"] = out["quality/speckle"] / ref.speckle if ref.speckle > 0 else float("nan")
     near = np.concatenate(nearest)
     out["quality/nearest"] = float(np.nanmean(near))
     out["quality/nearest_min"] = float(np.nanmin(near))
@@ -245,11 +267,22 @@ def best_judge(store: "Store", gan_classes: list[str]) -> int | None:
     return None if best is None else best[1]
 
 
-def summarize_history(history: dict[str, list[float]]) -> list[dict[str, Any]]:
-    """Per-epoch rows of the quality table (epoch, recognised, confidence, fid, diversity, nearest, losses)."""
+def summarize_history(history: dict[str, list[float]], best_by: str | None = None) -> list[dict[str, Any]]:
+    """Per-epoch rows of the quality table (epoch, recognised, confidence, fid, diversity, speckle, nearest, losses,
+    per-class shares); with `best_by`, the row of the epoch its criterion keeps has "best": True."""
+    from qdcore.train.gan_best import BestGenerator
+
     keys = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
-            "quality/confidence", "quality/fid", "quality/diversity", "quality/nearest", "quality/collapse")
+            "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
+            "quality/nearest", "quality/collapse")
+    keys += tuple(sorted(k for k in history if k.startswith("recognised/")))
     rows = []
     for i, ep in enumerate(history.get("epoch", [])):
         rows.append({"epoch": int(ep), **{k: history[k][i] for k in keys if k in history and i < len(history[k])}})
+    if best_by is not None:
+        keeper = BestGenerator(best_by)  # the same choice the training loop made, replayed over the rows
+        for r in rows:
+            keeper.offer(r["epoch"], r)
+        for r in rows:
+            r["best"] = r["epoch"] == keeper.epoch
     return rows

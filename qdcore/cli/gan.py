@@ -132,7 +132,7 @@ def sample_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (uint8 (N, 784), white on black).")],
     category: Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and per-class GANs).")] = None,
     n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 64,
-    epoch: Annotated[Optional[int], typer.Option("--epoch", "-e", help="Use the generator of this epoch (default: the last).")] = None,
+    epoch: Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best (the epoch the run's --best-by criterion chose), last, or an epoch number (default: best where the run kept one, else last).", metavar="best|last|N")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -151,6 +151,24 @@ def sample_cmd(
         console.print(literal(f"{what} from run {run_id} -> {path}"), highlight=False, markup=False)
 
 
+@app.command("sheet")
+def sheet_cmd(
+    run: RunArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .png file.")],
+    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and per-class GANs).")] = None,
+    n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 32,
+    epoch: Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best, last or an epoch number (default: best where kept).", metavar="best|last|N")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+) -> None:
+    """A sample sheet: generated drawings with the judge's class and confidence under each (green: as intended)."""
+    from qdcore.analysis.gan_export import write_sheet
+
+    store = _store()
+    run_id, run_dir = gan_run_dir(store, run)
+    _, line = write_sheet(store, run_id, run_dir, out, category, n, epoch, seed)
+    console.print(literal(f"{line} -> {Path(out).expanduser()}"), highlight=False, markup=False)
+
+
 @app.command("gif")
 def gif_cmd(
     run: RunArg,
@@ -163,31 +181,37 @@ def gif_cmd(
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    path, frames = progress_gif(run_dir, out, scale, ms)
-    console.print(f"{frames} frames (one per epoch) of run {run_id} -> {literal(path)}", highlight=False, markup=False)
+    path, frames, best = progress_gif(run_dir, out, scale, ms)
+    kept = f"; epoch {best} is the best (what 'qd gan sample' draws with)" if best is not None else ""
+    console.print(f"{frames} frames (one per epoch) of run {run_id} -> {literal(path)}{kept}", highlight=False,
+                  markup=False)
 
 
 @app.command("quality")
 def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
-    """The per-epoch quality table of a GAN run (losses, D outputs, judged share, Frechet distance, diversity)."""
+    """The per-epoch quality table of a GAN run: losses, D outputs, judged share, Frechet distance, diversity, speckle."""
     from rich.table import Table
 
     from qdcore.analysis.gan_quality import summarize_history
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    rows = summarize_history(_history(store, run_id, run_dir))
+    best_by = store.get_run(run_id).config.get("best_by", "fid")
+    rows = summarize_history(_history(store, run_id, run_dir), best_by)
     if json_out:
-        print_json({"run_id": run_id, "epochs": rows})
+        print_json({"run_id": run_id, "best_by": best_by, "epochs": rows})
         return
     if not rows:
         console.print(f"run {run_id} has no finished epoch yet", highlight=False)
         return
+    per_class = sorted({k for r in rows for k in r if k.startswith("recognised/")})
     cols = [("epoch", "epoch", "d"), ("G", "train/g_loss", ".3f"), ("D", "train/d_loss", ".3f"),
             ("D(x)", "train/d_real", ".2f"), ("D(G(z))", "train/d_fake", ".2f"),
-            ("judged", "quality/recognised", "%"), ("FD", "quality/fid", ".2f"),
-            ("diversity", "quality/diversity", ".2f"), ("nearest", "quality/nearest", ".3f")]
-    t = Table(title=f"run {run_id} quality per epoch", title_justify="left", show_edge=False)
+            ("judged", "quality/recognised", "%"), *[(k.split("/", 1)[1], k, "%") for k in per_class],
+            ("FD", "quality/fid", ".2f"), ("diversity", "quality/diversity", ".2f"),
+            ("speckle", "quality/speckle_ratio", ".1f"), ("nearest", "quality/nearest", ".3f")]
+    t = Table(title=f"run {run_id} quality per epoch (* the best by {best_by}: what 'qd gan sample' draws with)",
+              title_justify="left", show_edge=False)
     for name, _, _ in cols:
         t.add_column(name, justify="right")
     for r in rows:
@@ -195,8 +219,13 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
         for _, key, spec in cols:
             v = r.get(key)
             cells.append("—" if v is None or v != v else f"{100 * v:.1f}%" if spec == "%" else format(v, spec))
+        cells[0] += "*" if r.get("best") else " "
         t.add_row(*cells)
     console.print(t)
+    real = rows[-1].get("quality/speckle_real")
+    console.print("diversity: the samples' mean pairwise distance in the judge's features over the real drawings' "
+                  "own (1.0: as varied); speckle: ink pixels with at most one inked neighbour per drawing, as a "
+                  f"multiple of the real drawings' ({_fmt(real, '.2f')} a drawing)", highlight=False, markup=False)
 
 
 def _history(store, run_id: int, run_dir: Path) -> dict[str, list[float]]:

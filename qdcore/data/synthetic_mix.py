@@ -124,10 +124,11 @@ def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, see
 
     store = store if store is not None else Store()
     run_dir, meta = check_gan_source(store, gan_run, list(splits.train.classes))
-    _, _, _, epoch = gan_files.load_gan(run_dir)
+    which = gan_files.default_generator(run_dir)  # the best generator where the run kept one
+    _, _, _, epoch = gan_files.load_gan(run_dir, which)
 
     def generate(name: str, n: int, s: int) -> np.ndarray:
-        return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, None, s, limit=None)[0]
+        return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, which, s, limit=None)[0]
 
     train = mix(splits.train, generate, fraction, mode, seed, f"gan run {int(gan_run)} epoch {epoch}")
     return Splits(train, splits.val, splits.test)

@@ -32,7 +32,9 @@ def gan_classes(cfg: GanConfig) -> list[str]:
 
 
 def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
-    """Check the model options and choose the judge before the run row exists (a judge that does not fit fails)."""
+    """Check the model options and choose the judge before the run row exists (a judge that does not fit fails).
+
+    Where no finished classifier covers the categories, the run trains one when it starts (qdcore.analysis.gan_judge)."""
     from qdcore.analysis.gan_quality import best_judge, check_judge
     from qdcore.models import build_gan
 
@@ -51,17 +53,21 @@ def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
 
 
 def train(ctx: RunContext) -> Any:
-    """The GAN loop; a resume continues from the run folder's checkpoint if it has one."""
+    """The GAN loop, judged (by a classifier trained now where none fits); a resume continues from its checkpoint."""
+    from qdcore.analysis.gan_judge import ensure_judge
     from qdcore.analysis.gan_quality import load_judge
     from qdcore.train.checkpoint import RESUME_FILE
     from qdcore.train.gan import train_gan
 
-    cfg, judge = ctx.cfg, None
-    if cfg.judge is not None and not cfg.no_judge and ctx.rank == 0:  # rank 0 alone judges
+    cfg, judge, notes = ctx.cfg, None, ()
+    if not cfg.no_judge and ctx.rank == 0:  # rank 0 alone judges
+        classes = gan_classes(cfg)
         with ctx.open_store() as store:  # the run's own store, not the default one
-            judge = load_judge(store, cfg.judge, gan_classes(cfg), cfg.device)
+            judge_id, note = ensure_judge(cfg, classes, store, should_stop=ctx.should_stop)
+            judge = load_judge(store, judge_id, classes, cfg.device)
+        notes = (note,) if note else ()
     return train_gan(cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE), run_id=ctx.run_id,
-                     judge=judge)
+                     judge=judge, notes=notes)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:

@@ -19,6 +19,7 @@ process with the global batch. Rank 0 alone judges, renders and writes.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,6 +33,7 @@ from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples
 from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train.device import Runtime
+from qdcore.train.gan_best import BestGenerator
 from qdcore.train.gan_config import GanConfig
 from qdcore.train.gan_group import PairGroup, ema_copy, ema_update, frozen, pair_bytes, plan_groups, update
 from qdcore.train.gpudata import seed_for
@@ -208,9 +210,11 @@ def _group_pairs(cfg: GanConfig, pairs: list[Pair], rt: Runtime, budget: float |
 
 def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
               run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
-              run_id: int | None = None, judge=None, memory_budget: float | None = None) -> GanResult:
+              run_id: int | None = None, judge=None, memory_budget: float | None = None,
+              notes: tuple[str, ...] = ()) -> GanResult:
     """Train a GAN as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue.
 
+    notes: lines the run starts with (where its judge came from).
     memory_budget: device bytes per-class pairs may take together (default: half the free memory on CUDA).
     """
     cfg.validate()
@@ -218,7 +222,7 @@ def train_gan(cfg: GanConfig, sink: Sink = null_sink, should_stop: Callable[[], 
     def body(rt: Runtime, emit: Sink) -> GanResult:
         out_dir = Path(run_dir) if run_dir is not None and rt.rank == 0 else None
         result = _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id,
-                        judge if rt.rank == 0 else None, memory_budget)  # only rank 0 judges, renders and writes
+                        judge if rt.rank == 0 else None, memory_budget, notes)  # only rank 0 judges, renders, writes
         for p in result.pairs:  # the DDP views go before the group does (see dist.leave)
             p.g_step = p.d_step = None
         return result
@@ -259,6 +263,8 @@ class GanStep(Step):
         self.z_quality = fixed_noise(cfg, cfg.quality_n, _QUALITY_NOISE, rt.device)
         self.reference = judge.reference(splits, self.classes) if judge is not None else None
         self._rng: dict[str, torch.Tensor] | None = None
+        # Process CPU seconds (all threads; carried over a resume): the cost measure on a shared machine.
+        self.cpu0 = time.process_time()
 
     def lr(self) -> float:
         return self.cfg.lr_g
@@ -320,7 +326,12 @@ class GanStep(Step):
                          if conditional or c == 0}
             metrics.update(quality_metrics(self.judge, self.reference, generated, classes, cfg.collapse_threshold,
                                            conditional=conditional))
+        metrics["train/cpu_seconds"] = self.cpu_seconds()  # judging included: the whole command's cost so far
         return metrics
+
+    def cpu_seconds(self) -> float:
+        """Process CPU seconds of this run so far (over resumes)."""
+        return time.process_time() - self.cpu0
 
     def grid(self) -> np.ndarray:
         """The fixed-noise sample grid (rows, cols, 28, 28) uint8."""
@@ -343,7 +354,7 @@ class GanStep(Step):
         for grp in self.groups:
             for k, sc in zip(grp.members, grp.scaler_states()):
                 scalers[k] = sc
-        return {"scalers": scalers}
+        return {"scalers": scalers, "cpu_seconds": self.cpu_seconds()}
 
     def load(self, saved: dict[str, Any], where: Path) -> None:
         _load_pairs(self.pairs, self.groups, saved, where)
@@ -355,6 +366,7 @@ class GanStep(Step):
         for grp in self.groups:
             grp.load_scaler_states([scalers[k] for k in grp.members if k < len(scalers)])
         self._rng = saved["rng"]
+        self.cpu0 = time.process_time() - float(saved["state"].get("cpu_seconds", 0.0))
 
 
 class SampleGrids(Callback):
@@ -396,13 +408,34 @@ class GanFiles(Callback):
         loop.emit(Checkpoint(epoch, str(path), True))
 
 
+class KeepBest(Callback):
+    """The best generator so far (qdcore.train.gan_best): a new best's generators go to generators/best.safetensors."""
+
+    key = "best_generator"
+
+    def __init__(self, step: GanStep) -> None:
+        self.step, self.keeper = step, BestGenerator(step.cfg.best_by)
+
+    def on_epoch_end(self, loop: Loop, epoch: int, metrics: dict[str, float]) -> None:
+        if self.keeper.offer(epoch, metrics) and loop.out_dir is not None:
+            files.write_generators(loop.out_dir, epoch, self.step.pairs, best=self.keeper.state())
+
+    def state(self) -> dict[str, Any]:
+        return self.keeper.state()
+
+    def load(self, state: dict[str, Any], modules: dict) -> None:
+        self.keeper = BestGenerator.from_state(self.keeper.criterion, state)
+
+
 def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
-           resume: Path | None, splits, run_id: int | None, judge, memory_budget: float | None) -> GanResult:
+           resume: Path | None, splits, run_id: int | None, judge, memory_budget: float | None,
+           notes: tuple[str, ...] = ()) -> GanResult:
     torch.manual_seed(cfg.seed)
     splits = splits if splits is not None else load_gan_splits(cfg)
     classes, fingerprint = list(splits.train.classes), splits.fingerprint()
     step = GanStep(cfg, rt, splits, judge, memory_budget)
-    loop = Loop(step, rt, emit, should_stop, out_dir, [SampleGrids(step), GanFiles(step)])
+    best = KeepBest(step)
+    loop = Loop(step, rt, emit, should_stop, out_dir, [SampleGrids(step), GanFiles(step), best])
     loop.resume(resume, classes, fingerprint, run_id or resume)
     pairs = step.pairs
     if out_dir is not None:
@@ -413,13 +446,13 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     if step.groups:
         info["pairs_per_group"] = [grp.k for grp in step.groups]  # trained one group after another in each step
     status = loop.run(RunStarted(run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, step.steps_per_epoch,
-                                 len(splits.train), fingerprint, info))
+                                 len(splits.train), fingerprint, info, tuple(notes)))
     step.export()
     history = loop.st["history"]
     summary: dict[str, Any] = {
         **loop.summary(), "model": cfg.model + (" per class" if cfg.per_class_gans else ""), "params": step.n_params,
         "classes": len(classes), "pairs": len(pairs), "num_train": len(splits.train), "num_test": len(splits.test),
-        "judge": getattr(judge, "run_id", None),
+        "judge": getattr(judge, "run_id", None), "cpu_seconds": step.cpu_seconds(), **best.keeper.summary(),
     }
     if step.groups:
         summary["pairs_per_group"] = info["pairs_per_group"]
@@ -430,7 +463,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
         pairs[0].d.eval()
         summary.update(class_head_scores(pairs[0].d, splits.test, rt.device))
     for key in ("train/g_loss", "train/d_loss", "quality/recognised", "quality/fid", "quality/diversity",
-                "quality/nearest", "quality/collapse"):
+                "quality/nearest", "quality/collapse", "quality/speckle", "quality/speckle_ratio"):
         if history.get(key):
             summary[key.split("/", 1)[1]] = history[key][-1]
     loop.write_history(files.HISTORY_FILE)

@@ -7,6 +7,7 @@ from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.runs.options import DATA, RunConfig, fields_of, init_option, option
+from qdcore.train.gan_best import CRITERIA
 
 GAN_MODELS = ("dcgan", "acgan")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -59,6 +60,9 @@ class GanConfig(RunConfig):
                             max=100_000)
     collapse_threshold: float = option(0.5, help="Mode-collapse alarm when sample diversity falls below this share "
                                        "of real diversity.", panel=_SAMPLES, min=0, max=1)
+    best_by: str = option("fid", help="Which epoch's generator is kept as the best (what 'qd gan sample' draws "
+                          "with): fid, the lowest Frechet distance, or judged, the highest judged share.",
+                          panel=_SAMPLES, choices=tuple(CRITERIA), metavar="CRITERION")
     keep_generators: bool = option(True, help="Keep each epoch's generator weights (for 'qd gan sample --epoch').",
                                    panel=_SAMPLES)
     amp: bool | None = option(None, help="Mixed precision (default: auto: CUDA, CPUs with bf16).", panel=_RUN)

@@ -23,6 +23,7 @@ HISTORY_FILE = "history.json"
 SAMPLES_DIR = "samples"  # epoch-end grids, kept by the store's sink as samples/epoch_NNNN_sSTEP.npy
 STEP_SAMPLES = "steps"  # grids every --sample-every steps, as steps/epoch_NNNN_sSTEP.npy
 GENERATORS_DIR = "generators"
+BEST_FILE = "best.safetensors"  # in GENERATORS_DIR: the generator of the epoch the run's criterion chose
 FORMAT = "qd-gan/1"
 RESUME_FORMAT = "qd-gan-resume/1"
 _EPOCH = re.compile(r"epoch_(\d{4,})_s(\d+)\.npy$")
@@ -98,13 +99,53 @@ def _g_states(pairs: list["Pair"]) -> dict[str, dict[str, "torch.Tensor"]]:
     return {f"g{k}": p.sampler.state_dict() for k, p in enumerate(pairs)}
 
 
-def write_generators(run_dir: Path, epoch: int, pairs: list["Pair"]) -> Path:
-    """generators/epoch_NNNN.safetensors: every generator's weights after an epoch."""
+def write_generators(run_dir: Path, epoch: int, pairs: list["Pair"], best: dict[str, Any] | None = None) -> Path:
+    """generators/epoch_NNNN.safetensors: every generator's weights after an epoch (best: as best.safetensors)."""
     from qdcore.train.checkpoint import save_states
 
-    path = run_dir / GENERATORS_DIR / f"epoch_{epoch:04d}.safetensors"
+    name = BEST_FILE if best is not None else f"epoch_{epoch:04d}.safetensors"
+    path = run_dir / GENERATORS_DIR / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    return save_states(path, _g_states(pairs), state={"epoch": epoch}, fmt=FORMAT)
+    return save_states(path, _g_states(pairs), state={"epoch": epoch, **(best or {})}, fmt=FORMAT)
+
+
+def weights_path(run_dir: Path, epoch: int | str | None) -> Path:
+    """The weights file of 'last' (None), 'best' or an epoch number; a one-line StoreError when absent."""
+    which = "last" if epoch is None else str(epoch).strip().lower()
+    if which == "last":
+        path = run_dir / MODEL_FILE
+        if not path.exists():
+            raise StoreError(f"run folder {run_dir} has no trained GAN yet (no finished epoch)")
+        return path
+    if which == "best":
+        path = run_dir / GENERATORS_DIR / BEST_FILE
+        if not path.exists():
+            raise StoreError(f"run folder {run_dir} has no best generator (no judged epoch: trained with "
+                             "--no-judge?); use --epoch last")
+        return path
+    try:
+        n = int(which)
+    except ValueError:
+        raise StoreError(f"--epoch {epoch!r} must be last, best or an epoch number") from None
+    path = run_dir / GENERATORS_DIR / f"epoch_{n:04d}.safetensors"
+    if not path.exists():
+        have = stored_generator_epochs(run_dir)
+        span = f"epochs {have[0]}..{have[-1]}" if have else "none (run with --keep-generators)"
+        raise StoreError(f"no generator of epoch {n} in {run_dir}; stored: {span}")
+    return path
+
+
+def best_state(run_dir: str | Path) -> dict[str, Any] | None:
+    """The kept best generator's state ({"epoch", "criterion", "score"}), None where the run kept none."""
+    from qdcore.train.checkpoint import load_states
+
+    path = Path(run_dir) / GENERATORS_DIR / BEST_FILE
+    return load_states(path, FORMAT, "GAN weights")["state"] if path.exists() else None
+
+
+def default_generator(run_dir: str | Path) -> str:
+    """What samples come from unless told: 'best' where the run kept one (it had judged epochs), else 'last'."""
+    return "best" if (Path(run_dir) / GENERATORS_DIR / BEST_FILE).exists() else "last"
 
 
 def write_model(run_dir: Path, pairs: list["Pair"], epoch: int) -> Path:
@@ -116,23 +157,14 @@ def write_model(run_dir: Path, pairs: list["Pair"], epoch: int) -> Path:
     return save_states(run_dir / MODEL_FILE, modules, state={"epoch": epoch}, fmt=FORMAT)
 
 
-def load_gan(run_dir: str | Path, epoch: int | None = None, device: str = "cpu"):
-    """(generators, discriminators, meta, epoch): the last epoch's pairs, or the generators of `epoch`."""
+def load_gan(run_dir: str | Path, epoch: int | str | None = None, device: str = "cpu"):
+    """(generators, discriminators, meta, epoch): the pairs of 'last' (None), the generators of 'best' or `epoch`."""
     from qdcore.models import build_gan
     from qdcore.train.checkpoint import load_states
 
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
-    if epoch is None:
-        path = run_dir / MODEL_FILE
-        if not path.exists():
-            raise StoreError(f"run folder {run_dir} has no trained GAN yet (no finished epoch)")
-    else:
-        path = run_dir / GENERATORS_DIR / f"epoch_{epoch:04d}.safetensors"
-        if not path.exists():
-            have = stored_generator_epochs(run_dir)
-            span = f"epochs {have[0]}..{have[-1]}" if have else "none (run with --keep-generators)"
-            raise StoreError(f"no generator of epoch {epoch} in {run_dir}; stored: {span}")
+    path = weights_path(run_dir, epoch)
     saved = load_states(path, FORMAT, "GAN weights")
     arch = dict(meta["arch"])
     gens, discs = [], []
@@ -148,7 +180,7 @@ def load_gan(run_dir: str | Path, epoch: int | None = None, device: str = "cpu")
             raise StoreError(f"{path} does not fit the GAN in {GAN_META} ({str(e).splitlines()[0]})") from None
         gens.append(g.to(device).eval())
         discs.append(d.to(device).eval() if d is not None else None)
-    return gens, discs, meta, int(saved["state"].get("epoch", epoch or 0))
+    return gens, discs, meta, int(saved["state"].get("epoch", 0))
 
 
 def stored_generator_epochs(run_dir: str | Path) -> list[int]:
@@ -156,7 +188,7 @@ def stored_generator_epochs(run_dir: str | Path) -> list[int]:
     d = Path(run_dir) / GENERATORS_DIR
     if not d.is_dir():
         return []
-    return sorted(int(f.stem.split("_")[1]) for f in d.glob("epoch_*.safetensors"))
+    return sorted(int(f.stem.split("_")[1]) for f in d.glob("epoch_[0-9]*.safetensors"))
 
 
 def read_history(run_dir: str | Path) -> dict[str, list[float]]:

@@ -138,7 +138,8 @@ class GanScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one("#gan-quality", DataTable)
-        for label, width in (("ep", 3), ("judged", 6), ("FD", 6), ("div", 4), ("G", 4)):
+        # div: diversity over the real drawings' own; spk: speckle as a multiple of real; * the kept best epoch
+        for label, width in (("ep", 4), ("judged", 6), ("FD", 6), ("div", 4), ("spk", 4)):
             table.add_column(label, width=width)
         self.poll()
         self.set_interval(POLL_SECONDS, self._tick)
@@ -226,14 +227,26 @@ class GanScreen(Screen):
         table = self.query_one("#gan-quality", DataTable)
         table.clear()
         col = {k: dict(h.get(k, [])) for k in ("quality/recognised", "quality/fid", "quality/diversity",
-                                                  "train/g_loss")}
+                                                  "quality/speckle_ratio")}
+        best = self._best_epoch(epochs, h)
         for e in epochs:
             rec = col["quality/recognised"].get(e)
-            table.add_row(str(e), "—" if rec is None or rec != rec else f"{100 * rec:.0f}%",
+            table.add_row(f"{e}{'*' if e == best else ''}", "—" if rec is None or rec != rec else f"{100 * rec:.0f}%",
                           _fmt(col["quality/fid"].get(e), ".1f"), _fmt(col["quality/diversity"].get(e), ".2f"),
-                          _fmt(col["train/g_loss"].get(e), ".2f"))
+                          _fmt(col["quality/speckle_ratio"].get(e), ".1f"))
         if epochs:
             table.move_cursor(row=len(epochs) - 1)
+
+    def _best_epoch(self, epochs: list[int], h: dict[str, list[tuple[int, float]]]) -> int | None:
+        """The epoch the run keeps as its best generator (the training loop's choice, replayed)."""
+        from qdcore.train.gan_best import BestGenerator
+
+        run = self.view.run
+        keeper = BestGenerator(run.config.get("best_by", "fid") if run is not None else "fid")
+        by_epoch = {k: dict(v) for k, v in h.items()}
+        for e in epochs:
+            keeper.offer(e, {k: v[e] for k, v in by_epoch.items() if e in v})
+        return keeper.epoch
 
     # --- actions ------------------------------------------------------------
 
