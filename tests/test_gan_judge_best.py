@@ -117,6 +117,13 @@ def test_best_epoch_is_the_planted_best_and_sample_says_so(home, tmp_path, monke
     assert all(r["quality/speckle"] >= 0 for r in rows) and "recognised/star" in rows[0]
     res = invoke("gan", "quality", str(run.run_id))
     assert res.exit_code == 0 and "2*" in res.output and "speckle" in res.output
+    sheet = tmp_path / "sheet.png"
+    res = invoke("gan", "sheet", str(run.run_id), "--category", "star", "--n", "10", "--out", str(sheet))
+    assert res.exit_code == 0 and "judged as star by run 1" in res.output, res.output
+    from PIL import Image
+
+    with Image.open(sheet) as im:
+        assert im.size[0] == 8 * (28 * 3 + 8) and im.mode == "RGB"  # 8 columns, two rows of 10 drawings
     res = invoke("gan", "sample", str(run.run_id), "--epoch", "worst", "--out", str(tmp_path / "w.npy"))
     assert res.exit_code == 2 and "must be last, best or an epoch number" in res.output
 
