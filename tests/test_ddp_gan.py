@@ -21,9 +21,12 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torc
 
 # No batch norm in G (per-rank statistics) and no D dropout (per-rank masks): then 2 ranks x 16 take the same
 # steps as 1 process x 32, because every rank draws the global batch's noise and keeps its slice.
+# PyTorch's init: under the Keras init the AC-GAN's latent (noise x an embedding within 0.05) is so small that
+# G's gradients are sums of nearly cancelling terms, and Adam turns the ranks' other summation order into
+# differences of ~1e-4 in G (D still agrees to 3e-8); the init is not what these tests compare.
 BASE = dict(data="demo", categories="circle", per_class=700, epochs=1, batch_size=16, g_width=4, d_width=4,
             latent_dim=8, batch_norm=False, d_dropout=0.0, no_judge=True, amp=False, device="cpu", log_every=2,
-            keep_generators=False, grid_cols=2)
+            keep_generators=False, grid_cols=2, init="torch")
 
 
 def _gan_spec(tmp, name: str, **extra) -> dict:
