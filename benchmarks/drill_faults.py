@@ -390,7 +390,7 @@ def csv_drill(invoke) -> tuple[int, int, list[str]]:
     assert r.exit_code == 0, r.output
     spec = data / "s.toml"
     spec.write_text(f"[base]\ndata = {json.dumps(str(data))}\nepochs = 1\nwidth = 2\namp = false\n[axes]\n"
-                    f"categories = {json.dumps([','.join(names[:2]), ','.join(names[2:4])])}\n")  # --categories strips a tab
+                    f"categories = {json.dumps([','.join(names[:2]), ','.join(names[2:4])])}\n")  # (a tab is stripped)
     assert invoke("study", "run", str(spec)).exit_code == 0
     out = data / "out"
     assert invoke("analyze", "2", "--out", str(out / "a"), "--features", "pixels").exit_code == 0

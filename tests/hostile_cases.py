@@ -164,7 +164,8 @@ def formula_cells(csv_text: str) -> list[str]:
         except ValueError:
             return False
 
-    return [c for row in csv.reader(io.StringIO(csv_text)) for c in row if c.startswith(FORMULA_START) and not number(c)]
+    cells = [c for row in csv.reader(io.StringIO(csv_text)) for c in row]
+    return [c for c in cells if c.startswith(FORMULA_START) and not number(c)]
 
 
 def numeric_option_cases(folder: Path, gan_run: str, run: str) -> list[tuple[str, list[str]]]:

@@ -19,18 +19,14 @@ SPECS = spec_cases(Path(os.environ.get("TMPDIR", "/tmp")) / f"qd-hostile-specs-{
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("bounds-home")
-    old = os.environ.get("QD_HOME")
-    os.environ["QD_HOME"] = str(home)
-    r = invoke("gan", "train", "--data", "demo", "--categories", "moon", "--per-class", "20", "--epochs", "1",
-               "--g-width", "4", "--d-width", "4", "--no-judge", "--batch-size", "10")
-    assert r.exit_code == 0, r.output
-    r = invoke("train", "--data", "demo", "--per-class", "20", "--epochs", "1", "--width", "2", "--no-amp")
-    assert r.exit_code == 0, r.output
-    yield home
-    if old is None:
-        os.environ.pop("QD_HOME", None)
-    else:
-        os.environ["QD_HOME"] = old
+    with pytest.MonkeyPatch.context() as mp:  # QD_HOME for the module, restored after
+        mp.setenv("QD_HOME", str(home))
+        r = invoke("gan", "train", "--data", "demo", "--categories", "moon", "--per-class", "20", "--epochs", "1",
+                   "--g-width", "4", "--d-width", "4", "--no-judge", "--batch-size", "10")
+        assert r.exit_code == 0, r.output
+        r = invoke("train", "--data", "demo", "--per-class", "20", "--epochs", "1", "--width", "2", "--no-amp")
+        assert r.exit_code == 0, r.output
+        yield home
 
 
 @pytest.mark.parametrize("name, args", SPECS, ids=[n for n, _ in SPECS])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -54,16 +53,12 @@ def hostile_home(tmp_path_factory):
     for k, name in enumerate(HOSTILE):
         images, _ = generate(per_class=60, seed=k, classes=[["moon", "circle", "star", "cloud"][k]])
         np.save(data / f"{name}.npy", images.reshape(-1, 784))
-    old = os.environ.get("QD_HOME")
-    os.environ["QD_HOME"] = str(home)
-    r = invoke("train", "--data", str(data), "--epochs", "1", "--width", "2", "--no-amp", "--batch-size", "16",
-               "--test", "0.5")
-    assert r.exit_code == 0, r.output
-    yield home, data
-    if old is None:
-        os.environ.pop("QD_HOME", None)
-    else:
-        os.environ["QD_HOME"] = old
+    with pytest.MonkeyPatch.context() as mp:  # QD_HOME for the module, restored after
+        mp.setenv("QD_HOME", str(home))
+        r = invoke("train", "--data", str(data), "--epochs", "1", "--width", "2", "--no-amp", "--batch-size", "16",
+                   "--test", "0.5")
+        assert r.exit_code == 0, r.output
+        yield home, data
 
 
 def test_analyze_csvs_are_safe(hostile_home, tmp_path):

@@ -4,7 +4,6 @@ counted and reported by every command, --strict to refuse."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -72,14 +71,10 @@ def test_skipped_lines_are_counted_even_for_big_files(big, monkeypatch):
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     home = tmp_path_factory.mktemp("reader-home")
-    old = os.environ.get("QD_HOME")
-    os.environ["QD_HOME"] = str(home)
-    strokes._INDEX_CACHE.clear()
-    yield home
-    if old is None:
-        os.environ.pop("QD_HOME", None)
-    else:
-        os.environ["QD_HOME"] = old
+    with pytest.MonkeyPatch.context() as mp:  # QD_HOME for the module, restored after
+        mp.setenv("QD_HOME", str(home))
+        strokes._INDEX_CACHE.clear()
+        yield home
 
 
 def _note(output: str) -> list[str]:

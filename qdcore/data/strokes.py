@@ -526,7 +526,7 @@ def _summary(bad: Sequence[tuple[int, str]], limit: int = 5) -> str:
 
 
 def bad_lines_note(path: Path | str, bad: Sequence[tuple[int, str]], lines: int | None = None) -> str:
-    """The one note every command gives for a stroke file's skipped lines: 'skipped 3 of 1,204 lines in F: line 7: ...'."""
+    """The one note every command gives for a stroke file's skipped lines: 'skipped 3 of 1,204 lines in F: ...'."""
     of = f" of {lines:,}" if lines else ""
     what = "line" if len(bad) == 1 and not lines else "lines"
     return f"skipped {len(bad):,}{of} {what} in {path}: {_summary(bad)}"
