@@ -131,3 +131,31 @@ def test_staged_named_study_runs_end_to_end_on_demo(name, home, tmp_path):
         assert all(v.verdict in ("agrees", "disagrees", "inconclusive") for v in verdicts)
         for c in doc["paper"]["claims"]:  # every claim's numbers are columns of the study's table
             assert {c["metric"], c.get("minus") or c["metric"]} <= set(table.metrics), (c, table.metrics)
+
+
+def test_qd_study_named_lists_a_studys_deviations():
+    from typer.testing import CliRunner
+
+    from qdcore.cli.main import app
+
+    r = CliRunner().invoke(app, ["study", "named"])
+    assert r.exit_code == 0 and "deviations" in r.output and "gan-augment" in r.output and "clusters" in r.output
+    r = CliRunner().invoke(app, ["study", "named", "one-at-a-time"], terminal_width=200)
+    assert r.exit_code == 0 and "+2 convs" in r.output and "ReduceLROnPlateau" in r.output
+    r = CliRunner().invoke(app, ["study", "named", "one-at-a-tim"])
+    assert r.exit_code == 2 and "did you mean 'one-at-a-time'" in r.output
+
+
+def test_init_is_a_declared_option_of_classifier_and_gan_runs():
+    from qdcore.errors import ConfigError
+    from qdcore.runs.options import field_of, parse_text
+    from qdcore.train.config import TrainConfig, build_config
+    from qdcore.train.gan_config import GanConfig
+
+    cfg = build_config(None, None, {"model": "cnn2-000", "init": "torch"})
+    assert cfg.model_options()["init"] == "torch"
+    assert GanConfig().replace(init="torch").model_options()["init"] == "torch"
+    f = field_of(TrainConfig, "init")
+    assert f.flag == "--init" and f.opt.form == "Init" and parse_text(f, "KERAS", "") == "keras"
+    with pytest.raises(ConfigError, match="--init='xavier' must be one of keras, torch"):
+        parse_text(f, "xavier", "")
