@@ -282,12 +282,19 @@ def named_cmd(name: Annotated[Optional[str], typer.Argument(help="A named study:
         console.print("protocol deviations from the paper (fixed or declared):", highlight=False)
         for d in n.deviations:
             console.print(f"  - {lit(d)}", highlight=False)
+        console.print("the paper's claims, judged by 'qd study show' (qd's 95% interval over seeds):", highlight=False)
+        for c in n.claims:
+            console.print(f"  - {lit(c.text)} (paper: {lit(c.paper_label)})", highlight=False)
+        if n.quick_cannot:
+            console.print(f"--quick: {lit(n.quick_cannot)}; the smallest protocol that can: {lit(n.smallest)}",
+                          highlight=False)
         return
-    t = Table("name", "from", "what", "deviations", box=None)
+    t = Table("name", "from", "what", "deviations", "claims", box=None)
     for n in NAMED.values():
-        t.add_row(n.name, n.source, n.about, str(len(n.deviations)))
+        t.add_row(n.name, n.source, n.about, str(len(n.deviations)), str(len(n.claims)))
     console.print(t)
-    console.print("'qd study named NAME' lists a study's deviations from its paper's protocol", highlight=False)
+    console.print("'qd study named NAME' lists a study's deviations from its paper's protocol and its claims",
+                  highlight=False)
 
 
 def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None) -> Table:
