@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Union
@@ -23,11 +24,23 @@ class RunStarted:
     fingerprint: str = ""  # of the selected drawings (train-val-test)
     info: dict[str, Any] = field(default_factory=dict)  # merged into the run's summary (data origin, ...)
     notes: tuple[str, ...] = ()  # what the data reader skipped (malformed lines, ignored files)
+    start_step: int = 0  # where a resumed run starts (its last logged step and that step's epoch)
+    start_epoch: int = 0
+
+
+# A logging window closes after `log_every` steps or this many seconds, whichever comes first (one process:
+# ranks agree on logging steps by count alone), so a slow or small run's progress still moves every few seconds.
+LOG_SECONDS = 2.0
+
+
+def log_due(step: int, log_every: int, window_start: float, world_size: int = 1) -> bool:
+    """Whether a logging window ends at `step` (by count, or by LOG_SECONDS since `window_start` on one process)."""
+    return step % log_every == 0 or (world_size == 1 and time.perf_counter() - window_start >= LOG_SECONDS)
 
 
 @dataclass(frozen=True)
 class Progress:
-    """A logging step inside an epoch (emitted every `log_every` steps)."""
+    """A logging step inside an epoch (every `log_every` steps, or LOG_SECONDS, whichever comes first)."""
 
     step: int
     epoch: int

@@ -132,6 +132,7 @@ class LiveState:
     rows_seen: int = 0
     points: list[tuple[str, str, float, float]] = field(default_factory=list)  # (plot, series, x, y) to draw
     panels: tuple = ()  # the run kind's qdcore.runs.kinds.Panel list; empty = the classifier's
+    unit: str = "epoch"  # what the kind calls one pass ("boosting round" for LightGBM)
     _last_step_point: int = 0
     _epoch_points: set = field(default_factory=set)
     _routes: dict | None = None
@@ -241,6 +242,7 @@ class LiveState:
             self.device = event.device
             self.total_epochs = event.total_epochs
             self.steps_per_epoch = event.steps_per_epoch
+            self.step, self.epoch = max(self.step, event.start_step), max(self.epoch, event.start_epoch)
             if event.steps_per_epoch:
                 self.images_per_step = event.num_train / event.steps_per_epoch
             self.status, self.error = "running", ""
@@ -290,11 +292,18 @@ class LiveState:
             self.kind = run.kind
             kind = find_kind(run.kind)
             self.panels, self._routes = (kind.panels if kind is not None else ()), None
+        kind = find_kind(run.kind)
+        self.unit = kind.unit(cfg) if kind is not None else "epoch"
         self.pid, self.host = run.pid, run.host
         self.summary = dict(run.summary or {})
         epochs = self.summary.get("total_epochs", cfg.get("epochs"))
         if isinstance(epochs, int) and not isinstance(epochs, bool):
             self.total_epochs = epochs
+        spe, n = self.summary.get("steps_per_epoch"), self.summary.get("num_train")
+        if isinstance(spe, int) and spe > 0:
+            self.steps_per_epoch = spe
+            if isinstance(n, int) and n > 0:
+                self.images_per_step = n / spe
         batch = cfg.get("batch_size")
         if self.images_per_step is None and isinstance(batch, (int, float)) and batch > 0:
             self.images_per_step = float(batch)
@@ -325,7 +334,7 @@ class LiveState:
             if line:
                 t.append(f" · {line}")
         elif self.status == "interrupted":
-            t.append(f" after epoch {self.epochs_done} · checkpoint kept · r resumes")
+            t.append(f" after {self.unit} {self.epochs_done} · checkpoint kept · r resumes")
         elif self.status == "failed" and self.error:
             t.append(f": {literal(self.error)}", style="red")
         elif self.status == "starting":
@@ -336,10 +345,10 @@ class LiveState:
         """'epoch 2/10 · step 37/50 · ETA 1m 20s · 5.4k img/s' (fits 55 cells)."""
         parts = []
         if self.total_epochs:
-            parts.append(f"epoch {max(self.epoch, self.epochs_done if self.status != 'running' else 0) or 1}"
+            parts.append(f"{self.unit} {max(self.epoch, self.epochs_done if self.status != 'running' else 0) or 1}"
                          f"/{self.total_epochs}")
         elif self.epoch:
-            parts.append(f"epoch {self.epoch}")
+            parts.append(f"{self.unit} {self.epoch}")
         step, spe = self.step_in_epoch()
         parts.append(f"step {step}/{spe}" if spe else f"step {step}")
         eta = self.eta_seconds
@@ -356,5 +365,5 @@ class LiveState:
             parts.append(memory)
         parts.append(f"trained {fmt_duration(self.train_seconds)}")
         if self.checkpoint_epoch:
-            parts.append(f"checkpoint epoch {self.checkpoint_epoch}")
+            parts.append(f"checkpoint {self.unit} {self.checkpoint_epoch}")
         return " · ".join(parts)

@@ -131,3 +131,38 @@ def right_and_wrong(pred, per_class: int = 4, seed: int = 0) -> dict[str, dict[s
         out[name] = {"right": np.sort(rng.permutation(right)[:per_class]),
                      "wrong": np.sort(rng.permutation(wrong)[:per_class])}
     return out
+
+
+def cam_layer(run_dir, get_model) -> tuple[str, str]:
+    """(last conv layer or '' for a model without one, model name) of a run, kept in its folder (qdcore.analysis.cache):
+    a second look needs no model load. `get_model()` returns (model, meta)."""
+    from qdcore.analysis.cache import cached
+
+    def compute() -> tuple[str, str]:
+        model, _ = get_model()
+        convs = conv_layers(model)
+        return (convs[-1][0] if convs else ""), model_name(model)
+
+    return cached(run_dir, "cam-layer", {}, compute, lambda r: ({}, {"layer": r[0], "model": r[1]}),
+                  lambda arrays, meta: (str(meta["layer"]), str(meta["model"])))
+
+
+def cams_of_run(run_dir, pred, idx: np.ndarray, target: str, get_model, lock) -> np.ndarray:
+    """Grad-CAM maps (N, 28, 28) of the drawings `idx` of a run's predictions, explaining the 'predicted' or the
+    'true' class; kept in the run's folder per drawings and target (qdcore.analysis.cache)."""
+    import hashlib
+
+    from qdcore.analysis.cache import cached
+
+    idx = np.asarray(idx, np.int64)
+
+    def compute() -> np.ndarray:
+        if not idx.size:
+            return np.zeros((0, 28, 28), np.float32)
+        model, _ = get_model()
+        targets = np.asarray(pred.labels)[idx] if target == "true" else None
+        with lock:
+            return grad_cam_batch(model, pred.images[idx], targets)[0]
+
+    key = {"target": target, "drawings": hashlib.sha1(idx.tobytes()).hexdigest()}
+    return cached(run_dir, "cam", key, compute, lambda cams: ({"cams": cams}, {}), lambda arrays, meta: arrays["cams"])

@@ -321,3 +321,47 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
 def _model_name(model) -> str:
     arch = getattr(model, "arch", None)
     return str(arch.get("name")) if isinstance(arch, dict) and arch.get("name") else type(model).__name__
+
+
+def pack(result: ClusterResult) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A ClusterResult as arrays and a JSON-ready dict (qdcore.analysis.cache)."""
+    arrays = {"indices": result.indices, "coords2d": result.coords2d}
+    meta: dict[str, Any] = {"features": result.features, "n_components": result.n_components,
+                            "explained": result.explained, "misclassified": result.misclassified}
+    for c in (result.kmeans, result.dbscan):
+        if c is None:
+            continue
+        arrays[f"{c.method}_labels"] = c.labels
+        for i, cl in enumerate(c.clusters):
+            arrays[f"{c.method}_{i}"] = cl.indices
+        meta[c.method] = {"params": c.params, "clusters": [cl.to_dict() for cl in c.clusters]}
+    return arrays, meta
+
+
+def unpack(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ClusterResult:
+    """The ClusterResult `pack` wrote."""
+    methods: dict[str, Clustering | None] = {"kmeans": None, "dbscan": None}
+    for m in methods:
+        if m not in meta:
+            continue
+        clusters = [Cluster(id=d["id"], size=d["size"], truth=d["truth"], predicted=d["predicted"],
+                            pair_count=d["pair_count"], representatives=list(d["representatives"]),
+                            indices=arrays[f"{m}_{i}"], top_predicted=[tuple(x) for x in d["top_predicted"]],
+                            top_truth=[tuple(x) for x in d["top_truth"]])
+                    for i, d in enumerate(meta[m]["clusters"])]
+        params = dict(meta[m]["params"])
+        if m == "kmeans" and isinstance(params.get("silhouette"), dict):  # JSON keys are text; k is a number
+            params["silhouette"] = {int(k): v for k, v in params["silhouette"].items()}
+        methods[m] = Clustering(m, arrays[f"{m}_labels"], clusters, params)
+    return ClusterResult(indices=arrays["indices"], features=meta["features"], n_components=meta["n_components"],
+                         explained=meta["explained"], coords2d=arrays["coords2d"], kmeans=methods["kmeans"],
+                         dbscan=methods["dbscan"], misclassified=meta["misclassified"])
+
+
+def cluster_run(run_dir: Any, pred, features: str = "pixels", model=None, **params: Any) -> ClusterResult:
+    """cluster_misclassified, kept in the run's folder per features and parameters (qdcore.analysis.cache)."""
+    from qdcore.analysis.cache import cached
+
+    key = {"features": features, **params}
+    return cached(run_dir, "clusters", key, lambda: cluster_misclassified(pred, features, model=model, **params),
+                  pack, unpack)

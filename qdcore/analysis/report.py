@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import ConfigError, DataError, StoreError
+from qdcore.status import Say, step
 from qdcore.train.artifacts import MODEL_FILE
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class AnalyzeOptions:
 
 
 def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = None,
-                out: Path | None = None) -> dict[str, Any]:
-    """The report of a stored run (its predictions.npz and, when present, its model); files under `out` if given."""
+                out: Path | None = None, say: Say | None = None) -> dict[str, Any]:
+    """The report of a stored run (its predictions.npz and, when present, its model); files under `out` if given.
+
+    say: told what a step is doing when it takes more than a couple of seconds (qdcore.status)."""
     from qdcore.predictions import Predictions, run_file
 
     opts = options or AnalyzeOptions()
@@ -76,21 +79,23 @@ def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = No
     path = run_file(run_dir)
     if not path.exists():
         raise StoreError(f"run {run_id} has no predictions ({path}); evaluate it first with 'qd eval {run_id}'")
-    pred = Predictions.load(path)
+    with step(say, f"reading run {run_id}'s predictions"):
+        pred = Predictions.load(path)
     if len(pred) == 0:
         raise DataError(f"run {run_id}'s predictions are empty; re-run 'qd eval {run_id}'")
-    model, model_note = load_model_if_any(run_dir)
+    with step(say, f"loading run {run_id}'s model"):
+        model, model_note = load_model_if_any(run_dir)
     if opts.features == "penultimate" and model is None:
         raise ConfigError(f"--features penultimate needs run {run_id}'s model ({model_note}); use --features pixels")
     if out is not None:
         out = out_dir(Path(out).expanduser())  # checked before the work, not after it
-    report = build_report(pred, model, opts)
+    report = build_report(pred, model, opts, say, run_dir=run_dir)
     report["run"] = run_id
     if model_note:
         report["model_note"] = model_note
     if out is not None:
         try:
-            report["files"] = [str(p) for p in write_outputs(pred, report, model, out, seed=opts.seed)]
+            report["files"] = [str(p) for p in write_outputs(pred, report, model, out, seed=opts.seed, say=say)]
         except OSError as e:
             raise DataError(f"cannot write into --out {str(out)!r} ({e.strerror or e}"
                             f"{': ' + str(e.filename) if e.filename else ''}); choose another folder") from None
@@ -114,17 +119,20 @@ def out_dir(out: Path) -> Path:
     return out
 
 
-def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dict[str, Any]:
-    """Everything `qd analyze` shows, as plain data (private '_' keys hold objects for the file writers)."""
+def build_report(pred, model=None, options: AnalyzeOptions | None = None, say: Say | None = None,
+                 run_dir: Path | None = None) -> dict[str, Any]:
+    """Everything `qd analyze` shows, as plain data (private '_' keys hold objects for the file writers);
+    with `run_dir`, the clusters are kept there per parameters (qdcore.analysis.cache)."""
     opts = options or AnalyzeOptions()
     top, k, eps, features, percentile, seed = opts.top, opts.k, opts.eps, opts.features, opts.percentile, opts.seed
     n_components, min_confidence = opts.n_components, opts.min_confidence
     from qdcore.analysis import clusters, labelnoise, metrics, pairs, worst
     from qdcore.analysis.calibration import calibration
 
-    summ = metrics.summarize(pred)
-    all_pairs = pairs.confused_pairs(pred)
-    ranking = worst.rank_drawings(pred, "prob")
+    with step(say, f"per-class metrics, confused pairs and ranking of {len(pred):,} drawings"):
+        summ = metrics.summarize(pred)
+        all_pairs = pairs.confused_pairs(pred)
+        ranking = worst.rank_drawings(pred, "prob")
     around = worst.around_percentile(ranking, percentile, min(top, len(ranking)))
     rows_at = {int(i): r for i, r in zip(ranking.order.tolist(), worst.ranking_rows(pred, ranking))}
     report: dict[str, Any] = {
@@ -138,15 +146,18 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None) -> dic
         "_pairs": all_pairs, "_ranking": ranking, "_rows": [rows_at[int(i)] for i in ranking.order.tolist()],
     }
     try:
-        res = clusters.cluster_misclassified(pred, features, model=model, n_components=n_components, k=k, eps=eps,
-                                             seed=seed)
+        wrong = int((pred.predicted != pred.labels).sum())
+        with step(say, f"clustering {wrong:,} misclassified drawings ({features}: PCA, K-Means, DBSCAN)"):
+            res = clusters.cluster_run(run_dir, pred, features, model=model, n_components=n_components, k=k,
+                                       eps=eps, seed=seed)
         report["clusters"] = res.to_dict()
         report["_clusters"] = res
     except DataError as e:
         report["clusters"] = {"skipped": str(e)}
-    suspects = labelnoise.likely_label_errors(pred, min_confidence)
-    report["quality"] = {"label_errors": len(suspects), "label_error_examples": [s.__dict__ for s in suspects[:top]],
-                         **_quality_counts(pred)}
+    with step(say, "looking for likely label errors, blank and duplicate drawings"):
+        suspects = labelnoise.likely_label_errors(pred, min_confidence)
+        report["quality"] = {"label_errors": len(suspects),
+                             "label_error_examples": [s.__dict__ for s in suspects[:top]], **_quality_counts(pred)}
     return report
 
 
@@ -172,8 +183,17 @@ def load_model_if_any(run_dir: Path):
     return model, ""
 
 
-def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0) -> list[Path]:
+def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0, say: Say | None = None) -> list[Path]:
     """The report files: CSVs and PNGs under `out`."""
+    with step(say, f"writing the tables, charts and galleries into {out}"):
+        files = _tables_and_charts(pred, report, out)
+    with step(say, "Grad-CAM grids"):
+        files += _cam_outputs(pred, model, out, seed)
+    return files
+
+
+def _tables_and_charts(pred, report: dict[str, Any], out: Path) -> list[Path]:
+    """The CSVs, charts and galleries of a report."""
     import numpy as np
 
     from qdcore.analysis import export, figures, worst
@@ -230,7 +250,6 @@ def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0)
         files.append(export.write_csv(out / "clusters.csv", rows,
                                       ["method", "id", "size", "truth", "predicted", "pair_count", "pair_share",
                                        "top_predicted", "top_truth", "representatives"]))
-    files += _cam_outputs(pred, model, out, seed)
     return files
 
 

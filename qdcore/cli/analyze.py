@@ -7,7 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes
+from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes, say
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.fmt import kept_note, percent
 
@@ -41,7 +41,7 @@ def analyze(
     store = Store()
     from qdcore.runs.refs import evaluable_kinds
 
-    report = analyze_run(store, run_ref(store, run, evaluable_kinds()), opts, out=out)
+    report = analyze_run(store, run_ref(store, run, evaluable_kinds()), opts, out=out, say=say)
     if json_out:
         print_json(public(report))
         return

@@ -51,6 +51,13 @@ def print_notes(notes: Any) -> None:
         err_console.print(Text("note: " + literal(note), style="yellow"), highlight=False, soft_wrap=True)
 
 
+def say(text: Any) -> None:
+    """A status line of a slow step (qdcore.status) on stderr, dimmed, the text literally."""
+    from rich.text import Text
+
+    err_console.print(Text(literal(text), style="dim"), highlight=False, soft_wrap=True)
+
+
 def error_line(message: Any) -> None:
     """Print the one `qd: error: ...` line on stderr, the message literally."""
     from rich.text import Text

@@ -10,7 +10,7 @@ import typer
 
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
-from qdcore.fmt import literal, size
+from qdcore.fmt import literal, plural, size
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
@@ -462,8 +462,9 @@ def export(
         raise DataError(f"cannot write {out}: {e.strerror or e}; choose another --out") from None
     counts = ds.counts()
     tag = " synthetic demo" if ds.synthetic else ""
-    console.print(literal(f"wrote {len(ds):,}{tag} drawings to {out} (uint8 {arr.shape}, Google's numpy bitmap "
-                          "format)"), markup=False, highlight=False, soft_wrap=True)
+    console.print(literal(f"wrote {plural(len(ds), tag.strip() + ' drawing' if tag else 'drawing')} to {out} "
+                          f"(uint8 {arr.shape}, Google's numpy bitmap format)"), markup=False, highlight=False,
+                  soft_wrap=True)
     if len(ds.classes) > 1:
         console.print(literal("rows in this order: " + ", ".join(f"{c} {int(k):,}" for c, k in zip(ds.classes, counts))),
                       markup=False, highlight=False, soft_wrap=True)
@@ -489,7 +490,7 @@ def export_drawn(
         ids = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
         print_notes([f"skipped {len(skipped):,} stored drawings whose strokes are not valid (ids {ids})"])
     what = "simplified" if simplified else "raw"
-    console.print(f"wrote {n:,} drawings to {out} (Google's {what} ndjson)", markup=False, highlight=False,
+    console.print(f"wrote {plural(n, 'drawing')} to {out} (Google's {what} ndjson)", markup=False, highlight=False,
                   soft_wrap=True)
 
 

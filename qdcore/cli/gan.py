@@ -12,9 +12,10 @@ from qdcore.cli.progress import RichProgressSink
 from qdcore.cli.train import NnodesOpt, NprocOpt, RdzvOpt
 from qdcore.errors import ConfigError
 from qdcore.runs.kinds import DRAW, require
+
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 from qdcore.events import EpochEnd, Event, RunFinished
-from qdcore.fmt import literal
+from qdcore.fmt import literal, plural
 
 app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class GANs, study 001's AC-GAN).")
 
@@ -28,6 +29,10 @@ def _fmt(v: Any, spec: str) -> str:
 
 class GanProgressSink(RichProgressSink):
     """The classifier progress display with GAN epoch lines (losses, D outputs, judged quality)."""
+
+    def window(self, event) -> str:
+        """G's loss over the logging window (a GAN has no accuracy)."""
+        return super().window(None) if event is None else f"G loss [cyan]{_fmt(event.loss, '.3f')}[/]"
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, EpochEnd):
@@ -51,11 +56,11 @@ class GanProgressSink(RichProgressSink):
             if event.status == "done":
                 judged = (f" · judged {100 * s['recognised']:.1f}% recognised, Frechet distance {s['fid']:.2f}"
                           if s.get("recognised") is not None else "")
-                self.console.print(f"[green]done[/]: {s.get('epochs')} epochs · {s.get('train_seconds', 0):.1f} s "
+                self.console.print(f"[green]done[/]: {plural(s.get('epochs'), 'epoch')} · {s.get('train_seconds', 0):.1f} s "
                                    f"training · {s.get('images_per_second', 0):,.0f} real img/s{judged}",
                                    highlight=False, soft_wrap=True)
             else:
-                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
+                self.console.print(f"[yellow]interrupted[/] after {plural(s.get('epochs', 0), 'complete epoch')}",
                                    highlight=False, soft_wrap=True)
         else:
             super().__call__(event)

@@ -20,7 +20,10 @@ class _Group(TyperGroup):
         from typer._click import exceptions as cx  # Typer's own copy of click
 
         from qdcore.cli.common import error_line
+        from qdcore.cli.helptext import install, tidy
 
+        install()
+        tidy(self)
         args = _hoist_home(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(args=args, prog_name=prog_name or "qd", complete_var=complete_var,

@@ -34,7 +34,8 @@ def _param(f: Field) -> inspect.Parameter:
         help_text += f" (default {shown})"
     decls: list[str]
     if f.base is bool:
-        decls = [f"{f.flag}/--no-{f.flag[2:]}"]
+        # A field named no_x is already the negative: one flag, not --no-x/--no-no-x.
+        decls = [f.flag] if f.flag.startswith("--no-") else [f"{f.flag}/--no-{f.flag[2:]}"]
         ann: Any = Optional[bool]
         info = typer.Option(*decls, help=help_text, rich_help_panel=o.panel, show_default=False)
     elif f.flag == "--opt" or (f.base is dict):

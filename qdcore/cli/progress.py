@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
-from qdcore.fmt import percent
+from qdcore.fmt import percent, plural
 
 
 def _num(v: float | None, fmt: str = ".4f") -> str:
@@ -24,13 +24,14 @@ class RichProgressSink:
         self.task = None
         self.total_epochs = 0
         self.steps_per_epoch = 0
+        self.unit = "epoch"  # what the kind calls one pass ("boosting round" for LightGBM)
 
-    def _start_bar(self) -> None:
+    def _start_bar(self, step: int = 0, epoch: int = 1) -> None:
         self.progress = Progress(
-            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            TextColumn("[bold]{task.fields[unit]} {task.fields[epoch]}/{task.fields[epochs]}"),
             BarColumn(bar_width=28),
             MofNCompleteColumn(),
-            TextColumn("loss [cyan]{task.fields[loss]}[/] acc [cyan]{task.fields[acc]}[/]"),
+            TextColumn("{task.fields[window]}"),
             TextColumn("{task.fields[ips]} img/s"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
@@ -38,8 +39,15 @@ class RichProgressSink:
             console=self.console, transient=True, refresh_per_second=4,
         )
         self.progress.start()
-        self.task = self.progress.add_task("train", total=self.total_epochs * self.steps_per_epoch, epoch=1,
-                                           epochs=self.total_epochs, loss="—", acc="—", ips="—")
+        self.task = self.progress.add_task("train", total=self.total_epochs * self.steps_per_epoch, epoch=epoch,
+                                           epochs=self.total_epochs, completed=step, ips="—", window=self.window(None),
+                                           unit=self.unit)
+
+    def window(self, event: ProgressEvent | None) -> str:
+        """The bar's figures for a logging window (Rich markup; 'waiting for the first step' before one)."""
+        if event is None:
+            return "[dim]first step…[/]"
+        return f"loss [cyan]{_num(event.loss)}[/] acc [cyan]{percent(event.top1)}[/]"
 
     def close(self) -> None:
         """Stop the live display (idempotent)."""
@@ -50,21 +58,27 @@ class RichProgressSink:
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             self.total_epochs, self.steps_per_epoch = event.total_epochs, event.steps_per_epoch
+            unit = getattr(self.kind, "unit", None)
+            self.unit = unit(event.config) if unit is not None else "epoch"
             from qdcore.cli.common import lit, print_notes
 
             rid = f"run {event.run_id} · " if event.run_id is not None else ""
             print_notes(event.notes)
             self.console.print(f"[bold]{rid}{lit(event.name)}[/] · {event.device} · {event.num_train:,} training drawings · "
-                               f"{event.total_epochs} epochs × {event.steps_per_epoch} steps", highlight=False, soft_wrap=True)
+                               f"{plural(event.total_epochs, self.unit)} × {plural(event.steps_per_epoch, 'step')}",
+                               highlight=False, soft_wrap=True)
+            if event.start_step:
+                self.console.print(f"resuming at {self.unit} {event.start_epoch}, step {event.start_step:,}",
+                                   highlight=False)
             if self.live:
-                self._start_bar()
+                self._start_bar(event.start_step, max(1, event.start_epoch))
         elif isinstance(event, ProgressEvent):
             if self.progress is not None:
-                self.progress.update(self.task, completed=event.step, epoch=event.epoch, loss=_num(event.loss),
-                                     acc=percent(event.top1), ips=f"{event.throughput:,.0f}")
+                self.progress.update(self.task, completed=event.step, epoch=event.epoch,
+                                     ips=f"{event.throughput:,.0f}", window=self.window(event))
         elif isinstance(event, EpochEnd):
             # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
-            line = epoch_line(event, self.total_epochs)
+            line = epoch_line(event, self.total_epochs, self.unit)
             if self.progress is not None:
                 self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
                 self.progress.console.print(line, highlight=False, soft_wrap=True)
@@ -77,7 +91,7 @@ class RichProgressSink:
                 result = getattr(self.kind, "result_line", None)
                 parts = [result(s)] if result is not None else []
                 if s.get("epochs") is not None:
-                    parts.append(f"{s.get('epochs')} epochs")
+                    parts.append(plural(s["epochs"], self.unit))
                 if isinstance(s.get("train_seconds"), (int, float)):
                     parts.append(f"{s['train_seconds']:.1f} s training")
                 if s.get("images_per_second"):
@@ -85,7 +99,7 @@ class RichProgressSink:
                 line = " · ".join(p for p in parts if p)
                 self.console.print(f"[green]done[/]: {line}", highlight=False, soft_wrap=True)
             else:
-                self.console.print(f"[yellow]interrupted[/] after {s.get('epochs', 0)} complete epochs",
+                self.console.print(f"[yellow]interrupted[/] after {plural(s.get('epochs', 0), 'complete ' + self.unit)}",
                                    highlight=False, soft_wrap=True)
         elif isinstance(event, RunFailed):
             self.close()
@@ -94,7 +108,7 @@ class RichProgressSink:
 _QUIET = {"seconds", "throughput", "lr"}  # shown once at the end of the line, or not at all
 
 
-def epoch_line(e: EpochEnd, total: int | None) -> str:
+def epoch_line(e: EpochEnd, total: int | None, unit: str = "epoch") -> str:
     """'epoch   3/10 train 0.512 81.2% │ val 0.601 78.0% (top-5 95.1%) │ lr 0.001 1.2s' from any metrics."""
     splits: dict[str, list[str]] = {}
     for key, v in e.metrics.items():
@@ -110,7 +124,7 @@ def epoch_line(e: EpochEnd, total: int | None) -> str:
         else:
             text = f"{name} {v:.4g}"
         splits.setdefault(split or "val", []).append(text)
-    head = f"epoch {e.epoch:>3}/{total}" if total else f"epoch {e.epoch:>3}"
+    head = f"{unit} {e.epoch:>3}/{total}" if total else f"{unit} {e.epoch:>3}"
     body = [f"{split} " + " ".join(items) for split, items in splits.items()]
     tail = f"{e.seconds:.1f}s"
     if "train/lr" in e.metrics:

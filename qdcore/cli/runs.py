@@ -14,7 +14,7 @@ from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.errors import ConfigError
-from qdcore.fmt import DASH, interval, literal, percent, printable, size
+from qdcore.fmt import DASH, interval, literal, percent, plural, printable, size
 from qdcore.fmt import duration as _dur
 
 if TYPE_CHECKING:
@@ -389,7 +389,7 @@ def rm(
     recs = [store.get_run(i) for i in ids]  # every id must exist before anything is deleted
     if not yes:
         if not sys.stdin.isatty():
-            raise ConfigError(f"refusing to delete {len(recs)} run(s) without confirmation: pass --yes")
+            raise ConfigError(f"refusing to delete {plural(len(recs), 'run')} without confirmation: pass --yes")
         names = ", ".join(f"#{r.id} {literal(r.name)}" for r in recs)
         if not typer.confirm(f"Delete {names} and their files?", default=False):
             raise typer.Abort()
@@ -398,7 +398,7 @@ def rm(
     if json_out:
         print_json({"deleted": ids})
     else:
-        console.print(f"Deleted {len(ids)} run(s): {', '.join(str(i) for i in ids)}", highlight=False)
+        console.print(f"Deleted {plural(len(ids), 'run')}: {', '.join(str(i) for i in ids)}", highlight=False)
 
 
 @app.command("export")

@@ -12,7 +12,7 @@ from rich.table import Table
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.train import StopFlag
 from qdcore.errors import ConfigError
-from qdcore.fmt import duration
+from qdcore.fmt import duration, plural
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
@@ -226,7 +226,7 @@ def resume_cmd(study: StudyArg, workers: WorkersOpt = None, per_gpu: PerGpuOpt =
     sid = _study_id(store, study)
     if retry_failed:
         n = retry(store, sid)
-        err_console.print(f"{n} failed trial(s) queued again", highlight=False)
+        err_console.print(f"{plural(n, 'failed trial')} queued again", highlight=False)
     _run(store, sid, workers, per_gpu, detach, _executor(executor, address, cpus_per_trial, gpus_per_trial))
 
 
@@ -451,7 +451,7 @@ def report_cmd(study: StudyArg,
     store = _store()
     sid = _study_id(store, study)
     files = write_report(store, sid, out, formula)
-    console.print(f"wrote {len(files)} files to {lit(out)}", highlight=False)
+    console.print(f"wrote {plural(len(files), 'file')} to {lit(out)}", highlight=False)
 
 
 @app.command("estimate")

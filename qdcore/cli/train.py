@@ -11,6 +11,7 @@ import typer
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, print_notes, print_json)
 from qdcore.errors import ConfigError
+from qdcore.fmt import literal, plural
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
@@ -270,8 +271,9 @@ def predict_cmd(
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Classify drawings from a file with a trained run's model."""
+    """Classify drawings from a file with a trained run's model (a stroke file's words give a truth column)."""
     import numpy as np
+    from rich.text import Text
 
     from qdcore.runs.kinds import predictor_of
     from qdcore.data.drawing_file import read_drawing_file
@@ -288,32 +290,52 @@ def predict_cmd(
     predict, classes = predictor_of(store, run_id, device)
 
     notes: list[str] = []
-    images, prov, hint = read_drawing_file(Path(file).expanduser(), notes=notes, strict=strict)
+    words: list[str] = []
+    path = Path(file).expanduser()
+    images, prov, hint = read_drawing_file(path, notes=notes, strict=strict, words=words)
     print_notes(notes)  # the same bad-lines note data info, show, export and train give
     probs = predict(images)
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
-    truth = next((c for c in classes if c.lower() == str(hint).lower().replace("_", " ")), None)
-    rows = [{"index": i, "source": prov[i],
+    known = {c.lower(): c for c in classes}
+    truths = [known.get(str(w).lower().replace("_", " ")) for w in words]
+    if path.suffix.lower() != ".npy":  # a stroke file's words are claims; a .npy file's name is only a hint
+        unknown = sorted({w for w, t in zip(words, truths) if t is None})
+        if unknown:
+            err_console.print(Text(f"note: {', '.join(repr(literal(w)) for w in unknown)} "
+                                   f"{'is' if len(unknown) == 1 else 'are'} not among run {run_id}'s "
+                                   f"{plural(len(classes), 'class')}; those drawings have no truth to compare with",
+                                   style="yellow"), soft_wrap=True)
+    rows = [{"index": i, "source": prov[i], "truth": truths[i],
              "top": [{"class": classes[j], "prob": float(probs[i, j])} for j in order[i]]}
             for i in range(len(images))]
-    acc = float((order[:, 0] == classes.index(truth)).mean()) if truth is not None and len(images) else None
+    judged = [i for i, t in enumerate(truths) if t is not None]
+    acc = (float(np.mean([order[i, 0] == classes.index(truths[i]) for i in judged])) if judged else None)
+    single = {truths[i] for i in judged}
+    truth = next(iter(single)) if len(single) == 1 else None
     if json_out:
         print_json({"run_id": run_id, "file": str(file), "n": len(images), "classes": classes, "file_category": truth,
-                    "top1_if_file_category": acc, "predictions": rows})
+                    "with_truth": len(judged), "top1_where_truth_known": acc, "predictions": rows})
         return
     from rich.table import Table
 
     t = Table(show_edge=False)
     t.add_column("#", justify="right")
     t.add_column("drawing")
+    if judged:
+        t.add_column("truth")
     t.add_column(f"top {k}")
     for r in rows[:limit]:
-        t.add_row(str(r["index"]), lit(r["source"]),
-                  "  ".join(f"{lit(p['class'])} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"]))
+        top_text = "  ".join(f"{lit(p['class'])} [dim]{100 * p['prob']:.0f}%[/]" for p in r["top"])
+        cells = [str(r["index"]), lit(r["source"])]
+        if judged:
+            hit = r["truth"] is not None and r["top"][0]["class"] == r["truth"]
+            cells.append("—" if r["truth"] is None else f"[{'green' if hit else 'red'}]{lit(r['truth'])}[/]")
+        t.add_row(*cells, top_text)
     console.print(t)
     more = f" (showing {limit}; --limit N or --json for more)" if len(rows) > limit else ""
-    line = f"{len(rows):,} drawings classified by run {run_id}{more}"
+    line = f"{plural(len(rows), 'drawing')} classified by run {run_id}{more}"
     if acc is not None:
-        line += f" · the file's category {truth!r} ranked first for {100 * acc:.1f}%"
+        what = f"the file's category {truth!r}" if truth is not None else "the drawing's own category"
+        line += f" · {what} ranked first for {100 * acc:.1f}% of {plural(len(judged), 'drawing')}"
     console.print(line, highlight=False)

@@ -10,10 +10,11 @@ from qdcore.errors import DataError
 
 
 def read_drawing_file(path: Path, notes: list[str] | None = None,
-                      strict: bool = False) -> tuple[np.ndarray, list[str], str]:
+                      strict: bool = False, words: list[str] | None = None) -> tuple[np.ndarray, list[str], str]:
     """(uint8 (N, 28, 28), provenance per drawing, the file's stem as a category hint) of a .npy or stroke file.
 
     A stroke file's malformed lines are skipped and described by one note appended to `notes` (strict: refused).
+    `words`, when given, gets each drawing's category: an ndjson line's "word", else the file's stem.
     """
     suffix = path.suffix.lower()
     if not path.exists():
@@ -47,6 +48,8 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
                 raise DataError(f"{path} holds values outside 0..255; expected uint8 bitmaps")
             arr = np.rint(a * 255 if a.max() <= 1.0 else a).astype(np.uint8)
         images = np.ascontiguousarray(arr)
+        if words is not None:
+            words.extend([path.stem] * len(images))
         return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
     if suffix in (".ndjson", ".bin"):
         from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file
@@ -55,5 +58,10 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
         images, prov = read_drawings_file(path, bad=bad, strict=strict)
         if bad and notes is not None:
             notes.append(bad_lines_note(path, bad, index_file(path).lines))
+        if words is not None:
+            from qdcore.data.strokes import word_rows
+
+            of_row = {int(r): w for w, rows in word_rows(index_file(path)).items() for r in rows}
+            words.extend(of_row.get(int(p.rsplit("#", 1)[1]), path.stem) for p in prov)
         return images, [Path(p).name for p in prov], path.stem
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")

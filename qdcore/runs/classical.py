@@ -49,6 +49,11 @@ def result_line(s: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
+def unit(c: dict[str, Any]) -> str:
+    """One point of the curve: a boosting round (LightGBM) or a chunk of --iters-per-step L-BFGS iterations."""
+    return "boosting round" if c.get("model") == "lightgbm" else "L-BFGS chunk"
+
+
 def _budget(c: dict[str, Any], s: dict[str, Any]) -> float | None:
     """Rounds (LightGBM) or L-BFGS iterations (logistic regression) planned."""
     return _num(c.get("n_rounds") if c.get("model") == "lightgbm" else c.get("max_iter"))
@@ -58,6 +63,7 @@ KIND = register(RunKind(
     name="classical",
     title="classical baseline",
     min_categories=2,
+    epoch_unit=unit,
     config=ClassicalConfig,
     train=train,
     models=lambda: MODELS,

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.errors import ConfigError, QDError, StoreError
-from qdcore.events import EpochEnd, Event, Progress, Sink, null_sink, tee
+from qdcore.events import EpochEnd, Event, Progress, RunStarted, Sink, null_sink, tee
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import RunKind, get_kind, kind_of
 
@@ -37,6 +37,16 @@ class SkipLogged:
         if isinstance(event, EpochEnd) and event.epoch <= self.last_epoch:
             return
         self.inner(event)
+
+
+def starting_at(sink: Sink, step: int, epoch: int) -> Sink:
+    """`sink` told (in RunStarted) where a resumed run starts, so its bars start there and not at step 0."""
+    from dataclasses import replace
+
+    def forward(event: Event) -> None:
+        sink(replace(event, start_step=step, start_epoch=epoch) if isinstance(event, RunStarted) else event)
+
+    return forward
 
 
 def _rank() -> int:
@@ -180,11 +190,13 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
     rows = store.metrics(run_id)
     last_step = max((r.step for r in rows if r.split == "step"), default=0)
     last_epoch = max((r.epoch for r in rows if r.split != "step"), default=0)
+    at_epoch = max((r.epoch for r in rows if r.split == "step" and r.step == last_step), default=last_epoch + 1)
     if device:
         store.update_config(run_id, cfg.to_dict())
     store.update_summary(run_id, {"resumed": int(rec.summary.get("resumed", 0)) + 1, "resume_from": None})
     guarded = SkipLogged(StoreSink(store, run_id), last_step, last_epoch)
-    return _train(kind, cfg, store, run_id, tee(guarded, sink), should_stop, run_dir)
+    return _train(kind, cfg, store, run_id, starting_at(tee(guarded, sink), last_step, at_epoch), should_stop,
+                  run_dir)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:

@@ -43,7 +43,10 @@ class StoreSink:
             self.store._log_event(self.run_id, epoch_rows(event), True)
         elif isinstance(event, RunStarted):
             self._last_beat = time.monotonic()
-            self.store.set_started(self.run_id, event.device, event.fingerprint, event.info)
+            # The plan too, so a view attached before the first epoch ends knows how far the run is.
+            plan = {"total_epochs": event.total_epochs, "steps_per_epoch": event.steps_per_epoch,
+                    "num_train": event.num_train}
+            self.store.set_started(self.run_id, event.device, event.fingerprint, {**plan, **event.info})
             if event.config:  # the values the run settled at its start (--batch-size auto's batch and lr)
                 self.store.update_config(self.run_id, dict(event.config))
         elif isinstance(event, Samples):

@@ -22,7 +22,8 @@ from typing import Any, Callable, Iterable
 import torch
 
 from qdcore.errors import StoreError, TrainingError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, null_sink, reported
+from qdcore.events import (Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, log_due, null_sink,
+                            reported)
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
@@ -327,8 +328,8 @@ class Loop:
             buf_n += 1
             st["images"] += out.seen * rt.world_size
             asked = self.should_stop()
-            if st["step"] % step.log_every == 0:
-                # The only per-step host sync: once every log_every steps, one read for the window.
+            if log_due(st["step"], step.log_every, t_win, rt.world_size):
+                # The only per-step host sync: once a logging window (steps or seconds), one read for it.
                 now = time.perf_counter()
                 progress = self._progress(epoch, win, buf, buf_first, buf_n, now - t_win)
                 bad = next(((k, v) for k, v in self._window.items() if not math.isfinite(v)), None)

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static
 
 from qdcore.draw.game import RoundResult
 from qdcore.draw.recorder import model_input
+from qdcore.fmt import plural
 from qdtui.widgets.drawing import Drawing
 from qdtui.widgets.header import Header
 
@@ -45,7 +46,7 @@ def summary(results: list[RoundResult], run_name: str, run_id: int | None, drawe
     """One line: how many the model recognised, how fast."""
     n = len(results)
     hits = [r for r in results if r.recognized]
-    t = Text(f"The model recognised {len(hits)} of your {n} drawings", style="bold")
+    t = Text(f"The model recognised {len(hits)} of your {plural(n, 'drawing')}", style="bold")
     if hits:
         t.append(f" · median {statistics.median(r.seconds for r in hits):.1f} s")
     who = f"run {run_id}" if run_id is not None else "the model"

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static
 
+from qdcore.data.categories import NAMED_SETS
 from qdtui.loaders import user_message
 from qdtui.widgets.header import Header
 
@@ -58,7 +59,7 @@ class TrainScreen(Screen):
         ("tab", "next field"),
         ("enter", "start training (in a text field)"),
         ("blank fields", "the preset's value, else the default"),
-        ("categories", "names separated by commas, or a named set (see `qd data sets`)"),
+        ("categories", "names separated by commas (see `qd data list`), or a named set: " + ", ".join(NAMED_SETS)),
     ]
 
     def __init__(self, *, model: str | None = None, data: str | None = None) -> None:

@@ -46,27 +46,26 @@ class CamPane(EvalPane):
                 yield HeatmapGrid(id="cam-grid")
 
     def start(self) -> None:
-        self.loading = True
+        self.busy(f"Loading run {self.data.run_id}'s model to find its last convolutional layer…")
         self.prepare()
 
     @work(thread=True, exclusive=True, group="cam-prepare", exit_on_error=False)
     def prepare(self) -> None:
         """Load the model, check it is a CNN and pick right and wrong drawings per class."""
-        from qdcore.analysis.cam import conv_layers, model_name, right_and_wrong
+        from qdcore.analysis.cam import cam_layer, right_and_wrong
 
         try:
-            model, _ = self.models.get()
+            layer, name = cam_layer(self.data.run_dir, self.models.get)
         except Exception as e:  # noqa: BLE001
             deliver(self, self.say, f"Class activation maps need the run's model: {user_message(e)}")
             return
-        convs = conv_layers(model)
-        if not convs:
+        if not layer:
             deliver(self, self.say,
-                    f"Class activation maps need a CNN: model {model_name(model)} has no convolutional layers.\n"
+                    f"Class activation maps need a CNN: model {name} has no convolutional layers.\n"
                     "Train a CNN (e.g. widthk or cnn2-000) to see which strokes drive its predictions.")
             return
         picks = right_and_wrong(self.data.pred, per_class=PER_CLASS, seed=0)
-        deliver(self, self._ready, picks, convs[-1][0])
+        deliver(self, self._ready, picks, layer)
 
     def _ready(self, picks, layer: str) -> None:
         self.loaded()
@@ -81,8 +80,13 @@ class CamPane(EvalPane):
     @on(OptionList.OptionHighlighted, "#cam-classes")
     def _class_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option.id is not None and self.picks is not None:
-            self.query_one("#cam-grid", HeatmapGrid).loading = True
+            self._computing(event.option.id)
             self.maps(event.option.id, self.target)
+
+    def _computing(self, name: str) -> None:
+        """The line says whose maps are being computed while the grid loads."""
+        self.query_one("#cam-grid", HeatmapGrid).loading = True
+        self.query_one("#cam-line", Static).update(Text(f"{literal(name)}: Grad-CAM of its right and wrong drawings…"))
 
     @on(OptionList.OptionSelected, "#cam-classes")
     def _class_selected(self, event: OptionList.OptionSelected) -> None:
@@ -91,17 +95,12 @@ class CamPane(EvalPane):
     @work(thread=True, exclusive=True, group="cam-maps", exit_on_error=False)
     def maps(self, name: str, target: str) -> None:
         """Grad-CAM of one class's right and wrong drawings."""
-        from qdcore.analysis.cam import grad_cam_batch
+        from qdcore.analysis.cam import cams_of_run
 
         p = self.picks[name]
         idx = np.concatenate([p["right"], p["wrong"]]).astype(np.int64)
-        pred = self.data.pred
         try:
-            model, _ = self.models.get()
-            targets = np.asarray(pred.labels)[idx] if target == "true" else None
-            with self.models.use:
-                cams, _ = (grad_cam_batch(model, pred.images[idx], targets) if idx.size
-                           else (np.zeros((0, 28, 28), np.float32), None))
+            cams = cams_of_run(self.data.run_dir, self.data.pred, idx, target, self.models.get, self.models.use)
         except Exception as e:  # noqa: BLE001
             deliver(self, self.say, f"Grad-CAM failed: {user_message(e)}")
             return
@@ -142,7 +141,7 @@ class CamPane(EvalPane):
         options = self.query_one("#cam-classes", OptionList)
         if self.picks is not None and options.highlighted is not None:
             name = options.get_option_at_index(options.highlighted).id
-            self.query_one("#cam-grid", HeatmapGrid).loading = True
+            self._computing(name)
             self.maps(name, self.target)
 
     def focus_main(self) -> None:

@@ -79,22 +79,25 @@ class ClustersPane(EvalPane):
             self.unsay()
             self.show()
             return
-        self.loading = True
         self.unsay()
+        wrong = int((self.data.predicted != self.data.pred.labels).sum())
+        self.busy(f"Clustering {wrong:,} misclassified drawings ({features}: PCA, K-Means with k chosen by "
+                  "silhouette, DBSCAN). The first time takes up to a minute on a CPU; the result is kept in the "
+                  "run's folder for next time.")
         self._cluster(features)
 
     @work(thread=True, exclusive=True, group="clusters", exit_on_error=False)
     def _cluster(self, features: str) -> None:
         """PCA + K-Means + DBSCAN on the misclassified drawings (seconds for thousands)."""
-        from qdcore.analysis.clusters import cluster_misclassified
+        from qdcore.analysis.clusters import cluster_run
 
         try:
             if features == "penultimate":
                 model, _ = self.models.get()
                 with self.models.use:
-                    result = cluster_misclassified(self.data.pred, features, model=model, seed=0)
+                    result = cluster_run(self.data.run_dir, self.data.pred, features, model=model, seed=0)
             else:
-                result = cluster_misclassified(self.data.pred, features, seed=0)
+                result = cluster_run(self.data.run_dir, self.data.pred, features, seed=0)
         except Exception as e:  # noqa: BLE001 - too few drawings, a missing model: a message in the tab
             deliver(self, self._failed, features, user_message(e))
             return

@@ -40,6 +40,8 @@ class EvalPane(Vertical):
     EvalPane > .pane-message { display: none; padding: 1 2; height: auto; }
     EvalPane.-message > .pane-message { display: block; }
     EvalPane.-message > .pane-body { display: none; }
+    EvalPane > .pane-status { display: none; padding: 0 1; height: auto; color: $text-muted; }
+    EvalPane.-busy > .pane-status { display: block; }
     EvalPane > .pane-body { height: 1fr; }
     EvalPane .pane-line { height: auto; max-height: 3; padding: 0 1; background: $panel; }  /* wraps at words */
     """
@@ -54,6 +56,7 @@ class EvalPane(Vertical):
         message = Static("", classes="pane-message")
         message.can_focus = True  # so the tab's keys (e.g. f in Clusters) still work while it shows a message
         yield message
+        yield Static("", classes="pane-status")
         with Vertical(classes="pane-body"):
             yield from self.compose_body()
 
@@ -89,10 +92,18 @@ class EvalPane(Vertical):
         switcher = pane.parent if pane is not None else None
         return pane is not None and getattr(switcher, "current", None) == pane.id
 
+    def busy(self, text: str) -> None:
+        """Say what the tab is computing above a loading indicator (work that takes seconds to a minute)."""
+        self.query_one(".pane-status", Static).update(Text(literal(text)))
+        self.add_class("-busy")
+        self.query_one(".pane-body").loading = True
+
     def loaded(self, widget: Widget | None = None) -> None:
         """Loading is over: hide the indicator and give focus back (a loading widget loses it)."""
         target = widget or self
         target.loading = False
+        self.remove_class("-busy")
+        self.query_one(".pane-body").loading = False
         if self.shown_now and self.app.focused is None:
             if widget is not None and widget.focusable:
                 widget.focus()
@@ -104,6 +115,8 @@ class EvalPane(Vertical):
         message = self.query_one(".pane-message", Static)
         message.update(Text(literal(text, keep="\n"), style=style))
         self.add_class("-message")
+        self.remove_class("-busy")
+        self.query_one(".pane-body").loading = False
         self.loading = False
         focused = self.app.focused
         if self.shown_now and (focused is None or self in focused.ancestors):
