@@ -61,7 +61,7 @@ class QdApp(App[None]):
     SUB_TITLE = "Quick, Draw! workbench"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("ctrl+t", "toggle_theme", "Theme", show=False),  # in ? and the palette: the footer keeps the screen's keys
         Binding("ctrl+g", "cycle_graphics", "Pixels", show=False),
         Binding("escape", "back", "Back", show=False),
     ]

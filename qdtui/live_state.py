@@ -133,6 +133,7 @@ class LiveState:
     points: list[tuple[str, str, float, float]] = field(default_factory=list)  # (plot, series, x, y) to draw
     panels: tuple = ()  # the run kind's qdcore.runs.kinds.Panel list; empty = the classifier's
     unit: str = "epoch"  # what the kind calls one pass ("boosting round" for LightGBM)
+    note: str = ""  # why some figures are missing (the kind's note: a GAN without a judge)
     _last_step_point: int = 0
     _epoch_points: set = field(default_factory=set)
     _routes: dict | None = None
@@ -294,6 +295,7 @@ class LiveState:
             self.panels, self._routes = (kind.panels if kind is not None else ()), None
         kind = find_kind(run.kind)
         self.unit = kind.unit(cfg) if kind is not None else "epoch"
+        self.note = kind.note_for(cfg, run.summary) if kind is not None else ""
         self.pid, self.host = run.pid, run.host
         self.summary = dict(run.summary or {})
         epochs = self.summary.get("total_epochs", cfg.get("epochs"))
@@ -339,6 +341,8 @@ class LiveState:
             t.append(f": {literal(self.error)}", style="red")
         elif self.status == "starting":
             t.append(" · reading the drawings…")
+        if self.note:
+            t.append(f" · {literal(self.note)}", style="dim")
         return t
 
     def progress_text(self) -> str:

@@ -175,7 +175,8 @@ def test_malformed_lines_are_reported_the_same_way_in_every_command(run_home, tm
                  ["predict", "last", str(folder / "apple.ndjson")],
                  ["train", "--data", str(folder), "--epochs", "1", "--width", "2", "--batch-size", "4", "--no-amp"]):
         result = invoke(*args)
-        notes = [ln for ln in result.output.splitlines() if ln.startswith("note:")]
+        # (qd predict also notes that the file's word is not one of the model's classes)
+        notes = [ln for ln in result.output.splitlines() if ln.startswith("note:") and "not among" not in ln]
         assert result.exit_code == 0 and len(notes) == 1 and notes[0].endswith(note), (args, result.output)
         assert notes[0].startswith(f"note: skipped 1 of {len(good)} lines in "), notes[0]
 

@@ -203,8 +203,12 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     run_id, run_dir = gan_run_dir(store, run)
     best_by = store.get_run(run_id).config.get("best_by", "fid")
     rows = summarize_history(_history(store, run_id, run_dir), best_by)
+    rec = store.get_run(run_id)
+    from qdcore.runs.gan import judge_note
+
+    note = judge_note(rec.config, rec.summary)
     if json_out:
-        print_json({"run_id": run_id, "best_by": best_by, "epochs": rows})
+        print_json({"run_id": run_id, "best_by": best_by, "epochs": rows, **({"note": note} if note else {})})
         return
     if not rows:
         console.print(f"run {run_id} has no finished epoch yet", highlight=False)
@@ -231,6 +235,8 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     console.print("diversity: the samples' mean pairwise distance in the judge's features over the real drawings' "
                   "own (1.0: as varied); speckle: ink pixels with at most one inked neighbour per drawing, as a "
                   f"multiple of the real drawings' ({_fmt(real, '.2f')} a drawing)", highlight=False, markup=False)
+    if note:
+        console.print(f"judged, FD: {literal(note)}", highlight=False, markup=False)
 
 
 def _history(store, run_id: int, run_dir: Path) -> dict[str, list[float]]:

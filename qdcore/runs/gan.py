@@ -31,6 +31,18 @@ def gan_classes(cfg: GanConfig) -> list[str]:
     return parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
 
 
+def judge_note(config: dict[str, Any], summary: dict[str, Any]) -> str:
+    """Why a GAN run has no judged share or Frechet distance ('' when it has a judge, or before it has started)."""
+    if "judge" not in summary or summary.get("judge") is not None:
+        return ""
+    if config.get("no_judge"):
+        return "not judged: the run was started with --no-judge (losses only)"
+    cats = config.get("categories")
+    what = f"covering {cats}" if cats else "covering its classes"
+    return (f"not judged: no finished classifier {what} when it started; train one, then give a new "
+            "GAN run --judge RUN")
+
+
 def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
     """Check the model options and choose the judge before the run row exists (a judge that does not fit fails).
 
@@ -97,6 +109,7 @@ KIND = register(RunKind(
     name="gan",
     title="GAN",
     min_categories=1,
+    note=judge_note,
     config=GanConfig,
     train=train,
     models=lambda: GAN_MODELS,

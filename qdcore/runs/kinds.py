@@ -27,6 +27,7 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
 - `models`: the model names it owns, so `qd train --model NAME` routes to it; `presets`: named option sets.
 - `min_categories`: the fewest categories its data selection may hold (a classifier 2); the selection is
   checked against the data (names, sizes) before the run row exists. 0: the kind selects no data itself.
+- `note(config, summary) -> str`: why some of a run's figures are missing ('' when none are), shown beside them.
 - `epoch_unit(config) -> str`: what one point of its curve is called where it is not an epoch (a boosting round).
 - `prepare(cfg, ctx) -> cfg`: resolve defaults to the values used and refuse what cannot run (sizes) before
   the run row exists. `evaluate(store, run_id, data, **options)`: how a finished run is evaluated (None:
@@ -133,6 +134,7 @@ class RunKind:
     reads: str = "bitmaps"  # what its predictor takes: "bitmaps" (uint8 N x 28 x 28) or "drawings" (strokes too)
     study_metrics: tuple[str, ...] = ()  # its summary keys a study's table shows (beside test_top1 and the curves)
     epoch_unit: Callable[[dict[str, Any]], str] | None = None  # config -> what one of its epochs is ("boosting round")
+    note: Callable[[dict[str, Any], dict[str, Any]], str] | None = None  # (config, summary) -> why figures are missing
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):
@@ -147,6 +149,10 @@ class RunKind:
     def unit(self, config: dict[str, Any] | None) -> str:
         """What one 'epoch' of a run with this config is, in words ('epoch' unless the kind says otherwise)."""
         return self.epoch_unit(config or {}) if self.epoch_unit is not None else "epoch"
+
+    def note_for(self, config: dict[str, Any] | None, summary: dict[str, Any] | None) -> str:
+        """Why some of a run's figures are missing (a GAN without a judge), '' when none are."""
+        return self.note(config or {}, summary or {}) if self.note is not None else ""
 
     def name_for(self, cfg: Any) -> str:
         """The run's default name: the model and what differs from the defaults."""

@@ -190,8 +190,9 @@ class DrawScreen(Screen):
         elif self.game is not None and not self.game.over:
             g = self.game
             if g.state == "ready":
+                # Fits 78 cells with a long word: the whole prompt must show at 80x24.
                 t.append(f"Round {g.index + 1}/{g.rounds}: draw {article(self.word or '')}", style="bold")
-                t.append(f" in under {g.seconds:.0f} s · the clock starts with your first stroke")
+                t.append(f" · {g.seconds:.0f} s from your first stroke")
             else:
                 left = g.remaining(time.monotonic())
                 t.append(f"Draw {article(self.word or '')}", style="bold")

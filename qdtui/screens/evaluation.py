@@ -216,10 +216,12 @@ class EvaluationScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.back", "Back"),
         Binding("e", "evaluate", "Evaluate"),
-        *[Binding(str(k + 1), f"tab('{key}')", label, show=False) for k, (key, label) in enumerate(TABS)],
+        # One footer entry stands for all the tab keys ("1-9 Tabs"); each key works on its own.
+        *[Binding(str(k + 1), f"tab('{key}')", "Tabs" if k == 0 else label, show=k == 0,
+                  key_display=f"1-{len(TABS)}" if k == 0 else None) for k, (key, label) in enumerate(TABS)],
     ]
     HELP_EXTRA = [
-        ("1-9", "the tabs, left to right"),
+        (f"1-{len(TABS)}", "the tabs, left to right"),
         ("tab", "tab bar / the tab's widgets"),
         ("arrows enter", "move; enter opens the drawings"),
         ("n", "counts / row rates (Confusion)"),

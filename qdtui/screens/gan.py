@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from qdcore.fmt import literal
 from qdcore.runs.kinds import SAMPLES, can
 from qdtui.messages import GanPolled
 from qdtui.widgets.curves import Curves
@@ -98,7 +100,7 @@ class GanScreen(Screen):
     """Samples, curves and quality of one GAN run, live or finished."""
 
     DEFAULT_CSS = """
-    GanScreen #gan-info { height: 1; padding: 0 1; }
+    GanScreen #gan-info { height: auto; max-height: 2; padding: 0 1; }
     GanScreen #gan-body { height: 1fr; }
     GanScreen #gan-samples { width: 1fr; min-width: 30; }
     GanScreen #gan-side { width: 36; }
@@ -201,8 +203,17 @@ class GanScreen(Screen):
             mode = "←/→ End"
         else:
             mode = "live" if run.status == "running" else "newest"
-        self.query_one("#gan-info", Static).update(
-            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode}) · {run.name}")
+        note = self._note()
+        self.query_one("#gan-info", Static).update(Text(
+            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode})"
+            + (f" · {note}" if note else f" · {literal(run.name)}")))
+
+    def _note(self) -> str:
+        """Why the judged share and Frechet distance are empty ('' when they are not)."""
+        from qdcore.runs.gan import judge_note
+
+        run = self.view.run
+        return judge_note(run.config, run.summary) if run is not None else ""
 
     def _draw_curves(self) -> None:
         """The panel's per-epoch series at the step each epoch ended (G's loss per logging step too), x = step."""
@@ -213,10 +224,14 @@ class GanScreen(Screen):
         at = self.view.epoch_step
         if self.panel == 0 and self.view.step_loss:
             curves.set_series("G steps", [x for x, _ in self.view.step_loss], [y for _, y in self.view.step_loss])
+        drawn = False
         for key in keys:
             pts = [(at[e], v) for e, v in self.view.history.get(key, []) if e in at]
             if pts:
+                drawn = True
                 curves.set_series(SHORT.get(key, key), [x for x, _ in pts], [v for _, v in pts])
+        curves.empty_note = self._note() if not drawn and keys[0].startswith("quality/") else ""
+        curves.refresh()
 
     def _fill_table(self) -> None:
         h = self.view.history

@@ -43,7 +43,8 @@ def screen_keys(screen: Screen) -> list[KeyHelp]:
         b = active.binding
         text = b.description or b.action
         # App-wide keys are listed under "Everywhere"; hidden ones (arrows) in the screen's HELP_EXTRA.
-        if active.node is app or not b.show or not b.description or b.system or key in explained:
+        if (active.node is app or not b.show or not b.description or b.system or key in explained
+                or (b.key_display or "") in explained):
             continue
         disp = app.get_key_display(Binding(key, b.action, b.description, key_display=b.key_display))
         seen.setdefault((b.action, text), []).append(disp)

@@ -21,14 +21,22 @@ from qdtui.widgets.header import Header
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 
 
-def run_row(run) -> tuple:
-    """Table cells for one run record."""
+# Cells besides the name: id, kind, status, top-1, started and the table's padding (80 columns leave 22 for names).
+OTHER_CELLS = 58
+
+
+def run_row(run, name_width: int | None = None) -> tuple:
+    """Table cells for one run record; a name longer than `name_width` is cut with an ellipsis."""
     acc = run_accuracy(run)
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.started)) if getattr(run, "started", None) else ""
+    # Month-day and time: the year of a recent run goes without saying, and 11 cells fit an 80-column table.
+    started = time.strftime("%m-%d %H:%M", time.localtime(run.started)) if getattr(run, "started", None) else ""
     status = str(getattr(run, "status", "?"))
+    name = literal(getattr(run, "name", "") or "")
+    if name_width is not None and len(name) > name_width:
+        name = name[:max(1, name_width - 1)] + "…"
     return (
         str(run.id),
-        plain(getattr(run, "name", "") or ""),
+        Text(name),
         plain(getattr(run, "kind", "") or ""),
         Text(status, style=STATUS_STYLE.get(status, "")),
         Text("" if acc is None else percent(acc), justify="right"),
@@ -98,6 +106,20 @@ class HomeScreen(Screen):
         """Read recent runs in a thread."""
         self.post_message(RunsLoaded(load_recent_runs(self.app.state.store_home, limit=10)))
 
+    def _fill(self, table: DataTable) -> None:
+        """The rows, names cut to the width the screen leaves them."""
+        width = max(12, self.app.size.width - OTHER_CELLS)
+        for run in getattr(self, "_runs", {}).values():
+            table.add_row(*run_row(run, width), key=str(run.id))
+
+    def on_resize(self) -> None:
+        if getattr(self, "_runs", None):
+            table = self.query_one("#runs-table", DataTable)
+            row = table.cursor_row
+            table.clear()
+            self._fill(table)
+            table.move_cursor(row=row)
+
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         label = Text(literal(self.app.state.data_label), style="bold")
         label.append(f" · {literal(message.catalog.summary())}", style="")
@@ -114,8 +136,7 @@ class HomeScreen(Screen):
         table.loading = False
         table.clear()
         self._runs = {run.id: run for run in message.runs.runs}
-        for run in message.runs.runs:
-            table.add_row(*run_row(run), key=str(run.id))
+        self._fill(table)
         note = self.query_one("#runs-note", Static)
         note.update(Text(literal(message.runs.note), style="dim" if message.runs.ok else "yellow"))
         note.display = bool(message.runs.note)

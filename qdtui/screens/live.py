@@ -84,7 +84,7 @@ class LiveScreen(Screen):
 
     DEFAULT_CSS = """
     LiveScreen #live-info { height: auto; padding: 0 1; }
-    LiveScreen #live-status { height: 1; }
+    LiveScreen #live-status { height: auto; max-height: 2; }  /* a long name or error wraps, not cut */
     LiveScreen #live-progress { height: 1; }
     LiveScreen #live-device { height: 1; color: $text-muted; }
     LiveScreen #live-plots { height: 1fr; }
@@ -96,9 +96,9 @@ class LiveScreen(Screen):
         Binding("r", "resume", "Resume"),
         Binding("e", "evaluate", "Evaluate"),
         Binding("x", "cycle_axis", "x axis"),
-        Binding("s", "smooth", "Smooth", show=False),
-        Binding("l", "log_scale", "Log y", show=False),
-        Binding("1", "toggle('1')", "Series 1", show=False),
+        Binding("s", "smooth", "Smooth"),
+        Binding("l", "log_scale", "Log y"),
+        Binding("1", "toggle('1')", "Series", key_display="1 2 3"),
         Binding("2", "toggle('2')", "Series 2", show=False),
         Binding("3", "toggle('3')", "Series 3", show=False),
         Binding("escape", "leave", "Back"),
@@ -558,4 +558,4 @@ class LiveScreen(Screen):
         if self.job is not None and self.job.poll() is None and self.live.status in ("running", "starting"):
             self.notify(f"Run {self.live.run_id or ''} keeps training in the background; "
                         "open it from Runs to watch it.", title="Still training")
-        self.dismiss(None)
+        self.dismiss(self.live.run_id)  # the run's id: a form that started it closes too

@@ -266,7 +266,13 @@ class TrainScreen(Screen):
         self._note("")
         from qdtui.screens.live import LiveScreen
 
-        self.app.push_screen(LiveScreen(config=cfg))
+        self.app.push_screen(LiveScreen(config=cfg), callback=self._live_closed)
+
+    def _live_closed(self, run_id: int | None) -> None:
+        """Leaving the live view of a run started here goes back past the form (the run is on the home screen),
+        so the next key lands on no half-edited field; a run that could not start comes back to the form."""
+        if run_id is not None:
+            self.dismiss()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "train-start":

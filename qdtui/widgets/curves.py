@@ -62,6 +62,7 @@ class Curves(TitledPlot):
         self.hidden: set[str] = set()
         self.shared_x: tuple[float, float] | None = None
         self.view: ChartView | None = None  # what the last render drew
+        self.empty_note = ""  # shown, wrapped, instead of an empty plot: why there is nothing to draw
         self._series: dict[str, Series] = {}
         self._builds = 0
         self._restore_height = None
@@ -142,6 +143,8 @@ class Curves(TitledPlot):
 
     def render(self):
         """Rebuild the plotext figure from the ChartView (or one line of text when every series is constant)."""
+        if not self._series and self.empty_note:
+            return Text(f"{self.title}\n{self.empty_note}", style="dim")
         view = self.view = self.chart()
         self._builds += 1
         if view.collapsed != self.collapsed:
