@@ -282,3 +282,18 @@ async def test_a_classical_run_guesses_too(home):
         await wait_for(pilot, lambda: len(screen.guesses) == 3, what="the classical model's guesses")
         assert abs(sum(p for _, p in screen.guesses) - 1) < 1e-4
         await settle(app, pilot)
+
+
+@sync
+async def test_the_game_prompt_fits_80_columns(model_home):
+    from qdcore.draw.game import article
+
+    app = QdApp(AppState(home=model_home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_draw(app, pilot, game=True, rounds=2, seconds=20, seed=3, drawer="tester")
+        await wait_for(pilot, lambda: screen.game is not None, what="the game")
+        await settle(app, pilot)
+        status = screen.query_one("#draw-status")
+        text = str(status.render())
+        assert text.startswith(f"Round 1/2: draw {article(screen.word)}") and text.endswith("run 1"), text
+        assert len(text) <= status.content_size.width, text

@@ -98,7 +98,7 @@ class LiveScreen(Screen):
         Binding("x", "cycle_axis", "x axis"),
         Binding("s", "smooth", "Smooth"),
         Binding("l", "log_scale", "Log y"),
-        Binding("1", "toggle('1')", "Series", key_display="1 2 3"),
+        Binding("1", "toggle('1')", "Series", key_display="1-3"),
         Binding("2", "toggle('2')", "Series 2", show=False),
         Binding("3", "toggle('3')", "Series 3", show=False),
         Binding("escape", "leave", "Back"),
