@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from qdcore.paths import shared_quickdraw
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-SHARED = ROOT.parent / "shared" / "quickdraw" / "numpy_bitmap"
+SHARED = (shared_quickdraw() or ROOT / "no-shared-quickdraw") / "numpy_bitmap"
 
 # Not run (the reason), matched at the start of a line or anywhere (for flags); their flags are still parsed.
 NOT_RUN = (
@@ -117,8 +119,8 @@ class Roles:
             words[words.index("--synthetic") + 1] = str(acgan)
         elif words[:3] == ["qd", "runs", "export"]:
             words[3:5] = [str(i) for i in classifiers[-2:]]
-        elif "--run" in words:
-            words[words.index("--run") + 1] = str(classifiers[0])
+        elif "--run" in words:  # the first model: people drew for it (_people)
+            words[words.index("--run") + 1] = str(classifiers[-1])
         return shlex.join(words)
 
 

@@ -19,6 +19,7 @@ from qdcore.train.config import TrainConfig
 from qdtui.app import QdApp
 from qdtui.live_state import LiveState
 from qdtui.screens.dialogs import ConfirmDialog, ErrorDialog
+from qdtui.screens.home import HomeScreen
 from qdcore.runs import launcher as launcher_module
 from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
@@ -204,12 +205,19 @@ def test_quitting_the_app_leaves_its_training_running(home):
         app = QdApp(AppState(home=home))
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.pause()
-            live = LiveScreen(config=tiny(epochs=500, batch_size=8, log_every=1))
-            await app.push_screen(live)
+            await pilot.press("t")
+            await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the train form")
+            form = app.screen
+            form.build = lambda: tiny(epochs=500, batch_size=8, log_every=1)  # the form's values, kept tiny
+            form.action_start()
+            await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")
+            live = app.screen
             await wait_for(pilot, lambda: live.live.step >= 3, timeout=120, what="the first steps")
             await pilot.press("escape")  # leaving the view keeps it training
             await pilot.pause()
-            assert not isinstance(app.screen, LiveScreen) and Store(home).get_run(live.live.run_id).status == "running"
+            assert Store(home).get_run(live.live.run_id).status == "running"
+            # Back past the form: the next key is the home screen's, not typed into a field of the form.
+            assert isinstance(app.screen, HomeScreen), app.screen
             return live
 
     live = asyncio.run(watch_then_quit())
