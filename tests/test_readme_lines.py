@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from qdcore.paths import shared_quickdraw
 
@@ -166,7 +165,6 @@ def _check_flags(command: str, env: dict[str, str], cwd: Path) -> str | None:
     return None
 
 
-@pytest.mark.slow
 def test_every_readme_command_line_runs_as_pasted(tmp_path):
     lines, toml = readme_blocks()
     assert len(lines) > 50 and toml
