@@ -149,7 +149,7 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
         game = screen.game
         first = screen.word
         assert first in SHAPES and game.state == "ready"  # the clock waits for the first stroke
-        assert "the clock starts with your first stroke" in str(screen.query_one("#draw-status").render())
+        assert "from your first stroke" in str(screen.query_one("#draw-status").render())
         await mouse_stroke(pilot, shape_points(first))
         await wait_for(pilot, lambda: len(game.results) == 1, what="the model to recognise the drawing")
         r = game.results[0]
