@@ -136,3 +136,5 @@ def test_only_double_descent_says_quick_cannot_show_it():
     cannot = [n for n, st in NAMED.items() if st.quick_cannot]
     assert "double-descent" in cannot
     assert all(NAMED[n].smallest in NAMED for n in cannot)
+    line = cannot_quick_note("double-descent", "demo", project=False)
+    assert "cannot show in minutes" in line and "qd study estimate double-descent-small --seeds 3" in line

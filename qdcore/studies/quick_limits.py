@@ -8,9 +8,11 @@ from qdcore.fmt import duration
 SEEDS = 3  # the smallest protocol's seeds: an interval over seeds needs at least 2
 
 
-def cannot_quick_note(name: str, data: str | None, workers: int | None = None, device: str = "cpu") -> str | None:
+def cannot_quick_note(name: str, data: str | None, workers: int | None = None, device: str = "cpu",
+                      project: bool = True) -> str | None:
     """One line for `qd study run NAME --quick` to print before it starts, or None where --quick can show the
-    paper's effect. The projection times the engine here (a few steps per model shape)."""
+    paper's effect. The projection (`project`) times the engine here (a few steps per model shape); without
+    it the line names 'qd study estimate' instead."""
     from qdcore.errors import QDError
     from qdcore.studies.estimate import estimate
     from qdcore.studies.named import named_spec, named_study
@@ -19,6 +21,8 @@ def cannot_quick_note(name: str, data: str | None, workers: int | None = None, d
     if not st.quick_cannot:
         return None
     line = f"{st.quick_cannot}. The smallest protocol that can: 'qd study run {st.smallest} --seeds {SEEDS}'"
+    if not project:
+        return f"{line} (its time: 'qd study estimate {st.smallest} --seeds {SEEDS}')"
     try:
         spec, _ = named_spec(st.smallest, data=data, seeds=SEEDS)
         est = estimate(spec, device, workers)

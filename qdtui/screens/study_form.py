@@ -77,6 +77,10 @@ class NewStudyDialog(ModalScreen[int | None]):
             workers = max(1, int(self.query_one("#new-workers", Input).value or "1"))
             cfg = StudyConfig().replace(origin="form", spec=name, quick=quick, data=data, workers=workers)
             _, notes = build_spec(cfg)
+            if quick:
+                from qdcore.studies.quick_limits import cannot_quick_note
+
+                notes = [*filter(None, [cannot_quick_note(name, data, project=False)]), *notes]
             with _store(self.home) as store:
                 job = launch(cfg, store=store)  # validates every trial first; the child adds and runs them
             self.post_message(StudyStarted(job.run_id, notes))
