@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import signal
@@ -31,6 +32,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -287,9 +290,75 @@ def study_orphan_drill(n: int) -> tuple[int, int, list[str]]:
     return n, n - len(problems), problems
 
 
+LIGHTGBM = ["train", "--model", "lightgbm", "--data", "demo", "--per-class", "200", "--n-rounds", "400",
+            "--categories", "circle,square,star,triangle"]
+
+
+def lightgbm_stop_once(home: Path, rounds: int = 2, timeout: float = 300.0) -> tuple[str, float, float]:
+    """SIGTERM to `qd train --model lightgbm` once `rounds` rounds are recorded: ('' when it exits 130 with one
+    line, the run interrupted and its checkpoint holding every recorded round, else what went wrong; seconds from
+    the signal to the run marked interrupted; seconds to the process's exit)."""
+    home.mkdir(parents=True, exist_ok=True)
+    proc = _qd(home, *LIGHTGBM)
+    recorded = "SELECT count(*) FROM metrics WHERE split = 'train' AND name = 'loss'"
+    try:
+        if not _wait(lambda: (_study_rows(home, recorded) or [(0,)])[0][0] >= rounds or proc.poll() is not None,
+                     timeout):
+            return f"no {rounds} rounds in {timeout:.0f} s", math.nan, math.nan
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        marked = math.nan
+        if _wait(lambda: _study_rows(home, "SELECT 1 FROM runs WHERE status = 'interrupted'") != [], timeout, 0.01):
+            marked = time.monotonic() - t0
+        _, err = proc.communicate(timeout=timeout)
+        exited = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 130 or "Traceback" in err:
+        return f"exit {proc.returncode}: {err.strip()[-300:]}", marked, exited
+    from qdcore.store import Store
+    from qdcore.train.classical import RESUME_FILE
+
+    with Store(home) as store:
+        run = store.list_runs()[0]
+        kept = (_study_rows(home, recorded) or [(0,)])[0][0]
+    path = home / "runs" / str(run.id) / RESUME_FILE
+    if run.status != "interrupted" or not path.is_file():
+        return f"run {run.id} {run.status}, checkpoint {'kept' if path.is_file() else 'missing'}", marked, exited
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as f:
+        import json as _json
+
+        point = _json.loads(f.metadata()["qd"])["state"]["point"]
+    if point != kept:
+        return f"the checkpoint holds {point} rounds, the store recorded {kept}", marked, exited
+    return "", marked, exited
+
+
+def lightgbm_stop_drill(n: int) -> tuple[int, int, list[str]]:
+    """SIGTERM to LightGBM training after 2 to 5 rounds, n times; the stop latencies are printed."""
+    problems, marks, exits = [], [], []
+    for i in range(n):
+        with tempfile.TemporaryDirectory(prefix="qd-lgb-stop-") as d:
+            why, marked, exited = lightgbm_stop_once(Path(d) / "home", rounds=2 + i % 4)
+        marks.append(marked)
+        exits.append(exited)
+        if why:
+            problems.append(f"lightgbm stop {i}: {why}")
+    if n:
+        print(f"lightgbm SIGTERM -> run interrupted: median {np.nanmedian(marks):.2f} s, max {np.nanmax(marks):.2f} s; "
+              f"-> process exit: median {np.nanmedian(exits):.2f} s, max {np.nanmax(exits):.2f} s "
+              f"(load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    return n, n - len(problems), problems
+
+
 def lifetime_drills(a: argparse.Namespace) -> None:
     """The process-lifetime drills, each printed as tried / held."""
-    for name, n, drill in (("study kill -9 (2 workers)", a.orphans, study_orphan_drill),):
+    for name, n, drill in (("study kill -9 (2 workers)", a.orphans, study_orphan_drill),
+                           ("lightgbm SIGTERM", a.lgb_stops, lightgbm_stop_drill)):
         if n:
             tried, held, problems = drill(n)
             print(f"{name}: {tried} tried, {held} held", flush=True)
@@ -510,6 +579,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--orphans", type=int, default=3)
     ap.add_argument("--hostile", type=int, default=6, help="stroke files for the hostile-input drills (0: none)")
+    ap.add_argument("--lgb-stops", type=int, default=5)
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()

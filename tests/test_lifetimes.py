@@ -18,3 +18,8 @@ linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 @linux_only
 def test_kill_9_of_a_two_worker_study_leaves_no_worker_behind(tmp_path):
     assert drill_faults.study_orphan_once(tmp_path / "home") == ""
+
+
+def test_sigterm_stops_lightgbm_after_its_round_keeping_every_recorded_round(tmp_path):
+    why, marked, exited = drill_faults.lightgbm_stop_once(tmp_path / "home", rounds=2)
+    assert why == ""
