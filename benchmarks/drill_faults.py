@@ -355,10 +355,75 @@ def lightgbm_stop_drill(n: int) -> tuple[int, int, list[str]]:
     return n, n - len(problems), problems
 
 
+DDP = ["train", "--data", "demo", "--per-class", "250", "--epochs", "3", "--width", "4", "--batch-size", "8",
+       "--log-every", "1", "--no-amp", "--device", "cpu"]
+
+
+def _ranks(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def ddp_rank_kill_once(home: Path, timeout: float = 300.0) -> str:
+    """kill -9 of one rank of `qd train --nproc 2` after its first epoch's checkpoint: '' when the launcher says
+    one line (no traceback) naming the rank and how to continue, the run is interrupted, and a resume on one
+    process says it changes the world size and ends done with no error left in its summary."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**_env(home), "QD_DIST_TIMEOUT": "60"}
+    proc = subprocess.Popen([sys.executable, "-m", "qdcore.cli.main", *DDP, "--nproc", "2"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ckpt = home / "runs" / "1" / "resume.safetensors"
+    try:
+        if not _wait(lambda: (ckpt.exists() and len(_ranks(proc.pid)) == 2) or proc.poll() is not None, timeout):
+            return f"no checkpoint with 2 ranks in {timeout:.0f} s"
+        if proc.poll() is not None:
+            return f"training ended first (exit {proc.returncode})"
+        os.kill(_ranks(proc.pid)[-1], signal.SIGKILL)
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if len(lines) != 1 or not lines[0].startswith("qd: error: rank 1 ") or "Traceback" in err:
+        return f"the launcher said {len(lines)} lines (exit {proc.returncode}): {err[-600:]}"
+    if "was killed by SIGKILL" not in lines[0] or "--resume 1 --nproc 2" not in lines[0]:
+        return f"the line does not name the signal and the resume: {lines[0]}"
+    status = _study_rows(home, "SELECT status FROM runs WHERE id = 1")
+    if status != [("interrupted",)]:
+        return f"run 1 is {status} after the kill, not interrupted"
+    done = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "train", "--resume", "1", "--device", "cpu"],
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    said = " ".join((done.stdout + done.stderr).split())
+    if done.returncode != 0 or "was trained on 2 processes and continues on 1 process" not in said:
+        return f"the resume (exit {done.returncode}) did not say it changes the world size: {said[-400:]}"
+    import json as _json
+
+    row = _study_rows(home, "SELECT status, summary FROM runs WHERE id = 1")[0]
+    summary = _json.loads(row[1])
+    if row[0] != "done" or "error" in summary:
+        return f"run 1 ended {row[0]} with error {summary.get('error')!r} in its summary"
+    return ""
+
+
+def ddp_rank_kill_drill(n: int) -> tuple[int, int, list[str]]:
+    """kill -9 of one DDP rank, n times."""
+    problems = []
+    for i in range(n):
+        with tempfile.TemporaryDirectory(prefix="qd-ddp-kill-") as d:
+            why = ddp_rank_kill_once(Path(d) / "home")
+        if why:
+            problems.append(f"rank kill {i}: {why}")
+    return n, n - len(problems), problems
+
+
 def lifetime_drills(a: argparse.Namespace) -> None:
     """The process-lifetime drills, each printed as tried / held."""
     for name, n, drill in (("study kill -9 (2 workers)", a.orphans, study_orphan_drill),
-                           ("lightgbm SIGTERM", a.lgb_stops, lightgbm_stop_drill)):
+                           ("lightgbm SIGTERM", a.lgb_stops, lightgbm_stop_drill),
+                           ("DDP rank kill -9", a.rank_kills, ddp_rank_kill_drill)):
         if n:
             tried, held, problems = drill(n)
             print(f"{name}: {tried} tried, {held} held", flush=True)
@@ -580,6 +645,7 @@ def main() -> None:
     ap.add_argument("--orphans", type=int, default=3)
     ap.add_argument("--hostile", type=int, default=6, help="stroke files for the hostile-input drills (0: none)")
     ap.add_argument("--lgb-stops", type=int, default=5)
+    ap.add_argument("--rank-kills", type=int, default=3)
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()

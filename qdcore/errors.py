@@ -21,3 +21,15 @@ class ConfigError(QDError):
 
 class TrainingError(QDError):
     """A run that cannot go on (e.g. its loss stopped being a finite number); the run is marked failed."""
+
+
+class RankLost(QDError):
+    """A collective failed because another rank of a distributed run ended or stopped answering: the run is
+    interrupted at its last checkpoint (resumable), not failed. Under qd's own launcher the ranks say nothing
+    and the launcher says it once (`quiet`)."""
+
+    exit_code = 130  # like a stop: the run is incomplete but resumable
+
+    def __init__(self, message: str, quiet: bool = False) -> None:
+        super().__init__(message)
+        self.quiet = quiet

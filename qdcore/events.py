@@ -146,5 +146,20 @@ def reported(sink: Sink) -> Iterator[None]:
         sink(RunFinished("interrupted", {"aborted": True}))
         raise
     except Exception as e:
+        lost = _peer_lost(e)
+        if lost is not None:  # another rank died: this one stops where the run's last checkpoint is
+            sink(RunFinished("interrupted", {"error": str(lost)}))
+            raise lost from None
         sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
         raise
+
+
+def _peer_lost(e: BaseException) -> Any:
+    """A RankLost for a collective that failed because a peer rank is gone (None otherwise; torch only if loaded)."""
+    import sys
+
+    if "torch.distributed" not in sys.modules:
+        return None
+    from qdcore.train.distributed import peer_lost
+
+    return peer_lost(e)

@@ -23,3 +23,8 @@ def test_kill_9_of_a_two_worker_study_leaves_no_worker_behind(tmp_path):
 def test_sigterm_stops_lightgbm_after_its_round_keeping_every_recorded_round(tmp_path):
     why, marked, exited = drill_faults.lightgbm_stop_once(tmp_path / "home", rounds=2)
     assert why == ""
+
+
+@linux_only
+def test_kill_9_of_one_ddp_rank_is_one_line_and_the_resume_says_its_world_size(tmp_path):
+    assert drill_faults.ddp_rank_kill_once(tmp_path / "home") == ""

@@ -50,7 +50,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except QDError as e:
-            error_line(e)
+            if not getattr(e, "quiet", False):  # a lost DDP rank under qd's launcher: the launcher says it once
+                error_line(e)
             raise typer.Exit(e.exit_code) from None
         except OSError as e:
             # A full disk or quota anywhere (a write that is not one of our atomic ones): one line, not a trace.

@@ -27,6 +27,7 @@ DB_NAME = "qd.sqlite"
 # A run on another host counts as dead when it has not sent a heartbeat for this long.
 REMOTE_STALE_SECONDS = 30 * 60
 MAX_ID = 2**63 - 1  # SQLite INTEGER: ids and counts beyond this cannot be stored or matched
+ATTEMPT_KEYS = ("error", "aborted")  # summary keys that say how one attempt ended, dropped when a resume claims it
 _RUN_COLS = "id, name, kind, status, config, fingerprint, device, started, ended, summary, pid, host, heartbeat, parent"
 _ANSWER_COLS = "id, session, participant, item, drawing, truth, answer, choices, ms, skipped, t"
 
@@ -281,8 +282,10 @@ class Store(DrawnStore):
                                      "wait for it or stop it first")
             elif rec.status not in resumable:
                 raise StoreError(f"run {run_id} is {rec.status}; only {' or '.join(resumable)} runs can be resumed")
-            c.execute("UPDATE runs SET status = 'running', ended = NULL, pid = ?, host = ?, heartbeat = ?"
-                      " WHERE id = ?", (os.getpid(), self._host, now, int(run_id)))
+            # How the last attempt ended is not this attempt's: its summary will say how it ends itself.
+            summary = {k: v for k, v in (rec.summary or {}).items() if k not in ATTEMPT_KEYS}
+            c.execute("UPDATE runs SET status = 'running', ended = NULL, pid = ?, host = ?, heartbeat = ?, summary = ?"
+                      " WHERE id = ?", (os.getpid(), self._host, now, _dumps(summary), int(run_id)))
         self._clean_temp(run_id)
         return rec
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -236,6 +236,7 @@ class Loop:
     st: dict[str, Any] = field(default_factory=dict)
     status: str = "done"
     asked: bool = False  # a stop was asked at the epoch's last step
+    notes: tuple[str, ...] = ()  # what the resume says (another number of processes)
 
     def __post_init__(self) -> None:
         self.st = {"epoch": 1, "batch": 0, "step": 0, "train_seconds": 0.0, "epoch_seconds": 0.0, "images": 0,
@@ -264,6 +265,7 @@ class Loop:
         self.st["batch"] = self.st["batch"] * int(s.get("world_size", 1)) // self.rt.world_size
         if self.rt.rank != 0:  # the saved sums are over all ranks: rank 0 carries them
             self.st["acc"] = self.st["win"] = None
+        self.notes = dist.world_note(int(s.get("world_size", 1)), self.rt.world_size)
         self.st["world_size"] = self.rt.world_size
         return True
 
@@ -283,7 +285,7 @@ class Loop:
 
     def run(self, started: RunStarted) -> str:
         """Train to the planned end, an early stop or an agreed stop; returns "done" or "interrupted"."""
-        self.emit(started)
+        self.emit(replace(started, notes=started.notes + self.notes) if self.notes else started)
         restored = self.st["batch"] > 0
         epoch = self.st["epoch"]
         while epoch <= self.step.epochs and not self.st["stopped_early"]:

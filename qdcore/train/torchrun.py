@@ -8,11 +8,13 @@ so; torchrun itself would then print a traceback of its own signal handler.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 from qdcore.errors import ConfigError
 
 INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
+QUIET_RANKS = "QD_LAUNCHER"  # set by launch(), which reports a lost rank itself, once
 
 # Flags that belong to the launcher, not to each rank's `qd train`.
 LAUNCHER_FLAGS = ("--nproc", "--nnodes", "--rdzv-endpoint")
@@ -84,20 +86,60 @@ def stop_with_launcher() -> None:
 
 def launch(argv: list[str] | None = None) -> None:
     """torchrun's main; a stop (a signal to the launcher, or ranks that all ended interrupted) exits with
-    INTERRUPTED_EXIT and no launcher traceback. Any other rank failure keeps torchrun's report."""
+    INTERRUPTED_EXIT and no launcher traceback. A rank that died or failed is one line naming it, its signal or
+    exit code, and how to continue the run; the surviving ranks stop quietly (RankLost) at the last checkpoint."""
+    os.environ[QUIET_RANKS] = "1"
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main
 
+    import logging
+
+    for name in list(logging.root.manager.loggerDict):  # set up on import, before LOGLEVEL could say otherwise
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    args = sys.argv[1:] if argv is None else argv
     try:
-        main(argv)
+        main(args)
     except SignalException:
         # torchrun has already passed the signal to the ranks and waited for them: they reported.
         sys.exit(INTERRUPTED_EXIT)
     except ChildFailedError as e:
         if e.failures and all(f.exitcode == INTERRUPTED_EXIT for f in e.failures.values()):
             sys.exit(INTERRUPTED_EXIT)  # a stop that reached the ranks only (e.g. SIGTERM to their processes)
-        raise
+        print(f"qd: error: {failure_line(e.failures, args)}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def failure_line(failures: dict, args: list[str]) -> str:
+    """One line for ranks that ended badly: the first that did not stop on its own, and how to go on."""
+    # torchrun ends the surviving ranks with SIGTERM: they are not the cause unless nothing else is
+    term = -int(signal.SIGTERM)
+    cause = [(rank, f) for rank, f in failures.items() if f.exitcode not in (INTERRUPTED_EXIT, term)] or \
+        [(rank, f) for rank, f in failures.items() if f.exitcode != INTERRUPTED_EXIT] or list(failures.items())
+    rank, f = min(cause, key=lambda rf: (rf[1].timestamp, rf[0]))
+    how = f"was killed by {f.signal_name()}" if f.exitcode < 0 else f"exited with code {f.exitcode}"
+    line = f"rank {rank} (pid {f.pid}) {how}; the other ranks stopped"
+    run = _run_of({f.pid for f in failures.values()})
+    if run is None:
+        return line
+    nproc = next((a.split("=", 1)[1] for a in args if a.startswith("--nproc-per-node=")), None)
+    rest = args[args.index("qdcore.cli.main") + 1:] if "qdcore.cli.main" in args else []
+    command = "qd gan train" if "train" in rest and "gan" in rest[:rest.index("train")] else "qd train"
+    return (f"{line}; run {run} is interrupted at its last checkpoint: continue it with "
+            f"'{command} --resume {run}{f' --nproc {nproc}' if nproc else ''}'")
+
+
+def _run_of(pids: set[int]) -> int | None:
+    """The run the ranks with these pids trained (rank 0 owns its row), from the store; None when unknown."""
+    try:
+        from qdcore.store import Store
+
+        with Store() as store:
+            store.reap()  # a killed rank 0 left its run 'running'
+            return next((r.id for r in store.list_runs(limit=50) if r.pid in pids), None)
+    except Exception:  # noqa: BLE001 - no store reachable: the line goes without the run
+        return None
 
 
 if __name__ == "__main__":
