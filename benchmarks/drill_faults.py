@@ -279,15 +279,20 @@ def study_orphan_once(home: Path, workers: int = 2, timeout: float = 300.0) -> s
             proc.wait()
 
 
-def study_orphan_drill(n: int) -> tuple[int, int, list[str]]:
-    """kill -9 of a 2-worker study, n times: held when no worker is left and no run says running."""
+def _repeat(n: int, once, label: str) -> tuple[int, int, list[str]]:
+    """Run a drill (`once(home)` -> '' when it held, else why) n times, each in a fresh store."""
     problems = []
     for i in range(n):
-        with tempfile.TemporaryDirectory(prefix="qd-orphans-") as d:
-            why = study_orphan_once(Path(d) / "home")
+        with tempfile.TemporaryDirectory(prefix="qd-drill-") as d:
+            why = once(Path(d) / "home")
         if why:
-            problems.append(f"study kill {i}: {why}")
+            problems.append(f"{label} {i}: {why}")
     return n, n - len(problems), problems
+
+
+def study_orphan_drill(n: int) -> tuple[int, int, list[str]]:
+    """kill -9 of a 2-worker study, n times: held when no worker is left and no run says running."""
+    return _repeat(n, study_orphan_once, "study kill")
 
 
 LIGHTGBM = ["train", "--model", "lightgbm", "--data", "demo", "--per-class", "200", "--n-rounds", "400",
@@ -410,20 +415,74 @@ def ddp_rank_kill_once(home: Path, timeout: float = 300.0) -> str:
 
 def ddp_rank_kill_drill(n: int) -> tuple[int, int, list[str]]:
     """kill -9 of one DDP rank, n times."""
-    problems = []
-    for i in range(n):
-        with tempfile.TemporaryDirectory(prefix="qd-ddp-kill-") as d:
-            why = ddp_rank_kill_once(Path(d) / "home")
-        if why:
-            problems.append(f"rank kill {i}: {why}")
-    return n, n - len(problems), problems
+    return _repeat(n, ddp_rank_kill_once, "rank kill")
+
+
+def serve_guard_drill(n: int = 1) -> tuple[int, int, list[str]]:
+    """Raw HTTP and WebSocket clients against `qdtui serve --max-sessions 2 --idle-minutes 0.05`: foreign
+    Origins, DNS-rebinding Hosts, wrong and missing tokens, a full server, idle sessions, kill -9 of the server.
+    Each case holds when it is refused (403 / 503), ended or cleaned up as it should; n rounds of all cases."""
+    import asyncio
+
+    from browser import Served, alive, app_processes, http_status, wait_until, ws_close, ws_closed_reason, ws_open
+
+    tried, problems = 0, []
+
+    def case(name: str, ok: bool, detail: object = "") -> None:
+        nonlocal tried
+        tried += 1
+        if not ok:
+            problems.append(f"{name}: {detail}")
+
+    for _ in range(n):
+        with tempfile.TemporaryDirectory(prefix="qd-serve-") as d:
+            server = Served(Path(d) / "home", "--max-sessions", "2", "--idle-minutes", "0.05")
+            loop = asyncio.new_event_loop()
+            port, tok, own = server.port, f"&token={server.token}", f"http://127.0.0.1:{server.port}"
+            ws = lambda query, **h: loop.run_until_complete(ws_open(port, query, **h))  # noqa: E731
+            try:
+                for name, got in (("foreign Origin", ws(tok, Origin="http://evil.example")),
+                                  ("another port's Origin", ws(tok, Origin=f"http://127.0.0.1:{port + 1}")),
+                                  ("rebinding Host (socket)", ws(tok, Origin=own, Host=f"evil.example:{port}")),
+                                  ("wrong token (socket)", ws("&token=wrong", Origin=own)),
+                                  ("no token (socket)", ws("", Origin=own))):
+                    case(name, got == 403, got)
+                status, text = http_status(own + "/", {"Host": f"rebound.example:{port}"})
+                case("rebinding Host (page)", status == 403 and "does not answer to the name" in text, status)
+                case("wrong token (page)", http_status(own + "/?token=wrong")[0] == 403)
+                case("the printed address", http_status(server.url)[0] == 200)
+                first, second = ws(tok, Origin=own), ws(tok, Origin=own)
+                case("two sessions", not isinstance(first, int) and not isinstance(second, int), (first, second))
+                case("a third session (socket)", ws(tok, Origin=own) == 503)
+                status, text = http_status(server.url)
+                case("a third session (page)", status == 503 and "(--max-sessions 2)" in text, status)
+                wait_until(lambda: len(app_processes(server.proc.pid)) == 2, 120, "two apps")
+                if not isinstance(first, int):
+                    reasons = [loop.run_until_complete(ws_closed_reason(w)) for w in (first, second)]
+                    case("idle sessions ended", all("idle for 0.05 minutes" in r for r in reasons), reasons)
+                    wait_until(lambda: app_processes(server.proc.pid) == [], 60, "the idle apps' end")
+                live = ws(tok)
+                wait_until(lambda: len(app_processes(server.proc.pid)) == 1, 120, "an app")
+                app = app_processes(server.proc.pid)[0]
+                server.proc.kill()
+                server.proc.wait()
+                case("an app after kill -9 of its server", _wait(lambda: not alive(app), 60), f"pid {app} lives")
+                if not isinstance(live, int):
+                    loop.run_until_complete(live.qd_session.close())
+            except TimeoutError as e:
+                case("timing", False, e)
+            finally:
+                loop.close()
+                server.close()
+    return tried, tried - len(problems), problems
 
 
 def lifetime_drills(a: argparse.Namespace) -> None:
     """The process-lifetime drills, each printed as tried / held."""
     for name, n, drill in (("study kill -9 (2 workers)", a.orphans, study_orphan_drill),
                            ("lightgbm SIGTERM", a.lgb_stops, lightgbm_stop_drill),
-                           ("DDP rank kill -9", a.rank_kills, ddp_rank_kill_drill)):
+                           ("DDP rank kill -9", a.rank_kills, ddp_rank_kill_drill),
+                           ("qdtui serve guard cases", a.serve_rounds, serve_guard_drill)):
         if n:
             tried, held, problems = drill(n)
             print(f"{name}: {tried} tried, {held} held", flush=True)
@@ -646,6 +705,7 @@ def main() -> None:
     ap.add_argument("--hostile", type=int, default=6, help="stroke files for the hostile-input drills (0: none)")
     ap.add_argument("--lgb-stops", type=int, default=5)
     ap.add_argument("--rank-kills", type=int, default=3)
+    ap.add_argument("--serve-rounds", type=int, default=2)
     a = ap.parse_args()
     rnd = random.Random(a.seed)
     t0 = time.time()

@@ -7,12 +7,15 @@ import base64
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from helpers import scaled_timeout
 
 # The text on the page's terminal, one line per row (xterm.js draws on a canvas, so the DOM has none).
 SCREEN_TEXT = """(() => {
@@ -83,12 +86,72 @@ def alive(pid: int) -> bool:
 
 
 def wait_until(condition, timeout: float, what: str) -> None:
-    """Poll condition() until it holds; TimeoutError naming what did not happen."""
+    """Poll condition() until it holds (timeout scaled for this machine); TimeoutError naming what did not happen."""
+    timeout = scaled_timeout(timeout)
     end = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > end:
             raise TimeoutError(f"{what} did not happen in {timeout:.0f} s")
         time.sleep(0.1)
+
+
+class Served:
+    """`qdtui serve` on a free port with its own store: its address (with the token), port, token and process."""
+
+    def __init__(self, home: Path, *args: str) -> None:
+        self.port = free_port()
+        self.proc = start_serve(home, self.port, *args)
+        self.url = served_address(self.proc)
+        self.token = self.url.partition("?token=")[2]
+        wait_port(self.port, 60)
+
+    def close(self) -> None:
+        """Stop the server (SIGTERM to its process group) and wait for it."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.communicate(timeout=scaled_timeout(60))
+
+
+def http_status(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    """The status and body of a GET (an error status too)."""
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+async def ws_open(port: int, query: str = "", **headers: str):
+    """A raw WebSocket to the server's /ws: the open socket (close it with ws_close), or the refusal's status."""
+    import aiohttp
+
+    session = aiohttp.ClientSession()
+    try:
+        ws = await session.ws_connect(f"ws://127.0.0.1:{port}/ws?width=80&height=24{query}", headers=headers)
+    except aiohttp.WSServerHandshakeError as e:
+        await session.close()
+        return e.status
+    ws.qd_session = session
+    return ws
+
+
+async def ws_close(ws) -> None:
+    """Close a socket from ws_open and its client session."""
+    await ws.close()
+    await ws.qd_session.close()
+
+
+async def ws_closed_reason(ws) -> str:
+    """Read until the server closes the socket: its close reason and code."""
+    import aiohttp
+
+    while True:
+        msg = await ws.receive()
+        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+            await ws.qd_session.close()
+            return f"{msg.extra or ''} (code {ws.close_code})"
 
 
 class Browser:
