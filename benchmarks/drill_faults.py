@@ -337,9 +337,11 @@ def lightgbm_stop_once(home: Path, rounds: int = 2, timeout: float = 300.0) -> t
     with safe_open(str(path), framework="numpy") as f:
         import json as _json
 
-        point = _json.loads(f.metadata()["qd"])["state"]["point"]
-    if point != kept:
-        return f"the checkpoint holds {point} rounds, the store recorded {kept}", marked, exited
+        meta = f.metadata()
+    state = _json.loads(meta.get("qd") or meta.get("state") or "{}")
+    steps = state.get("state", state).get("step")
+    if steps != kept:
+        return f"the checkpoint holds {steps} rounds, the store recorded {kept}", marked, exited
     return "", marked, exited
 
 
