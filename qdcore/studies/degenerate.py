@@ -39,12 +39,12 @@ def predicted_classes(path: Path) -> int | None:
     if not path.exists():
         return None
     try:
-        m = read_members(path, "probs", "all_confusion")
+        totals = read_members(path, "all_confusion")  # a sampled file's counts: no need to read its probabilities
+        if "all_confusion" in totals:
+            return int((totals["all_confusion"].sum(axis=0) > 0).sum())
+        probs = read_members(path, "probs")["probs"]
     except QDError:
         return None
-    if "all_confusion" in m:
-        return int((m["all_confusion"].sum(axis=0) > 0).sum())
-    probs = m["probs"]
     return int(len(np.unique(probs.argmax(axis=1)))) if len(probs) else None
 
 
