@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,8 +11,10 @@ from qdcore.errors import DataError
 
 
 def read_drawing_file(path: Path, notes: list[str] | None = None,
-                      strict: bool = False, words: list[str] | None = None) -> tuple[np.ndarray, list[str], str]:
-    """(uint8 (N, 28, 28), provenance per drawing, the file's stem as a category hint) of a .npy or stroke file.
+                      strict: bool = False, words: list[str] | None = None) -> tuple[Any, list[str], str]:
+    """(drawings, provenance per drawing, the file's stem as a category hint) of a .npy or stroke file: uint8
+    bitmaps (N, 28, 28) of a .npy file, a `qdcore.data.drawings.Drawings` (bitmaps, strokes read when a model asks)
+    of a stroke file.
 
     A stroke file's malformed lines are skipped and described by one note appended to `notes` (strict: refused).
     `words`, when given, gets each drawing's category: an ndjson line's "word", else the file's stem.
@@ -52,16 +55,19 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
             words.extend([path.stem] * len(images))
         return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
     if suffix in (".ndjson", ".bin"):
-        from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file
+        from qdcore.data.drawings import Drawings
+        from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file, read_rows
 
         bad: list[tuple[int, str]] = []
         images, prov = read_drawings_file(path, bad=bad, strict=strict)
         if bad and notes is not None:
             notes.append(bad_lines_note(path, bad, index_file(path).lines))
+        rows = np.array([int(p.rpartition("#")[2]) for p in prov], np.int64)  # the readable rows, in file order
         if words is not None:
             from qdcore.data.strokes import word_rows
 
-            of_row = {int(r): w for w, rows in word_rows(index_file(path)).items() for r in rows}
-            words.extend(of_row.get(int(p.rsplit("#", 1)[1]), path.stem) for p in prov)
-        return images, [Path(p).name for p in prov], path.stem
+            of_row = {int(r): w for w, at in word_rows(index_file(path)).items() for r in at}
+            words.extend(of_row.get(r, path.stem) for r in rows.tolist())
+        return (Drawings(images, lambda: read_rows(index_file(path), rows)), [Path(p).name for p in prov],
+                path.stem)
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")

@@ -1,0 +1,70 @@
+"""The `strokes` kind: classifiers that read the strokes as drawn ((dx, dy, pen) rows), not the 28x28 bitmap.
+
+Its runs train through the loop driver (qdcore.train.strokes), are stored, plotted, listed, evaluated and used by
+`qd predict` as classifier runs are: the same panels, columns and result line; its predictor reads drawings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qdcore.errors import ConfigError
+from qdcore.runs.classifier import KIND as CLASSIFIER
+from qdcore.runs.kinds import RunKind, register
+from qdcore.train.strokes_config import STROKE_MODELS, StrokeConfig
+
+
+def prepare(cfg: StrokeConfig, ctx: Any = None) -> StrokeConfig:
+    """Refuse data that holds bitmaps only before the run row exists."""
+    import numpy as np
+
+    from qdcore.data.opener import open_source
+    from qdcore.train.strokes import NO_STROKES
+
+    source = open_source(cfg.data)
+    cats = source.categories()
+    if cats and source.drawings(cats[0], np.zeros(0, np.int64)) is None:
+        raise ConfigError(f"--data {cfg.data!r}: {NO_STROKES}")
+    return cfg
+
+
+def train(ctx: Any) -> Any:
+    from qdcore.train.strokes import train_strokes
+
+    return train_strokes(ctx)
+
+
+def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
+    from qdcore.train.strokes import evaluate_stroke_run
+
+    return evaluate_stroke_run(store, run_id, data, **options)
+
+
+def predictor(run_dir: Any, device: str | None = None) -> Any:
+    from qdcore.train.strokes import stroke_predictor
+
+    return stroke_predictor(run_dir, device)
+
+
+def timing_shape(cfg: StrokeConfig) -> tuple:
+    """What a stroke run's speed depends on besides the classes."""
+    return (cfg.model, cfg.conv, cfg.kernel, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size, cfg.prefix)
+
+
+KIND = register(RunKind(
+    name="strokes",
+    title="stroke sequence",
+    min_categories=2,
+    config=StrokeConfig,
+    train=train,
+    models=lambda: STROKE_MODELS,
+    prepare=prepare,
+    evaluate=evaluate,
+    predictor=predictor,
+    reads="drawings",
+    result_line=CLASSIFIER.result_line,
+    timing_shape=timing_shape,
+    rate_unit="drawings/s",
+    panels=CLASSIFIER.panels,
+    columns=CLASSIFIER.columns,
+))

@@ -1,0 +1,279 @@
+"""Training and using stroke-sequence classifiers through the loop driver (qdcore.train.loop).
+
+Each split's drawings are encoded once (qdcore.data.sequence) into one zero-padded tensor on the device; a step
+takes its batch's rows and trims them to the batch's longest drawing, so padding is paid once per batch and
+never crosses the host. The partial-drawing option cuts a share of each batch to random prefixes, drawn from
+the step number (an exact resume draws the same cuts). The best epoch by validation loss is the run's model
+(stroke_model.safetensors + stroke_model.json), tested on the test split as every classifier is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qdcore.errors import DataError, StoreError
+from qdcore.events import RunFinished, RunStarted
+from qdcore.paths import atomic_write_bytes
+from qdcore.train import distributed as dist
+from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
+from qdcore.train.gpudata import DeviceData, _mix
+from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
+from qdcore.train.strokes_config import StrokeConfig
+
+WEIGHTS, META = "stroke_model.safetensors", "stroke_model.json"
+NO_STROKES = ("its drawings are bitmaps only; a stroke model needs strokes: use --data demo, a folder of "
+              ".ndjson (simplified or raw) or Google's .bin files")
+
+
+class StrokeData:
+    """One split as model input on the device: rows x (N, L, 3), lengths (host int64), labels."""
+
+    def __init__(self, ds: Any, max_points: int, device: torch.device) -> None:
+        from qdcore.data.sequence import of_drawing, padded
+
+        drawings = ds.drawings(np.arange(len(ds))) if len(ds) else []
+        if drawings is None:
+            raise DataError(f"{ds.origin or 'the data'}: {NO_STROKES}")
+        self.unread = sum(d is None for d in drawings)  # lines the reader could not parse: one zero row each
+        x, n = padded([of_drawing(d, max_points) for d in drawings])
+        self.x = torch.as_tensor(x, device=device)
+        self.lengths = torch.as_tensor(n)
+        self.y = torch.as_tensor(np.asarray(ds.labels, np.int64), device=device)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def logits_of(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, batch: int) -> torch.Tensor:
+    """Logits of every row, `batch` at a time, each batch trimmed to its longest drawing (eval mode, no grad)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(lengths), batch):
+            n = lengths[a:a + batch]
+            out.append(model(x[a:a + batch, :int(n.max())], n).float())
+    return torch.cat(out) if out else torch.zeros(0, 0)
+
+
+def prefixes(lengths: torch.Tensor, share: float, seed: int) -> torch.Tensor:
+    """Lengths with about `share` of them cut to a random prefix (at least one point), drawn from `seed`."""
+    g = torch.Generator().manual_seed(seed)
+    cut = torch.rand(len(lengths), generator=g) < share
+    keep = 1 + (torch.rand(len(lengths), generator=g) * lengths).long().clamp(max=lengths - 1)
+    return torch.where(cut, keep, lengths)
+
+
+class StrokeStep(Step):
+    """Adam steps of a StrokeRNN over padded batches; validation loss and top-1 at each epoch's end."""
+
+    def __init__(self, cfg: StrokeConfig, rt: Any, splits: Any) -> None:
+        from qdcore.models.stroke_rnn import build_stroke_model
+
+        self.cfg, self.rt = cfg, rt
+        self.train = StrokeData(splits.train, cfg.max_points, rt.device)
+        self.val = StrokeData(splits.val, cfg.max_points, rt.device)
+        self.classes = list(splits.train.classes)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
+        self.model = build_stroke_model(cfg.arch(len(self.classes))).to(rt.device)
+        self.net = dist.wrap(self.model, rt.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.epochs, self.log_every = cfg.epochs, cfg.log_every
+        per_rank = len(self.train) // rt.world_size
+        self.steps_per_epoch = max(1, len(DeviceData.batches(torch.arange(per_rank), cfg.batch_size)))
+
+    def lr(self) -> float:
+        return self.cfg.lr
+
+    def batches(self, epoch: int, start: int):
+        g = torch.Generator().manual_seed(_mix(self.cfg.seed, epoch, 0x5EED))
+        perm = torch.randperm(len(self.train), generator=g)
+        per_rank = len(self.train) // self.rt.world_size  # equal step counts on every rank (DDP needs them)
+        order = perm[self.rt.rank: per_rank * self.rt.world_size: self.rt.world_size]
+        return DeviceData.batches(order, self.cfg.batch_size)[start:]
+
+    def step(self, idx: torch.Tensor, step: int) -> Out:
+        n = self.train.lengths[idx]
+        if self.cfg.prefix > 0:
+            n = prefixes(n, self.cfg.prefix, _mix(self.cfg.seed, step, self.rt.rank, 0x9EF1))
+        at = idx.to(self.rt.device)
+        x, y = self.train.x.index_select(0, at)[:, :int(n.max())], self.train.y.index_select(0, at)
+        self.net.train()
+        logits = self.net(x, n)
+        loss = F.cross_entropy(logits, y)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip)
+        self.opt.step()
+        d = loss.detach()
+        return Out({"loss": d * len(idx), "top1": (logits.detach().argmax(1) == y).sum()}, len(idx), len(idx), d)
+
+    def scores(self, data: StrokeData) -> tuple[float, float]:
+        """(mean cross-entropy, top-1) of the model on a split (0, 0 for an empty one)."""
+        if not len(data):
+            return 0.0, 0.0
+        logits = logits_of(self.model, data.x, data.lengths, self.cfg.eval_batch_size)
+        return float(F.cross_entropy(logits, data.y)), float((logits.argmax(1) == data.y).float().mean())
+
+    def epoch_end(self, loop: Loop, epoch: int, train: dict) -> dict[str, float]:
+        vloss, vtop1 = self.scores(self.val)
+        loop.check(vloss, "validation loss", epoch)
+        m = means(train)
+        return {"train/loss": m["loss"], "train/top1": m["top1"], "train/lr": self.cfg.lr, "val/loss": vloss,
+                "val/top1": vtop1}
+
+    def monitor(self, metrics: dict[str, float]) -> float:
+        """What the best epoch and early stopping watch: the validation loss (training loss without a val split)."""
+        return metrics["val/loss"] if len(self.val) else metrics["train/loss"]
+
+    def modules(self) -> dict:
+        return {"model": self.model.state_dict()}
+
+    def optimizers(self) -> dict:
+        return {"model": self.opt.state_dict()}
+
+    def load(self, saved: dict, where: Path) -> None:
+        try:
+            self.model.load_state_dict(saved["modules"]["model"])
+            self.opt.load_state_dict(saved["optimizers"]["model"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise StoreError(f"{where} does not fit this model/optimizer ({e})".splitlines()[0]) from None
+
+
+def save_stroke_model(folder: Path, arch: dict, classes: list[str], state: dict, meta: dict) -> Path:
+    """stroke_model.safetensors + stroke_model.json, each written atomically."""
+    from safetensors.torch import save
+
+    atomic_write_bytes(folder / WEIGHTS, save({k: v.detach().cpu().contiguous() for k, v in state.items()}))
+    doc = {"arch": arch, "classes": classes, **meta}
+    atomic_write_bytes(folder / META, (json.dumps(doc, indent=1) + "\n").encode())
+    return folder / WEIGHTS
+
+
+def load_stroke_model(folder: Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """The run's stroke model and its description (StoreError when the files are missing or unreadable)."""
+    from safetensors.torch import load
+
+    from qdcore.models.stroke_rnn import build_stroke_model
+
+    try:
+        doc = json.loads((Path(folder) / META).read_text())
+        model = build_stroke_model(doc["arch"])
+        model.load_state_dict(load((Path(folder) / WEIGHTS).read_bytes()))
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
+        raise StoreError(f"no usable stroke model in {folder} ({str(e).splitlines()[0]}); the run may not have "
+                         "finished an epoch") from None
+    return model.to(device).eval(), doc
+
+
+def predict_strokes(model: torch.nn.Module, max_points: int, drawings: Any, device: torch.device,
+                    batch: int = 512) -> np.ndarray:
+    """Softmax probabilities (N, C) of `qdcore.data.drawings.Drawings` (their strokes; DataError for bitmaps only)."""
+    from qdcore.data.sequence import of_drawing, padded
+
+    strokes = drawings.strokes
+    if strokes is None:
+        raise DataError(f"these drawings are bitmaps only (e.g. .npy files); a stroke model needs strokes: give "
+                        ".ndjson or .bin files")
+    out = []
+    for a in range(0, len(strokes), batch):
+        x, n = padded([of_drawing(d, max_points) for d in strokes[a:a + batch]])
+        out.append(torch.softmax(logits_of(model, torch.as_tensor(x, device=device), torch.as_tensor(n), batch), 1))
+    return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.arch["classes"]), np.float32)
+
+
+def train_strokes(ctx: Any) -> Any:
+    """Train ctx.cfg through the loop driver; the best epoch's model is tested and kept."""
+    from qdcore.data.selection import load_splits
+
+    cfg: StrokeConfig = ctx.cfg
+    splits = load_splits(cfg)
+
+    def body(rt, emit):
+        step = StrokeStep(cfg, rt, splits)
+        folder = ctx.folder if rt.rank == 0 else None
+        arch = cfg.arch(len(step.classes))
+        fp = splits.fingerprint()
+
+        def write(epoch: int, value: float, state: dict) -> Path:
+            return save_stroke_model(folder, arch, step.classes, state,
+                                     {"best_epoch": epoch, "val_loss": value, "run_id": ctx.run_id,
+                                      "fingerprint": fp, "config": cfg.to_dict()})
+
+        best = BestCheckpoint(step.monitor, 0.0, step.model.state_dict, write)
+        loop = Loop(step, rt, emit, ctx.should_stop, folder, [best, EarlyStopping(step.monitor, 0.0, cfg.patience)])
+        loop.resume(ctx.resume, step.classes, fp, ctx.run_id)
+        params = sum(p.numel() for p in step.model.parameters())
+        status = loop.run(RunStarted(ctx.run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs,
+                                     step.steps_per_epoch, len(step.train), fp,
+                                     {"classes": len(step.classes), "params": params,
+                                      "data_origin": splits.train.origin}))
+        loop.write_history(HISTORY_FILE)
+        h = loop.st["history"]
+        summary = {**loop.summary(), "model": cfg.model, "classes": len(step.classes), "params": params,
+                   "best_epoch": best.best_epoch, "stopped_early": bool(loop.st["stopped_early"]),
+                   "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
+                   "unread_drawings": step.train.unread + step.val.unread}
+        if h.get("epoch"):
+            b = best.best_epoch - 1 if best.best_epoch else -1
+            summary.update({"train_loss": h["train/loss"][-1], "train_top1": h["train/top1"][-1],
+                            "val_top1": h["val/top1"][b],
+                            "best_val_loss": best.best if math.isfinite(best.best) else None})
+        if status == "interrupted":
+            loop.interrupted(summary)
+            return SimpleNamespace(status=status, summary=summary, model=step.model)
+        if best.kept is not None:
+            step.model.load_state_dict(best.kept)
+        if len(splits.test) and rt.rank == 0:
+            summary.update(_test(step, splits.test, cfg, folder))
+        emit(RunFinished("done", summary))
+        return SimpleNamespace(status=status, summary=summary, model=step.model)
+
+    return ranked(cfg.device, False, ctx.sink, body)
+
+
+def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> dict[str, float]:
+    """Test loss, top-1 and top-5, and the split's predictions.npz (confusion, per class, worst drawings)."""
+    from qdcore.analysis.metrics import topk_hits
+    from qdcore.train.evaluate import kept_predictions
+
+    data = StrokeData(ds, cfg.max_points, step.rt.device)
+    logits = logits_of(step.model, data.x, data.lengths, cfg.eval_batch_size)
+    probs = torch.softmax(logits, 1).cpu().numpy()
+    labels = np.asarray(ds.labels, np.int64)
+    preds = kept_predictions(ds, labels, step.classes, probs, None, None)
+    if folder is not None:
+        preds.save(folder / PREDICTIONS_FILE)
+    return {"test_loss": float(F.cross_entropy(logits, data.y)), "test_top1": float((probs.argmax(1) == labels).mean()),
+            "test_top5": topk_hits(probs, labels, 5) / max(1, len(labels))}
+
+
+def stroke_predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
+    """(Drawings -> probabilities, class names) of a stroke run's model."""
+    from qdcore.train.device import resolve
+
+    rt = resolve(device or "auto", None)
+    model, doc = load_stroke_model(run_dir, rt.device)
+    max_points = int(doc["arch"].get("max_points", 256))
+    return (lambda drawings: predict_strokes(model, max_points, drawings, rt.device)), list(doc["classes"])
+
+
+def evaluate_stroke_run(store: Any, run_id: int, data: str | None = None, *, categories: str | None = None,
+                        per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
+                        device: str | None = "auto", strict: bool = False, **_runtime: Any):
+    """A stroke run's model on its rebuilt test split (rewriting predictions.npz) or on other `data`."""
+    from qdcore.train.evaluate import evaluate_with
+
+    rec = store.get_run(int(run_id))
+    predict, classes = stroke_predictor(store.run_dir(rec.id, create=False), device)
+    cfg = StrokeConfig.from_dict(rec.config, origin=f"run {rec.id} config")
+    return evaluate_with(store, rec.id, predict, classes, cfg, data, categories=categories, per_class=per_class,
+                         seed=seed, imbalance=imbalance, reads_drawings=True, strict=strict)

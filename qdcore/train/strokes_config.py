@@ -1,0 +1,56 @@
+"""The stroke-sequence kind's options (declared once: CLI flags, TOML keys, TUI form rows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qdcore.runs.options import RunConfig, option
+from qdcore.train.config import DEVICES
+
+STROKE_MODELS = ("stroke-lstm", "stroke-gru")
+_M, _S, _O, _R = "Model", "Strokes", "Optimization", "Runtime"
+
+
+@dataclass
+class StrokeConfig(RunConfig):
+    """A classifier over strokes as (dx, dy, pen) rows: 1-D convolutions, then a bidirectional LSTM or GRU."""
+
+    model: str = option("stroke-lstm", help="stroke-lstm or stroke-gru (the recurrent cell).", panel=_M,
+                        choices=STROKE_MODELS, form="Model")
+    conv: int = option(48, help="Channels of the two 1-D convolutions.", panel=_M, min=1, max=512, form="Conv")
+    kernel: int = option(5, help="Width of the 1-D convolutions (odd), in points.", panel=_M, min=1, max=15)
+    hidden: int = option(128, help="Hidden units of each direction of the recurrent layers.", panel=_M, min=1,
+                         max=512, form="Hidden")
+    layers: int = option(2, help="Recurrent layers.", panel=_M, min=1, max=4)
+    dropout: float = option(0.0, help="Dropout between recurrent layers.", panel=_M, min=0, max=1, max_open=True)
+    max_points: int = option(256, help="Points read per drawing (the first ones, as drawn); Google's simplified "
+                             "drawings rarely pass 200.", panel=_S, min=2, max=4096)
+    prefix: float = option(0.0, help="Partial-drawing augmentation: the share of each training batch cut to a "
+                           "random prefix of its points (0 = off).", panel=_S, min=0, max=1, form="Prefix")
+    epochs: int = option(10, help="Epochs.", panel=_O, short="-e", min=1, max=100_000, form="Epochs")
+    batch_size: int = option(64, help="Drawings per step and rank (padded to the longest on the device).",
+                             panel=_O, min=2, max=8192, form="Batch")
+    lr: float = option(2e-3, help="Adam learning rate.", panel=_O, min=0, max=100, min_open=True, form="LR")
+    clip: float = option(1.0, help="Clip the gradient norm to this (0 = off); recurrent nets need it.", panel=_O,
+                         min=0, max=1e6)
+    patience: int = option(0, help="Early stopping: epochs without val-loss improvement (0 = off).", panel=_O,
+                           min=0, max=100_000)
+    device: str = option("auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.", panel=_R,
+                         choices=DEVICES, form="Device")
+    log_every: int = option(20, help="Steps between progress updates (host syncs).", panel=_R, min=1,
+                            max=1_000_000)
+    eval_batch_size: int = option(512, help="Drawings per evaluation batch.", panel=_R, min=1, max=65536)
+
+    def validate(self, origin: str = "option") -> "StrokeConfig":
+        """Checks across fields."""
+        from qdcore.errors import ConfigError
+
+        super().validate(origin)
+        if self.kernel % 2 == 0:
+            raise ConfigError(f"{origin}: kernel={self.kernel} must be odd (a point's features stay at its place)")
+        return self
+
+    def arch(self, classes: int) -> dict:
+        """The model's description (stored in stroke_model.json)."""
+        return {"cell": self.model.split("-", 1)[1], "conv": self.conv, "kernel": self.kernel, "hidden": self.hidden,
+                "layers": self.layers, "dropout": self.dropout, "classes": classes, "max_points": self.max_points}

@@ -1,0 +1,119 @@
+"""The stroke-sequence kind: it learns what only strokes show, trains/evaluates/resumes through the loop, predicts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from qdcore.cli.main import app
+from qdcore.data.demo import generate_strokes
+from qdcore.store import Store
+
+SMALL = ["--hidden", "16", "--conv", "16", "--layers", "1"]
+
+
+def _strokes(category: str, n: int) -> list:
+    return [[(list(map(int, x)), list(map(int, y))) for x, y in d] for d in generate_strokes(category, np.arange(n), 0)]
+
+
+def _write(path, word: str, drawings: list) -> None:
+    path.write_text("".join(json.dumps({"word": word, "key_id": str(i), "drawing": [[x, y] for x, y in d]}) + "\n"
+                            for i, d in enumerate(drawings)))
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """Two classes with identical bitmaps: demo zigzags drawn with the pen moving rightwards overall, and the same
+    zigzags drawn backwards (each stroke reversed, the strokes in reverse order)."""
+    from qdcore.data.raster import rasterize_many
+
+    def net_dx(d: list) -> int:
+        return sum(x[-1] - x[0] for x, _ in d)
+
+    def backwards(d: list) -> list:
+        return [(x[::-1], y[::-1]) for x, y in d[::-1]]
+
+    right = [d if net_dx(d) > 0 else backwards(d) for d in _strokes("zigzag", 70) if net_dx(d) != 0][:60]
+    left = [backwards(d) for d in right]
+    assert len(right) == 60 and np.array_equal(rasterize_many(right, 28), rasterize_many(left, 28))  # same bitmaps
+    folder = tmp_path / "planted"
+    folder.mkdir()
+    _write(folder / "rightwards.ndjson", "rightwards", right)
+    _write(folder / "leftwards.ndjson", "leftwards", left)
+    return folder
+
+
+def test_a_stroke_model_learns_the_drawing_direction_that_bitmaps_cannot_show(planted, home):
+    r = CliRunner().invoke(app, ["train", "--model", "stroke-gru", "--data", str(planted), "--epochs", "3",
+                                 "--batch-size", "16", "--lr", "0.01", "--val", "0.2", "--test", "0.25", *SMALL,
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    with Store(home) as store:
+        run = store.list_runs()[0]
+        assert run.kind == "strokes" and run.status == "done"
+        assert run.summary["test_top1"] >= 0.9, run.summary  # 30 test drawings; chance is 50%
+        assert [e for e, _ in store.history(run.id)["val/top1"]] == list(range(1, 4))
+    # qd predict reads the strokes of an .ndjson file; a bitmap file is refused in one line.
+    r = CliRunner().invoke(app, ["predict", str(run.id), str(planted / "leftwards.ndjson"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["top1_if_file_category"] >= 0.9
+    np.save(home / "bitmaps.npy", np.zeros((3, 784), np.uint8))
+    r = CliRunner().invoke(app, ["predict", str(run.id), str(home / "bitmaps.npy")])
+    assert r.exit_code == 2 and "a stroke model needs strokes" in r.output and "Traceback" not in r.output
+
+
+def test_bitmap_only_data_is_refused_before_a_run_exists(home, tmp_path):
+    folder = tmp_path / "numpy"
+    folder.mkdir()
+    np.save(folder / "cat.npy", np.zeros((20, 784), np.uint8))
+    np.save(folder / "dog.npy", np.zeros((20, 784), np.uint8))
+    r = CliRunner().invoke(app, ["train", "--model", "stroke-lstm", "--data", str(folder)])
+    assert r.exit_code == 2 and "a stroke model needs strokes" in r.output, r.output
+    r = CliRunner().invoke(app, ["train", "--model", "stroke-lstm", "--kernel", "4"])
+    assert r.exit_code == 2 and "kernel=4 must be odd" in r.output, r.output
+    with Store(home) as store:
+        assert store.list_runs() == []  # nothing half-made
+
+
+def test_it_trains_evaluates_and_resumes_exactly_through_the_loop(tmp_path):
+    from qdcore.runs.kinds import predictor_of
+    from qdcore.runs.run import evaluate, resume, start
+    from qdcore.data.drawings import Drawings
+    from qdcore.train.strokes_config import StrokeConfig
+
+    cfg = StrokeConfig(data="demo", categories="circle,square,triangle", per_class=30, epochs=2, batch_size=8,
+                       hidden=16, conv=16, layers=1, prefix=0.5, device="cpu", log_every=4)  # 72 drawings: 9 steps
+    with Store(tmp_path / "one") as store:
+        full = start(cfg, store)
+        full_loss = store.history(full.run_id)["val/loss"]
+    calls = {"n": 0}
+
+    def stop_in_epoch_2() -> bool:
+        calls["n"] += 1
+        return calls["n"] == 9 + 1 + 5  # 9 steps and the epoch-end poll of epoch 1, then 5 steps
+
+    with Store(tmp_path / "parts") as store:
+        first = start(cfg, store, should_stop=stop_in_epoch_2)
+        assert first.status == "interrupted" and first.summary["resume_from"] == {"epoch": 2, "batch": 5}
+        second = resume(first.run_id, store)
+        assert second.status == "done"
+        for a, b in zip(second.result.model.state_dict().values(), full.result.model.state_dict().values()):
+            assert torch.equal(a, b)
+        assert store.history(first.run_id)["val/loss"] == full_loss  # each epoch's row once, the same values
+        assert second.summary["test_top1"] == full.summary["test_top1"]
+
+        ev = evaluate(store, first.run_id)
+        m = ev.metrics()
+        assert abs(m["top1"] - second.summary["test_top1"]) < 1e-9 and len(m["per_class"]) == 3
+        assert ev.path is not None and ev.path.exists()  # predictions.npz: confusion, per class, worst drawings
+        predict, classes = predictor_of(store, first.run_id, "cpu")
+        from qdcore.data.drawingset import select
+        from qdcore.data.opener import open_source
+
+        ds = select(open_source("demo"), "circle,square,triangle", 5, 1, None)
+        probs = predict(Drawings.from_set(ds))
+        assert probs.shape == (15, 3) and np.allclose(probs.sum(1), 1, atol=1e-5) and classes == ds.classes
