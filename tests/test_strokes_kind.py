@@ -60,7 +60,7 @@ def test_a_stroke_model_learns_the_drawing_direction_that_bitmaps_cannot_show(pl
     # qd predict reads the strokes of an .ndjson file; a bitmap file is refused in one line.
     r = CliRunner().invoke(app, ["predict", str(run.id), str(planted / "leftwards.ndjson"), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["top1_if_file_category"] >= 0.9
+    assert json.loads(r.output)["top1_where_truth_known"] >= 0.9
     np.save(home / "bitmaps.npy", np.zeros((3, 784), np.uint8))
     r = CliRunner().invoke(app, ["predict", str(run.id), str(home / "bitmaps.npy")])
     assert r.exit_code == 2 and "a stroke model needs strokes" in r.output and "Traceback" not in r.output
