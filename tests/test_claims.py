@@ -85,6 +85,10 @@ def test_stored_specs_without_claims_and_malformed_claims():
     assert verdicts == [] and notes == ["claims cannot be judged: claim 1: a claim needs text = \"...\""]
     with pytest.raises(ConfigError, match="unknown claim key 'metrc'"):
         Claim.from_dict({"kind": "trend", "metrc": "x"})
+    with pytest.raises(ConfigError, match="where must be a table"):
+        Claim.from_dict({"kind": "diff", "metric": "m", "text": "t", "where": "b", "versus": {}})
+    with pytest.raises(ConfigError, match="margin='x' must be a number"):
+        Claim.from_dict({"kind": "diff", "metric": "m", "text": "t", "versus": {}, "margin": "x"})
     with pytest.raises(ConfigError, match="a trend claim needs axis"):
         Claim.from_dict({"kind": "trend", "metric": "m", "text": "t"})
 

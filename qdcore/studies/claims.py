@@ -74,6 +74,12 @@ class Claim:
         for k in ("kind", "metric", "text"):
             if not isinstance(d.get(k), str) or not d[k]:
                 raise ConfigError(f"{where}: a claim needs {k} = \"...\"")
+        for k in ("where", "versus"):
+            if k in d and not isinstance(d[k], dict) and not (k == "versus" and d[k] is None):
+                raise ConfigError(f"{where}: {k} must be a table of axis values, e.g. {{ variant = \"baseline\" }}")
+        for k in ("margin", "target", "paper"):
+            if d.get(k) is not None and (isinstance(d[k], bool) or not isinstance(d[k], (int, float))):
+                raise ConfigError(f"{where}: {k}={d[k]!r} must be a number")
         c = cls(**{k: v for k, v in d.items()})
         if c.kind not in KINDS:
             raise ConfigError(f"{where}: claim kind {c.kind!r} must be one of {', '.join(KINDS)}")
