@@ -2,7 +2,7 @@
 
 On a busy machine PyTorch's default (one OpenMP thread per core) is the slowest choice: each op ends
 at a barrier where the threads that did get a core spin while one waits to be scheduled. Measured
-on the 2-core box at load 14-18 (benchmarks/bench_threads.py): 2 threads trained 6-8x slower than
+on the 2-core box at load 14-18 (benchmarks/bench_engine.py prints both): 2 threads trained 6-8x slower than
 1 and burned 8x the CPU time, for the engine and a textbook DataLoader loop alike.
 """
 
