@@ -1,67 +1,121 @@
-"""Regenerate the README's screenshots (SVG, exported by Textual) in assets/ from the demo data.
+"""Regenerate the README's screenshots (SVG, exported by Textual) in assets/ from real runs.
 
-Trains one small CNN, one AC-GAN and a small study on the built-in demo set in a throwaway store,
-then drives the real app with Pilot and saves each screen. Run it through `scripts/screenshots` after changing a screen."""
+With ../shared/quickdraw present (the default): a strong classifier of its 24 best-stocked categories,
+a DCGAN of apples judged by it, a data-size study with a real effect, then the real app driven by
+Pilot: home, live curves, confusion, worst drawings, clusters, CAM, the data browser, the GAN, the
+study, the quiz and the draw game. Without it (or with --demo) the same on the synthetic demo set,
+smaller. Training goes through `qd` as a user runs it, into --home (kept, so a second run only
+shoots: `scripts/screenshots --home /tmp/qd-shots`); the app is shown the store as `qd-home`, so no
+temporary path appears on screen. Run it through `scripts/screenshots` after changing a screen."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (110, 32)
+MAX_BYTES = 1_000_000  # README assets stay under 1 MB each
 
 
-def train_demo_run(home: Path) -> int:
-    """A real, short training run on the demo drawings (CPU, seconds)."""
-    import torch
+@dataclass
+class Plan:
+    """What to train for the pictures: --data, categories and sizes (real data, or the demo set)."""
 
-    from qdcore.store import Store
-    from qdcore.train.config import TrainConfig
-    from qdcore.train.runner import start_run
-
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    with Store(home) as store:
-        cfg = TrainConfig(model="cnn2-000", epochs=6, per_class=150, device="cpu", seed=0, name="cnn2 on demo")
-        return start_run(cfg, store).run_id
-
-
-def train_demo_gan(home: Path) -> int:
-    """A real AC-GAN on three demo shapes, judged by the classifier run already in the store (a minute)."""
-    from qdcore.runs.run import start
-    from qdcore.store import Store
-    from qdcore.train.gan_config import GanConfig
-
-    with Store(home) as store:
-        cfg = GanConfig(model="acgan", data="demo", categories="circle,star,triangle", per_class=600, epochs=8,
-                        batch_size=64, g_width=32, d_width=32, label_smoothing=0.1, quality_n=64, grid_cols=6,
-                        keep_generators=False, device="cpu", seed=0, name="acgan on demo")
-        return start(cfg, store).run_id
+    data: str
+    categories: str
+    per_class: int
+    epochs: int
+    gan_categories: str
+    gan_per_class: int
+    gan_epochs: int
+    study_categories: list[str]
+    study_per_class: list[int]
+    real: bool
 
 
-def run_demo_study(home: Path) -> int:
-    """A real study: width x drawings per class of a small CNN, two seeds (a minute or two)."""
-    import json
+def plan(demo: bool) -> Plan:
+    """Real Quick, Draw! subsets when ../shared/quickdraw is there (unless --demo), else the demo set."""
+    from qdcore.paths import shared_quickdraw
 
-    from qdcore.runs.study import StudyConfig
-    from qdcore.store import Store
-    from qdcore.studies.runner import create_study, run_study
+    root = None if demo else shared_quickdraw()
+    if root is not None:
+        return Plan(str(root / "numpy_bitmap"), "shared24", 800, 10, "apple", 3000, 15,
+                    ["apple", "bicycle", "cat", "diamond", "eye", "fish", "cloud", "moon", "rainbow", "train"],
+                    [50, 100, 200, 400, 800], True)
+    return Plan("demo", "circle,cloud,diamond,hexagon,moon,mountain,octagon,square,star,sun,triangle,zigzag", 300, 6, "circle,star,triangle", 600, 8,
+                ["circle", "hexagon", "octagon", "square", "star", "triangle"], [25, 50, 100, 200], False)
 
-    spec = {"name": "width x rows", "seeds": [0, 1, 2],
-            "base": {"data": "demo", "epochs": 6, "batch_size": 32, "lr": 3e-3, "model": "widthk", "val": 0.1,
-                     "test": 0.2, "batch_norm": True, "categories": "circle,hexagon,octagon,square,star,triangle"},
-            "axes": {"per_class": [50, 150, 300], "width": [2, 8]}}
-    path = home.parent / "study.json"
-    path.write_text(json.dumps(spec))
-    with Store(home) as store:
-        sid = create_study(store, StudyConfig().replace(spec=str(path)))
-        run_study(store, sid, workers=1)
-        return sid
+
+def qd(home: Path, *args: str) -> str:
+    """Run `qd ARGS` on the store, as a user would; stops the script with qd's output if it fails."""
+    env = {**os.environ, "QD_HOME": str(home), "CI": "true"}
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", *args], capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"qd {' '.join(args)} failed ({p.returncode}):\n{p.stdout[-2000:]}\n{p.stderr[-2000:]}")
+    if args[:2] != ("runs", "list"):
+        print(f"  qd {' '.join(args[:3])} ... {time.perf_counter() - t0:.0f} s", flush=True)
+    return p.stdout
+
+
+def run_named(home: Path, name: str) -> int | None:
+    """The newest finished run called `name` (a kept store is reused, not retrained)."""
+    runs = json.loads(qd(home, "runs", "list", "--json") or "[]") if (home / "qd.sqlite").exists() else []
+    ids = [r["id"] for r in runs if r.get("name") == name and r.get("status") == "done"]
+    return max(ids) if ids else None
+
+
+def classifier(home: Path, p: Plan) -> int:
+    """The strong preset on the selection: the model the evaluation, quiz and draw screens show."""
+    name = f"strong k=32 on {p.categories}"
+    rid = run_named(home, name)
+    if rid is None:
+        qd(home, "train", "--preset", "strong", "--data", p.data, "--categories", p.categories, "--per-class",
+           str(p.per_class), "--epochs", str(p.epochs), "--seed", "0", "--name", name)
+        rid = run_named(home, name)
+    assert rid is not None
+    return rid
+
+
+def gan(home: Path, p: Plan, judge: int) -> int:
+    """A DCGAN (one class) or AC-GAN (several) with bench_gan_quality's recipe, judged by the classifier."""
+    model = "dcgan" if "," not in p.gan_categories else "acgan"
+    name = f"{model} on {p.gan_categories}"
+    rid = run_named(home, name)
+    if rid is None:
+        qd(home, "gan", "train", "--model", model, "--data", p.data, "--categories", p.gan_categories,
+           "--per-class", str(p.gan_per_class), "--epochs", str(p.gan_epochs), "--judge", str(judge),
+           "-b", "32", "--g-width", "32", "--d-width", "32", "--label-smoothing", "0.1", "--g-ema", "0.99",
+           "--seed", "0", "--name", name)
+        rid = run_named(home, name)
+    assert rid is not None
+    return rid
+
+
+def study(home: Path, p: Plan) -> int:
+    """Test top-1 vs drawings per class (log x), three seeds: accuracy rises with the data."""
+    name = "data size: widthk k=8"
+    rid = run_named(home, name)
+    if rid is None:
+        spec = {"name": name, "seeds": 3, "pool": p.study_categories,
+                "base": {"data": p.data, "categories": len(p.study_categories), "epochs": 6, "batch_size": 64,
+                         "model": "widthk", "width": 8, "batch_norm": True, "lr": 3e-3, "val": 0.1, "test": 0.2},
+                "axes": {"per_class": p.study_per_class}}
+        path = home.parent / "data-size.json"
+        path.write_text(json.dumps(spec))
+        qd(home, "study", "run", str(path), "--workers", "1")
+        rid = run_named(home, name)
+    assert rid is not None
+    return rid
 
 
 async def settle(app, pilot) -> None:
@@ -79,12 +133,51 @@ async def settle(app, pilot) -> None:
     await pilot.pause(0.5)
 
 
-async def shoot(out: Path, home: Path, run_id: int, gan_id: int, study_id: int) -> list[Path]:
+async def until(pilot, done, what: str, limit: float = 600.0) -> None:
+    """Wait (in app time) until done() holds; the analysis tabs compute for a while on a busy machine."""
+    t0 = time.monotonic()
+    while not done():
+        if time.monotonic() - t0 > limit:
+            raise SystemExit(f"screenshots: gave up waiting for {what}")
+        await pilot.pause(0.5)
+
+
+def example_strokes(word: str) -> list | None:
+    """The first drawing of `word` in ../shared/quickdraw/simplified as strokes [[xs], [ys]] (0..255), if any."""
+    from qdcore.paths import shared_quickdraw
+
+    root = shared_quickdraw()
+    path = root / "simplified" / f"{word}.ndjson" if root is not None else None
+    if path is None or not path.is_file():
+        return None
+    return json.loads(path.read_text().splitlines()[0])["drawing"]
+
+
+async def draw_word(screen, pilot) -> None:
+    """Draw a real drawing of the asked word on the canvas, stroke by stroke, as the mouse would."""
+    from qdtui.widgets.canvas import Canvas
+
+    canvas = screen.query_one(Canvas)
+    strokes = example_strokes(screen.word or "") or [[[60, 200, 200, 60, 60], [60, 60, 200, 200, 60]]]
+    w, h = canvas.pixel_size
+    side = min(w, h) * 0.8
+    ox, oy = (w - side) / 2, (h - side) / 2
+    for xs, ys, *_ in strokes:
+        pts = [(int(ox + x / 255 * side), int(oy + y / 255 * side)) for x, y in zip(xs, ys)]
+        canvas.begin(*pts[0])
+        for pt in pts[1:]:
+            canvas.extend(*pt)
+        canvas.end()
+        await pilot.pause(0.1)
+
+
+async def shoot(out: Path, home: Path, p: Plan, run_id: int, gan_id: int, study_id: int) -> list[Path]:
     """Open each screen in the real app and save it."""
     from qdtui.app import QdApp, parse_args, state_from_args
     from qdtui.state import AppState
 
     saved: list[Path] = []
+    data = p.data  # a real folder (never a temporary one), or demo
 
     async def session(name: str, state: AppState, steps) -> None:
         app = QdApp(state)
@@ -95,6 +188,7 @@ async def shoot(out: Path, home: Path, run_id: int, gan_id: int, study_id: int) 
                 await settle(app, pilot)
             app.save_screenshot(f"{name}.svg", str(out))
             saved.append(out / f"{name}.svg")
+            print(f"  {name}.svg", flush=True)
 
     def press(*keys):
         async def step(app, pilot):
@@ -106,31 +200,64 @@ async def shoot(out: Path, home: Path, run_id: int, gan_id: int, study_id: int) 
             app.action_open(name, **kwargs)
         return step
 
-    await session("home", AppState(home=home), [])
-    await session("live", AppState(home=home), [open_screen("attach", run_id=run_id)])
-    await session("evaluation-confusion", AppState(home=home), [open_screen("run", run_id=run_id), press("2")])
-    await session("evaluation-worst", AppState(home=home), [open_screen("run", run_id=run_id), press("4")])
-    await session("data", AppState(home=home), [press("d")])
-    await session("gan", AppState(home=home), [open_screen("gan", run_id=gan_id)])
-    await session("study", AppState(home=home), [open_screen("study", study=study_id)])
-    quiz = state_from_args(parse_args(["quiz", "--name", "reader", "--n", "5", "--home", str(home)]))
+    def tab_ready(key):
+        async def step(app, pilot):
+            await pilot.press(key)
+            await until(pilot, lambda: not any(w.is_running for w in app.workers), f"tab {key}")
+        return step
+
+    async def game(app, pilot):
+        await until(pilot, lambda: getattr(app.screen, "predictor", None) is not None, "the draw screen's model")
+        await pilot.press("g")
+        await pilot.pause(0.5)
+        await draw_word(app.screen, pilot)
+        await until(pilot, lambda: bool(app.screen.guesses), "the model's guesses")
+
+    rel = Path("qd-home")  # the app is shown the store relative to its folder: no temporary path on screen
+    state = lambda **kw: AppState(data_spec=data, home=rel, **kw)  # noqa: E731
+    await session("home", state(), [])
+    await session("live", state(), [open_screen("attach", run_id=run_id)])
+    await session("evaluation-confusion", state(), [open_screen("run", run_id=run_id), press("2")])
+    await session("evaluation-worst", state(), [open_screen("run", run_id=run_id), press("4")])
+    await session("evaluation-clusters", state(), [open_screen("run", run_id=run_id), tab_ready("5")])
+    await session("evaluation-cam", state(), [open_screen("run", run_id=run_id), tab_ready("6")])
+    await session("data", state(), [press("d")])
+    await session("gan", state(), [open_screen("gan", run_id=gan_id)])
+    await session("study", state(), [open_screen("study", study=study_id)])
+    quiz = state_from_args(parse_args(["quiz", "--name", "reader", "--n", "5", "--run", str(run_id),
+                                       "--data", data, "--home", str(rel)]))
     await session("quiz", quiz, [])
+    await session("draw-game", state(), [open_screen("draw", run_id=run_id, seed=3), game])
     return saved
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train, shoot, report."""
+    """Train (or reuse), shoot, check sizes, report."""
     parser = argparse.ArgumentParser(prog="scripts/screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "assets", help="folder for the SVGs (default assets/)")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="keep the trained runs in DIR/qd-home and reuse them next time (default: a temporary folder)")
+    parser.add_argument("--demo", action="store_true", help="the synthetic demo set even where ../shared/quickdraw is")
     ns = parser.parse_args(argv)
+    ns.out = ns.out.resolve()
     ns.out.mkdir(parents=True, exist_ok=True)
+    p = plan(ns.demo)
     with tempfile.TemporaryDirectory(prefix="qd-screens-") as tmp:
-        home = Path(tmp) / "qd-home"
-        os.environ["QD_HOME"] = str(home)
-        run_id = train_demo_run(home)
-        gan_id, study_id = train_demo_gan(home), run_demo_study(home)
-        for path in asyncio.run(shoot(ns.out, home, run_id, gan_id, study_id)):
-            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        folder = (ns.home or Path(tmp)).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        home = folder / "qd-home"
+        print(f"training on {'../shared/quickdraw' if p.real else 'the demo set'} into {home}", flush=True)
+        run_id = classifier(home, p)
+        gan_id, study_id = gan(home, p, run_id), study(home, p)
+        os.chdir(folder)
+        os.environ["QD_HOME"] = "qd-home"
+        saved = asyncio.run(shoot(ns.out, home, p, run_id, gan_id, study_id))
+    big = [f"{s.name} ({s.stat().st_size:,} bytes)" for s in saved if s.stat().st_size > MAX_BYTES]
+    for path in saved:
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    if big:
+        print(f"screenshots: over {MAX_BYTES:,} bytes: {', '.join(big)}", file=sys.stderr)
+        return 1
     return 0
 
 

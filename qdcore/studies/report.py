@@ -10,7 +10,7 @@ from typing import Any
 from qdcore.errors import ConfigError
 from qdcore.paths import atomic_write_bytes
 from qdcore.studies.results import StudyTable, aggregate, untrained_note
-from qdcore.studies.view import default_metric, plot_axes, series, x_axis
+from qdcore.studies.view import default_metric, interval, plot_axes, series, x_axis
 
 
 def _cell(v: Any) -> str:
@@ -40,11 +40,13 @@ def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: 
     data = series(table, metric, x, by)
     axis = x_axis(data, x)
     for label, (xs, ys, es) in data.items():
-        ax.errorbar([axis.pos(v) for v in xs], ys, yerr=es, marker="o", capsize=3, label=label)
+        spans = [interval(metric, y, e) for y, e in zip(ys, es)]
+        yerr = [[y - lo for y, (lo, _) in zip(ys, spans)], [hi - y for y, (_, hi) in zip(ys, spans)]]
+        ax.errorbar([axis.pos(v) for v in xs], ys, yerr=yerr, marker="o", capsize=3, label=label)
     if axis.values:
         ticks, labels = axis.ticks()
         ax.set_xticks(ticks, labels, rotation=0 if axis.numeric else 30, ha="center" if axis.numeric else "right")
-    ax.set_title(f"{metric} vs {x or 'trial'} (mean ± 95% over seeds)")
+    ax.set_title(f"{metric} vs {x or 'trial'} (mean, 95% interval over seeds)")
     ax.set_xlabel(axis.label)
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)

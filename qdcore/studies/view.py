@@ -113,20 +113,40 @@ def x_axis(data: dict[str, tuple[list[Any], list[float], list[float]]], x: str |
     return XAxis(x or "trial", values, log, numeric)
 
 
+SERIES_COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow")
+
+
+def bounds(metric: str) -> tuple[float, float]:
+    """The values a metric can take: shares (top-1, judged) 0..1, losses, distances and times >= 0."""
+    if any(k in metric for k in ("top1", "top5", "recognised", "share")):
+        return 0.0, 1.0
+    if any(k in metric for k in ("loss", "seconds", "fid", "epoch")):
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def interval(metric: str, mean: float, half: float) -> tuple[float, float]:
+    """mean ± half clipped to the metric's range (a t interval of two seeds can reach past 100%)."""
+    lo, hi = bounds(metric)
+    return max(lo, mean - half), min(hi, mean + half)
+
+
 def draw_plot(plt, table: StudyTable, metric: str, x: str | None, by: str | None, label_width: int = 30) -> None:
-    """Draw `metric` vs `x` on a plotext figure: one series per value of `by`, 95% error bars over seeds,
-    a title, axis labels and ticks at the trials' x values (log where they span a decade)."""
+    """Draw `metric` vs `x` on a plotext figure: one line of means per value of `by` with its 95% intervals over
+    seeds (clipped to the metric's range), a title, axis labels and ticks at the trials' x values (log where
+    they span a decade)."""
     data = series(table, metric, x, by)
     axis = x_axis(data, x)
-    for label, (xs, ys, es) in data.items():
+    for i, (label, (xs, ys, es)) in enumerate(data.items()):
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
         pos = [axis.pos(v) for v in xs]
-        if any(es):
-            plt.error(pos, ys, yerr=es, label=label[:label_width])
-        else:
-            plt.plot(pos, ys, label=label[:label_width], marker="dot")
+        for x0, y, e in zip(pos, ys, es):  # intervals first: the line of means is drawn over them
+            if e > 0:
+                plt.plot([x0, x0], list(interval(metric, y, e)), marker="│", color=color)
+        plt.plot(pos, ys, label=label[:label_width], marker="braille", color=color)  # 4 dots a row: finer
     if axis.values:
         plt.xticks(*axis.ticks())
-    plt.title(f"{metric} vs {x or 'trial'}" + (f" by {by}" if by else "") + " (mean ± 95% over seeds)")
+    plt.title(f"{metric} vs {x or 'trial'}" + (f" by {by}" if by else "") + " (mean, 95% interval over seeds)")
     plt.xlabel(axis.label)
     plt.ylabel(metric)
 
