@@ -117,3 +117,13 @@ def test_it_trains_evaluates_and_resumes_exactly_through_the_loop(tmp_path):
         ds = select(open_source("demo"), "circle,square,triangle", 5, 1, None)
         probs = predict(Drawings.from_set(ds))
         assert probs.shape == (15, 3) and np.allclose(probs.sum(1), 1, atol=1e-5) and classes == ds.classes
+
+
+def test_the_partial_drawing_option_cuts_a_share_of_the_batch_to_prefixes():
+    from qdcore.train.strokes import prefixes
+
+    lengths = torch.arange(2000) % 50 + 1
+    cut = prefixes(lengths, 0.3, 7)
+    assert (cut >= 1).all() and (cut <= lengths).all()
+    assert 0.2 < float((cut < lengths).float().mean()) < 0.3  # a cut may keep every point (1 in its length)
+    assert torch.equal(cut, prefixes(lengths, 0.3, 7)) and torch.equal(prefixes(lengths, 0.0, 7), lengths)
