@@ -179,9 +179,9 @@ async def shoot(out: Path, home: Path, p: Plan, run_id: int, gan_id: int, study_
     saved: list[Path] = []
     data = p.data  # a real folder (never a temporary one), or demo
 
-    async def session(name: str, state: AppState, steps) -> None:
+    async def session(name: str, state: AppState, steps, size: tuple[int, int] = SIZE) -> None:
         app = QdApp(state)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await settle(app, pilot)
             for step in steps:
                 await step(app, pilot)
@@ -222,7 +222,7 @@ async def shoot(out: Path, home: Path, p: Plan, run_id: int, gan_id: int, study_
     await session("evaluation-clusters", state(), [open_screen("run", run_id=run_id), tab_ready("5")])
     await session("evaluation-cam", state(), [open_screen("run", run_id=run_id), tab_ready("6")])
     await session("data", state(), [press("d")])
-    await session("gan", state(), [open_screen("gan", run_id=gan_id)])
+    await session("gan", state(), [open_screen("gan", run_id=gan_id)], size=(160, 36))  # all 8 samples a row
     await session("study", state(), [open_screen("study", study=study_id)])
     quiz = state_from_args(parse_args(["quiz", "--name", "reader", "--n", "5", "--run", str(run_id),
                                        "--data", data, "--home", str(rel)]))
