@@ -43,7 +43,8 @@ def main() -> None:
                                                  else "circle,square,triangle,star,zigzag,moon")
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     batch = int(sys.argv[3]) if len(sys.argv) > 3 else 64
-    common = dict(data=data, categories=cats, epochs=epochs, device="cpu", val=0.1, test=0.1)
+    common = dict(data=data, categories=cats, epochs=epochs, device="cpu", val=0.1, test=0.1,
+                  per_class=None if data != "demo" else 500)
     stroke = StrokeConfig(**common, batch_size=batch)
     cnn = TrainConfig(**common, model="widthk", batch_size=batch)
     best: dict[str, tuple] = {}
