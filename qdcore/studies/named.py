@@ -9,7 +9,7 @@ from qdcore.data.categories import NAMED_SETS, official_categories, suggest
 from qdcore.errors import ConfigError
 from qdcore.studies import paper_claims as PC
 from qdcore.studies.claims import Claim
-from qdcore.studies.named_staged import ABOUT
+from qdcore.studies.named_staged import ABOUT, MAMMALS_ALIKE
 from qdcore.studies.spec import StudySpec
 
 
@@ -232,7 +232,7 @@ NAMED: dict[str, Named] = {n.name: n for n in [
                       "each conv (001 gives no place), + dense layer: a second dense 512 (001 gives no size)",
                       "not run: 001's AlexNet-like models with growing filter sizes and its combinations (no sizes given)",
                       "test: 001's 20% split (1,200 a class), the same drawings for every variant", *_KERAS),
-          alike=("lion", "zebra", "bear", "cat", "dog", "monkey", "rabbit", "sheep", "tiger", "horse", "cow")),
+          alike=MAMMALS_ALIKE),
     Named("double-descent", "003 DD", "width-k for k = 1..45, three regimes: final/best test loss and accuracy",
           _double_descent, _cats(NAMED_SETS["dd10"], 4),
           {"show": ["val_top1", "best_val_top1", "val_loss", "best_val_loss", "best_epoch_loss", "best_epoch_top1"],
@@ -273,8 +273,8 @@ NAMED: dict[str, Named] = {n.name: n for n in [
                       "000's 784-25-12-n net; the CNN is 003's width-k at k = 12", *_KERAS)),
 ]}
 
-_STAGED = [Named(name, source, about, build, _cats(cats, quick_n), paper, claims, deviations)
-           for name, (source, about, build, cats, quick_n, claims, paper, deviations) in ABOUT.items()]
+_STAGED = [Named(name, source, about, build, _cats(cats, quick_n), paper, claims, deviations, alike)
+           for name, (source, about, build, cats, quick_n, claims, paper, deviations, alike) in ABOUT.items()]
 NAMED.update((n.name, n) for n in _STAGED)
 
 
@@ -333,7 +333,10 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
         if len(chosen) + len(added) < need and st.name not in ("categories",):
             raise ConfigError(f"data {data!r} has {len(have)} categories; {st.name} needs {need}")
         missing = [c for c in wanted if c not in have]
-        chosen = chosen + added
+        # Each substitute takes a missing category's place, so "{1}" (hammer, banana) names its stand-in.
+        subs = iter(added)
+        chosen = [c if c in have else next(subs, None) for c in wanted]
+        chosen = [c for c in chosen if c is not None]
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
         alike = [c for c in added if c in alike]
         notes.append(f"data {data!r} lacks {len(missing)} of the protocol's categories ({shown}); substituted "
