@@ -81,7 +81,8 @@ def test_qd_gan_train_nproc_two_writes_one_run(tmp_path):
     home = tmp_path / "home"
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "gan", "train",
                         "--categories", "circle", "--per-class", "120", "--epochs", "2", "--g-width", "4",
-                        "--d-width", "4", "--no-judge", "--device", "cpu", "--nproc", "2", "--json"],
+                        "--d-width", "4", "--batch-size", "128", "--no-judge", "--device", "cpu", "--nproc", "2",
+                        "--json"],
                        env=env, capture_output=True, text=True, timeout=scaled_timeout(240))
     assert p.returncode == 0, p.stderr[-3000:]
     from qdcore.store import Store

@@ -156,7 +156,7 @@ def test_tiny_per_class_run_writes_samples_and_resumes_to_the_same_epochs(home):
     assert epoch == 2 and len(gens) == len(discs) == 3 and meta["pairs"] == [[0], [1], [2]]
     for a, b in zip(_weights(whole.result), _weights(done.result)):
         assert np.allclose(a, b, atol=1e-5)
-    state = done.result.pairs[2].g.state_dict()
+    state = done.result.pairs[2].sampler.state_dict()  # the generator samples come from (G's average by default)
     assert all(torch.equal(v, state[key].cpu()) for key, v in gens[2].state_dict().items())
 
 

@@ -29,27 +29,33 @@ class GanConfig(RunConfig):
                                   panel=_MODEL)
     init: str | None = init_option(_MODEL)
     latent_dim: int = option(100, help="Size of the generator's noise vector.", panel=_MODEL, min=1, max=4096)
-    g_width: int = option(64, help="Generator width w (dense 7x7x4w, convT 2w, w, 1).", panel=_MODEL, min=1,
+    # Defaults measured on the 3,000 shared apples by an independent judge (benchmarks/bench_gan_quality.py):
+    # width 32, batch 32, smoothing 0.1 and G's moving average 0.99 judge >= 90% within 2.1 CPU-minutes, where
+    # study 003's width 64, batch 128, no smoothing, no average swung between about 50% and 89%.
+    g_width: int = option(32, help="Generator width w (dense 7x7x4w, convT 2w, w, 1; study 003: 64).", panel=_MODEL,
+                          min=1, max=1024)
+    d_width: int = option(32, help="Discriminator width w (conv w, 2w; study 003: 64).", panel=_MODEL, min=1,
                           max=1024)
-    d_width: int = option(64, help="Discriminator width w (conv w, 2w).", panel=_MODEL, min=1, max=1024)
     kernel: int | None = option(5, help="Kernel size of G's and D's convs (odd).", panel=_MODEL, min=1, max=13)
     d_dropout: float = option(0.3, help="Dropout after each discriminator conv.", panel=_MODEL, min=0, max=1,
                               max_open=True)
     batch_norm: bool | None = option(True, help="Batch norm in the generator.", panel=_MODEL)
     epochs: int = option(10, help="Epochs (passes of D over the training drawings).", panel=_OPT, short="-e",
                          min=1, max=100_000, form="Epochs")
-    batch_size: int = option(128, help="Real drawings per discriminator step.", panel=_OPT, short="-b", min=2,
+    batch_size: int = option(32, help="Real drawings per discriminator step (more steps per epoch at 32 than at "
+                             "study 003's 128: better drawings per CPU-minute).", panel=_OPT, short="-b", min=2,
                              max=65_536, form="Batch")
     lr_g: float = option(2e-4, help="Generator learning rate (TTUR: may differ from D's).", panel=_OPT, min=0,
                          min_open=True)
     lr_d: float = option(2e-4, help="Discriminator learning rate.", panel=_OPT, min=0, min_open=True)
     beta1: float = option(0.5, help="Adam beta1 (DCGAN: 0.5).", panel=_OPT, min=0, max=1, max_open=True)
     beta2: float = option(0.999, help="Adam beta2.", panel=_OPT, min=0, max=1, max_open=True)
-    label_smoothing: float = option(0.0, help="One-sided: D's target for real drawings is 1 - this.", panel=_OPT,
+    label_smoothing: float = option(0.1, help="One-sided (Salimans et al. 2016): D's target for real drawings is "
+                                    "1 - this (0: off).", panel=_OPT,
                                     min=0, max=1, max_open=True)
     d_steps: int = option(1, help="Discriminator steps per generator step.", panel=_OPT, min=1, max=100)
-    g_ema: float = option(0.0, help="Sample from a moving average of G's weights with this decay per step (0: off; "
-                          "0.99 steadies short runs).", panel=_OPT, min=0, max=1, max_open=True)
+    g_ema: float = option(0.99, help="Sample from a moving average of G's weights with this decay per step (0: off; "
+                          "0.999 lags too long for runs of a few thousand steps).", panel=_OPT, min=0, max=1, max_open=True)
     sample_every: int = option(0, help="Also render the fixed-noise grid every N steps (0: at epoch ends only).",
                                panel=_SAMPLES, min=0, max=10_000_000)
     grid_cols: int = option(8, help="Samples per class row in the grid.", panel=_SAMPLES, min=1, max=64)
