@@ -131,14 +131,23 @@ def _train_command():
 app.command("train")(_train_command())
 
 
+# Options `qd gan sample` and `qd gan sheet` share.
+CategoryOpt = Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and "
+                                                    "per-class GANs).")]
+EpochOpt = Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best (the epoch the run's "
+                                                 "--best-by criterion chose), last, or an epoch number (default: best "
+                                                 "where the run kept one, else last).", metavar="best|last|N")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the noise.")]
+
+
 @app.command("sample")
 def sample_cmd(
     run: RunArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (uint8 (N, 784), white on black).")],
-    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and per-class GANs).")] = None,
+    category: CategoryOpt = None,
     n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 64,
-    epoch: Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best (the epoch the run's --best-by criterion chose), last, or an epoch number (default: best where the run kept one, else last).", metavar="best|last|N")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+    epoch: EpochOpt = None,
+    seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
     """Write generated drawings in Google's numpy bitmap format, readable by every other qd command."""
@@ -160,10 +169,10 @@ def sample_cmd(
 def sheet_cmd(
     run: RunArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .png file.")],
-    category: Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and per-class GANs).")] = None,
+    category: CategoryOpt = None,
     n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 32,
-    epoch: Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best, last or an epoch number (default: best where kept).", metavar="best|last|N")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+    epoch: EpochOpt = None,
+    seed: SeedOpt = 0,
 ) -> None:
     """A sample sheet: generated drawings with the judge's class and confidence under each (green: as intended)."""
     from qdcore.analysis.gan_export import write_sheet
