@@ -160,6 +160,6 @@ def _peer_lost(e: BaseException) -> Any:
 
     if "torch.distributed" not in sys.modules:
         return None
-    from qdcore.train.distributed import peer_lost
+    from qdcore.train.peers import peer_lost
 
     return peer_lost(e)

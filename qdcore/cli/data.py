@@ -117,7 +117,9 @@ def _local(summaries: list) -> None:
             continue
         t.add_row(lit(s.place.label), lit(s.description.split(":", 1)[0]), f"{s.categories:,}",
                   ("≈" if s.approximate else "") + f"{s.drawings:,}", lit(s.place.why))
-    console.print(t)
+    # Never cut a path to copy: the table may run wider than the terminal (it wraps there, whole).
+    widest = max(len(s.place.label) for s in summaries)
+    console.print(t, width=max(console.width, widest + 60), crop=False)
 
 
 def _table(title: str, rows: list[dict], with_size: bool = False, with_file: bool = False) -> None:

@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 from qdcore.errors import ConfigError
-from qdcore.train.torchrun import QUIET_RANKS
+from qdcore.train.peers import PEER_GONE, QUIET_RANKS, peer_lost  # noqa: F401 - peer_lost: where callers found it
 
 # A rank that dies leaves the others blocked in a collective: give up after this long.
 DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
@@ -25,26 +25,6 @@ DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
 def active() -> bool:
     """Whether a process group with more than one rank is running."""
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-# What Gloo and NCCL say when the rank at the other end of a collective is gone.
-PEER_GONE = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "Connection refused",
-             "Socket Timeout", "Timed out", "timed out", "remote process exited", "NCCL communicator was aborted")
-
-
-def peer_lost(e: BaseException) -> Any:
-    """A RankLost when `e` is a collective failing because another rank ended (None for any other error)."""
-    from qdcore.errors import QDError, RankLost
-
-    if not active() or isinstance(e, QDError):
-        return None
-    text = str(e)
-    dist_error = getattr(dist, "DistError", ())
-    if not (isinstance(e, dist_error) or (isinstance(e, RuntimeError) and any(w in text for w in PEER_GONE))):
-        return None
-    detail = next((w for w in PEER_GONE if w in text), type(e).__name__)
-    return RankLost(f"rank {dist.get_rank()}: another rank of this run ended or stopped answering ({detail.lower()});"
-                    " the run is interrupted at its last checkpoint", quiet=bool(os.environ.get(QUIET_RANKS)))
 
 
 def world_note(before: int, now: int) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ import sys
 from qdcore.errors import ConfigError
 
 INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
-QUIET_RANKS = "QD_LAUNCHER"  # set by launch(), which reports a lost rank itself, once
+from qdcore.train.peers import QUIET_RANKS  # set by launch(), which reports a lost rank itself, once
 
 # Flags that belong to the launcher, not to each rank's `qd train`.
 LAUNCHER_FLAGS = ("--nproc", "--nnodes", "--rdzv-endpoint")
