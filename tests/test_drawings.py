@@ -62,15 +62,15 @@ def _stroke_counter(run_dir, device=None):
 
 @pytest.fixture
 def stroke_kind():
-    register(RunKind(name="strokes", config=RunConfig, train=lambda ctx: {}, predictor=_stroke_counter,
+    register(RunKind(name="stroke-counter", config=RunConfig, train=lambda ctx: {}, predictor=_stroke_counter,
                      reads="drawings"))
     yield
-    unregister("strokes")
+    unregister("stroke-counter")  # not "strokes": that is a real kind, which this must not remove
 
 
 def test_a_kind_that_reads_strokes_is_given_drawings_by_predictor_of(stroke_kind, tmp_path):
     store = Store(tmp_path)
-    rid = store.create_run("s", "strokes", {})
+    rid = store.create_run("s", "stroke-counter", {})
     predict, classes = predictor_of(store, rid)
     ds = select(open_source("demo"), "sun,star", 10, seed=0)
     counts = [len(d.strokes) for d in ds.drawings(np.arange(len(ds)))]
@@ -85,7 +85,7 @@ def test_the_draw_canvas_gives_a_stroke_model_its_strokes_and_times(stroke_kind,
     from qdcore.train.predictor import load_predictor
 
     store = Store(tmp_path)
-    predictor = load_predictor(store, store.create_run("s", "strokes", {}))
+    predictor = load_predictor(store, store.create_run("s", "stroke-counter", {}))
     raw = [[[10 * i, 10 * i + 5], [20, 30], [100 * i, 100 * i + 16]] for i in range(10)]  # ten timed strokes
     drawing = model_drawing(raw)
     assert drawing.times[3] == [300, 316] and len(drawing.strokes) == 10
