@@ -7,22 +7,17 @@ from textual.widgets import Input, Select
 from qdcore.store import Store
 from qdtui.app import QdApp
 from qdtui.screens.live import LiveScreen
-from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
 
 from test_tui_live import counts, home, trainers  # noqa: F401 - the fixtures (one thread, children killed)
-from tui_helpers import sync, wait_for
+from tui_helpers import open_train_form, sync, wait_for
 
 
 @sync
 async def test_the_form_trains_a_stroke_run_and_its_curves_fill(home):  # noqa: F811
     app = QdApp(AppState(home=home))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, TrainScreen)
+        form = await open_train_form(app, pilot)
         form.query_one("#f-model", Select).value = "stroke-gru"
         await wait_for(pilot, lambda: bool(form.query("#f-hidden")), timeout=30, what="the stroke kind's rows")
         await pilot.pause()  # the rebuilt rows mounted

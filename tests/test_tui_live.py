@@ -25,7 +25,7 @@ from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
 
-from tui_helpers import pressing, settle, sync, wait_for
+from tui_helpers import open_train_form, pressing, settle, sync, wait_for
 from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,11 +80,7 @@ def counts(screen: LiveScreen) -> dict[str, dict[str, int]]:
 async def test_form_trains_a_tiny_run_and_the_curves_fill(home):
     app = QdApp(AppState(home=home))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        await pilot.press("t")
-        await pilot.pause()
-        form = app.screen
-        assert isinstance(form, TrainScreen)
+        form = await open_train_form(app, pilot)
         form.query_one("#f-model", Select).value = "fc"
         form.query_one("#f-epochs", Input).value = "2"
         form.query_one("#f-per-class", Input).value = "50"
@@ -204,10 +200,7 @@ def test_quitting_the_app_leaves_its_training_running(home):
     async def watch_then_quit() -> LiveScreen:
         app = QdApp(AppState(home=home))
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause()
-            await pilot.press("t")
-            await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the train form")
-            form = app.screen
+            form = await open_train_form(app, pilot)
             form.build = lambda: tiny(epochs=500, batch_size=8, log_every=1)  # the form's values, kept tiny
             form.action_start()
             await wait_for(pilot, lambda: isinstance(app.screen, LiveScreen), what="the live view")

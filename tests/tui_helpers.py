@@ -46,6 +46,16 @@ async def wait_for(pilot, cond, timeout: float = 30.0, what: str = "condition") 
         await pilot.pause(0.05)
 
 
+async def open_train_form(app, pilot):
+    """Press t on the home screen and return the Train form once it is up."""
+    from qdtui.screens.train import TrainScreen
+
+    await pilot.pause()
+    await pilot.press("t")
+    await wait_for(pilot, lambda: isinstance(app.screen, TrainScreen), what="the train form")
+    return app.screen
+
+
 def pressing(*keys: str, settle_with=settle):
     """A snap_compare `run_before`: settle, then press each key and settle again (settle_with(app, pilot))."""
 

@@ -15,7 +15,6 @@ SCHEDULES = ("constant", "cosine")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 POOLINGS = ("max", "avg", "none")
 _MODEL, _OPT, _CB, _AUG, _RUN = "Model", "Optimisation", "Callbacks", "Augmentation", "Runtime"
-MAX_CONFIG_BYTES = 1 << 20  # a config file is a few hundred bytes; anything near this is a wrong file
 
 
 def classifier_names() -> tuple[str, ...]:

@@ -16,7 +16,6 @@ import torch
 import torch.distributed as dist
 
 from qdcore.errors import ConfigError
-from qdcore.train.peers import PEER_GONE, QUIET_RANKS, peer_lost  # noqa: F401 - peer_lost: where callers found it
 
 # A rank that dies leaves the others blocked in a collective: give up after this long.
 DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
