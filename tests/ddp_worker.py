@@ -45,7 +45,7 @@ def main() -> None:
         from qdcore.runs.run import start
         from qdcore.store import Store
 
-        start(config(**spec["config"]), Store(spec["home"]), should_stop=should_stop)
+        start(config(**spec["config"]), Store(spec["home"]), should_stop=should_stop, run_id=spec.get("run_id"))
         return
     run_dir = Path(spec["run_dir"])
     r = trainer(config(**spec["config"]), should_stop=should_stop, run_dir=run_dir,

@@ -119,13 +119,23 @@ def test_qd_train_nproc_runs_two_ranks_and_rank_zero_alone_writes(tmp_path):
 
 
 def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
+    from qdcore.runs.run import prepare
     from qdcore.store import Store
 
-    spec = _spec(tmp_path, "die", config={"epochs": 3}, die_at=3, home=str(tmp_path / "home"))
+    # The run row exists before the ranks start, as `qd train --nproc N` started from the TUI or --detach makes it:
+    # the test is about the row's end, not about which rank gets to create it.
+    home = tmp_path / "home"
+    with Store(home) as store:
+        kind, cfg = prepare(TrainConfig(**{**BASE, "epochs": 3}), store)
+        run_id = store.create_run(cfg.name, kind.name, cfg.to_dict())
+    spec = _spec(tmp_path, "die", config={"epochs": 3}, die_at=3, home=str(home), run_id=run_id)
     p = _torchrun(spec, tmp_path)
     assert p.returncode != 0
-    run = Store(tmp_path / "home").list_runs()[0]  # opening the store reaps a run whose process is gone
-    assert run.status in ("failed", "interrupted"), run.status
+    # The intended fault and no other: rank 1 left with exit code 3 first.
+    cause = p.stderr[p.stderr.rindex("Root Cause"):] if "Root Cause" in p.stderr else p.stderr
+    assert "rank      : 1" in cause and "exitcode  : 3" in cause, p.stderr[-3000:]
+    run = Store(home).get_run(run_id)  # opening the store reaps a run whose process is gone
+    assert run.status in ("failed", "interrupted"), (run.status, p.stderr[-3000:])
 
 
 def test_nproc_below_one_is_refused(tmp_path):
