@@ -1,5 +1,7 @@
 """User-facing errors: one line, exit code 2, never a traceback."""
 
+import difflib
+
 
 class QDError(Exception):
     """A mistake in the user's input or environment; the message says what to do."""
@@ -33,3 +35,12 @@ class RankLost(QDError):
     def __init__(self, message: str, quiet: bool = False) -> None:
         super().__init__(message)
         self.quiet = quiet
+
+
+def suggest(name: str, choices: list[str]) -> str:
+    """A ' (did you mean ...?)' hint for a mistyped name, or ''."""
+    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=3, cutoff=0.6)
+    if not close:
+        return ""
+    lookup = {c.lower(): c for c in choices}
+    return " (did you mean " + ", ".join(repr(lookup[c]) for c in close) + "?)"

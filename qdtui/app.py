@@ -284,7 +284,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def add_declared(parser: argparse.ArgumentParser, cls: type) -> None:
     """A flag for each declared option of a config dataclass (checked later by `declared`, as qd checks them)."""
-    from qdcore.runs.options import fields_of
+    from qdcore.options import fields_of
 
     for f in fields_of(cls):
         if f.base is bool:
@@ -297,7 +297,7 @@ def add_declared(parser: argparse.ArgumentParser, cls: type) -> None:
 def declared(ns: argparse.Namespace, cls: type):
     """The config from parsed flags: each value checked against its declaration; a bad one is one line, exit 2."""
     from qdcore.errors import ConfigError
-    from qdcore.runs.options import fields_of, parse_text
+    from qdcore.options import fields_of, parse_text
 
     values = {}
     try:

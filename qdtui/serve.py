@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from qdcore.runs.options import option
+from qdcore.options import option
 
 WEB = Path(__file__).parent / "web"
 PAGE_SCRIPTS = ("addon-image.js", "qd-cells.js", "qd-page.js")

@@ -18,7 +18,7 @@ import torch
 
 from qdcore.events import RunFinished, RunStarted, Samples
 from qdcore.runs.kinds import Column, Panel, RunKind
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 from qdcore.train import distributed as dist
 from qdcore.train.gpudata import DeviceData
 from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from qdcore.cli.main import app
 from qdcore.errors import ConfigError
 from qdcore.events import RunStarted
-from qdcore.runs.options import field_of, parse_text
+from qdcore.options import field_of, parse_text
 from qdcore.store import Store
 from qdcore.train import TrainConfig
 from qdcore.train.autobatch import REFERENCE_BATCH, candidates, scaled_lr

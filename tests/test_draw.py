@@ -198,7 +198,7 @@ def test_cli_export_and_report_errors_are_one_line(home, tmp_path):
 def test_models_load_through_the_run_kind_registry(home):
     from qdcore.errors import StoreError
     from qdcore.runs.kinds import RunKind, register, unregister
-    from qdcore.runs.options import RunConfig
+    from qdcore.options import RunConfig
     from qdcore.store import Store
     from qdcore.train.predictor import latest_model_run, load_predictor, predicting_kinds
 

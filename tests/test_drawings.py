@@ -13,7 +13,7 @@ from qdcore.data.drawingset import select, split
 from qdcore.data.opener import open_source
 from qdcore.data.raster import rasterize_many
 from qdcore.runs.kinds import RunKind, predictor_of, register, unregister
-from qdcore.runs.options import RunConfig
+from qdcore.options import RunConfig
 from qdcore.store import Store
 
 

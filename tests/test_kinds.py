@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from qdcore.errors import ConfigError
 from qdcore.events import EpochEnd, RunFinished, RunStarted, Samples
 from qdcore.runs.kinds import Column, Panel, RunKind, get_kind, register, unregister
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 from qdcore.store import Store, StoreSink
 
 

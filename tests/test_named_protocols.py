@@ -148,7 +148,7 @@ def test_qd_study_named_lists_a_studys_deviations():
 
 def test_init_is_a_declared_option_of_classifier_and_gan_runs():
     from qdcore.errors import ConfigError
-    from qdcore.runs.options import field_of, parse_text
+    from qdcore.options import field_of, parse_text
     from qdcore.train.config import TrainConfig, build_config
     from qdcore.train.gan_config import GanConfig
 

@@ -75,7 +75,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 
 
 def _declared_help(name: str) -> str:
-    from qdcore.runs.options import DataSelection, field_of
+    from qdcore.options import DataSelection, field_of
 
     return field_of(DataSelection, name).opt.help
 

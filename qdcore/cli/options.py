@@ -1,6 +1,6 @@
-"""Typer options generated from the run kinds' declared config fields (qdcore.runs.options).
+"""Typer options generated from the run kinds' declared config fields (qdcore.options).
 
-Every non-flag option is taken as text and converted by `qdcore.runs.options.parse_text`, the function
+Every non-flag option is taken as text and converted by `qdcore.options.parse_text`, the function
 the TUI form uses too: the CLI and the form accept and refuse the same values with the same one line.
 """
 
@@ -11,7 +11,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from qdcore.runs.options import PANEL_RANK, Field, fields_of
+from qdcore.options import PANEL_RANK, Field, fields_of
 
 
 def union_fields(kinds: list[Any]) -> list[Field]:

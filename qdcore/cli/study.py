@@ -66,7 +66,7 @@ def _config(what: str, quick: bool, data: str | None, categories: str | None, se
 
 def _max_trials(text: str) -> int:
     """--max-trials as the study option declares it (bounds and all)."""
-    from qdcore.runs.options import field_of, parse_text
+    from qdcore.options import field_of, parse_text
     from qdcore.runs.study import StudyConfig
 
     return parse_text(field_of(StudyConfig, "max_trials"), text)

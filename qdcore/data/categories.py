@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from qdcore.errors import DataError
+from qdcore.errors import DataError, suggest
 
 
 @dataclass(frozen=True)
@@ -51,15 +50,6 @@ NAMED_SETS: dict[str, list[str]] = {
 }
 NAMED_SETS["study001"] = NAMED_SETS["mammals"]
 NAMED_SETS["study003"] = NAMED_SETS["dd10"]
-
-
-def suggest(name: str, choices: list[str]) -> str:
-    """A ' (did you mean ...?)' hint for a mistyped name, or ''."""
-    close = difflib.get_close_matches(name.lower(), [c.lower() for c in choices], n=3, cutoff=0.6)
-    if not close:
-        return ""
-    lookup = {c.lower(): c for c in choices}
-    return " (did you mean " + ", ".join(repr(lookup[c]) for c in close) + "?)"
 
 
 def check_category(name: str, allowed: list[str] | None = None) -> str:

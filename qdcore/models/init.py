@@ -5,15 +5,21 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from qdcore.errors import ConfigError
+from qdcore.errors import ConfigError, suggest
+from qdcore.options import option
 
 INITS = ("keras", "torch")
 
 
+def init_option(panel: str = "Model") -> Any:
+    """The --init option of every neural kind: Keras's weight init (the seed studies') or PyTorch's."""
+    return option(None, help="Weight init: keras (glorot-uniform kernels, zero biases, as the seed studies' Keras "
+                  "models) or torch (PyTorch's defaults). Default: the model's study's (keras for the zoo).",
+                  panel=panel, choices=INITS, form="Init")
+
+
 def check_init(value: Any) -> str:
     """'keras' or 'torch' (case-insensitive), or ConfigError naming the choices."""
-    from qdcore.data.categories import suggest
-
     if not isinstance(value, str) or value.strip().lower() not in INITS:
         raise ConfigError(f"option init={value!r} must be one of {', '.join(INITS)}{suggest(str(value), list(INITS))}")
     return value.strip().lower()

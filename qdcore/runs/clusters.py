@@ -15,7 +15,7 @@ from qdcore.errors import ConfigError
 from qdcore.fmt import DASH
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, RunKind, register
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 
 METHODS = ("kmeans", "dbscan")
 _P = "Clusters"

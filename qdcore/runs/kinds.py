@@ -5,11 +5,11 @@ name in `BUILTIN` below (the gan, study and classical modules are listed already
 skipped). Plug-ins and tests can instead call `register` themselves, or name their module in `$QD_KINDS`
 so that the `qd train` children the launcher starts register it too. A `RunKind` holds:
 
-- `config`: a dataclass subclassing `qdcore.runs.options.RunConfig` (the shared name and data selection:
+- `config`: a dataclass subclassing `qdcore.options.RunConfig` (the shared name and data selection:
   data, categories, per_class, seed, imbalance, val, test), every own field declared with
   `option(default, help=, panel=, short=, choices=, min=, max=, form=)`. The `qd train` options, the
   TOML/JSON keys, the TUI form rows (fields with `form=`) and `--help` are generated from it, and every
-  value is checked against the declared type and bounds (`qdcore.runs.options.check`).
+  value is checked against the declared type and bounds (`qdcore.options.check`).
 - `train(ctx) -> summary`: trains `ctx.cfg` (a `qdcore.runs.context.RunContext`: config, store, run id,
   folder, resume folder, sink, stop flag, rank), emitting `qdcore.events` to `ctx.sink` (RunStarted first,
   with the device, data fingerprint and summary keys; EpochEnd with `{"split/name": value}` metrics;
@@ -53,9 +53,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from qdcore.data.categories import suggest
-from qdcore.errors import ConfigError
-from qdcore.runs.options import RunConfig, fields_of, load_file
+from qdcore.errors import ConfigError, suggest
+from qdcore.options import RunConfig, fields_of, load_file
 
 # One line per built-in kind: its module registers it when imported.
 BUILTIN: tuple[str, ...] = ("qdcore.runs.classifier", "qdcore.runs.classical", "qdcore.runs.gan",
@@ -138,7 +137,7 @@ class RunKind:
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):
-            raise TypeError(f"kind {self.name!r}: config must subclass qdcore.runs.options.RunConfig")
+            raise TypeError(f"kind {self.name!r}: config must subclass qdcore.options.RunConfig")
         self.title = self.title or self.name
 
     def owns(self, model: str) -> bool:
@@ -339,7 +338,7 @@ def build_config(preset: str | None = None, file: str | Path | None = None,
 def config_from_text(given: dict[str, Any], preset: str | None = None, file: str | Path | None = None,
                      kind: str | None = None) -> Any:
     """A config from options typed as text (the CLI's flags, the TUI form's fields): same checks, same messages."""
-    from qdcore.runs.options import parse_values
+    from qdcore.options import parse_values
 
     values = load_file(file) if file else {}
     model = given.get("model") or values.get("model")
@@ -352,7 +351,7 @@ def config_from_text(given: dict[str, Any], preset: str | None = None, file: str
 
 def _switch(cfg: Any, changes: dict[str, Any], origin: str) -> Any:
     """Apply changes; a new model drops the earlier layer's model options (a preset's widths fit its model)."""
-    from qdcore.runs.options import apply
+    from qdcore.options import apply
 
     if "model" in changes and changes["model"] != getattr(cfg, "model", None):
         reset = {f.name: f.default for f in fields_of(type(cfg)) if f.opt.panel == "Model" and f.name != "model"}

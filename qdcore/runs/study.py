@@ -11,7 +11,7 @@ from qdcore.studies.build import build_spec
 from qdcore.runs.context import RunContext
 from qdcore.studies.spec import MAX_TRIALS
 from qdcore.runs.kinds import Column, Panel, RunKind, register
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 
 PANEL = "Study"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.models.classical import CLASSICAL, resolve_classical
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 
 MODELS = tuple(CLASSICAL)  # lightgbm, logreg
 _LGB, _LR = CLASSICAL["lightgbm"], CLASSICAL["logreg"]

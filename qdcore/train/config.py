@@ -8,7 +8,8 @@ from typing import Any
 
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
-from qdcore.runs.options import RunConfig, init_option, option
+from qdcore.models.init import init_option
+from qdcore.options import RunConfig, option
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
@@ -140,7 +141,7 @@ def preset(name: str) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Training options from a TOML file (or JSON, by a .json suffix): top-level keys, or a train table."""
-    from qdcore.runs.options import load_file
+    from qdcore.options import load_file
 
     return load_file(path)
 

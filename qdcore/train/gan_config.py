@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdcore.errors import ConfigError
-from qdcore.runs.options import DATA, RunConfig, fields_of, init_option, option
+from qdcore.models.init import init_option
+from qdcore.options import DATA, RunConfig, fields_of, option
 from qdcore.train.gan_best import CRITERIA
 
 GAN_MODELS = ("dcgan", "acgan")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qdcore.runs.options import RunConfig, option
+from qdcore.options import RunConfig, option
 from qdcore.train.config import DEVICES
 
 STROKE_MODELS = ("stroke-lstm", "stroke-gru")

@@ -33,7 +33,7 @@ def _row_id(name: str) -> str:
 class TrainScreen(Screen):
     """A form for one training run; ctrl+s (or Enter in a field) starts it in the live view.
 
-    Its rows are the chosen kind's options declared with a form label (qdcore.runs.options): each is
+    Its rows are the chosen kind's options declared with a form label (qdcore.options): each is
     read as text and checked by the same code as `qd train`'s flags, so both give the same message.
     """
 
@@ -103,7 +103,7 @@ class TrainScreen(Screen):
         return [(NO_PRESET, NO_PRESET)] + [(p, p) for p in self.kind.presets]
 
     def _fields(self) -> list[Any]:
-        from qdcore.runs.options import form_fields
+        from qdcore.options import form_fields
 
         return [f for f in form_fields(self.kind.config) if f.name != "model"]
 

@@ -15,8 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from qdcore.data.categories import suggest
-from qdcore.errors import ConfigError
+from qdcore.errors import ConfigError, suggest
 
 META = "qd"
 MAX_TEXT = 4096  # longest string option (names, paths, category lists)
@@ -348,14 +347,6 @@ def resolved(cfg: Any) -> dict[str, Any]:
 
 # --- the shared part ----------------------------------------------------------------------------------
 
-
-def init_option(panel: str = "Model") -> Any:
-    """The --init option of every neural kind: Keras's weight init (the seed studies') or PyTorch's."""
-    from qdcore.models.init import INITS
-
-    return option(None, help="Weight init: keras (glorot-uniform kernels, zero biases, as the seed studies' Keras "
-                  "models) or torch (PyTorch's defaults). Default: the model's study's (keras for the zoo).",
-                  panel=panel, choices=INITS, form="Init")
 
 DATA = "Data"
 
