@@ -294,7 +294,9 @@ def predict_cmd(
     path = Path(file).expanduser()
     images, prov, hint = read_drawing_file(path, notes=notes, strict=strict, words=words)
     print_notes(notes)  # the same bad-lines note data info, show, export and train give
-    probs = predict(images)
+    from qdcore.data.drawings import Drawings
+
+    probs = predict(Drawings.of(images, str(path)))
     k = min(top, len(classes))
     order = np.argsort(-probs, axis=1)[:, :k]
     known = {c.lower(): c for c in classes}

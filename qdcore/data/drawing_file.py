@@ -68,6 +68,6 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
 
             of_row = {int(r): w for w, at in word_rows(index_file(path)).items() for r in at}
             words.extend(of_row.get(r, path.stem) for r in rows.tolist())
-        return (Drawings(images, lambda: read_rows(index_file(path), rows)), [Path(p).name for p in prov],
+        return (Drawings(images, lambda: read_rows(index_file(path), rows), str(path)), [Path(p).name for p in prov],
                 path.stem)
     raise DataError(f"{path}: unknown drawing file type {suffix or '(none)'}; give .npy, .ndjson or .bin")

@@ -16,21 +16,23 @@ import numpy as np
 class Drawings:
     """uint8 bitmaps (N, 28, 28) and, on demand, each drawing's strokes (a `qdcore.data.strokes.Drawing`, or None)."""
 
-    def __init__(self, images: Any, strokes: Sequence[Any] | Callable[[], Sequence[Any] | None] | None = None) -> None:
+    def __init__(self, images: Any, strokes: Sequence[Any] | Callable[[], Sequence[Any] | None] | None = None,
+                 origin: str = "") -> None:
         self.images = images
         self._strokes = strokes
+        self.origin = origin  # the file or data they came from, for messages ("" when unknown)
 
     @classmethod
-    def of(cls, x: Any) -> "Drawings":
-        """`x` as Drawings (an array of bitmaps becomes drawings without strokes)."""
-        return x if isinstance(x, Drawings) else cls(x)
+    def of(cls, x: Any, origin: str = "") -> "Drawings":
+        """`x` as Drawings (an array of bitmaps becomes drawings without strokes, read from `origin`)."""
+        return x if isinstance(x, Drawings) else cls(x, None, origin)
 
     @classmethod
     def from_set(cls, ds: Any, idx: np.ndarray | None = None) -> "Drawings":
         """Drawings of a DrawingSet (all, or the rows at `idx`), their strokes read from the files when asked."""
         rows = np.arange(len(ds)) if idx is None else np.asarray(idx, np.int64)
         images = ds.images if idx is None else ds.images.take(rows, axis=0)
-        return cls(images, lambda: ds.drawings(rows))
+        return cls(images, lambda: ds.drawings(rows), ds.origin or "")
 
     def __len__(self) -> int:
         return int(len(self.images))
@@ -45,4 +47,4 @@ class Drawings:
     def take(self, start: int, stop: int) -> "Drawings":
         """Drawings start..stop (a batch)."""
         s = self.strokes if self._strokes is not None else None
-        return Drawings(self.images[start:stop], None if s is None else s[start:stop])
+        return Drawings(self.images[start:stop], None if s is None else s[start:stop], self.origin)

@@ -147,7 +147,7 @@ def predict_in_chunks(predict: Callable[[Any], np.ndarray], images: Any, labels:
     cm, top5, kept = np.zeros((n_classes, n_classes), np.int64), 0, []
     for i, part in enumerate(chunks(images, CHUNK)):
         start, stop = i * CHUNK, i * CHUNK + len(part)
-        batch = part if ds is None else Drawings(part, lambda a=start, b=stop: ds.drawings(np.arange(a, b)))
+        batch = part if ds is None else Drawings(part, lambda a=start, b=stop: ds.drawings(np.arange(a, b)), ds.origin)
         p = np.asarray(predict(batch), np.float32)
         y = labels[start:stop]
         cm += confusion_matrix(y, p.argmax(axis=1), n_classes)

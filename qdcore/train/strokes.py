@@ -29,8 +29,8 @@ from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, me
 from qdcore.train.strokes_config import StrokeConfig
 
 WEIGHTS, META = "stroke_model.safetensors", "stroke_model.json"
-NO_STROKES = ("its drawings are bitmaps only; a stroke model needs strokes: use --data demo, a folder of "
-              ".ndjson (simplified or raw) or Google's .bin files")
+NO_STROKES = ("its drawings are bitmaps only (.npy); a stroke model needs strokes: .ndjson files (simplified or "
+              "raw), Google's .bin files or --data demo")
 
 
 class StrokeData:
@@ -43,7 +43,10 @@ class StrokeData:
         if drawings is None:
             raise DataError(f"{ds.origin or 'the data'}: {NO_STROKES}")
         self.unread = sum(d is None for d in drawings)  # lines the reader could not parse: one zero row each
-        x, n = padded([of_drawing(d, max_points) for d in drawings])
+        rows = [of_drawing(d) for d in drawings]
+        # The stated cap: a drawing longer than max_points is read up to its first max_points points, as drawn.
+        self.cut = sum(len(r) > max_points for r in rows)
+        x, n = padded([r[:max_points] for r in rows])
         self.x = torch.as_tensor(x, device=device)
         self.lengths = torch.as_tensor(n)
         self.y = torch.as_tensor(np.asarray(ds.labels, np.int64), device=device)
@@ -181,8 +184,7 @@ def predict_strokes(model: torch.nn.Module, max_points: int, drawings: Any, devi
 
     strokes = drawings.strokes
     if strokes is None:
-        raise DataError(f"these drawings are bitmaps only (e.g. .npy files); a stroke model needs strokes: give "
-                        ".ndjson or .bin files")
+        raise DataError(f"{drawings.origin or 'these drawings'}: {NO_STROKES}")
     out = []
     for a in range(0, len(strokes), batch):
         x, n = padded([of_drawing(d, max_points) for d in strokes[a:a + batch]])
@@ -215,13 +217,14 @@ def train_strokes(ctx: Any) -> Any:
         status = loop.run(RunStarted(ctx.run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs,
                                      step.steps_per_epoch, len(step.train), fp,
                                      {"classes": len(step.classes), "params": params,
-                                      "data_origin": splits.train.origin}))
+                                      "data_origin": splits.train.origin}, notes=_notes(splits, step, cfg)))
         loop.write_history(HISTORY_FILE)
         h = loop.st["history"]
         summary = {**loop.summary(), "model": cfg.model, "classes": len(step.classes), "params": params,
                    "best_epoch": best.best_epoch, "stopped_early": bool(loop.st["stopped_early"]),
                    "num_train": len(splits.train), "num_val": len(splits.val), "num_test": len(splits.test),
-                   "unread_drawings": step.train.unread + step.val.unread}
+                   "unread_drawings": step.train.unread + step.val.unread,
+                   "cut_drawings": step.train.cut + step.val.cut}
         if h.get("epoch"):
             b = best.best_epoch - 1 if best.best_epoch else -1
             summary.update({"train_loss": h["train/loss"][-1], "train_top1": h["train/top1"][-1],
@@ -238,6 +241,16 @@ def train_strokes(ctx: Any) -> Any:
         return SimpleNamespace(status=status, summary=summary, model=step.model)
 
     return ranked(cfg.device, False, ctx.sink, body)
+
+
+def _notes(splits: Any, step: StrokeStep, cfg: StrokeConfig) -> tuple[str, ...]:
+    """The reader's notes (skipped malformed lines) and how many drawings the --max-points cap cut."""
+    notes = tuple(getattr(splits.train, "notes", ()) or ())
+    cut, n = step.train.cut + step.val.cut, len(step.train) + len(step.val)
+    if cut:
+        notes += (f"{cut:,} of {n:,} training and validation drawings have more than {cfg.max_points:,} points; "
+                  f"each is read up to its first {cfg.max_points:,} (--max-points)",)
+    return notes
 
 
 def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> dict[str, float]:
