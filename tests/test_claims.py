@@ -62,6 +62,31 @@ def test_within_margin_and_hump():
     assert judge(hump("loss", "w", "double descent"), StudyTable(["w", "seed"], ["loss"], rows)).verdict == "agrees"
     mono = [{**r, "loss": 2.0 - r["w"] / 10 + 0.01 * r["seed"]} for r in rows]
     assert judge(hump("loss", "w", "dd"), StudyTable(["w", "seed"], ["loss"], mono)).verdict == "disagrees"
+    two = judge(hump("loss", "w", "dd"), StudyTable(["w", "seed"], ["loss"], [r for r in rows if r["seed"] < 2]))
+    assert two.verdict == "inconclusive" and "at least 3 seeds" in two.why
+
+
+def _noise_studies(hump_height: float, studies: int, seeds: int = 3, widths: int = 8):
+    """Verdicts of the hump claim on `studies` simulated studies: N(0, 1) noise per trial on a curve that is flat
+    (height 0) or has a hump of `hump_height` at the middle width."""
+    rng = np.random.default_rng(20)
+    claim = hump("loss", "w", "double descent")
+    shape = [hump_height * (w == widths // 2) for w in range(widths)]
+    out = []
+    for _ in range(studies):
+        rows = [{"seed": s, "w": w + 1, "status": "done", "loss": shape[w] + rng.normal()}
+                for s in range(seeds) for w in range(widths)]
+        out.append(judge(claim, StudyTable(["w", "seed"], ["loss"], rows)).verdict)
+    return {v: out.count(v) / studies for v in ("agrees", "disagrees", "inconclusive")}
+
+
+@pytest.mark.parametrize("seeds", [3, 5])
+def test_hump_in_pure_noise_is_inconclusive_at_the_nominal_rate(seeds):
+    # Picking each seed's own highest point found a hump in 53% of these flat curves (3 seeds) and 98% (5 seeds).
+    rates = _noise_studies(0.0, 600, seeds)
+    assert rates["agrees"] <= 0.04 and rates["disagrees"] <= 0.04, rates
+    assert rates["inconclusive"] >= 0.92, rates
+    assert _noise_studies(4.0, 100, seeds)["agrees"] >= 0.5  # a planted hump is found
 
 
 def test_too_few_seeds_unknown_metric_and_untrained_trials():

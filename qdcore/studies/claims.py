@@ -10,9 +10,9 @@ same keys as `Claim`):
     differs("test_top1", {"variant": "gan 50%"}, {"variant": "real"}, "~", "50% GAN data scores within 0.05",
             margin=0.05)
 
-Each claim reduces every seed's trials to one number (a slope, a difference, a coefficient, a level, a hump),
-then takes the 95% t interval of that number over seeds. `expect` says what the paper found: "+" (above 0),
-"-" (below 0) or "~" (within `margin` of `target`). The verdict is "agrees" when the whole interval says what
+Each claim reduces every seed's trials to one number (a slope, a difference, a coefficient, a level; a hump: two
+contrasts at a peak other seeds chose, see qdcore.studies.hump), then takes the 95% t interval of that number
+over seeds. `expect` says what the paper found: "+" (above 0), "-" (below 0) or "~" (within `margin` of `target`). The verdict is "agrees" when the whole interval says what
 the paper says, "disagrees" when the whole interval says the opposite, "inconclusive" otherwise (the interval
 straddles the line, or there are fewer than two seeds to make an interval from). Trials flagged "not trained"
 (qdcore.studies.degenerate) are left out unless asked. Front ends only present `Verdict`s.
@@ -129,8 +129,8 @@ def level(metric: str, where: dict[str, Any], text: str, target: float, margin: 
 
 
 def hump(metric: str, axis: str, text: str, **kw: Any) -> Claim:
-    """`metric` rises then falls along `axis` (per seed: how far its highest interior point stands above both
-    sides' lowest points; > 0 is a hump)."""
+    """`metric` rises then falls along `axis`: how far the peak stands above the lowest point on each side, each
+    seed judged at the peak and troughs other seeds chose (qdcore.studies.hump: no bias from picking maxima)."""
     return Claim("hump", metric, text, "+", axis=axis, **kw)
 
 
@@ -188,6 +188,8 @@ def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> V
         return cannot(missing)
     if not rows:
         return cannot("no finished trained trials yet" + (f" ({left_out} not trained, left out)" if left_out else ""))
+    if claim.kind == "hump":
+        return _judge_hump(claim, rows, left_out)
     values = []
     for seed_rows in _by_seed(rows).values():
         v = _per_seed(claim, seed_rows)
@@ -201,6 +203,22 @@ def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> V
                        "one seed: an interval needs at least 2 (run with --seeds 3)", left_out)
     verdict, why = decide(claim, lo, hi)
     return Verdict(claim, mean, lo, hi, len(values), verdict, why, left_out)
+
+
+def _judge_hump(claim: Claim, rows: list[dict[str, Any]], left_out: int) -> Verdict:
+    """A hump judged at peaks chosen on other seeds (qdcore.studies.hump), on the x points every seed has."""
+    from qdcore.studies.hump import hump_interval
+
+    curves = [dict(_curve(_pick(r, claim.where, r), claim.axis or "", claim.metric, claim.minus))
+              for r in _by_seed(rows).values()]
+    curves = [c for c in curves if c]
+    xs = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+    got = hump_interval([[c[x] for x in xs] for c in curves])
+    if isinstance(got, str):
+        return Verdict(claim, None, None, None, len(curves), "inconclusive", got, left_out)
+    est, lo, hi, n = got
+    verdict, why = decide(claim, lo, hi)
+    return Verdict(claim, est, lo, hi, n, verdict, why, left_out)
 
 
 def decide(claim: Claim, lo: float, hi: float) -> tuple[str, str]:
@@ -295,8 +313,6 @@ def _per_seed(claim: Claim, rows: list[dict[str, Any]]) -> float | None:
     if claim.kind == "coef":
         return _coef(claim, picked)
     pts = _curve(picked, claim.axis or "", claim.metric, claim.minus)
-    if claim.kind == "hump":
-        return _hump([y for _, y in pts])
     if claim.log:
         pts = [(math.log(x), y) for x, y in pts if x > 0]
     return _slope(pts)
@@ -319,12 +335,6 @@ def _slope(pts: list[tuple[float, float]]) -> float | None:
     my = sum(y for _, y in pts) / len(pts)
     sxx = sum((x - mx) ** 2 for x, _ in pts)
     return None if sxx == 0 else sum((x - mx) * (y - my) for x, y in pts) / sxx
-
-
-def _hump(ys: list[float]) -> float | None:
-    if len(ys) < 3:
-        return None
-    return max(min(ys[i] - min(ys[:i]), ys[i] - min(ys[i + 1:])) for i in range(1, len(ys) - 1))
 
 
 def _coef(claim: Claim, rows: list[dict[str, Any]]) -> float | None:

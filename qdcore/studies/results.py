@@ -160,8 +160,9 @@ def untrained_note(table: StudyTable) -> str | None:
             "majority share, or loss near the prior's) left out of aggregates, plots, fits and claims")
 
 
-def t_interval(values: list[float]) -> tuple[float, float, float, float]:
-    """(mean, sample sd, low, high) of the 95% t interval of the mean; sd and interval are NaN for one value."""
+def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
+    """(mean, sample sd, low, high) of the two-sided `level` t interval of the mean; sd and interval are NaN for
+    one value."""
     from scipy import stats
 
     n = len(values)
@@ -169,7 +170,7 @@ def t_interval(values: list[float]) -> tuple[float, float, float, float]:
     if n < 2:
         return mean, math.nan, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
     return mean, sd, mean - half, mean + half
 
 
