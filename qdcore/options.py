@@ -37,8 +37,10 @@ class Opt:
     min_open: bool = False  # min itself is not allowed (lr > 0)
     max_open: bool = False
     form: str | None = None  # the TUI form row label; None = not on the form
-    cli: bool = True  # generated as a command-line option
+    cli: bool = True  # generated as a `qd train` option (a kind's config field)
     metavar: str | None = None
+    hidden: bool = False  # accepted on the command line, left out of --help (a launcher's own flag)
+    negatable: bool = True  # a switch gets --x/--no-x; False: --x alone (--json, --detach)
 
     def choice_list(self) -> tuple[str, ...]:
         """The allowed strings (resolved when given as a function)."""

@@ -9,9 +9,9 @@ import typer
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.progress import RichProgressSink
-from qdcore.cli.train import NnodesOpt, NprocOpt, RdzvOpt
 from qdcore.errors import ConfigError
 from qdcore.runs.kinds import DRAW, require
+from qdcore.runs.start_options import StartOptions
 
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 from qdcore.events import EpochEnd, Event, RunFinished
@@ -88,23 +88,14 @@ def gan_run_dir(store, ref: str) -> tuple[int, Path]:
 # -- qd gan train: `qd train` for the gan kind, options generated from GanConfig's declarations ----------------
 
 
-def _gan_train(
-    options: dict[str, Any],
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with GAN options.", rich_help_panel="Runtime")] = None,
-    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last').", rich_help_panel="Runtime")] = None,
-    run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created.")] = None,
-    nproc: NprocOpt = None,
-    nnodes: NnodesOpt = 1,
-    rdzv_endpoint: RdzvOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+def _gan_train(options: dict[str, Any], start: StartOptions) -> None:
     """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
 
-    relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
+    relaunch_under_torchrun(start, options.get("device"))
+    json_out = start.json
     progress = GanProgressSink(err_console if json_out else console)
-    outcome = train_or_resume(options, progress, default_kind="gan", config=config, resume=resume, run_id=run_id,
-                              resume_ref=_run_id)
+    outcome = train_or_resume(options, progress, start, default_kind="gan", resume_ref=_run_id)
     if outcome.run_id is None:  # a rank other than 0 under torchrun: rank 0 reports
         return
     report = {"run_id": outcome.run_id, "status": outcome.status, "run_dir": str(outcome.run_dir),
@@ -122,10 +113,10 @@ def _gan_train(
 
 
 def _train_command():
-    from qdcore.cli.options import with_options
+    from qdcore.cli.options import of, with_options
     from qdcore.runs.kinds import get_kind
 
-    return with_options(_gan_train, lambda: [get_kind("gan")])
+    return with_options(_gan_train, lambda: [get_kind("gan")], of(StartOptions, "start"))
 
 
 app.command("train")(_train_command())

@@ -1,79 +1,148 @@
-"""Typer options generated from the run kinds' declared config fields (qdcore.options).
+"""Typer options generated from declared config fields (qdcore.options): every `qd` option comes from here.
 
-Every non-flag option is taken as text and converted by `qdcore.options.parse_text`, the function
-the TUI form uses too: the CLI and the form accept and refuse the same values with the same one line.
+A command is a function plus groups of declarations (`Group`): each group's fields become the command's
+options, read at use so a kind registered late (a plug-in, a test) has its options too. Every non-switch
+option is taken as text and converted by `qdcore.options.parse_text`, the function the TUI forms use:
+the CLI and the forms accept and refuse the same values with the same one line. Where several sources (run
+kinds) declare one option with different defaults or help, `--help` shows each kind's own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
+from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
 import typer
 
-from qdcore.options import PANEL_RANK, Field, fields_of
+from qdcore.options import PANEL_RANK, Field, apply, field_of, fields_of, parse_text, parse_values
+
+Source = tuple[str, type]  # (the label a per-source default is shown with, a config class)
 
 
-def union_fields(kinds: list[Any]) -> list[Field]:
-    """Each option once, in the order the kinds declare them (the first declaration names its panel)."""
-    seen: dict[str, Field] = {}
-    for k in kinds:
-        for f in fields_of(k.config):
-            if f.opt.cli and f.name not in seen:
-                seen[f.name] = f
-    # The kinds' own panels first (Model, Optimisation, ...), then the shared Data, then Runtime.
-    return sorted(seen.values(), key=lambda f: PANEL_RANK.get(f.opt.panel, 0))
+def _cli(f: Field) -> bool:
+    return f.opt.cli
 
 
-def _param(f: Field) -> inspect.Parameter:
+@dataclass(frozen=True)
+class Group:
+    """One parameter of a command whose options are generated from declarations.
+
+    `sources()` lists the config classes (with labels); `select` picks their fields; `build` turns the given
+    raw values (text, a bool for switches, a list for tables) into what the function receives (default: the
+    dict of given values, for a caller that checks them per kind)."""
+
+    param: str
+    sources: Callable[[], list[Source]]
+    select: Callable[[Field], bool] = _cli
+    build: Callable[[dict[str, Any]], Any] | None = None
+
+    def declarations(self) -> dict[str, list[tuple[str, Field]]]:
+        """Each selected option once, with every (label, field) declaring it, the kinds' own panels first."""
+        seen: dict[str, list[tuple[str, Field]]] = {}
+        for label, cls in self.sources():
+            for f in fields_of(cls):
+                if self.select(f):
+                    seen.setdefault(f.name, []).append((label, f))
+        return dict(sorted(seen.items(), key=lambda kv: PANEL_RANK.get(kv[1][0][1].opt.panel, 0)))
+
+
+def of(cls: type, param: str, select: Callable[[Field], bool] = lambda f: True) -> Group:
+    """A group whose function parameter gets a checked instance of `cls` (defaults for what was not given)."""
+    return Group(param, lambda: [(cls.__name__, cls)], select, lambda raw: apply(cls(), parse_values(cls, raw), ""))
+
+
+def kinds_group(kinds: Callable[[], list[Any]], param: str = "options") -> Group:
+    """The options of run kinds' configs (those declared for `qd train`), given as raw values."""
+    return Group(param, lambda: [(k.name, k.config) for k in kinds()])
+
+
+# --- help text ------------------------------------------------------------------------------------------
+
+
+def _shown(f: Field) -> str | None:
+    d = f.default
+    if d in (None, "", {}, ()):
+        return None
+    if f.base is bool:
+        return "on" if d else "off"
+    if isinstance(d, tuple):
+        return ",".join(f"{x:g}" for x in d)
+    return f"{d:g}" if isinstance(d, float) else str(d)
+
+
+def help_text(decls: list[tuple[str, Field]], n_sources: int) -> str:
+    """The first declaration's help, others' where it differs, and each source's default where they differ."""
+    first = decls[0][1]
+    text = first.opt.help
+    for label, f in decls[1:]:
+        if f.opt.help != first.opt.help:
+            text += f" · {label}: {f.opt.help}"
+    defaults: dict[str | None, list[str]] = {}
+    for label, f in decls:
+        defaults.setdefault(_shown(f), []).append(label)
+    whole = len(decls) == n_sources or n_sources == 1
+    shown = {v: labels for v, labels in defaults.items() if v is not None}
+    if len(defaults) == 1 and whole:
+        value = next(iter(defaults))
+        # A switch's default is the plain flag's absence; say it only where kinds differ.
+        return text if value is None or first.base is bool else f"{text} (default {value})"
+    if not shown:
+        return f"{text} ({', '.join(label for label, _ in decls)})"
+    parts = [f"{v} for {', '.join(labels)}" for v, labels in shown.items()]
+    return f"{text} (default {'; '.join(parts)})"
+
+
+def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
+    f = decls[0][1]
     o = f.opt
-    help_text = o.help
-    if f.default not in (None, "", {}, ()) and f.base is not bool:
-        d = f.default
-        shown = ",".join(f"{x:g}" for x in d) if isinstance(d, tuple) else (f"{d:g}" if isinstance(d, float) else d)
-        help_text += f" (default {shown})"
-    decls: list[str]
+    text = help_text(decls, n_sources)
+    common = dict(help=text, rich_help_panel=o.panel, hidden=o.hidden, show_default=False)
     if f.base is bool:
         # A field named no_x is already the negative: one flag, not --no-x/--no-no-x.
-        decls = [f.flag] if f.flag.startswith("--no-") else [f"{f.flag}/--no-{f.flag[2:]}"]
+        plain = f.flag.startswith("--no-") or not o.negatable
+        decls_: list[str] = [f.flag] if plain else [f"{f.flag}/--no-{f.flag[2:]}"]
         ann: Any = Optional[bool]
-        info = typer.Option(*decls, help=help_text, rich_help_panel=o.panel, show_default=False)
-    elif f.flag == "--opt" or (f.base is dict):
+        info = typer.Option(*decls_, *([o.short] if o.short and plain else []), **common)
+    elif f.base is dict:
         ann = Optional[list[str]]
-        info = typer.Option(f.flag, help=help_text, rich_help_panel=o.panel, metavar=f.metavar(),
-                            show_default=False)
+        info = typer.Option(f.flag, metavar=f.metavar(), **common)
     else:
-        decls = [f.flag, *o.aliases] + ([o.short] if o.short else [])
         ann = Optional[str]
-        info = typer.Option(*decls, help=help_text, rich_help_panel=o.panel, metavar=f.metavar(),
-                            show_default=False)
+        info = typer.Option(f.flag, *o.aliases, *([o.short] if o.short else []), metavar=f.metavar(), **common)
     return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[ann, info])
 
 
-class KindCommand:
-    """`fn(options: dict, **own)` as a Typer command whose options are every registered kind's, read at use.
+class DeclaredCommand:
+    """`fn` as a Typer command whose options are generated from `groups`, read each time Typer asks.
 
-    The signature is built when Typer asks for it (each `qd` invocation), so a kind registered after import
-    (a plug-in, a test) has its options in `--help` and on the command line. `options` maps each given
-    option's name to its raw value (text, a bool for flags, a list for --opt).
+    fn's other parameters (arguments) stay as written; each group's parameter receives its group's values.
     """
 
-    def __init__(self, fn: Callable[..., Any], kinds: Callable[[], list[Any]]) -> None:
+    def __init__(self, fn: Callable[..., Any], *groups: Group) -> None:
         self.fn = fn
-        self.kinds = kinds
+        self.groups = groups
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
         self.__module__ = fn.__module__
 
-    def _params(self) -> tuple[list[inspect.Parameter], set[str]]:
-        fields = union_fields(self.kinds())
-        names = {f.name for f in fields}
+    def _params(self) -> tuple[list[inspect.Parameter], dict[str, set[str]]]:
+        generated: list[inspect.Parameter] = []
+        names: dict[str, set[str]] = {}
+        for g in self.groups:
+            decls = g.declarations()
+            n = len(g.sources())
+            generated += [_param(d, n) for d in decls.values()]
+            names[g.param] = set(decls)
+        params = {g.param for g in self.groups}
         own = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-               for name, p in inspect.signature(self.fn, eval_str=True).parameters.items() if name != "options"]
-        clash = names & {p.name for p in own}
+               for name, p in inspect.signature(self.fn, eval_str=True).parameters.items() if name not in params]
+        every = [p.name for p in generated + own]
+        clash = {n for n in every if every.count(n) > 1}
         if clash:
-            raise TypeError(f"options {sorted(clash)} are both declared fields and command parameters")
-        return [_param(f) for f in fields] + own, names
+            raise TypeError(f"options {sorted(clash)} are declared twice (in two groups or as a parameter)")
+        return generated + own, names
 
     @property
     def __signature__(self) -> inspect.Signature:  # type: ignore[override]
@@ -85,19 +154,30 @@ class KindCommand:
 
     def __call__(self, **kwargs: Any) -> Any:
         names = self._params()[1]
-        raw = {k: kwargs.pop(k) for k in list(kwargs) if k in names}
-        given = {k: v for k, v in raw.items() if v is not None and v != []}
-        return self.fn(given, **kwargs)
+        for g in self.groups:
+            raw = {k: kwargs.pop(k) for k in list(kwargs) if k in names[g.param]}
+            given = {k: v for k, v in raw.items() if v is not None and v != []}
+            kwargs[g.param] = g.build(given) if g.build else given
+        return self.fn(**kwargs)
 
 
-def with_options(fn: Callable[..., Any], kinds: Callable[[], list[Any]]) -> KindCommand:
-    """The Typer command of `fn` with the options of `kinds()` (see KindCommand)."""
-    return KindCommand(fn, kinds)
+def with_options(fn: Callable[..., Any], kinds: Callable[[], list[Any]], *groups: Group) -> DeclaredCommand:
+    """The Typer command of `fn(options, ...)` with the options of `kinds()` and of any other `groups`."""
+    return DeclaredCommand(fn, kinds_group(kinds), *groups)
 
 
-def flag_of(name: str, kinds: list[Any]) -> str:
-    """The command-line flag of an option name."""
-    for f in union_fields(kinds):
-        if f.name == name:
-            return f.flag
-    return "--" + name.replace("_", "-")
+def declared_option(cls: type, name: str, *, default: Any = None, help: str | None = None) -> Any:
+    """One declared field as a Typer parameter type (for commands that take a few options of a config).
+
+    The value is converted and checked by the declaration (`parse_text`); `help` replaces the declared help
+    where the option means something narrower in this command (qd eval's --data)."""
+    f = field_of(cls, name)
+    if help is not None:
+        f = dataclasses.replace(f, opt=dataclasses.replace(f.opt, help=help))
+    if default is not None:
+        f = dataclasses.replace(f, default=default)
+    info = _param([(cls.__name__, f)], 1).annotation.__metadata__[0]
+    if f.base is bool:
+        return Annotated[bool, info]
+    info.parser = lambda text: parse_text(f, text, "")
+    return Annotated[Optional[f.base] if f.nullable else f.base, info]

@@ -12,6 +12,7 @@ from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt
                                err_console, lit, print_notes, print_json)
 from qdcore.errors import ConfigError
 from qdcore.fmt import literal, plural
+from qdcore.runs.start_options import StartOptions, TrainStart
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
@@ -68,41 +69,25 @@ def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
     return resolve_ref(store, ref, kinds)
 
 
-# One declaration of the multi-process options, shared by `qd train` and `qd gan train`.
-NprocOpt = Annotated[Optional[int], typer.Option("--nproc", help="Train one model over N processes (one per GPU; Gloo ranks on CPU) through torchrun and DistributedDataParallel.", rich_help_panel="Runtime")]
-NnodesOpt = Annotated[int, typer.Option("--nnodes", help="Machines in a multi-node run (with --nproc and --rdzv-endpoint; run the same command on each).", rich_help_panel="Runtime")]
-RdzvOpt = Annotated[Optional[str], typer.Option("--rdzv-endpoint", help="HOST:PORT where the nodes of a multi-node run meet.", rich_help_panel="Runtime")]
-
-
-def relaunch_under_torchrun(nproc: int | None, nnodes: int, rdzv_endpoint: str | None, device: str | None) -> None:
+def relaunch_under_torchrun(start: StartOptions, device: str | None) -> None:
     """With --nproc/--nnodes and not yet under torchrun: replace this process by torchrun running the same command."""
     from qdcore.train import torchrun
 
-    if (nproc is not None or nnodes > 1) and not torchrun.under_torchrun():
+    if (start.nproc is not None or start.nnodes > 1) and not torchrun.under_torchrun():
         import sys
 
-        torchrun.exec_torchrun(sys.argv[1:], 1 if nproc is None else nproc, nnodes, rdzv_endpoint, device)
+        torchrun.exec_torchrun(sys.argv[1:], 1 if start.nproc is None else start.nproc, start.nnodes,
+                               start.rdzv_endpoint, device)
 
 
-def _train_options(
-    options: dict[str, Any],
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Kind of run (default: the one that trains --model).", rich_help_panel="Runtime")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML or .json file with training options (keys as the flags, with underscores).", rich_help_panel="Runtime")] = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Start from a recipe: strong (augmentation, BN, cosine lr) or plain (study 003: Adam 1e-3, batch 256, 10 epochs).", rich_help_panel="Runtime")] = None,
-    resume: Annotated[Optional[str], typer.Option("--resume", help="Continue an interrupted run (its id, or 'last') to its planned end.", rich_help_panel="Runtime")] = None,
-    run_id: Annotated[Optional[int], typer.Option("--run-id", hidden=True, help="Train the run a launcher created (its stored config).")] = None,
-    nproc: NprocOpt = None,
-    nnodes: NnodesOpt = 1,
-    rdzv_endpoint: RdzvOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
+def _train_options(options: dict[str, Any], start: TrainStart) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
     from qdcore.cli.progress import RichProgressSink
 
-    relaunch_under_torchrun(nproc, nnodes, rdzv_endpoint, options.get("device"))
+    relaunch_under_torchrun(start, options.get("device"))
+    json_out = start.json
     progress = RichProgressSink(err_console if json_out else console)
-    outcome = train_or_resume(options, progress, kind=kind, config=config, preset=preset, resume=resume,
-                              run_id=run_id)
+    outcome = train_or_resume(options, progress, start, kind=start.kind, preset=start.preset)
     if outcome.run_id is None:  # a rank other than 0: rank 0 reports
         return
     report = _report(outcome)
@@ -117,9 +102,8 @@ def _train_options(
         raise typer.Exit(INTERRUPTED_EXIT)
 
 
-def train_or_resume(options: dict[str, Any], progress: Any, *, kind: str | None = None, default_kind: str | None = None,
-                    config: Path | None = None, preset: str | None = None, resume: str | None = None,
-                    run_id: int | None = None, resume_ref: Any = None) -> Any:
+def train_or_resume(options: dict[str, Any], progress: Any, start: StartOptions, *, kind: str | None = None,
+                    default_kind: str | None = None, preset: str | None = None, resume_ref: Any = None) -> Any:
     """Start a run, train the run a launcher created (--run-id) or resume one: the path of `qd train` and `qd gan train`.
 
     kind: the user's --kind; default_kind: the kind the command trains when none is given (qd gan train: gan);
@@ -129,6 +113,8 @@ def train_or_resume(options: dict[str, Any], progress: Any, *, kind: str | None 
     from qdcore.store import Store
 
     store = Store()
+    config = Path(start.config).expanduser() if start.config else None
+    resume, run_id = start.resume, start.run_id
     if resume is not None or run_id is not None:
         changed = [k for k in options if k != "device"]
         if changed or config or preset or kind:
@@ -176,10 +162,10 @@ def _report(outcome) -> dict[str, Any]:
 
 def train_command():
     """`qd train` with every registered kind's options generated from its config declarations."""
-    from qdcore.cli.options import with_options
+    from qdcore.cli.options import of, with_options
     from qdcore.runs.kinds import all_kinds
 
-    return with_options(_train_options, all_kinds)
+    return with_options(_train_options, all_kinds, of(TrainStart, "start"))
 
 
 # -- qd eval ------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""Every option of `qd train`, `qd gan train`, `qd study run`, the data commands, `qd analyze` and `qdtui quiz`
+comes from a declaration (qdcore.options): a flag added by hand, or a declaration left out, fails here."""
+
+from __future__ import annotations
+
+import re
+
+import typer.main
+from typer.testing import CliRunner
+
+from qdcore.cli.main import app
+from qdcore.options import fields_of
+
+WIDE = {"COLUMNS": "400", "TERM": "dumb", "NO_COLOR": "1"}
+
+
+def command(*path: str):
+    cmd = typer.main.get_command(app)
+    for name in path:
+        cmd = cmd.commands[name]
+    return cmd
+
+
+def options_of(*path: str) -> dict[str, list[str]]:
+    """name -> flags of a command's options (arguments and --help left out)."""
+    return {p.name: [*p.opts, *p.secondary_opts] for p in command(*path).params
+            if p.param_type_name == "option" and p.name != "help"}
+
+
+def declared(*classes: type, select=lambda f: True) -> dict[str, str]:
+    """name -> long flag of the declared fields of `classes` picked by `select`."""
+    return {f.name: f.flag for cls in classes for f in fields_of(cls) if select(f)}
+
+
+def assert_generated(path: tuple[str, ...], expected: dict[str, str]) -> None:
+    got = options_of(*path)
+    assert set(got) == set(expected), (f"qd {' '.join(path)}: options not declared: {sorted(set(got) - set(expected))}; "
+                                       f"declared but missing: {sorted(set(expected) - set(got))}")
+    for name, flag in expected.items():
+        assert got[name][0] == flag, (name, got[name])
+
+
+def test_qd_train_has_exactly_the_kinds_and_start_options():
+    from qdcore.runs.kinds import all_kinds
+    from qdcore.runs.start_options import TrainStart
+
+    kinds = [k.config for k in all_kinds()]
+    assert_generated(("train",), {**declared(*kinds, select=lambda f: f.opt.cli), **declared(TrainStart)})
+
+
+def test_qd_gan_train_has_exactly_the_gan_and_start_options():
+    from qdcore.runs.start_options import StartOptions
+    from qdcore.train.gan_config import GanConfig
+
+    assert_generated(("gan", "train"), {**declared(GanConfig, select=lambda f: f.opt.cli), **declared(StartOptions)})
+
+
+def _row(text: str, flag: str) -> str:
+    """The help row of `flag`, its wrapped lines joined."""
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if re.match(rf"│ {re.escape(flag)}\s", ln))
+    row = [lines[start].strip("│ ")]
+    for ln in lines[start + 1:]:
+        if not re.match(r"│\s{10,}\S", ln):
+            break
+        row.append(ln.strip("│ "))
+    return " ".join(row)
+
+
+def test_train_help_shows_each_kinds_own_default_and_help():
+    from qdcore.runs.kinds import get_kind
+    from qdcore.options import field_of
+
+    text = CliRunner().invoke(app, ["train", "--help"], env=WIDE).output
+    lr = _row(text, "--lr")
+    for kind in ("classifier", "classical", "strokes"):
+        f = field_of(get_kind(kind).config, "lr")
+        assert f"{f.default:g} for {kind}" in lr, lr
+    assert "(default 0.001 for classifier" in lr and "0.1 for classical" in lr, lr
+    assert "LightGBM: learning rate" in lr, lr  # the classical kind's own help beside the classifier's
+    model = _row(text, "--model")
+    assert "widthk for classifier" in model and "lightgbm for classical" in model and "dcgan for gan" in model
+    # An option every kind declares alike keeps one plain default; one kind's option names that kind.
+    assert _row(text, "--data").endswith("(default demo)"), _row(text, "--data")
+    assert "(default 100 for gan)" in _row(text, "--latent-dim")
+    # `qd gan train` has one kind: plain defaults.
+    gan = CliRunner().invoke(app, ["gan", "train", "--help"], env=WIDE).output
+    assert re.search(r"\(default 10\)", _row(gan, "--epochs")) and " for gan" not in gan
