@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from qdcore.predictions import run_file as predictions_file
-from qdcore.train.artifacts import LGB_MODEL_FILE, MODEL_FILE, MODEL_META  # torch-free, unlike checkpoint/engine
+from qdcore.train.artifacts import MODEL_FILE, MODEL_FILES, MODEL_META  # torch-free, unlike checkpoint/engine
 from qdtui.loaders import open_store, user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
@@ -72,8 +72,8 @@ class EvalData:
 
 
 def _model_present(run_dir: Path) -> bool:
-    # model.json describes the weights beside it: model.safetensors, or LightGBM's model.txt
-    return (run_dir / MODEL_META).is_file() and any((run_dir / f).is_file() for f in (MODEL_FILE, LGB_MODEL_FILE))
+    # a description beside its weights: model.json with model.safetensors or LightGBM's model.txt, or a stroke model's
+    return any((run_dir / meta).is_file() and (run_dir / weights).is_file() for meta, weights in MODEL_FILES)
 
 
 def load_eval(home: Path | str | None, run_id: int) -> EvalData:
@@ -169,8 +169,9 @@ class ModelCache:
             if self._model is None and not self._error:
                 from qdcore.runs.kinds import JUDGE, can
 
-                if self.kind and not can(self.kind, JUDGE):  # a network's layers: a classical model has none
-                    self._error = f"this view needs a neural network's layers; a {self.kind} run's model has none"
+                if self.kind and not can(self.kind, JUDGE):  # a CNN's layers over the bitmap: others have none
+                    self._error = (f"this view needs a network that reads the 28x28 bitmap (its layers' maps); a "
+                                   f"{self.kind} run's model does not")
                 elif not _model_present(self.run_dir):
                     self._error = (f"the model file is missing ({self.run_dir / MODEL_FILE}); "
                                    "this view needs the model: resume or retrain the run")

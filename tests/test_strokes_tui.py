@@ -1,7 +1,12 @@
-"""A stroke-sequence run started from the app's form: the form shows its kind's rows, the live view fills."""
+"""Stroke-sequence runs in the app: started from the form (its kind's rows, the live view fills), and shown by the
+evaluation screen (confusion, per class, pairs, worst drawings; the CNN-only tabs say why they do not apply)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pytest
 from textual.widgets import Input, Select
 
 from qdcore.store import Store
@@ -36,3 +41,75 @@ async def test_the_form_trains_a_stroke_run_and_its_curves_fill(home):  # noqa: 
         assert "test top-1" in str(live.query_one("#live-status").content)
         run = Store(home).get_run(live.live.run_id)
         assert run.kind == "strokes" and run.config["hidden"] == 16 and run.config["prefix"] == 0.2
+
+
+@pytest.fixture(scope="module")
+def stroke_home(tmp_path_factory) -> Path:
+    """A folder holding `qd-home` with one stroke run (id 1) trained on demo strokes, one thread, seed 0."""
+    import torch
+
+    from qdcore.runs.run import start
+    from qdcore.train.strokes_config import StrokeConfig
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("stroke-eval")
+    cfg = StrokeConfig(data="demo", categories="circle,square,triangle,zigzag", per_class=40, epochs=2,
+                       batch_size=8, hidden=16, conv=16, layers=1, device="cpu", log_every=4, name="strokes on demo")
+    with Store(root / "qd-home") as store:
+        assert start(cfg, store).status == "done"
+    return root
+
+
+@sync
+async def test_the_evaluation_screen_shows_a_stroke_run(stroke_home):
+    from qdtui.screens.evaluation import TABS, EvaluationScreen
+    from qdtui.screens.gallery import GalleryScreen
+    from qdtui.widgets.confusion import ConfusionMatrix
+    from qdtui.widgets.drawing_grid import DrawingGrid
+    from test_tui_eval import open_run, settle
+
+    app = QdApp(AppState(home=stroke_home / "qd-home"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run(app, pilot, 1)
+        assert isinstance(screen, EvaluationScreen) and screen.data.ok
+        assert "model file missing" not in str(screen.query_one("#eval-run-line").content)
+        data = screen.data
+        assert screen.query_one("#per-class").row_count == len(data.pred.classes) + 1
+        await pilot.press("2")  # confusion: Enter on the largest off-diagonal cell opens its drawings
+        await settle(app, pilot)
+        matrix = screen.query_one(ConfusionMatrix)
+        off = matrix.counts.copy()
+        np.fill_diagonal(off, -1)
+        r, c = (int(v) for v in np.unravel_index(int(off.argmax()), off.shape))
+        assert matrix.counts[r, c] > 0  # 2 small epochs leave mistakes to look at
+        matrix.cursor = (r, c)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, GalleryScreen)
+        assert len(app.screen.query_one(DrawingGrid).items) == matrix.counts[r, c]
+        await pilot.press("escape")
+        await pilot.pause()
+        for k, (key, _) in enumerate(TABS):
+            await pilot.press(str(k + 1))
+            await settle(app, pilot)
+            if key in ("cam", "hidden"):  # maps of a CNN's layers over the bitmap: said plainly, in one line
+                assert "needs a network that reads the 28x28 bitmap" in screen.pane(key).saying
+            elif key != "clusters":  # a small run may have too few mistakes to cluster (said so)
+                assert screen.pane(key).saying == "", (key, screen.pane(key).saying)
+        assert screen.query_one("#pairs-table").row_count == len(data.pairs) > 0
+        assert len(screen.query_one("#worst-grid", DrawingGrid).items) == min(48, len(data.pred))
+
+
+def test_snapshot_of_a_stroke_runs_confusion(snap_compare, stroke_home, monkeypatch):
+    from test_tui_eval import open_run, settle
+
+    monkeypatch.chdir(stroke_home)
+    monkeypatch.setenv("QD_HOME", "qd-home")
+
+    async def run_before(pilot) -> None:
+        await open_run(pilot.app, pilot, 1)
+        await pilot.press("2")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(QdApp(AppState(data_spec="demo", home=Path("qd-home"), seed=0)), terminal_size=(80, 24),
+                        run_before=run_before)

@@ -5,6 +5,9 @@ from __future__ import annotations
 MODEL_FILE = "model.safetensors"  # weights of the best (or last) epoch
 MODEL_META = "model.json"  # architecture, class names, preprocessing
 LGB_MODEL_FILE = "model.txt"  # a LightGBM model in LightGBM's own text format (classical runs)
+STROKE_MODEL_FILE, STROKE_MODEL_META = "stroke_model.safetensors", "stroke_model.json"  # stroke-sequence runs
+# (description, weights) pairs: a run folder holding either file of none of them has no usable model
+MODEL_FILES = ((MODEL_META, MODEL_FILE), (MODEL_META, LGB_MODEL_FILE), (STROKE_MODEL_META, STROKE_MODEL_FILE))
 RESUME_FILE = "resume.safetensors"  # weights, optimizer, RNG and loop state to continue a run
 PREDICTIONS_FILE = "predictions.npz"  # qdcore.predictions.Predictions on the test split
 HISTORY_FILE = "history.json"  # per-epoch curves

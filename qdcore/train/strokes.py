@@ -23,12 +23,12 @@ from qdcore.errors import DataError, StoreError
 from qdcore.events import RunFinished, RunStarted
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import distributed as dist
-from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
+from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
 from qdcore.train.gpudata import DeviceData, _mix
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
 from qdcore.train.strokes_config import StrokeConfig
 
-WEIGHTS, META = "stroke_model.safetensors", "stroke_model.json"
+WEIGHTS, META = STROKE_MODEL_FILE, STROKE_MODEL_META
 NO_STROKES = ("its drawings are bitmaps only (.npy); a stroke model needs strokes: .ndjson files (simplified or "
               "raw), Google's .bin files or --data demo")
 
