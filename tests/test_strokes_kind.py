@@ -127,3 +127,32 @@ def test_the_partial_drawing_option_cuts_a_share_of_the_batch_to_prefixes():
     assert (cut >= 1).all() and (cut <= lengths).all()
     assert 0.2 < float((cut < lengths).float().mean()) < 0.3  # a cut may keep every point (1 in its length)
     assert torch.equal(cut, prefixes(lengths, 0.3, 7)) and torch.equal(prefixes(lengths, 0.0, 7), lengths)
+
+
+def test_the_transformer_option_learns_the_drawing_direction(planted, home):
+    r = CliRunner().invoke(app, ["train", "--model", "stroke-transformer", "--data", str(planted), "--epochs", "4",
+                                 "--batch-size", "16", "--lr", "0.003", "--val", "0.2", "--test", "0.25", *SMALL,
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    with Store(home) as store:
+        run = store.list_runs()[0]
+        assert run.summary["model"] == "stroke-transformer" and run.summary["test_top1"] >= 0.9, run.summary
+    r = CliRunner().invoke(app, ["predict", str(run.id), str(planted / "leftwards.ndjson"), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["top1_where_truth_known"] >= 0.9, r.output
+    r = CliRunner().invoke(app, ["train", "--model", "stroke-transformer", "--hidden", "6"])
+    assert r.exit_code == 2 and "hidden=6 must be a multiple of 4" in r.output, r.output
+
+
+@pytest.mark.parametrize("cell", ["lstm", "transformer"])
+def test_a_drawings_logits_do_not_depend_on_its_batch(cell):
+    from qdcore.data.sequence import encode, padded
+    from qdcore.models.stroke_rnn import build_stroke_model
+
+    torch.manual_seed(0)
+    model = build_stroke_model({"cell": cell, "conv": 8, "hidden": 8, "layers": 2, "classes": 3}).eval()
+    short, long = (encode(d) for d in _strokes("zigzag", 2))
+    long = np.concatenate([long, long, long])
+    alone = model(*map(torch.as_tensor, padded([short])))
+    x, n = padded([long, short])
+    with torch.no_grad():
+        assert torch.allclose(model(torch.as_tensor(x), torch.as_tensor(n))[1], alone[0], atol=1e-5)

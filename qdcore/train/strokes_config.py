@@ -7,22 +7,26 @@ from dataclasses import dataclass
 from qdcore.options import RunConfig, option
 from qdcore.train.config import DEVICES
 
-STROKE_MODELS = ("stroke-lstm", "stroke-gru")
+STROKE_MODELS = ("stroke-lstm", "stroke-gru", "stroke-transformer")
 _M, _S, _O, _R = "Model", "Strokes", "Optimization", "Runtime"
 
 
 @dataclass
 class StrokeConfig(RunConfig):
-    """A classifier over strokes as (dx, dy, pen) rows: 1-D convolutions, then a bidirectional LSTM or GRU."""
+    """A classifier over strokes as (dx, dy, pen) rows: 1-D convolutions, then a bidirectional LSTM or GRU or a
+    small transformer encoder."""
 
-    model: str = option("stroke-lstm", help="stroke-lstm or stroke-gru (the recurrent cell).", panel=_M,
+    model: str = option("stroke-lstm", help="stroke-lstm or stroke-gru (a bidirectional recurrent stack), or "
+                        "stroke-transformer (a small encoder, 4 heads).", panel=_M,
                         choices=STROKE_MODELS, form="Model")
     conv: int = option(48, help="Channels of the two 1-D convolutions.", panel=_M, min=1, max=512, form="Conv")
     kernel: int = option(5, help="Width of the 1-D convolutions (odd), in points.", panel=_M, min=1, max=15)
-    hidden: int = option(128, help="Hidden units of each direction of the recurrent layers.", panel=_M, min=1,
+    hidden: int = option(128, help="Hidden units of each direction of the recurrent layers (the transformer's "
+                         "width: a multiple of 4).", panel=_M, min=1,
                          max=512, form="Hidden")
-    layers: int = option(2, help="Recurrent layers.", panel=_M, min=1, max=4)
-    dropout: float = option(0.0, help="Dropout between recurrent layers.", panel=_M, min=0, max=1, max_open=True)
+    layers: int = option(2, help="Recurrent (or transformer) layers.", panel=_M, min=1, max=4)
+    dropout: float = option(0.0, help="Dropout between recurrent layers (in the transformer's blocks).", panel=_M,
+                            min=0, max=1, max_open=True)
     max_points: int = option(256, help="Points read per drawing (the first ones, as drawn); Google's simplified "
                              "drawings rarely pass 200.", panel=_S, min=2, max=4096)
     prefix: float = option(0.0, help="Partial-drawing augmentation: the share of each training batch cut to a "
@@ -48,6 +52,9 @@ class StrokeConfig(RunConfig):
         super().validate(origin)
         if self.kernel % 2 == 0:
             raise ConfigError(f"{origin}: kernel={self.kernel} must be odd (a point's features stay at its place)")
+        if self.model == "stroke-transformer" and self.hidden % 4:
+            raise ConfigError(f"{origin}: hidden={self.hidden} must be a multiple of 4 for stroke-transformer "
+                              "(4 attention heads)")
         return self
 
     def arch(self, classes: int) -> dict:
