@@ -354,3 +354,34 @@ def test_compiled_with_cuda_graphs_trains_as_eager_does(tmp_path):
     for (k, a), b in zip(eager.model.state_dict().items(), compiled.model.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4, msg=k)
     assert compiled.summary["test_top1"] == pytest.approx(eager.summary["test_top1"], abs=0.05)
+
+
+@pytest.mark.skipif(__import__("qdcore.train.threads", fromlist=["cores"]).cores() < 2,
+                    reason="needs 2 CPU cores to start and resume with different thread counts")
+def test_resume_uses_the_thread_count_the_run_started_with(splits, tmp_path, monkeypatch):
+    # Another count sums a conv's gradient in another order (1 vs 2 threads: up to 8e-8 apart), so a run resumed
+    # when the load had changed would not end where the unbroken run ends. The load decides the count at start.
+    from qdcore.train import threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        cfg = TrainConfig(**{**FAST, "epochs": 1, "device": "cpu"})
+        monkeypatch.setattr(threads, "load", lambda: 50.0)  # a busy box: 1 thread
+        r_full = train(cfg, splits=splits)
+        assert r_full.summary["device"].count("1 thread")
+        calls = {"n": 0}
+
+        def stop_at_step_4():
+            calls["n"] += 1
+            return calls["n"] == 4
+
+        assert train(cfg, should_stop=stop_at_step_4, run_dir=tmp_path, splits=splits).status == "interrupted"
+        monkeypatch.setattr(threads, "load", lambda: 0.0)  # the box went quiet: 2 threads would be chosen
+        second = ListSink()
+        r2 = train(cfg, second, run_dir=tmp_path, resume=tmp_path, splits=splits)
+        assert any("1 CPU thread as when the run started" in n for n in second.of(RunStarted)[0].notes)
+        for a, b in zip(r_full.model.state_dict().values(), r2.model.state_dict().values()):
+            assert torch.equal(a, b)
+    finally:
+        torch.set_num_threads(before)

@@ -28,6 +28,7 @@ from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime, resolve
+from qdcore.train.threads import keep_threads
 
 POINTS_PER_LOG = 10  # step-curve points per logging window (means over equal runs of steps)
 
@@ -241,7 +242,7 @@ class Loop:
     def __post_init__(self) -> None:
         self.st = {"epoch": 1, "batch": 0, "step": 0, "train_seconds": 0.0, "epoch_seconds": 0.0, "images": 0,
                    "acc": None, "win": None, "history": {}, "stopped_early": False, "classes": None,
-                   "fingerprint": None, "world_size": self.rt.world_size}
+                   "fingerprint": None, "world_size": self.rt.world_size, "threads": self.rt.threads}
 
     # -- resume -------------------------------------------------------------------------------------------
 
@@ -266,6 +267,12 @@ class Loop:
         if self.rt.rank != 0:  # the saved sums are over all ranks: rank 0 carries them
             self.st["acc"] = self.st["win"] = None
         self.notes = dist.world_note(int(s.get("world_size", 1)), self.rt.world_size)
+        if self.rt.device.type == "cpu":
+            kept = keep_threads(int(s.get("threads") or 0))
+            if kept:
+                self.notes += (kept,)
+                self.rt = replace(self.rt, threads=torch.get_num_threads())  # the summary names the count used
+            self.st["threads"] = torch.get_num_threads()
         self.st["world_size"] = self.rt.world_size
         return True
 

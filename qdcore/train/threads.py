@@ -71,3 +71,13 @@ def fit_threads(own: int = 0) -> int:
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     return n
+
+
+def keep_threads(saved: int) -> str | None:
+    """On resume, use the thread count the run started with (unless OMP_NUM_THREADS says): a CPU op's sums run
+    in another order on another count, so the resumed run would not end bit for bit where an unbroken one does."""
+    if saved <= 0 or os.environ.get("OMP_NUM_THREADS") or saved == torch.get_num_threads():
+        return None
+    now = torch.get_num_threads()
+    torch.set_num_threads(saved)
+    return f"{saved} CPU thread{'s' if saved != 1 else ''} as when the run started (the load now suggested {now})"
