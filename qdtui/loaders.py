@@ -131,7 +131,7 @@ def open_store(home: Path | str | None):
 
 
 def load_recent_runs(home: Path | str | None, limit: int = 10) -> RecentRuns:
-    """The newest runs of the store, or an empty list with a note saying why."""
+    """The newest runs but study trials (the Studies screen has those), or none with a note saying why."""
     try:
         store = open_store(home)
     except ImportError:
@@ -139,7 +139,7 @@ def load_recent_runs(home: Path | str | None, limit: int = 10) -> RecentRuns:
     except Exception as e:  # noqa: BLE001 - locked/corrupt stores become a note, not a crash
         return RecentRuns([], f"could not open the run store: {user_message(e)}", ok=False)
     try:
-        runs = list(store.list_runs(limit=limit))
+        runs = list(store.list_runs(limit=limit, top_level=True))
     except Exception as e:  # noqa: BLE001
         return RecentRuns([], f"could not read runs: {user_message(e)}", ok=False)
     finally:

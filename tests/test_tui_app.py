@@ -54,6 +54,7 @@ async def test_home_lists_runs_from_the_store(home):
         rid = store.create_run("tiny", "classifier", {"epochs": 1})
         store.finish_run(rid, "done", {"test_top1": 0.9})
         store.create_run("other", "classifier", {})
+        store.create_run("a study's trial", "classifier", {}, parent=rid)  # the Studies screen lists trials
     app = QdApp(AppState(home=home))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
