@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Union
 
 import numpy as np
 
@@ -133,33 +132,3 @@ class ListSink:
     def of(self, kind: type) -> list:
         """The collected events of one type."""
         return [e for e in self.events if isinstance(e, kind)]
-
-
-@contextmanager
-def reported(sink: Sink) -> Iterator[None]:
-    """Tell `sink` how a training function ended when it raised: interrupted (Ctrl-C) or failed, with the reason."""
-    from qdcore.errors import QDError
-
-    try:
-        yield
-    except KeyboardInterrupt:
-        sink(RunFinished("interrupted", {"aborted": True}))
-        raise
-    except Exception as e:
-        lost = _peer_lost(e)
-        if lost is not None:  # another rank died: this one stops where the run's last checkpoint is
-            sink(RunFinished("interrupted", {"error": str(lost)}))
-            raise lost from None
-        sink(RunFailed(str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"))
-        raise
-
-
-def _peer_lost(e: BaseException) -> Any:
-    """A RankLost for a collective that failed because a peer rank is gone (None otherwise; torch only if loaded)."""
-    import sys
-
-    if "torch.distributed" not in sys.modules:
-        return None
-    from qdcore.train.peers import peer_lost
-
-    return peer_lost(e)

@@ -19,7 +19,7 @@ import numpy as np
 
 from qdcore.errors import StoreError
 from qdcore.paths import atomic_write_bytes
-from qdcore.train.artifacts import PREDICTIONS_FILE
+from qdcore.artifacts import PREDICTIONS_FILE
 
 MEMBERS = ("probs", "labels", "classes", "images", "provenance")
 TOTALS = ("all_confusion", "all_top5")  # only in a file that keeps a sample

@@ -42,7 +42,7 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
     from qdcore.data.selection import select_splits  # what qdcore.train.gan.load_gan_splits does (no cycle)
     from qdcore.predictions import Predictions
     from qdcore.train import gan_files
-    from qdcore.train.artifacts import PREDICTIONS_FILE
+    from qdcore.artifacts import PREDICTIONS_FILE
     from qdcore.train.device import resolve
     from qdcore.train.evaluate import RunEvaluation, labels_for, select_for_model
     from qdcore.train.gan_config import GanConfig

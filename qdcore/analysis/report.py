@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.status import Say, step
-from qdcore.train.artifacts import MODEL_FILE
+from qdcore.artifacts import MODEL_FILE
 
 if TYPE_CHECKING:
     from qdcore.store import Store

@@ -61,7 +61,7 @@ def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]
     from qdcore.analysis.metrics import summarize
     from qdcore.errors import StoreError
     from qdcore.predictions import Predictions
-    from qdcore.train.artifacts import PREDICTIONS_FILE
+    from qdcore.artifacts import PREDICTIONS_FILE
 
     try:
         preds = Predictions.load(store.run_dir(run_id, create=False) / PREDICTIONS_FILE)

@@ -9,7 +9,7 @@ from qdcore.fmt import percent as pct
 from qdcore.runs.classifier import _count, _g, _num
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
-from qdcore.train.artifacts import RESUME_FILE
+from qdcore.artifacts import RESUME_FILE
 from qdcore.train.classical_config import MODELS, ClassicalConfig
 
 

@@ -58,7 +58,7 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
 
     from qdcore.analysis.metrics import confusion_matrix
     from qdcore.predictions import Predictions
-    from qdcore.train.artifacts import PREDICTIONS_FILE
+    from qdcore.artifacts import PREDICTIONS_FILE
 
     path = store.home / "runs" / str(run_id) / PREDICTIONS_FILE
     if not path.exists():

@@ -10,7 +10,7 @@ import torch
 
 from qdcore.errors import QDError, StoreError
 from qdcore.paths import atomic_write_bytes
-from qdcore.train.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
+from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
 
 FORMAT = "qd-model/1"
 RESUME_FORMAT = "qd-resume/2"  # /1: the classifier's own layout before the loop driver
@@ -77,7 +77,7 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, meta: dict[str, Any]
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a run (StoreError when missing or unreadable)."""
-    from qdcore.train.artifacts import read_model_json
+    from qdcore.artifacts import read_model_json
 
     path = Path(run_dir) / MODEL_META
     meta = read_model_json(run_dir, "the run ended before its first epoch: resume or retrain it")

@@ -23,7 +23,7 @@ from qdcore.errors import DataError, StoreError
 from qdcore.events import Checkpoint, RunFinished, RunStarted, Sink, null_sink
 from qdcore.models.classical import lightgbm_params, to_features
 from qdcore.predictions import Predictions
-from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import ClassicalModel, load_classical, save_lightgbm, save_logreg
 from qdcore.train.loop import EarlyStopping, Loop, Monitor, Out, Step, ranked

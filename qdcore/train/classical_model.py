@@ -16,8 +16,8 @@ import numpy as np
 from qdcore.errors import DataError, StoreError
 from qdcore.models.classical import to_features
 from qdcore.paths import atomic_write_bytes
-from qdcore.train.artifacts import LGB_MODEL_FILE as LGB_MODEL
-from qdcore.train.artifacts import MODEL_FILE, MODEL_META
+from qdcore.artifacts import LGB_MODEL_FILE as LGB_MODEL
+from qdcore.artifacts import MODEL_FILE, MODEL_META
 
 FORMAT = "qd-classical/1"
 
@@ -83,7 +83,7 @@ def save_logreg(run_dir: str | Path, coef: np.ndarray, intercept: np.ndarray, ar
 
 def read_classical_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a classical run (StoreError when missing, unreadable or not a classical model)."""
-    from qdcore.train.artifacts import read_model_json
+    from qdcore.artifacts import read_model_json
 
     path = Path(run_dir) / MODEL_META
     meta = read_model_json(run_dir, "the run ended before it saved one: resume or retrain it")

@@ -24,7 +24,7 @@ from qdcore.predictions import Predictions, kept_rows
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked
-from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime
 from qdcore.train.evaluate import evaluate, kept_predictions

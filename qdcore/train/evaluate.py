@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from qdcore.errors import ConfigError, DataError
 from qdcore.predictions import Predictions, Totals, kept_rows
-from qdcore.train.artifacts import PREDICTIONS_FILE
+from qdcore.artifacts import PREDICTIONS_FILE
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gpudata import DeviceData
 

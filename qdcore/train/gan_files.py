@@ -51,7 +51,7 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / GAN_META
     if not path.exists():
         raise StoreError(f"{Path(run_dir)} holds no GAN ({GAN_META} is missing); is it a GAN run?")
-    from qdcore.train.artifacts import read_json_file
+    from qdcore.artifacts import read_json_file
 
     doc = read_json_file(path, "a GAN description", "is it a GAN run?")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -193,7 +193,7 @@ def stored_generator_epochs(run_dir: str | Path) -> list[int]:
 
 def read_history(run_dir: str | Path) -> dict[str, list[float]]:
     """history.json of a GAN run ({} when absent)."""
-    from qdcore.train.artifacts import read_json_file
+    from qdcore.artifacts import read_json_file
 
     path = Path(run_dir) / HISTORY_FILE
     if not path.exists():

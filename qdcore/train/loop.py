@@ -22,12 +22,12 @@ from typing import Any, Callable, Iterable
 import torch
 
 from qdcore.errors import StoreError, TrainingError
-from qdcore.events import (Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, log_due, null_sink,
-                            reported)
+from qdcore.events import Checkpoint, EpochEnd, Progress, RunFinished, RunStarted, Sink, log_due, null_sink
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime, resolve
+from qdcore.train.peers import reported
 from qdcore.train.threads import keep_threads
 
 POINTS_PER_LOG = 10  # step-curve points per logging window (means over equal runs of steps)

@@ -23,7 +23,7 @@ from qdcore.errors import DataError, StoreError
 from qdcore.events import RunFinished, RunStarted
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import distributed as dist
-from qdcore.train.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
 from qdcore.train.gpudata import DeviceData, _mix
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
 from qdcore.train.strokes_config import StrokeConfig
