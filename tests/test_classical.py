@@ -14,7 +14,7 @@ from qdcore.predictions import Predictions
 from qdcore.train.classical import metrics_of, train_classical
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import load_classical
-from qdcore.train.engine import load_splits
+from qdcore.data.selection import load_splits
 
 # Seconds on one thread, enough to learn: 12 demo classes (chance 8.3%), 48 training drawings each.
 FAST = dict(data="demo", per_class=60, n_rounds=12, num_leaves=7, min_data_in_leaf=5, lr=0.3,

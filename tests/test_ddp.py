@@ -14,7 +14,8 @@ from safetensors.torch import load_file
 
 from qdcore.errors import ConfigError
 from qdcore.train import TrainConfig
-from qdcore.train.engine import load_splits, train
+from qdcore.data.selection import load_splits
+from qdcore.train.engine import train
 from helpers import scaled_timeout
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),

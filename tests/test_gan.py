@@ -286,11 +286,11 @@ def acgan_home(home):
 def test_synthetic_replaces_exactly_the_share_and_no_test_drawing(acgan_home):
     from qdcore.data.synthetic_mix import is_generated
     from qdcore.train.config import TrainConfig
-    from qdcore.train.engine import load_splits
+    from qdcore.train.synthetic import training_splits
 
     base = TrainConfig(data="demo", categories=CLASSES, per_class=50, seed=3)
-    real = load_splits(base)
-    mixed = load_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
+    real = training_splits(base)
+    mixed = training_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
     gen = is_generated(mixed.train)
     assert len(mixed.train) == len(real.train)
     for c in range(2):
@@ -302,11 +302,11 @@ def test_synthetic_replaces_exactly_the_share_and_no_test_drawing(acgan_home):
     for part in ("val", "test"):
         a, b = getattr(mixed, part), getattr(real, part)
         assert np.array_equal(a.images, b.images) and not is_generated(a).any()
-    added = load_splits(base.replace(synthetic=1, synthetic_fraction=0.5, synthetic_mode="add"))
+    added = training_splits(base.replace(synthetic=1, synthetic_fraction=0.5, synthetic_mode="add"))
     extra = sum(round(0.5 * int((real.train.labels == c).sum())) for c in range(2))
     assert len(added.train) == len(real.train) + extra and int(is_generated(added.train).sum()) == extra
     assert np.array_equal(added.test.images, real.test.images)
-    again = load_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
+    again = training_splits(base.replace(synthetic=1, synthetic_fraction=0.3))
     assert np.array_equal(again.train.images, mixed.train.images)  # deterministic: a run can be resumed
 
 

@@ -8,7 +8,8 @@ import torch
 
 from qdcore.errors import ConfigError
 from qdcore.train import TrainConfig
-from qdcore.train.engine import load_splits, train
+from qdcore.data.selection import load_splits
+from qdcore.train.engine import train
 from qdcore.train.gpudata import Augment, DeviceData
 from qdcore.train.stream import StreamData
 

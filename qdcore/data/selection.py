@@ -52,19 +52,13 @@ def check_selection(sel: Selection, min_categories: int = 1) -> list[str]:
     return chosen
 
 
-def load_splits(sel: Selection, synthetic: bool = True, mapped: bool = False) -> Splits:
-    """The drawings of a selection: read them from its data source, split train/val/test by its seed, then mix
-    in a GAN's samples where the config asks (training split only; synthetic=False skips that, e.g. to evaluate).
+def load_splits(sel: Selection, mapped: bool = False) -> Splits:
+    """The drawings of a selection: read them from its data source and split train/val/test by its seed
+    (a classifier's --synthetic mix is qdcore.train.synthetic.training_splits).
 
     mapped: drawings stay in their memory-mapped files (MappedImages) where the source maps them."""
     from qdcore.data.share import shared
 
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
-    splits = shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
-                     sel.balanced_test, sel.strict, mapped), lambda: select_splits(sel, mapped))
-    gan_run = getattr(sel, "synthetic", None)
-    if synthetic and gan_run is not None:
-        from qdcore.data.synthetic_mix import with_synthetic
-
-        splits = with_synthetic(splits, gan_run, sel.synthetic_fraction, sel.synthetic_mode, sel.seed)
-    return splits
+    return shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
+                   sel.balanced_test, sel.strict, mapped), lambda: select_splits(sel, mapped))

@@ -1,13 +1,13 @@
 """Study 001's experiment: replace (or add) a share of each class's training drawings with a GAN's samples.
 
 Only the training split changes; validation and test stay real. Every generated drawing's provenance
-names the GAN run and epoch it came from ('gan run 7 epoch 10#12').
+names the GAN run and epoch it came from ('gan run 7 epoch 10#12'). Where the samples come from (a GAN run's
+files) is qdcore.train.synthetic's business: this module only mixes drawings.
 """
 
 from __future__ import annotations
 
 import zlib
-from pathlib import Path
 
 import numpy as np
 
@@ -78,57 +78,3 @@ def is_generated(ds: DrawingSet, source_prefix: str = "gan run ") -> np.ndarray:
     """Boolean mask of the drawings whose provenance is a GAN run."""
     gen = np.array([s.startswith(source_prefix) for s in ds.sources], dtype=bool)
     return gen[np.asarray(ds.source_idx, np.int64)] if len(ds.sources) else np.zeros(len(ds), bool)
-
-
-def check_gan_source(store, gan_run: int, classes: list[str]) -> tuple[Path, dict]:
-    """(run folder, gan.json) of a GAN run that can draw every class; a one-line ConfigError otherwise."""
-    from qdcore.train import gan_files
-
-    from qdcore.runs.kinds import DRAW, require
-
-    rec = require(store, gan_run, DRAW, f"--synthetic {gan_run}")
-    run_dir = store.run_dir(rec.id, create=False)
-    meta = gan_files.read_meta(run_dir)
-    drawable = set(meta["classes"]) if (meta["conditional"] or len(meta["pairs"]) > 1 or len(meta["classes"]) == 1) \
-        else set()
-    missing = [c for c in classes if c not in drawable]
-    if missing:
-        why = ("it learnt its classes together and cannot draw one on demand" if not drawable
-               else f"it draws {', '.join(sorted(drawable))}")
-        raise ConfigError(f"--synthetic {rec.id}: GAN run {rec.id} cannot draw {', '.join(repr(m) for m in missing)} "
-                          f"({why}); use an AC-GAN or per-class GANs over the classifier's classes")
-    if not (run_dir / gan_files.MODEL_FILE).exists():
-        raise ConfigError(f"--synthetic {rec.id}: GAN run {rec.id} has no finished epoch yet")
-    return run_dir, meta
-
-
-def check_synthetic(cfg) -> None:
-    """Before a run exists: the config's --synthetic GAN run can draw every selected category."""
-    from qdcore.data.categories import parse_categories
-    from qdcore.data.opener import open_source
-    from qdcore.store import Store
-
-    if cfg.synthetic is None:
-        return
-    available = open_source(cfg.data).categories()
-    classes = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
-    with Store() as store:
-        check_gan_source(store, cfg.synthetic, classes)
-
-
-def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, seed: int, store=None) -> Splits:
-    """The splits with the training part mixed with GAN run `gan_run`'s samples (val and test untouched)."""
-    from qdcore.analysis.gan_export import sample_run
-    from qdcore.store import Store
-    from qdcore.train import gan_files
-
-    store = store if store is not None else Store()
-    run_dir, meta = check_gan_source(store, gan_run, list(splits.train.classes))
-    which = gan_files.default_generator(run_dir)  # the best generator where the run kept one
-    _, _, _, epoch = gan_files.load_gan(run_dir, which)
-
-    def generate(name: str, n: int, s: int) -> np.ndarray:
-        return sample_run(run_dir, name if len(meta["classes"]) > 1 else None, n, which, s, limit=None)[0]
-
-    train = mix(splits.train, generate, fraction, mode, seed, f"gan run {int(gan_run)} epoch {epoch}")
-    return Splits(train, splits.val, splits.test)

@@ -43,7 +43,7 @@ def prepare(cfg: TrainConfig, ctx: RunContext | None = None) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
     import torch
 
-    from qdcore.data.synthetic_mix import check_synthetic
+    from qdcore.train.synthetic import check_synthetic
     from qdcore.models import build_model
 
     check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.data.selection import load_splits
+from qdcore.train.synthetic import training_splits
 from qdcore.errors import ConfigError, StoreError
 from qdcore.events import RunFinished, RunStarted, Sink, null_sink
 from qdcore.predictions import Predictions, kept_rows
@@ -282,7 +282,7 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
            resume: Path | None, splits, run_id: int | None) -> TrainResult:
     if splits is None:
         # Left in their files: streamed data is read chunk by chunk; resident data is copied once in _placed.
-        splits = load_splits(cfg, mapped=True)
+        splits = training_splits(cfg, mapped=True)
     classes, fingerprint = list(splits.train.classes), splits.fingerprint()
     cfg, model, data, notes, streamed = _setup(cfg, rt, splits)
     n_params = _numel(model)

@@ -240,7 +240,7 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
 
     run_dir = store.run_dir(run_id, create=False)
     if data is None:
-        ds = load_splits(cfg, synthetic=False, mapped=True).test
+        ds = load_splits(cfg, mapped=True).test
         if list(ds.classes) != classes:
             raise DataError(f"run {run_id}'s data now yields classes that differ from its model's; "
                             "evaluate it with 'qd eval RUN --data ...' and matching --categories")
