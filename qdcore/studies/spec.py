@@ -204,9 +204,21 @@ def expand(spec: StudySpec) -> list[Trial]:
                     options.setdefault("seed", seed)
                     if len(spec.seeds) > 1:
                         options["seed"] = seed
-                    kind = str(options.pop("kind", spec.kind))
+                    kind = str(options.pop("kind", None) or _kind_of(spec.kind, options.get("model")))
                     out.append(Trial(len(out), params, kind, _resolve(spec, options)))
     return out
+
+
+def _kind_of(kind: str, model: Any) -> str:
+    """The spec's kind, or the kind that owns a trial's model when the spec's does not (an axis over models may mix
+    bitmap CNNs and stroke models; each trial then runs as its model's kind)."""
+    from qdcore.runs.kinds import find_kind, kind_for_model
+
+    own = find_kind(kind)
+    if not isinstance(model, str) or own is None or own.owns(model):
+        return kind
+    owner = kind_for_model(model)
+    return kind if owner is None else owner.name
 
 
 def _resolve(spec: StudySpec, options: dict[str, Any]) -> dict[str, Any]:
