@@ -165,20 +165,26 @@ def _downloadable(official: list[dict]) -> None:
 def download_cmd(
     categories: Annotated[Optional[list[str]], typer.Argument(help="Categories (quote names with spaces) or named sets, e.g. cat 'sea turtle' study000.", show_default=False)] = None,
     all_: Annotated[bool, typer.Option("--all", help="All 345 categories (about 40 GB).")] = False,
-    mirror: Annotated[Optional[str], typer.Option("--mirror", help="Base URL holding <category>.npy (default $QD_MIRROR or Google's bucket).")] = None,
+    format_: Annotated[str, typer.Option("--format", "-f", metavar="numpy|simplified|binary|raw",
+                                         help="Google's format: numpy bitmaps (into the cache), simplified or raw ndjson strokes, "
+                                              "binary strokes (into <cache>/simplified, raw, binary).")] = "numpy",
+    mirror: Annotated[Optional[str], typer.Option("--mirror", help="Base URL holding <category>.npy (or .ndjson/.bin), "
+                                                  "'{folder}' standing for Google's numpy_bitmap|simplified|binary|raw "
+                                                  "(default $QD_MIRROR or Google's bucket).")] = None,
     cache: CacheOpt = None,
     retries: Annotated[int, typer.Option("--retries", help="Tries per file on network errors before giving up.")] = 5,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a try fails.")] = 30.0,
     parallel: Annotated[int, typer.Option("--parallel", "-j", min=1, max=64, help="Files fetched at once.")] = 8,
 ) -> None:
-    """Fetch Google's numpy bitmaps into the cache: resumable, verified (size, md5), atomic."""
+    """Fetch Google's numpy bitmaps or stroke files into the cache: resumable, verified (size, md5), atomic."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
     from qdcore.data.categories import NAMED_SETS
-    from qdcore.data.download import download, resolve_mirror
+    from qdcore.data.download import download, format_dest, get_format, resolve_mirror
     from qdcore.errors import DataError
 
+    get_format(format_)  # a wrong --format is refused before anything is fetched
     names: list[str] = []
     for arg in categories or []:
         for item in arg.split(","):
@@ -214,7 +220,7 @@ def download_cmd(
 
         try:
             results = download(names, dest=cache, mirror=mirror, progress=on_progress, retries=retries,
-                               timeout=timeout, all_categories=all_, workers=parallel)
+                               timeout=timeout, all_categories=all_, workers=parallel, fmt=format_)
             error = None
         except DataError as e:
             results, error = getattr(e, "results", []), e
@@ -225,8 +231,11 @@ def download_cmd(
         console.print(f"{r.category}: {r.n_drawings:,} drawings, {size(r.bytes)}, {how} -> {r.path}", markup=False, highlight=False,
                       soft_wrap=True)
     if results or not error:
-        console.print(f"{len(new)} downloaded, {len(results) - len(new)} already cached, from {resolve_mirror(mirror)}",
+        console.print(f"{len(new)} downloaded, {len(results) - len(new)} already cached, from {resolve_mirror(mirror, format_)}",
                       markup=False, highlight=False, soft_wrap=True)
+        if format_ != "numpy" and results:
+            console.print(f"read them with --data {literal(str(format_dest(cache, format_)))}", markup=False, highlight=False,
+                          soft_wrap=True)
     if error:
         raise error
 

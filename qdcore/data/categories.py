@@ -11,7 +11,7 @@ from qdcore.errors import DataError, suggest
 
 @dataclass(frozen=True)
 class OfficialFile:
-    """Google's numpy bitmap file for one category: size, drawing count, md5."""
+    """One of Google's files for one category: size, drawing count (numpy bitmaps only, else 0), md5."""
 
     category: str
     bytes: int
@@ -19,14 +19,17 @@ class OfficialFile:
     md5: str
 
 
-@lru_cache(maxsize=1)
-def official_files() -> dict[str, OfficialFile]:
-    """Google's 345 numpy bitmap files, by category."""
-    text = resources.files("qdcore.assets").joinpath("numpy_bitmap.tsv").read_text("utf-8")
+@lru_cache(maxsize=None)
+def official_files(folder: str = "numpy_bitmap") -> dict[str, OfficialFile]:
+    """Google's 345 files of one format folder (numpy_bitmap, simplified, binary, raw), by category."""
+    text = resources.files("qdcore.assets").joinpath("google_files.tsv").read_text("utf-8")
     out = {}
     for line in text.splitlines()[1:]:
-        name, size, n, md5 = line.split("\t")
-        out[name] = OfficialFile(name, int(size), int(n), md5)
+        name, fmt, size, n, md5 = line.split("\t")
+        if fmt == folder:
+            out[name] = OfficialFile(name, int(size), int(n), md5)
+    if not out:
+        raise ValueError(f"no Google files in the format folder {folder!r}")
     return out
 
 

@@ -1,8 +1,11 @@
-"""Download Google's numpy bitmaps into the data cache: resumable, verified, atomic.
+"""Download Google's Quick, Draw! files into the data cache: resumable, verified, atomic.
 
-Each file streams into `<dest>/<category>.npy.part` (resumed with HTTP Range after a
-cut), is checked (npy header, size, md5 where known) and only then renamed to
-`<category>.npy`, so the cache never holds a half-written `.npy`.
+Four formats, in Google's layout (`quickdraw_dataset/full/<folder>/<category><suffix>`):
+numpy bitmaps into the cache itself, simplified/raw ndjson and binary strokes into
+`<cache>/simplified`, `<cache>/raw` and `<cache>/binary` (readable with `--data` on that folder).
+Each file streams into `<category><suffix>.part` (resumed with HTTP Range after a cut),
+is checked (npy header or stroke records, size, md5 where Google publishes them) and only
+then renamed, so the cache never holds a half-written file.
 """
 
 from __future__ import annotations
@@ -25,10 +28,36 @@ from qdcore.data.local import npy_layout
 from qdcore.errors import DataError
 from qdcore.paths import data_cache
 
-DEFAULT_MIRROR = "https://storage.googleapis.com/quickdraw_dataset/full/numpy_bitmap"
+GOOGLE_BUCKET = "https://storage.googleapis.com/quickdraw_dataset/full/{folder}"
+DEFAULT_MIRROR = GOOGLE_BUCKET.format(folder="numpy_bitmap")
 CHUNK = 1 << 20
 _NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, socket.timeout)
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+@dataclass(frozen=True)
+class Format:
+    """One of Google's file formats: its folder in the bucket, its suffix, and its folder in the cache."""
+
+    name: str
+    folder: str
+    suffix: str
+    subdir: str  # "" = the cache itself (numpy bitmaps, as qd has always kept them)
+
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("numpy", "numpy_bitmap", ".npy", ""),
+    Format("simplified", "simplified", ".ndjson", "simplified"),
+    Format("binary", "binary", ".bin", "binary"),
+    Format("raw", "raw", ".ndjson", "raw"),
+)}
+
+
+def get_format(name: str) -> Format:
+    """The format called `name`; DataError listing the four otherwise."""
+    if name not in FORMATS:
+        raise DataError(f"unknown download format {name!r}; use one of {', '.join(FORMATS)}")
+    return FORMATS[name]
 
 
 @dataclass
@@ -68,15 +97,22 @@ class _Retry(Exception):
         self.progress = progress
 
 
-def resolve_mirror(mirror: str | None = None) -> str:
-    """--mirror, else $QD_MIRROR, else Google's public bucket; no trailing slash."""
-    m = mirror or os.environ.get("QD_MIRROR") or DEFAULT_MIRROR
-    return m.rstrip("/")
+def resolve_mirror(mirror: str | None = None, fmt: str = "numpy") -> str:
+    """--mirror, else $QD_MIRROR, else Google's public bucket; `{folder}` in it becomes the format's folder."""
+    m = mirror or os.environ.get("QD_MIRROR") or GOOGLE_BUCKET
+    return m.replace("{folder}", get_format(fmt).folder).rstrip("/")
 
 
-def url_for(category: str, mirror: str | None = None) -> str:
-    """`<mirror>/<category>.npy` with the name URL-quoted (spaces -> %20)."""
-    return f"{resolve_mirror(mirror)}/{urllib.parse.quote(category)}.npy"
+def url_for(category: str, mirror: str | None = None, fmt: str = "numpy") -> str:
+    """`<mirror>/<category><suffix>` with the name URL-quoted (spaces -> %20)."""
+    return f"{resolve_mirror(mirror, fmt)}/{urllib.parse.quote(category)}{get_format(fmt).suffix}"
+
+
+def format_dest(dest: str | os.PathLike | None = None, fmt: str = "numpy") -> Path:
+    """Where a format's files go: the cache (numpy) or its `simplified`, `binary` or `raw` folder."""
+    root = data_cache(dest)
+    sub = get_format(fmt).subdir
+    return root / sub if sub else root
 
 
 def _disk_error(e: OSError, path: Path, dest: Path) -> DataError:
@@ -124,20 +160,22 @@ def _content_range_start(value: str | None) -> int | None:
 def download(categories: list[str] | None = None, dest: str | os.PathLike | None = None, mirror: str | None = None,
              progress: Callable[[DownloadProgress], None] | None = None, retries: int = 5, timeout: float = 30.0,
              backoff: float = 1.0, all_categories: bool = False,
-             known: Mapping[str, OfficialFile] | None = None, workers: int = 1) -> list[DownloadResult]:
-    """Fetch `<mirror>/<category>.npy` for each category into dest (default: the data cache).
+             known: Mapping[str, OfficialFile] | None = None, workers: int = 1,
+             fmt: str = "numpy") -> list[DownloadResult]:
+    """Fetch `<mirror>/<category><suffix>` of format `fmt` for each category into the cache (format_dest).
 
     `known` overrides Google's official size/md5 per category (tests serve small files).
     Retries connection errors and 5xx `retries` times with exponential backoff from `backoff` s;
     `workers` files are fetched at once (each to its own .part file, so they never share a write).
     """
+    form = get_format(fmt)
     names = official_categories() if all_categories else list(categories or [])
     if not names:
         raise DataError("name the categories to download (e.g. 'qd data download cat apple') or use --all")
     # Check every name before any URL or path is built from it.
     cats = list(dict.fromkeys(check_category(n) for n in names))
-    dest = data_cache(dest)
-    base = resolve_mirror(mirror)
+    dest = format_dest(dest, fmt)
+    base = resolve_mirror(mirror, fmt)
     _prepare_dest(dest)
     report = progress or (lambda _p: None)
     out: list[DownloadResult] = []
@@ -151,7 +189,7 @@ def download(categories: list[str] | None = None, dest: str | os.PathLike | None
         if unusable.is_set():
             raise CancelledError
         try:
-            return _download_one(cat, dest, base, report, max(1, retries), timeout, backoff, known)
+            return _download_one(cat, dest, base, report, max(1, retries), timeout, backoff, known, form)
         except CacheError:
             unusable.set()
             raise
@@ -179,11 +217,32 @@ def download(categories: list[str] | None = None, dest: str | os.PathLike | None
     return out
 
 
-def _expected(cat: str, known: Mapping[str, OfficialFile] | None) -> tuple[OfficialFile | None, bool]:
+def _expected(cat: str, known: Mapping[str, OfficialFile] | None, form: Format) -> tuple[OfficialFile | None, bool]:
     """(size/md5 to check, forced): forced when the caller passed it in `known`."""
     if known and cat in known:
         return known[cat], True
-    return official_files().get(cat), False
+    return official_files(form.folder).get(cat), False
+
+
+def check_file(path: Path, form: Format) -> int:
+    """Drawings in a downloaded file of that format; DataError if it is not one (bad header, no records)."""
+    if form.suffix == ".npy":
+        return npy_layout(path)[1]
+    from qdcore.data.strokes import KIND_BINARY, KIND_RAW, index_file
+
+    idx = index_file(path, KIND_BINARY if form.suffix == ".bin" else None)
+    if form.name == "raw" and idx.kind != KIND_RAW:
+        raise DataError(f"{path} holds simplified drawings (no times), not raw ones")
+    if form.name == "simplified" and idx.kind == KIND_RAW:
+        raise DataError(f"{path} holds raw drawings (with times), not simplified ones")
+    return len(idx)
+
+
+def _holds(n: int, size: int, expected: OfficialFile) -> str:
+    """What a cached subset holds against Google's file."""
+    if expected.n_drawings:
+        return f"{n:,} of Google's {expected.n_drawings:,} drawings"
+    return f"{n:,} drawings in {size:,} of Google's {expected.bytes:,} bytes"
 
 
 class _Part:
@@ -206,32 +265,33 @@ class _Part:
 
 
 def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadProgress], None], tries: int,
-                  timeout: float, backoff: float, known: Mapping[str, OfficialFile] | None) -> DownloadResult:
-    final = dest / f"{cat}.npy"
-    url = f"{base}/{urllib.parse.quote(cat)}.npy"
-    expected, forced = _expected(cat, known)
+                  timeout: float, backoff: float, known: Mapping[str, OfficialFile] | None,
+                  form: Format = FORMATS["numpy"]) -> DownloadResult:
+    final = dest / f"{cat}{form.suffix}"
+    url = f"{base}/{urllib.parse.quote(cat)}{form.suffix}"
+    expected, forced = _expected(cat, known, form)
     # Check size and md5 against Google's when it is Google's file: the default mirror, or a mirror serving that size.
-    strict = forced or base == DEFAULT_MIRROR
+    strict = forced or base == GOOGLE_BUCKET.format(folder=form.folder)
     if final.exists():
         try:
-            _, n = npy_layout(final)
+            n = check_file(final, form)
             size = final.stat().st_size
             origin = cached_origin(final)
-            subset = expected is not None and expected.n_drawings and n < expected.n_drawings
+            subset = expected is not None and size < expected.bytes
             if not (subset and strict):
                 note = "already complete" if not subset else (
-                    f"cached file holds {n:,} of Google's {expected.n_drawings:,} drawings (from {origin})")
+                    f"cached file holds {_holds(n, size, expected)} (from {origin})")
                 report(DownloadProgress(cat, "skip", size, size, url, note))
                 return DownloadResult(cat, final, size, n, True, "existing", url)
             # A subset (a mirror's sample) never counts as Google's full file: fetch it; the subset stays
             # in place until the full file has been checked and renamed over it.
             report(DownloadProgress(cat, "retry", 0, expected.bytes, url,
-                                    f"cached file holds {n:,} of Google's {expected.n_drawings:,} drawings "
+                                    f"cached file holds {_holds(n, size, expected)} "
                                     f"(from {origin}); fetching the full file"))
         except DataError:
             # A damaged complete file (not ours: ours are renamed only after checks): fetch it again.
             final.unlink()
-    part = _Part(dest / f"{cat}.npy.part")
+    part = _Part(dest / f"{cat}{form.suffix}.part")
     if expected is not None and strict and part.size > expected.bytes:
         part.reset()
     failures = 0
@@ -256,7 +316,7 @@ def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadPro
         strict = True
     verified = "header"
     try:
-        _, n = npy_layout(part.path)
+        n = check_file(part.path, form)
     except DataError as e:
         part.reset()
         raise DataError(f"the file downloaded from {url} is corrupt ({_reason(e, part.path)}); it was deleted: "

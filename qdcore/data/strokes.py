@@ -367,8 +367,10 @@ def _sniff_kind(path: Path) -> str:
     return KIND_SIMPLIFIED
 
 
-def index_file(path: str | os.PathLike) -> FileIndex:
-    """Index a stroke file once (cached by path, size and mtime); DataError if nothing in it is a drawing."""
+def index_file(path: str | os.PathLike, kind: str | None = None) -> FileIndex:
+    """Index a stroke file once (cached by path, size and mtime); DataError if nothing in it is a drawing.
+
+    kind: KIND_BINARY or an ndjson kind when the name does not say (a download's `.part` file)."""
     from qdcore.paths import regular_file
 
     path = Path(path)
@@ -377,7 +379,7 @@ def index_file(path: str | os.PathLike) -> FileIndex:
     if key in _INDEX_CACHE:
         _INDEX_CACHE.move_to_end(key)
         return _INDEX_CACHE[key]
-    kind = _sniff_kind(path)
+    kind = kind if kind == KIND_BINARY else _sniff_kind(path)
     try:
         buf = _open_buffer(path, st.st_size)
     except OSError as e:
