@@ -24,6 +24,7 @@ from qdtui.messages import AttachChecked, RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
 from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
+from qdtui.store_gateway import StoreGateway
 
 MIN_SIZE = (80, 24)
 
@@ -76,6 +77,7 @@ class QdApp(App[None]):
         self.state = state or AppState()
         self.set_reactive(QdApp.graphics, self.state.graphics)
         self.routes = dict(ROUTES)
+        self.stores = StoreGateway(lambda: self.state.store_home)  # every screen's and worker's way to the store
         self._initial_theme = theme
         self._too_small: TooSmallScreen | None = None
 
@@ -112,6 +114,9 @@ class QdApp(App[None]):
                          categories=ns.categories, run=ns.run, seed=ns.seed, choices=ns.choices, hard=ns.hard,
                          time_limit=ns.time_limit, feedback=not ns.no_feedback)
         self.push_screen(QuizSetupScreen(defaults=cfg, autostart=bool(ns.name)))
+
+    def on_unmount(self) -> None:
+        self.stores.close()
 
     def _painted(self) -> None:
         if self.first_paint_at is None:
@@ -185,7 +190,7 @@ class QdApp(App[None]):
     @work(thread=True, exclusive=True, group="attach", exit_on_error=False)
     def check_attach(self, run_id: int) -> None:
         """Look the run up in the store before following it."""
-        run, error = find_run(self.state.store_home, run_id)
+        run, error = find_run(self.stores, run_id)
         self.post_message(AttachChecked(run_id, run, error))
 
     def on_attach_checked(self, message: AttachChecked) -> None:

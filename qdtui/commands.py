@@ -9,6 +9,8 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from qdtui.store_gateway import stores
+
 ACTIONS = [
     ("Train a model", "the training form", "train"),
     ("Runs", "every run in the store, sortable", "runs"),
@@ -30,10 +32,7 @@ class QdCommands(Provider):
             self.runs = []
 
     def _recent(self) -> list[Any]:
-        from qdcore.store import Store
-
-        with Store(self.app.state.store_home) as store:
-            return store.list_runs(limit=RECENT)
+        return stores(self).open().list_runs(limit=RECENT)
 
     def _commands(self) -> list[tuple[str, str, Any]]:
         out = [(title, help_text, partial(self.app.action_open, route)) for title, help_text, route in ACTIONS]
@@ -62,11 +61,8 @@ class QdCommands(Provider):
 
     def _open_any(self, run_id: int) -> None:
         """A run not among the recent ones: looked up (one row), then opened as its kind says."""
-        from qdcore.store import Store
-
         try:
-            with Store(self.app.state.store_home) as store:
-                run = store.get_run(run_id)
+            run = stores(self).open().get_run(run_id)
         except Exception as e:  # noqa: BLE001 - no such run: a notification
             from qdtui.loaders import user_message
 

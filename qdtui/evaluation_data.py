@@ -11,7 +11,7 @@ import numpy as np
 
 from qdcore.predictions import run_file as predictions_file
 from qdcore.artifacts import MODEL_FILE, MODEL_FILES, MODEL_META  # torch-free, unlike checkpoint/engine
-from qdtui.loaders import open_store, user_message
+from qdtui.loaders import user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)
 
@@ -76,39 +76,35 @@ def _model_present(run_dir: Path) -> bool:
     return any((run_dir / meta).is_file() and (run_dir / weights).is_file() for meta, weights in MODEL_FILES)
 
 
-def load_eval(home: Path | str | None, run_id: int) -> EvalData:
+def load_eval(store: Any, run_id: int) -> EvalData:
     """A run's predictions, metrics and confused pairs (raises StoreError for a run that does not exist)."""
     from qdcore.predictions import Predictions
 
-    store = open_store(home)
-    try:
-        rec = store.get_run(run_id)
-        run_dir = store.run_dir(run_id, create=False)
-        config = rec.config or {}
-        data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
-                        data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
-                        run_dir=run_dir, has_model=_model_present(run_dir))
-        from qdtui.kind_screens import shows_predictions
+    rec = store.get_run(run_id)
+    run_dir = store.run_dir(run_id, create=False)
+    config = rec.config or {}
+    data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
+                    data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
+                    run_dir=run_dir, has_model=_model_present(run_dir))
+    from qdtui.kind_screens import shows_predictions
 
-        if not shows_predictions(rec.kind):
-            data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs with predictions"
-            return data
-        path = predictions_file(run_dir)
-        if not path.exists():
-            data.missing = f"run {run_id} has no predictions ({path.name} is missing)"
-            if rec.status == "running":
-                data.missing += "; it is still training and writes them when it finishes"
-            return data
-        try:
-            pred = Predictions.load(path)
-        except Exception as e:  # noqa: BLE001 - a corrupt file is offered for re-evaluation like a missing one
-            data.missing = user_message(e)
-            return data
-        fill(data, pred)
-        data.baseline, data.baseline_note = _baseline(store, run_id)
+    if not shows_predictions(rec.kind):
+        data.missing = f"run {run_id} is a {rec.kind} run; the evaluation screen shows runs with predictions"
         return data
-    finally:
-        store.close()
+    path = predictions_file(run_dir)
+    if not path.exists():
+        data.missing = f"run {run_id} has no predictions ({path.name} is missing)"
+        if rec.status == "running":
+            data.missing += "; it is still training and writes them when it finishes"
+        return data
+    try:
+        pred = Predictions.load(path)
+    except Exception as e:  # noqa: BLE001 - a corrupt file is offered for re-evaluation like a missing one
+        data.missing = user_message(e)
+        return data
+    fill(data, pred)
+    data.baseline, data.baseline_note = _baseline(store, run_id)
+    return data
 
 
 def fill(data: EvalData, pred) -> EvalData:
@@ -137,17 +133,6 @@ def _baseline(store, run_id: int) -> tuple[Any, str]:
     if base is None:
         return None, "no quiz answers on these drawings yet (the quiz is on the home screen)"
     return base, ""
-
-
-def evaluate_run(home: Path | str | None, run_id: int, device: str = "auto") -> None:
-    """Compute and save a run's test predictions from its model and test split (what `qd eval RUN` does)."""
-    from qdcore.runs.run import evaluate
-
-    store = open_store(home)
-    try:
-        evaluate(store, run_id, device=device)
-    finally:
-        store.close()
 
 
 class ModelCache:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import QDError
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from qdtui.store_gateway import StoreGateway
 
 SAMPLES_PER_CATEGORY = 24
 
@@ -123,49 +124,31 @@ class RecentRuns:
     ok: bool = True
 
 
-def open_store(home: Path | str | None):
-    """The run store at home (raises ImportError while qdcore.store is missing)."""
-    from qdcore.store import Store
-
-    return Store(home)
-
-
-def load_recent_runs(home: Path | str | None, limit: int = 10) -> RecentRuns:
-    """The newest runs but study trials (the Studies screen has those), or none with a note saying why."""
+def load_recent_runs(stores: "StoreGateway", limit: int = 10) -> RecentRuns:
+    """The newest runs of the app's store but study trials (the Studies screen has those), or none with a note
+    saying why."""
     try:
-        store = open_store(home)
-    except ImportError:
-        return RecentRuns([], "the run store is not available in this build", ok=False)
+        store = stores.open()
     except Exception as e:  # noqa: BLE001 - locked/corrupt stores become a note, not a crash
         return RecentRuns([], f"could not open the run store: {user_message(e)}", ok=False)
     try:
         runs = list(store.list_runs(limit=limit, top_level=True))
     except Exception as e:  # noqa: BLE001
         return RecentRuns([], f"could not read runs: {user_message(e)}", ok=False)
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
     note = "" if runs else "No runs yet: press t to train, or start `qd train` in another terminal."
     return RecentRuns(runs, note)
 
 
-def find_run(home: Path | str | None, run_id: int) -> tuple[Any | None, str]:
-    """(record, '') for an existing run, else (None, why) in one line."""
+def find_run(stores: "StoreGateway", run_id: int) -> tuple[Any | None, str]:
+    """(record, '') for an existing run of the app's store, else (None, why) in one line."""
     try:
-        store = open_store(home)
-    except ImportError:
-        return None, "the run store is not available in this build"
+        store = stores.open()
     except Exception as e:  # noqa: BLE001
-        return None, f"could not open the run store at {home}: {user_message(e)}"
+        return None, f"could not open the run store at {stores.home()}: {user_message(e)}"
     try:
         return store.get_run(run_id), ""
     except Exception as e:  # noqa: BLE001 - StoreError for a missing run
         return None, user_message(e)
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
 
 
 ACCURACY_KEYS = ("test_top1", "top1", "val_top1", "best_val_top1")

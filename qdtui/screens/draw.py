@@ -29,9 +29,9 @@ from qdcore.draw.recorder import StrokeRecorder
 from qdcore.draw.throttle import Throttle
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingSaved, Guessed, ModelReady, StrokesChanged
-from qdtui.screens.quiz import store_home
 from qdtui.widgets.canvas import Canvas
 from qdtui.widgets.drawing import Drawing
+from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
 TOP = 5
@@ -153,14 +153,13 @@ class DrawScreen(Screen):
     @work(thread=True, exclusive=True, group="draw-model", exit_on_error=False)
     def load_model(self) -> None:
         """Load the chosen run's model (or the newest finished one) in a thread."""
-        from qdcore.store import Store
         from qdcore.train.predictor import latest_model_run, load_predictor
 
         try:
-            with Store(store_home(self, self.home)) as store:
-                run_id = self.run_id if self.run_id is not None else latest_model_run(store)
-                predictor = load_predictor(store, run_id, "cpu")
-                predictor.top(np.zeros((28, 28), np.uint8))  # warm up now, not on the first stroke
+            store = stores(self).open(self.home)
+            run_id = self.run_id if self.run_id is not None else latest_model_run(store)
+            predictor = load_predictor(store, run_id, "cpu")
+            predictor.top(np.zeros((28, 28), np.uint8))  # warm up now, not on the first stroke
         except Exception as e:  # noqa: BLE001 - shown on the screen, never a traceback
             self.post_message(ModelReady(None, user_message(e)))
             return
@@ -428,14 +427,11 @@ class DrawScreen(Screen):
     @work(thread=True, group="draw-save", exit_on_error=False)
     def save(self, result: RoundResult, game: str | None) -> None:
         """Write a drawing to the store."""
-        from qdcore.store import Store
-
         try:
-            with Store(store_home(self, self.home)) as store:
-                did = store.add_drawing(self.drawer, result.word, result.strokes, run_id=self.run_id,
-                                        guesses=result.guesses, recognized=result.recognized,
-                                        recognized_ms=result.recognized_ms, ms=result.ms, game=game,
-                                        round=result.index if game else None)
+            did = stores(self).open(self.home).add_drawing(
+                self.drawer, result.word, result.strokes, run_id=self.run_id, guesses=result.guesses,
+                recognized=result.recognized, recognized_ms=result.recognized_ms, ms=result.ms, game=game,
+                round=result.index if game else None)
         except Exception as e:  # noqa: BLE001
             self.post_message(DrawingSaved(result, None, user_message(e)))
             return

@@ -25,6 +25,7 @@ from qdtui.screens.evaltabs.quality import QualityPane
 from qdtui.screens.evaltabs.worst import WorstPane
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
 from qdtui.state import data_label
+from qdtui.store_gateway import stores
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.widgets.header import Header
 
@@ -263,7 +264,7 @@ class EvaluationScreen(Screen):
         from qdtui.evaluation_data import load_eval
 
         try:
-            data = load_eval(self.app.state.store_home, self.run_id)
+            data = load_eval(stores(self).open(), self.run_id)
         except Exception as e:  # noqa: BLE001 - a missing run, a locked store: a message, never a traceback
             deliver(self, self._failed, user_message(e))
             return
@@ -363,10 +364,10 @@ class EvaluationScreen(Screen):
     @work(thread=True, exclusive=True, group="eval-evaluate", exit_on_error=False)
     def evaluate(self) -> None:
         """Rebuild the test split, predict and save predictions.npz."""
-        from qdtui.evaluation_data import evaluate_run
+        from qdcore.runs.run import evaluate
 
         try:
-            evaluate_run(self.app.state.store_home, self.run_id)
+            evaluate(stores(self).open(), self.run_id, device="auto")  # what `qd eval RUN` does
         except Exception as e:  # noqa: BLE001
             deliver(self, self._evaluated, user_message(e))
             return

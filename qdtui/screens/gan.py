@@ -20,9 +20,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from qdcore.errors import QDError
 from qdcore.fmt import literal
 from qdcore.runs.kinds import SAMPLES, can
 from qdtui.messages import GanPolled
+from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
 from qdtui.widgets.header import Header
@@ -56,22 +58,19 @@ class GanView:
     epoch_step: dict[int, int] = field(default_factory=dict)  # the step each epoch ended at
 
 
-def poll_view(home: Path | str | None, run_id: int) -> GanView:
+def poll_view(store: Any, run_id: int) -> GanView:
     """Read the run, its per-epoch curves and its sample-grid artifact rows (no UI code: runs in a worker)."""
-    from qdcore.errors import QDError
-    from qdcore.store import Store
     from qdcore.train import gan_files
 
     try:
-        with Store(home, reap=False) as store:
-            run = store.get_run(run_id)
-            if not can(run.kind, SAMPLES):
-                return GanView(error=f"run {run_id} is a {run.kind} run; this screen shows runs with sample grids")
-            history = store.history(run_id)
-            rows = store.metrics(run_id)
-            run_dir = store.run_dir(run_id, create=False)
-            arts = [a for a in store.artifacts_after(run_id)
-                    if a.name in (gan_files.SAMPLES_DIR, gan_files.STEP_SAMPLES)]
+        run = store.get_run(run_id)
+        if not can(run.kind, SAMPLES):
+            return GanView(error=f"run {run_id} is a {run.kind} run; this screen shows runs with sample grids")
+        history = store.history(run_id)
+        rows = store.metrics(run_id)
+        run_dir = store.run_dir(run_id, create=False)
+        arts = [a for a in store.artifacts_after(run_id)
+                if a.name in (gan_files.SAMPLES_DIR, gan_files.STEP_SAMPLES)]
     except QDError as e:
         return GanView(error=str(e))
     view = GanView(run=run, history=history, run_dir=run_dir)
@@ -156,7 +155,10 @@ class GanScreen(Screen):
         """Read the store in a worker thread."""
         from textual.worker import get_current_worker
 
-        view = poll_view(getattr(self.app.state, "store_home", None), self.run_id)
+        try:
+            view = poll_view(stores(self).open(reap=False), self.run_id)
+        except QDError as e:
+            view = GanView(error=str(e))
         if not get_current_worker().is_cancelled:
             self.post_message(GanPolled(view))
 
@@ -177,7 +179,6 @@ class GanScreen(Screen):
     # --- drawing ------------------------------------------------------------
 
     def _show(self, tag: str) -> None:
-        from qdcore.errors import QDError
         from qdcore.train import gan_files
 
         path = self.view.grids.get(tag)

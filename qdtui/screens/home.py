@@ -16,6 +16,7 @@ from qdcore.fmt import literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
+from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
@@ -104,7 +105,7 @@ class HomeScreen(Screen):
     @work(thread=True, exclusive=True, group="home-runs", exit_on_error=False)
     def load_runs(self) -> None:
         """Read recent runs in a thread."""
-        self.post_message(RunsLoaded(load_recent_runs(self.app.state.store_home, limit=10)))
+        self.post_message(RunsLoaded(load_recent_runs(stores(self), limit=10)))
 
     def _fill(self, table: DataTable) -> None:
         """The rows, names cut to the width the screen leaves them."""

@@ -27,6 +27,7 @@ from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
 from qdtui.messages import Launched, RunPolled
 from qdtui.screens.dialogs import ConfirmDialog
+from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
 
@@ -132,7 +133,7 @@ class LiveScreen(Screen):
         self._launching = False
         self._resuming = False
         self._launches = 0
-        self._store = None
+        self._reaped = False  # dead runs are reaped on the first read only (polls are frequent)
         self._after = 0
         self._art_after: dict[str, int] = {}
         self._polling = False
@@ -292,20 +293,12 @@ class LiveScreen(Screen):
     @property
     def store_home(self) -> Path:
         """The run store this view reads and writes."""
-        from qdcore.paths import qd_home
-
-        return qd_home(self.home) if self.home is not None else self.app.state.store_home
+        return stores(self).home(self.home)
 
     def _get_store(self):
-        if self._store is None:
-            from qdcore.store import Store
-
-            self._store = Store(self.store_home)
-        return self._store
-
-    def on_unmount(self) -> None:
-        if self._store is not None:
-            self._store.close()
+        store = stores(self).open(self.home, reap=not self._reaped)
+        self._reaped = True
+        return store
 
     # -- training started here: a detached `qd train` process (qdcore.runs.launcher) ---
 

@@ -16,6 +16,7 @@ from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
 from qdtui.messages import HistoriesLoaded
+from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
 
@@ -57,14 +58,9 @@ class OverlayScreen(Screen):
     @work(thread=True, exclusive=True, group="overlay", exit_on_error=False)
     def load(self) -> None:
         """Read each run's history in a thread."""
-        from qdcore.paths import qd_home
-
-        home = qd_home(self.home) if self.home is not None else self.app.state.store_home
         try:
-            from qdcore.store import Store
-
-            with Store(home) as store:
-                self.post_message(HistoriesLoaded([(store.get_run(i), store.history(i)) for i in self.run_ids]))
+            store = stores(self).open(self.home)
+            self.post_message(HistoriesLoaded([(store.get_run(i), store.history(i)) for i in self.run_ids]))
         except Exception as e:  # noqa: BLE001
             self.post_message(HistoriesLoaded([], user_message(e)))
 

@@ -20,19 +20,10 @@ from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
 from qdtui.messages import QuizFailed, QuizReady
 from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
+from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
 FILTER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789 -'")
-
-
-def store_home(screen: Screen, home: str | Path | None) -> Path:
-    """The run store directory: the one given, the app's, or $QD_HOME / the user data dir."""
-    from qdcore.paths import qd_home
-
-    if home is not None:
-        return qd_home(home)
-    state = getattr(screen.app, "state", None)
-    return Path(state.store_home) if state is not None and hasattr(state, "store_home") else qd_home()
 
 
 class QuizDrawing(FitDrawing):
@@ -125,10 +116,8 @@ class QuizScreen(Screen):
     def open_session(self) -> None:
         """Build (or rebuild, on resume) the items and open the session in a thread."""
         from qdcore.quiz.session import QuizSession
-        from qdcore.store import Store
-
         try:
-            store = Store(store_home(self, self.home))
+            store = stores(self).open(self.home)
             if self.session_id is not None:
                 session = QuizSession.resume(store, self.session_id, items=self.prebuilt)
             else:

@@ -18,8 +18,8 @@ from qdcore.fmt import DASH, interval, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import ReportLoaded
-from qdtui.screens.quiz import store_home
 from qdtui.widgets.confusion import ConfusionMatrix
+from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
 
@@ -153,10 +153,8 @@ class QuizResultsScreen(Screen):
     def load(self) -> None:
         """Compute the report in a thread."""
         from qdcore.quiz.report import build_report
-        from qdcore.store import Store
-
         try:
-            store = self.store or Store(store_home(self, self.home))
+            store = self.store or stores(self).open(self.home)
             rep = build_report(store, participant=self.participant, run=self.run_id, session=self.session_id)
             # The leaderboard always ranks everyone, whatever the scope of the other figures.
             if self.session_id is not None or self.participant is not None:

@@ -17,7 +17,8 @@ from textual.widgets.option_list import Option
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import ItemsBuilt, SetupLoaded
-from qdtui.screens.quiz import QuizScreen, store_home
+from qdtui.screens.quiz import QuizScreen
+from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
 DATA = "data"
@@ -135,10 +136,8 @@ class QuizSetupScreen(Screen):
     def load(self) -> None:
         """Runs that can be quizzed on and unfinished sessions."""
         from qdcore.quiz.session import open_sessions, quiz_runs
-        from qdcore.store import Store
-
         try:
-            store = Store(store_home(self, self.home))
+            store = stores(self).open(self.home)
             self.post_message(SetupLoaded(quiz_runs(store), open_sessions(store)))
         except Exception as e:  # noqa: BLE001
             self.post_message(SetupLoaded([], [], user_message(e)))
@@ -230,10 +229,8 @@ class QuizSetupScreen(Screen):
     def build(self, cfg: Any) -> None:
         """Build the quiz items (reads data or a run's predictions)."""
         from qdcore.quiz.session import build_items
-        from qdcore.store import Store
-
         try:
-            store = Store(store_home(self, self.home))
+            store = stores(self).open(self.home)
             self.post_message(ItemsBuilt(cfg, build_items(cfg, store)))
         except Exception as e:  # noqa: BLE001
             self.post_message(ItemsBuilt(cfg, None, user_message(e)))

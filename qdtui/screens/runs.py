@@ -14,10 +14,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from qdcore.fmt import literal
-from qdtui.live_state import DASH, STATUS_STYLE, compact, fmt_duration, fmt_pct
 from qdtui.loaders import user_message
 from qdtui.messages import RunsDeleted, TrackerLoaded
 from qdtui.screens.dialogs import ConfirmDialog
+from qdtui.store_gateway import stores
 from qdtui.live_state import STATUS_STYLE
 from qdtui.widgets.header import Header
 
@@ -87,15 +87,6 @@ def filter_rows(rows: list[RunRow], text: str) -> list[RunRow]:
     return [r for r in rows if r.matches(terms)] if terms else list(rows)
 
 
-# --- messages -----------------------------------------------------------------------------------------
-
-
-def _store(home: Path):
-    from qdcore.store import Store
-
-    return Store(home)
-
-
 # --- the screen ---------------------------------------------------------------------------------------
 
 
@@ -144,9 +135,7 @@ class RunsScreen(Screen):
     @property
     def store_home(self) -> Path:
         """The run store listed."""
-        from qdcore.paths import qd_home
-
-        return qd_home(self.home) if self.home is not None else self.app.state.store_home
+        return stores(self).home(self.home)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -179,16 +168,16 @@ class RunsScreen(Screen):
     def load(self) -> None:
         """Read every run in a thread."""
         try:
-            with _store(self.store_home) as store:
-                runs = store.list_runs()
-                from qdcore.quiz.report import human_baselines
+            store = stores(self).open(self.home)
+            runs = store.list_runs()
+            from qdcore.quiz.report import human_baselines
 
-                from qdcore.runs.refs import evaluable_kinds
+            from qdcore.runs.refs import evaluable_kinds
 
-                kinds = set(evaluable_kinds())
-                ids = [r.id for r in runs if r.kind in kinds]
-                humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
-                self.post_message(TrackerLoaded(runs, humans=humans))
+            kinds = set(evaluable_kinds())
+            ids = [r.id for r in runs if r.kind in kinds]
+            humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
+            self.post_message(TrackerLoaded(runs, humans=humans))
         except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
             self.post_message(TrackerLoaded([], user_message(e)))
 
@@ -408,13 +397,13 @@ class RunsScreen(Screen):
         """Remove runs in a thread (a live running run is refused by the store)."""
         deleted, errors = [], []
         try:
-            with _store(self.store_home) as store:
-                for run_id in ids:
-                    try:
-                        store.delete_run(run_id)
-                        deleted.append(run_id)
-                    except Exception as e:  # noqa: BLE001
-                        errors.append(user_message(e))
+            store = stores(self).open(self.home)
+            for run_id in ids:
+                try:
+                    store.delete_run(run_id)
+                    deleted.append(run_id)
+                except Exception as e:  # noqa: BLE001
+                    errors.append(user_message(e))
         except Exception as e:  # noqa: BLE001
             errors.append(user_message(e))
         self.post_message(RunsDeleted(deleted, errors))

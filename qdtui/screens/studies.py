@@ -16,16 +16,11 @@ from textual.widgets import DataTable, Footer, Static
 from qdtui.live_state import DASH, STATUS_STYLE, fmt_duration
 from qdtui.loaders import user_message
 from qdtui.messages import FitDone, StudiesLoaded, StudyLoaded
+from qdtui.store_gateway import stores
 from qdtui.widgets.plot import TitledPlot
 from qdtui.widgets.header import Header
 
 TRIAL_STYLE = {"queued": "dim", "running": "bold cyan", "done": "green", "failed": "bold red"}
-
-
-def _store(home: Path):
-    from qdcore.store import Store
-
-    return Store(home)
 
 
 def _cell(v: Any, key: str = "") -> str:
@@ -66,9 +61,7 @@ class StudiesScreen(Screen):
     @property
     def store_home(self) -> Path:
         """The run store listed."""
-        from qdcore.paths import qd_home
-
-        return qd_home(self.home) if self.home is not None else self.app.state.store_home
+        return stores(self).home(self.home)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -100,11 +93,11 @@ class StudiesScreen(Screen):
         from qdcore.studies.runner import progress
 
         try:
-            with _store(self.store_home) as store:
-                from qdcore.runs.kinds import parent_kinds
+            from qdcore.runs.kinds import parent_kinds
 
-                rows = [(r, progress(store, r.id, int(r.summary.get("workers", 1) or 1)))
-                        for k in parent_kinds() for r in store.list_runs(kind=k)]
+            store = stores(self).open(self.home)
+            rows = [(r, progress(store, r.id, int(r.summary.get("workers", 1) or 1)))
+                    for k in parent_kinds() for r in store.list_runs(kind=k)]
             self.post_message(StudiesLoaded(rows))
         except Exception as e:  # noqa: BLE001 - a note, not a crash
             self.post_message(StudiesLoaded([], user_message(e)))
@@ -210,9 +203,7 @@ class StudyScreen(Screen):
     @property
     def store_home(self) -> Path:
         """The run store the study lives in."""
-        from qdcore.paths import qd_home
-
-        return qd_home(self.home) if self.home is not None else self.app.state.store_home
+        return stores(self).home(self.home)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -245,10 +236,10 @@ class StudyScreen(Screen):
         from qdcore.studies.trials import require_study
 
         try:
-            with _store(self.store_home) as store:
-                rec = require_study(store, self.study)
-                p = progress(store, self.study, int(rec.summary.get("workers", 1) or 1))
-                table = study_table(store, self.study)
+            store = stores(self).open(self.home)
+            rec = require_study(store, self.study)
+            p = progress(store, self.study, int(rec.summary.get("workers", 1) or 1))
+            table = study_table(store, self.study)
             verdicts, notes = study_verdicts(rec.summary.get("spec", {}), table)
             self.post_message(StudyLoaded(rec, p, table, verdicts=verdicts, claim_notes=notes))
         except Exception as e:  # noqa: BLE001
@@ -412,8 +403,7 @@ class StudyScreen(Screen):
     def open_trial(self, run_id: int) -> None:
         """Open a trial's run with its current status."""
         try:
-            with _store(self.store_home) as store:
-                rec = store.get_run(run_id)
+            rec = stores(self).open(self.home).get_run(run_id)
             self.app.call_from_thread(self.app.open_run, rec.id, rec.status, rec.kind)
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.app.show_error, user_message(e), "Cannot open the trial")
@@ -427,8 +417,7 @@ class StudyScreen(Screen):
             self.app.call_from_thread(self.notify, "The study is running already.")
             return
         try:
-            with _store(self.store_home) as store:
-                pid = detach(store, self.study)
+            pid = detach(stores(self).open(self.home), self.study)
             self.app.call_from_thread(self.notify, f"Study {self.study} running in the background (pid {pid}).")
         except Exception as e:  # noqa: BLE001
             self.app.call_from_thread(self.app.show_error, user_message(e), "Cannot run the study")

@@ -14,7 +14,7 @@ from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from qdtui.loaders import user_message
 from qdtui.messages import StudyStarted
-from qdtui.screens.studies import _store
+from qdtui.store_gateway import stores
 
 
 class NewStudyDialog(ModalScreen[int | None]):
@@ -81,8 +81,8 @@ class NewStudyDialog(ModalScreen[int | None]):
                 from qdcore.studies.quick_limits import cannot_quick_note
 
                 notes = [*filter(None, [cannot_quick_note(name, data, project=False)]), *notes]
-            with _store(self.home) as store:
-                job = launch(cfg, store=store)  # validates every trial first; the child adds and runs them
+            # validates every trial first; the child adds and runs them
+            job = launch(cfg, store=stores(self).open(self.home))
             self.post_message(StudyStarted(job.run_id, notes))
         except Exception as e:  # noqa: BLE001 - shown in the form
             self.post_message(StudyStarted(None, [], user_message(e)))
