@@ -159,3 +159,18 @@ def test_init_is_a_declared_option_of_classifier_and_gan_runs():
     assert f.flag == "--init" and f.opt.form == "Init" and parse_text(f, "KERAS", "") == "keras"
     with pytest.raises(ConfigError, match="--init='xavier' must be one of keras, torch"):
         parse_text(f, "xavier", "")
+
+
+def test_double_descent_label_noise_where_the_literature_has_it_and_quick_runs_only_claimed_variants():
+    from qdcore.studies.named import named_spec
+    from qdcore.studies.paper_claims import ONE_AT_A_TIME
+    from qdcore.studies.spec import expand
+
+    small, _ = named_spec("double-descent-small", offline=True)
+    assert {t.options["label_noise"] for t in expand(small)} == {0.2}  # Nakkiran et al.'s setting
+    full, _ = named_spec("double-descent", offline=True)
+    assert all(t.options.get("label_noise", 0.0) == 0.0 for t in expand(full))  # 003 used none
+    quick, _ = named_spec("one-at-a-time", quick=True, offline=True)
+    claimed = {c.where["variant"] for c in ONE_AT_A_TIME} | {c.versus["variant"] for c in ONE_AT_A_TIME}
+    assert {v["name"] for v in quick.variants} == claimed and len(claimed) == 15
+    assert len(named_spec("one-at-a-time", offline=True)[0].variants) == 20  # the full protocol keeps them all

@@ -51,6 +51,10 @@ class TrainConfig(RunConfig):
                                        panel="Data", min=0, max=1, min_open=True)
     synthetic_mode: str = option("replace", help="replace real drawings or add to them.", panel="Data",
                                  choices=("replace", "add"))
+    # double descent (Nakkiran et al. 2019): a share of training labels moved to a random other class, by seed
+    label_noise: float = option(0.0, help="Share of training labels moved to a random other class (chosen by the "
+                                "seed; validation and test keep true labels), as in the double-descent literature.",
+                                panel="Data", min=0, max=1, max_open=True, form="Label noise", metavar="FRACTION")
     # optimisation
     epochs: int = option(10, help="Epochs.", panel=_OPT, short="-e", min=1, max=100_000, form="Epochs")
     batch_size: int | None = option(256, help="Batch size; auto: on CUDA the largest power of two (up to 8192) "

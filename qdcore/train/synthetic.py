@@ -11,6 +11,7 @@ import numpy as np
 from qdcore.analysis.gan_export import sample_run
 from qdcore.data.categories import parse_categories
 from qdcore.data.drawingset import Splits
+from qdcore.data.label_noise import with_label_noise
 from qdcore.data.opener import open_source
 from qdcore.data.selection import load_splits
 from qdcore.data.synthetic_mix import mix
@@ -24,12 +25,15 @@ if TYPE_CHECKING:
 
 
 def training_splits(cfg: TrainConfig, mapped: bool = False) -> Splits:
-    """A classifier's splits with a GAN's samples mixed into the training split where the config asks
-    (--synthetic RUN); validation and test stay real."""
+    """A classifier's splits with a GAN's samples mixed into the training split (--synthetic RUN), then a share
+    of its labels moved to other classes (--label-noise P), where the config asks; validation and test stay
+    real and keep their labels."""
     splits = load_splits(cfg, mapped=mapped)
-    if cfg.synthetic is None:
-        return splits
-    return with_synthetic(splits, cfg.synthetic, cfg.synthetic_fraction, cfg.synthetic_mode, cfg.seed)
+    if cfg.synthetic is not None:
+        splits = with_synthetic(splits, cfg.synthetic, cfg.synthetic_fraction, cfg.synthetic_mode, cfg.seed)
+    if cfg.label_noise:
+        splits = Splits(with_label_noise(splits.train, cfg.label_noise, cfg.seed), splits.val, splits.test)
+    return splits
 
 
 def check_gan_source(store, gan_run: int, classes: list[str]) -> tuple[Path, dict]:

@@ -42,7 +42,7 @@ class TrainScreen(Screen):
     TrainScreen #train-form { width: 46; height: 1fr; padding: 0 1; border: round $primary 60%; }
     TrainScreen #train-about { width: 1fr; height: 1fr; padding: 0 1; border: round $primary 60%; }
     TrainScreen .row { height: 1; }
-    TrainScreen .row Label { width: 11; }
+    TrainScreen .row Label { width: 12; }  /* "Label noise" and a space */
     TrainScreen .row Input, TrainScreen .row Select { width: 1fr; }
     TrainScreen #train-fields { height: auto; }
     TrainScreen #train-start { width: auto; min-width: 16; margin-top: 1; }
