@@ -30,8 +30,15 @@ def analyze(
     min_confidence: Annotated[float, typer.Option("--min-confidence", help="Wrong drawings above this probability count as likely label errors.")] = 0.9,
     bins: Annotated[int, typer.Option("--bins", help="Confidence bins of the calibration (reliability) view.")] = 15,
     seed: Annotated[int, typer.Option("--seed", help="Seed for PCA, K-Means and sampling.")] = 0,
+    progressive: Annotated[bool, typer.Option("--progressive", help="When did it know: replay each drawing by share of ink and of time, and stroke by stroke (top-1 curves, the moment each drawing became right and stayed right).")] = False,
+    vs: Annotated[Optional[list[str]], typer.Option("--vs", help="With --progressive: another run replayed on the same drawings, side by side (repeatable).")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
+    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
+    per_class: Annotated[Optional[int], typer.Option("--per-class", "-n", help="With --progressive --data: drawings per category, sampled by --seed.")] = None,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, calibration, data quality."""
+    if progressive or vs or data or categories or per_class:
+        return _progressive(run, vs or [], data, categories, per_class, seed, json_out, out)
     from qdcore.analysis.report import AnalyzeOptions, analyze_run, public
     from qdcore.store import Store
 
@@ -117,3 +124,89 @@ def _print(report: dict[str, Any]) -> None:
         print_notes([f"no CAM or penultimate features: {report['model_note']}"])
     for f in report.get("files", []):
         console.print(f"wrote {lit(f)}", highlight=False)
+
+
+def _progressive(run: str, vs: list[str], data: Optional[str], categories: Optional[str], per_class: Optional[int],
+                 seed: int, json_out: bool, out: Optional[Path]) -> None:
+    """`qd analyze RUN --progressive [--vs RUN ...]`: the replay table and plot (qdcore.analysis.progressive)."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from qdcore.analysis.progressive import progressive_report
+    from qdcore.cli.common import err_console
+    from qdcore.paths import atomic_write_bytes
+    from qdcore.store import Store
+    from qdcore.train.predictor import predicting_kinds
+
+    store = Store()
+    ids = list(dict.fromkeys(run_ref(store, r, predicting_kinds()) for r in [run, *vs]))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                  transient=True, disable=json_out) as bar:
+        task = bar.add_task("replaying", total=None)
+        report = progressive_report(store, ids, data, categories, per_class, seed,
+                                    progress=lambda n, done, total: bar.update(
+                                        task, completed=done, total=total, description=f"run {ids[n]}: prefixes"))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out / "progressive.json", json.dumps(report, indent=1).encode())
+    if json_out:
+        print_json(report)
+        return
+    _print_progressive(report)
+    if out is not None:
+        console.print(f"wrote {lit(str(out / 'progressive.json'))}", highlight=False)
+
+
+def _cell(p: dict[str, Any]) -> str:
+    return f"{percent(p['top1'], 0)} [{percent(p['lo'], 0)}, {percent(p['hi'], 0)}]"
+
+
+def _knew_cell(k: dict[str, Any] | None) -> str:
+    if not k or not k["n"]:
+        return "-"
+    show = lambda v: "never" if v is None else percent(v, 0)  # noqa: E731
+    return f"{show(k['median'])} [{show(k['lo'])}, {show(k['hi'])}]"
+
+
+def _print_progressive(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from qdcore.analysis.progressive import text_plot
+
+    runs = report["runs"]
+    first = runs[0]
+    console.print(f"[bold]When did it know[/]: {first['n']:,} drawings of {lit(report['where'])}"
+                  f"{' (synthetic)' if report['synthetic'] else ''}, {first['timed']:,} with times"
+                  + (f"; {first['skipped']:,} without ink skipped" if first["skipped"] else ""), highlight=False)
+    for axis, name in (("ink", "ink"), ("time", "drawing time")):
+        if not any(r[axis] for r in runs):
+            continue
+        t = Table(title=f"Top-1 at a share of {name} (95% Wilson interval)", title_justify="left")
+        t.add_column(f"% of {name}", justify="right")
+        for r in runs:
+            t.add_column(f"run {r['run']} {lit(r['model'] or r['kind'])}", justify="right")
+        for j, share in enumerate(first["grid"]):
+            t.add_row(percent(share, 0), *[_cell(r[axis][j]) if r[axis] else "-" for r in runs])
+        t.add_row("knew at (median)", *[_knew_cell(r["knew"][axis]) for r in runs], style="bold")
+        console.print(t)
+        console.print(text_plot(report, axis), markup=False, highlight=False)
+    t = Table(title="Per category: top-1 at 50% and 100% of ink; median share of ink when it knew", title_justify="left")
+    t.add_column("category")
+    t.add_column("n", justify="right")
+    for r in runs:
+        t.add_column(f"run {r['run']} 50% | 100% | knew", justify="right")
+    half = first["grid"].index(0.5) if 0.5 in first["grid"] else len(first["grid"]) // 2
+    by_class = [{c["class"]: c for c in r["per_class"]} for r in runs]
+    for c in first["per_class"]:
+        cells = []
+        for b in by_class:
+            row = b.get(c["class"])
+            cells.append("-" if row is None else
+                         f"{percent(row['ink'][half]['top1'], 0)} | {percent(row['ink'][-1]['top1'], 0)} | "
+                         f"{_knew_cell(row['knew_ink']).split(' [')[0]}")
+        t.add_row(lit(c["class"]), str(c["n"]), *cells)
+    console.print(t)
+    console.print("knew at: the share after the stroke from which the top guess stayed right; median over the "
+                  "drawings (never-right ones count as later than any share), 95% interval from order statistics",
+                  style="dim", highlight=False)
