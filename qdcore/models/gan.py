@@ -14,13 +14,32 @@ from qdcore.models import options as op
 LEAK = 0.2
 
 
+def up_layers(cin: int, cout: int, kernel: int, stride: int, bias: bool, upsample: str, groups: int = 1,
+              prefix: str = "") -> OrderedDict[str, nn.Module]:
+    """One of G's layers that keeps (stride 1) or doubles (stride 2) the map size, 'same' padded.
+
+    transposed: a stride-2 transposed conv (study 003); nearest: nearest-neighbour upsampling then a conv,
+    which cannot leave the checkerboard of isolated dots a transposed conv's uneven overlap does
+    (Odena et al. 2016, "Deconvolution and checkerboard artifacts").
+    """
+    pad, out = kernel // 2, OrderedDict()
+    if upsample == "transposed":
+        out[f"convt{prefix}"] = nn.ConvTranspose2d(cin, cout, kernel, stride, pad, output_padding=stride - 1,
+                                                   groups=groups, bias=bias)
+        return out
+    if stride > 1:
+        out[f"up{prefix}"] = nn.Upsample(scale_factor=stride, mode="nearest")
+    out[f"conv{prefix}"] = nn.Conv2d(cin, cout, kernel, 1, pad, groups=groups, bias=bias)
+    return out
+
+
 class Generator(nn.Module):
-    """z (B, latent) [x label embedding] -> dense 7x7x4w -> convT 2w, w, 1 -> tanh image (B, 1, 28, 28)."""
+    """z (B, latent) [x label embedding] -> dense 7x7x4w -> convT (or upsample + conv) 2w, w, 1 -> tanh image."""
 
     arch: dict
 
     def __init__(self, latent_dim: int, num_classes: int, width: int, kernel: int, batch_norm: bool,
-                 conditional: bool) -> None:
+                 conditional: bool, upsample: str = "transposed") -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.conditional = latent_dim, num_classes, conditional
         # AC-GAN (study 001): the label's embedding multiplies the noise, so the latent point depends on the class.
@@ -32,11 +51,9 @@ class Generator(nn.Module):
             layers["bn0"] = nn.BatchNorm1d(4 * w * 7 * 7)
         layers["lrelu0"] = nn.LeakyReLU(LEAK)
         layers["reshape"] = nn.Unflatten(1, (4 * w, 7, 7))
-        pad = kernel // 2
         for i, (cin, cout, stride) in enumerate([(4 * w, 2 * w, 1), (2 * w, w, 2), (w, 1, 2)], 1):
             last = i == 3
-            layers[f"convt{i}"] = nn.ConvTranspose2d(cin, cout, kernel, stride, pad, output_padding=stride - 1,
-                                                     bias=bias or last)
+            layers.update(up_layers(cin, cout, kernel, stride, bias or last, upsample, prefix=str(i)))
             if not last:
                 if batch_norm:
                     layers[f"bn{i}"] = nn.BatchNorm2d(cout)
@@ -62,7 +79,8 @@ class Discriminator(nn.Module):
 
     arch: dict
 
-    def __init__(self, num_classes: int, width: int, kernel: int, dropout: float, classify: bool) -> None:
+    def __init__(self, num_classes: int, width: int, kernel: int, dropout: float, classify: bool,
+                 spectral_norm: bool = False) -> None:
         super().__init__()
         self.num_classes, self.classify = num_classes, classify
         w, pad = width, kernel // 2
@@ -78,6 +96,10 @@ class Discriminator(nn.Module):
         self.source = nn.Linear(2 * w * 7 * 7, 1)
         # AC-GAN's second head: the discriminator doubles as a classifier (study 001 compares it with the CNN).
         self.classes = nn.Linear(2 * w * 7 * 7, num_classes) if classify else None
+        if spectral_norm:  # every weight's largest singular value held at 1: D stays 1-Lipschitz (Miyato et al.)
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         h = self.body(x)
@@ -94,10 +116,13 @@ def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) 
     """Validate options and build (G, D); acgan is conditional with a class head."""
     r = {"g_width": op.pos_int("g_width", o["g_width"]), "d_width": op.pos_int("d_width", o["d_width"]),
          "kernel": op.pos_int("kernel", o["kernel"]), "dropout": op.rate("dropout", o["dropout"]),
-         "batch_norm": op.flag("batch_norm", o["batch_norm"])}
+         "batch_norm": op.flag("batch_norm", o["batch_norm"]),
+         "upsample": op.choice("upsample", o["upsample"], op.UPSAMPLES),
+         "spectral_norm": op.flag("spectral_norm", o["spectral_norm"])}
     if r["kernel"] % 2 == 0:
         raise ConfigError(f"option kernel={r['kernel']} must be odd for the GAN's 'same' (transposed) convs")
     conditional = name == "acgan"
-    g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional)
-    d = Discriminator(num_classes, r["d_width"], r["kernel"], r["dropout"], classify=conditional)
+    g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional, r["upsample"])
+    d = Discriminator(num_classes, r["d_width"], r["kernel"], r["dropout"], classify=conditional,
+                      spectral_norm=r["spectral_norm"])
     return g, d, r

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from qdcore.models.gan import LEAK
+from qdcore.models.gan import LEAK, up_layers
 
 State = dict[str, torch.Tensor]
 
@@ -45,10 +45,11 @@ class GroupedLinear(nn.Module):
 class GroupedGenerator(nn.Module):
     """K study-003 generators: z (B, K, latent) -> images (B, K, 28, 28) in [-1, 1]."""
 
-    def __init__(self, k: int, latent_dim: int, width: int, kernel: int, batch_norm: bool) -> None:
+    def __init__(self, k: int, latent_dim: int, width: int, kernel: int, batch_norm: bool,
+                 upsample: str = "transposed") -> None:
         super().__init__()
         self.k, self.latent_dim = k, latent_dim
-        w, bias, pad = width, not batch_norm, kernel // 2
+        w, bias = width, not batch_norm
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         layers["dense"] = GroupedLinear(k, latent_dim, 4 * w * 7 * 7, bias)
         layers["flat"] = nn.Flatten(1)  # (B, K, n) -> (B, K*n): BN1d channels pair-major, as the weights
@@ -58,8 +59,7 @@ class GroupedGenerator(nn.Module):
         layers["reshape"] = nn.Unflatten(1, (k * 4 * w, 7, 7))
         for i, (cin, cout, stride) in enumerate([(4 * w, 2 * w, 1), (2 * w, w, 2), (w, 1, 2)], 1):
             last = i == 3
-            layers[f"convt{i}"] = nn.ConvTranspose2d(k * cin, k * cout, kernel, stride, pad,
-                                                     output_padding=stride - 1, groups=k, bias=bias or last)
+            layers.update(up_layers(k * cin, k * cout, kernel, stride, bias or last, upsample, groups=k, prefix=str(i)))
             if not last:
                 if batch_norm:
                     layers[f"bn{i}"] = nn.BatchNorm2d(k * cout)
@@ -97,8 +97,11 @@ def build_grouped(arch: dict[str, Any], k: int) -> tuple[GroupedGenerator, Group
     """A grouped (G, D) of k pairs with the architecture `arch` of an unconditional dcgan (Generator.arch)."""
     if arch.get("name") != "dcgan" or int(arch.get("num_classes", 1)) != 1:
         raise ValueError(f"only unconditional dcgan pairs can be grouped, not {arch.get('name')!r}")
+    if arch.get("spectral_norm"):
+        # torch's spectral norm would take the K pairs' stacked weight as one matrix, not K of them.
+        raise ValueError("pairs with a spectrally normalised discriminator cannot be grouped")
     g = GroupedGenerator(k, int(arch["latent_dim"]), int(arch["g_width"]), int(arch["kernel"]),
-                         bool(arch["batch_norm"]))
+                         bool(arch["batch_norm"]), str(arch.get("upsample", "transposed")))
     d = GroupedDiscriminator(k, int(arch["d_width"]), int(arch["kernel"]), float(arch["dropout"]))
     return g, d
 

@@ -10,6 +10,7 @@ from qdcore.errors import ConfigError
 
 POOL_KINDS = ("max", "avg", "none")
 PADDINGS = ("valid", "same")
+UPSAMPLES = ("transposed", "nearest")  # how a GAN generator doubles its maps
 
 # One line per option, shown by `qd models show` and the README.
 OPTION_DOCS: dict[str, str] = {
@@ -28,6 +29,9 @@ OPTION_DOCS: dict[str, str] = {
     "hidden": "hidden layer sizes of the fully connected net",
     "g_width": "generator base channels (dense 7x7x4w, convT 2w, w, 1)",
     "d_width": "discriminator base channels (conv w, 2w)",
+    "upsample": "how the generator doubles its maps: transposed (stride-2 transposed convs) or nearest (nearest-"
+                "neighbour upsampling, then a conv: no checkerboard dots)",
+    "spectral_norm": "spectral normalisation of the discriminator's weights (Miyato et al. 2018)",
     "C": "inverse L2 regularisation strength",
     "max_iter": "maximum solver iterations of logistic regression",
     "n_rounds": "maximum boosting rounds (each adds one tree per class)",

@@ -15,7 +15,9 @@ from qdcore.models.init import apply_init, check_init
 if TYPE_CHECKING:
     from torch import nn
 
-GAN_DEFAULTS = {"latent_dim": 100, "g_width": 64, "d_width": 64, "kernel": 5, "dropout": 0.3, "batch_norm": True}
+# Study 003's recipe; a stored run's arch without a later option rebuilds with that option's value here.
+GAN_DEFAULTS = {"latent_dim": 100, "g_width": 64, "d_width": 64, "kernel": 5, "dropout": 0.3, "batch_norm": True,
+                "upsample": "transposed", "spectral_norm": False}
 
 
 @dataclass

@@ -32,6 +32,7 @@ from qdcore.errors import QDError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples, Sink, null_sink
 from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
+from qdcore.train import gan_loss as losses
 from qdcore.train.device import Runtime
 from qdcore.train.gan_best import BestGenerator
 from qdcore.train.gan_config import GanConfig
@@ -505,8 +506,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             out = p.d_step(torch.cat([x_real, fake.detach()]))
             src, cls = (out if p.conditional else (out, None))
             src = src.float().flatten()
-            target = torch.cat([torch.full((batch,), smooth_real, device=dev), torch.zeros(batch, device=dev)])
-            d_loss = F.binary_cross_entropy_with_logits(src, target)
+            d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real)
             if p.conditional:
                 d_loss = d_loss + F.cross_entropy(cls.float(), torch.cat([y_real, y_fake]))
         update(p.opt_d, p.scaler_d, d_loss)
@@ -525,7 +525,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
         with rt.autocast():
             out = p.d(fake)
             src, cls = (out if p.conditional else (out, None))
-            g_loss = F.binary_cross_entropy_with_logits(src.float().flatten(), torch.ones(batch, device=dev))
+            g_loss = losses.g_loss(cfg.gan_loss, src.float().flatten())
             if p.conditional:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
         update(p.opt_g, p.scaler_g, g_loss)

@@ -7,10 +7,12 @@ from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.models.init import init_option
+from qdcore.models.options import UPSAMPLES
 from qdcore.options import DATA, RunConfig, fields_of, option
 from qdcore.train.gan_best import CRITERIA
 
 GAN_MODELS = ("dcgan", "acgan")
+GAN_LOSSES = ("bce", "hinge")  # qdcore.train.gan_loss
 DEVICES = ("auto", "cpu", "cuda", "mps")
 _MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "Runtime"
 
@@ -41,6 +43,13 @@ class GanConfig(RunConfig):
     d_dropout: float = option(0.3, help="Dropout after each discriminator conv.", panel=_MODEL, min=0, max=1,
                               max_open=True)
     batch_norm: bool | None = option(True, help="Batch norm in the generator.", panel=_MODEL)
+    upsample: str = option("transposed", help="How G doubles its maps: transposed (study 003's stride-2 transposed "
+                           "convs) or nearest (nearest-neighbour upsampling, then a conv: no checkerboard dots).",
+                           panel=_MODEL, choices=UPSAMPLES, metavar="HOW")
+    spectral_norm: bool = option(False, help="Spectral normalisation of D's weights (Miyato et al. 2018; not with "
+                                 "--per-class-gans).", panel=_MODEL)
+    gan_loss: str = option("bce", help="Adversarial loss: bce (DCGAN, non-saturating G) or hinge (SNGAN; ignores "
+                           "--label-smoothing).", panel=_OPT, choices=GAN_LOSSES, metavar="LOSS")
     epochs: int = option(10, help="Epochs (passes of D over the training drawings).", panel=_OPT, short="-e",
                          min=1, max=100_000, form="Epochs")
     batch_size: int = option(32, help="Real drawings per discriminator step (more steps per epoch at 32 than at "
@@ -90,13 +99,16 @@ class GanConfig(RunConfig):
         if self.per_class_gans and self.model == "acgan":
             raise ConfigError(f"{origin}: per_class_gans trains one unconditional DCGAN per category; use it with "
                               "model dcgan (an AC-GAN already covers every class in one pair)")
+        if self.per_class_gans and self.spectral_norm:
+            raise ConfigError(f"{origin}: spectral_norm is not available with per_class_gans (the grouped "
+                              "discriminators would be normalised as one matrix); leave one of them off")
         return self
 
     def model_options(self) -> dict[str, Any]:
         """Options for build_gan."""
         return {"g_width": self.g_width, "d_width": self.d_width, "kernel": 5 if self.kernel is None else self.kernel,
                 "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm,
-                "init": self.init}
+                "upsample": self.upsample, "spectral_norm": self.spectral_norm, "init": self.init}
 
 
 def gan_fields():

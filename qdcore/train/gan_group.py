@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from qdcore.models import gan_grouped as gg
 from qdcore.train import distributed as dist
+from qdcore.train import gan_loss as losses
 from qdcore.train.device import Runtime
 from qdcore.train.gan_config import GanConfig
 
@@ -116,8 +117,6 @@ class PairGroup:
         world = rt.world_size
         ar = torch.arange(batch, device=dev) + rt.rank * batch
         stats: dict[str, torch.Tensor] = {}
-        target = torch.cat([torch.full((batch, 1), smooth_real, device=dev), torch.zeros(batch, 1, device=dev)])
-        target = target.expand(-1, self.k)
         fake = None
         for j in range(cfg.d_steps):
             # The same wrap as one pair alone: a smaller class cycles through its order while the largest finishes.
@@ -132,8 +131,7 @@ class PairGroup:
                     with torch.no_grad():
                         fake = self.g(z[j])
                 src = self.d_step(torch.cat([x_real, fake.detach()])).float()
-                per_pair = F.binary_cross_entropy_with_logits(src, target, reduction="none").mean(0)
-                d_loss = per_pair.sum()  # each pair's gradient is that of its own mean loss
+                d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real)
             update(self.opt_d, self.scaler_d, d_loss)
             with torch.no_grad():
                 prob = torch.sigmoid(src)
@@ -143,7 +141,7 @@ class PairGroup:
         with frozen(self.d):
             with rt.autocast():
                 src = self.d(fake).float()
-                g_loss = F.binary_cross_entropy_with_logits(src, torch.ones_like(src), reduction="none").mean(0).sum()
+                g_loss = losses.g_loss(cfg.gan_loss, src)
             update(self.opt_g, self.scaler_g, g_loss)
         if self.ema is not None:
             ema_update(self.ema, self.g, cfg.g_ema)

@@ -1,0 +1,97 @@
+"""The GAN recipe options: G's upsampling, D's spectral norm, the hinge loss (built, trained, stored, refused)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gan_runs import whole_and_resumed
+from qdcore.errors import ConfigError
+from qdcore.models import build_gan
+from qdcore.models import gan_grouped as gg
+from qdcore.store import Store
+from qdcore.train import gan_loss
+from qdcore.train.gan_config import GanConfig
+
+TINY = dict(data="demo", categories="circle,star", per_class=48, epochs=2, batch_size=16, g_width=4, d_width=4,
+            latent_dim=8, grid_cols=3, log_every=1, amp=False, no_judge=True)
+
+
+def test_nearest_upsampling_makes_an_even_map_where_a_transposed_conv_makes_a_checkerboard():
+    # One constant-weight layer on a constant map: the stride-2 transposed conv's uneven overlap shows as a
+    # checkerboard (Odena et al. 2016); nearest upsampling then a conv gives a flat map away from the border.
+    from qdcore.models.gan import up_layers
+
+    x = torch.ones(1, 1, 7, 7)
+    for how, even in (("transposed", False), ("nearest", True)):
+        layers = torch.nn.Sequential(up_layers(1, 1, 5, 2, False, how))
+        with torch.no_grad():
+            for m in layers.modules():
+                if hasattr(m, "weight"):
+                    m.weight.fill_(1.0)
+            inner = layers(x)[0, 0, 4:10, 4:10]
+        assert bool(inner.max() == inner.min()) is even, (how, inner)
+
+
+def test_stored_archs_without_the_new_options_rebuild_study_003s_layers():
+    g, d = build_gan("dcgan", 1, 8, g_width=4, d_width=4)  # an arch as runs stored it before these options
+    assert hasattr(g.net, "convt2") and g.arch["upsample"] == "transposed" and not g.arch["spectral_norm"]
+    g2, d2 = build_gan("dcgan", 1, 8, g_width=4, d_width=4, upsample="nearest", spectral_norm=True)
+    assert hasattr(g2.net, "up2") and hasattr(g2.net, "conv2") and not hasattr(g2.net, "convt2")
+    assert set(g2.state_dict()) != set(g.state_dict()) and set(d2.state_dict()) != set(d.state_dict())
+    again, _ = build_gan(**g2.arch)
+    assert set(again.state_dict()) == set(g2.state_dict())
+
+
+def test_spectral_norm_holds_each_weights_largest_singular_value_at_one():
+    _, d = build_gan("acgan", 3, 8, g_width=4, d_width=4, spectral_norm=True)
+    d.train()
+    x = torch.randn(8, 1, 28, 28)
+    for _ in range(30):  # the power iteration converges over forward passes
+        d(x)
+    convs = [m for m in d.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(convs) == 4  # two convs, the source head, the class head
+    for m in convs:
+        top = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert abs(float(top) - 1.0) < 0.05, (m, float(top))
+
+
+def test_hinge_loss_is_the_margin_loss_per_pair():
+    src = torch.tensor([[2.0, 0.5], [0.0, -3.0], [-2.0, 0.5], [1.0, -0.5]])  # 2 real rows, then 2 fake; 2 pairs
+    want_d = sum(F.relu(1 - src[:2, k]).mean() + F.relu(1 + src[2:, k]).mean() for k in range(2))
+    torch.testing.assert_close(gan_loss.d_loss("hinge", src, 2, 0.9), want_d)
+    torch.testing.assert_close(gan_loss.g_loss("hinge", src[2:]), -src[2:].mean(0).sum())
+    target = torch.tensor([0.9, 0.9, 0.0, 0.0])  # bce: the DCGAN loss with one-sided smoothing, per pair
+    want = sum(F.binary_cross_entropy_with_logits(src[:, k], target) for k in range(2))
+    torch.testing.assert_close(gan_loss.d_loss("bce", src, 2, 0.9), want)
+
+
+def test_grouped_nearest_generators_equal_the_separate_pairs():
+    gens = [build_gan("dcgan", 1, 8, g_width=4, d_width=4, upsample="nearest")[0] for _ in range(3)]
+    discs = [build_gan("dcgan", 1, 8, g_width=4, d_width=4, upsample="nearest")[1] for _ in range(3)]
+    g, _ = gg.from_pairs(gens, discs)
+    z = torch.randn(5, 3, 8)
+    with torch.no_grad():
+        want = torch.stack([m(z[:, k])[:, 0] for k, m in enumerate(gens)], 1)
+        torch.testing.assert_close(g(z), want, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model,per_class", [("dcgan", False), ("acgan", False), ("dcgan", True)])
+def test_each_recipe_trains_and_resumes_exactly(home, model, per_class):
+    sn = not per_class  # spectral norm is refused for grouped pairs (below)
+    cfg = GanConfig(**TINY, model=model, per_class_gans=per_class, upsample="nearest", spectral_norm=sn,
+                    gan_loss="hinge", lr_g=1e-4, lr_d=4e-4)
+    with Store(home) as store:
+        whole, _, done = whole_and_resumed(cfg, store, 4)
+    assert done.status == "done"
+    for a, b in ((whole.result.pairs[0].d, done.result.pairs[0].d), (whole.result.pairs[0].g, done.result.pairs[0].g)):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):  # SN's vectors included
+            torch.testing.assert_close(x.float(), y.float(), atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_spectral_norm_with_per_class_gans_is_refused():
+    with pytest.raises(ConfigError, match="spectral_norm is not available with per_class_gans"):
+        GanConfig(**TINY, per_class_gans=True, spectral_norm=True).validate()
+    with pytest.raises(ValueError, match="cannot be grouped"):
+        gg.build_grouped(build_gan("dcgan", 1, 8, g_width=4, d_width=4, spectral_norm=True)[0].arch, 2)
