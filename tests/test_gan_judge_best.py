@@ -169,3 +169,26 @@ def test_diversity_of_identical_samples_is_zero():
     assert mean_pairwise_distance(same) == 0.0
     rng = np.random.default_rng(0)
     assert mean_pairwise_distance(rng.normal(size=(10, 16))) > 1.0
+
+
+def test_per_class_quality_compares_each_class_with_its_own_real_drawings():
+    import torch
+
+    from qdcore.analysis.gan_quality import Judge, quality_metrics
+    from qdcore.train.gan import load_gan_splits
+    from qdcore.train.gan_config import GanConfig
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 6), torch.nn.Tanh(), torch.nn.Linear(6, 2))
+    judge = Judge(model, ["circle", "star"], None, "cpu")
+    splits = load_gan_splits(GanConfig(data="demo", categories="circle,star", per_class=48))
+    ref = judge.reference(splits, ["circle", "star"])
+    labels, images = np.asarray(splits.test.labels), np.asarray(splits.test.images).reshape(-1, 28, 28)
+    circles = images[labels == 0]
+    dotted = np.repeat(images[labels == 1][:1], 8, axis=0)  # one star, copied: no diversity at all
+    dotted[:, 1, 1] = dotted[:, 26, 26] = 255  # two isolated dots on each
+    m = quality_metrics(judge, ref, {0: circles, 1: dotted}, ["circle", "star"])
+    assert m["fid/circle"] < 1e-6 and m["diversity/circle"] == pytest.approx(1.0)  # the real circles themselves
+    assert m["speckle/circle"] == pytest.approx(1.0)
+    assert m["fid/star"] > 0.1 and m["diversity/star"] == 0.0
+    assert m["speckle/star"] > 2.0  # a multiple of the real stars' own speckle, not of the circles'

@@ -10,7 +10,7 @@ strokes) against the real drawings' own, and each sample's distance to its neare
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -146,9 +146,11 @@ class Judge:
             per_class[c] = mean_pairwise_distance(f)
         train_by_class = {c: np.asarray(splits.train.images)[np.asarray(splits.train.labels) == c]
                           for c in range(len(gan_classes))}
+        labels = np.asarray(test.labels)
+        speckle_by_class = {c: speckle(np.asarray(test.images)[labels == c]) for c in range(len(gan_classes))}
         mu, sigma = gaussian_stats(feats)
-        return Reference(mu, sigma, feats, np.asarray(test.labels), per_class, mean_pairwise_distance(feats),
-                         train_by_class, self.indices(gan_classes), speckle(test.images))
+        return Reference(mu, sigma, feats, labels, per_class, mean_pairwise_distance(feats),
+                         train_by_class, self.indices(gan_classes), speckle(test.images), speckle_by_class)
 
 
 @dataclass
@@ -164,6 +166,7 @@ class Reference:
     train_by_class: dict[int, np.ndarray]
     judge_index: list[int]  # GAN class c is judge class judge_index[c]
     speckle: float = float("nan")  # of the real test drawings: what the samples' speckle is compared with
+    speckle_by_class: dict[int, float] = field(default_factory=dict)
 
 
 def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarray], classes: list[str],
@@ -185,6 +188,7 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
             out[f"recognised/{classes[c]}"] = share
             real_div = ref.diversity_by_class.get(c, 0.0)
             train = ref.train_by_class[c]
+            out.update(class_quality(ref, c, classes[c], feats, imgs, real_div))
         else:
             real_div = ref.diversity
             train = np.concatenate(list(ref.train_by_class.values()))
@@ -212,6 +216,28 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
     out["quality/nearest"] = float(np.nanmean(near))
     out["quality/nearest_min"] = float(np.nanmin(near))
     return out
+
+
+# Per-class metrics of conditional and per-class GANs: 'recognised/<class>' (judged share), 'fid/<class>',
+# 'diversity/<class>' and 'speckle/<class>' (a multiple of that class's real drawings').
+CLASS_PREFIXES = ("recognised/", "fid/", "diversity/", "speckle/")
+
+
+def class_quality(ref: Reference, c: int, name: str, feats: np.ndarray, imgs: np.ndarray,
+                  real_div: float) -> dict[str, float]:
+    """One class's Frechet distance (against that class's real drawings), diversity and speckle ratio, keyed
+    'fid/<class>', 'diversity/<class>', 'speckle/<class>' (NaN where the class has too few real drawings)."""
+    real = ref.features[ref.labels == c]
+    nan = float("nan")
+    fid = nan
+    if len(real) > 1 and len(feats) > 1:
+        mu, sigma = gaussian_stats(real)
+        if np.trace(sigma) > 1e-12:
+            fid = frechet_distance(*gaussian_stats(feats), mu, sigma)
+    real_speckle = ref.speckle_by_class.get(c, nan)
+    return {f"fid/{name}": fid,
+            f"diversity/{name}": mean_pairwise_distance(feats) / real_div if real_div > 0 else nan,
+            f"speckle/{name}": speckle(imgs) / real_speckle if real_speckle > 0 else nan}
 
 
 def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str]:
@@ -275,7 +301,7 @@ def summarize_history(history: dict[str, list[float]], best_by: str | None = Non
     keys = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
             "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
             "quality/nearest", "quality/collapse", "train/cpu_seconds")
-    keys += tuple(sorted(k for k in history if k.startswith("recognised/")))
+    keys += tuple(sorted(k for k in history if k.startswith(CLASS_PREFIXES)))
     rows = []
     for i, ep in enumerate(history.get("epoch", [])):
         rows.append({"epoch": int(ep), **{k: history[k][i] for k in keys if k in history and i < len(history[k])}})

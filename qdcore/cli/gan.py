@@ -235,18 +235,38 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     console.print("diversity: the samples' mean pairwise distance in the judge's features over the real drawings' "
                   "own (1.0: as varied); speckle: ink pixels with at most one inked neighbour per drawing, as a "
                   f"multiple of the real drawings' ({_fmt(real, '.2f')} a drawing)", highlight=False, markup=False)
+    _class_table(rows, [k.split("/", 1)[1] for k in per_class])
     if note:
         console.print(f"judged, FD: {literal(note)}", highlight=False, markup=False)
 
 
+def _class_table(rows: list[dict], classes: list[str]) -> None:
+    """Per class at the kept best epoch (else the last): judged share, Frechet distance, diversity, speckle."""
+    from rich.table import Table
+
+    row = next((r for r in rows if r.get("best")), rows[-1])
+    if not classes or f"fid/{classes[0]}" not in row:
+        return
+    t = Table(title=f"per class at epoch {row['epoch']}", title_justify="left", show_edge=False)
+    for name in ("class", "judged", "FD", "diversity", "speckle"):
+        t.add_column(name, justify="right")
+    for c in classes:
+        v = row.get(f"recognised/{c}")
+        t.add_row(literal(c), "—" if v is None or v != v else f"{100 * v:.1f}%", _fmt(row.get(f"fid/{c}"), ".2f"),
+                  _fmt(row.get(f"diversity/{c}"), ".2f"), _fmt(row.get(f"speckle/{c}"), ".1f"))
+    console.print(t)
+
+
 def _history(store, run_id: int, run_dir: Path) -> dict[str, list[float]]:
     """Per-epoch curves from the store (live runs included), as {key: [values]} with an 'epoch' list."""
+    from qdcore.analysis.gan_quality import CLASS_PREFIXES
+
     curves = store.history(run_id)
     epochs = sorted({e for pts in curves.values() for e, _ in pts})
     out: dict[str, list[float]] = {"epoch": epochs}
     for key, pts in curves.items():
         d = dict(pts)
-        name = key if key.startswith(("train/", "quality/", "recognised/")) else None
+        name = key if key.startswith(("train/", "quality/", *CLASS_PREFIXES)) else None
         if name is None:
             continue
         out[name] = [d.get(e, float("nan")) for e in epochs]
