@@ -14,11 +14,13 @@ says more about the neighbours than about qd. Torch keeps the threads the machin
 3. The baseline: study 003's textbook DCGAN (TensorFlow's MNIST recipe: width 64, batch 128, no label
    smoothing, no moving average of G) in the same run, stopped when its process has used the CPU time the
    defaults used.
+   With --candidate "FLAGS": a candidate recipe (the defaults plus FLAGS) given the same CPU time too.
 4. With --four: an AC-GAN on apple, cat, fish, eye (1,000 each) with the defaults, judged per class:
    target >= 70% recognised as their intended class within 15 CPU-minutes, beside the baseline recipe's
-   AC-GAN given the same CPU time.
+   AC-GAN and the defaults' per-class GANs (one pair per category), each given the same CPU time; per class:
+   judged share, Frechet distance, diversity and speckle at the kept epoch.
 
-Run: .venv/bin/python benchmarks/bench_gan_quality.py [--four] [--home DIR --judge RUN]
+Run: .venv/bin/python benchmarks/bench_gan_quality.py [--four] [--candidate "FLAGS"] [--home DIR --judge RUN]
 Skips (exit 0) when ../shared/quickdraw is absent.
 """
 
@@ -109,6 +111,19 @@ def table(title: str, rows: list[dict], cpu: float) -> None:
         print("| " + " | ".join(cells) + " |")
 
 
+def class_table(rows: list[dict]) -> None:
+    """Per class at the kept best epoch: judged share, Frechet distance, diversity, speckle (x that class's real)."""
+    b = best(rows)
+    classes = sorted(k.split("/", 1)[1] for k in b if k.startswith("fid/"))
+    if not classes:
+        return
+    print(f"\nper class at epoch {b['epoch']}\n\n| class | judged | Frechet distance | diversity | speckle (x real) |")
+    print("|---|---|---|---|---|")
+    for c in classes:
+        print(f"| {c} | {b[f'recognised/{c}']:.1%} | {b[f'fid/{c}']:.1f} | {b[f'diversity/{c}']:.2f} | "
+              f"{b[f'speckle/{c}']:.2f} |")
+
+
 def gan(home: Path, data: str, cats: list[str], per_class: int, epochs: int, judge: int, *extra: str,
         cpu_limit: float | None = None):
     """Train one GAN run; (run id, per-epoch rows, CPU seconds of the command)."""
@@ -149,6 +164,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=40, help="epochs of the defaults run (the issue's command: 40)")
     ap.add_argument("--four", action="store_true", help="also the AC-GAN on apple, cat, fish, eye")
     ap.add_argument("--four-epochs", type=int, default=40)
+    ap.add_argument("--candidate", help="qd gan train flags of a candidate recipe, run beside the defaults")
     ap.add_argument("--home", help="a store to use (default: a fresh temporary one)")
     ap.add_argument("--judge", type=int, help="a finished classifier run in --home to judge with")
     a = ap.parse_args()
@@ -177,20 +193,35 @@ def main() -> None:
                               cpu_limit=cpu)
     table(f"baseline: textbook DCGAN (width 64, batch 128, no smoothing, no average), run {base}, "
           "stopped at the defaults' CPU time", rows_b, cpu_b)
+    rows_c = None
+    if a.candidate:
+        cand, rows_c, cpu_c = gan(home, data, ["apple"], 3000, 10_000, judge, *a.candidate.split(), "--name",
+                                  "apple candidate", cpu_limit=cpu)
+        table(f"candidate: defaults + {a.candidate}, run {cand}, stopped at the defaults' CPU time", rows_c, cpu_c)
     print()
     verdict("defaults", rows, 0.90, 5.0, True)
     verdict("baseline", rows_b, 0.90, 5.0, True)
+    if rows_c is not None:
+        verdict("candidate", rows_c, 0.90, 5.0, True)
 
     if a.four:
         ac, rows_a, cpu_a = gan(home, data, FOUR, 1000, a.four_epochs, judge, "--model", "acgan", "--name",
                                 "4 acgan defaults")
         table(f"defaults: AC-GAN on {', '.join(FOUR)}, run {ac}", rows_a, cpu_a)
+        class_table(rows_a)
         acb, rows_ab, cpu_ab = gan(home, data, FOUR, 1000, 10_000, judge, "--model", "acgan", *BASELINE, "--name",
                                    "4 acgan baseline", cpu_limit=cpu_a)
         table(f"baseline recipe: AC-GAN, run {acb}, stopped at the defaults' CPU time", rows_ab, cpu_ab)
+        class_table(rows_ab)
+        pc, rows_p, cpu_p = gan(home, data, FOUR, 1000, 10_000, judge, "--per-class-gans", "--name",
+                                "4 per-class defaults", cpu_limit=cpu_a)
+        table(f"per-class GANs (defaults, one pair per category), run {pc}, stopped at the AC-GAN's CPU time",
+              rows_p, cpu_p)
+        class_table(rows_p)
         print()
         verdict("AC-GAN defaults", rows_a, 0.70, 15.0, False)
         verdict("AC-GAN baseline", rows_ab, 0.70, 15.0, False)
+        verdict("per-class GANs", rows_p, 0.70, 15.0, False)
     print(f"\nstore: {home}")
 
 
