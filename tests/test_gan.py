@@ -241,6 +241,10 @@ def test_cli_train_sample_gif_quality(judge_home, tmp_path):
     res = invoke("gan", "quality", str(rid), "--json")
     rows = json.loads(res.stdout)["epochs"]
     assert [r["epoch"] for r in rows] == [1, 2] and 0 <= rows[-1]["quality/recognised"] <= 1
+    assert rows[-1]["quality/speckle_real"] >= 0  # the real drawings' own, which the table's footnote quotes
+    assert {"fid/star", "diversity/star", "speckle/star", "recognised/star"} <= set(rows[-1])  # per class (AC-GAN)
+    res = invoke("gan", "quality", str(rid))
+    assert res.exit_code == 0 and "per class at epoch" in res.output and "— a drawing" not in res.output, res.output
     # Every other command reads the samples: the judge classifies them.
     res = invoke("predict", "1", str(npy), "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["n"] == 5

@@ -300,7 +300,7 @@ def summarize_history(history: dict[str, list[float]], best_by: str | None = Non
 
     keys = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
             "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
-            "quality/nearest", "quality/collapse", "train/cpu_seconds")
+            "quality/speckle_real", "quality/nearest", "quality/collapse", "train/cpu_seconds")
     keys += tuple(sorted(k for k in history if k.startswith(CLASS_PREFIXES)))
     rows = []
     for i, ep in enumerate(history.get("epoch", [])):
