@@ -53,9 +53,9 @@ class GanConfig(RunConfig):
     # 40: the default DCGAN judges >= 90% on the 3,000 shared apples from about epoch 27 and the kept best keeps
     # improving its Frechet distance to 40, at about 3 CPU-minutes with judging (bench_gan_quality.py); 10 gave
     # about 85%. An AC-GAN on 4 x 1,000 drawings takes about 4 CPU-minutes for 40.
-    epochs: int = option(40, help="Epochs (passes of D over the training drawings). 40 costs about 1.6 CPU-seconds "
-                         "per 1,000 training drawings an epoch at the default widths (one core, judging included): "
-                         "about 3 CPU-minutes on 3,000 drawings, judged >= 90% on the shared apples.", panel=_OPT,
+    epochs: int = option(40, help="Epochs (passes of D over the training drawings). Each costs about 1.8 CPU-seconds "
+                         "per 1,000 training drawings at the default widths, judging included: 40 on the 3,000 shared "
+                         "apples is about 3.3 CPU-minutes, judged >= 90%.", panel=_OPT,
                          short="-e", min=1, max=100_000, form="Epochs")
     batch_size: int = option(32, help="Real drawings per discriminator step (more steps per epoch at 32 than at "
                              "study 003's 128: better drawings per CPU-minute).", panel=_OPT, short="-b", min=2,
