@@ -31,6 +31,15 @@ class SafeConsole(Console):
         except MarkupError:
             return Text(text, style=kwargs.get("style") or "")
 
+    def on_broken_pipe(self) -> None:
+        """Nobody reads the output any more: go quiet and raise (Rich would exit at once; a training run stops
+        after its step with a checkpoint instead, see StopFlag.guard)."""
+        import errno
+        import os
+
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
 
 console = SafeConsole()
 err_console = SafeConsole(stderr=True)

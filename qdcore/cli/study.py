@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
-from qdcore.cli.train import StopFlag
+from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from qdcore.cli.stopflag import StopFlag
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, print_notes, print_json)
 from qdcore.errors import ConfigError
@@ -28,38 +28,6 @@ def register(app: typer.Typer) -> None:
     app.command("train", no_args_is_help=False)(train_command())
     app.command("eval")(eval_cmd)
     app.command("predict")(predict_cmd)
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask the engine to stop after the current step; a second Ctrl-C aborts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        if self.requested:  # a repeated SIGTERM (a rank told by the launcher and by its death): said already
-            return
-        self.requested = True
-        err_console.print("[yellow]qd: stopping after this step and saving a checkpoint "
-                          "(Ctrl-C again to abort now)[/]", highlight=False)
-
-    def __enter__(self) -> "StopFlag":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: the caller's should_stop is all we get
-                pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
@@ -131,7 +99,7 @@ def train_or_resume(options: dict[str, Any], progress: Any, start: StartOptions,
         progress.kind = find_kind(store.get_run(rid).kind)
         with StopFlag() as flag:
             try:
-                return runs.resume(rid, store, progress, flag, device=options.get("device"))
+                return runs.resume(rid, store, flag.guard(progress), flag, device=options.get("device"))
             finally:
                 progress.close()
     if run_id is not None:
@@ -144,7 +112,7 @@ def train_or_resume(options: dict[str, Any], progress: Any, start: StartOptions,
     progress.kind = kind_of(cfg)
     with StopFlag() as flag:
         try:
-            return runs.start(cfg, store, progress, flag, run_id=run_id)
+            return runs.start(cfg, store, flag.guard(progress), flag, run_id=run_id)
         finally:
             progress.close()
 
