@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -167,9 +168,9 @@ def test_report_per_category_beside_test_accuracy(home):
                     [f"x#{i}" for i in range(6)]).save(store.run_dir(rid) / "predictions.npz")
         store.finish_run(rid, "done", {"synthetic": True, "data_origin": "demo"})
         stroke = [[[0, 9], [0, 9], [0, 5]]]
-        for word, ok, ms in (("circle", True, 2000), ("circle", True, 4000), ("circle", False, None),
-                             ("square", False, None)):
-            store.add_drawing("ann", word, stroke, run_id=rid, recognized=ok, recognized_ms=ms, ms=5000)
+        for word, ok, ms, knew in (("circle", True, 2000, 0.5), ("circle", True, 4000, 0.75),
+                                   ("circle", False, None, math.inf), ("square", False, None, None)):
+            store.add_drawing("ann", word, stroke, run_id=rid, recognized=ok, recognized_ms=ms, ms=5000, knew_ink=knew)
         rep = drawn_report(store)
     assert rep.run_id == rid and rep.synthetic and rep.drawn == 4 and rep.recognized == 2
     circle, sq = rep.rows
@@ -177,6 +178,11 @@ def test_report_per_category_beside_test_accuracy(home):
     assert circle.test_accuracy == pytest.approx(0.75) and circle.test_n == 4
     assert sq.share == 0 and sq.median_seconds is None and sq.test_accuracy == 1.0
     assert rep.as_dict()["categories"][0]["share"] == pytest.approx(2 / 3)
+    # When it knew: the median share of ink over the drawings replayed (never = later than any share).
+    assert circle.median_knew_ink == 0.75 and circle.knew_n == 3 and sq.median_knew_ink is None and sq.knew_n == 0
+    assert rep.median_knew_ink == 0.75 and rep.as_dict()["knew_n"] == 3
+    with Store(home) as store:
+        assert [d.knew_ink for d in store.drawings()] == [0.5, 0.75, math.inf, None]
 
 
 def test_cli_export_and_report_errors_are_one_line(home, tmp_path):

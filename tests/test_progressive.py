@@ -88,6 +88,22 @@ def test_a_planted_model_knows_after_its_second_stroke():
     assert s["ink"][2]["right"] == 1 and s["knew"]["ink"]["median"] == 0.5 and s["time"] == []
 
 
+def test_the_moment_of_one_drawing_for_the_draw_game():
+    from qdcore.analysis.progressive import moment
+    from qdcore.data.drawings import Drawings
+
+    def predict(x: Drawings) -> np.ndarray:  # 'two' once the drawing has two strokes
+        k = np.array([len(d.strokes) for d in x.strokes])
+        return np.stack([k < 2, k >= 2], axis=1).astype(np.float32)
+
+    timed = Drawing([([0, 10], [0, 0]), ([0, 30], [10, 10]), ([0, 20], [20, 20])], "two",
+                    times=[[0, 100], [200, 300], [900, 1000]])
+    assert moment(predict, ["one", "two"], timed, "two") == (40 / 60, 0.3)
+    assert moment(predict, ["one", "two"], timed, "one") == (math.inf, math.inf)  # right at first, not at the end
+    assert moment(predict, ["one", "two"], Drawing(timed.strokes), "two") == (40 / 60, None)  # no times
+    assert moment(predict, ["one", "two"], timed, "cat") == (None, None) and moment(predict, ["one"], None, "one") == (None, None)
+
+
 def _train(home, *args: str) -> int:
     r = CliRunner().invoke(app, ["train", *args, "--epochs", "2", "--val", "0.2", "--test", "0.2", "--seed", "0", "--json"])
     assert r.exit_code == 0, r.output

@@ -154,6 +154,12 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
         await wait_for(pilot, lambda: len(game.results) == 1, what="the model to recognise the drawing")
         r = game.results[0]
         assert r.recognized and r.word == first and 0 < r.recognized_ms < 20000
+        # When it knew, replayed stroke by stroke: one stroke right at its end is 100% of the ink; a dot has no ink.
+        from qdcore.data.prefix import stroke_ink
+        from qdcore.draw.recorder import model_drawing
+
+        inked = stroke_ink(model_drawing(r.strokes)).sum() > 0
+        assert r.knew_ink in (1.0, float("inf")) if inked else r.knew_ink is None
         assert "Oh, I know, it's" in str(screen.query_one("#draw-status").render())
         await wait_for(pilot, lambda: r.drawing_id is not None, what="the drawing saved")
         drawn = screen.recorder.raw()
@@ -170,6 +176,7 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
         rows = store.drawings(participant="tester")
     assert len(rows) == 1 and rows[0].word == first and rows[0].recognized and rows[0].strokes == drawn
     assert rows[0].guesses[0][0] == first and rows[0].game == screen.game_id and rows[0].round == 0
+    assert rows[0].knew_ink == r.knew_ink and rows[0].knew_time == r.knew_time
     monkeypatch.setenv("QD_HOME", str(model_home))
     out = tmp_path / "drawn.ndjson"
     res = CliRunner().invoke(cli, ["data", "export-drawn", "--out", str(out), "--name", "tester"])
@@ -182,6 +189,7 @@ async def test_a_game_round_recognises_a_drawn_shape_and_the_export_reads_back(m
     rep = json.loads(res.output)
     row = next(c for c in rep["categories"] if c["word"] == first)
     assert row["recognized"] >= 1 and row["test_accuracy"] is not None
+    assert row["median_knew_ink"] == r.knew_ink and row["knew_n"] == int(r.knew_ink is not None)
 
 
 @sync

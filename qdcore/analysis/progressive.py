@@ -219,3 +219,18 @@ def text_plot(report: dict[str, Any], axis: str = "ink", width: int = 78, height
     plt.xlabel(f"% of {'ink' if axis == 'ink' else 'time'}")
     plt.ylabel("top-1 %")
     return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
+
+
+def moment(predict: Callable[[Any], np.ndarray], classes: Sequence[str], drawing: Any,
+           truth: str) -> tuple[float | None, float | None]:
+    """(share of ink, share of time) after the stroke from which `predict` was right about one drawing and stayed
+    right (a person's drawing in the game): math.inf where it never was; None where it cannot be replayed (no ink,
+    a class the model lacks) or, for time, the drawing has no usable times."""
+    classes = list(classes)
+    if drawing is None or truth not in classes:
+        return None, None
+    r = replay(predict, classes, [drawing], [classes.index(truth)], grid=())
+    if r.skipped:
+        return None, None
+    share = lambda v: math.inf if math.isnan(v) else float(v)  # noqa: E731
+    return share(r.knew_ink[0]), share(r.knew_time[0]) if r.timed[0] else None

@@ -511,7 +511,7 @@ def drawn_report(
     json_: JsonOpt = False,
 ) -> None:
     """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
-    from qdcore.draw.report import drawn_report as build
+    from qdcore.draw.report import drawn_report as build, share_text
     from qdcore.store import Store
 
     with Store() as store:
@@ -525,13 +525,14 @@ def drawn_report(
     tag = " (synthetic)" if rep.synthetic else ""
     title = Text(f"run {rep.run_id} ({rep.run_name}): people's drawings vs its test drawings from {rep.test_data}{tag}")
     t = Table(title=title, title_justify="left", show_edge=False)
-    for col in ("category", "drawn", "recognised", "median time", "test accuracy"):
+    for col in ("category", "drawn", "recognised", "median time", "knew at (ink)", "test accuracy"):
         t.add_column(col, justify="left" if col == "category" else "right")
+
     for r in rep.rows:
         t.add_row(Text(r.word), str(r.drawn), f"{r.recognized} ({100 * r.share:.0f}%)",
-                  "—" if r.median_seconds is None else f"{r.median_seconds:.1f} s",
+                  "—" if r.median_seconds is None else f"{r.median_seconds:.1f} s", share_text(r.median_knew_ink),
                   "—" if r.test_accuracy is None else f"{100 * r.test_accuracy:.1f}% of {r.test_n:,}")
     t.add_section()
     share = rep.recognized / rep.drawn if rep.drawn else 0.0
-    t.add_row("all", str(rep.drawn), f"{rep.recognized} ({100 * share:.0f}%)", "", "")
+    t.add_row("all", str(rep.drawn), f"{rep.recognized} ({100 * share:.0f}%)", "", share_text(rep.median_knew_ink), "")
     console.print(t)

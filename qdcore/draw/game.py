@@ -23,6 +23,8 @@ class RoundResult:
     recognized_ms: float | None  # from the round's start to the first right top guess
     ms: float  # how long the round lasted
     drawing_id: int | None = None  # its row in the store, once saved
+    knew_ink: float | None = None  # share of ink after the stroke from which the model was right and stayed right
+    knew_time: float | None = None  # the same in drawing time (qdcore.analysis.progressive.moment)
 
     @property
     def seconds(self) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ class CategoryRow:
     median_seconds: float | None  # time to recognition over the recognised drawings
     test_accuracy: float | None  # the model's recall of this class on its own test drawings
     test_n: int = 0
+    median_knew_ink: float | None = None  # median share of ink when the model knew (over the drawings replayed)
+    knew_n: int = 0  # drawings replayed for that moment (saved with it)
 
     @property
     def share(self) -> float:
@@ -38,6 +41,12 @@ class DrawnReport:
     test_data: str  # where its test drawings came from
     synthetic: bool
     rows: list[CategoryRow] = field(default_factory=list)
+    knew: list[float] = field(default_factory=list)  # every replayed drawing's share of ink when the model knew
+
+    @property
+    def median_knew_ink(self) -> float | None:
+        """Median share of ink when the model knew, over all replayed drawings (inf: most never)."""
+        return statistics.median(self.knew) if self.knew else None
 
     @property
     def drawn(self) -> int:
@@ -53,7 +62,13 @@ class DrawnReport:
         """JSON-able form."""
         return {"run_id": self.run_id, "run_name": self.run_name, "test_data": self.test_data,
                 "synthetic": self.synthetic, "drawn": self.drawn, "recognized": self.recognized,
-                "categories": [{**asdict(r), "share": r.share} for r in self.rows]}
+                "median_knew_ink": _json_share(self.median_knew_ink), "knew_n": len(self.knew),
+                "categories": [{**asdict(r), "share": r.share, "median_knew_ink": _json_share(r.median_knew_ink)}
+                               for r in self.rows]}
+
+
+def _json_share(v: float | None) -> float | str | None:
+    return "never" if v is not None and math.isinf(v) else v
 
 
 def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]]:
@@ -69,6 +84,16 @@ def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]
         return {}
     # summarize: over the whole split, also where the file keeps only a sample of it.
     return {r["class"]: (r["recall"], r["support"]) for r in summarize(preds)["per_class"] if r["support"]}
+
+
+def knew_shares(drawings: list) -> list[float]:
+    """The share of ink when the model knew each drawing saved with that moment (inf: never)."""
+    return [d.knew_ink for d in drawings if d.knew_ink is not None]
+
+
+def share_text(v: float | None) -> str:
+    """'62%', 'never' (inf) or '—' (unknown)."""
+    return "—" if v is None else "never" if math.isinf(v) else f"{100 * v:.0f}%"
 
 
 def drawn_runs(store: "Store") -> list[int]:
@@ -93,7 +118,9 @@ def drawn_report(store: "Store", run_id: int | None = None) -> DrawnReport:
         mine = [d for d in drawings if d.word == word]
         times = [d.recognized_ms / 1000.0 for d in mine if d.recognized and d.recognized_ms is not None]
         acc, n = recall.get(word, (None, 0))
+        knew = knew_shares(mine)
         rows.append(CategoryRow(word, len(mine), sum(d.recognized for d in mine),
-                                statistics.median(times) if times else None, acc, n))
+                                statistics.median(times) if times else None, acc, n,
+                                statistics.median(knew) if knew else None, len(knew)))
     data = str(rec.summary.get("data_origin") or rec.config.get("data") or "?")
-    return DrawnReport(rec.id, rec.name, data, bool(rec.summary.get("synthetic")), rows)
+    return DrawnReport(rec.id, rec.name, data, bool(rec.summary.get("synthetic")), rows, knew_shares(drawings))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -10,7 +11,8 @@ from typing import Any, Sequence
 from qdcore.errors import ConfigError
 from qdcore.store.sql import where as _where
 
-_COLS = "id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t"
+_COLS = ("id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t, knew_ink, "
+         "knew_time")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class DrawnRecord:
     recognized_ms: float | None = None
     ms: float = 0.0
     t: float = 0.0
+    knew_ink: float | None = None  # share of ink when the model knew (right and stayed right); inf: never; None: not replayed
+    knew_time: float | None = None  # the same in drawing time
 
 
 class DrawnStore:
@@ -36,7 +40,8 @@ class DrawnStore:
 
     def add_drawing(self, participant: str, word: str, strokes: Sequence, *, run_id: int | None = None,
                     guesses: Sequence = (), recognized: bool = False, recognized_ms: float | None = None,
-                    ms: float = 0.0, game: str | None = None, round: int | None = None) -> int:
+                    ms: float = 0.0, game: str | None = None, round: int | None = None,
+                    knew_ink: float | None = None, knew_time: float | None = None) -> int:
         """Store one submitted drawing the moment it is made; returns its id."""
         participant = (participant or "").strip()
         if not participant:
@@ -48,10 +53,11 @@ class DrawnStore:
             raise self._missing(run_id)  # type: ignore[attr-defined]
         row = (participant, word, run_id, game, round, json.dumps(strokes, allow_nan=False),
                json.dumps([[str(c), float(p)] for c, p in guesses]), int(bool(recognized)),
-               None if recognized_ms is None else float(recognized_ms), float(ms), time.time())
+               None if recognized_ms is None else float(recognized_ms), float(ms), time.time(),
+               _share(knew_ink), _share(knew_time))
         with self._errors(), self._write() as c:  # type: ignore[attr-defined]
             cur = c.execute("INSERT INTO drawings (participant, word, run_id, game, round, strokes, guesses, recognized,"
-                            " recognized_ms, ms, t) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                            " recognized_ms, ms, t, knew_ink, knew_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             return int(cur.lastrowid)
 
     def drawings(self, run_id: int | None = None, participant: str | None = None, word: str | None = None,
@@ -115,4 +121,14 @@ def _guesses(text: str | None) -> list[tuple[str, float]]:
 def _record(r: Any) -> DrawnRecord:
     return DrawnRecord(id=r["id"], participant=r["participant"], word=r["word"], run_id=r["run_id"], game=r["game"],
                        round=r["round"], strokes=_stored_strokes(r["strokes"]), guesses=_guesses(r["guesses"]),
-                       recognized=bool(r["recognized"]), recognized_ms=r["recognized_ms"], ms=r["ms"], t=r["t"])
+                       recognized=bool(r["recognized"]), recognized_ms=r["recognized_ms"], ms=r["ms"], t=r["t"],
+                       knew_ink=_share(r["knew_ink"]), knew_time=_share(r["knew_time"]))
+
+
+def _share(v: Any) -> float | None:
+    """A share in 0..1 or inf (never), else None (NULL, NaN, or another value written by something else)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if 0.0 <= f <= 1.0 or f == math.inf else None

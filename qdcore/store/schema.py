@@ -114,6 +114,12 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX study_trials_status ON study_trials(study, status, idx)",
     ],
+    # v5: when the model knew a drawing: the share of its ink (and of its time) after the stroke from which the
+    # top guess was right and stayed right (qdcore.analysis.progressive); NULL: never, or not replayed.
+    [
+        "ALTER TABLE drawings ADD COLUMN knew_ink REAL",
+        "ALTER TABLE drawings ADD COLUMN knew_time REAL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

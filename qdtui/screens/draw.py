@@ -324,6 +324,7 @@ class DrawScreen(Screen):
         guesses = list(self.guesses)
         result = RoundResult(0, self.word, self.recorder.raw(), guesses, self.recognized_ms is not None,
                              self.recognized_ms, float(self.recorder.elapsed_ms))
+        self._knew(result)
         self.save(result, None)
         self._new_word()
 
@@ -377,6 +378,7 @@ class DrawScreen(Screen):
         result = game.end(self.recorder.raw(), list(self.guesses), now)
         self.round_key += 1  # guesses still in flight belong to the finished round
         if not self.recorder.empty:
+            self._knew(result)
             self.save(result, self.game_id)
         if result.recognized:
             self.verdict = f"Oh, I know, it's {article(result.word)}! ({result.seconds:.1f} s)"
@@ -422,6 +424,15 @@ class DrawScreen(Screen):
         self.app.push_screen(DrawResultsScreen(game.results, self.predictor.name if self.predictor else "",
                                                self.run_id, self.drawer))
 
+    def _knew(self, result: RoundResult) -> None:
+        """When the model knew the drawing: replayed stroke by stroke (one drawing: milliseconds)."""
+        from qdcore.analysis.progressive import moment
+        from qdcore.draw.recorder import model_drawing
+
+        if self.predictor is not None:
+            result.knew_ink, result.knew_time = moment(self.predictor.probs, self.predictor.classes,
+                                                       model_drawing(result.strokes), result.word)
+
     # --- saving -------------------------------------------------------------
 
     @work(thread=True, group="draw-save", exit_on_error=False)
@@ -431,7 +442,7 @@ class DrawScreen(Screen):
             did = stores(self).open(self.home).add_drawing(
                 self.drawer, result.word, result.strokes, run_id=self.run_id, guesses=result.guesses,
                 recognized=result.recognized, recognized_ms=result.recognized_ms, ms=result.ms, game=game,
-                round=result.index if game else None)
+                round=result.index if game else None, knew_ink=result.knew_ink, knew_time=result.knew_time)
         except Exception as e:  # noqa: BLE001
             self.post_message(DrawingSaved(result, None, user_message(e)))
             return

@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from qdcore.draw.game import RoundResult
+from qdcore.draw.report import share_text
 from qdcore.draw.recorder import model_input
 from qdcore.fmt import plural
 from qdtui.widgets.drawing import Drawing
@@ -20,12 +21,14 @@ from qdtui.widgets.header import Header
 
 
 def tile_title(r: RoundResult) -> Text:
-    """'circle ✓ 3.2 s' or 'circle ✗'."""
+    """'circle ✓ 3.2 s 60% ink' or 'circle ✗' (the share of ink: when the model knew, replayed stroke by stroke)."""
     t = Text(r.word if len(r.word) <= 16 else r.word[:15] + "…", style="bold")
     if r.recognized:
         t.append(f" ✓ {r.seconds:.1f} s", style="green")
     else:
         t.append(" ✗", style="red")
+    if r.knew_ink is not None and r.knew_ink <= 1:
+        t.append(f" {100 * r.knew_ink:.0f}% ink", style="dim")
     return t
 
 
@@ -49,6 +52,10 @@ def summary(results: list[RoundResult], run_name: str, run_id: int | None, drawe
     t = Text(f"The model recognised {len(hits)} of your {plural(n, 'drawing')}", style="bold")
     if hits:
         t.append(f" · median {statistics.median(r.seconds for r in hits):.1f} s")
+    knew = [r.knew_ink for r in results if r.knew_ink is not None]
+    if knew:
+        mid = statistics.median(knew)
+        t.append(f" · knew at {share_text(mid)} of the ink (median)" if mid <= 1 else " · mostly never sure")
     who = f"run {run_id}" if run_id is not None else "the model"
     t.append(f" · {who} ({run_name}) · drawn by {drawer}", style="dim")
     return t
