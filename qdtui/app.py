@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import importlib
 import os
 import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -20,11 +23,20 @@ from qdtui.commands import QdCommands
 from qdtui.graphics import MODES as GRAPHICS_CHOICES, tmux_hides
 from qdtui.kind_screens import own_screen
 from qdtui.loaders import find_run, user_message
-from qdtui.messages import AttachChecked, RunChosen
+from qdtui.messages import RunChosen
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
 from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
 from qdtui.store_gateway import StoreGateway
+
+
+@dataclass
+class AttachChecked(Message):
+    """`qdtui attach ID` looked the run up: `run` is its record, or `error` says why not."""
+
+    run_id: int
+    run: Any | None
+    error: str = ""
 
 MIN_SIZE = (80, 24)
 

@@ -32,22 +32,44 @@ def test_cli_help_does_not_import_torch():
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
-def test_tui_messages_live_in_one_module():
-    """One convention: every Textual Message subclass of qdtui is declared in qdtui/messages.py."""
+def test_tui_messages_follow_one_convention():
+    """Every Textual message of qdtui is a dataclass (toolong's style); one that a single module uses is declared
+    there (beside its screen), the rest in qdtui/messages.py, which imports no screen."""
     import ast
+    import re
     from pathlib import Path
 
-    from textual.message import Message
-
-    import qdtui.messages
-
     root = Path(__file__).resolve().parents[1] / "qdtui"
-    # Message itself and every message class of messages.py (a subclass of one is a message too)
-    bases = {n for n, v in vars(qdtui.messages).items() if isinstance(v, type) and issubclass(v, Message)}
-    declared = {}
-    for path in root.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ClassDef) and any(
-                    (b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")) in bases for b in node.bases):
-                declared[node.name] = path.relative_to(root).as_posix()
-    assert declared and set(declared.values()) == {"messages.py"}, declared
+    sources = {p.relative_to(root).as_posix(): p.read_text(encoding="utf-8") for p in root.rglob("*.py")}
+    classes = {}  # name -> (module, base names, decorated with @dataclass)
+    for rel, text in sources.items():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                bases = [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                decorated = any("dataclass" in ast.unparse(d) for d in node.decorator_list)
+                classes[node.name] = (rel, bases, decorated)
+    messages = {"Message"}
+    while True:  # a subclass of a message is a message
+        more = {n for n, (_, bases, _) in classes.items() if set(bases) & messages} - messages
+        if not more:
+            break
+        messages |= more
+    messages.discard("Message")
+    assert len(messages) > 20, sorted(messages)
+
+    def is_dataclass(name: str) -> bool:
+        _, bases, decorated = classes[name]
+        return decorated or any(b in messages and is_dataclass(b) for b in bases)
+
+    assert [n for n in sorted(messages) if not is_dataclass(n)] == []
+    shared = {n for n in messages if classes[n][0] == "messages.py"}
+    for name in messages - shared:
+        users = [rel for rel, text in sources.items() if re.search(rf"\b{name}\b", text)]
+        assert users == [classes[name][0]], f"{name} is used outside {classes[name][0]}: {users} (move it to messages.py)"
+    for name in shared:
+        users = [rel for rel, text in sources.items() if rel != "messages.py" and re.search(rf"\b{name}\b", text)]
+        family = set(classes[name][1]) & shared  # a sibling of a shared message (CellHighlighted) stays beside it
+        assert name.startswith("_") or len(users) >= 2 or family, f"{name} is used only in {users}: declare it there"
+    imported = [ast.unparse(n) for n in ast.walk(ast.parse(sources["messages.py"]))
+                if isinstance(n, (ast.Import, ast.ImportFrom)) and "qdtui.screens" in ast.unparse(n)]
+    assert imported == [], imported

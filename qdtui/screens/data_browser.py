@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
@@ -9,16 +10,32 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
-from qdtui.loaders import Catalog, load_samples, user_message
-from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected, LoadFailed, SamplesLoaded
+from qdtui.loaders import Catalog, Samples, load_samples, user_message
+from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class SamplesLoaded(Message):
+    """Sample drawings of one category are ready."""
+
+    samples: Samples
+
+
+@dataclass
+class LoadFailed(Message):
+    """A worker could not read something (`what`, e.g. a category); `error` is one line for the user."""
+
+    what: str
+    error: str
 
 LIST_WIDTH = 20  # text width of the category list (plus a 1-cell scrollbar)
 

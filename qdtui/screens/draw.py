@@ -6,6 +6,7 @@ this screen shows it. Guesses run in a thread worker so the canvas stays smooth.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import getpass
 import random
 import time
@@ -19,6 +20,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import get_current_worker
@@ -28,11 +30,38 @@ from qdcore.draw.game import Game, RoundResult, article
 from qdcore.draw.recorder import StrokeRecorder
 from qdcore.draw.throttle import Throttle
 from qdtui.loaders import user_message
-from qdtui.messages import DrawingSaved, Guessed, ModelReady, StrokesChanged
+from qdtui.messages import StrokesChanged
 from qdtui.widgets.canvas import Canvas
 from qdtui.widgets.drawing import Drawing
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class Guessed(Message):
+    """The model's view of the drawing (`image`, uint8 28x28) and its top guesses for drawing `version`."""
+
+    version: int
+    key: Any
+    image: Any
+    guesses: list
+
+
+@dataclass
+class ModelReady(Message):
+    """The draw screen's model was loaded (`predictor`), or could not be (`error`, one line)."""
+
+    predictor: Any | None
+    error: str = ""
+
+
+@dataclass
+class DrawingSaved(Message):
+    """A drawing was written to the store (`drawing_id`), or not (`error`)."""
+
+    result: Any
+    drawing_id: int | None
+    error: str = ""
 
 TOP = 5
 PAUSE = 2.0  # seconds the verdict stays up before the next round

@@ -17,13 +17,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from qdcore.errors import QDError
 from qdcore.fmt import literal
 from qdcore.runs.kinds import SAMPLES, can
-from qdtui.messages import GanPolled
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
@@ -56,6 +56,16 @@ class GanView:
     run_dir: Path | None = None
     step_loss: list[tuple[int, float]] = field(default_factory=list)  # G's loss every log_every steps
     epoch_step: dict[int, int] = field(default_factory=dict)  # the step each epoch ended at
+
+
+@dataclass
+class GanPolled(Message):
+    """A poll of the store for the followed GAN run."""
+
+    view: GanView
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GanPolled)
 
 
 def poll_view(store: Any, run_id: int) -> GanView:

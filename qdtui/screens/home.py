@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import time
 
 from rich.text import Text
@@ -9,15 +10,23 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from qdcore.fmt import literal, percent
 from qdtui.literal import plain
-from qdtui.loaders import load_recent_runs, run_accuracy, user_message
-from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen, RunsLoaded
+from qdtui.loaders import RecentRuns, load_recent_runs, run_accuracy, user_message
+from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class RunsLoaded(Message):
+    """Recent runs were read from the store (`note` says why the list may be empty)."""
+
+    runs: RecentRuns
 
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "red", "interrupted": "yellow"}
 

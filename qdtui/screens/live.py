@@ -8,6 +8,7 @@ process, followed like any other: the UI never shares the GIL or the cores' barr
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import socket
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -25,11 +27,32 @@ from qdcore.fmt import literal
 from qdcore.runs.kinds import DEFAULT_KIND
 from qdtui.live_state import LiveState, bar_text, fmt_bytes, rss_bytes
 from qdtui.loaders import user_message
-from qdtui.messages import Launched, RunPolled
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class Launched(Message):
+    """The core launcher started a child (`job`), or could not (`error`)."""
+
+    job: Any | None
+    error: str
+    launch: int
+
+
+@dataclass
+class RunPolled(Message):
+    """A poll of the store for a followed run: its record (or `error`), the new metric rows, a child's exit code."""
+
+    run_id: int | None
+    rows: list
+    run: Any | None
+    error: str = ""
+    launch: int = 0  # which start of a child the poll belongs to (older polls are dropped)
+    code: int | None = None  # exit code of the child started here, None while it runs
+    arrays: dict = field(default_factory=dict)  # artifact panel name -> (artifact row, array, labels)
 
 POLL_SECONDS = 0.75  # attach: how often the store is read
 FLUSH_SECONDS = 1.0  # labels and the progress bar are redrawn at most this often

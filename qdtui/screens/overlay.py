@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from qdcore.fmt import literal
 from qdtui.live_state import fmt_pct
 from qdtui.loaders import user_message
-from qdtui.messages import HistoriesLoaded
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class HistoriesLoaded(Message):
+    """Per-epoch curves of several runs, for the overlay."""
+
+    curves: list[tuple[Any, dict[str, list[tuple[int, float]]]]]
+    error: str = ""
 
 
 class OverlayScreen(Screen):

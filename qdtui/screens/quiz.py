@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, OptionList, Static
@@ -18,10 +20,23 @@ from textual.widgets.option_list import Option
 
 from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
-from qdtui.messages import QuizFailed, QuizReady
 from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class QuizReady(Message):
+    """The quiz session was opened (items built or rebuilt)."""
+
+    session: Any
+
+
+@dataclass
+class QuizFailed(Message):
+    """The quiz could not be opened; `error` is one line for the user."""
+
+    error: str
 
 FILTER_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789 -'")
 

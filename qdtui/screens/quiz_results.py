@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,16 +12,24 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from qdcore.fmt import DASH, interval, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
-from qdtui.messages import ReportLoaded
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class ReportLoaded(Message):
+    """The report was computed (or `error` says why not)."""
+
+    report: Any
+    error: str = ""
 
 
 def ci(acc: Any) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +11,35 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
-from qdtui.messages import ItemsBuilt, SetupLoaded
 from qdtui.screens.quiz import QuizScreen
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class SetupLoaded(Message):
+    """Runs with test predictions and unfinished sessions, read from the store."""
+
+    runs: list[tuple[Any, int]]
+    sessions: list[Any]
+    error: str = ""
+
+
+@dataclass
+class ItemsBuilt(Message):
+    """The quiz's drawings are ready (or `error` says why not)."""
+
+    config: Any
+    items: Any
+    error: str = ""
+    session_id: int | None = None
 
 DATA = "data"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +10,33 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
-from qdtui.messages import RunsDeleted, TrackerLoaded
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.store_gateway import stores
 from qdtui.live_state import STATUS_STYLE
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class TrackerLoaded(Message):
+    """Runs read from the store (or `error`, one line), with people's accuracy on their test drawings."""
+
+    runs: list[Any]
+    error: str = ""
+    humans: dict[int, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunsDeleted(Message):
+    """Runs were removed; `errors` are one line each for those that could not be."""
+
+    deleted: list[int]
+    errors: list[str]
 
 MARK = "●"
 TEXT_KEYS = ("name", "model", "data", "status", "optimizer", "kind")  # sorted A to Z first; numbers biggest first

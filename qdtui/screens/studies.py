@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,43 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from qdtui.live_state import DASH, STATUS_STYLE, fmt_duration
 from qdtui.loaders import user_message
-from qdtui.messages import FitDone, StudiesLoaded, StudyLoaded
 from qdtui.store_gateway import stores
 from qdtui.widgets.plot import TitledPlot
 from qdtui.widgets.header import Header
+
+
+@dataclass
+class StudiesLoaded(Message):
+    """The studies in the store with their progress (or `error`, one line)."""
+
+    rows: list[tuple[Any, Any]]
+    error: str = ""
+
+
+@dataclass
+class StudyLoaded(Message):
+    """One study's record, progress and table (or `error`), with the paper's claims judged."""
+
+    record: Any = None
+    progress: Any = None
+    table: Any = None
+    error: str = ""
+    verdicts: list = field(default_factory=list)  # qdcore.studies.claims.Verdict
+    claim_notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FitDone(Message):
+    """An OLS fit's text (or `error`)."""
+
+    text: str
+    error: str = ""
 
 TRIAL_STYLE = {"queued": "dim", "running": "bold cyan", "done": "green", "failed": "bold red"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
@@ -9,12 +10,21 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from qdtui.loaders import user_message
-from qdtui.messages import StudyStarted
 from qdtui.store_gateway import stores
+
+
+@dataclass
+class StudyStarted(Message):
+    """A study was created and started in the background (or `error`)."""
+
+    study: int | None
+    notes: list[str]
+    error: str = ""
 
 
 class NewStudyDialog(ModalScreen[int | None]):
