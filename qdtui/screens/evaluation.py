@@ -32,9 +32,6 @@ from qdtui.widgets.header import Header
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
 
-TABS = (("overview", "Overview"), ("confusion", "Confusion"), ("pairs", "Pairs"), ("worst", "Worst"),
-        ("clusters", "Clusters"), ("cam", "CAM"), ("hidden", "Hidden"), ("quality", "Quality"),
-        ("calibration", "Calibration"))
 PER_CLASS_SORT = (("class", "class"), ("precision", "precision"), ("recall", "recall"),
                   ("recall_ci", "recall 95% CI"), ("f1", "F1"), ("support", "support"))
 
@@ -46,6 +43,8 @@ def _ends(ci) -> tuple:
 
 class OverviewPane(EvalPane):
     """Top-1, top-5, macro averages, the human baseline and the per-class table."""
+
+    TAB, LABEL = "overview", "Overview"  # its id and its tab's label
 
     DEFAULT_CSS = """
     OverviewPane #overview-summary { height: auto; padding: 0 1; }
@@ -131,6 +130,8 @@ class OverviewPane(EvalPane):
 class ConfusionPane(EvalPane):
     """The confusion heatmap; Enter on a cell opens its drawings."""
 
+    TAB, LABEL = "confusion", "Confusion"  # its id and its tab's label
+
     def compose_body(self) -> ComposeResult:
         yield ConfusionMatrix(id="confusion")
 
@@ -161,6 +162,8 @@ class ConfusionPane(EvalPane):
 
 class PairsPane(EvalPane):
     """Pairs of classes the model mixes up, most confused share first; Enter opens both directions."""
+
+    TAB, LABEL = "pairs", "Pairs"  # its id and its tab's label
 
     DEFAULT_CSS = """
     PairsPane #pairs-table { height: 1fr; }
@@ -194,11 +197,10 @@ class PairsPane(EvalPane):
         self.query_one("#pairs-table", DataTable).focus()
 
 
-PANES: dict[str, type[EvalPane]] = {
-    "overview": OverviewPane, "confusion": ConfusionPane, "pairs": PairsPane, "worst": WorstPane,
-    "clusters": ClustersPane, "cam": CamPane, "hidden": HiddenPane, "quality": QualityPane,
-    "calibration": CalibrationPane,
-}
+# The evaluation tabs, left to right (keys 1-9): a new tab is an EvalPane with its TAB and LABEL, added here.
+PANES: tuple[type[EvalPane], ...] = (OverviewPane, ConfusionPane, PairsPane, WorstPane, ClustersPane, CamPane,
+                                     HiddenPane, QualityPane, CalibrationPane)
+TABS = tuple((pane.TAB, pane.LABEL) for pane in PANES)
 
 
 class EvaluationScreen(Screen):
@@ -246,9 +248,9 @@ class EvaluationScreen(Screen):
             box.border_title = "No predictions"
             yield Static("", id="eval-missing-text")
         with TabbedContent(id="eval-tabs"):
-            for key, label in TABS:
-                with TabPane(label, id=key):
-                    yield PANES[key](id=f"pane-{key}")
+            for pane in PANES:
+                with TabPane(pane.LABEL, id=pane.TAB):
+                    yield pane(id=f"pane-{pane.TAB}")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -44,6 +44,8 @@ def summary_text(cal) -> Text:
 class CalibrationPane(EvalPane):
     """Reliability table: drawings per top-1 confidence bin, their accuracy and mean confidence."""
 
+    TAB, LABEL = "calibration", "Calibration"  # its id and its tab's label
+
     DEFAULT_CSS = """
     CalibrationPane #calibration-summary { height: auto; padding: 0 1; }
     CalibrationPane #calibration-bins { height: 1fr; }

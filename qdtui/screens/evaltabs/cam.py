@@ -24,6 +24,8 @@ PER_CLASS = 6  # right and as many wrong drawings per class
 class CamPane(EvalPane):
     """Classes on the left; their drawings with the class activation map blended in on the right."""
 
+    TAB, LABEL = "cam", "CAM"  # its id and its tab's label
+
     DEFAULT_CSS = """
     CamPane #cam-main { height: 1fr; }
     CamPane #cam-classes { width: 20; height: 1fr; border: none; padding: 0; scrollbar-size-vertical: 1; }

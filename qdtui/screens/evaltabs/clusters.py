@@ -36,6 +36,8 @@ class Group:
 class ClustersPane(EvalPane):
     """A table of groups, their 2-D PCA scatter and the highlighted group's representative drawings."""
 
+    TAB, LABEL = "clusters", "Clusters"  # its id and its tab's label
+
     DEFAULT_CSS = """
     ClustersPane #clusters-main { height: 1fr; }
     ClustersPane #clusters-left { width: 1fr; }

@@ -35,6 +35,8 @@ def deliver(node: Widget, fn, *args) -> None:
 class EvalPane(Vertical):
     """A tab's content: gets the run's data once loaded and starts its work the first time it is shown."""
 
+    TAB, LABEL = "", ""  # the tab's id (#pane-TAB holds the pane) and label; each tab sets both
+
     DEFAULT_CSS = """
     EvalPane { height: 1fr; }
     EvalPane > .pane-message { display: none; padding: 1 2; height: auto; }

@@ -38,6 +38,8 @@ def tile_image(maps: np.ndarray, cols: int, pad: int) -> np.ndarray:
 class HiddenPane(EvalPane):
     """The chosen drawing on the left; each layer's maps below one another on the right."""
 
+    TAB, LABEL = "hidden", "Hidden"  # its id and its tab's label
+
     DEFAULT_CSS = """
     HiddenPane #hidden-main { height: 1fr; }
     HiddenPane #hidden-input { width: 30; height: 1fr; }

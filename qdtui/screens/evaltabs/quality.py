@@ -72,6 +72,8 @@ def kind_line(g: QualityGallery) -> str:
 class QualityPane(EvalPane):
     """Problem kinds on the left, the chosen kind's drawings on the right."""
 
+    TAB, LABEL = "quality", "Quality"  # its id and its tab's label
+
     DEFAULT_CSS = """
     QualityPane #quality-main { height: 1fr; }
     QualityPane #quality-kinds { width: 30; height: 1fr; border: none; padding: 0; }

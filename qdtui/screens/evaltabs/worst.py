@@ -23,6 +23,8 @@ RANKS = (("prob", "p(true)"), ("loss", "loss"), ("margin", "margin"))
 class WorstPane(EvalPane):
     """Drawings around the p% worst (0 = the very worst) by true-class probability, loss or margin."""
 
+    TAB, LABEL = "worst", "Worst"  # its id and its tab's label
+
     BINDINGS = [
         Binding("left_square_bracket", "shift(-1)", "-1%", key_display="["),
         Binding("right_square_bracket", "shift(1)", "+1%", key_display="]"),
