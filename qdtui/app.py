@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-import importlib
 import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from qdtui.graphics import MODES as GRAPHICS_CHOICES, tmux_hides
 from qdtui.kind_screens import own_screen
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import RunChosen
+from qdtui.routes import ROUTES
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
 from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
@@ -42,28 +42,6 @@ MIN_SIZE = (80, 24)
 
 THEMES = ("textual-dark", "textual-light")
 GRAPHICS_NAMES = {"halfblock": "half-blocks", "kitty": "kitty graphics (real pixels)", "sixel": "sixel (real pixels)"}
-
-# Screens opened by name, imported on first use so the first paint stays fast.
-# None: not built yet (the key shows dimmed in the footer). The next screens slot in here.
-ROUTES: dict[str, str | None] = {
-    "data": "qdtui.screens.data_browser:DataBrowserScreen",
-    "train": "qdtui.screens.train:TrainScreen",
-    "runs": "qdtui.screens.runs:RunsScreen",
-    "quiz": "qdtui.screens.quiz_setup:QuizSetupScreen",
-    "draw": "qdtui.screens.draw:DrawScreen",  # factory(run_id=..., game=..., drawer=...)
-    "attach": "qdtui.screens.live:LiveScreen",  # factory(run_id=...) following a run live
-    "run": "qdtui.screens.evaluation:EvaluationScreen",  # factory(run_id=...) evaluation of a finished run
-    "studies": "qdtui.screens.studies:StudiesScreen",
-    "study": "qdtui.screens.studies:StudyScreen",  # factory(study=...) one study's trials, plot and OLS
-    "gan": "qdtui.screens.gan:GanScreen",  # factory(run_id=...) a GAN run's samples and quality, live or finished
-}
-
-
-def load_route(target: str):
-    """The screen class named 'module:Class'."""
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
 
 class QdApp(App[None]):
     """The qd terminal app."""
@@ -88,7 +66,7 @@ class QdApp(App[None]):
         super().__init__()
         self.state = state or AppState()
         self.set_reactive(QdApp.graphics, self.state.graphics)
-        self.routes = dict(ROUTES)
+        self.routes = dict(ROUTES)  # qdtui.routes; a name left out shows dimmed in the footer
         self.stores = StoreGateway(lambda: self.state.store_home)  # every screen's and worker's way to the store
         self._initial_theme = theme
         self._too_small: TooSmallScreen | None = None
@@ -138,17 +116,17 @@ class QdApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "open" and parameters:
-            return True if self.routes.get(str(parameters[0])) else None  # None: shown dimmed
+            return True if str(parameters[0]) in self.routes else None  # None: shown dimmed
         return super().check_action(action, parameters)
 
     def action_open(self, name: str, **kwargs) -> None:
-        """Open the screen registered under name (see ROUTES)."""
-        target = self.routes.get(name)
-        if not target:
+        """Open the screen registered under name (qdtui.routes)."""
+        route = self.routes.get(name)
+        if route is None:
             self.notify(f"The {name} screen is not available yet.", severity="warning")
             return
         try:
-            screen = load_route(target)(**kwargs)
+            screen = route.load()(**kwargs)
         except Exception as e:  # noqa: BLE001 - a screen that cannot open is an error message
             self.show_error(user_message(e), title=f"Cannot open {name}")
             return
@@ -217,7 +195,7 @@ class QdApp(App[None]):
         if own_screen(getattr(message.run, "kind", "")):
             # a kind with a screen of its own (a study, a GAN) follows a headless run there
             self.open_run(message.run_id, message.run.status, message.run.kind)
-        elif self.routes.get("attach"):
+        elif "attach" in self.routes:
             self.action_open("attach", run_id=message.run_id)
         else:
             run = message.run

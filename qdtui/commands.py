@@ -9,14 +9,10 @@ from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from qdtui.routes import ROUTES
 from qdtui.store_gateway import stores
 
-ACTIONS = [
-    ("Train a model", "the training form", "train"),
-    ("Runs", "every run in the store, sortable", "runs"),
-    ("Quiz", "how well people recognise the drawings", "quiz"),
-    ("Data", "browse the drawings of a source", "data"),
-]
+PALETTE = ("train", "runs", "quiz", "data")  # routes offered by name, in this order (their text: qdtui.routes)
 RECENT = 10  # runs offered by name
 
 
@@ -35,7 +31,7 @@ class QdCommands(Provider):
         return stores(self).open().list_runs(limit=RECENT)
 
     def _commands(self) -> list[tuple[str, str, Any]]:
-        out = [(title, help_text, partial(self.app.action_open, route)) for title, help_text, route in ACTIONS]
+        out = [(ROUTES[n].title, ROUTES[n].about, partial(self.app.action_open, n)) for n in PALETTE]
         for mode, name in (("halfblock", "half-blocks"), ("kitty", "kitty graphics"), ("sixel", "sixel")):
             out.append((f"Drawings as {name}", "how drawings are drawn (real pixels need a terminal that shows them)",
                         partial(self.app.set_graphics, mode)))

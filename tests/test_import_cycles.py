@@ -99,3 +99,10 @@ def test_qdcore_has_no_import_cycles() -> None:
     assert "qdcore.data.opener" in graph and graph["qdcore.data.opener"] >= {"qdcore.data.sources"}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_qdtui_has_no_import_cycles() -> None:
+    graph = import_graph(ROOT / "qdtui")
+    assert "qdtui.screens.home" in graph and "qdtui.routes" in graph["qdtui.screens.home"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual import work
@@ -18,6 +18,7 @@ from qdcore.fmt import literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import RecentRuns, load_recent_runs, run_accuracy, user_message
 from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen
+from qdtui.routes import ROUTES
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 
@@ -58,12 +59,7 @@ class HomeScreen(Screen):
     """Dataset, recent runs and the actions: train, runs, data, quiz, draw."""
 
     BINDINGS = [
-        Binding("t", "app.open('train')", "Train"),
-        Binding("r", "app.open('runs')", "Runs"),
-        Binding("s", "app.open('studies')", "Studies"),
-        Binding("d", "app.open('data')", "Data"),
-        Binding("z", "app.open('quiz')", "Quiz"),
-        Binding("g", "app.open('draw')", "Draw"),
+        *[Binding(r.key, f"app.open('{r.name}')", r.label) for r in ROUTES.values() if r.key],
         Binding("q", "app.quit", "Quit"),
     ]
     HELP_EXTRA = [("up/down enter", "pick a recent run")]

@@ -8,9 +8,9 @@ process, followed like any other: the UI never shares the GIL or the cores' barr
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import socket
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -531,7 +531,7 @@ class LiveScreen(Screen):
         if action == "resume":
             return status == "interrupted" and self.live.run_id is not None
         if action == "evaluate":
-            return status == "done" and bool(self.app.routes.get("run"))
+            return status == "done" and "run" in self.app.routes
         return True
 
     def action_cancel(self) -> None:
