@@ -41,6 +41,7 @@ class Opt:
     metavar: str | None = None
     hidden: bool = False  # accepted on the command line, left out of --help (a launcher's own flag)
     negatable: bool = True  # a switch gets --x/--no-x; False: --x alone (--json, --detach)
+    argument: bool = False  # a positional argument on the command line (qd study run SPEC), not a flag
 
     def choice_list(self) -> tuple[str, ...]:
         """The allowed strings (resolved when given as a function)."""

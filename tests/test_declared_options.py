@@ -86,3 +86,60 @@ def test_train_help_shows_each_kinds_own_default_and_help():
     # `qd gan train` has one kind: plain defaults.
     gan = CliRunner().invoke(app, ["gan", "train", "--help"], env=WIDE).output
     assert re.search(r"\(default 10\)", _row(gan, "--epochs")) and " for gan" not in gan
+
+
+def test_qd_study_run_and_resume_have_exactly_the_study_options():
+    from qdcore.runs.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
+
+    study = declared(StudyConfig, select=lambda f: study_option(f) and not f.opt.argument)
+    assert {"quick", "data", "categories", "seeds", "workers", "per_gpu", "max_trials"} <= set(study)
+    assert_generated(("study", "run"), {**study, **declared(StudyStart)})
+    assert [p.name for p in command("study", "run").params if p.param_type_name == "argument"] == ["spec"]
+    assert_generated(("study", "resume"), {**declared(StudyConfig, select=lambda f: f.name in RESUMABLE),
+                                           **declared(StudyResume)})
+
+
+def test_study_options_are_checked_by_their_declarations(home):
+    runner = CliRunner()
+    out = runner.invoke(app, ["study", "run", "data-size", "--workers", "0", "--dry-run"])
+    assert out.exit_code == 2 and "--workers=0 must be a whole number >= 1" in out.output, out.output
+    out = runner.invoke(app, ["study", "run", "data-size", "--executor", "slurm", "--dry-run"])
+    assert out.exit_code == 2 and "--executor='slurm' must be one of local, ray" in out.output, out.output
+    out = runner.invoke(app, ["study", "estimate", "data-size", "--seeds", "0"])
+    assert out.exit_code == 2 and "--seeds=0 must be a whole number >= 1" in out.output, out.output
+
+
+def test_the_study_dialogs_rows_are_the_declared_study_options(home):
+    import asyncio
+
+    from textual.widgets import Input, Label, Select, Static
+
+    from qdcore.options import form_fields
+    from qdcore.runs.study import StudyConfig, study_option
+    from qdtui.app import QdApp
+    from qdtui.screens.study_form import NewStudyDialog
+    from qdtui.state import AppState
+    from qdtui.widgets.option_rows import row_id
+    from tui_helpers import wait_for
+
+    declared_rows = sorted((f for f in form_fields(StudyConfig) if study_option(f)), key=lambda f: not f.opt.argument)
+    assert [f.name for f in declared_rows] == ["spec", "data", "categories", "quick", "workers"]
+
+    async def run() -> None:
+        app = QdApp(AppState(home=home))
+        async with app.run_test(size=(100, 40)) as pilot:
+            app.push_screen(NewStudyDialog(home))
+            await wait_for(pilot, lambda: isinstance(app.screen, NewStudyDialog) and app.screen.query("#f-workers"))
+            form = app.screen
+            ids = [w.id for w in form.query("Input, Select")]
+            assert ids == [row_id(f.name) for f in declared_rows]
+            assert [str(lb.render()) for lb in form.query(".form-row Label")] == [f.opt.form for f in declared_rows]
+            assert isinstance(form.query_one("#f-spec"), Select) and isinstance(form.query_one("#f-quick"), Select)
+            # A bad value is refused with the line `qd study run --workers 0` prints.
+            form.query_one("#f-workers", Input).value = "0"
+            form.start()
+            await app.workers.wait_for_complete()
+            await wait_for(pilot, lambda: "--workers=0" in str(form.query_one("#new-note", Static).render()))
+            assert "must be a whole number >= 1" in str(form.query_one("#new-note", Static).render())
+
+    asyncio.run(run())

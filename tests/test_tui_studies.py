@@ -119,8 +119,8 @@ async def test_form_refuses_bad_data_then_starts_a_named_study(home):
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, NewStudyDialog))
         form = app.screen
-        form.query_one("#new-data", Input).value = "/no/such/folder"
-        form.query_one("#new-name", Select).value = "categories"
+        form.query_one("#f-data", Input).value = "/no/such/folder"
+        form.query_one("#f-spec", Select).value = "categories"
         form.start()
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -128,7 +128,7 @@ async def test_form_refuses_bad_data_then_starts_a_named_study(home):
         assert "does not exist" in note and app.screen is form
         with Store(home) as store:
             assert store.list_runs() == []
-        form.query_one("#new-data", Input).value = "demo"
+        form.query_one("#f-data", Input).value = "demo"
         form.start()
         await wait_for(pilot, lambda: isinstance(app.screen, StudyScreen) and app.screen.loaded >= 1,
                        what="the new study", timeout=60)

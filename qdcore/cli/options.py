@@ -82,7 +82,8 @@ def help_text(decls: list[tuple[str, Field]], n_sources: int) -> str:
     defaults: dict[str | None, list[str]] = {}
     for label, f in decls:
         defaults.setdefault(_shown(f), []).append(label)
-    whole = len(decls) == n_sources or n_sources == 1
+    # Kinds are named where they differ, or where at most half the kinds have the option at all.
+    whole = len(decls) == n_sources or 2 * len(decls) > n_sources
     shown = {v: labels for v, labels in defaults.items() if v is not None}
     if len(defaults) == 1 and whole:
         value = next(iter(defaults))
@@ -99,6 +100,9 @@ def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
     o = f.opt
     text = help_text(decls, n_sources)
     common = dict(help=text, rich_help_panel=o.panel, hidden=o.hidden, show_default=False)
+    if o.argument:
+        arg = typer.Argument(help=text, metavar=f.metavar(), show_default=False)
+        return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, arg])
     if f.base is bool:
         # A field named no_x is already the negative: one flag, not --no-x/--no-no-x.
         plain = f.flag.startswith("--no-") or not o.negatable
@@ -166,18 +170,16 @@ def with_options(fn: Callable[..., Any], kinds: Callable[[], list[Any]], *groups
     return DeclaredCommand(fn, kinds_group(kinds), *groups)
 
 
-def declared_option(cls: type, name: str, *, default: Any = None, help: str | None = None) -> Any:
-    """One declared field as a Typer parameter type (for commands that take a few options of a config).
+def declared_option(cls: type, name: str, *, help: str | None = None) -> Any:
+    """One declared field as the Typer option of a command that takes a few options of a config:
+    `Annotated[Optional[int], declared_option(StudyConfig, "seeds")]`.
 
-    The value is converted and checked by the declaration (`parse_text`); `help` replaces the declared help
+    A value is converted and checked by the declaration (`parse_text`); `help` replaces the declared help
     where the option means something narrower in this command (qd eval's --data)."""
     f = field_of(cls, name)
     if help is not None:
         f = dataclasses.replace(f, opt=dataclasses.replace(f.opt, help=help))
-    if default is not None:
-        f = dataclasses.replace(f, default=default)
     info = _param([(cls.__name__, f)], 1).annotation.__metadata__[0]
-    if f.base is bool:
-        return Annotated[bool, info]
-    info.parser = lambda text: parse_text(f, text, "")
-    return Annotated[Optional[f.base] if f.nullable else f.base, info]
+    if f.base is not bool:
+        info.parser = lambda text: parse_text(f, text, "")
+    return info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -10,20 +11,17 @@ import typer
 from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
+from qdcore.cli.options import DeclaredCommand, declared_option, of
 from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
+from qdcore.runs.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
 StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", "-w", min=1, help="Local worker processes (default 1; with --per-gpu: K per GPU).")]
-PerGpuOpt = Annotated[Optional[int], typer.Option("--per-gpu", min=1, help="Trials at once on each GPU (small models leave a GPU idle); ignored without CUDA.")]
 SpecArg = Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)]
-NamedCategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Named studies: comma-separated categories instead of the protocol's.")]
 UntrainedOpt = Annotated[bool, typer.Option("--include-untrained", help="Keep trials flagged 'not trained' (one class predicted, loss at ln k) in aggregates, plots, fits and claims.")]
-SeedsOpt = Annotated[Optional[int], typer.Option("--seeds", min=1, help="Repeat every trial over this many seeds.")]
-MaxTrialsOpt = Annotated[Optional[str], typer.Option("--max-trials", metavar="INT", help="Refuse a grid of more trials than this before expanding it (default 10,000).")]
 
 
 def _store():
@@ -40,36 +38,6 @@ def _study_id(store, ref: str) -> int:
     study = resolve_ref(store, ref, ["study"], start="qd study run", noun="STUDY")
     require_study(store, study)
     return study
-
-
-def _config(what: str, quick: bool, data: str | None, categories: str | None, seeds: int | None,
-            workers: int | None, per_gpu: int | None, max_trials: str | None = None):
-    """The StudyConfig of a spec file or a named study (--data etc. apply to named studies only)."""
-    from qdcore.runs.study import StudyConfig
-    from qdcore.studies.named import NAMED
-
-    named = what.strip().lower() in NAMED and not Path(what).exists()
-    if not named and (quick or data or categories):
-        raise ConfigError("--quick, --data and --categories apply to named studies; set them in the spec's [base]")
-    if not named and not Path(what).expanduser().exists():
-        raise ConfigError(f"study spec {what!r} does not exist; give a TOML file or a named study "
-                          f"({', '.join(NAMED)})")
-    values: dict[str, Any] = {"spec": what if named else str(Path(what).expanduser().resolve()), "quick": quick,
-                              "seeds": seeds, "workers": workers, "per_gpu": per_gpu}
-    if max_trials is not None:
-        values["max_trials"] = _max_trials(max_trials)
-    if named:
-        values["data"] = data or ("demo" if quick else "cache")
-        values["categories"] = categories
-    return StudyConfig().replace(origin="option", **values)
-
-
-def _max_trials(text: str) -> int:
-    """--max-trials as the study option declares it (bounds and all)."""
-    from qdcore.options import field_of, parse_text
-    from qdcore.runs.study import StudyConfig
-
-    return parse_text(field_of(StudyConfig, "max_trials"), text)
 
 
 def _fmt(v: Any, key: str = "") -> str:
@@ -90,17 +58,13 @@ TrialCpusOpt = Annotated[float, typer.Option("--cpus-per-trial", min=0.1, max=10
 TrialGpusOpt = Annotated[float, typer.Option("--gpus-per-trial", min=0, max=64, help="Ray: GPUs each trial asks for (0.25 packs four small trials on a GPU).")]
 
 
-def _executor(executor: str, address: str | None, cpus: float, gpus: float) -> dict[str, Any]:
-    """How trials run: local workers, or Ray with a plan (where, and each trial's request)."""
-    from qdcore.studies.execute import EXECUTORS
-
-    if executor not in EXECUTORS:  # refused before the study exists
-        raise ConfigError(f"--executor {executor!r} must be one of {', '.join(EXECUTORS)}")
-    if executor == "ray" or address:
+def _executor(how: Any) -> dict[str, Any]:
+    """How trials run (a StudyExecution): local workers, or Ray with a plan (where, and each trial's request)."""
+    if how.executor == "ray" or how.address:
         from qdcore.studies.ray_executor import RayPlan
 
-        return {"executor": "ray", "ray_plan": RayPlan(address, cpus, gpus)}
-    return {"executor": executor}
+        return {"executor": "ray", "ray_plan": RayPlan(how.address, how.cpus_per_trial, how.gpus_per_trial)}
+    return {"executor": how.executor}
 
 
 def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag,
@@ -148,35 +112,35 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
         console.print(f"see it with 'qd study show {study}'", highlight=False)
 
 
-@app.command("run")
-def run_cmd(
-    spec: SpecArg,
-    quick: Annotated[bool, typer.Option("--quick", help="Named studies: a small grid that runs in minutes on a CPU.")] = False,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: drawings to use (demo, cache or a PATH).")] = None,
-    categories: NamedCategoriesOpt = None,
-    seeds: SeedsOpt = None,
-    workers: WorkersOpt = None,
-    per_gpu: PerGpuOpt = None,
-    detach: Annotated[bool, typer.Option("--detach", help="Run in the background; attach with qdtui or 'qd study status'.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and list the trials, start nothing.")] = False,
-    max_trials: MaxTrialsOpt = None,
-    executor: ExecutorOpt = "local",
-    address: AddressOpt = None,
-    cpus_per_trial: TrialCpusOpt = 1.0,
-    gpus_per_trial: TrialGpusOpt = 0.0,
-) -> None:
+def _study_options(select: Any) -> Any:
+    """The group of StudyConfig options `select` picks (read when the command is built)."""
+    from qdcore.cli.options import Group
+
+    def sources() -> list[tuple[str, type]]:
+        from qdcore.runs.study import StudyConfig
+
+        return [("study", StudyConfig)]
+
+    return Group("study", sources, select)
+
+
+def run_cmd(study: dict[str, Any], how: Any) -> None:
     """Validate every trial, then run the study (a parent run with a child run per trial)."""
     from qdcore.studies.build import build_spec
     from qdcore.studies.runner import create_study
     from qdcore.studies.validate import validate
 
-    cfg = _config(spec, quick, data, categories, seeds, workers, per_gpu, max_trials)
-    how = _executor(executor, address, cpus_per_trial, gpus_per_trial)  # bad executor options fail first
+    from qdcore.runs.study import study_config
+
+    cfg = study_config(study)
+    spec, workers, per_gpu = cfg.spec, cfg.workers, cfg.per_gpu
+    dry_run, detach = how.dry_run, how.detach
+    how = _executor(how)
     s, notes = build_spec(cfg)
-    if quick:
+    if cfg.quick:
         from qdcore.studies.quick_limits import cannot_quick_note
 
-        notes = [*filter(None, [cannot_quick_note(spec, cfg.data, workers)]), *notes]
+        notes = [*filter(None, [cannot_quick_note(spec, cfg.source(), workers)]), *notes]
     for n in notes:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
     if dry_run:
@@ -202,6 +166,9 @@ def run_cmd(
     _run(store, study, workers, per_gpu, False, how)
 
 
+app.command("run")(DeclaredCommand(run_cmd, _study_options(study_option), of(StudyStart, "how")))
+
+
 def _detached(study: int, pid: int) -> None:
     console.print(f"study {study} running in the background (pid {pid}); follow it with 'qd study status "
                   f"{study}' or 'qdtui attach {study}'", highlight=False)
@@ -213,21 +180,25 @@ def _count(store, study: int) -> int:
     return sum(counts(store, study).values())
 
 
-@app.command("resume")
-def resume_cmd(study: StudyArg, workers: WorkersOpt = None, per_gpu: PerGpuOpt = None,
-               retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Queue failed trials again.")] = False,
-               detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
-               executor: ExecutorOpt = "local", address: AddressOpt = None, cpus_per_trial: TrialCpusOpt = 1.0,
-               gpus_per_trial: TrialGpusOpt = 0.0) -> None:
+def resume_cmd(study: StudyArg, options: dict[str, Any], how: Any) -> None:
     """Continue a study: finished trials are skipped, interrupted ones resume from their checkpoints."""
     from qdcore.studies.trials import retry_failed as retry
 
+    from qdcore.options import parse_values
+    from qdcore.runs.study import StudyConfig
+
+    given = parse_values(StudyConfig, options)
+    workers, per_gpu = given.get("workers"), given.get("per_gpu")
     store = _store()
     sid = _study_id(store, study)
-    if retry_failed:
+    if how.retry_failed:
         n = retry(store, sid)
         err_console.print(f"{plural(n, 'failed trial')} queued again", highlight=False)
-    _run(store, sid, workers, per_gpu, detach, _executor(executor, address, cpus_per_trial, gpus_per_trial))
+    _run(store, sid, workers, per_gpu, how.detach, _executor(how))
+
+
+app.command("resume")(DeclaredCommand(resume_cmd, replace(_study_options(lambda f: f.name in RESUMABLE),
+                                                          param="options"), of(StudyResume, "how")))
 
 
 @app.command("status")
@@ -457,17 +428,17 @@ def report_cmd(study: StudyArg,
 @app.command("estimate")
 def estimate_cmd(
     spec: SpecArg,
-    quick: Annotated[bool, typer.Option("--quick", help="Named studies: the --quick grid.")] = False,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
-    categories: NamedCategoriesOpt = None,
-    seeds: SeedsOpt = None,
+    quick: Annotated[bool, declared_option(StudyConfig, "quick")] = False,
+    data: Annotated[Optional[str], declared_option(StudyConfig, "data", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
+    categories: Annotated[Optional[str], declared_option(StudyConfig, "categories")] = None,
+    seeds: Annotated[Optional[int], declared_option(StudyConfig, "seeds")] = None,
     device: Annotated[str, typer.Option("--device", help="Where to time the engine: auto, cpu, cuda or mps.")] = "auto",
-    workers: WorkersOpt = None,
-    per_gpu: PerGpuOpt = None,
+    workers: Annotated[Optional[int], declared_option(StudyConfig, "workers")] = None,
+    per_gpu: Annotated[Optional[int], declared_option(StudyConfig, "per_gpu")] = None,
     gain: Annotated[float, typer.Option("--per-gpu-gain", min=1.0, max=64.0, help="With --per-gpu K: a device's throughput with K trials over one trial's (benchmarks/bench_per_gpu.py measures it; default 1: none assumed).")] = 1.0,
     images_per_second: Annotated[Optional[float], typer.Option("--images-per-second", min=1e-3, max=1e9, help="Project from this rate (measured elsewhere) instead of timing here.")] = None,
     steps: Annotated[int, typer.Option("--steps", min=2, max=1000, help="Training steps per timed epoch (one epoch of warm-up, then the best of three).")] = 4,
-    max_trials: MaxTrialsOpt = None,
+    max_trials: Annotated[Optional[int], declared_option(StudyConfig, "max_trials")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Projected hours of a study: its work counted from the spec, images/s timed here (or given). Starts no run."""
@@ -476,13 +447,10 @@ def estimate_cmd(
 
     if device not in DEVICES:
         raise ConfigError(f"--device {device!r} must be one of {', '.join(DEVICES)}")
-    from qdcore.runs.study import StudyConfig
-
-    StudyConfig().replace(origin="option", seeds=seeds, workers=workers, per_gpu=per_gpu)  # bounds as study run
     cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     s, notes, source = spec_to_estimate(spec, quick, data, cats, seeds)
     if max_trials is not None:
-        s.max_trials = _max_trials(max_trials)
+        s.max_trials = max_trials
     s.check_size()
     for n in notes:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
@@ -505,3 +473,4 @@ def estimate_cmd(
 def register(root: typer.Typer) -> None:
     """Add `qd study` to the root app."""
     root.add_typer(app, name="study", help="Studies: grids of runs, resumable and parallel, with tables and fits.")
+

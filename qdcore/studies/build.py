@@ -16,7 +16,7 @@ def build_spec(cfg: Any):
         raise ConfigError("a study needs a spec: a TOML file or a named study (see 'qd study named')")
     if cfg.spec.strip().lower() in NAMED and not Path(cfg.spec).exists():
         cats = [c.strip() for c in cfg.categories.split(",") if c.strip()] if cfg.categories else None
-        spec, notes = named_spec(cfg.spec, quick=cfg.quick, data=cfg.data, categories=cats, seeds=cfg.seeds)
+        spec, notes = named_spec(cfg.spec, quick=cfg.quick, data=cfg.source(), categories=cats, seeds=cfg.seeds)
     else:
         spec, notes = load_spec(cfg.spec), []
         if cfg.seeds:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -12,10 +13,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Select, Static
+from textual.widgets import Button, Static
 
 from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
+from qdtui.widgets.option_rows import DEFAULT, option_row, option_widget, read_rows
+
+
+def study_fields() -> list[Any]:
+    """The dialog's rows: the study options (`qd study run`'s) declared with a form label, the spec first (as
+    on the command line)."""
+    from qdcore.options import form_fields
+    from qdcore.runs.study import StudyConfig, study_option
+
+    return sorted((f for f in form_fields(StudyConfig) if study_option(f)), key=lambda f: not f.opt.argument)
 
 
 @dataclass
@@ -28,12 +39,13 @@ class StudyStarted(Message):
 
 
 class NewStudyDialog(ModalScreen[int | None]):
-    """Start a named study in the background: which one, --quick, data, workers."""
+    """Start a named study in the background: its rows are the study options declared with a form label."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
     DEFAULT_CSS = """
-    NewStudyDialog .form-row { height: 3; }
-    NewStudyDialog .form-row Static { width: 12; padding: 1 1 0 0; }
+    NewStudyDialog .form-row { height: 1; margin-bottom: 1; }
+    NewStudyDialog .form-row Label { width: 12; padding: 0 1 0 0; }
+    NewStudyDialog .form-row Input, NewStudyDialog .form-row Select { width: 1fr; }
     NewStudyDialog #new-note { height: auto; color: $text-muted; }
     NewStudyDialog #new-note.-error { color: $error; }
     """
@@ -48,17 +60,13 @@ class NewStudyDialog(ModalScreen[int | None]):
 
         with Vertical(classes="dialog") as box:
             box.border_title = "Start a study"
-            with Horizontal(classes="form-row"):
-                yield Static("study")
-                yield Select([(f"{n.name} ({n.source})", n.name) for n in NAMED.values()], value="data-size",
-                             allow_blank=False, id="new-name")
-            with Horizontal(classes="form-row"):
-                yield Static("data")
-                yield Input(self.data, id="new-data")
-            with Horizontal(classes="form-row"):
-                yield Static("workers")
-                yield Input("1", id="new-workers", type="integer")
-            yield Checkbox("quick (minutes on a CPU)", True, id="new-quick")
+            # A named study from the list, on the app's data, quick: what a first try wants.
+            initial = {"spec": "data-size", "data": self.data, "quick": True}
+            named = [(f"{n.name} ({n.source})", n.name) for n in NAMED.values()]
+            for f in study_fields():
+                widget = option_widget(f, initial.get(f.name), placeholder=DEFAULT,
+                                       choices=named if f.name == "spec" else None)
+                yield option_row(f, widget, classes="form-row")
             yield Static("", id="new-note")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Start", variant="primary", id="start")
@@ -78,19 +86,15 @@ class NewStudyDialog(ModalScreen[int | None]):
     def start(self) -> None:
         """Start the study through the core launcher (a detached process); errors stay in the form."""
         from qdcore.runs.launcher import launch
-        from qdcore.runs.study import StudyConfig, build_spec
+        from qdcore.runs.study import build_spec, study_config
 
-        name = str(self.query_one("#new-name", Select).value)
-        data = self.query_one("#new-data", Input).value.strip() or "demo"
-        quick = self.query_one("#new-quick", Checkbox).value
         try:
-            workers = max(1, int(self.query_one("#new-workers", Input).value or "1"))
-            cfg = StudyConfig().replace(origin="form", spec=name, quick=quick, data=data, workers=workers)
+            cfg = study_config(read_rows(self, study_fields()))
             _, notes = build_spec(cfg)
-            if quick:
+            if cfg.quick:
                 from qdcore.studies.quick_limits import cannot_quick_note
 
-                notes = [*filter(None, [cannot_quick_note(name, data, project=False)]), *notes]
+                notes = [*filter(None, [cannot_quick_note(cfg.spec, cfg.source(), project=False)]), *notes]
             # validates every trial first; the child adds and runs them
             job = launch(cfg, store=stores(self).open(self.home))
             self.post_message(StudyStarted(job.run_id, notes))

@@ -14,9 +14,9 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static
 from qdcore.data.categories import NAMED_SETS
 from qdtui.loaders import user_message
 from qdtui.widgets.header import Header
+from qdtui.widgets.option_rows import DEFAULT, option_row, option_widget, read_rows, row_id
 
 NO_PRESET = "none"
-DEFAULT = "default"  # a Select row left at the config's default
 
 
 def trainable_models() -> list[tuple[str, str]]:
@@ -24,10 +24,6 @@ def trainable_models() -> list[tuple[str, str]]:
     from qdcore.runs.kinds import all_kinds
 
     return [(m, k.name) for k in all_kinds() for m in k.models()]
-
-
-def _row_id(name: str) -> str:
-    return "f-" + name.replace("_", "-")
 
 
 class TrainScreen(Screen):
@@ -108,28 +104,14 @@ class TrainScreen(Screen):
         return [f for f in form_fields(self.kind.config) if f.name != "model"]
 
     def _rows(self) -> list[Horizontal]:
-        """One row per declared form field: a Select for choices and switches, an Input otherwise."""
+        """One row per declared form field (qdtui.widgets.option_rows)."""
         rows = []
         for f in self._fields():
-            choices = f.opt.choice_list()
-            if f.base is bool:
-                opts = [("off", "false"), ("on", "true")]
-                value = DEFAULT if f.default is None else ("true" if f.default else "false")
-                widget: Any = Select(([("auto", DEFAULT)] if f.default is None else []) + opts, value=value,
-                                     allow_blank=False, id=_row_id(f.name), compact=True)
-            elif choices:
-                value = f.default if f.default in choices else DEFAULT
-                opts = ([] if value != DEFAULT else [(DEFAULT, DEFAULT)]) + [(c, c) for c in choices]
-                widget = Select(opts, value=value, allow_blank=False, id=_row_id(f.name), compact=True)
-            else:
-                value = ""
-                if f.name == "data":
-                    value = str(self.initial_data or f.default or "demo")
-                placeholder = "all" if f.name in ("categories", "per_class") else (
-                    "model and what differs" if f.name == "name" else _short(f.default) if f.default is not None
-                    else "model default")
-                widget = Input(value, placeholder=placeholder, id=_row_id(f.name), compact=True)
-            rows.append(Horizontal(Label(f.opt.form), widget, classes="row"))
+            initial = str(self.initial_data or f.default or "demo") if f.name == "data" else None
+            placeholder = "all" if f.name in ("categories", "per_class") else (
+                "model and what differs" if f.name == "name" else _short(f.default) if f.default is not None
+                else "model default")
+            rows.append(option_row(f, option_widget(f, initial, placeholder=placeholder)))
         return rows
 
     def on_mount(self) -> None:
@@ -208,7 +190,7 @@ class TrainScreen(Screen):
         self.query_one("#about-preset", Static).update(ptext)
         # Blank text fields show what they will be: the preset's value, else the default; choices take it.
         for f in self._fields():
-            w = self.query(f"#{_row_id(f.name)}")
+            w = self.query(f"#{row_id(f.name)}")
             if w and isinstance(w.first(), Select) and preset != self._shown_preset:
                 v = values.get(f.name, getattr(d, f.name))
                 text = DEFAULT if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
@@ -234,13 +216,7 @@ class TrainScreen(Screen):
 
     def texts(self) -> dict[str, str]:
         """The rows the user set, as text (blank fields and 'default' choices are left out)."""
-        out = {"model": self._select("f-model")}
-        for f in self._fields():
-            w = self.query_one(f"#{_row_id(f.name)}")
-            text = self._select(w.id) if isinstance(w, Select) else w.value.strip()
-            if text and text != DEFAULT:
-                out[f.name] = text
-        return out
+        return {"model": self._select("f-model"), **read_rows(self, self._fields())}
 
     def build(self) -> Any:
         """The config the form describes (QDError with the line `qd train` would print for the same values)."""
