@@ -143,3 +143,35 @@ def test_the_study_dialogs_rows_are_the_declared_study_options(home):
             assert "must be a whole number >= 1" in str(form.query_one("#new-note", Static).render())
 
     asyncio.run(run())
+
+
+# Commands that read drawings without a run config: their data options are DataSelection's declarations.
+DATA_COMMANDS = [("data", "info"), ("data", "show"), ("data", "quality"), ("data", "export"), ("data", "list"),
+                 ("eval",), ("predict",)]
+NARROWER = {("eval",): {"data"}, ("data", "list"): {"data"}}  # the same flag with this command's own help
+
+
+def test_the_data_options_of_data_commands_are_the_declared_ones():
+    from qdcore.options import DataSelection, fields_of
+
+    data = {f.name: f for f in fields_of(DataSelection)}
+    seen = set()
+    for path in DATA_COMMANDS:
+        for p in command(*path).params:
+            if p.name not in data:
+                continue
+            f = data[p.name]
+            seen.add(p.name)
+            assert p.opts[0] == f.flag and (f.opt.short is None or f.opt.short in p.opts), (path, p.opts)
+            if p.name not in NARROWER.get(path, ()):
+                assert (p.help or "").startswith(f.opt.help), (path, p.name, p.help)
+    assert seen == {"data", "categories", "per_class", "seed", "imbalance", "strict"}
+
+
+def test_data_commands_check_values_by_the_declarations(home):
+    runner = CliRunner()
+    for args, line in [(["data", "show", "--seed", "-1"], "--seed=-1 must be a whole number >= 0"),
+                       (["data", "quality", "--per-class", "0"], "--per-class=0 must be a whole number >= 1"),
+                       (["eval", "1", "--device", "gpu"], "--device='gpu' must be one of auto, cpu, cuda, mps")]:
+        out = runner.invoke(app, args)
+        assert out.exit_code == 2 and line in out.output, (args, out.output)

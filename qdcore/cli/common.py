@@ -10,7 +10,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from qdcore.cli.options import declared_option
 from qdcore.fmt import literal
+from qdcore.options import DataSelection
+from qdcore.runs.start_options import StartOptions
 
 
 class SafeConsole(Console):
@@ -75,22 +78,14 @@ def error_line(message: Any) -> None:
     line.append(" " + literal(message))
     err_console.print(line, highlight=False, soft_wrap=True)
 
-DataOpt = Annotated[str, typer.Option("--data", "-d", help="Drawings: demo (built-in, synthetic), cache (downloaded), or a PATH to .npy/.bin/.ndjson files.")]
-CategoriesOpt = Annotated[Optional[str], typer.Option("--categories", "-c", help="Comma-separated categories or a named set (study000, mammals, dd10, shared24). Default: all in the source.")]
-PerClassOpt = Annotated[Optional[int], typer.Option("--per-class", "-n", help="Drawings per category, sampled by --seed (default: all, in file order).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed for sampling, splits and training.")]
-ImbalanceOpt = Annotated[Optional[str], typer.Option("--imbalance", help="Class size ratios relative to --per-class, e.g. hammer=0.002 (study 000's fork/hammer).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-
-
-def _declared_help(name: str) -> str:
-    from qdcore.options import DataSelection, field_of
-
-    return field_of(DataSelection, name).opt.help
-
-
-# The run option `strict` (declared once in DataSelection) for the commands that read --data without a run config.
-StrictOpt = Annotated[bool, typer.Option("--strict", help=_declared_help("strict"))]
+# The data options of commands that read --data without a run config, declared once in DataSelection.
+DataOpt = Annotated[str, declared_option(DataSelection, "data")]
+CategoriesOpt = Annotated[Optional[str], declared_option(DataSelection, "categories")]
+PerClassOpt = Annotated[Optional[int], declared_option(DataSelection, "per_class")]
+SeedOpt = Annotated[int, declared_option(DataSelection, "seed")]
+ImbalanceOpt = Annotated[Optional[str], declared_option(DataSelection, "imbalance")]
+StrictOpt = Annotated[bool, declared_option(DataSelection, "strict")]
+JsonOpt = Annotated[bool, declared_option(StartOptions, "json")]
 
 
 def load_selection(data: str, categories: str | None, per_class: int | None, seed: int,

@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from qdcore.cli.options import declared_option
+from qdcore.options import DataSelection
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
 from qdcore.fmt import literal, plural, size
@@ -34,7 +36,7 @@ def _file_size(path: str) -> int | None:
 
 @app.command("list")
 def list_(
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Only list this source (demo, cache or a PATH).")] = None,
+    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="Only list this source (demo, cache or a PATH).")] = None,
     cache: CacheOpt = None,
     json_: JsonOpt = False,
 ) -> None:

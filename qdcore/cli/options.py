@@ -170,16 +170,20 @@ def with_options(fn: Callable[..., Any], kinds: Callable[[], list[Any]], *groups
     return DeclaredCommand(fn, kinds_group(kinds), *groups)
 
 
-def declared_option(cls: type, name: str, *, help: str | None = None) -> Any:
+def declared_option(cls: type, name: str, *, help: str | None = None, default: Any = dataclasses.MISSING) -> Any:
     """One declared field as the Typer option of a command that takes a few options of a config:
     `Annotated[Optional[int], declared_option(StudyConfig, "seeds")]`.
 
-    A value is converted and checked by the declaration (`parse_text`); `help` replaces the declared help
-    where the option means something narrower in this command (qd eval's --data)."""
+    A value is converted and checked by the declaration (`parse_text`); `help` and `default` replace the
+    declared ones where the option means something narrower in this command (qd eval's --data: None, the
+    run's own test split)."""
     f = field_of(cls, name)
     if help is not None:
         f = dataclasses.replace(f, opt=dataclasses.replace(f.opt, help=help))
+    if default is not dataclasses.MISSING:
+        f = dataclasses.replace(f, default=default)
     info = _param([(cls.__name__, f)], 1).annotation.__metadata__[0]
     if f.base is not bool:
-        info.parser = lambda text: parse_text(f, text, "")
+        # Click converts a parameter's default too: only text is parsed.
+        info.parser = lambda v: parse_text(f, v, "") if isinstance(v, str) else v
     return info

@@ -10,7 +10,10 @@ import typer
 from qdcore.cli.stopflag import StopFlag
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, print_notes, print_json)
+from qdcore.cli.options import declared_option
 from qdcore.errors import ConfigError
+from qdcore.options import DataSelection
+from qdcore.train.config import TrainConfig
 from qdcore.fmt import literal, plural
 from qdcore.runs.start_options import StartOptions, TrainStart
 from qdcore.train.torchrun import INTERRUPTED_EXIT
@@ -19,7 +22,7 @@ if TYPE_CHECKING:
     from qdcore.store import Store
 
 RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
-DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="auto (cuda, then mps, then cpu), cpu, cuda or mps.")]
+DeviceOpt = Annotated[Optional[str], declared_option(TrainConfig, "device", default=None)]
 
 
 
@@ -141,7 +144,7 @@ def train_command():
 
 def eval_cmd(
     run: RunArg,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
+    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
     categories: CategoriesOpt = None,
     per_class: PerClassOpt = None,
     seed: SeedOpt = 0,
