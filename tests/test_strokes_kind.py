@@ -156,3 +156,18 @@ def test_a_drawings_logits_do_not_depend_on_its_batch(cell):
     x, n = padded([long, short])
     with torch.no_grad():
         assert torch.allclose(model(torch.as_tensor(x), torch.as_tensor(n))[1], alone[0], atol=1e-5)
+
+
+def test_bucketed_batches_hold_similar_lengths_and_every_drawing_once():
+    from qdcore.train.strokes import bucketed
+
+    lengths = torch.as_tensor(np.random.default_rng(0).integers(1, 200, 1000))
+    perm = torch.randperm(1000, generator=torch.Generator().manual_seed(1))
+    out = bucketed(perm, lengths, 32, 8, torch.Generator().manual_seed(2))
+    assert sorted(out.tolist()) == list(range(1000)) and len(out) == 1000
+    spread = [int(b.max() - b.min()) for b in lengths[out].split(32)]
+    random_spread = [int(b.max() - b.min()) for b in lengths[perm].split(32)]
+    assert np.mean(spread) < np.mean(random_spread) / 4  # windows of 8 batches: each batch a narrow band
+    short = out[-(1000 % 32):].tolist()  # the short batch stays last (rank splits stay aligned), from the last window
+    assert set(short) <= set(perm[(1000 // 256) * 256:].tolist())
+    assert torch.equal(bucketed(perm, lengths, 32, 0, None), perm)

@@ -13,6 +13,8 @@ from typing import Any, Sequence
 import numpy as np
 
 SCALE = 1 / 32  # offsets the model sees: simplified units / 32 (a typical step is then of order 1)
+RASTERS = ("ink", "order", "time")  # --raster: channels a CNN sees of the strokes (qdcore.data.timing_raster)
+SIZES = (28, 64)  # --size: their pixels
 
 
 def encode(strokes: Sequence[tuple[Sequence[int], Sequence[int]]], max_points: int | None = None) -> np.ndarray:
@@ -46,14 +48,35 @@ def of_drawing(d: Any, max_points: int | None = None) -> np.ndarray:
     return np.zeros((0, 3), np.int32) if d is None else encode(d.simplified(), max_points)
 
 
-def padded(seqs: Sequence[np.ndarray], length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def padded(seqs: Sequence[np.ndarray], length: int | None = None,
+           times: Sequence[np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """float32 (N, L, 3) model input (offsets scaled, zero padding) and int64 lengths (at least 1: an empty
-    drawing is one zero row, so every drawing gets a prediction)."""
+    drawing is one zero row, so every drawing gets a prediction); with `times` (each drawing's `time_shares`)
+    a fourth column holds them."""
     lengths = np.array([max(1, len(s)) for s in seqs], np.int64)
     L = int(length or (lengths.max() if len(seqs) else 1))
-    out = np.zeros((len(seqs), L, 3), np.float32)
+    out = np.zeros((len(seqs), L, 3 if times is None else 4), np.float32)
     for i, s in enumerate(seqs):
         s = s[:L]
         out[i, :len(s), :2] = s[:, :2] * SCALE
         out[i, :len(s), 2] = s[:, 2]
+        if times is not None:
+            out[i, :len(s), 3] = times[i][:len(s)]
     return out, np.minimum(lengths, L)
+
+
+def time_shares(d: Any, rows: int) -> np.ndarray:
+    """float32 (rows,) share of the drawing's time at each of its first `rows` simplified points: each stroke's own
+    first and last times (raw ndjson, the draw canvas) spread evenly over its points, times that go backwards held
+    at their highest so far; without times, or when simplification dropped a stroke, the share of points drawn."""
+    strokes = [] if d is None else d.simplified()
+    sizes = [len(xs) for xs, _ in strokes if len(xs)]
+    total = sum(sizes)
+    times = getattr(d, "times", None)
+    if times is not None and len([t for t in times if len(t)]) == len(sizes) and total:
+        spans = [(float(t[0]), float(t[-1])) for t in times if len(t)]
+        out = np.concatenate([np.linspace(a, b, k) for (a, b), k in zip(spans, sizes)])
+        out = np.maximum.accumulate(out - out[0])
+        if out[-1] > 0:
+            return (out / out[-1]).astype(np.float32)[:rows]
+    return ((np.arange(max(total, 1)) + 1) / max(total, 1)).astype(np.float32)[:rows]

@@ -97,6 +97,10 @@ def build_stroke_model(arch: dict[str, Any]) -> nn.Module:
     """The model `arch` (as stored in stroke_model.json) describes."""
     keys = ("conv", "kernel", "hidden", "layers", "dropout")
     options = {k: arch[k] for k in keys if k in arch}
+    if arch.get("cell") == "raster":
+        from qdcore.models.raster_cnn import build_raster_cnn
+
+        return build_raster_cnn(arch)
     if arch.get("cell") == "transformer":
         return StrokeTransformer(int(arch["classes"]), **options)
     return StrokeRNN(int(arch["classes"]), cell=arch.get("cell", "lstm"), **options)

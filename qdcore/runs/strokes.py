@@ -48,7 +48,7 @@ def predictor(run_dir: Any, device: str | None = None) -> Any:
 
 def timing_shape(cfg: StrokeConfig) -> tuple:
     """What a stroke run's speed depends on besides the classes."""
-    return (cfg.model, cfg.conv, cfg.kernel, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size, cfg.prefix)
+    return (cfg.model, cfg.conv, cfg.kernel, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size, cfg.prefix, cfg.bucket, cfg.raster, cfg.size)
 
 
 KIND = register(RunKind(

@@ -36,17 +36,12 @@ NO_STROKES = ("its drawings are bitmaps only (.npy); a stroke model needs stroke
 class StrokeData:
     """One split as model input on the device: rows x (N, L, 3), lengths (host int64), labels."""
 
-    def __init__(self, ds: Any, max_points: int, device: torch.device) -> None:
-        from qdcore.data.sequence import of_drawing, padded
-
+    def __init__(self, ds: Any, max_points: int, device: torch.device, timed: bool = False) -> None:
         drawings = ds.drawings(np.arange(len(ds))) if len(ds) else []
         if drawings is None:
             raise DataError(f"{ds.origin or 'the data'}: {NO_STROKES}")
         self.unread = sum(d is None for d in drawings)  # lines the reader could not parse: one zero row each
-        rows = [of_drawing(d) for d in drawings]
-        # The stated cap: a drawing longer than max_points is read up to its first max_points points, as drawn.
-        self.cut = sum(len(r) > max_points for r in rows)
-        x, n = padded([r[:max_points] for r in rows])
+        x, n, self.cut = model_input(drawings, max_points, timed)
         self.x = torch.as_tensor(x, device=device)
         self.lengths = torch.as_tensor(n)
         self.y = torch.as_tensor(np.asarray(ds.labels, np.int64), device=device)
@@ -55,15 +50,46 @@ class StrokeData:
         return len(self.lengths)
 
 
+def model_input(drawings: Any, max_points: int, timed: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
+    """(rows (N, L, 3, or 4 with each point's share of drawing time), lengths, how many drawings were cut): the
+    stated cap is that a drawing longer than max_points is read up to its first max_points points, as drawn."""
+    from qdcore.data.sequence import of_drawing, padded, time_shares
+
+    rows = [of_drawing(d) for d in drawings]
+    times = [time_shares(d, max_points) for d in drawings] if timed else None
+    x, n = padded([r[:max_points] for r in rows], times=times)
+    return x, n, sum(len(r) > max_points for r in rows)
+
+
 def logits_of(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, batch: int) -> torch.Tensor:
-    """Logits of every row, `batch` at a time, each batch trimmed to its longest drawing (eval mode, no grad)."""
+    """Logits of every row, `batch` at a time in order of length (each batch trimmed to its longest drawing, so
+    little padding), returned in the rows' order (eval mode, no grad)."""
     model.eval()
+    order = torch.argsort(lengths, stable=True)
     out = []
     with torch.no_grad():
         for a in range(0, len(lengths), batch):
-            n = lengths[a:a + batch]
-            out.append(model(x[a:a + batch, :int(n.max())], n).float())
-    return torch.cat(out) if out else torch.zeros(0, 0)
+            at = order[a:a + batch]
+            n = lengths[at]
+            out.append(model(x.index_select(0, at.to(x.device))[:, :int(n.max())], n).float())
+    if not out:
+        return torch.zeros(0, 0)
+    logits = torch.cat(out)
+    return logits[torch.argsort(order).to(logits.device)]
+
+
+def bucketed(perm: torch.Tensor, lengths: torch.Tensor, batch: int, window: int, g: torch.Generator) -> torch.Tensor:
+    """`perm` reordered into batches of similar lengths: each window of `window` batches sorted by length and cut
+    into batches, the full batches shuffled (`g`), a short last batch kept last; window 0 leaves `perm` as it is.
+    Each batch holds the same drawings whatever the ranks later split it into (DDP keeps one process's steps)."""
+    if window <= 0 or len(perm) <= batch:
+        return perm
+    parts: list[torch.Tensor] = []
+    for a in range(0, len(perm), batch * window):
+        chunk = perm[a:a + batch * window]
+        parts += list(chunk[torch.sort(lengths[chunk], stable=True).indices].split(batch))
+    last = [parts.pop()] if len(parts[-1]) < batch else []
+    return torch.cat([parts[i] for i in torch.randperm(len(parts), generator=g).tolist()] + last)
 
 
 def prefixes(lengths: torch.Tensor, share: float, seed: int) -> torch.Tensor:
@@ -81,8 +107,9 @@ class StrokeStep(Step):
         from qdcore.models.stroke_rnn import build_stroke_model
 
         self.cfg, self.rt = cfg, rt
-        self.train = StrokeData(splits.train, cfg.max_points, rt.device)
-        self.val = StrokeData(splits.val, cfg.max_points, rt.device)
+        self.timed = cfg.raster == "time"
+        self.train = StrokeData(splits.train, cfg.max_points, rt.device, self.timed)
+        self.val = StrokeData(splits.val, cfg.max_points, rt.device, self.timed)
         self.classes = list(splits.train.classes)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
         self.model = build_stroke_model(cfg.arch(len(self.classes))).to(rt.device)
@@ -98,8 +125,10 @@ class StrokeStep(Step):
     def batches(self, epoch: int, start: int):
         g = torch.Generator().manual_seed(_mix(self.cfg.seed, epoch, 0x5EED))
         perm = torch.randperm(len(self.train), generator=g)
-        per_rank = len(self.train) // self.rt.world_size  # equal step counts on every rank (DDP needs them)
-        order = perm[self.rt.rank: per_rank * self.rt.world_size: self.rt.world_size]
+        ws = self.rt.world_size
+        per_rank = len(self.train) // ws  # equal step counts on every rank (DDP needs them)
+        perm = bucketed(perm[:per_rank * ws], self.train.lengths, self.cfg.batch_size * ws, self.cfg.bucket, g)
+        order = perm[self.rt.rank::ws]  # rank r's k-th batch: its share of the k-th global batch
         return DeviceData.batches(order, self.cfg.batch_size)[start:]
 
     def step(self, idx: torch.Tensor, step: int) -> Out:
@@ -178,16 +207,14 @@ def load_stroke_model(folder: Path, device: torch.device) -> tuple[torch.nn.Modu
 
 
 def predict_strokes(model: torch.nn.Module, max_points: int, drawings: Any, device: torch.device,
-                    batch: int = 512) -> np.ndarray:
+                    batch: int = 512, timed: bool = False) -> np.ndarray:
     """Softmax probabilities (N, C) of `qdcore.data.drawings.Drawings` (their strokes; DataError for bitmaps only)."""
-    from qdcore.data.sequence import of_drawing, padded
-
     strokes = drawings.strokes
     if strokes is None:
         raise DataError(f"{drawings.origin or 'these drawings'}: {NO_STROKES}")
     out = []
     for a in range(0, len(strokes), batch):
-        x, n = padded([of_drawing(d, max_points) for d in strokes[a:a + batch]])
+        x, n, _ = model_input(strokes[a:a + batch], max_points, timed)
         out.append(torch.softmax(logits_of(model, torch.as_tensor(x, device=device), torch.as_tensor(n), batch), 1))
     return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.arch["classes"]), np.float32)
 
@@ -258,7 +285,7 @@ def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> 
     from qdcore.analysis.metrics import topk_hits
     from qdcore.train.evaluate import kept_predictions
 
-    data = StrokeData(ds, cfg.max_points, step.rt.device)
+    data = StrokeData(ds, cfg.max_points, step.rt.device, step.timed)
     logits = logits_of(step.model, data.x, data.lengths, cfg.eval_batch_size)
     probs = torch.softmax(logits, 1).cpu().numpy()
     labels = np.asarray(ds.labels, np.int64)
@@ -275,8 +302,8 @@ def stroke_predictor(run_dir: Path, device: str | None = None) -> tuple[Callable
 
     rt = resolve(device or "auto", None)
     model, doc = load_stroke_model(run_dir, rt.device)
-    max_points = int(doc["arch"].get("max_points", 256))
-    return (lambda drawings: predict_strokes(model, max_points, drawings, rt.device)), list(doc["classes"])
+    max_points, timed = int(doc["arch"].get("max_points", 256)), doc["arch"].get("raster") == "time"
+    return (lambda drawings: predict_strokes(model, max_points, drawings, rt.device, timed=timed)), list(doc["classes"])
 
 
 def evaluate_stroke_run(store: Any, run_id: int, data: str | None = None, *, categories: str | None = None,
