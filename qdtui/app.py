@@ -102,7 +102,7 @@ class QdApp(App[None]):
 
         cfg = QuizConfig(participant=ns.name or "", n=ns.n, data=ns.data,
                          categories=ns.categories, run=ns.run, seed=ns.seed, choices=ns.choices, hard=ns.hard,
-                         time_limit=ns.time_limit, feedback=not ns.no_feedback)
+                         time_limit=ns.time_limit, feedback=not ns.no_feedback, ink=ns.ink)
         self.push_screen(QuizSetupScreen(defaults=cfg, autostart=bool(ns.name)))
 
     def on_unmount(self) -> None:
@@ -258,6 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quiz.add_argument("--hard", action="store_true", help="candidates are the model's top K (needs --run and --choices)")
     quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
     quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
+    quiz.add_argument("--ink", type=int, default=100, metavar="PCT",
+                      help="show each drawing's first PCT%% of its ink (25, 50, 75; needs strokes; default 100)")
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
     draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
     draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses, or last (default: the best finished classifier)")

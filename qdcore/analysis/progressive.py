@@ -158,6 +158,15 @@ def summarize(r: Replay) -> dict[str, Any]:
     return out
 
 
+def run_test_split(rec: Any) -> Any:
+    """A run's test split rebuilt from its config (its drawings, and their strokes where the files hold them)."""
+    from qdcore.data.selection import load_splits
+    from qdcore.runs.kinds import find_kind
+
+    cfg = find_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
+    return load_splits(cfg, mapped=True).test
+
+
 def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = None, categories: str | None = None,
                        per_class: int | None = None, seed: int = 0, grid: Sequence[float] = GRID,
                        progress: Callable[[int, int, int], None] | None = None) -> dict[str, Any]:
@@ -165,17 +174,15 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
 
     progress(run number, prefixes done, prefixes in all) as the replay goes."""
     from qdcore.data.drawings import Drawings
-    from qdcore.data.selection import load_splits
     from qdcore.errors import DataError
-    from qdcore.runs.kinds import find_kind, predictor_of
+    from qdcore.runs.kinds import predictor_of
     from qdcore.train.evaluate import labels_for, select_for_model
 
     first = store.get_run(int(run_ids[0]))
     models = [(store.get_run(int(i)), *predictor_of(store, int(i))) for i in run_ids]
     if data is None:
-        cfg = find_kind(first.kind).config.from_dict(first.config, origin=f"run {first.id} config")
-        ds = load_splits(cfg, synthetic=False, mapped=True).test
-        where = f"test split of run {first.id} ({cfg.data})"
+        ds = run_test_split(first)
+        where = f"test split of run {first.id} ({first.config.get('data')})"
     else:
         ds = select_for_model(data, categories, per_class, seed, None, list(models[0][2]))
         where = str(ds.origin or data)

@@ -282,7 +282,14 @@ def build_report(store: "Store", participant: str | None = None, run: int | None
     versus = None
     if compare is not None:
         try:
-            versus = vs_model(answers, model_outcomes(store, compare))
+            outcomes = model_outcomes(store, compare)
+            # Quizzes that showed the first part of the ink: the model's answer on exactly those images.
+            truth = {a.drawing: a.truth for a in answers}
+            for s in used:
+                if s.run_id == compare:
+                    outcomes.by_provenance.update({k: (truth.get(k, ""), v)
+                                                   for k, v in s.config.get("model_at_ink", {}).items()})
+            versus = vs_model(answers, outcomes)
         except ConfigError:
             if run is not None:
                 raise
@@ -294,6 +301,10 @@ def build_report(store: "Store", participant: str | None = None, run: int | None
     modes = {_mode(s.config) for s in used}
     if len(modes) > 1:
         notes.append(f"sessions mix answer modes ({', '.join(sorted(modes))}); multiple choice is easier")
+    inks = sorted({int(s.config.get("quiz", {}).get("ink", 100)) for s in used})
+    if len(inks) > 1:
+        notes.append(f"sessions show different shares of the ink ({', '.join(f'{i}%' for i in inks)}); "
+                     "report one with --session")
     scope = {"participant": participant, "session": session, "run": compare, "sessions": [s.id for s in used]}
     return QuizReport(
         scope=scope, answers=len(answers), participants=sorted({a.participant for a in answers}),

@@ -39,6 +39,7 @@ class QuizConfig:
     hard: bool = False  # candidates are the model's top K (needs `run`)
     time_limit: float = 0.0  # seconds per drawing; 0 = none; a timeout is stored as a skip
     feedback: bool = True  # say right/wrong after each answer
+    ink: int = 100  # percent of each drawing's ink shown (its first strokes, cut exactly): needs strokes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able settings."""
@@ -64,6 +65,9 @@ class QuizConfig:
             raise ConfigError("hard mode offers a model's top guesses: quiz on a run's test split (--run RUN)")
         if self.time_limit is None or self.time_limit < 0 or not math.isfinite(self.time_limit):
             raise ConfigError(f"--time-limit is {self.time_limit}; give seconds per drawing, or 0 for none")
+        if not isinstance(self.ink, int) or not 1 <= self.ink <= 100:
+            raise ConfigError(f"--ink is {self.ink}; give the percent of each drawing's ink to show, 1 to 100 "
+                              "(25, 50, 75 or 100)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class QuizItems:
     data_fingerprint: str  # the run's fingerprint, or the pool DrawingSet's
     fingerprint: str = ""  # of the items themselves: a resume must rebuild exactly these
     label: str = ""  # short: 'demo (synthetic) · 12 classes', 'run 3 test split'
+    model_at_ink: dict[str, str] = field(default_factory=dict)  # prefix quiz on a run: provenance -> model's top-1
 
     def __len__(self) -> int:
         return len(self.items)
@@ -102,7 +107,7 @@ class QuizItems:
         """What the store keeps beside the settings (so reports need not rebuild the items)."""
         return {"quiz": self.config.to_dict(), "classes": self.classes, "n_items": len(self.items),
                 "source": self.source, "label": self.label or self.source, "synthetic": self.synthetic, "data_fingerprint": self.data_fingerprint,
-                "fingerprint": self.fingerprint}
+                "fingerprint": self.fingerprint, **({"model_at_ink": self.model_at_ink} if self.model_at_ink else {})}
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:
@@ -242,11 +247,14 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
                               f"{smallest!r} has {counts[smallest]}: use --n {most} or fewer, or fewer --categories")
     pool = select(source, chosen, per, cfg.seed)
     idx = _stratified(pool.labels, cfg.n, _rng(cfg.seed, "quiz-order"))
-    items = [QuizItem(i, np.ascontiguousarray(pool.images[j]), pool.classes[int(pool.labels[j])],
-                      pool.provenance(int(j)), _candidates(cfg, pool.classes, int(pool.labels[j]), i, None))
+    images, provenance = _shown(cfg, pool, idx, [pool.provenance(int(j)) for j in idx], source.describe())
+    items = [QuizItem(i, images[i], pool.classes[int(pool.labels[j])],
+                      provenance[i], _candidates(cfg, pool.classes, int(pool.labels[j]), i, None))
              for i, j in enumerate(idx)]
     where_from = cfg.data if cfg.data in ("demo", "cache") else Path(str(cfg.data)).name or str(cfg.data)
     label = f"{where_from}{' (synthetic)' if source.synthetic else ''} · {len(chosen)} classes"
+    if cfg.ink < 100:
+        label += f" · first {cfg.ink}% of the ink"
     return QuizItems(cfg, items, list(pool.classes), source.describe(), bool(source.synthetic),
                      pool.fingerprint(), _items_fingerprint(items), label)
 
@@ -276,17 +284,70 @@ def _from_run(cfg: QuizConfig, store: "Store") -> QuizItems:
     quiz_classes = [classes[i] for i in allowed]
     remap = {c: k for k, c in enumerate(allowed)}
     idx = keep[_stratified(preds.labels[keep], cfg.n, _rng(cfg.seed, "quiz-order", str(run.id)))]
+    images, provenance, model_at_ink = _run_shown(cfg, store, run, preds, idx)
     items = []
     for i, j in enumerate(idx):
         truth = remap[int(preds.labels[j])]
         probs = np.asarray(preds.probs[j], dtype=np.float64)[allowed]
-        items.append(QuizItem(i, np.ascontiguousarray(preds.images[j]).reshape(28, 28), quiz_classes[truth],
-                              preds.provenance[j], _candidates(cfg, quiz_classes, truth, i, probs)))
+        items.append(QuizItem(i, images[i], quiz_classes[truth],
+                              provenance[i], _candidates(cfg, quiz_classes, truth, i, probs)))
     synthetic = str(run.config.get("data", "")) in ("", "demo")
     source = f"run {run.id} ({run.name}) test split" + (" (synthetic demo drawings)" if synthetic else "")
     label = f"run {run.id} test split · {len(quiz_classes)} classes"
+    if cfg.ink < 100:
+        label += f" · first {cfg.ink}% of the ink"
     return QuizItems(cfg, items, quiz_classes, source, synthetic, run.fingerprint or "", _items_fingerprint(items),
-                     label)
+                     label, model_at_ink)
+
+
+def prefix_provenance(provenance: str, ink: int) -> str:
+    """A drawing's key when only its first `ink` percent is shown: answers on it never count as on the whole."""
+    return provenance if ink >= 100 else f"{provenance}@{ink}%ink"
+
+
+def _prefix_images(drawings: list | None, ink: int, where: str) -> tuple[np.ndarray, list]:
+    """uint8 (n, 28, 28) of each drawing's first `ink` percent of ink (cut exactly, rasterised as the data set's),
+    and those prefixes."""
+    from qdcore.data.prefix import ink_prefix
+    from qdcore.data.raster import rasterize_many
+
+    if not drawings or any(d is None for d in drawings):
+        raise ConfigError(f"showing the first {ink}% of the ink needs strokes, but {where} holds bitmaps only; "
+                          "quiz on stroke files (.ndjson/.bin) or a run trained on them, or use --ink 100")
+    prefixes = [ink_prefix(d, ink / 100) for d in drawings]
+    return rasterize_many([p.simplified() for p in prefixes], 28), prefixes
+
+
+def _shown(cfg: QuizConfig, ds: Any, rows: np.ndarray, provenance: list[str], where: str
+           ) -> tuple[list[np.ndarray], list[str]]:
+    """The images shown for rows of a DrawingSet (whole, or their first cfg.ink percent) and their keys."""
+    if cfg.ink >= 100:
+        return [np.ascontiguousarray(ds.images[int(j)]).reshape(28, 28) for j in rows], provenance
+    images, _ = _prefix_images(ds.drawings(np.asarray(rows, np.int64)), cfg.ink, where)
+    return list(images), [prefix_provenance(p, cfg.ink) for p in provenance]
+
+
+def _run_shown(cfg: QuizConfig, store: "Store", run: Any, preds: "Predictions", idx: np.ndarray
+               ) -> tuple[list[np.ndarray], list[str], dict[str, str]]:
+    """A run's test drawings as shown, and for prefixes the run's model's top-1 on exactly those images."""
+    whole = [preds.provenance[int(j)] for j in idx]
+    if cfg.ink >= 100:
+        return [np.ascontiguousarray(preds.images[int(j)]).reshape(28, 28) for j in idx], whole, {}
+    from qdcore.analysis.progressive import run_test_split
+    from qdcore.data.drawings import Drawings
+    from qdcore.runs.kinds import predictor_of
+
+    test = run_test_split(run)
+    row_of = {test.provenance(i): i for i in range(len(test))}
+    missing = [p for p in whole if p not in row_of]
+    if missing:
+        raise DataError(f"run {run.id}'s test split no longer holds {missing[0]!r}; re-run 'qd eval {run.id}'")
+    rows = np.array([row_of[p] for p in whole], np.int64)
+    images, prefixes = _prefix_images(test.drawings(rows), cfg.ink, f"run {run.id}'s test split")
+    predict, classes = predictor_of(store, run.id)
+    top = np.asarray(predict(Drawings(images, prefixes))).argmax(1)
+    keys = [prefix_provenance(p, cfg.ink) for p in whole]
+    return list(images), keys, {k: str(classes[int(t)]) for k, t in zip(keys, top)}
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class QuizSetupScreen(Screen):
         ("enter", "start (in a field) / resume (on a session)"),
         ("Choices", "blank: all classes; 2-10: multiple choice"),
         ("Hard", "the model's top K: needs a run's test split"),
+        ("Ink %", "show the first 25/50/75% of each drawing's ink (needs strokes)"),
     ]
 
     def __init__(self, defaults: Any = None, *, autostart: bool = False, home: str | Path | None = None) -> None:
@@ -126,6 +127,10 @@ class QuizSetupScreen(Screen):
                     yield Label("Seconds", classes="second")
                     yield Input(f"{d.time_limit:g}" if d.time_limit else "", placeholder="none", id="f-time",
                                 compact=True, type="number")
+                with Horizontal(classes="row half"):
+                    yield Label("Ink %")
+                    yield Input("" if d.ink >= 100 else str(d.ink), placeholder="100", id="f-ink", compact=True,
+                                type="integer")
                 with Horizontal(classes="row"):
                     yield Checkbox("Hard (model's top K)", d.hard, id="f-hard", compact=True)
                 with Horizontal(classes="row"):
@@ -226,6 +231,7 @@ class QuizSetupScreen(Screen):
             hard=self.query_one("#f-hard", Checkbox).value,
             time_limit=limit,
             feedback=self.query_one("#f-feedback", Checkbox).value,
+            ink=self._int("f-ink", "Ink %", 100),
         )
         cfg.check()
         return cfg
