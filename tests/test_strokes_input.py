@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.store import Store
-from tests.test_strokes_kind import SMALL, _write, planted  # noqa: F401 (planted is a fixture)
+from tests.test_strokes_kind import SMALL, _write, planted, train_planted  # noqa: F401 (planted is a fixture)
 
 _HEAD = "<Q2sBIH"  # Google's binary record: key_id, countrycode, recognized, timestamp, n_strokes
 
@@ -47,9 +47,7 @@ def _read(folder) -> list:
 
 
 def _train(data, *extra: str):
-    return CliRunner().invoke(app, ["train", "--model", "stroke-gru", "--data", str(data), "--epochs", "3",
-                                    "--batch-size", "16", "--lr", "0.01", "--val", "0.2", "--test", "0.25", *SMALL,
-                                    "--json", *extra])
+    return train_planted(data, "stroke-gru", *SMALL, *extra)
 
 
 def test_google_binary_files_train_and_predict(planted, home, tmp_path):  # noqa: F811

@@ -16,6 +16,13 @@ from qdcore.store import Store
 SMALL = ["--hidden", "16", "--conv", "16", "--layers", "1"]
 
 
+def train_planted(folder, model: str, *extra: str, epochs: int = 3, lr: float = 0.01):
+    """`qd train --json` of `model` on a folder of planted drawings (a 60/20/20-ish split, batch 16)."""
+    return CliRunner().invoke(app, ["train", "--model", model, "--data", str(folder), "--epochs", str(epochs),
+                                    "--batch-size", "16", "--lr", str(lr), "--val", "0.2", "--test", "0.25", "--json",
+                                    *extra])
+
+
 def _strokes(category: str, n: int) -> list:
     return [[(list(map(int, x)), list(map(int, y))) for x, y in d] for d in generate_strokes(category, np.arange(n), 0)]
 
@@ -48,9 +55,7 @@ def planted(tmp_path):
 
 
 def test_a_stroke_model_learns_the_drawing_direction_that_bitmaps_cannot_show(planted, home):
-    r = CliRunner().invoke(app, ["train", "--model", "stroke-gru", "--data", str(planted), "--epochs", "3",
-                                 "--batch-size", "16", "--lr", "0.01", "--val", "0.2", "--test", "0.25", *SMALL,
-                                 "--json"])
+    r = train_planted(planted, "stroke-gru", *SMALL)
     assert r.exit_code == 0, r.output
     with Store(home) as store:
         run = store.list_runs()[0]
@@ -130,9 +135,7 @@ def test_the_partial_drawing_option_cuts_a_share_of_the_batch_to_prefixes():
 
 
 def test_the_transformer_option_learns_the_drawing_direction(planted, home):
-    r = CliRunner().invoke(app, ["train", "--model", "stroke-transformer", "--data", str(planted), "--epochs", "4",
-                                 "--batch-size", "16", "--lr", "0.003", "--val", "0.2", "--test", "0.25", *SMALL,
-                                 "--json"])
+    r = train_planted(planted, "stroke-transformer", *SMALL, epochs=4, lr=0.003)
     assert r.exit_code == 0, r.output
     with Store(home) as store:
         run = store.list_runs()[0]

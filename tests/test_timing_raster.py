@@ -17,7 +17,7 @@ from qdcore.data.sequence import encode, padded, time_shares
 from qdcore.data.strokes import Drawing
 from qdcore.data.timing_raster import render
 from qdcore.store import Store
-from tests.test_strokes_kind import planted  # noqa: F401 (a fixture)
+from tests.test_strokes_kind import planted, train_planted  # noqa: F401 (planted is a fixture)
 
 # Two one-point strokes: a dot at (0, 0), drawn at t=0 ms, then a dot at (200, 200), drawn at t=300 ms.
 DOTS = Drawing([([0], [0]), ([200], [200])], times=[[0], [300]])
@@ -70,9 +70,7 @@ def test_the_ink_channel_is_the_bitmap_of_googles_recipe():
 
 
 def _train(folder, raster: str):
-    return CliRunner().invoke(app, ["train", "--model", "raster-cnn2-000", "--raster", raster, "--data", str(folder),
-                                    "--epochs", "4", "--batch-size", "16", "--lr", "0.005", "--val", "0.2",
-                                    "--test", "0.25", "--json"])
+    return train_planted(folder, "raster-cnn2-000", "--raster", raster, epochs=4, lr=0.005)
 
 
 def test_a_zoo_cnn_learns_the_drawing_direction_from_the_time_channel_only(planted, home):  # noqa: F811
@@ -112,3 +110,13 @@ def test_a_64_pixel_raster_cnn_of_every_zoo_family_builds_and_runs():
         for size, raster in ((28, "ink"), (64, "time")):
             model = RasterCNN(5, cnn, raster, size).eval()
             assert model(torch.as_tensor(x), torch.as_tensor(n)).shape == (1, 5), (cnn, size)
+
+
+def test_bitmap_files_are_refused_for_a_raster_cnn_by_name(home, tmp_path):
+    for name in ("cat", "dog"):
+        np.save(tmp_path / f"{name}.npy", np.zeros((20, 784), np.uint8))
+    r = CliRunner().invoke(app, ["train", "--model", "raster-widthk", "--raster", "order", "--data", str(tmp_path)])
+    assert r.exit_code == 2 and str(tmp_path) in r.output and "needs strokes" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    with Store(home) as store:
+        assert store.list_runs() == []
