@@ -120,3 +120,16 @@ def test_bitmap_files_are_refused_for_a_raster_cnn_by_name(home, tmp_path):
     assert len(r.output.strip().splitlines()) == 1
     with Store(home) as store:
         assert store.list_runs() == []
+
+
+def test_rasters_drawn_once_give_the_logits_of_rasters_drawn_in_the_step():
+    from qdcore.data.demo import generate_strokes
+    from qdcore.models.raster_cnn import RasterCNN
+
+    drawings = [[(list(map(int, x)), list(map(int, y))) for x, y in d] for d in generate_strokes("star", np.arange(5), 1)]
+    x, n = (torch.as_tensor(a) for a in padded([encode(d) for d in drawings]))
+    model = RasterCNN(3, "widthk", "order", 64).eval()
+    drawn = model.draw(x, n, chunk=2)  # chunks trimmed to their own longest drawing
+    assert drawn.dtype == torch.uint8 and drawn.shape == (5, 2, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(drawn, n), model(x, n))

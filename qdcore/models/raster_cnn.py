@@ -58,7 +58,20 @@ class RasterCNN(nn.Module):
         self.arch = {"name": cnn, "cell": "raster", "cnn": cnn, "raster": raster, "size": size, "classes": classes}
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.cnn(render(x, lengths, self.raster, self.size))
+        """x: rows (N, L, 3 or 4), drawn here, or uint8 rasters (N, C, size, size) that `draw` made."""
+        images = x if x.dim() == 4 else self._levels(x, lengths)
+        return self.cnn(images.float() / 255)
+
+    def _levels(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """uint8 rasters: drawn on the fly or once, a drawing gets the same 256 levels either way."""
+        return (render(x, lengths, self.raster, self.size) * 255).round().to(torch.uint8)
+
+    def draw(self, x: torch.Tensor, lengths: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+        """uint8 (N, C, size, size) rasters of all rows, `chunk` drawings at a time (each trimmed to its longest)."""
+        out = [self._levels(x[a:a + chunk, :int(lengths[a:a + chunk].max())], lengths[a:a + chunk])
+               for a in range(0, len(lengths), chunk)]
+        c = channels(self.raster)
+        return torch.cat(out) if out else torch.zeros(0, c, self.size, self.size, dtype=torch.uint8, device=x.device)
 
 
 def build_raster_cnn(arch: dict[str, Any]) -> RasterCNN:

@@ -61,6 +61,12 @@ def model_input(drawings: Any, max_points: int, timed: bool = False) -> tuple[np
     return x, n, sum(len(r) > max_points for r in rows)
 
 
+def rows_of(x: torch.Tensor, at: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The model input of rows `at`: (dx, dy, pen) rows trimmed to their longest drawing, or rasters drawn once."""
+    x = x.index_select(0, at.to(x.device))
+    return x[:, :int(lengths.max())] if x.dim() == 3 else x
+
+
 def logits_of(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, batch: int) -> torch.Tensor:
     """Logits of every row, `batch` at a time in order of length (each batch trimmed to its longest drawing, so
     little padding), returned in the rows' order (eval mode, no grad)."""
@@ -71,7 +77,7 @@ def logits_of(model: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, ba
         for a in range(0, len(lengths), batch):
             at = order[a:a + batch]
             n = lengths[at]
-            out.append(model(x.index_select(0, at.to(x.device))[:, :int(n.max())], n).float())
+            out.append(model(rows_of(x, at, n), n).float())
     if not out:
         return torch.zeros(0, 0)
     logits = torch.cat(out)
@@ -113,6 +119,9 @@ class StrokeStep(Step):
         self.classes = list(splits.train.classes)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
         self.model = build_stroke_model(cfg.arch(len(self.classes))).to(rt.device)
+        if hasattr(self.model, "draw") and cfg.prefix == 0:  # whole drawings every epoch: draw their rasters once
+            for data in (self.train, self.val):
+                data.x = self.model.draw(data.x, data.lengths)
         self.net = dist.wrap(self.model, rt.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
@@ -136,7 +145,7 @@ class StrokeStep(Step):
         if self.cfg.prefix > 0:
             n = prefixes(n, self.cfg.prefix, _mix(self.cfg.seed, step, self.rt.rank, 0x9EF1))
         at = idx.to(self.rt.device)
-        x, y = self.train.x.index_select(0, at)[:, :int(n.max())], self.train.y.index_select(0, at)
+        x, y = rows_of(self.train.x, at, n), self.train.y.index_select(0, at)
         self.net.train()
         logits = self.net(x, n)
         loss = F.cross_entropy(logits, y)
@@ -286,6 +295,8 @@ def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> 
     from qdcore.train.evaluate import kept_predictions
 
     data = StrokeData(ds, cfg.max_points, step.rt.device, step.timed)
+    if step.train.x.dim() == 4:
+        data.x = step.model.draw(data.x, data.lengths)
     logits = logits_of(step.model, data.x, data.lengths, cfg.eval_batch_size)
     probs = torch.softmax(logits, 1).cpu().numpy()
     labels = np.asarray(ds.labels, np.int64)
