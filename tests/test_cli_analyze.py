@@ -154,13 +154,13 @@ def test_bad_input_gives_one_line_errors_from_the_real_entry_point(home):
 
 
 @pytest.mark.parametrize("args, msg", [
-    (("--k", "1"), "--k must be at least 2"),
-    (("--eps", "0"), "--eps must be a positive"),
-    (("--features", "strokes"), "--features must be one of"),
-    (("--components", "2.5"), "--components must be"),
-    (("--top", "0"), "--top must be at least 1"),
-    (("--percentile", "120"), "--percentile must be within"),
-    (("--bins", "1"), "--bins must be within 2..100"),
+    (("--k", "1"), "--k=1 must be a whole number >= 2"),
+    (("--eps", "0"), "--eps=0.0 must be a number > 0"),
+    (("--features", "strokes"), "--features='strokes' must be one of"),
+    (("--components", "2.5"), "--components=2.5 must be a whole number"),
+    (("--top", "0"), "--top=0 must be a whole number >= 1"),
+    (("--percentile", "120"), "--percentile=120.0 must be a number >= 0 and <= 100"),
+    (("--bins", "1"), "--bins=1 must be a whole number >= 2 and <= 100"),
     (("--features", "penultimate"), "use --features pixels"),
 ])
 def test_bad_options_are_one_line_errors(home, args, msg):

@@ -176,3 +176,14 @@ def test_data_commands_check_values_by_the_declarations(home):
                        (["eval", "1", "--device", "gpu"], "--device='gpu' must be one of auto, cpu, cuda, mps")]:
         out = runner.invoke(app, args)
         assert out.exit_code == 2 and line in out.output, (args, out.output)
+
+
+def test_qd_analyze_has_the_declared_analysis_options():
+    from qdcore.analysis.options import AnalyzeOptions
+
+    # --progressive's own options (--vs and the narrower data options) and the output options are listed here.
+    own = {"json_out", "out", "progressive", "vs", "data", "categories", "per_class"}
+    got = options_of("analyze")
+    assert set(got) == set(declared(AnalyzeOptions)) | own, sorted(set(got) ^ (set(declared(AnalyzeOptions)) | own))
+    for name, flag in declared(AnalyzeOptions).items():
+        assert got[name][0] == flag

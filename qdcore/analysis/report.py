@@ -11,60 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import ConfigError, DataError, StoreError
+from qdcore.analysis.options import FEATURE_CHOICES, AnalyzeOptions  # noqa: F401 - the library's name for them
 from qdcore.status import Say, step
 from qdcore.artifacts import MODEL_FILE
 
 if TYPE_CHECKING:
     from qdcore.store import Store
-
-FEATURE_CHOICES = ("pixels", "penultimate")
-
-
-@dataclass
-class AnalyzeOptions:
-    """What `qd analyze` computes: how many pairs and drawings, the clustering and the quality thresholds."""
-
-    top: int = 10  # confused pairs and worst drawings shown
-    k: int | None = None  # K-Means clusters; None: chosen by silhouette over 2..10
-    eps: float | None = None  # DBSCAN radius; None: knee of the k-distance curve
-    features: str = "pixels"  # cluster on 'pixels' or the model's 'penultimate' layer
-    components: float = 50  # PCA components (whole number) or explained-variance fraction (0..1)
-    percentile: float = 5.0  # drawings around this worst-percentile (study 003: 5)
-    min_confidence: float = 0.9  # wrong drawings above this probability count as likely label errors
-    seed: int = 0  # PCA, K-Means and sampling
-    bins: int = 15  # reliability-diagram bins of the calibration view
-
-    def validate(self) -> None:
-        """ConfigError naming the first bad option."""
-        if self.top < 1:
-            raise ConfigError(f"--top must be at least 1, got {self.top}")
-        if self.top > 10_000:
-            raise ConfigError(f"--top must be at most 10000, got {self.top}")
-        if self.k is not None and self.k < 2:
-            raise ConfigError(f"--k must be at least 2 clusters, got {self.k}")
-        if self.k is not None and self.k > 1000:
-            raise ConfigError(f"--k must be at most 1000 clusters, got {self.k}")
-        if self.eps is not None and not 0 < self.eps < float("inf"):
-            raise ConfigError(f"--eps must be a positive finite distance, got {self.eps}")
-        if not 0 <= self.seed < 2**32:
-            raise ConfigError(f"--seed must be from 0 to {2**32 - 1}, got {self.seed}")
-        if self.features not in FEATURE_CHOICES:
-            raise ConfigError(f"--features must be one of {', '.join(FEATURE_CHOICES)}, got {self.features!r}")
-        c = self.components
-        if not 0 < c <= 10_000 or (c >= 1 and not float(c).is_integer()):
-            raise ConfigError(f"--components must be a whole number of components or a fraction in (0, 1), got {c}")
-        if not 0 <= self.percentile <= 100:
-            raise ConfigError(f"--percentile must be within 0..100, got {self.percentile}")
-        if not 0 <= self.min_confidence <= 1:
-            raise ConfigError(f"--min-confidence must be a probability within 0..1, got {self.min_confidence}")
-        if not 2 <= self.bins <= 100:
-            raise ConfigError(f"--bins must be within 2..100, got {self.bins}")
-
-    @property
-    def n_components(self) -> int | float:
-        """PCA components as sklearn wants them: an int count or a float fraction."""
-        return int(self.components) if self.components >= 1 else float(self.components)
-
 
 def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = None,
                 out: Path | None = None, say: Say | None = None) -> dict[str, Any]:

@@ -7,45 +7,38 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from qdcore.cli.options import DeclaredCommand, declared_option, of
+from qdcore.options import DataSelection
 from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes, say
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.fmt import kept_note, percent
 
 
 def register(app: typer.Typer) -> None:
-    """Add the top-level `analyze` command to the root app."""
-    app.command("analyze")(analyze)
+    """Add the top-level `analyze` command to the root app (its analysis options from AnalyzeOptions)."""
+    from qdcore.analysis.options import AnalyzeOptions
+
+    app.command("analyze")(DeclaredCommand(analyze, of(AnalyzeOptions, "opts")))
 
 
 def analyze(
     run: RunArg,
+    opts: Any,
     json_out: JsonOpt = False,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write CSVs and PNGs (pairs, per-class, ranking, clusters, calibration, confusion, galleries, CAM) into DIR.")] = None,
-    top: Annotated[int, typer.Option("--top", help="How many confused pairs and worst drawings to show.")] = 10,
-    k: Annotated[Optional[int], typer.Option("--k", help="K-Means clusters (default: chosen by silhouette over 2..10).")] = None,
-    eps: Annotated[Optional[float], typer.Option("--eps", help="DBSCAN radius (default: knee of the k-distance curve).")] = None,
-    features: Annotated[str, typer.Option("--features", help="Cluster on raw 'pixels' or the model's 'penultimate' layer.")] = "pixels",
-    components: Annotated[float, typer.Option("--components", help="PCA components (integer) or explained-variance fraction (0..1).")] = 50,
-    percentile: Annotated[float, typer.Option("--percentile", help="Show the drawings around this worst-percentile (study 003: 5).")] = 5.0,
-    min_confidence: Annotated[float, typer.Option("--min-confidence", help="Wrong drawings above this probability count as likely label errors.")] = 0.9,
-    bins: Annotated[int, typer.Option("--bins", help="Confidence bins of the calibration (reliability) view.")] = 15,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for PCA, K-Means and sampling.")] = 0,
     progressive: Annotated[bool, typer.Option("--progressive", help="When did it know: replay each drawing by share of ink and of time, and stroke by stroke (top-1 curves, the moment each drawing became right and stayed right).")] = False,
     vs: Annotated[Optional[list[str]], typer.Option("--vs", help="With --progressive: another run replayed on the same drawings, side by side (repeatable).")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
-    categories: Annotated[Optional[str], typer.Option("--categories", "-c", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
-    per_class: Annotated[Optional[int], typer.Option("--per-class", "-n", help="With --progressive --data: drawings per category, sampled by --seed.")] = None,
+    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
+    categories: Annotated[Optional[str], declared_option(DataSelection, "categories", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
+    per_class: Annotated[Optional[int], declared_option(DataSelection, "per_class", help="With --progressive --data: drawings per category, sampled by --seed.")] = None,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, calibration, data quality."""
     if progressive or vs or data or categories or per_class:
-        return _progressive(run, vs or [], data, categories, per_class, seed, json_out, out)
-    from qdcore.analysis.report import AnalyzeOptions, analyze_run, public
+        return _progressive(run, vs or [], data, categories, per_class, opts.seed, json_out, out)
+    from qdcore.analysis.report import analyze_run, public
     from qdcore.store import Store
 
-    opts = AnalyzeOptions(top=top, k=k, eps=eps, features=features, components=components, percentile=percentile,
-                          min_confidence=min_confidence, seed=seed, bins=bins)
-    opts.validate()  # bad options fail before the store is opened
-    store = Store()
+    store = Store()  # the options were checked by their declarations before it opens
     from qdcore.runs.refs import evaluable_kinds
 
     report = analyze_run(store, run_ref(store, run, evaluable_kinds()), opts, out=out, say=say)

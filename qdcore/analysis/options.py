@@ -1,0 +1,43 @@
+"""`qd analyze`'s options, declared once (flags, checks and --help come from here); light to import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qdcore.errors import ConfigError
+from qdcore.options import check, fields_of, option
+
+FEATURE_CHOICES = ("pixels", "penultimate")
+
+
+@dataclass
+class AnalyzeOptions:
+    """What `qd analyze` computes: how many pairs and drawings, the clustering and the quality thresholds."""
+
+    top: int = option(10, help="How many confused pairs and worst drawings to show.", min=1, max=10_000)
+    k: int | None = option(None, help="K-Means clusters (default: chosen by silhouette over 2..10).", min=2, max=1000)
+    eps: float | None = option(None, help="DBSCAN radius (default: knee of the k-distance curve).", min=0,
+                               min_open=True)
+    features: str = option("pixels", help="Cluster on raw 'pixels' or the model's 'penultimate' layer.",
+                           choices=FEATURE_CHOICES)
+    components: float = option(50, help="PCA components (integer) or explained-variance fraction (0..1).", min=0,
+                               min_open=True, max=10_000)
+    percentile: float = option(5.0, help="Show the drawings around this worst-percentile (study 003: 5).", min=0,
+                               max=100)
+    min_confidence: float = option(0.9, help="Wrong drawings above this probability count as likely label errors.",
+                                   min=0, max=1)
+    bins: int = option(15, help="Confidence bins of the calibration (reliability) view.", min=2, max=100)
+    seed: int = option(0, help="Seed for PCA, K-Means and sampling.", min=0, max=2**32 - 1)
+
+    def validate(self, origin: str = "") -> None:
+        """ConfigError naming the first bad option: each value by its declaration, then the components rule."""
+        for f in fields_of(AnalyzeOptions):
+            check(f, getattr(self, f.name), origin)
+        c = self.components
+        if c >= 1 and not float(c).is_integer():
+            raise ConfigError(f"--components={c:g} must be a whole number of components or a fraction in (0, 1)")
+
+    @property
+    def n_components(self) -> int | float:
+        """PCA components as sklearn wants them: an int count or a float fraction."""
+        return int(self.components) if self.components >= 1 else float(self.components)
