@@ -12,16 +12,16 @@ import sys
 
 import pytest
 import torch
+from helpers import scaled_timeout
 from safetensors.torch import load_file
 
-from helpers import scaled_timeout
 from qdcore.store import Store
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this PyTorch build has no torch.distributed with Gloo")
 
-BASE = dict(data="demo", categories="circle,square,triangle,zigzag", per_class=80, epochs=2, hidden=16, conv=16,
-            layers=1, device="cpu", seed=3, log_every=4)
+BASE = {"data": "demo", "categories": "circle,square,triangle,zigzag", "per_class": 80, "epochs": 2, "hidden": 16,
+        "conv": 16, "layers": 1, "device": "cpu", "seed": 3, "log_every": 4}
 
 
 def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
@@ -33,7 +33,7 @@ def test_two_ranks_equal_one_process_with_the_global_batch(tmp_path):
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(home), "train", "--model",
                         "stroke-gru", *args, "--batch-size", "16", "--nproc", "2", "--json"],
                        env={**os.environ, "OMP_NUM_THREADS": "1", "QD_DIST_TIMEOUT": "60"}, capture_output=True,
-                       text=True, timeout=scaled_timeout(240))
+                       text=True, timeout=scaled_timeout(240), check=False)
     assert p.returncode == 0, p.stderr[-3000:]
     run = Store(home).list_runs()[0]
     assert run.status == "done" and run.summary["world_size"] == 2 and run.summary["num_train"] % 32 == 0

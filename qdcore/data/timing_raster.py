@@ -18,6 +18,7 @@ import torch
 
 from qdcore.data.raster import CANVAS, geometry
 from qdcore.data.sequence import RASTERS, SCALE
+
 _BUDGET = 1 << 23  # floats of one (drawings x segments x pixels) block: bounds the memory of a render
 
 
@@ -48,14 +49,14 @@ def render(x: torch.Tensor, lengths: torch.Tensor, raster: str, size: int) -> to
     b = torch.where(segment[..., None], nxt, px)
     stroke = torch.cumsum(prev_pen.long() * real.long(), 1)  # 1-based stroke index of each point
     strokes = torch.where(real, stroke, 0).amax(1).clamp(min=1)
-    values = [torch.ones_like(px[..., 0]), stroke.float() / strokes[:, None].float()]
+    planes = [torch.ones_like(px[..., 0]), stroke.float() / strokes[:, None].float()]
     if raster == "time":
         if x.shape[-1] > 3:
             share = x[..., 3]
         else:  # no times: the share of the points drawn
             share = (t_idx[None, :] + 1).float() / lengths[:, None].float()
-        values.append(torch.where(segment, torch.cat([share[:, 1:], share[:, -1:]], 1), share))
-    values = torch.stack(values[:channels(raster)], -1) * valid[..., None]  # (N, L, C), 0 where no segment
+        planes.append(torch.where(segment, torch.cat([share[:, 1:], share[:, -1:]], 1), share))
+    values = torch.stack(planes[:channels(raster)], -1) * valid[..., None]  # (N, L, C), 0 where no segment
     centre = torch.arange(size, device=dev, dtype=px.dtype) + 0.5
     grid = torch.stack(torch.meshgrid(centre, centre, indexing="xy"), -1).reshape(-1, 2)  # (P, 2) as (x, y)
     out = torch.zeros(n, values.shape[-1], size * size, device=dev)

@@ -19,10 +19,10 @@ def with_input(model: nn.Module, in_channels: int, size: int, init: str) -> nn.M
     give; the replaced layers are initialised as the zoo's are (`init`)."""
     from qdcore.models.init import apply_init
 
-    layers = dict(model.named_children())
+    layers: dict[str, Any] = dict(model.named_children())
     names = list(layers)
     first = next(k for k in names if isinstance(layers[k], (nn.Conv2d, nn.Linear)))
-    old = layers[first]
+    old: Any = layers[first]
     if isinstance(old, nn.Conv2d):
         new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, old.dilation,
                         old.groups, old.bias is not None)
@@ -52,7 +52,7 @@ class RasterCNN(nn.Module):
         super().__init__()
         from qdcore.models.registry import build_model
 
-        base = build_model(cnn, classes)
+        base: Any = build_model(cnn, classes)
         self.cnn = with_input(base, channels(raster), size, base.arch["init"])
         self.raster, self.size = raster, size
         self.arch = {"name": cnn, "cell": "raster", "cnn": cnn, "raster": raster, "size": size, "classes": classes}

@@ -119,9 +119,10 @@ class StrokeStep(Step):
         self.classes = list(splits.train.classes)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank and every run of this seed
         self.model = build_stroke_model(cfg.arch(len(self.classes))).to(rt.device)
-        if hasattr(self.model, "draw") and cfg.prefix == 0:  # whole drawings every epoch: draw their rasters once
+        self.draw: Callable | None = getattr(self.model, "draw", None) if cfg.prefix == 0 else None
+        if self.draw is not None:  # whole drawings every epoch (a raster CNN): draw their rasters once
             for data in (self.train, self.val):
-                data.x = self.model.draw(data.x, data.lengths)
+                data.x = self.draw(data.x, data.lengths)
         self.net = dist.wrap(self.model, rt.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
@@ -284,8 +285,8 @@ def _notes(splits: Any, step: StrokeStep, cfg: StrokeConfig) -> tuple[str, ...]:
     notes = tuple(getattr(splits.train, "notes", ()) or ())
     cut, n = step.train.cut + step.val.cut, len(step.train) + len(step.val)
     if cut:
-        notes += (f"{cut:,} of {n:,} training and validation drawings have more than {cfg.max_points:,} points; "
-                  f"each is read up to its first {cfg.max_points:,} (--max-points)",)
+        notes += ((f"{cut:,} of {n:,} training and validation drawings have more than {cfg.max_points:,} points; "
+                   f"each is read up to its first {cfg.max_points:,} (--max-points)"),)
     return notes
 
 
@@ -295,8 +296,8 @@ def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> 
     from qdcore.train.evaluate import kept_predictions
 
     data = StrokeData(ds, cfg.max_points, step.rt.device, step.timed)
-    if step.train.x.dim() == 4:
-        data.x = step.model.draw(data.x, data.lengths)
+    if step.draw is not None:
+        data.x = step.draw(data.x, data.lengths)
     logits = logits_of(step.model, data.x, data.lengths, cfg.eval_batch_size)
     probs = torch.softmax(logits, 1).cpu().numpy()
     labels = np.asarray(ds.labels, np.int64)
