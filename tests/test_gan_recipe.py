@@ -95,3 +95,19 @@ def test_spectral_norm_with_per_class_gans_is_refused():
         GanConfig(**TINY, per_class_gans=True, spectral_norm=True).validate()
     with pytest.raises(ValueError, match="cannot be grouped"):
         gg.build_grouped(build_gan("dcgan", 1, 8, g_width=4, d_width=4, spectral_norm=True)[0].arch, 2)
+
+
+def test_bad_recipe_flags_are_one_line_errors(home):
+    from typer.testing import CliRunner
+
+    from qdcore.cli.main import app
+
+    base = ["gan", "train", "--data", "demo", "--categories", "circle,star", "--epochs", "1", "--no-judge"]
+    for extra, says in ((["--per-class-gans", "--spectral-norm"], "not available with per_class_gans"),
+                        (["--upsample", "bilinear"], "must be one of transposed, nearest"),
+                        (["--gan-loss", "wasserstein"], "must be one of bce, hinge")):
+        res = CliRunner().invoke(app, base + extra)
+        assert res.exit_code == 2 and says in res.output, res.output
+        assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
+    with Store(home) as store:
+        assert store.list_runs() == []  # nothing half-made
