@@ -180,16 +180,25 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
 
     first = store.get_run(int(run_ids[0]))
     models = [(store.get_run(int(i)), *predictor_of(store, int(i))) for i in run_ids]
+    notes: list[str] = []
     if data is None:
-        ds = run_test_split(first)
+        ds = _capped(run_test_split(first), per_class, seed)
         where = f"test split of run {first.id} ({first.config.get('data')})"
+        if not _has_strokes(ds):
+            # Bitmaps only (numpy files): the same categories' strokes from a local folder qd knows, if one has them.
+            found = _local_strokes(list(models[0][2]), categories, per_class, seed)
+            if found is None:
+                raise DataError(f"the {where} holds no strokes (bitmaps only) to replay; pass --data a file or "
+                                "folder of .ndjson or .bin stroke files (such as Google's raw drawings)")
+            notes.append(f"the {where} holds bitmaps only: replayed {found[1]} instead")
+            ds, where = found
     else:
         ds = select_for_model(data, categories, per_class, seed, None, list(models[0][2]))
         where = str(ds.origin or data)
-    strokes = Drawings.from_set(ds).strokes if len(ds) else None
-    if not strokes or all(d is None for d in strokes):
+    if not _has_strokes(ds):
         raise DataError(f"{where} holds no strokes (bitmaps only) to replay; pass --data a file or folder of "
                         ".ndjson or .bin stroke files (such as Google's raw drawings)")
+    strokes = Drawings.from_set(ds).strokes
     runs = []
     for n, (rec, predict, classes) in enumerate(models):
         truth = labels_for(ds, list(classes), where=where)
@@ -197,20 +206,45 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
         r = replay(predict, list(classes), strokes, truth, grid, step)
         runs.append({"run": rec.id, "name": rec.name, "kind": rec.kind, "model": rec.config.get("model"),
                      **summarize(r)})
-    return {"where": where, "synthetic": bool(ds.synthetic), "runs": runs}
+    return {"where": where, "synthetic": bool(ds.synthetic), "runs": runs, "notes": notes}
 
 
-def text_plot(report: dict[str, Any], axis: str = "ink", width: int = 78, height: int = 18) -> str:
-    """Top-1 against the share of ink (or time), one line per run with its Wilson intervals (plotext text)."""
-    import re
+def _has_strokes(ds: Any) -> bool:
+    return len(ds) > 0 and ds.drawings(np.zeros(1, np.int64)) is not None
 
-    import plotext as plt
 
+def _capped(ds: Any, per_class: int | None, seed: int) -> Any:
+    """At most per_class drawings of each class (seeded), in their order."""
+    if not per_class:
+        return ds
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(ds.labels == c))[:per_class] for c in np.unique(ds.labels)]
+    return ds.subset(np.sort(np.concatenate(keep)))
+
+
+def _local_strokes(classes: list[str], categories: str | None, per_class: int | None,
+                   seed: int) -> tuple[Any, str] | None:
+    """(drawings, where) of the model's classes from the first local stroke folder qd knows that holds any."""
+    from qdcore.data.places import data_dirs
+    from qdcore.errors import QDError
+    from qdcore.train.evaluate import select_for_model
+
+    for path, _why in sorted(data_dirs(), key=lambda d: d[0].name != "raw"):  # raw first: it has times
+        if not any(path.glob("*.ndjson")) and not any(path.glob("*.bin")):
+            continue
+        try:
+            ds = select_for_model(str(path), categories, per_class, seed, None, classes)
+        except QDError:
+            continue
+        if _has_strokes(ds):
+            return ds, str(path)
+    return None
+
+
+def draw_curves(plt: Any, report: dict[str, Any], axis: str = "ink") -> None:
+    """Top-1 against the share of ink (or time) on a plotext figure: one line per run, its Wilson intervals as bars."""
     from qdcore.studies.view import SERIES_COLORS
 
-    plt.clf()
-    plt.plotsize(width, height)
-    plt.theme("clear")
     for i, run in enumerate(report["runs"]):
         curve = run[axis]
         if not curve:
@@ -225,6 +259,18 @@ def text_plot(report: dict[str, Any], axis: str = "ink", width: int = 78, height
     plt.title(f"top-1 vs share of {'ink' if axis == 'ink' else 'drawing time'} (95% Wilson intervals)")
     plt.xlabel(f"% of {'ink' if axis == 'ink' else 'time'}")
     plt.ylabel("top-1 %")
+
+
+def text_plot(report: dict[str, Any], axis: str = "ink", width: int = 78, height: int = 18) -> str:
+    """draw_curves as plotext text."""
+    import re
+
+    import plotext as plt
+
+    plt.clf()
+    plt.plotsize(width, height)
+    plt.theme("clear")
+    draw_curves(plt, report, axis)
     return re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
 
 

@@ -169,6 +169,7 @@ def _print_progressive(report: dict[str, Any]) -> None:
 
     runs = report["runs"]
     first = runs[0]
+    print_notes(report.get("notes", []))
     console.print(f"[bold]When did it know[/]: {first['n']:,} drawings of {lit(report['where'])}"
                   f"{' (synthetic)' if report['synthetic'] else ''}, {first['timed']:,} with times"
                   + (f"; {first['skipped']:,} without ink skipped" if first["skipped"] else ""), highlight=False)

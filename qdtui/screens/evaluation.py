@@ -21,6 +21,7 @@ from qdtui.screens.evaltabs.cam import CamPane
 from qdtui.screens.evaltabs.clusters import ClustersPane
 from qdtui.screens.evaltabs.common import EvalPane, deliver
 from qdtui.screens.evaltabs.hidden import HiddenPane
+from qdtui.screens.evaltabs.progressive import ProgressivePane
 from qdtui.screens.evaltabs.quality import QualityPane
 from qdtui.screens.evaltabs.worst import WorstPane
 from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
@@ -197,9 +198,9 @@ class PairsPane(EvalPane):
         self.query_one("#pairs-table", DataTable).focus()
 
 
-# The evaluation tabs, left to right (keys 1-9): a new tab is an EvalPane with its TAB and LABEL, added here.
+# The evaluation tabs, left to right (keys 1-9, then 0): a new tab is an EvalPane with its TAB and LABEL, added here.
 PANES: tuple[type[EvalPane], ...] = (OverviewPane, ConfusionPane, PairsPane, WorstPane, ClustersPane, CamPane,
-                                     HiddenPane, QualityPane, CalibrationPane)
+                                     HiddenPane, QualityPane, CalibrationPane, ProgressivePane)
 TABS = tuple((pane.TAB, pane.LABEL) for pane in PANES)
 
 
@@ -220,18 +221,18 @@ class EvaluationScreen(Screen):
         Binding("escape", "app.back", "Back"),
         Binding("e", "evaluate", "Evaluate"),
         # One footer entry stands for all the tab keys ("1-9 Tabs"); each key works on its own.
-        *[Binding(str(k + 1), f"tab('{key}')", "Tabs" if k == 0 else label, show=k == 0,
-                  key_display=f"1-{len(TABS)}" if k == 0 else None) for k, (key, label) in enumerate(TABS)],
+        *[Binding(str((k + 1) % 10), f"tab('{key}')", "Tabs" if k == 0 else label, show=k == 0,
+                  key_display=f"1-{len(TABS) % 10}" if k == 0 else None) for k, (key, label) in enumerate(TABS)],
     ]
     HELP_EXTRA = [
-        (f"1-{len(TABS)}", "the tabs, left to right"),
+        (f"1-{len(TABS) % 10}", "the tabs, left to right (0: the tenth)"),
         ("tab", "tab bar / the tab's widgets"),
         ("arrows enter", "move; enter opens the drawings"),
         ("n", "counts / row rates (Confusion)"),
         ("[ ] { }", "±1% / ±5% (Worst); drawing (Hidden)"),
         ("w r", "the 5% worst; rank by (Worst)"),
         ("m f a", "method, features, view (Clusters)"),
-        ("t", "map of predicted / true class (CAM)"),
+        ("t", "map of predicted / true class (CAM); ink / time (When)"),
     ]
 
     def __init__(self, run_id: int) -> None:
