@@ -196,7 +196,7 @@ def test_two_nodes_through_the_rendezvous_train_one_run_equal_to_one_process(tmp
 @pytest.mark.parametrize("args, says", [
     (["--device", "cuda", "--nproc", "2"], "--nproc 2 but 0 CUDA GPUs are visible here"),
     (["--nproc", "1", "--nnodes", "2"], "--nnodes > 1 needs --rdzv-endpoint HOST:PORT"),
-    (["--nproc", "2", "--nnodes", "0"], "--nnodes 0 must be at least 1"),
+    (["--nproc", "2", "--nnodes", "0"], "--nnodes=0 must be a whole number >= 1"),
 ])
 def test_a_world_that_cannot_start_here_is_one_line_and_writes_nothing(tmp_path, monkeypatch, args, says):
     from typer.testing import CliRunner
