@@ -81,6 +81,17 @@ class Field:
         """None (unset, auto) is an allowed value."""
         return _strip_none(self.type)[1]
 
+    def shown_default(self) -> str | None:
+        """The default as --help shows it (on/off for a switch; None where there is none to show)."""
+        d = self.default
+        if d in (None, "", {}, ()):
+            return None
+        if self.base is bool:
+            return "on" if d else "off"
+        if isinstance(d, tuple):
+            return ",".join(f"{x:g}" for x in d)
+        return f"{d:g}" if isinstance(d, float) else str(d)
+
     def metavar(self) -> str:
         """INT, FLOAT, TEXT or the choices, for --help."""
         if self.opt.metavar:

@@ -100,10 +100,8 @@ class QdApp(App[None]):
         from qdcore.quiz.session import QuizConfig
         from qdtui.screens.quiz_setup import QuizSetupScreen
 
-        cfg = QuizConfig(participant=ns.name or "", n=ns.n, data=ns.data,
-                         categories=ns.categories, run=ns.run, seed=ns.seed, choices=ns.choices, hard=ns.hard,
-                         time_limit=ns.time_limit, feedback=not ns.no_feedback, ink=ns.ink)
-        self.push_screen(QuizSetupScreen(defaults=cfg, autostart=bool(ns.name)))
+        cfg = getattr(ns, "config", None) or QuizConfig(data=ns.data)
+        self.push_screen(QuizSetupScreen(defaults=cfg, autostart=bool(cfg.participant)))
 
     def on_unmount(self) -> None:
         self.stores.close()
@@ -249,17 +247,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
     attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`), or last")
     quiz = sub.add_parser("quiz", parents=[common], help="take a quiz: label drawings, compare with models")
-    quiz.add_argument("--name", default=None, help="participant name (given: the quiz starts at once)")
-    quiz.add_argument("--n", type=int, default=20, help="number of drawings (default 20)")
-    quiz.add_argument("--categories", default=None, help="comma-separated categories or a named set")
-    quiz.add_argument("--run", type=_run_id, default=None, help="quiz on this run's test drawings (people vs model); an id or last")
-    quiz.add_argument("--seed", type=int, default=0, help="which drawings (default 0)")
-    quiz.add_argument("--choices", type=int, default=None, metavar="K", help="multiple choice with K candidates")
-    quiz.add_argument("--hard", action="store_true", help="candidates are the model's top K (needs --run and --choices)")
-    quiz.add_argument("--time-limit", type=float, default=0.0, metavar="S", help="seconds per drawing (0: none)")
-    quiz.add_argument("--no-feedback", action="store_true", help="no right/wrong feedback or running score")
-    quiz.add_argument("--ink", type=int, default=100, metavar="PCT",
-                      help="show each drawing's first PCT%% of its ink (25, 50, 75; needs strokes; default 100)")
+    from qdcore.quiz.session import QuizConfig
+
+    add_declared(quiz, QuizConfig, types={"run": _run_id})
     quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
     draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
     draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses, or last (default: the best finished classifier)")
@@ -279,29 +269,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ns
 
 
-def add_declared(parser: argparse.ArgumentParser, cls: type) -> None:
-    """A flag for each declared option of a config dataclass (checked later by `declared`, as qd checks them)."""
+def add_declared(parser: argparse.ArgumentParser, cls: type, types: dict[str, Any] | None = None) -> None:
+    """A flag for each declared option of a config dataclass (checked later by `declared`, as qd checks them);
+    `types` converts a few at parse time (a run id or 'last')."""
     from qdcore.options import fields_of
 
     for f in fields_of(cls):
-        if f.base is bool:
-            parser.add_argument(f.flag, dest=f.name, action="store_true", default=None, help=f.opt.help)
+        if not f.opt.cli:
+            continue
+        shown = f.shown_default()
+        text = f.opt.help + (f" (default {shown})" if shown and f.base is not bool else "")
+        text = text.replace("%", "%%")  # argparse formats help with %
+        if f.base is bool and f.default is True:  # on by default: the flag turns it off
+            parser.add_argument("--no-" + f.flag[2:], dest=f.name, action="store_false", default=None,
+                                help="turn off: " + text)
+        elif f.base is bool:
+            parser.add_argument(f.flag, dest=f.name, action="store_true", default=None, help=text)
         else:
-            parser.add_argument(f.flag, dest=f.name, default=None, metavar=f.opt.metavar or f.metavar(),
-                                help=f.opt.help)
+            parser.add_argument(f.flag, dest=f.name, default=None, metavar=f.opt.metavar or f.metavar(), help=text,
+                                **({"type": types[f.name]} if types and f.name in types else {}))
 
 
 def declared(ns: argparse.Namespace, cls: type):
     """The config from parsed flags: each value checked against its declaration; a bad one is one line, exit 2."""
     from qdcore.errors import ConfigError
-    from qdcore.options import fields_of, parse_text
+    from qdcore.options import check, fields_of, parse_text
 
     values = {}
     try:
         for f in fields_of(cls):
             raw = getattr(ns, f.name, None)
             if raw is not None:
-                values[f.name] = raw if isinstance(raw, bool) else parse_text(f, raw, "")
+                values[f.name] = parse_text(f, raw, "") if isinstance(raw, str) else check(f, raw, "")
     except ConfigError as e:
         print(f"qdtui: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -337,7 +336,11 @@ def resolve_run_refs(ns: argparse.Namespace) -> None:
 
 
 def state_from_args(ns: argparse.Namespace) -> AppState:
-    """AppState for parsed arguments."""
+    """AppState for parsed arguments (a quiz's settings checked by their declarations: one line, exit 2)."""
+    if ns.command == "quiz":
+        from qdcore.quiz.session import QuizConfig
+
+        ns.config = declared(ns, QuizConfig)
     return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
                     attach_run=ns.run_id if ns.command == "attach" else None,
                     quiz=ns if ns.command == "quiz" else None, draw=ns if ns.command == "draw" else None)

@@ -87,16 +87,16 @@ WILDCARD = ("", "0.0.0.0", "::")
 class ServeConfig:
     """`qdtui serve`'s options, declared once (flags, checks and --help come from here)."""
 
-    host: str = option("127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    port: int = option(8000, help="port to listen on (default 8000)", min=1, max=65535)
+    host: str = option("127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
+    port: int = option(8000, help="port to listen on", min=1, max=65535)
     token: str | None = option(None, help="the token the address must carry (default: a new random one each "
                                "launch, printed in the address)", metavar="TEXT")
     no_token: bool = option(False, help="no token: only behind your own authentication (a proxy that logs "
                             "people in); the Host and Origin checks stay")
-    max_sessions: int = option(4, help="browser sessions at once, each one app process (default 4); more get a "
-                               "page saying so", min=1, max=256, metavar="N")
-    idle_minutes: float = option(30.0, help="end a session after this many minutes without a key, click or resize "
-                                 "(default 30)", min=0.01, max=7 * 24 * 60, metavar="MIN")
+    max_sessions: int = option(4, help="browser sessions at once, each one app process; more get a page saying "
+                               "so", min=1, max=256, metavar="N")
+    idle_minutes: float = option(30.0, help="end a session after this many minutes without a key, click or resize",
+                                 min=0.01, max=7 * 24 * 60, metavar="MIN")
     allow_host: str | None = option(None, help="more names the server answers to, comma-separated (e.g. the name "
                                     "of a proxy in front of it); addresses and this machine's names always work",
                                     metavar="NAMES")

@@ -187,3 +187,41 @@ def test_qd_analyze_has_the_declared_analysis_options():
     assert set(got) == set(declared(AnalyzeOptions)) | own, sorted(set(got) ^ (set(declared(AnalyzeOptions)) | own))
     for name, flag in declared(AnalyzeOptions).items():
         assert got[name][0] == flag
+
+
+def _argparse_flags(sub: str) -> set[str]:
+    """The long flags of a `qdtui` subcommand, less the ones every subcommand shares (--data, --home, --graphics)."""
+    import argparse
+
+    from qdtui.app import parse_args
+
+    captured: dict[str, argparse.ArgumentParser] = {}
+    real = argparse.ArgumentParser.parse_args
+
+    def grab(self, args=None, namespace=None):  # the root parser: keep its subparsers, parse nothing
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                captured.update(action.choices)
+        return real(self, ["attach", "1"])
+
+    argparse.ArgumentParser.parse_args = grab
+    try:
+        parse_args([])
+    finally:
+        argparse.ArgumentParser.parse_args = real
+    flags = {s for a in captured[sub]._actions for s in a.option_strings if s.startswith("--")}
+    return flags - {"--help", "--data", "--home", "--graphics"}
+
+
+def test_qdtui_quiz_and_serve_flags_are_their_declarations():
+    from qdcore.options import fields_of
+    from qdcore.quiz.session import QuizConfig
+    from qdtui.serve import ServeConfig
+
+    def flags(cls):
+        return {("--no-" + f.flag[2:]) if f.base is bool and f.default is True else f.flag
+                for f in fields_of(cls) if f.opt.cli}
+
+    assert _argparse_flags("quiz") == flags(QuizConfig) | {"--resume"}  # --resume names a session, not a setting
+    assert _argparse_flags("serve") == flags(ServeConfig)
+    assert {"--name", "--n", "--run", "--choices", "--hard", "--time-limit", "--no-feedback", "--ink"} <= flags(QuizConfig)

@@ -45,9 +45,9 @@ def save_run(store: Store, labels, predicted, classes=CLASSES, name="tiny", save
 
 @pytest.mark.parametrize("cfg, words", [
     (QuizConfig(participant="  "), "participant name is empty"),
-    (QuizConfig(participant="a", n=0), "at least 1"),
-    (QuizConfig(participant="a", choices=1), "2 to 10"),
-    (QuizConfig(participant="a", choices=11), "2 to 10"),
+    (QuizConfig(participant="a", n=0), "--n=0 must be a whole number >= 1"),
+    (QuizConfig(participant="a", choices=1), "--choices=1 must be a whole number >= 2 and <= 10"),
+    (QuizConfig(participant="a", choices=11), "--choices=11 must be a whole number >= 2 and <= 10"),
     (QuizConfig(participant="a", hard=True), "--run"),
     (QuizConfig(participant="a", time_limit=-1), "time-limit"),
 ])

@@ -37,7 +37,7 @@ def test_items_show_exactly_that_share_of_the_ink(ink):
 def test_ink_settings_and_bitmaps_only_are_one_line_errors():
     root = require_shared_quickdraw()
     for bad in (0, 101):
-        with pytest.raises(ConfigError, match=f"--ink is {bad}; give the percent"):
+        with pytest.raises(ConfigError, match=f"--ink={bad} must be a whole number >= 1 and <= 100"):
             build_items(QuizConfig(participant="a", n=2, data="demo", ink=bad))
     with pytest.raises(ConfigError, match="needs strokes, but .* holds bitmaps only"):
         build_items(QuizConfig(participant="a", n=2, data=str(root / "numpy_bitmap"), categories="cat", ink=50))

@@ -243,7 +243,7 @@ async def test_setup_checks_the_form_and_starts(home):
         screen.query_one("#f-choices").value = "12"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "2 to 10" in text(screen, "#setup-note")
+        assert "--choices=12 must be a whole number >= 2 and <= 10" in text(screen, "#setup-note")
         screen.query_one("#f-choices").value = "2"
         await pilot.press("enter")
         await settle(app, pilot)

@@ -10,8 +10,10 @@ from tui_helpers import wait_for
 
 
 def test_quiz_arguments_parse():
-    ns = parse_args(["quiz", "--name", "ann", "--n", "5", "--choices", "4", "--seed", "3"])
-    assert (ns.command, ns.name, ns.n, ns.choices, ns.seed, ns.resume) == ("quiz", "ann", 5, 4, 3, None)
+    ns = parse_args(["quiz", "--name", "ann", "--n", "5", "--choices", "4", "--seed", "3", "--no-feedback"])
+    cfg = state_from_args(ns).quiz.config  # each value checked by QuizConfig's declarations
+    assert (ns.command, ns.resume) == ("quiz", None)
+    assert (cfg.participant, cfg.n, cfg.choices, cfg.seed, cfg.feedback, cfg.ink) == ("ann", 5, 4, 3, False, 100)
     with pytest.raises(SystemExit):
         parse_args(["quiz", "--run", "zero"])
 

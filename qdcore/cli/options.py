@@ -61,17 +61,6 @@ def kinds_group(kinds: Callable[[], list[Any]], param: str = "options") -> Group
 # --- help text ------------------------------------------------------------------------------------------
 
 
-def _shown(f: Field) -> str | None:
-    d = f.default
-    if d in (None, "", {}, ()):
-        return None
-    if f.base is bool:
-        return "on" if d else "off"
-    if isinstance(d, tuple):
-        return ",".join(f"{x:g}" for x in d)
-    return f"{d:g}" if isinstance(d, float) else str(d)
-
-
 def help_text(decls: list[tuple[str, Field]], n_sources: int) -> str:
     """The first declaration's help, others' where it differs, and each source's default where they differ."""
     first = decls[0][1]
@@ -81,7 +70,7 @@ def help_text(decls: list[tuple[str, Field]], n_sources: int) -> str:
             text += f" · {label}: {f.opt.help}"
     defaults: dict[str | None, list[str]] = {}
     for label, f in decls:
-        defaults.setdefault(_shown(f), []).append(label)
+        defaults.setdefault(f.shown_default(), []).append(label)
     # Kinds are named where they differ, or where at most half the kinds have the option at all.
     whole = len(decls) == n_sources or 2 * len(decls) > n_sources
     shown = {v: labels for v, labels in defaults.items() if v is not None}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ import numpy as np
 
 from qdcore import predictions
 from qdcore.errors import ConfigError, DataError, StoreError
+from qdcore.options import check, fields_of, option
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -26,20 +26,27 @@ HARD_DEFAULT_K = 4
 
 @dataclass
 class QuizConfig:
-    """What a quiz shows: whose it is, which drawings, how many, and how people answer."""
+    """What a quiz shows: whose it is, which drawings, how many, and how people answer (`qdtui quiz`'s flags)."""
 
-    participant: str = ""
-    n: int = 20
-    data: str = "demo"  # a source spec (demo, cache, PATH); ignored when `run` is set
-    categories: str | None = None  # a subset of the source's (or run's) categories
-    per_class: int | None = None  # pool size per category to draw from (default: just enough for n)
-    run: int | None = None  # quiz on this run's test split (the drawings its model was scored on)
-    seed: int = 0
-    choices: int | None = None  # K candidates per drawing (None: all classes)
-    hard: bool = False  # candidates are the model's top K (needs `run`)
-    time_limit: float = 0.0  # seconds per drawing; 0 = none; a timeout is stored as a skip
-    feedback: bool = True  # say right/wrong after each answer
-    ink: int = 100  # percent of each drawing's ink shown (its first strokes, cut exactly): needs strokes
+    participant: str = option("", help="participant name (given: the quiz starts at once)", flag="--name",
+                              metavar="NAME")
+    n: int = option(20, help="number of drawings", min=1, max=100_000)
+    # a source spec (demo, cache, PATH); ignored when `run` is set; qdtui's own --data sets it
+    data: str = option("demo", help="drawings: demo, cache or a PATH", cli=False)
+    categories: str | None = option(None, help="comma-separated categories or a named set")
+    per_class: int | None = option(None, help="pool size per category to draw from (default: just enough for "
+                                   "--n)", min=1, max=10_000_000)
+    run: int | None = option(None, help="quiz on this run's test drawings (people vs model); an id or last",
+                             min=1, metavar="RUN")
+    seed: int = option(0, help="which drawings", min=0, max=2**32 - 1)
+    choices: int | None = option(None, help="multiple choice with K candidates (one number key each)", min=2,
+                                 max=MAX_KEYS, metavar="K")
+    hard: bool = option(False, help="candidates are the model's top K (needs --run and --choices)")
+    time_limit: float = option(0.0, help="seconds per drawing (0: none); a timeout is stored as a skip", min=0,
+                               metavar="S")
+    feedback: bool = option(True, help="right/wrong feedback and a running score after each answer")
+    ink: int = option(100, help="show each drawing's first PCT% of its ink (25, 50, 75; needs strokes)", min=1,
+                      max=100, metavar="PCT")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able settings."""
@@ -52,22 +59,14 @@ class QuizConfig:
         return cls(**{k: v for k, v in (d or {}).items() if k in names})
 
     def check(self) -> None:
-        """Raise ConfigError for settings that cannot make a quiz (before any data is read)."""
+        """Raise ConfigError for settings that cannot make a quiz (before any data is read): each value by its
+        declaration, with the line `qdtui quiz` gives for the same flag."""
         if not (self.participant or "").strip():
             raise ConfigError("the participant name is empty: pass --name NAME")
-        if not isinstance(self.n, int) or self.n < 1:
-            raise ConfigError(f"--n is {self.n}; a quiz needs at least 1 drawing")
-        if self.per_class is not None and self.per_class < 1:
-            raise ConfigError(f"--per-class is {self.per_class}; it must be at least 1")
-        if self.choices is not None and not 2 <= self.choices <= MAX_KEYS:
-            raise ConfigError(f"--choices is {self.choices}; give 2 to {MAX_KEYS} (one number key each)")
+        for f in fields_of(QuizConfig):
+            check(f, getattr(self, f.name), "")
         if self.hard and self.run is None:
             raise ConfigError("hard mode offers a model's top guesses: quiz on a run's test split (--run RUN)")
-        if self.time_limit is None or self.time_limit < 0 or not math.isfinite(self.time_limit):
-            raise ConfigError(f"--time-limit is {self.time_limit}; give seconds per drawing, or 0 for none")
-        if not isinstance(self.ink, int) or not 1 <= self.ink <= 100:
-            raise ConfigError(f"--ink is {self.ink}; give the percent of each drawing's ink to show, 1 to 100 "
-                              "(25, 50, 75 or 100)")
 
 
 @dataclass(frozen=True)
