@@ -245,6 +245,11 @@ async def test_setup_checks_the_form_and_starts(home):
         await settle(app, pilot)
         assert "--choices=12 must be a whole number >= 2 and <= 10" in text(screen, "#setup-note")
         screen.query_one("#f-choices").value = "2"
+        screen.query_one("#f-time").value = "-1"  # read as `qdtui quiz --time-limit -1` is: the same line
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "--time-limit=-1.0 must be a number >= 0" in text(screen, "#setup-note")
+        screen.query_one("#f-time").value = ""
         await pilot.press("enter")
         await settle(app, pilot)
         quiz = app.screen

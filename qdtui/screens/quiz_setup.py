@@ -199,39 +199,33 @@ class QuizSetupScreen(Screen):
         note.update(Text(text))
         note.set_class(error, "-error")
 
-    def _int(self, field: str, label: str, default: int | None) -> int | None:
-        text = self.query_one(f"#{field}", Input).value.strip()
-        if not text:
-            return default
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"{label} must be a whole number, not {text!r}") from None
+    def _value(self, name: str, widget: str, default: Any) -> Any:
+        """A typed field read as `qdtui quiz`'s flag is: converted and checked by QuizConfig's declaration."""
+        from qdcore.options import field_of, parse_text
+        from qdcore.quiz.session import QuizConfig
+
+        text = self.query_one(f"#{widget}", Input).value.strip()
+        return default if not text else parse_text(field_of(QuizConfig, name), text, "")
 
     def read_config(self) -> Any:
-        """The QuizConfig the form describes (ValueError/ConfigError with one line when it cannot)."""
+        """The QuizConfig the form describes (ConfigError with the line the same flag gives when it cannot)."""
         from qdcore.quiz.session import QuizConfig
 
         source = self.query_one("#f-source", Select).value
         run = int(str(source).split(":", 1)[1]) if str(source).startswith("run:") else None
-        time_text = self.query_one("#f-time", Input).value.strip()
-        try:
-            limit = float(time_text) if time_text else 0.0
-        except ValueError:
-            raise ValueError(f"the time limit must be seconds, not {time_text!r}") from None
         cfg = QuizConfig(
             participant=self.query_one("#f-name", Input).value.strip(),
-            n=self._int("f-n", "How many", self.defaults.n),
+            n=self._value("n", "f-n", self.defaults.n),
             data=self.query_one("#f-data", Input).value.strip() or "demo",
             categories=self.query_one("#f-categories", Input).value.strip() or None,
             per_class=self.defaults.per_class,
             run=run,
-            seed=self._int("f-seed", "Seed", 0),
-            choices=self._int("f-choices", "Choices", None),
+            seed=self._value("seed", "f-seed", 0),
+            choices=self._value("choices", "f-choices", None),
             hard=self.query_one("#f-hard", Checkbox).value,
-            time_limit=limit,
+            time_limit=self._value("time_limit", "f-time", 0.0),
             feedback=self.query_one("#f-feedback", Checkbox).value,
-            ink=self._int("f-ink", "Ink %", 100),
+            ink=self._value("ink", "f-ink", 100),
         )
         cfg.check()
         return cfg
@@ -242,8 +236,8 @@ class QuizSetupScreen(Screen):
             return
         try:
             cfg = self.read_config()
-        except Exception as e:  # noqa: BLE001 - ConfigError or a bad number: one line in the form
-            self._note(user_message(e) if not isinstance(e, ValueError) else str(e), error=True)
+        except Exception as e:  # noqa: BLE001 - a ConfigError: one line in the form
+            self._note(user_message(e), error=True)
             if "participant" in str(e):
                 self.query_one("#f-name", Input).focus()
             return
