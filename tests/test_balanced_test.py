@@ -79,7 +79,7 @@ def test_imbalance_named_study_tests_every_ratio_on_one_balanced_set(home):
 
 def test_study_table_reports_each_class_on_the_balanced_set(home, tmp_path):
     from qdcore.predictions import Predictions
-    from qdcore.runs.study import StudyConfig
+    from qdcore.kinds.study import StudyConfig
     from qdcore.studies.results import study_table
     from qdcore.studies.runner import create_study, run_study
 

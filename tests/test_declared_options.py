@@ -90,7 +90,7 @@ def test_train_help_shows_each_kinds_own_default_and_help():
 
 
 def test_qd_study_run_and_resume_have_exactly_the_study_options():
-    from qdcore.runs.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
+    from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
 
     study = declared(StudyConfig, select=lambda f: study_option(f) and not f.opt.argument)
     assert {"quick", "data", "categories", "seeds", "workers", "per_gpu", "max_trials"} <= set(study)
@@ -116,7 +116,7 @@ def test_the_study_dialogs_rows_are_the_declared_study_options(home):
     from textual.widgets import Input, Label, Select, Static
 
     from qdcore.options import form_fields
-    from qdcore.runs.study import StudyConfig, study_option
+    from qdcore.kinds.study import StudyConfig, study_option
     from qdtui.app import QdApp
     from qdtui.screens.study_form import NewStudyDialog
     from qdtui.state import AppState

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from qdcore.errors import ConfigError
-from qdcore.runs.study import StudyConfig
+from qdcore.kinds.study import StudyConfig
 from qdcore.store import Store
 from qdcore.studies.fit import fit
 from qdcore.studies.degenerate import train_shares, untrained_reason

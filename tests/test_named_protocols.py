@@ -97,7 +97,7 @@ def test_staged_named_study_runs_end_to_end_on_demo(name, home, tmp_path):
     are judged (a verdict each, whatever it is at this size)."""
     import json
 
-    from qdcore.runs.study import StudyConfig
+    from qdcore.kinds.study import StudyConfig
     from qdcore.store import Store
     from qdcore.studies import trials as T
     from qdcore.studies.claims import Claim, judge_all

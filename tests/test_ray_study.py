@@ -10,7 +10,7 @@ import pytest
 ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'qd[ray]'); not installed here")
 
 from qdcore.errors import ConfigError  # noqa: E402
-from qdcore.runs.study import StudyConfig  # noqa: E402
+from qdcore.kinds.study import StudyConfig  # noqa: E402
 from qdcore.store import Store  # noqa: E402
 from qdcore.studies import trials as T  # noqa: E402
 from qdcore.studies.ray_executor import RayPlan, connect  # noqa: E402

@@ -16,7 +16,7 @@ import pytest
 from qdcore.store import Store
 from qdcore.studies import trials as T
 from qdcore.studies.runner import create_study, run_study, work
-from qdcore.runs.study import StudyConfig
+from qdcore.kinds.study import StudyConfig
 from helpers import scaled_timeout
 
 TINY = {"name": "tiny", "seeds": [0, 1], "pool": ["circle", "square", "star"],

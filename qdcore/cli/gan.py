@@ -204,7 +204,7 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     best_by = store.get_run(run_id).config.get("best_by", "fid")
     rows = summarize_history(_history(store, run_id, run_dir), best_by)
     rec = store.get_run(run_id)
-    from qdcore.runs.gan import judge_note
+    from qdcore.kinds.gan import judge_note
 
     note = judge_note(rec.config, rec.summary)
     if json_out:

@@ -16,7 +16,7 @@ from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
 from qdcore.train.config import TrainConfig
-from qdcore.runs.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
+from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
@@ -118,7 +118,7 @@ def _study_options(select: Any) -> Any:
     from qdcore.cli.options import Group
 
     def sources() -> list[tuple[str, type]]:
-        from qdcore.runs.study import StudyConfig
+        from qdcore.kinds.study import StudyConfig
 
         return [("study", StudyConfig)]
 
@@ -131,7 +131,7 @@ def run_cmd(study: dict[str, Any], how: Any) -> None:
     from qdcore.studies.runner import create_study
     from qdcore.studies.validate import validate
 
-    from qdcore.runs.study import study_config
+    from qdcore.kinds.study import study_config
 
     cfg = study_config(study)
     spec, workers, per_gpu = cfg.spec, cfg.workers, cfg.per_gpu
@@ -186,7 +186,7 @@ def resume_cmd(study: StudyArg, options: dict[str, Any], how: Any) -> None:
     from qdcore.studies.trials import retry_failed as retry
 
     from qdcore.options import parse_values
-    from qdcore.runs.study import StudyConfig
+    from qdcore.kinds.study import StudyConfig
 
     given = parse_values(StudyConfig, options)
     workers, per_gpu = given.get("workers"), given.get("per_gpu")

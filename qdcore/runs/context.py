@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from qdcore.errors import ConfigError
 from qdcore.events import Sink, null_sink
 
 
@@ -61,3 +63,15 @@ class _Borrowed:
 
     def __exit__(self, *exc: Any) -> None:
         return None
+
+
+def rank_info() -> tuple[int, int, int]:
+    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    def env_int(name: str, default: int) -> int:
+        try:
+            return int(os.environ.get(name, default))
+        except ValueError:
+            raise ConfigError(f"environment variable {name}={os.environ[name]!r} must be a whole number") from None
+
+    rank, world, local = env_int("RANK", 0), env_int("WORLD_SIZE", 1), env_int("LOCAL_RANK", 0)
+    return rank, world, local

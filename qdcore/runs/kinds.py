@@ -57,8 +57,8 @@ from qdcore.errors import ConfigError, suggest
 from qdcore.options import RunConfig, fields_of, load_file
 
 # One line per built-in kind: its module registers it when imported.
-BUILTIN: tuple[str, ...] = ("qdcore.runs.classifier", "qdcore.runs.classical", "qdcore.runs.gan",
-                            "qdcore.runs.study", "qdcore.runs.clusters", "qdcore.runs.strokes")
+BUILTIN: tuple[str, ...] = ("qdcore.kinds.classifier", "qdcore.kinds.classical", "qdcore.kinds.gan",
+                            "qdcore.kinds.study", "qdcore.kinds.clusters", "qdcore.kinds.strokes")
 DEFAULT_KIND = "classifier"  # what `qd train` trains without --model/--kind, and what a view assumes until it knows
 ENV = "QD_KINDS"  # extra kind modules, comma-separated (plug-ins; tests' kinds reach `qd train` children)
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from qdcore.errors import ConfigError, QDError, StoreError
 from qdcore.events import EpochEnd, Event, Progress, RunStarted, Sink, null_sink, tee
-from qdcore.runs.context import RunContext
+from qdcore.runs.context import RunContext, rank_info
 from qdcore.runs.kinds import RunKind, get_kind, kind_of
 
 
@@ -50,8 +50,6 @@ def starting_at(sink: Sink, step: int, epoch: int) -> Sink:
 
 
 def _rank() -> int:
-    from qdcore.train.device import rank_info
-
     return rank_info()[0]
 
 

@@ -20,7 +20,7 @@ StopFn = Callable[[], bool]
 
 def create_study(store, cfg) -> int:
     """Check every trial, then add the study run (kind study) and its queued trials; nothing is added on a bad
-    spec. `cfg` is a StudyConfig (qdcore.runs.study)."""
+    spec. `cfg` is a StudyConfig (qdcore.kinds.study)."""
     from qdcore.runs.run import prepare
     from qdcore.studies.build import build_spec
 

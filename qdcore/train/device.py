@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 
 import torch
 
 from qdcore.errors import ConfigError
+from qdcore.runs.context import rank_info
 from qdcore.train.threads import fit_threads
 
 
@@ -51,18 +51,6 @@ class Runtime:
             torch.cuda.synchronize(self.device)
         elif self.device.type == "mps":
             torch.mps.synchronize()
-
-
-def rank_info() -> tuple[int, int, int]:
-    """(rank, world_size, local_rank) from torchrun's environment; (0, 1, 0) otherwise."""
-    def env_int(name: str, default: int) -> int:
-        try:
-            return int(os.environ.get(name, default))
-        except ValueError:
-            raise ConfigError(f"environment variable {name}={os.environ[name]!r} must be a whole number") from None
-
-    rank, world, local = env_int("RANK", 0), env_int("WORLD_SIZE", 1), env_int("LOCAL_RANK", 0)
-    return rank, world, local
 
 
 def _mps_ok() -> bool:

@@ -221,7 +221,7 @@ class GanScreen(Screen):
 
     def _note(self) -> str:
         """Why the judged share and Frechet distance are empty ('' when they are not)."""
-        from qdcore.runs.gan import judge_note
+        from qdcore.kinds.gan import judge_note
 
         run = self.view.run
         return judge_note(run.config, run.summary) if run is not None else ""

@@ -24,7 +24,7 @@ def study_fields() -> list[Any]:
     """The dialog's rows: the study options (`qd study run`'s) declared with a form label, the spec first (as
     on the command line)."""
     from qdcore.options import form_fields
-    from qdcore.runs.study import StudyConfig, study_option
+    from qdcore.kinds.study import StudyConfig, study_option
 
     return sorted((f for f in form_fields(StudyConfig) if study_option(f)), key=lambda f: not f.opt.argument)
 
@@ -86,7 +86,7 @@ class NewStudyDialog(ModalScreen[int | None]):
     def start(self) -> None:
         """Start the study through the core launcher (a detached process); errors stay in the form."""
         from qdcore.runs.launcher import launch
-        from qdcore.runs.study import build_spec, study_config
+        from qdcore.kinds.study import build_spec, study_config
 
         try:
             cfg = study_config(read_rows(self, study_fields()))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from qdcore.errors import ConfigError
-from qdcore.runs.classifier import KIND as CLASSIFIER
+from qdcore.kinds.classifier import KIND as CLASSIFIER
 from qdcore.runs.kinds import RunKind, register
 from qdcore.train.strokes_config import STROKE_MODELS, StrokeConfig
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.fmt import percent as pct
-from qdcore.runs.classifier import _count, _g, _num
+from qdcore.kinds.classifier import _count, _g, _num
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.artifacts import RESUME_FILE
