@@ -196,7 +196,7 @@ def fuzz_drill(n: int, seed: int) -> tuple[Counter, list[str]]:
         for name, args in (("data info", ["data", "info", "--data", str(path), "--json"]),
                            ("data show", ["data", "show", "apple", "--data", str(path), "--n", "2"]),
                            ("predict", ["predict", "last", str(path), "--json"])):
-            outcome, detail = run_case(lambda: invoke(*args))
+            outcome, detail = run_case(lambda args=args: invoke(*args))
             tally.add(name, outcome, f"case {i} ({what}): {detail}")
     return tally.counts, tally.bad
 
@@ -426,7 +426,7 @@ def serve_guard_drill(n: int = 1) -> tuple[int, int, list[str]]:
     Each case holds when it is refused (403 / 503), ended or cleaned up as it should; n rounds of all cases."""
     import asyncio
 
-    from browser import Served, alive, app_processes, http_status, wait_until, ws_close, ws_closed_reason, ws_open
+    from browser import Served, alive, app_processes, http_status, wait_until, ws_closed_reason, ws_open
 
     tried, problems = 0, []
 
@@ -436,7 +436,7 @@ def serve_guard_drill(n: int = 1) -> tuple[int, int, list[str]]:
         if not ok:
             problems.append(f"{name}: {detail}")
 
-    for _ in range(n):
+    def one_round() -> None:  # a function, so the lambdas below hold this round's server, never the next one's
         with tempfile.TemporaryDirectory(prefix="qd-serve-") as d:
             server = Served(Path(d) / "home", "--max-sessions", "2", "--idle-minutes", "0.05")
             loop = asyncio.new_event_loop()
@@ -476,6 +476,9 @@ def serve_guard_drill(n: int = 1) -> tuple[int, int, list[str]]:
             finally:
                 loop.close()
                 server.close()
+
+    for _ in range(n):
+        one_round()
     return tried, tried - len(problems), problems
 
 
@@ -523,7 +526,7 @@ def spec_and_option_drill(invoke) -> tuple[int, int, list[str]]:
         problems.append("runs export wrote through the symlinked run-N-csv")
     numeric = numeric_option_cases(folder / "numeric", gan_run="1", run="2")  # refused or used, no traceback
     problems += [f"{name}: {outcome}: {detail}" for name, args in numeric
-                 for outcome, detail in [run_case(lambda: invoke(*args), seconds=60)]
+                 for outcome, detail in [run_case(lambda args=args: invoke(*args), seconds=60)]
                  if outcome in ("traceback", "hang")]
     tried = len(cases) + len(numeric)
     return tried, tried - len(problems), problems
@@ -685,7 +688,7 @@ def hostile_drills(a: argparse.Namespace) -> None:
     _, invoke = _hostile_home()
     for name, drill in (("hostile specs, option values, run ids (one line, < 1 s CPU); every numeric option at "
                          "+-10^23 (no traceback)", spec_and_option_drill),
-                        (f"stroke files 1-4 MiB read by 6 commands", lambda inv: stroke_file_drill(a.hostile, a.seed,
+                        ("stroke files 1-4 MiB read by 6 commands", lambda inv: stroke_file_drill(a.hostile, a.seed,
                                                                                                    inv)),
                         ("CSV files written with formula-like class names", csv_drill),
                         ("stored drawings offered bad or tampered", stored_drawings_drill),

@@ -28,14 +28,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_engine import textbook  # noqa: E402
+from bench_engine import textbook
 
-from qdcore.data.drawingset import DrawingSet, Splits  # noqa: E402
-from qdcore.events import EpochEnd, RunStarted  # noqa: E402
-from qdcore.paths import shared_quickdraw  # noqa: E402
-from qdcore.train import TrainConfig  # noqa: E402
-from qdcore.train.device import resolve  # noqa: E402
-from qdcore.train.engine import train  # noqa: E402
+from qdcore.data.drawingset import DrawingSet, Splits
+from qdcore.events import EpochEnd, RunStarted
+from qdcore.paths import shared_quickdraw
+from qdcore.train import TrainConfig
+from qdcore.train.device import resolve
+from qdcore.train.engine import train
 
 ALL_DRAWINGS = 50_426_266
 COMPILE = (("no", {}), ("yes", {"compile": True}), ("graphs", {"cuda_graphs": True}))  # CUDA graphs: reduce-overhead

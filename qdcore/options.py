@@ -124,7 +124,7 @@ def fields_of(cls: type) -> list[Field]:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
         out.append(Field(f.name, hints[f.name], default, opt))
-    setattr(cls, "_qd_fields", out)
+    cls._qd_fields = out
     return out
 
 

@@ -204,7 +204,7 @@ class QdServer(Server):
             await self._messages(websocket, session)
         except asyncio.CancelledError:
             await websocket.close()
-        except Exception as error:  # noqa: BLE001 - one session's failure is logged, the server goes on
+        except Exception as error:
             log.exception(error)
         finally:
             self.sessions.pop(websocket, None)

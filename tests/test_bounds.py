@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker  # noqa: E402
-from hostile_cases import judge, option_cases, spec_cases  # noqa: E402
+from fuzzing import fast_invoker
+from hostile_cases import judge, option_cases, spec_cases
 
 invoke = fast_invoker()
 SPECS = spec_cases(Path(os.environ.get("TMPDIR", "/tmp")) / f"qd-hostile-specs-{os.getpid()}")
@@ -76,5 +76,5 @@ def test_every_numeric_option_at_10_to_the_23_is_refused_or_used(home, tmp_path)
     cases = numeric_option_cases(tmp_path, gan_run="1", run="2")
     assert len(cases) > 60, len(cases)  # the walk found the commands' options
     bad = [f"{name}: {outcome}: {detail}" for name, args in cases
-           for outcome, detail in [run_case(lambda: invoke(*args), seconds=60)] if outcome in ("traceback", "hang")]
+           for outcome, detail in [run_case(lambda args=args: invoke(*args), seconds=60)] if outcome in ("traceback", "hang")]
     assert not bad, "\n".join(bad)

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker  # noqa: E402
-from hostile_cases import formula_cells  # noqa: E402
+from fuzzing import fast_invoker
+from hostile_cases import formula_cells
 
-from qdcore.csvfile import csv_bytes, safe_text  # noqa: E402
+from qdcore.csvfile import csv_bytes, safe_text
 
 invoke = fast_invoker()
 # Category names a spreadsheet would run: each is a file stem, so it becomes a class name in every table.

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import Tally, cases, fast_invoker, run_case, seed_files  # noqa: E402
+from fuzzing import Tally, cases, fast_invoker, run_case, seed_files
 
 CASES = 240
 SEED = 20261130
@@ -49,7 +49,7 @@ def test_fuzzed_files_give_one_line_errors_or_are_accepted(trained, tmp_path):
             commands.append(("train", ["train", "--data", str(path.parent), "--epochs", "1", "--width", "2",
                                        "--batch-size", "8", "--no-amp"]))
         for name, args in commands:
-            outcome, detail = run_case(lambda: invoke(*args))
+            outcome, detail = run_case(lambda args=args: invoke(*args))
             tally.add(name, outcome, f"case {i} ({what}): {detail}")
         shutil.rmtree(path.parent, ignore_errors=True)
     summary = tally.summary()
@@ -67,7 +67,7 @@ def test_special_files_are_refused_not_read(trained, tmp_path):
     os.mkfifo(fifo)
     for args in (["data", "info", "--data", str(fifo)], ["predict", "last", str(fifo)],
                  ["data", "info", "--data", "/dev/zero"], ["train", "--data", "/dev/zero", "--epochs", "1"]):
-        outcome, detail = run_case(lambda: invoke(*args), seconds=10)
+        outcome, detail = run_case(lambda args=args: invoke(*args), seconds=10)
         assert outcome == "clean error", (args, outcome, detail)
     run_dir = Store(trained).run_dir(Store(trained).list_runs()[-1].id)  # the fixture's run, the oldest
     for name in ("model.json", "model.safetensors"):
@@ -78,7 +78,7 @@ def test_special_files_are_refused_not_read(trained, tmp_path):
         try:
             rid = run_dir.name
             for args in (["eval", rid], ["predict", rid, str(tmp_path / "none.npy")]):
-                outcome, detail = run_case(lambda: invoke(*args), seconds=10)
+                outcome, detail = run_case(lambda args=args: invoke(*args), seconds=10)
                 assert outcome == "clean error", (name, args, outcome, detail)
         finally:
             real.unlink()

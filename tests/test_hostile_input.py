@@ -14,7 +14,7 @@ import pytest
 from qdcore.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker, run_case  # noqa: E402
+from fuzzing import fast_invoker, run_case
 from helpers import scaled_timeout
 
 invoke = fast_invoker()
@@ -129,7 +129,7 @@ def test_tampered_model_json_is_one_line_naming_the_file(run_home, tmp_path, how
     np.save(drawings, np.zeros((2, 784), np.uint8))
     try:
         for args in (["eval", "last"], ["predict", "last", str(drawings)]):
-            outcome, detail = run_case(lambda: invoke(*args), seconds=20)
+            outcome, detail = run_case(lambda args=args: invoke(*args), seconds=20)
             assert outcome == "clean error", (how, args, detail)
             assert "model.json" in detail or "model.safetensors" in detail, detail
     finally:

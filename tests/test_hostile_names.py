@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker  # noqa: E402
+from fuzzing import fast_invoker
 
 invoke = fast_invoker()
 

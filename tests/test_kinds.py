@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from qdcore.errors import ConfigError
-from qdcore.events import EpochEnd, RunFinished, RunStarted, Samples
-from qdcore.runs.kinds import Column, Panel, RunKind, get_kind, register, unregister
-from qdcore.options import RunConfig, option
+from qdcore.events import Samples
+from qdcore.runs.kinds import get_kind, register, unregister
 from qdcore.store import Store, StoreSink
 
 
-from centroid_kind import CENTROID, CentroidConfig  # noqa: E402 - a kind defined outside the app
-from helpers import scaled_timeout  # noqa: E402
-from qdcore.cli.main import app as qd_app  # noqa: E402
+from centroid_kind import CENTROID, CentroidConfig
+from helpers import scaled_timeout
+from qdcore.cli.main import app as qd_app
 
 
 @pytest.fixture

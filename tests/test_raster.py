@@ -19,7 +19,7 @@ def google_order_pairs(n: int = 25):
     drawings, rows = [], []
     for c in cats:
         with open(root / "simplified" / f"{c}.ndjson", encoding="utf-8") as f:
-            for i, line in zip(range(n), f):
+            for _, line in zip(range(n), f):
                 drawings.append(json.loads(line)["drawing"])
         rows.append(np.load(root / "numpy_bitmap" / f"{c}.npy", mmap_mode="r")[:n])
     return cats, drawings, np.concatenate(rows)

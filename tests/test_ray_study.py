@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'qd[ray]'); not installed here")
-
-from qdcore.errors import ConfigError  # noqa: E402
-from qdcore.kinds.study import StudyConfig  # noqa: E402
-from qdcore.store import Store  # noqa: E402
-from qdcore.studies import trials as T  # noqa: E402
-from qdcore.studies.ray_executor import RayPlan, connect  # noqa: E402
-from qdcore.studies.execute import execute  # noqa: E402
-from qdcore.studies.runner import create_study  # noqa: E402
 from helpers import scaled_timeout
+
+from qdcore.errors import ConfigError
+from qdcore.kinds.study import StudyConfig
+from qdcore.store import Store
+from qdcore.studies import trials as T
+from qdcore.studies.execute import execute
+from qdcore.studies.ray_executor import RayPlan, connect
+from qdcore.studies.runner import create_study
+
+ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'qd[ray]'); not installed here")
 
 SPEC = {"name": "ray tiny", "pool": ["circle", "square", "star"],
         "base": {"data": "demo", "categories": 3, "per_class": 30, "epochs": 2, "batch_size": 32, "val": 0.2,

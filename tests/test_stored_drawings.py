@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker  # noqa: E402
+from fuzzing import fast_invoker
 
-from qdcore.errors import ConfigError  # noqa: E402
-from qdcore.store import Store  # noqa: E402
+from qdcore.errors import ConfigError
+from qdcore.store import Store
 
 invoke = fast_invoker()
 GOOD = [[[1, 50, 90], [3, 80, 20], [0, 10, 20]], [[5, 6], [7, 9], [30, 40]]]

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fuzzing import fast_invoker  # noqa: E402
-from hostile_cases import WORDS, stroke_file  # noqa: E402
+from fuzzing import fast_invoker
+from hostile_cases import WORDS, stroke_file
 
-from qdcore.data import strokes  # noqa: E402
-from qdcore.data.strokes import NdjsonSource, index_file, word_rows  # noqa: E402
-from qdcore.errors import DataError  # noqa: E402
+from qdcore.data import strokes
+from qdcore.data.strokes import NdjsonSource, index_file, word_rows
+from qdcore.errors import DataError
 
 invoke = fast_invoker()
 BAD = ["NaN", "Infinity", "bad word"]  # lines 8 and two later ones

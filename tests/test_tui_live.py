@@ -416,7 +416,6 @@ def test_snapshot_live_view_of_a_finished_run(snap_compare, snap_home, size):
     rid = finished_run(snap_home)
 
     async def run_before(pilot) -> None:
-        app = pilot.app
         await _drawn(pilot)
 
     assert snap_compare(QdApp(AppState(home=snap_home, attach_run=rid)), terminal_size=size, run_before=run_before)

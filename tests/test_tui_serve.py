@@ -19,7 +19,7 @@ from browser import Browser, Served, app_processes, find_chromium, wait_until
 from helpers import scaled_timeout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import drill_faults  # noqa: E402
+import drill_faults
 
 CHROMIUM = find_chromium()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (apt-get install chromium)")
@@ -86,7 +86,7 @@ class _Attacker(http.server.BaseHTTPRequestHandler):
 
     target = ""
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         page = ("<html><body><script>window.result = 'pending';"
                 f"const ws = new WebSocket({self.target!r});"
                 "ws.onopen = () => { window.result = 'open'; ws.send(JSON.stringify(['stdin', '\\u0010'])); };"

@@ -33,7 +33,7 @@ def make_study(home: Path) -> int:
         rows += [({"categories": 5, "per_class": 300}, {"kind": "classifier", "per_class": 300}),
                  ({"categories": 6, "per_class": 300}, {"kind": "classifier", "per_class": 300})]
         T.add_trials(store, sid, rows)
-        for i, (c, n, acc) in enumerate(POINTS):
+        for i, (c, _n, acc) in enumerate(POINTS):
             rid = store.create_run(f"trial {i + 1}", "classifier", {"model": "cnn2-000", "data": "demo"}, parent=sid)
             store.log_metrics(rid, [(10, 1, "val", "top1", acc - 0.05), (10, 1, "val", "loss", 0.6),
                                     (20, 2, "val", "top1", acc - 0.01), (20, 2, "val", "loss", 0.4)])

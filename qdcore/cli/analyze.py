@@ -48,6 +48,11 @@ def analyze(
     _print(report)
 
 
+def _share(items: list[tuple[str, int]], n: int) -> str:
+    """'cat 40%, dog 20%': names with their share of a cluster's n drawings."""
+    return ", ".join(f"{lit(name)} {percent(cnt / n, 0)}" for name, cnt in items)
+
+
 def _print(report: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -90,10 +95,9 @@ def _print(report: dict[str, Any]) -> None:
             for col in ("cluster", "size", "commonest truth -> prediction", "misclassified as", "drawings of"):
                 t.add_column(col)
             for cl in c[method]["clusters"][:12]:
-                share = lambda items, n=cl["size"]: ", ".join(f"{lit(name)} {percent(cnt / n, 0)}" for name, cnt in items)  # noqa: E731
                 t.add_row("noise" if cl["id"] == -1 else str(cl["id"]), str(cl["size"]),
                           f"{lit(cl['truth'])} -> {lit(cl['predicted'])} ({percent(cl['pair_share'], 0)})",
-                          share(cl["top_predicted"]), share(cl["top_truth"]))
+                          _share(cl["top_predicted"], cl["size"]), _share(cl["top_truth"], cl["size"]))
             console.print(t)
     t = Table(title="Per class", title_justify="left")
     for col in ("class", "precision", "recall", "F1", "support"):

@@ -24,7 +24,7 @@ class SafeConsole(Console):
     prints as it is instead of raising MarkupError.
     """
 
-    def render_str(self, text: str, **kwargs: Any):  # noqa: D102
+    def render_str(self, text: str, **kwargs: Any):
         from rich.errors import MarkupError
         from rich.text import Text
 

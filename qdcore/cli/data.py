@@ -349,7 +349,6 @@ def show(
 ) -> None:
     """A grid of drawings in half-block characters, with row numbers."""
     import numpy as np
-    from rich.console import Console
 
     from qdcore.data.categories import check_category, official_categories
     from qdcore.data.opener import open_source

@@ -16,7 +16,7 @@ from qdcore.errors import QDError
 class _Group(TyperGroup):
     """Root command group: every mistake, ours or Typer's, becomes one `qd: error:` line and exit code 2."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: D102
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from typer._click import exceptions as cx  # Typer's own copy of click
 
         from qdcore.cli.common import error_line
@@ -44,7 +44,7 @@ class _Group(TyperGroup):
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
 
-    def invoke(self, ctx):  # noqa: D102
+    def invoke(self, ctx):
         from qdcore.cli.common import error_line
 
         try:

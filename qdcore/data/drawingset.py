@@ -250,8 +250,8 @@ def split(ds: DrawingSet, val: float = 0.1, test: float = 0.1, seed: int = 0) ->
         parts["val"].append(idx[n_test:n_test + n_val])
         parts["train"].append(idx[n_test + n_val:])
     out = {}
-    for name, chunks in parts.items():
-        idx = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
+    for name, picked in parts.items():
+        idx = np.concatenate(picked) if picked else np.zeros(0, np.int64)
         idx = idx[_rng(seed, "shuffle", name).permutation(len(idx))]
         out[name] = ds.subset(idx)
     if len(out["train"]) == 0:

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-from qdcore.data.drawingset import DrawingSet, Splits
+from qdcore.data.drawingset import DrawingSet
 from qdcore.errors import ConfigError
 
 MODES = ("replace", "add")

@@ -325,7 +325,7 @@ def build_config(preset: str | None = None, file: str | Path | None = None,
     model = given.get("model", values.get("model"))
     k = choose_kind(kind or file_kind, model if isinstance(model, str) else None)
     cfg = k.config()
-    for name, origin in ((preset, "preset"), (file_preset, "preset")):
+    for name in (preset, file_preset):
         if name:
             cfg = _switch(cfg, preset_values(k, name), f"preset {name}")
     if values:

@@ -119,7 +119,7 @@ def _double_descent(quick: bool) -> dict[str, Any]:
                          {"name": "l2 1e-5", "weight_decay": 2e-5}]}
 
 
-def _double_descent_small(quick: bool) -> dict[str, Any]:  # noqa: ARG001 - one protocol, quick or not
+def _double_descent_small(quick: bool) -> dict[str, Any]:
     # The smallest setting where a model-wise peak can appear on a CPU: a small training set (100 a class) that
     # wide models fit exactly, trained long at a fixed lr; widths past the interpolation threshold (~k = 4-8 here).
     # 20% label noise, as Nakkiran et al. (2019) whose model-wise peaks are sharpest with it (003 used none).
@@ -159,7 +159,7 @@ class _Protocol:
     def categories(self) -> list[str]:
         return self.wanted
 
-    def count(self, category: str) -> int:  # noqa: ARG002
+    def count(self, category: str) -> int:
         return 10**12
 
 

@@ -47,7 +47,7 @@ def _row(r: Any) -> TrialRow:
 def add_trials(store, study: int, trials: list[tuple[dict[str, Any], dict[str, Any]]], start: int = 0) -> None:
     """Insert (params, config) trials start..start+n-1 of a study, all queued, in one transaction."""
     with store._errors(), store._write() as c:
-        c.executemany(f"INSERT INTO study_trials (study, idx, params, config) VALUES (?, ?, ?, ?)",
+        c.executemany("INSERT INTO study_trials (study, idx, params, config) VALUES (?, ?, ?, ?)",
                       [(int(study), i, json.dumps(p), json.dumps(cfg)) for i, (p, cfg) in enumerate(trials, start)])
 
 

@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stop = {"flag": False}
 
-    def handle(signum, frame) -> None:  # noqa: ARG001
+    def handle(signum, frame) -> None:
         stop["flag"] = True
 
     signal.signal(signal.SIGINT, handle)

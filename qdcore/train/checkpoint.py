@@ -10,7 +10,7 @@ import torch
 
 from qdcore.errors import QDError, StoreError
 from qdcore.paths import atomic_write_bytes
-from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE  # noqa: F401 - re-exported
+from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE
 
 FORMAT = "qd-model/1"
 RESUME_FORMAT = "qd-resume/2"  # /1: the classifier's own layout before the loop driver

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from qdcore.errors import ConfigError
+from qdcore.fmt import plural
 
 # A rank that dies leaves the others blocked in a collective: give up after this long.
 DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
@@ -30,8 +30,8 @@ def world_note(before: int, now: int) -> tuple[str, ...]:
     """What a resume under another number of processes says (nothing when it is the same)."""
     if before == now:
         return ()
-    procs = lambda n: f"{n} process{'es' if n != 1 else ''}"  # noqa: E731
-    return (f"this run was trained on {procs(before)} and continues on {procs(now)}: the global batch and the steps "
+    return (f"this run was trained on {plural(before, 'process', 'processes')} and continues on "
+            f"{plural(now, 'process', 'processes')}: the global batch and the steps "
             f"per epoch change with it (resume with --nproc {before} to keep {before})",)
 
 

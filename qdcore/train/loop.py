@@ -327,7 +327,7 @@ class Loop:
         clock.start()
         t_win = time.perf_counter()
         bi, stop = start, False
-        for bi, batch in enumerate(step.batches(epoch, start), start):
+        for bi, batch in enumerate(step.batches(epoch, start), start):  # noqa: B007 - bi: the last batch, read after
             st["step"] += 1
             out = step.step(batch, st["step"])
             acc.add(out)

@@ -12,9 +12,9 @@ import signal
 import sys
 
 from qdcore.errors import ConfigError
+from qdcore.train.peers import QUIET_RANKS  # set by launch(), which reports a lost rank itself, once
 
 INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
-from qdcore.train.peers import QUIET_RANKS  # set by launch(), which reports a lost rank itself, once
 
 # Flags that belong to the launcher, not to each rank's `qd train`.
 LAUNCHER_FLAGS = ("--nproc", "--nnodes", "--rdzv-endpoint")

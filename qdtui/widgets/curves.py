@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from qdtui.chart_model import SMOOTHING, ChartView, XMap, axis_ticks, is_constant, prepare
-from qdtui.chart_model import thin as thin  # noqa: PLC0414 - re-exported for the tests
+from qdtui.chart_model import thin as thin
 from qdtui.widgets.plot import TitledPlot
 
 # plotext colour names that read on dark and light backgrounds

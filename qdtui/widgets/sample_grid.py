@@ -69,7 +69,7 @@ class SampleGrid(Widget):
         base = self.rich_style
         if not self._rows:
             return Strip([Segment("no samples yet", base)]).crop_extend(0, width, base)
-        for r, pairs in enumerate(self._rows):
+        for r, pairs in enumerate(self._rows):  # noqa: B007 - r: the row found, read after the loop
             if y < 1 + pairs.shape[0]:
                 break
             y -= 1 + pairs.shape[0]
