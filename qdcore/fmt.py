@@ -137,3 +137,6 @@ def plural(n: Any, noun: str, many: str | None = None) -> str:
     count = f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else str(n)
     one = isinstance(n, (int, float)) and not isinstance(n, bool) and n == 1
     return f"{count} {noun if one else (many or _IRREGULAR.get(noun) or noun + 's')}"
+
+
+SERIES_COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow")  # plotext text plots, one per series

@@ -243,7 +243,7 @@ def _local_strokes(classes: list[str], categories: str | None, per_class: int | 
 
 def draw_curves(plt: Any, report: dict[str, Any], axis: str = "ink") -> None:
     """Top-1 against the share of ink (or time) on a plotext figure: one line per run, its Wilson intervals as bars."""
-    from qdcore.studies.view import SERIES_COLORS
+    from qdcore.fmt import SERIES_COLORS
 
     for i, run in enumerate(report["runs"]):
         curve = run[axis]

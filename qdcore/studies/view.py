@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from qdcore.fmt import SERIES_COLORS
 from qdcore.studies.results import StudyTable, aggregate
 
 DEFAULT_METRICS = ("test_top1", "val_top1", "test_loss", "val_loss")
@@ -112,8 +113,6 @@ def x_axis(data: dict[str, tuple[list[Any], list[float], list[float]]], x: str |
     log = numeric and len(values) > 2 and values[0] > 0 and values[-1] / values[0] >= 8
     return XAxis(x or "trial", values, log, numeric)
 
-
-SERIES_COLORS = ("cyan", "orange", "green", "magenta", "blue", "red", "yellow")
 
 
 def bounds(metric: str) -> tuple[float, float]:
