@@ -122,7 +122,7 @@ def fields_of(cls: type) -> list[Field]:
         if opt is None:
             continue
         default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         out.append(Field(f.name, hints[f.name], default, opt))
     cls._qd_fields = out
     return out

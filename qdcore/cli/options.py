@@ -88,7 +88,7 @@ def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
     f = decls[0][1]
     o = f.opt
     text = help_text(decls, n_sources)
-    common = dict(help=text, rich_help_panel=o.panel, hidden=o.hidden, show_default=False)
+    common: dict[str, Any] = dict(help=text, rich_help_panel=o.panel, hidden=o.hidden, show_default=False)
     if o.argument:
         arg = typer.Argument(help=text, metavar=f.metavar(), show_default=False)
         return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, arg])
@@ -138,7 +138,7 @@ class DeclaredCommand:
         return generated + own, names
 
     @property
-    def __signature__(self) -> inspect.Signature:  # type: ignore[override]
+    def __signature__(self) -> inspect.Signature:
         return inspect.Signature(self._params()[0])
 
     @property

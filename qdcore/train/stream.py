@@ -68,7 +68,7 @@ class StreamData:
 
     def order(self, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
         """The same permutation DeviceData deals out, kept on the host."""
-        return DeviceData.order(self, seed, epoch, rank, world_size).cpu()  # type: ignore[arg-type]
+        return DeviceData.order(self, seed, epoch, rank, world_size).cpu()
 
     batches = staticmethod(DeviceData.batches)
 
