@@ -88,7 +88,7 @@ def test_show_prints_config_history_and_artifacts(home):
     assert data["history"]["val/top1"] == [[1, pytest.approx(0.51)], [2, pytest.approx(0.56)]]
     assert data["artifacts"] == [{"name": "model.json", "bytes": (home / "runs/1/model.json").stat().st_size}]
     assert json.loads(qd(home, "show", "last", "--json").output)["run"]["name"] == "cut-short"
-    from qdcore.quiz.stats import wilson_interval
+    from qdcore.stats import wilson_interval
 
     lo, hi = wilson_interval(122, 200)  # test top-1 0.61 of 200 drawings
     assert data["test_ci"]["test_top1"] == pytest.approx([lo, hi])

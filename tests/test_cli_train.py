@@ -44,7 +44,7 @@ def test_train_eval_predict(home, tmp_path):
     assert ev["top1"] == pytest.approx(out["test_top1"]) and ev["n"] == run.summary["num_test"]
     assert len(ev["per_class"]) == len(ev["classes"]) == 12 and len(ev["confusion"]) == 12
     assert set(ev["macro"]) >= {"precision", "recall", "f1"}
-    from qdcore.quiz.stats import wilson_interval
+    from qdcore.stats import wilson_interval
 
     assert ev["top1_ci"] == pytest.approx(wilson_interval(round(ev["top1"] * ev["n"]), ev["n"]))
     assert all(r["recall_ci"][0] <= r["recall"] <= r["recall_ci"][1] for r in ev["per_class"])

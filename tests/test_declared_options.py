@@ -113,7 +113,7 @@ def test_study_options_are_checked_by_their_declarations(home):
 def test_the_study_dialogs_rows_are_the_declared_study_options(home):
     import asyncio
 
-    from textual.widgets import Input, Label, Select, Static
+    from textual.widgets import Input, Select, Static
 
     from qdcore.options import form_fields
     from qdcore.kinds.study import StudyConfig, study_option

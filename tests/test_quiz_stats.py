@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from qdcore.quiz.stats import mcnemar, wilson_interval
+from qdcore.stats import mcnemar, wilson_interval
 
 
 def test_wilson_hand_worked():

@@ -400,7 +400,7 @@ async def test_overview_of_a_sampled_split_counts_every_drawing_and_says_how_man
 async def test_overview_shows_the_human_baseline(tmp_path):
     """People's quiz accuracy on the run's own test drawings, with its interval, beside the model on the same ones."""
     from qdcore.quiz.session import QuizConfig, QuizSession
-    from qdcore.quiz.stats import wilson_interval
+    from qdcore.stats import wilson_interval
     from qdcore.store import Store
 
     pred = synthetic_predictions()

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.quiz.stats import wilson_interval
+from qdcore.stats import wilson_interval
 
 
 def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from qdcore.data.prefix import has_times, ink_prefix, stroke_ends, stroke_ink, time_prefix
-from qdcore.quiz.stats import wilson_interval
+from qdcore.stats import wilson_interval
 
 GRID = tuple(round(0.1 * i, 1) for i in range(1, 11))
 BATCH = 512

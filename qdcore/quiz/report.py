@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 
 from qdcore.errors import ConfigError, StoreError
-from qdcore.quiz.stats import McNemar, mcnemar, wilson_interval
+from qdcore.stats import McNemar, mcnemar, wilson_interval
 
 if TYPE_CHECKING:
     from qdcore.store import QuizAnswer, Store
