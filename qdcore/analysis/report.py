@@ -6,7 +6,6 @@ that `qd analyze --json` prints; `write_outputs` writes the CSVs and PNGs that `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
