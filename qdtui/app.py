@@ -28,6 +28,7 @@ from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
 from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
 from qdtui.store_gateway import StoreGateway
+from qdtui.workers import post
 
 
 @dataclass
@@ -179,7 +180,7 @@ class QdApp(App[None]):
     def check_attach(self, run_id: int) -> None:
         """Look the run up in the store before following it."""
         run, error = find_run(self.stores, run_id)
-        self.post_message(AttachChecked(run_id, run, error))
+        post(self, AttachChecked(run_id, run, error))
 
     def on_attach_checked(self, message: AttachChecked) -> None:
         if message.run is None:

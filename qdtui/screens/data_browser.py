@@ -21,6 +21,7 @@ from qdtui.messages import CatalogFailed, CatalogLoaded, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -87,9 +88,9 @@ class DataBrowserScreen(Screen):
         """Open the data source in a thread (shared with the home screen's load)."""
         state = self.app.state
         try:
-            self.post_message(CatalogLoaded(state.catalogs.get(state.data_spec)))
+            post(self, CatalogLoaded(state.catalogs.get(state.data_spec)))
         except Exception as e:  # noqa: BLE001
-            self.post_message(CatalogFailed(state.data_spec, user_message(e)))
+            post(self, CatalogFailed(state.data_spec, user_message(e)))
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         self.catalog = cat = message.catalog
@@ -138,9 +139,9 @@ class DataBrowserScreen(Screen):
         try:
             samples = load_samples(self.catalog, category, seed=self.app.state.seed)
         except Exception as e:  # noqa: BLE001 - shown in a dialog, never a traceback
-            self.post_message(LoadFailed(category, user_message(e)))
+            post(self, LoadFailed(category, user_message(e)))
             return
-        self.post_message(SamplesLoaded(samples))
+        post(self, SamplesLoaded(samples))
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.query_one("#samples", DrawingGrid).loading = False

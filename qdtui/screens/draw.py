@@ -23,7 +23,6 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import get_current_worker
 from textual.widgets import Footer, Static
 
 from qdcore.draw.game import Game, RoundResult, article
@@ -35,6 +34,7 @@ from qdtui.widgets.canvas import Canvas
 from qdtui.widgets.drawing import Drawing
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -45,6 +45,9 @@ class Guessed(Message):
     key: Any
     image: Any
     guesses: list
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, Guessed)  # guesses for a newer drawing supersede queued ones
 
 
 @dataclass
@@ -190,9 +193,9 @@ class DrawScreen(Screen):
             predictor = load_predictor(store, run_id, "cpu")
             predictor.top(np.zeros((28, 28), np.uint8))  # warm up now, not on the first stroke
         except Exception as e:  # noqa: BLE001 - shown on the screen, never a traceback
-            self.post_message(ModelReady(None, user_message(e)))
+            post(self, ModelReady(None, user_message(e)))
             return
-        self.post_message(ModelReady(predictor))
+        post(self, ModelReady(predictor))
 
     def on_model_ready(self, message: ModelReady) -> None:
         self.predictor = message.predictor
@@ -278,8 +281,7 @@ class DrawScreen(Screen):
                 guesses = predictor.top(image, TOP, strokes=model_drawing(raw))  # a stroke model reads these
             except Exception as e:  # noqa: BLE001 - one line, and drawing goes on
                 self.app.call_from_thread(self.notify, user_message(e), severity="error")
-        if not get_current_worker().is_cancelled:
-            self.post_message(Guessed(version, key, image, guesses))
+        post(self, Guessed(version, key, image, guesses))
 
     def on_guessed(self, message: Guessed) -> None:
         if self.throttle.done():
@@ -473,10 +475,10 @@ class DrawScreen(Screen):
                 recognized=result.recognized, recognized_ms=result.recognized_ms, ms=result.ms, game=game,
                 round=result.index if game else None, knew_ink=result.knew_ink, knew_time=result.knew_time)
         except Exception as e:  # noqa: BLE001
-            self.post_message(DrawingSaved(result, None, user_message(e)))
+            post(self, DrawingSaved(result, None, user_message(e)))
             return
         result.drawing_id = did
-        self.post_message(DrawingSaved(result, did))
+        post(self, DrawingSaved(result, did))
 
     def on_drawing_saved(self, message: DrawingSaved) -> None:
         if message.drawing_id is None:

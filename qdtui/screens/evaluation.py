@@ -19,7 +19,7 @@ from qdtui.messages import CellSelected, DrawingFocused
 from qdtui.screens.evaltabs.calibration import CalibrationPane
 from qdtui.screens.evaltabs.cam import CamPane
 from qdtui.screens.evaltabs.clusters import ClustersPane
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.screens.evaltabs.hidden import HiddenPane
 from qdtui.screens.evaltabs.progressive import ProgressivePane
 from qdtui.screens.evaltabs.quality import QualityPane
@@ -29,6 +29,7 @@ from qdtui.state import data_label
 from qdtui.store_gateway import stores
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.widgets.header import Header
+from qdtui.workers import deliver
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData

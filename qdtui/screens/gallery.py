@@ -17,9 +17,9 @@ from textual.widgets import Footer, Static
 from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
-from qdtui.screens.evaltabs.common import deliver
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
 from qdtui.widgets.header import Header
+from qdtui.workers import deliver, wanted
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData
@@ -114,7 +114,11 @@ class GalleryScreen(Screen):
     @work(thread=True, exclusive=True, group="gallery", exit_on_error=False)
     def build(self) -> None:
         """Make the grid items off the UI thread (a diagonal cell can hold thousands)."""
-        lists = [drawing_items(self.data, s.indices, s.titles) for s in self.sections]
+        lists = []
+        for s in self.sections:
+            if not wanted():
+                return  # the gallery was closed: stop making items nobody sees
+            lists.append(drawing_items(self.data, s.indices, s.titles))
         deliver(self, self._show, lists)
 
     def _show(self, lists: list[list[GridItem]]) -> None:

@@ -28,6 +28,7 @@ from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.sample_grid import SampleGrid
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 POLL_SECONDS = 1.0
 # Curve panels: title and the metric keys drawn (absent keys are skipped).
@@ -163,14 +164,11 @@ class GanScreen(Screen):
     @work(thread=True, exclusive=True, group="gan-poll", exit_on_error=False)
     def poll(self) -> None:
         """Read the store in a worker thread."""
-        from textual.worker import get_current_worker
-
         try:
             view = poll_view(stores(self).open(reap=False), self.run_id)
         except QDError as e:
             view = GanView(error=str(e))
-        if not get_current_worker().is_cancelled:
-            self.post_message(GanPolled(view))
+        post(self, GanPolled(view))
 
     def on_gan_polled(self, message: GanPolled) -> None:
         self.polls += 1

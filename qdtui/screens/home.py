@@ -21,6 +21,7 @@ from qdtui.messages import CatalogFailed, CatalogLoaded, RunChosen
 from qdtui.routes import ROUTES
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -103,14 +104,14 @@ class HomeScreen(Screen):
         """Open the data source in a thread and report back."""
         state = self.app.state
         try:
-            self.post_message(CatalogLoaded(state.catalogs.get(state.data_spec)))
+            post(self, CatalogLoaded(state.catalogs.get(state.data_spec)))
         except Exception as e:  # noqa: BLE001 - shown in the panel, never a traceback
-            self.post_message(CatalogFailed(state.data_spec, user_message(e)))
+            post(self, CatalogFailed(state.data_spec, user_message(e)))
 
     @work(thread=True, exclusive=True, group="home-runs", exit_on_error=False)
     def load_runs(self) -> None:
         """Read recent runs in a thread."""
-        self.post_message(RunsLoaded(load_recent_runs(stores(self), limit=10)))
+        post(self, RunsLoaded(load_recent_runs(stores(self), limit=10)))
 
     def _fill(self, table: DataTable) -> None:
         """The rows, names cut to the width the screen leaves them."""

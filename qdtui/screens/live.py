@@ -31,6 +31,7 @@ from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -342,9 +343,9 @@ class LiveScreen(Screen):
         try:
             job = start(Resume(resume_id) if resume_id is not None else self.config, self.store_home)
         except Exception as e:  # noqa: BLE001 - a config error or a failed spawn is a dialog, not a crash
-            self.post_message(Launched(None, user_message(e), launch))
+            post(self, Launched(None, user_message(e), launch))
             return
-        self.post_message(Launched(job, "", launch))
+        post(self, Launched(job, "", launch))
 
     def on_launched(self, message: Launched) -> None:
         if message.launch != self._launches:
@@ -401,9 +402,9 @@ class LiveScreen(Screen):
                 new = store.artifacts_after(run_id, art_after, name=name)
                 if new:
                     arrays[panel] = (new[-1], store.load_artifact(new[-1]), _labels(store, new[-1]))
-            self.post_message(RunPolled(run_id, rows, run, launch=launch, code=code, arrays=arrays))
+            post(self, RunPolled(run_id, rows, run, launch=launch, code=code, arrays=arrays))
         except Exception as e:  # noqa: BLE001 - a missing run or a locked store is a line in the view
-            self.post_message(RunPolled(run_id, [], None, user_message(e), launch=launch, code=code))
+            post(self, RunPolled(run_id, [], None, user_message(e), launch=launch, code=code))
 
     def _failed_start(self, message: RunPolled) -> str | None:
         """The error of a child started here that ended before its training began, else None."""

@@ -21,6 +21,7 @@ from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -70,9 +71,9 @@ class OverlayScreen(Screen):
         """Read each run's history in a thread."""
         try:
             store = stores(self).open(self.home)
-            self.post_message(HistoriesLoaded([(store.get_run(i), store.history(i)) for i in self.run_ids]))
+            post(self, HistoriesLoaded([(store.get_run(i), store.history(i)) for i in self.run_ids]))
         except Exception as e:  # noqa: BLE001
-            self.post_message(HistoriesLoaded([], user_message(e)))
+            post(self, HistoriesLoaded([], user_message(e)))
 
     def on_histories_loaded(self, message: HistoriesLoaded) -> None:
         self.query_one("#overlay-plots").loading = False

@@ -23,6 +23,7 @@ from qdtui.loaders import user_message
 from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -138,9 +139,9 @@ class QuizScreen(Screen):
             else:
                 session = QuizSession.start(store, self.config, self.prebuilt)
         except Exception as e:  # noqa: BLE001 - shown in the screen, never a traceback
-            self.post_message(QuizFailed(user_message(e)))
+            post(self, QuizFailed(user_message(e)))
             return
-        self.post_message(QuizReady(session))
+        post(self, QuizReady(session))
 
     def on_quiz_failed(self, message: QuizFailed) -> None:
         self.error = message.error

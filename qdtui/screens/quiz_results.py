@@ -22,6 +22,7 @@ from qdtui.loaders import user_message
 from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -170,9 +171,9 @@ class QuizResultsScreen(Screen):
                 everyone = build_report(store, run=None)
                 rep.leaderboard = everyone.leaderboard
         except Exception as e:  # noqa: BLE001 - shown in the screen
-            self.post_message(ReportLoaded(None, user_message(e)))
+            post(self, ReportLoaded(None, user_message(e)))
             return
-        self.post_message(ReportLoaded(rep))
+        post(self, ReportLoaded(rep))
 
     def on_report_loaded(self, message: ReportLoaded) -> None:
         self.ready = True

@@ -21,6 +21,7 @@ from qdtui.loaders import user_message
 from qdtui.screens.quiz import QuizScreen
 from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -163,9 +164,9 @@ class QuizSetupScreen(Screen):
         from qdcore.quiz.session import open_sessions, quiz_runs
         try:
             store = stores(self).open(self.home)
-            self.post_message(SetupLoaded(quiz_runs(store), open_sessions(store)))
+            post(self, SetupLoaded(quiz_runs(store), open_sessions(store)))
         except Exception as e:  # noqa: BLE001
-            self.post_message(SetupLoaded([], [], user_message(e)))
+            post(self, SetupLoaded([], [], user_message(e)))
 
     def on_setup_loaded(self, message: SetupLoaded) -> None:
         self.ready = True
@@ -251,9 +252,9 @@ class QuizSetupScreen(Screen):
         from qdcore.quiz.session import build_items
         try:
             store = stores(self).open(self.home)
-            self.post_message(ItemsBuilt(cfg, build_items(cfg, store)))
+            post(self, ItemsBuilt(cfg, build_items(cfg, store)))
         except Exception as e:  # noqa: BLE001
-            self.post_message(ItemsBuilt(cfg, None, user_message(e)))
+            post(self, ItemsBuilt(cfg, None, user_message(e)))
 
     def on_items_built(self, message: ItemsBuilt) -> None:
         self.busy = False

@@ -20,6 +20,7 @@ from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.store_gateway import stores
 from qdtui.live_state import STATUS_STYLE
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -29,6 +30,9 @@ class TrackerLoaded(Message):
     runs: list[Any]
     error: str = ""
     humans: dict[int, float] = field(default_factory=dict)
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, TrackerLoaded)  # a newer snapshot supersedes a queued one
 
 
 @dataclass
@@ -194,9 +198,9 @@ class RunsScreen(Screen):
             kinds = set(evaluable_kinds())
             ids = [r.id for r in runs if r.kind in kinds]
             humans = {rid: b.top1 for rid, b in human_baselines(store, ids).items()}
-            self.post_message(TrackerLoaded(runs, humans=humans))
+            post(self, TrackerLoaded(runs, humans=humans))
         except Exception as e:  # noqa: BLE001 - a locked/corrupt store is a note, not a crash
-            self.post_message(TrackerLoaded([], user_message(e)))
+            post(self, TrackerLoaded([], user_message(e)))
 
     def on_tracker_loaded(self, message: TrackerLoaded) -> None:
         table = self.query_one("#tracker", DataTable)
@@ -423,7 +427,7 @@ class RunsScreen(Screen):
                     errors.append(user_message(e))
         except Exception as e:  # noqa: BLE001
             errors.append(user_message(e))
-        self.post_message(RunsDeleted(deleted, errors))
+        post(self, RunsDeleted(deleted, errors))
 
     def on_runs_deleted(self, message: RunsDeleted) -> None:
         self.marked -= set(message.deleted)

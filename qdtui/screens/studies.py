@@ -20,6 +20,7 @@ from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
 from qdtui.widgets.plot import TitledPlot
 from qdtui.widgets.header import Header
+from qdtui.workers import post
 
 
 @dataclass
@@ -28,6 +29,9 @@ class StudiesLoaded(Message):
 
     rows: list[tuple[Any, Any]]
     error: str = ""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StudiesLoaded)  # a newer snapshot supersedes a queued one
 
 
 @dataclass
@@ -40,6 +44,9 @@ class StudyLoaded(Message):
     error: str = ""
     verdicts: list = field(default_factory=list)  # qdcore.studies.claims.Verdict
     claim_notes: list[str] = field(default_factory=list)
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StudyLoaded)  # a newer snapshot supersedes a queued one
 
 
 @dataclass
@@ -127,9 +134,9 @@ class StudiesScreen(Screen):
             store = stores(self).open(self.home)
             rows = [(r, progress(store, r.id, int(r.summary.get("workers", 1) or 1)))
                     for k in parent_kinds() for r in store.list_runs(kind=k)]
-            self.post_message(StudiesLoaded(rows))
+            post(self, StudiesLoaded(rows))
         except Exception as e:  # noqa: BLE001 - a note, not a crash
-            self.post_message(StudiesLoaded([], user_message(e)))
+            post(self, StudiesLoaded([], user_message(e)))
 
     def on_studies_loaded(self, message: StudiesLoaded) -> None:
         self.rows = message.rows
@@ -270,9 +277,9 @@ class StudyScreen(Screen):
             p = progress(store, self.study, int(rec.summary.get("workers", 1) or 1))
             table = study_table(store, self.study)
             verdicts, notes = study_verdicts(rec.summary.get("spec", {}), table)
-            self.post_message(StudyLoaded(rec, p, table, verdicts=verdicts, claim_notes=notes))
+            post(self, StudyLoaded(rec, p, table, verdicts=verdicts, claim_notes=notes))
         except Exception as e:  # noqa: BLE001
-            self.post_message(StudyLoaded(error=user_message(e)))
+            post(self, StudyLoaded(error=user_message(e)))
 
     def on_study_loaded(self, message: StudyLoaded) -> None:
         bar = self.query_one("#study-progress", Static)
@@ -410,9 +417,9 @@ class StudyScreen(Screen):
         from qdcore.studies.fit import fit
 
         try:
-            self.post_message(FitDone(fit(self.table, self.formula()).text))
+            post(self, FitDone(fit(self.table, self.formula()).text))
         except Exception as e:  # noqa: BLE001
-            self.post_message(FitDone("", user_message(e)))
+            post(self, FitDone("", user_message(e)))
 
     def on_fit_done(self, message: FitDone) -> None:
         self.query_one("#study-ols", Static).update(

@@ -18,6 +18,7 @@ from textual.widgets import Button, Static
 from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
 from qdtui.widgets.option_rows import DEFAULT, option_row, option_widget, read_rows
+from qdtui.workers import post
 
 
 def study_fields() -> list[Any]:
@@ -97,9 +98,9 @@ class NewStudyDialog(ModalScreen[int | None]):
                 notes = [*filter(None, [cannot_quick_note(cfg.spec, cfg.source(), project=False)]), *notes]
             # validates every trial first; the child adds and runs them
             job = launch(cfg, store=stores(self).open(self.home))
-            self.post_message(StudyStarted(job.run_id, notes))
+            post(self, StudyStarted(job.run_id, notes))
         except Exception as e:  # noqa: BLE001 - shown in the form
-            self.post_message(StudyStarted(None, [], user_message(e)))
+            post(self, StudyStarted(None, [], user_message(e)))
 
     def on_study_started(self, message: StudyStarted) -> None:
         note = self.query_one("#new-note", Static)

@@ -15,8 +15,9 @@ from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted, DrawingSelected
 from qdtui.screens.dialogs import DrawingDialog
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.widgets.heatmap_drawing import HeatItem, HeatmapGrid
+from qdtui.workers import deliver
 
 PER_CLASS = 6  # right and as many wrong drawings per class
 

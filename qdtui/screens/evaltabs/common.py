@@ -9,27 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
-from textual.worker import get_current_worker
 from qdcore.fmt import literal
 
 if TYPE_CHECKING:
     from qdtui.evaluation_data import EvalData, ModelCache
-
-
-def deliver(node: Widget, fn, *args) -> None:
-    """Run fn(*args) on the UI thread from a worker, unless the worker was cancelled, the node has left the
-    screen (the user went back) or the app is closing."""
-    if get_current_worker().is_cancelled:
-        return
-
-    def apply() -> None:
-        if node.is_attached:
-            fn(*args)
-
-    try:
-        node.app.call_from_thread(apply)
-    except RuntimeError:  # the app has stopped
-        pass
 
 
 class EvalPane(Vertical):

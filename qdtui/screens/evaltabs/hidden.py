@@ -14,8 +14,9 @@ from textual.widgets import Static
 
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.widgets.drawing import Drawing
+from qdtui.workers import deliver
 
 MAX_MAPS = 64  # channels shown per layer
 

@@ -14,9 +14,10 @@ from textual.widgets.option_list import Option
 
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
+from qdtui.workers import deliver
 
 MAX_SHOWN = 600  # drawings per gallery
 

@@ -12,9 +12,10 @@ from textual.widgets import Static
 from qdcore.fmt import literal
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.screens.gallery import drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
+from qdtui.workers import deliver
 
 SHOWN = 48  # drawings around the chosen percentile
 RANKS = (("prob", "p(true)"), ("loss", "loss"), ("margin", "margin"))
