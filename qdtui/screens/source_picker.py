@@ -12,6 +12,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from qdcore.fmt import literal
+from qdtui.workers import deliver, wanted
 
 
 def place_line(summary) -> Text:
@@ -58,8 +59,12 @@ class SourcePicker(ModalScreen[str | None]):
         """Open and count each place in a thread (a second or two for stroke folders)."""
         from qdcore.data.places import known_places, summarise
 
-        summaries = [summarise(p) for p in known_places()]
-        self.app.call_from_thread(self._show, summaries)
+        summaries = []
+        for place in known_places():
+            if not wanted():
+                return  # the picker was closed: stop opening folders
+            summaries.append(summarise(place))
+        deliver(self, self._show, summaries)  # not into a closed picker
 
     def _show(self, summaries) -> None:
         options = self.query_one("#places", OptionList)

@@ -20,7 +20,7 @@ from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
 from qdtui.widgets.plot import TitledPlot
 from qdtui.widgets.header import Header
-from qdtui.workers import post
+from qdtui.workers import deliver, post
 
 
 @dataclass
@@ -440,9 +440,9 @@ class StudyScreen(Screen):
         """Open a trial's run with its current status."""
         try:
             rec = stores(self).open(self.home).get_run(run_id)
-            self.app.call_from_thread(self.app.open_run, rec.id, rec.status, rec.kind)
+            deliver(self, self.app.open_run, rec.id, rec.status, rec.kind)  # not once the study screen is left
         except Exception as e:  # noqa: BLE001
-            self.app.call_from_thread(self.app.show_error, user_message(e), "Cannot open the trial")
+            deliver(self, self.app.show_error, user_message(e), "Cannot open the trial")
 
     @work(thread=True, exclusive=True, group="study-resume", exit_on_error=False)
     def action_resume(self) -> None:

@@ -11,8 +11,9 @@ from textual.widgets import DataTable, Static
 from qdcore.fmt import literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
-from qdtui.screens.evaltabs.common import EvalPane, deliver
+from qdtui.screens.evaltabs.common import EvalPane
 from qdtui.widgets.plot import TitledPlot
+from qdtui.workers import deliver
 
 PER_CLASS = 20  # drawings of each class replayed (each one 10-30 prefixes through the model)
 
