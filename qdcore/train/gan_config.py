@@ -43,19 +43,21 @@ class GanConfig(RunConfig):
     d_dropout: float = option(0.3, help="Dropout after each discriminator conv.", panel=_MODEL, min=0, max=1,
                               max_open=True)
     batch_norm: bool | None = option(True, help="Batch norm in the generator.", panel=_MODEL)
-    upsample: str = option("transposed", help="How G doubles its maps: transposed (study 003's stride-2 transposed "
-                           "convs) or nearest (nearest-neighbour upsampling, then a conv: no checkerboard dots).",
+    # nearest: in bench_gan_quality.py's run at equal CPU time (3.4 CPU-minutes on the shared apples) it was judged
+    # 97.7% with a Frechet distance of 33 and 2.6x real speckle where transposed convs gave 94.9%, 40.5 and 3.3x.
+    upsample: str = option("nearest", help="How G doubles its maps: nearest (nearest-neighbour upsampling, then a "
+                           "conv: no checkerboard dots) or transposed (study 003's stride-2 transposed convs).",
                            panel=_MODEL, choices=UPSAMPLES, metavar="HOW")
     spectral_norm: bool = option(False, help="Spectral normalisation of D's weights (Miyato et al. 2018; not with "
                                  "--per-class-gans).", panel=_MODEL)
     gan_loss: str = option("bce", help="Adversarial loss: bce (DCGAN, non-saturating G) or hinge (SNGAN; ignores "
                            "--label-smoothing).", panel=_OPT, choices=GAN_LOSSES, metavar="LOSS")
-    # 40: the default DCGAN judges >= 90% on the 3,000 shared apples from about epoch 27 and the kept best keeps
-    # improving its Frechet distance to 40, at about 3 CPU-minutes with judging (bench_gan_quality.py); 10 gave
-    # about 85%. An AC-GAN on 4 x 1,000 drawings takes about 4 CPU-minutes for 40.
-    epochs: int = option(40, help="Epochs (passes of D over the training drawings). Each costs about 1.8 CPU-seconds "
+    # 40: the default DCGAN is judged >= 90% on the 3,000 shared apples from about epoch 8 and its kept best keeps
+    # improving its Frechet distance past epoch 28 (bench_gan_quality.py, 0.10 CPU-minutes an epoch with judging);
+    # 10 epochs gave about 85% with transposed convs.
+    epochs: int = option(40, help="Epochs (passes of D over the training drawings). Each costs about 2.3 CPU-seconds "
                          "per 1,000 training drawings at the default widths, judging included: 40 on the 3,000 shared "
-                         "apples is about 3.3 CPU-minutes, judged >= 90%.", panel=_OPT,
+                         "apples is about 4 CPU-minutes, judged >= 90% from about epoch 8.", panel=_OPT,
                          short="-e", min=1, max=100_000, form="Epochs")
     batch_size: int = option(32, help="Real drawings per discriminator step (more steps per epoch at 32 than at "
                              "study 003's 128: better drawings per CPU-minute).", panel=_OPT, short="-b", min=2,
