@@ -1,9 +1,12 @@
-"""Statistics for human-vs-model accuracy: Wilson intervals and McNemar's test."""
+"""Accuracy statistics: confusion counts, top-k hits, Wilson intervals and McNemar's test (numpy only: training,
+analysis and the quiz count with the same functions)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -45,3 +48,30 @@ def mcnemar(b: int, c: int, exact: bool | None = None) -> McNemar:
     stat = (abs(b - c) - 1) ** 2 / n
     # Chi-square with 1 degree of freedom: survival function = erfc(sqrt(x / 2)).
     return McNemar(b, c, stat, math.erfc(math.sqrt(stat / 2)), False)
+
+
+def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
+    """Counts int64 (n, n): rows are the true class, columns the predicted one."""
+    labels = np.asarray(labels, dtype=np.int64).ravel()
+    pred = np.asarray(pred, dtype=np.int64).ravel()
+    if labels.shape != pred.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {pred.shape} differ in length")
+    # one bincount over flat indices is much faster than a Python loop or np.add.at
+    flat = np.bincount(labels * n + pred, minlength=n * n)
+    return flat[: n * n].reshape(n, n).astype(np.int64)
+
+
+def topk_hits(probs: np.ndarray, labels: np.ndarray, k: int) -> int:
+    """Rows whose true class is among the k highest scores (k clipped to the class count)."""
+    probs = np.asarray(probs)
+    labels = np.asarray(labels, dtype=np.int64)
+    n = labels.shape[0]
+    if n == 0:
+        return 0
+    k = max(1, min(int(k), probs.shape[1]))
+    if k == 1:
+        return int((probs.argmax(axis=1) == labels).sum())
+    # rank = number of classes scoring strictly higher than the truth; ties count in the model's favour
+    true_score = probs[np.arange(n), labels]
+    rank = (probs > true_score[:, None]).sum(axis=1)
+    return int((rank < k).sum())

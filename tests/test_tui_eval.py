@@ -372,7 +372,7 @@ async def test_overview_intervals_and_the_calibration_tab(tmp_path):
 async def test_overview_of_a_sampled_split_counts_every_drawing_and_says_how_many_it_shows(tmp_path):
     """A predictions file keeping a sample of a larger split: the overview's metrics and per-class table come from
     the whole split's counts, and the line under them says how many drawings the drawing views hold."""
-    from qdcore.analysis.metrics import confusion_matrix
+    from qdcore.stats import confusion_matrix
     from qdcore.fmt import percent
     from qdcore.predictions import Totals
     from qdcore.store import Store

@@ -6,18 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.stats import wilson_interval
-
-
-def confusion_matrix(labels: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
-    """Counts int64 (n, n): rows are the true class, columns the predicted one."""
-    labels = np.asarray(labels, dtype=np.int64).ravel()
-    pred = np.asarray(pred, dtype=np.int64).ravel()
-    if labels.shape != pred.shape:
-        raise ValueError(f"labels {labels.shape} and predictions {pred.shape} differ in length")
-    # one bincount over flat indices is much faster than a Python loop or np.add.at
-    flat = np.bincount(labels * n + pred, minlength=n * n)
-    return flat[: n * n].reshape(n, n).astype(np.int64)
+from qdcore.stats import confusion_matrix, topk_hits, wilson_interval
 
 
 def per_class_metrics(labels: np.ndarray, pred: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
@@ -58,22 +47,6 @@ def macro_average(rows: list[dict[str, Any]]) -> dict[str, float]:
         "f1": float(np.mean([r["f1"] for r in rows])),
         "support": int(sum(r["support"] for r in rows)),
     }
-
-
-def topk_hits(probs: np.ndarray, labels: np.ndarray, k: int) -> int:
-    """Rows whose true class is among the k highest scores (k clipped to the class count)."""
-    probs = np.asarray(probs)
-    labels = np.asarray(labels, dtype=np.int64)
-    n = labels.shape[0]
-    if n == 0:
-        return 0
-    k = max(1, min(int(k), probs.shape[1]))
-    if k == 1:
-        return int((probs.argmax(axis=1) == labels).sum())
-    # rank = number of classes scoring strictly higher than the truth; ties count in the model's favour
-    true_score = probs[np.arange(n), labels]
-    rank = (probs > true_score[:, None]).sum(axis=1)
-    return int((rank < k).sum())
 
 
 def topk_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:

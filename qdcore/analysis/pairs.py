@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.analysis.metrics import confusion_matrix
+from qdcore.stats import confusion_matrix
 
 
 @dataclass

@@ -56,7 +56,7 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
     weighted by those shares, what a test split drawn with the training imbalance scores (000's 'test %')."""
     import numpy as np
 
-    from qdcore.analysis.metrics import confusion_matrix
+    from qdcore.stats import confusion_matrix
     from qdcore.predictions import Predictions
     from qdcore.artifacts import PREDICTIONS_FILE
 

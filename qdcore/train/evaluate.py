@@ -140,7 +140,7 @@ def predict_in_chunks(predict: Callable[[Any], np.ndarray], images: Any, labels:
 
     With `ds` (the DrawingSet of `images`) each chunk goes to `predict` as Drawings whose strokes are read
     from their files if the model asks for them."""
-    from qdcore.analysis.metrics import confusion_matrix, topk_hits
+    from qdcore.stats import confusion_matrix, topk_hits
     from qdcore.data.drawings import Drawings
     from qdcore.data.mapped import CHUNK, chunks
 

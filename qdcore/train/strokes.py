@@ -292,7 +292,7 @@ def _notes(splits: Any, step: StrokeStep, cfg: StrokeConfig) -> tuple[str, ...]:
 
 def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> dict[str, float]:
     """Test loss, top-1 and top-5, and the split's predictions.npz (confusion, per class, worst drawings)."""
-    from qdcore.analysis.metrics import topk_hits
+    from qdcore.stats import topk_hits
     from qdcore.train.evaluate import kept_predictions
 
     data = StrokeData(ds, cfg.max_points, step.rt.device, step.timed)
