@@ -21,7 +21,7 @@ from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
 StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
-SpecArg = Annotated[str, typer.Argument(help="A study spec (TOML) or a named study (see 'qd study named').", show_default=False)]
+SpecArg = Annotated[str, declared_option(StudyConfig, "spec")]
 UntrainedOpt = Annotated[bool, typer.Option("--include-untrained", help="Keep trials flagged 'not trained' (one class predicted, loss at ln k) in aggregates, plots, fits and claims.")]
 
 
@@ -51,12 +51,6 @@ def _fmt(v: Any, key: str = "") -> str:
             return duration(v)
         return f"{v:.4f}" if abs(v) < 100 else f"{v:,.0f}"
     return str(v)
-
-
-ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (worker processes here) or ray (a task per trial on a Ray cluster; pip install 'qd[ray]').")]
-AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray: HOST:PORT of the cluster's head (default: start a local Ray runtime).")]
-TrialCpusOpt = Annotated[float, typer.Option("--cpus-per-trial", min=0.1, max=1024, help="Ray: CPUs each trial asks for.")]
-TrialGpusOpt = Annotated[float, typer.Option("--gpus-per-trial", min=0, max=64, help="Ray: GPUs each trial asks for (0.25 packs four small trials on a GPU).")]
 
 
 def _executor(how: Any) -> dict[str, Any]:
