@@ -183,6 +183,23 @@ def test_snapshot_studies_list(snap_compare, tmp_path, monkeypatch):
     assert snap_compare(QdApp(AppState(home=Path("qd-home"))), terminal_size=(80, 24), run_before=run_before)
 
 
+def test_snapshot_new_study_dialog(snap_compare, tmp_path, monkeypatch):
+    """The dialog's rows are the declared study options (Study, Data, Categories, Quick, Workers)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("QD_HOME", "qd-home")
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, StudiesScreen) and app.screen.loaded >= 1)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewStudyDialog) and app.screen.query("#f-workers"))
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(QdApp(AppState(home=Path("qd-home"))), terminal_size=(80, 24), run_before=run_before)
+
+
 # (categories, per_class, test_top1 per seed): accuracy falls with categories, rises a little with rows
 CLAIM_POINTS = [(c, n, [0.95 - 0.04 * (c - 3) + 0.00002 * n + d for d in (0.0, 0.012, -0.009)])
                 for c in (3, 4, 5) for n in (100, 200)]
