@@ -305,3 +305,14 @@ async def test_the_game_prompt_fits_80_columns(model_home):
         text = str(status.render())
         assert text.startswith(f"Round 1/2: draw {article(screen.word)}") and text.endswith("run 1"), text
         assert len(text) <= status.content_size.width, text
+
+
+def test_results_say_when_the_model_knew():
+    from qdtui.screens.draw_results import summary, tile_title
+
+    rounds = _results()
+    rounds[0].knew_ink, rounds[1].knew_ink, rounds[2].knew_ink = 0.6, 1.0, float("inf")
+    assert str(tile_title(rounds[0])) == "square ✓ 2.3 s 60% ink" and str(tile_title(rounds[2])) == "triangle ✗"
+    assert "knew at 100% of the ink (median)" in str(summary(rounds, "shapes", 1, "ann"))
+    rounds[3].knew_ink = rounds[5].knew_ink = float("inf")
+    assert "mostly never sure" in str(summary(rounds, "shapes", 1, "ann"))
