@@ -30,7 +30,7 @@ def analyze(
     vs: Annotated[Optional[list[str]], typer.Option("--vs", help="With --progressive: another run replayed on the same drawings, side by side (repeatable).")] = None,
     data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
     categories: Annotated[Optional[str], declared_option(DataSelection, "categories", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
-    per_class: Annotated[Optional[int], declared_option(DataSelection, "per_class", help="With --progressive --data: drawings per category, sampled by --seed.")] = None,
+    per_class: Annotated[Optional[int], declared_option(DataSelection, "per_class", help="With --progressive: at most this many drawings per category (of --data or the test split), sampled by --seed.")] = None,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, calibration, data quality."""
     if progressive or vs or data or categories or per_class:
