@@ -48,12 +48,14 @@ def leak_free(shared: Path, out: Path) -> list[str]:
     return cats
 
 
-def unseen_raw(shared: Path, out: Path, least: int = 5) -> list[str]:
-    """out/simplified (the shared first 25) and out/raw (raw drawings whose key_id is not among them)."""
+def unseen_raw(shared: Path, out: Path, most: int, least: int = 5) -> list[str]:
+    """out/simplified (the shared first 25) and out/raw (raw drawings whose key_id is not among them), for the
+    `most` categories with the most such raw drawings."""
     (out / "simplified").mkdir(parents=True)
     (out / "raw").mkdir()
     cats = []
-    for raw in sorted((shared / "raw").glob("*.ndjson")):
+    extra = {p: sum(1 for _ in p.open()) for p in (shared / "raw").glob("*.ndjson")}
+    for raw in sorted(sorted(extra, key=lambda p: (-extra[p], p.name))[:most]):
         simple = shared / "simplified" / raw.name
         if not simple.exists():
             continue
@@ -81,6 +83,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--width", type=int, default=8)
     ap.add_argument("--strokes", action="store_true", help="a CNN vs a stroke GRU trained on the same drawings")
+    ap.add_argument("--max-categories", type=int, default=30, help="--strokes: the categories with most raw drawings")
     ap.add_argument("--shared", default=os.environ.get("QD_SHARED", str(ROOT.parent / "shared" / "quickdraw")))
     args = ap.parse_args()
     shared = Path(args.shared)
@@ -89,7 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         if args.strokes:
-            cats = unseen_raw(shared, out)
+            cats = unseen_raw(shared, out, args.max_categories)
             env = dict(os.environ, QD_HOME=str(out / "home"), CUDA_VISIBLE_DEVICES="")
             ids = []
             for model in (["--model", "widthk", "--width", str(args.width)], ["--model", "stroke-gru"]):
