@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from tui_helpers import sync, wait_for
 
 from qdtui.app import QdApp
 from qdtui.state import AppState
-from tui_helpers import sync, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +32,9 @@ def cnn_home(tmp_path_factory):
 
 @sync
 async def test_the_when_tab_shows_the_replay_of_the_test_drawings(cnn_home):
-    from qdcore.analysis.progressive import progressive_report
+    from qdcore.analysis.progressive import knew_text, progressive_report
     from qdcore.store import Store
-    from qdtui.screens.evaltabs.progressive import PER_CLASS, ProgressivePane, knew_text
+    from qdtui.screens.evaltabs.progressive import PER_CLASS, ProgressivePane
 
     home, rid = cnn_home
     with Store(home) as store:

@@ -11,8 +11,9 @@ as later than any share.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -130,9 +131,19 @@ def _curve(right: np.ndarray, grid: tuple[float, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def knew_text(k: dict[str, Any] | None) -> str:
+    """'62% [50%, 80%]': a median "knew at" share with its interval; 'never' beyond every share; '-' for none."""
+    from qdcore.fmt import percent
+
+    if not k or not k["n"]:
+        return "-"
+    show = lambda v: "never" if v is None else percent(v, 0)
+    return f"{show(k['median'])} [{show(k['lo'])}, {show(k['hi'])}]"
+
+
 def _knew(values: np.ndarray) -> dict[str, Any]:
     med, lo, hi = median_interval(values)
-    fin = lambda x: None if not math.isfinite(x) else x  # noqa: E731  (never right: shown as 'never')
+    fin = lambda x: None if not math.isfinite(x) else x
     return {"median": fin(med), "lo": fin(lo), "hi": fin(hi), "never": int(np.isnan(values).sum()), "n": int(values.size)}
 
 
@@ -285,5 +296,5 @@ def moment(predict: Callable[[Any], np.ndarray], classes: Sequence[str], drawing
     r = replay(predict, classes, [drawing], [classes.index(truth)], grid=())
     if r.skipped:
         return None, None
-    share = lambda v: math.inf if math.isnan(v) else float(v)  # noqa: E731
+    share = lambda v: math.inf if math.isnan(v) else float(v)
     return share(r.knew_ink[0]), share(r.knew_time[0]) if r.timed[0] else None

@@ -159,17 +159,10 @@ def _cell(p: dict[str, Any]) -> str:
     return f"{percent(p['top1'], 0)} [{percent(p['lo'], 0)}, {percent(p['hi'], 0)}]"
 
 
-def _knew_cell(k: dict[str, Any] | None) -> str:
-    if not k or not k["n"]:
-        return "-"
-    show = lambda v: "never" if v is None else percent(v, 0)  # noqa: E731
-    return f"{show(k['median'])} [{show(k['lo'])}, {show(k['hi'])}]"
-
-
 def _print_progressive(report: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from qdcore.analysis.progressive import text_plot
+    from qdcore.analysis.progressive import knew_text, text_plot
 
     runs = report["runs"]
     first = runs[0]
@@ -186,7 +179,7 @@ def _print_progressive(report: dict[str, Any]) -> None:
             t.add_column(f"run {r['run']} {lit(r['model'] or r['kind'])}", justify="right")
         for j, share in enumerate(first["grid"]):
             t.add_row(percent(share, 0), *[_cell(r[axis][j]) if r[axis] else "-" for r in runs])
-        t.add_row("knew at (median)", *[_knew_cell(r["knew"][axis]) for r in runs], style="bold")
+        t.add_row("knew at (median)", *[knew_text(r["knew"][axis]) for r in runs], style="bold")
         console.print(t)
         console.print(text_plot(report, axis), markup=False, highlight=False)
     t = Table(title="Per category: top-1 at 50% and 100% of ink; median share of ink when it knew", title_justify="left")
@@ -202,7 +195,7 @@ def _print_progressive(report: dict[str, Any]) -> None:
             row = b.get(c["class"])
             cells.append("-" if row is None else
                          f"{percent(row['ink'][half]['top1'], 0)} | {percent(row['ink'][-1]['top1'], 0)} | "
-                         f"{_knew_cell(row['knew_ink']).split(' [')[0]}")
+                         f"{knew_text(row['knew_ink']).split(' [')[0]}")
         t.add_row(lit(c["class"]), str(c["n"]), *cells)
     console.print(t)
     console.print("knew at: the share after the stroke from which the top guess stayed right; median over the "

@@ -18,14 +18,6 @@ from qdtui.workers import deliver
 PER_CLASS = 20  # drawings of each class replayed (each one 10-30 prefixes through the model)
 
 
-def knew_text(k: dict | None) -> str:
-    """'62% [50%, 80%]' of a median share with its interval; 'never' where it is beyond every share."""
-    if not k or not k["n"]:
-        return "—"
-    show = lambda v: "never" if v is None else percent(v, 0)  # noqa: E731
-    return f"{show(k['median'])} [{show(k['lo'])}, {show(k['hi'])}]"
-
-
 class ProgressivePane(EvalPane):
     """The replay's curve (qdcore.analysis.progressive) and a per-class table: top-1 at 50% and 100%, knew at."""
 
@@ -73,6 +65,8 @@ class ProgressivePane(EvalPane):
 
     def show(self) -> None:
         """Fill the summary, the plot and the table for the current axis."""
+        from qdcore.analysis.progressive import draw_curves, knew_text
+
         report = self.report
         if report is None:
             return
@@ -89,8 +83,6 @@ class ProgressivePane(EvalPane):
         t.append("\nknew at: after the stroke from which the top guess stayed right · t: ink/time", style="dim")
         self.query_one("#progressive-summary", Static).update(t)
         plot = self.query_one("#progressive-plot", TitledPlot)
-        from qdcore.analysis.progressive import draw_curves
-
         plt = plot.fresh_figure()
         draw_curves(plt, report, axis)
         plot.refresh()
