@@ -142,7 +142,7 @@ def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
 def test_nproc_below_one_is_refused(tmp_path):
     p = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "--home", str(tmp_path), "train", "--nproc", "0"],
                        capture_output=True, text=True, timeout=scaled_timeout(120))
-    assert p.returncode == 2 and "--nproc 0" in p.stderr and not (tmp_path / "runs").exists()
+    assert p.returncode == 2 and "--nproc=0 must be a whole number >= 1" in p.stderr and not (tmp_path / "runs").exists()
 
 
 def _free_port() -> int:

@@ -79,7 +79,7 @@ def test_cli_estimate_writes_nothing_to_the_store(tmp_path):
     assert not home.exists() or not any(home.rglob("*"))  # no store, no run folders
     bad = subprocess.run([sys.executable, "-m", "qdcore.cli.main", "study", "estimate", "double-descent",
                           "--device", "tpu"], env=env, capture_output=True, text=True, timeout=scaled_timeout(120), cwd=tmp_path)
-    assert bad.returncode == 2 and bad.stderr.strip().startswith("qd: error: --device 'tpu'")
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("qd: error: --device='tpu' must be one of auto, cpu, cuda, mps")
 
 
 def test_a_classical_baseline_is_listed_but_not_projected():

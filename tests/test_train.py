@@ -364,6 +364,7 @@ def test_resume_uses_the_thread_count_the_run_started_with(splits, tmp_path, mon
     from qdcore.train import threads
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "_CEILING", 2)  # as a process started without OMP_NUM_THREADS=1 (scripts/test sets it)
     before = torch.get_num_threads()
     try:
         cfg = TrainConfig(**{**FAST, "epochs": 1, "device": "cpu"})
