@@ -137,13 +137,17 @@ def knew_text(k: dict[str, Any] | None) -> str:
 
     if not k or not k["n"]:
         return "-"
-    show = lambda v: "never" if v is None else percent(v, 0)
+    def show(v: float | None) -> str:
+        return "never" if v is None else percent(v, 0)
+
     return f"{show(k['median'])} [{show(k['lo'])}, {show(k['hi'])}]"
 
 
 def _knew(values: np.ndarray) -> dict[str, Any]:
     med, lo, hi = median_interval(values)
-    fin = lambda x: None if not math.isfinite(x) else x
+    def fin(x: float) -> float | None:
+        return None if not math.isfinite(x) else x
+
     return {"median": fin(med), "lo": fin(lo), "hi": fin(hi), "never": int(np.isnan(values).sum()), "n": int(values.size)}
 
 
@@ -296,5 +300,7 @@ def moment(predict: Callable[[Any], np.ndarray], classes: Sequence[str], drawing
     r = replay(predict, classes, [drawing], [classes.index(truth)], grid=())
     if r.skipped:
         return None, None
-    share = lambda v: math.inf if math.isnan(v) else float(v)
+    def share(v: float) -> float:
+        return math.inf if math.isnan(v) else float(v)
+
     return share(r.knew_ink[0]), share(r.knew_time[0]) if r.timed[0] else None
