@@ -26,6 +26,21 @@ def test_reasons_from_numbers():
     assert "≈ ln k" in untrained_reason({"test_loss": 0.69}, shares, 2, balanced_test=True)
 
 
+def test_no_better_than_guessing_is_flagged_and_an_overfit_loss_is_not():
+    # A 1-epoch stroke GRU on 4 balanced classes: loss 3.59 (ln 4 = 1.39), 24 of 100 right: chance.
+    four = [0.25] * 4
+    why = untrained_reason({"test_top1": 0.24, "test_loss": 3.59}, four, 3, 4)
+    assert why == "test top-1 0.240 at or below chance 0.250"
+    # Double descent's peak: the loss far above ln k, the accuracy well above chance: a finding, not a flag.
+    assert untrained_reason({"test_top1": 0.55, "test_loss": 3.59}, four, 4, 4) is None
+    # Above chance, if not surely so on a small test set: no flag (the claims' intervals carry that doubt).
+    assert untrained_reason({"test_top1": 0.30, "test_loss": 1.2}, four, 4, 4) is None
+    # An imbalanced test set: accuracy under the majority's share may still hide a learned minority.
+    assert untrained_reason({"test_top1": 0.45, "test_loss": 0.2}, [0.9, 0.1], 2, 2) is None
+    assert "chance 0.500" in untrained_reason({"test_top1": 0.45, "test_loss": 0.2}, [0.9, 0.1], 2, 2,
+                                              balanced_test=True)
+
+
 def test_a_run_that_predicts_one_class_is_flagged(home, tmp_path):
     # SGD at lr 50 kills every ReLU in a step: the output is the bias alone, the same class for every drawing
     spec = {"name": "stuck", "seeds": [0, 1], "minority": "square",

@@ -51,10 +51,17 @@ def predicted_classes(path: Path) -> int | None:
 def untrained_reason(metrics: dict[str, Any], shares: list[float] | None, used: int | None,
                      classes: int | None = None, balanced_test: bool = False) -> str | None:
     """Why a finished classifier trial counts as not trained, or None: its test predictions use one class
-    (`used` of `classes`), its train accuracy equals the majority share, or its final test (else validation)
-    loss is within 5% of the prior's entropy (ln k on a balanced set): the loss of always answering the prior."""
+    (`used` of `classes`), its test top-1 on a balanced test is at or below chance (1/k: no better
+    than guessing), its train accuracy equals the majority share, or its final test (else
+    validation) loss is within 5% of the prior's entropy (ln k on a balanced set): the loss of always answering
+    the prior. A loss far above ln k alone is no flag: an overfit model (double descent's peak) has one."""
     if used == 1 and (classes or len(shares or [])) > 1:
         return "predicts one class"
+    k = classes or len(shares or [])
+    top1 = metrics.get("test_top1")
+    even = balanced_test or not shares or max(shares) == min(shares)  # on an imbalanced test set accuracy under
+    if k > 1 and even and _finite(top1) and top1 <= 1 / k:  # the majority's share can still hide a learned minority
+        return f"test top-1 {top1:.3f} at or below chance {1 / k:.3f}"
     if not shares or len(shares) < 2:
         return None
     acc = metrics.get("train_top1")
