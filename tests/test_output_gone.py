@@ -13,7 +13,9 @@ import pytest
 from qdcore.store import Store
 from helpers import scaled_timeout
 
-TRAIN = ["train", "--per-class", "60", "--epochs", "5", "--width", "4", "--device", "cpu"]
+# 12 short epochs: the run is still going when the pipe closes or the signal comes, even if this process is
+# descheduled for seconds on a loaded box (a run that ended first would exit 0 and prove nothing).
+TRAIN = ["train", "--per-class", "60", "--epochs", "12", "--width", "4", "--device", "cpu"]
 
 
 def _start(home, **kw) -> subprocess.Popen:
