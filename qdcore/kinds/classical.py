@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.fmt import percent as pct
-from qdcore.kinds.classifier import _count, _g, _num
+from qdcore.kinds.classifier import _count, _g, _num, accuracy_parts
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
 from qdcore.artifacts import RESUME_FILE
@@ -38,11 +38,7 @@ def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[
 
 def result_line(s: dict[str, Any]) -> str:
     """'test top-1 61.2% top-5 85.0% · best round 87'."""
-    parts = []
-    if "test_top1" in s:
-        parts.append(f"test top-1 {pct(s.get('test_top1'))} top-5 {pct(s.get('test_top5'))}")
-    elif "val_top1" in s:
-        parts.append(f"val top-1 {pct(s.get('val_top1'))}")
+    parts = accuracy_parts(s)
     if s.get("best_epoch"):
         parts.append(f"best {'round' if s.get('model') == 'lightgbm' else 'point'} {s['best_epoch']}"
                      + (" (early stop)" if s.get("stopped_early") else ""))

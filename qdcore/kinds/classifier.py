@@ -115,13 +115,18 @@ def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[
     return (lambda images: predict_probs(model, images, rt)), list(meta["classes"])
 
 
+def accuracy_parts(s: dict[str, Any]) -> list[str]:
+    """A summary's accuracy for a result line: 'test top-1 91.2% top-5 99.0%', else the validation top-1."""
+    if "test_top1" in s:
+        return [f"test top-1 {percent(s.get('test_top1'))} top-5 {percent(s.get('test_top5'))}"]
+    if "val_top1" in s:
+        return [f"val top-1 {percent(s.get('val_top1'))}"]
+    return []
+
+
 def result_line(s: dict[str, Any]) -> str:
     """'test top-1 91.2% top-5 99.0% · best epoch 7'."""
-    parts = []
-    if "test_top1" in s:
-        parts.append(f"test top-1 {percent(s.get('test_top1'))} top-5 {percent(s.get('test_top5'))}")
-    elif "val_top1" in s:
-        parts.append(f"val top-1 {percent(s.get('val_top1'))}")
+    parts = accuracy_parts(s)
     if s.get("best_epoch"):
         parts.append(f"best epoch {s['best_epoch']}")
     return " · ".join(parts)
