@@ -268,7 +268,8 @@ class Loop:
             self.st["acc"] = self.st["win"] = None
         self.notes = dist.world_note(int(s.get("world_size", 1)), self.rt.world_size)
         if self.rt.device.type == "cpu":
-            kept = keep_threads(int(s.get("threads") or 0))
+            saved_threads = s.get("threads")  # a tampered value is no count: the load decides, as for old checkpoints
+            kept = keep_threads(saved_threads if isinstance(saved_threads, int) and 0 < saved_threads <= 1024 else 0)
             if kept:
                 self.notes += (kept,)
                 self.rt = replace(self.rt, threads=torch.get_num_threads())  # the summary names the count used
