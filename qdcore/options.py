@@ -42,6 +42,7 @@ class Opt:
     hidden: bool = False  # accepted on the command line, left out of --help (a launcher's own flag)
     negatable: bool = True  # a switch gets --x/--no-x; False: --x alone (--json, --detach)
     argument: bool = False  # a positional argument on the command line (qd study run SPEC), not a flag
+    required: bool = False  # the command cannot run without it (qd gan sample --out)
 
     def choice_list(self) -> tuple[str, ...]:
         """The allowed strings (resolved when given as a function)."""
@@ -84,7 +85,7 @@ class Field:
     def shown_default(self) -> str | None:
         """The default as --help shows it (on/off for a switch; None where there is none to show)."""
         d = self.default
-        if d in (None, "", {}, ()):
+        if d in (None, "", {}, (), []):
             return None
         if self.base is bool:
             return "on" if d else "off"
@@ -99,7 +100,8 @@ class Field:
         choices = self.opt.choice_list()
         if choices and len(choices) <= 6:
             return "|".join(choices)
-        return {int: "INT", float: "FLOAT", str: "TEXT"}.get(self.base, "VALUE")
+        base = str if typing.get_origin(self.base) is list else self.base
+        return {int: "INT", float: "FLOAT", str: "TEXT"}.get(base, "VALUE")
 
 
 def _strip_none(tp: Any) -> tuple[Any, bool]:
@@ -198,6 +200,11 @@ def check(f: Field, value: Any, origin: str = "option") -> Any:
             return low
         return value
     origin_t = typing.get_origin(base)
+    if origin_t is list:  # a repeatable text option (qd analyze --vs A --vs B)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}{f.name}={_show(value)} must be a list of text")
+        item = dataclasses.replace(f, type=str)
+        return [check(item, x, origin) for x in value]
     if origin_t is tuple:
         n = len(typing.get_args(base))
         if not isinstance(value, (list, tuple)) or len(value) != n or any(
@@ -285,6 +292,8 @@ def parse_text(f: Field, text: str, origin: str = "option") -> Any:
             value = [float(p) for p in raw.split(",")]
         elif typing.get_origin(base) is dict or base is dict:
             value = parse_pairs(f.name, [p for p in raw.split(",") if p.strip()], origin)
+        elif typing.get_origin(base) is list:
+            value = [text]
         else:
             value = text if base is str else raw
     except ValueError:
@@ -324,6 +333,8 @@ def parse_values(cls: type, given: dict[str, Any], origin: str = "", kind: str =
             out[name] = "auto" if value is None and raw.strip().lower() == "auto" else value
         elif isinstance(raw, (list, tuple)) and (typing.get_origin(f.base) is dict or f.base is dict):
             out[name] = check(f, parse_pairs(name, [str(x) for x in raw], origin or f.flag), origin)
+        elif isinstance(raw, (list, tuple)) and typing.get_origin(f.base) is list:
+            out[name] = check(f, list(raw), origin)
         else:
             out[name] = check(f, raw, origin)
     return out

@@ -176,6 +176,7 @@ def numeric_option_cases(folder: Path, gan_run: str, run: str) -> list[tuple[str
     import typer.main
 
     from qdcore.cli.main import app
+    from qdcore.cli.options import GENERATED
 
     folder.mkdir(parents=True, exist_ok=True)
     npy = folder / "x.npy"
@@ -203,7 +204,9 @@ def numeric_option_cases(folder: Path, gan_run: str, run: str) -> list[tuple[str
             if p.param_type_name != "option" or getattr(p, "is_flag", False) or p.name == "home":
                 continue
             ann = p.type_descriptor.annotation
-            if ([a for a in typing.get_args(ann) if a is not type(None)] or [ann])[0] not in (int, float):
+            declared = GENERATED.get((p.opts[0], p.help or ""))  # taken as text, converted by its declaration
+            if (declared.base if declared else ([a for a in typing.get_args(ann) if a is not type(None)]
+                                                or [ann])[0]) not in (int, float):
                 continue
             out = ["--out", str(folder / ("x.gif" if path[-1] == "gif" else "y.npy" if "export" != path[-1]
                                           else "z"))] if "--out" in opts else []

@@ -225,3 +225,36 @@ def test_qdtui_quiz_and_serve_flags_are_their_declarations():
     assert _argparse_flags("quiz") == flags(QuizConfig) | {"--resume"}  # --resume names a session, not a setting
     assert _argparse_flags("serve") == flags(ServeConfig)
     assert {"--name", "--n", "--run", "--choices", "--hard", "--time-limit", "--no-feedback", "--ink"} <= flags(QuizConfig)
+
+
+def _every_command(cmd, path=()):
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _every_command(sub, (*path, name))
+
+
+# Options still written by hand (command path -> option names), each with the reason it is not declared.
+HAND_WRITTEN: dict[tuple[str, ...], set[str]] = {
+    (): {"show_completion", "install_completion", "home"},
+    ("analyze",): {"out", "progressive", "vs"},
+    ("data", "download"): {"parallel", "all_", "format_", "retries", "mirror", "timeout", "cache"},
+    ("data", "drawn-report"): {"run"}, ("data", "export"): {"out"}, ("data", "export-drawn"): {"out", "name", "simplified", "run"},
+    ("data", "info"): {"cache"}, ("data", "list"): {"cache"}, ("data", "quality"): {"examples"},
+    ("data", "show"): {"n", "random", "cols", "start", "cache"}, ("models", "show"): {"classes", "opt"},
+    ("predict",): {"top", "limit"}, ("quiz", "list"): {"open_only", "participant"},
+    ("quiz", "report"): {"session", "participant", "run"}, ("runs", "compare"): {"diff_only"},
+    ("runs", "export"): {"out", "fmt"}, ("runs", "list"): {"status", "kind", "limit"}, ("runs", "rm"): {"yes", "force"}}
+
+
+def test_every_qd_option_is_generated_from_a_declaration():
+    from qdcore.cli.options import GENERATED
+
+    root = typer.main.get_command(app)  # builds every command, so GENERATED holds what the declarations made
+    hand = {}
+    for path, cmd in _every_command(root):
+        for p in cmd.params:
+            if p.param_type_name != "option" or p.name == "help":
+                continue
+            if (p.opts[0], p.help or "") not in GENERATED:
+                hand.setdefault(path, set()).add(p.name)
+    assert hand == HAND_WRITTEN, f"options written by hand instead of declared: {hand}"

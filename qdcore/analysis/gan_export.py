@@ -10,11 +10,9 @@ from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_path
 from qdcore.train import gan_files as files
 
-MAX_SAMPLES = 200_000  # one file of generated drawings (157 MB); more is several files
+from qdcore.analysis.gan_options import MAX_MS, MAX_SAMPLES, MAX_SCALE, MAX_SEED
+
 SAMPLE_BATCH = 4096
-MAX_SEED = 2**32 - 1  # as every other seed option
-MAX_SCALE = 16  # a 10 x 8 grid at 16 is 4,500 x 3,600 pixels a frame
-MAX_MS = 60_000
 
 
 def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | str | None = None,

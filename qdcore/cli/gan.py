@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
+from qdcore.analysis.gan_options import GifOptions, SampleOptions, SheetOptions
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
+from qdcore.cli.options import DeclaredCommand, of
 from qdcore.cli.progress import RichProgressSink
 from qdcore.errors import ConfigError
 from qdcore.runs.kinds import DRAW, require
@@ -113,7 +115,7 @@ def _gan_train(options: dict[str, Any], start: StartOptions) -> None:
 
 
 def _train_command():
-    from qdcore.cli.options import of, with_options
+    from qdcore.cli.options import with_options
     from qdcore.runs.kinds import get_kind
 
     return with_options(_gan_train, lambda: [get_kind("gan")], of(StartOptions, "start"))
@@ -122,74 +124,47 @@ def _train_command():
 app.command("train")(_train_command())
 
 
-# Options `qd gan sample` and `qd gan sheet` share.
-CategoryOpt = Annotated[Optional[str], typer.Option("--category", "-c", help="Category to draw (conditional and "
-                                                    "per-class GANs).")]
-EpochOpt = Annotated[Optional[str], typer.Option("--epoch", "-e", help="Generator: best (the epoch the run's "
-                                                 "--best-by criterion chose), last, or an epoch number (default: best "
-                                                 "where the run kept one, else last).", metavar="best|last|N")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the noise.")]
-
-
-@app.command("sample")
-def sample_cmd(
-    run: RunArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (uint8 (N, 784), white on black).")],
-    category: CategoryOpt = None,
-    n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 64,
-    epoch: EpochOpt = None,
-    seed: SeedOpt = 0,
-    json_out: JsonOpt = False,
-) -> None:
+def sample_cmd(run: RunArg, opts: SampleOptions, json_out: JsonOpt = False) -> None:
     """Write generated drawings in Google's numpy bitmap format, readable by every other qd command."""
     from qdcore.analysis.gan_export import sample_run, write_npy
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    if not str(out).lower().endswith(".npy"):
-        raise ConfigError(f"--out {str(out)!r} must end in .npy (Google's numpy bitmap format)")
-    images, what = sample_run(run_dir, category, n, epoch, seed)
-    path = write_npy(images, out)
+    if not opts.out.lower().endswith(".npy"):
+        raise ConfigError(f"--out {opts.out!r} must end in .npy (Google's numpy bitmap format)")
+    images, what = sample_run(run_dir, opts.category, opts.n, opts.epoch, opts.seed)
+    path = write_npy(images, Path(opts.out))
     if json_out:
         print_json({"run_id": run_id, "out": str(path), "n": int(len(images)), "what": what})
     else:
         console.print(literal(f"{what} from run {run_id} -> {path}"), highlight=False, markup=False)
 
 
-@app.command("sheet")
-def sheet_cmd(
-    run: RunArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .png file.")],
-    category: CategoryOpt = None,
-    n: Annotated[int, typer.Option("--n", "-n", help="How many drawings.")] = 32,
-    epoch: EpochOpt = None,
-    seed: SeedOpt = 0,
-) -> None:
+def sheet_cmd(run: RunArg, opts: SheetOptions) -> None:
     """A sample sheet: generated drawings with the judge's class and confidence under each (green: as intended)."""
     from qdcore.analysis.gan_export import write_sheet
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    _, line = write_sheet(store, run_id, run_dir, out, category, n, epoch, seed)
-    console.print(literal(f"{line} -> {Path(out).expanduser()}"), highlight=False, markup=False)
+    _, line = write_sheet(store, run_id, run_dir, Path(opts.out), opts.category, opts.n, opts.epoch, opts.seed)
+    console.print(literal(f"{line} -> {Path(opts.out).expanduser()}"), highlight=False, markup=False)
 
 
-@app.command("gif")
-def gif_cmd(
-    run: RunArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .gif file.")],
-    scale: Annotated[int, typer.Option("--scale", help="Pixels per drawing pixel.")] = 2,
-    ms: Annotated[int, typer.Option("--ms", help="Milliseconds per frame.")] = 400,
-) -> None:
+def gif_cmd(run: RunArg, opts: GifOptions) -> None:
     """Study 003's progress GIF: one frame per epoch's fixed-noise samples, class rows labelled."""
     from qdcore.analysis.gan_export import progress_gif
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    path, frames, best = progress_gif(run_dir, out, scale, ms)
+    path, frames, best = progress_gif(run_dir, Path(opts.out), opts.scale, opts.ms)
     kept = f"; epoch {best} is the best (what 'qd gan sample' draws with)" if best is not None else ""
     console.print(f"{frames} frames (one per epoch) of run {run_id} -> {literal(path)}{kept}", highlight=False,
                   markup=False)
+
+
+app.command("sample")(DeclaredCommand(sample_cmd, of(SampleOptions, "opts")))
+app.command("sheet")(DeclaredCommand(sheet_cmd, of(SheetOptions, "opts")))
+app.command("gif")(DeclaredCommand(gif_cmd, of(GifOptions, "opts")))
 
 
 @app.command("quality")

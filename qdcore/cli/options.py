@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Optional
 
@@ -19,6 +20,10 @@ import typer
 from qdcore.options import PANEL_RANK, Field, apply, field_of, fields_of, parse_text, parse_values
 
 Source = tuple[str, type]  # (the label a per-source default is shown with, a config class)
+
+# (long flag, help) -> declaration of every option generated here: tests/test_declared_options.py refuses any
+# other option, and tests/hostile_cases.py reads each one's type.
+GENERATED: dict[tuple[str, str], Field] = {}
 
 
 def _cli(f: Field) -> bool:
@@ -98,13 +103,13 @@ def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
         decls_: list[str] = [f.flag] if plain else [f"{f.flag}/--no-{f.flag[2:]}"]
         ann: Any = Optional[bool]
         info = typer.Option(*decls_, *([o.short] if o.short and plain else []), **common)
-    elif f.base is dict:
-        ann = Optional[list[str]]
-        info = typer.Option(f.flag, metavar=f.metavar(), **common)
     else:
-        ann = Optional[str]
+        # A table (KEY=VALUE) or list option repeats; any other is one text value, converted by parse_text.
+        ann = Optional[list[str]] if f.base is dict or typing.get_origin(f.base) is list else Optional[str]
         info = typer.Option(f.flag, *o.aliases, *([o.short] if o.short else []), metavar=f.metavar(), **common)
-    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[ann, info])
+    GENERATED[(f.flag, text)] = f
+    default = inspect.Parameter.empty if o.required else None  # no default: Typer refuses a command without it
+    return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[ann, info])
 
 
 class DeclaredCommand:

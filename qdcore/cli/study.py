@@ -17,12 +17,12 @@ from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
 from qdcore.train.config import TrainConfig
 from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
+from qdcore.studies.view_options import FitOptions, ReportOptions, ShowOptions, TimingOptions
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
 StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
 SpecArg = Annotated[str, declared_option(StudyConfig, "spec")]
-UntrainedOpt = Annotated[bool, typer.Option("--include-untrained", help="Keep trials flagged 'not trained' (one class predicted, loss at ln k) in aggregates, plots, fits and claims.")]
 
 
 def _store():
@@ -272,14 +272,7 @@ def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None
     return t
 
 
-@app.command("show")
-def show_cmd(study: StudyArg, json_out: JsonOpt = False,
-             metric: Annotated[Optional[str], typer.Option("--metric", "-m", help="Metric to plot (default test_top1 or val_top1).")] = None,
-             x: Annotated[Optional[str], typer.Option("--x", help="Axis on the plot's x axis.")] = None,
-             by: Annotated[Optional[str], typer.Option("--by", help="Axis whose values are the plot's series.")] = None,
-             plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Draw the terminal plot.")] = True,
-             wide: Annotated[bool, typer.Option("--wide", help="Every metric column (first, final, best, best epochs).")] = False,
-             include_untrained: UntrainedOpt = False) -> None:
+def show_cmd(study: StudyArg, view: ShowOptions, json_out: JsonOpt = False) -> None:
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
     from qdcore.studies.verdicts import study_verdicts
@@ -290,7 +283,8 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
     sid = _study_id(store, study)
     rec = store.get_run(sid)
     table = study_table(store, sid)
-    table.include_untrained = include_untrained
+    table.include_untrained = view.include_untrained
+    metric, x, by = view.metric, view.x, view.by
     if json_out:
         verdicts, vnotes = study_verdicts(rec.summary.get("spec", {}), table)
         print_json({"study": sid, "name": rec.name, "status": rec.status, "axes": table.axes, "trials": table.rows,
@@ -306,7 +300,7 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
         raise ConfigError(f"--metric {metric!r} is not a column of study {sid}; columns: {', '.join(table.metrics)}")
     for n in [*rec.summary.get("notes", []), *filter(None, [untrained_note(table)])]:
         err_console.print(f"[yellow]note:[/] {lit(n)}", highlight=False)
-    cols = table_columns(table, wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
+    cols = table_columns(table, view.wide, (rec.summary.get("spec", {}).get("paper") or {}).get("show"))
     console.print(_table(table.rows, cols, f"study {sid}: {lit(rec.name)} ({rec.status})"))
     failed = [r for r in table.rows if r["status"] == "failed"]
     for r in failed:
@@ -318,13 +312,16 @@ def show_cmd(study: StudyArg, json_out: JsonOpt = False,
                  "sd": a.get(f"{metric}_sd"), "95% low": a.get(f"{metric}_lo"), "95% high": a.get(f"{metric}_hi")}
                 for a in aggs]
         console.print(_table(rows, keys + ["n", "mean", "sd", "95% low", "95% high"], f"{metric} over seeds"))
-    if plot and aggs:
+    if view.plot and aggs:
         xa = x or next((a for a in axes if a != "variant"), None)
         ba = by or next((a for a in axes if a != xa), None)
         console.print(text_plot(table, metric, xa, ba, width=min(console.width, 100)), highlight=False, markup=False)
     paper = rec.summary.get("spec", {}).get("paper") or {}
     _print_paper(table, paper)
     _print_claims(rec.summary.get("spec", {}), table)
+
+
+app.command("show")(DeclaredCommand(show_cmd, of(ShowOptions, "view")))
 
 
 def _print_claims(spec: dict[str, Any], table) -> None:
@@ -366,10 +363,7 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
         console.print(f"protocol: {lit(d)}", highlight=False)
 
 
-@app.command("fit")
-def fit_cmd(study: StudyArg,
-            formula: Annotated[Optional[str], typer.Option("--formula", "-f", help="'response ~ term + term' over the trial columns, e.g. 'test_top1 ~ classes + rows'.")] = None,
-            json_out: JsonOpt = False, include_untrained: UntrainedOpt = False) -> None:
+def fit_cmd(study: StudyArg, opts: FitOptions, json_out: JsonOpt = False) -> None:
     """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
     from qdcore.studies.fit import fit
     from qdcore.studies.results import study_table, untrained_note
@@ -378,11 +372,11 @@ def fit_cmd(study: StudyArg,
     sid = _study_id(store, study)
     rec = store.get_run(sid)
     paper = rec.summary.get("spec", {}).get("paper") or {}
-    formulas = [formula] if formula else paper.get("formulas", [])
+    formulas = [opts.formula] if opts.formula else paper.get("formulas", [])
     if not formulas:
         raise ConfigError(f"study {sid} has no default formula: pass --formula 'test_top1 ~ AXIS + AXIS'")
     table = study_table(store, sid)
-    table.include_untrained = include_untrained
+    table.include_untrained = opts.include_untrained
     fits = [fit(table, f) for f in formulas]
     note = untrained_note(table)
     if note:
@@ -407,22 +401,25 @@ def fit_cmd(study: StudyArg,
                               highlight=False)
 
 
-@app.command("report")
-def report_cmd(study: StudyArg,
-               out: Annotated[Path, typer.Option("--out", "-o", help="Folder for trials.csv, aggregates.csv, PNGs and README.md.")],
-               formula: Annotated[Optional[list[str]], typer.Option("--formula", "-f", help="OLS formulas to include (default: the study's).")] = None) -> None:
+app.command("fit")(DeclaredCommand(fit_cmd, of(FitOptions, "opts")))
+
+
+def report_cmd(study: StudyArg, opts: ReportOptions) -> None:
     """Write a report folder: CSV of all trials, PNG figures and a Markdown summary."""
     from qdcore.studies.report import write_report
 
     store = _store()
     sid = _study_id(store, study)
-    files = write_report(store, sid, out, formula)
-    console.print(f"wrote {plural(len(files), 'file')} to {lit(out)}", highlight=False)
+    files = write_report(store, sid, Path(opts.out).expanduser(), opts.formula or None)
+    console.print(f"wrote {plural(len(files), 'file')} to {lit(opts.out)}", highlight=False)
 
 
-@app.command("estimate")
+app.command("report")(DeclaredCommand(report_cmd, of(ReportOptions, "opts")))
+
+
 def estimate_cmd(
     spec: SpecArg,
+    timing: TimingOptions,
     quick: Annotated[bool, declared_option(StudyConfig, "quick")] = False,
     data: Annotated[Optional[str], declared_option(StudyConfig, "data", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
     categories: Annotated[Optional[str], declared_option(StudyConfig, "categories")] = None,
@@ -430,9 +427,6 @@ def estimate_cmd(
     device: Annotated[str, declared_option(TrainConfig, "device", help="Where to time the engine: auto, cpu, cuda or mps.")] = "auto",
     workers: Annotated[Optional[int], declared_option(StudyConfig, "workers")] = None,
     per_gpu: Annotated[Optional[int], declared_option(StudyConfig, "per_gpu")] = None,
-    gain: Annotated[float, typer.Option("--per-gpu-gain", min=1.0, max=64.0, help="With --per-gpu K: a device's throughput with K trials over one trial's (benchmarks/bench_per_gpu.py measures it; default 1: none assumed).")] = 1.0,
-    images_per_second: Annotated[Optional[float], typer.Option("--images-per-second", min=1e-3, max=1e9, help="Project from this rate (measured elsewhere) instead of timing here.")] = None,
-    steps: Annotated[int, typer.Option("--steps", min=2, max=1000, help="Training steps per timed epoch (one epoch of warm-up, then the best of three).")] = 4,
     max_trials: Annotated[Optional[int], declared_option(StudyConfig, "max_trials")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -452,13 +446,16 @@ def estimate_cmd(
                           f"batch {key[0][2]}): {rate.train:,.0f} train / {rate.eval:,.0f} eval images/s",
                           highlight=False)
 
-    est = estimate(s, device, workers, per_gpu, gain, images_per_second, steps, source,
+    est = estimate(s, device, workers, per_gpu, timing.per_gpu_gain, timing.images_per_second, timing.steps, source,
                    None if json_out else timed)
     if json_out:
         print_json(est.as_dict())
         return
     for line in est.lines():
         console.print(line, highlight=False, markup=False)
+
+
+app.command("estimate")(DeclaredCommand(estimate_cmd, of(TimingOptions, "timing")))
 
 
 def register(root: typer.Typer) -> None:
