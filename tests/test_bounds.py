@@ -55,17 +55,17 @@ def test_gan_sample_in_batches_matches_one_pass(home, tmp_path):
     """Batched generation (any --n in bounded memory) draws exactly what one pass would."""
     import numpy as np
 
-    from qdcore.analysis import gan_export
+    from qdcore.train import gan_sample
     from qdcore.store import Store
 
     run_dir = Store(home).run_dir(1)
-    whole, _ = gan_export.sample_run(run_dir, n=10, seed=3)
-    old = gan_export.SAMPLE_BATCH
-    gan_export.SAMPLE_BATCH = 3
+    whole, _ = gan_sample.sample_run(run_dir, n=10, seed=3)
+    old = gan_sample.SAMPLE_BATCH
+    gan_sample.SAMPLE_BATCH = 3
     try:
-        parts, _ = gan_export.sample_run(run_dir, n=10, seed=3)
+        parts, _ = gan_sample.sample_run(run_dir, n=10, seed=3)
     finally:
-        gan_export.SAMPLE_BATCH = old
+        gan_sample.SAMPLE_BATCH = old
     assert np.array_equal(whole, parts)
 
 

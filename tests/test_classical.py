@@ -8,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
+from qdcore.analysis.metrics import evaluation_metrics
 from qdcore.errors import ConfigError, StoreError
 from qdcore.events import EpochEnd, ListSink, Progress, RunFinished, RunStarted
 from qdcore.predictions import Predictions
@@ -211,6 +212,6 @@ def test_a_stored_run_is_evaluated_through_its_own_model(home, splits):
         (store.run_dir(rid) / "predictions.npz").unlink()
         ev = evaluate_classical_run(store, rid)
         assert ev.path.is_file() and np.array_equal(ev.predictions.probs, r.predictions.probs)
-        assert ev.metrics()["top1"] == pytest.approx(r.summary["test_top1"])
+        assert evaluation_metrics(ev)["top1"] == pytest.approx(r.summary["test_top1"])
         other = evaluate_classical_run(store, rid, "demo", categories="circle,square", per_class=10, seed=5)
         assert other.path is None and other.data_classes == ["circle", "square"] and len(other.predictions) == 20

@@ -9,6 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from qdcore.analysis.metrics import evaluation_metrics
 from qdcore.cli.main import app
 from qdcore.data.demo import generate_strokes
 from qdcore.store import Store
@@ -112,7 +113,7 @@ def test_it_trains_evaluates_and_resumes_exactly_through_the_loop(tmp_path):
         assert second.summary["test_top1"] == full.summary["test_top1"]
 
         ev = evaluate(store, first.run_id)
-        m = ev.metrics()
+        m = evaluation_metrics(ev)
         assert abs(m["top1"] - second.summary["test_top1"]) < 1e-9 and len(m["per_class"]) == 3
         assert ev.path is not None and ev.path.exists()  # predictions.npz: confusion, per class, worst drawings
         predict, classes = predictor_of(store, first.run_id, "cpu")

@@ -7,32 +7,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qdcore.errors import ConfigError, DataError
+from qdcore.train.gan_pair import discriminator_probs
 
 if TYPE_CHECKING:
     from qdcore.store import Store
-
-
-def discriminator_probs(d, images: np.ndarray, device, batch: int = 1024) -> np.ndarray:
-    """Softmax of the class head, float32 (N, C), for uint8 drawings (scaled to [-1, 1] as in training)."""
-    import torch
-
-    imgs = np.asarray(images, np.uint8).reshape(-1, 1, 28, 28)
-    out = []
-    with torch.inference_mode():
-        for i in range(0, len(imgs), batch):
-            x = torch.from_numpy(imgs[i:i + batch]).to(device).float().div_(127.5).sub_(1.0)
-            _, cls = d(x)
-            out.append(cls.float().softmax(1).cpu().numpy())
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, d.num_classes), np.float32)
-
-
-def class_head_scores(d, test, device) -> dict[str, float]:
-    """test_top1 and test_loss (cross-entropy) of an AC-GAN discriminator's class head on a test split."""
-    probs = discriminator_probs(d, test.images, device)
-    labels = np.asarray(test.labels, np.int64)
-    picked = probs[np.arange(len(labels)), labels].astype(np.float64)
-    return {"test_top1": float((probs.argmax(1) == labels).mean()),
-            "test_loss": float(-np.log(np.clip(picked, 1e-12, None)).mean())}
 
 
 def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qdcore.options import option
+from qdcore.train.gan_sample import MAX_SAMPLES, MAX_SEED
 
-MAX_SAMPLES = 200_000  # one file of generated drawings (157 MB); more is several files
-MAX_SEED = 2**32 - 1  # as every other seed option
 MAX_SCALE = 16  # a 10 x 8 grid at 16 is 4,500 x 3,600 pixels a frame
 MAX_MS = 60_000
 

@@ -136,6 +136,11 @@ class Judge:
         """The judge's index of each GAN class."""
         return [self.classes.index(c) for c in gan_classes]
 
+    def score(self, ref: "Reference", generated: dict[int, np.ndarray], classes: list[str],
+              collapse_threshold: float = 0.5, conditional: bool = True) -> dict[str, float]:
+        """quality_metrics of drawings generated per GAN class (training calls this: train sits below analysis)."""
+        return quality_metrics(self, ref, generated, classes, collapse_threshold, conditional=conditional)
+
     def reference(self, splits, gan_classes: list[str]) -> "Reference":
         """Features and statistics of the real drawings the samples are compared with."""
         test = splits.test if len(splits.test) else splits.train

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from qdcore.stats import confusion_matrix, topk_hits, wilson_interval
+
+if TYPE_CHECKING:
+    from qdcore.train.evaluate import RunEvaluation
 
 
 def per_class_metrics(labels: np.ndarray, pred: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
@@ -91,3 +94,14 @@ def summary_intervals(summary: dict[str, Any]) -> dict[str, list[float] | None]:
         ok = isinstance(n, int) and n > 0 and isinstance(v, (int, float)) and 0 <= v <= 1
         out[key] = rate_interval(round(v * n), n) if ok else None
     return out
+
+
+def evaluation_metrics(ev: "RunEvaluation") -> dict[str, Any]:
+    """run_id, data, synthetic and summarize's figures of a run's evaluation, per-class rows and macro over its classes."""
+    out = summarize(ev.predictions)
+    if list(ev.data_classes) != list(ev.predictions.classes):
+        # Other data with a subset of the classes: per-class rows and macro averages over the classes it has.
+        present = set(ev.data_classes)
+        out["per_class"] = [r for r in out["per_class"] if r["class"] in present]
+        out["macro"] = macro_average(out["per_class"])
+    return {"run_id": ev.run_id, "data": ev.where, "synthetic": ev.synthetic, **out}

@@ -154,6 +154,7 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
+    from qdcore.analysis.metrics import evaluation_metrics
     from qdcore.runs.refs import evaluable_kinds
     from qdcore.runs.run import evaluate
     from qdcore.store import Store
@@ -167,7 +168,7 @@ def eval_cmd(
     ev = evaluate(store, run_id, data, categories=categories, per_class=per_class, seed=seed,
                   imbalance=imbalance, device=device, strict=strict)
     print_notes(ev.notes)  # the same skipped-lines note every reader gives, on stderr
-    result = ev.metrics()
+    result = evaluation_metrics(ev)
     if json_out:
         print_json(result)
         return

@@ -92,6 +92,7 @@ def score(result: Any, pred: Any, seed: int) -> dict[str, float]:
 def train(ctx: RunContext) -> dict[str, Any]:
     """Evaluate the run on its test split, cluster its mistakes, record the scores."""
     from qdcore.analysis.clusters import cluster_misclassified
+    from qdcore.analysis.metrics import evaluation_metrics
     from qdcore.events import RunFinished, RunStarted
     from qdcore.runs.run import evaluate
 
@@ -107,7 +108,7 @@ def train(ctx: RunContext) -> dict[str, Any]:
     ctx.sink(RunStarted(ctx.run_id, cfg.name, cfg.to_dict(), "cpu", 1, 1, len(pred.labels)))
     result = cluster_misclassified(pred, cfg.features, model, n_components=cfg.components, k=cfg.k,
                                    min_samples=cfg.min_samples, methods=(cfg.model,), seed=cfg.seed)
-    summary = {"model": cfg.model, "source_run": int(cfg.run), "source_top1": float(ev.metrics()["top1"]),
+    summary = {"model": cfg.model, "source_run": int(cfg.run), "source_top1": float(evaluation_metrics(ev)["top1"]),
                **score(result, pred, cfg.seed)}
     ctx.sink(RunFinished("done", summary))
     return summary

@@ -23,7 +23,7 @@ from qdcore.events import RunFinished, RunStarted, Sink, null_sink
 from qdcore.predictions import Predictions, kept_rows
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
-from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked
+from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked, update
 from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime
@@ -192,14 +192,7 @@ class ClassifierStep(Step):
         with rt.autocast():
             logits = self.step_net(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=float(cfg.label_smoothing))
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            loss.backward()
-            self.optimizer.step()
+        update(self.optimizer, self.scaler, loss)
         b = int(y.numel())
         with torch.no_grad():
             return Out({"loss": loss.detach() * b, "top1": (logits.argmax(1) == y).sum()}, b, b, loss.detach())

@@ -172,18 +172,6 @@ class RunEvaluation:
     path: Path | None = None  # the predictions.npz written (own test split only)
     notes: list[str] = field(default_factory=list)  # what the reader skipped (malformed lines), for every front end
 
-    def metrics(self) -> dict[str, Any]:
-        """run_id, data, synthetic and qdcore.analysis.metrics.summarize, per-class rows and macro over data_classes."""
-        from qdcore.analysis.metrics import macro_average, summarize
-
-        out = summarize(self.predictions)
-        if list(self.data_classes) != list(self.predictions.classes):
-            # Other data with a subset of the classes: per-class rows and macro averages over the classes it has.
-            present = set(self.data_classes)
-            out["per_class"] = [r for r in out["per_class"] if r["class"] in present]
-            out["macro"] = macro_average(out["per_class"])
-        return {"run_id": self.run_id, "data": self.where, "synthetic": self.synthetic, **out}
-
 
 def require_classifier(store: "Store", run_id: int, command: str) -> None:
     """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""

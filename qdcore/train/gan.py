@@ -30,15 +30,15 @@ import torch.nn.functional as F
 
 from qdcore.errors import QDError, StoreError, TrainingError
 from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples, Sink, null_sink
-from qdcore.train import distributed as dist
 from qdcore.train import gan_files as files
 from qdcore.train import gan_loss as losses
 from qdcore.train.device import Runtime
 from qdcore.train.gan_best import BestGenerator
 from qdcore.train.gan_config import GanConfig
-from qdcore.train.gan_group import PairGroup, ema_copy, ema_update, frozen, pair_bytes, plan_groups, update
+from qdcore.train.gan_group import PairGroup, pair_bytes, plan_groups
+from qdcore.train.gan_pair import Pair, build_pairs, class_head_scores, ema_update, frozen
 from qdcore.train.gpudata import seed_for
-from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked
+from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked, update
 from qdcore.train.rng import rng_state, set_rng_state
 
 _NOISE_STREAM, _ORDER_STREAM, _DROPOUT_STREAM = 11, 12, 13
@@ -62,64 +62,6 @@ class GanResult:
     classes: list[str]
     run_dir: Path | None = None
     run_id: int | None = None
-
-
-class Pair:
-    """One generator/discriminator pair, its optimizers and the labels (within the run's classes) it learns."""
-
-    def __init__(self, cfg: GanConfig, labels: list[int], num_classes: int, rt: Runtime, train: bool = True) -> None:
-        from qdcore.models import build_gan
-
-        self.labels = labels
-        self.conditional = cfg.model == "acgan"
-        n = num_classes if self.conditional else 1
-        self.g, self.d = build_gan(cfg.model, n, cfg.latent_dim, **cfg.model_options())
-        self.g.to(rt.device)
-        self.d.to(rt.device)
-        # Per-class pairs are trained by a PairGroup, which owns their optimizers; these modules hold copies.
-        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=cfg.betas) if train else None
-        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=cfg.betas) if train else None
-        self.scaler_g = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
-        self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
-        self.index: torch.Tensor | None = None  # rows of the resident training set this pair learns from
-        # The training steps go through these (DDP under torchrun, the modules themselves otherwise).
-        self.g_step, self.d_step = (dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)) if train else (None, None)
-        # --g-ema: samples, quality and the stored generators come from a moving average of G's weights.
-        self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None
-
-    @property
-    def sampler(self) -> torch.nn.Module:
-        """The generator samples come from: the moving average with --g-ema, else G itself."""
-        return self.g if self.ema is None else self.ema
-
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None, g: torch.nn.Module | None = None) -> torch.Tensor:
-        """Images in [-1, 1] (B, 1, 28, 28), through `g` (default: the generator itself)."""
-        g = self.g if g is None else g
-        return g(z, y) if self.conditional else g(z)
-
-    @torch.no_grad()
-    def sample(self, z: torch.Tensor, label: int) -> np.ndarray:
-        """uint8 drawings (B, 28, 28) of class `label` (ignored by an unconditional pair), the sampler in eval mode."""
-        y = torch.full((z.shape[0],), max(label, 0), dtype=torch.long, device=z.device) if self.conditional else None
-        g = self.sampler
-        was = g.training
-        g.eval()
-        try:
-            return to_uint8(self.generate(z, y, g))
-        finally:
-            g.train(was)
-
-
-def build_pairs(cfg: GanConfig, num_classes: int, rt: Runtime) -> list[Pair]:
-    """One pair over all classes, or (per-class GANs) one pair per class."""
-    if cfg.per_class_gans:
-        return [Pair(cfg, [k], num_classes, rt, train=False) for k in range(num_classes)]
-    return [Pair(cfg, list(range(num_classes)), num_classes, rt)]
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """Generator output in [-1, 1] -> uint8 (B, 28, 28), white ink on black like Google's bitmaps."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(-1, 28, 28).cpu().numpy()
 
 
 def scale_real(images: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -320,12 +262,10 @@ class GanStep(Step):
         metrics = {f"train/{k}": v for k, v in means(train).items()}
         metrics["train/throughput"] = train["seen"] / max(loop.st["epoch_seconds"], 1e-9)
         if self.judge is not None:  # rank 0 only (the other ranks get no judge)
-            from qdcore.analysis.gan_quality import quality_metrics
-
             conditional = cfg.per_class_gans or cfg.model == "acgan"
             generated = {c: generate_class(self.pairs, c, self.z_quality) for c in range(len(classes))
                          if conditional or c == 0}
-            metrics.update(quality_metrics(self.judge, self.reference, generated, classes, cfg.collapse_threshold,
+            metrics.update(self.judge.score(self.reference, generated, classes, cfg.collapse_threshold,
                                            conditional=conditional))
         metrics["train/cpu_seconds"] = self.cpu_seconds()  # judging included: the whole command's cost so far
         return metrics
@@ -458,8 +398,6 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     if step.groups:
         summary["pairs_per_group"] = info["pairs_per_group"]
     if pairs[0].conditional and len(splits.test):  # (a diverged run raised before this)
-        from qdcore.analysis.gan_eval import class_head_scores
-
         # Study 001's discriminator as a classifier: its class head on the test split, as a classifier is scored.
         pairs[0].d.eval()
         summary.update(class_head_scores(pairs[0].d, splits.test, rt.device))

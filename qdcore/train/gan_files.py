@@ -15,7 +15,7 @@ from qdcore.paths import atomic_write_bytes
 if TYPE_CHECKING:
     import torch
 
-    from qdcore.train.gan import Pair
+    from qdcore.train.gan_pair import Pair
 
 GAN_META = "gan.json"  # config, classes, pair layout, grid row labels
 MODEL_FILE = "model.safetensors"  # generators and discriminators of the last finished epoch

@@ -8,11 +8,8 @@ state and activations would not fit the device together are split into groups tr
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,9 +19,8 @@ from qdcore.train import distributed as dist
 from qdcore.train import gan_loss as losses
 from qdcore.train.device import Runtime
 from qdcore.train.gan_config import GanConfig
-
-if TYPE_CHECKING:
-    from qdcore.train.gan import Pair
+from qdcore.train.gan_pair import Pair, ema_copy, ema_update, frozen
+from qdcore.train.loop import update
 
 _FLOAT = 4
 _PARAM_COPIES = 5  # weight, grad, Adam's two moments, the per-pair copy the run's files are written from
@@ -54,7 +50,7 @@ def plan_groups(k: int, per_pair: int, budget: float) -> list[list[int]]:
 class PairGroup:
     """Some per-class pairs as one grouped G and D with their optimizers; `pairs` hold per-pair copies for files."""
 
-    def __init__(self, cfg: GanConfig, pairs: list["Pair"], members: list[int], rt: Runtime) -> None:
+    def __init__(self, cfg: GanConfig, pairs: list[Pair], members: list[int], rt: Runtime) -> None:
         self.pairs, self.members, self.k = pairs, members, len(pairs)  # members: the pairs' places in the run
         self.g, self.d = gg.from_pairs([p.g for p in pairs], [p.d for p in pairs])
         self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None  # the pairs' moving averages, grouped
@@ -147,40 +143,3 @@ class PairGroup:
             ema_update(self.ema, self.g, cfg.g_ema)
         stats["g_loss"] = g_loss.detach()
         return stats
-
-
-def ema_copy(g: torch.nn.Module) -> torch.nn.Module:
-    """A frozen copy of a generator to hold the moving average of its weights."""
-    return copy.deepcopy(g).requires_grad_(False)
-
-
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, g: torch.nn.Module, decay: float) -> None:
-    """ema <- decay * ema + (1 - decay) * g for the weights (one fused op); buffers (BN statistics) copied."""
-    torch._foreach_lerp_(list(ema.parameters()), list(g.parameters()), 1.0 - decay)
-    for b_ema, b in zip(ema.buffers(), g.buffers()):
-        b_ema.copy_(b)
-
-
-@contextmanager
-def frozen(net: torch.nn.Module) -> Iterator[None]:
-    """`net`'s weights take no gradients inside (D during G's update: only G's gradients are needed)."""
-    for q in net.parameters():
-        q.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for q in net.parameters():
-            q.requires_grad_(True)
-
-
-def update(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, loss: torch.Tensor) -> None:
-    """One optimizer step on `loss` (through the grad scaler under fp16 AMP)."""
-    opt.zero_grad(set_to_none=True)
-    if scaler is not None:
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
-    else:
-        loss.backward()
-        opt.step()

@@ -448,6 +448,18 @@ class Loop:
         self.emit(RunFinished("interrupted", summary))
 
 
+def update(opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, loss: torch.Tensor) -> None:
+    """One optimizer step on `loss` (through the grad scaler under fp16 AMP)."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    else:
+        loss.backward()
+        opt.step()
+
+
 CHECKPOINT_FORMAT = ckpt.RESUME_FORMAT  # the resume checkpoint of every kind the loop drives
 
 

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qdcore.analysis.gan_export import sample_run
 from qdcore.data.categories import parse_categories
 from qdcore.data.drawingset import Splits
 from qdcore.data.label_noise import with_label_noise
@@ -19,6 +18,7 @@ from qdcore.errors import ConfigError
 from qdcore.runs.kinds import DRAW, require
 from qdcore.store import Store
 from qdcore.train import gan_files
+from qdcore.train.gan_sample import sample_run
 
 if TYPE_CHECKING:
     from qdcore.train.config import TrainConfig
