@@ -163,6 +163,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=40, help="epochs of the defaults run (the issue's command: 40)")
     ap.add_argument("--four", action="store_true", help="also the AC-GAN on apple, cat, fish, eye")
+    ap.add_argument("--no-apple", action="store_true", help="skip the apple runs (with --four: the four-category "
+                    "runs alone, e.g. beside an apple run in another process)")
     ap.add_argument("--four-epochs", type=int, default=40)
     ap.add_argument("--candidate", help="qd gan train flags of a candidate recipe, run beside the defaults")
     ap.add_argument("--home", help="a store to use (default: a fresh temporary one)")
@@ -187,42 +189,52 @@ def main() -> None:
     apple = next(c for c in ev["per_class"] if c["class"] == "apple")
     print(f"judge: run {judge}, test top-1 {ev['top1']:.1%}, recall on real apple test drawings {apple['recall']:.1%}")
 
-    run, rows, cpu = gan(home, data, ["apple"], 3000, a.epochs, judge, "--name", "apple defaults")
+    if not a.no_apple:
+        apple_runs(home, data, judge, a.epochs, a.candidate)
+    if a.four:
+        four_runs(home, data, judge, a.four_epochs)
+    print(f"\nstore: {home}")
+
+
+def apple_runs(home: Path, data: str, judge: int, epochs: int, candidate: str | None) -> None:
+    """The defaults on the 3,000 apples, the baseline (and a candidate) at the defaults' CPU time, and verdicts."""
+    run, rows, cpu = gan(home, data, ["apple"], 3000, epochs, judge, "--name", "apple defaults")
     table(f"defaults: DCGAN on 3,000 apples, run {run}", rows, cpu)
     base, rows_b, cpu_b = gan(home, data, ["apple"], 3000, 10_000, judge, *BASELINE, "--name", "apple baseline",
                               cpu_limit=cpu)
     table(f"baseline: textbook DCGAN (width 64, batch 128, no smoothing, no average), run {base}, "
           "stopped at the defaults' CPU time", rows_b, cpu_b)
     rows_c = None
-    if a.candidate:
-        cand, rows_c, cpu_c = gan(home, data, ["apple"], 3000, 10_000, judge, *a.candidate.split(), "--name",
+    if candidate:
+        cand, rows_c, cpu_c = gan(home, data, ["apple"], 3000, 10_000, judge, *candidate.split(), "--name",
                                   "apple candidate", cpu_limit=cpu)
-        table(f"candidate: defaults + {a.candidate}, run {cand}, stopped at the defaults' CPU time", rows_c, cpu_c)
+        table(f"candidate: defaults + {candidate}, run {cand}, stopped at the defaults' CPU time", rows_c, cpu_c)
     print()
     verdict("defaults", rows, 0.90, 5.0, True)
     verdict("baseline", rows_b, 0.90, 5.0, True)
     if rows_c is not None:
         verdict("candidate", rows_c, 0.90, 5.0, True)
 
-    if a.four:
-        ac, rows_a, cpu_a = gan(home, data, FOUR, 1000, a.four_epochs, judge, "--model", "acgan", "--name",
-                                "4 acgan defaults")
-        table(f"defaults: AC-GAN on {', '.join(FOUR)}, run {ac}", rows_a, cpu_a)
-        class_table(rows_a)
-        acb, rows_ab, cpu_ab = gan(home, data, FOUR, 1000, 10_000, judge, "--model", "acgan", *BASELINE, "--name",
-                                   "4 acgan baseline", cpu_limit=cpu_a)
-        table(f"baseline recipe: AC-GAN, run {acb}, stopped at the defaults' CPU time", rows_ab, cpu_ab)
-        class_table(rows_ab)
-        pc, rows_p, cpu_p = gan(home, data, FOUR, 1000, 10_000, judge, "--per-class-gans", "--name",
-                                "4 per-class defaults", cpu_limit=cpu_a)
-        table(f"per-class GANs (defaults, one pair per category), run {pc}, stopped at the AC-GAN's CPU time",
-              rows_p, cpu_p)
-        class_table(rows_p)
-        print()
-        verdict("AC-GAN defaults", rows_a, 0.70, 15.0, False)
-        verdict("AC-GAN baseline", rows_ab, 0.70, 15.0, False)
-        verdict("per-class GANs", rows_p, 0.70, 15.0, False)
-    print(f"\nstore: {home}")
+
+def four_runs(home: Path, data: str, judge: int, epochs: int) -> None:
+    """The AC-GAN on the four categories, the baseline recipe's and the per-class GANs at its CPU time, verdicts."""
+    ac, rows_a, cpu_a = gan(home, data, FOUR, 1000, epochs, judge, "--model", "acgan", "--name",
+                            "4 acgan defaults")
+    table(f"defaults: AC-GAN on {', '.join(FOUR)}, run {ac}", rows_a, cpu_a)
+    class_table(rows_a)
+    acb, rows_ab, cpu_ab = gan(home, data, FOUR, 1000, 10_000, judge, "--model", "acgan", *BASELINE, "--name",
+                               "4 acgan baseline", cpu_limit=cpu_a)
+    table(f"baseline recipe: AC-GAN, run {acb}, stopped at the defaults' CPU time", rows_ab, cpu_ab)
+    class_table(rows_ab)
+    pc, rows_p, cpu_p = gan(home, data, FOUR, 1000, 10_000, judge, "--per-class-gans", "--name",
+                            "4 per-class defaults", cpu_limit=cpu_a)
+    table(f"per-class GANs (defaults, one pair per category), run {pc}, stopped at the AC-GAN's CPU time",
+          rows_p, cpu_p)
+    class_table(rows_p)
+    print()
+    verdict("AC-GAN defaults", rows_a, 0.70, 15.0, False)
+    verdict("AC-GAN baseline", rows_ab, 0.70, 15.0, False)
+    verdict("per-class GANs", rows_p, 0.70, 15.0, False)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,24 @@ def test_bad_recipe_flags_are_one_line_errors(home):
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, res.output
     with Store(home) as store:
         assert store.list_runs() == []  # nothing half-made
+
+
+def test_output_shift_and_scale_start_black_and_reach_pure_ink():
+    from qdcore.models.gan import Ink
+
+    x = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
+    torch.testing.assert_close(Ink()(x), torch.tanh(x))  # the defaults: study 003's plain tanh
+    shifted = Ink(shift=-2.0)(torch.zeros(3))
+    assert bool((shifted < -0.95).all())  # a zero pre-activation is (nearly) black canvas, not mid grey
+    scaled = Ink(scale=1.1)(x)
+    assert scaled[0] == -1.0 and scaled[-1] == 1.0 and scaled[2] == 0.0  # pure black and white at finite x
+    assert bool((scaled.abs() <= 1.0).all())
+    g, _ = build_gan("dcgan", 1, 8, g_width=4, d_width=4)  # a stored arch without them rebuilds plain tanh
+    assert g.arch["out_shift"] == 0.0 and g.arch["out_scale"] == 1.0
+    g2, _ = build_gan("dcgan", 1, 8, g_width=4, d_width=4, out_shift=-1.5, out_scale=1.2)
+    again, _ = build_gan(**g2.arch)
+    assert (again.net.tanh.shift, again.net.tanh.scale) == (-1.5, 1.2)
+    grouped, _ = gg.build_grouped(g2.arch, 2)
+    assert (grouped.net.tanh.shift, grouped.net.tanh.scale) == (-1.5, 1.2)
+    with pytest.raises(ConfigError, match="out_scale"):
+        build_gan("dcgan", 1, 8, out_scale=0.5)

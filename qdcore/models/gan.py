@@ -33,13 +33,33 @@ def up_layers(cin: int, cout: int, kernel: int, stride: int, bias: bool, upsampl
     return out
 
 
+class Ink(nn.Module):
+    """G's output: clamp(scale * tanh(x + shift), -1, 1); shift 0 and scale 1 are the plain tanh of the recipes.
+
+    A negative shift starts the canvas near black, as about three quarters of a real drawing's pixels are;
+    a scale above 1 lets G reach pure black and full ink at finite pre-activations, as real bitmaps do.
+    """
+
+    def __init__(self, shift: float = 0.0, scale: float = 1.0) -> None:
+        super().__init__()
+        self.shift, self.scale = float(shift), float(scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.tanh(x + self.shift) if self.shift else torch.tanh(x)
+        return y if self.scale == 1.0 else (self.scale * y).clamp(-1.0, 1.0)
+
+    def extra_repr(self) -> str:
+        return f"shift={self.shift}, scale={self.scale}"
+
+
 class Generator(nn.Module):
     """z (B, latent) [x label embedding] -> dense 7x7x4w -> convT (or upsample + conv) 2w, w, 1 -> tanh image."""
 
     arch: dict
 
     def __init__(self, latent_dim: int, num_classes: int, width: int, kernel: int, batch_norm: bool,
-                 conditional: bool, upsample: str = "transposed") -> None:
+                 conditional: bool, upsample: str = "transposed", out_shift: float = 0.0,
+                 out_scale: float = 1.0) -> None:
         super().__init__()
         self.latent_dim, self.num_classes, self.conditional = latent_dim, num_classes, conditional
         # AC-GAN (study 001): the label's embedding multiplies the noise, so the latent point depends on the class.
@@ -58,7 +78,7 @@ class Generator(nn.Module):
                 if batch_norm:
                     layers[f"bn{i}"] = nn.BatchNorm2d(cout)
                 layers[f"lrelu{i}"] = nn.LeakyReLU(LEAK)
-        layers["tanh"] = nn.Tanh()
+        layers["tanh"] = Ink(out_shift, out_scale)
         self.net = nn.Sequential(layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -118,11 +138,13 @@ def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) 
          "kernel": op.pos_int("kernel", o["kernel"]), "dropout": op.rate("dropout", o["dropout"]),
          "batch_norm": op.flag("batch_norm", o["batch_norm"]),
          "upsample": op.choice("upsample", o["upsample"], op.UPSAMPLES),
-         "spectral_norm": op.flag("spectral_norm", o["spectral_norm"])}
+         "spectral_norm": op.flag("spectral_norm", o["spectral_norm"]),
+         "out_shift": op.number("out_shift", o["out_shift"]), "out_scale": op.at_least("out_scale", o["out_scale"], 1.0)}
     if r["kernel"] % 2 == 0:
         raise ConfigError(f"option kernel={r['kernel']} must be odd for the GAN's 'same' (transposed) convs")
     conditional = name == "acgan"
-    g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional, r["upsample"])
+    g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional, r["upsample"],
+                  r["out_shift"], r["out_scale"])
     d = Discriminator(num_classes, r["d_width"], r["kernel"], r["dropout"], classify=conditional,
                       spectral_norm=r["spectral_norm"])
     return g, d, r

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from qdcore.models.gan import LEAK, up_layers
+from qdcore.models.gan import LEAK, Ink, up_layers
 
 State = dict[str, torch.Tensor]
 
@@ -46,7 +46,7 @@ class GroupedGenerator(nn.Module):
     """K study-003 generators: z (B, K, latent) -> images (B, K, 28, 28) in [-1, 1]."""
 
     def __init__(self, k: int, latent_dim: int, width: int, kernel: int, batch_norm: bool,
-                 upsample: str = "transposed") -> None:
+                 upsample: str = "transposed", out_shift: float = 0.0, out_scale: float = 1.0) -> None:
         super().__init__()
         self.k, self.latent_dim = k, latent_dim
         w, bias = width, not batch_norm
@@ -64,7 +64,7 @@ class GroupedGenerator(nn.Module):
                 if batch_norm:
                     layers[f"bn{i}"] = nn.BatchNorm2d(k * cout)
                 layers[f"lrelu{i}"] = nn.LeakyReLU(LEAK)
-        layers["tanh"] = nn.Tanh()
+        layers["tanh"] = Ink(out_shift, out_scale)
         self.net = nn.Sequential(layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -101,7 +101,8 @@ def build_grouped(arch: dict[str, Any], k: int) -> tuple[GroupedGenerator, Group
         # torch's spectral norm would take the K pairs' stacked weight as one matrix, not K of them.
         raise ValueError("pairs with a spectrally normalised discriminator cannot be grouped")
     g = GroupedGenerator(k, int(arch["latent_dim"]), int(arch["g_width"]), int(arch["kernel"]),
-                         bool(arch["batch_norm"]), str(arch.get("upsample", "transposed")))
+                         bool(arch["batch_norm"]), str(arch.get("upsample", "transposed")),
+                         float(arch.get("out_shift", 0.0)), float(arch.get("out_scale", 1.0)))
     d = GroupedDiscriminator(k, int(arch["d_width"]), int(arch["kernel"]), float(arch["dropout"]))
     return g, d
 

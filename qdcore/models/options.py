@@ -31,6 +31,8 @@ OPTION_DOCS: dict[str, str] = {
     "d_width": "discriminator base channels (conv w, 2w)",
     "upsample": "how the generator doubles its maps: transposed (stride-2 transposed convs) or nearest (nearest-"
                 "neighbour upsampling, then a conv: no checkerboard dots)",
+    "out_shift": "constant added to the generator's output before its tanh (negative: the canvas starts black)",
+    "out_scale": "the generator's output is clamp(scale * tanh, -1, 1): above 1, pure black and full ink are reached",
     "spectral_norm": "spectral normalisation of the discriminator's weights (Miyato et al. 2018)",
     "C": "inverse L2 regularisation strength",
     "max_iter": "maximum solver iterations of logistic regression",
@@ -119,6 +121,20 @@ def positive(key: str, value: Any) -> float:
     """A float > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"option {key}={value!r} must be a number > 0")
+    return float(value)
+
+
+def number(key: str, value: Any) -> float:
+    """Any finite real number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) == float("inf"):
+        raise ConfigError(f"option {key}={value!r} must be a finite number")
+    return float(value)
+
+
+def at_least(key: str, value: Any, low: float) -> float:
+    """A finite number >= low."""
+    if number(key, value) < low:
+        raise ConfigError(f"option {key}={value!r} must be a number >= {low:g}")
     return float(value)
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Study 003's recipe; a stored run's arch without a later option rebuilds with that option's value here.
 GAN_DEFAULTS = {"latent_dim": 100, "g_width": 64, "d_width": 64, "kernel": 5, "dropout": 0.3, "batch_norm": True,
-                "upsample": "transposed", "spectral_norm": False}
+                "upsample": "transposed", "spectral_norm": False, "out_shift": 0.0, "out_scale": 1.0}
 
 
 @dataclass
@@ -151,7 +151,7 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-_ACTIVATIONS = ("ReLU", "LeakyReLU", "Tanh", "Sigmoid", "ELU", "GELU", "SiLU", "Identity")
+_ACTIVATIONS = ("ReLU", "LeakyReLU", "Tanh", "Ink", "Sigmoid", "ELU", "GELU", "SiLU", "Identity")
 
 
 def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28), inputs: tuple | None = None,

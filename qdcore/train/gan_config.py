@@ -48,6 +48,11 @@ class GanConfig(RunConfig):
     upsample: str = option("nearest", help="How G doubles its maps: nearest (nearest-neighbour upsampling, then a "
                            "conv: no checkerboard dots) or transposed (study 003's stride-2 transposed convs).",
                            panel=_MODEL, choices=UPSAMPLES, metavar="HOW")
+    g_out_shift: float = option(0.0, help="Constant added to G's output before its tanh (negative: the canvas starts "
+                                "near black, as about 3/4 of a real drawing is).", panel=_MODEL, min=-10, max=10)
+    g_out_scale: float = option(1.0, help="G's output is clamp(s * tanh, -1, 1): above 1, pure black and full ink "
+                                "are reached at finite values, as real bitmaps have them (1: plain tanh).",
+                                panel=_MODEL, min=1, max=4)
     spectral_norm: bool = option(False, help="Spectral normalisation of D's weights (Miyato et al. 2018; not with "
                                  "--per-class-gans).", panel=_MODEL)
     gan_loss: str = option("bce", help="Adversarial loss: bce (DCGAN, non-saturating G) or hinge (SNGAN; ignores "
@@ -115,7 +120,8 @@ class GanConfig(RunConfig):
         """Options for build_gan."""
         return {"g_width": self.g_width, "d_width": self.d_width, "kernel": 5 if self.kernel is None else self.kernel,
                 "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm,
-                "upsample": self.upsample, "spectral_norm": self.spectral_norm, "init": self.init}
+                "upsample": self.upsample, "spectral_norm": self.spectral_norm, "init": self.init,
+                "out_shift": self.g_out_shift, "out_scale": self.g_out_scale}
 
 
 def gan_fields():
