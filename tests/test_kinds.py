@@ -318,7 +318,7 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
     (["data", "show", "circle", "--n", "100000"], "--n is 100000"),
     (["analyze", "last", "--k", "100000"], "--k=100000 must be a whole number >= 2 and <= 1000"),
     (["analyze", "last", "--min-confidence", "2"], "--min-confidence=2.0 must be a number >= 0 and <= 1"),
-    (["predict", "last", "x.npy", "--top", "0"], "--top 0 must be a whole number from 1 to 1000"),
+    (["predict", "last", "x.npy", "--top", "0"], "--top=0 must be a whole number >= 1 and <= 1000"),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
 def test_other_commands_bound_their_options(tmp_path, monkeypatch, argv, words):
     monkeypatch.setenv("QD_HOME", str(tmp_path))

@@ -1,4 +1,4 @@
-"""`qd analyze`'s options, declared once (flags, checks and --help come from here); light to import."""
+"""The options of `qd analyze` and `qd predict`, declared once (flags, checks and --help come from here); light to import."""
 
 from __future__ import annotations
 
@@ -41,3 +41,24 @@ class AnalyzeOptions:
     def n_components(self) -> int | float:
         """PCA components as sklearn wants them: an int count or a float fraction."""
         return int(self.components) if self.components >= 1 else float(self.components)
+
+
+@dataclass
+class AnalyzeOutput:
+    """Where `qd analyze` writes its files, and its --progressive replay (with runs to compare)."""
+
+    out: str | None = option(None, help="Write CSVs and PNGs (pairs, per-class, ranking, clusters, calibration, "
+                             "confusion, galleries, CAM) into DIR.", short="-o", metavar="DIR")
+    progressive: bool = option(False, help="When did it know: replay each drawing by share of ink and of time, and "
+                               "stroke by stroke (top-1 curves, the moment each drawing became right and stayed "
+                               "right).", negatable=False)
+    vs: list[str] = option(factory=list, help="With --progressive: another run replayed on the same drawings, side "
+                           "by side (repeatable).", metavar="RUN")
+
+
+@dataclass
+class PredictOptions:
+    """How much of a file's predictions `qd predict` shows."""
+
+    top: int = option(5, help="How many classes to list per drawing.", min=1, max=1000)
+    limit: int = option(20, help="Drawings to show in the table (JSON lists all).", min=0)

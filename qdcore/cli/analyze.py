@@ -16,24 +16,24 @@ from qdcore.fmt import kept_note, percent
 
 def register(app: typer.Typer) -> None:
     """Add the top-level `analyze` command to the root app (its analysis options from AnalyzeOptions)."""
-    from qdcore.analysis.options import AnalyzeOptions
+    from qdcore.analysis.options import AnalyzeOptions, AnalyzeOutput
 
-    app.command("analyze")(DeclaredCommand(analyze, of(AnalyzeOptions, "opts")))
+    app.command("analyze")(DeclaredCommand(analyze, of(AnalyzeOptions, "opts"), of(AnalyzeOutput, "how")))
 
 
 def analyze(
     run: RunArg,
     opts: Any,
+    how: Any,
     json_out: JsonOpt = False,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write CSVs and PNGs (pairs, per-class, ranking, clusters, calibration, confusion, galleries, CAM) into DIR.")] = None,
-    progressive: Annotated[bool, typer.Option("--progressive", help="When did it know: replay each drawing by share of ink and of time, and stroke by stroke (top-1 curves, the moment each drawing became right and stayed right).")] = False,
-    vs: Annotated[Optional[list[str]], typer.Option("--vs", help="With --progressive: another run replayed on the same drawings, side by side (repeatable).")] = None,
     data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
     categories: Annotated[Optional[str], declared_option(DataSelection, "categories", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
     per_class: Annotated[Optional[int], declared_option(DataSelection, "per_class", help="With --progressive: at most this many drawings per category (of --data or the test split), sampled by --seed.")] = None,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, calibration, data quality."""
-    if progressive or vs or data or categories or per_class:
+    out = Path(how.out) if how.out else None
+    vs = how.vs
+    if how.progressive or vs or data or categories or per_class:
         return _progressive(run, vs or [], data, categories, per_class, opts.seed, json_out, out)
     from qdcore.analysis.report import analyze_run, public
     from qdcore.store import Store

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from qdcore.cli.common import JsonOpt, console, fail, print_json
+from qdcore.cli.options import DeclaredCommand, of
 from qdcore.errors import ConfigError, QDError
+from qdcore.models.options import LayerTableOptions
 
 app = typer.Typer(no_args_is_help=True, help="The model zoo: list models and show their layers.")
 
@@ -58,22 +60,23 @@ def list_cmd(json: JsonOpt = False) -> None:
     console.print("Details: qd models show NAME [--classes N] [--opt key=value ...]")
 
 
-@app.command("show")
 def show_cmd(
     name: Annotated[str, typer.Argument(help="Model name (see 'qd models list').")],
-    classes: Annotated[int, typer.Option("--classes", "-n", help="Number of output classes.")] = 10,
-    opt: Annotated[Optional[list[str]], typer.Option("--opt", "-o", help="Model option key=value (repeatable), e.g. --opt width=16.")] = None,
+    build: LayerTableOptions,
     json: JsonOpt = False,
 ) -> None:
     """A model's layer table (layer, output shape, params) and total, like the studies' figures."""
     try:
-        doc = _describe(name, classes, parse_opts(opt))
+        doc = _describe(name, build.classes, parse_opts(build.opt))
     except QDError as e:
         fail(str(e))
     if json:
         print_json(doc)
         return
     _print(doc)
+
+
+app.command("show")(DeclaredCommand(show_cmd, of(LayerTableOptions, "build")))
 
 
 def _describe(name: str, classes: int, opts: dict[str, str]) -> dict[str, Any]:

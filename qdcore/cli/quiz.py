@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
+from qdcore.cli.options import DeclaredCommand, of
+from qdcore.quiz.report_options import ReportFilter, SessionFilter
 from qdcore.fmt import DASH, interval, percent
 
 if TYPE_CHECKING:
@@ -17,7 +19,6 @@ app = typer.Typer(no_args_is_help=True, help="Human accuracy: quiz results and s
 
 MATRIX_MAX = 10  # larger confusion matrices (wider than 80 columns) are summarised as the most frequent mistakes
 
-ParticipantOpt = Annotated[Optional[str], typer.Option("--participant", "-p", help="Only this participant's answers.")]
 
 
 def register(root: typer.Typer) -> None:
@@ -39,18 +40,12 @@ def _p(v: float) -> str:
     return f"{v:.3g}" if v >= 1e-4 else f"{v:.1e}"
 
 
-@app.command("report")
-def report(
-    participant: ParticipantOpt = None,
-    run: Annotated[Optional[int], typer.Option("--run", "-r", help="Compare people with this run's model on the same drawings (default: the run the sessions quizzed on).")] = None,
-    session: Annotated[Optional[int], typer.Option("--session", "-s", help="Only this quiz session.")] = None,
-    json_out: JsonOpt = False,
-) -> None:
+def report(which: ReportFilter, json_out: JsonOpt = False) -> None:
     """Human top-1 (95% Wilson intervals) overall and per category, confusions, people vs model, leaderboard."""
     from qdcore.quiz.report import build_report
 
     store = _store()
-    rep = build_report(store, participant=participant, run=run, session=session)
+    rep = build_report(store, participant=which.participant or None, run=which.run, session=which.session)
     if json_out:
         print_json(rep.as_dict())
         return
@@ -59,6 +54,9 @@ def report(
                       highlight=False)
         return
     _print_report(rep)
+
+
+app.command("report")(DeclaredCommand(report, of(ReportFilter, "which")))
 
 
 def _print_report(rep: "QuizReport") -> None:
@@ -156,16 +154,11 @@ def session_rows(store: Any, participant: str | None = None, open_only: bool = F
     return rows
 
 
-@app.command("list")
-def list_sessions(
-    participant: ParticipantOpt = None,
-    open_only: Annotated[bool, typer.Option("--open", help="Only sessions that can be resumed.")] = False,
-    json_out: JsonOpt = False,
-) -> None:
+def list_sessions(which: SessionFilter, json_out: JsonOpt = False) -> None:
     """Quiz sessions: who, how far, how well, on which drawings."""
     store = _store()
-    rows = session_rows(store, participant, open_only)
-    if open_only:
+    rows = session_rows(store, which.participant or None, which.open_only)
+    if which.open_only:
         rows = [r for r in rows if r["state"] == "open"]
     if json_out:
         print_json(rows)
@@ -192,3 +185,6 @@ def list_sessions(
                   str(r["right"]), r["mode"].replace("all ", ""), r["source"],
                   time.strftime("%m-%d %H:%M", time.localtime(r["started"])))
     console.print(t)
+
+
+app.command("list")(DeclaredCommand(list_sessions, of(SessionFilter, "which")))

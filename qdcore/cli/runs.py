@@ -6,16 +6,18 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
+from qdcore.cli.options import DeclaredCommand, of
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, interval, literal, percent, plural, printable, size
 from qdcore.fmt import duration as _dur
+from qdcore.runs.view_options import CompareOptions, ExportOptions, RemoveOptions, RunFilter
 
 if TYPE_CHECKING:
     from qdcore.store import RunRecord, Store
@@ -158,16 +160,10 @@ def _curve_keys(history: dict[str, Any]) -> list[str]:
 # -- commands ----------------------------------------------------------------------------------
 
 
-@app.command("list")
-def list_runs(
-    kind: Annotated[Optional[str], typer.Option("--kind", help="Only runs of this kind (classifier, or another registered kind).")] = None,
-    status: Annotated[Optional[str], typer.Option("--status", help="Only runs with this status: running, done, failed, interrupted.")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", "-l", help="Show at most this many (newest first).")] = None,
-    json_out: JsonOpt = False,
-) -> None:
+def list_runs(which: RunFilter, json_out: JsonOpt = False) -> None:
     """The overview table of every run, newest first (study 001's tracker)."""
     store = _store()
-    runs = store.list_runs(kind=kind, status=status, limit=limit)
+    runs = store.list_runs(kind=which.kind, status=which.status, limit=which.limit)
     human = _baselines(store, runs)
     if json_out:
         print_json(_clean([{**r.as_dict(), **tracker_row(r, human.get(r.id))} for r in runs]))
@@ -198,6 +194,9 @@ def list_runs(
             cells[-1] = Text(r.status, style=STATUS_STYLE.get(r.status, "white"))
         table.add_row(*cells)
     console.print(table)
+
+
+app.command("list")(DeclaredCommand(list_runs, of(RunFilter, "which")))
 
 
 @app.command("show")
@@ -302,10 +301,9 @@ def _print_log(folder: Any, lines: int = 12) -> None:
         console.print(Text(line), soft_wrap=True)
 
 
-@app.command("compare")
 def compare(
     runs: Annotated[list[str], typer.Argument(help="Two or more run ids.", show_default=False)],
-    diff_only: Annotated[bool, typer.Option("--diff", help="Show only config keys that differ.")] = False,
+    opts: CompareOptions,
     json_out: JsonOpt = False,
 ) -> None:
     """Runs side by side: config differences highlighted, then metrics."""
@@ -343,7 +341,7 @@ def compare(
     t.add_row("status", *[_status(r.status) for r in recs])
     t.add_row("device", *[lit(r.device or DASH) for r in recs])
     t.add_row("data fingerprint", *[(r.fingerprint or DASH)[:16] for r in recs], end_section=True)
-    shown = [k for k in ckeys if k in differs or not diff_only]
+    shown = [k for k in ckeys if k in differs or not opts.diff_only]
     for i, k in enumerate(shown):
         vals = [lit(_val(c.get(k))) for c in configs]
         if k in differs:
@@ -357,6 +355,9 @@ def compare(
     console.print(t)
     if not differs:
         console.print("[dim]The configs are identical.[/]")
+
+
+app.command("compare")(DeclaredCommand(compare, of(CompareOptions, "opts")))
 
 
 def _metric(key: str, v: Any) -> str:
@@ -376,36 +377,35 @@ def _union(dicts: list[dict[str, Any]]) -> list[str]:
     return list(keys)
 
 
-@app.command("rm")
 def rm(
     runs: Annotated[list[str], typer.Argument(help="Run ids to delete.", show_default=False)],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Also delete runs whose process is still running.")] = False,
+    opts: RemoveOptions,
     json_out: JsonOpt = False,
 ) -> None:
     """Delete runs: their rows, metrics and runs/<id>/ folders."""
     store = _store()
     ids = list(dict.fromkeys(_resolve(store, r) for r in runs))
     recs = [store.get_run(i) for i in ids]  # every id must exist before anything is deleted
-    if not yes:
+    if not opts.yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"refusing to delete {plural(len(recs), 'run')} without confirmation: pass --yes")
         names = ", ".join(f"#{r.id} {literal(r.name)}" for r in recs)
         if not typer.confirm(f"Delete {names} and their files?", default=False):
             raise typer.Abort()
     for r in recs:
-        store.delete_run(r.id, force=force)
+        store.delete_run(r.id, force=opts.force)
     if json_out:
         print_json({"deleted": ids})
     else:
         console.print(f"Deleted {plural(len(ids), 'run')}: {', '.join(str(i) for i in ids)}", highlight=False)
 
 
-@app.command("export")
+app.command("rm")(DeclaredCommand(rm, of(RemoveOptions, "opts")))
+
+
 def export(
     runs: Annotated[list[str], typer.Argument(help="Run ids (or 'last') to export.", show_default=False)],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="csv (run-N-csv/ with steps.csv, epochs.csv, run.json), tensorboard (run-N/ event files: tensorboard --logdir DIR) or json (run-N.json).")] = "csv",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write into (created if missing).")] = Path("qd-export"),
+    opts: ExportOptions,
     json_out: JsonOpt = False,
 ) -> None:
     """Export runs' per-step and per-epoch metrics for other tools: CSV, TensorBoard event files or JSON."""
@@ -413,6 +413,7 @@ def export(
 
     store = _store()
     ids = [_resolve(store, r) for r in runs]
+    fmt, out = opts.format, Path(opts.out)
     written = export_runs(store, ids, fmt.strip().lower(), out)
     if json_out:
         print_json({"format": fmt, "files": [str(p) for p in written]})
@@ -422,3 +423,6 @@ def export(
     if fmt.strip().lower() == "tensorboard":
         console.print(f"view them with: tensorboard --logdir {printable(out)}", highlight=False, markup=False,
                       soft_wrap=True)
+
+
+app.command("export")(DeclaredCommand(export, of(ExportOptions, "opts")))

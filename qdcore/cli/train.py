@@ -30,7 +30,10 @@ def register(app: typer.Typer) -> None:
     """Add the top-level train / eval / predict commands to the root app."""
     app.command("train", no_args_is_help=False)(train_command())
     app.command("eval")(eval_cmd)
-    app.command("predict")(predict_cmd)
+    from qdcore.analysis.options import PredictOptions
+    from qdcore.cli.options import DeclaredCommand, of
+
+    app.command("predict")(DeclaredCommand(predict_cmd, of(PredictOptions, "show")))
 
 
 def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
@@ -223,8 +226,7 @@ def _print_eval(r: dict[str, Any]) -> None:
 def predict_cmd(
     run: RunArg,
     file: Annotated[Path, typer.Argument(help=".npy bitmaps (Google's layout) or .ndjson/.bin strokes.", show_default=False)],
-    top: Annotated[int, typer.Option("--top", help="How many classes to list per drawing.")] = 5,
-    limit: Annotated[int, typer.Option("--limit", help="Drawings to show in the table (JSON lists all).")] = 20,
+    show: Any,
     device: DeviceOpt = None,
     strict: StrictOpt = False,
     json_out: JsonOpt = False,
@@ -237,10 +239,7 @@ def predict_cmd(
     from qdcore.data.drawing_file import read_drawing_file
     from qdcore.store import Store
 
-    if not 1 <= top <= 1000:
-        raise ConfigError(f"--top {top} must be a whole number from 1 to 1000")
-    if limit < 0:
-        raise ConfigError(f"--limit {limit} must be 0 or more")
+    top, limit = show.top, show.limit  # checked by their declarations (PredictOptions)
     store = Store()
     from qdcore.runs.refs import evaluable_kinds
 

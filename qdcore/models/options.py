@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
+from qdcore.options import option
 
 POOL_KINDS = ("max", "avg", "none")
 PADDINGS = ("valid", "same")
@@ -178,3 +180,12 @@ def per_block(key: str, value: Any, depth: int, given: bool) -> int | list[int]:
 def at(value: int | list[int], i: int) -> int:
     """Entry i of a per-block option."""
     return value[i] if isinstance(value, list) else value
+
+
+@dataclass
+class LayerTableOptions:
+    """The model `qd models show` builds for its layer table: classes and model options."""
+
+    classes: int = option(10, help="Number of output classes.", short="-n", min=1, max=100_000)
+    opt: list[str] = option(factory=list, help="Model option key=value (repeatable), e.g. --opt width=16.",
+                            short="-o", metavar="KEY=VALUE")
