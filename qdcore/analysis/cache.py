@@ -42,7 +42,7 @@ def save(path: Path, arrays: Arrays, meta: dict[str, Any]) -> None:
     """Arrays and a JSON-ready dict as one .npz (atomic)."""
     buf = io.BytesIO()
     text = json.dumps(meta, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-    np.savez(buf, **arrays, __meta__=np.array(text))
+    np.savez(buf, allow_pickle=True, **arrays, __meta__=np.array(text))  # numpy's default, named so the stubs know **arrays fills only the arrays
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, buf.getvalue())
 

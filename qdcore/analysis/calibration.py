@@ -51,13 +51,13 @@ def calibration(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> Calibr
     for b in range(bins):
         mask = which == b
         k = int(mask.sum())
+        c: float | None = None
+        a: float | None = None
         if k:
             c, a = float(conf[mask].mean()), float(right[mask].mean())
             gap = abs(a - c)
             ece += k / n * gap
             mce = max(mce, gap)
-        else:
-            c = a = None
         out.append(ReliabilityBin(float(edges[b]), float(edges[b + 1]), k, c, a))
     return Calibration(out, float(ece), float(mce), n, float(conf.mean()) if n else 0.0,
                        float(right.mean()) if n else 0.0)

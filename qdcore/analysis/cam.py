@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from qdcore.errors import ConfigError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def model_name(model) -> str:
@@ -13,14 +18,14 @@ def model_name(model) -> str:
     return str(arch.get("name")) if isinstance(arch, dict) and arch.get("name") else type(model).__name__
 
 
-def conv_layers(model) -> list[tuple[str, object]]:
+def conv_layers(model) -> list[tuple[str, nn.Module]]:
     """(name, module) of every Conv2d in forward-definition order."""
-    import torch.nn as nn
+    from torch import nn
 
     return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
-def last_conv(model) -> tuple[str, object]:
+def last_conv(model) -> tuple[str, nn.Module]:
     """The last Conv2d; ConfigError for models without one."""
     convs = conv_layers(model)
     if not convs:

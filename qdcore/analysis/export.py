@@ -69,7 +69,7 @@ def grid_png(tiles: Sequence[np.ndarray], captions: Sequence[str] | None, path: 
         r, c = divmod(i, cols)
         x = gap + c * (cell_w + gap) + (cell_w - side) // 2
         y = top + gap + r * (side + cap_h + gap)
-        img.paste(Image.fromarray(rgb, "RGB").resize((side, side), Image.NEAREST), (x, y))
+        img.paste(Image.fromarray(rgb, "RGB").resize((side, side), Image.Resampling.NEAREST), (x, y))
         draw.rectangle([x - 1, y - 1, x + side, y + side], outline=(200, 200, 200))
         if captions:
             for li, line in enumerate(captions[i].split("\n")):

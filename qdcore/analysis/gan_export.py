@@ -39,7 +39,7 @@ def grid_image(grid: np.ndarray, rows: list[str], title: str, scale: int = 2, la
         name = rows[i] if i < len(rows) else ""
         draw.text((4, top + i * cell + cell // 2 - 6), name[:14], fill=200)
         for j in range(c):
-            tile = Image.fromarray(grid[i, j]).resize((28 * scale, 28 * scale), Image.NEAREST)
+            tile = Image.fromarray(grid[i, j]).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
             img.paste(tile, (label_width + j * cell + 1, top + i * cell + 1))
     return img
 
@@ -86,7 +86,7 @@ def judged_sheet(images: np.ndarray, probs: np.ndarray, judge_classes: list[str]
     for i in range(n):
         x, y = (i % cols) * cell_w + 4, top + (i // cols) * cell_h
         tile = Image.fromarray(np.asarray(images[i], np.uint8).reshape(28, 28)).resize((28 * scale, 28 * scale),
-                                                                                       Image.NEAREST)
+                                                                                       Image.Resampling.NEAREST)
         img.paste(tile.convert("RGB"), (x, y))
         name = judge_classes[int(top_class[i])]
         colour = (90, 220, 90) if name in intended else (235, 80, 80)

@@ -11,7 +11,7 @@ strokes) against the real drawings' own, and each sample's distance to its neare
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -262,6 +262,12 @@ def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str
     return classes
 
 
+@overload
+def load_judge(store: "Store", run_id: int, gan_classes: list[str], device: str = "auto") -> Judge: ...
+@overload
+def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None: ...
+
+
 def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None:
     """The judge run's model (the best finished classifier covering the classes when run_id is None; None if none)."""
     from qdcore.train.checkpoint import load_model
@@ -303,11 +309,11 @@ def summarize_history(history: dict[str, list[float]], best_by: str | None = Non
     per-class shares); with `best_by`, the row of the epoch its criterion keeps has "best": True."""
     from qdcore.train.gan_best import BestGenerator
 
-    keys = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
+    keys: tuple[str, ...] = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
             "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
             "quality/speckle_real", "quality/nearest", "quality/collapse", "train/cpu_seconds")
     keys += tuple(sorted(k for k in history if k.startswith(CLASS_PREFIXES)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, ep in enumerate(history.get("epoch", [])):
         rows.append({"epoch": int(ep), **{k: history[k][i] for k in keys if k in history and i < len(history[k])}})
     if best_by is not None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from qdcore.analysis.cam import model_name
 from qdcore.errors import ConfigError
 
+if TYPE_CHECKING:
+    from torch import nn
 
-def spatial_layers(model, kinds: tuple[str, ...] = ("conv", "pool")) -> list[tuple[str, object]]:
+
+def spatial_layers(model, kinds: tuple[str, ...] = ("conv", "pool")) -> list[tuple[str, nn.Module]]:
     """(name, module) of the conv/pool (or, with kinds "all", every leaf) layers in definition order."""
-    import torch.nn as nn
+    from torch import nn
 
     conv = (nn.Conv2d,)
     pool = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)

@@ -92,7 +92,7 @@ def summary_intervals(summary: dict[str, Any]) -> dict[str, list[float] | None]:
     for key in ("test_top1", "test_top5"):
         v = summary.get(key)
         ok = isinstance(n, int) and n > 0 and isinstance(v, (int, float)) and 0 <= v <= 1
-        out[key] = rate_interval(round(v * n), n) if ok else None
+        out[key] = rate_interval(round(v * n), n) if isinstance(n, int) and isinstance(v, (int, float)) and ok else None
     return out
 
 

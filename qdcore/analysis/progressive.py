@@ -41,9 +41,9 @@ class Replay:
     rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their rows in the data given
 
 
-def knew_at(right: Sequence[bool], shares: Sequence[float]) -> float:
+def knew_at(right: Sequence[bool] | np.ndarray, shares: Sequence[float] | np.ndarray) -> float:
     """The share after the first step from which every step is right (nan if the last step is wrong)."""
-    right = list(right)
+    right = [bool(r) for r in right]
     if not right or not right[-1]:
         return math.nan
     k = len(right) - 1
@@ -59,7 +59,7 @@ def _stroke_prefix(d: Any, k: int) -> Any:
     return replace(d, strokes=d.strokes[:k], raw=True, times=d.times[:k] if d.times else None)
 
 
-def replay(predict: Callable[[Any], np.ndarray], classes: list[str], drawings: Sequence[Any], truth: Sequence[int],
+def replay(predict: Callable[[Any], np.ndarray], classes: list[str], drawings: Sequence[Any], truth: Sequence[int] | np.ndarray,
            grid: Sequence[float] = GRID, progress: Callable[[int, int], None] | None = None) -> Replay:
     """Replay each drawing (a `qdcore.data.strokes.Drawing`, or None) through `predict` (Drawings -> probs)."""
     from qdcore.data.drawings import Drawings
@@ -94,14 +94,14 @@ def replay(predict: Callable[[Any], np.ndarray], classes: list[str], drawings: S
     out = Replay(list(classes), t_all[keep], grid, np.zeros((n, g), bool), np.zeros((n, g), bool), np.zeros(n, bool),
                  np.full(n, math.nan), np.full(n, math.nan), np.zeros(n, np.int64), len(drawings) - n,
                  np.asarray(keep, np.int64))
-    for j, (start, k, timed) in enumerate(layout):
+    for j, (start, k, _) in enumerate(layout):
         d = drawings[keep[j]]
         out.right_ink[j] = right[start:start + g]
         by_stroke = right[start + g:start + g + k]
         ink_ends, time_ends = stroke_ends(d)
         out.knew_ink[j] = knew_at(by_stroke, ink_ends)
         out.strokes[j] = k
-        if timed:
+        if time_ends is not None:  # the drawing has times (has_times), as the layout's third field says
             out.timed[j] = True
             out.right_time[j] = right[start + g + k:start + 2 * g + k]
             out.knew_time[j] = knew_at(by_stroke, time_ends)
@@ -176,9 +176,9 @@ def summarize(r: Replay) -> dict[str, Any]:
 def run_test_split(rec: Any) -> Any:
     """A run's test split rebuilt from its config (its drawings, and their strokes where the files hold them)."""
     from qdcore.data.selection import load_splits
-    from qdcore.runs.kinds import find_kind
+    from qdcore.runs.kinds import get_kind
 
-    cfg = find_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
+    cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
     return load_splits(cfg, mapped=True).test
 
 
@@ -210,10 +210,10 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
     else:
         ds = select_for_model(data, categories, per_class, seed, None, list(models[0][2]))
         where = str(ds.origin or data)
-    if not _has_strokes(ds):
+    strokes = Drawings.from_set(ds).strokes if _has_strokes(ds) else None
+    if strokes is None:
         raise DataError(f"{where} holds no strokes (bitmaps only) to replay; pass --data a file or folder of "
                         ".ndjson or .bin stroke files (such as Google's raw drawings)")
-    strokes = Drawings.from_set(ds).strokes
     runs = []
     for n, (rec, predict, classes) in enumerate(models):
         truth = labels_for(ds, list(classes), where=where)

@@ -112,7 +112,7 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None, say: S
     return report
 
 
-def _quality_counts(pred) -> dict[str, int]:
+def _quality_counts(pred) -> dict[str, int | None]:
     from qdcore.analysis import labelnoise
 
     q = labelnoise.quality(pred)
