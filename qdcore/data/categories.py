@@ -66,10 +66,10 @@ def check_category(name: str, allowed: list[str] | None = None) -> str:
         return lookup[key]
     # A name as it is listed (control characters and non-UTF-8 bytes spelled out: 'two\nlines', '\xffbad'),
     # or typed with those raw bytes: the same category.
-    shown = {literal(c).lower(): c for c in allowed}
+    as_listed = {literal(c).lower(): c for c in allowed}
     for typed in (name.strip(), text_path(name.strip())):
-        if literal(typed).lower() in shown:
-            return shown[literal(typed).lower()]
+        if literal(typed).lower() in as_listed:
+            return as_listed[literal(typed).lower()]
     official = {c.lower(): c for c in official_categories()}
     if allowed is not None and key in official:
         shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
@@ -93,8 +93,7 @@ def parse_categories(spec: str | list[str] | None, allowed: list[str] | None = N
             out.extend(NAMED_SETS[item.lower()])
         else:
             out.append(check_category(item, allowed))
-    seen: set[str] = set()
-    return [c for c in out if not (c in seen or seen.add(c))]
+    return list(dict.fromkeys(out))  # without repeats, in order
 
 
 GOOGLE_PREFIX = "full_numpy_bitmap_"

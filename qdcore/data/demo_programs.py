@@ -63,7 +63,7 @@ def _closed_shape(rng: np.random.Generator, verts: np.ndarray, m: int, *, wobble
     past the start; some outlines break into several strokes at vertices; some get rounded
     corners (round_p), which pulls polygons towards circles.
     """
-    n, k, _ = verts.shape
+    n, k = int(verts.shape[0]), int(verts.shape[1])
     if rotate_start:
         start = rng.integers(0, k, n)
         verts = np.take_along_axis(verts, ((start[:, None] + np.arange(k)) % k)[:, :, None], axis=1)
@@ -110,7 +110,7 @@ def _regular(rng: np.random.Generator, n: int, k: int, phase: np.ndarray, ang_sd
 
 def _polyline(rng: np.random.Generator, verts: np.ndarray, m: int, wobble: float) -> np.ndarray:
     """Open paths (n, (k-1)*m+1, 2) through verts (n, k, 2), wobbled."""
-    n, k, _ = verts.shape
+    n, k = int(verts.shape[0]), int(verts.shape[1])
     i = np.arange((k - 1) * m + 1)
     e = np.minimum(i // m, k - 2)
     f = (i - e * m) / m
@@ -312,7 +312,7 @@ def cloud(rng: np.random.Generator, n: int) -> list[Drawing]:
     """A wide scalloped outline, often flat underneath."""
     bumps = rng.integers(4, 9, n)
     per = 6
-    out = []
+    out: list[tuple[int, Drawing]] = []
     amp = rng.uniform(0.18, 0.35, n)
     flat = rng.random(n) < 0.5
     for b in range(4, 9):
@@ -334,7 +334,7 @@ def cloud(rng: np.random.Generator, n: int) -> list[Drawing]:
 def zigzag(rng: np.random.Generator, n: int) -> list[Drawing]:
     """A sideways zigzag of three to nine strokes' worth of teeth, in one line."""
     segs = rng.integers(3, 10, n)
-    out = []
+    out: list[tuple[int, Drawing]] = []
     for k in range(3, 10):
         sel = np.flatnonzero(segs == k)
         if len(sel) == 0:

@@ -210,8 +210,8 @@ def download(categories: list[str] | None = None, dest: str | os.PathLike | None
         first = failed[0][1]
         if len(cats) == 1:
             raise first
-        names = ", ".join(c for c, _ in failed[:5]) + (", ..." if len(failed) > 5 else "")
-        err = DataError(f"{len(failed)} of {len(cats)} downloads failed ({names}); first: {first}")
+        which = ", ".join(c for c, _ in failed[:5]) + (", ..." if len(failed) > 5 else "")
+        err = DataError(f"{len(failed)} of {len(cats)} downloads failed ({which}); first: {first}")
         err.results = out  # type: ignore[attr-defined]
         raise err
     return out
@@ -277,16 +277,16 @@ def _download_one(cat: str, dest: Path, base: str, report: Callable[[DownloadPro
             n = check_file(final, form)
             size = final.stat().st_size
             origin = cached_origin(final)
-            subset = expected is not None and size < expected.bytes
-            if not (subset and strict):
-                note = "already complete" if not subset else (
-                    f"cached file holds {_holds(n, size, expected)} (from {origin})")
+            fuller = expected if expected is not None and size < expected.bytes else None  # cached: a subset of it
+            if fuller is None or not strict:
+                note = "already complete" if fuller is None else (
+                    f"cached file holds {_holds(n, size, fuller)} (from {origin})")
                 report(DownloadProgress(cat, "skip", size, size, url, note))
                 return DownloadResult(cat, final, size, n, True, "existing", url)
             # A subset (a mirror's sample) never counts as Google's full file: fetch it; the subset stays
             # in place until the full file has been checked and renamed over it.
-            report(DownloadProgress(cat, "retry", 0, expected.bytes, url,
-                                    f"cached file holds {_holds(n, size, expected)} "
+            report(DownloadProgress(cat, "retry", 0, fuller.bytes, url,
+                                    f"cached file holds {_holds(n, size, fuller)} "
                                     f"(from {origin}); fetching the full file"))
         except DataError:
             # A damaged complete file (not ours: ours are renamed only after checks): fetch it again.

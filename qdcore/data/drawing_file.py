@@ -37,7 +37,7 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
                             f"the file is truncated or corrupt")
         if count == 0:
             raise DataError(f"{path} holds no drawings (shape {shape}); {layout}")
-        arr = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+        arr: np.ndarray = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
         if arr.ndim == 1 and arr.size == 784:
             arr = arr.reshape(1, 784)
         if arr.ndim == 2 and arr.shape[1] == 784:

@@ -71,7 +71,7 @@ class DrawingSet:
         h.update("\n".join(self.classes).encode())
         h.update(np.ascontiguousarray(self.labels).tobytes())
         for part in chunks(self.images):  # chunk by chunk: the same hash, never the whole selection at once
-            h.update(part)
+            h.update(part.data)
         return h.hexdigest()[:16]
 
 
@@ -98,6 +98,7 @@ def parse_ratios(spec: str | dict[str, float] | None) -> dict[str, float]:
     """'hammer=0.002,fork=1' -> {'hammer': 0.002, 'fork': 1.0} (sizes relative to --per-class)."""
     if not spec:
         return {}
+    items: list[tuple[str, str | float]]
     if isinstance(spec, dict):
         items = list(spec.items())
     else:
@@ -105,8 +106,8 @@ def parse_ratios(spec: str | dict[str, float] | None) -> dict[str, float]:
         for part in spec.split(","):
             if "=" not in part:
                 raise DataError(f"bad imbalance entry {part!r}: write CATEGORY=RATIO, e.g. hammer=0.002")
-            k, v = part.split("=", 1)
-            items.append((k.strip(), v.strip()))
+            name, ratio = part.split("=", 1)
+            items.append((name.strip(), ratio.strip()))
     out = {}
     for k, v in items:
         try:
@@ -138,7 +139,7 @@ def _chosen(source: Source, categories: str | list[str] | None, per_class: int |
     available = source.categories()
     if not available:
         raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' or use --data demo")
-    chosen = parse_categories(categories, allowed=available) if categories else list(available)
+    chosen = (parse_categories(categories, allowed=available) if categories else None) or list(available)
     missing = [c for c in chosen if c not in available]
     if missing:
         raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}; "

@@ -111,7 +111,7 @@ def _read_rows(mm: np.ndarray, rows: np.ndarray | None, where: str) -> np.ndarra
                         f"({n:,} drawings)")
     order = np.argsort(rows, kind="stable")
     srt = rows[order]
-    if isinstance(mm, np.memmap) and rows.size < n // 2:
+    if isinstance(mm, np.memmap) and mm.filename is not None and rows.size < n // 2:
         _prefetch(Path(mm.filename), int(mm.offset), srt)
     # Sorted rows read the map front to back; undo the sort so callers get the order they asked for.
     out = np.empty((rows.size, ROW), np.uint8)

@@ -74,6 +74,9 @@ class MappedImages:
         return out if dtype is None else out.astype(dtype, copy=False)
 
 
+Images = np.ndarray | MappedImages  # uint8 (N, 28, 28) drawings, in memory or left in their files
+
+
 def in_memory(images: np.ndarray) -> MappedImages:
     """An array of drawings (a memory map or in RAM) as one map, so it is read through the same gather."""
     n = len(images)

@@ -64,7 +64,7 @@ def data_dirs() -> list[tuple[Path, str]]:
     return out
 
 
-def known_places(cache: str | os.PathLike | None = None) -> list[Place]:
+def known_places(cache: str | Path | None = None) -> list[Place]:
     """The demo set, the download cache, then every local folder that exists (each once)."""
     places = [Place("demo", "demo", "built-in, synthetic"), Place("cache", "cache", str(data_cache(cache)))]
     seen = {data_cache(cache).resolve()}
@@ -76,7 +76,7 @@ def known_places(cache: str | os.PathLike | None = None) -> list[Place]:
     return places
 
 
-def summarise(place: Place, cache: str | os.PathLike | None = None) -> PlaceSummary:
+def summarise(place: Place, cache: str | Path | None = None) -> PlaceSummary:
     """Open a place and count its categories and drawings; an unreadable one says why instead.
 
     Stroke files (.ndjson) are counted by their non-empty lines: parsing 345 files to list them took 10 s."""

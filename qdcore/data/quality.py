@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from qdcore.data.drawingset import DrawingSet
+from qdcore.data.mapped import Images
 
 # A pixel counts as ink at >= 64 of 255: the anti-aliased fringe of a line is fainter.
 INK_LEVEL = 64
@@ -42,13 +43,13 @@ class QualityReport:
         return d
 
 
-def ink_pixels(images: np.ndarray, ink_level: int = INK_LEVEL) -> np.ndarray:
+def ink_pixels(images: Images, ink_level: int = INK_LEVEL) -> np.ndarray:
     """Ink pixels per drawing, int64 (N,)."""
     flat = np.asarray(images).reshape(len(images), -1)
     return np.count_nonzero(flat >= ink_level, axis=1).astype(np.int64)
 
 
-def duplicate_groups(images: np.ndarray, skip: np.ndarray | None = None) -> list[list[int]]:
+def duplicate_groups(images: Images, skip: np.ndarray | None = None) -> list[list[int]]:
     """Groups of indices whose drawings are byte-identical (rows in `skip` left out), sorted by first index."""
     flat = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(len(images), -1))
     idx = np.arange(len(flat))

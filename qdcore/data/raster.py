@@ -16,6 +16,7 @@ of pixels, so the work follows the ink, not the canvas.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -222,7 +223,7 @@ def _splat(
     np.sqrt(ex, out=ex)
     np.subtract(reach, ex, out=ex)
     np.clip(ex, 0.0, 1.0, out=ex)
-    itype = np.int32 if cov.size < 2**31 else np.int64
+    itype: type[np.signedinteger[Any]] = np.int32 if cov.size < 2**31 else np.int64
     base = stroke.astype(itype) * itype(side * side) + oy.astype(itype) * itype(side) + ox
     offs = (np.arange(win)[:, None] * side + np.arange(win)[None, :]).ravel().astype(itype)
     flat = base[:, None] + offs[None, :]

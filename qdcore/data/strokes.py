@@ -493,7 +493,9 @@ def _long_line(n: int) -> str:
 
 
 def _index_binary(path: Path, buf, size: int) -> FileIndex:
-    good, linenos, off = [], [], 0
+    good: list[tuple[int, int]] = []
+    linenos: list[int] = []
+    off = 0
     bad: list[tuple[int, str]] = []
     while off < size:
         record = len(good) + len(bad) + 1
