@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from functools import partial
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
 
 PR_SET_PDEATHSIG = 1
 _prctl: Any = None
@@ -43,7 +43,13 @@ def die_with_parent(sig: int = signal.SIGTERM, parent: int | None = None) -> boo
     return True
 
 
-def child_options(sig: int = signal.SIGTERM) -> dict[str, Callable[[], Any]]:
+class ChildOptions(TypedDict, total=False):
+    """subprocess.Popen's keyword arguments that child_options sets."""
+
+    preexec_fn: Callable[[], Any]
+
+
+def child_options(sig: int = signal.SIGTERM) -> ChildOptions:
     """Keyword arguments for subprocess.Popen (or asyncio's) whose child gets `sig` when this process dies.
 
     The kernel ties the signal to the thread that forks: call it from a thread that lives as long as the child

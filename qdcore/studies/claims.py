@@ -152,7 +152,7 @@ class Verdict:
         """'est [lo, hi]' as the tables print it (— where there is none)."""
         if self.estimate is None:
             return "—"
-        if self.low is None or math.isnan(self.low):
+        if self.low is None or self.high is None or math.isnan(self.low):
             return f"{_num(self.estimate)} (n={self.n})"
         return f"{_num(self.estimate)} [{_num(self.low)}, {_num(self.high)}]"
 
@@ -269,7 +269,7 @@ def _pick(rows: list[dict[str, Any]], sel: dict[str, Any], all_rows: list[dict[s
     out = rows
     for k, v in sel.items():
         if v in ("min", "max"):
-            vals = [r.get(k) for r in all_rows if isinstance(r.get(k), (int, float))]
+            vals = [x for r in all_rows if isinstance(x := r.get(k), (int, float))]
             if not vals:
                 return []
             v = min(vals) if v == "min" else max(vals)

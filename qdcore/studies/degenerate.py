@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 SHARE_TOLERANCE = 0.005  # train accuracy this close to the majority share: the prior, not a model
 LOSS_TOLERANCE = 0.05  # final test loss within 5% of the prior's entropy (ln k when balanced): untrained
@@ -77,5 +77,5 @@ def untrained_reason(metrics: dict[str, Any], shares: list[float] | None, used: 
     return None
 
 
-def _finite(v: Any) -> bool:
+def _finite(v: Any) -> TypeGuard[float]:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

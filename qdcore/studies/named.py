@@ -330,8 +330,8 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
         # Substitute: keep the protocol's category count, taking the data's best-stocked categories.
         need = len(wanted)
         spare = sorted((c for c in have if c not in chosen), key=lambda c: (-src.count(c), c))
-        rows = int(doc["base"].get("per_class") or 0) + int(doc["base"].get("balanced_test") or 0)
-        alike = [c for c in st.alike if c in spare and src.count(c) >= rows]  # alike, with enough drawings
+        needed = int(doc["base"].get("per_class") or 0) + int(doc["base"].get("balanced_test") or 0)
+        alike = [c for c in st.alike if c in spare and src.count(c) >= needed]  # alike, with enough drawings
         spare = alike + [c for c in spare if c not in alike]
         if categories:
             missing = [c for c in wanted if c not in have]
@@ -343,8 +343,8 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
         missing = [c for c in wanted if c not in have]
         # Each substitute takes a missing category's place, so "{1}" (hammer, banana) names its stand-in.
         subs = iter(added)
-        chosen = [c if c in have else next(subs, None) for c in wanted]
-        chosen = [c for c in chosen if c is not None]
+        picked = [c if c in have else next(subs, None) for c in wanted]
+        chosen = [c for c in picked if c is not None]
         shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
         alike = [c for c in added if c in alike]
         notes.append(f"data {data!r} lacks {len(missing)} of the protocol's categories ({shown}); substituted "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from qdcore.studies.claims import coef, differs, hump, trend
+from typing import Any
+
+from qdcore.studies.claims import Claim, coef, differs, hump, trend
 
 # Paper numbers are the same quantity qd estimates: slopes on log(axis) were fitted to the paper's own rows.
 DATA_SIZE = (
@@ -36,7 +38,7 @@ CLASSES_ROWS = (
 )
 
 
-def _vs(a: str, b: str, expect: str, text: str, metric: str = "test_top1", **kw) -> object:
+def _vs(a: str, b: str, expect: str, text: str, metric: str = "test_top1", **kw: Any) -> Claim:
     return differs(metric, {"variant": a}, {"variant": b}, expect, text, **kw)
 
 

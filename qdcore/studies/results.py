@@ -123,7 +123,7 @@ def _shares(cfg: dict[str, Any]) -> dict[str, float] | None:
     """Each category's share of a balanced-test trial's training set (None without a balanced test)."""
     from qdcore.studies.degenerate import train_shares
 
-    cats = cfg.get("categories")
+    cats = cfg.get("categories") or ""
     shares = train_shares(cfg) if cfg.get("balanced_test") else None
     return dict(zip([c.strip() for c in cats.split(",") if c.strip()], shares)) if shares else None
 

@@ -279,13 +279,13 @@ def next_stage(store: Any, study: int) -> bool:
         pairs = []
         for seed in spec.seeds:
             found = {r.params.get("variant"): r for r in rows if int(r.config.get("seed", 0)) == seed}
-            missing = [v for v in stage["refs"].values() if v not in found or found[v].status != "done"
-                       or found[v].run_id is None]
+            runs = {v: r.run_id for v in stage["refs"].values()
+                    if (r := found.get(v)) is not None and r.status == "done" and r.run_id is not None}
+            missing = [v for v in stage["refs"].values() if v not in runs]
             if missing:
                 notes.append(f"stage {done + 2}, seed {seed}: no trials, as its {', '.join(missing)} trial did not "
                              "finish")
                 continue
-            runs = {v: int(found[v].run_id) for v in stage["refs"].values()}
             for trial, cfg in validate(stage_spec(spec, done, seed, runs)):
                 # Seeds are one grid each here: the trial keeps its seed column as the first stage's trials do.
                 params = {**trial.params, "seed": seed} if len(spec.seeds) > 1 else trial.params

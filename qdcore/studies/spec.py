@@ -183,7 +183,7 @@ def expand(spec: StudySpec) -> list[Trial]:
     names = _ordered_axes(spec)
     sel = [k for k in names if k in SELECTION_KEYS]
     rest = [k for k in names if k not in SELECTION_KEYS]
-    variants = spec.variants or [None]
+    variants: list[dict[str, Any] | None] = [*spec.variants] or [None]
     out: list[Trial] = []
     for sel_vals in itertools.product(*(spec.axes[k] for k in sel)):
         for seed in spec.seeds:

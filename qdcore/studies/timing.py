@@ -81,7 +81,7 @@ def time_engine(cfg: Any, classes: int, device: str, steps: int = 4) -> tuple[fl
     channels_last = rt.device.type in ("cpu", "cuda")  # as the engine places its data and model
     model = result.model.to(rt.device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # Module.to's stubs omit memory_format, which it takes
     reps = -(-4 * cfg.eval_batch_size // n)  # evaluation is fast: time at least four of its batches
     data = DeviceData(np.concatenate([images] * reps), np.concatenate([labels] * reps), rt.device, channels_last)
     net = fast_view(model)

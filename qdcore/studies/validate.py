@@ -45,7 +45,7 @@ def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
     from qdcore.data.drawingset import check_sizes
     from qdcore.data.opener import open_source
 
-    sources: dict[str, Any] = {}
+    sources: dict[tuple[str, bool], Any] = {}
     seen: set[tuple] = set()
     for trial, cfg in pairs:
         key = (cfg.data, cfg.categories, cfg.per_class, cfg.imbalance, cfg.balanced_test)
