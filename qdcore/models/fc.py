@@ -12,7 +12,7 @@ from qdcore.models.convnet import INPUT_SIZE, Sequential
 
 def build_fc(name: str, num_classes: int, o: dict[str, Any], given: set[str]) -> tuple[Sequential, dict]:
     """Flatten, then Linear + (BN) + ReLU + (dropout) per hidden size, then the output layer."""
-    r = {"hidden": op.int_list("hidden", o["hidden"]), "batch_norm": op.flag("batch_norm", o["batch_norm"]),
+    r: dict[str, Any] = {"hidden": op.int_list("hidden", o["hidden"]), "batch_norm": op.flag("batch_norm", o["batch_norm"]),
          "dropout": op.rate("dropout", o["dropout"])}
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     features, feature = INPUT_SIZE * INPUT_SIZE, "flatten"

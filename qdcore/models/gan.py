@@ -22,7 +22,8 @@ def up_layers(cin: int, cout: int, kernel: int, stride: int, bias: bool, upsampl
     which cannot leave the checkerboard of isolated dots a transposed conv's uneven overlap does
     (Odena et al. 2016, "Deconvolution and checkerboard artifacts").
     """
-    pad, out = kernel // 2, OrderedDict()
+    pad = kernel // 2
+    out: OrderedDict[str, nn.Module] = OrderedDict()
     if upsample == "transposed":
         out[f"convt{prefix}"] = nn.ConvTranspose2d(cin, cout, kernel, stride, pad, output_padding=stride - 1,
                                                    groups=groups, bias=bias)
@@ -134,7 +135,7 @@ class Discriminator(nn.Module):
 
 def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) -> tuple[Generator, Discriminator, dict]:
     """Validate options and build (G, D); acgan is conditional with a class head."""
-    r = {"g_width": op.pos_int("g_width", o["g_width"]), "d_width": op.pos_int("d_width", o["d_width"]),
+    r: dict[str, Any] = {"g_width": op.pos_int("g_width", o["g_width"]), "d_width": op.pos_int("d_width", o["d_width"]),
          "kernel": op.pos_int("kernel", o["kernel"]), "dropout": op.rate("dropout", o["dropout"]),
          "batch_norm": op.flag("batch_norm", o["batch_norm"]),
          "upsample": op.choice("upsample", o["upsample"], op.UPSAMPLES),

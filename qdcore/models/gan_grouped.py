@@ -16,7 +16,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from qdcore.models.gan import LEAK, Ink, up_layers
+from qdcore.models.gan import LEAK, Generator, Ink, up_layers
 
 State = dict[str, torch.Tensor]
 
@@ -33,7 +33,7 @@ class GroupedLinear(nn.Module):
             ref = nn.Linear(n_in, n_out, bias=bias)
             with torch.no_grad():
                 self.weight[i * n_out:(i + 1) * n_out] = ref.weight
-                if bias:
+                if self.bias is not None:  # with bias
                     self.bias[i * n_out:(i + 1) * n_out] = ref.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,7 @@ def split_state(state: State, k: int) -> list[State]:
             for i in range(k)]
 
 
-def from_pairs(gens: Sequence[nn.Module], discs: Sequence[nn.Module]) -> tuple[GroupedGenerator, GroupedDiscriminator]:
+def from_pairs(gens: Sequence[Generator], discs: Sequence[nn.Module]) -> tuple[GroupedGenerator, GroupedDiscriminator]:
     """A grouped (G, D) holding exactly the weights of the given ordinary pairs."""
     g, d = build_grouped(gens[0].arch, len(gens))
     g.load_state_dict(join_states([m.state_dict() for m in gens]))

@@ -42,7 +42,7 @@ def apply_init(model: Any, init: str) -> Any:
             if not isinstance(w, nn.Parameter) or w.ndim < 2 or isinstance(m, nn.modules.batchnorm._NormBase):
                 continue
             # Glorot per pair of a grouped layer (groups / m.k): fans of one group's kernel, as Keras counts them.
-            groups = getattr(m, "groups", None) or getattr(m, "k", 1)
+            groups: int = getattr(m, "groups", 0) or getattr(m, "k", 1)
             receptive = math.prod(w.shape[2:]) if w.ndim > 2 else 1
             fans = (w.shape[0] / groups + w.shape[1]) * receptive
             bound = math.sqrt(6.0 / fans)

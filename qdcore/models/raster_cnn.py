@@ -24,8 +24,9 @@ def with_input(model: nn.Module, in_channels: int, size: int, init: str) -> nn.M
     first = next(k for k in names if isinstance(layers[k], (nn.Conv2d, nn.Linear)))
     old: Any = layers[first]
     if isinstance(old, nn.Conv2d):
-        new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, old.dilation,
-                        old.groups, old.bias is not None)
+        # A Conv2d's kernel_size, stride, padding and dilation are pairs; torch's stubs type them tuple[int, ...].
+        sizes = (old.kernel_size, old.stride, old.padding, old.dilation)
+        new = nn.Conv2d(in_channels, old.out_channels, *sizes, old.groups, old.bias is not None)  # type: ignore[arg-type]
         setattr(model, first, new)
         apply_init(new, init)
         flat = names.index("flatten")

@@ -15,6 +15,8 @@ from qdcore.models.init import apply_init, check_init
 if TYPE_CHECKING:
     from torch import nn
 
+    from qdcore.models.gan import Discriminator, Generator
+
 # Study 003's recipe; a stored run's arch without a later option rebuilds with that option's value here.
 GAN_DEFAULTS = {"latent_dim": 100, "g_width": 64, "d_width": 64, "kernel": 5, "dropout": 0.3, "batch_norm": True,
                 "upsample": "transposed", "spectral_norm": False, "out_shift": 0.0, "out_scale": 1.0}
@@ -122,7 +124,7 @@ def _init(info: ModelInfo, opts: dict[str, Any]) -> str:
     return info.init if value is None else check_init(value)
 
 
-def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -> tuple[nn.Module, nn.Module]:
+def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -> tuple[Generator, Discriminator]:
     """(generator, discriminator); both carry `arch` so build_gan(**G.arch) rebuilds the pair."""
     info = model_info(name)
     if info.kind != "gan":
@@ -163,8 +165,9 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28),
     """
     import torch
 
+    example = getattr(model, "example_inputs", None)  # GAN parts' own inputs
     if inputs is None:
-        inputs = model.example_inputs(input_shape[0]) if hasattr(model, "example_inputs") else (torch.zeros(input_shape),)
+        inputs = example(input_shape[0]) if example is not None else (torch.zeros(input_shape),)
     rows: list[tuple[str, tuple[int, ...], int]] = []
     hooks = []
     for name, module in model.named_modules():
