@@ -112,9 +112,12 @@ def _strip_none(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+_FIELDS: dict[type, list[Field]] = {}  # per config class (a subclass has its own entry)
+
+
 def fields_of(cls: type) -> list[Field]:
     """The declared options of a config dataclass, in field order."""
-    cache = cls.__dict__.get("_qd_fields")
+    cache = _FIELDS.get(cls)
     if cache is not None:
         return cache
     hints = typing.get_type_hints(cls)
@@ -126,7 +129,7 @@ def fields_of(cls: type) -> list[Field]:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         out.append(Field(f.name, hints[f.name], default, opt))
-    cls._qd_fields = out
+    _FIELDS[cls] = out
     return out
 
 

@@ -202,7 +202,7 @@ def build_items(cfg: QuizConfig, store: "Store | None" = None) -> QuizItems:
     if cfg.run is not None:
         if store is None:
             raise ValueError("a quiz on a run's test split needs the store")
-        return _from_run(cfg, store)
+        return _from_run(cfg, cfg.run, store)
     return _from_data(cfg)
 
 
@@ -220,7 +220,7 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
     if not available:
         raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' "
                         "or use --data demo")
-    chosen = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+    chosen = (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
     missing = [c for c in chosen if c not in available]
     if missing:
         raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}")
@@ -258,10 +258,10 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
                      pool.fingerprint(), _items_fingerprint(items), label)
 
 
-def _from_run(cfg: QuizConfig, store: "Store") -> QuizItems:
+def _from_run(cfg: QuizConfig, run_id: int, store: "Store") -> QuizItems:
     from qdcore.data.categories import parse_categories
 
-    run = store.get_run(int(cfg.run))
+    run = store.get_run(int(run_id))
     preds = load_run_predictions(store, run.id)
     classes = list(preds.classes)
     keep = np.arange(len(preds))

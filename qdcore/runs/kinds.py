@@ -112,7 +112,7 @@ class RunKind:
     """Everything the front ends need to know about one kind of run."""
 
     name: str
-    config: type
+    config: type[RunConfig]
     train: TrainFn
     title: str = ""
     panels: tuple[Panel, ...] = ()
@@ -284,8 +284,8 @@ def choose_kind(kind: str | None = None, model: str | None = None) -> RunKind:
     """The kind asked for, else the owner of the model, else the classifier."""
     if kind:
         k = get_kind(kind)
-        if model and not k.owns(model) and kind_for_model(model) is not None and list(k.models()):
-            owner = kind_for_model(model)
+        owner = kind_for_model(model) if model else None
+        if model and owner is not None and not k.owns(model) and list(k.models()):
             raise ConfigError(f"model {model!r} is trained by the {owner.name} kind, not {k.name}")
         return k
     if model:

@@ -9,7 +9,7 @@ from typing import Any, Callable
 from qdcore.errors import ConfigError, QDError, StoreError
 from qdcore.events import EpochEnd, Event, Progress, RunStarted, Sink, null_sink, tee
 from qdcore.runs.context import RunContext, rank_info
-from qdcore.runs.kinds import RunKind, get_kind, kind_of
+from qdcore.runs.kinds import RunKind, find_kind, get_kind, kind_of
 
 
 @dataclass
@@ -146,8 +146,6 @@ def start(cfg: Any, store: Any = None, sink: Sink = null_sink, should_stop: Call
 
 def resumable(store: Any, run_id: int) -> tuple[Any, RunKind, Any]:
     """(record, kind, stored config) of a run that can be resumed; StoreError/ConfigError saying why not."""
-    from qdcore.runs.kinds import find_kind
-
     rec = store.get_run(run_id)
     kind = find_kind(rec.kind)
     if kind is None or not kind.resumable:
@@ -168,10 +166,8 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
 
     store = _store(store)
     if _rank() != 0:  # rank 0 checks and claims the run; the other ranks follow its checkpoint
-        from qdcore.runs.kinds import find_kind
-
         rec = store.get_run(run_id)
-        kind = find_kind(rec.kind)
+        kind = get_kind(rec.kind)  # rank 0 has checked it
         cfg = kind.config.from_dict(rec.config, origin=f"run {run_id} config")
     else:
         rec, kind, cfg = resumable(store, run_id)
@@ -199,8 +195,6 @@ def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
     """Evaluate a finished run the way its kind does (ConfigError for kinds that cannot be evaluated)."""
-    from qdcore.runs.kinds import find_kind
-
     rec = store.get_run(run_id)
     kind = find_kind(rec.kind)
     if kind is None or kind.evaluate is None:

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_write_bytes, qd_home
 from qdcore.store.drawn import DrawnStore
-from qdcore.store.sql import where as _where
+from qdcore.store.sql import inserted_id, where as _where
 from qdcore.store.records import KIND_PATTERN, STATUSES, ArtifactRow, MetricRow, QuizAnswer, QuizSession, RunRecord
 from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -212,7 +212,7 @@ class Store(DrawnStore):
                 " heartbeat, parent) VALUES (?, ?, 'running', ?, ?, ?, ?, '{}', ?, ?, ?, ?)",
                 (name, kind, _dumps(config), fingerprint or "", device or "", now, os.getpid(), self._host,
                  now, parent))
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def get_run(self, run_id: int) -> RunRecord:
         """The run with this id; StoreError if there is none."""
@@ -292,7 +292,8 @@ class Store(DrawnStore):
     def set_started(self, run_id: int, device: str, fingerprint: str, summary: dict[str, Any]) -> None:
         """What a run's training reported when it began: device, data fingerprint, summary keys."""
         with self._errors(), self._write() as c:
-            sets, args = "", []
+            sets = ""
+            args: list[str] = []
             if device:
                 sets, args = sets + ", device = ?", args + [device]
             if fingerprint:
@@ -426,7 +427,7 @@ class Store(DrawnStore):
         with self._errors(), self._write() as c:
             cur = c.execute("INSERT INTO artifacts (run_id, step, epoch, name, path, t) VALUES (?, ?, ?, ?, ?, ?)",
                             (int(run_id), int(step), int(epoch), str(name), str(path), time.time()))
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def artifacts_after(self, run_id: int, after_id: int = 0, name: str | None = None,
                         limit: int | None = None) -> list[ArtifactRow]:
@@ -522,7 +523,7 @@ class Store(DrawnStore):
         with self._errors(), self._write() as c:
             cur = c.execute("INSERT INTO quiz_sessions (participant, config, run_id, started) VALUES (?, ?, ?, ?)",
                             (participant, _dumps(config), run_id, time.time()))
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def quiz_session(self, session: int) -> QuizSession:
         """One quiz session; StoreError if missing."""
@@ -562,7 +563,7 @@ class Store(DrawnStore):
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (int(session), row[0], item, drawing, truth, None if skipped else answer, _dumps(list(choices)),
                  float(ms), int(bool(skipped)), time.time()))
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def quiz_answers(self, session: int | None = None, participant: str | None = None,
                      run_id: int | None = None) -> list[QuizAnswer]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from qdcore.errors import ConfigError
-from qdcore.store.sql import where as _where
+from qdcore.store.sql import inserted_id, where as _where
 
 _COLS = ("id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t, knew_ink, "
          "knew_time")
@@ -58,7 +58,7 @@ class DrawnStore:
         with self._errors(), self._write() as c:  # type: ignore[attr-defined]
             cur = c.execute("INSERT INTO drawings (participant, word, run_id, game, round, strokes, guesses, recognized,"
                             " recognized_ms, ms, t, knew_ink, knew_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
-            return int(cur.lastrowid)
+            return inserted_id(cur)
 
     def drawings(self, run_id: int | None = None, participant: str | None = None, word: str | None = None,
                  game: str | None = None) -> list[DrawnRecord]:
