@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from qdcore.data.mapped import Images
 from qdcore.models import build_gan
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime
@@ -32,6 +33,8 @@ class Pair:
         self.scaler_d = torch.amp.GradScaler(rt.device.type) if rt.scaler and train else None
         self.index: torch.Tensor | None = None  # rows of the resident training set this pair learns from
         # The training steps go through these (DDP under torchrun, the modules themselves otherwise).
+        self.g_step: torch.nn.Module | None
+        self.d_step: torch.nn.Module | None
         self.g_step, self.d_step = (dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)) if train else (None, None)
         # --g-ema: samples, quality and the stored generators come from a moving average of G's weights.
         self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None
@@ -96,7 +99,7 @@ def frozen(net: torch.nn.Module) -> Iterator[None]:
             q.requires_grad_(True)
 
 
-def discriminator_probs(d, images: np.ndarray, device, batch: int = 1024) -> np.ndarray:
+def discriminator_probs(d, images: Images, device, batch: int = 1024) -> np.ndarray:
     """Softmax of the class head, float32 (N, C), for uint8 drawings (scaled to [-1, 1] as in training)."""
     imgs = np.asarray(images, np.uint8).reshape(-1, 1, 28, 28)
     out = []
