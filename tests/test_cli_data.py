@@ -124,7 +124,7 @@ def test_half_blocks_carry_both_pixels_as_colours():
 def test_show_unknown_category_suggests(folder):
     assert "did you mean 'cat'" in fails("data", "show", "caat", "--data", str(folder))
     assert "qd data download apple" in fails("data", "show", "apple")
-    assert "--n is 0" in fails("data", "show", "star", "--n", "0")
+    assert "--n=0 must be a whole number >= 1" in fails("data", "show", "star", "--n", "0")
 
 
 def test_quality_json(folder):

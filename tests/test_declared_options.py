@@ -236,11 +236,7 @@ def _every_command(cmd, path=()):
 
 # Options still written by hand (command path -> option names), each with the reason it is not declared.
 HAND_WRITTEN: dict[tuple[str, ...], set[str]] = {
-    (): {"show_completion", "install_completion", "home"},
-    ("data", "download"): {"parallel", "all_", "format_", "retries", "mirror", "timeout", "cache"},
-    ("data", "drawn-report"): {"run"}, ("data", "export"): {"out"}, ("data", "export-drawn"): {"out", "name", "simplified", "run"},
-    ("data", "info"): {"cache"}, ("data", "list"): {"cache"}, ("data", "quality"): {"examples"},
-    ("data", "show"): {"n", "random", "cols", "start", "cache"}}
+    (): {"show_completion", "install_completion", "home"}}
 
 
 def test_every_qd_option_is_generated_from_a_declaration():

@@ -314,8 +314,8 @@ def test_launch_creates_the_row_first_and_logs_into_the_run_folder(tmp_path, mon
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["data", "show", "circle", "--cols", "-2"], "--cols is -2"),
-    (["data", "show", "circle", "--n", "100000"], "--n is 100000"),
+    (["data", "show", "circle", "--cols", "-2"], "--cols=-2 must be a whole number >= 1 and <= 100"),
+    (["data", "show", "circle", "--n", "100000"], "--n=100000 must be a whole number >= 1 and <= 10000"),
     (["analyze", "last", "--k", "100000"], "--k=100000 must be a whole number >= 2 and <= 1000"),
     (["analyze", "last", "--min-confidence", "2"], "--min-confidence=2.0 must be a number >= 0 and <= 1"),
     (["predict", "last", "x.npy", "--top", "0"], "--top=0 must be a whole number >= 1 and <= 1000"),

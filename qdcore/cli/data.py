@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from qdcore.cli.options import declared_option
+from qdcore.cli.options import DeclaredCommand, declared_option, of
+from qdcore.data.command_options import CacheDir, DownloadOptions, ExportFile, GridOptions, QualityOptions
+from qdcore.draw.options import DrawnExport, DrawnReportOptions
 from qdcore.options import DataSelection
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
@@ -16,7 +18,7 @@ from qdcore.fmt import literal, plural, size
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
-CacheOpt = Annotated[Optional[str], typer.Option("--cache", help="Download cache folder (default $QD_DATA or the user cache dir).")]
+CacheOpt = Annotated[Optional[str], declared_option(CacheDir, "cache")]
 GOOGLE_CREDIT = "Quick, Draw! data by Google, CC BY 4.0 (quickdraw.withgoogle.com/data)"
 
 
@@ -163,20 +165,10 @@ def _downloadable(official: list[dict]) -> None:
 
 # ---------------------------------------------------------------- download
 
-@app.command("download")
 def download_cmd(
+    fetch: DownloadOptions,
     categories: Annotated[Optional[list[str]], typer.Argument(help="Categories (quote names with spaces) or named sets, e.g. cat 'sea turtle' study000.", show_default=False)] = None,
-    all_: Annotated[bool, typer.Option("--all", help="All 345 categories (about 40 GB).")] = False,
-    format_: Annotated[str, typer.Option("--format", "-f", metavar="numpy|simplified|binary|raw",
-                                         help="Google's format: numpy bitmaps (into the cache), simplified or raw ndjson strokes, "
-                                              "binary strokes (into <cache>/simplified, raw, binary).")] = "numpy",
-    mirror: Annotated[Optional[str], typer.Option("--mirror", help="Base URL holding <category>.npy (or .ndjson/.bin), "
-                                                  "'{folder}' standing for Google's numpy_bitmap|simplified|binary|raw "
-                                                  "(default $QD_MIRROR or Google's bucket).")] = None,
     cache: CacheOpt = None,
-    retries: Annotated[int, typer.Option("--retries", help="Tries per file on network errors before giving up.")] = 5,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a try fails.")] = 30.0,
-    parallel: Annotated[int, typer.Option("--parallel", "-j", min=1, max=64, help="Files fetched at once.")] = 8,
 ) -> None:
     """Fetch Google's numpy bitmaps or stroke files into the cache: resumable, verified (size, md5), atomic."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
@@ -186,6 +178,8 @@ def download_cmd(
     from qdcore.data.download import download, format_dest, get_format, resolve_mirror
     from qdcore.errors import DataError
 
+    all_, format_, mirror = fetch.every, fetch.format, fetch.mirror
+    retries, timeout, parallel = fetch.retries, fetch.timeout, fetch.parallel
     get_format(format_)  # a wrong --format is refused before anything is fetched
     names: list[str] = []
     for arg in categories or []:
@@ -240,6 +234,9 @@ def download_cmd(
                           soft_wrap=True)
     if error:
         raise error
+
+
+app.command("download")(DeclaredCommand(download_cmd, of(DownloadOptions, "fetch")))
 
 
 # ---------------------------------------------------------------- info
@@ -335,15 +332,11 @@ def render_grid(images, captions: list[str], cols: int, color: bool) -> list:
     return out
 
 
-@app.command("show")
 def show(
     category: Annotated[str, typer.Argument(help="Category to show (see 'qd data list').")],
+    grid: GridOptions,
     data: DataOpt = "demo",
-    n: Annotated[int, typer.Option("--n", help="How many drawings.")] = 16,
-    start: Annotated[int, typer.Option("--start", help="First row (without --random).")] = 0,
-    random: Annotated[bool, typer.Option("--random", help="Random rows chosen by --seed instead of consecutive ones.")] = False,
     seed: SeedOpt = 0,
-    cols: Annotated[Optional[int], typer.Option("--cols", help="Drawings per line (default: as many as fit).")] = None,
     cache: CacheOpt = None,
     strict: StrictOpt = False,
 ) -> None:
@@ -354,12 +347,7 @@ def show(
     from qdcore.data.opener import open_source
     from qdcore.errors import ConfigError, DataError
 
-    if n < 1:
-        raise ConfigError(f"--n is {n}; show at least 1 drawing")
-    if n > 10_000:
-        raise ConfigError(f"--n is {n}; show at most 10000 drawings at a time")
-    if cols is not None and not 1 <= cols <= 100:
-        raise ConfigError(f"--cols is {cols}; give 1 to 100 drawings per line")
+    n, start, random, cols = grid.n, grid.start, grid.random, grid.cols  # checked by their declarations
     src = open_source(data, cache=cache, strict=strict)
     try:
         cat = check_category(category, src.categories())
@@ -397,12 +385,13 @@ def show(
         out.print(GOOGLE_CREDIT, style="dim", soft_wrap=True)
 
 
+app.command("show")(DeclaredCommand(show, of(GridOptions, "grid")))
+
+
 # ---------------------------------------------------------------- quality
 
-@app.command("quality")
-def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class: PerClassOpt = None, seed: SeedOpt = 0,
-            examples: Annotated[int, typer.Option("--examples", help="How many flagged drawings to list per kind.")] = 5,
-            strict: StrictOpt = False, json_: JsonOpt = False) -> None:
+def quality(listing: QualityOptions, data: DataOpt = "demo", categories: CategoriesOpt = None,
+            per_class: PerClassOpt = None, seed: SeedOpt = 0, strict: StrictOpt = False, json_: JsonOpt = False) -> None:
     """Blank and near-blank drawings and exact duplicates in a selection."""
     from qdcore.data.quality import quality_report
 
@@ -436,6 +425,7 @@ def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class:
     def where(i: int) -> str:
         return f"{ds.classes[int(ds.labels[i])]} {ds.provenance(i)}"
 
+    examples = listing.examples
     for label, idx in (("blank", rep.blank), ("near-blank", rep.near_blank)):
         for i in idx[:examples]:
             console.print(f"  {label}: {where(i)}", markup=False, highlight=False, soft_wrap=True)
@@ -443,11 +433,13 @@ def quality(data: DataOpt = "demo", categories: CategoriesOpt = None, per_class:
         console.print("  duplicates: " + " = ".join(where(i) for i in g), markup=False, highlight=False, soft_wrap=True)
 
 
+app.command("quality")(DeclaredCommand(quality, of(QualityOptions, "listing")))
+
+
 # ---------------------------------------------------------------- export
 
-@app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .npy file (Google's format: uint8 (N, 784)).")],
+    file: ExportFile,
     data: DataOpt = "demo",
     categories: CategoriesOpt = None,
     per_class: PerClassOpt = None,
@@ -461,6 +453,7 @@ def export(
     from qdcore.errors import ConfigError, DataError
     from qdcore.paths import atomic_path
 
+    out = Path(file.out)
     if out.suffix.lower() != ".npy":
         raise ConfigError(f"--out {str(out)!r} must end in .npy")
     ds = load_selection(data, categories, per_class, seed, imbalance, strict)
@@ -482,41 +475,38 @@ def export(
                       markup=False, highlight=False, soft_wrap=True)
 
 
+app.command("export")(DeclaredCommand(export, of(ExportFile, "file")))
+
+
 # ---------------------------------------------------------------- people's drawings (qdtui draw)
 
-@app.command("export-drawn")
-def export_drawn(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output .ndjson file (Google's raw ndjson: x, y, t in ms).")],
-    simplified: Annotated[bool, typer.Option("--simplified", help="Write Google's simplified strokes (0..255, no times) instead.")] = False,
-    run: Annotated[Optional[int], typer.Option("--run", help="Only drawings this run's model guessed.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Only drawings by this person.")] = None,
-) -> None:
+def export_drawn(which: DrawnExport) -> None:
     """Write the drawings people made in 'qdtui draw' as one Google-format .ndjson (use it with --data FILE)."""
     from qdcore.draw.export import export_drawn as write
     from qdcore.store import Store
 
     skipped: list[int] = []
     with Store() as store:
-        n = write(store, out, simplified=simplified, run_id=run, participant=name, skipped=skipped)
+        n = write(store, Path(which.out), simplified=which.simplified, run_id=which.run, participant=which.name,
+                  skipped=skipped)
     if skipped:
         ids = ", ".join(map(str, skipped[:5])) + (" ..." if len(skipped) > 5 else "")
         print_notes([f"skipped {len(skipped):,} stored drawings whose strokes are not valid (ids {ids})"])
-    what = "simplified" if simplified else "raw"
-    console.print(f"wrote {plural(n, 'drawing')} to {out} (Google's {what} ndjson)", markup=False, highlight=False,
+    what = "simplified" if which.simplified else "raw"
+    console.print(f"wrote {plural(n, 'drawing')} to {which.out} (Google's {what} ndjson)", markup=False, highlight=False,
                   soft_wrap=True)
 
 
-@app.command("drawn-report")
-def drawn_report(
-    run: Annotated[Optional[int], typer.Option("--run", help="The run whose model guessed (default: the newest one people drew for).")] = None,
-    json_: JsonOpt = False,
-) -> None:
+app.command("export-drawn")(DeclaredCommand(export_drawn, of(DrawnExport, "which")))
+
+
+def drawn_report(which: DrawnReportOptions, json_: JsonOpt = False) -> None:
     """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
     from qdcore.draw.report import drawn_report as build, share_text
     from qdcore.store import Store
 
     with Store() as store:
-        rep = build(store, run)
+        rep = build(store, which.run)
     if json_:
         print_json(rep.as_dict())
         return
@@ -537,3 +527,6 @@ def drawn_report(
     share = rep.recognized / rep.drawn if rep.drawn else 0.0
     t.add_row("all", str(rep.drawn), f"{rep.recognized} ({100 * share:.0f}%)", "", share_text(rep.median_knew_ink), "")
     console.print(t)
+
+
+app.command("drawn-report")(DeclaredCommand(drawn_report, of(DrawnReportOptions, "which")))
