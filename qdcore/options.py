@@ -20,6 +20,7 @@ from qdcore.errors import ConfigError, suggest
 META = "qd"
 MAX_TEXT = 4096  # longest string option (names, paths, category lists)
 MAX_DEPTH = 4  # nesting of table options (model_opts)
+MAX_SEED = 2**32 - 1  # every seed option's bound (numpy's seeds are 32-bit)
 
 
 @dataclass(frozen=True)
@@ -391,7 +392,7 @@ class DataSelection:
     per_class: int | None = option(None, help="Drawings per category, sampled by --seed (default: all).",
                                    panel=DATA, short="-n", min=1, max=10_000_000, form="Per class")
     seed: int = option(0, help="Random seed for sampling, splits and training.", panel=DATA, min=0,
-                       max=2**32 - 1, form="Seed")
+                       max=MAX_SEED, form="Seed")
     imbalance: str | None = option(None, help="Class size ratios relative to --per-class, e.g. hammer=0.002.",
                                    panel=DATA)
     val: float = option(0.1, help="Validation fraction.", panel=DATA, min=0, max=1, max_open=True)

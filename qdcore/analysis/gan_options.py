@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qdcore.options import option
-from qdcore.train.gan_sample import MAX_SAMPLES, MAX_SEED
+from qdcore.options import MAX_SEED, option
+from qdcore.train.gan_config import MAX_SAMPLES
 
 MAX_SCALE = 16  # a 10 x 8 grid at 16 is 4,500 x 3,600 pixels a frame
 MAX_MS = 60_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qdcore.errors import ConfigError
-from qdcore.options import check, fields_of, option
+from qdcore.options import MAX_SEED, check, fields_of, option
 
 FEATURE_CHOICES = ("pixels", "penultimate")
 
@@ -27,7 +27,7 @@ class AnalyzeOptions:
     min_confidence: float = option(0.9, help="Wrong drawings above this probability count as likely label errors.",
                                    min=0, max=1)
     bins: int = option(15, help="Confidence bins of the calibration (reliability) view.", min=2, max=100)
-    seed: int = option(0, help="Seed for PCA, K-Means and sampling.", min=0, max=2**32 - 1)
+    seed: int = option(0, help="Seed for PCA, K-Means and sampling.", min=0, max=MAX_SEED)
 
     def validate(self, origin: str = "") -> None:
         """ConfigError naming the first bad option: each value by its declaration, then the components rule."""

@@ -13,8 +13,6 @@ from typing import Any, Sequence
 import numpy as np
 
 SCALE = 1 / 32  # offsets the model sees: simplified units / 32 (a typical step is then of order 1)
-RASTERS = ("ink", "order", "time")  # --raster: channels a CNN sees of the strokes (qdcore.data.timing_raster)
-SIZES = (28, 64)  # --size: their pixels
 
 
 def encode(strokes: Sequence[tuple[Sequence[int], Sequence[int]]], max_points: int | None = None) -> np.ndarray:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 
 from qdcore.data.raster import CANVAS, geometry
-from qdcore.data.sequence import RASTERS, SCALE
+from qdcore.data.raster_inputs import RASTERS
+from qdcore.data.sequence import SCALE
 
 _BUDGET = 1 << 23  # floats of one (drawings x segments x pixels) block: bounds the memory of a render
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from qdcore import predictions
 from qdcore.errors import ConfigError, DataError, StoreError
-from qdcore.options import check, fields_of, option
+from qdcore.options import MAX_SEED, check, fields_of, option
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -38,7 +38,7 @@ class QuizConfig:
                                    "--n)", min=1, max=10_000_000)
     run: int | None = option(None, help="quiz on this run's test drawings (people vs model); an id or last",
                              min=1, metavar="RUN")
-    seed: int = option(0, help="which drawings", min=0, max=2**32 - 1)
+    seed: int = option(0, help="which drawings", min=0, max=MAX_SEED)
     choices: int | None = option(None, help="multiple choice with K candidates (one number key each)", min=2,
                                  max=MAX_KEYS, metavar="K")
     hard: bool = option(False, help="candidates are the model's top K (needs --run and --choices)")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from qdcore.errors import ConfigError
+from qdcore.options import MAX_SEED
 from qdcore.runs.kinds import DEFAULT_KIND
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
@@ -16,7 +17,6 @@ SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_st
              "paper", "then")
 # Bounds checked before anything is expanded, so a hostile spec is one line at once, not minutes or a MemoryError.
 MAX_SEEDS = 1000  # seeds = N repeats every trial N times
-MAX_SEED = 2**32 - 1  # the seed option's own bound
 MAX_AXIS = 1000  # values of one axis, variants, pool categories
 MAX_TRIALS = 10_000  # the default --max-trials: the product of axes, seeds and variants
 

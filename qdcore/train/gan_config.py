@@ -14,6 +14,7 @@ from qdcore.train.gan_best import CRITERIA
 GAN_MODELS = ("dcgan", "acgan")
 GAN_LOSSES = ("bce", "hinge")  # qdcore.train.gan_loss
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_SAMPLES = 200_000  # drawings in one file of a GAN's samples (157 MB); more is several files
 _MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "Runtime"
 
 

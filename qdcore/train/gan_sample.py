@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from qdcore.errors import ConfigError
+from qdcore.options import MAX_SEED
 from qdcore.train import gan_files as files
+from qdcore.train.gan_config import MAX_SAMPLES
 
-MAX_SAMPLES = 200_000  # one file of generated drawings (157 MB); more is several files
 SAMPLE_BATCH = 4096
-MAX_SEED = 2**32 - 1  # as every other seed option
 
 
 def sample_run(run_dir: str | Path, category: str | None = None, n: int = 64, epoch: int | str | None = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qdcore.data.sequence import RASTERS, SIZES
+from qdcore.data.raster_inputs import RASTERS, SIZES
 from qdcore.options import RunConfig, option
 from qdcore.train.config import DEVICES
 
