@@ -98,6 +98,8 @@ def test_too_few_seeds_unknown_metric_and_untrained_trials():
     assert "no axis 'width'" in axis.why
     v = judge(CLAIMS[0], _table(0.05, untrained=(1, 3)))
     assert v.left_out == 2 and v.verdict == "agrees"
+    absent = judge(differs("test_top1", {"variant": "sgd"}, {"variant": "a"}, "-", "sgd below"), _table(0.05))
+    assert absent.verdict == "inconclusive" and absent.why == "the study runs no trial with variant 'sgd'"
 
 
 def test_stored_specs_without_claims_and_malformed_claims():
@@ -148,13 +150,36 @@ def test_quick_protocol_gives_every_trial_its_minimum_steps(name):
     assert spec.min_steps == QUICK_STEPS[name] and len(spec.seeds) == 3
     full, _ = named_spec(name, quick=False, offline=True)
     batches = {v.get("batch_size", full.base.get("batch_size")) for v in full.variants or [{}]}
+    epochs = set()
     for w in trial_work(spec):
         batch = w.cfg.batch_size if hasattr(w.cfg, "batch_size") else None
         if batch is None or not hasattr(w.cfg, "epochs"):
             continue  # LightGBM: no optimizer steps
-        per_epoch = -(-(w.train_images // w.cfg.epochs) // batch)
+        epochs.add(w.cfg.epochs)
+        counted = spec.base["batch_size"] if spec.equal_epochs else batch  # equal epochs: the base's steps
+        per_epoch = -(-(w.train_images // w.cfg.epochs) // counted)
         assert per_epoch * w.cfg.epochs >= spec.min_steps, (name, w.params, per_epoch, w.cfg.epochs)
         assert batch in batches or batch == full.base.get("batch_size"), batch  # the protocol's batch sizes
+    assert len(epochs) == 1 or not spec.equal_epochs, epochs
+
+
+def test_equal_epochs_sizes_every_trial_by_the_base_batch(tmp_path):
+    """min_steps with equal_epochs: each trial trains the epochs the base's batch needs for min_steps, so a batch
+    variant is compared at equal epochs (a fixed-epoch protocol's comparison), not at equal steps."""
+    from qdcore.studies.spec import StudySpec, expand, steps_per_epoch
+
+    doc = {"base": {"categories": "a,b", "per_class": 100, "val": 0.0, "test": 0.0, "batch_size": 20},
+           "variants": [{"name": "base"}, {"name": "small", "batch_size": 5}, {"name": "big", "batch_size": 200}],
+           "min_steps": 30}
+    own = {t.params["variant"]: t.options["epochs"] for t in expand(StudySpec.from_dict(doc))}
+    assert own == {"base": 3, "small": 1, "big": 30}  # each trial its own steps: 30, 40, 30
+    equal = expand(StudySpec.from_dict({**doc, "equal_epochs": True}))
+    assert {t.options["epochs"] for t in equal} == {3}
+    steps = {t.params["variant"]: steps_per_epoch(t.options) * t.options["epochs"] for t in equal}
+    assert steps == {"base": 30, "small": 120, "big": 3}
+    with pytest.raises(ConfigError, match=r"s: equal_epochs = 'yes' must be true or false"):
+        StudySpec.from_dict({**doc, "equal_epochs": "yes"}, origin="s")
+    assert StudySpec.from_dict(StudySpec.from_dict({**doc, "equal_epochs": True}).to_dict()).equal_epochs
 
 
 def test_only_double_descent_says_quick_cannot_show_it():

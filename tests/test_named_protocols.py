@@ -172,5 +172,25 @@ def test_double_descent_label_noise_where_the_literature_has_it_and_quick_runs_o
     assert all(t.options.get("label_noise", 0.0) == 0.0 for t in expand(full))  # 003 used none
     quick, _ = named_spec("one-at-a-time", quick=True, offline=True)
     claimed = {c.where["variant"] for c in ONE_AT_A_TIME} | {c.versus["variant"] for c in ONE_AT_A_TIME}
-    assert {v["name"] for v in quick.variants} == claimed and len(claimed) == 15
+    # sgd cannot leave the prior in --quick's steps: not run, declared (its claim is then inconclusive)
+    assert {v["name"] for v in quick.variants} == claimed - {"sgd"} and len(claimed) == 15
+    assert any(d.startswith("--quick: sgd is not run") for d in quick.paper["deviations"])
     assert len(named_spec("one-at-a-time", offline=True)[0].variants) == 20  # the full protocol keeps them all
+
+
+def test_one_at_a_time_quick_compares_batches_at_equal_epochs_warmed_up_to_001s_lr():
+    """001 trained every variant for the same epochs: --quick gives the batch variants the baseline's epochs
+    (not its steps), and warms the lr up to 001's 0.01; both are declared only in the quick protocol."""
+    from qdcore.studies.named import named_spec
+    from qdcore.studies.spec import expand, steps_per_epoch
+
+    quick, notes = named_spec("one-at-a-time", quick=True, offline=True)
+    trials = {t.params["variant"]: t.options for t in expand(quick) if t.params["seed"] == 0}
+    assert {o["epochs"] for o in trials.values()} == {trials["baseline"]["epochs"]}
+    steps = {v: steps_per_epoch(o) * o["epochs"] for v, o in trials.items()}
+    assert steps["batch 32"] > steps["baseline"] >= quick.min_steps > steps["batch 1000"]
+    assert {o["warmup_epochs"] for o in trials.values()} == {2.0} and trials["baseline"]["lr"] == 0.01
+    assert "equal epochs" in notes[0]
+    full, _ = named_spec("one-at-a-time", offline=True)
+    assert not any(d.startswith("--quick") for d in full.paper["deviations"]) and "warmup_epochs" not in full.base
+    assert sum(d.startswith("--quick") for d in quick.paper["deviations"]) == 3

@@ -183,7 +183,7 @@ def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> V
     def cannot(why: str) -> Verdict:
         return Verdict(claim, None, None, None, 0, "inconclusive", why, left_out)
 
-    missing = _missing_columns(claim, table)
+    missing = _missing_columns(claim, table) or _not_run(claim, table)
     if missing:
         return cannot(missing)
     if not rows:
@@ -254,6 +254,15 @@ def _missing_columns(claim: Claim, table: StudyTable) -> str | None:
             check_formula(claim.formula, cols)
         except ConfigError as e:
             return str(e).split(";")[0]
+    return None
+
+
+def _not_run(claim: Claim, table: StudyTable) -> str | None:
+    """One line naming a selection no trial of the study has (a variant its protocol does not run), or None."""
+    for sel in (claim.where, claim.versus or {}):
+        fixed = {k: v for k, v in sel.items() if v not in ("min", "max")}
+        if fixed and table.rows and not _pick(table.rows, fixed, table.rows):
+            return "the study runs no trial with " + ", ".join(f"{k} {v!r}" for k, v in fixed.items())
     return None
 
 

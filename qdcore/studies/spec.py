@@ -13,8 +13,8 @@ from qdcore.runs.kinds import DEFAULT_KIND
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
-SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_steps", "base", "axes", "variants",
-             "paper", "then")
+SPEC_KEYS = ("name", "description", "kind", "seeds", "pool", "minority", "min_steps", "equal_epochs", "base", "axes",
+             "variants", "paper", "then")
 # Bounds checked before anything is expanded, so a hostile spec is one line at once, not minutes or a MemoryError.
 MAX_SEEDS = 1000  # seeds = N repeats every trial N times
 MAX_AXIS = 1000  # values of one axis, variants, pool categories
@@ -36,6 +36,9 @@ class StudySpec:
     description: str = ""
     paper: dict[str, Any] = field(default_factory=dict)  # the paper's figures, for named studies
     min_steps: int | None = None  # each trial trains at least this many optimizer steps (epochs raised to reach it)
+    # With min_steps: the epochs are those the base's batch size needs for min_steps, the same for every trial
+    # whatever its own batch, as a fixed-epoch protocol compares batch sizes (at equal epochs, not equal steps).
+    equal_epochs: bool = False
     then: list[dict[str, Any]] = field(default_factory=list)  # later stages using earlier runs (studies.stages)
     origin: str = "spec"
     max_trials: int = MAX_TRIALS  # the grid is refused, before expansion, beyond this many trials
@@ -44,7 +47,8 @@ class StudySpec:
         """JSON-able dict (stored as the study run's config)."""
         return {"name": self.name, "description": self.description, "kind": self.kind, "base": self.base,
                 "axes": self.axes, "variants": self.variants, "seeds": self.seeds, "pool": self.pool,
-                "minority": self.minority, "min_steps": self.min_steps, "paper": self.paper, "then": self.then}
+                "minority": self.minority, "min_steps": self.min_steps,
+                "equal_epochs": self.equal_epochs, "paper": self.paper, "then": self.then}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> "StudySpec":
@@ -86,6 +90,9 @@ class StudySpec:
         min_steps = d.get("min_steps")
         if min_steps is not None and (isinstance(min_steps, bool) or not isinstance(min_steps, int) or min_steps < 1):
             raise ConfigError(f"{origin}: min_steps={min_steps!r} must be a whole number >= 1 (optimizer steps)")
+        equal_epochs = d.get("equal_epochs", False)
+        if not isinstance(equal_epochs, bool):
+            raise ConfigError(f"{origin}: equal_epochs = {_short(equal_epochs)} must be true or false")
         from qdcore.studies.stages import check_stages
 
         then = check_stages(d.get("then"), origin)
@@ -104,6 +111,7 @@ class StudySpec:
                    axes={k.replace("-", "_"): v for k, v in axes.items()}, variants=[dict(v) for v in variants],
                    seeds=seeds, pool=pool, minority=d.get("minority"), kind=str(d.get("kind", DEFAULT_KIND)),
                    description=str(d.get("description", "")), paper=dict(paper), min_steps=min_steps,
+                   equal_epochs=equal_epochs,
                    then=then,
                    origin=origin)
 
@@ -243,7 +251,8 @@ def _resolve(spec: StudySpec, options: dict[str, Any]) -> dict[str, Any]:
     elif isinstance(imb, str) and spec.minority and "=" not in imb:
         opts["imbalance"] = f"{spec.minority}={imb}"
     if spec.min_steps:
-        per_epoch = steps_per_epoch(opts)
+        # equal_epochs: counted at the base's batch size, so a variant's own batch changes its steps, not its epochs
+        per_epoch = steps_per_epoch({**opts, "batch_size": spec.base.get("batch_size")} if spec.equal_epochs else opts)
         if per_epoch:
             opts["epochs"] = max(int(opts.get("epochs", 1)), -(-spec.min_steps // per_epoch))
     return opts

@@ -54,4 +54,5 @@ def stage_spec(spec: Any, index: int, seed: int, runs: dict[str, int]) -> Any:
         base[option] = runs[variant]
     return type(spec)(name=spec.name, base=base, axes=dict(stage.get("axes", {})),
                      variants=[dict(v) for v in stage.get("variants", [])], seeds=[seed], pool=spec.pool,
-                     minority=spec.minority, kind=spec.kind, min_steps=spec.min_steps, origin=f"{spec.origin}, stage {index + 2}")
+                     minority=spec.minority, kind=spec.kind, min_steps=spec.min_steps,
+                     equal_epochs=spec.equal_epochs, origin=f"{spec.origin}, stage {index + 2}")
