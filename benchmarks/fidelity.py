@@ -1,6 +1,6 @@
 """Fidelity: every named study's `--quick` on real drawings, one table of its claims against the paper.
 
-For each study (all named ones, or those named with --studies), `qd study run NAME --quick --workers 2` runs in
+For each study (every named one with a --quick protocol, or those named with --studies), `qd study run NAME --quick --workers 2` runs in
 a fresh store on --data, then `qd study show 1 --json` gives its claims' verdicts. One row per claim: study,
 claim, the paper's number or direction, qd's estimate with its 95% interval over seeds, the verdict, and the
 study's minutes (wall clock, and CPU minutes of every process it ran: the machine may be shared and busy, so
@@ -93,7 +93,9 @@ def main() -> None:
     from qdcore.studies.named import NAMED
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--studies", default=",".join(NAMED), help="comma-separated named studies (default: all)")
+    quick = [n for n, st in NAMED.items() if st.has_quick]
+    ap.add_argument("--studies", default=",".join(quick),
+                    help="comma-separated named studies (default: every one with a --quick protocol)")
     ap.add_argument("--data", default=None, help="drawings (default: ../shared/quickdraw's numpy_bitmap)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--limit-minutes", type=float, default=None, help="stop a study after this long, judge the rest")
@@ -112,6 +114,10 @@ def main() -> None:
         return
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} at start; --workers {a.workers}", flush=True)
+    slow = [n for n in NAMED if n not in quick and n not in names]
+    if slow:  # their --quick is their full protocol: hours, named explicitly to run
+        print(f"not run: {', '.join(slow)} (no --quick protocol: hours on a CPU, see 'qd study estimate NAME'; "
+              "name it in --studies to run it)", flush=True)
     results = []
     for n in names:
         r = run_study(n, a.data, a.workers, None if a.limit_minutes is None else a.limit_minutes * 60)

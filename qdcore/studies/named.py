@@ -32,11 +32,17 @@ class Named:
     quick_cannot: str = ""
     smallest: str = ""
 
+    @property
+    def has_quick(self) -> bool:
+        """Whether --quick is a smaller protocol than the full one (double-descent-small has none: it is already
+        the smallest that can show its effect, hours on a CPU)."""
+        return self.build(True) != self.build(False)
+
 
 # --quick keeps each paper's batch sizes and sizes trials by optimizer steps (QUICK_STEPS), not epochs: at a few
 # dozen steps a classifier still answers its class prior (measured: imbalance at 1:50 needs about 130 steps).
 QUICK_STEPS = {"data-size": 300, "imbalance": 600, "classes-rows": 500, "one-at-a-time": 150, "categories": 400,
-               "baselines": 400, "double-descent": 300, "gan-augment": 300, "d-classifier": 300, "gan-classes": 150,
+               "baselines": 400, "double-descent": 300, "gan-augment": 150, "d-classifier": 300, "gan-classes": 150,
                "clusters": 200, "double-descent-small": 300}
 QUICK_SEEDS = 3  # --quick's default: enough for a 95% interval over seeds
 QUICK_MINORITY = 100  # --quick: the fewest drawings a minority class trains on (fewer shows no effect)
