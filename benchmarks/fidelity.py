@@ -114,7 +114,7 @@ def main() -> None:
         return
     load = os.getloadavg()
     print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.1f} at start; --workers {a.workers}", flush=True)
-    slow = [n for n in NAMED if n not in quick and n not in names]
+    slow = [n for n in NAMED if n not in quick] if a.studies == ap.get_default("studies") else []
     if slow:  # their --quick is their full protocol: hours, named explicitly to run
         print(f"not run: {', '.join(slow)} (no --quick protocol: hours on a CPU, see 'qd study estimate NAME'; "
               "name it in --studies to run it)", flush=True)

@@ -194,3 +194,28 @@ def test_one_at_a_time_quick_compares_batches_at_equal_epochs_warmed_up_to_001s_
     full, _ = named_spec("one-at-a-time", offline=True)
     assert not any(d.startswith("--quick") for d in full.paper["deviations"]) and "warmup_epochs" not in full.base
     assert sum(d.startswith("--quick") for d in quick.paper["deviations"]) == 3
+
+
+def test_fidelity_benchmark_defaults_to_every_quick_study_and_tables_each_claim(monkeypatch, capsys):
+    """benchmarks/fidelity.py runs every named study that has a --quick protocol (double-descent-small has none:
+    hours) and prints one row per claim with its interval, verdict and minutes."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from qdcore.studies.named import NAMED
+
+    assert [n for n, st in NAMED.items() if not st.has_quick] == ["double-descent-small"]
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "fidelity.py"
+    spec = importlib.util.spec_from_file_location("fidelity_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    claim = {"claim": "b beats a", "paper_text": "better", "estimate": 0.05, "low": 0.01, "high": 0.09,
+             "seeds": 3, "verdict": "agrees"}
+    rows = mod.table([{"study": "s", "minutes": 2.0, "cpu_minutes": 1.5, "claims": [claim]},
+                      {"study": "t", "minutes": 0.1, "cpu_minutes": 0.1, "claims": [], "error": "boom"}])
+    assert "| s | b beats a | better | 0.05 [0.01, 0.09] | agrees | 2.0 / 1.5 |" in rows
+    assert "| t | — | — | — | failed: boom | 0.1 / 0.1 |" in rows
+    monkeypatch.setattr(sys, "argv", ["fidelity.py", "--data", str(path.parent / "no-such-data")])
+    mod.main()
+    assert "fidelity: skipped: no drawings at" in capsys.readouterr().out
