@@ -437,6 +437,14 @@ class RunConfig(DataSelection):
         return self
 
 
+@dataclass
+class StoreHome:
+    """Where the run store lives (`qd --home`, `qdtui --home`)."""
+
+    home: str | None = option(None, help="Run store directory (default $QD_HOME or the user data dir).",
+                              metavar="DIR")
+
+
 def load_file(path: Any) -> dict[str, Any]:
     """Options from a TOML file (or JSON, by a .json suffix): top-level keys, or a [train] table."""
     from qdcore.docfile import read_document

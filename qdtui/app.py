@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from qdtui.commands import QdCommands
-from qdtui.graphics import MODES as GRAPHICS_CHOICES, tmux_hides
+from qdtui.graphics import tmux_hides
 from qdtui.kind_screens import own_screen
 from qdtui.loaders import find_run, user_message
 from qdtui.messages import RunChosen
@@ -88,8 +88,8 @@ class QdApp(App[None]):
         elif self.state.quiz is not None:
             self._open_quiz(self.state.quiz)
         elif self.state.draw is not None:
-            ns = self.state.draw
-            self.action_open("draw", run_id=ns.run, game=ns.game, drawer=ns.name)
+            start = self.state.draw.start
+            self.action_open("draw", run_id=start.run, game=start.game, drawer=start.name)
 
     def _open_quiz(self, ns: argparse.Namespace) -> None:
         """`qdtui quiz ...`: the setup form prefilled (started at once when a name is given), or a resume."""
@@ -234,40 +234,42 @@ class QdApp(App[None]):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | draw ... | serve ...]`."""
+    from qdcore.draw.options import DrawStart
+    from qdcore.quiz.session import QuizConfig, QuizResume
+    from qdtui.serve import ServeConfig
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data", default=argparse.SUPPRESS, metavar="demo|cache|PATH",
-                        help="drawings to use: the synthetic demo (default), the download cache, or a folder/file")
-    common.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
-                        help="run store directory (default $QD_HOME or the user data dir)")
-    common.add_argument("--graphics", default=argparse.SUPPRESS, choices=GRAPHICS_CHOICES,
-                        help="how drawings are drawn: real pixels (kitty, sixel), half-blocks, or auto: "
-                             "ask the terminal (default; $QD_GRAPHICS sets it too)")
+    for f in _shared():  # given before or after the command: SUPPRESS keeps a value the other parser read
+        add_flag(common, f, default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="qdtui", parents=[common],
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
     attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`), or last")
     quiz = sub.add_parser("quiz", parents=[common], help="take a quiz: label drawings, compare with models")
-    from qdcore.quiz.session import QuizConfig
-
     add_declared(quiz, QuizConfig, types={"run": _run_id})
-    quiz.add_argument("--resume", type=int, default=None, metavar="SESSION", help="continue an unfinished session")
+    add_declared(quiz, QuizResume)
     draw = sub.add_parser("draw", parents=[common], help="draw against your model: live guesses, the 20-second game")
-    draw.add_argument("--run", type=_run_id, default=None, help="the run whose model guesses, or last (default: the best finished classifier)")
-    draw.add_argument("--name", default=None, help="who is drawing (default: your login name)")
-    draw.add_argument("--game", action="store_true", help="start a game at once: six categories, 20 seconds each")
+    add_declared(draw, DrawStart, types={"run": _run_id})
     serve = sub.add_parser("serve", parents=[common], help="serve the app to a web browser (textual-serve)")
-    from qdtui.serve import ServeConfig
-
     add_declared(serve, ServeConfig)
     ns = parser.parse_args(argv)
-    ns.data = getattr(ns, "data", "demo")
-    ns.home = getattr(ns, "home", None)
-    ns.graphics = getattr(ns, "graphics", None) or os.environ.get("QD_GRAPHICS") or "auto"
-    if ns.graphics not in GRAPHICS_CHOICES:
-        parser.error(f"QD_GRAPHICS={ns.graphics!r} is not one of {', '.join(GRAPHICS_CHOICES)}")
+    data, home, graphics = _shared()
+    given = _checked(ns, [data, home, graphics])
+    ns.data = given.get("data", data.default)
+    ns.home = given.get("home")
+    env = os.environ.get("QD_GRAPHICS")
+    ns.graphics = given.get("graphics") or (_checked_text(graphics, env, "$QD_GRAPHICS") if env else "auto")
     ns.run_id = getattr(ns, "run_id", None)
     return ns
+
+
+def _shared() -> list[Any]:
+    """The options every qdtui command takes: --data (as qd's), --home (as qd's) and --graphics."""
+    from qdcore.options import DataSelection, StoreHome, field_of
+    from qdtui.graphics import Display
+
+    return [field_of(DataSelection, "data"), field_of(StoreHome, "home"), field_of(Display, "graphics")]
 
 
 def add_declared(parser: argparse.ArgumentParser, cls: type, types: dict[str, Any] | None = None) -> None:
@@ -276,36 +278,52 @@ def add_declared(parser: argparse.ArgumentParser, cls: type, types: dict[str, An
     from qdcore.options import fields_of
 
     for f in fields_of(cls):
-        if not f.opt.cli:
-            continue
-        shown = f.shown_default()
-        text = f.opt.help + (f" (default {shown})" if shown and f.base is not bool else "")
-        text = text.replace("%", "%%")  # argparse formats help with %
-        if f.base is bool and f.default is True:  # on by default: the flag turns it off
-            parser.add_argument("--no-" + f.flag[2:], dest=f.name, action="store_false", default=None,
-                                help="turn off: " + text)
-        elif f.base is bool:
-            parser.add_argument(f.flag, dest=f.name, action="store_true", default=None, help=text)
-        else:
-            parser.add_argument(f.flag, dest=f.name, default=None, metavar=f.opt.metavar or f.metavar(), help=text,
-                                **({"type": types[f.name]} if types and f.name in types else {}))
+        if f.opt.cli:
+            add_flag(parser, f, types=types)
+
+
+def add_flag(parser: argparse.ArgumentParser, f: Any, default: Any = None, types: dict[str, Any] | None = None) -> None:
+    """The argparse flag of one declared option (a switch on by default is turned off by --no-x)."""
+    shown = f.shown_default()
+    text = f.opt.help + (f" (default {shown})" if shown and f.base is not bool else "")
+    text = text.replace("%", "%%")  # argparse formats help with %
+    if f.base is bool and f.default is True:  # on by default: the flag turns it off
+        parser.add_argument("--no-" + f.flag[2:], dest=f.name, action="store_false", default=default,
+                            help="turn off: " + text)
+    elif f.base is bool:
+        parser.add_argument(f.flag, dest=f.name, action="store_true", default=default, help=text)
+    else:
+        parser.add_argument(f.flag, dest=f.name, default=default, metavar=f.opt.metavar or f.metavar(), help=text,
+                            **({"type": types[f.name]} if types and f.name in types else {}))
+
+
+def _checked_text(f: Any, text: str, origin: str = "") -> Any:
+    """`text` converted and checked by its declaration; a bad one is one line, exit 2."""
+    return _checked(argparse.Namespace(**{f.name: text}), [f], origin)[f.name]
+
+
+def _checked(ns: argparse.Namespace, fields: list[Any], origin: str = "") -> dict[str, Any]:
+    """The given values of `fields` in parsed flags, each checked against its declaration (one line, exit 2)."""
+    from qdcore.errors import ConfigError
+    from qdcore.options import check, parse_text
+
+    values = {}
+    try:
+        for f in fields:
+            raw = getattr(ns, f.name, None)
+            if raw is not None:
+                values[f.name] = parse_text(f, raw, origin) if isinstance(raw, str) else check(f, raw, origin)
+    except ConfigError as e:
+        print(f"qdtui: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    return values
 
 
 def declared(ns: argparse.Namespace, cls: type):
     """The config from parsed flags: each value checked against its declaration; a bad one is one line, exit 2."""
-    from qdcore.errors import ConfigError
-    from qdcore.options import check, fields_of, parse_text
+    from qdcore.options import fields_of
 
-    values = {}
-    try:
-        for f in fields_of(cls):
-            raw = getattr(ns, f.name, None)
-            if raw is not None:
-                values[f.name] = parse_text(f, raw, "") if isinstance(raw, str) else check(f, raw, "")
-    except ConfigError as e:
-        print(f"qdtui: error: {e}", file=sys.stderr)
-        sys.exit(2)
-    return cls(**values)
+    return cls(**_checked(ns, fields_of(cls)))
 
 
 def _run_id(text: str) -> int | str:
@@ -339,9 +357,14 @@ def resolve_run_refs(ns: argparse.Namespace) -> None:
 def state_from_args(ns: argparse.Namespace) -> AppState:
     """AppState for parsed arguments (a quiz's settings checked by their declarations: one line, exit 2)."""
     if ns.command == "quiz":
-        from qdcore.quiz.session import QuizConfig
+        from qdcore.quiz.session import QuizConfig, QuizResume
 
         ns.config = declared(ns, QuizConfig)
+        ns.resume = declared(ns, QuizResume).resume
+    if ns.command == "draw":
+        from qdcore.draw.options import DrawStart
+
+        ns.start = declared(ns, DrawStart)
     return AppState(data_spec=ns.data or "demo", home=Path(ns.home).expanduser() if ns.home else None,
                     attach_run=ns.run_id if ns.command == "attach" else None,
                     quiz=ns if ns.command == "quiz" else None, draw=ns if ns.command == "draw" else None)

@@ -5,8 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+
+from qdcore.options import option
 
 MODES = ("auto", "kitty", "sixel", "halfblock")
+
+
+@dataclass
+class Display:
+    """How the app draws drawings (`qdtui --graphics`; ctrl+g switches in the app)."""
+
+    graphics: str = option("auto", help="How drawings are drawn: real pixels (kitty, sixel), half-blocks, or auto: "
+                           "ask the terminal ($QD_GRAPHICS sets it too).", choices=MODES)
 
 
 def detect_graphics() -> str:

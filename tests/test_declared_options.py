@@ -190,16 +190,17 @@ def test_qd_analyze_has_the_declared_analysis_options():
         assert got[name][0] == flag
 
 
-def _argparse_flags(sub: str) -> set[str]:
-    """The long flags of a `qdtui` subcommand, less the ones every subcommand shares (--data, --home, --graphics)."""
+def _argparse_flags(sub: str | None) -> set[str]:
+    """The long flags of a `qdtui` subcommand (None: of `qdtui` itself)."""
     import argparse
 
     from qdtui.app import parse_args
 
-    captured: dict[str, argparse.ArgumentParser] = {}
+    captured: dict[str | None, argparse.ArgumentParser] = {}
     real = argparse.ArgumentParser.parse_args
 
-    def grab(self, args=None, namespace=None):  # the root parser: keep its subparsers, parse nothing
+    def grab(self, args=None, namespace=None):  # the root parser: keep it and its subparsers, parse nothing
+        captured[None] = self
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
                 captured.update(action.choices)
@@ -210,44 +211,46 @@ def _argparse_flags(sub: str) -> set[str]:
         parse_args([])
     finally:
         argparse.ArgumentParser.parse_args = real
-    flags = {s for a in captured[sub]._actions for s in a.option_strings if s.startswith("--")}
-    return flags - {"--help", "--data", "--home", "--graphics"}
+    return {s for a in captured[sub]._actions for s in a.option_strings if s.startswith("--")} - {"--help"}
 
 
-def test_qdtui_quiz_and_serve_flags_are_their_declarations():
-    from qdcore.options import fields_of
-    from qdcore.quiz.session import QuizConfig
+def test_every_qdtui_flag_is_a_declaration():
+    from qdcore.draw.options import DrawStart
+    from qdcore.options import DataSelection, StoreHome, fields_of
+    from qdcore.quiz.session import QuizConfig, QuizResume
+    from qdtui.graphics import Display
     from qdtui.serve import ServeConfig
 
-    def flags(cls):
+    def flags(*classes):
         return {("--no-" + f.flag[2:]) if f.base is bool and f.default is True else f.flag
-                for f in fields_of(cls) if f.opt.cli}
+                for cls in classes for f in fields_of(cls) if f.opt.cli}
 
-    assert _argparse_flags("quiz") == flags(QuizConfig) | {"--resume"}  # --resume names a session, not a setting
-    assert _argparse_flags("serve") == flags(ServeConfig)
+    shared = {"--data", "--home", "--graphics"}
+    assert shared == {fields_of(DataSelection)[0].flag} | flags(StoreHome, Display)
+    assert _argparse_flags(None) == _argparse_flags("attach") == shared  # attach's RUN_ID is its only argument
+    assert _argparse_flags("quiz") == flags(QuizConfig, QuizResume) | shared
+    assert _argparse_flags("serve") == flags(ServeConfig) | shared
+    assert _argparse_flags("draw") == flags(DrawStart) | shared
     assert {"--name", "--n", "--run", "--choices", "--hard", "--time-limit", "--no-feedback", "--ink"} <= flags(QuizConfig)
 
 
-def _every_command(cmd, path=()):
-    yield path, cmd
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        yield from _every_command(sub, (*path, name))
+def test_qdtui_checks_its_shared_flags_by_their_declarations(monkeypatch, capsys):
+    import pytest
 
+    from qdtui.app import parse_args
 
-# Options still written by hand (command path -> option names), each with the reason it is not declared.
-HAND_WRITTEN: dict[tuple[str, ...], set[str]] = {
-    (): {"show_completion", "install_completion", "home"}}
+    assert parse_args(["--graphics", "SIXEL"]).graphics == "sixel"
+    for argv, env, line in [(["--graphics", "vt100"], None, "--graphics='vt100' must be one of auto, kitty, sixel"),
+                            ([], "vt100", "$QD_GRAPHICS: graphics='vt100' must be one of"),
+                            (["draw", "--name", "x" * 5000], None, "--name is too long"),
+                            (["quiz", "--resume", "x"], None, "--resume='x' must be a whole number >= 1")]:
+        if env:
+            monkeypatch.setenv("QD_GRAPHICS", env)
+        else:
+            monkeypatch.delenv("QD_GRAPHICS", raising=False)
+        with pytest.raises(SystemExit) as e:
+            from qdtui.app import state_from_args
 
-
-def test_every_qd_option_is_generated_from_a_declaration():
-    from qdcore.cli.options import GENERATED
-
-    root = typer.main.get_command(app)  # builds every command, so GENERATED holds what the declarations made
-    hand = {}
-    for path, cmd in _every_command(root):
-        for p in cmd.params:
-            if p.param_type_name != "option" or p.name == "help":
-                continue
-            if (p.opts[0], p.help or "") not in GENERATED:
-                hand.setdefault(path, set()).add(p.name)
-    assert hand == HAND_WRITTEN, f"options written by hand instead of declared: {hand}"
+            state_from_args(parse_args(argv))
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and err[0].startswith("qdtui: error:") and line in err[0], err

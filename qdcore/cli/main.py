@@ -5,12 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
 
 from qdcore.cli import analyze, data, gan, models, quiz, runs, study, train
+from qdcore.cli.options import DeclaredCommand, of
+from qdcore.options import StoreHome
 from qdcore.errors import QDError
 
 class _Group(TyperGroup):
@@ -100,12 +101,12 @@ for _mod in (train, analyze, quiz, study, gan):
         _mod.register(app)
 
 
-@app.callback()
-def _root(
-    home: Annotated[Optional[str], typer.Option("--home", help="Run store directory (default $QD_HOME or the user data dir).")] = None,
-) -> None:
-    if home:
-        os.environ["QD_HOME"] = home
+def _root(where: StoreHome) -> None:
+    if where.home:
+        os.environ["QD_HOME"] = where.home
+
+
+app.callback()(DeclaredCommand(_root, of(StoreHome, "where")))
 
 
 @app.command("tui")

@@ -26,3 +26,13 @@ class DrawnReportOptions:
 
     run: int | None = option(None, help="The run whose model guessed (default: the newest one people drew for).",
                              min=1)
+
+
+@dataclass
+class DrawStart:
+    """How `qdtui draw` opens: whose model guesses, who draws, and whether a game starts at once."""
+
+    run: int | None = option(None, help="The run whose model guesses, or last (default: the best finished "
+                             "classifier).", min=1, metavar="RUN")
+    name: str | None = option(None, help="Who is drawing (default: your login name).")
+    game: bool = option(False, help="Start a game at once: six categories, 20 seconds each.", negatable=False)

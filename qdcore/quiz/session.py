@@ -25,6 +25,13 @@ HARD_DEFAULT_K = 4
 
 
 @dataclass
+class QuizResume:
+    """`qdtui quiz --resume SESSION`: continue a session instead of starting one."""
+
+    resume: int | None = option(None, help="Continue an unfinished session.", min=1, metavar="SESSION")
+
+
+@dataclass
 class QuizConfig:
     """What a quiz shows: whose it is, which drawings, how many, and how people answer (`qdtui quiz`'s flags)."""
 
