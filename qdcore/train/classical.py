@@ -10,7 +10,6 @@ in the one resume format. Models are written without pickle (see qdcore.train.cl
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from qdcore.predictions import Predictions
 from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import ClassicalModel, load_classical, save_lightgbm, save_logreg
-from qdcore.train.loop import EarlyStopping, Loop, Monitor, Out, Step, ranked
+from qdcore.train.loop import EarlyStopping, Loop, Monitor, Out, Step, ranked, watched_loss
 
 
 
@@ -87,87 +86,37 @@ _grab.before_iteration = True  # type: ignore[attr-defined]
 
 
 class ClassicalStep(Step):
-    """One point of the curve: a boosting round (LightGBM) or `iters_per_step` warm-started L-BFGS iterations."""
+    """One point of the curve of a classical model (LightGBMStep or LogRegStep): fit, score, keep the best."""
 
     log_every = 1
     steps_per_epoch = 1
     poll_after_epoch = False  # one step an epoch: its own poll is the epoch's
+    fits = "model"
+    lightgbm = False
+    library = "scikit-learn"
 
     def __init__(self, cfg: ClassicalConfig, splits) -> None:
         self.cfg, self.opts = cfg, cfg.model_options()
-        self.lightgbm = cfg.model == "lightgbm"
         self.x, self.y = to_features(splits.train.images), np.asarray(splits.train.labels, np.int64)
         self.xv, self.yv = to_features(splits.val.images), np.asarray(splits.val.labels, np.int64)
         self.k = len(splits.train.classes)
-        self.epochs = self.planned = cfg.n_rounds if self.lightgbm else math.ceil(cfg.max_iter / cfg.iters_per_step)
         self.iters, self.converged = 0, False  # L-BFGS iterations so far; met its tolerance
         self.booster: Any = None
         self.est: Any = None
         self.best: Any = None  # the best (coef, intercept) of logistic regression
         self.last = ((math.nan,) * 3, (math.nan,) * 3)
-        self._saved_at = time.monotonic()
 
     def device(self) -> str:
         n = self.cfg.threads
         threads = "all threads" if not n else f"{n} thread{'s' if n > 1 else ''}"
-        return f"cpu ({'LightGBM' if self.lightgbm else 'scikit-learn'}, {threads})"
-
-    def lr(self) -> float:
-        return self.cfg.lr if self.lightgbm else 0.0
-
-    def at(self, step: int) -> int:
-        return step if self.lightgbm else self.iters
-
-    def _build(self, init: Any = None) -> None:
-        import lightgbm as lgb
-
-        if not self.lightgbm:
-            from sklearn.linear_model import LogisticRegression
-
-            self.est = LogisticRegression(C=self.opts["C"], max_iter=self.cfg.iters_per_step, warm_start=True,
-                                          random_state=self.opts["seed"])
-            return
-        params = lightgbm_params(self.opts, self.k, self.cfg.threads)
-        params["metric"] = "None"  # our own feval computes loss, top-1 and top-5 from the cached scores
-        dtrain = lgb.Dataset(self.x, self.y, free_raw_data=False, params={"verbosity": -1})
-        valid, names = [dtrain], ["train"]
-        if len(self.yv):
-            valid.append(lgb.Dataset(self.xv, self.yv, reference=dtrain))
-            names.append("val")
-        try:  # lgb.train builds the booster exactly as it trains one; the loop driver then updates it round by round
-            lgb.train(params, dtrain, num_boost_round=1, valid_sets=valid, valid_names=names, init_model=init,
-                      callbacks=[_grab], keep_training_booster=True)
-        except _Built as built:
-            self.booster = built.booster
+        return f"cpu ({self.library}, {threads})"
 
     def step(self, batch: Any, step: int) -> Out:
         if self.booster is None and self.est is None:
-            self._build()
-        if self.lightgbm:
-            self.booster.update()
-            got = {(d, m): v for d, m, v, _ in self.booster.eval_train(_feval) + self.booster.eval_valid(_feval)}
-            train = tuple(got[("train", m)] for m in ("loss", "top1", "top5"))
-            val = tuple(got.get(("val", m), math.nan) for m in ("loss", "top1", "top5"))
-        else:
-            train, val = self._logreg_step()
-        self.last = (train, val)
+            self.build()
+        train, val = self.last = self.advance()
         return Out({"loss": torch.tensor(train[0], dtype=torch.float64),
                     "top1": torch.tensor(train[1], dtype=torch.float64)}, 1, len(self.y))
-
-    def _logreg_step(self) -> tuple[tuple, tuple]:
-        from sklearn.exceptions import ConvergenceWarning
-
-        est = self.est
-        est.max_iter = min(self.cfg.iters_per_step, self.cfg.max_iter - self.iters)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # each step stops at max_iter on purpose
-            est.fit(self.x, self.y)
-        done = int(np.max(est.n_iter_))
-        self.iters += done
-        self.converged = done < est.max_iter  # L-BFGS met its tolerance inside the step
-        train = metrics_of(est.predict_proba(self.x), self.y)
-        val = metrics_of(est.predict_proba(self.xv), self.yv) if len(self.yv) else (math.nan,) * 3
-        return train, val
 
     def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
         (tl, tt, _), val = self.last
@@ -182,28 +131,8 @@ class ClassicalStep(Step):
 
     def history(self, metrics: dict[str, float]) -> dict[str, Any]:
         (tl, tt, _), val = self.last
-        return {"step": self.booster.current_iteration() if self.lightgbm else self.iters, "train/loss": tl, "train/top1": tt,
-                "val/loss": val[0], "val/top1": val[1], "val/top5": val[2], "seconds": metrics["train/seconds"]}
-
-    def monitor(self, metrics: dict[str, float]) -> float:
-        """Validation loss; the training loss without a validation split."""
-        return metrics["val/loss"] if len(self.yv) else metrics["train/loss"]
-
-    def checkpoint_due(self) -> bool:
-        # LightGBM's text model grows every round: written every checkpoint_seconds (and at a stop), not each round.
-        return not self.lightgbm or time.monotonic() - self._saved_at >= self.cfg.checkpoint_seconds
-
-    def modules(self) -> dict[str, dict[str, torch.Tensor]]:
-        self._saved_at = time.monotonic()
-        if self.lightgbm:
-            text = self.booster.model_to_string(num_iteration=-1).encode("utf-8")
-            return {"lightgbm": {"text": torch.frombuffer(bytearray(text), dtype=torch.uint8)}}
-        if self.est is None or not hasattr(self.est, "coef_"):
-            return {}
-        # ascontiguousarray: scikit-learn's coef_ is a strided view, which safetensors would write scrambled.
-        arrays = {"coef": self.est.coef_, "intercept": self.est.intercept_, "best_coef": self.best[0],
-                  "best_intercept": self.best[1]}
-        return {"logreg": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}}
+        return {"step": self.done(), "train/loss": tl, "train/top1": tt, "val/loss": val[0], "val/top1": val[1],
+                "val/top5": val[2], "seconds": metrics["train/seconds"]}
 
     def state(self) -> dict[str, Any]:
         return {"model": self.cfg.model, "iters": self.iters, "converged": self.converged,
@@ -214,17 +143,125 @@ class ClassicalStep(Step):
         if s.get("model") != self.cfg.model:
             raise StoreError(f"{where} continues a {s.get('model')} model, not {self.cfg.model}; start a new run")
         self.iters, self.converged = int(s.get("iters", 0)), bool(s.get("converged", False))
-        mods = saved["modules"]
-        if self.lightgbm:
-            import lightgbm as lgb
+        self.restore(saved["modules"], s, where)
 
-            init = lgb.Booster(model_str=bytes(mods["lightgbm"]["text"].numpy()).decode("utf-8"))
-            if init.current_iteration() != s.get("rounds"):
-                raise StoreError(f"{where} holds {init.current_iteration()} rounds, its state {s.get('rounds')}; "
-                                 "start a new run")
-            self._build(init)
-            return
-        self._build()
+    def done(self) -> int:
+        """Boosting rounds (LightGBM) or L-BFGS iterations (logistic regression) so far."""
+        return self.iters
+
+    def build(self, init: Any = None) -> None:
+        """The model, ready for its first point (LightGBM: continuing `init`)."""
+        raise NotImplementedError
+
+    def advance(self) -> tuple[tuple, tuple]:
+        """One point: (training, validation) (loss, top-1, top-5)."""
+        raise NotImplementedError
+
+    def keep_best(self) -> None:
+        """A new best point (logistic regression copies its coefficients; LightGBM keeps its rounds anyway)."""
+
+    def restore(self, mods: dict[str, Any], s: dict[str, Any], where: Path) -> None:
+        """The model from a resume checkpoint's modules."""
+        raise NotImplementedError
+
+
+class LightGBMStep(ClassicalStep):
+    """One boosting round; the resume checkpoint (LightGBM's text model, growing) every checkpoint_seconds."""
+
+    lightgbm = True
+    library = "LightGBM"
+
+    def __init__(self, cfg: ClassicalConfig, splits) -> None:
+        super().__init__(cfg, splits)
+        self.epochs = self.planned = cfg.n_rounds
+        self.checkpoint_seconds = cfg.checkpoint_seconds
+
+    def lr(self) -> float:
+        return self.cfg.lr
+
+    def done(self) -> int:
+        return self.booster.current_iteration()
+
+    def build(self, init: Any = None) -> None:
+        import lightgbm as lgb
+
+        params = lightgbm_params(self.opts, self.k, self.cfg.threads)
+        params["metric"] = "None"  # our own feval computes loss, top-1 and top-5 from the cached scores
+        dtrain = lgb.Dataset(self.x, self.y, free_raw_data=False, params={"verbosity": -1})
+        valid, names = [dtrain], ["train"]
+        if len(self.yv):
+            valid.append(lgb.Dataset(self.xv, self.yv, reference=dtrain))
+            names.append("val")
+        try:  # lgb.train builds the booster exactly as it trains one; the loop driver then updates it round by round
+            lgb.train(params, dtrain, num_boost_round=1, valid_sets=valid, valid_names=names, init_model=init,
+                      callbacks=[_grab], keep_training_booster=True)
+        except _Built as built:
+            self.booster = built.booster
+
+    def advance(self) -> tuple[tuple, tuple]:
+        self.booster.update()
+        got = {(d, m): v for d, m, v, _ in self.booster.eval_train(_feval) + self.booster.eval_valid(_feval)}
+        return (tuple(got[("train", m)] for m in ("loss", "top1", "top5")),
+                tuple(got.get(("val", m), math.nan) for m in ("loss", "top1", "top5")))
+
+    def modules(self) -> dict[str, dict[str, torch.Tensor]]:
+        text = self.booster.model_to_string(num_iteration=-1).encode("utf-8")
+        return {"lightgbm": {"text": torch.frombuffer(bytearray(text), dtype=torch.uint8)}}
+
+    def restore(self, mods: dict[str, Any], s: dict[str, Any], where: Path) -> None:
+        import lightgbm as lgb
+
+        init = lgb.Booster(model_str=bytes(mods["lightgbm"]["text"].numpy()).decode("utf-8"))
+        if init.current_iteration() != s.get("rounds"):
+            raise StoreError(f"{where} holds {init.current_iteration()} rounds, its state {s.get('rounds')}; "
+                             "start a new run")
+        self.build(init)
+
+
+class LogRegStep(ClassicalStep):
+    """`iters_per_step` warm-started L-BFGS iterations of logistic regression."""
+
+    def __init__(self, cfg: ClassicalConfig, splits) -> None:
+        super().__init__(cfg, splits)
+        self.epochs = self.planned = math.ceil(cfg.max_iter / cfg.iters_per_step)
+
+    def at(self, step: int) -> int:
+        return self.iters
+
+    def build(self, init: Any = None) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        self.est = LogisticRegression(C=self.opts["C"], max_iter=self.cfg.iters_per_step, warm_start=True,
+                                      random_state=self.opts["seed"])
+
+    def advance(self) -> tuple[tuple, tuple]:
+        from sklearn.exceptions import ConvergenceWarning
+
+        est = self.est
+        est.max_iter = min(self.cfg.iters_per_step, self.cfg.max_iter - self.iters)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # each step stops at max_iter on purpose
+            est.fit(self.x, self.y)
+        done = int(np.max(est.n_iter_))
+        self.iters += done
+        self.converged = done < est.max_iter  # L-BFGS met its tolerance inside the step
+        train = metrics_of(est.predict_proba(self.x), self.y)
+        val = metrics_of(est.predict_proba(self.xv), self.yv) if len(self.yv) else (math.nan,) * 3
+        return train, val
+
+    def keep_best(self) -> None:
+        self.best = (self.est.coef_.copy(), self.est.intercept_.copy())
+
+    def modules(self) -> dict[str, dict[str, torch.Tensor]]:
+        if self.est is None or not hasattr(self.est, "coef_"):
+            return {}
+        # ascontiguousarray: scikit-learn's coef_ is a strided view, which safetensors would write scrambled.
+        arrays = {"coef": self.est.coef_, "intercept": self.est.intercept_, "best_coef": self.best[0],
+                  "best_intercept": self.best[1]}
+        return {"logreg": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}}
+
+    def restore(self, mods: dict[str, Any], s: dict[str, Any], where: Path) -> None:
+        self.build()
         if "logreg" in mods:
             m = {k: v.numpy() for k, v in mods["logreg"].items()}
             self.est.coef_, self.est.intercept_ = m["coef"], m["intercept"]
@@ -242,13 +279,12 @@ class _Best(Monitor):
     """The best point: LightGBM keeps its rounds up to it, logistic regression a copy of its coefficients."""
 
     def __init__(self, step: ClassicalStep, min_delta: float) -> None:
-        super().__init__("best", step.monitor, min_delta)
+        super().__init__("best", watched_loss, min_delta)
         self.step, self.best_step = step, 0
 
     def improved(self, loop: Loop, epoch: int, value: float) -> None:
         self.best_step = self.step.at(loop.st["step"])
-        if not self.step.lightgbm:
-            self.step.best = (self.step.est.coef_.copy(), self.step.est.intercept_.copy())
+        self.step.keep_best()
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "best_step": self.best_step}
@@ -271,9 +307,9 @@ def _train(cfg: ClassicalConfig, rt: Any, emit: Sink, should_stop: Callable[[], 
         raise DataError(f"the training split has no drawings of {', '.join(map(repr, missing[:3]))}; "
                         "ask for more drawings per class")
     fingerprint = splits.fingerprint()
-    step = ClassicalStep(cfg, splits)
+    step = (LightGBMStep if cfg.model == "lightgbm" else LogRegStep)(cfg, splits)
     best = _Best(step, cfg.min_delta)
-    loop = Loop(step, rt, emit, should_stop, out_dir, [best, EarlyStopping(step.monitor, cfg.min_delta, cfg.patience)])
+    loop = Loop(step, rt, emit, should_stop, out_dir, [best, EarlyStopping(watched_loss, cfg.min_delta, cfg.patience)])
     loop.resume(resume, classes, fingerprint, run_id or resume)
     status = loop.run(RunStarted(run_id, cfg.name, cfg.to_dict(), step.device(), step.epochs, 1, len(step.y),
                                  fingerprint, {"data_origin": splits.train.origin,

@@ -18,18 +18,18 @@ import torch
 import torch.nn.functional as F
 
 from qdcore.train.synthetic import training_splits
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import ConfigError
 from qdcore.events import RunFinished, RunStarted, Sink, null_sink
 from qdcore.predictions import Predictions, kept_rows
 from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
-from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked, update
+from qdcore.train.loop import (BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked, update,
+                               watched_loss)
 from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime
 from qdcore.train.evaluate import evaluate, kept_predictions
 from qdcore.train.gpudata import Augment, DeviceData, seed_for
-from qdcore.train.rng import rng_state, set_rng_state
 
 _DROPOUT_STREAM, _AUGMENT_STREAM = 1, 2
 
@@ -150,7 +150,7 @@ class ClassifierStep(Step):
             self.net = torch.compile(self.net, mode="reduce-overhead" if cfg.cuda_graphs else None)
         self.step_net = dist.wrap(self.net, rt.device)  # DDP for steps; evaluation runs each rank's shard on `net`
         self.augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
-        self.aug_gen = torch.Generator(device=rt.device)
+        self.generator, self.stream = torch.Generator(device=rt.device), "augment"
         per_rank = len(self.train_data) // rt.world_size
         self.steps_per_epoch = len(DeviceData.batches(torch.arange(per_rank), cfg.batch_size))
         if self.steps_per_epoch == 0:
@@ -158,27 +158,20 @@ class ClassifierStep(Step):
                               f"{rt.world_size} ranks")
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self._lr = cfg.lr
-        self.val_n = 0
-        self._rng: dict[str, torch.Tensor] | None = None
-        self._world = rt.world_size
 
     def lr(self) -> float:
         return self._lr
 
     def begin_epoch(self, epoch: int, restored: bool) -> None:
-        rt, seed = self.rt, self.cfg.seed
-        # Mid-epoch, rank 0 continues its saved streams; under another world size every rank starts the epoch's.
-        if restored and self._rng is not None and rt.rank == 0 and self._world == rt.world_size:
-            set_rng_state(rt, self.aug_gen, self._rng, "augment")
-        else:
-            torch.manual_seed(seed_for(seed, epoch, _DROPOUT_STREAM, rt.rank))
-            self.aug_gen.manual_seed(seed_for(seed, epoch, _AUGMENT_STREAM, rt.rank))
+        if not restored:  # each rank its own streams
+            torch.manual_seed(seed_for(self.cfg.seed, epoch, _DROPOUT_STREAM, self.rt.rank))
+            self.generator.manual_seed(seed_for(self.cfg.seed, epoch, _AUGMENT_STREAM, self.rt.rank))
         self.model.train()
 
     def batches(self, epoch: int, start: int):
         order = self.train_data.order(self.cfg.seed, epoch, self.rt.rank, self.rt.world_size)
         return self.train_data.iterate(DeviceData.batches(order, self.cfg.batch_size), start, self.augment,
-                                       self.aug_gen)
+                                       self.generator)
 
     def step(self, batch: Any, step: int) -> Out:
         cfg, rt = self.cfg, self.rt
@@ -199,7 +192,6 @@ class ClassifierStep(Step):
 
     def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
         val = evaluate(self.net, self.val_data, self.rt, self.cfg.eval_batch_size, shard=True)
-        self.val_n = val.n
         if val.n:
             loop.check(val.loss, "validation loss", epoch)
         seconds = loop.st["epoch_seconds"]
@@ -208,32 +200,20 @@ class ClassifierStep(Step):
                 "val/top5": val.top5, "train/lr": self.optimizer.param_groups[0]["lr"], "train/seconds": seconds,
                 "train/throughput": train["n"] / max(seconds, 1e-9)}
 
-    def monitor(self, metrics: dict[str, float]) -> float:
-        """Validation loss; the training loss when there is no validation split."""
-        return metrics["val/loss"] if self.val_n else metrics["train/loss"]
-
     def modules(self) -> dict[str, dict[str, torch.Tensor]]:
         return {"model": ckpt.state_dict_of(self.model)}
 
     def optimizers(self) -> dict[str, dict[str, Any]]:
         return {"model": self.optimizer.state_dict()}
 
-    def rng(self) -> dict[str, torch.Tensor]:
-        return rng_state(self.rt, self.aug_gen, "augment")
-
     def state(self) -> dict[str, Any]:
-        return {"scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                "world_size": self.rt.world_size}
+        return {"scaler": self.scaler.state_dict() if self.scaler is not None else None}
 
     def load(self, saved: dict[str, Any], where: Path) -> None:
-        try:
-            self.model.load_state_dict(saved["modules"]["model"])
-            self.optimizer.load_state_dict(saved["optimizers"]["model"])
-        except (RuntimeError, ValueError, KeyError) as e:
-            raise StoreError(f"{where} does not fit this model/optimizer ({e})".splitlines()[0]) from None
+        self.model.load_state_dict(saved["modules"]["model"])
+        self.optimizer.load_state_dict(saved["optimizers"]["model"])
         if self.scaler is not None and saved["state"].get("scaler"):
             self.scaler.load_state_dict(saved["state"]["scaler"])
-        self._rng, self._world = saved["rng"], int(saved["state"].get("world_size", 1))
 
 
 def _setup(cfg: TrainConfig, rt: Runtime, splits) -> tuple[TrainConfig, torch.nn.Module, tuple, tuple, Any]:
@@ -279,14 +259,14 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     classes, fingerprint = list(splits.train.classes), splits.fingerprint()
     cfg, model, data, notes, streamed = _setup(cfg, rt, splits)
     n_params = _numel(model)
-    plateau = Plateau(lambda m: step.monitor(m), cfg.min_delta, cfg.plateau_patience, cfg.plateau_factor,
+    plateau = Plateau(watched_loss, cfg.min_delta, cfg.plateau_patience, cfg.plateau_factor,
                       cfg.min_lr / cfg.lr)
     step = ClassifierStep(cfg, rt, model, data, plateau, notes)
-    best = BestCheckpoint(step.monitor, cfg.min_delta, lambda: ckpt.state_dict_of(model),
+    best = BestCheckpoint(watched_loss, cfg.min_delta, lambda: ckpt.state_dict_of(model),
                           lambda epoch, value, state: ckpt.save_model(
                               out_dir, model, _model_meta(cfg, classes, epoch, value, fingerprint, run_id), state))
     loop = Loop(step, rt, emit, should_stop, out_dir,
-                [best, EarlyStopping(step.monitor, cfg.min_delta, cfg.patience), plateau])
+                [best, EarlyStopping(watched_loss, cfg.min_delta, cfg.patience), plateau])
     loop.resume(resume, classes, fingerprint, run_id or resume)
     status = loop.run(RunStarted(
         run_id, cfg.name, cfg.to_dict(), rt.describe(), cfg.epochs, step.steps_per_epoch, len(data[0]), fingerprint,

@@ -19,7 +19,6 @@ process with the global batch. Rank 0 alone judges, renders and writes.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.errors import QDError, StoreError, TrainingError
+from qdcore.errors import TrainingError
 from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples, Sink, null_sink
 from qdcore.train import gan_files as files
 from qdcore.train import gan_loss as losses
@@ -39,7 +38,6 @@ from qdcore.train.gan_group import PairGroup, pair_bytes, plan_groups
 from qdcore.train.gan_pair import Pair, build_pairs, class_head_scores, ema_update, frozen
 from qdcore.train.gpudata import seed_for
 from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked, update
-from qdcore.train.rng import rng_state, set_rng_state
 
 _NOISE_STREAM, _ORDER_STREAM, _DROPOUT_STREAM = 11, 12, 13
 _FIXED_NOISE, _QUALITY_NOISE = 101, 102
@@ -120,23 +118,36 @@ def _optimizers(pairs: list[Pair], groups: list[PairGroup]) -> dict[str, dict[st
     return out
 
 
-def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any], where: Path) -> None:
-    opts = saved.get("optimizers")
-    try:
-        for k, p in enumerate(pairs):
-            p.g.load_state_dict(saved["modules"][f"g{k}"])
-            p.d.load_state_dict(saved["modules"][f"d{k}"])
-            if p.ema is not None:  # a checkpoint from before --g-ema was on starts the average at G
-                p.ema.load_state_dict(saved["modules"].get(f"e{k}", saved["modules"][f"g{k}"]))
-            if opts and p.opt_g is not None:
-                p.opt_g.load_state_dict(opts[f"g{k}"])
-                p.opt_d.load_state_dict(opts[f"d{k}"])
-        for grp in groups:
-            grp.load_pairs()
-            if opts:
-                grp.load_optimizer_states([(opts[f"g{k}"], opts[f"d{k}"]) for k in grp.members])
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise StoreError(f"{where} does not fit this GAN ({e})".splitlines()[0]) from None
+def _scalers(pairs: list[Pair], groups: list[PairGroup]) -> list[list[dict] | None]:
+    """Per pair [G's, D's] grad-scaler state (None without AMP), however the pairs are grouped."""
+    scalers = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None for p in pairs]
+    for grp in groups:
+        for k, sc in zip(grp.members, grp.scaler_states()):
+            scalers[k] = sc
+    return scalers
+
+
+def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any]) -> None:
+    """Weights, optimizer and scaler states of every pair (and group) from a resume checkpoint."""
+    opts, scalers = saved.get("optimizers"), saved["state"].get("scalers") or []
+    for k, p in enumerate(pairs):
+        p.g.load_state_dict(saved["modules"][f"g{k}"])
+        p.d.load_state_dict(saved["modules"][f"d{k}"])
+        if p.ema is not None:  # a checkpoint from before --g-ema was on starts the average at G
+            p.ema.load_state_dict(saved["modules"].get(f"e{k}", saved["modules"][f"g{k}"]))
+        if opts and p.opt_g is not None:
+            p.opt_g.load_state_dict(opts[f"g{k}"])
+            p.opt_d.load_state_dict(opts[f"d{k}"])
+    for grp in groups:
+        grp.load_pairs()
+        if opts:
+            grp.load_optimizer_states([(opts[f"g{k}"], opts[f"d{k}"]) for k in grp.members])
+    for p, sc in zip(pairs, scalers):
+        if p.scaler_g is not None and sc:
+            p.scaler_g.load_state_dict(sc[0])
+            p.scaler_d.load_state_dict(sc[1])
+    for grp in groups:
+        grp.load_scaler_states([scalers[k] for k in grp.members if k < len(scalers)])
 
 
 def _group_pairs(cfg: GanConfig, pairs: list[Pair], rt: Runtime, budget: float | None) -> list[PairGroup]:
@@ -180,34 +191,25 @@ class GanStep(Step):
     subject = "the GAN"
     advice = "lower --lr-d/--lr-g or add --label-smoothing"
     failure = Diverged
+    fits = "GAN"
+    stream, shared_stream = "noise", True  # every rank draws the whole global batch's noise, then takes its slice
 
     def __init__(self, cfg: GanConfig, rt: Runtime, splits, judge, memory_budget: float | None) -> None:
         self.cfg, self.rt, self.judge = cfg, rt, judge
         self.classes = list(splits.train.classes)
         self.images = torch.as_tensor(np.ascontiguousarray(splits.train.images).reshape(-1, 28, 28)).to(rt.device)
         self.labels = torch.as_tensor(np.asarray(splits.train.labels, np.int64)).to(rt.device)
-        self.pairs = build_pairs(cfg, len(self.classes), rt)
-        for p in self.pairs:
-            mask = torch.zeros_like(self.labels, dtype=torch.bool)
-            for c in p.labels:
-                mask |= self.labels == c
-            p.index = mask.nonzero().flatten()
-            if p.index.numel() == 0:
-                raise QDError(f"category {self.classes[p.labels[0]]!r} has no training drawings; choose more "
-                              "--per-class")
+        self.pairs = build_pairs(cfg, self.classes, self.labels, rt)
         self.n_params = sum(sum(q.numel() for q in m.parameters()) for p in self.pairs for m in (p.g, p.d))
         self.groups = _group_pairs(cfg, self.pairs, rt, memory_budget)
         longest = max(int(p.index.numel()) for p in self.pairs)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
         self.steps_per_epoch = max(1, math.ceil(longest / (cfg.batch_size * rt.world_size * cfg.d_steps)))
-        self.noise_gen = torch.Generator(device=rt.device)
+        self.generator = torch.Generator(device=rt.device)
         self.row_labels, self.row_names = grid_rows(cfg, self.classes)
         self.z_grid = fixed_noise(cfg, len(self.row_labels) * cfg.grid_cols, _FIXED_NOISE, rt.device)
         self.z_quality = fixed_noise(cfg, cfg.quality_n, _QUALITY_NOISE, rt.device)
         self.reference = judge.reference(splits, self.classes) if judge is not None else None
-        self._rng: dict[str, torch.Tensor] | None = None
-        # Process CPU seconds (all threads; carried over a resume): the cost measure on a shared machine.
-        self.cpu0 = time.process_time()
 
     def lr(self) -> float:
         return self.cfg.lr_g
@@ -219,13 +221,11 @@ class GanStep(Step):
 
     def begin_epoch(self, epoch: int, restored: bool) -> None:
         cfg, rt = self.cfg, self.rt
-        if restored and self._rng is not None:
-            # Every rank shares the noise stream, so rank 0's saved state is every rank's (dropout masks
-            # of ranks > 0 then follow rank 0's stream for the rest of that epoch).
-            set_rng_state(rt, self.noise_gen, self._rng, "noise")
-        else:
+        # Restored, rank 0's saved streams are every rank's (dropout masks of ranks > 0 then follow rank 0's
+        # stream for the rest of that epoch).
+        if not restored:
             torch.manual_seed(seed_for(cfg.seed, epoch, _DROPOUT_STREAM, rt.rank))  # each rank its own masks
-            self.noise_gen.manual_seed(seed_for(cfg.seed, epoch, _NOISE_STREAM))
+            self.generator.manual_seed(seed_for(cfg.seed, epoch, _NOISE_STREAM))
         self.orders = []
         for k, p in enumerate(self.pairs):
             g = torch.Generator().manual_seed(seed_for(cfg.seed, epoch, _ORDER_STREAM * 1000 + k))
@@ -246,13 +246,13 @@ class GanStep(Step):
             # One noise draw for every pair (and the whole global batch: each rank keeps its slice), so a
             # pair's noise depends neither on how the pairs are grouped nor on the number of ranks.
             z = torch.randn(cfg.d_steps, batch * rt.world_size, len(self.pairs), cfg.latent_dim, device=rt.device,
-                            generator=self.noise_gen)[:, rt.rank * batch:(rt.rank + 1) * batch]
+                            generator=self.generator)[:, rt.rank * batch:(rt.rank + 1) * batch]
             for grp in self.groups:
                 add(grp.step(cfg, rt, self.images, bi, batch, z[:, :, grp.members[0]:grp.members[-1] + 1],
                              smooth_real))
         else:
             for p, order in zip(self.pairs, self.orders):
-                add(_step(cfg, rt, p, self.images, self.labels, order, bi, batch, self.noise_gen, smooth_real))
+                add(_step(cfg, rt, p, self.images, self.labels, order, bi, batch, self.generator, smooth_real))
         # Statistics are summed over pairs and counted per pair, however the pairs are grouped.
         return Out(sums, len(self.pairs), batch * cfg.d_steps * len(self.pairs))
 
@@ -267,17 +267,8 @@ class GanStep(Step):
                          if conditional or c == 0}
             metrics.update(self.judge.score(self.reference, generated, classes, cfg.collapse_threshold,
                                            conditional=conditional))
-        metrics["train/cpu_seconds"] = self.cpu_seconds()  # judging included: the whole command's cost so far
+        metrics["train/cpu_seconds"] = loop.cpu_seconds()  # judging included: the whole command's cost so far
         return metrics
-
-    def cpu_seconds(self) -> float:
-        """Process CPU seconds of this run so far (over resumes)."""
-        return time.process_time() - self.cpu0
-
-    def grid(self) -> np.ndarray:
-        """The fixed-noise sample grid (rows, cols, 28, 28) uint8."""
-        self.export()
-        return render(self.pairs, self.z_grid, self.row_labels, self.cfg.grid_cols)
 
     def modules(self) -> dict[str, dict[str, torch.Tensor]]:
         self.export()
@@ -286,28 +277,11 @@ class GanStep(Step):
     def optimizers(self) -> dict[str, dict[str, Any]]:
         return _optimizers(self.pairs, self.groups)
 
-    def rng(self) -> dict[str, torch.Tensor]:
-        return rng_state(self.rt, self.noise_gen, "noise")
-
     def state(self) -> dict[str, Any]:
-        scalers = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None
-                   for p in self.pairs]
-        for grp in self.groups:
-            for k, sc in zip(grp.members, grp.scaler_states()):
-                scalers[k] = sc
-        return {"scalers": scalers, "cpu_seconds": self.cpu_seconds()}
+        return {"scalers": _scalers(self.pairs, self.groups)}
 
     def load(self, saved: dict[str, Any], where: Path) -> None:
-        _load_pairs(self.pairs, self.groups, saved, where)
-        scalers = saved["state"].get("scalers") or []
-        for p, sc in zip(self.pairs, scalers):
-            if p.scaler_g is not None and sc:
-                p.scaler_g.load_state_dict(sc[0])
-                p.scaler_d.load_state_dict(sc[1])
-        for grp in self.groups:
-            grp.load_scaler_states([scalers[k] for k in grp.members if k < len(scalers)])
-        self._rng = saved["rng"]
-        self.cpu0 = time.process_time() - float(saved["state"].get("cpu_seconds", 0.0))
+        _load_pairs(self.pairs, self.groups, saved)
 
 
 class SampleGrids(Callback):
@@ -321,7 +295,10 @@ class SampleGrids(Callback):
     def _emit(self, loop: Loop, epoch: int, step: int, name: str) -> None:
         if loop.rt.rank == 0:
             # The store's sink keeps each grid as runs/<id>/<name>/epoch_NNNN_sSTEP.npy plus an artifacts row.
-            loop.emit(Samples(epoch, step, self.step.grid(), list(self.step.row_names), name=name))
+            s = self.step
+            s.export()
+            grid = render(s.pairs, s.z_grid, s.row_labels, s.cfg.grid_cols)  # the fixed noise's drawings
+            loop.emit(Samples(epoch, step, grid, list(s.row_names), name=name))
 
     def on_step(self, loop: Loop, step: int, epoch: int) -> None:
         every = self.step.cfg.sample_every
@@ -393,7 +370,7 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
     summary: dict[str, Any] = {
         **loop.summary(), "model": cfg.model + (" per class" if cfg.per_class_gans else ""), "params": step.n_params,
         "classes": len(classes), "pairs": len(pairs), "num_train": len(splits.train), "num_test": len(splits.test),
-        "judge": getattr(judge, "run_id", None), "cpu_seconds": step.cpu_seconds(), **best.keeper.summary(),
+        "judge": getattr(judge, "run_id", None), "cpu_seconds": loop.cpu_seconds(), **best.keeper.summary(),
     }
     if step.groups:
         summary["pairs_per_group"] = info["pairs_per_group"]

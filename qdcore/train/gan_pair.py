@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from qdcore.data.mapped import Images
+from qdcore.errors import QDError
 from qdcore.models import build_gan
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime
@@ -62,11 +63,20 @@ class Pair:
             g.train(was)
 
 
-def build_pairs(cfg: GanConfig, num_classes: int, rt: Runtime) -> list[Pair]:
-    """One pair over all classes, or (per-class GANs) one pair per class."""
+def build_pairs(cfg: GanConfig, classes: list[str], labels: torch.Tensor, rt: Runtime) -> list[Pair]:
+    """One pair over all classes, or (per-class GANs) one pair per class, each with the rows it learns from."""
     if cfg.per_class_gans:
-        return [Pair(cfg, [k], num_classes, rt, train=False) for k in range(num_classes)]
-    return [Pair(cfg, list(range(num_classes)), num_classes, rt)]
+        pairs = [Pair(cfg, [k], len(classes), rt, train=False) for k in range(len(classes))]
+    else:
+        pairs = [Pair(cfg, list(range(len(classes))), len(classes), rt)]
+    for p in pairs:
+        mask = torch.zeros_like(labels, dtype=torch.bool)
+        for c in p.labels:
+            mask |= labels == c
+        p.index = mask.nonzero().flatten()
+        if p.index.numel() == 0:
+            raise QDError(f"category {classes[p.labels[0]]!r} has no training drawings; choose more --per-class")
+    return pairs
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:

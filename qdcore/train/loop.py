@@ -28,6 +28,7 @@ from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.peers import reported
+from qdcore.train.rng import rng_state, set_rng_state
 from qdcore.train.threads import keep_threads
 
 POINTS_PER_LOG = 10  # step-curve points per logging window (means over equal runs of steps)
@@ -128,6 +129,12 @@ def means(state: dict[str, Any]) -> dict[str, float]:
     return {k: v / max(1, state["n"]) for k, v in state["sums"].items()}
 
 
+def watched_loss(metrics: dict[str, float]) -> float:
+    """What the best epoch, early stopping and plateau watch: the validation loss, else (no validation) the training's."""
+    val = metrics.get("val/loss")
+    return val if val is not None and math.isfinite(val) else metrics["train/loss"]
+
+
 class Step:
     """What a kind hands the driver: its data, models and optimizers behind one optimizer step."""
 
@@ -139,15 +146,19 @@ class Step:
     subject: str = "training"  # the NaN message's first words: "<subject> diverged (NaN/inf): ..."
     failure: type[TrainingError] = TrainingError  # what the NaN policy raises (a kind may set its exit code)
     history_keys: dict[str, str] | None = None  # history name -> metric key (None: every metric)
+    fits = "model/optimizer"  # what a checkpoint that does not load "does not fit" (the resume error's words)
+    # The step's own random stream (augmentation, noise): a mid-epoch checkpoint carries it with the CPU's and
+    # CUDA's under the key `stream`. Shared: every rank draws the same stream, so every rank restores it;
+    # otherwise each rank has its own and only rank 0's, under the same number of ranks, is restored.
+    generator: torch.Generator | None = None
+    stream = "stream"
+    shared_stream = False
     poll_after_epoch = True  # ask should_stop() again after the epoch's evaluation (one-step epochs: once is enough)
+    checkpoint_seconds = 0.0  # epoch ends write the resume checkpoint at most this often (0: each; a stop always)
 
     def at(self, step: int) -> int:
         """The step number Progress and EpochEnd report (e.g. L-BFGS iterations so far); default the loop's."""
         return step
-
-    def checkpoint_due(self) -> bool:
-        """Whether this epoch end writes the resume checkpoint (a stop always does)."""
-        return True
 
     def history(self, metrics: dict[str, float]) -> dict[str, Any]:
         """The epoch's row of history.json."""
@@ -159,7 +170,7 @@ class Step:
         return 0.0
 
     def begin_epoch(self, epoch: int, restored: bool) -> None:
-        """Seed the epoch's random streams (unless `restored`: they continue from the checkpoint)."""
+        """Seed the epoch's random streams, unless `restored` (the driver put back the checkpoint's)."""
 
     def batches(self, epoch: int, start: int) -> Iterable[Any]:
         """The epoch's batches from position `start` on."""
@@ -181,16 +192,12 @@ class Step:
         """Named optimizer states for the checkpoint."""
         return {}
 
-    def rng(self) -> dict[str, torch.Tensor]:
-        """The random streams a mid-epoch checkpoint carries."""
-        return {}
-
     def state(self) -> dict[str, Any]:
         """JSON-ready state besides tensors (scalers, ...)."""
         return {}
 
     def load(self, saved: dict[str, Any], where: Path) -> None:
-        """Restore from what `modules/optimizers/rng/state` saved (`saved` as `ckpt.load_states` gives it)."""
+        """Restore from what `modules/optimizers/state` saved (`saved` as `ckpt.load_states` gives it)."""
 
 
 class Callback:
@@ -238,6 +245,10 @@ class Loop:
     status: str = "done"
     asked: bool = False  # a stop was asked at the epoch's last step
     notes: tuple[str, ...] = ()  # what the resume says (another number of processes)
+    rng: dict[str, torch.Tensor] = field(default_factory=dict)  # the resumed checkpoint's random streams
+    rng_world: int = 1  # the number of ranks that wrote them
+    saved_at: float = field(default_factory=time.monotonic)  # when the last resume checkpoint was written
+    cpu0: float = field(default_factory=time.process_time)  # process CPU seconds at the start (less resumed ones)
 
     def __post_init__(self) -> None:
         self.st = {"epoch": 1, "batch": 0, "step": 0, "train_seconds": 0.0, "epoch_seconds": 0.0, "images": 0,
@@ -258,7 +269,12 @@ class Loop:
             raise StoreError(f"the drawings selected now differ from those run {who} trained on "
                              "(data changed?); start a new run instead of --resume")
         modules = saved["modules"]
-        self.step.load({**saved, "modules": _part(modules, "kind"), "state": s.get("kind", {})}, path)
+        try:
+            self.step.load({**saved, "modules": _part(modules, "kind"), "state": s.get("kind", {})}, path)
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise StoreError(f"{path} does not fit this {self.step.fits} ({e})".splitlines()[0]) from None
+        self.rng, self.rng_world = saved["rng"], int(s.get("world_size", 1))
+        self.cpu0 = time.process_time() - float(s.get("cpu_seconds", s.get("kind", {}).get("cpu_seconds", 0.0)))
         for cb in self.callbacks:
             cb.load(s.get("callbacks", {}).get(cb.key, {}), _part(modules, cb.key))
         self.st.update({k: v for k, v in s.items() if k not in ("kind", "callbacks")})
@@ -282,12 +298,26 @@ class Loop:
         self.st["epoch"], self.st["batch"] = epoch, batch
         if self.out_dir is None:
             return None
+        self.saved_at = time.monotonic()
+        self.st["cpu_seconds"] = self.cpu_seconds()
         modules = {f"kind:{k}": v for k, v in self.step.modules().items()}
         for cb in self.callbacks:
             modules.update({f"{cb.key}:{k}": v for k, v in cb.modules().items()})
         state = {**self.st, "kind": self.step.state(), "callbacks": {cb.key: cb.state() for cb in self.callbacks}}
-        return ckpt.save_states(self.out_dir / ckpt.RESUME_FILE, modules, self.step.optimizers(), self.step.rng(),
-                                state, CHECKPOINT_FORMAT)
+        gen = self.step.generator
+        rng = rng_state(self.rt, gen, self.step.stream) if gen is not None else {}
+        return ckpt.save_states(self.out_dir / ckpt.RESUME_FILE, modules, self.step.optimizers(), rng, state,
+                                CHECKPOINT_FORMAT)
+
+    def _restore_stream(self) -> bool:
+        """Put back the step's random stream from a mid-epoch checkpoint where this rank continues it (True)."""
+        step, rt = self.step, self.rt
+        if step.generator is None or not self.rng:
+            return False
+        if not step.shared_stream and (rt.rank != 0 or self.rng_world != rt.world_size):
+            return False
+        set_rng_state(rt, step.generator, self.rng, step.stream)
+        return True
 
     # -- the loop -----------------------------------------------------------------------------------------
 
@@ -301,7 +331,8 @@ class Loop:
                 break
             restored = False
             epoch += 1
-            due = self.step.checkpoint_due()
+            every = self.step.checkpoint_seconds
+            due = not every or time.monotonic() - self.saved_at >= every
             if due:
                 self.save(epoch, 0)
             asked = self.asked or (self.step.poll_after_epoch and self.should_stop())
@@ -317,7 +348,7 @@ class Loop:
         """One epoch from the saved position; True when the run stops inside it (checkpoint written)."""
         st, rt, step = self.st, self.rt, self.step
         start = st["batch"]
-        step.begin_epoch(epoch, restored)
+        step.begin_epoch(epoch, restored and self._restore_stream())
         if start == 0:
             st["acc"], st["win"], st["epoch_seconds"] = None, None, 0.0
         acc, win = Meter(rt.device, st["acc"]), Meter(rt.device, st["win"])
@@ -421,6 +452,10 @@ class Loop:
                         mean.get("top1"), tuple(points))
 
     # -- the end ------------------------------------------------------------------------------------------
+
+    def cpu_seconds(self) -> float:
+        """Process CPU seconds of this run so far, over resumes (all threads): the cost measure on a shared machine."""
+        return time.process_time() - self.cpu0
 
     def seconds(self) -> float:
         """Training seconds so far (an interrupted epoch's part included)."""
