@@ -26,14 +26,9 @@ def parse_opts(items: list[str] | None) -> dict[str, str]:
 
 
 def _params(info, classes: int = 10) -> int | None:
-    from qdcore.models import build_gan, build_model, count_params
+    from qdcore.models import build_parts, count_params
 
-    if info.kind == "classifier":
-        return count_params(build_model(info.name, classes))
-    if info.kind == "gan":
-        g, d = build_gan(info.name, classes)
-        return count_params(g) + count_params(d)
-    return None
+    return sum(count_params(m) for _, m in build_parts(info.name, classes)[0]) if info.parts else None
 
 
 @app.command("list")
@@ -80,20 +75,13 @@ app.command("show")(DeclaredCommand(show_cmd, of(LayerTableOptions, "build")))
 
 
 def _describe(name: str, classes: int, opts: dict[str, str]) -> dict[str, Any]:
-    from qdcore.models import build_classical, build_gan, build_model, count_params, layer_table, model_info
+    from qdcore.models import build_parts, count_params, layer_table, model_info
 
     info = model_info(name)
     doc: dict[str, Any] = {"name": info.name, "kind": info.kind, "study": info.source_study, "summary": info.summary}
-    parts: list[tuple[str, Any]] = []
-    if info.kind == "classifier":
-        model = build_model(info.name, classes, **opts)
-        parts, doc["arch"] = [("model", model)], model.arch
-    elif info.kind == "gan":
-        g, d = build_gan(info.name, classes, **opts)
-        parts, doc["arch"] = [("generator", g), ("discriminator", d)], g.arch
-    else:
-        est = build_classical(info.name, **opts)
-        doc["arch"], doc["estimator"] = est.arch, repr(est)
+    parts, doc["arch"], est = build_parts(info.name, classes, **opts)
+    if est is not None:
+        doc["estimator"] = repr(est)
     doc["parts"] = [{"part": part, "total_params": count_params(m),
                      "layers": [{"layer": n, "output_shape": list(s), "params": p} for n, s, p in layer_table(m)]}
                     for part, m in parts]

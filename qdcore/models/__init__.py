@@ -5,11 +5,12 @@ from qdcore.models.registry import (
     build_classical,
     build_gan,
     build_model,
+    build_parts,
     count_params,
     layer_table,
     list_models,
     model_info,
 )
 
-__all__ = ["ModelInfo", "build_classical", "build_gan", "build_model", "count_params", "layer_table",
+__all__ = ["ModelInfo", "build_classical", "build_gan", "build_model", "build_parts", "count_params", "layer_table",
            "list_models", "model_info"]

@@ -31,6 +31,7 @@ class ModelInfo:
     source_study: str
     options: dict[str, Any] = field(default_factory=dict)
     kind: str = "classifier"  # classifier | gan | classical
+    parts: tuple[str, ...] = ("model",)  # the networks build_parts gives (none for a classical estimator)
     builder: str = ""  # "module:function", imported lazily
     init: str = "keras"  # the weight init of the study's model: every seed study built Keras/TensorFlow models
 
@@ -41,6 +42,7 @@ class ModelInfo:
 
 
 _M = "qdcore.models."
+_GAN_PARTS = ("generator", "discriminator")
 _ZOO: list[ModelInfo] = [
     ModelInfo("fc", "fully connected 784-25-12-n, ReLU", "000 Fig. 5",
               {"hidden": [25, 12], "batch_norm": False, "dropout": 0.0}, builder=_M + "fc:build_fc"),
@@ -66,13 +68,13 @@ _ZOO: list[ModelInfo] = [
                               head_dropout=0.75, dense=[512, 1024]),
               builder=_M + "alexnet:build_alexnet2"),
     ModelInfo("dcgan", "DCGAN: G dense 7x7x256, convT 128, 64, 1, tanh; D conv 64, 128, dropout 0.3", "003 appendix",
-              dict(GAN_DEFAULTS), kind="gan", builder=_M + "gan:build_pair"),
+              dict(GAN_DEFAULTS), kind="gan", parts=_GAN_PARTS, builder=_M + "gan:build_pair"),
     ModelInfo("acgan", "AC-GAN: G noise x label embedding; D heads real/fake + class", "001 GAN",
-              dict(GAN_DEFAULTS), kind="gan", builder=_M + "gan:build_pair"),
+              dict(GAN_DEFAULTS), kind="gan", parts=_GAN_PARTS, builder=_M + "gan:build_pair"),
     ModelInfo("logreg", "logistic regression on raw pixels (scikit-learn)", "003 / 000",
-              dict(CLASSICAL["logreg"]), kind="classical", builder=_M + "classical:build_classical"),
+              dict(CLASSICAL["logreg"]), kind="classical", parts=(), builder=_M + "classical:build_classical"),
     ModelInfo("lightgbm", "gradient-boosted trees on raw pixels (LightGBM)", "003",
-              dict(CLASSICAL["lightgbm"]), kind="classical", builder=_M + "classical:build_classical"),
+              dict(CLASSICAL["lightgbm"]), kind="classical", parts=(), builder=_M + "classical:build_classical"),
 ]
 _BY_NAME = {m.name: m for m in _ZOO}
 
@@ -146,6 +148,20 @@ def build_classical(name: str, **opts: Any):
     from qdcore.models.classical import build_classical as build
 
     return build(model_info(name).name, **opts)
+
+
+def build_parts(name: str, num_classes: int, **opts: Any) -> tuple[list[tuple[str, nn.Module]], dict[str, Any], Any]:
+    """Any zoo model built: its networks [(part, module)] named as `ModelInfo.parts`, its arch, and (classical
+    models, which have no networks) the estimator, else None."""
+    info = model_info(name)
+    if not info.parts:
+        est = build_classical(info.name, **opts)
+        return [], est.arch, est
+    if info.parts == _GAN_PARTS:
+        nets: tuple[nn.Module, ...] = build_gan(info.name, num_classes, **opts)
+    else:
+        nets = (build_model(info.name, num_classes, **opts),)
+    return list(zip(info.parts, nets)), nets[0].arch, None
 
 
 def count_params(model: nn.Module) -> int:
