@@ -17,6 +17,10 @@ class StoreError(QDError):
     """Missing run, locked or corrupt store."""
 
 
+class StoreUnavailable(StoreError):
+    """The store itself cannot be used (corrupt, locked, unreadable, full, not a folder): no run of it can be read."""
+
+
 class ConfigError(QDError):
     """An invalid option or configuration value."""
 

@@ -27,7 +27,7 @@ from qdtui.routes import ROUTES
 from qdtui.screens.dialogs import ErrorDialog, MessageScreen, TooSmallScreen
 from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
-from qdtui.store_gateway import StoreGateway
+from qdtui.store_gateway import StoreGateway, store_notice
 from qdtui.workers import post
 
 
@@ -68,7 +68,8 @@ class QdApp(App[None]):
         self.state = state or AppState()
         self.set_reactive(QdApp.graphics, self.state.graphics)
         self.routes = dict(ROUTES)  # qdtui.routes; a name left out shows dimmed in the footer
-        self.stores = StoreGateway(lambda: self.state.store_home)  # every screen's and worker's way to the store
+        # Every screen's and worker's way to the store; it alone tells the user of a store that cannot be used.
+        self.stores = StoreGateway(lambda: self.state.store_home, lambda text: store_notice(self, text))
         self._initial_theme = theme
         self._too_small: TooSmallScreen | None = None
 

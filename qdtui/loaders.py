@@ -17,7 +17,9 @@ SAMPLES_PER_CATEGORY = 24
 
 
 def user_message(exc: BaseException) -> str:
-    """One line for the user: QDError text as is, anything else with its type."""
+    """One line for the user: QDError text as is (a store trouble the gateway reported: only that), else with its type."""
+    if getattr(exc, "reported", False):
+        return "the store is unavailable (the notice says why)"
     if isinstance(exc, QDError):
         return str(exc)
     if isinstance(exc, ImportError):

@@ -234,9 +234,18 @@ async def test_empty_and_corrupt_stores_are_notes(home):
     (bad / "qd.sqlite").write_bytes(b"not a database at all" * 50)
     app = QdApp(AppState(home=bad))
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "could not" in str(app.screen.query_one("#runs-note").content), what="home note")
         screen = await open_runs(app, pilot)
+        screen.load()  # a second read of the broken store, as the auto-reload does
+        await wait_for(pilot, lambda: screen.loaded >= 2, what="second load")
         note = str(screen.query_one("#tracker-note").content)
-        assert note.startswith("could not read runs") and "corrupt" in note
+        home_note = str(app.screen_stack[0].query_one("#runs-note").content)
+        # The gateway says once why (the home screen and two reads of the runs screen met the same trouble);
+        # each screen's line says only that it could not read.
+        told = [n for n in app._notifications if n.title == "Run store unavailable"]
+        assert len(told) == 1 and "not a qd store (corrupt?)" in told[0].message and str(bad) in told[0].message
+        assert note.startswith("could not read runs") and "the notice says why" in note and "corrupt" not in note
+        assert home_note.startswith("could not") and "the notice says why" in home_note
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

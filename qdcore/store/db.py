@@ -14,9 +14,9 @@ import time
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import ConfigError, StoreError, StoreUnavailable
 from qdcore.paths import atomic_write_bytes, qd_home
 from qdcore.store.drawn import DrawnStore
 from qdcore.store.sql import inserted_id, where as _where
@@ -57,13 +57,16 @@ class Store(DrawnStore):
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._inherited: list[Any] = []
+        # Told of every StoreUnavailable this store raises (a front end's one place to say so, e.g. the TUI's gateway).
+        self.on_unavailable: Callable[[StoreUnavailable], None] | None = None
         try:
             self.home.mkdir(parents=True, exist_ok=True)
             (self.home / "runs").mkdir(exist_ok=True)
         except OSError as e:
-            raise StoreError(f"cannot use {self.home} as the qd home ({e.strerror or e}): pass --home DIR") from None
+            raise StoreUnavailable(f"cannot use {self.home} as the qd home ({e.strerror or e}): pass --home DIR") \
+                from None
         if self.path.is_dir():
-            raise StoreError(f"{self.path} is a folder, not a qd store: move it away or use --home")
+            raise StoreUnavailable(f"{self.path} is a folder, not a qd store: move it away or use --home")
         with self._errors():
             self._migrate()
         if reap:
@@ -129,7 +132,10 @@ class Store(DrawnStore):
         try:
             yield
         except sqlite3.DatabaseError as e:
-            raise self._translate(e) from None
+            err = self._translate(e)
+            if isinstance(err, StoreUnavailable) and self.on_unavailable is not None:
+                self.on_unavailable(err)
+            raise err from None
         except OverflowError:  # an id or count past SQLite's 64-bit integers: nothing can match it
             raise StoreError(f"a number given is beyond the store's 64-bit integers (at most {MAX_ID:,}); "
                              "see 'qd runs list' for the ids there are") from None
@@ -138,17 +144,17 @@ class Store(DrawnStore):
         msg = str(e)
         low = msg.lower()
         if "not a database" in low or "malformed" in low or "encrypted" in low:
-            return StoreError(f"{self.path} is not a qd store (corrupt?): move it away or use --home")
+            return StoreUnavailable(f"{self.path} is not a qd store (corrupt?): move it away or use --home")
         if "disk is full" in low or "disk i/o" in low:
-            return StoreError(f"no space left on the device (or it failed) writing {self.path}: free some space "
+            return StoreUnavailable(f"no space left on the device (or it failed) writing {self.path}: free some space "
                               "and try again; the store keeps its last committed state")
         if "locked" in low or "busy" in low:
-            return StoreError(f"{self.path} is locked by another process (waited {self.timeout:g} s): "
+            return StoreUnavailable(f"{self.path} is locked by another process (waited {self.timeout:g} s): "
                               "try again, or look for a stuck qd process")
         if "unable to open" in low:
-            return StoreError(f"cannot open {self.path}: check its permissions or use --home")
+            return StoreUnavailable(f"cannot open {self.path}: check its permissions or use --home")
         if "readonly" in low or "read-only" in low:
-            return StoreError(f"{self.path} is read-only: check its permissions or use --home")
+            return StoreUnavailable(f"{self.path} is read-only: check its permissions or use --home")
         return StoreError(f"{self.path}: {msg}")
 
     @contextmanager
