@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
@@ -161,7 +161,7 @@ def build_parts(name: str, num_classes: int, **opts: Any) -> tuple[list[tuple[st
         nets: tuple[nn.Module, ...] = build_gan(info.name, num_classes, **opts)
     else:
         nets = (build_model(info.name, num_classes, **opts),)
-    return list(zip(info.parts, nets)), nets[0].arch, None
+    return list(zip(info.parts, nets)), cast(dict[str, Any], nets[0].arch), None
 
 
 def count_params(model: nn.Module) -> int:

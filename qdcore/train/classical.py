@@ -94,6 +94,7 @@ class ClassicalStep(Step):
     fits = "model"
     lightgbm = False
     library = "scikit-learn"
+    planned = 0  # the points the run plans (rounds, or L-BFGS steps)
 
     def __init__(self, cfg: ClassicalConfig, splits) -> None:
         self.cfg, self.opts = cfg, cfg.model_options()

@@ -150,7 +150,8 @@ class ClassifierStep(Step):
             self.net = torch.compile(self.net, mode="reduce-overhead" if cfg.cuda_graphs else None)
         self.step_net = dist.wrap(self.net, rt.device)  # DDP for steps; evaluation runs each rank's shard on `net`
         self.augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
-        self.generator, self.stream = torch.Generator(device=rt.device), "augment"
+        self.aug_gen = torch.Generator(device=rt.device)
+        self.generator, self.stream = self.aug_gen, "augment"  # the driver saves and restores it
         per_rank = len(self.train_data) // rt.world_size
         self.steps_per_epoch = len(DeviceData.batches(torch.arange(per_rank), cfg.batch_size))
         if self.steps_per_epoch == 0:
@@ -165,13 +166,13 @@ class ClassifierStep(Step):
     def begin_epoch(self, epoch: int, restored: bool) -> None:
         if not restored:  # each rank its own streams
             torch.manual_seed(seed_for(self.cfg.seed, epoch, _DROPOUT_STREAM, self.rt.rank))
-            self.generator.manual_seed(seed_for(self.cfg.seed, epoch, _AUGMENT_STREAM, self.rt.rank))
+            self.aug_gen.manual_seed(seed_for(self.cfg.seed, epoch, _AUGMENT_STREAM, self.rt.rank))
         self.model.train()
 
     def batches(self, epoch: int, start: int):
         order = self.train_data.order(self.cfg.seed, epoch, self.rt.rank, self.rt.world_size)
         return self.train_data.iterate(DeviceData.batches(order, self.cfg.batch_size), start, self.augment,
-                                       self.generator)
+                                       self.aug_gen)
 
     def step(self, batch: Any, step: int) -> Out:
         cfg, rt = self.cfg, self.rt
