@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qdcore.errors import StoreError
+from qdcore.errors import ConfigError, StoreError
 
 
 def qd_home(override: str | os.PathLike | None = None) -> Path:
@@ -140,3 +140,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_path(path: Path):
     """Context manager yielding a temp path beside `path`, renamed over it on success."""
     return _replaced(path, ".tmp" + Path(path).suffix)
+
+
+def out_folder(out: Path, purpose: str) -> Path:
+    """The --out folder, created; one ConfigError naming it when it is (or is under) a file, cannot be created, or
+    cannot be written into. `purpose` ends the first message: 'give a folder {purpose}'."""
+    for parent in [out, *out.parents]:
+        if parent.exists() and not parent.is_dir():
+            what = "is a file, not a folder" if parent == out else f"is under {str(parent)!r}, which is a file"
+            raise ConfigError(f"--out {str(out)!r} {what}; give a folder {purpose}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create --out folder {str(out)!r} ({e.strerror or e}); choose another folder") \
+            from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"cannot write into --out folder {str(out)!r} (permission denied); choose another folder")
+    return out

@@ -90,7 +90,7 @@ def test_bad_input_is_one_line_and_writes_nothing(home, tmp_path):
     cases = [
         (("runs", "export", str(rid), "999", "-o", str(tmp_path / "o1")), "no run 999", ""),
         (("runs", "export", str(rid), "-o", str(blocker)), "is a file, not a folder", ""),
-        (("runs", "export", str(rid), "-o", str(blocker / "sub")), "cannot create --out folder", ""),
+        (("runs", "export", str(rid), "-o", str(blocker / "sub")), "which is a file; give a folder to write", ""),
         (("runs", "export", str(rid), "-f", "parquet", "-o", str(tmp_path / "o2")), "--format must be one of", ""),
         (("runs", "export", str(rid), "-f", "tensorboard", "-o", str(tmp_path / "o3")), "pip install",
          "sys.modules['tensorboard'] = None  # as if tensorboard were not installed"),

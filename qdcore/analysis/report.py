@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.analysis.options import FEATURE_CHOICES, AnalyzeOptions  # noqa: F401 - the library's name for them
+from qdcore.paths import out_folder
 from qdcore.status import Say, step
 from qdcore.artifacts import MODEL_FILE
 
@@ -39,7 +40,7 @@ def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = No
     if opts.features == "penultimate" and model is None:
         raise ConfigError(f"--features penultimate needs run {run_id}'s model ({model_note}); use --features pixels")
     if out is not None:
-        out = out_dir(Path(out).expanduser())  # checked before the work, not after it
+        out = out_folder(Path(out).expanduser(), "for the report files")  # checked before the work, not after it
     report = build_report(pred, model, opts, say, run_dir=run_dir)
     report["run"] = run_id
     if model_note:
@@ -51,23 +52,6 @@ def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = No
             raise DataError(f"cannot write into --out {str(out)!r} ({e.strerror or e}"
                             f"{': ' + str(e.filename) if e.filename else ''}); choose another folder") from None
     return report
-
-
-def out_dir(out: Path) -> Path:
-    """The --out folder, created; one error naming it when it is a file, under a file, or not writable."""
-    import os
-
-    for parent in [out, *out.parents]:
-        if parent.exists() and not parent.is_dir():
-            what = "is a file" if parent == out else f"is under {str(parent)!r}, which is a file"
-            raise ConfigError(f"--out {str(out)!r} {what}; give a folder for the report files")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot create --out {str(out)!r} ({e.strerror or e}); choose another folder") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"--out {str(out)!r} is not writable; choose another folder")
-    return out
 
 
 def build_report(pred, model=None, options: AnalyzeOptions | None = None, say: Say | None = None,

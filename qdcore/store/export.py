@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import ConfigError
+from qdcore.paths import out_folder
 
 if TYPE_CHECKING:
     from qdcore.store import RunRecord, Store
@@ -139,15 +140,6 @@ def _write_tensorboard(m: RunMetrics, folder: Path) -> None:
         w.close()
 
 
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {str(out)!r} is a file, not a folder; give a folder to write the export into")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ConfigError(f"cannot create --out folder {str(out)!r}: {e.strerror or e}; choose another folder") from None
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise ConfigError(f"cannot write into --out folder {str(out)!r} (permission denied); choose another folder")
 
 
 def _check_dest(dest: Path, folder: bool) -> None:
@@ -172,7 +164,7 @@ def export_runs(store: "Store", run_ids: list[int], fmt: str, out: Path) -> list
     if fmt == "tensorboard":
         _summary_writer()  # say what to install before anything is written
     out = Path(out).expanduser()
-    _check_out(out)
+    out_folder(out, "to write the export into")
     dests = [out / {"json": f"{m.folder}.json", "csv": f"{m.folder}-csv", "tensorboard": m.folder}[fmt] for m in runs]
     for dest in dests:  # all checked before anything is written
         _check_dest(dest, fmt != "json")
