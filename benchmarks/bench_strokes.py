@@ -1,8 +1,8 @@
 """Stroke-sequence kind vs the width-k CNN: training drawings/s at the same batch, same drawings, same process.
 
 Run: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_strokes.py [CATEGORIES] [EPOCHS] [BATCH]
-(QD_BENCH_MODELS=stroke-lstm,stroke-gru measures only those beside width-k; QD_BENCH_STEPS_ONLY=1 prints only
-the step costs, which take seconds)
+(QD_BENCH_MODELS=stroke-lstm,stroke-gru measures only the models whose names start so, beside width-k;
+QD_BENCH_STEPS_ONLY=1 prints only the step costs, which take seconds)
 Both train through `qdcore.runs.run.start` on ../shared/quickdraw/simplified when present (else the demo set),
 one after the other, twice in alternation (the best of each kept: the box is shared). Each rate is the loop
 driver's own (drawings over step time, evaluation excluded); CPU seconds per 1,000 training drawings come from
@@ -33,10 +33,11 @@ def run(cfg, home: str) -> tuple[float, float, dict]:
     return s["images_per_second"], 1000 * cpu / max(1, seen), s
 
 
-def step_costs(data: str, cats: str, batch: int, steps: int = 6) -> None:
+def step_costs(data: str, cats: str, batch: int, steps: int = 6, rounds: int = 2) -> None:
     """Process-CPU ms per drawing of one training step (forward, backward, Adam) on batches of the data's drawings,
     one thread: each stroke model on random batches and on length-bucketed ones, width-k on the same drawings'
-    bitmaps. Setup and evaluation are left out, so this is the step cost the 3x target is about."""
+    bitmaps. Setup and evaluation are left out, so this is the step cost the 3x target is about. Width-k and the
+    models are measured `rounds` times in alternation and the best of each kept (the box is shared)."""
     import numpy as np
     import torch
 
@@ -45,6 +46,7 @@ def step_costs(data: str, cats: str, batch: int, steps: int = 6) -> None:
     from qdcore.data.sequence import of_drawing, padded
     from qdcore.models.registry import build_model
     from qdcore.models.stroke_rnn import build_stroke_model
+    from qdcore.train.strokes_config import StrokeConfig
 
     torch.set_num_threads(1)
     src = open_source(data)
@@ -73,14 +75,32 @@ def step_costs(data: str, cats: str, batch: int, steps: int = 6) -> None:
         return model(torch.as_tensor(x), torch.as_tensor(n)).logsumexp(1).mean()
 
     images = torch.as_tensor(rasterize_many([d.simplified() for d in drawings], 28), dtype=torch.float32)[:, None]
-    cnn = cost(build_model("widthk", len(names)), random, lambda m, b: m(images[b] / 255).logsumexp(1).mean())
-    print(f"step cost, CPU ms per drawing at batch {batch} (1 thread; mean length {lengths.mean():.0f} points, "
-          f"longest {lengths.max()}): width-k {cnn:.2f}")
-    for cell in ("lstm", "gru", "transformer"):
-        model = build_stroke_model({"cell": cell, "conv": 48, "hidden": 128, "layers": 2, "classes": len(names)})
-        r, b = cost(model, random, seq_loss), cost(model, bucketed, seq_loss)
-        print(f"  stroke-{cell:11s} random batches {r:6.2f} ({r / cnn:5.1f}x width-k), bucketed {b:6.2f} "
-              f"({b / cnn:5.1f}x width-k; {r / b:.2f}x faster than random)")
+    cnn_loss = lambda m, b: m(images[b] / 255).logsumexp(1).mean()  # noqa: E731
+    default = StrokeConfig()
+    before = dict(pool=1, layers=2)  # the sizes every stroke model had before --pool (stored runs keep theirs)
+    models = {f"{default.model} (default)": default}
+    models |= {f"{m} pool 2, 1 layer": StrokeConfig(model=m) for m in ("stroke-lstm", "stroke-transformer")}
+    models |= {f"{m} before (pool 1, 2 layers)": StrokeConfig(model=m, **before) for m in
+               ("stroke-gru", "stroke-lstm", "stroke-transformer")}
+    only = os.environ.get("QD_BENCH_MODELS")
+    if only:
+        models = {k: v for k, v in models.items() if any(k.startswith(o) for o in only.split(","))}
+    load0 = os.getloadavg()[0]
+    cnn, best = float("inf"), {}
+    for _ in range(rounds):
+        cnn = min(cnn, cost(build_model("widthk", len(names)), random, cnn_loss))
+        for name, cfg in models.items():
+            model = build_stroke_model(cfg.arch(len(names)))
+            r, b = cost(model, random, seq_loss), cost(model, bucketed, seq_loss)
+            best[name] = (min(r, best.get(name, (r, b))[0]), min(b, best.get(name, (r, b))[1]),
+                          sum(p.numel() for p in model.parameters()))
+    print(f"step cost, CPU ms per drawing at batch {batch} (forward + backward + Adam, 1 thread, best of {rounds} "
+          f"in alternation; {len(rows)} drawings, mean length {lengths.mean():.0f} points, longest "
+          f"{lengths.max()}; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}): width-k {cnn:.2f}")
+    for name, (r, b, params) in best.items():
+        print(f"  {name:40s} {params:>7,} params  random batches {r:6.2f} ({r / cnn:5.1f}x width-k), bucketed "
+              f"{b:6.2f} ({b / cnn:5.1f}x width-k)  target (bucketed, the default batches) <= 3x: "
+              f"{'met' if b <= 3 * cnn else 'NOT met'}")
 
 
 def main() -> None:
@@ -101,13 +121,15 @@ def main() -> None:
     if os.environ.get("QD_BENCH_STEPS_ONLY"):
         return
     configs = {"width-k CNN": TrainConfig(**common, model="widthk", batch_size=batch),
-               "stroke-lstm random batches": StrokeConfig(**common, batch_size=batch, bucket=0),
-               "stroke-lstm": StrokeConfig(**common, batch_size=batch),
-               "stroke-gru": StrokeConfig(**common, batch_size=batch, model="stroke-gru"),
-               "stroke-transformer": StrokeConfig(**common, batch_size=batch, model="stroke-transformer")}
+               "stroke-gru (default)": StrokeConfig(**common, batch_size=batch),
+               "stroke-gru random batches": StrokeConfig(**common, batch_size=batch, bucket=0),
+               "stroke-lstm": StrokeConfig(**common, batch_size=batch, model="stroke-lstm"),
+               "stroke-transformer": StrokeConfig(**common, batch_size=batch, model="stroke-transformer"),
+               "stroke-gru before": StrokeConfig(**common, batch_size=batch, model="stroke-gru", pool=1, layers=2)}
     only = os.environ.get("QD_BENCH_MODELS")  # e.g. "stroke-lstm,stroke-gru" (width-k is always measured)
     if only:
-        configs = {k: v for k, v in configs.items() if k == "width-k CNN" or k in only.split(",")}
+        configs = {k: v for k, v in configs.items() if k == "width-k CNN" or any(k.startswith(o) for o in
+                                                                                  only.split(","))}
     best: dict[str, tuple] = {}
     with tempfile.TemporaryDirectory() as home:
         for _ in range(2):

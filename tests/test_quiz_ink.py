@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -75,3 +80,27 @@ def test_people_and_the_model_at_half_the_ink(home):
         assert v.both_right + v.only_people == 6 and v.only_people + v.only_model + v.both_right + v.both_wrong == 9
         # Answers on half drawings never count as answers on the whole test drawings.
         assert human_baseline(store, run=rid) is None
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="no tmux installed (apt-get install tmux)")
+def test_qd_quiz_start_opens_the_apps_ink_quiz_in_a_real_terminal(tmp_path):
+    sock = f"qd-quiz-{os.getpid()}"
+    cmd = (f"{sys.executable} -m qdcore.cli.main --home {tmp_path} quiz start --ink 50 --name ann --n 4 "
+           "--graphics halfblock")
+    subprocess.run(["tmux", "-L", sock, "new-session", "-d", "-x", "120", "-y", "30", cmd], check=True)
+    try:
+        screen, end = "", time.monotonic() + 120
+        while "drawing 1 of 4" not in screen and time.monotonic() < end:
+            time.sleep(0.2)
+            screen = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True, text=True).stdout
+        assert "ann · drawing 1 of 4" in screen, screen
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    r = CliRunner().invoke(app, ["--home", str(tmp_path), "quiz", "list", "--json"])
+    [session] = json.loads(r.output)
+    assert session["participant"] == "ann" and session["source"].endswith("first 50% of the ink"), session
+
+
+def test_qd_quiz_start_refuses_what_qdtui_quiz_refuses():
+    r = CliRunner().invoke(app, ["quiz", "start", "--inkk", "50"])
+    assert r.exit_code == 2 and "unrecognized arguments: --inkk 50" in r.output, r.output

@@ -147,19 +147,34 @@ def test_the_transformer_option_learns_the_drawing_direction(planted, home):
     assert r.exit_code == 2 and "hidden=6 must be a multiple of 4" in r.output, r.output
 
 
-@pytest.mark.parametrize("cell", ["lstm", "transformer"])
-def test_a_drawings_logits_do_not_depend_on_its_batch(cell):
+@pytest.mark.parametrize("cell, pool", [("lstm", 1), ("transformer", 1), ("gru", 2), ("transformer", 3)])
+def test_a_drawings_logits_do_not_depend_on_its_batch(cell, pool):
     from qdcore.data.sequence import encode, padded
     from qdcore.models.stroke_rnn import build_stroke_model
 
     torch.manual_seed(0)
-    model = build_stroke_model({"cell": cell, "conv": 8, "hidden": 8, "layers": 2, "classes": 3}).eval()
+    model = build_stroke_model({"cell": cell, "conv": 8, "hidden": 8, "layers": 2, "pool": pool,
+                                "classes": 3}).eval()
     short, long = (encode(d) for d in _strokes("zigzag", 2))
     long = np.concatenate([long, long, long])
-    alone = model(*map(torch.as_tensor, padded([short])))
-    x, n = padded([long, short])
-    with torch.no_grad():
-        assert torch.allclose(model(torch.as_tensor(x), torch.as_tensor(n))[1], alone[0], atol=1e-5)
+    for drawing in (short, short[:1], short[:5]):  # one point, and a length pool² does not divide
+        with torch.no_grad():
+            alone = model(*map(torch.as_tensor, padded([drawing])))
+            x, n = padded([long, drawing])
+            assert torch.allclose(model(torch.as_tensor(x), torch.as_tensor(n))[1], alone[0], atol=1e-5)
+
+
+def test_pooling_shortens_the_sequence_and_stored_models_without_it_rebuild_as_they_were():
+    from qdcore.models.stroke_rnn import StrokeConvs, build_stroke_model
+    from qdcore.train.strokes_config import StrokeConfig
+
+    h, n = StrokeConvs(4, 5, pool=2)(torch.ones(2, 45, 3), torch.tensor([45, 9]))
+    assert h.shape == (2, 12, 4) and n.tolist() == [12, 3] and not h[1, 3:].any()
+    old = {"cell": "gru", "conv": 8, "kernel": 5, "hidden": 8, "layers": 2, "dropout": 0.0, "classes": 3}
+    assert build_stroke_model(old).convs.pool == 1  # a stroke_model.json written before --pool
+    stored = StrokeConfig(model="stroke-gru", layers=2).to_dict()
+    del stored["pool"]  # a run's config stored before --pool: it resumes with the model it trained
+    assert StrokeConfig.from_dict(stored).pool == 1 and StrokeConfig.from_dict({"model": "stroke-gru"}).pool == 2
 
 
 def test_bucketed_batches_hold_similar_lengths_and_every_drawing_once():

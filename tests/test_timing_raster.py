@@ -92,7 +92,10 @@ def test_a_zoo_cnn_learns_the_drawing_direction_from_the_time_channel_only(plant
     (["--model", "raster-widthk", "--raster", "time", "--size", "32"], "size=32 must be 28 or 64"),
     (["--model", "stroke-gru", "--raster", "order"], "raster=order is for raster-<CNN> models"),
     (["--model", "stroke-lstm", "--size", "64"], "size=64 is for raster-<CNN> models"),
-    (["--model", "widthk", "--raster", "time"], "--raster is not an option of classifier runs"),
+    (["--model", "widthk", "--raster", "time"], "--model widthk (28x28 bitmaps) does not read: give --model "
+                                                "raster-widthk --raster ink|order|time"),
+    (["--model", "cnn2-000", "--size", "64"], "--size is for the strokes drawn as raster channels"),
+    (["--model", "lightgbm", "--raster", "time"], "--raster is not an option of classical runs"),  # no raster-lightgbm
 ])
 def test_raster_options_refused_in_one_line(args, says, home):
     r = CliRunner().invoke(app, ["train", *args])

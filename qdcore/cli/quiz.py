@@ -15,7 +15,7 @@ from qdcore.fmt import DASH, interval, percent
 if TYPE_CHECKING:
     from qdcore.quiz.report import Accuracy, QuizReport
 
-app = typer.Typer(no_args_is_help=True, help="Human accuracy: quiz results and sessions (take a quiz with `qdtui quiz`).")
+app = typer.Typer(no_args_is_help=True, help="Human accuracy: take a quiz (`start`, the terminal app's quiz), its results and sessions.")
 
 MATRIX_MAX = 10  # larger confusion matrices (wider than 80 columns) are summarised as the most frequent mistakes
 
@@ -23,7 +23,7 @@ MATRIX_MAX = 10  # larger confusion matrices (wider than 80 columns) are summari
 
 def register(root: typer.Typer) -> None:
     """Mount as `qd quiz` (called by qdcore.cli.main)."""
-    root.add_typer(app, name="quiz", help="Human accuracy: quiz results and sessions (take a quiz with `qdtui quiz`).")
+    root.add_typer(app, name="quiz", help="Human accuracy: take a quiz (`start`, the terminal app's quiz), its results and sessions.")
 
 
 def _store():
@@ -38,6 +38,16 @@ def _ci(a: "Accuracy") -> str:
 
 def _p(v: float) -> str:
     return f"{v:.3g}" if v >= 1e-4 else f"{v:.1e}"
+
+
+@app.command("start", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                        "help_option_names": []})
+def start(ctx: typer.Context) -> None:
+    """Take a quiz in the terminal app: `qdtui quiz` with the same flags (--help lists them), e.g. --run RUN --ink 50
+    (the first half of each drawing's ink, the model judged on the same images)."""
+    from qdtui.app import main as tui_main  # a quiz is interactive: the app asks, as `qd tui` opens it
+
+    tui_main(["quiz", *ctx.args])
 
 
 def report(which: ReportFilter, json_out: JsonOpt = False) -> None:

@@ -11,7 +11,8 @@ from typing import Any
 from qdcore.errors import ConfigError
 from qdcore.kinds.classifier import KIND as CLASSIFIER
 from qdcore.runs.kinds import RunKind, register
-from qdcore.train.strokes_config import STROKE_MODELS, StrokeConfig
+from qdcore.data.raster_inputs import RASTERS
+from qdcore.train.strokes_config import RASTER_CNNS, STROKE_MODELS, StrokeConfig
 
 
 def prepare(cfg: StrokeConfig, ctx: Any = None) -> StrokeConfig:
@@ -46,9 +47,19 @@ def predictor(run_dir: Any, device: str | None = None) -> Any:
     return stroke_predictor(run_dir, device)
 
 
+def suggest(model: str, option: str) -> str | None:
+    """`--model widthk --raster time`: the raster options belong to raster-widthk, so say so."""
+    name = "raster-" + model.strip().lower()
+    if option not in ("raster", "size") or name not in RASTER_CNNS:
+        return None
+    return (f"--{option} is for the strokes drawn as raster channels, which --model {model} (28x28 bitmaps) does "
+            f"not read: give --model {name} --raster {'|'.join(RASTERS)}")
+
+
 def timing_shape(cfg: StrokeConfig) -> tuple:
     """What a stroke run's speed depends on besides the classes."""
-    return (cfg.model, cfg.conv, cfg.kernel, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size, cfg.prefix, cfg.bucket, cfg.raster, cfg.size)
+    return (cfg.model, cfg.conv, cfg.kernel, cfg.pool, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size,
+            cfg.prefix, cfg.bucket, cfg.raster, cfg.size)
 
 
 KIND = register(RunKind(
@@ -64,6 +75,7 @@ KIND = register(RunKind(
     reads="drawings",
     result_line=CLASSIFIER.result_line,
     timing_shape=timing_shape,
+    suggest=suggest,
     rate_unit="drawings/s",
     panels=CLASSIFIER.panels,
     columns=CLASSIFIER.columns,

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -21,17 +22,25 @@ HEADS = 4  # attention heads of the transformer (its width, --hidden, is a multi
 
 
 class StrokeConvs(nn.Module):
-    """Two same-length 1-D convolutions over the rows, the padding zeroed before each (a drawing's features do not
-    depend on its batch)."""
+    """Two same-length 1-D convolutions over the rows, each followed by a max over `pool` neighbouring points
+    (pool 2: the sequence after them is 4x shorter, so the recurrent or attention layers do a quarter of the
+    steps), the padding zeroed before each (a drawing's features do not depend on its batch)."""
 
-    def __init__(self, conv: int, kernel: int) -> None:
+    def __init__(self, conv: int, kernel: int, pool: int = 1) -> None:
         super().__init__()
         pad = kernel // 2  # same length out as in: row t's features stay at t
         self.a, self.b = nn.Conv1d(3, conv, kernel, padding=pad), nn.Conv1d(conv, conv, kernel, padding=pad)
+        self.pool = pool
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        h = torch.relu(self.a((x * mask).transpose(1, 2))).transpose(1, 2) * mask
-        return torch.relu(self.b(h.transpose(1, 2))).transpose(1, 2) * mask
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features (N, L', conv) zero past each drawing's end, each drawing's length L' = ceil(L / pool²))."""
+        for conv in (self.a, self.b):
+            h = torch.relu(conv((x * _mask(x, lengths)).transpose(1, 2)))
+            if self.pool > 1:  # after the ReLU, zeroed padding never wins a max over a drawing's own points
+                h = F.max_pool1d(h * _mask(x, lengths).transpose(1, 2), self.pool, ceil_mode=True)
+                lengths = (lengths - 1) // self.pool + 1
+            x = h.transpose(1, 2)
+        return x * _mask(x, lengths), lengths
 
 
 def _mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -43,20 +52,20 @@ class StrokeRNN(nn.Module):
     """(N, L, 3) rows with lengths -> class logits."""
 
     def __init__(self, classes: int, cell: str = "lstm", conv: int = 48, kernel: int = 5, hidden: int = 128,
-                 layers: int = 2, dropout: float = 0.0) -> None:
+                 layers: int = 2, dropout: float = 0.0, pool: int = 1) -> None:
         super().__init__()
-        self.arch = {"name": "stroke-" + cell, "cell": cell, "conv": conv, "kernel": kernel, "hidden": hidden,
-                     "layers": layers, "dropout": dropout, "classes": classes}
-        self.convs = StrokeConvs(conv, kernel)
+        self.arch = {"name": "stroke-" + cell, "cell": cell, "conv": conv, "kernel": kernel, "pool": pool,
+                     "hidden": hidden, "layers": layers, "dropout": dropout, "classes": classes}
+        self.convs = StrokeConvs(conv, kernel, pool)
         self.rnn = CELLS[cell](conv, hidden, layers, batch_first=True, bidirectional=True,
                                dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Linear(2 * hidden, classes)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x: float (N, L, 3); lengths: int64 (N,) on the CPU (what packing needs), each >= 1."""
-        h = self.convs(x, _mask(x, lengths))
-        packed = pack_padded_sequence(h, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+        h, lengths = self.convs(x, lengths.cpu())
+        packed = pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+        out, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=h.shape[1])
         return self.head(out.sum(1))
 
 
@@ -74,11 +83,11 @@ class StrokeTransformer(nn.Module):
     """(N, L, 3) rows with lengths -> class logits: convolutions, positions, a pre-norm encoder, a masked mean."""
 
     def __init__(self, classes: int, conv: int = 48, kernel: int = 5, hidden: int = 128, layers: int = 2,
-                 dropout: float = 0.0, **_: Any) -> None:
+                 dropout: float = 0.0, pool: int = 1, **_: Any) -> None:
         super().__init__()
         self.arch = {"name": "stroke-transformer", "cell": "transformer", "conv": conv, "kernel": kernel,
-                     "hidden": hidden, "layers": layers, "dropout": dropout, "classes": classes}
-        self.convs = StrokeConvs(conv, kernel)
+                     "pool": pool, "hidden": hidden, "layers": layers, "dropout": dropout, "classes": classes}
+        self.convs = StrokeConvs(conv, kernel, pool)
         self.embed = nn.Linear(conv, hidden)
         block = nn.TransformerEncoderLayer(hidden, HEADS, 2 * hidden, dropout, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
@@ -87,15 +96,16 @@ class StrokeTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x: float (N, L, 3); lengths: int64 (N,), each >= 1."""
-        mask = _mask(x, lengths)
-        h = self.embed(self.convs(x, mask)) + positions(x.shape[1], self.head.in_features, x.device)
+        h, lengths = self.convs(x, lengths)
+        mask = _mask(h, lengths)
+        h = self.embed(h) + positions(h.shape[1], self.head.in_features, x.device)
         h = self.norm(self.encoder(h, src_key_padding_mask=mask[..., 0] == 0))
         return self.head((h * mask).sum(1) / mask.sum(1))
 
 
 def build_stroke_model(arch: dict[str, Any]) -> nn.Module:
     """The model `arch` (as stored in stroke_model.json) describes."""
-    keys = ("conv", "kernel", "hidden", "layers", "dropout")
+    keys = ("conv", "kernel", "pool", "hidden", "layers", "dropout")  # a model stored before --pool has none: 1
     options = {k: arch[k] for k in keys if k in arch}
     if arch.get("cell") == "raster":
         from qdcore.models.raster_cnn import build_raster_cnn

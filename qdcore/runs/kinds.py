@@ -43,6 +43,8 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   keeps sample grids); `require(store, run_id, ability, asker)` refuses other runs in one line.
 - `timing_shape(cfg) -> tuple`: what the speed of its training depends on, so a study's estimate can time
   one trial and project the others (None: its trials are not projected).
+- `suggest(model, option) -> str | None`: another kind's `--model` given with one of this kind's options
+  (`--model widthk --raster time`): the one-line error that names this kind's model to use instead.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ class RunKind:
     study_metrics: tuple[str, ...] = ()  # its summary keys a study's table shows (beside test_top1 and the curves)
     epoch_unit: Callable[[dict[str, Any]], str] | None = None  # config -> what one of its epochs is ("boosting round")
     note: Callable[[dict[str, Any], dict[str, Any]], str] | None = None  # (config, summary) -> why figures are missing
+    # (another kind's --model, one of this kind's options it lacks) -> the error that names the right model, or None
+    suggest: Callable[[str, str], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):
@@ -345,8 +349,19 @@ def config_from_text(given: dict[str, Any], preset: str | None = None, file: str
     file_kind = values.get("kind")
     k = choose_kind(kind or (file_kind if isinstance(file_kind, str) else None),
                     model if isinstance(model, str) else None)
+    _refuse_foreign(k, str(model or ""), given)
     typed = parse_values(k.config, given, "", k.name)
     return build_config(preset, file, typed, kind=k.name)
+
+
+def _refuse_foreign(k: RunKind, model: str, given: dict[str, Any]) -> None:
+    """Options of another kind given with `model` of kind `k`: that kind's own one-line error naming its model."""
+    known = {f.name for f in fields_of(k.config)}
+    for name in (n for n, v in given.items() if v is not None and n not in known):
+        for other in all_kinds():
+            hint = other.suggest(model, name) if other is not k and other.suggest is not None else None
+            if hint:
+                raise ConfigError(hint)
 
 
 def _switch(cfg: Any, changes: dict[str, Any], origin: str) -> Any:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from qdcore.data.raster_inputs import RASTERS, SIZES
-from qdcore.options import RunConfig, option
+from qdcore.options import RunConfig, fields_of, option
 from qdcore.train.config import DEVICES
 
 SEQUENCE_MODELS = ("stroke-lstm", "stroke-gru", "stroke-transformer")
@@ -22,16 +23,18 @@ class StrokeConfig(RunConfig):
     """A classifier over strokes as (dx, dy, pen) rows: 1-D convolutions, then a bidirectional LSTM or GRU or a
     small transformer encoder."""
 
-    model: str = option("stroke-lstm", help="stroke-lstm or stroke-gru (a bidirectional recurrent stack), "
+    model: str = option("stroke-gru", help="stroke-gru or stroke-lstm (a bidirectional recurrent stack), "
                         "stroke-transformer (a small encoder, 4 heads), or any zoo CNN over --raster channels of the "
                         "strokes (raster-widthk, raster-cnn2-000, ...).", panel=_M,
                         choices=STROKE_MODELS, form="Model")
     conv: int = option(48, help="Channels of the two 1-D convolutions.", panel=_M, min=1, max=512, form="Conv")
     kernel: int = option(5, help="Width of the 1-D convolutions (odd), in points.", panel=_M, min=1, max=15)
+    pool: int = option(2, help="Max over this many neighbouring points after each 1-D convolution: 2 runs the "
+                       "recurrent (or transformer) layers over a sequence 4x shorter (1: none).", panel=_M, min=1, max=4)
     hidden: int = option(128, help="Hidden units of each direction of the recurrent layers (the transformer's "
                          "width: a multiple of 4).", panel=_M, min=1,
                          max=512, form="Hidden")
-    layers: int = option(2, help="Recurrent (or transformer) layers.", panel=_M, min=1, max=4)
+    layers: int = option(1, help="Recurrent (or transformer) layers.", panel=_M, min=1, max=4)
     dropout: float = option(0.0, help="Dropout between recurrent layers (in the transformer's blocks).", panel=_M,
                             min=0, max=1, max_open=True)
     raster: str = option("none", help="raster-<CNN> models only: the strokes drawn on the device as channels: ink; "
@@ -60,6 +63,13 @@ class StrokeConfig(RunConfig):
                             max=1_000_000)
     eval_batch_size: int = option(512, help="Drawings per evaluation batch.", panel=_R, min=1, max=65536)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
+        """As RunConfig's; a run stored before --pool existed (its config names every other option) pooled nothing."""
+        if "pool" not in d and {f.name for f in fields_of(cls)} - set(d) == {"pool"}:
+            d = {**d, "pool": 1}
+        return super().from_dict(d, origin)
+
     def validate(self, origin: str = "option") -> "StrokeConfig":
         """Checks across fields."""
         from qdcore.errors import ConfigError
@@ -86,5 +96,6 @@ class StrokeConfig(RunConfig):
         if self.model in RASTER_CNNS:  # rebuilt by qdcore.models.raster_cnn
             return {"cell": "raster", "cnn": self.model[len("raster-"):], "raster": self.raster, "size": self.size,
                     "classes": classes, "max_points": self.max_points}
-        return {"cell": self.model.split("-", 1)[1], "conv": self.conv, "kernel": self.kernel, "hidden": self.hidden,
+        return {"cell": self.model.split("-", 1)[1], "conv": self.conv, "kernel": self.kernel, "pool": self.pool,
+                "hidden": self.hidden,
                 "layers": self.layers, "dropout": self.dropout, "classes": classes, "max_points": self.max_points}
