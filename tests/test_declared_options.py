@@ -254,3 +254,20 @@ def test_qdtui_checks_its_shared_flags_by_their_declarations(monkeypatch, capsys
             state_from_args(parse_args(argv))
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2 and len(err) == 1 and err[0].startswith("qdtui: error:") and line in err[0], err
+
+
+def test_train_kind_help_shows_only_that_kinds_options_and_defaults():
+    from qdcore.options import field_of
+    from qdcore.runs.kinds import get_kind
+
+    runner = CliRunner()
+    text = runner.invoke(app, ["train", "--kind", "classical", "--help"], env=WIDE).output
+    lr = field_of(get_kind("classical").config, "lr")
+    assert _row(text, "--lr").endswith(f"(default {lr.default:g})") and " for classical" not in text, _row(text, "--lr")
+    assert "--num-leaves" in text and "--width " not in text and "--latent-dim" not in text
+    gan = runner.invoke(app, ["train", "--kind=gan", "-h"], env=WIDE).output
+    assert "--latent-dim" in gan and "--num-leaves" not in gan
+    out = runner.invoke(app, ["train", "--kind", "nope", "--help"], env=WIDE)
+    assert out.exit_code == 2 and out.output.startswith("qd: error: unknown kind of run 'nope'"), out.output
+    # Without --help, --kind keeps every kind's options (it picks which one trains).
+    assert "--width " in runner.invoke(app, ["train", "--help"], env=WIDE).output

@@ -22,11 +22,13 @@ class _Group(TyperGroup):
 
         from qdcore.cli.common import error_line
         from qdcore.cli.helptext import install, tidy
+        from qdcore.cli.train import one_kind_help
 
         install()
-        tidy(self)
         args = _hoist_home(list(sys.argv[1:] if args is None else args))
         try:
+            one_kind_help(self, args)
+            tidy(self)
             rv = super().main(args=args, prog_name=prog_name or "qd", complete_var=complete_var,
                               standalone_mode=False, **extra)
         except cx.NoArgsIsHelpError as e:
@@ -41,6 +43,9 @@ class _Group(TyperGroup):
         except typer.Abort:
             error_line("aborted")
             rv = 1
+        except QDError as e:  # an unknown kind in `qd train --kind X --help`
+            error_line(e)
+            rv = 2
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+import typer.main
 
 from qdcore.cli.stopflag import StopFlag
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
@@ -134,12 +135,30 @@ def _report(outcome) -> dict[str, Any]:
     return out
 
 
-def train_command():
-    """`qd train` with every registered kind's options generated from its config declarations."""
+def train_command(kinds: Any = None):
+    """`qd train` with the options of every registered kind (or of `kinds()`) generated from their declarations."""
     from qdcore.cli.options import of, with_options
     from qdcore.runs.kinds import all_kinds
 
-    return with_options(_train_options, all_kinds, of(TrainStart, "start"))
+    return with_options(_train_options, kinds or all_kinds, of(TrainStart, "start"))
+
+
+def one_kind_help(group: Any, args: list[str]) -> None:
+    """`qd train --kind X --help`: the train command of `group` rebuilt with kind X's options only, so --help shows
+    that kind's own defaults and help (an unknown X is the one-line error of get_kind)."""
+    if not args or args[0] != "train" or not {"-h", "--help"} & set(args):
+        return
+    kind = next((a.split("=", 1)[1] for a in args if a.startswith("--kind=")), None)
+    if kind is None and "--kind" in args[:-1]:
+        kind = args[args.index("--kind") + 1]
+    if kind is None:
+        return
+    from qdcore.runs.kinds import get_kind
+
+    chosen = get_kind(kind)
+    one = typer.Typer()
+    one.command("train", no_args_is_help=False)(train_command(lambda: [chosen]))
+    group.commands["train"] = typer.main.get_command(one)
 
 
 # -- qd eval ------------------------------------------------------------------------------------
