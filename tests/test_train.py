@@ -386,3 +386,20 @@ def test_resume_uses_the_thread_count_the_run_started_with(splits, tmp_path, mon
             assert torch.equal(a, b)
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_checkpoint_of_another_model_is_a_one_line_error(splits, tmp_path):
+    """The loop driver's one check for every kind: weights that do not load are a StoreError naming the file."""
+    cfg = TrainConfig(**{**FAST, "epochs": 2})
+    calls = {"n": 0}
+
+    def stop_at_step_3():
+        calls["n"] += 1
+        return calls["n"] == 3
+
+    assert train(cfg, should_stop=stop_at_step_3, run_dir=tmp_path, splits=splits).status == "interrupted"
+    wider = TrainConfig(**{**FAST, "epochs": 2, "width": 12})
+    with pytest.raises(StoreError) as err:
+        train(wider, run_dir=tmp_path, resume=tmp_path, splits=splits)
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path / ckpt.RESUME_FILE} does not fit this model/optimizer (") and "\n" not in msg
