@@ -271,3 +271,31 @@ def test_train_kind_help_shows_only_that_kinds_options_and_defaults():
     assert out.exit_code == 2 and out.output.startswith("qd: error: unknown kind of run 'nope'"), out.output
     # Without --help, --kind keeps every kind's options (it picks which one trains).
     assert "--width " in runner.invoke(app, ["train", "--help"], env=WIDE).output
+
+
+def _every_command(cmd, path=()):
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _every_command(sub, (*path, name))
+
+
+# Options not generated from a declaration (command path -> option names), each with the reason.
+HAND_WRITTEN: dict[tuple[str, ...], set[str]] = {
+    (): {"show_completion", "install_completion"}}  # Typer's own shell-completion flags: no qd setting
+
+
+def test_every_qd_option_is_generated_from_a_declaration():
+    from qdcore.cli.options import GENERATED
+
+    root = typer.main.get_command(app)  # builds every command, so GENERATED holds what the declarations made
+    hand: dict[tuple[str, ...], set[str]] = {}
+    for path, cmd in _every_command(root):
+        for p in cmd.params:
+            if p.param_type_name != "option" or p.name == "help":
+                continue
+            f = GENERATED.get((p.opts[0], p.help or ""))
+            if f is None:
+                hand.setdefault(path, set()).add(p.name)
+            else:  # a declared_option's default is the function's: it must be the declared one, not a second value
+                assert p.default in (None, f.default), (path, p.name, p.default, f.default)
+    assert hand == HAND_WRITTEN, f"options written by hand instead of declared: {hand}"
