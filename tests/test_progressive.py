@@ -150,3 +150,42 @@ def test_bitmaps_only_is_one_line_error(home, tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("qd: error: ") and "holds no strokes" in lines[0], p.stderr
+
+
+def test_a_bitmap_runs_fallback_replay_finds_exactly_the_drawings_it_trained_on(home, tmp_path):
+    from qdcore.analysis.overlap import seen_rows
+    from qdcore.data.selection import load_splits
+    from qdcore.store import Store
+    from qdcore.train.config import TrainConfig
+    from qdcore.train.evaluate import select_for_model
+
+    root = require_shared_quickdraw()
+    cats = ["apple", "fish"]  # google-order: row i of the .npy is line i of simplified/ (i < 25), key_id links raw/
+    (tmp_path / "npy").mkdir()
+    for c in cats:
+        np.save(tmp_path / "npy" / f"{c}.npy", np.load(root / "numpy_bitmap" / f"{c}.npy")[:25])
+    run = _train(home, "--model", "widthk", "--width", "2", "--data", str(tmp_path / "npy"), "--categories", "apple,fish")
+    with Store(home) as store:
+        rec = store.get_run(run)
+    splits = load_splits(TrainConfig.from_dict(rec.config))
+    raw = select_for_model(str(root / "raw"), "apple,fish", None, 0, None, cats)
+    hits = seen_rows(raw, [splits.train, splits.val])
+    expected = []
+    for k, c in enumerate(cats):
+        row_of = {json.loads(s)["key_id"]: i for i, s in enumerate((root / "simplified" / f"{c}.ndjson").read_text()
+                                                                     .splitlines()[:25])}
+        lines = (root / "raw" / f"{c}.ndjson").read_text().splitlines()
+        seen = {int(r) for s in (splits.train, splits.val) for r in s.rows[s.labels == k]}
+        expected += [j for j in np.flatnonzero(raw.labels == k)
+                     if row_of.get(json.loads(lines[int(raw.rows[j])])["key_id"], -1) in seen]
+    assert len(expected) > 10 and hits.tolist() == sorted(expected)
+    r = CliRunner().invoke(app, ["analyze", str(run), "--progressive", "--per-class", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    notes = json.loads(r.stdout)["notes"]
+    assert "holds bitmaps only: replayed" in notes[0] and notes[1].startswith("WARNING: ") and "not held out" in notes[1]
+    for c in cats:  # raw line i is Google's drawing i too (r 0.997-0.999 here): rows 120.. hold none of them
+        np.save(tmp_path / "npy" / f"{c}.npy", np.load(root / "numpy_bitmap" / f"{c}.npy")[120:160])
+    later = _train(home, "--model", "widthk", "--width", "2", "--data", str(tmp_path / "npy"), "--categories",
+                   "apple,fish")
+    r = CliRunner().invoke(app, ["analyze", str(later), "--progressive", "--per-class", "8", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["notes"][1].startswith("none of the 16 drawings"), r.output

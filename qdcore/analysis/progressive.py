@@ -205,8 +205,11 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
             if found is None:
                 raise DataError(f"the {where} holds no strokes (bitmaps only) to replay; pass --data a file or "
                                 "folder of .ndjson or .bin stroke files (such as Google's raw drawings)")
+            from qdcore.analysis.overlap import seen_note
+
             notes.append(f"the {where} holds bitmaps only: replayed {found[1]} instead")
             ds, where = found
+            notes.append(seen_note(first, ds, where))
     else:
         ds = select_for_model(data, categories, per_class, seed, None, list(models[0][2]))
         where = str(ds.origin or data)
