@@ -102,6 +102,19 @@ def test_too_few_seeds_unknown_metric_and_untrained_trials():
     assert absent.verdict == "inconclusive" and absent.why == "the study runs no trial with variant 'sgd'"
 
 
+def test_a_claim_quick_cannot_judge_is_inconclusive_under_quick_only():
+    """A claim declaring why --quick cannot judge it: inconclusive there with that reason, its estimate still
+    shown; the full protocol judges it."""
+    claim = differs("test_top1", {"variant": "b"}, {"variant": "a"}, "+", "b beats a", quick_cannot="too few steps")
+    spec = {"name": "s", "paper": {"claims": [claim.to_dict()]}}
+    full, _ = study_verdicts(spec, _table(0.05))
+    quick, _ = study_verdicts({**spec, "paper": {**spec["paper"], "quick": True}}, _table(0.05))
+    assert full[0].verdict == "agrees" and quick[0].estimate == full[0].estimate
+    assert quick[0].verdict == "inconclusive" and quick[0].why == "--quick cannot judge this: too few steps"
+    with pytest.raises(ConfigError, match="quick_cannot=3 must be a string"):
+        Claim.from_dict({**claim.to_dict(), "quick_cannot": 3})
+
+
 def test_stored_specs_without_claims_and_malformed_claims():
     verdicts, notes = study_verdicts({"name": "mine", "paper": {}}, _table(0.05))
     assert verdicts == [] and "declares no claims" in notes[0]

@@ -142,6 +142,7 @@ def test_qd_study_named_lists_a_studys_deviations():
     assert r.exit_code == 0 and "deviations" in r.output and "gan-augment" in r.output and "clusters" in r.output
     r = CliRunner().invoke(app, ["study", "named", "one-at-a-time"], terminal_width=200)
     assert r.exit_code == 0 and "+2 convs" in r.output and "ReduceLROnPlateau" in r.output
+    assert "--quick cannot judge it: Keras's SGD" in r.output and "--quick: sgd is not run" in r.output
     r = CliRunner().invoke(app, ["study", "named", "one-at-a-tim"])
     assert r.exit_code == 2 and "did you mean 'one-at-a-time'" in r.output
 

@@ -251,6 +251,8 @@ def named_cmd(name: Annotated[Optional[str], typer.Argument(help="A named study:
         console.print("the paper's claims, judged by 'qd study show' (qd's 95% interval over seeds):", highlight=False)
         for c in n.claims:
             console.print(f"  - {lit(c.text)} (paper: {lit(c.paper_label)})", highlight=False)
+            if c.quick_cannot:
+                console.print(f"    --quick cannot judge it: {lit(c.quick_cannot)}", highlight=False)
         if n.quick_cannot:
             console.print(f"--quick: {lit(n.quick_cannot)}; the smallest protocol that can: {lit(n.smallest)}",
                           highlight=False)

@@ -53,6 +53,9 @@ class Claim:
     target: float = 0.0  # "~": the value the interval must lie near
     paper: float | None = None  # the paper's value of the same number, where it gives one
     paper_text: str = ""  # the paper's finding as it reports it ("43% at 1:500", "better")
+    # Why a --quick run cannot judge this claim (its protocol cannot show the effect): there the verdict is
+    # "inconclusive" with this reason, qd's estimate still shown.
+    quick_cannot: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (stored in the study's spec)."""
@@ -77,6 +80,9 @@ class Claim:
         for k in ("where", "versus"):
             if k in d and not isinstance(d[k], dict) and not (k == "versus" and d[k] is None):
                 raise ConfigError(f"{where}: {k} must be a table of axis values, e.g. {{ variant = \"baseline\" }}")
+        for k in ("paper_text", "quick_cannot"):
+            if k in d and not isinstance(d[k], str):
+                raise ConfigError(f"{where}: {k}={d[k]!r} must be a string")
         for k in ("margin", "target", "paper"):
             if d.get(k) is not None and (isinstance(d[k], bool) or not isinstance(d[k], (int, float))):
                 raise ConfigError(f"{where}: {k}={d[k]!r} must be a number")

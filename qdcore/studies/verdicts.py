@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from qdcore.errors import ConfigError
@@ -40,4 +41,6 @@ def study_verdicts(spec: dict[str, Any], table: StudyTable, include_untrained: b
     notes = [note] if note else []  # trials left out as not trained: results.untrained_note says so
     if (spec.get("paper") or {}).get("quick"):
         notes.append("--quick: directions are comparable with the paper; its numbers come from a larger protocol")
+        verdicts = [replace(v, verdict="inconclusive", why=f"--quick cannot judge this: {v.claim.quick_cannot}")
+                    if v.claim.quick_cannot else v for v in verdicts]
     return verdicts, notes
