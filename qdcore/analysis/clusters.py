@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from qdcore.analysis.cache import cached
 from qdcore.errors import ConfigError, DataError
 
 MIN_DRAWINGS = 10  # fewer misclassified drawings than this make clusters meaningless
@@ -94,7 +96,7 @@ def pixel_features(images: np.ndarray) -> np.ndarray:
 
 def final_linear(model):
     """The model's last nn.Linear (its classifier head)."""
-    import torch.nn as nn
+    import torch.nn as nn  # lazy: torch (~1.2 s) is loaded only when used
 
     last = None
     for m in model.modules():
@@ -107,7 +109,7 @@ def final_linear(model):
 
 def penultimate_features(model, images: np.ndarray, batch_size: int = 1024, device: str | None = None) -> np.ndarray:
     """The input of the model's final Linear for every drawing, float32 (N, D)."""
-    import torch
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     head = final_linear(model)
     dev = torch.device(device) if device else next(model.parameters()).device
@@ -130,8 +132,8 @@ def penultimate_features(model, images: np.ndarray, batch_size: int = 1024, devi
 
 def reduce(x: np.ndarray, n_components: int | float = 50, seed: int = 0):
     """PCA to n components (int) or to a fraction of the variance (float in (0, 1)); returns (Z, pca)."""
-    import sklearn
-    from sklearn.decomposition import PCA
+    import sklearn  # lazy: scikit-learn (~1 s) is loaded only when used
+    from sklearn.decomposition import PCA  # lazy: scikit-learn (~1 s) is loaded only when used
 
     n, d = x.shape
     # the d x d covariance route (scikit-learn >= 1.5) is several times faster than an SVD of the data
@@ -154,9 +156,7 @@ def reduce(x: np.ndarray, n_components: int | float = 50, seed: int = 0):
 def kmeans(z: np.ndarray, k: int | None = None, k_range: tuple[int, int] = (2, 10), seed: int = 0,
            silhouette_sample: int = 2000) -> tuple[np.ndarray, int, dict[int, float]]:
     """K-Means labels with k given, or the k in k_range (inclusive) with the best silhouette score."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning  # lazy: scikit-learn (~1 s) is loaded only when used
 
     with warnings.catch_warnings():
         # duplicate drawings can leave fewer distinct points than k; the silhouette then ranks that k low anyway
@@ -166,8 +166,8 @@ def kmeans(z: np.ndarray, k: int | None = None, k_range: tuple[int, int] = (2, 1
 
 def _kmeans(z: np.ndarray, k: int | None, k_range: tuple[int, int], seed: int,
             silhouette_sample: int) -> tuple[np.ndarray, int, dict[int, float]]:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
+    from sklearn.cluster import KMeans  # lazy: scikit-learn (~1 s) is loaded only when used
+    from sklearn.metrics import silhouette_score  # lazy: scikit-learn (~1 s) is loaded only when used
 
     n = z.shape[0]
     if k is not None:
@@ -200,7 +200,7 @@ def _kmeans(z: np.ndarray, k: int | None, k_range: tuple[int, int], seed: int,
 
 def knee_eps(z: np.ndarray, min_samples: int = 5) -> float:
     """eps at the knee of the sorted k-distance curve (distance to the min_samples-th neighbour)."""
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.neighbors import NearestNeighbors  # lazy: scikit-learn (~1 s) is loaded only when used
 
     n = z.shape[0]
     kk = min(min_samples, n - 1)
@@ -218,7 +218,7 @@ def knee_eps(z: np.ndarray, min_samples: int = 5) -> float:
 
 def dbscan(z: np.ndarray, eps: float | None = None, min_samples: int = 5) -> tuple[np.ndarray, float]:
     """DBSCAN labels (-1 = noise) and the eps used (from the k-distance knee when not given)."""
-    from sklearn.cluster import DBSCAN
+    from sklearn.cluster import DBSCAN  # lazy: scikit-learn (~1 s) is loaded only when used
 
     if min_samples < 1:
         raise ConfigError(f"DBSCAN min_samples must be at least 1, got {min_samples}")
@@ -360,8 +360,6 @@ def unpack(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ClusterResult
 
 def cluster_run(run_dir: Any, pred, features: str = "pixels", model=None, **params: Any) -> ClusterResult:
     """cluster_misclassified, kept in the run's folder per features and parameters (qdcore.analysis.cache)."""
-    from qdcore.analysis.cache import cached
-
     key = {"features": features, **params}
     return cached(run_dir, "clusters", key, lambda: cluster_misclassified(pred, features, model=model, **params),
                   pack, unpack)

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
+from qdcore.analysis.cam import overlay
+from qdcore.csvfile import csv_bytes
+from qdcore.fmt import literal
 from qdcore.paths import atomic_write_bytes
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> Path:
     """Write dict rows as CSV atomically (header from `fields` or the first row), formula-like text neutralised."""
-    from qdcore.csvfile import csv_bytes
-
     fields = list(fields or (rows[0].keys() if rows else []))
     atomic_write_bytes(Path(path), csv_bytes(rows, fields))
     return Path(path)
@@ -27,8 +29,6 @@ def _save_png(img, path: Path) -> Path:
 
 
 def _font():
-    from PIL import ImageFont
-
     return ImageFont.load_default()
 
 
@@ -47,8 +47,6 @@ def _fit(draw, text: str, width: int, font) -> str:
 def grid_png(tiles: Sequence[np.ndarray], captions: Sequence[str] | None, path: Path, cols: int = 8,
              scale: int = 3, title: str | None = None) -> Path:
     """Write RGB or grey 28x28 tiles in a grid, each with up to two caption lines (split on newlines)."""
-    from PIL import Image, ImageDraw
-
     font = _font()
     n = len(tiles)
     cols = max(1, min(cols, n or 1))
@@ -87,15 +85,11 @@ def gallery_png(images: np.ndarray, captions: Sequence[str] | None, path: Path, 
 def cam_grid_png(images: np.ndarray, cams: np.ndarray, captions: Sequence[str] | None, path: Path, cols: int = 8,
                  scale: int = 3, title: str | None = None) -> Path:
     """A grid of drawings with their Grad-CAM maps overlaid."""
-    from qdcore.analysis.cam import overlay
-
     return grid_png([overlay(im, c) for im, c in zip(images, cams)], captions, path, cols, scale, title)
 
 
 def _label(name: Any, limit: int = 32) -> str:
     """A class name for an image: one line, escapes visible, at most `limit` characters."""
-    from qdcore.fmt import literal
-
     text = literal(name)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from qdcore.fmt import literal
 from qdcore.paths import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -45,8 +46,6 @@ def _class_ticks(n: int) -> np.ndarray:
 
 def _name(name: object, limit: int = 32) -> str:
     """A class name for an axis: one line, escapes visible, at most `limit` characters."""
-    from qdcore.fmt import literal
-
     text = literal(name)
     return text if len(text) <= limit else text[:limit - 1] + "…"
 

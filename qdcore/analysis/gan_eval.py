@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qdcore.artifacts import PREDICTIONS_FILE
+from qdcore.data.selection import select_splits
 from qdcore.errors import ConfigError, DataError
+from qdcore.predictions import Predictions
+from qdcore.train import gan_files
+from qdcore.train.device import resolve
+from qdcore.train.evaluate import RunEvaluation, labels_for, select_for_model
+from qdcore.train.gan_config import GanConfig
 from qdcore.train.gan_pair import discriminator_probs
 
 if TYPE_CHECKING:
@@ -17,14 +24,6 @@ def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, ca
                      per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                      device: str | None = "auto", batch_size: int = 1024, strict: bool = False):
     """An AC-GAN run's discriminator class head on the run's test split (or other data) as a RunEvaluation."""
-    from qdcore.data.selection import select_splits  # what qdcore.train.gan.load_gan_splits does (no cycle)
-    from qdcore.predictions import Predictions
-    from qdcore.train import gan_files
-    from qdcore.artifacts import PREDICTIONS_FILE
-    from qdcore.train.device import resolve
-    from qdcore.train.evaluate import RunEvaluation, labels_for, select_for_model
-    from qdcore.train.gan_config import GanConfig
-
     rec = store.get_run(int(run_id))
     run_dir = store.run_dir(rec.id, create=False)
     meta = gan_files.read_meta(run_dir)

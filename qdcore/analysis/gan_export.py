@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from qdcore.analysis.gan_options import MAX_MS, MAX_SCALE
+from qdcore.analysis.gan_quality import load_judge
 from qdcore.errors import ConfigError, StoreError
 from qdcore.paths import atomic_path
 from qdcore.train import gan_files as files
@@ -27,8 +29,6 @@ def write_npy(images: np.ndarray, out: str | Path) -> Path:
 
 def grid_image(grid: np.ndarray, rows: list[str], title: str, scale: int = 2, label_width: int = 90):
     """A PIL image of a sample grid (rows x cols x 28 x 28) with row labels and a title line."""
-    from PIL import Image, ImageDraw
-
     r, c = grid.shape[:2]
     cell = 28 * scale + 2
     top = 16
@@ -74,8 +74,6 @@ def progress_gif(run_dir: str | Path, out: str | Path, scale: int = 2, ms: int =
 def judged_sheet(images: np.ndarray, probs: np.ndarray, judge_classes: list[str], intended: list[str], title: str,
                  cols: int = 8, scale: int = 3):
     """A PIL sheet of drawings with the judge's class and confidence under each (green: as intended, red: not)."""
-    from PIL import Image, ImageDraw
-
     n = len(images)
     rows = max(1, -(-n // cols))
     cell_w, cell_h, top = 28 * scale + 8, 28 * scale + 16, 18
@@ -97,8 +95,6 @@ def judged_sheet(images: np.ndarray, probs: np.ndarray, judge_classes: list[str]
 def write_sheet(store, run_id: int, run_dir: str | Path, out: str | Path, category: str | None = None, n: int = 32,
                 epoch: int | str | None = None, seed: int = 0, cols: int = 8) -> tuple[Path, str]:
     """A PNG sample sheet judged by the run's judge; (path, a line saying what it shows and how many were recognised)."""
-    from qdcore.analysis.gan_quality import load_judge
-
     out = Path(out).expanduser()
     if out.suffix.lower() != ".png":
         raise ConfigError(f"--out {str(out)!r} must end in .png")

@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from qdcore.analysis.gan_quality import best_judge, check_judge
+from qdcore.data.opener import open_source
+from qdcore.errors import QDError
 from qdcore.events import Sink, null_sink
+from qdcore.runs import run as runs
+from qdcore.store import Store
+from qdcore.train.config import TrainConfig
 
 if TYPE_CHECKING:
     from qdcore.train.gan_config import GanConfig
@@ -24,9 +30,6 @@ AUTO_WIDTH = 32
 
 def judge_config(cfg: "GanConfig", classes: list[str]):
     """The classifier config of the judge for a GAN over `classes` (its data source, its seed and device)."""
-    from qdcore.data.opener import open_source
-    from qdcore.train.config import TrainConfig
-
     source = open_source(cfg.data)
     per_class = min([AUTO_PER_CLASS] + [source.count(c) for c in classes])
     others = [c for c in source.categories() if c not in classes and source.count(c) >= per_class]
@@ -47,11 +50,6 @@ def ensure_judge(cfg: "GanConfig", classes: list[str], store=None, sink: Sink = 
     --judge N is checked and used; otherwise the best finished classifier covering `classes`; otherwise one is
     trained now as an ordinary run (its events go to `sink`) and used.
     """
-    from qdcore.analysis.gan_quality import best_judge, check_judge
-    from qdcore.errors import QDError
-    from qdcore.runs import run as runs
-    from qdcore.store import Store
-
     if cfg.no_judge:
         return None, ""
     store = store if store is not None else Store()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, overload
 import numpy as np
 
 from qdcore.errors import ConfigError, StoreError
+from qdcore.runs.kinds import JUDGE, able_kinds, require
+from qdcore.train.gan_best import BestGenerator
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -102,7 +104,7 @@ class Judge:
     """A finished classifier run's model: probabilities and penultimate features of uint8 drawings."""
 
     def __init__(self, model, classes: list[str], run_id: int | None, device) -> None:
-        import torch
+        import torch  # lazy: torch (~1.2 s) is loaded only when used
 
         self.model, self.classes, self.run_id, self.device = model.eval(), list(classes), run_id, device
         last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
@@ -112,7 +114,7 @@ class Judge:
 
     def __call__(self, images: np.ndarray, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """(probs float32 (N, C), features float32 (N, D)): the input of the last dense layer is the feature."""
-        import torch
+        import torch  # lazy: torch (~1.2 s) is loaded only when used
 
         imgs = np.asarray(images, np.uint8).reshape(-1, 1, 28, 28)
         probs, feats = [], []
@@ -247,9 +249,7 @@ def class_quality(ref: Reference, c: int, name: str, feats: np.ndarray, imgs: np
 
 def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str]:
     """The judge run's classes, or a one-line ConfigError: not a finished classifier, or missing a GAN class."""
-    from qdcore.train.checkpoint import read_meta
-
-    from qdcore.runs.kinds import JUDGE, require
+    from qdcore.train.checkpoint import read_meta  # lazy: loads torch (~1.2 s)
 
     rec = require(store, run_id, JUDGE, f"--judge {run_id}")
     if rec.status != "done":
@@ -270,8 +270,8 @@ def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], devic
 
 def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None:
     """The judge run's model (the best finished classifier covering the classes when run_id is None; None if none)."""
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.device import resolve
+    from qdcore.train.checkpoint import load_model  # lazy: loads torch (~1.2 s)
+    from qdcore.train.device import resolve  # lazy: loads torch (~1.2 s)
 
     rt = resolve(device, None)
     if run_id is None:
@@ -285,10 +285,9 @@ def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], devic
 
 def best_judge(store: "Store", gan_classes: list[str]) -> int | None:
     """The finished classifier run with the best test top-1 whose classes include all of `gan_classes`."""
-    from qdcore.train.checkpoint import read_meta
+    from qdcore.train.checkpoint import read_meta  # lazy: loads torch (~1.2 s)
 
     best: tuple[float, int] | None = None
-    from qdcore.runs.kinds import JUDGE, able_kinds
 
     runs = [r for k in able_kinds(JUDGE) for r in store.list_runs(kind=k, status="done", limit=10_000)]
     for rec in runs:
@@ -307,8 +306,6 @@ def best_judge(store: "Store", gan_classes: list[str]) -> int | None:
 def summarize_history(history: dict[str, list[float]], best_by: str | None = None) -> list[dict[str, Any]]:
     """Per-epoch rows of the quality table (epoch, recognised, confidence, fid, diversity, speckle, nearest, losses,
     per-class shares); with `best_by`, the row of the epoch its criterion keeps has "best": True."""
-    from qdcore.train.gan_best import BestGenerator
-
     keys: tuple[str, ...] = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
             "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
             "quality/speckle_real", "quality/nearest", "quality/collapse", "train/cpu_seconds")

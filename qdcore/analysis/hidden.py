@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def spatial_layers(model, kinds: tuple[str, ...] = ("conv", "pool")) -> list[tuple[str, nn.Module]]:
     """(name, module) of the conv/pool (or, with kinds "all", every leaf) layers in definition order."""
-    from torch import nn
+    from torch import nn  # lazy: torch (~1.2 s) is loaded only when used
 
     conv = (nn.Conv2d,)
     pool = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d, nn.LPPool2d)
@@ -30,7 +30,7 @@ def spatial_layers(model, kinds: tuple[str, ...] = ("conv", "pool")) -> list[tup
 
 def feature_maps(model, image: np.ndarray, kinds: tuple[str, ...] = ("conv", "pool")) -> list[tuple[str, np.ndarray]]:
     """[(layer name, float32 (C, H, W))] after each conv/pool layer, in the order the forward pass runs them."""
-    import torch
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     if not any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
         raise ConfigError(f"model {model_name(model)} has no convolutional layers; hidden-layer maps need a CNN")

@@ -40,8 +40,8 @@ def near_duplicates(images: np.ndarray, labels: np.ndarray | None = None, max_di
                     n_neighbors: int = 3, n_components: int = 16, include_exact: bool = False,
                     seed: int = 0) -> list[NearDuplicate]:
     """Pairs i < j whose mean absolute pixel difference is at most max_distance, closest first (blanks skipped)."""
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
+    from sklearn.decomposition import PCA  # lazy: scikit-learn (~1 s) is loaded only when used
+    from sklearn.neighbors import NearestNeighbors  # lazy: scikit-learn (~1 s) is loaded only when used
 
     if max_distance < 0:
         raise ConfigError(f"near-duplicate distance must be >= 0, got {max_distance}")

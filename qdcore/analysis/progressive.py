@@ -11,13 +11,22 @@ as later than any share.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from qdcore.analysis.overlap import seen_note
+from qdcore.data.drawings import Drawings
+from qdcore.data.places import data_dirs
 from qdcore.data.prefix import has_times, ink_prefix, stroke_ends, stroke_ink, time_prefix
+from qdcore.data.raster import rasterize_many
+from qdcore.data.selection import load_splits
+from qdcore.errors import DataError, QDError
+from qdcore.fmt import SERIES_COLORS, percent
+from qdcore.runs.kinds import get_kind, predictor_of
 from qdcore.stats import wilson_interval
 
 GRID = tuple(round(0.1 * i, 1) for i in range(1, 11))
@@ -62,9 +71,6 @@ def _stroke_prefix(d: Any, k: int) -> Any:
 def replay(predict: Callable[[Any], np.ndarray], classes: list[str], drawings: Sequence[Any], truth: Sequence[int] | np.ndarray,
            grid: Sequence[float] = GRID, progress: Callable[[int, int], None] | None = None) -> Replay:
     """Replay each drawing (a `qdcore.data.strokes.Drawing`, or None) through `predict` (Drawings -> probs)."""
-    from qdcore.data.drawings import Drawings
-    from qdcore.data.raster import rasterize_many
-
     grid = tuple(float(g) for g in grid)
     keep = [i for i, d in enumerate(drawings) if d is not None and d.strokes and stroke_ink(d).sum() > 0]
     prefixes: list[Any] = []
@@ -110,7 +116,7 @@ def replay(predict: Callable[[Any], np.ndarray], classes: list[str], drawings: S
 
 def median_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """(median, lo, hi): the distribution-free interval of the median from order statistics; nan counts as +inf."""
-    from scipy.stats import binom
+    from scipy.stats import binom  # lazy: SciPy (~0.1 s) is loaded only when used
 
     v = np.sort(np.where(np.isnan(values), np.inf, values))
     n = v.size
@@ -133,8 +139,6 @@ def _curve(right: np.ndarray, grid: tuple[float, ...]) -> list[dict[str, Any]]:
 
 def knew_text(k: dict[str, Any] | None) -> str:
     """'62% [50%, 80%]': a median "knew at" share with its interval; 'never' beyond every share; '-' for none."""
-    from qdcore.fmt import percent
-
     if not k or not k["n"]:
         return "-"
     def show(v: float | None) -> str:
@@ -175,9 +179,6 @@ def summarize(r: Replay) -> dict[str, Any]:
 
 def run_test_split(rec: Any) -> Any:
     """A run's test split rebuilt from its config (its drawings, and their strokes where the files hold them)."""
-    from qdcore.data.selection import load_splits
-    from qdcore.runs.kinds import get_kind
-
     cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
     return load_splits(cfg, mapped=True).test
 
@@ -188,10 +189,7 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
     """Replay the same drawings through each run's model: the first run's test split, or `data`.
 
     progress(run number, prefixes done, prefixes in all) as the replay goes."""
-    from qdcore.data.drawings import Drawings
-    from qdcore.errors import DataError
-    from qdcore.runs.kinds import predictor_of
-    from qdcore.train.evaluate import labels_for, select_for_model
+    from qdcore.train.evaluate import labels_for, select_for_model  # lazy: loads torch (~1.2 s)
 
     first = store.get_run(int(run_ids[0]))
     models = [(store.get_run(int(i)), *predictor_of(store, int(i))) for i in run_ids]
@@ -205,7 +203,6 @@ def progressive_report(store: Any, run_ids: Sequence[int], data: str | None = No
             if found is None:
                 raise DataError(f"the {where} holds no strokes (bitmaps only) to replay; pass --data a file or "
                                 "folder of .ndjson or .bin stroke files (such as Google's raw drawings)")
-            from qdcore.analysis.overlap import seen_note
 
             notes.append(f"the {where} holds bitmaps only: replayed {found[1]} instead")
             ds, where = found
@@ -243,9 +240,7 @@ def _capped(ds: Any, per_class: int | None, seed: int) -> Any:
 def _local_strokes(classes: list[str], categories: str | None, per_class: int | None,
                    seed: int) -> tuple[Any, str] | None:
     """(drawings, where) of the model's classes from the first local stroke folder qd knows that holds any."""
-    from qdcore.data.places import data_dirs
-    from qdcore.errors import QDError
-    from qdcore.train.evaluate import select_for_model
+    from qdcore.train.evaluate import select_for_model  # lazy: loads torch (~1.2 s)
 
     for path, _why in sorted(data_dirs(), key=lambda d: d[0].name != "raw"):  # raw first: it has times
         if not any(path.glob("*.ndjson")) and not any(path.glob("*.bin")):
@@ -261,8 +256,6 @@ def _local_strokes(classes: list[str], categories: str | None, per_class: int | 
 
 def draw_curves(plt: Any, report: dict[str, Any], axis: str = "ink") -> None:
     """Top-1 against the share of ink (or time) on a plotext figure: one line per run, its Wilson intervals as bars."""
-    from qdcore.fmt import SERIES_COLORS
-
     for i, run in enumerate(report["runs"]):
         curve = run[axis]
         if not curve:
@@ -281,9 +274,7 @@ def draw_curves(plt: Any, report: dict[str, Any], axis: str = "ink") -> None:
 
 def text_plot(report: dict[str, Any], axis: str = "ink", width: int = 78, height: int = 18) -> str:
     """draw_curves as plotext text."""
-    import re
-
-    import plotext as plt
+    import plotext as plt  # lazy: plotext is loaded only when used
 
     plt.clf()
     plt.plotsize(width, height)

@@ -9,9 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from qdcore.analysis import cam, clusters, export, figures, labelnoise, metrics, pairs, worst
+from qdcore.analysis.calibration import calibration
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.analysis.options import FEATURE_CHOICES, AnalyzeOptions  # noqa: F401 - the library's name for them
+from qdcore.fmt import safe_filename
 from qdcore.paths import out_folder
+from qdcore.predictions import Predictions, run_file
 from qdcore.status import Say, step
 from qdcore.artifacts import MODEL_FILE
 
@@ -23,8 +29,6 @@ def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = No
     """The report of a stored run (its predictions.npz and, when present, its model); files under `out` if given.
 
     say: told what a step is doing when it takes more than a couple of seconds (qdcore.status)."""
-    from qdcore.predictions import Predictions, run_file
-
     opts = options or AnalyzeOptions()
     opts.validate()
     run_dir = store.run_dir(run_id, create=False)
@@ -61,8 +65,6 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None, say: S
     opts = options or AnalyzeOptions()
     top, k, eps, features, percentile, seed = opts.top, opts.k, opts.eps, opts.features, opts.percentile, opts.seed
     n_components, min_confidence = opts.n_components, opts.min_confidence
-    from qdcore.analysis import clusters, labelnoise, metrics, pairs, worst
-    from qdcore.analysis.calibration import calibration
 
     with step(say, f"per-class metrics, confused pairs and ranking of {len(pred):,} drawings"):
         summ = metrics.summarize(pred)
@@ -97,8 +99,6 @@ def build_report(pred, model=None, options: AnalyzeOptions | None = None, say: S
 
 
 def _quality_counts(pred) -> dict[str, int | None]:
-    from qdcore.analysis import labelnoise
-
     q = labelnoise.quality(pred)
     return {"blank": len(q["blank"]), "near_blank": len(q["near_blank"]),
             "exact_duplicates": sum(len(g) - 1 for g in q["exact_duplicates"]),
@@ -107,7 +107,7 @@ def _quality_counts(pred) -> dict[str, int | None]:
 
 def load_model_if_any(run_dir: Path):
     """(model, '') or (None, why not): checkpoints are optional for analysis."""
-    from qdcore.train.checkpoint import load_model
+    from qdcore.train.checkpoint import load_model  # lazy: loads torch (~1.2 s)
 
     if not (run_dir / MODEL_FILE).exists():
         return None, f"no {MODEL_FILE} in {run_dir}"
@@ -129,11 +129,6 @@ def write_outputs(pred, report: dict[str, Any], model, out: Path, seed: int = 0,
 
 def _tables_and_charts(pred, report: dict[str, Any], out: Path) -> list[Path]:
     """The CSVs, charts and galleries of a report."""
-    import numpy as np
-
-    from qdcore.analysis import export, figures, worst
-    from qdcore.analysis.calibration import calibration
-
     out.mkdir(parents=True, exist_ok=True)
     per_class = [{**r, "recall_lo": (r.get("recall_ci") or [None, None])[0],
                   "recall_hi": (r.get("recall_ci") or [None, None])[1]} for r in report["per_class"]]
@@ -190,11 +185,8 @@ def _tables_and_charts(pred, report: dict[str, Any], out: Path) -> list[Path]:
 
 def _cam_outputs(pred, model, out: Path, seed: int) -> list[Path]:
     """Per-class grids of right and wrong drawings with Grad-CAM, when the model is a CNN."""
-    import numpy as np
-
     if model is None:
         return []
-    from qdcore.analysis import cam, export
 
     if not cam.conv_layers(model):
         return []
@@ -210,8 +202,6 @@ def _cam_outputs(pred, model, out: Path, seed: int) -> list[Path]:
 
 
 def _slug(s: str) -> str:
-    from qdcore.fmt import safe_filename
-
     return safe_filename(s, 40)
 
 
