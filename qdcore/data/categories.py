@@ -7,6 +7,7 @@ from functools import lru_cache
 from importlib import resources
 
 from qdcore.errors import DataError, suggest
+from qdcore.fmt import literal, text_path
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ NAMED_SETS["study003"] = NAMED_SETS["dd10"]
 def check_category(name: str, allowed: list[str] | None = None) -> str:
     """Return the canonical category name or raise DataError with suggestions."""
     allowed = allowed if allowed is not None else official_categories()
-    from qdcore.fmt import literal, text_path
 
     lookup = {c.lower(): c for c in allowed}
     key = name.strip().lower().replace("_", " ")
@@ -107,8 +107,6 @@ def _official_lookup() -> dict[str, str]:
 def category_from_stem(stem: str) -> str:
     """`full_numpy_bitmap_sea turtle` -> 'sea turtle'; official names matched case-insensitively, else the stem."""
     # A non-UTF-8 file name arrives with surrogates that nothing downstream can encode: spell its bytes out.
-    from qdcore.fmt import text_path
-
     stem = text_path(stem)
     name = stem[len(GOOGLE_PREFIX):] if stem.lower().startswith(GOOGLE_PREFIX) else stem
     lookup = _official_lookup()

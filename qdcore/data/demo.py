@@ -19,7 +19,9 @@ import numpy as np
 
 from qdcore.data.categories import check_category
 from qdcore.data.demo_programs import CONFUSABLE_PAIRS, PROGRAMS
+from qdcore.data.raster import rasterize_many
 from qdcore.data.sources import Source
+from qdcore.data.strokes import Drawing
 from qdcore.errors import DataError
 
 DEMO_CLASSES: list[str] = sorted(PROGRAMS)
@@ -114,8 +116,6 @@ def generate_strokes(category: str, rows: int | Iterable[int] = 2000, seed: int 
 
 
 def _render(category: str, per_class: int, seed: int) -> np.ndarray:
-    from qdcore.data.raster import rasterize_many
-
     return rasterize_many(generate_strokes(category, per_class, seed), size=28)
 
 
@@ -176,7 +176,5 @@ class DemoSource(Source):
 
     def drawings(self, category: str, rows: np.ndarray) -> list:
         """The stroke programs' drawings at these rows (simplified space, no times), the ones `read` rasterises."""
-        from qdcore.data.strokes import Drawing
-
         strokes = generate_strokes(category, np.asarray(rows, np.int64), self.seed)
         return [Drawing([(list(map(int, x)), list(map(int, y))) for x, y in d], category) for d in strokes]

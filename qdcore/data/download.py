@@ -15,16 +15,19 @@ import hashlib
 import http.client
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
 from qdcore.data.categories import OfficialFile, check_category, official_categories, official_files
 from qdcore.data.local import npy_layout
+from qdcore.data.strokes import KIND_BINARY, KIND_RAW, index_file
 from qdcore.errors import DataError
 from qdcore.paths import data_cache
 
@@ -180,8 +183,6 @@ def download(categories: list[str] | None = None, dest: str | os.PathLike | None
     report = progress or (lambda _p: None)
     out: list[DownloadResult] = []
     failed: list[tuple[str, DataError]] = []
-    import threading
-    from concurrent.futures import CancelledError, ThreadPoolExecutor
 
     unusable = threading.Event()  # the cache failed: files not yet started are not tried
 
@@ -228,7 +229,6 @@ def check_file(path: Path, form: Format) -> int:
     """Drawings in a downloaded file of that format; DataError if it is not one (bad header, no records)."""
     if form.suffix == ".npy":
         return npy_layout(path)[1]
-    from qdcore.data.strokes import KIND_BINARY, KIND_RAW, index_file
 
     idx = index_file(path, KIND_BINARY if form.suffix == ".bin" else None)
     if form.name == "raw" and idx.kind != KIND_RAW:

@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from qdcore.data.drawings import Drawings
+from qdcore.data.local import npy_header
+from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file, read_rows, word_rows
 from qdcore.errors import DataError
 
 
@@ -23,8 +26,6 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
     if not path.exists():
         raise DataError(f"{str(path)!r} does not exist; give a .npy bitmap file or an .ndjson/.bin stroke file")
     if suffix == ".npy":
-        from qdcore.data.local import npy_header
-
         layout = "give Google's numpy_bitmap layout (uint8, N x 784)"
         shape, fortran, dtype, offset, size = npy_header(path, layout)
         if dtype.kind not in "uif" or dtype.hasobject or dtype.fields:
@@ -55,17 +56,12 @@ def read_drawing_file(path: Path, notes: list[str] | None = None,
             words.extend([path.stem] * len(images))
         return images, [f"{path.name}#{i}" for i in range(len(images))], path.stem
     if suffix in (".ndjson", ".bin"):
-        from qdcore.data.drawings import Drawings
-        from qdcore.data.strokes import bad_lines_note, index_file, read_drawings_file, read_rows
-
         bad: list[tuple[int, str]] = []
         images, prov = read_drawings_file(path, bad=bad, strict=strict)
         if bad and notes is not None:
             notes.append(bad_lines_note(path, bad, index_file(path).lines))
         rows = np.array([int(p.rpartition("#")[2]) for p in prov], np.int64)  # the readable rows, in file order
         if words is not None:
-            from qdcore.data.strokes import word_rows
-
             of_row = {int(r): w for w, at in word_rows(index_file(path)).items() for r in at}
             words.extend(of_row.get(r, path.stem) for r in rows.tolist())
         return (Drawings(images, lambda: read_rows(index_file(path), rows), str(path)), [Path(p).name for p in prov],

@@ -7,13 +7,16 @@ a few thousand drawings from a 100 MB file never loads the file whole.
 from __future__ import annotations
 
 import os
+import tokenize
 from pathlib import Path
 
 import numpy as np
 
 from qdcore.data.categories import category_from_stem
 from qdcore.data.sources import FileSource, Source, files_by_category
+from qdcore.data.strokes import NdjsonSource
 from qdcore.errors import DataError
+from qdcore.paths import regular_file
 
 ROW = 784  # 28 x 28 uint8 pixels per drawing
 
@@ -24,10 +27,6 @@ def npy_header(path: Path, redo: str = "re-download it or delete it") -> tuple[t
     Special files (FIFOs, devices) are refused before opening; any malformed header (bad magic, an
     unbalanced bracket that makes numpy's tokenizer fail, a non-tuple shape) is one DataError.
     """
-    import tokenize
-
-    from qdcore.paths import regular_file
-
     fmt = np.lib.format
     size = regular_file(path, "a .npy file").st_size
     try:
@@ -199,7 +198,6 @@ class BinFolderSource(_MappedFiles):
             raise DataError(f"no .bin files in {path}; point --data at a folder of raw 784-byte-row dumps")
         self._files = _by_category(files, path)
         self._counts = {}
-        from qdcore.paths import regular_file
 
         for cat, p in self._files.items():
             size = regular_file(p, "a .bin file").st_size
@@ -230,8 +228,6 @@ def open_bin(path: str | os.PathLike) -> Source:
         raise DataError(f"no .bin files in {path}; point --data at Quick, Draw! .bin files")
     kinds = _google_binary(files)
     if all(kinds):
-        from qdcore.data.strokes import NdjsonSource
-
         return NdjsonSource(path)
     if any(kinds):
         strokes = [p.name for p, k in zip(files, kinds) if k]

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qdcore.data import local
+from qdcore.data.demo import DemoSource
+from qdcore.data.local import NpyFolderSource
 from qdcore.data.sources import Source
+from qdcore.data.strokes import NdjsonSource
 from qdcore.errors import DataError
+from qdcore.paths import data_cache, regular_file
 
 
 def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = None, strict: bool = False) -> Source:
@@ -17,28 +22,19 @@ def open_source(spec: str | Path | None = "demo", *, cache: str | Path | None = 
     strict: a stroke file with malformed lines is refused (DataError) instead of read without them."""
     spec = "demo" if spec in (None, "") else spec
     if str(spec) == "demo":
-        from qdcore.data.demo import DemoSource
-
         return DemoSource()
     if str(spec) == "cache":
-        from qdcore.data.local import NpyFolderSource
-        from qdcore.paths import data_cache
-
         root = data_cache(cache)
         return NpyFolderSource(root, allow_empty=True)
     path = Path(spec).expanduser()
     if not path.exists():
         raise DataError(f"data path {str(path)!r} does not exist; use --data demo, --data cache or a folder of .npy/.bin/.ndjson files")
     if not path.is_dir():
-        from qdcore.paths import regular_file
-
         regular_file(path, "a drawing file or a folder of them")  # /dev/zero, a FIFO: refused, not read
     return _open_path(path, strict)
 
 
 def _open_path(path: Path, strict: bool = False) -> Source:
-    from qdcore.data import local
-
     try:
         files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
     except OSError as e:
@@ -47,8 +43,6 @@ def _open_path(path: Path, strict: bool = False) -> Source:
     if ".npy" in suffixes:
         return local.NpyFolderSource(path)
     if ".ndjson" in suffixes:
-        from qdcore.data.strokes import NdjsonSource
-
         return NdjsonSource(path, strict=strict)
     if ".bin" in suffixes:
         return local.open_bin(path)

@@ -6,6 +6,9 @@ from typing import Protocol
 
 from qdcore.data.drawingset import Splits, check_sizes, select, split
 from qdcore.data.opener import open_source
+from qdcore.data.share import shared
+from qdcore.errors import DataError
+from qdcore.fmt import plural
 
 
 class Selection(Protocol):
@@ -40,9 +43,6 @@ def select_splits(sel: Selection, mapped: bool = False) -> Splits:
 def check_selection(sel: Selection, min_categories: int = 1) -> list[str]:
     """The chosen categories; DataError for a selection its data cannot fill (categories, sizes, balanced test,
     fewer than `min_categories` categories), reading no drawings."""
-    from qdcore.errors import DataError
-    from qdcore.fmt import plural
-
     source = open_source(sel.data, strict=sel.strict)
     chosen = check_sizes(source, sel.categories, sel.per_class, sel.imbalance, sel.balanced_test)
     if len(chosen) < min_categories:
@@ -57,8 +57,6 @@ def load_splits(sel: Selection, mapped: bool = False) -> Splits:
     (a classifier's --synthetic mix is qdcore.train.synthetic.training_splits).
 
     mapped: drawings stay in their memory-mapped files (MappedImages) where the source maps them."""
-    from qdcore.data.share import shared
-
     # Shared only inside a study worker's sharing() block, where trials with one selection run in a row.
     return shared(("splits", sel.data, sel.categories, sel.per_class, sel.seed, sel.imbalance, sel.val, sel.test,
                    sel.balanced_test, sel.strict, mapped), lambda: select_splits(sel, mapped))

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from qdcore.errors import DataError
+from qdcore.fmt import text_path
 
 
 class Source(ABC):
@@ -51,7 +52,6 @@ class Source(ABC):
         return f"{self.kind}: {self.location}{tag}"
 
 
-
 class FileSource(Source):
     """A source that keeps each category in one file (`_files`: category -> path)."""
 
@@ -67,8 +67,6 @@ class FileSource(Source):
             raise DataError(f"{self.location} has no drawings of {category!r}") from None
 
     def file_of(self, category: str) -> str:
-        from qdcore.fmt import text_path
-
         return text_path(self._file(category))  # shown and stored in provenance: always encodable
 
 

@@ -26,8 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from qdcore.data.categories import category_from_stem
+from qdcore.data.raster import rasterize_many
+from qdcore.data.simplify import simplify
 from qdcore.data.sources import FileSource, files_by_category
 from qdcore.errors import DataError
+from qdcore.paths import atomic_write_bytes, regular_file
 
 KIND_SIMPLIFIED = "ndjson-simplified"
 KIND_RAW = "ndjson-raw"
@@ -66,7 +69,6 @@ class Drawing:
         """Strokes in Google's 0..255 simplified space (simplifying raw strokes first)."""
         if not self.raw:
             return self.strokes
-        from qdcore.data.simplify import simplify
 
         return simplify(self.strokes)
 
@@ -279,8 +281,6 @@ def encode_google_binary(drawings: Iterable[Drawing]) -> bytes:
 
 def write_google_binary(path: str | os.PathLike, drawings: Iterable[Drawing]) -> None:
     """Write drawings as a Google binary `.bin` file, atomically."""
-    from qdcore.paths import atomic_write_bytes
-
     atomic_write_bytes(Path(path), encode_google_binary(drawings))
 
 
@@ -371,8 +371,6 @@ def index_file(path: str | os.PathLike, kind: str | None = None) -> FileIndex:
     """Index a stroke file once (cached by path, size and mtime); DataError if nothing in it is a drawing.
 
     kind: KIND_BINARY or an ndjson kind when the name does not say (a download's `.part` file)."""
-    from qdcore.paths import regular_file
-
     path = Path(path)
     st = regular_file(path, "a stroke file")
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
@@ -557,8 +555,6 @@ def category_of(path: Path) -> str:
 
 def _read_drawings(idx: FileIndex, rows: np.ndarray, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (n, size, size), ok bool (n,)) of the given index rows; failures stay blank."""
-    from qdcore.data.raster import rasterize_many
-
     drawings = read_rows(idx, rows)
     ok = np.array([d is not None for d in drawings], bool)
     return rasterize_many([d.simplified() if d is not None else [] for d in drawings], size), ok
@@ -621,8 +617,6 @@ def read_drawings_file(path: str | os.PathLike, size: int = 28, bad: list[tuple[
 
     Malformed lines are skipped (appended to `bad` as (line number, reason) when given); strict: refused.
     """
-    from qdcore.paths import regular_file
-
     path = Path(path).expanduser()
     if path.suffix.lower() not in SUFFIXES:
         raise DataError(f"{path} is not a .ndjson or .bin stroke file")
