@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from qdcore.errors import ConfigError
+from qdcore.studies.spec import load_spec
+
 
 def build_spec(cfg: Any):
     """(StudySpec, notes) of a study config: a named study on the config's data, or a spec file."""
-    from qdcore.errors import ConfigError
-    from qdcore.studies.named import NAMED, named_spec
-    from qdcore.studies.spec import load_spec
+    from qdcore.studies.named import NAMED, named_spec  # lazy: keeps the named studies out of qd --help
 
     if not cfg.spec:
         raise ConfigError("a study needs a spec: a TOML file or a named study (see 'qd study named')")

@@ -24,8 +24,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
-from qdcore.studies.results import StudyTable, t_interval
+from qdcore.studies.fit import check_formula, fit
+from qdcore.studies.hump import hump_interval
+from qdcore.studies.results import StudyTable, t_interval, trained_rows, untrained_count
 
 KINDS = ("trend", "diff", "coef", "level", "hump")
 EXPECT = ("+", "-", "~")
@@ -65,8 +68,6 @@ class Claim:
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "claim") -> "Claim":
         """Build and check one claim; ConfigError naming `where` and the key otherwise."""
-        from qdcore.data.categories import suggest
-
         if not isinstance(d, dict):
             raise ConfigError(f"{where} must be a table of claim keys (kind, metric, text, ...)")
         keys = list(cls.__dataclass_fields__)
@@ -181,8 +182,6 @@ def judge_all(claims: list[Claim], table: StudyTable, include_untrained: bool = 
 
 def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> Verdict:
     """One claim's verdict: its number per seed, the 95% t interval over seeds, and what the interval says."""
-    from qdcore.studies.results import trained_rows, untrained_count
-
     rows = trained_rows(table, include_untrained)
     left_out = 0 if include_untrained or table.include_untrained else untrained_count(table)
 
@@ -213,8 +212,6 @@ def judge(claim: Claim, table: StudyTable, include_untrained: bool = False) -> V
 
 def _judge_hump(claim: Claim, rows: list[dict[str, Any]], left_out: int) -> Verdict:
     """A hump judged at peaks chosen on other seeds (qdcore.studies.hump), on the x points every seed has."""
-    from qdcore.studies.hump import hump_interval
-
     curves = [dict(_curve(_pick(r, claim.where, r), claim.axis or "", claim.metric, claim.minus))
               for r in _by_seed(rows).values()]
     curves = [c for c in curves if c]
@@ -246,8 +243,6 @@ def decide(claim: Claim, lo: float, hi: float) -> tuple[str, str]:
 
 def _missing_columns(claim: Claim, table: StudyTable) -> str | None:
     """One line naming what the claim asks for that the study does not record, or None."""
-    from qdcore.studies.fit import check_formula
-
     cols = [*table.metrics, *table.axes, "classes", "rows"]
     for m in (claim.metric, claim.minus):
         if m and m not in table.metrics:
@@ -353,8 +348,6 @@ def _slope(pts: list[tuple[float, float]]) -> float | None:
 
 
 def _coef(claim: Claim, rows: list[dict[str, Any]]) -> float | None:
-    from qdcore.studies.fit import fit
-
     if len(rows) < 3:
         return None
     try:

@@ -6,19 +6,20 @@ import math
 from pathlib import Path
 from typing import Any, TypeGuard
 
+from qdcore.errors import QDError
+
 SHARE_TOLERANCE = 0.005  # train accuracy this close to the majority share: the prior, not a model
 LOSS_TOLERANCE = 0.05  # final test loss within 5% of the prior's entropy (ln k when balanced): untrained
 
 
 def train_shares(cfg: dict[str, Any]) -> list[float] | None:
     """Each class's share of the training drawings, from a trial's options (categories, imbalance ratios)."""
-    from qdcore.data.drawingset import parse_ratios
+    from qdcore.data.drawingset import parse_ratios  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     cats = cfg.get("categories")
     names = [c.strip() for c in cats.split(",") if c.strip()] if isinstance(cats, str) else []
     if not names:
         return None
-    from qdcore.errors import QDError
 
     try:
         ratios = parse_ratios(cfg.get("imbalance"))
@@ -31,10 +32,9 @@ def train_shares(cfg: dict[str, Any]) -> list[float] | None:
 
 def predicted_classes(path: Path) -> int | None:
     """How many classes a run's saved test predictions use (None without a readable file)."""
-    import numpy as np
+    import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
-    from qdcore.errors import QDError
-    from qdcore.predictions import read_members
+    from qdcore.predictions import read_members  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     if not path.exists():
         return None

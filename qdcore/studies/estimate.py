@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from qdcore.errors import ConfigError
-from qdcore.studies.spec import StudySpec
+from qdcore.fmt import duration
+from qdcore.studies.named import NAMED, named_spec
+from qdcore.studies.spec import StudySpec, load_spec
 from qdcore.studies.timing import Rate, measure
 from qdcore.studies.work import Work, trial_work
 
@@ -49,8 +53,6 @@ class Estimate:
     @property
     def wall_hours(self) -> float:
         """With the workers: trials claimed in order by the first free worker (as the runner does)."""
-        import heapq
-
         k = self.per_gpu or 1
         slow = k / self.gain if self.per_gpu else 1.0  # K trials share a device's rate x gain
         free = [0.0] * max(1, self.workers)
@@ -118,8 +120,6 @@ class Estimate:
 
 def _h(hours: float) -> str:
     """'2129.66 h' (with the days past a day), or '3m 05s' under six minutes."""
-    from qdcore.fmt import duration
-
     if hours < 0.1:
         return duration(hours * 3600)
     return f"{hours:,.2f} h" + (f" ({hours / 24:,.1f} days)" if hours >= 24 else "")
@@ -157,7 +157,7 @@ def estimate(spec: StudySpec, device: str = "auto", workers: int | None = None, 
              gain: float = 1.0, images_per_second: float | None = None, steps: int = 4, source: Any = None,
              on_timing: Any = None) -> Estimate:
     """Count a study's work and project its hours from images/s timed here (or given); writes nothing."""
-    from qdcore.train.device import resolve
+    from qdcore.train.device import resolve  # lazy: loads torch (~1.2 s)
 
     work = trial_work(spec, source)
     rates = measure(work, device, steps, images_per_second, on_timing)
@@ -182,11 +182,7 @@ def spec_to_estimate(what: str, quick: bool = False, data: str | None = None, ca
                      seeds: int | None = None) -> tuple[StudySpec, list[str], Any]:
     """(spec, notes, source to count from) of a named study or a spec file; a named study without --data is
     its protocol as written (no data read)."""
-    from pathlib import Path
-
-    from qdcore.data.opener import open_source
-    from qdcore.studies.named import NAMED, named_spec
-    from qdcore.studies.spec import load_spec
+    from qdcore.data.opener import open_source  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     if what.strip().lower() in NAMED and not Path(what).exists():
         spec, notes = named_spec(what, quick, data, categories, seeds, offline=data is None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from qdcore.errors import ConfigError
 from qdcore.studies.runner import Progress, StopFn, run_study
 
 EXECUTORS = ("local", "ray")
@@ -14,10 +15,9 @@ def execute(store, study: int, executor: str = "local", workers: int | None = 1,
             ray_plan=None) -> Progress:
     """Run a study's queued trials with local worker processes (default) or as Ray tasks (`ray_plan`)."""
     if executor not in EXECUTORS:
-        from qdcore.errors import ConfigError
-
         raise ConfigError(f"--executor {executor!r} must be one of {', '.join(EXECUTORS)}")
     if executor == "ray":
+        # lazy: keeps qdcore.studies.ray_executor out of qd --help
         from qdcore.studies.ray_executor import RayPlan, run_study_ray
 
         return run_study_ray(store, study, ray_plan or RayPlan(), should_stop, on_progress)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
+from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
-from qdcore.studies.results import StudyTable
+from qdcore.studies.results import StudyTable, trained_rows
 
 # Names a formula may use that are not columns (patsy's functions and numpy).
 _FUNCTIONS = {"C", "I", "Q", "np", "log", "exp", "sqrt", "center", "standardize", "scale", "bs", "cr", "cc", "te",
@@ -47,9 +49,7 @@ class Fit:
 
 
 def _frame(table: StudyTable, include_untrained: bool = False):
-    import pandas as pd
-
-    from qdcore.studies.results import trained_rows
+    import pandas as pd  # lazy: pandas (~0.3 s) is loaded only when used
 
     rows = [{k: v for k, v in r.items() if not isinstance(v, (list, dict))}
             for r in trained_rows(table, include_untrained)]
@@ -63,8 +63,6 @@ def check_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
     names = [n for n in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", formula) if n not in _FUNCTIONS]
     for n in names:
         if n not in columns:
-            from qdcore.data.categories import suggest
-
             raise ConfigError(f"formula {formula!r} names column {n!r}, which this study does not have"
                               f"{suggest(n, columns)}; columns: {', '.join(columns)}")
     return formula.split("~")[0].strip(), names
@@ -72,9 +70,7 @@ def check_formula(formula: str, columns: list[str]) -> tuple[str, list[str]]:
 
 def fit(table: StudyTable, formula: str, include_untrained: bool = False) -> Fit:
     """OLS of `formula` over the study's finished trials (those flagged "not trained" left out by default)."""
-    import warnings
-
-    import statsmodels.formula.api as smf
+    import statsmodels.formula.api as smf  # lazy: pandas (~0.3 s) is loaded only when used
 
     df = _frame(table, include_untrained)
     columns = [c for c in df.columns if c not in ("status", "error", "not_trained")] if len(df) else []

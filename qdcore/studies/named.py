@@ -333,7 +333,7 @@ def named_spec(name: str, quick: bool = False, data: str | None = None, categori
                seeds: int | None = None, offline: bool = False) -> tuple[StudySpec, list[str]]:
     """The spec of a named study and notes (substituted categories, protocol differences) to print with it;
     `offline` builds the protocol as written without reading any data (to count its work)."""
-    from qdcore.data.opener import open_source
+    from qdcore.data.opener import open_source  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     st = named_study(name)
     doc = st.build(quick)

@@ -3,7 +3,10 @@ can show its effect and that protocol's projected time on this machine."""
 
 from __future__ import annotations
 
+from qdcore.errors import QDError
 from qdcore.fmt import duration
+from qdcore.studies.estimate import estimate
+from qdcore.studies.named import named_spec, named_study
 
 SEEDS = 3  # the smallest protocol's seeds: an interval over seeds needs at least 2
 
@@ -13,10 +16,6 @@ def cannot_quick_note(name: str, data: str | None, workers: int | None = None, d
     """One line for `qd study run NAME --quick` to print before it starts, or None where --quick can show the
     paper's effect. The projection (`project`) times the engine here (a few steps per model shape); without
     it the line names 'qd study estimate' instead."""
-    from qdcore.errors import QDError
-    from qdcore.studies.estimate import estimate
-    from qdcore.studies.named import named_spec, named_study
-
     st = named_study(name)
     if not st.quick_cannot:
         return None

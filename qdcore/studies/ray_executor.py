@@ -9,14 +9,23 @@ finished. Ray is optional (`pip install 'qd[ray]'`); every node needs qd install
 
 from __future__ import annotations
 
+import os
+import socket
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from qdcore.errors import ConfigError
+from qdcore.errors import ConfigError, QDError
 from qdcore.events import RunFailed, RunFinished
+from qdcore.paths import atomic_write_bytes
+from qdcore.runs.context import RunContext
+from qdcore.runs.kinds import DEFAULT_KIND, get_kind
+from qdcore.runs.run import prepare
+from qdcore.store import StoreSink
+from qdcore.studies import trials as T
+from qdcore.studies.runner import next_stage, progress
 
 StopFn = Callable[[], bool]
 _FINAL = (RunFinished, RunFailed)
@@ -51,8 +60,6 @@ def connect(plan: RayPlan) -> Any:
         if plan.address:
             ray.init(address=plan.address, **kw)
         else:
-            import os
-
             ray.init(num_cpus=max(1, os.cpu_count() or 1), **kw)
     except Exception as e:  # noqa: BLE001 - Ray raises ConnectionError, TimeoutError, RuntimeError, ...
         where = plan.address or "a local runtime"
@@ -64,8 +71,6 @@ def connect(plan: RayPlan) -> Any:
 
 def _reachable(address: str, timeout: float = 5.0) -> None:
     """ConfigError unless HOST:PORT accepts a TCP connection (Ray itself would retry for minutes)."""
-    import socket
-
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ConfigError(f"--address {address!r} must be HOST:PORT of the Ray head, e.g. 10.0.0.5:6379")
@@ -79,10 +84,7 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
 
 def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any, threads: int) -> dict[str, Any]:
     """Runs on a Ray worker: train one trial, stream its events, return its files and final event."""
-    import torch
-
-    from qdcore.runs.context import RunContext
-    from qdcore.runs.kinds import get_kind
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     torch.set_num_threads(max(1, threads))
     kind = get_kind(kind_name)
@@ -100,7 +102,6 @@ def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any
         try:
             kind.train(RunContext(cfg, None, run_id, Path(tmp), None, sink))
         except Exception as e:  # noqa: BLE001 - reported as the trial's failure
-            from qdcore.errors import QDError
 
             error = str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"
         files = {}
@@ -113,16 +114,9 @@ def _train_task(kind_name: str, options: dict[str, Any], run_id: int, queue: Any
 def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = lambda: False,
                   on_progress: Callable[[Any], None] | None = None, poll: float = 0.2) -> Any:
     """Run a study's queued trials as Ray tasks; same statuses and progress as the local executor."""
-    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
-    from qdcore.runs.run import prepare
-    from qdcore.store import StoreSink
-    from qdcore.studies import trials as T
-    from qdcore.studies.runner import progress
-    from qdcore.studies.runner import next_stage
-
     T.require_study(store, study)
     ray = connect(plan)
-    from ray.util.queue import Queue
+    from ray.util.queue import Queue  # lazy: Ray (~0.35 s) is loaded only when used
 
     store.set_status(study, "running")
     T.requeue_orphans(store, study)
@@ -201,9 +195,6 @@ def run_study_ray(store: Any, study: int, plan: RayPlan, should_stop: StopFn = l
 
 def _finish(ray: Any, ref: Any, store: Any, trial: Any, run_id: int, sink: Any, drain: Callable[[], None]) -> None:
     """Write a finished task's files into its run, then its final event; the trial's status follows the run's."""
-    from qdcore.paths import atomic_write_bytes
-    from qdcore.studies import trials as T
-
     try:
         out = ray.get(ref)
     except Exception as e:  # noqa: BLE001 - the worker died or Ray failed the task

@@ -7,9 +7,14 @@ import math
 from pathlib import Path
 from typing import Any
 
+from qdcore.csvfile import csv_bytes
 from qdcore.errors import ConfigError
 from qdcore.paths import atomic_write_bytes
-from qdcore.studies.results import StudyTable, aggregate, untrained_note
+from qdcore.studies import trials as T
+from qdcore.studies.claims import VERDICT_COLUMNS, summary_line, verdict_rows
+from qdcore.studies.fit import fit
+from qdcore.studies.results import StudyTable, aggregate, study_table, untrained_note
+from qdcore.studies.verdicts import study_verdicts
 from qdcore.studies.view import default_metric, interval, plot_axes, series, x_axis
 
 
@@ -24,17 +29,15 @@ def _cell(v: Any) -> str:
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
     """Rows as CSV (columns in first-seen order), formula-like text neutralised."""
-    from qdcore.csvfile import csv_bytes
-
     return csv_bytes(rows).decode("utf-8")
 
 
 def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: Path) -> None:
     """One PNG: mean `metric` vs `x` with 95% error bars, a line per value of `by`."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is loaded only when used
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib is loaded only when used
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     data = series(table, metric, x, by)
@@ -61,10 +64,6 @@ def figure(table: StudyTable, metric: str, x: str | None, by: str | None, path: 
 
 def write_report(store, study: int, out: str | Path, formulas: list[str] | None = None) -> list[Path]:
     """Write trials.csv, aggregates.csv, one PNG per metric and README.md to `out`; returns the files."""
-    from qdcore.studies import trials as T
-    from qdcore.studies.fit import fit
-    from qdcore.studies.results import study_table
-
     rec = T.require_study(store, study)
     table = study_table(store, study)
     out = Path(out).expanduser()
@@ -122,9 +121,6 @@ def write_report(store, study: int, out: str | Path, formulas: list[str] | None 
 
 def claims_markdown(spec: dict[str, Any], table: StudyTable) -> list[str]:
     """The '## Claims' section: per claim the paper's side, qd's estimate with its 95% interval, the verdict."""
-    from qdcore.studies.claims import VERDICT_COLUMNS, summary_line, verdict_rows
-    from qdcore.studies.verdicts import study_verdicts
-
     verdicts, notes = study_verdicts(spec, table)
     md = ["", "## Claims" + (f": {summary_line(verdicts)}" if verdicts else ""), ""]
     if verdicts:

@@ -6,7 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from qdcore.artifacts import PREDICTIONS_FILE
+from qdcore.runs.kinds import find_kind
 from qdcore.studies import trials as T
+from qdcore.studies.degenerate import predicted_classes, train_shares, untrained_reason
 
 # history key -> column stem; "best" is the max for accuracies and the min for losses
 CURVES = ("train/loss", "train/top1", "val/loss", "val/top1")
@@ -54,11 +57,10 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
     """Test accuracy of the minority classes and of the others (and of each class, `each`: test_top1[CLASS]),
     from the run's saved predictions; with the training `shares` also test_top1_prior: the per-class accuracies
     weighted by those shares, what a test split drawn with the training imbalance scores (000's 'test %')."""
-    import numpy as np
+    import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
-    from qdcore.stats import confusion_matrix
-    from qdcore.predictions import Predictions
-    from qdcore.artifacts import PREDICTIONS_FILE
+    from qdcore.stats import confusion_matrix  # lazy: numpy (~0.1 s) is not needed to list runs or studies
+    from qdcore.predictions import Predictions  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     path = store.home / "runs" / str(run_id) / PREDICTIONS_FILE
     if not path.exists():
@@ -83,8 +85,7 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
 
 def study_table(store, study: int) -> StudyTable:
     """The study's trials with their runs' metrics (running trials show what they have so far)."""
-    from qdcore.data.drawingset import parse_ratios
-    from qdcore.runs.kinds import find_kind
+    from qdcore.data.drawingset import parse_ratios  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     rows_in = T.trials(store, study)
     axes: list[str] = []
@@ -121,8 +122,6 @@ def study_table(store, study: int) -> StudyTable:
 
 def _shares(cfg: dict[str, Any]) -> dict[str, float] | None:
     """Each category's share of a balanced-test trial's training set (None without a balanced test)."""
-    from qdcore.studies.degenerate import train_shares
-
     cats = cfg.get("categories") or ""
     shares = train_shares(cfg) if cfg.get("balanced_test") else None
     return dict(zip([c.strip() for c in cats.split(",") if c.strip()], shares)) if shares else None
@@ -130,8 +129,7 @@ def _shares(cfg: dict[str, Any]) -> dict[str, float] | None:
 
 def _untrained(store, run_id: int, cfg: dict[str, Any], metrics: dict[str, Any], classes: Any) -> str | None:
     """Why a finished trial is "not trained" (qdcore.studies.degenerate), or None."""
-    from qdcore.predictions import run_file
-    from qdcore.studies.degenerate import predicted_classes, train_shares, untrained_reason
+    from qdcore.predictions import run_file  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     used = predicted_classes(run_file(store.home / "runs" / str(run_id)))
     return untrained_reason(metrics, train_shares(cfg), used, classes if isinstance(classes, int) else None,
@@ -163,7 +161,7 @@ def untrained_note(table: StudyTable) -> str | None:
 def t_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float, float]:
     """(mean, sample sd, low, high) of the two-sided `level` t interval of the mean; sd and interval are NaN for
     one value."""
-    from scipy import stats
+    from scipy import stats  # lazy: SciPy (~0.1 s) is loaded only when used
 
     n = len(values)
     mean = sum(values) / n

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -11,9 +12,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from qdcore.data.share import sharing
+from qdcore.errors import QDError, StoreError
 from qdcore.lifetime import child_options
+from qdcore.runs.kinds import DEFAULT_KIND, get_kind
 from qdcore.studies import trials as T
+from qdcore.studies.build import build_spec
 from qdcore.studies.spec import StudySpec
+from qdcore.studies.stages import stage_spec
+from qdcore.studies.validate import validate
 
 StopFn = Callable[[], bool]
 
@@ -21,12 +28,10 @@ StopFn = Callable[[], bool]
 def create_study(store, cfg) -> int:
     """Check every trial, then add the study run (kind study) and its queued trials; nothing is added on a bad
     spec. `cfg` is a StudyConfig (qdcore.kinds.study)."""
-    from qdcore.runs.run import prepare
-    from qdcore.studies.build import build_spec
+    from qdcore.runs.run import prepare  # lazy: keeps the store out of qd --help
 
     kind, cfg = prepare(cfg, store)
     spec, notes = build_spec(cfg)
-    from qdcore.studies.validate import validate
 
     pairs = validate(spec)
     sid = store.create_run(cfg.name, kind.name, cfg.to_dict())
@@ -38,8 +43,6 @@ def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list |
              start: int = 0) -> None:
     """Add a validated grid's trials to a study run, numbered from `start` (a later stage's: after the trials
     already there); its spec (paper figures too) and notes go in the summary."""
-    from qdcore.studies.validate import validate
-
     pairs = pairs if pairs is not None else validate(spec)
     rows = []
     for i, (trial, cfg) in enumerate(pairs, start):
@@ -53,8 +56,7 @@ def add_grid(store, study: int, spec: StudySpec, notes: list[str], pairs: list |
 def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
     """Run (or resume) one claimed trial as a child run of its kind; returns its new trial status. Errors fail
     the trial only."""
-    from qdcore.runs.kinds import DEFAULT_KIND, get_kind
-    from qdcore.runs.run import prepare, resume, start
+    from qdcore.runs.run import prepare, resume, start  # lazy: keeps the store out of qd --help
 
     options = dict(trial.config)
     kind_name = options.pop("kind", DEFAULT_KIND)
@@ -75,8 +77,6 @@ def run_trial(store, trial: T.TrialRow, should_stop: StopFn) -> str:
         T.finish(store, trial.study, trial.idx, "queued")
         raise
     except Exception as e:  # noqa: BLE001 - a failing trial is recorded and the study goes on
-        from qdcore.errors import QDError
-
         msg = str(e) if isinstance(e, QDError) else f"{type(e).__name__}: {e}"
         T.finish(store, trial.study, trial.idx, "failed", msg.splitlines()[0] if msg else type(e).__name__)
         return "failed"
@@ -91,8 +91,6 @@ def _after(store, trial: T.TrialRow, run_status: str) -> str:
 def work(store, study: int, should_stop: StopFn = lambda: False, limit: int | None = None) -> list[str]:
     """A worker: claim and run trials until none is queued, `should_stop()` or `limit` trials; their outcomes.
     Trials that share a data selection (run next to each other: selection axes vary slowest) select it once."""
-    from qdcore.data.share import sharing
-
     out: list[str] = []
     with sharing():
         while not should_stop() and (limit is None or len(out) < limit):
@@ -134,7 +132,7 @@ def worker_plan(workers: int | None, per_gpu: int | None) -> list[dict[str, str]
     CPU threads are shared out between the workers."""
     gpus = 0
     if per_gpu or (workers or 1) > 1:
-        import torch
+        import torch  # lazy: torch (~1.2 s) is loaded only when used
 
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     per = per_gpu or 1
@@ -235,8 +233,6 @@ def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: S
         raise
     for p, log in zip(procs, logs):
         if p.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
-            from qdcore.errors import StoreError
-
             T.requeue_orphans(store, study)
             lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
             raise StoreError(f"a study worker exited with code {p.returncode}"
@@ -245,12 +241,10 @@ def _run_processes(store, study: int, plan: list[dict[str, str]], should_stop: S
 
 def detach(store, study: int) -> int:
     """Run (or continue) a study in a detached process through the core launcher; returns its pid."""
-    from qdcore.runs.launcher import Resume, launch
+    from qdcore.runs.launcher import Resume, launch  # lazy: keeps the store out of qd --help
 
     rec = store.get_run(study)
     if rec.status == "running":
-        from qdcore.errors import StoreError
-
         raise StoreError(f"study {study} is running already (pid {rec.pid})")
     if rec.status == "done":  # `qd train --resume` refuses a finished run; queued trials left make it not done
         store.finish_run(study, "interrupted", {})
@@ -259,11 +253,6 @@ def detach(store, study: int) -> int:
 
 def next_stage(store: Any, study: int) -> bool:
     """Add the next stage's trials once every trial so far has finished; whether any trial was added."""
-    import dataclasses
-
-    from qdcore.studies.stages import stage_spec
-    from qdcore.studies.validate import validate
-
     rec = store.get_run(study)
     doc = rec.summary.get("spec") or {}
     then = doc.get("then") or []

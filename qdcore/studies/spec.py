@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qdcore.data.categories import suggest
+from qdcore.docfile import read_document
 from qdcore.errors import ConfigError
 from qdcore.options import MAX_SEED
-from qdcore.runs.kinds import DEFAULT_KIND
+from qdcore.runs.kinds import DEFAULT_KIND, find_kind, kind_for_model
+from qdcore.studies.stages import check_stages
 
 # Axes that change the drawings a trial sees: expanded outermost, so trials sharing a selection run together.
 SELECTION_KEYS = ("data", "categories", "per_class", "imbalance", "val", "test", "balanced_test")
@@ -53,8 +56,6 @@ class StudySpec:
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> "StudySpec":
         """Build from a parsed TOML/JSON document; unknown top-level keys are an error."""
-        from qdcore.data.categories import suggest
-
         for key in d:
             if key not in SPEC_KEYS:
                 raise ConfigError(f"{origin}: unknown study key {key!r}{suggest(key, list(SPEC_KEYS))}; "
@@ -83,7 +84,7 @@ class StudySpec:
         claims = (d.get("paper") or {}).get("claims", []) if isinstance(d.get("paper"), dict) else []
         if not isinstance(claims, list):
             raise ConfigError(f"{origin}: paper.claims must be a list of tables ([[paper.claims]] kind = ...)")
-        from qdcore.studies.claims import Claim
+        from qdcore.studies.claims import Claim  # lazy: keeps qdcore.studies.fit out of qd --help
 
         for i, c in enumerate(claims):
             Claim.from_dict(c, f"{origin}: claim {i + 1}")
@@ -93,7 +94,6 @@ class StudySpec:
         equal_epochs = d.get("equal_epochs", False)
         if not isinstance(equal_epochs, bool):
             raise ConfigError(f"{origin}: equal_epochs = {_short(equal_epochs)} must be true or false")
-        from qdcore.studies.stages import check_stages
 
         then = check_stages(d.get("then"), origin)
         pool = d.get("pool")
@@ -172,8 +172,6 @@ class Trial:
 
 def load_spec(path: str | Path) -> StudySpec:
     """Read a study spec from a TOML (or .json) file; one-line errors naming the file."""
-    from qdcore.docfile import read_document
-
     p = Path(path).expanduser()
     doc = read_document(p, "study spec", hint="; give a TOML file or a named study (see 'qd study named')")
     return StudySpec.from_dict(doc, origin=str(p))
@@ -220,8 +218,6 @@ def expand(spec: StudySpec) -> list[Trial]:
 def _kind_of(kind: str, model: Any) -> str:
     """The spec's kind, or the kind that owns a trial's model when the spec's does not (an axis over models may mix
     bitmap CNNs and stroke models; each trial then runs as its model's kind)."""
-    from qdcore.runs.kinds import find_kind, kind_for_model
-
     own = find_kind(kind)
     if not isinstance(model, str) or own is None or own.owns(model):
         return kind
@@ -261,6 +257,7 @@ def _resolve(spec: StudySpec, options: dict[str, Any]) -> dict[str, Any]:
 def steps_per_epoch(opts: dict[str, Any]) -> int | None:
     """Optimizer steps in one epoch of a trial's options (categories, per_class, imbalance, val/test, batch), or
     None where the training set's size depends on the data (no per_class or categories)."""
+    # lazy: numpy (~0.1 s) is not needed to list runs or studies
     from qdcore.data.drawingset import parse_ratios, split_counts
 
     cats, per, batch = _as_list(opts.get("categories")), opts.get("per_class"), opts.get("batch_size")

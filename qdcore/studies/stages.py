@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 
 STAGE_KEYS = ("variants", "axes", "base", "refs")
@@ -27,8 +28,6 @@ STAGE_KEYS = ("variants", "axes", "base", "refs")
 
 def check_stages(then: Any, origin: str) -> list[dict[str, Any]]:
     """The `then` list checked for shape (one-line ConfigError otherwise); options are checked when it runs."""
-    from qdcore.data.categories import suggest
-
     if then is None:
         return []
     if not isinstance(then, list) or not all(isinstance(s, dict) for s in then):

@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from qdcore.events import EpochEnd
+from qdcore.models import build_model
 from qdcore.studies.work import Work
 
 MAX_TIMED = 4  # widths timed per model shape; the others are interpolated between them
@@ -16,9 +18,7 @@ REPEATS = 3  # timed epochs of `steps` training steps each, after one of warm-up
 def flops_per_image(cfg: Any, classes: int) -> int:
     """Multiply-adds of one forward pass (convolutions and linear layers) on a real 1-image pass; FLOPs are
     twice these, and the interpolation needs only their proportions."""
-    import torch
-
-    from qdcore.models import build_model
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     model = build_model(cfg.model, classes, **cfg.model_options()).eval()
     total = [0]
@@ -51,15 +51,14 @@ class Rate:
 
 def time_engine(cfg: Any, classes: int, device: str, steps: int = 4) -> tuple[float, float]:
     """(training, evaluation) images/s of the engine on random uint8 drawings; a first pass of each is warm-up."""
-    import numpy as np
-    import torch
+    import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
-    from qdcore.data.drawingset import DrawingSet, Splits
-    from qdcore.events import EpochEnd
-    from qdcore.train.device import resolve
-    from qdcore.train.engine import fast_view, train
-    from qdcore.train.evaluate import evaluate
-    from qdcore.train.gpudata import DeviceData
+    from qdcore.data.drawingset import DrawingSet, Splits  # lazy: numpy (~0.1 s) is not needed to list runs or studies
+    from qdcore.train.device import resolve  # lazy: loads torch (~1.2 s)
+    from qdcore.train.engine import fast_view, train  # lazy: loads torch (~1.2 s)
+    from qdcore.train.evaluate import evaluate  # lazy: loads torch (~1.2 s)
+    from qdcore.train.gpudata import DeviceData  # lazy: loads torch (~1.2 s)
 
     n = steps * cfg.batch_size
     rng = np.random.default_rng(0)

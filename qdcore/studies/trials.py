@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdcore.errors import StoreError
+from qdcore.runs.kinds import parent_kinds
 
 TRIAL_STATUSES = ("queued", "running", "done", "failed")
 _COLS = "study, idx, params, config, status, run_id, pid, host, error, started, ended"
@@ -119,8 +120,6 @@ def retry_failed(store, study: int) -> int:
 
 def require_study(store, study: int):
     """The parent run of a study; StoreError when the id is not a study."""
-    from qdcore.runs.kinds import parent_kinds
-
     rec = store.get_run(study)
     if rec.kind not in parent_kinds():
         raise StoreError(f"run {study} is a {rec.kind} run, not a study; see 'qd study list'")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from qdcore.errors import ConfigError, QDError
+from qdcore.runs.kinds import get_kind
 from qdcore.studies.spec import StudySpec, Trial, expand
 
 
 def build_trial_config(trial: Trial, origin: str):
     """The checked, prepared run config of one trial, of its kind (ConfigError naming the trial otherwise)."""
-    from qdcore.runs.kinds import get_kind
-    from qdcore.runs.run import prepare
+    from qdcore.runs.run import prepare  # lazy: keeps the store out of qd --help
 
     where = f"{origin}, trial {trial.index + 1} ({_label(trial.params)})"
     try:
@@ -42,8 +42,8 @@ def validate(spec: StudySpec) -> list[tuple[Trial, Any]]:
 
 def _check_data(spec: StudySpec, pairs: list[tuple[Trial, Any]]) -> None:
     """Each distinct selection: categories exist in its data, enough drawings per class (and balanced test)."""
-    from qdcore.data.drawingset import check_sizes
-    from qdcore.data.opener import open_source
+    from qdcore.data.drawingset import check_sizes  # lazy: numpy (~0.1 s) is not needed to list runs or studies
+    from qdcore.data.opener import open_source  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     sources: dict[tuple[str, bool], Any] = {}
     seen: set[tuple] = set()

@@ -153,7 +153,7 @@ def draw_plot(plt, table: StudyTable, metric: str, x: str | None, by: str | None
 def text_plot(table: StudyTable, metric: str, x: str | None = None, by: str | None = None,
               width: int = 78, height: int = 18) -> str:
     """`metric` vs `x`, one series per value of `by`, error bars = 95% interval over seeds (plotext text)."""
-    import plotext as plt
+    import plotext as plt  # lazy: plotext is loaded only when used
 
     plt.clf()
     plt.plotsize(width, height)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from qdcore.data.categories import parse_categories
 from qdcore.errors import ConfigError
+from qdcore.runs.kinds import get_kind
 from qdcore.studies.spec import StudySpec, expand
 
 
@@ -26,14 +28,10 @@ class Work:
     @property
     def engine(self) -> bool:
         """Its kind says what its speed depends on, so its images/s can be timed; other kinds are not projected."""
-        from qdcore.runs.kinds import get_kind
-
         return get_kind(self.kind).timing_shape is not None
 
 
 def _classes(cfg: Any, source: Any, where: str) -> list[str]:
-    from qdcore.data.categories import parse_categories
-
     cats = parse_categories(cfg.categories) if cfg.categories else None
     if cats:
         return cats
@@ -53,9 +51,8 @@ def _per_class(cfg: Any, cat: str, ratios: dict[str, float], source: Any, where:
 
 def trial_work(spec: StudySpec, source: Any = None) -> list[Work]:
     """Each trial's work, counted from its config as the engine will run it (no data read unless `source`)."""
+    # lazy: numpy (~0.1 s) is not needed to list runs or studies
     from qdcore.data.drawingset import parse_ratios, split_counts
-    from qdcore.runs.kinds import get_kind
-
     out = []
     for t in expand(spec):
         where = f"{spec.origin}, trial {t.index + 1}"

@@ -6,6 +6,9 @@ import os
 import signal
 import sys
 
+from qdcore.store import Store
+from qdcore.studies.runner import work
+
 
 def main(argv: list[str] | None = None) -> int:
     """Claim and run trials of the study until none is left; SIGINT/SIGTERM stop after the current step."""
@@ -22,11 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, handle)
     threads = os.environ.get("QD_STUDY_THREADS")
     if threads:
-        import torch
+        import torch  # lazy: torch (~1.2 s) is loaded only when used
 
         torch.set_num_threads(int(threads))
-    from qdcore.store import Store
-    from qdcore.studies.runner import work
 
     with Store(os.environ.get("QD_HOME") or None) as store:
         work(store, int(args[0]), lambda: stop["flag"])
