@@ -47,7 +47,7 @@ class RunContext:
         """The run's store, or the default one when the run has none (a config checked before any run exists)."""
         if self.store is not None:
             return _Borrowed(self.store)
-        from qdcore.store import Store
+        from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
         return Store()
 

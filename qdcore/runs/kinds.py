@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from qdcore.errors import ConfigError, suggest
-from qdcore.options import RunConfig, fields_of, load_file
+from qdcore.options import RunConfig, apply, fields_of, load_file, parse_values
 
 # One line per built-in kind: its module registers it when imported.
 BUILTIN: tuple[str, ...] = ("qdcore.kinds.classifier", "qdcore.kinds.classical", "qdcore.kinds.gan",
@@ -256,7 +256,7 @@ def predictor_of(store: Any, run_id: int, device: str | None = None) -> tuple[Ca
 
     The function takes a `qdcore.data.drawings.Drawings` or an array of uint8 bitmaps (N, 28, 28) and gives the
     kind's model what it reads (`RunKind.reads`)."""
-    from qdcore.data.drawings import Drawings
+    from qdcore.data.drawings import Drawings  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     rec = store.get_run(int(run_id))
     kind = find_kind(rec.kind)
@@ -342,8 +342,6 @@ def build_config(preset: str | None = None, file: str | Path | None = None,
 def config_from_text(given: dict[str, Any], preset: str | None = None, file: str | Path | None = None,
                      kind: str | None = None) -> Any:
     """A config from options typed as text (the CLI's flags, the TUI form's fields): same checks, same messages."""
-    from qdcore.options import parse_values
-
     values = load_file(file) if file else {}
     model = given.get("model") or values.get("model")
     file_kind = values.get("kind")
@@ -366,8 +364,6 @@ def _refuse_foreign(k: RunKind, model: str, given: dict[str, Any]) -> None:
 
 def _switch(cfg: Any, changes: dict[str, Any], origin: str) -> Any:
     """Apply changes; a new model drops the earlier layer's model options (a preset's widths fit its model)."""
-    from qdcore.options import apply
-
     if "model" in changes and changes["model"] != getattr(cfg, "model", None):
         reset = {f.name: f.default for f in fields_of(type(cfg)) if f.opt.panel == "Model" and f.name != "model"}
         changes = {**reset, **changes}

@@ -8,6 +8,8 @@ the app quits; `runs/<id>/train.log` holds its output (shown by `qd runs show`, 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from qdcore.errors import QDError
+from qdcore.runs.run import prepare, resumable
+from qdcore.store import Store
 
 LOG_FILE = "train.log"
 
@@ -71,9 +75,6 @@ def _spawn(cmd: list[str], log: Path) -> subprocess.Popen:
 
 def launch(spec: Any, home: str | Path | None = None, store: Any = None) -> Job:
     """Start `spec` (a kind's config, or Resume(run_id)) detached; QDError (one line) if it cannot start."""
-    from qdcore.runs.run import prepare, resumable
-    from qdcore.store import Store
-
     own = store is None
     store = Store(home) if own else store
     try:
@@ -105,9 +106,6 @@ def stop(store: Any, run_id: int) -> int:
 
     QDError saying why not: it runs on another host, it has ended, or the process is another user's.
     """
-    import signal
-    import socket
-
     rec = store.get_run(run_id)
     if rec.status != "running" or not rec.pid:
         raise QDError(f"run {run_id} is not running ({rec.status})")

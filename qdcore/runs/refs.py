@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from qdcore.errors import ConfigError, StoreError
+from qdcore.runs.kinds import all_kinds
 
 LAST = ("last", "latest")
 
@@ -51,8 +52,6 @@ def newest_runs(store: Any, kinds: list[str] | None = None, *, status: str | Non
 def best_model_run(store: Any) -> int:
     """The finished top-level run with the best test top-1 among kinds that classify drawings (ties: the newest);
     only where there is none, the best finished trial. StoreError saying how to make one when there is none."""
-    from qdcore.runs.kinds import all_kinds
-
     kinds = [k.name for k in all_kinds() if k.predictor is not None]  # qdcore.train.predictor's predicting_kinds
     runs = newest_runs(store, kinds, status="done")
     if not runs:
@@ -70,13 +69,9 @@ def best_model_run(store: Any) -> int:
 
 def evaluable_kinds() -> list[str]:
     """Kinds whose finished runs can be evaluated."""
-    from qdcore.runs.kinds import all_kinds
-
     return [k.name for k in all_kinds() if k.evaluate is not None]
 
 
 def resumable_kinds() -> list[str]:
     """Kinds whose interrupted runs can be resumed."""
-    from qdcore.runs.kinds import all_kinds
-
     return [k.name for k in all_kinds() if k.resumable]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -10,6 +10,7 @@ from qdcore.errors import ConfigError, QDError, StoreError
 from qdcore.events import EpochEnd, Event, Progress, RunStarted, Sink, null_sink, tee
 from qdcore.runs.context import RunContext, rank_info
 from qdcore.runs.kinds import RunKind, find_kind, get_kind, kind_of
+from qdcore.store import Store, StoreSink
 
 
 @dataclass
@@ -41,8 +42,6 @@ class SkipLogged:
 
 def starting_at(sink: Sink, step: int, epoch: int) -> Sink:
     """`sink` told (in RunStarted) where a resumed run starts, so its bars start there and not at step 0."""
-    from dataclasses import replace
-
     def forward(event: Event) -> None:
         sink(replace(event, start_step=step, start_epoch=epoch) if isinstance(event, RunStarted) else event)
 
@@ -62,7 +61,7 @@ def prepare(cfg: Any, store: Any = None) -> tuple[RunKind, Any]:
     if not cfg.name:
         cfg = cfg.replace(name=kind.name_for(cfg))
     if kind.min_categories:  # a mistyped category or data that cannot fill the selection: no run row
-        from qdcore.data.selection import check_selection
+        from qdcore.data.selection import check_selection  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
         check_selection(cfg, kind.min_categories)
     if kind.prepare is not None:
@@ -72,8 +71,6 @@ def prepare(cfg: Any, store: Any = None) -> tuple[RunKind, Any]:
 
 def _store(store: Any) -> Any:
     if store is None:
-        from qdcore.store import Store
-
         store = Store()
     return store
 
@@ -115,8 +112,6 @@ def _fail_if_running(store: Any, run_id: int, e: BaseException) -> None:
 def start(cfg: Any, store: Any = None, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
           *, run_id: int | None = None, parent: int | None = None) -> Outcome:
     """Train `cfg` as a new run (or as the run `run_id` a launcher created); rank 0 alone writes the store."""
-    from qdcore.store import StoreSink
-
     if run_id is not None:
         store = _store(store)
         try:
@@ -162,8 +157,6 @@ def resumable(store: Any, run_id: int) -> tuple[Any, RunKind, Any]:
 def resume(run_id: int, store: Any = None, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
            *, device: str | None = None) -> Outcome:
     """Continue an interrupted run from its folder to its planned end; rows are not written twice."""
-    from qdcore.store import StoreSink
-
     store = _store(store)
     if _rank() != 0:  # rank 0 checks and claims the run; the other ranks follow its checkpoint
         rec = store.get_run(run_id)

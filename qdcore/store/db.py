@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from qdcore.errors import ConfigError, StoreError, StoreUnavailable
+from qdcore.fmt import text_path
 from qdcore.paths import atomic_write_bytes, qd_home
 from qdcore.store.drawn import DrawnStore
 from qdcore.store.sql import inserted_id, where as _where
@@ -451,7 +453,7 @@ class Store(DrawnStore):
 
     def load_artifact(self, row: ArtifactRow) -> Any:
         """The array an artifact row points to (numpy, no pickle)."""
-        import numpy as np
+        import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
         path = self.home / "runs" / str(int(row.run_id)) / row.path
         try:
@@ -600,8 +602,6 @@ _SESSION_SQL = ("SELECT s.id, s.participant, s.config, s.run_id, s.started, s.en
 
 def _text(v: Any) -> str:
     """Text SQLite can store: the surrogates that stand for undecodable file-name bytes spelled out."""
-    from qdcore.fmt import text_path
-
     return text_path(str(v))
 
 
@@ -610,8 +610,6 @@ def _int(v: Any) -> int | None:
 
 
 def _check_kind(kind: str) -> None:
-    import re
-
     if not isinstance(kind, str) or not re.fullmatch(KIND_PATTERN, kind):
         raise ConfigError(f"run kind {kind!r} must be a short lower-case name, e.g. classifier")
 

@@ -73,7 +73,7 @@ class DrawnStore:
 def checked_strokes(strokes: Sequence) -> list:
     """Google's raw stroke lists, plain and checked as every stroke reader checks them: x, y (and t) of one
     length, finite numbers, a drawing's bounds; ConfigError saying what is wrong."""
-    from qdcore.data.strokes import parse_drawing
+    from qdcore.data.strokes import parse_drawing  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     try:
         plain = [[[_plain(v) for v in axis] for axis in s] for s in strokes]

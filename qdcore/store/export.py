@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qdcore.csvfile import csv_bytes
 from qdcore.errors import ConfigError
 from qdcore.paths import out_folder
 
@@ -83,8 +84,6 @@ def epoch_table(m: RunMetrics) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _csv_bytes(columns: list[str], rows: list[dict[str, Any]]) -> bytes:
-    from qdcore.csvfile import csv_bytes
-
     # precise: the shortest text that reads back as the same float (wall times keep their milliseconds)
     return csv_bytes(rows, columns, precise=True)
 
@@ -138,8 +137,6 @@ def _write_tensorboard(m: RunMetrics, folder: Path) -> None:
                    global_step=0, walltime=float(m.run.started))
     finally:
         w.close()
-
-
 
 
 def _check_dest(dest: Path, folder: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import time
 from typing import Any
@@ -61,7 +62,7 @@ class StoreSink:
 
     def save_samples(self, e: Samples) -> None:
         """The array as runs/<id>/<name>/epoch_NNNN[_sSTEP].npy (atomic), then its artifacts row."""
-        import numpy as np
+        import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", e.name or "samples")[:40] or "samples"
         rel = f"{name}/epoch_{int(e.epoch):04d}_s{int(e.step)}.npy"
@@ -71,8 +72,6 @@ class StoreSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, buf.getvalue())
         if e.labels is not None:
-            import json
-
             atomic_write_bytes(path.with_suffix(".json"), json.dumps({"labels": list(e.labels)}).encode())
         self.store.add_artifact(self.run_id, e.step, e.epoch, name, rel)
 
