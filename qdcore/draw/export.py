@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qdcore.errors import DataError
+from qdcore.paths import atomic_write_bytes
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -22,7 +23,7 @@ def google_timestamp(t: float) -> str:
 
 def ndjson_object(rec: "DrawnRecord", simplified: bool = False) -> dict:
     """One drawing as Google's ndjson object, keys in Google's order."""
-    from qdcore.data.simplify import simplify
+    from qdcore.data.simplify import simplify  # lazy: keeps numpy out of qd --help
 
     drawing = [list(map(list, s)) for s in simplify(rec.strokes)] if simplified else rec.strokes
     return {"word": rec.word, "countrycode": "", "timestamp": google_timestamp(rec.t),
@@ -34,8 +35,6 @@ def export_drawn(store: "Store", out: str | os.PathLike, *, simplified: bool = F
     """Write the stored drawings to one .ndjson file atomically; returns how many.
 
     Rows whose strokes were tampered with (read back as no drawing) are left out, their ids added to `skipped`."""
-    from qdcore.paths import atomic_write_bytes
-
     out = Path(out).expanduser()
     if out.suffix.lower() != ".ndjson":
         raise DataError(f"--out {str(out)!r} must end in .ndjson (Google's stroke format)")

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qdcore.data.raster import rasterize
+from qdcore.data.simplify import simplify
+from qdcore.data.strokes import parse_drawing
+
 
 @dataclass
 class Stroke:
@@ -32,17 +36,12 @@ class Stroke:
 
 def model_drawing(raw: list):
     """The canvas's strokes as a `qdcore.data.strokes.Drawing` with their times (what a stroke model reads), or None."""
-    from qdcore.data.strokes import parse_drawing
-
     strokes = [[list(map(int, s[0])), list(map(int, s[1])), list(map(int, s[2]))] for s in raw if len(s[0])]
     return parse_drawing({"drawing": strokes}) if strokes else None
 
 
 def model_input(raw: list, size: int = 28) -> np.ndarray:
     """uint8 (size, size): raw strokes simplified and rasterised as the data set's bitmaps were (blank if empty)."""
-    from qdcore.data.raster import rasterize
-    from qdcore.data.simplify import simplify
-
     strokes = [s for s in raw if len(s[0])]
     if not strokes:
         return np.zeros((size, size), np.uint8)
@@ -135,8 +134,6 @@ class StrokeRecorder:
 
     def simplified(self, include_current: bool = True) -> list[tuple[list[int], list[int]]]:
         """The strokes simplified as Google's simplified data (0..255)."""
-        from qdcore.data.simplify import simplify
-
         return simplify(self.raw(include_current))
 
     def image(self, include_current: bool = True, size: int = 28) -> np.ndarray:

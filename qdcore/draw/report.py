@@ -7,7 +7,10 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qdcore.errors import DataError
+from qdcore.analysis.metrics import summarize
+from qdcore.artifacts import PREDICTIONS_FILE
+from qdcore.errors import DataError, StoreError
+from qdcore.predictions import Predictions
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -73,11 +76,6 @@ def _json_share(v: float | None) -> float | str | None:
 
 def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]]:
     """class -> (recall, support) of a run on its test split, from its saved predictions ({} when it has none)."""
-    from qdcore.analysis.metrics import summarize
-    from qdcore.errors import StoreError
-    from qdcore.predictions import Predictions
-    from qdcore.artifacts import PREDICTIONS_FILE
-
     try:
         preds = Predictions.load(store.run_dir(run_id, create=False) / PREDICTIONS_FILE)
     except StoreError:

@@ -58,11 +58,11 @@ def build_classical(name: str, **opts: Any):
     """A fresh estimator for `name` (LGBMClassifier or LogisticRegression), fit on `to_features(images)`."""
     r = resolve_classical(name, **opts)
     if name == "logreg":
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import LogisticRegression  # lazy: scikit-learn (~1 s) is loaded only when used
 
         est = LogisticRegression(C=r["C"], max_iter=r["max_iter"], random_state=r["seed"])
     else:
-        import lightgbm
+        import lightgbm  # lazy: LightGBM (~1.2 s) is loaded only when used
 
         est = lightgbm.LGBMClassifier(n_estimators=r["n_rounds"], learning_rate=r["learning_rate"],
                                       num_leaves=r["num_leaves"], min_child_samples=r["min_data_in_leaf"],

@@ -11,14 +11,14 @@ import torch
 from torch import nn
 
 from qdcore.data.timing_raster import channels, render
+from qdcore.models.init import apply_init
+from qdcore.models.registry import build_model
 
 
 def with_input(model: nn.Module, in_channels: int, size: int, init: str) -> nn.Module:
     """`model` (a zoo classifier built for 1 x 28 x 28) rebuilt for in_channels x size x size: its first conv (or
     dense) layer takes the channels, and the first dense layer after the flatten takes what the convolutions now
     give; the replaced layers are initialised as the zoo's are (`init`)."""
-    from qdcore.models.init import apply_init
-
     layers: dict[str, Any] = dict(model.named_children())
     names = list(layers)
     first = next(k for k in names if isinstance(layers[k], (nn.Conv2d, nn.Linear)))
@@ -51,7 +51,6 @@ class RasterCNN(nn.Module):
 
     def __init__(self, classes: int, cnn: str = "widthk", raster: str = "time", size: int = 28) -> None:
         super().__init__()
-        from qdcore.models.registry import build_model
 
         base: Any = build_model(cnn, classes)
         self.cnn = with_input(base, channels(raster), size, base.arch["init"])

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 from qdcore.models import options as op
-from qdcore.models.classical import CLASSICAL
+from qdcore.models.classical import CLASSICAL, build_classical as build
 from qdcore.models.init import apply_init, check_init
 
 if TYPE_CHECKING:
@@ -145,8 +145,6 @@ def build_gan(name: str, num_classes: int, latent_dim: int = 100, **opts: Any) -
 
 def build_classical(name: str, **opts: Any):
     """A LightGBM or scikit-learn estimator for a classical baseline (see qdcore.models.classical)."""
-    from qdcore.models.classical import build_classical as build
-
     return build(model_info(name).name, **opts)
 
 
@@ -179,7 +177,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] = (1, 1, 28, 28),
     Activations are left out unless asked for (Keras folds them into the layer). GAN parts supply their own
     example inputs; otherwise a zero tensor of `input_shape` is used.
     """
-    import torch
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     example = getattr(model, "example_inputs", None)  # GAN parts' own inputs
     if inputs is None:

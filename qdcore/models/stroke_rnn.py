@@ -17,6 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from qdcore.models.raster_cnn import build_raster_cnn
+
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 HEADS = 4  # attention heads of the transformer (its width, --hidden, is a multiple of this)
 
@@ -108,8 +110,6 @@ def build_stroke_model(arch: dict[str, Any]) -> nn.Module:
     keys = ("conv", "kernel", "pool", "hidden", "layers", "dropout")  # a model stored before --pool has none: 1
     options = {k: arch[k] for k in keys if k in arch}
     if arch.get("cell") == "raster":
-        from qdcore.models.raster_cnn import build_raster_cnn
-
         return build_raster_cnn(arch)
     if arch.get("cell") == "transformer":
         return StrokeTransformer(int(arch["classes"]), **options)

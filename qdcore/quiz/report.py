@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
+from qdcore import predictions
 from qdcore.errors import ConfigError, StoreError
+from qdcore.quiz.session import known_participant, load_run_predictions_light, run_predictions_path
 from qdcore.stats import McNemar, mcnemar, wilson_interval
 
 if TYPE_CHECKING:
@@ -217,8 +219,6 @@ class ModelOutcomes:
 
 def model_outcomes(store: "Store", run_id: int) -> ModelOutcomes:
     """Read a run's predictions (without its drawings) keyed by provenance."""
-    from qdcore.quiz.session import load_run_predictions_light
-
     run = store.get_run(int(run_id))
     classes, labels, predicted, prov = load_run_predictions_light(store, run.id)
     table = {p: (classes[int(t)], classes[int(q)]) for p, t, q in zip(prov, labels, predicted)}
@@ -253,8 +253,6 @@ def vs_model(answers: Iterable["QuizAnswer"], outcomes: ModelOutcomes) -> VsMode
 def select_answers(store: "Store", participant: str | None = None, session: int | None = None,
                    source_run: int | None = None) -> list["QuizAnswer"]:
     """Answers for a report's scope; ConfigError for an unknown participant (naming the known ones)."""
-    from qdcore.quiz.session import known_participant
-
     if participant is not None:
         participant = known_participant(store, participant, "--participant")
     if session is not None:
@@ -384,10 +382,6 @@ def human_baselines(store: "Store", runs: Iterable[int]) -> dict[int, Baseline]:
 
 def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool | None:
     """Whether any of a run's test drawings is in `drawings` (reads provenance only); None if it has no readable predictions."""
-    from qdcore.quiz.session import run_predictions_path
-
-    from qdcore import predictions
-
     try:
         return not drawings.isdisjoint(predictions.provenance(run_predictions_path(store, run_id)))
     except (StoreError, TypeError):  # unreadable, or not a list of drawings: counts as none

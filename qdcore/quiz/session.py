@@ -13,8 +13,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qdcore import predictions
+from qdcore.analysis.progressive import run_test_split
+from qdcore.data.categories import parse_categories
+from qdcore.data.drawings import Drawings
+from qdcore.data.drawingset import select
+from qdcore.data.opener import open_source
+from qdcore.data.prefix import ink_prefix
+from qdcore.data.raster import rasterize_many
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.options import MAX_SEED, check, fields_of, option
+from qdcore.predictions import Predictions, run_file
+from qdcore.runs.kinds import predictor_of
+from qdcore.store import QuizAnswer
 
 if TYPE_CHECKING:
     from qdcore.predictions import Predictions
@@ -123,15 +133,11 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
 
 def run_predictions_path(store: "Store", run_id: int) -> Path:
     """Where a run's test predictions are (the run must exist)."""
-    from qdcore.predictions import run_file
-
     return run_file(store.run_dir(int(run_id), create=False))
 
 
 def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
     """A run's test predictions; ConfigError when it has none to quiz on."""
-    from qdcore.predictions import Predictions
-
     path = run_predictions_path(store, run_id)
     if not path.exists():
         raise ConfigError(f"run {run_id} has no test predictions ({path}): evaluate it with 'qd eval {run_id}', "
@@ -218,10 +224,6 @@ def _not_enough(cfg: QuizConfig, have: int, where: str) -> ConfigError:
 
 
 def _from_data(cfg: QuizConfig) -> QuizItems:
-    from qdcore.data.categories import parse_categories
-    from qdcore.data.drawingset import select
-    from qdcore.data.opener import open_source
-
     source = open_source(cfg.data)
     available = source.categories()
     if not available:
@@ -266,8 +268,6 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
 
 
 def _from_run(cfg: QuizConfig, run_id: int, store: "Store") -> QuizItems:
-    from qdcore.data.categories import parse_categories
-
     run = store.get_run(int(run_id))
     preds = load_run_predictions(store, run.id)
     classes = list(preds.classes)
@@ -314,9 +314,6 @@ def prefix_provenance(provenance: str, ink: int) -> str:
 def _prefix_images(drawings: list | None, ink: int, where: str) -> tuple[np.ndarray, list]:
     """uint8 (n, 28, 28) of each drawing's first `ink` percent of ink (cut exactly, rasterised as the data set's),
     and those prefixes."""
-    from qdcore.data.prefix import ink_prefix
-    from qdcore.data.raster import rasterize_many
-
     if not drawings or any(d is None for d in drawings):
         raise ConfigError(f"showing the first {ink}% of the ink needs strokes, but {where} holds bitmaps only; "
                           "quiz on stroke files (.ndjson/.bin) or a run trained on them, or use --ink 100")
@@ -339,9 +336,6 @@ def _run_shown(cfg: QuizConfig, store: "Store", run: Any, preds: "Predictions", 
     whole = [preds.provenance[int(j)] for j in idx]
     if cfg.ink >= 100:
         return [np.ascontiguousarray(preds.images[int(j)]).reshape(28, 28) for j in idx], whole, {}
-    from qdcore.analysis.progressive import run_test_split
-    from qdcore.data.drawings import Drawings
-    from qdcore.runs.kinds import predictor_of
 
     test = run_test_split(run)
     row_of = {test.provenance(i): i for i in range(len(test))}
@@ -456,8 +450,6 @@ class QuizSession:
     # -- answering ----------------------------------------------------------------------------
 
     def _record(self, answer: str | None, ms: float, skipped: bool) -> "QuizAnswer":
-        from qdcore.store import QuizAnswer
-
         item = self.current
         if item is None:
             raise ConfigError(f"quiz session {self.id} is complete: nothing left to answer")
