@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from qdcore.errors import DataError, StoreError
+from qdcore.paths import regular_file
+
 MODEL_FILE = "model.safetensors"  # weights of the best (or last) epoch
 MODEL_META = "model.json"  # architecture, class names, preprocessing
 LGB_MODEL_FILE = "model.txt"  # a LightGBM model in LightGBM's own text format (classical runs)
@@ -19,12 +24,6 @@ META_LIMIT = 16 << 20  # model.json holds names and a config: far below this
 def read_json_file(path, what: str, missing: str):
     """A run folder's JSON file, checked as a file first (a FIFO or /dev/zero is refused, never read);
     StoreError naming the file when it is missing (`missing` says what to do), special or unreadable."""
-    import json
-    from pathlib import Path
-
-    from qdcore.errors import DataError, StoreError
-    from qdcore.paths import regular_file
-
     path = Path(path)
     if not path.exists():
         raise StoreError(f"{path.name} is missing in {path.parent}; {missing}")
@@ -39,10 +38,6 @@ def read_json_file(path, what: str, missing: str):
 
 def read_model_json(run_dir, missing: str):
     """A run's parsed model.json (read_json_file), with the message for a run that saved no model yet."""
-    from pathlib import Path
-
-    from qdcore.errors import StoreError
-
     path = Path(run_dir) / MODEL_META
     if not path.exists():
         raise StoreError(f"no trained model in {Path(run_dir)} ({MODEL_META} is missing); {missing}")

@@ -20,7 +20,7 @@ def safe_text(text: str) -> str:
 
 def cell(v: Any, precise: bool = False) -> str:
     """One cell: '' for None and NaN; floats to 6 significant digits (`precise`: the shortest exact text)."""
-    import numpy as np
+    import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     if v is None:
         return ""

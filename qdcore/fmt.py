@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import re
+import unicodedata
 from typing import Any
 
 DASH = "—"
@@ -25,8 +29,6 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\e"}
 
 def text_path(path: Any) -> str:
     """A path as text any encoder takes: bytes of a non-UTF-8 name spelled out (`\\xff`), the rest as is."""
-    import os
-
     s = os.fspath(path) if not isinstance(path, str) else path
     if isinstance(s, bytes):
         return s.decode("utf-8", "backslashreplace")
@@ -47,7 +49,6 @@ def literal(value: Any, keep: str = "") -> str:
     text = value if isinstance(value, str) else str(value)
     if text.isprintable():
         return text
-    import unicodedata
 
     out = []
     for ch in text:
@@ -70,9 +71,6 @@ def safe_filename(name: Any, limit: int = 60) -> str:
     Anything else (separators, controls, undecodable bytes) becomes '_'; a long name is cut and given a
     short hash of the whole so two long names stay apart.
     """
-    import hashlib
-    import re
-
     text = name if isinstance(name, str) else str(name)
     clean = re.sub(r"[^\w.+-]+", "_", text.encode("utf-8", "replace").decode("utf-8", "replace"))
     clean = clean.replace("\ufffd", "_").strip("._") or "x"

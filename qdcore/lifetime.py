@@ -22,7 +22,7 @@ def _resolve() -> Any:
     """libc's prctl, looked up in the parent (a forked child must not load libraries); None off Linux."""
     global _prctl
     if _prctl is None and sys.platform.startswith("linux"):
-        import ctypes
+        import ctypes  # lazy: keeps ctypes out of qd --help
 
         try:
             _prctl = ctypes.CDLL(None, use_errno=True).prctl

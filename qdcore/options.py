@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from qdcore.docfile import read_document
 from qdcore.errors import ConfigError, suggest
 
 META = "qd"
@@ -447,8 +448,6 @@ class StoreHome:
 
 def load_file(path: Any) -> dict[str, Any]:
     """Options from a TOML file (or JSON, by a .json suffix): top-level keys, or a [train] table."""
-    from qdcore.docfile import read_document
-
     doc = read_document(path, "config file", hint="; give a .toml or .json file of training options")
     p = str(path)
     table = doc.get("train", doc)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat as st_
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from qdcore.errors import ConfigError, StoreError
+from qdcore.errors import ConfigError, DataError, StoreError
 
 
 def qd_home(override: str | os.PathLike | None = None) -> Path:
@@ -19,7 +20,7 @@ def qd_home(override: str | os.PathLike | None = None) -> Path:
         return Path(override).expanduser()
     if os.environ.get("QD_HOME"):
         return Path(os.environ["QD_HOME"]).expanduser()
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # lazy: keeps platformdirs out of qd --help
 
     return Path(user_data_dir("qd", appauthor=False))
 
@@ -30,7 +31,7 @@ def data_cache(override: str | os.PathLike | None = None) -> Path:
         return Path(override).expanduser()
     if os.environ.get("QD_DATA"):
         return Path(os.environ["QD_DATA"]).expanduser()
-    from platformdirs import user_cache_dir
+    from platformdirs import user_cache_dir  # lazy: keeps platformdirs out of qd --help
 
     return Path(user_cache_dir("qd", appauthor=False)) / "numpy_bitmap"
 
@@ -112,10 +113,6 @@ def regular_file(path: Path, what: str = "a file", limit: int | None = None) -> 
     Readers call it before opening, so `/dev/zero` or a FIFO in place of a file is refused at once
     instead of hanging or reading forever.
     """
-    import stat as st_
-
-    from qdcore.errors import DataError
-
     try:
         st = os.stat(path)
     except OSError as e:

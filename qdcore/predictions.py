@@ -12,13 +12,14 @@ all_confusion int64 (C, C) and all_top5 int64 (), from which top-1, top-5 and th
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from qdcore.errors import StoreError
-from qdcore.paths import atomic_write_bytes
+from qdcore.errors import DataError, StoreError
+from qdcore.paths import atomic_write_bytes, regular_file
 from qdcore.artifacts import PREDICTIONS_FILE
 
 MEMBERS = ("probs", "labels", "classes", "images", "provenance")
@@ -72,8 +73,6 @@ class Predictions:
 
     def save(self, path: Path) -> None:
         """Write predictions.npz atomically (an .npz as np.savez_compressed writes it, at zlib level 1)."""
-        import zipfile
-
         members = {"probs": self.probs.astype(np.float32), "labels": self.labels.astype(np.int64),
                    "classes": np.array(self.classes, dtype=str), "images": self.images.astype(np.uint8),
                    "provenance": np.array(self.provenance, dtype=str)}
@@ -112,11 +111,6 @@ def run_file(run_dir: Path) -> Path:
 def read_members(path: Path, *names: str) -> dict[str, np.ndarray]:
     """Only the named members of a predictions.npz (StoreError naming the file when missing or unreadable);
     the TOTALS members are left out where the file has none."""
-    import zipfile
-
-    from qdcore.errors import DataError
-    from qdcore.paths import regular_file
-
     path = Path(path)
     unknown = [n for n in names if n not in MEMBERS + TOTALS]
     if unknown:
