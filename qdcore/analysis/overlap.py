@@ -16,7 +16,7 @@ import numpy as np
 
 from qdcore.data.selection import load_splits
 from qdcore.errors import QDError
-from qdcore.runs.kinds import find_kind
+from qdcore.runs.kinds import get_kind
 
 SAME = 0.97  # Pearson r at 28x28 from which two bitmaps are taken for one drawing
 MAX_WORK = 2e9  # multiply-adds the comparison may cost (replayed x seen x 784) before it gives up and says so
@@ -59,7 +59,7 @@ def seen_rows(replayed: Any, seen: list[Any]) -> np.ndarray | None:
 def seen_note(rec: Any, replayed: Any, where: str) -> str:
     """One line on whether the drawings replayed from `where` include drawings run `rec` trained or validated on."""
     try:
-        cfg = find_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
+        cfg = get_kind(rec.kind).config.from_dict(rec.config, origin=f"run {rec.id} config")
         splits = load_splits(cfg, mapped=True)
     except (QDError, OSError) as e:
         return (f"overlap with run {rec.id}'s training drawings could not be ruled out: its data could not be read "
