@@ -314,6 +314,22 @@ def test_synthetic_replaces_exactly_the_share_and_no_test_drawing(acgan_home):
     assert np.array_equal(again.train.images, mixed.train.images)  # deterministic: a run can be resumed
 
 
+def test_synthetic_reads_the_gan_of_the_store_the_run_is_given(acgan_home, tmp_path, monkeypatch):
+    """A classifier started on a store other than $QD_HOME's mixes in that store's GAN run (checked and read there)."""
+    from qdcore.runs.run import start
+    from qdcore.train.config import TrainConfig
+
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("QD_HOME", str(elsewhere))  # the default store has no run 1
+    cfg = TrainConfig(data="demo", categories=CLASSES, per_class=30, epochs=1, width=4, amp=False, synthetic=1,
+                      synthetic_fraction=0.5)
+    with Store(acgan_home) as store:
+        run = start(cfg, store)
+        assert run.status == "done" and store.get_run(run.run_id).config["synthetic"] == 1
+        assert run.result.summary["num_train"] > 0
+    assert not (elsewhere / "qd.sqlite").exists()
+
+
 def test_synthetic_training_and_discriminator_evaluation(acgan_home):
     tiny = ["--data", "demo", "--categories", CLASSES, "--per-class", "40", "--epochs", "1", "--width", "4",
             "--no-amp", "--json"]

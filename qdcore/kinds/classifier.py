@@ -46,7 +46,8 @@ def prepare(cfg: TrainConfig, ctx: RunContext | None = None) -> TrainConfig:
     from qdcore.train.synthetic import check_synthetic
     from qdcore.models import build_model
 
-    check_synthetic(cfg)  # a --synthetic run that is no GAN, or cannot draw the classes, fails before the row
+    # A --synthetic run of the run's store that is no GAN, or cannot draw the classes, fails before the row.
+    check_synthetic(cfg, ctx.store if ctx is not None else None)
     if cfg.device_memory:  # a budget that cannot hold a batch (auto: the smallest, 2) fails before the row, too
         from qdcore.train.stream import StreamData
 
@@ -84,7 +85,7 @@ def train(ctx: RunContext) -> Any:
     from qdcore.train.engine import train as engine_train
 
     return engine_train(ctx.cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE),
-                        run_id=ctx.run_id)
+                        run_id=ctx.run_id, store=ctx.store)
 
 
 def timing_shape(cfg: TrainConfig) -> tuple:

@@ -114,13 +114,18 @@ def _numel(model: torch.nn.Module) -> int:
 
 def train(cfg: TrainConfig, sink: Sink = null_sink, should_stop: Callable[[], bool] = lambda: False,
           run_dir: str | Path | None = None, resume: str | Path | None = None, *, splits=None,
-          run_id: int | None = None) -> TrainResult:
-    """Train a classifier as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue."""
+          run_id: int | None = None, store: Any = None) -> TrainResult:
+    """Train a classifier as `cfg` says, emitting events to `sink`; `resume` is a run folder to continue; `store`
+    holds the --synthetic GAN run (default: $QD_HOME's)."""
     cfg.validate()
 
     def body(rt: Runtime, emit: Sink) -> TrainResult:
         out_dir = Path(run_dir) if (run_dir is not None and rt.rank == 0) else None
-        return _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, splits, run_id)
+        if splits is not None:
+            data = splits
+        else:  # left in their files: streamed data is read chunk by chunk; resident data is copied once in _placed
+            data = training_splits(cfg, mapped=True, store=store)
+        return _train(cfg, rt, emit, should_stop, out_dir, Path(resume) if resume else None, data, run_id)
 
     return ranked(cfg.device, cfg.amp, sink, body)
 
@@ -254,9 +259,6 @@ def _setup(cfg: TrainConfig, rt: Runtime, splits) -> tuple[TrainConfig, torch.nn
 
 def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
            resume: Path | None, splits, run_id: int | None) -> TrainResult:
-    if splits is None:
-        # Left in their files: streamed data is read chunk by chunk; resident data is copied once in _placed.
-        splits = training_splits(cfg, mapped=True)
     classes, fingerprint = list(splits.train.classes), splits.fingerprint()
     cfg, model, data, notes, streamed = _setup(cfg, rt, splits)
     n_params = _numel(model)

@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from qdcore.train.config import TrainConfig
 
 
-def training_splits(cfg: TrainConfig, mapped: bool = False) -> Splits:
-    """A classifier's splits with a GAN's samples mixed into the training split (--synthetic RUN), then a share
-    of its labels moved to other classes (--label-noise P), where the config asks; validation and test stay
-    real and keep their labels."""
+def training_splits(cfg: TrainConfig, mapped: bool = False, store: Store | None = None) -> Splits:
+    """A classifier's splits with a GAN's samples mixed into the training split (--synthetic RUN of `store`, by
+    default $QD_HOME's), then a share of its labels moved to other classes (--label-noise P), where the config
+    asks; validation and test stay real and keep their labels."""
     splits = load_splits(cfg, mapped=mapped)
     if cfg.synthetic is not None:
-        splits = with_synthetic(splits, cfg.synthetic, cfg.synthetic_fraction, cfg.synthetic_mode, cfg.seed)
+        splits = with_synthetic(splits, cfg.synthetic, cfg.synthetic_fraction, cfg.synthetic_mode, cfg.seed, store)
     if cfg.label_noise:
         splits = Splits(with_label_noise(splits.train, cfg.label_noise, cfg.seed), splits.val, splits.test)
     return splits
@@ -54,17 +54,22 @@ def check_gan_source(store, gan_run: int, classes: list[str]) -> tuple[Path, dic
     return run_dir, meta
 
 
-def check_synthetic(cfg: TrainConfig) -> None:
-    """Before a run exists: the config's --synthetic GAN run can draw every selected category."""
+def check_synthetic(cfg: TrainConfig, store: Store | None = None) -> None:
+    """Before a run exists: the config's --synthetic GAN run (of `store`, by default $QD_HOME's) can draw every
+    selected category."""
     if cfg.synthetic is None:
         return
     available = open_source(cfg.data).categories()
     classes = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
-    with Store() as store:
+    if store is not None:
         check_gan_source(store, cfg.synthetic, classes)
+        return
+    with Store() as own:
+        check_gan_source(own, cfg.synthetic, classes)
 
 
-def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, seed: int, store=None) -> Splits:
+def with_synthetic(splits: Splits, gan_run: int, fraction: float, mode: str, seed: int,
+                   store: Store | None = None) -> Splits:
     """The splits with the training part mixed with GAN run `gan_run`'s samples (val and test untouched)."""
     store = store if store is not None else Store()
     run_dir, meta = check_gan_source(store, gan_run, list(splits.train.classes))
