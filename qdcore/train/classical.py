@@ -124,9 +124,7 @@ class ClassicalStep(Step):
         metrics = {"train/loss": tl, "train/top1": tt, "train/seconds": loop.st["epoch_seconds"]}
         if len(self.yv):
             metrics.update({"val/loss": val[0], "val/top1": val[1], "val/top5": val[2]})
-        if self.lightgbm:
-            metrics["train/lr"] = self.cfg.lr
-        if self.converged or (not self.lightgbm and self.iters >= self.cfg.max_iter):
+        if self.finished():
             self.epochs = epoch  # nothing left to do: the run ends here, not early-stopped
         return metrics
 
@@ -149,6 +147,10 @@ class ClassicalStep(Step):
     def done(self) -> int:
         """Boosting rounds (LightGBM) or L-BFGS iterations (logistic regression) so far."""
         return self.iters
+
+    def finished(self) -> bool:
+        """Nothing is left to do (L-BFGS met its tolerance or its iterations)."""
+        return self.converged
 
     def build(self, init: Any = None) -> None:
         """The model, ready for its first point (LightGBM: continuing `init`)."""
@@ -179,6 +181,9 @@ class LightGBMStep(ClassicalStep):
 
     def lr(self) -> float:
         return self.cfg.lr
+
+    def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
+        return {**super().epoch_end(loop, epoch, train), "train/lr": self.cfg.lr}
 
     def done(self) -> int:
         return self.booster.current_iteration()
@@ -228,6 +233,9 @@ class LogRegStep(ClassicalStep):
 
     def at(self, step: int) -> int:
         return self.iters
+
+    def finished(self) -> bool:
+        return self.converged or self.iters >= self.cfg.max_iter
 
     def build(self, init: Any = None) -> None:
         from sklearn.linear_model import LogisticRegression
