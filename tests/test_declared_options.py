@@ -279,21 +279,21 @@ def _every_command(cmd, path=()):
         yield from _every_command(sub, (*path, name))
 
 
-# Options not generated from a declaration (command path -> option names), each with the reason.
+# Options and arguments not generated from a declaration (command path -> names), each with the reason.
 HAND_WRITTEN: dict[tuple[str, ...], set[str]] = {
     (): {"show_completion", "install_completion"}}  # Typer's own shell-completion flags: no qd setting
 
 
-def test_every_qd_option_is_generated_from_a_declaration():
+def test_every_qd_option_and_argument_is_generated_from_a_declaration():
     from qdcore.cli.options import GENERATED
 
     root = typer.main.get_command(app)  # builds every command, so GENERATED holds what the declarations made
     hand: dict[tuple[str, ...], set[str]] = {}
     for path, cmd in _every_command(root):
         for p in cmd.params:
-            if p.param_type_name != "option" or p.name == "help":
+            if p.name == "help":
                 continue
-            f = GENERATED.get((p.opts[0], p.help or ""))
+            f = GENERATED.get((p.opts[0] if p.param_type_name == "option" else p.metavar, p.help or ""))
             if f is None:
                 hand.setdefault(path, set()).add(p.name)
             else:  # a declared_option's default is the function's: it must be the declared one, not a second value

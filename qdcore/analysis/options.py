@@ -57,6 +57,14 @@ class AnalyzeOutput:
 
 
 @dataclass
+class DrawingFile:
+    """The file `qd predict` classifies."""
+
+    file: str = option("", help=".npy bitmaps (Google's layout) or .ndjson/.bin strokes.", argument=True,
+                       metavar="FILE")
+
+
+@dataclass
 class PredictOptions:
     """How much of a file's predictions `qd predict` shows."""
 

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from qdcore.cli.options import DeclaredCommand, declared_option, of
-from qdcore.data.command_options import CacheDir, DownloadOptions, ExportFile, GridOptions, QualityOptions
+from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
+from qdcore.data.command_options import CacheDir, CategoryArgs, DownloadOptions, ExportFile, GridOptions, QualityOptions
 from qdcore.draw.options import DrawnExport, DrawnReportOptions
 from qdcore.options import DataSelection
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
@@ -167,7 +167,7 @@ def _downloadable(official: list[dict]) -> None:
 
 def download_cmd(
     fetch: DownloadOptions,
-    categories: Annotated[Optional[list[str]], typer.Argument(help="Categories (quote names with spaces) or named sets, e.g. cat 'sea turtle' study000.", show_default=False)] = None,
+    categories: Annotated[Optional[list[str]], declared_argument(CategoryArgs, "categories")] = None,
     cache: CacheOpt = None,
 ) -> None:
     """Fetch Google's numpy bitmaps or stroke files into the cache: resumable, verified (size, md5), atomic."""
@@ -333,7 +333,7 @@ def render_grid(images, captions: list[str], cols: int, color: bool) -> list:
 
 
 def show(
-    category: Annotated[str, typer.Argument(help="Category to show (see 'qd data list').")],
+    category: Annotated[str, declared_argument(CategoryArgs, "category")],
     grid: GridOptions,
     data: DataOpt = "demo",
     seed: SeedOpt = 0,

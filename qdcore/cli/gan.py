@@ -9,7 +9,8 @@ import typer
 
 from qdcore.analysis.gan_options import GifOptions, SampleOptions, SheetOptions
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
-from qdcore.cli.options import DeclaredCommand, of
+from qdcore.cli.options import DeclaredCommand, declared_argument, of
+from qdcore.runs.view_options import RunRefs
 from qdcore.cli.progress import RichProgressSink
 from qdcore.errors import ConfigError
 from qdcore.runs.kinds import DRAW, require
@@ -21,8 +22,7 @@ from qdcore.fmt import literal, plural
 
 app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class GANs, study 001's AC-GAN).")
 
-RunArg = Annotated[str, typer.Argument(help="GAN run id (see 'qd runs list --kind gan'), or 'last'.",
-                                       show_default=False)]
+RunArg = Annotated[str, declared_argument(RunRefs, "gan_run")]
 
 
 def _fmt(v: Any, spec: str) -> str:

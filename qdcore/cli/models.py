@@ -7,9 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from qdcore.cli.common import JsonOpt, console, fail, print_json
-from qdcore.cli.options import DeclaredCommand, of
+from qdcore.cli.options import DeclaredCommand, declared_argument, of
 from qdcore.errors import ConfigError, QDError
-from qdcore.models.options import LayerTableOptions
+from qdcore.models.options import LayerTableOptions, ModelName
 
 app = typer.Typer(no_args_is_help=True, help="The model zoo: list models and show their layers.")
 
@@ -56,7 +56,7 @@ def list_cmd(json: JsonOpt = False) -> None:
 
 
 def show_cmd(
-    name: Annotated[str, typer.Argument(help="Model name (see 'qd models list').")],
+    name: Annotated[str, declared_argument(ModelName, "name")],
     build: LayerTableOptions,
     json: JsonOpt = False,
 ) -> None:

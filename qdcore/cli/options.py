@@ -21,7 +21,7 @@ from qdcore.options import PANEL_RANK, Field, apply, field_of, fields_of, parse_
 
 Source = tuple[str, type]  # (the label a per-source default is shown with, a config class)
 
-# (long flag, help) -> declaration of every option generated here: tests/test_declared_options.py refuses any
+# (long flag or an argument's metavar, help) -> declaration of every parameter generated here: tests/test_declared_options.py refuses any
 # other option, and tests/hostile_cases.py reads each one's type.
 GENERATED: dict[tuple[str, str], Field] = {}
 
@@ -96,6 +96,7 @@ def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
     common: dict[str, Any] = dict(help=text, rich_help_panel=o.panel, hidden=o.hidden, show_default=False)
     if o.argument:
         arg = typer.Argument(help=text, metavar=f.metavar(), show_default=False)
+        GENERATED[(f.metavar(), text)] = f  # an argument is known by its metavar (RUN, SPEC)
         return inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[str, arg])
     if f.base is bool:
         # A field named no_x is already the negative: one flag, not --no-x/--no-no-x.
@@ -181,3 +182,9 @@ def declared_option(cls: type, name: str, *, help: str | None = None, default: A
         # Click converts a parameter's default too: only text is parsed.
         info.parser = lambda v: parse_text(f, v, "") if isinstance(v, str) else v
     return info
+
+
+def declared_argument(cls: type, name: str) -> Any:
+    """One declared field (argument=True) as the Typer argument of a command: `Annotated[str, declared_argument(
+    RunRefs, "run")]`; the annotation and default are the function's (a list takes several, None makes it optional)."""
+    return _param([(cls.__name__, field_of(cls, name))], 1).annotation.__metadata__[0]

@@ -13,18 +13,18 @@ import typer
 from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
-from qdcore.cli.options import DeclaredCommand, of
+from qdcore.cli.options import DeclaredCommand, declared_argument, of
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, interval, literal, percent, plural, printable, size
 from qdcore.fmt import duration as _dur
-from qdcore.runs.view_options import CompareOptions, ExportOptions, RemoveOptions, RunFilter
+from qdcore.runs.view_options import CompareOptions, ExportOptions, RemoveOptions, RunFilter, RunRefs
 
 if TYPE_CHECKING:
     from qdcore.store import RunRecord, Store
 
 app = typer.Typer(no_args_is_help=True, help="List, show, compare and remove runs in the store.")
 
-RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
+RunArg = Annotated[str, declared_argument(RunRefs, "run")]
 STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "bold red", "interrupted": "yellow"}
 # Per-epoch curves in the order a reader expects; others follow alphabetically.
 CURVE_ORDER = ["train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "train/lr", "train/seconds"]
@@ -302,7 +302,7 @@ def _print_log(folder: Any, lines: int = 12) -> None:
 
 
 def compare(
-    runs: Annotated[list[str], typer.Argument(help="Two or more run ids.", show_default=False)],
+    runs: Annotated[list[str], declared_argument(RunRefs, "compared")],
     opts: CompareOptions,
     json_out: JsonOpt = False,
 ) -> None:
@@ -378,7 +378,7 @@ def _union(dicts: list[dict[str, Any]]) -> list[str]:
 
 
 def rm(
-    runs: Annotated[list[str], typer.Argument(help="Run ids to delete.", show_default=False)],
+    runs: Annotated[list[str], declared_argument(RunRefs, "removed")],
     opts: RemoveOptions,
     json_out: JsonOpt = False,
 ) -> None:
@@ -404,7 +404,7 @@ app.command("rm")(DeclaredCommand(rm, of(RemoveOptions, "opts")))
 
 
 def export(
-    runs: Annotated[list[str], typer.Argument(help="Run ids (or 'last') to export.", show_default=False)],
+    runs: Annotated[list[str], declared_argument(RunRefs, "exported")],
     opts: ExportOptions,
     json_out: JsonOpt = False,
 ) -> None:

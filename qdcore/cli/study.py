@@ -11,17 +11,17 @@ import typer
 from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
-from qdcore.cli.options import DeclaredCommand, declared_option, of
+from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
 from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
 from qdcore.train.config import TrainConfig
 from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
-from qdcore.studies.view_options import FitOptions, ReportOptions, ShowOptions, TimingOptions
+from qdcore.studies.view_options import FitOptions, ReportOptions, ShowOptions, StudyRefs, TimingOptions
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
-StudyArg = Annotated[str, typer.Argument(help="Study id (see 'qd study list').", show_default=False)]
+StudyArg = Annotated[str, declared_argument(StudyRefs, "study")]
 SpecArg = Annotated[str, declared_option(StudyConfig, "spec")]
 
 
@@ -237,8 +237,7 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 
 
 @app.command("named")
-def named_cmd(name: Annotated[Optional[str], typer.Argument(help="A named study: list where qd's protocol "
-                                                            "differs from its paper's.", show_default=False)] = None) -> None:
+def named_cmd(name: Annotated[Optional[str], declared_argument(StudyRefs, "named")] = None) -> None:
     """The seed studies' experiments that 'qd study run NAME' knows, and where qd's protocol differs from each paper."""
     from qdcore.studies.named import NAMED, named_study
 

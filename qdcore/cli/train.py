@@ -11,7 +11,9 @@ import typer.main
 from qdcore.cli.stopflag import StopFlag
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, print_notes, print_json)
-from qdcore.cli.options import declared_option
+from qdcore.analysis.options import DrawingFile
+from qdcore.cli.options import declared_argument, declared_option
+from qdcore.runs.view_options import RunRefs
 from qdcore.errors import ConfigError
 from qdcore.options import DataSelection
 from qdcore.train.config import TrainConfig
@@ -22,7 +24,7 @@ from qdcore.train.torchrun import INTERRUPTED_EXIT
 if TYPE_CHECKING:
     from qdcore.store import Store
 
-RunArg = Annotated[str, typer.Argument(help="Run id (see 'qd runs list'), or 'last'.", show_default=False)]
+RunArg = Annotated[str, declared_argument(RunRefs, "run")]
 DeviceOpt = Annotated[Optional[str], declared_option(TrainConfig, "device", default=None)]
 
 
@@ -244,7 +246,7 @@ def _print_eval(r: dict[str, Any]) -> None:
 
 def predict_cmd(
     run: RunArg,
-    file: Annotated[Path, typer.Argument(help=".npy bitmaps (Google's layout) or .ndjson/.bin strokes.", show_default=False)],
+    file: Annotated[str, declared_argument(DrawingFile, "file")],
     show: Any,
     device: DeviceOpt = None,
     strict: StrictOpt = False,

@@ -59,3 +59,12 @@ class ExportFile:
 
     out: str = option("", help="Output .npy file (Google's format: uint8 (N, 784)).", short="-o", metavar="PATH",
                       required=True)
+
+
+@dataclass
+class CategoryArgs:
+    """How `qd data` commands name categories on the command line."""
+
+    category: str = option("", help="Category to show (see 'qd data list').", argument=True, metavar="CATEGORY")
+    categories: list[str] = option(factory=list, help="Categories (quote names with spaces) or named sets, e.g. cat "
+                                   "'sea turtle' study000.", argument=True, metavar="CATEGORIES")

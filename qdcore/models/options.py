@@ -183,6 +183,13 @@ def at(value: int | list[int], i: int) -> int:
 
 
 @dataclass
+class ModelName:
+    """The model `qd models show` describes."""
+
+    name: str = option("", help="Model name (see 'qd models list').", argument=True, metavar="NAME")
+
+
+@dataclass
 class LayerTableOptions:
     """The model `qd models show` builds for its layer table: classes and model options."""
 

@@ -40,3 +40,16 @@ class ExportOptions:
                          "event files: tensorboard --logdir DIR) or json (run-N.json).", short="-f",
                          metavar="csv|tensorboard|json")
     out: str = option("qd-export", help="Folder to write into (created if missing).", short="-o", metavar="DIR")
+
+
+@dataclass
+class RunRefs:
+    """How commands name runs on the command line (resolved by qdcore.runs.refs)."""
+
+    run: str = option("", help="Run id (see 'qd runs list'), or 'last'.", argument=True, metavar="RUN")
+    gan_run: str = option("", help="GAN run id (see 'qd runs list --kind gan'), or 'last'.", argument=True,
+                          metavar="RUN")
+    compared: list[str] = option(factory=list, help="Two or more run ids.", argument=True, metavar="RUNS")
+    removed: list[str] = option(factory=list, help="Run ids to delete.", argument=True, metavar="RUNS")
+    exported: list[str] = option(factory=list, help="Run ids (or 'last') to export.", argument=True,
+                                 metavar="RUNS")

@@ -56,3 +56,12 @@ class TimingOptions:
                                              "timing here.", min=1e-3, max=1e9)
     steps: int = option(4, help="Training steps per timed epoch (one epoch of warm-up, then the best of three).",
                         min=2, max=1000)
+
+
+@dataclass
+class StudyRefs:
+    """How commands name studies on the command line."""
+
+    study: str = option("", help="Study id (see 'qd study list').", argument=True, metavar="STUDY")
+    named: str | None = option(None, help="A named study: list where qd's protocol differs from its paper's.",
+                               argument=True, metavar="NAME")
