@@ -1,4 +1,4 @@
-"""QdApp, the Textual app, and `qdtui [--data ...] [--home DIR] [attach RUN_ID]`."""
+"""QdApp, the Textual app, and `qdtui [--data ...] [--home DIR] [attach RUN]`."""
 
 from __future__ import annotations
 
@@ -234,9 +234,11 @@ class QdApp(App[None]):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN_ID | quiz ... | draw ... | serve ...]`."""
+    """`qdtui [--data demo|cache|PATH] [--home DIR] [--graphics MODE] [attach RUN | quiz ... | draw ... | serve ...]`."""
     from qdcore.draw.options import DrawStart
+    from qdcore.options import field_of
     from qdcore.quiz.session import QuizConfig, QuizResume
+    from qdcore.runs.view_options import RunRefs
     from qdtui.serve import ServeConfig
 
     common = argparse.ArgumentParser(add_help=False)
@@ -246,7 +248,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
-    attach.add_argument("run_id", type=_run_id, metavar="RUN_ID", help="the run's id (see `qd runs list`), or last")
+    run = field_of(RunRefs, "run")
+    attach.add_argument("run_id", type=_run_id, metavar=run.opt.metavar, help=run.opt.help)
     quiz = sub.add_parser("quiz", parents=[common], help="take a quiz: label drawings, compare with models")
     add_declared(quiz, QuizConfig, types={"run": _run_id})
     add_declared(quiz, QuizResume)
@@ -341,7 +344,7 @@ def _run_id(text: str) -> int | str:
 
 
 def resolve_run_refs(ns: argparse.Namespace) -> None:
-    """Turn 'last' in RUN_ID / --run into a run id, as `qd` does (qdcore.runs.refs): the newest top-level run
+    """Turn 'last' in RUN / --run into a run id, as `qd` does (qdcore.runs.refs): the newest top-level run
     of the kinds the command can use."""
     from qdcore.runs.refs import evaluable_kinds, resolve_ref
     from qdcore.store import Store

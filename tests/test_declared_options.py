@@ -227,7 +227,7 @@ def test_every_qdtui_flag_is_a_declaration():
 
     shared = {"--data", "--home", "--graphics"}
     assert shared == {fields_of(DataSelection)[0].flag} | flags(StoreHome, Display)
-    assert _argparse_flags(None) == _argparse_flags("attach") == shared  # attach's RUN_ID is its only argument
+    assert _argparse_flags(None) == _argparse_flags("attach") == shared  # attach's RUN is its only argument
     assert _argparse_flags("quiz") == flags(QuizConfig, QuizResume) | shared
     assert _argparse_flags("serve") == flags(ServeConfig) | shared
     assert _argparse_flags("draw") == flags(DrawStart) | shared
