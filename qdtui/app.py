@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from textual import events, work
 from textual.app import App
@@ -241,10 +241,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from qdcore.runs.view_options import RunRefs
     from qdtui.serve import ServeConfig
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     for f in _shared():  # given before or after the command: SUPPRESS keeps a value the other parser read
         add_flag(common, f, default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(prog="qdtui", parents=[common],
+    parser = _Parser(prog="qdtui", parents=[common],
                                      description="The qd terminal app: train, watch and inspect doodle classifiers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     attach = sub.add_parser("attach", parents=[common], help="follow a run that `qd train` is writing")
@@ -266,6 +266,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ns.graphics = given.get("graphics") or (_checked_text(graphics, env, "$QD_GRAPHICS") if env else "auto")
     ns.run_id = getattr(ns, "run_id", None)
     return ns
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with qd's bad-input rule: one `qdtui: error:` line naming the value, exit 2 (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        sub = self.prog.removeprefix("qdtui").strip()
+        hint = f"see 'qdtui {sub} --help'" if sub else "see 'qdtui --help'"
+        from qdcore.fmt import literal
+
+        self.exit(2, f"qdtui: error: {literal(message)}; {hint}\n")
 
 
 def _shared() -> list[Any]:

@@ -299,3 +299,19 @@ def test_every_qd_option_and_argument_is_generated_from_a_declaration():
             else:  # a declared_option's default is the function's: it must be the declared one, not a second value
                 assert p.default in (None, f.default), (path, p.name, p.default, f.default)
     assert hand == HAND_WRITTEN, f"options written by hand instead of declared: {hand}"
+
+
+def test_qdtui_usage_mistakes_are_one_line(capsys):
+    import pytest
+
+    from qdtui.app import parse_args
+
+    for argv, line in [(["quiz", "--run", "zz!"], "--run: RUN must be a run id"),
+                       (["nosuch\x1b[31m"], "invalid choice: 'nosuch\\x1b[31m'"),
+                       (["quiz", "--n"], "--n: expected one argument; see 'qdtui quiz --help'"),
+                       (["--frobnicate"], "unrecognized arguments: --frobnicate; see 'qdtui --help'")]:
+        with pytest.raises(SystemExit) as e:
+            parse_args(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and err[0].startswith("qdtui: error:") and line in err[0], err
+        assert "\x1b" not in err[0]
