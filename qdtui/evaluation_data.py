@@ -36,6 +36,7 @@ class EvalData:
     missing: str = ""  # why there are no predictions
     baseline: Any = None  # qdcore.quiz.report.Baseline: people on the same test drawings
     baseline_note: str = ""  # why there is no baseline
+    config: dict[str, Any] = field(default_factory=dict)  # the run's stored options
 
     @property
     def ok(self) -> bool:
@@ -85,7 +86,7 @@ def load_eval(store: Any, run_id: int) -> EvalData:
     config = rec.config or {}
     data = EvalData(run_id=rec.id, name=rec.name or "", kind=rec.kind, status=rec.status,
                     data_spec=str(config.get("data", "") or ""), synthetic=bool((rec.summary or {}).get("synthetic")),
-                    run_dir=run_dir, has_model=_model_present(run_dir))
+                    run_dir=run_dir, has_model=_model_present(run_dir), config=dict(config))
     from qdtui.kind_screens import shows_predictions
 
     if not shows_predictions(rec.kind):
@@ -138,8 +139,9 @@ def _baseline(store, run_id: int) -> tuple[Any, str]:
 class ModelCache:
     """A run's model, loaded once on the CPU by whichever worker asks first; `use` serialises hooks on it."""
 
-    def __init__(self, run_dir: Path, kind: str = "") -> None:
-        self.run_dir, self.kind = run_dir, kind
+    def __init__(self, run_dir: Path, kind: str = "", config: dict[str, Any] | None = None) -> None:
+        self.run_dir, self.kind, self.config = run_dir, kind, config or {}
+        self._inputs: Any = None  # provenances -> the images the model reads (a raster CNN draws them itself)
         self.use = threading.Lock()  # forward hooks of two workers on one model would see each other's passes
         self._load = threading.Lock()
         self._model: Any = None
@@ -152,9 +154,15 @@ class ModelCache:
 
         with self._load:
             if self._model is None and not self._error:
-                from qdcore.runs.kinds import JUDGE, can
+                from qdcore.runs.kinds import JUDGE, can, find_kind
 
-                if self.kind and not can(self.kind, JUDGE):  # a CNN's layers over the bitmap: others have none
+                network = getattr(find_kind(self.kind), "network", None) if self.kind else None
+                if network is not None:  # a CNN inside another kind's model (raster-<CNN>): the kind hands it over
+                    try:
+                        self._model, self._meta, self._inputs = network(self.run_dir, self.config)
+                    except Exception as e:  # noqa: BLE001 - kept so every tab shows the same line
+                        self._error = user_message(e)
+                elif self.kind and not can(self.kind, JUDGE):  # a CNN's layers over the bitmap: others have none
                     self._error = (f"this view needs a network that reads the 28x28 bitmap (its layers' maps); a "
                                    f"{self.kind} run's model does not")
                 elif not _model_present(self.run_dir):
@@ -170,3 +178,11 @@ class ModelCache:
             if self._error:
                 raise StoreError(self._error)
             return self._model, self._meta or {}
+
+    def inputs(self, pred: Any, idx: Any) -> np.ndarray:
+        """What the model reads of the drawings `idx` of `pred`: their bitmaps, or the channels a raster CNN draws."""
+        self.get()
+        idx = np.asarray(idx, np.int64)
+        if self._inputs is None:
+            return np.asarray(pred.images)[idx]
+        return self._inputs([pred.provenance[int(i)] for i in idx])

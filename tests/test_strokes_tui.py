@@ -92,8 +92,9 @@ async def test_the_evaluation_screen_shows_a_stroke_run(stroke_home):
         for k, (key, _) in enumerate(TABS):
             await pilot.press(str(k + 1))
             await settle(app, pilot)
-            if key in ("cam", "hidden"):  # maps of a CNN's layers over the bitmap: said plainly, in one line
-                assert "needs a network that reads the 28x28 bitmap" in screen.pane(key).saying
+            if key in ("cam", "hidden"):  # maps of a CNN's layers over an image: said plainly, in one line
+                assert "needs a CNN over images; model stroke-gru reads the strokes as (dx, dy, pen) rows" in \
+                    screen.pane(key).saying
             elif key != "clusters":  # a small run may have too few mistakes to cluster (said so)
                 assert screen.pane(key).saying == "", (key, screen.pane(key).saying)
         assert screen.query_one("#pairs-table").row_count == len(data.pairs) > 0
@@ -130,6 +131,72 @@ def test_snapshot_of_a_stroke_runs_confusion(snap_compare, stroke_snapshot_home,
     async def run_before(pilot) -> None:
         await open_run(pilot.app, pilot, 1)
         await pilot.press("2")
+        await settle(pilot.app, pilot)
+
+    assert snap_compare(QdApp(AppState(data_spec="demo", home=Path("qd-home"), seed=0)), terminal_size=(80, 24),
+                        run_before=run_before)
+
+
+@pytest.fixture(scope="module")
+def raster_home(tmp_path_factory) -> Path:
+    """A folder holding `qd-home` with one raster-widthk --raster time run (id 1) on demo strokes, one thread."""
+    import torch
+
+    from qdcore.runs.run import start
+    from qdcore.train.strokes_config import StrokeConfig
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("raster-eval")
+    cfg = StrokeConfig(model="raster-widthk", raster="time", data="demo", categories="circle,square,triangle,zigzag",
+                       per_class=40, epochs=2, batch_size=8, device="cpu", log_every=4, name="raster on demo")
+    with Store(root / "qd-home") as store:
+        assert start(cfg, store).status == "done"
+    return root
+
+
+@sync
+async def test_cam_and_hidden_show_a_raster_cnn_over_the_channels_it_draws(raster_home):
+    from qdcore.analysis.cam import grad_cam_batch
+    from qdcore.analysis.hidden import feature_maps
+    from qdcore.train.strokes import raster_network
+    from qdtui.screens.evaluation import TABS
+    from qdtui.widgets.heatmap_drawing import HeatmapGrid
+    from test_tui_eval import open_run, settle
+
+    app = QdApp(AppState(home=raster_home / "qd-home"))
+    keys = [k for k, _ in TABS]
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_run(app, pilot, 1)
+        data = screen.data
+        cnn, _, images = raster_network(data.run_dir, data.config)
+        await pilot.press(str(keys.index("cam") + 1))
+        await settle(app, pilot)
+        cam = screen.pane("cam")
+        assert cam.saying == "", cam.saying
+        items = screen.query_one(HeatmapGrid).items
+        drawn = images([data.pred.provenance[int(i)] for i in cam.shown])
+        assert drawn.shape == (len(cam.shown), 3, 28, 28) and items  # ink, order, time: what the CNN read
+        expected, _ = grad_cam_batch(cnn, drawn)
+        assert np.allclose(np.stack([it.heat for it in items]), expected, atol=1e-5)
+        await pilot.press(str(keys.index("hidden") + 1))
+        await settle(app, pilot)
+        hidden = screen.pane("hidden")
+        assert hidden.saying == "" and hidden.maps_of == hidden.index, hidden.saying
+        expected_maps = feature_maps(cnn, images([data.pred.provenance[hidden.index]])[0])
+        assert [n for n, _ in hidden.layer_maps] == [n for n, _ in expected_maps] and len(expected_maps) == 8
+        assert all(np.allclose(a, b, atol=1e-5) for (_, a), (_, b) in zip(hidden.layer_maps, expected_maps))
+
+
+def test_snapshot_of_a_raster_runs_cam(snap_compare, raster_home, monkeypatch):
+    from qdtui.screens.evaluation import TABS
+    from test_tui_eval import open_run, settle
+
+    monkeypatch.chdir(raster_home)
+    monkeypatch.setenv("QD_HOME", "qd-home")
+
+    async def run_before(pilot) -> None:
+        await open_run(pilot.app, pilot, 1)
+        await pilot.press(str([k for k, _ in TABS].index("cam") + 1))
         await settle(pilot.app, pilot)
 
     assert snap_compare(QdApp(AppState(data_spec="demo", home=Path("qd-home"), seed=0)), terminal_size=(80, 24),

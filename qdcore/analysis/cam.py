@@ -35,16 +35,19 @@ def last_conv(model) -> tuple[str, nn.Module]:
     return convs[-1]
 
 
-def _to_tensor(images: np.ndarray, device):
+def input_tensor(images: np.ndarray, device):
+    """float (N, C, S, S) in [0, 1] of uint8 images: 28x28 bitmaps (N, 28, 28), or the channels a raster CNN reads."""
     import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return x.float().div_(255.0).reshape(-1, 1, 28, 28)
+    x = x if x.dim() == 4 else x.reshape(-1, 1, 28, 28)  # (N, C, S, S): a raster CNN's channels; else bitmaps
+    return x.float().div_(255.0)
 
 
 def grad_cam_batch(model, images: np.ndarray, targets: np.ndarray | None = None, layer: str | None = None,
                    batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Grad-CAM maps float32 (N, 28, 28) in [0, 1] and the class each explains (default: the prediction)."""
+    """Grad-CAM maps float32 (N, 28, 28) in [0, 1] and the class each explains (default: the prediction) of
+    uint8 bitmaps (N, 28, 28) or of the (N, C, S, S) channels a raster CNN reads (its maps scaled to 28x28)."""
     import torch  # lazy: torch (~1.2 s) is loaded only when used
     import torch.nn.functional as F  # lazy: torch (~1.2 s) is loaded only when used
 
@@ -77,7 +80,7 @@ def grad_cam_batch(model, images: np.ndarray, targets: np.ndarray | None = None,
     try:
         for s in range(0, n, batch_size):
             # input needs grad so the graph exists even for a frozen model
-            x = _to_tensor(images[s: s + batch_size], device).requires_grad_(True)
+            x = input_tensor(images[s: s + batch_size], device).requires_grad_(True)
             with torch.enable_grad():
                 logits = model(x)
                 tgt = (torch.from_numpy(targets[s: s + batch_size].copy()).to(device) if targets is not None
@@ -152,9 +155,10 @@ def cam_layer(run_dir, get_model) -> tuple[str, str]:
                   lambda arrays, meta: (str(meta["layer"]), str(meta["model"])))
 
 
-def cams_of_run(run_dir, pred, idx: np.ndarray, target: str, get_model, lock) -> np.ndarray:
+def cams_of_run(run_dir, pred, idx: np.ndarray, target: str, get_model, lock, inputs=None) -> np.ndarray:
     """Grad-CAM maps (N, 28, 28) of the drawings `idx` of a run's predictions, explaining the 'predicted' or the
-    'true' class; kept in the run's folder per drawings and target (qdcore.analysis.cache)."""
+    'true' class; kept in the run's folder per drawings and target (qdcore.analysis.cache). `inputs(idx)`: what
+    the model reads of those drawings (default: their bitmaps)."""
     idx = np.asarray(idx, np.int64)
 
     def compute() -> np.ndarray:
@@ -163,7 +167,7 @@ def cams_of_run(run_dir, pred, idx: np.ndarray, target: str, get_model, lock) ->
         model, _ = get_model()
         targets = np.asarray(pred.labels)[idx] if target == "true" else None
         with lock:
-            return grad_cam_batch(model, pred.images[idx], targets)[0]
+            return grad_cam_batch(model, pred.images[idx] if inputs is None else inputs(idx), targets)[0]
 
     key = {"target": target, "drawings": hashlib.sha1(idx.tobytes()).hexdigest()}
     return cached(run_dir, "cam", key, compute, lambda cams: ({"cams": cams}, {}), lambda arrays, meta: arrays["cams"])

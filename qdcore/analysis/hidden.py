@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qdcore.analysis.cam import model_name
+from qdcore.analysis.cam import input_tensor, model_name
 from qdcore.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def feature_maps(model, image: np.ndarray, kinds: tuple[str, ...] = ("conv", "po
     model.eval()
     try:
         dev = next(model.parameters()).device
-        x = torch.from_numpy(np.ascontiguousarray(np.asarray(image).reshape(1, 1, 28, 28))).to(dev).float() / 255.0
+        x = input_tensor(np.asarray(image)[None], dev)  # a 28x28 bitmap, or the (C, S, S) channels of a raster CNN
         with torch.no_grad():
             model(x)
     finally:

@@ -56,6 +56,12 @@ def suggest(model: str, option: str) -> str | None:
             f"not read: give --model {name} --raster {'|'.join(RASTERS)}")
 
 
+def network(run_dir: Any, config: dict[str, Any]) -> Any:
+    from qdcore.train.strokes import raster_network
+
+    return raster_network(run_dir, config)
+
+
 def timing_shape(cfg: StrokeConfig) -> tuple:
     """What a stroke run's speed depends on besides the classes."""
     return (cfg.model, cfg.conv, cfg.kernel, cfg.pool, cfg.hidden, cfg.layers, cfg.max_points, cfg.batch_size,
@@ -76,6 +82,7 @@ KIND = register(RunKind(
     result_line=CLASSIFIER.result_line,
     timing_shape=timing_shape,
     suggest=suggest,
+    network=network,
     rate_unit="drawings/s",
     panels=CLASSIFIER.panels,
     columns=CLASSIFIER.columns,

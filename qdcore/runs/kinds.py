@@ -43,6 +43,9 @@ so that the `qd train` children the launcher starts register it too. A `RunKind`
   keeps sample grids); `require(store, run_id, ability, asker)` refuses other runs in one line.
 - `timing_shape(cfg) -> tuple`: what the speed of its training depends on, so a study's estimate can time
   one trial and project the others (None: its trials are not projected).
+- `network(run_dir, config) -> (model, meta, images)`: for a kind without JUDGE whose model holds a CNN over
+  images it draws itself (raster-<CNN>), that CNN and the images it reads of drawings named by provenance, so
+  the CAM and hidden-layer views work on it.
 - `suggest(model, option) -> str | None`: another kind's `--model` given with one of this kind's options
   (`--model widthk --raster time`): the one-line error that names this kind's model to use instead.
 """
@@ -138,6 +141,9 @@ class RunKind:
     note: Callable[[dict[str, Any], dict[str, Any]], str] | None = None  # (config, summary) -> why figures are missing
     # (another kind's --model, one of this kind's options it lacks) -> the error that names the right model, or None
     suggest: Callable[[str, str], str | None] | None = None
+    # (run_dir, config) -> (a CNN over images, its meta, provenances of drawings -> the uint8 (N, C, S, S) images it
+    # reads of them): CAM and hidden-layer views of a kind without JUDGE (a raster CNN draws the strokes' channels)
+    network: Callable[[Path, dict[str, Any]], tuple[Any, dict[str, Any], Callable[[list[str]], Any]]] | None = None
 
     def __post_init__(self) -> None:
         if not issubclass(self.config, RunConfig):

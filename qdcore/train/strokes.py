@@ -27,6 +27,7 @@ from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, 
 from qdcore.train.gpudata import DeviceData, _mix
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
 from qdcore.train.strokes_config import StrokeConfig
+from qdcore.models.raster_cnn import RasterCNN
 
 WEIGHTS, META = STROKE_MODEL_FILE, STROKE_MODEL_META
 NO_STROKES = ("its drawings are bitmaps only (.npy); a stroke model needs strokes: .ndjson files (simplified or "
@@ -313,6 +314,33 @@ def stroke_predictor(run_dir: Path, device: str | None = None) -> tuple[Callable
     model, doc = load_stroke_model(run_dir, rt.device)
     max_points, timed = int(doc["arch"].get("max_points", 256)), doc["arch"].get("raster") == "time"
     return (lambda drawings: predict_strokes(model, max_points, drawings, rt.device, timed=timed)), list(doc["classes"])
+
+
+def raster_network(run_dir: Path, config: dict[str, Any]) -> tuple[torch.nn.Module, dict, Callable]:
+    """(the zoo CNN inside a raster-<CNN> run's model, its stroke_model.json, provenances of the run's test drawings
+    -> the uint8 (N, C, S, S) rasters it reads of them, drawn as in training); ConfigError for a sequence model."""
+    from qdcore.data.selection import load_splits
+    from qdcore.errors import ConfigError
+
+    model, doc = load_stroke_model(run_dir, torch.device("cpu"))
+    arch = doc["arch"]
+    if not isinstance(model, RasterCNN):
+        raise ConfigError(f"this view needs a CNN over images; model {arch.get('name') or 'stroke-' + arch['cell']} "
+                          "reads the strokes as (dx, dy, pen) rows, not an image")
+    test = load_splits(StrokeConfig.from_dict(config, origin="the run's config"), mapped=True).test
+    row_of = {test.provenance(i): i for i in range(len(test))}
+
+    def images(provenances: list[str]) -> np.ndarray:
+        missing = [p for p in provenances if p not in row_of]
+        if missing:
+            raise DataError(f"drawing {missing[0]} is not in the run's test split (its predictions are of other data: "
+                            "evaluate it on its own test split again)")
+        x, n, _ = model_input(test.drawings(np.array([row_of[p] for p in provenances], np.int64)),
+                              int(arch.get("max_points", 256)), arch.get("raster") == "time")
+        with torch.no_grad():
+            return model.draw(torch.as_tensor(x), torch.as_tensor(n)).numpy()
+
+    return model.cnn, doc, images
 
 
 def evaluate_stroke_run(store: Any, run_id: int, data: str | None = None, *, categories: str | None = None,

@@ -284,7 +284,7 @@ class EvaluationScreen(Screen):
 
         self.query_one("#eval-tabs").loading = False
         self.data = data
-        self.models = ModelCache(data.run_dir, data.kind)
+        self.models = ModelCache(data.run_dir, data.kind, data.config)
         line = Text(f"run {data.run_id}", style="bold")
         line.append(f" · {literal(data.name)} · {data.status}")
         if data.data_spec:

@@ -103,7 +103,8 @@ class CamPane(EvalPane):
         p = self.picks[name]
         idx = np.concatenate([p["right"], p["wrong"]]).astype(np.int64)
         try:
-            cams = cams_of_run(self.data.run_dir, self.data.pred, idx, target, self.models.get, self.models.use)
+            cams = cams_of_run(self.data.run_dir, self.data.pred, idx, target, self.models.get, self.models.use,
+                               lambda i: self.models.inputs(self.data.pred, i))
         except Exception as e:  # noqa: BLE001
             deliver(self, self.say, f"Grad-CAM failed: {user_message(e)}")
             return

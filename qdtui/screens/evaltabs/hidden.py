@@ -104,7 +104,7 @@ class HiddenPane(EvalPane):
         try:
             model, _ = self.models.get()
             with self.models.use:
-                layers = feature_maps(model, self.data.pred.images[index])
+                layers = feature_maps(model, self.models.inputs(self.data.pred, [index])[0])
         except Exception as e:  # noqa: BLE001 - non-CNN, missing model
             deliver(self, self.say, f"Hidden-layer maps: {user_message(e)}")
             return
