@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdcore.errors import DataError, StoreError
+from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.events import RunFinished, RunStarted
 from qdcore.paths import atomic_write_bytes
 from qdcore.train import distributed as dist
@@ -320,7 +320,6 @@ def raster_network(run_dir: Path, config: dict[str, Any]) -> tuple[torch.nn.Modu
     """(the zoo CNN inside a raster-<CNN> run's model, its stroke_model.json, provenances of the run's test drawings
     -> the uint8 (N, C, S, S) rasters it reads of them, drawn as in training); ConfigError for a sequence model."""
     from qdcore.data.selection import load_splits
-    from qdcore.errors import ConfigError
 
     model, doc = load_stroke_model(run_dir, torch.device("cpu"))
     arch = doc["arch"]
