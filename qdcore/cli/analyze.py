@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
 
+from qdcore.analysis.options import AnalyzeOptions, AnalyzeOutput
 from qdcore.cli.options import DeclaredCommand, declared_option, of
 from qdcore.options import DataSelection
-from qdcore.cli.common import JsonOpt, console, lit, print_json, print_notes, say
+from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json, print_notes, say
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.fmt import kept_note, percent
+from qdcore.paths import atomic_write_bytes
+from qdcore.runs.refs import evaluable_kinds
 
 
 def register(app: typer.Typer) -> None:
     """Add the top-level `analyze` command to the root app (its analysis options from AnalyzeOptions)."""
-    from qdcore.analysis.options import AnalyzeOptions, AnalyzeOutput
-
     app.command("analyze")(DeclaredCommand(analyze, of(AnalyzeOptions, "opts"), of(AnalyzeOutput, "how")))
 
 
@@ -35,11 +39,10 @@ def analyze(
     vs = how.vs
     if how.progressive or vs or data or categories or per_class:
         return _progressive(run, vs or [], data, categories, per_class, opts.seed, json_out, out)
-    from qdcore.analysis.report import analyze_run, public
-    from qdcore.store import Store
+    from qdcore.analysis.report import analyze_run, public  # lazy: keeps numpy out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     store = Store()  # the options were checked by their declarations before it opens
-    from qdcore.runs.refs import evaluable_kinds
 
     report = analyze_run(store, run_ref(store, run, evaluable_kinds()), opts, out=out, say=say)
     if json_out:
@@ -54,8 +57,6 @@ def _share(items: list[tuple[str, int]], n: int) -> str:
 
 
 def _print(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
     kept = kept_note(report)
     console.print(f"[bold]run {report['run']}[/]: {report['n']:,} test drawings{kept}, "
                   f"{len(report['classes'])} classes, "
@@ -80,7 +81,7 @@ def _print(report: dict[str, Any]) -> None:
     if "skipped" in c:
         console.print(f"[bold]Clusters[/]: skipped, {lit(c['skipped'])}")
     else:
-        from qdcore.analysis.clusters import scope
+        from qdcore.analysis.clusters import scope  # lazy: keeps numpy out of qd --help
 
         console.print(f"[bold]Clusters[/] of {scope(c['n'], c['of'])} ({c['features']}, PCA "
                       f"{c['n_components']} components, {percent(c['explained'], 0)} of variance)")
@@ -110,7 +111,7 @@ def _print(report: dict[str, Any]) -> None:
                   f"{len(cal['bins'])} confidence bins (largest gap {percent(cal['mce'])}); mean top-1 confidence "
                   f"{percent(cal['confidence'])} vs accuracy {percent(cal['accuracy'])}", highlight=False)
     q = report["quality"]
-    from qdcore.analysis.labelnoise import NEAR_DUPLICATE_LIMIT
+    from qdcore.analysis.labelnoise import NEAR_DUPLICATE_LIMIT  # lazy: keeps numpy out of qd --help
 
     near = (f"near duplicates not searched (over {NEAR_DUPLICATE_LIMIT:,} drawings)" if q["near_duplicates"] is None
             else f"{q['near_duplicates']} near duplicates")
@@ -126,15 +127,9 @@ def _print(report: dict[str, Any]) -> None:
 def _progressive(run: str, vs: list[str], data: Optional[str], categories: Optional[str], per_class: Optional[int],
                  seed: int, json_out: bool, out: Optional[Path]) -> None:
     """`qd analyze RUN --progressive [--vs RUN ...]`: the replay table and plot (qdcore.analysis.progressive)."""
-    import json
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from qdcore.analysis.progressive import progressive_report
-    from qdcore.cli.common import err_console
-    from qdcore.paths import atomic_write_bytes
-    from qdcore.store import Store
-    from qdcore.train.predictor import predicting_kinds
+    from qdcore.analysis.progressive import progressive_report  # lazy: keeps numpy out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
+    from qdcore.train.predictor import predicting_kinds  # lazy: keeps numpy out of qd --help
 
     store = Store()
     ids = list(dict.fromkeys(run_ref(store, r, predicting_kinds()) for r in [run, *vs]))
@@ -160,9 +155,7 @@ def _cell(p: dict[str, Any]) -> str:
 
 
 def _print_progressive(report: dict[str, Any]) -> None:
-    from rich.table import Table
-
-    from qdcore.analysis.progressive import knew_text, text_plot
+    from qdcore.analysis.progressive import knew_text, text_plot  # lazy: keeps numpy out of qd --help
 
     runs = report["runs"]
     first = runs[0]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
+import os
 import sys
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.markup import escape
+from rich.text import Text
 
 from qdcore.cli.options import declared_option
 from qdcore.fmt import literal
@@ -25,9 +30,6 @@ class SafeConsole(Console):
     """
 
     def render_str(self, text: str, **kwargs: Any):
-        from rich.errors import MarkupError
-        from rich.text import Text
-
         text = literal(text, keep="\n\t")
         try:
             return super().render_str(text, **kwargs)
@@ -37,9 +39,6 @@ class SafeConsole(Console):
     def on_broken_pipe(self) -> None:
         """Nobody reads the output any more: go quiet and raise (Rich would exit at once; a training run stops
         after its step with a checkpoint instead, see StopFlag.guard)."""
-        import errno
-        import os
-
         self.quiet = True
         raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
@@ -50,30 +49,22 @@ err_console = SafeConsole(stderr=True)
 
 def lit(value: Any) -> str:
     """A user-supplied name, path or message for a Rich markup string: printed exactly, escapes visible."""
-    from rich.markup import escape
-
     return escape(literal(value))
 
 
 def print_notes(notes: Any) -> None:
     """Reader notes (skipped malformed lines, ignored files) on stderr, the same way in every command."""
-    from rich.text import Text
-
     for note in notes or ():
         err_console.print(Text("note: " + literal(note), style="yellow"), highlight=False, soft_wrap=True)
 
 
 def say(text: Any) -> None:
     """A status line of a slow step (qdcore.status) on stderr, dimmed, the text literally."""
-    from rich.text import Text
-
     err_console.print(Text(literal(text), style="dim"), highlight=False, soft_wrap=True)
 
 
 def error_line(message: Any) -> None:
     """Print the one `qd: error: ...` line on stderr, the message literally."""
-    from rich.text import Text
-
     line = Text("qd: error:", style="bold red")
     line.append(" " + literal(message))
     err_console.print(line, highlight=False, soft_wrap=True)
@@ -91,8 +82,8 @@ JsonOpt = Annotated[bool, declared_option(StartOptions, "json")]
 def load_selection(data: str, categories: str | None, per_class: int | None, seed: int,
                    imbalance: str | None = None, strict: bool = False):
     """Open --data and select drawings as a DrawingSet."""
-    from qdcore.data.drawingset import select
-    from qdcore.data.opener import open_source
+    from qdcore.data.drawingset import select  # lazy: keeps numpy out of qd --help
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     return select(open_source(data, strict=strict), categories, per_class, seed, imbalance)
 
@@ -118,7 +109,7 @@ def _strict(o: Any) -> Any:
 
 
 def _jsonable(o: Any) -> Any:
-    import numpy as np
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
     if isinstance(o, np.generic):
         return o.item()

@@ -7,14 +7,23 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.columns import Columns
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
 
 from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
+from qdcore.data.categories import NAMED_SETS, check_category, official_categories, official_files, parse_categories
 from qdcore.data.command_options import CacheDir, CategoryArgs, DownloadOptions, ExportFile, GridOptions, QualityOptions
+from qdcore.draw.export import export_drawn as write
 from qdcore.draw.options import DrawnExport, DrawnReportOptions
+from qdcore.errors import ConfigError, DataError
 from qdcore.options import DataSelection
 from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, load_selection, print_json, print_notes, SafeConsole)
 from qdcore.fmt import literal, plural, size
+from qdcore.paths import atomic_path, data_cache
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
@@ -44,10 +53,7 @@ def list_(
 ) -> None:
     """Categories: the built-in demo set, the download cache, local folders ($QD_DATA_DIRS, ../shared/quickdraw) and
     Google's 345 downloadable ones."""
-    from qdcore.data.categories import official_files
-    from qdcore.data.opener import open_source
-    from qdcore.errors import DataError
-    from qdcore.paths import data_cache
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     if data is not None:
         src = open_source(data, cache=cache)
@@ -58,14 +64,14 @@ def list_(
         _table(src.describe(), rows, with_file=True)
         return
 
-    from qdcore.data.demo import DemoSource
+    from qdcore.data.demo import DemoSource  # lazy: keeps numpy out of qd --help
 
     demo = DemoSource()
     demo_rows = [{"name": c, "count": demo.count(c)} for c in demo.categories()]
     root = data_cache(cache)
     cached_error = None
     try:
-        from qdcore.data.local import NpyFolderSource
+        from qdcore.data.local import NpyFolderSource  # lazy: keeps numpy out of qd --help
 
         src = NpyFolderSource(root, allow_empty=True)
         cached = [{"name": c, "count": src.count(c), "bytes": _file_size(src.file_of(c)), "file": src.file_of(c)}
@@ -76,7 +82,7 @@ def list_(
     official = [{"name": f.category, "count": f.n_drawings, "bytes": f.bytes, "md5": f.md5, "cached": f.category in have}
                 for f in official_files().values()]
     official.sort(key=lambda r: r["name"])
-    from qdcore.data.places import known_places, summarise
+    from qdcore.data.places import known_places, summarise  # lazy: keeps numpy out of qd --help
 
     local = [summarise(p, cache) for p in known_places(cache) if p.kind == "local"]
     if json_:
@@ -101,8 +107,6 @@ def list_(
 
 def _local(summaries: list) -> None:
     """Local folders qd knows of, each with what `--data` takes to use it."""
-    from rich.table import Table
-
     if not summaries:
         console.print("local folders: none known (list yours in $QD_DATA_DIRS, separated by ':')", markup=False,
                       highlight=False, soft_wrap=True)
@@ -127,8 +131,6 @@ def _local(summaries: list) -> None:
 
 
 def _table(title: str, rows: list[dict], with_size: bool = False, with_file: bool = False) -> None:
-    from rich.table import Table
-
     console.print(title, style="bold", markup=False, highlight=False, soft_wrap=True)
     t = Table()
     t.add_column("category")
@@ -148,9 +150,6 @@ def _table(title: str, rows: list[dict], with_size: bool = False, with_file: boo
 
 
 def _downloadable(official: list[dict]) -> None:
-    from rich.columns import Columns
-    from rich.text import Text
-
     n = sum(r["count"] for r in official)
     total = sum(r["bytes"] for r in official)
     console.print(f"[bold]downloadable[/] from Google: {len(official)} categories, {n:,} drawings, {size(total)} "
@@ -171,13 +170,8 @@ def download_cmd(
     cache: CacheOpt = None,
 ) -> None:
     """Fetch Google's numpy bitmaps or stroke files into the cache: resumable, verified (size, md5), atomic."""
-    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
-                               TransferSpeedColumn)
-
-    from qdcore.data.categories import NAMED_SETS
+    # lazy: keeps numpy out of qd --help
     from qdcore.data.download import download, format_dest, get_format, resolve_mirror
-    from qdcore.errors import DataError
-
     all_, format_, mirror = fetch.every, fetch.format, fetch.mirror
     retries, timeout, parallel = fetch.retries, fetch.timeout, fetch.parallel
     get_format(format_)  # a wrong --format is refused before anything is fetched
@@ -245,9 +239,7 @@ app.command("download")(DeclaredCommand(download_cmd, of(DownloadOptions, "fetch
 def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheOpt = None, strict: StrictOpt = False,
          json_: JsonOpt = False) -> None:
     """Per category of a source: drawings, file size, file; and Google's full count."""
-    from qdcore.data.categories import official_files, parse_categories
-    from qdcore.data.opener import open_source
-    from qdcore.errors import DataError
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     src = open_source(data, cache=cache, strict=strict)
     available = src.categories()
@@ -265,7 +257,6 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
         print_json({"source": src.describe(), "kind": src.kind, "synthetic": src.synthetic, "location": src.location,
                     "categories": rows, "total": sum(r["count"] for r in rows)})
         return
-    from rich.table import Table
 
     console.print(src.describe(), style="bold", markup=False, highlight=False, soft_wrap=True)
     t = Table()
@@ -298,9 +289,6 @@ def _glyph_rows(img, color: bool):
 
 def render_grid(images, captions: list[str], cols: int, color: bool) -> list:
     """Rich Text lines: drawings side by side (28 cells x 14 lines each) with a caption under each."""
-    from rich.style import Style
-    from rich.text import Text
-
     styles: dict[tuple[int, int], Style] = {}
 
     def style(a: int, b: int) -> Style:
@@ -341,11 +329,9 @@ def show(
     strict: StrictOpt = False,
 ) -> None:
     """A grid of drawings in half-block characters, with row numbers."""
-    import numpy as np
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
-    from qdcore.data.categories import check_category, official_categories
-    from qdcore.data.opener import open_source
-    from qdcore.errors import ConfigError, DataError
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     n, start, random, cols = grid.n, grid.start, grid.random, grid.cols  # checked by their declarations
     src = open_source(data, cache=cache, strict=strict)
@@ -393,7 +379,7 @@ app.command("show")(DeclaredCommand(show, of(GridOptions, "grid")))
 def quality(listing: QualityOptions, data: DataOpt = "demo", categories: CategoriesOpt = None,
             per_class: PerClassOpt = None, seed: SeedOpt = 0, strict: StrictOpt = False, json_: JsonOpt = False) -> None:
     """Blank and near-blank drawings and exact duplicates in a selection."""
-    from qdcore.data.quality import quality_report
+    from qdcore.data.quality import quality_report  # lazy: keeps numpy out of qd --help
 
     ds = load_selection(data, categories, per_class, seed, strict=strict)
     _notes(ds.notes)
@@ -406,7 +392,6 @@ def quality(listing: QualityOptions, data: DataOpt = "demo", categories: Categor
         d["provenance"] = {str(i): ds.provenance(i) for i in sorted(flagged)}
         print_json(d)
         return
-    from rich.table import Table
 
     tag = " (synthetic)" if ds.synthetic else ""
     console.print(f"data quality: {len(ds):,} drawings from {ds.origin}{tag}", style="bold", markup=False, highlight=False,
@@ -448,10 +433,7 @@ def export(
     strict: StrictOpt = False,
 ) -> None:
     """Write the selected drawings as one Google-format .npy (strokes rasterised; source order without --per-class)."""
-    import numpy as np
-
-    from qdcore.errors import ConfigError, DataError
-    from qdcore.paths import atomic_path
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
     out = Path(file.out)
     if out.suffix.lower() != ".npy":
@@ -482,8 +464,7 @@ app.command("export")(DeclaredCommand(export, of(ExportFile, "file")))
 
 def export_drawn(which: DrawnExport) -> None:
     """Write the drawings people made in 'qdtui draw' as one Google-format .ndjson (use it with --data FILE)."""
-    from qdcore.draw.export import export_drawn as write
-    from qdcore.store import Store
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     skipped: list[int] = []
     with Store() as store:
@@ -502,16 +483,14 @@ app.command("export-drawn")(DeclaredCommand(export_drawn, of(DrawnExport, "which
 
 def drawn_report(which: DrawnReportOptions, json_: JsonOpt = False) -> None:
     """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
-    from qdcore.draw.report import drawn_report as build, share_text
-    from qdcore.store import Store
+    from qdcore.draw.report import drawn_report as build, share_text  # lazy: keeps numpy out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     with Store() as store:
         rep = build(store, which.run)
     if json_:
         print_json(rep.as_dict())
         return
-    from rich.table import Table
-    from rich.text import Text
 
     tag = " (synthetic)" if rep.synthetic else ""
     title = Text(f"run {rep.run_id} ({rep.run_name}): people's drawings vs its test drawings from {rep.test_data}{tag}")

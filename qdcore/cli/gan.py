@@ -6,14 +6,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from qdcore.analysis.gan_options import GifOptions, SampleOptions, SheetOptions
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
-from qdcore.cli.options import DeclaredCommand, declared_argument, of
+from qdcore.cli.options import DeclaredCommand, declared_argument, of, with_options
+from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
+from qdcore.kinds.gan import judge_note
+from qdcore.runs.refs import resolve_ref
 from qdcore.runs.view_options import RunRefs
 from qdcore.cli.progress import RichProgressSink
 from qdcore.errors import ConfigError
-from qdcore.runs.kinds import DRAW, require
+from qdcore.runs.kinds import DRAW, get_kind, require
 from qdcore.runs.start_options import StartOptions
 
 from qdcore.train.torchrun import INTERRUPTED_EXIT
@@ -69,14 +73,12 @@ class GanProgressSink(RichProgressSink):
 
 
 def _store():
-    from qdcore.store import Store
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     return Store()
 
 
 def _run_id(store, ref: str) -> int:
-    from qdcore.runs.refs import resolve_ref
-
     return resolve_ref(store, ref, ["gan"], start="qd gan train")
 
 
@@ -92,8 +94,6 @@ def gan_run_dir(store, ref: str) -> tuple[int, Path]:
 
 def _gan_train(options: dict[str, Any], start: StartOptions) -> None:
     """Train a GAN into the run store (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
-    from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
-
     relaunch_under_torchrun(start, options.get("device"))
     json_out = start.json
     progress = GanProgressSink(err_console if json_out else console)
@@ -115,9 +115,6 @@ def _gan_train(options: dict[str, Any], start: StartOptions) -> None:
 
 
 def _train_command():
-    from qdcore.cli.options import with_options
-    from qdcore.runs.kinds import get_kind
-
     return with_options(_gan_train, lambda: [get_kind("gan")], of(StartOptions, "start"))
 
 
@@ -126,7 +123,7 @@ app.command("train")(_train_command())
 
 def sample_cmd(run: RunArg, opts: SampleOptions, json_out: JsonOpt = False) -> None:
     """Write generated drawings in Google's numpy bitmap format, readable by every other qd command."""
-    from qdcore.analysis.gan_export import sample_run, write_npy
+    from qdcore.analysis.gan_export import sample_run, write_npy  # lazy: keeps numpy out of qd --help
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
@@ -142,7 +139,7 @@ def sample_cmd(run: RunArg, opts: SampleOptions, json_out: JsonOpt = False) -> N
 
 def sheet_cmd(run: RunArg, opts: SheetOptions) -> None:
     """A sample sheet: generated drawings with the judge's class and confidence under each (green: as intended)."""
-    from qdcore.analysis.gan_export import write_sheet
+    from qdcore.analysis.gan_export import write_sheet  # lazy: keeps numpy out of qd --help
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
@@ -152,7 +149,7 @@ def sheet_cmd(run: RunArg, opts: SheetOptions) -> None:
 
 def gif_cmd(run: RunArg, opts: GifOptions) -> None:
     """Study 003's progress GIF: one frame per epoch's fixed-noise samples, class rows labelled."""
-    from qdcore.analysis.gan_export import progress_gif
+    from qdcore.analysis.gan_export import progress_gif  # lazy: keeps numpy out of qd --help
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
@@ -170,16 +167,13 @@ app.command("gif")(DeclaredCommand(gif_cmd, of(GifOptions, "opts")))
 @app.command("quality")
 def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     """The per-epoch quality table of a GAN run: losses, D outputs, judged share, Frechet distance, diversity, speckle."""
-    from rich.table import Table
-
-    from qdcore.analysis.gan_quality import summarize_history
+    from qdcore.analysis.gan_quality import summarize_history  # lazy: keeps numpy out of qd --help
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
     best_by = store.get_run(run_id).config.get("best_by", "fid")
     rows = summarize_history(_history(store, run_id, run_dir), best_by)
     rec = store.get_run(run_id)
-    from qdcore.kinds.gan import judge_note
 
     note = judge_note(rec.config, rec.summary)
     if json_out:
@@ -217,8 +211,6 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
 
 def _class_table(rows: list[dict], classes: list[str]) -> None:
     """Per class at the kept best epoch (else the last): judged share, Frechet distance, diversity, speckle."""
-    from rich.table import Table
-
     row = next((r for r in rows if r.get("best")), rows[-1])
     if not classes or f"fid/{classes[0]}" not in row:
         return
@@ -234,7 +226,7 @@ def _class_table(rows: list[dict], classes: list[str]) -> None:
 
 def _history(store, run_id: int, run_dir: Path) -> dict[str, list[float]]:
     """Per-epoch curves from the store (live runs included), as {key: [values]} with an 'epoch' list."""
-    from qdcore.analysis.gan_quality import CLASS_PREFIXES
+    from qdcore.analysis.gan_quality import CLASS_PREFIXES  # lazy: keeps numpy out of qd --help
 
     curves = store.history(run_id)
     epochs = sorted({e for pts in curves.values() for e, _ in pts})

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, get_args, get_origin
 
 from rich.markup import escape
+from typer.core import TyperArgument, TyperOption
 
 _TYPES = {int: "INT", float: "FLOAT", str: "TEXT", Path: "PATH"}
 
@@ -79,8 +80,6 @@ def _usage_name(self: Any) -> str:
 def install() -> None:
     """Make Typer's help table use `metavar` (flags, the --help option and arguments included), and the usage
     line name arguments as RUN / [RUN] rather than {run}."""
-    from typer.core import TyperArgument, TyperOption
-
     TyperOption.display_type_rich = _display_type  # type: ignore[method-assign]
     TyperArgument.display_type_rich = _display_type  # type: ignore[method-assign]
     TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]

@@ -7,10 +7,15 @@ import os
 import sys
 
 import typer
+from typer import rich_utils
+from typer._click import exceptions as cx  # Typer's own copy of click
 from typer.core import TyperGroup
 
 from qdcore.cli import analyze, data, gan, models, quiz, runs, study, train
+from qdcore.cli.common import error_line
+from qdcore.cli.helptext import install, tidy
 from qdcore.cli.options import DeclaredCommand, of
+from qdcore.cli.train import one_kind_help
 from qdcore.options import StoreHome
 from qdcore.errors import QDError
 
@@ -18,12 +23,6 @@ class _Group(TyperGroup):
     """Root command group: every mistake, ours or Typer's, becomes one `qd: error:` line and exit code 2."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from typer._click import exceptions as cx  # Typer's own copy of click
-
-        from qdcore.cli.common import error_line
-        from qdcore.cli.helptext import install, tidy
-        from qdcore.cli.train import one_kind_help
-
         install()
         args = _hoist_home(list(sys.argv[1:] if args is None else args))
         try:
@@ -32,8 +31,6 @@ class _Group(TyperGroup):
             rv = super().main(args=args, prog_name=prog_name or "qd", complete_var=complete_var,
                               standalone_mode=False, **extra)
         except cx.NoArgsIsHelpError as e:
-            from typer import rich_utils
-
             rich_utils.rich_format_error(e)  # the help, as Typer shows it
             rv = e.exit_code
         except cx.ClickException as e:
@@ -51,8 +48,6 @@ class _Group(TyperGroup):
         sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx):
-        from qdcore.cli.common import error_line
-
         try:
             return super().invoke(ctx)
         except QDError as e:
@@ -117,7 +112,7 @@ app.callback()(DeclaredCommand(_root, of(StoreHome, "where")))
 @app.command("tui")
 def tui() -> None:
     """Open the terminal app (same as `qdtui`)."""
-    from qdtui.__main__ import run as run_tui
+    from qdtui.__main__ import run as run_tui  # lazy: keeps qdtui out of qd --help
 
     sys.argv = ["qdtui"]
     run_tui()
@@ -128,8 +123,6 @@ def run() -> None:
     try:
         app()  # standalone: usage errors print Typer's message and exit 2
     except QDError as e:  # raised outside a command (e.g. in a callback)
-        from qdcore.cli.common import error_line
-
         error_line(e)
         sys.exit(e.exit_code)
     except BrokenPipeError:

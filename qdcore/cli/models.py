@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, fail, print_json
 from qdcore.cli.options import DeclaredCommand, declared_argument, of
 from qdcore.errors import ConfigError, QDError
+from qdcore.models import build_parts, count_params, layer_table, list_models, model_info
 from qdcore.models.options import LayerTableOptions, ModelName
 
 app = typer.Typer(no_args_is_help=True, help="The model zoo: list models and show their layers.")
@@ -26,16 +28,12 @@ def parse_opts(items: list[str] | None) -> dict[str, str]:
 
 
 def _params(info, classes: int = 10) -> int | None:
-    from qdcore.models import build_parts, count_params
-
     return sum(count_params(m) for _, m in build_parts(info.name, classes)[0]) if info.parts else None
 
 
 @app.command("list")
 def list_cmd(json: JsonOpt = False) -> None:
     """Every model with its kind, parameter count at 10 classes, source study and summary."""
-    from qdcore.models import list_models
-
     try:
         rows = [{"name": m.name, "kind": m.kind, "params": _params(m), "study": m.source_study,
                  "summary": m.summary, "options": m.options} for m in list_models()]
@@ -44,7 +42,6 @@ def list_cmd(json: JsonOpt = False) -> None:
     if json:
         print_json(rows)
         return
-    from rich.table import Table
 
     table = Table(title="qd model zoo (params at 10 classes; GANs: G + D)", title_justify="left")
     for col, just in (("name", "left"), ("kind", "left"), ("params", "right"), ("study", "left"), ("summary", "left")):
@@ -75,8 +72,6 @@ app.command("show")(DeclaredCommand(show_cmd, of(LayerTableOptions, "build")))
 
 
 def _describe(name: str, classes: int, opts: dict[str, str]) -> dict[str, Any]:
-    from qdcore.models import build_parts, count_params, layer_table, model_info
-
     info = model_info(name)
     doc: dict[str, Any] = {"name": info.name, "kind": info.kind, "study": info.source_study, "summary": info.summary}
     parts, doc["arch"], est = build_parts(info.name, classes, **opts)
@@ -102,8 +97,6 @@ def _fmt(value: Any) -> str:
 
 
 def _print(doc: dict[str, Any]) -> None:
-    from rich.table import Table
-
     console.print(f"[bold]{doc['name']}[/] ({doc['kind']}, study {doc['study']}): {doc['summary']}", highlight=False)
     for part in doc["parts"]:
         table = Table(title=part["part"] if len(doc["parts"]) > 1 else None, title_justify="left")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from qdcore.cli.common import lit, print_notes
 from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
 from qdcore.fmt import percent, plural
 
@@ -60,7 +61,6 @@ class RichProgressSink:
             self.total_epochs, self.steps_per_epoch = event.total_epochs, event.steps_per_epoch
             unit = getattr(self.kind, "unit", None)
             self.unit = unit(event.config) if unit is not None else "epoch"
-            from qdcore.cli.common import lit, print_notes
 
             rid = f"run {event.run_id} · " if event.run_id is not None else ""
             print_notes(event.notes)

@@ -6,6 +6,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import typer
+from rich import box
+from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.cli.options import DeclaredCommand, of
@@ -20,14 +22,13 @@ app = typer.Typer(no_args_is_help=True, help="Human accuracy: take a quiz (`star
 MATRIX_MAX = 10  # larger confusion matrices (wider than 80 columns) are summarised as the most frequent mistakes
 
 
-
 def register(root: typer.Typer) -> None:
     """Mount as `qd quiz` (called by qdcore.cli.main)."""
     root.add_typer(app, name="quiz", help="Human accuracy: take a quiz (`start`, the terminal app's quiz), its results and sessions.")
 
 
 def _store():
-    from qdcore.store import Store
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     return Store()
 
@@ -52,7 +53,7 @@ def start(ctx: typer.Context) -> None:
 
 def report(which: ReportFilter, json_out: JsonOpt = False) -> None:
     """Human top-1 (95% Wilson intervals) overall and per category, confusions, people vs model, leaderboard."""
-    from qdcore.quiz.report import build_report
+    from qdcore.quiz.report import build_report  # lazy: keeps numpy out of qd --help
 
     store = _store()
     rep = build_report(store, participant=which.participant or None, run=which.run, session=which.session)
@@ -70,9 +71,6 @@ app.command("report")(DeclaredCommand(report, of(ReportFilter, "which")))
 
 
 def _print_report(rep: "QuizReport") -> None:
-    from rich import box
-    from rich.table import Table
-
     o = rep.overall
     who = ", ".join(rep.participants) if len(rep.participants) <= 4 else f"{len(rep.participants)} participants"
     console.print(f"[bold]Human top-1 {percent(o.top1)}[/] (95% CI {_ci(o)}) · {o.correct}/{o.total} right · "
@@ -146,7 +144,7 @@ def _print_report(rep: "QuizReport") -> None:
 
 def session_rows(store: Any, participant: str | None = None, open_only: bool = False) -> list[dict[str, Any]]:
     """One JSON-able row per quiz session, oldest first."""
-    from qdcore.quiz.report import session_mode, select_answers
+    from qdcore.quiz.report import session_mode, select_answers  # lazy: keeps numpy out of qd --help
 
     if participant is not None:
         select_answers(store, participant)  # one-line error for an empty or unknown name
@@ -177,8 +175,6 @@ def list_sessions(which: SessionFilter, json_out: JsonOpt = False) -> None:
         console.print(f"No quiz sessions in {lit(store.home)}. Take a quiz with [bold]qdtui quiz --name NAME[/].",
                       highlight=False)
         return
-    from rich import box
-    from rich.table import Table
 
     t = Table(title=f"Quiz sessions in {store.home}", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
               padding=(0, 0), show_edge=False)

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from rich import box
+from rich.table import Table
 from rich.text import Text
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
@@ -17,6 +19,7 @@ from qdcore.cli.options import DeclaredCommand, declared_argument, of
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, interval, literal, percent, plural, printable, size
 from qdcore.fmt import duration as _dur
+from qdcore.runs.refs import evaluable_kinds, resolve_ref
 from qdcore.runs.view_options import CompareOptions, ExportOptions, RemoveOptions, RunFilter, RunRefs
 
 if TYPE_CHECKING:
@@ -31,21 +34,19 @@ CURVE_ORDER = ["train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "
 
 
 def _store() -> "Store":
-    from qdcore.store import Store
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     return Store()
 
 
 def _resolve(store: "Store", ref: str) -> int:
     """A run id from 'N' or 'last' (the newest run of any kind)."""
-    from qdcore.runs.refs import resolve_ref
-
     return resolve_ref(store, ref)
 
 
 def tracker_row(r: "RunRecord", human: Any = None) -> dict[str, Any]:
     """The tracker values of one run (qdcore.runs.tracker)."""
-    from qdcore.runs.tracker import tracker_row as row
+    from qdcore.runs.tracker import tracker_row as row  # lazy: keeps qdcore.runs.tracker out of qd --help
 
     return row(r, human)
 
@@ -54,9 +55,7 @@ def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
     """Human quiz accuracy per classifier run (empty at the cost of one query when nobody took a quiz)."""
     if not store.quiz_participants():
         return {}
-    from qdcore.quiz.report import human_baselines
-
-    from qdcore.runs.refs import evaluable_kinds
+    from qdcore.quiz.report import human_baselines  # lazy: keeps numpy out of qd --help
 
     kinds = set(evaluable_kinds())
     return human_baselines(store, [r.id for r in runs if r.kind in kinds])
@@ -171,11 +170,9 @@ def list_runs(which: RunFilter, json_out: JsonOpt = False) -> None:
     if not runs:
         console.print(f"No runs in {lit(store.home)} yet. Start one with [bold]qd train[/].", highlight=False)
         return
-    from rich.table import Table
-
-    from rich import box
 
     # No vertical rules: the tracker columns fit the terminal (80 columns over SSH keep the hyperparameters).
+    # lazy: keeps qdcore.runs.tracker out of qd --help
     from qdcore.runs.tracker import row_texts, row_values, table_columns
 
     cols = table_columns(runs, console.width, human=bool(human))
@@ -209,14 +206,13 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
     files = [(str(p), (folder / p).stat().st_size) for p in store.artifacts(rec.id)]
     human = _baselines(store, [rec]).get(rec.id)
     if json_out:
-        from qdcore.analysis.metrics import summary_intervals
+        from qdcore.analysis.metrics import summary_intervals  # lazy: keeps numpy out of qd --help
 
         print_json(_clean({"run": rec.as_dict(), "history": {k: [list(x) for x in v] for k, v in history.items()},
                            "test_ci": summary_intervals(rec.summary),
                            "artifacts": [{"name": n, "bytes": b} for n, b in files], "dir": str(folder),
                            "human": None if human is None else human.as_dict()}))
         return
-    from rich.table import Table
 
     console.print(f"[bold]Run {rec.id}[/] {lit(rec.name)}  ({rec.kind}, {_status(rec.status)})", highlight=False)
     info = Table.grid(padding=(0, 2))
@@ -227,13 +223,12 @@ def show(run: RunArg, json_out: JsonOpt = False) -> None:
                  ("process", f"pid {rec.pid} on {rec.host}" if rec.pid else DASH), ("folder", str(folder))]:
         info.add_row(k, lit(v))
     if rec.summary.get("test_top1") is not None or rec.summary.get("test_top5") is not None:
-        from qdcore.analysis.metrics import summary_intervals
+        from qdcore.analysis.metrics import summary_intervals  # lazy: keeps numpy out of qd --help
 
         cis = summary_intervals(rec.summary)
         for key, label in (("test_top1", "test top-1"), ("test_top5", "test top-5")):
             if rec.summary.get(key) is not None:
                 info.add_row(label, _with_ci(rec.summary[key], cis[key], rec.summary.get("num_test")))
-    from qdcore.runs.refs import evaluable_kinds
 
     if rec.kind in evaluable_kinds():
         info.add_row("people (quiz)", DASH if human is None else _human_line(human))
@@ -284,9 +279,7 @@ def _with_ci(v: Any, ci: list[float] | None, n: Any) -> str:
 
 def _print_log(folder: Any, lines: int = 12) -> None:
     """The end of the run's train.log (written by runs started with the launcher)."""
-    from rich.text import Text
-
-    from qdcore.runs.launcher import LOG_FILE
+    from qdcore.runs.launcher import LOG_FILE  # lazy: keeps the store out of qd --help
 
     path = folder / LOG_FILE
     try:
@@ -331,7 +324,6 @@ def compare(
                            "config": {k: [c.get(k) for c in configs] for k in ckeys}, "differs": differs,
                            "summary": {k: [s.get(k) for s in summaries] for k in skeys}, "final": final}))
         return
-    from rich.table import Table
 
     t = Table(title="Compare runs", title_justify="left", header_style="bold", show_lines=False)
     t.add_column("", style="cyan")
@@ -409,7 +401,7 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Export runs' per-step and per-epoch metrics for other tools: CSV, TensorBoard event files or JSON."""
-    from qdcore.store.export import export_runs
+    from qdcore.store.export import export_runs  # lazy: keeps the store out of qd --help
 
     store = _store()
     ids = [_resolve(store, r) for r in runs]

@@ -8,15 +8,24 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
-from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
+from qdcore.cli.options import DeclaredCommand, Group, declared_argument, declared_option, of
 from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
+from qdcore.options import parse_values
+from qdcore.runs.kinds import parent_kinds
+from qdcore.runs.refs import resolve_ref
+from qdcore.studies.build import build_spec
+from qdcore.studies.execute import execute
+from qdcore.studies.runner import create_study, detach as start_detached, progress
+from qdcore.studies.trials import counts, require_study, retry_failed as retry
+from qdcore.studies.validate import validate
 from qdcore.train.config import TrainConfig
-from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_option
+from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_config, study_option
 from qdcore.studies.view_options import FitOptions, ReportOptions, ShowOptions, StudyRefs, TimingOptions
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
@@ -26,16 +35,13 @@ SpecArg = Annotated[str, declared_option(StudyConfig, "spec")]
 
 
 def _store():
-    from qdcore.store import Store
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     return Store()
 
 
 def _study_id(store, ref: str) -> int:
     """A study id from 'N', '#N' or 'last' (qdcore.runs.refs)."""
-    from qdcore.runs.refs import resolve_ref
-    from qdcore.studies.trials import require_study
-
     study = resolve_ref(store, ref, ["study"], start="qd study run", noun="STUDY")
     require_study(store, study)
     return study
@@ -56,7 +62,7 @@ def _fmt(v: Any, key: str = "") -> str:
 def _executor(how: Any) -> dict[str, Any]:
     """How trials run (a StudyExecution): local workers, or Ray with a plan (where, and each trial's request)."""
     if how.executor == "ray" or how.address:
-        from qdcore.studies.ray_executor import RayPlan
+        from qdcore.studies.ray_executor import RayPlan  # lazy: keeps the store out of qd --help
 
         return {"executor": "ray", "ray_plan": RayPlan(how.address, how.cpus_per_trial, how.gpus_per_trial)}
     return {"executor": how.executor}
@@ -65,10 +71,6 @@ def _executor(how: Any) -> dict[str, Any]:
 def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, should_stop: StopFlag,
                   how: dict[str, Any] | None = None):
     """Run with a Rich progress bar over trials (done + failed of total, ETA from finished trials)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from qdcore.studies.execute import execute
-
     with Progress(TextColumn("[bold]study {task.fields[sid]}[/]"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[info]}"), console=err_console, transient=False) as bar:
         task = bar.add_task("trials", total=None, sid=study, info="")
@@ -85,8 +87,6 @@ def _progress_bar(store, study: int, workers: int | None, per_gpu: int | None, s
 
 def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bool,
          how: dict[str, Any] | None = None) -> None:
-    from qdcore.studies.runner import detach as start_detached
-
     if detach:
         if workers or per_gpu:
             store.update_config(study, {**store.get_run(study).config, "workers": workers, "per_gpu": per_gpu})
@@ -109,11 +109,7 @@ def _run(store, study: int, workers: int | None, per_gpu: int | None, detach: bo
 
 def _study_options(select: Any) -> Any:
     """The group of StudyConfig options `select` picks (read when the command is built)."""
-    from qdcore.cli.options import Group
-
     def sources() -> list[tuple[str, type]]:
-        from qdcore.kinds.study import StudyConfig
-
         return [("study", StudyConfig)]
 
     return Group("study", sources, select)
@@ -121,19 +117,13 @@ def _study_options(select: Any) -> Any:
 
 def run_cmd(study: dict[str, Any], how: Any) -> None:
     """Validate every trial, then run the study (a parent run with a child run per trial)."""
-    from qdcore.studies.build import build_spec
-    from qdcore.studies.runner import create_study
-    from qdcore.studies.validate import validate
-
-    from qdcore.kinds.study import study_config
-
     cfg = study_config(study)
     spec, workers, per_gpu = cfg.spec, cfg.workers, cfg.per_gpu
     dry_run, detach = how.dry_run, how.detach
     how = _executor(how)
     s, notes = build_spec(cfg)
     if cfg.quick:
-        from qdcore.studies.quick_limits import cannot_quick_note
+        from qdcore.studies.quick_limits import cannot_quick_note  # lazy: keeps the named studies out of qd --help
 
         notes = [*filter(None, [cannot_quick_note(spec, cfg.source(), workers)]), *notes]
     for n in notes:
@@ -147,13 +137,13 @@ def run_cmd(study: dict[str, Any], how: Any) -> None:
         return
     store = _store()
     if detach:
-        from qdcore.runs.launcher import launch
+        from qdcore.runs.launcher import launch  # lazy: keeps the store out of qd --help
 
         job = launch(cfg, store=store)  # the child adds the trials and runs them
         _detached(job.run_id, job.pid)
         return
     if how["executor"] == "ray":
-        from qdcore.studies.ray_executor import connect
+        from qdcore.studies.ray_executor import connect  # lazy: keeps the store out of qd --help
 
         connect(how["ray_plan"])  # an address that does not answer fails before the study exists
     study = create_study(store, cfg)
@@ -170,18 +160,11 @@ def _detached(study: int, pid: int) -> None:
 
 
 def _count(store, study: int) -> int:
-    from qdcore.studies.trials import counts
-
     return sum(counts(store, study).values())
 
 
 def resume_cmd(study: StudyArg, options: dict[str, Any], how: Any) -> None:
     """Continue a study: finished trials are skipped, interrupted ones resume from their checkpoints."""
-    from qdcore.studies.trials import retry_failed as retry
-
-    from qdcore.options import parse_values
-    from qdcore.kinds.study import StudyConfig
-
     given = parse_values(StudyConfig, options)
     workers, per_gpu = given.get("workers"), given.get("per_gpu")
     store = _store()
@@ -199,8 +182,6 @@ app.command("resume")(DeclaredCommand(resume_cmd, replace(_study_options(lambda 
 @app.command("status")
 def status_cmd(study: StudyArg, json_out: JsonOpt = False) -> None:
     """Trials done / running / failed / queued and an ETA."""
-    from qdcore.studies.runner import progress
-
     store = _store()
     sid = _study_id(store, study)
     rec = store.get_run(sid)
@@ -218,10 +199,7 @@ def status_cmd(study: StudyArg, json_out: JsonOpt = False) -> None:
 @app.command("list")
 def list_cmd(json_out: JsonOpt = False) -> None:
     """Every study in the store with its progress."""
-    from qdcore.studies.trials import counts
-
     store = _store()
-    from qdcore.runs.kinds import parent_kinds
 
     rows = [(r, counts(store, r.id)) for k in parent_kinds() for r in store.list_runs(kind=k)]
     if json_out:
@@ -239,7 +217,7 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 @app.command("named")
 def named_cmd(name: Annotated[Optional[str], declared_argument(StudyRefs, "named")] = None) -> None:
     """The seed studies' experiments that 'qd study run NAME' knows, and where qd's protocol differs from each paper."""
-    from qdcore.studies.named import NAMED, named_study
+    from qdcore.studies.named import NAMED, named_study  # lazy: keeps the named studies out of qd --help
 
     if name is not None:
         n = named_study(name)
@@ -276,8 +254,10 @@ def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None
 def show_cmd(study: StudyArg, view: ShowOptions, json_out: JsonOpt = False) -> None:
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
-    from qdcore.studies.verdicts import study_verdicts
+    from qdcore.studies.verdicts import study_verdicts  # lazy: keeps the named studies out of qd --help
+    # lazy: keeps qdcore.studies.results out of qd --help
     from qdcore.studies.results import aggregate, study_table, untrained_note
+    # lazy: keeps qdcore.studies.view out of qd --help
     from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
 
     store = _store()
@@ -327,8 +307,9 @@ app.command("show")(DeclaredCommand(show_cmd, of(ShowOptions, "view")))
 
 def _print_claims(spec: dict[str, Any], table) -> None:
     """The paper's claims: its number or direction, qd's estimate with its 95% interval, the verdict."""
+    # lazy: keeps qdcore.studies.fit out of qd --help
     from qdcore.studies.claims import VERDICT_COLUMNS, VERDICT_STYLES, summary_line, verdict_rows
-    from qdcore.studies.verdicts import study_verdicts
+    from qdcore.studies.verdicts import study_verdicts  # lazy: keeps the named studies out of qd --help
 
     verdicts, notes = study_verdicts(spec, table)
     if verdicts:
@@ -345,7 +326,7 @@ def _print_claims(spec: dict[str, Any], table) -> None:
 
 
 def _print_paper(table, paper: dict[str, Any]) -> None:
-    from qdcore.studies.view import paper_rows
+    from qdcore.studies.view import paper_rows  # lazy: keeps qdcore.studies.view out of qd --help
 
     if not paper:
         return
@@ -366,7 +347,8 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
 
 def fit_cmd(study: StudyArg, opts: FitOptions, json_out: JsonOpt = False) -> None:
     """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
-    from qdcore.studies.fit import fit
+    from qdcore.studies.fit import fit  # lazy: keeps qdcore.studies.fit out of qd --help
+    # lazy: keeps qdcore.studies.results out of qd --help
     from qdcore.studies.results import study_table, untrained_note
 
     store = _store()
@@ -407,7 +389,7 @@ app.command("fit")(DeclaredCommand(fit_cmd, of(FitOptions, "opts")))
 
 def report_cmd(study: StudyArg, opts: ReportOptions) -> None:
     """Write a report folder: CSV of all trials, PNG figures and a Markdown summary."""
-    from qdcore.studies.report import write_report
+    from qdcore.studies.report import write_report  # lazy: keeps the named studies out of qd --help
 
     store = _store()
     sid = _study_id(store, study)
@@ -432,7 +414,7 @@ def estimate_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Projected hours of a study: its work counted from the spec, images/s timed here (or given). Starts no run."""
-    from qdcore.studies.estimate import estimate, spec_to_estimate
+    from qdcore.studies.estimate import estimate, spec_to_estimate  # lazy: keeps the named studies out of qd --help
     cats = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     s, notes, source = spec_to_estimate(spec, quick, data, cats, seeds)
     if max_trials is not None:

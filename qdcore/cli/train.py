@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 import typer.main
+from rich.table import Table
+from rich.text import Text
 
+from qdcore.cli.progress import RichProgressSink
 from qdcore.cli.stopflag import StopFlag
 from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
                                err_console, lit, print_notes, print_json)
-from qdcore.analysis.options import DrawingFile
-from qdcore.cli.options import declared_argument, declared_option
+from qdcore.analysis.options import DrawingFile, PredictOptions
+from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of, with_options
+from qdcore.runs.kinds import all_kinds, config_from_text, find_kind, get_kind, kind_of, predictor_of
+from qdcore.runs.refs import evaluable_kinds, resolve_ref, resumable_kinds
 from qdcore.runs.view_options import RunRefs
 from qdcore.errors import ConfigError
 from qdcore.options import DataSelection
+from qdcore.train import torchrun
 from qdcore.train.config import TrainConfig
-from qdcore.fmt import literal, plural
+from qdcore.fmt import interval, kept_note, literal, percent, plural
 from qdcore.runs.start_options import StartOptions, TrainStart
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 
@@ -28,39 +35,28 @@ RunArg = Annotated[str, declared_argument(RunRefs, "run")]
 DeviceOpt = Annotated[Optional[str], declared_option(TrainConfig, "device", default=None)]
 
 
-
 def register(app: typer.Typer) -> None:
     """Add the top-level train / eval / predict commands to the root app."""
     app.command("train", no_args_is_help=False)(train_command())
     app.command("eval")(eval_cmd)
-    from qdcore.analysis.options import PredictOptions
-    from qdcore.cli.options import DeclaredCommand, of
 
     app.command("predict")(DeclaredCommand(predict_cmd, of(PredictOptions, "show")))
 
 
 def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
     """A run id from 'N', '#N' or 'last' (see qdcore.runs.refs)."""
-    from qdcore.runs.refs import resolve_ref
-
     return resolve_ref(store, ref, kinds)
 
 
 def relaunch_under_torchrun(start: StartOptions, device: str | None) -> None:
     """With --nproc/--nnodes and not yet under torchrun: replace this process by torchrun running the same command."""
-    from qdcore.train import torchrun
-
     if (start.nproc is not None or start.nnodes > 1) and not torchrun.under_torchrun():
-        import sys
-
         torchrun.exec_torchrun(sys.argv[1:], 1 if start.nproc is None else start.nproc, start.nnodes,
                                start.rdzv_endpoint, device)
 
 
 def _train_options(options: dict[str, Any], start: TrainStart) -> None:
     """Train a run into the store: a classifier, or the kind that trains --model (Ctrl-C or SIGTERM: stop after the step, keep a checkpoint)."""
-    from qdcore.cli.progress import RichProgressSink
-
     relaunch_under_torchrun(start, options.get("device"))
     json_out = start.json
     progress = RichProgressSink(err_console if json_out else console)
@@ -85,9 +81,8 @@ def train_or_resume(options: dict[str, Any], progress: Any, start: StartOptions,
 
     kind: the user's --kind; default_kind: the kind the command trains when none is given (qd gan train: gan);
     resume_ref(store, ref) -> run id: how --resume names a run (default: any resumable kind)."""
-    from qdcore.runs import run as runs
-    from qdcore.runs.kinds import config_from_text, find_kind, get_kind, kind_of
-    from qdcore.store import Store
+    from qdcore.runs import run as runs  # lazy: keeps the store out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     store = Store()
     config = Path(start.config).expanduser() if start.config else None
@@ -100,8 +95,6 @@ def train_or_resume(options: dict[str, Any], progress: Any, start: StartOptions,
             raise ConfigError(f"{what} with its stored config; drop {flags} (only --device may change)")
     if resume is not None:
         if resume_ref is None:
-            from qdcore.runs.refs import resumable_kinds
-
             rid = run_ref(store, resume, resumable_kinds())
         else:
             rid = resume_ref(store, resume)
@@ -139,9 +132,6 @@ def _report(outcome) -> dict[str, Any]:
 
 def train_command(kinds: Any = None):
     """`qd train` with the options of every registered kind (or of `kinds()`) generated from their declarations."""
-    from qdcore.cli.options import of, with_options
-    from qdcore.runs.kinds import all_kinds
-
     return with_options(_train_options, kinds or all_kinds, of(TrainStart, "start"))
 
 
@@ -155,7 +145,6 @@ def one_kind_help(group: Any, args: list[str]) -> None:
         kind = args[args.index("--kind") + 1]
     if kind is None:
         return
-    from qdcore.runs.kinds import get_kind
 
     chosen = get_kind(kind)
     one = typer.Typer()
@@ -178,10 +167,9 @@ def eval_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Top-1/top-5, per-class precision/recall/F1 with macro averages, and the confusion matrix of a run."""
-    from qdcore.analysis.metrics import evaluation_metrics
-    from qdcore.runs.refs import evaluable_kinds
-    from qdcore.runs.run import evaluate
-    from qdcore.store import Store
+    from qdcore.analysis.metrics import evaluation_metrics  # lazy: keeps numpy out of qd --help
+    from qdcore.runs.run import evaluate  # lazy: keeps the store out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     store = Store()
     run_id = run_ref(store, run, evaluable_kinds())
@@ -200,10 +188,7 @@ def eval_cmd(
 
 
 def _print_eval(r: dict[str, Any]) -> None:
-    from rich.table import Table
-
     tag = " [yellow](synthetic)[/]" if r.get("synthetic") else ""
-    from qdcore.fmt import interval, kept_note, percent
 
     kept = kept_note(r)
     console.print(f"[bold]run {r['run_id']}[/] on {lit(r['data'])}{tag}: {r['n']:,} drawings"
@@ -253,16 +238,13 @@ def predict_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Classify drawings from a file with a trained run's model (a stroke file's words give a truth column)."""
-    import numpy as np
-    from rich.text import Text
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
-    from qdcore.runs.kinds import predictor_of
-    from qdcore.data.drawing_file import read_drawing_file
-    from qdcore.store import Store
+    from qdcore.data.drawing_file import read_drawing_file  # lazy: keeps numpy out of qd --help
+    from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     top, limit = show.top, show.limit  # checked by their declarations (PredictOptions)
     store = Store()
-    from qdcore.runs.refs import evaluable_kinds
 
     run_id = run_ref(store, run, evaluable_kinds())
     predict, classes = predictor_of(store, run_id, device)
@@ -272,7 +254,7 @@ def predict_cmd(
     path = Path(file).expanduser()
     images, prov, hint = read_drawing_file(path, notes=notes, strict=strict, words=words)
     print_notes(notes)  # the same bad-lines note data info, show, export and train give
-    from qdcore.data.drawings import Drawings
+    from qdcore.data.drawings import Drawings  # lazy: keeps numpy out of qd --help
 
     probs = predict(Drawings.of(images, str(path)))
     k = min(top, len(classes))
@@ -297,7 +279,6 @@ def predict_cmd(
         print_json({"run_id": run_id, "file": str(file), "n": len(images), "classes": classes, "file_category": truth,
                     "with_truth": len(judged), "top1_where_truth_known": acc, "predictions": rows})
         return
-    from rich.table import Table
 
     t = Table(show_edge=False)
     t.add_column("#", justify="right")
