@@ -15,7 +15,7 @@ from qdcore.train.classical_config import MODELS, ClassicalConfig
 
 def train(ctx: RunContext) -> Any:
     """Boost (or iterate) to the end or an early stop; a resume continues from the folder's resume checkpoint."""
-    from qdcore.train.classical import train_classical
+    from qdcore.train.classical import train_classical  # lazy: loads torch (~1.2 s)
 
     return train_classical(ctx.cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE),
                            run_id=ctx.run_id)
@@ -23,14 +23,14 @@ def train(ctx: RunContext) -> Any:
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
     """Predict with the run's rebuilt model on its test split (or `data`)."""
-    from qdcore.train.classical import evaluate_classical_run
+    from qdcore.train.classical import evaluate_classical_run  # lazy: loads torch (~1.2 s)
 
     return evaluate_classical_run(store, run_id, data, **options)
 
 
 def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
     """(uint8 drawings -> probabilities, class names) from the run's model files (no pickle)."""
-    from qdcore.train.classical_model import load_classical
+    from qdcore.train.classical_model import load_classical  # lazy: keeps numpy out of qd --help
 
     model = load_classical(run_dir)
     return model.predict_proba, model.classes

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Callable
 
 from qdcore.errors import ConfigError
 from qdcore.fmt import DASH, percent
+from qdcore.models import build_model
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import JUDGE, Column, Panel, RunKind, register
 from qdcore.train.config import PRESETS, TrainConfig, classifier_names
@@ -41,15 +43,14 @@ def _classes_of(cfg: TrainConfig) -> int:
 
 def prepare(cfg: TrainConfig, ctx: RunContext | None = None) -> TrainConfig:
     """Check the model options and its size (on the meta device: nothing allocated), store the values used."""
-    import torch
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
-    from qdcore.train.synthetic import check_synthetic
-    from qdcore.models import build_model
+    from qdcore.train.synthetic import check_synthetic  # lazy: keeps numpy out of qd --help
 
     # A --synthetic run of the run's store that is no GAN, or cannot draw the classes, fails before the row.
     check_synthetic(cfg, ctx.store if ctx is not None else None)
     if cfg.device_memory:  # a budget that cannot hold a batch (auto: the smallest, 2) fails before the row, too
-        from qdcore.train.stream import StreamData
+        from qdcore.train.stream import StreamData  # lazy: loads torch (~1.2 s)
 
         StreamData.check_budget(cfg.device_memory * 2**30, cfg.batch_size or 2)
 
@@ -81,8 +82,8 @@ def _fits(key: str, v: Any) -> bool:
 
 def train(ctx: RunContext) -> Any:
     """The engine's training loop; a resume continues from the run folder's resume checkpoint if it has one."""
-    from qdcore.train.checkpoint import RESUME_FILE
-    from qdcore.train.engine import train as engine_train
+    from qdcore.train.checkpoint import RESUME_FILE  # lazy: loads torch (~1.2 s)
+    from qdcore.train.engine import train as engine_train  # lazy: loads torch (~1.2 s)
 
     return engine_train(ctx.cfg, ctx.sink, ctx.should_stop, ctx.folder, ctx.resume_from(RESUME_FILE),
                         run_id=ctx.run_id, store=ctx.store)
@@ -90,8 +91,6 @@ def train(ctx: RunContext) -> Any:
 
 def timing_shape(cfg: TrainConfig) -> tuple:
     """What a classifier's speed depends on besides width and classes (a study times one trial per shape)."""
-    import json
-
     opts = {k: v for k, v in cfg.model_options().items() if k != "width"}
     # Weight decay, lr and schedules change no kernel's size: trials differing only there share a timing.
     return (cfg.model, json.dumps(opts, sort_keys=True, default=str), cfg.batch_size, cfg.optimizer, cfg.amp,
@@ -100,16 +99,16 @@ def timing_shape(cfg: TrainConfig) -> tuple:
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
     """Predict with the run's model on its test split (or `data`)."""
-    from qdcore.train.evaluate import evaluate_run
+    from qdcore.train.evaluate import evaluate_run  # lazy: loads torch (~1.2 s)
 
     return evaluate_run(store, run_id, data, **options)
 
 
 def predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
     """(uint8 drawings -> softmax probabilities, class names) from model.safetensors + model.json."""
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.device import resolve
-    from qdcore.train.evaluate import predict_probs
+    from qdcore.train.checkpoint import load_model  # lazy: loads torch (~1.2 s)
+    from qdcore.train.device import resolve  # lazy: loads torch (~1.2 s)
+    from qdcore.train.evaluate import predict_probs  # lazy: loads torch (~1.2 s)
 
     rt = resolve(device or "auto", None)
     model, meta = load_model(run_dir, rt.device)

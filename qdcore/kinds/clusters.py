@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdcore.errors import ConfigError
+from qdcore.events import RunFinished, RunStarted
 from qdcore.fmt import DASH
 from qdcore.runs.context import RunContext
-from qdcore.runs.kinds import Column, RunKind, register
+from qdcore.runs.kinds import Column, RunKind, find_kind, register
 from qdcore.options import RunConfig, option
 
 METHODS = ("kmeans", "dbscan")
@@ -48,8 +49,6 @@ class ClustersConfig(RunConfig):
 
 def prepare(cfg: ClustersConfig, ctx: RunContext | None = None) -> ClustersConfig:
     """The run must be a finished run of a kind that classifies (one-line error before the row exists)."""
-    from qdcore.runs.kinds import find_kind
-
     with (ctx or RunContext()).open_store() as store:
         rec = store.get_run(int(cfg.run))
         kind = find_kind(rec.kind)
@@ -61,7 +60,7 @@ def prepare(cfg: ClustersConfig, ctx: RunContext | None = None) -> ClustersConfi
 
 def purity(groups: list[Any], guesses: Any) -> float:
     """Share of the clustered drawings that are their cluster's commonest wrong guess (noise left out)."""
-    import numpy as np
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
     hits = total = 0
     for members in groups:
@@ -73,8 +72,8 @@ def purity(groups: list[Any], guesses: Any) -> float:
 
 def score(result: Any, pred: Any, seed: int) -> dict[str, float]:
     """Silhouette, purity and chance purity of one method's clustering of the misclassified drawings."""
-    import numpy as np
-    from sklearn.metrics import silhouette_score
+    import numpy as np  # lazy: keeps numpy out of qd --help
+    from sklearn.metrics import silhouette_score  # lazy: scikit-learn (~1 s) is loaded only when used
 
     c = result.kmeans or result.dbscan
     labels = np.asarray(c.labels)
@@ -92,16 +91,15 @@ def score(result: Any, pred: Any, seed: int) -> dict[str, float]:
 def train(ctx: RunContext) -> dict[str, Any]:
     """Evaluate the run on its test split, cluster its mistakes, record the scores."""
     from qdcore.analysis.clusters import cluster_misclassified
-    from qdcore.analysis.metrics import evaluation_metrics
-    from qdcore.events import RunFinished, RunStarted
-    from qdcore.runs.run import evaluate
+    from qdcore.analysis.metrics import evaluation_metrics  # lazy: keeps numpy out of qd --help
+    from qdcore.runs.run import evaluate  # lazy: keeps the store out of qd --help
 
     cfg = ctx.cfg
     with ctx.open_store() as store:  # the run's own store: the run it clusters lives there
         ev = evaluate(store, int(cfg.run))
         model = None
         if cfg.features == "penultimate":
-            from qdcore.train.checkpoint import load_model
+            from qdcore.train.checkpoint import load_model  # lazy: loads torch (~1.2 s)
 
             model = load_model(store.run_dir(int(cfg.run), create=False))[0]
     pred = ev.predictions

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from qdcore.data.categories import parse_categories
 from qdcore.fmt import DASH
+from qdcore.models import build_gan
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import DRAW, SAMPLES, Column, Panel, RunKind, register
 from qdcore.train.gan_config import GAN_MODELS, GanConfig
@@ -24,8 +26,7 @@ def _f(spec: str) -> Callable[[Any], str]:
 
 def gan_classes(cfg: GanConfig) -> list[str]:
     """The categories a GAN config selects, read from the source's listing (no drawings are loaded)."""
-    from qdcore.data.categories import parse_categories
-    from qdcore.data.opener import open_source
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     available = open_source(cfg.data).categories()
     return parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
@@ -47,8 +48,7 @@ def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
     """Check the model options and choose the judge before the run row exists (a judge that does not fit fails).
 
     Where no finished classifier covers the categories, the run trains one when it starts (qdcore.analysis.gan_judge)."""
-    from qdcore.analysis.gan_quality import best_judge, check_judge
-    from qdcore.models import build_gan
+    from qdcore.analysis.gan_quality import best_judge, check_judge  # lazy: keeps numpy out of qd --help
 
     g, _ = build_gan(cfg.model, 2, cfg.latent_dim, **cfg.model_options())
     if cfg.init is None:  # the run stores the init used
@@ -66,10 +66,10 @@ def prepare(cfg: GanConfig, ctx: RunContext | None = None) -> GanConfig:
 
 def train(ctx: RunContext) -> Any:
     """The GAN loop, judged (by a classifier trained now where none fits); a resume continues from its checkpoint."""
-    from qdcore.analysis.gan_judge import ensure_judge
-    from qdcore.analysis.gan_quality import load_judge
-    from qdcore.train.checkpoint import RESUME_FILE
-    from qdcore.train.gan import train_gan
+    from qdcore.analysis.gan_judge import ensure_judge  # lazy: keeps numpy out of qd --help
+    from qdcore.analysis.gan_quality import load_judge  # lazy: keeps numpy out of qd --help
+    from qdcore.train.checkpoint import RESUME_FILE  # lazy: loads torch (~1.2 s)
+    from qdcore.train.gan import train_gan  # lazy: loads torch (~1.2 s)
 
     cfg, judge, notes = ctx.cfg, None, ()
     if not cfg.no_judge and ctx.rank == 0:  # rank 0 alone judges
@@ -84,7 +84,7 @@ def train(ctx: RunContext) -> Any:
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
     """An AC-GAN's discriminator class head as a classifier (study 001); a DCGAN has none (one-line error)."""
-    from qdcore.analysis.gan_eval import evaluate_gan_run
+    from qdcore.analysis.gan_eval import evaluate_gan_run  # lazy: loads torch (~1.2 s)
 
     return evaluate_gan_run(store, run_id, data, **options)
 

@@ -17,10 +17,10 @@ from qdcore.train.strokes_config import RASTER_CNNS, STROKE_MODELS, StrokeConfig
 
 def prepare(cfg: StrokeConfig, ctx: Any = None) -> StrokeConfig:
     """Refuse data that holds bitmaps only before the run row exists."""
-    import numpy as np
+    import numpy as np  # lazy: keeps numpy out of qd --help
 
-    from qdcore.data.opener import open_source
-    from qdcore.train.strokes import NO_STROKES
+    from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
+    from qdcore.train.strokes import NO_STROKES  # lazy: loads torch (~1.2 s)
 
     source = open_source(cfg.data)
     cats = source.categories()
@@ -30,19 +30,19 @@ def prepare(cfg: StrokeConfig, ctx: Any = None) -> StrokeConfig:
 
 
 def train(ctx: Any) -> Any:
-    from qdcore.train.strokes import train_strokes
+    from qdcore.train.strokes import train_strokes  # lazy: loads torch (~1.2 s)
 
     return train_strokes(ctx)
 
 
 def evaluate(store: Any, run_id: int, data: str | None = None, **options: Any) -> Any:
-    from qdcore.train.strokes import evaluate_stroke_run
+    from qdcore.train.strokes import evaluate_stroke_run  # lazy: loads torch (~1.2 s)
 
     return evaluate_stroke_run(store, run_id, data, **options)
 
 
 def predictor(run_dir: Any, device: str | None = None) -> Any:
-    from qdcore.train.strokes import stroke_predictor
+    from qdcore.train.strokes import stroke_predictor  # lazy: loads torch (~1.2 s)
 
     return stroke_predictor(run_dir, device)
 
@@ -57,7 +57,7 @@ def suggest(model: str, option: str) -> str | None:
 
 
 def network(run_dir: Any, config: dict[str, Any]) -> Any:
-    from qdcore.train.strokes import raster_network
+    from qdcore.train.strokes import raster_network  # lazy: loads torch (~1.2 s)
 
     return raster_network(run_dir, config)
 

@@ -9,10 +9,14 @@ from typing import Any
 from qdcore.fmt import DASH
 from qdcore.studies.build import build_spec
 from qdcore.runs.context import RunContext
+from qdcore.studies.execute import EXECUTORS
+from qdcore.studies.runner import add_grid, run_study
 from qdcore.studies.spec import MAX_TRIALS
 from qdcore.runs.kinds import Column, Panel, RunKind, register
-from qdcore.errors import ConfigError
+from qdcore.errors import ConfigError, QDError
 from qdcore.options import Field, RunConfig, apply, option, parse_values
+from qdcore.studies.trials import counts
+from qdcore.studies.validate import validate
 
 PANEL = "Study"
 RESUMABLE = ("workers", "per_gpu")  # the study options that may change when a study continues
@@ -54,7 +58,7 @@ def study_option(f: Field) -> bool:
 def study_config(values: dict[str, Any], origin: str = "") -> StudyConfig:
     """The config `qd study run` and the app's form describe: raw values (text, switches) checked by the
     declarations; the data options and --quick apply to named studies, a spec file sets its own in [base]."""
-    from qdcore.studies.named import NAMED
+    from qdcore.studies.named import NAMED  # lazy: keeps the named studies out of qd --help
 
     given = parse_values(StudyConfig, values, origin)
     spec = str(given.get("spec") or "")
@@ -70,8 +74,6 @@ def study_config(values: dict[str, Any], origin: str = "") -> StudyConfig:
 
 
 def _executors() -> tuple[str, ...]:
-    from qdcore.studies.execute import EXECUTORS
-
     return EXECUTORS
 
 
@@ -106,8 +108,6 @@ class StudyResume(StudyExecution):
 
 def default_name(cfg: StudyConfig) -> str:
     """The spec's name ('classes-rows quick'); a spec that cannot be read is refused by prepare next."""
-    from qdcore.errors import QDError
-
     try:
         return build_spec(cfg)[0].name
     except QDError:
@@ -116,17 +116,12 @@ def default_name(cfg: StudyConfig) -> str:
 
 def prepare(cfg: StudyConfig, ctx: RunContext | None = None) -> StudyConfig:
     """Check every trial before the study's row exists."""
-    from qdcore.studies.validate import validate
-
     validate(build_spec(cfg)[0])
     return cfg
 
 
 def train(ctx: RunContext) -> Any:
     """Run the study: add its trials the first time, then run the queued ones."""
-    from qdcore.studies.runner import add_grid, run_study
-    from qdcore.studies.trials import counts
-
     if ctx.folder is None or ctx.store is None:  # not rank 0 of a distributed launch: studies do not spread
         return {"status": "done"}
     store, study = ctx.store, ctx.run_id
