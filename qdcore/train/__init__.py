@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from qdcore.train.config import PRESETS, TrainConfig, build_config, load_toml, preset
@@ -15,7 +16,5 @@ _LAZY = {"train": "engine", "TrainResult": "engine", "start_run": "runner", "res
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(f"qdcore.train.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'qdcore.train' has no attribute {name!r}")

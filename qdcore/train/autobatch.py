@@ -19,6 +19,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from qdcore.train import distributed as dist
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime
 
@@ -101,7 +102,6 @@ def settle(cfg: TrainConfig, step: Callable[[int], None], rt: Runtime, n_train: 
         b = min(REFERENCE_BATCH, cap)  # a streaming budget may hold fewer
         return cfg.replace(origin="batch auto", batch_size=b), (
             f"batch auto: {b} on {rt.device.type} (the memory probe needs CUDA); lr {cfg.lr:g} as given")
-    from qdcore.train import distributed as dist
 
     free, _total = torch.cuda.mem_get_info(rt.device)
     budget = free * HEADROOM - data_bytes

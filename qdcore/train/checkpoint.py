@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save
 
-from qdcore.errors import QDError, StoreError
-from qdcore.paths import atomic_write_bytes
-from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE
+from qdcore.errors import DataError, QDError, StoreError
+from qdcore.models import build_model
+from qdcore.paths import atomic_write_bytes, regular_file
+from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE, read_model_json
 
 FORMAT = "qd-model/1"
 RESUME_FORMAT = "qd-resume/2"  # /1: the classifier's own layout before the loop driver
@@ -26,18 +29,11 @@ PREPROCESSING = {
 
 
 def _tensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
-    from safetensors.torch import save
-
     return save({k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}, metadata=metadata)
 
 
 def _read_tensors(path: Path, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Tensors and metadata of a safetensors file; StoreError if it is anything else."""
-    from safetensors import safe_open
-
-    from qdcore.errors import DataError
-    from qdcore.paths import regular_file
-
     if not path.exists():
         raise StoreError(f"no {what} at {path}; was the run trained to the end of an epoch?")
     try:
@@ -77,8 +73,6 @@ def save_model(run_dir: str | Path, model: torch.nn.Module, meta: dict[str, Any]
 
 def read_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a run (StoreError when missing or unreadable)."""
-    from qdcore.artifacts import read_model_json
-
     path = Path(run_dir) / MODEL_META
     meta = read_model_json(run_dir, "the run ended before its first epoch: resume or retrain it")
     bad = _meta_problem(meta)
@@ -113,8 +107,6 @@ def _meta_problem(meta: Any) -> str:
 
 def load_model(run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
     """Rebuild a run's model from model.json and load model.safetensors (eval mode)."""
-    from qdcore.models import build_model
-
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
     tensors, _ = _read_tensors(run_dir / MODEL_FILE, "model")

@@ -17,16 +17,18 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import DataError, StoreError
 from qdcore.events import Checkpoint, RunFinished, RunStarted, Sink, null_sink
 from qdcore.models.classical import lightgbm_params, to_features
 from qdcore.predictions import Predictions
 from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.train.classical_config import ClassicalConfig
-from qdcore.train.classical_model import ClassicalModel, load_classical, save_lightgbm, save_logreg
+from qdcore.train.classical_model import ClassicalModel, load_classical, logreg_estimator, save_lightgbm, save_logreg
+from qdcore.train.evaluate import evaluate_with, kept_predictions
 from qdcore.train.loop import EarlyStopping, Loop, Monitor, Out, Step, ranked, watched_loss
-
 
 
 @dataclass
@@ -189,7 +191,7 @@ class LightGBMStep(ClassicalStep):
         return self.booster.current_iteration()
 
     def build(self, init: Any = None) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: LightGBM (~1.2 s) is loaded only when used
 
         params = lightgbm_params(self.opts, self.k, self.cfg.threads)
         params["metric"] = "None"  # our own feval computes loss, top-1 and top-5 from the cached scores
@@ -215,7 +217,7 @@ class LightGBMStep(ClassicalStep):
         return {"lightgbm": {"text": torch.frombuffer(bytearray(text), dtype=torch.uint8)}}
 
     def restore(self, mods: dict[str, Any], s: dict[str, Any], where: Path) -> None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: LightGBM (~1.2 s) is loaded only when used
 
         init = lgb.Booster(model_str=bytes(mods["lightgbm"]["text"].numpy()).decode("utf-8"))
         if init.current_iteration() != s.get("rounds"):
@@ -238,13 +240,13 @@ class LogRegStep(ClassicalStep):
         return self.converged or self.iters >= self.cfg.max_iter
 
     def build(self, init: Any = None) -> None:
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import LogisticRegression  # lazy: scikit-learn (~1 s) is loaded only when used
 
         self.est = LogisticRegression(C=self.opts["C"], max_iter=self.cfg.iters_per_step, warm_start=True,
                                       random_state=self.opts["seed"])
 
     def advance(self) -> tuple[tuple, tuple]:
-        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.exceptions import ConvergenceWarning  # lazy: scikit-learn (~1 s) is loaded only when used
 
         est = self.est
         est.max_iter = min(self.cfg.iters_per_step, self.cfg.max_iter - self.iters)
@@ -305,8 +307,6 @@ class _Best(Monitor):
 
 def _train(cfg: ClassicalConfig, rt: Any, emit: Sink, should_stop: Callable[[], bool], out_dir: Path | None,
            resume: Path | None, splits, run_id: int | None) -> ClassicalResult:
-    from qdcore.data.selection import load_splits
-
     splits = splits if splits is not None else load_splits(cfg)
     classes = list(splits.train.classes)
     if len(classes) < 2:
@@ -358,7 +358,6 @@ def _finish(cfg: ClassicalConfig, loop: Loop, step: ClassicalStep, best: _Best, 
         labels = np.asarray(splits.test.labels, np.int64)
         loss, top1, top5 = metrics_of(probs, labels)
         summary.update({"test_loss": loss, "test_top1": top1, "test_top5": top5})
-        from qdcore.train.evaluate import kept_predictions
 
         preds = kept_predictions(splits.test, labels, classes, probs, None, None)
         if out_dir is not None:
@@ -386,10 +385,8 @@ def _save_model(cfg: ClassicalConfig, loop: Loop, step: ClassicalStep, best: _Be
 
 def _in_memory(name: str, lgb_text: str | None, best: Any, opts: dict[str, Any], classes: list[str]) -> ClassicalModel:
     """The same rebuilt model as load_classical gives, for a run without a folder."""
-    from qdcore.train.classical_model import logreg_estimator
-
     if lgb_text is not None:
-        import lightgbm as lgb
+        import lightgbm as lgb  # lazy: LightGBM (~1.2 s) is loaded only when used
 
         return ClassicalModel(name, lgb.Booster(model_str=lgb_text), classes, {"arch": {"name": name, **opts}})
     return ClassicalModel(name, logreg_estimator(best[0], best[1], len(classes), opts), classes,
@@ -413,8 +410,6 @@ class _thread_limit:
 
     def __enter__(self) -> "_thread_limit":
         if self.threads:
-            from threadpoolctl import threadpool_limits
-
             self._ctl = threadpool_limits(limits=self.threads)
         return self
 
@@ -427,8 +422,6 @@ def evaluate_classical_run(store: Any, run_id: int, data: str | None = None, *, 
                            per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                            strict: bool = False, **_runtime: Any):
     """A classical run's model on its rebuilt test split (rewriting predictions.npz) or on other `data`."""
-    from qdcore.train.evaluate import evaluate_with
-
     rec = store.get_run(int(run_id))
     model = load_classical(store.run_dir(rec.id, create=False))
     cfg = ClassicalConfig.from_dict(rec.config, origin=f"run {rec.id} config")

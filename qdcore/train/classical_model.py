@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file, save
 
 from qdcore.errors import DataError, StoreError
 from qdcore.models.classical import to_features
-from qdcore.paths import atomic_write_bytes
-from qdcore.artifacts import LGB_MODEL_FILE as LGB_MODEL
+from qdcore.paths import atomic_write_bytes, regular_file
+from qdcore.artifacts import LGB_MODEL_FILE as LGB_MODEL, read_model_json
 from qdcore.artifacts import MODEL_FILE, MODEL_META
 
 FORMAT = "qd-classical/1"
@@ -72,8 +74,6 @@ def save_lightgbm(run_dir: str | Path, model_text: str, arch: dict[str, Any], cl
 def save_logreg(run_dir: str | Path, coef: np.ndarray, intercept: np.ndarray, arch: dict[str, Any],
                 classes: list[str], extra: dict[str, Any]) -> Path:
     """Write model.safetensors (coef, intercept as float64) and model.json atomically."""
-    from safetensors.numpy import save
-
     run_dir = Path(run_dir)
     tensors = {"coef": np.ascontiguousarray(coef, np.float64), "intercept": np.ascontiguousarray(intercept, np.float64)}
     atomic_write_bytes(run_dir / MODEL_FILE, save(tensors, metadata={"format": FORMAT}))
@@ -83,8 +83,6 @@ def save_logreg(run_dir: str | Path, coef: np.ndarray, intercept: np.ndarray, ar
 
 def read_classical_meta(run_dir: str | Path) -> dict[str, Any]:
     """model.json of a classical run (StoreError when missing, unreadable or not a classical model)."""
-    from qdcore.artifacts import read_model_json
-
     path = Path(run_dir) / MODEL_META
     meta = read_model_json(run_dir, "the run ended before it saved one: resume or retrain it")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(meta.get("classes"), list):
@@ -106,12 +104,10 @@ def load_classical(run_dir: str | Path) -> ClassicalModel:
 
 
 def _load_booster(path: Path, n_classes: int):
-    import lightgbm
+    import lightgbm  # lazy: LightGBM (~1.2 s) is loaded only when used
 
     if not path.exists():
         raise StoreError(f"no LightGBM model at {path}; retrain the run")
-    from qdcore.errors import DataError
-    from qdcore.paths import regular_file
 
     try:
         regular_file(path, "a LightGBM model", limit=1 << 30)
@@ -129,9 +125,6 @@ def _load_booster(path: Path, n_classes: int):
 
 
 def _load_logreg(path: Path, classes: list[str], arch: dict[str, Any]):
-    from safetensors import SafetensorError
-    from safetensors.numpy import load_file
-
     if not path.exists():
         raise StoreError(f"no logistic regression weights at {path}; retrain the run")
     try:
@@ -149,7 +142,7 @@ def _load_logreg(path: Path, classes: list[str], arch: dict[str, Any]):
 
 def logreg_estimator(coef: np.ndarray, intercept: np.ndarray, n_classes: int, arch: dict[str, Any]):
     """A fitted scikit-learn LogisticRegression rebuilt from its coefficients (nothing else is needed to predict)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # lazy: scikit-learn (~1 s) is loaded only when used
 
     est = LogisticRegression(C=float(arch.get("C", 1.0)), max_iter=int(arch.get("max_iter", 100)))
     est.coef_, est.intercept_ = np.asarray(coef, np.float64), np.asarray(intercept, np.float64)

@@ -8,8 +8,10 @@ from typing import Any
 
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
+from qdcore.models import list_models
 from qdcore.models.init import init_option
-from qdcore.options import RunConfig, option
+from qdcore.options import RunConfig, load_file, option
+from qdcore.runs.kinds import build_config as build
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine")
@@ -20,8 +22,6 @@ _MODEL, _OPT, _CB, _AUG, _RUN = "Model", "Optimisation", "Callbacks", "Augmentat
 
 def classifier_names() -> tuple[str, ...]:
     """The zoo's trainable classifiers."""
-    from qdcore.models import list_models
-
     return tuple(m.name for m in list_models("classifier"))
 
 
@@ -145,8 +145,6 @@ def preset(name: str) -> dict[str, Any]:
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Training options from a TOML file (or JSON, by a .json suffix): top-level keys, or a train table."""
-    from qdcore.options import load_file
-
     return load_file(path)
 
 
@@ -156,6 +154,4 @@ def build_config(preset_name: str | None = None, file: str | Path | None = None,
 
     The kind of run follows the model (or a `kind` key); a classifier's config is a TrainConfig.
     """
-    from qdcore.runs.kinds import build_config as build
-
     return build(preset_name, file, overrides)

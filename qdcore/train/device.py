@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from qdcore.errors import ConfigError
+from qdcore.fmt import plural
 from qdcore.runs.context import rank_info
 from qdcore.train.threads import fit_threads
 
@@ -40,8 +41,6 @@ class Runtime:
             name += f" ({torch.cuda.get_device_name(self.device)})"
         prec = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32")
         if self.threads:
-            from qdcore.fmt import plural
-
             return f"{name} {prec}, {plural(self.threads, 'thread')}"
         return f"{name} {prec}"
 

@@ -8,14 +8,17 @@ so the engine calls them unconditionally.
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from qdcore.errors import ConfigError
 from qdcore.fmt import plural
+from qdcore.train.torchrun import stop_with_launcher
 
 # A rank that dies leaves the others blocked in a collective: give up after this long.
 DEFAULT_TIMEOUT_S = float(os.environ.get("QD_DIST_TIMEOUT", "120"))
@@ -50,7 +53,6 @@ def join(device: torch.device, world_size: int) -> None:
         raise ConfigError("NCCL is not available in this PyTorch build; use --device cpu (Gloo) or a CUDA build")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    from qdcore.train.torchrun import stop_with_launcher
 
     stop_with_launcher()
     timeout = datetime.timedelta(seconds=DEFAULT_TIMEOUT_S)
@@ -67,8 +69,6 @@ def leave() -> None:
         # DDP wrappers no longer referenced but not yet collected hold the group's Gloo threads; destroyed after
         # the group, at interpreter exit, they can abort the process ("terminate called without an active
         # exception"), and torchrun then kills the other ranks. Collect them while the group still exists.
-        import gc
-
         gc.collect()
         try:
             dist.destroy_process_group()
@@ -80,7 +80,6 @@ def wrap(net: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """`net` in DistributedDataParallel when a group is running (rank 0's weights broadcast to all)."""
     if not active():
         return net
-    from torch.nn.parallel import DistributedDataParallel as DDP
 
     ids = [device.index] if device.type == "cuda" else None
     return DDP(net, device_ids=ids)

@@ -9,6 +9,8 @@ classifier's step and its setup.
 from __future__ import annotations
 
 import math
+import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,12 +18,16 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+from qdcore.fmt import size
+from qdcore.models import build_model
+from qdcore.train.stream import BYTES_PER_DRAWING
 from qdcore.train.synthetic import training_splits
 from qdcore.errors import ConfigError
 from qdcore.events import RunFinished, RunStarted, Sink, null_sink
 from qdcore.predictions import Predictions, kept_rows
-from qdcore.train import checkpoint as ckpt
+from qdcore.train import autobatch, checkpoint as ckpt, stream
 from qdcore.train import distributed as dist
 from qdcore.train.loop import (BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked, update,
                                watched_loss)
@@ -87,10 +93,6 @@ def fast_view(model: torch.nn.Module) -> torch.nn.Module:
     ReLU then touches a quarter of the activations. Parameters are shared, so training the view
     trains `model`; any other kind of model is returned as it is.
     """
-    from collections import OrderedDict
-
-    from torch import nn
-
     if type(model).forward is not nn.Sequential.forward:
         return model
     items = list(model.named_children())
@@ -224,11 +226,7 @@ class ClassifierStep(Step):
 
 def _setup(cfg: TrainConfig, rt: Runtime, splits) -> tuple[TrainConfig, torch.nn.Module, tuple, tuple, Any]:
     """Seeds, the model, and the drawings placed on the device (resident or streamed), batch size settled."""
-    from qdcore.models import build_model
-
     if cfg.deterministic:
-        import os
-
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
@@ -248,9 +246,6 @@ def _setup(cfg: TrainConfig, rt: Runtime, splits) -> tuple[TrainConfig, torch.nn
     data = _placed(cfg, splits, rt, channels_last, budget)
     streamed = getattr(data[0], "chunk", None)  # drawings per chunk when they stream from host memory
     if streamed:
-        from qdcore.fmt import size
-        from qdcore.train.stream import BYTES_PER_DRAWING
-
         need = sum(len(p) for p in (splits.train, splits.val, splits.test)) * BYTES_PER_DRAWING
         notes += (f"the drawings ({size(need)} on the device) exceed the {size(budget)} budget (--device-memory): "
                   f"they stream from host memory in chunks of {streamed:,}",)
@@ -324,16 +319,12 @@ def _test(cfg: TrainConfig, rt: Runtime, model: torch.nn.Module, test_data, spli
 
 def _data_budget(cfg: TrainConfig, rt: Runtime) -> float:
     """Bytes the drawings may take on the device (--device-memory, else half the free memory on CUDA)."""
-    from qdcore.train import stream
-
     return cfg.device_memory * 2**30 if cfg.device_memory else stream.default_budget(rt.device)
 
 
 def _auto_batch(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, splits, channels_last: bool,
                 budget: float) -> tuple[TrainConfig, str]:
     """--batch-size auto settled (autobatch.settle) next to the drawings _placed will put on the device."""
-    from qdcore.train import autobatch, stream
-
     n = sum(len(p) for p in (splits.train, splits.val, splits.test))
     held = min(n * stream.BYTES_PER_DRAWING, budget)
     # Streamed, two batches must fit in the chunks in flight.
@@ -346,8 +337,6 @@ def _auto_batch(cfg: TrainConfig, model: torch.nn.Module, rt: Runtime, splits, c
 
 def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool, budget: float):
     """Train/val/test data resident on the device when they fit the memory budget, else streamed from the host."""
-    from qdcore.train import stream
-
     parts = (splits.train, splits.val, splits.test)
     if stream.fits(sum(len(p) for p in parts), budget):
         return tuple(DeviceData(np.asarray(p.images), p.labels, rt.device, channels_last) for p in parts)

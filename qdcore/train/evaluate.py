@@ -10,9 +10,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.data.drawings import Drawings
+from qdcore.data.drawingset import select
+from qdcore.data.opener import open_source
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, DataError
 from qdcore.predictions import Predictions, Totals, kept_rows
 from qdcore.artifacts import PREDICTIONS_FILE
+from qdcore.runs.kinds import JUDGE, can, require
+from qdcore.stats import confusion_matrix, topk_hits
+from qdcore.train import distributed as dist
+from qdcore.train.checkpoint import load_model
+from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime, resolve
 from qdcore.train.gpudata import DeviceData
 
@@ -80,8 +89,6 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
 
 def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: int,
                       keep_probs: bool) -> EvalResult:
-    from qdcore.train import distributed as dist
-
     n = len(data)
     part = evaluate(model, data.shard(rt.rank, rt.world_size), rt, batch_size, keep_probs)
     m = part.n
@@ -140,8 +147,6 @@ def predict_in_chunks(predict: Callable[[Any], np.ndarray], images: Any, labels:
 
     With `ds` (the DrawingSet of `images`) each chunk goes to `predict` as Drawings whose strokes are read
     from their files if the model asks for them."""
-    from qdcore.stats import confusion_matrix, topk_hits
-    from qdcore.data.drawings import Drawings
     from qdcore.data.mapped import CHUNK, chunks
 
     cm, top5, kept = np.zeros((n_classes, n_classes), np.int64), 0, []
@@ -175,17 +180,12 @@ class RunEvaluation:
 
 def require_classifier(store: "Store", run_id: int, command: str) -> None:
     """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
-    from qdcore.runs.kinds import JUDGE, require
-
     require(store, run_id, JUDGE, command)
 
 
 def select_for_model(data: str, categories: str | None, per_class: int | None, seed: int, imbalance: str | None,
                      model_classes: list[str], strict: bool = False):
     """Drawings of other data for a model: by default its classes that the data holds (a subset is fine)."""
-    from qdcore.data.drawingset import select
-    from qdcore.data.opener import open_source
-
     source = open_source(data, strict=strict)
     if categories is None:
         have = set(source.categories())
@@ -201,12 +201,8 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
                  per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                  device: str | None = "auto", batch_size: int = 1024, strict: bool = False) -> RunEvaluation:
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
-    from qdcore.train.checkpoint import load_model
-    from qdcore.train.config import TrainConfig
-
     rec = store.get_run(int(run_id))  # StoreError for a run that does not exist
     run_id = rec.id
-    from qdcore.runs.kinds import JUDGE, can
 
     if not can(rec.kind, JUDGE):  # a network qd's engine trained, rebuilt from model.json
         raise ConfigError(f"run {run_id} is a {rec.kind} run; evaluate it with 'qd eval', which knows its kind")
@@ -224,8 +220,6 @@ def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], n
                   strict: bool = False) -> RunEvaluation:
     """Any kind's model on the test split of `cfg` or on `data`: `predict` takes uint8 drawings (N, 28, 28), or
     with `reads_drawings` a `qdcore.data.drawings.Drawings` (strokes read from the files when asked for)."""
-    from qdcore.data.selection import load_splits
-
     run_dir = store.run_dir(run_id, create=False)
     if data is None:
         ds = load_splits(cfg, mapped=True).test

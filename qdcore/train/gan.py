@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.data.selection import select_splits
 from qdcore.errors import TrainingError
 from qdcore.events import Checkpoint, EpochEnd, RunFinished, RunStarted, Samples, Sink, null_sink
 from qdcore.train import gan_files as files
@@ -38,6 +39,7 @@ from qdcore.train.gan_group import PairGroup, pair_bytes, plan_groups
 from qdcore.train.gan_pair import Pair, build_pairs, class_head_scores, ema_update, frozen
 from qdcore.train.gpudata import seed_for
 from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked, update
+from qdcore.train.stream import default_budget
 
 _NOISE_STREAM, _ORDER_STREAM, _DROPOUT_STREAM = 11, 12, 13
 _FIXED_NOISE, _QUALITY_NOISE = 101, 102
@@ -154,7 +156,6 @@ def _group_pairs(cfg: GanConfig, pairs: list[Pair], rt: Runtime, budget: float |
     """Per-class pairs in as few grouped models as fit the device (none for a run of one pair)."""
     if not cfg.per_class_gans:
         return []
-    from qdcore.train.stream import default_budget
 
     # Read after the drawings went to the device, so the free memory left is what the models may use.
     budget = default_budget(rt.device) if budget is None else budget
@@ -457,6 +458,4 @@ def epoch_event(epoch: int, step: int, seconds: float, metrics: dict[str, float]
 
 def load_gan_splits(cfg: GanConfig):
     """The drawings of a GAN config: select, then split off the real test drawings the quality metrics use."""
-    from qdcore.data.selection import select_splits
-
     return select_splits(cfg)

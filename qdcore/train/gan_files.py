@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qdcore.artifacts import read_json_file
 from qdcore.errors import StoreError
+from qdcore.models import build_gan
 from qdcore.paths import atomic_write_bytes
 
 if TYPE_CHECKING:
@@ -51,7 +53,6 @@ def read_meta(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / GAN_META
     if not path.exists():
         raise StoreError(f"{Path(run_dir)} holds no GAN ({GAN_META} is missing); is it a GAN run?")
-    from qdcore.artifacts import read_json_file
 
     doc = read_json_file(path, "a GAN description", "is it a GAN run?")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
@@ -101,7 +102,7 @@ def _g_states(pairs: list["Pair"]) -> dict[str, dict[str, "torch.Tensor"]]:
 
 def write_generators(run_dir: Path, epoch: int, pairs: list["Pair"], best: dict[str, Any] | None = None) -> Path:
     """generators/epoch_NNNN.safetensors: every generator's weights after an epoch (best: as best.safetensors)."""
-    from qdcore.train.checkpoint import save_states
+    from qdcore.train.checkpoint import save_states  # lazy: loads torch (~1.2 s)
 
     name = BEST_FILE if best is not None else f"epoch_{epoch:04d}.safetensors"
     path = run_dir / GENERATORS_DIR / name
@@ -137,7 +138,7 @@ def weights_path(run_dir: Path, epoch: int | str | None) -> Path:
 
 def best_state(run_dir: str | Path) -> dict[str, Any] | None:
     """The kept best generator's state ({"epoch", "criterion", "score"}), None where the run kept none."""
-    from qdcore.train.checkpoint import load_states
+    from qdcore.train.checkpoint import load_states  # lazy: loads torch (~1.2 s)
 
     path = Path(run_dir) / GENERATORS_DIR / BEST_FILE
     return load_states(path, FORMAT, "GAN weights")["state"] if path.exists() else None
@@ -150,7 +151,7 @@ def default_generator(run_dir: str | Path) -> str:
 
 def write_model(run_dir: Path, pairs: list["Pair"], epoch: int) -> Path:
     """model.safetensors: generators and discriminators of the last finished epoch."""
-    from qdcore.train.checkpoint import save_states
+    from qdcore.train.checkpoint import save_states  # lazy: loads torch (~1.2 s)
 
     modules = _g_states(pairs)
     modules.update({f"d{k}": p.d.state_dict() for k, p in enumerate(pairs)})
@@ -159,8 +160,7 @@ def write_model(run_dir: Path, pairs: list["Pair"], epoch: int) -> Path:
 
 def load_gan(run_dir: str | Path, epoch: int | str | None = None, device: str = "cpu"):
     """(generators, discriminators, meta, epoch): the pairs of 'last' (None), the generators of 'best' or `epoch`."""
-    from qdcore.models import build_gan
-    from qdcore.train.checkpoint import load_states
+    from qdcore.train.checkpoint import load_states  # lazy: loads torch (~1.2 s)
 
     run_dir = Path(run_dir)
     meta = read_meta(run_dir)
@@ -193,8 +193,6 @@ def stored_generator_epochs(run_dir: str | Path) -> list[int]:
 
 def read_history(run_dir: str | Path) -> dict[str, list[float]]:
     """history.json of a GAN run ({} when absent)."""
-    from qdcore.artifacts import read_json_file
-
     path = Path(run_dir) / HISTORY_FILE
     if not path.exists():
         return {}

@@ -13,6 +13,7 @@ and EpochEnd is emitted once across the parts.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -473,8 +474,6 @@ class Loop:
     def write_history(self, name: str) -> None:
         """history.json (rank 0 with a folder only)."""
         if self.out_dir is not None:
-            import json
-
             atomic_write_bytes(self.out_dir / name, (json.dumps(self.st["history"], indent=1) + "\n").encode())
 
     def interrupted(self, summary: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -51,8 +52,6 @@ def reported(sink: Sink) -> Iterator[None]:
 
 def _peer_lost(e: BaseException) -> Any:
     """A RankLost for a collective that failed because a peer rank is gone (None otherwise; torch only if loaded)."""
-    import sys
-
     if "torch.distributed" not in sys.modules:
         return None
     return peer_lost(e)

@@ -8,6 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qdcore.data.drawings import Drawings
+from qdcore.runs.kinds import all_kinds, predictor_of
+from qdcore.runs.refs import best_model_run
+
 
 if TYPE_CHECKING:
     from qdcore.store import Store
@@ -24,8 +28,6 @@ class Predictor:
 
     def top(self, image: np.ndarray, k: int = 5, strokes=None) -> list[tuple[str, float]]:
         """The k most probable classes of one drawing (its bitmap, and its strokes where known), most probable first."""
-        from qdcore.data.drawings import Drawings
-
         bitmap = np.asarray(image, np.uint8).reshape(1, 28, 28)
         p = self.probs(Drawings(bitmap, None if strokes is None else [strokes]))[0]
         order = np.argsort(-p, kind="stable")[:k]
@@ -34,15 +36,11 @@ class Predictor:
 
 def predicting_kinds() -> list[str]:
     """Kinds whose finished runs hold a model that classifies drawings."""
-    from qdcore.runs.kinds import all_kinds
-
     return [k.name for k in all_kinds() if k.predictor is not None]
 
 
 def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Predictor:
     """The model of a run, rebuilt by its kind (qdcore.runs.kinds.predictor_of, which `qd predict` uses too)."""
-    from qdcore.runs.kinds import predictor_of
-
     rec = store.get_run(int(run_id))
     probs, classes = predictor_of(store, rec.id, device)
     return Predictor(rec.id, rec.name, list(classes), probs)
@@ -50,6 +48,4 @@ def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Pr
 
 def latest_model_run(store: "Store") -> int:
     """The app's default model: the best finished top-level classifier (qdcore.runs.refs.best_model_run)."""
-    from qdcore.runs.refs import best_model_run
-
     return best_model_run(store)

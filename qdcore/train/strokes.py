@@ -18,12 +18,19 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import save
 
+from qdcore.data.selection import load_splits
+from qdcore.data.sequence import of_drawing, padded, time_shares
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.events import RunFinished, RunStarted
+from qdcore.models.stroke_rnn import build_stroke_model
 from qdcore.paths import atomic_write_bytes
+from qdcore.stats import topk_hits
 from qdcore.train import distributed as dist
 from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
+from qdcore.train.device import resolve
+from qdcore.train.evaluate import evaluate_with, kept_predictions
 from qdcore.train.gpudata import DeviceData, _mix
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
 from qdcore.train.strokes_config import StrokeConfig
@@ -54,8 +61,6 @@ class StrokeData:
 def model_input(drawings: Any, max_points: int, timed: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """(rows (N, L, 3, or 4 with each point's share of drawing time), lengths, how many drawings were cut): the
     stated cap is that a drawing longer than max_points is read up to its first max_points points, as drawn."""
-    from qdcore.data.sequence import of_drawing, padded, time_shares
-
     rows = [of_drawing(d) for d in drawings]
     times = [time_shares(d, max_points) for d in drawings] if timed else None
     x, n = padded([r[:max_points] for r in rows], times=times)
@@ -111,8 +116,6 @@ class StrokeStep(Step):
     """Adam steps of a StrokeRNN over padded batches; validation loss and top-1 at each epoch's end."""
 
     def __init__(self, cfg: StrokeConfig, rt: Any, splits: Any) -> None:
-        from qdcore.models.stroke_rnn import build_stroke_model
-
         self.cfg, self.rt = cfg, rt
         self.timed = cfg.raster == "time"
         self.train = StrokeData(splits.train, cfg.max_points, rt.device, self.timed)
@@ -190,8 +193,6 @@ class StrokeStep(Step):
 
 def save_stroke_model(folder: Path, arch: dict, classes: list[str], state: dict, meta: dict) -> Path:
     """stroke_model.safetensors + stroke_model.json, each written atomically."""
-    from safetensors.torch import save
-
     atomic_write_bytes(folder / WEIGHTS, save({k: v.detach().cpu().contiguous() for k, v in state.items()}))
     doc = {"arch": arch, "classes": classes, **meta}
     atomic_write_bytes(folder / META, (json.dumps(doc, indent=1) + "\n").encode())
@@ -201,8 +202,6 @@ def save_stroke_model(folder: Path, arch: dict, classes: list[str], state: dict,
 def load_stroke_model(folder: Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The run's stroke model and its description (StoreError when the files are missing or unreadable)."""
     from safetensors.torch import load
-
-    from qdcore.models.stroke_rnn import build_stroke_model
 
     try:
         doc = json.loads((Path(folder) / META).read_text())
@@ -229,8 +228,6 @@ def predict_strokes(model: torch.nn.Module, max_points: int, drawings: Any, devi
 
 def train_strokes(ctx: Any) -> Any:
     """Train ctx.cfg through the loop driver; the best epoch's model is tested and kept."""
-    from qdcore.data.selection import load_splits
-
     cfg: StrokeConfig = ctx.cfg
     splits = load_splits(cfg)
 
@@ -290,9 +287,6 @@ def _notes(splits: Any, step: StrokeStep, cfg: StrokeConfig) -> tuple[str, ...]:
 
 def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> dict[str, float]:
     """Test loss, top-1 and top-5, and the split's predictions.npz (confusion, per class, worst drawings)."""
-    from qdcore.stats import topk_hits
-    from qdcore.train.evaluate import kept_predictions
-
     data = StrokeData(ds, cfg.max_points, step.rt.device, step.timed)
     if step.draw is not None:
         data.x = step.draw(data.x, data.lengths)
@@ -308,8 +302,6 @@ def _test(step: StrokeStep, ds: Any, cfg: StrokeConfig, folder: Path | None) -> 
 
 def stroke_predictor(run_dir: Path, device: str | None = None) -> tuple[Callable, list[str]]:
     """(Drawings -> probabilities, class names) of a stroke run's model."""
-    from qdcore.train.device import resolve
-
     rt = resolve(device or "auto", None)
     model, doc = load_stroke_model(run_dir, rt.device)
     max_points, timed = int(doc["arch"].get("max_points", 256)), doc["arch"].get("raster") == "time"
@@ -319,8 +311,6 @@ def stroke_predictor(run_dir: Path, device: str | None = None) -> tuple[Callable
 def raster_network(run_dir: Path, config: dict[str, Any]) -> tuple[torch.nn.Module, dict, Callable]:
     """(the zoo CNN inside a raster-<CNN> run's model, its stroke_model.json, provenances of the run's test drawings
     -> the uint8 (N, C, S, S) rasters it reads of them, drawn as in training); ConfigError for a sequence model."""
-    from qdcore.data.selection import load_splits
-
     model, doc = load_stroke_model(run_dir, torch.device("cpu"))
     arch = doc["arch"]
     if not isinstance(model, RasterCNN):
@@ -346,8 +336,6 @@ def evaluate_stroke_run(store: Any, run_id: int, data: str | None = None, *, cat
                         per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                         device: str | None = "auto", strict: bool = False, **_runtime: Any):
     """A stroke run's model on its rebuilt test split (rewriting predictions.npz) or on other `data`."""
-    from qdcore.train.evaluate import evaluate_with
-
     rec = store.get_run(int(run_id))
     predict, classes = stroke_predictor(store.run_dir(rec.id, create=False), device)
     cfg = StrokeConfig.from_dict(rec.config, origin=f"run {rec.id} config")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qdcore.data.raster_inputs import RASTERS, SIZES
+from qdcore.errors import ConfigError
 from qdcore.options import RunConfig, fields_of, option
 from qdcore.train.config import DEVICES
 
@@ -72,8 +73,6 @@ class StrokeConfig(RunConfig):
 
     def validate(self, origin: str = "option") -> "StrokeConfig":
         """Checks across fields."""
-        from qdcore.errors import ConfigError
-
         super().validate(origin)
         if self.kernel % 2 == 0:
             raise ConfigError(f"{origin}: kernel={self.kernel} must be odd (a point's features stay at its place)")

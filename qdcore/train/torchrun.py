@@ -7,11 +7,13 @@ so; torchrun itself would then print a traceback of its own signal handler.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 
 from qdcore.errors import ConfigError
+from qdcore.lifetime import die_with_parent
 from qdcore.train.peers import QUIET_RANKS  # set by launch(), which reports a lost rank itself, once
 
 INTERRUPTED_EXIT = 130  # like a shell's Ctrl-C: the run is incomplete but resumable
@@ -27,7 +29,7 @@ def under_torchrun() -> bool:
 
 def check(nproc: int, nnodes: int, rdzv_endpoint: str | None, device: str | None) -> None:
     """ConfigError for a world that cannot start here: too many GPUs, no NCCL, a multi-node job without an endpoint."""
-    import torch
+    import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     if nproc < 1 or nnodes < 1:
         raise ConfigError(f"--nproc {nproc} and --nnodes {nnodes} must be at least 1")
@@ -39,7 +41,7 @@ def check(nproc: int, nnodes: int, rdzv_endpoint: str | None, device: str | None
         if nproc > gpus:
             raise ConfigError(f"--nproc {nproc} but {gpus} CUDA GPU{'s are' if gpus != 1 else ' is'} visible here; "
                               f"use --nproc {max(gpus, 1)} or fewer (or --device cpu for Gloo ranks)")
-        import torch.distributed as dist
+        import torch.distributed as dist  # lazy: torch (~1.2 s) is loaded only when used
 
         if not dist.is_nccl_available():
             raise ConfigError("this PyTorch build has no NCCL for multi-GPU training; use --device cpu (Gloo)")
@@ -79,7 +81,6 @@ def stop_with_launcher() -> None:
     step and keeps a checkpoint, as on Ctrl-C, instead of training on as an orphan (Linux; elsewhere nothing)."""
     if "TORCHELASTIC_RUN_ID" not in os.environ:
         return
-    from qdcore.lifetime import die_with_parent
 
     die_with_parent()
 
@@ -89,11 +90,11 @@ def launch(argv: list[str] | None = None) -> None:
     INTERRUPTED_EXIT and no launcher traceback. A rank that died or failed is one line naming it, its signal or
     exit code, and how to continue the run; the surviving ranks stop quietly (RankLost) at the last checkpoint."""
     os.environ[QUIET_RANKS] = "1"
+    # lazy: torch (~1.2 s) is loaded only when used
     from torch.distributed.elastic.multiprocessing.api import SignalException
+    # lazy: torch (~1.2 s) is loaded only when used
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import main
-
-    import logging
+    from torch.distributed.run import main  # lazy: torch (~1.2 s) is loaded only when used
 
     for name in list(logging.root.manager.loggerDict):  # set up on import, before LOGLEVEL could say otherwise
         if name.startswith("torch.distributed.elastic"):
@@ -133,7 +134,7 @@ def failure_line(failures: dict, args: list[str]) -> str:
 def _run_of(pids: set[int]) -> int | None:
     """The run the ranks with these pids trained (rank 0 owns its row), from the store; None when unknown."""
     try:
-        from qdcore.store import Store
+        from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
         with Store() as store:
             store.reap()  # a killed rank 0 left its run 'running'
