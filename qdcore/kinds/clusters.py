@@ -90,7 +90,7 @@ def score(result: Any, pred: Any, seed: int) -> dict[str, float]:
 
 def train(ctx: RunContext) -> dict[str, Any]:
     """Evaluate the run on its test split, cluster its mistakes, record the scores."""
-    from qdcore.analysis.clusters import cluster_misclassified
+    from qdcore.analysis.clusters import cluster_misclassified  # lazy: keeps numpy out of qd --help
     from qdcore.analysis.metrics import evaluation_metrics  # lazy: keeps numpy out of qd --help
     from qdcore.runs.run import evaluate  # lazy: keeps the store out of qd --help
 

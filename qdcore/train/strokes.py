@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save
+from safetensors.torch import load, save
 
 from qdcore.data.selection import load_splits
 from qdcore.data.sequence import of_drawing, padded, time_shares
@@ -201,8 +201,6 @@ def save_stroke_model(folder: Path, arch: dict, classes: list[str], state: dict,
 
 def load_stroke_model(folder: Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The run's stroke model and its description (StoreError when the files are missing or unreadable)."""
-    from safetensors.torch import load
-
     try:
         doc = json.loads((Path(folder) / META).read_text())
         model = build_stroke_model(doc["arch"])
