@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.columns import Columns
@@ -79,7 +79,7 @@ def list_(
     except DataError as e:  # one bad file should not hide the rest of the listing
         cached, cached_error = [], str(e)
     have = {r["name"] for r in cached}
-    official = [{"name": f.category, "count": f.n_drawings, "bytes": f.bytes, "md5": f.md5, "cached": f.category in have}
+    official: list[dict[str, Any]] = [{"name": f.category, "count": f.n_drawings, "bytes": f.bytes, "md5": f.md5, "cached": f.category in have}
                 for f in official_files().values()]
     official.sort(key=lambda r: r["name"])
     from qdcore.data.places import known_places, summarise  # lazy: keeps numpy out of qd --help

@@ -135,10 +135,10 @@ def _print_report(rep: "QuizReport") -> None:
                       ("top-1", "right"), ("95% CI", "right"), ("skipped", "right"), ("median s", "right")]:
         lb.add_column(col, justify=just, no_wrap=True, overflow="ellipsis",
                       max_width=16 if col == "participant" else None)
-    for r in rep.leaderboard:
-        a = r.accuracy
-        lb.add_row(str(r.rank), lit(r.participant), str(r.sessions), f"{a.correct}/{a.total}", percent(a.top1), _ci(a),
-                   str(r.skipped), DASH if r.median_ms is None else f"{r.median_ms / 1000:.1f}")
+    for leader in rep.leaderboard:
+        a = leader.accuracy
+        lb.add_row(str(leader.rank), lit(leader.participant), str(leader.sessions), f"{a.correct}/{a.total}", percent(a.top1),
+                   _ci(a), str(leader.skipped), DASH if leader.median_ms is None else f"{leader.median_ms / 1000:.1f}")
     console.print(lb)
 
 

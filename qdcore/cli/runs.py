@@ -274,7 +274,7 @@ def _with_ci(v: Any, ci: list[float] | None, n: Any) -> str:
     """'72.1% (95% CI 66.1–77.4%, 240 test drawings)'; just the rate when the count is unknown."""
     if ci is None:
         return percent(v)
-    return f"{percent(v)} (95% CI {interval(*ci)}, {n:,} test drawings)"
+    return f"{percent(v)} (95% CI {interval(ci[0], ci[1])}, {n:,} test drawings)"
 
 
 def _print_log(folder: Any, lines: int = 12) -> None:

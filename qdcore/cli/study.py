@@ -146,9 +146,9 @@ def run_cmd(study: dict[str, Any], how: Any) -> None:
         from qdcore.studies.ray_executor import connect  # lazy: keeps the store out of qd --help
 
         connect(how["ray_plan"])  # an address that does not answer fails before the study exists
-    study = create_study(store, cfg)
-    err_console.print(f"study {study}: {lit(s.name)}, {_count(store, study)} trials", highlight=False)
-    _run(store, study, workers, per_gpu, False, how)
+    sid = create_study(store, cfg)
+    err_console.print(f"study {sid}: {lit(s.name)}, {_count(store, sid)} trials", highlight=False)
+    _run(store, sid, workers, per_gpu, False, how)
 
 
 app.command("run")(DeclaredCommand(run_cmd, _study_options(study_option), of(StudyStart, "how")))

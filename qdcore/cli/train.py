@@ -268,11 +268,12 @@ def predict_cmd(
                                    f"{'is' if len(unknown) == 1 else 'are'} not among run {run_id}'s "
                                    f"{plural(len(classes), 'class')}; those drawings have no truth to compare with",
                                    style="yellow"), soft_wrap=True)
-    rows = [{"index": i, "source": prov[i], "truth": truths[i],
+    rows: list[dict[str, Any]] = [{"index": i, "source": prov[i], "truth": truths[i],
              "top": [{"class": classes[j], "prob": float(probs[i, j])} for j in order[i]]}
             for i in range(len(images))]
     judged = [i for i, t in enumerate(truths) if t is not None]
-    acc = (float(np.mean([order[i, 0] == classes.index(truths[i]) for i in judged])) if judged else None)
+    acc = (float(np.mean([order[i, 0] == classes.index(truth_i) for i in judged if (truth_i := truths[i]) is not None]))
+           if judged else None)
     single = {truths[i] for i in judged}
     truth = next(iter(single)) if len(single) == 1 else None
     if json_out:

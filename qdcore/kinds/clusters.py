@@ -41,16 +41,21 @@ class ClustersConfig(RunConfig):
     def validate(self, origin: str = "option") -> "ClustersConfig":
         """A clustering needs the run it clusters."""
         super().validate(origin)
+        self.run_id(origin)
+        return self
+
+    def run_id(self, origin: str = "option") -> int:
+        """The run it clusters (ConfigError without one)."""
         if self.run is None:
             raise ConfigError(f"{origin}: a clusters run needs --run RUN, the finished classifier whose "
                               "misclassified drawings it clusters")
-        return self
+        return self.run
 
 
 def prepare(cfg: ClustersConfig, ctx: RunContext | None = None) -> ClustersConfig:
     """The run must be a finished run of a kind that classifies (one-line error before the row exists)."""
     with (ctx or RunContext()).open_store() as store:
-        rec = store.get_run(int(cfg.run))
+        rec = store.get_run(cfg.run_id())
         kind = find_kind(rec.kind)
         if kind is None or kind.evaluate is None or rec.status != "done":
             raise ConfigError(f"--run {rec.id}: run {rec.id} is a {rec.status} {rec.kind} run; clusters need a "

@@ -29,7 +29,7 @@ def gan_classes(cfg: GanConfig) -> list[str]:
     from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     available = open_source(cfg.data).categories()
-    return parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+    return (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
 
 
 def judge_note(config: dict[str, Any], summary: dict[str, Any]) -> str:
@@ -71,7 +71,8 @@ def train(ctx: RunContext) -> Any:
     from qdcore.train.checkpoint import RESUME_FILE  # lazy: loads torch (~1.2 s)
     from qdcore.train.gan import train_gan  # lazy: loads torch (~1.2 s)
 
-    cfg, judge, notes = ctx.cfg, None, ()
+    cfg, judge = ctx.cfg, None
+    notes: tuple[str, ...] = ()
     if not cfg.no_judge and ctx.rank == 0:  # rank 0 alone judges
         classes = gan_classes(cfg)
         with ctx.open_store() as store:  # the run's own store, not the default one
@@ -130,7 +131,7 @@ KIND = register(RunKind(
         Panel("fid", "Frechet distance", ("quality/fid",), x="epoch", strip=True, labels=("FD",)),
     ),
     columns=(
-        Column("model", "model", 9, lambda c, s: c.get("model") + ("/cls" if c.get("per_class_gans") else ""),
+        Column("model", "model", 9, lambda c, s: (c.get("model") or "") + ("/cls" if c.get("per_class_gans") else ""),
                str, right=False),
         Column("judged", "judged", 7, lambda c, s: _num(s.get("recognised")), _pct),
         Column("fid", "FD", 7, lambda c, s: _num(s.get("fid")), _f(".1f")),

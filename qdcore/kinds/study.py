@@ -29,8 +29,9 @@ class StudyConfig(RunConfig):
     # The Study panel is what `qd study run` and the app's study form set; `qd train` does not offer it (cli=False).
     spec: str = option("", help="A study spec (TOML) or a named study (see 'qd study named').", panel=PANEL,
                        form="Study", cli=False, argument=True, metavar="SPEC")
-    # A study's own meaning of two data options: what a named study's protocol is run on.
-    data: str | None = option(None, help="Named studies: drawings to use (demo, cache or a PATH; default demo with "
+    # A study's own meaning of two data options: what a named study's protocol is run on (None: the study's
+    # default, demo with --quick else cache, where every other kind's --data is a source).
+    data: str | None = option(None, help="Named studies: drawings to use (demo, cache or a PATH; default demo with "  # type: ignore[assignment]
                               "--quick, else cache).", panel=PANEL, short="-d", form="Data", cli=False)
     categories: str | None = option(None, help="Named studies: comma-separated categories instead of the "
                                     "protocol's.", panel=PANEL, short="-c", form="Categories", cli=False)
@@ -122,7 +123,7 @@ def prepare(cfg: StudyConfig, ctx: RunContext | None = None) -> StudyConfig:
 
 def train(ctx: RunContext) -> Any:
     """Run the study: add its trials the first time, then run the queued ones."""
-    if ctx.folder is None or ctx.store is None:  # not rank 0 of a distributed launch: studies do not spread
+    if ctx.folder is None or ctx.store is None or ctx.run_id is None:  # not rank 0 of a distributed launch: studies do not spread
         return {"status": "done"}
     store, study = ctx.store, ctx.run_id
     if not sum(counts(store, study).values()):
