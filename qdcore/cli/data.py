@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.columns import Columns
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -116,7 +117,7 @@ def _local(summaries: list) -> None:
     t = Table(box=None)
     t.add_column("--data", no_wrap=True, min_width=max(len(s.place.label) for s in summaries))  # a path to copy
     for col, just in (("format", "left"), ("categories", "right"), ("drawings", "right"), ("known from", "left")):
-        t.add_column(col, justify=just, overflow="fold")
+        t.add_column(col, justify="right" if just == "right" else "left", overflow="fold")
     for s in summaries:
         if s.error:
             t.add_row(lit(s.place.label), "", "", "", lit(s.place.why))
@@ -181,7 +182,7 @@ def download_cmd(
             item = item.strip()
             if item:
                 names.extend(NAMED_SETS.get(item.lower(), [item]))
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
     with Progress(TextColumn("{task.description:<24}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=err_console, transient=False) as bar:
 
@@ -193,7 +194,7 @@ def download_cmd(
             if p.category not in tasks:
                 tasks[p.category] = bar.add_task(p.category, total=p.total, completed=p.done)
             tid = tasks[p.category]
-            if many and p.total and p.done >= p.total and p.category not in done_files:
+            if overall is not None and p.total and p.done >= p.total and p.category not in done_files:  # many
                 # Many files: finished ones leave the view; one line counts them.
                 done_files.add(p.category)
                 bar.update(tid, visible=False)
@@ -243,11 +244,11 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
 
     src = open_source(data, cache=cache, strict=strict)
     available = src.categories()
-    chosen = parse_categories(categories, allowed=available) if categories else available
+    chosen = (parse_categories(categories, allowed=available) if categories else available) or []
     if categories and not chosen:
         raise DataError(f"--categories {categories!r} names no category")
     official = official_files()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in chosen:
         f = src.file_of(c)
         rows.append({"name": c, "count": src.count(c), "bytes": None if src.synthetic else _file_size(f), "file": f,
@@ -261,7 +262,7 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
     console.print(src.describe(), style="bold", markup=False, highlight=False, soft_wrap=True)
     t = Table()
     for col, just in (("category", "left"), ("drawings", "right"), ("of Google's", "right"), ("size", "right"), ("file", "left")):
-        t.add_column(col, justify=just, overflow="fold" if col == "file" else "ellipsis")
+        t.add_column(col, justify="right" if just == "right" else "left", overflow="fold" if col == "file" else "ellipsis")
     for r in rows:
         t.add_row(lit(r["name"]), f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
                   size(r["bytes"]), lit(r["file"]))
@@ -310,11 +311,12 @@ def render_grid(images, captions: list[str], cols: int, color: bool) -> list:
                 # One span per run of equal cells keeps the escape codes short.
                 run, key = "", None
                 for ch, a, b in cells[y]:
-                    if (a, b) != key and run:
+                    if key is not None and (a, b) != key and run:
                         line.append(run, style(*key))
                         run = ""
                     run, key = run + ch, (a, b)
-                line.append(run, style(*key))
+                if key is not None:
+                    line.append(run, style(*key))
             out.append(line)
         out.append(Text("  ".join(f"{c[:28]:^28}" for c in captions[start:start + cols]), style="dim"))
     return out

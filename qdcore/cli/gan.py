@@ -53,7 +53,7 @@ class GanProgressSink(RichProgressSink):
                     line += " [bold red]collapse?[/]"
             line += f" │ {event.seconds:.1f}s"
             target = self.progress.console if self.progress is not None else self.console
-            if self.progress is not None:
+            if self.progress is not None and self.task is not None:
                 self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
             target.print(line, highlight=False, soft_wrap=True)
         elif isinstance(event, RunFinished):

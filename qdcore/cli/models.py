@@ -35,7 +35,7 @@ def _params(info, classes: int = 10) -> int | None:
 def list_cmd(json: JsonOpt = False) -> None:
     """Every model with its kind, parameter count at 10 classes, source study and summary."""
     try:
-        rows = [{"name": m.name, "kind": m.kind, "params": _params(m), "study": m.source_study,
+        rows: list[dict[str, Any]] = [{"name": m.name, "kind": m.kind, "params": _params(m), "study": m.source_study,
                  "summary": m.summary, "options": m.options} for m in list_models()]
     except QDError as e:
         fail(str(e))
@@ -45,7 +45,7 @@ def list_cmd(json: JsonOpt = False) -> None:
 
     table = Table(title="qd model zoo (params at 10 classes; GANs: G + D)", title_justify="left")
     for col, just in (("name", "left"), ("kind", "left"), ("params", "right"), ("study", "left"), ("summary", "left")):
-        table.add_column(col, justify=just, no_wrap=col != "summary")
+        table.add_column(col, justify="right" if just == "right" else "left", no_wrap=col != "summary")
     for r in rows:
         table.add_row(r["name"], r["kind"], "—" if r["params"] is None else f"{r['params']:,}", r["study"], r["summary"])
     console.print(table)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from qdcore.cli.common import lit, print_notes
 from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
@@ -22,7 +23,7 @@ class RichProgressSink:
         self.kind = kind  # the run's qdcore.runs.kinds.RunKind: its result line ends the run
         self.live = self.console.is_terminal if live is None else live
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.total_epochs = 0
         self.steps_per_epoch = 0
         self.unit = "epoch"  # what the kind calls one pass ("boosting round" for LightGBM)
@@ -73,13 +74,13 @@ class RichProgressSink:
             if self.live:
                 self._start_bar(event.start_step, max(1, event.start_epoch))
         elif isinstance(event, ProgressEvent):
-            if self.progress is not None:
+            if self.progress is not None and self.task is not None:
                 self.progress.update(self.task, completed=event.step, epoch=event.epoch,
                                      ips=f"{event.throughput:,.0f}", window=self.window(event))
         elif isinstance(event, EpochEnd):
             # Fits 80 columns (a tmux pane over SSH): ~75 characters at 3-digit epochs.
             line = epoch_line(event, self.total_epochs, self.unit)
-            if self.progress is not None:
+            if self.progress is not None and self.task is not None:
                 self.progress.update(self.task, completed=event.step, epoch=min(event.epoch + 1, self.total_epochs))
                 self.progress.console.print(line, highlight=False, soft_wrap=True)
             else:
