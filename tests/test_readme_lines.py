@@ -36,6 +36,7 @@ NOT_RUN = (
     ("python benchmarks/gpu_check.py", "needs a GPU"),
     ("bash benchmarks/gpu_session.sh", "needs a GPU"),
     ("qdtui", "needs a terminal (the app is tested by Pilot and snapshots)"),
+    ("qd quiz start", "the app's quiz: needs a terminal (tested in tmux, test_quiz_ink)"),
     ("--nnodes", "several machines"),
     ("--nproc", "several processes (tested in test_ddp)"),
     ("--executor ray", "a Ray cluster"),
