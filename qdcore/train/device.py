@@ -39,7 +39,7 @@ class Runtime:
         name = str(self.device)
         if self.device.type == "cuda":
             name += f" ({torch.cuda.get_device_name(self.device)})"
-        prec = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32")
+        prec = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.amp_dtype, "fp32") if self.amp_dtype else "fp32"
         if self.threads:
             return f"{name} {prec}, {plural(self.threads, 'thread')}"
         return f"{name} {prec}"

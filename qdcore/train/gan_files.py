@@ -17,6 +17,7 @@ from qdcore.paths import atomic_write_bytes
 if TYPE_CHECKING:
     import torch
 
+    from qdcore.models.gan import Discriminator, Generator
     from qdcore.train.gan_pair import Pair
 
 GAN_META = "gan.json"  # config, classes, pair layout, grid row labels
@@ -167,13 +168,15 @@ def load_gan(run_dir: str | Path, epoch: int | str | None = None, device: str = 
     path = weights_path(run_dir, epoch)
     saved = load_states(path, FORMAT, "GAN weights")
     arch = dict(meta["arch"])
-    gens, discs = [], []
+    gens: list[Generator] = []
+    discs: list[Discriminator | None] = []  # None: a 'best' or epoch file keeps generators only
     for k in range(len(meta["pairs"])):
-        g, d = build_gan(**arch)
+        g, built = build_gan(**arch)
+        d: Discriminator | None = built
         try:
             g.load_state_dict(saved["modules"][f"g{k}"])
             if f"d{k}" in saved["modules"]:
-                d.load_state_dict(saved["modules"][f"d{k}"])
+                built.load_state_dict(saved["modules"][f"d{k}"])
             else:
                 d = None
         except (RuntimeError, KeyError) as e:

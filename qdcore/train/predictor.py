@@ -24,7 +24,7 @@ class Predictor:
     run_id: int
     name: str
     classes: list[str]
-    probs: Callable[[np.ndarray], np.ndarray]
+    probs: Callable[[Drawings | np.ndarray], np.ndarray]
 
     def top(self, image: np.ndarray, k: int = 5, strokes=None) -> list[tuple[str, float]]:
         """The k most probable classes of one drawing (its bitmap, and its strokes where known), most probable first."""

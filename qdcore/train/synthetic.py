@@ -60,7 +60,7 @@ def check_synthetic(cfg: TrainConfig, store: Store | None = None) -> None:
     if cfg.synthetic is None:
         return
     available = open_source(cfg.data).categories()
-    classes = parse_categories(cfg.categories, allowed=available) if cfg.categories else list(available)
+    classes = (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
     if store is not None:
         check_gan_source(store, cfg.synthetic, classes)
         return
