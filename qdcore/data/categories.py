@@ -96,6 +96,11 @@ def parse_categories(spec: str | list[str] | None, allowed: list[str] | None = N
     return list(dict.fromkeys(out))  # without repeats, in order
 
 
+def chosen_categories(spec: str | list[str] | None, available: list[str]) -> list[str]:
+    """The checked categories `spec` names among `available`; all of them when it names none."""
+    return parse_categories(spec, allowed=available) or list(available)
+
+
 GOOGLE_PREFIX = "full_numpy_bitmap_"
 
 

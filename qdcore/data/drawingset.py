@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qdcore.data.categories import parse_categories
+from qdcore.data.categories import chosen_categories
 from qdcore.data.mapped import MappedImages, chunks
 from qdcore.data.sources import Source
 from qdcore.errors import DataError
@@ -139,7 +139,7 @@ def _chosen(source: Source, categories: str | list[str] | None, per_class: int |
     available = source.categories()
     if not available:
         raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' or use --data demo")
-    chosen = (parse_categories(categories, allowed=available) if categories else None) or list(available)
+    chosen = chosen_categories(categories, available)
     missing = [c for c in chosen if c not in available]
     if missing:
         raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from qdcore.data.categories import parse_categories
+from qdcore.data.categories import chosen_categories
 from qdcore.fmt import DASH
 from qdcore.models import build_gan
 from qdcore.runs.context import RunContext
@@ -29,7 +29,7 @@ def gan_classes(cfg: GanConfig) -> list[str]:
     from qdcore.data.opener import open_source  # lazy: keeps numpy out of qd --help
 
     available = open_source(cfg.data).categories()
-    return (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
+    return chosen_categories(cfg.categories, available)
 
 
 def judge_note(config: dict[str, Any], summary: dict[str, Any]) -> str:

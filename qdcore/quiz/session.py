@@ -14,7 +14,7 @@ import numpy as np
 
 from qdcore import predictions
 from qdcore.analysis.progressive import run_test_split
-from qdcore.data.categories import parse_categories
+from qdcore.data.categories import chosen_categories, parse_categories
 from qdcore.data.drawings import Drawings
 from qdcore.data.drawingset import select
 from qdcore.data.opener import open_source
@@ -229,7 +229,7 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
     if not available:
         raise DataError(f"no drawings found in {source.location}; download some with 'qd data download' "
                         "or use --data demo")
-    chosen = (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
+    chosen = chosen_categories(cfg.categories, available)
     missing = [c for c in chosen if c not in available]
     if missing:
         raise DataError(f"{source.location} has no drawings of {', '.join(repr(m) for m in missing)}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qdcore.data.categories import parse_categories
+from qdcore.data.categories import chosen_categories
 from qdcore.data.drawingset import Splits
 from qdcore.data.label_noise import with_label_noise
 from qdcore.data.opener import open_source
@@ -60,7 +60,7 @@ def check_synthetic(cfg: TrainConfig, store: Store | None = None) -> None:
     if cfg.synthetic is None:
         return
     available = open_source(cfg.data).categories()
-    classes = (parse_categories(cfg.categories, allowed=available) if cfg.categories else None) or list(available)
+    classes = chosen_categories(cfg.categories, available)
     if store is not None:
         check_gan_source(store, cfg.synthetic, classes)
         return
