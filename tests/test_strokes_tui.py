@@ -157,6 +157,7 @@ def raster_home(tmp_path_factory) -> Path:
 @sync
 async def test_cam_and_hidden_show_a_raster_cnn_over_the_channels_it_draws(raster_home):
     from qdcore.analysis.cam import grad_cam_batch
+    from qdcore.analysis.clusters import cluster_misclassified
     from qdcore.analysis.hidden import feature_maps
     from qdcore.train.strokes import raster_network
     from qdtui.screens.evaluation import TABS
@@ -185,6 +186,14 @@ async def test_cam_and_hidden_show_a_raster_cnn_over_the_channels_it_draws(raste
         expected_maps = feature_maps(cnn, images([data.pred.provenance[hidden.index]])[0])
         assert [n for n, _ in hidden.layer_maps] == [n for n, _ in expected_maps] and len(expected_maps) == 8
         assert all(np.allclose(a, b, atol=1e-5) for (_, a), (_, b) in zip(hidden.layer_maps, expected_maps))
+        await pilot.press(str(keys.index("clusters") + 1), "f")  # the penultimate features of the drawn channels
+        await settle(app, pilot)
+        wrong = int((data.predicted != data.pred.labels).sum())
+        saying = screen.pane("clusters").saying
+        assert saying == "" if wrong >= 10 else f"only {wrong} misclassified drawings" in saying, saying
+    result = cluster_misclassified(data.pred, "penultimate", model=cnn, min_drawings=2, k=2, methods=("kmeans",),
+                                   inputs=lambda i: images([data.pred.provenance[int(j)] for j in i]))
+    assert result.features == "penultimate" and len(result.indices) == wrong
 
 
 def test_snapshot_of_a_raster_runs_cam(snap_compare, raster_home, monkeypatch):

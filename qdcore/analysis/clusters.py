@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from qdcore.analysis.cache import cached
+from qdcore.analysis.cam import input_tensor
 from qdcore.errors import ConfigError, DataError
 
 MIN_DRAWINGS = 10  # fewer misclassified drawings than this make clusters meaningless
@@ -108,7 +109,8 @@ def final_linear(model):
 
 
 def penultimate_features(model, images: np.ndarray, batch_size: int = 1024, device: str | None = None) -> np.ndarray:
-    """The input of the model's final Linear for every drawing, float32 (N, D)."""
+    """The input of the model's final Linear for every drawing, float32 (N, D), of uint8 bitmaps (N, 28, 28) or of
+    the (N, C, S, S) channels a raster CNN reads."""
     import torch  # lazy: torch (~1.2 s) is loaded only when used
 
     head = final_linear(model)
@@ -120,8 +122,7 @@ def penultimate_features(model, images: np.ndarray, batch_size: int = 1024, devi
     try:
         with torch.no_grad():
             for s in range(0, len(images), batch_size):
-                x = torch.from_numpy(np.ascontiguousarray(images[s: s + batch_size])).to(dev)
-                model(x.float().div_(255.0).reshape(-1, 1, 28, 28))
+                model(input_tensor(images[s: s + batch_size], dev))
     finally:
         hook.remove()
         model.train(was_training)
@@ -268,9 +269,10 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
                           n_components: int | float = 50, k: int | None = None, k_range: tuple[int, int] = (2, 10),
                           eps: float | None = None, min_samples: int = 5, methods: tuple[str, ...] = ("kmeans", "dbscan"),
                           seed: int = 0, n_representatives: int = 8, min_drawings: int = MIN_DRAWINGS,
-                          max_drawings: int | None = None) -> ClusterResult:
+                          max_drawings: int | None = None, inputs: Any = None) -> ClusterResult:
     """PCA + K-Means and/or DBSCAN on the misclassified drawings' pixels, penultimate features or given features
-    (at most max_drawings of them, default MAX_CLUSTERED: a fixed random sample of more)."""
+    (at most max_drawings of them, default MAX_CLUSTERED: a fixed random sample of more). `inputs(idx)`: what the
+    model reads of those drawings for penultimate features (default: their bitmaps)."""
     for m in methods:
         if m not in ("kmeans", "dbscan"):
             raise ConfigError(f"unknown clustering method {m!r}; use kmeans or dbscan")
@@ -292,7 +294,8 @@ def cluster_misclassified(pred, features: str | np.ndarray = "pixels", model=Non
         elif features == "penultimate":
             if model is None:
                 raise ConfigError("penultimate features need the run's model; use --features pixels or keep the checkpoint")
-            x, name = penultimate_features(model, np.asarray(pred.images)[idx]), "penultimate"
+            seen = np.asarray(pred.images)[idx] if inputs is None else inputs(idx)
+            x, name = penultimate_features(model, seen), "penultimate"
         else:
             raise ConfigError(f"unknown features {features!r}; use one of {', '.join(FEATURES)}")
     else:
@@ -358,8 +361,9 @@ def unpack(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> ClusterResult
                          dbscan=methods["dbscan"], misclassified=meta["misclassified"])
 
 
-def cluster_run(run_dir: Any, pred, features: str = "pixels", model=None, **params: Any) -> ClusterResult:
+def cluster_run(run_dir: Any, pred, features: str = "pixels", model=None, inputs: Any = None,
+                **params: Any) -> ClusterResult:
     """cluster_misclassified, kept in the run's folder per features and parameters (qdcore.analysis.cache)."""
     key = {"features": features, **params}
-    return cached(run_dir, "clusters", key, lambda: cluster_misclassified(pred, features, model=model, **params),
-                  pack, unpack)
+    return cached(run_dir, "clusters", key,
+                  lambda: cluster_misclassified(pred, features, model=model, inputs=inputs, **params), pack, unpack)

@@ -98,7 +98,8 @@ class ClustersPane(EvalPane):
             if features == "penultimate":
                 model, _ = self.models.get()
                 with self.models.use:
-                    result = cluster_run(self.data.run_dir, self.data.pred, features, model=model, seed=0)
+                    result = cluster_run(self.data.run_dir, self.data.pred, features, model=model, seed=0,
+                                         inputs=lambda i: self.models.inputs(self.data.pred, i))
             else:
                 result = cluster_run(self.data.run_dir, self.data.pred, features, seed=0)
         except Exception as e:  # noqa: BLE001 - too few drawings, a missing model: a message in the tab
