@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -42,6 +43,8 @@ class EvalResult:
 
     def totals(self) -> Totals:
         """The counts a predictions file keeps over the whole split."""
+        if self.confusion is None:
+            raise ValueError("an evaluation of no drawings has no totals")
         return Totals(self.confusion, round(self.top5 * self.n))
 
 
@@ -83,6 +86,7 @@ def evaluate(model: torch.nn.Module, data: DeviceData, rt: Runtime, batch_size: 
     finally:
         model.train(was_training)
     probs = torch.cat(chunks).numpy().astype(np.float32) if keep_probs else None
+    assert cm is not None  # n > 0 drawings were counted (n == 0 returned above)
     confusion = cm.reshape(c, c).cpu().numpy().astype(np.int64)
     return EvalResult(loss_sum.item() / n, int(np.trace(confusion)) / n, hit5.item() / n, n, probs, confusion)
 
@@ -102,8 +106,8 @@ def _evaluate_sharded(model: torch.nn.Module, data: DeviceData, rt: Runtime, bat
         confusion = dist.all_sum_array(local, rt.device)
     probs = None
     if keep_probs:
-        local = torch.as_tensor(part.probs if m else np.zeros((0, 0), np.float32), device=rt.device)
-        probs = dist.gather_rows(local, n).cpu().numpy() if n else np.zeros((0, 0), np.float32)
+        rows = torch.as_tensor(part.probs if m else np.zeros((0, 0), np.float32), device=rt.device)
+        probs = dist.gather_rows(rows, n).cpu().numpy() if n else np.zeros((0, 0), np.float32)
     if n == 0:
         return EvalResult(float("nan"), float("nan"), float("nan"), 0, probs)
     return EvalResult(loss / n, round(hit1) / n, round(hit5) / n, n, probs, confusion)
@@ -116,7 +120,10 @@ def predict_probs(model: torch.nn.Module, images: np.ndarray, rt: Runtime, batch
         raise DataError(f"drawings must be uint8 0..255, got {images.dtype}")
     data = DeviceData(images.reshape(-1, 28, 28), np.zeros(images.shape[0], np.int64), rt.device,
                       channels_last=rt.device.type != "mps")
-    return evaluate(model, data, rt, batch_size, keep_probs=True).probs
+    probs = evaluate(model, data, rt, batch_size, keep_probs=True).probs
+    if probs is None:  # keep_probs=True always keeps them
+        raise ValueError("evaluate kept no probabilities")
+    return probs
 
 
 def labels_for(ds, model_classes: list[str], where: str = "the data") -> np.ndarray:
@@ -152,7 +159,7 @@ def predict_in_chunks(predict: Callable[[Any], np.ndarray], images: Any, labels:
     cm, top5, kept = np.zeros((n_classes, n_classes), np.int64), 0, []
     for i, part in enumerate(chunks(images, CHUNK)):
         start, stop = i * CHUNK, i * CHUNK + len(part)
-        batch = part if ds is None else Drawings(part, lambda a=start, b=stop: ds.drawings(np.arange(a, b)), ds.origin)
+        batch = part if ds is None else Drawings(part, partial(ds.drawings, np.arange(start, stop)), ds.origin)
         p = np.asarray(predict(batch), np.float32)
         y = labels[start:stop]
         cm += confusion_matrix(y, p.argmax(axis=1), n_classes)
