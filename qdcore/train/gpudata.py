@@ -24,6 +24,15 @@ class Augment:
         return self.hflip or self.vflip or self.rotate > 0 or self.shift > 0
 
 
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
+    """This rank's shuffled indices of n rows for an epoch (on the host): one permutation per (seed, epoch), dealt
+    out by rank."""
+    g = torch.Generator().manual_seed(_mix(seed, epoch, 0x5EED))
+    perm = torch.randperm(n, generator=g)
+    per_rank = n // world_size  # equal step counts on every rank (DDP needs them)
+    return perm[rank: per_rank * world_size: world_size]
+
+
 class DeviceData:
     """Images (N, 28, 28) uint8 and labels int64 on `device`: 792 bytes a drawing, ~1.26 million per GB."""
 
@@ -45,11 +54,8 @@ class DeviceData:
         return int(self.labels.shape[0])
 
     def order(self, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
-        """This rank's shuffled indices for an epoch: one permutation per (seed, epoch), dealt out by rank."""
-        g = torch.Generator().manual_seed(_mix(seed, epoch, 0x5EED))
-        perm = torch.randperm(len(self), generator=g)
-        per_rank = len(self) // world_size  # equal step counts on every rank (DDP needs them)
-        return perm[rank: per_rank * world_size: world_size].to(self.device)
+        """This rank's shuffled indices for an epoch, on the data's device (see epoch_order)."""
+        return epoch_order(len(self), seed, epoch, rank, world_size).to(self.device)
 
     @staticmethod
     def batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:

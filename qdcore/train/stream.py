@@ -15,7 +15,7 @@ import torch
 
 from qdcore.data.mapped import MappedImages, in_memory
 from qdcore.errors import ConfigError
-from qdcore.train.gpudata import Augment, DeviceData
+from qdcore.train.gpudata import Augment, DeviceData, epoch_order
 
 BYTES_PER_DRAWING = 28 * 28 + 8  # pixels plus the int64 label
 
@@ -68,7 +68,7 @@ class StreamData:
 
     def order(self, seed: int, epoch: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
         """The same permutation DeviceData deals out, kept on the host."""
-        return DeviceData.order(self, seed, epoch, rank, world_size).cpu()
+        return epoch_order(len(self), seed, epoch, rank, world_size)
 
     batches = staticmethod(DeviceData.batches)
 
@@ -101,7 +101,7 @@ class StreamData:
             for gi, group in enumerate(sizes):
                 current = ahead
                 pending = pool.submit(self._gather, groups[gi + 1]) if gi + 1 < len(groups) else None
-                if self.cuda:
+                if self._stream is not None:  # on CUDA
                     compute = torch.cuda.current_stream(self.device)
                     compute.wait_stream(self._stream)
                     # The chunk was allocated on the side stream: keep it until the compute stream is done with it.
@@ -112,7 +112,8 @@ class StreamData:
                     local = torch.arange(offset, offset + n, device=self.device)
                     offset += n
                     yield current.get(local, augment, generator)
-                ahead = self._send(pending.result()) if pending is not None else None
+                if pending is not None:  # else this was the last group
+                    ahead = self._send(pending.result())
 
     def shard(self, rank: int, world_size: int) -> "StreamData":
         """Rows rank, rank + world, ... (lazy views: nothing read)."""
