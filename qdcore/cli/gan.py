@@ -12,7 +12,6 @@ from qdcore.analysis.gan_options import GifOptions, SampleOptions, SheetOptions
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.options import DeclaredCommand, declared_argument, of, with_options
 from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
-from qdcore.kinds.gan import judge_note
 from qdcore.runs.refs import resolve_ref
 from qdcore.runs.view_options import RunRefs
 from qdcore.cli.progress import RichProgressSink
@@ -174,6 +173,9 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
     best_by = store.get_run(run_id).config.get("best_by", "fid")
     rows = summarize_history(_history(store, run_id, run_dir), best_by)
     rec = store.get_run(run_id)
+    # Here, not at the top: importing a kind module registers the kind, and the kinds' order (help, messages,
+    # the app's lists) is the order runs.kinds loads them in.
+    from qdcore.kinds.gan import judge_note
 
     note = judge_note(rec.config, rec.summary)
     if json_out:
