@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+from _util import best_of
+
 from qdcore.data.demo import DEMO_CLASSES, generate, generate_strokes
 from qdcore.data.raster import rasterize_many
-
-from _util import best_of
 
 TARGET_S = 5.0  # for 2,000 drawings per class
 

@@ -10,11 +10,10 @@ import json
 import sys
 
 import numpy as np
+from _util import best_of
 
 from qdcore.data.raster import rasterize, rasterize_many
 from qdcore.paths import shared_quickdraw
-
-from _util import best_of
 
 
 def drawings(n: int) -> tuple[list, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+
 from qdcore.errors import DataError, StoreError
 from qdcore.paths import regular_file
 

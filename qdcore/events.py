@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Union
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,7 +103,7 @@ class RunFailed:
     error: str
 
 
-Event = Union[RunStarted, Progress, EpochEnd, Samples, Checkpoint, RunFinished, RunFailed]
+Event = RunStarted | Progress | EpochEnd | Samples | Checkpoint | RunFinished | RunFailed
 Sink = Callable[[Event], None]
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, TypedDict
+from typing import Any, TypedDict
 
 PR_SET_PDEATHSIG = 1
 _prctl: Any = None

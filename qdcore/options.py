@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.docfile import read_document
 from qdcore.errors import ConfigError, suggest

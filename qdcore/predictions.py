@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qdcore.artifacts import PREDICTIONS_FILE
 from qdcore.errors import DataError, StoreError
 from qdcore.paths import atomic_write_bytes, regular_file
-from qdcore.artifacts import PREDICTIONS_FILE
 
 MEMBERS = ("probs", "labels", "classes", "images", "provenance")
 TOTALS = ("all_confusion", "all_top5")  # only in a file that keeps a sample
@@ -89,7 +89,7 @@ class Predictions:
         atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> "Predictions":
+    def load(cls, path: Path) -> Predictions:
         """Read a whole predictions.npz, checking that its arrays fit together."""
         parts = read_members(path, *MEMBERS, *TOTALS)
         bad = _problem(parts)

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from qdcore.predictions import run_file as predictions_file
 from qdcore.artifacts import MODEL_FILE, MODEL_FILES  # torch-free, unlike checkpoint/engine
+from qdcore.predictions import run_file as predictions_file
 from qdtui.loaders import user_message
 
 MAX_PAIRS = 300  # rows of the confused-pairs table (C = 345 would give 59,000 pairs)

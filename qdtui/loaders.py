@@ -92,8 +92,8 @@ class Samples:
     """Sample drawings of one category and the rows they came from."""
 
     category: str
-    images: "np.ndarray"  # uint8 (n, 28, 28)
-    rows: "np.ndarray"  # int64 (n,)
+    images: np.ndarray  # uint8 (n, 28, 28)
+    rows: np.ndarray  # int64 (n,)
     file: str
 
 
@@ -126,7 +126,7 @@ class RecentRuns:
     ok: bool = True
 
 
-def load_recent_runs(stores: "StoreGateway", limit: int = 10) -> RecentRuns:
+def load_recent_runs(stores: StoreGateway, limit: int = 10) -> RecentRuns:
     """The newest runs of the app's store but study trials (the Studies screen has those), or none with a note
     saying why."""
     try:
@@ -141,7 +141,7 @@ def load_recent_runs(stores: "StoreGateway", limit: int = 10) -> RecentRuns:
     return RecentRuns(runs, note)
 
 
-def find_run(stores: "StoreGateway", run_id: int) -> tuple[Any | None, str]:
+def find_run(stores: StoreGateway, run_id: int) -> tuple[Any | None, str]:
     """(record, '') for an existing run of the app's store, else (None, why) in one line."""
     try:
         store = stores.open()

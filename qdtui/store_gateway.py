@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from qdcore.errors import StoreUnavailable
 
@@ -60,7 +61,7 @@ class StoreGateway:
 
         return qd_home(home) if home is not None else Path(self._default_home())
 
-    def open(self, home: str | Path | None = None, *, reap: bool = True) -> "Store":
+    def open(self, home: str | Path | None = None, *, reap: bool = True) -> Store:
         """The store at `home` (the app's by default); `reap` first marks runs whose process died as interrupted.
 
         Raises what qdcore.store raises (a StoreError for a bad or locked store): callers turn it into their line.

@@ -6,7 +6,8 @@ worker replaced it); it checks before it delivers, so a stale result never overw
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.message import Message
 from textual.worker import get_current_worker

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from qdcore.events import RunFinished, RunStarted, Samples
-from qdcore.runs.kinds import Column, Panel, RunKind
 from qdcore.options import RunConfig, option
+from qdcore.runs.kinds import Column, Panel, RunKind
 from qdcore.train import distributed as dist
 from qdcore.train.gpudata import DeviceData
 from qdcore.train.loop import Callback, Loop, Out, Step, means, ranked

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 BIG_ID = str(2**70)  # 1180591620717411303424: past SQLite's 64-bit integers
 CPU_SECONDS = 1.0

@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from test_analysis import _blob_pred, _tiny_cnn
 
 

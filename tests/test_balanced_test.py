@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
 
 from qdcore.data.selection import select_splits
 from qdcore.store import Store
 from qdcore.train.config import TrainConfig
-from helpers import scaled_timeout
 
 
 def _rows(ds) -> set[str]:
@@ -78,8 +78,8 @@ def test_imbalance_named_study_tests_every_ratio_on_one_balanced_set(home):
 
 
 def test_study_table_reports_each_class_on_the_balanced_set(home, tmp_path):
-    from qdcore.predictions import Predictions
     from qdcore.kinds.study import StudyConfig
+    from qdcore.predictions import Predictions
     from qdcore.studies.results import study_table
     from qdcore.studies.runner import create_study, run_study
 

@@ -55,8 +55,8 @@ def test_gan_sample_in_batches_matches_one_pass(home, tmp_path):
     """Batched generation (any --n in bounded memory) draws exactly what one pass would."""
     import numpy as np
 
-    from qdcore.train import gan_sample
     from qdcore.store import Store
+    from qdcore.train import gan_sample
 
     run_dir = Store(home).run_dir(1)
     whole, _ = gan_sample.sample_run(run_dir, n=10, seed=3)

@@ -7,8 +7,8 @@ import pytest
 
 from qdcore.errors import ConfigError
 from qdcore.studies.claims import Claim, coef, decide, differs, hump, judge, trend
-from qdcore.studies.verdicts import study_verdicts
 from qdcore.studies.results import StudyTable
+from qdcore.studies.verdicts import study_verdicts
 
 
 def _table(effect: float, seeds: int = 3, noise: float = 0.02, untrained: tuple[int, ...] = ()) -> StudyTable:

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from qdcore.analysis.metrics import evaluation_metrics
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, StoreError
 from qdcore.events import EpochEnd, ListSink, Progress, RunFinished, RunStarted
 from qdcore.predictions import Predictions
 from qdcore.train.classical import metrics_of, train_classical
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import load_classical
-from qdcore.data.selection import load_splits
 
 # Seconds on one thread, enough to learn: 12 demo classes (chance 8.3%), 48 training drawings each.
 FAST = dict(data="demo", per_class=60, n_rounds=12, num_leaves=7, min_data_in_leaf=5, lr=0.3,

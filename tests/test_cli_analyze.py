@@ -10,11 +10,11 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.predictions import Predictions
 from qdcore.store import Store
-from helpers import scaled_timeout
 
 CLASSES = ["cat", "airplane", "tree"]
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
+from test_download import Mirror, npy_bytes
 from typer.testing import CliRunner
 
 from qdcore.cli.data import render_grid
 from qdcore.cli.main import app
 from qdcore.paths import shared_quickdraw
-from test_download import Mirror, npy_bytes
-from helpers import scaled_timeout
 
 runner = CliRunner()
 

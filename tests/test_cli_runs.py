@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import hand_wilson, scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.events import EpochEnd, RunFinished
 from qdcore.store import Store, StoreSink
-
-from helpers import hand_wilson, scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

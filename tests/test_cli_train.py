@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.store import Store
-from helpers import scaled_timeout
 
 TINY = ["--data", "demo", "--per-class", "60", "--epochs", "2", "--width", "4", "--batch-size", "32", "--no-amp"]
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from tui_helpers import settle, sync, wait_for
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app as cli
@@ -15,8 +16,6 @@ from qdtui.screens.data_browser import DataBrowserScreen
 from qdtui.screens.source_picker import SourcePicker
 from qdtui.state import AppState
 from qdtui.widgets.drawing_grid import DrawingGrid
-
-from tui_helpers import settle, sync, wait_for
 
 
 def _folders(tmp_path: Path) -> tuple[Path, Path]:

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import scaled_timeout
 from safetensors.torch import load_file
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError
 from qdcore.train import TrainConfig
-from qdcore.data.selection import load_splits
 from qdcore.train.engine import train
-from helpers import scaled_timeout
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this PyTorch build has no torch.distributed with Gloo")

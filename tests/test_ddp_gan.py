@@ -9,12 +9,12 @@ import sys
 
 import pytest
 import torch
+from helpers import scaled_timeout
 from safetensors.torch import load_file
+from test_ddp import _spec, _torchrun
 
 from qdcore.train.gan import load_gan_splits, train_gan
 from qdcore.train.gan_config import GanConfig
-from test_ddp import _spec, _torchrun
-from helpers import scaled_timeout
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                                 reason="this PyTorch build has no torch.distributed with Gloo")

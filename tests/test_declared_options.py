@@ -68,8 +68,8 @@ def _row(text: str, flag: str) -> str:
 
 
 def test_train_help_shows_each_kinds_own_default_and_help():
-    from qdcore.runs.kinds import get_kind
     from qdcore.options import field_of
+    from qdcore.runs.kinds import get_kind
 
     text = CliRunner().invoke(app, ["train", "--help"], env=WIDE).output
     lr = _row(text, "--lr")
@@ -114,14 +114,14 @@ def test_the_study_dialogs_rows_are_the_declared_study_options(home):
     import asyncio
 
     from textual.widgets import Input, Select, Static
+    from tui_helpers import wait_for
 
-    from qdcore.options import form_fields
     from qdcore.kinds.study import StudyConfig, study_option
+    from qdcore.options import form_fields
     from qdtui.app import QdApp
     from qdtui.screens.study_form import NewStudyDialog
     from qdtui.state import AppState
     from qdtui.widgets.option_rows import row_id
-    from tui_helpers import wait_for
 
     declared_rows = sorted((f for f in form_fields(StudyConfig) if study_option(f)), key=lambda f: not f.opt.argument)
     assert [f.name for f in declared_rows] == ["spec", "data", "categories", "quick", "workers"]

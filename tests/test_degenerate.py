@@ -9,8 +9,8 @@ import pytest
 from qdcore.errors import ConfigError
 from qdcore.kinds.study import StudyConfig
 from qdcore.store import Store
-from qdcore.studies.fit import fit
 from qdcore.studies.degenerate import train_shares, untrained_reason
+from qdcore.studies.fit import fit
 from qdcore.studies.results import aggregate, study_table
 from qdcore.studies.runner import create_study, run_study
 

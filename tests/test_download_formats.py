@@ -10,6 +10,7 @@ import hashlib
 import json
 
 import pytest
+from test_download import Mirror
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app
@@ -18,7 +19,6 @@ from qdcore.data.download import GOOGLE_BUCKET, download, format_dest, url_for
 from qdcore.data.strokes import Drawing, encode_google_binary, load_drawings
 from qdcore.errors import DataError
 from qdcore.paths import shared_quickdraw
-from test_download import Mirror
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import pearson_rows
 
 from qdcore.data.raster import rasterize
 from qdcore.data.simplify import simplify
@@ -15,8 +16,6 @@ from qdcore.draw.game import Game, article
 from qdcore.draw.recorder import StrokeRecorder, model_input
 from qdcore.draw.throttle import Throttle
 from qdcore.errors import ConfigError, DataError
-
-from helpers import pearson_rows
 
 
 class Clock:
@@ -203,8 +202,8 @@ def test_cli_export_and_report_errors_are_one_line(home, tmp_path):
 
 def test_models_load_through_the_run_kind_registry(home):
     from qdcore.errors import StoreError
-    from qdcore.runs.kinds import RunKind, register, unregister
     from qdcore.options import RunConfig
+    from qdcore.runs.kinds import RunKind, register, unregister
     from qdcore.store import Store
     from qdcore.train.predictor import latest_model_run, load_predictor, predicting_kinds
 

@@ -12,8 +12,8 @@ from qdcore.data.drawings import Drawings
 from qdcore.data.drawingset import select, split
 from qdcore.data.opener import open_source
 from qdcore.data.raster import rasterize_many
-from qdcore.runs.kinds import RunKind, predictor_of, register, unregister
 from qdcore.options import RunConfig
+from qdcore.runs.kinds import RunKind, predictor_of, register, unregister
 from qdcore.store import Store
 
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.errors import StoreError
 from qdcore.store import Store
-from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--data", "demo", "--per-class", "40", "--epochs", "3", "--width", "2", "--batch-size", "32", "--no-amp",

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from fuzzing import Tally, cases, fast_invoker, run_case, seed_files
 

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from gan_runs import whole_and_resumed
 from typer.testing import CliRunner
 
-from gan_runs import whole_and_resumed
 from qdcore.events import EpochEnd, ListSink, RunFailed, Samples
 from qdcore.store import Store
 from qdcore.train.gan_config import GanConfig
@@ -42,8 +42,8 @@ def _metrics(store: Store, run_id: int) -> set[str]:
 
 @pytest.mark.parametrize("model,per_class", [("dcgan", False), ("acgan", False), ("dcgan", True)])
 def test_tiny_runs_write_samples_and_metrics(judge_home, model, per_class):
-    from qdcore.train import gan_files
     from qdcore.runs.run import start as start_gan_run
+    from qdcore.train import gan_files
 
     sink = ListSink()
     with Store(judge_home) as store:
@@ -126,9 +126,9 @@ def test_nan_losses_fail_and_keep_the_last_good_epoch(home, monkeypatch):
     import torch
 
     import qdcore.train.gan as gan_mod
+    from qdcore.runs.run import start as start_gan_run
     from qdcore.train import gan_files
     from qdcore.train.gan import Diverged
-    from qdcore.runs.run import start as start_gan_run
 
     built: list = []
     build = gan_mod.build_pairs

@@ -141,6 +141,7 @@ def test_split_groups_train_the_same_pairs_and_resume_across_groupings(tmp_path)
 
 def test_tiny_per_class_run_writes_samples_and_resumes_to_the_same_epochs(home):
     from gan_runs import whole_and_resumed
+
     from qdcore.train import gan_files
 
     cfg = GanConfig(**{**TINY_RUN, "d_dropout": 0.3, "keep_generators": True})

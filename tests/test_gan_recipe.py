@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from gan_runs import whole_and_resumed
+
 from qdcore.errors import ConfigError
 from qdcore.models import build_gan
 from qdcore.models import gan_grouped as gg

@@ -6,17 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from centroid_kind import CENTROID, CentroidConfig
+from helpers import scaled_timeout
 from typer.testing import CliRunner
 
+from qdcore.cli.main import app as qd_app
 from qdcore.errors import ConfigError
 from qdcore.events import Samples
 from qdcore.runs.kinds import get_kind, register, unregister
 from qdcore.store import Store, StoreSink
-
-
-from centroid_kind import CENTROID, CentroidConfig
-from helpers import scaled_timeout
-from qdcore.cli.main import app as qd_app
 
 
 @pytest.fixture
@@ -125,6 +123,7 @@ def test_special_files_are_not_configs(tmp_path, monkeypatch):
 
 def test_resolved_values_are_stored_and_default_names_are_short(tmp_path):
     from helpers import npy_folder
+
     from qdcore.runs.run import prepare
     from qdcore.train.config import TrainConfig
 
@@ -173,6 +172,7 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
     import subprocess
 
     from textual.widgets import DataTable, Input, Select
+    from tui_helpers import wait_for
 
     from qdcore.runs.launcher import LOG_FILE
     from qdtui.app import QdApp
@@ -180,7 +180,6 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
     from qdtui.screens.runs import RunsScreen
     from qdtui.screens.train import TrainScreen
     from qdtui.state import AppState
-    from tui_helpers import wait_for
 
     home = kind_env
 
@@ -235,12 +234,13 @@ def test_a_new_kind_in_the_form_live_view_and_runs_table(kind_env):
 def test_the_command_palette_offers_qds_actions_and_runs(home):
     import asyncio
 
+    from tui_helpers import wait_for
+
     from qdcore.store import Store
     from qdtui.app import QdApp
     from qdtui.commands import QdCommands
     from qdtui.screens.runs import RunsScreen
     from qdtui.state import AppState
-    from tui_helpers import wait_for
 
     with Store(home) as store:
         rid = store.create_run("palette run", "classifier", {"model": "fc"})

@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
 
 from qdcore.data.selection import load_splits
-from qdcore.train.synthetic import training_splits
 from qdcore.errors import ConfigError
 from qdcore.store import Store
 from qdcore.train.config import TrainConfig
-from helpers import scaled_timeout
+from qdcore.train.synthetic import training_splits
 
 BASE = dict(data="demo", categories="circle,square,triangle,star", per_class=150, val=0.2, test=0.2)
 

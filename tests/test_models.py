@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from qdcore.cli.main import app
 from qdcore.errors import ConfigError
-from qdcore.models import (build_classical, build_gan, build_model, count_params, layer_table, list_models,
-                           model_info)
+from qdcore.models import build_classical, build_gan, build_model, count_params, layer_table, list_models, model_info
 from qdcore.models.classical import to_features
 
 torch.set_num_threads(1)

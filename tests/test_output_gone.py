@@ -9,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import scaled_timeout
 
 from qdcore.store import Store
-from helpers import scaled_timeout
 
 # 12 short epochs: the run is still going when the pipe closes or the signal comes, even if this process is
 # descheduled for seconds on a loaded box (a run that ended first would exit 0 and prove nothing).

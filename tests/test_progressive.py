@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import require_shared_quickdraw, scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.analysis.progressive import GRID, knew_at, median_interval, replay, summarize
 from qdcore.cli.main import app
 from qdcore.data.prefix import has_times, ink_prefix, ink_share, stroke_ends, stroke_ink, time_prefix
 from qdcore.data.strokes import Drawing, load_drawings
-from helpers import require_shared_quickdraw, scaled_timeout
 
 L_SHAPE = Drawing([([0, 10], [0, 0]), ([0, 0, 0], [5, 20, 35])], "l", times=[[0, 100], [400, 450, 1000]])
 

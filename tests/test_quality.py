@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from qdcore.data.drawingset import DrawingSet, select
-from qdcore.data.quality import NEAR_BLANK_BELOW, duplicate_groups, quality_report
 from qdcore.data.opener import open_source
+from qdcore.data.quality import NEAR_BLANK_BELOW, duplicate_groups, quality_report
 from qdcore.paths import shared_quickdraw
 
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import hand_wilson
 
 from qdcore.errors import ConfigError, DataError, QDError, StoreError
 from qdcore.predictions import Predictions
 from qdcore.quiz.report import accuracy, build_report, confusion, human_baseline, leaderboard, per_category
-from qdcore.quiz.session import (QuizConfig, QuizSession, build_items, open_sessions, quiz_runs,
-                                 resume_latest)
+from qdcore.quiz.session import QuizConfig, QuizSession, build_items, open_sessions, quiz_runs, resume_latest
 from qdcore.store import Store
-
-from helpers import hand_wilson
 
 DEMO3 = "circle,star,moon"
 CLASSES = ["apple", "bee", "cat"]

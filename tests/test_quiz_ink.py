@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from helpers import require_shared_quickdraw
 from typer.testing import CliRunner
 
 from qdcore.cli.main import app
@@ -19,7 +20,6 @@ from qdcore.data.raster import rasterize
 from qdcore.data.strokes import load_drawings
 from qdcore.errors import ConfigError
 from qdcore.quiz.session import QuizConfig, QuizSession, build_items
-from helpers import require_shared_quickdraw
 
 
 @pytest.mark.parametrize("ink", [25, 50, 75])

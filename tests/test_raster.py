@@ -6,10 +6,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 from qdcore.data.raster import geometry, rasterize, rasterize_many
-
-from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 
 def google_order_pairs(n: int = 25):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from helpers import scaled_timeout
 
 from qdcore.errors import ConfigError

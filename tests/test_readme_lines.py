@@ -20,7 +20,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from qdcore.paths import shared_quickdraw
 
 ROOT = Path(__file__).resolve().parent.parent

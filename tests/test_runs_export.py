@@ -10,10 +10,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import scaled_timeout
 from typer.testing import CliRunner
 
 from qdcore.store import Store
-from helpers import scaled_timeout
 
 STEPS = [(s, 1 + (s - 1) // 4, "step", name, v) for s in range(1, 9)
          for name, v in (("loss", 2.0 / s), ("lr", 0.01 * 0.9 ** s))]

@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import scaled_timeout
 
 from qdcore.errors import ConfigError, StoreError
-from qdcore.events import Checkpoint, EpochEnd, Progress, RunFailed, RunFinished, RunStarted, tee, ListSink
+from qdcore.events import Checkpoint, EpochEnd, ListSink, Progress, RunFailed, RunFinished, RunStarted, tee
 from qdcore.store import MetricRow, RunRecord, Store, StoreSink
 from qdcore.store.schema import SCHEMA_VERSION
-from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 

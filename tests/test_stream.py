@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError
 from qdcore.train import TrainConfig
-from qdcore.data.selection import load_splits
 from qdcore.train.engine import train
 from qdcore.train.gpudata import Augment, DeviceData
 from qdcore.train.stream import StreamData

@@ -11,8 +11,8 @@ from helpers import npy_folder
 
 from qdcore.data import mapped
 from qdcore.data.mapped import MappedImages
-from qdcore.train import TrainConfig
 from qdcore.data.selection import load_splits
+from qdcore.train import TrainConfig
 from qdcore.train.engine import train
 
 CATS = ("apple", "cat", "fish", "house")

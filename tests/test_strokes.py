@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 from qdcore.data import local, opener, strokes
 from qdcore.data.raster import rasterize_many
@@ -19,8 +20,6 @@ from qdcore.data.strokes import (
     write_google_binary,
 )
 from qdcore.errors import DataError
-
-from helpers import google_order, pearson_rows, require_shared_quickdraw
 
 
 @pytest.fixture(scope="module")

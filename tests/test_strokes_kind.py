@@ -86,9 +86,9 @@ def test_bitmap_only_data_is_refused_before_a_run_exists(home, tmp_path):
 
 
 def test_it_trains_evaluates_and_resumes_exactly_through_the_loop(tmp_path):
+    from qdcore.data.drawings import Drawings
     from qdcore.runs.kinds import predictor_of
     from qdcore.runs.run import evaluate, resume, start
-    from qdcore.data.drawings import Drawings
     from qdcore.train.strokes_config import StrokeConfig
 
     cfg = StrokeConfig(data="demo", categories="circle,square,triangle", per_class=30, epochs=2, batch_size=8,

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_tui_live import counts, home, trainers  # noqa: F401 - the fixtures (one thread, children killed)
 from textual.widgets import Input, Select
+from tui_helpers import open_train_form, sync, wait_for
 
 from qdcore.store import Store
 from qdtui.app import QdApp
 from qdtui.screens.live import LiveScreen
 from qdtui.state import AppState
-
-from test_tui_live import counts, home, trainers  # noqa: F401 - the fixtures (one thread, children killed)
-from tui_helpers import open_train_form, sync, wait_for
 
 
 @sync
@@ -62,11 +61,12 @@ def stroke_home(tmp_path_factory) -> Path:
 
 @sync
 async def test_the_evaluation_screen_shows_a_stroke_run(stroke_home):
+    from test_tui_eval import open_run, settle
+
     from qdtui.screens.evaluation import TABS, EvaluationScreen
     from qdtui.screens.gallery import GalleryScreen
     from qdtui.widgets.confusion import ConfusionMatrix
     from qdtui.widgets.drawing_grid import DrawingGrid
-    from test_tui_eval import open_run, settle
 
     app = QdApp(AppState(home=stroke_home / "qd-home"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -156,13 +156,14 @@ def raster_home(tmp_path_factory) -> Path:
 
 @sync
 async def test_cam_and_hidden_show_a_raster_cnn_over_the_channels_it_draws(raster_home):
+    from test_tui_eval import open_run, settle
+
     from qdcore.analysis.cam import grad_cam_batch
     from qdcore.analysis.clusters import cluster_misclassified
     from qdcore.analysis.hidden import feature_maps
     from qdcore.train.strokes import raster_network
     from qdtui.screens.evaluation import TABS
     from qdtui.widgets.heatmap_drawing import HeatmapGrid
-    from test_tui_eval import open_run, settle
 
     app = QdApp(AppState(home=raster_home / "qd-home"))
     keys = [k for k, _ in TABS]
@@ -197,8 +198,9 @@ async def test_cam_and_hidden_show_a_raster_cnn_over_the_channels_it_draws(raste
 
 
 def test_snapshot_of_a_raster_runs_cam(snap_compare, raster_home, monkeypatch):
-    from qdtui.screens.evaluation import TABS
     from test_tui_eval import open_run, settle
+
+    from qdtui.screens.evaluation import TABS
 
     monkeypatch.chdir(raster_home)
     monkeypatch.setenv("QD_HOME", "qd-home")

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
 
+from qdcore.kinds.study import StudyConfig
 from qdcore.store import Store
 from qdcore.studies import trials as T
 from qdcore.studies.runner import create_study, run_study, work
-from qdcore.kinds.study import StudyConfig
-from helpers import scaled_timeout
 
 TINY = {"name": "tiny", "seeds": [0, 1], "pool": ["circle", "square", "star"],
         "base": {"data": "demo", "per_class": 30, "epochs": 1, "batch_size": 32, "val": 0.2, "test": 0.2,
@@ -170,8 +170,8 @@ def test_ols_equals_numpy_least_squares():
 @pytest.mark.parametrize("name", ["data-size", "imbalance", "classes-rows", "one-at-a-time", "double-descent",
                                   "categories", "baselines"])
 def test_quick_named_specs_validate(name):
-    from qdcore.studies.named import named_spec
     from qdcore.runs.kinds import find_kind
+    from qdcore.studies.named import named_spec
     from qdcore.studies.validate import validate
 
     spec, notes = named_spec(name, quick=True, data="demo")

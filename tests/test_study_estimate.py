@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from helpers import scaled_timeout
 
 from qdcore.studies.estimate import estimate, spec_to_estimate, trial_work
 from qdcore.studies.spec import StudySpec
-from helpers import scaled_timeout
 
 TINY = {"name": "tiny", "minority": "square",
         "base": {"data": "demo", "categories": "circle,square,star", "per_class": 50, "val": 0.2, "test": 0.1,

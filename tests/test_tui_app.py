@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tui_helpers import settle, sync, wait_for
 
 from qdtui.app import QdApp, parse_args, state_from_args
 from qdtui.screens.data_browser import DataBrowserScreen
@@ -15,8 +16,6 @@ from qdtui.screens.home import HomeScreen
 from qdtui.state import AppState
 from qdtui.widgets.drawing import HALF
 from qdtui.widgets.drawing_grid import DrawingGrid
-
-from tui_helpers import settle, sync, wait_for
 
 
 def text_of(widget) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from tui_helpers import settle, sync, wait_for
 
 from qdcore.store import Store
 from qdcore.train.classical_config import ClassicalConfig
 from qdtui.app import QdApp
 from qdtui.screens.live import LiveScreen
 from qdtui.state import AppState
-
-from tui_helpers import settle, sync, wait_for
 
 ROUNDS = 6
 

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from helpers import pearson_rows
+from tui_helpers import settle, sync, wait_for
 
 from qdcore.data.raster import rasterize
 from qdcore.data.simplify import simplify
@@ -17,9 +19,6 @@ from qdtui.screens.draw import DrawScreen
 from qdtui.screens.draw_results import DrawResultsScreen
 from qdtui.state import AppState
 from qdtui.widgets.canvas import Canvas
-
-from helpers import pearson_rows
-from tui_helpers import settle, sync, wait_for
 
 SHAPES = ["circle", "square", "triangle"]
 SIZES = [(80, 24), (120, 40)]

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tui_helpers import sync
 
 from qdtui.app import QdApp
 from qdtui.state import AppState
-
-from tui_helpers import sync
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -372,9 +371,9 @@ async def test_overview_intervals_and_the_calibration_tab(tmp_path):
 async def test_overview_of_a_sampled_split_counts_every_drawing_and_says_how_many_it_shows(tmp_path):
     """A predictions file keeping a sample of a larger split: the overview's metrics and per-class table come from
     the whole split's counts, and the line under them says how many drawings the drawing views hold."""
-    from qdcore.stats import confusion_matrix
     from qdcore.fmt import percent
     from qdcore.predictions import Totals
+    from qdcore.stats import confusion_matrix
     from qdcore.store import Store
 
     whole = synthetic_predictions()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 from textual.app import App, ComposeResult
+from tui_helpers import settle, sync
 
 from qdtui.app import QdApp
 from qdtui.chart_model import axis_ticks, nice_ticks
 from qdtui.state import AppState
 from qdtui.textfit import short_path
 from qdtui.widgets.scatter import Scatter
-from tui_helpers import settle, sync
 
 
 def test_short_path_drops_whole_folders():

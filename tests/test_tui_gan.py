@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import scaled_timeout
+from tui_helpers import settle, sync, wait_for
 
 from qdcore.events import Samples
 from qdcore.store import Store, StoreSink
@@ -18,9 +20,6 @@ from qdtui.app import QdApp
 from qdtui.screens.gan import GanScreen
 from qdtui.state import AppState
 from qdtui.widgets.sample_grid import SampleGrid
-
-from tui_helpers import settle, sync, wait_for
-from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(80, 24), (120, 40)]

@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import scaled_timeout
 from textual.widgets import Input, Select
+from tui_helpers import open_train_form, pressing, settle, sync, wait_for
 
+from qdcore.runs import launcher as launcher_module
 from qdcore.store import Store
 from qdcore.train.checkpoint import RESUME_FILE
 from qdcore.train.config import TrainConfig
@@ -20,13 +23,9 @@ from qdtui.app import QdApp
 from qdtui.live_state import LiveState
 from qdtui.screens.dialogs import ConfirmDialog, ErrorDialog
 from qdtui.screens.home import HomeScreen
-from qdcore.runs import launcher as launcher_module
 from qdtui.screens.live import LiveScreen
 from qdtui.screens.train import TrainScreen
 from qdtui.state import AppState
-
-from tui_helpers import open_train_form, pressing, settle, sync, wait_for
-from helpers import scaled_timeout
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = [(80, 24), (120, 40)]

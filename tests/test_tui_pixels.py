@@ -11,12 +11,12 @@ from PIL import Image
 from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.reactive import reactive
+from tui_helpers import sync
 
 from qdtui.app import parse_args
 from qdtui.widgets.drawing import Drawing
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem
 from qdtui.widgets.pixels import CellImage, kitty_transmit, sixel_data
-from tui_helpers import sync
 
 RED_BLUE = np.array([[[255, 0, 0], [0, 0, 255]], [[0, 0, 255], [255, 0, 0]]], np.uint8)
 
@@ -102,9 +102,10 @@ def test_graphics_flag() -> None:
 
 @sync
 async def test_the_app_setting_switches_every_drawing(tmp_path):
+    from tui_helpers import settle
+
     from qdtui.app import QdApp
     from qdtui.state import AppState
-    from tui_helpers import settle
 
     app = QdApp(AppState(home=tmp_path / "qd-home"))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from textual.app import App
 from textual.widgets import OptionList, Static
+from tui_helpers import pressing, sync, wait_for
 
 from qdcore.predictions import Predictions
 from qdcore.quiz.session import QuizConfig
@@ -15,8 +16,6 @@ from qdcore.store import Store
 from qdtui.screens.quiz import QuizDrawing, QuizScreen, best_scale
 from qdtui.screens.quiz_results import QuizResultsScreen
 from qdtui.screens.quiz_setup import QuizSetupScreen
-
-from tui_helpers import pressing, sync, wait_for
 
 SHAPES = ["circle", "cross", "square"]
 MANY = ["apple", "banana", "bee", "cat", "dog", "duck", "eye", "fish", "frog", "owl", "pig", "zebra"]

@@ -3,10 +3,10 @@
 import asyncio
 
 import pytest
+from tui_helpers import wait_for
 
 from qdcore.store import Store
 from qdtui.app import QdApp, parse_args, state_from_args
-from tui_helpers import wait_for
 
 
 def test_quiz_arguments_parse():

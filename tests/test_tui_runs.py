@@ -8,6 +8,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
+from tui_helpers import sync, wait_for
 
 from qdcore.store import Store
 from qdtui.app import QdApp
@@ -16,8 +17,6 @@ from qdtui.screens.live import LiveScreen
 from qdtui.screens.overlay import OverlayScreen
 from qdtui.screens.runs import RunsScreen, filter_rows, sort_rows
 from qdtui.state import AppState
-
-from tui_helpers import sync, wait_for
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from browser import Browser, Served, app_processes, find_chromium, wait_until
 from helpers import scaled_timeout
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import drill_faults

@@ -6,11 +6,10 @@ Deterministic: an empty store at a fixed relative path, the demo data at its fix
 from __future__ import annotations
 
 import pytest
+from tui_helpers import pressing
 
 from qdtui.app import QdApp
 from qdtui.state import AppState
-
-from tui_helpers import pressing
 
 SIZES = [(80, 24), (120, 40)]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable, Input, Select, Static
+from tui_helpers import sync, wait_for
 
 from qdcore.store import Store
 from qdcore.studies import trials as T
@@ -16,8 +17,6 @@ from qdtui.app import QdApp
 from qdtui.screens.studies import StudiesScreen, StudyScreen
 from qdtui.screens.study_form import NewStudyDialog
 from qdtui.state import AppState
-
-from tui_helpers import sync, wait_for
 
 SIZES = [(80, 24), (120, 40)]
 # (classes, rows, test_top1): a plane with a little noise, so the OLS table has real numbers

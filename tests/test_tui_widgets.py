@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 from textual.app import App, ComposeResult
+from tui_helpers import sync
 
 from qdtui.messages import CellSelected, DrawingSelected
 from qdtui.widgets.confusion import ConfusionMatrix, abbreviate, row_rates
 from qdtui.widgets.curves import Curves, thin
 from qdtui.widgets.drawing import HALF, Drawing, cell_pairs, fit_zoom, resample
 from qdtui.widgets.drawing_grid import DrawingGrid, GridItem, fit_text
-
-from tui_helpers import sync
 
 
 class Host(App[None]):
@@ -205,7 +203,7 @@ async def test_confusion_errors_rank_on_one_ramp_with_a_legend():
         def lum(rgb: tuple) -> float:
             return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 
-        errors = sorted(((int(counts[r, c]), lum(bg(r, c))) for r in range(3) for c in range(3) if r != c))
+        errors = sorted((int(counts[r, c]), lum(bg(r, c))) for r in range(3) for c in range(3) if r != c)
         assert [e for e, _ in errors] == [1, 2, 3, 4, 19, 76]
         assert all(a[1] < b[1] for a, b in zip(errors, errors[1:]))  # brighter as errors grow (dark theme)
         legend = matrix.render_line(5).text

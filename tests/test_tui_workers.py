@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from textual import work
 from textual.app import App
 from textual.message import Message
+from tui_helpers import settle, sync, wait_for
 
 from qdtui.store_gateway import StoreGateway, stores
 from qdtui.workers import post
-from tui_helpers import settle, sync, wait_for
 
 
 @dataclass

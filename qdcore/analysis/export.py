@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -13,6 +14,7 @@ from qdcore.analysis.cam import overlay
 from qdcore.csvfile import csv_bytes
 from qdcore.fmt import literal
 from qdcore.paths import atomic_write_bytes
+
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] | None = None) -> Path:
     """Write dict rows as CSV atomically (header from `fields` or the first row), formula-like text neutralised."""

@@ -4,8 +4,9 @@ reliability diagram. Figures are built without pyplot, so workers in threads nev
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,7 +22,7 @@ INSTALL_HINT = "matplotlib is needed for report charts; install it with 'pip ins
 MAX_TICK_LABELS = 60  # more class names than this on an axis become unreadable: label every k-th
 
 
-def _figure(width: float, height: float) -> "Figure":
+def _figure(width: float, height: float) -> Figure:
     try:
         from matplotlib.figure import Figure
     except ImportError:  # a core dependency, but a trimmed environment gets a clear line, not a traceback
@@ -31,7 +32,7 @@ def _figure(width: float, height: float) -> "Figure":
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
-def save_png(fig: "Figure", path: Path) -> Path:
+def save_png(fig: Figure, path: Path) -> Path:
     """Write a figure as PNG atomically."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
@@ -50,7 +51,7 @@ def _name(name: object, limit: int = 32) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = True) -> "Figure":
+def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = True) -> Figure:
     """Rows are the true class, columns the prediction, shaded by the share of the row; counts written when few."""
     cm = np.asarray(cm, dtype=np.float64)
     c = cm.shape[0]
@@ -79,7 +80,7 @@ def confusion_figure(cm: np.ndarray, classes: Sequence[str], normalize: bool = T
 
 
 def scatter_figure(coords: np.ndarray, labels: np.ndarray, title: str = "Misclassified drawings",
-                   axis_names: tuple[str, str] = ("PC 1", "PC 2")) -> "Figure":
+                   axis_names: tuple[str, str] = ("PC 1", "PC 2")) -> Figure:
     """A 2-D scatter coloured by cluster (noise, label -1, in grey) with a legend outside the points."""
     coords = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
     labels = np.asarray(labels).astype(int)
@@ -101,7 +102,7 @@ def scatter_figure(coords: np.ndarray, labels: np.ndarray, title: str = "Misclas
     return fig
 
 
-def reliability_figure(cal: "Calibration", title: str = "Reliability diagram") -> "Figure":
+def reliability_figure(cal: Calibration, title: str = "Reliability diagram") -> Figure:
     """Accuracy against mean confidence per bin beside the diagonal of perfect calibration; drawings per bin below."""
     fig = _figure(6.5, 6.5)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
@@ -137,6 +138,6 @@ def scatter_png(coords: np.ndarray, labels: np.ndarray, path: Path, title: str =
     return save_png(scatter_figure(coords, labels, title), path)
 
 
-def reliability_png(cal: "Calibration", path: Path) -> Path:
+def reliability_png(cal: Calibration, path: Path) -> Path:
     """reliability_figure written to `path`."""
     return save_png(reliability_figure(cal), path)

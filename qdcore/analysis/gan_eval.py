@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from qdcore.store import Store
 
 
-def evaluate_gan_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
+def evaluate_gan_run(store: Store, run_id: int, data: str | None = None, *, categories: str | None = None,
                      per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                      device: str | None = "auto", batch_size: int = 1024, strict: bool = False):
     """An AC-GAN run's discriminator class head on the run's test split (or other data) as a RunEvaluation."""

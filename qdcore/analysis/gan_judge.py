@@ -9,7 +9,8 @@ classifier run (named "judge for ... (auto)"), so the next GAN over those catego
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from qdcore.analysis.gan_quality import best_judge, check_judge
 from qdcore.data.opener import open_source
@@ -28,7 +29,7 @@ AUTO_EPOCHS = 4
 AUTO_WIDTH = 32
 
 
-def judge_config(cfg: "GanConfig", classes: list[str]):
+def judge_config(cfg: GanConfig, classes: list[str]):
     """The classifier config of the judge for a GAN over `classes` (its data source, its seed and device)."""
     source = open_source(cfg.data)
     per_class = min([AUTO_PER_CLASS] + [source.count(c) for c in classes])
@@ -43,7 +44,7 @@ def judge_config(cfg: "GanConfig", classes: list[str]):
         "name": f"judge for {what} (auto)"}, origin="the automatic judge")
 
 
-def ensure_judge(cfg: "GanConfig", classes: list[str], store=None, sink: Sink = null_sink,
+def ensure_judge(cfg: GanConfig, classes: list[str], store=None, sink: Sink = null_sink,
                  should_stop: Callable[[], bool] = lambda: False) -> tuple[int | None, str]:
     """(judge run id, a note saying where it came from); (None, "") with --no-judge.
 

@@ -138,12 +138,12 @@ class Judge:
         """The judge's index of each GAN class."""
         return [self.classes.index(c) for c in gan_classes]
 
-    def score(self, ref: "Reference", generated: dict[int, np.ndarray], classes: list[str],
+    def score(self, ref: Reference, generated: dict[int, np.ndarray], classes: list[str],
               collapse_threshold: float = 0.5, conditional: bool = True) -> dict[str, float]:
         """quality_metrics of drawings generated per GAN class (training calls this: train sits below analysis)."""
         return quality_metrics(self, ref, generated, classes, collapse_threshold, conditional=conditional)
 
-    def reference(self, splits, gan_classes: list[str]) -> "Reference":
+    def reference(self, splits, gan_classes: list[str]) -> Reference:
         """Features and statistics of the real drawings the samples are compared with."""
         test = splits.test if len(splits.test) else splits.train
         _, feats = self(test.images)
@@ -247,7 +247,7 @@ def class_quality(ref: Reference, c: int, name: str, feats: np.ndarray, imgs: np
             f"speckle/{name}": speckle(imgs) / real_speckle if real_speckle > 0 else nan}
 
 
-def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str]:
+def check_judge(store: Store, run_id: int, gan_classes: list[str]) -> list[str]:
     """The judge run's classes, or a one-line ConfigError: not a finished classifier, or missing a GAN class."""
     from qdcore.train.checkpoint import read_meta  # lazy: loads torch (~1.2 s)
 
@@ -263,12 +263,12 @@ def check_judge(store: "Store", run_id: int, gan_classes: list[str]) -> list[str
 
 
 @overload
-def load_judge(store: "Store", run_id: int, gan_classes: list[str], device: str = "auto") -> Judge: ...
+def load_judge(store: Store, run_id: int, gan_classes: list[str], device: str = "auto") -> Judge: ...
 @overload
-def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None: ...
+def load_judge(store: Store, run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None: ...
 
 
-def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None:
+def load_judge(store: Store, run_id: int | None, gan_classes: list[str], device: str = "auto") -> Judge | None:
     """The judge run's model (the best finished classifier covering the classes when run_id is None; None if none)."""
     from qdcore.train.checkpoint import load_model  # lazy: loads torch (~1.2 s)
     from qdcore.train.device import resolve  # lazy: loads torch (~1.2 s)
@@ -283,7 +283,7 @@ def load_judge(store: "Store", run_id: int | None, gan_classes: list[str], devic
     return Judge(model, list(meta["classes"]), int(run_id), rt.device)
 
 
-def best_judge(store: "Store", gan_classes: list[str]) -> int | None:
+def best_judge(store: Store, gan_classes: list[str]) -> int | None:
     """The finished classifier run with the best test top-1 whose classes include all of `gan_classes`."""
     from qdcore.train.checkpoint import read_meta  # lazy: loads torch (~1.2 s)
 

@@ -96,7 +96,7 @@ def summary_intervals(summary: dict[str, Any]) -> dict[str, list[float] | None]:
     return out
 
 
-def evaluation_metrics(ev: "RunEvaluation") -> dict[str, Any]:
+def evaluation_metrics(ev: RunEvaluation) -> dict[str, Any]:
     """run_id, data, synthetic and summarize's figures of a run's evaluation, per-class rows and macro over its classes."""
     out = summarize(ev.predictions)
     if list(ev.data_classes) != list(ev.predictions.classes):

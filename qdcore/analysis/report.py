@@ -13,18 +13,18 @@ import numpy as np
 
 from qdcore.analysis import cam, clusters, export, figures, labelnoise, metrics, pairs, worst
 from qdcore.analysis.calibration import calibration
-from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.analysis.options import FEATURE_CHOICES, AnalyzeOptions  # noqa: F401 - the library's name for them
+from qdcore.artifacts import MODEL_FILE
+from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.fmt import safe_filename
 from qdcore.paths import out_folder
 from qdcore.predictions import Predictions, run_file
 from qdcore.status import Say, step
-from qdcore.artifacts import MODEL_FILE
 
 if TYPE_CHECKING:
     from qdcore.store import Store
 
-def analyze_run(store: "Store", run_id: int, options: AnalyzeOptions | None = None,
+def analyze_run(store: Store, run_id: int, options: AnalyzeOptions | None = None,
                 out: Path | None = None, say: Say | None = None) -> dict[str, Any]:
     """The report of a stored run (its predictions.npz and, when present, its model); files under `out` if given.
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from qdcore.analysis.options import AnalyzeOptions, AnalyzeOutput
-from qdcore.cli.options import DeclaredCommand, declared_option, of
-from qdcore.options import DataSelection
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json, print_notes, say
+from qdcore.cli.options import DeclaredCommand, declared_option, of
 from qdcore.cli.train import RunArg, run_ref
 from qdcore.fmt import kept_note, percent
+from qdcore.options import DataSelection
 from qdcore.paths import atomic_write_bytes
 from qdcore.runs.refs import evaluable_kinds
 
@@ -30,9 +30,9 @@ def analyze(
     opts: Any,
     how: Any,
     json_out: JsonOpt = False,
-    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
-    categories: Annotated[Optional[str], declared_option(DataSelection, "categories", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
-    per_class: Annotated[Optional[int], declared_option(DataSelection, "per_class", help="With --progressive: at most this many drawings per category (of --data or the test split), sampled by --seed.")] = None,
+    data: Annotated[str | None, declared_option(DataSelection, "data", default=None, help="With --progressive: stroke drawings to replay (a .ndjson/.bin file or folder); default the run's test split.")] = None,
+    categories: Annotated[str | None, declared_option(DataSelection, "categories", help="With --progressive --data: these categories (default: the model's that the data holds).")] = None,
+    per_class: Annotated[int | None, declared_option(DataSelection, "per_class", help="With --progressive: at most this many drawings per category (of --data or the test split), sampled by --seed.")] = None,
 ) -> None:
     """Why a run's model fails: confused pairs, worst drawings, clusters of misclassifications, calibration, data quality."""
     out = Path(how.out) if how.out else None
@@ -124,8 +124,8 @@ def _print(report: dict[str, Any]) -> None:
         console.print(f"wrote {lit(f)}", highlight=False)
 
 
-def _progressive(run: str, vs: list[str], data: Optional[str], categories: Optional[str], per_class: Optional[int],
-                 seed: int, json_out: bool, out: Optional[Path]) -> None:
+def _progressive(run: str, vs: list[str], data: str | None, categories: str | None, per_class: int | None,
+                 seed: int, json_out: bool, out: Path | None) -> None:
     """`qd analyze RUN --progressive [--vs RUN ...]`: the replay table and plot (qdcore.analysis.progressive)."""
     from qdcore.analysis.progressive import progressive_report  # lazy: keeps numpy out of qd --help
     from qdcore.store import Store  # lazy: keeps the store out of qd --help

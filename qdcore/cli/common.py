@@ -7,7 +7,7 @@ import json
 import math
 import os
 import sys
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -71,10 +71,10 @@ def error_line(message: Any) -> None:
 
 # The data options of commands that read --data without a run config, declared once in DataSelection.
 DataOpt = Annotated[str, declared_option(DataSelection, "data")]
-CategoriesOpt = Annotated[Optional[str], declared_option(DataSelection, "categories")]
-PerClassOpt = Annotated[Optional[int], declared_option(DataSelection, "per_class")]
+CategoriesOpt = Annotated[str | None, declared_option(DataSelection, "categories")]
+PerClassOpt = Annotated[int | None, declared_option(DataSelection, "per_class")]
 SeedOpt = Annotated[int, declared_option(DataSelection, "seed")]
-ImbalanceOpt = Annotated[Optional[str], declared_option(DataSelection, "imbalance")]
+ImbalanceOpt = Annotated[str | None, declared_option(DataSelection, "imbalance")]
 StrictOpt = Annotated[bool, declared_option(DataSelection, "strict")]
 JsonOpt = Annotated[bool, declared_option(StartOptions, "json")]
 

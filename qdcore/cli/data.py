@@ -4,31 +4,52 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.columns import Columns
-from rich.progress import (BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeRemainingColumn,
-                           TransferSpeedColumn)
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from qdcore.cli.common import (
+    CategoriesOpt,
+    DataOpt,
+    ImbalanceOpt,
+    JsonOpt,
+    PerClassOpt,
+    SafeConsole,
+    SeedOpt,
+    StrictOpt,
+    console,
+    err_console,
+    lit,
+    load_selection,
+    print_json,
+    print_notes,
+)
 from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
 from qdcore.data.categories import NAMED_SETS, check_category, official_categories, official_files, parse_categories
 from qdcore.data.command_options import CacheDir, CategoryArgs, DownloadOptions, ExportFile, GridOptions, QualityOptions
 from qdcore.draw.export import export_drawn as write
 from qdcore.draw.options import DrawnExport, DrawnReportOptions
 from qdcore.errors import ConfigError, DataError
-from qdcore.options import DataSelection
-from qdcore.cli.common import (CategoriesOpt, DataOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
-                               err_console, lit, load_selection, print_json, print_notes, SafeConsole)
 from qdcore.fmt import literal, plural, size
+from qdcore.options import DataSelection
 from qdcore.paths import atomic_path, data_cache
 
 app = typer.Typer(no_args_is_help=True, help="List, download, inspect and export drawings.")
 
-CacheOpt = Annotated[Optional[str], declared_option(CacheDir, "cache")]
+CacheOpt = Annotated[str | None, declared_option(CacheDir, "cache")]
 GOOGLE_CREDIT = "Quick, Draw! data by Google, CC BY 4.0 (quickdraw.withgoogle.com/data)"
 
 
@@ -48,7 +69,7 @@ def _file_size(path: str) -> int | None:
 
 @app.command("list")
 def list_(
-    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="Only list this source (demo, cache or a PATH).")] = None,
+    data: Annotated[str | None, declared_option(DataSelection, "data", default=None, help="Only list this source (demo, cache or a PATH).")] = None,
     cache: CacheOpt = None,
     json_: JsonOpt = False,
 ) -> None:
@@ -167,7 +188,7 @@ def _downloadable(official: list[dict]) -> None:
 
 def download_cmd(
     fetch: DownloadOptions,
-    categories: Annotated[Optional[list[str]], declared_argument(CategoryArgs, "categories")] = None,
+    categories: Annotated[list[str] | None, declared_argument(CategoryArgs, "categories")] = None,
     cache: CacheOpt = None,
 ) -> None:
     """Fetch Google's numpy bitmaps or stroke files into the cache: resumable, verified (size, md5), atomic."""
@@ -485,7 +506,8 @@ app.command("export-drawn")(DeclaredCommand(export_drawn, of(DrawnExport, "which
 
 def drawn_report(which: DrawnReportOptions, json_: JsonOpt = False) -> None:
     """Per category: how often and how fast the model recognised people's drawings, beside its test accuracy."""
-    from qdcore.draw.report import drawn_report as build, share_text  # lazy: keeps numpy out of qd --help
+    from qdcore.draw.report import drawn_report as build  # lazy: keeps numpy out of qd --help
+    from qdcore.draw.report import share_text
     from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     with Store() as store:

@@ -11,17 +11,16 @@ from rich.table import Table
 from qdcore.analysis.gan_options import GifOptions, SampleOptions, SheetOptions
 from qdcore.cli.common import JsonOpt, console, err_console, lit, print_json
 from qdcore.cli.options import DeclaredCommand, declared_argument, of, with_options
-from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
-from qdcore.runs.refs import resolve_ref
-from qdcore.runs.view_options import RunRefs
 from qdcore.cli.progress import RichProgressSink
+from qdcore.cli.train import relaunch_under_torchrun, train_or_resume
 from qdcore.errors import ConfigError
-from qdcore.runs.kinds import DRAW, get_kind, require
-from qdcore.runs.start_options import StartOptions
-
-from qdcore.train.torchrun import INTERRUPTED_EXIT
 from qdcore.events import EpochEnd, Event, RunFinished
 from qdcore.fmt import literal, plural
+from qdcore.runs.kinds import DRAW, get_kind, require
+from qdcore.runs.refs import resolve_ref
+from qdcore.runs.start_options import StartOptions
+from qdcore.runs.view_options import RunRefs
+from qdcore.train.torchrun import INTERRUPTED_EXIT
 
 app = typer.Typer(no_args_is_help=True, help="GANs (study 003's DCGAN, per-class GANs, study 001's AC-GAN).")
 

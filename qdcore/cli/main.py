@@ -16,8 +16,9 @@ from qdcore.cli.common import error_line
 from qdcore.cli.helptext import install, tidy
 from qdcore.cli.options import DeclaredCommand, of
 from qdcore.cli.train import one_kind_help
-from qdcore.options import StoreHome
 from qdcore.errors import QDError
+from qdcore.options import StoreHome
+
 
 class _Group(TyperGroup):
     """Root command group: every mistake, ours or Typer's, becomes one `qd: error:` line and exit code 2."""

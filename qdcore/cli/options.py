@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -102,11 +103,11 @@ def _param(decls: list[tuple[str, Field]], n_sources: int) -> inspect.Parameter:
         # A field named no_x is already the negative: one flag, not --no-x/--no-no-x.
         plain = f.flag.startswith("--no-") or not o.negatable
         decls_: list[str] = [f.flag] if plain else [f"{f.flag}/--no-{f.flag[2:]}"]
-        ann: Any = Optional[bool]
+        ann: Any = bool | None
         info = typer.Option(*decls_, *([o.short] if o.short and plain else []), **common)
     else:
         # A table (KEY=VALUE) or list option repeats; any other is one text value, converted by parse_text.
-        ann = Optional[list[str]] if f.base is dict or typing.get_origin(f.base) is list else Optional[str]
+        ann = list[str] | None if f.base is dict or typing.get_origin(f.base) is list else str | None
         info = typer.Option(f.flag, *o.aliases, *([o.short] if o.short else []), metavar=f.metavar(), **common)
     GENERATED[(f.flag, text)] = f
     default = inspect.Parameter.empty if o.required else None  # no default: Typer refuses a command without it

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from qdcore.cli.common import lit, print_notes
-from qdcore.events import EpochEnd, Event, Progress as ProgressEvent, RunFailed, RunFinished, RunStarted
+from qdcore.events import EpochEnd, Event, RunFailed, RunFinished, RunStarted
+from qdcore.events import Progress as ProgressEvent
 from qdcore.fmt import percent, plural
 
 

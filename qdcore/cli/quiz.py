@@ -11,8 +11,8 @@ from rich.table import Table
 
 from qdcore.cli.common import JsonOpt, console, lit, print_json
 from qdcore.cli.options import DeclaredCommand, of
-from qdcore.quiz.report_options import ReportFilter, SessionFilter
 from qdcore.fmt import DASH, interval, percent
+from qdcore.quiz.report_options import ReportFilter, SessionFilter
 
 if TYPE_CHECKING:
     from qdcore.quiz.report import Accuracy, QuizReport
@@ -33,7 +33,7 @@ def _store():
     return Store()
 
 
-def _ci(a: "Accuracy") -> str:
+def _ci(a: Accuracy) -> str:
     return interval(a.lo, a.hi)
 
 
@@ -70,7 +70,7 @@ def report(which: ReportFilter, json_out: JsonOpt = False) -> None:
 app.command("report")(DeclaredCommand(report, of(ReportFilter, "which")))
 
 
-def _print_report(rep: "QuizReport") -> None:
+def _print_report(rep: QuizReport) -> None:
     o = rep.overall
     who = ", ".join(rep.participants) if len(rep.participants) <= 4 else f"{len(rep.participants)} participants"
     console.print(f"[bold]Human top-1 {percent(o.top1)}[/] (95% CI {_ci(o)}) · {o.correct}/{o.total} right · "
@@ -144,7 +144,7 @@ def _print_report(rep: "QuizReport") -> None:
 
 def session_rows(store: Any, participant: str | None = None, open_only: bool = False) -> list[dict[str, Any]]:
     """One JSON-able row per quiz session, oldest first."""
-    from qdcore.quiz.report import session_mode, select_answers  # lazy: keeps numpy out of qd --help
+    from qdcore.quiz.report import select_answers, session_mode  # lazy: keeps numpy out of qd --help
 
     if participant is not None:
         select_answers(store, participant)  # one-line error for an empty or unknown name

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-
 from rich import box
 from rich.table import Table
 from rich.text import Text
@@ -33,25 +32,25 @@ STATUS_STYLE = {"running": "bold cyan", "done": "green", "failed": "bold red", "
 CURVE_ORDER = ["train/loss", "train/top1", "val/loss", "val/top1", "val/top5", "train/lr", "train/seconds"]
 
 
-def _store() -> "Store":
+def _store() -> Store:
     from qdcore.store import Store  # lazy: keeps the store out of qd --help
 
     return Store()
 
 
-def _resolve(store: "Store", ref: str) -> int:
+def _resolve(store: Store, ref: str) -> int:
     """A run id from 'N' or 'last' (the newest run of any kind)."""
     return resolve_ref(store, ref)
 
 
-def tracker_row(r: "RunRecord", human: Any = None) -> dict[str, Any]:
+def tracker_row(r: RunRecord, human: Any = None) -> dict[str, Any]:
     """The tracker values of one run (qdcore.runs.tracker)."""
     from qdcore.runs.tracker import tracker_row as row  # lazy: keeps qdcore.runs.tracker out of qd --help
 
     return row(r, human)
 
 
-def _baselines(store: "Store", runs: list["RunRecord"]) -> dict[int, Any]:
+def _baselines(store: Store, runs: list[RunRecord]) -> dict[int, Any]:
     """Human quiz accuracy per classifier run (empty at the cost of one query when nobody took a quiz)."""
     if not store.quiz_participants():
         return {}

@@ -6,7 +6,8 @@ import errno
 import os
 import select
 import signal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from qdcore.cli.common import err_console
 
@@ -82,7 +83,7 @@ class StopFlag:
 
         return forward
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         for name in ("SIGINT", "SIGTERM", "SIGHUP"):
             sig = getattr(signal, name, None)
             if sig is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -16,17 +16,19 @@ from qdcore.cli.options import DeclaredCommand, Group, declared_argument, declar
 from qdcore.cli.stopflag import StopFlag
 from qdcore.errors import ConfigError
 from qdcore.fmt import duration, plural
+from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_config, study_option
 from qdcore.options import parse_values
 from qdcore.runs.kinds import parent_kinds
 from qdcore.runs.refs import resolve_ref
 from qdcore.studies.build import build_spec
 from qdcore.studies.execute import execute
-from qdcore.studies.runner import create_study, detach as start_detached, progress
-from qdcore.studies.trials import counts, require_study, retry_failed as retry
+from qdcore.studies.runner import create_study, progress
+from qdcore.studies.runner import detach as start_detached
+from qdcore.studies.trials import counts, require_study
+from qdcore.studies.trials import retry_failed as retry
 from qdcore.studies.validate import validate
-from qdcore.train.config import TrainConfig
-from qdcore.kinds.study import RESUMABLE, StudyConfig, StudyResume, StudyStart, study_config, study_option
 from qdcore.studies.view_options import FitOptions, ReportOptions, ShowOptions, StudyRefs, TimingOptions
+from qdcore.train.config import TrainConfig
 
 app = typer.Typer(no_args_is_help=True, help="Studies: grids of runs with tables, plots, OLS fits and reports.")
 
@@ -215,7 +217,7 @@ def list_cmd(json_out: JsonOpt = False) -> None:
 
 
 @app.command("named")
-def named_cmd(name: Annotated[Optional[str], declared_argument(StudyRefs, "named")] = None) -> None:
+def named_cmd(name: Annotated[str | None, declared_argument(StudyRefs, "named")] = None) -> None:
     """The seed studies' experiments that 'qd study run NAME' knows, and where qd's protocol differs from each paper."""
     from qdcore.studies.named import NAMED, named_study  # lazy: keeps the named studies out of qd --help
 
@@ -254,9 +256,10 @@ def _table(rows: list[dict[str, Any]], cols: list[str], title: str | None = None
 def show_cmd(study: StudyArg, view: ShowOptions, json_out: JsonOpt = False) -> None:
     """The table of trials, aggregates over seeds (mean, sd, 95% interval), a terminal plot, the paper's figures and
     a verdict per claim of the paper."""
-    from qdcore.studies.verdicts import study_verdicts  # lazy: keeps the named studies out of qd --help
     # lazy: keeps qdcore.studies.results out of qd --help
     from qdcore.studies.results import aggregate, study_table, untrained_note
+    from qdcore.studies.verdicts import study_verdicts  # lazy: keeps the named studies out of qd --help
+
     # lazy: keeps qdcore.studies.view out of qd --help
     from qdcore.studies.view import default_metric, plot_axes, table_columns, text_plot
 
@@ -348,6 +351,7 @@ def _print_paper(table, paper: dict[str, Any]) -> None:
 def fit_cmd(study: StudyArg, opts: FitOptions, json_out: JsonOpt = False) -> None:
     """Ordinary least squares over the finished trials (statsmodels), printed like study 000's tables."""
     from qdcore.studies.fit import fit  # lazy: keeps qdcore.studies.fit out of qd --help
+
     # lazy: keeps qdcore.studies.results out of qd --help
     from qdcore.studies.results import study_table, untrained_note
 
@@ -404,13 +408,13 @@ def estimate_cmd(
     spec: SpecArg,
     timing: TimingOptions,
     quick: Annotated[bool, declared_option(StudyConfig, "quick")] = False,
-    data: Annotated[Optional[str], declared_option(StudyConfig, "data", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
-    categories: Annotated[Optional[str], declared_option(StudyConfig, "categories")] = None,
-    seeds: Annotated[Optional[int], declared_option(StudyConfig, "seeds")] = None,
+    data: Annotated[str | None, declared_option(StudyConfig, "data", help="Named studies: count on this data (substitutions and caps as 'qd study run'); default: the protocol as written.")] = None,
+    categories: Annotated[str | None, declared_option(StudyConfig, "categories")] = None,
+    seeds: Annotated[int | None, declared_option(StudyConfig, "seeds")] = None,
     device: Annotated[str, declared_option(TrainConfig, "device", help="Where to time the engine: auto, cpu, cuda or mps.")] = "auto",
-    workers: Annotated[Optional[int], declared_option(StudyConfig, "workers")] = None,
-    per_gpu: Annotated[Optional[int], declared_option(StudyConfig, "per_gpu")] = None,
-    max_trials: Annotated[Optional[int], declared_option(StudyConfig, "max_trials")] = None,
+    workers: Annotated[int | None, declared_option(StudyConfig, "workers")] = None,
+    per_gpu: Annotated[int | None, declared_option(StudyConfig, "per_gpu")] = None,
+    max_trials: Annotated[int | None, declared_option(StudyConfig, "max_trials")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Projected hours of a study: its work counted from the spec, images/s timed here (or given). Starts no run."""

@@ -4,35 +4,46 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.main
 from rich.table import Table
 from rich.text import Text
 
+from qdcore.analysis.options import DrawingFile, PredictOptions
+from qdcore.cli.common import (
+    CategoriesOpt,
+    ImbalanceOpt,
+    JsonOpt,
+    PerClassOpt,
+    SeedOpt,
+    StrictOpt,
+    console,
+    err_console,
+    lit,
+    print_json,
+    print_notes,
+)
+from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of, with_options
 from qdcore.cli.progress import RichProgressSink
 from qdcore.cli.stopflag import StopFlag
-from qdcore.cli.common import (CategoriesOpt, ImbalanceOpt, JsonOpt, PerClassOpt, SeedOpt, StrictOpt, console,
-                               err_console, lit, print_notes, print_json)
-from qdcore.analysis.options import DrawingFile, PredictOptions
-from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of, with_options
+from qdcore.errors import ConfigError
+from qdcore.fmt import interval, kept_note, literal, percent, plural
+from qdcore.options import DataSelection
 from qdcore.runs.kinds import all_kinds, config_from_text, find_kind, get_kind, kind_of, predictor_of
 from qdcore.runs.refs import evaluable_kinds, resolve_ref, resumable_kinds
+from qdcore.runs.start_options import StartOptions, TrainStart
 from qdcore.runs.view_options import RunRefs
-from qdcore.errors import ConfigError
-from qdcore.options import DataSelection
 from qdcore.train import torchrun
 from qdcore.train.config import TrainConfig
-from qdcore.fmt import interval, kept_note, literal, percent, plural
-from qdcore.runs.start_options import StartOptions, TrainStart
 from qdcore.train.torchrun import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
     from qdcore.store import Store
 
 RunArg = Annotated[str, declared_argument(RunRefs, "run")]
-DeviceOpt = Annotated[Optional[str], declared_option(TrainConfig, "device", default=None)]
+DeviceOpt = Annotated[str | None, declared_option(TrainConfig, "device", default=None)]
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +54,7 @@ def register(app: typer.Typer) -> None:
     app.command("predict")(DeclaredCommand(predict_cmd, of(PredictOptions, "show")))
 
 
-def run_ref(store: "Store", ref: str, kinds: list[str] | None = None) -> int:
+def run_ref(store: Store, ref: str, kinds: list[str] | None = None) -> int:
     """A run id from 'N', '#N' or 'last' (see qdcore.runs.refs)."""
     return resolve_ref(store, ref, kinds)
 
@@ -157,7 +168,7 @@ def one_kind_help(group: Any, args: list[str]) -> None:
 
 def eval_cmd(
     run: RunArg,
-    data: Annotated[Optional[str], declared_option(DataSelection, "data", default=None, help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
+    data: Annotated[str | None, declared_option(DataSelection, "data", default=None, help="Evaluate on other drawings (demo, cache or a PATH) instead of the run's test split; classes must be among the model's.")] = None,
     categories: CategoriesOpt = None,
     per_class: PerClassOpt = None,
     seed: SeedOpt = 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from qdcore.errors import DataError, suggest
@@ -20,7 +20,7 @@ class OfficialFile:
     md5: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def official_files(folder: str = "numpy_bitmap") -> dict[str, OfficialFile]:
     """Google's 345 files of one format folder (numpy_bitmap, simplified, binary, raw), by category."""
     text = resources.files("qdcore.assets").joinpath("google_files.tsv").read_text("utf-8")

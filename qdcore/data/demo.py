@@ -13,7 +13,7 @@ remade alone (`generate_strokes(cat, [row])`).
 from __future__ import annotations
 
 import zlib
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

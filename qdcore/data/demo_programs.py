@@ -15,7 +15,7 @@ line). A small CNN reaches about 93% on 2,000 per class, most errors on those pa
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -20,10 +20,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 from qdcore.data.categories import OfficialFile, check_category, official_categories, official_files
 from qdcore.data.local import npy_layout
@@ -135,7 +135,7 @@ def _prepare_dest(dest: Path) -> None:
         raise CacheError(f"the data cache {dest} is not a writable folder; set QD_DATA or --cache to a writable folder")
 
 
-def _hash_file(path: Path) -> "hashlib._Hash":
+def _hash_file(path: Path) -> hashlib._Hash:
     h = hashlib.md5()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):

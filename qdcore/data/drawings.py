@@ -8,7 +8,8 @@ the draw canvas records its own), so a bitmap model never pays for reading them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,12 +24,12 @@ class Drawings:
         self.origin = origin  # the file or data they came from, for messages ("" when unknown)
 
     @classmethod
-    def of(cls, x: Any, origin: str = "") -> "Drawings":
+    def of(cls, x: Any, origin: str = "") -> Drawings:
         """`x` as Drawings (an array of bitmaps becomes drawings without strokes, read from `origin`)."""
         return x if isinstance(x, Drawings) else cls(x, None, origin)
 
     @classmethod
-    def from_set(cls, ds: Any, idx: np.ndarray | None = None) -> "Drawings":
+    def from_set(cls, ds: Any, idx: np.ndarray | None = None) -> Drawings:
         """Drawings of a DrawingSet (all, or the rows at `idx`), their strokes read from the files when asked."""
         rows = np.arange(len(ds)) if idx is None else np.asarray(idx, np.int64)
         images = ds.images if idx is None else ds.images.take(rows, axis=0)
@@ -44,7 +45,7 @@ class Drawings:
             self._strokes = self._strokes()
         return None if self._strokes is None else list(self._strokes)
 
-    def take(self, start: int, stop: int) -> "Drawings":
+    def take(self, start: int, stop: int) -> Drawings:
         """Drawings start..stop (a batch)."""
         s = self.strokes if self._strokes is not None else None
         return Drawings(self.images[start:stop], None if s is None else s[start:stop], self.origin)

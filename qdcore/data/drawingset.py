@@ -53,7 +53,7 @@ class DrawingSet:
         """'file#row' for drawing i."""
         return f"{self.sources[int(self.source_idx[i])]}#{int(self.rows[i])}"
 
-    def subset(self, idx: np.ndarray) -> "DrawingSet":
+    def subset(self, idx: np.ndarray) -> DrawingSet:
         """The drawings at the given indices, same classes and sources."""
         idx = np.asarray(idx, dtype=np.int64)
         # take: a copy of an array, a lazy view of drawings still in their files (MappedImages).

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,14 +42,14 @@ class MappedImages:
     def nbytes(self) -> int:
         return len(self) * 784
 
-    def reshape(self, *shape: Any) -> "MappedImages":
+    def reshape(self, *shape: Any) -> MappedImages:
         """Itself for (-1, 28, 28), the only shape the engine asks for."""
         want = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple) else tuple(shape)
         if want not in ((-1, 28, 28), self.shape):
             raise ValueError(f"MappedImages holds (N, 28, 28) drawings; cannot reshape to {want}")
         return self
 
-    def take(self, idx: Any, axis: int = 0) -> "MappedImages":
+    def take(self, idx: Any, axis: int = 0) -> MappedImages:
         """The drawings at idx, still in their files."""
         if axis != 0:
             raise ValueError("MappedImages.take works along the drawings (axis 0)")

@@ -8,7 +8,8 @@ Google's simplified 0..255 space (raw drawings are simplified first), so the row
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -21,7 +21,7 @@ def google_timestamp(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def ndjson_object(rec: "DrawnRecord", simplified: bool = False) -> dict:
+def ndjson_object(rec: DrawnRecord, simplified: bool = False) -> dict:
     """One drawing as Google's ndjson object, keys in Google's order."""
     from qdcore.data.simplify import simplify  # lazy: keeps numpy out of qd --help
 
@@ -30,7 +30,7 @@ def ndjson_object(rec: "DrawnRecord", simplified: bool = False) -> dict:
             "recognized": bool(rec.recognized), "key_id": str(rec.id), "drawing": drawing}
 
 
-def export_drawn(store: "Store", out: str | os.PathLike, *, simplified: bool = False, run_id: int | None = None,
+def export_drawn(store: Store, out: str | os.PathLike, *, simplified: bool = False, run_id: int | None = None,
                  participant: str | None = None, skipped: list[int] | None = None) -> int:
     """Write the stored drawings to one .ndjson file atomically; returns how many.
 

@@ -74,7 +74,7 @@ def _json_share(v: float | None) -> float | str | None:
     return "never" if v is not None and math.isinf(v) else v
 
 
-def per_class_recall(store: "Store", run_id: int) -> dict[str, tuple[float, int]]:
+def per_class_recall(store: Store, run_id: int) -> dict[str, tuple[float, int]]:
     """class -> (recall, support) of a run on its test split, from its saved predictions ({} when it has none)."""
     try:
         preds = Predictions.load(store.run_dir(run_id, create=False) / PREDICTIONS_FILE)
@@ -94,12 +94,12 @@ def share_text(v: float | None) -> str:
     return "—" if v is None else "never" if math.isinf(v) else f"{100 * v:.0f}%"
 
 
-def drawn_runs(store: "Store") -> list[int]:
+def drawn_runs(store: Store) -> list[int]:
     """Runs whose models guessed stored drawings, newest first."""
     return sorted({r.run_id for r in store.drawings() if r.run_id is not None}, reverse=True)
 
 
-def drawn_report(store: "Store", run_id: int | None = None) -> DrawnReport:
+def drawn_report(store: Store, run_id: int | None = None) -> DrawnReport:
     """The report for a run (default: the newest run people drew for)."""
     if run_id is None:
         runs = drawn_runs(store)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from qdcore.artifacts import RESUME_FILE
 from qdcore.fmt import percent as pct
 from qdcore.kinds.classifier import _count, _g, _num, accuracy_parts
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, Panel, RunKind, register
-from qdcore.artifacts import RESUME_FILE
 from qdcore.train.classical_config import MODELS, ClassicalConfig
 
 

@@ -14,9 +14,9 @@ from typing import Any
 from qdcore.errors import ConfigError
 from qdcore.events import RunFinished, RunStarted
 from qdcore.fmt import DASH
+from qdcore.options import RunConfig, option
 from qdcore.runs.context import RunContext
 from qdcore.runs.kinds import Column, RunKind, find_kind, register
-from qdcore.options import RunConfig, option
 
 METHODS = ("kmeans", "dbscan")
 _P = "Clusters"
@@ -38,7 +38,7 @@ class ClustersConfig(RunConfig):
                            min=2, max=1000)
     min_samples: int = option(5, help="DBSCAN: neighbours that make a core point.", panel=_P, min=1, max=1000)
 
-    def validate(self, origin: str = "option") -> "ClustersConfig":
+    def validate(self, origin: str = "option") -> ClustersConfig:
         """A clustering needs the run it clusters."""
         super().validate(origin)
         self.run_id(origin)

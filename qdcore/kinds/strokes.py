@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from qdcore.data.raster_inputs import RASTERS
 from qdcore.errors import ConfigError
 from qdcore.kinds.classifier import KIND as CLASSIFIER
 from qdcore.runs.kinds import RunKind, register
-from qdcore.data.raster_inputs import RASTERS
 from qdcore.train.strokes_config import RASTER_CNNS, STROKE_MODELS, StrokeConfig
 
 

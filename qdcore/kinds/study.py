@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qdcore.errors import ConfigError, QDError
 from qdcore.fmt import DASH
-from qdcore.studies.build import build_spec
+from qdcore.options import Field, RunConfig, apply, option, parse_values
 from qdcore.runs.context import RunContext
+from qdcore.runs.kinds import Column, Panel, RunKind, register
+from qdcore.studies.build import build_spec
 from qdcore.studies.execute import EXECUTORS
 from qdcore.studies.runner import add_grid, run_study
 from qdcore.studies.spec import MAX_TRIALS
-from qdcore.runs.kinds import Column, Panel, RunKind, register
-from qdcore.errors import ConfigError, QDError
-from qdcore.options import Field, RunConfig, apply, option, parse_values
 from qdcore.studies.trials import counts
 from qdcore.studies.validate import validate
 

@@ -10,6 +10,7 @@ from torch import nn
 from qdcore.models import options as op
 from qdcore.models.convnet import INPUT_SIZE, Sequential
 
+
 def build_fc(name: str, num_classes: int, o: dict[str, Any], given: set[str]) -> tuple[Sequential, dict]:
     """Flatten, then Linear + (BN) + ReLU + (dropout) per hidden size, then the output layer."""
     r: dict[str, Any] = {"hidden": op.int_list("hidden", o["hidden"]), "batch_norm": op.flag("batch_norm", o["batch_norm"]),

@@ -11,7 +11,8 @@ with pair k's drawing in channel k -> logits (B, K).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, cast
 from qdcore.data.categories import suggest
 from qdcore.errors import ConfigError
 from qdcore.models import options as op
-from qdcore.models.classical import CLASSICAL, build_classical as build
+from qdcore.models.classical import CLASSICAL
+from qdcore.models.classical import build_classical as build
 from qdcore.models.init import apply_init, check_init
 
 if TYPE_CHECKING:

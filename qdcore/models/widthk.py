@@ -8,7 +8,6 @@ from qdcore.models.cnn import check_cnn, doubling_blocks
 from qdcore.models.convnet import ConvSpec, Sequential, build_convnet
 
 
-
 def build_widthk(name: str, num_classes: int, o: dict[str, Any], given: set[str]) -> tuple[Sequential, dict]:
     """Width-k CNN; the double-descent sweeps vary `width` (k) with batch_norm on or off."""
     r = check_cnn(o, given, dense_may_be_none=True)

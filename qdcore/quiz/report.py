@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -149,7 +150,7 @@ class QuizReport:
 # -- pure computations on answers ----------------------------------------------------------------
 
 
-def per_category(answers: Iterable["QuizAnswer"]) -> list[CategoryRow]:
+def per_category(answers: Iterable[QuizAnswer]) -> list[CategoryRow]:
     """Accuracy per true category, sorted by name."""
     right: Counter[str] = Counter()
     shown: Counter[str] = Counter()
@@ -169,7 +170,7 @@ def per_category(answers: Iterable["QuizAnswer"]) -> list[CategoryRow]:
     return rows
 
 
-def confusion(answers: Iterable["QuizAnswer"], classes: list[str] | None = None) -> Confusion:
+def confusion(answers: Iterable[QuizAnswer], classes: list[str] | None = None) -> Confusion:
     """The humans' confusion matrix over the given classes (plus any truth or answer seen), skips apart."""
     answers = list(answers)
     names = set(classes or [])
@@ -189,9 +190,9 @@ def confusion(answers: Iterable["QuizAnswer"], classes: list[str] | None = None)
     return Confusion(order, m.tolist(), skipped.tolist())
 
 
-def leaderboard(answers: Iterable["QuizAnswer"]) -> list[LeaderRow]:
+def leaderboard(answers: Iterable[QuizAnswer]) -> list[LeaderRow]:
     """Participants by top-1 (then more answers, then name); ties in top-1 and n share a rank."""
-    by: dict[str, list["QuizAnswer"]] = defaultdict(list)
+    by: dict[str, list[QuizAnswer]] = defaultdict(list)
     for a in answers:
         by[a.participant].append(a)
     rows = []
@@ -217,7 +218,7 @@ class ModelOutcomes:
     by_provenance: dict[str, tuple[str, str]]
 
 
-def model_outcomes(store: "Store", run_id: int) -> ModelOutcomes:
+def model_outcomes(store: Store, run_id: int) -> ModelOutcomes:
     """Read a run's predictions (without its drawings) keyed by provenance."""
     run = store.get_run(int(run_id))
     classes, labels, predicted, prov = load_run_predictions_light(store, run.id)
@@ -225,7 +226,7 @@ def model_outcomes(store: "Store", run_id: int) -> ModelOutcomes:
     return ModelOutcomes(run.id, run.name, table)
 
 
-def vs_model(answers: Iterable["QuizAnswer"], outcomes: ModelOutcomes) -> VsModel:
+def vs_model(answers: Iterable[QuizAnswer], outcomes: ModelOutcomes) -> VsModel:
     """Pair each human answer with the model's prediction on the same drawing (answers on other drawings are left out)."""
     both = only_p = only_m = neither = unmatched = 0
     for a in answers:
@@ -250,8 +251,8 @@ def vs_model(answers: Iterable["QuizAnswer"], outcomes: ModelOutcomes) -> VsMode
 # -- from the store --------------------------------------------------------------------------------
 
 
-def select_answers(store: "Store", participant: str | None = None, session: int | None = None,
-                   source_run: int | None = None) -> list["QuizAnswer"]:
+def select_answers(store: Store, participant: str | None = None, session: int | None = None,
+                   source_run: int | None = None) -> list[QuizAnswer]:
     """Answers for a report's scope; ConfigError for an unknown participant (naming the known ones)."""
     if participant is not None:
         participant = known_participant(store, participant, "--participant")
@@ -262,7 +263,7 @@ def select_answers(store: "Store", participant: str | None = None, session: int 
     return store.quiz_answers(session=session, participant=participant, run_id=source_run)
 
 
-def build_report(store: "Store", participant: str | None = None, run: int | None = None,
+def build_report(store: Store, participant: str | None = None, run: int | None = None,
                  session: int | None = None) -> QuizReport:
     """The report over the chosen answers; `run` (or the single run all sessions quizzed on) is the model compared."""
     answers = select_answers(store, participant, session)
@@ -346,7 +347,7 @@ class Baseline:
                 "model": None if self.model is None else self.model.as_dict()}
 
 
-def human_baseline(store: "Store", run: int | None = None, fingerprint: str | None = None) -> Baseline | None:
+def human_baseline(store: Store, run: int | None = None, fingerprint: str | None = None) -> Baseline | None:
     """Human accuracy on a run's test drawings (matched by provenance) or on quizzes of a data fingerprint; None if none."""
     if run is None and not fingerprint:
         raise ValueError("human_baseline needs a run id or a data fingerprint")
@@ -365,7 +366,7 @@ def human_baseline(store: "Store", run: int | None = None, fingerprint: str | No
     return Baseline(accuracy(sum(a.correct for a in answers), len(answers)), len({a.participant for a in answers}))
 
 
-def human_baselines(store: "Store", runs: Iterable[int]) -> dict[int, Baseline]:
+def human_baselines(store: Store, runs: Iterable[int]) -> dict[int, Baseline]:
     """human_baseline(store, run=r) for many runs (the runs table): answers read once; only runs with one are keys."""
     if not store.quiz_participants():
         return {}  # the common case: one cheap query, no predictions read
@@ -380,7 +381,7 @@ def human_baselines(store: "Store", runs: Iterable[int]) -> dict[int, Baseline]:
     return out
 
 
-def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool | None:
+def _answered_drawings(store: Store, run_id: int, drawings: set[str]) -> bool | None:
     """Whether any of a run's test drawings is in `drawings` (reads provenance only); None if it has no readable predictions."""
     try:
         return not drawings.isdisjoint(predictions.provenance(run_predictions_path(store, run_id)))
@@ -388,7 +389,7 @@ def _answered_drawings(store: "Store", run_id: int, drawings: set[str]) -> bool 
         return None
 
 
-def _run_baseline(store: "Store", run_id: int, answers: list["QuizAnswer"]) -> Baseline | None:
+def _run_baseline(store: Store, run_id: int, answers: list[QuizAnswer]) -> Baseline | None:
     """People vs the run's model on the drawings both saw; without predictions, the answers of quizzes on the run."""
     seen = _answered_drawings(store, run_id, {a.drawing for a in answers})
     if seen is False:

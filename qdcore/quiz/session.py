@@ -70,7 +70,7 @@ class QuizConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "QuizConfig":
+    def from_dict(cls, d: dict[str, Any]) -> QuizConfig:
         """Settings from to_dict() output (unknown keys ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in (d or {}).items() if k in names})
@@ -131,12 +131,12 @@ def _rng(seed: int, *keys: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), *(zlib.crc32(k.encode()) for k in keys)])
 
 
-def run_predictions_path(store: "Store", run_id: int) -> Path:
+def run_predictions_path(store: Store, run_id: int) -> Path:
     """Where a run's test predictions are (the run must exist)."""
     return run_file(store.run_dir(int(run_id), create=False))
 
 
-def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
+def load_run_predictions(store: Store, run_id: int) -> Predictions:
     """A run's test predictions; ConfigError when it has none to quiz on."""
     path = run_predictions_path(store, run_id)
     if not path.exists():
@@ -148,7 +148,7 @@ def load_run_predictions(store: "Store", run_id: int) -> "Predictions":
     return preds
 
 
-def load_run_predictions_light(store: "Store", run_id: int) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+def load_run_predictions_light(store: Store, run_id: int) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """(classes, labels, predicted, provenance) of a run's test predictions, without decompressing the drawings."""
     path = run_predictions_path(store, run_id)
     if not path.exists():
@@ -209,7 +209,7 @@ def _items_fingerprint(items: list[QuizItem]) -> str:
     return h.hexdigest()[:16]
 
 
-def build_items(cfg: QuizConfig, store: "Store | None" = None) -> QuizItems:
+def build_items(cfg: QuizConfig, store: Store | None = None) -> QuizItems:
     """The quiz's drawings and candidates: the same config always gives the same items."""
     cfg.check()
     if cfg.run is not None:
@@ -267,7 +267,7 @@ def _from_data(cfg: QuizConfig) -> QuizItems:
                      pool.fingerprint(), _items_fingerprint(items), label)
 
 
-def _from_run(cfg: QuizConfig, run_id: int, store: "Store") -> QuizItems:
+def _from_run(cfg: QuizConfig, run_id: int, store: Store) -> QuizItems:
     run = store.get_run(int(run_id))
     preds = load_run_predictions(store, run.id)
     classes = list(preds.classes)
@@ -330,7 +330,7 @@ def _shown(cfg: QuizConfig, ds: Any, rows: np.ndarray, provenance: list[str], wh
     return list(images), [prefix_provenance(p, cfg.ink) for p in provenance]
 
 
-def _run_shown(cfg: QuizConfig, store: "Store", run: Any, preds: "Predictions", idx: np.ndarray
+def _run_shown(cfg: QuizConfig, store: Store, run: Any, preds: Predictions, idx: np.ndarray
                ) -> tuple[list[np.ndarray], list[str], dict[str, str]]:
     """A run's test drawings as shown, and for prefixes the run's model's top-1 on exactly those images."""
     whole = [preds.provenance[int(j)] for j in idx]
@@ -374,15 +374,15 @@ class Score:
 class QuizSession:
     """One participant working through a quiz; every answer is in the store the moment it is given."""
 
-    store: "Store"
+    store: Store
     id: int
     items: QuizItems
-    answers: list["QuizAnswer"] = field(default_factory=list)
+    answers: list[QuizAnswer] = field(default_factory=list)
 
     # -- opening ------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, store: "Store", cfg: QuizConfig, items: QuizItems | None = None) -> "QuizSession":
+    def start(cls, store: Store, cfg: QuizConfig, items: QuizItems | None = None) -> QuizSession:
         """Build the items (unless given) and open a new session in the store."""
         cfg.participant = (cfg.participant or "").strip()
         items = items if items is not None else build_items(cfg, store)
@@ -390,8 +390,8 @@ class QuizSession:
         return cls(store, sid, items, [])
 
     @classmethod
-    def resume(cls, store: "Store", session_id: int, participant: str | None = None,
-               items: QuizItems | None = None) -> "QuizSession":
+    def resume(cls, store: Store, session_id: int, participant: str | None = None,
+               items: QuizItems | None = None) -> QuizSession:
         """Reopen a session: the items are rebuilt from its settings and checked against what was stored."""
         rec = store.quiz_session(int(session_id))
         if participant is not None and participant.strip() != rec.participant:
@@ -449,7 +449,7 @@ class QuizSession:
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _record(self, answer: str | None, ms: float, skipped: bool) -> "QuizAnswer":
+    def _record(self, answer: str | None, ms: float, skipped: bool) -> QuizAnswer:
         item = self.current
         if item is None:
             raise ConfigError(f"quiz session {self.id} is complete: nothing left to answer")
@@ -461,7 +461,7 @@ class QuizSession:
         self.answers.append(rec)
         return rec
 
-    def answer(self, label: str, ms: float) -> "QuizAnswer":
+    def answer(self, label: str, ms: float) -> QuizAnswer:
         """Answer the current drawing with a class name; stored at once."""
         item = self.current
         if item is None:
@@ -471,7 +471,7 @@ class QuizSession:
             raise ConfigError(f"{label!r} is not a choice for this drawing; choose one of {', '.join(allowed)}")
         return self._record(label, ms, skipped=False)
 
-    def answer_key(self, key: int, ms: float) -> "QuizAnswer":
+    def answer_key(self, key: int, ms: float) -> QuizAnswer:
         """Answer with number key 1..9 or 0 (the tenth candidate)."""
         item = self.current
         if item is None or not item.choices:
@@ -481,11 +481,11 @@ class QuizSession:
             raise ConfigError(f"key {key} has no candidate; press 1 to {len(item.choices) % 10}")
         return self._record(item.choices[pos], ms, skipped=False)
 
-    def skip(self, ms: float) -> "QuizAnswer":
+    def skip(self, ms: float) -> QuizAnswer:
         """Skip the current drawing (also what a timeout records); stored at once."""
         return self._record(None, ms, skipped=True)
 
-    def undo(self) -> "QuizAnswer | None":
+    def undo(self) -> QuizAnswer | None:
         """Remove the last answer from the store and go back to its drawing."""
         if self.store.quiz_session(self.id).ended is not None:
             raise ConfigError(f"quiz session {self.id} is finished; its answers can no longer change")
@@ -499,7 +499,7 @@ class QuizSession:
         self.store.finish_quiz_session(self.id)
 
 
-def open_sessions(store: "Store", participant: str | None = None) -> list[Any]:
+def open_sessions(store: Store, participant: str | None = None) -> list[Any]:
     """Unfinished sessions (not ended and with drawings left), newest first."""
     out = []
     for s in store.quiz_sessions(participant=participant, open_only=True):
@@ -509,7 +509,7 @@ def open_sessions(store: "Store", participant: str | None = None) -> list[Any]:
     return out[::-1]
 
 
-def known_participant(store: "Store", participant: str | None, flag: str, after: str = "") -> str:
+def known_participant(store: Store, participant: str | None, flag: str, after: str = "") -> str:
     """The name without surrounding spaces; ConfigError when it is empty or nobody by it has taken a quiz
     (naming the people who have, then `after`)."""
     name = (participant or "").strip()
@@ -522,7 +522,7 @@ def known_participant(store: "Store", participant: str | None, flag: str, after:
     return name
 
 
-def resume_latest(store: "Store", participant: str) -> QuizSession:
+def resume_latest(store: Store, participant: str) -> QuizSession:
     """Resume a participant's most recent unfinished quiz; ConfigError naming the choices when there is none."""
     name = known_participant(store, participant, "--name", "; start a new one instead")
     open_ = open_sessions(store, name)
@@ -531,7 +531,7 @@ def resume_latest(store: "Store", participant: str) -> QuizSession:
     return QuizSession.resume(store, open_[0].id, name)
 
 
-def quiz_runs(store: "Store", limit: int = 50) -> list[tuple[Any, int]]:
+def quiz_runs(store: Store, limit: int = 50) -> list[tuple[Any, int]]:
     """Recent runs with test predictions to quiz on, each with its number of test drawings."""
     out = []
     for run in store.list_runs(limit=limit):

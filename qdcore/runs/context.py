@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.errors import ConfigError
 from qdcore.events import Sink, null_sink
@@ -39,7 +40,7 @@ class RunContext:
             return None
         return Path(self.resume)
 
-    def with_cfg(self, cfg: Any) -> "RunContext":
+    def with_cfg(self, cfg: Any) -> RunContext:
         """The same context for another (resolved) config."""
         return replace(self, cfg=cfg)
 

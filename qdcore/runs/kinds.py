@@ -54,9 +54,10 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from qdcore.errors import ConfigError, suggest
 from qdcore.options import RunConfig, apply, fields_of, load_file, parse_values

@@ -6,7 +6,8 @@ studies screen) or by number.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from qdcore.errors import ConfigError, StoreError
 from qdcore.runs.kinds import all_kinds

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.errors import ConfigError, QDError, StoreError
 from qdcore.events import EpochEnd, Event, Progress, RunStarted, Sink, null_sink, tee

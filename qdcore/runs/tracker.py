@@ -8,8 +8,9 @@ dropped, least telling first, until the table fits the width (80 cells keep ever
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.fmt import DASH, duration, percent
 from qdcore.runs.kinds import DEFAULT_KIND, Column, all_kinds, find_kind

@@ -13,17 +13,19 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from qdcore.errors import ConfigError, StoreError, StoreUnavailable
 from qdcore.fmt import text_path
 from qdcore.paths import atomic_write_bytes, qd_home
 from qdcore.store.drawn import DrawnStore
-from qdcore.store.sql import inserted_id, where as _where
 from qdcore.store.records import KIND_PATTERN, STATUSES, ArtifactRow, MetricRow, QuizAnswer, QuizSession, RunRecord
 from qdcore.store.schema import MIGRATIONS, SCHEMA_VERSION
+from qdcore.store.sql import inserted_id
+from qdcore.store.sql import where as _where
 
 DB_NAME = "qd.sqlite"
 # A run on another host counts as dead when it has not sent a heartbeat for this long.
@@ -77,7 +79,7 @@ class Store(DrawnStore):
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:

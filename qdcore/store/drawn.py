@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from qdcore.errors import ConfigError
-from qdcore.store.sql import inserted_id, where as _where
+from qdcore.store.sql import inserted_id
+from qdcore.store.sql import where as _where
 
 _COLS = ("id, participant, word, run_id, game, round, strokes, guesses, recognized, recognized_ms, ms, t, knew_ink, "
          "knew_time")

@@ -33,9 +33,9 @@ TENSORBOARD_HINT = ("--format tensorboard needs the tensorboard package; install
 class RunMetrics:
     """One run's record and its metric rows split into per-step and per-epoch."""
 
-    run: "RunRecord"
-    steps: list["MetricRow"]
-    epochs: list["MetricRow"]
+    run: RunRecord
+    steps: list[MetricRow]
+    epochs: list[MetricRow]
 
     @property
     def folder(self) -> str:
@@ -43,7 +43,7 @@ class RunMetrics:
         return f"run-{self.run.id}"
 
 
-def collect(store: "Store", run_ids: list[int]) -> list[RunMetrics]:
+def collect(store: Store, run_ids: list[int]) -> list[RunMetrics]:
     """The metric rows of each run (StoreError for a run that does not exist, before anything is written)."""
     out = []
     for rid in dict.fromkeys(int(r) for r in run_ids):  # each run once, in the order given
@@ -57,7 +57,7 @@ def _num(v: float) -> float | None:
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v)
 
 
-def _wide(rows: list["MetricRow"], by: str, key) -> tuple[list[str], list[dict[str, Any]]]:
+def _wide(rows: list[MetricRow], by: str, key) -> tuple[list[str], list[dict[str, Any]]]:
     """One row per step (or epoch) with a column per metric; the last value written wins."""
     names: list[str] = []
     table: dict[int, dict[str, Any]] = {}
@@ -149,7 +149,7 @@ def _check_dest(dest: Path, folder: bool) -> None:
                           "choose another --out")
 
 
-def export_runs(store: "Store", run_ids: list[int], fmt: str, out: Path) -> list[Path]:
+def export_runs(store: Store, run_ids: list[int], fmt: str, out: Path) -> list[Path]:
     """Write each run's metrics under `out`: `run-N-csv/` (steps.csv, epochs.csv, run.json), `run-N/` (TensorBoard
     event files; the folder names the run in TensorBoard) or `run-N.json`; returns the paths written. An existing
     export of the same run and format is replaced."""

@@ -66,7 +66,7 @@ class Claim:
         return {k: v for k, v in asdict(self).items() if k in ("kind", "metric", "text") or v != getattr(defaults, k)}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "claim") -> "Claim":
+    def from_dict(cls, d: dict[str, Any], where: str = "claim") -> Claim:
         """Build and check one claim; ConfigError naming `where` and the key otherwise."""
         if not isinstance(d, dict):
             raise ConfigError(f"{where} must be a table of claim keys (kind, metric, text, ...)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from qdcore.errors import ConfigError
 from qdcore.studies.runner import Progress, StopFn, run_study

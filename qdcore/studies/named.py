@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.data.categories import NAMED_SETS, official_categories, suggest
 from qdcore.errors import ConfigError

@@ -13,9 +13,10 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from qdcore.errors import ConfigError, QDError
 from qdcore.events import RunFailed, RunFinished

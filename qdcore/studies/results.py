@@ -59,8 +59,8 @@ def _per_class(store, run_id: int, minority: list[str], each: bool, shares: dict
     weighted by those shares, what a test split drawn with the training imbalance scores (000's 'test %')."""
     import numpy as np  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
-    from qdcore.stats import confusion_matrix  # lazy: numpy (~0.1 s) is not needed to list runs or studies
     from qdcore.predictions import Predictions  # lazy: numpy (~0.1 s) is not needed to list runs or studies
+    from qdcore.stats import confusion_matrix  # lazy: numpy (~0.1 s) is not needed to list runs or studies
 
     path = store.home / "runs" / str(run_id) / PREDICTIONS_FILE
     if not path.exists():

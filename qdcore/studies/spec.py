@@ -54,7 +54,7 @@ class StudySpec:
                 "equal_epochs": self.equal_epochs, "paper": self.paper, "then": self.then}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> "StudySpec":
+    def from_dict(cls, d: dict[str, Any], origin: str = "spec") -> StudySpec:
         """Build from a parsed TOML/JSON document; unknown top-level keys are an error."""
         for key in d:
             if key not in SPEC_KEYS:

@@ -10,10 +10,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save
 
+from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE, read_model_json
 from qdcore.errors import DataError, QDError, StoreError
 from qdcore.models import build_model
 from qdcore.paths import atomic_write_bytes, regular_file
-from qdcore.artifacts import MODEL_FILE, MODEL_META, RESUME_FILE, read_model_json
 
 FORMAT = "qd-model/1"
 RESUME_FORMAT = "qd-resume/2"  # /1: the classifier's own layout before the loop driver

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.data.selection import load_splits
 from qdcore.errors import DataError, StoreError
 from qdcore.events import Checkpoint, RunFinished, RunStarted, Sink, null_sink
 from qdcore.models.classical import lightgbm_params, to_features
 from qdcore.predictions import Predictions
-from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, RESUME_FILE
 from qdcore.train.classical_config import ClassicalConfig
 from qdcore.train.classical_model import ClassicalModel, load_classical, logreg_estimator, save_lightgbm, save_logreg
 from qdcore.train.evaluate import evaluate_with, kept_predictions
@@ -408,7 +409,7 @@ class _thread_limit:
         self.threads = threads
         self._ctl = None
 
-    def __enter__(self) -> "_thread_limit":
+    def __enter__(self) -> _thread_limit:
         if self.threads:
             self._ctl = threadpool_limits(limits=self.threads)
         return self

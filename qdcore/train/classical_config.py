@@ -55,7 +55,7 @@ class ClassicalConfig(RunConfig):
         names = {"learning_rate": "lr"}
         return resolve_classical(self.model, **{k: getattr(self, names.get(k, k)) for k in CLASSICAL[self.model]})
 
-    def validate(self, origin: str = "option") -> "ClassicalConfig":
+    def validate(self, origin: str = "option") -> ClassicalConfig:
         """Checks across fields; single values are checked by their declarations."""
         super().validate(origin)
         try:

@@ -15,11 +15,11 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save
 
+from qdcore.artifacts import LGB_MODEL_FILE as LGB_MODEL
+from qdcore.artifacts import MODEL_FILE, MODEL_META, read_model_json
 from qdcore.errors import DataError, StoreError
 from qdcore.models.classical import to_features
 from qdcore.paths import atomic_write_bytes, regular_file
-from qdcore.artifacts import LGB_MODEL_FILE as LGB_MODEL, read_model_json
-from qdcore.artifacts import MODEL_FILE, MODEL_META
 
 FORMAT = "qd-classical/1"
 

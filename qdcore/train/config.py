@@ -117,7 +117,7 @@ class TrainConfig(RunConfig):
         out.update(self.model_opts or {})
         return out
 
-    def validate(self, origin: str = "option") -> "TrainConfig":
+    def validate(self, origin: str = "option") -> TrainConfig:
         """Checks across fields (each value was checked against its declaration)."""
         super().validate(origin)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):

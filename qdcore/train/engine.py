@@ -11,31 +11,43 @@ from __future__ import annotations
 import math
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qdcore.fmt import size
-from qdcore.models import build_model
-from qdcore.train.stream import BYTES_PER_DRAWING
-from qdcore.train.synthetic import training_splits
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.errors import ConfigError
 from qdcore.events import RunFinished, RunStarted, Sink, null_sink
+from qdcore.fmt import size
+from qdcore.models import build_model
 from qdcore.predictions import Predictions, kept_rows
-from qdcore.train import autobatch, checkpoint as ckpt, stream
+from qdcore.train import autobatch, stream
+from qdcore.train import checkpoint as ckpt
 from qdcore.train import distributed as dist
-from qdcore.train.loop import (BestCheckpoint, EarlyStopping, Loop, Out, Plateau, Step, means, ranked, update,
-                               watched_loss)
-from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE
 from qdcore.train.config import TrainConfig
 from qdcore.train.device import Runtime
 from qdcore.train.evaluate import evaluate, kept_predictions
 from qdcore.train.gpudata import Augment, DeviceData, seed_for
+from qdcore.train.loop import (
+    BestCheckpoint,
+    EarlyStopping,
+    Loop,
+    Out,
+    Plateau,
+    Step,
+    means,
+    ranked,
+    update,
+    watched_loss,
+)
+from qdcore.train.stream import BYTES_PER_DRAWING
+from qdcore.train.synthetic import training_splits
 
 _DROPOUT_STREAM, _AUGMENT_STREAM = 1, 2
 

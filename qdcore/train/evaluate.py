@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdcore.artifacts import PREDICTIONS_FILE
 from qdcore.data.drawings import Drawings
 from qdcore.data.drawingset import select
 from qdcore.data.opener import open_source
 from qdcore.data.selection import load_splits
 from qdcore.errors import ConfigError, DataError
 from qdcore.predictions import Predictions, Totals, kept_rows
-from qdcore.artifacts import PREDICTIONS_FILE
 from qdcore.runs.kinds import JUDGE, can, require
 from qdcore.stats import confusion_matrix, topk_hits
 from qdcore.train import distributed as dist
@@ -185,7 +186,7 @@ class RunEvaluation:
     notes: list[str] = field(default_factory=list)  # what the reader skipped (malformed lines), for every front end
 
 
-def require_classifier(store: "Store", run_id: int, command: str) -> None:
+def require_classifier(store: Store, run_id: int, command: str) -> None:
     """A one-line error when a run given where a classifier is needed is of another kind (a GAN, a study)."""
     require(store, run_id, JUDGE, command)
 
@@ -204,7 +205,7 @@ def select_for_model(data: str, categories: str | None, per_class: int | None, s
     return select(source, categories, per_class, seed, imbalance, mapped=True)
 
 
-def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, categories: str | None = None,
+def evaluate_run(store: Store, run_id: int, data: str | None = None, *, categories: str | None = None,
                  per_class: int | None = None, seed: int = 0, imbalance: str | None = None,
                  device: str | None = "auto", batch_size: int = 1024, strict: bool = False) -> RunEvaluation:
     """Predict with a run's model on its rebuilt test split (written atomically to predictions.npz) or on `data`."""
@@ -221,7 +222,7 @@ def evaluate_run(store: "Store", run_id: int, data: str | None = None, *, catego
                          imbalance=imbalance, strict=strict)
 
 
-def evaluate_with(store: "Store", run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
+def evaluate_with(store: Store, run_id: int, predict: Callable[[np.ndarray], np.ndarray], classes: list[str],
                   cfg: Any, data: str | None = None, *, categories: str | None = None, per_class: int | None = None,
                   seed: int = 0, imbalance: str | None = None, reads_drawings: bool = False,
                   strict: bool = False) -> RunEvaluation:

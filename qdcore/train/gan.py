@@ -19,9 +19,10 @@ process with the global batch. Rank 0 alone judges, renders and writes.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +59,7 @@ class GanResult:
     status: str  # done | interrupted
     summary: dict[str, Any]
     history: dict[str, list[float]]
-    pairs: list["Pair"]
+    pairs: list[Pair]
     classes: list[str]
     run_dir: Path | None = None
     run_id: int | None = None

@@ -49,7 +49,7 @@ class BestGenerator:
         return asdict(self)
 
     @classmethod
-    def from_state(cls, criterion: str, saved: dict[str, Any] | None) -> "BestGenerator":
+    def from_state(cls, criterion: str, saved: dict[str, Any] | None) -> BestGenerator:
         """A keeper for `criterion`, continuing a saved state of the same criterion."""
         if saved and saved.get("criterion") == criterion:
             return cls(criterion, saved.get("epoch"), saved.get("score"))

@@ -106,7 +106,7 @@ class GanConfig(RunConfig):
     def betas(self) -> tuple[float, float]:
         return (self.beta1, self.beta2)
 
-    def validate(self, origin: str = "option") -> "GanConfig":
+    def validate(self, origin: str = "option") -> GanConfig:
         """Checks across fields (each value was checked against its declaration)."""
         super().validate(origin)
         if self.kernel is not None and self.kernel % 2 == 0:

@@ -96,12 +96,12 @@ def read_grid(run_dir: str | Path, epoch: int) -> np.ndarray:
     return read_grid_file(found[-1])
 
 
-def _g_states(pairs: list["Pair"]) -> dict[str, dict[str, "torch.Tensor"]]:
+def _g_states(pairs: list[Pair]) -> dict[str, dict[str, torch.Tensor]]:
     # The generator samples come from (the moving average under --g-ema): what 'qd gan sample' draws with.
     return {f"g{k}": p.sampler.state_dict() for k, p in enumerate(pairs)}
 
 
-def write_generators(run_dir: Path, epoch: int, pairs: list["Pair"], best: dict[str, Any] | None = None) -> Path:
+def write_generators(run_dir: Path, epoch: int, pairs: list[Pair], best: dict[str, Any] | None = None) -> Path:
     """generators/epoch_NNNN.safetensors: every generator's weights after an epoch (best: as best.safetensors)."""
     from qdcore.train.checkpoint import save_states  # lazy: loads torch (~1.2 s)
 
@@ -150,7 +150,7 @@ def default_generator(run_dir: str | Path) -> str:
     return "best" if (Path(run_dir) / GENERATORS_DIR / BEST_FILE).exists() else "last"
 
 
-def write_model(run_dir: Path, pairs: list["Pair"], epoch: int) -> Path:
+def write_model(run_dir: Path, pairs: list[Pair], epoch: int) -> Path:
     """model.safetensors: generators and discriminators of the last finished epoch."""
     from qdcore.train.checkpoint import save_states  # lazy: loads torch (~1.2 s)
 

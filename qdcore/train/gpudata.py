@@ -81,7 +81,7 @@ class DeviceData:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, self.labels.index_select(0, idx)
 
-    def shard(self, rank: int, world_size: int) -> "DeviceData":
+    def shard(self, rank: int, world_size: int) -> DeviceData:
         """Rows rank, rank + world, ... (a view): this rank's part of an evaluation."""
         if world_size <= 1:
             return self
@@ -90,7 +90,7 @@ class DeviceData:
         part.device, part.channels_last = self.device, self.channels_last
         return part
 
-    def take(self, rows: np.ndarray) -> "DeviceData":
+    def take(self, rows: np.ndarray) -> DeviceData:
         """The drawings at rows (copied on the device): the sample a predictions file keeps."""
         idx = torch.as_tensor(np.asarray(rows, np.int64), device=self.device)
         part = DeviceData.__new__(DeviceData)

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -181,7 +182,7 @@ class Step:
         """One optimizer step (everything stays on the device)."""
         raise NotImplementedError
 
-    def epoch_end(self, loop: "Loop", epoch: int, train: dict[str, Any]) -> dict[str, float]:
+    def epoch_end(self, loop: Loop, epoch: int, train: dict[str, Any]) -> dict[str, float]:
         """The epoch's metrics {"split/name": value} from the training sums over all ranks (`train`)."""
         return {f"train/{k}": v for k, v in means(train).items()}
 
@@ -206,10 +207,10 @@ class Callback:
 
     key: str = "callback"
 
-    def on_step(self, loop: "Loop", step: int, epoch: int) -> None:
+    def on_step(self, loop: Loop, step: int, epoch: int) -> None:
         """After each optimizer step."""
 
-    def on_epoch_end(self, loop: "Loop", epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch_end(self, loop: Loop, epoch: int, metrics: dict[str, float]) -> None:
         """After the epoch's EpochEnd."""
 
     def state(self) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from qdcore.errors import QDError, RankLost
 from qdcore.events import RunFailed, RunFinished, Sink

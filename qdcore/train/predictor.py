@@ -12,7 +12,6 @@ from qdcore.data.drawings import Drawings
 from qdcore.runs.kinds import all_kinds, predictor_of
 from qdcore.runs.refs import best_model_run
 
-
 if TYPE_CHECKING:
     from qdcore.store import Store
 
@@ -39,13 +38,13 @@ def predicting_kinds() -> list[str]:
     return [k.name for k in all_kinds() if k.predictor is not None]
 
 
-def load_predictor(store: "Store", run_id: int, device: str | None = None) -> Predictor:
+def load_predictor(store: Store, run_id: int, device: str | None = None) -> Predictor:
     """The model of a run, rebuilt by its kind (qdcore.runs.kinds.predictor_of, which `qd predict` uses too)."""
     rec = store.get_run(int(run_id))
     probs, classes = predictor_of(store, rec.id, device)
     return Predictor(rec.id, rec.name, list(classes), probs)
 
 
-def latest_model_run(store: "Store") -> int:
+def latest_model_run(store: Store) -> int:
     """The app's default model: the best finished top-level classifier (qdcore.runs.refs.best_model_run)."""
     return best_model_run(store)

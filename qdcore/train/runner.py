@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from qdcore.events import Sink, null_sink
 from qdcore.runs.kinds import short_name
-from qdcore.runs.run import SkipLogged  # noqa: F401 - re-exported
-from qdcore.runs.run import resume, start
+from qdcore.runs.run import (
+    SkipLogged,  # noqa: F401 - re-exported
+    resume,
+    start,
+)
 from qdcore.train.config import TrainConfig
 
 

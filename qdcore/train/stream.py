@@ -7,8 +7,8 @@ is gathered into pinned memory and copied on a side stream while the previous ch
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 import torch
@@ -59,7 +59,7 @@ class StreamData:
 
     @classmethod
     def within(cls, images: np.ndarray, labels: np.ndarray, device: torch.device, channels_last: bool,
-               budget_bytes: float, batch_size: int) -> "StreamData":
+               budget_bytes: float, batch_size: int) -> StreamData:
         """A stream whose two chunks in flight fit the budget; ConfigError when not even one batch does."""
         return cls(images, labels, device, channels_last, cls.check_budget(budget_bytes, batch_size))
 
@@ -115,14 +115,14 @@ class StreamData:
                 if pending is not None:  # else this was the last group
                     ahead = self._send(pending.result())
 
-    def shard(self, rank: int, world_size: int) -> "StreamData":
+    def shard(self, rank: int, world_size: int) -> StreamData:
         """Rows rank, rank + world, ... (lazy views: nothing read)."""
         if world_size <= 1:
             return self
         return StreamData(self.images[rank::world_size], self.labels[rank::world_size], self.device,
                           self.channels_last, self.chunk)
 
-    def take(self, rows: np.ndarray) -> "StreamData":
+    def take(self, rows: np.ndarray) -> StreamData:
         """The drawings at rows (lazy: nothing read)."""
         return StreamData(self.images.take(rows), self.labels[rows], self.device, self.channels_last, self.chunk)
 

@@ -11,30 +11,31 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load, save
 
+from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
 from qdcore.data.selection import load_splits
 from qdcore.data.sequence import of_drawing, padded, time_shares
 from qdcore.errors import ConfigError, DataError, StoreError
 from qdcore.events import RunFinished, RunStarted
+from qdcore.models.raster_cnn import RasterCNN
 from qdcore.models.stroke_rnn import build_stroke_model
 from qdcore.paths import atomic_write_bytes
 from qdcore.stats import topk_hits
 from qdcore.train import distributed as dist
-from qdcore.artifacts import HISTORY_FILE, PREDICTIONS_FILE, STROKE_MODEL_FILE, STROKE_MODEL_META
 from qdcore.train.device import resolve
 from qdcore.train.evaluate import evaluate_with, kept_predictions
 from qdcore.train.gpudata import DeviceData, _mix
 from qdcore.train.loop import BestCheckpoint, EarlyStopping, Loop, Out, Step, means, ranked
 from qdcore.train.strokes_config import StrokeConfig
-from qdcore.models.raster_cnn import RasterCNN
 
 WEIGHTS, META = STROKE_MODEL_FILE, STROKE_MODEL_META
 NO_STROKES = ("its drawings are bitmaps only (.npy); a stroke model needs strokes: .ndjson files (simplified or "

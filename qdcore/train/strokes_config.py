@@ -71,7 +71,7 @@ class StrokeConfig(RunConfig):
             d = {**d, "pool": 1}
         return super().from_dict(d, origin)
 
-    def validate(self, origin: str = "option") -> "StrokeConfig":
+    def validate(self, origin: str = "option") -> StrokeConfig:
         """Checks across fields."""
         super().validate(origin)
         if self.kernel % 2 == 0:

@@ -92,6 +92,7 @@ def launch(argv: list[str] | None = None) -> None:
     os.environ[QUIET_RANKS] = "1"
     # lazy: torch (~1.2 s) is loaded only when used
     from torch.distributed.elastic.multiprocessing.api import SignalException
+
     # lazy: torch (~1.2 s) is loaded only when used
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import main  # lazy: torch (~1.2 s) is loaded only when used

@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Static
+
 from qdtui.widgets.header import Header
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ class DrawingDialog(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,enter,q", "close", "Close")]
 
-    def __init__(self, item: "GridItem", title: str = "Drawing") -> None:
+    def __init__(self, item: GridItem, title: str = "Drawing") -> None:
         super().__init__()
         self.item, self.title_text = item, title
 

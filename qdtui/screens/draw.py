@@ -6,11 +6,11 @@ this screen shows it. Guesses run in a thread worker so the canvas stays smooth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import getpass
 import random
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,9 @@ from qdcore.draw.recorder import StrokeRecorder
 from qdcore.draw.throttle import Throttle
 from qdtui.loaders import user_message
 from qdtui.messages import StrokesChanged
+from qdtui.store_gateway import stores
 from qdtui.widgets.canvas import Canvas
 from qdtui.widgets.drawing import Drawing
-from qdtui.store_gateway import stores
 from qdtui.widgets.header import Header
 from qdtui.workers import post
 

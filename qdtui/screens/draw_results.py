@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from qdcore.draw.game import RoundResult
-from qdcore.draw.report import share_text
 from qdcore.draw.recorder import model_input
+from qdcore.draw.report import share_text
 from qdcore.fmt import plural
 from qdtui.widgets.drawing import Drawing
 from qdtui.widgets.header import Header

@@ -24,7 +24,7 @@ from qdtui.screens.evaltabs.hidden import HiddenPane
 from qdtui.screens.evaltabs.progressive import ProgressivePane
 from qdtui.screens.evaltabs.quality import QualityPane
 from qdtui.screens.evaltabs.worst import WorstPane
-from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence
+from qdtui.screens.gallery import GalleryScreen, GallerySection, by_confidence
 from qdtui.state import data_label
 from qdtui.store_gateway import stores
 from qdtui.widgets.confusion import ConfusionMatrix
@@ -279,7 +279,7 @@ class EvaluationScreen(Screen):
         self._missing(f"Cannot open run {self.run_id}: {error}",
                       "Escape goes back. List runs with `qd runs list`.", title="Cannot open the run")
 
-    def _loaded(self, data: "EvalData") -> None:
+    def _loaded(self, data: EvalData) -> None:
         from qdtui.evaluation_data import ModelCache
 
         self.query_one("#eval-tabs").loading = False

@@ -34,7 +34,7 @@ class GallerySection:
     titles: list[str] | None = None
 
 
-def drawing_items(data: "EvalData", indices, titles: list[str] | None = None) -> list[GridItem]:
+def drawing_items(data: EvalData, indices, titles: list[str] | None = None) -> list[GridItem]:
     """Grid items with truth, prediction, its probability and provenance for drawings of a run."""
     pred = data.pred
     classes = pred.classes
@@ -49,7 +49,7 @@ def drawing_items(data: "EvalData", indices, titles: list[str] | None = None) ->
     return items
 
 
-def by_confidence(data: "EvalData", indices: np.ndarray) -> np.ndarray:
+def by_confidence(data: EvalData, indices: np.ndarray) -> np.ndarray:
     """Indices ordered by the probability of their prediction, most confident first (stable)."""
     indices = np.asarray(indices, dtype=np.int64)
     if indices.size == 0:
@@ -79,7 +79,7 @@ class GalleryScreen(Screen):
         ("enter", "show a drawing large"),
     ]
 
-    def __init__(self, title: str, data: "EvalData", sections: list[GallerySection], note: str = "") -> None:
+    def __init__(self, title: str, data: EvalData, sections: list[GallerySection], note: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.data = data

@@ -26,8 +26,8 @@ from qdcore.fmt import literal
 from qdcore.runs.kinds import SAMPLES, can
 from qdtui.store_gateway import stores
 from qdtui.widgets.curves import Curves
-from qdtui.widgets.sample_grid import SampleGrid
 from qdtui.widgets.header import Header
+from qdtui.widgets.sample_grid import SampleGrid
 from qdtui.workers import post
 
 POLL_SECONDS = 1.0

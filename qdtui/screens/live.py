@@ -338,7 +338,8 @@ class LiveScreen(Screen):
     @work(thread=True, exclusive=True, group="live-launch", exit_on_error=False)
     def _launch_worker(self, resume_id: int | None, launch: int) -> None:
         """launch() checks the config and sizes the model (torch import): off the UI thread."""
-        from qdcore.runs.launcher import Resume, launch as start
+        from qdcore.runs.launcher import Resume
+        from qdcore.runs.launcher import launch as start
 
         try:
             job = start(Resume(resume_id) if resume_id is not None else self.config, self.store_home)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from textual.widgets.option_list import Option
 
 from qdcore.fmt import interval, literal, percent
 from qdtui.loaders import user_message
-from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 from qdtui.store_gateway import stores
+from qdtui.widgets.drawing import FitDrawing, best_scale  # noqa: F401 - best_scale: the tests use it from here
 from qdtui.widgets.header import Header
 from qdtui.workers import post
 

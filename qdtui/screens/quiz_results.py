@@ -19,8 +19,8 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from qdcore.fmt import DASH, interval, literal, percent
 from qdtui.literal import plain
 from qdtui.loaders import user_message
-from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.store_gateway import stores
+from qdtui.widgets.confusion import ConfusionMatrix
 from qdtui.widgets.header import Header
 from qdtui.workers import post
 

@@ -15,10 +15,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from qdcore.fmt import literal
+from qdtui.live_state import STATUS_STYLE
 from qdtui.loaders import user_message
 from qdtui.screens.dialogs import ConfirmDialog
 from qdtui.store_gateway import stores
-from qdtui.live_state import STATUS_STYLE
 from qdtui.widgets.header import Header
 from qdtui.workers import post
 
@@ -46,7 +46,7 @@ MARK = "●"
 TEXT_KEYS = ("name", "model", "data", "status", "optimizer", "kind")  # sorted A to Z first; numbers biggest first
 
 
-def columns_for(rows: list["RunRow"], total: int = 80) -> list[Any]:
+def columns_for(rows: list[RunRow], total: int = 80) -> list[Any]:
     """The tracker's columns for these rows at this width (qdcore.runs.tracker), people when anyone quizzed."""
     from qdcore.runs.tracker import table_columns
 
@@ -70,7 +70,7 @@ class RunRow:
         return int(self.run.id)
 
     @classmethod
-    def of(cls, run: Any, human: float | None = None) -> "RunRow":
+    def of(cls, run: Any, human: float | None = None) -> RunRow:
         """Tracker values of a record; durations from stored numbers only (no clocks)."""
         from qdcore.runs.tracker import row_texts, row_values
 
@@ -192,7 +192,6 @@ class RunsScreen(Screen):
             store = stores(self).open(self.home)
             runs = store.list_runs()
             from qdcore.quiz.report import human_baselines
-
             from qdcore.runs.refs import evaluable_kinds
 
             kinds = set(evaluable_kinds())

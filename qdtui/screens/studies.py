@@ -18,8 +18,8 @@ from textual.widgets import DataTable, Footer, Static
 from qdtui.live_state import DASH, STATUS_STYLE, fmt_duration
 from qdtui.loaders import user_message
 from qdtui.store_gateway import stores
-from qdtui.widgets.plot import TitledPlot
 from qdtui.widgets.header import Header
+from qdtui.widgets.plot import TitledPlot
 from qdtui.workers import deliver, post
 
 
@@ -266,10 +266,10 @@ class StudyScreen(Screen):
     @work(thread=True, exclusive=True, group="study-load", exit_on_error=False)
     def load(self) -> None:
         """Read the study's progress and table in a thread."""
-        from qdcore.studies.verdicts import study_verdicts
         from qdcore.studies.results import study_table
         from qdcore.studies.runner import progress
         from qdcore.studies.trials import require_study
+        from qdcore.studies.verdicts import study_verdicts
 
         try:
             store = stores(self).open(self.home)

@@ -24,8 +24,8 @@ from qdtui.workers import post
 def study_fields() -> list[Any]:
     """The dialog's rows: the study options (`qd study run`'s) declared with a form label, the spec first (as
     on the command line)."""
-    from qdcore.options import form_fields
     from qdcore.kinds.study import StudyConfig, study_option
+    from qdcore.options import form_fields
 
     return sorted((f for f in form_fields(StudyConfig) if study_option(f)), key=lambda f: not f.opt.argument)
 
@@ -86,8 +86,8 @@ class NewStudyDialog(ModalScreen[int | None]):
     @work(thread=True, exclusive=True, group="study-start", exit_on_error=False)
     def start(self) -> None:
         """Start the study through the core launcher (a detached process); errors stay in the form."""
-        from qdcore.runs.launcher import launch
         from qdcore.kinds.study import build_spec, study_config
+        from qdcore.runs.launcher import launch
 
         try:
             cfg = study_config(read_rows(self, study_fields()))

@@ -17,8 +17,16 @@ from textual.strip import Strip
 from qdcore.fmt import literal
 from qdtui.messages import DrawingHighlighted, DrawingSelected
 from qdtui.widgets.drawing import (
-    _RGB_PALETTE, with_controls, as_image, cell_pairs, cell_size, follow_graphics, graphics_of, resample, widget_colors,
+    _RGB_PALETTE,
+    as_image,
+    cell_pairs,
+    cell_size,
+    follow_graphics,
+    graphics_of,
+    resample,
+    widget_colors,
     widget_palette,
+    with_controls,
 )
 
 CAPTION_LINES = 2

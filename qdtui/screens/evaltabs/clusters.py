@@ -17,7 +17,7 @@ from qdtui.literal import plain
 from qdtui.loaders import user_message
 from qdtui.messages import DrawingFocused, DrawingHighlighted
 from qdtui.screens.evaltabs.common import EvalPane
-from qdtui.screens.gallery import GallerySection, GalleryScreen, by_confidence, drawing_items
+from qdtui.screens.gallery import GalleryScreen, GallerySection, by_confidence, drawing_items
 from qdtui.widgets.drawing_grid import DrawingGrid
 from qdtui.widgets.scatter import RICH_COLORS, Scatter, group_color
 from qdtui.workers import deliver

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Static
+
 from qdcore.fmt import literal
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class EvalPane(Vertical):
         """The tab's widgets."""
         yield from ()
 
-    def set_data(self, data: "EvalData", models: "ModelCache") -> None:
+    def set_data(self, data: EvalData, models: ModelCache) -> None:
         """New predictions: forget what was computed from the old ones."""
         self.data, self.models, self.started = data, models, False
         self.unsay()
