@@ -166,13 +166,15 @@ class ClassifierStep(Step):
             self.notes += (f"--cuda-graphs on {rt.device.type}: compiled without graphs (CUDA graphs need a CUDA "
                            "device)",)
         if cfg.compile or cfg.cuda_graphs:
-            self.net = torch.compile(self.net, mode="reduce-overhead" if cfg.cuda_graphs else None)
+            # torch.compile of a Module returns an OptimizedModule (a Module); its stubs say a plain callable.
+            self.net = torch.compile(self.net, mode="reduce-overhead" if cfg.cuda_graphs else None)  # type: ignore[assignment]
         self.step_net = dist.wrap(self.net, rt.device)  # DDP for steps; evaluation runs each rank's shard on `net`
         self.augment = Augment(cfg.hflip, cfg.vflip, cfg.rotate, cfg.shift)
         self.aug_gen = torch.Generator(device=rt.device)
         self.generator, self.stream = self.aug_gen, "augment"  # the driver saves and restores it
+        self.batch_size = _batch_size(cfg)
         per_rank = len(self.train_data) // rt.world_size
-        self.steps_per_epoch = len(DeviceData.batches(torch.arange(per_rank), cfg.batch_size))
+        self.steps_per_epoch = len(DeviceData.batches(torch.arange(per_rank), self.batch_size))
         if self.steps_per_epoch == 0:
             raise ConfigError(f"the training split has {len(self.train_data)} drawings, too few for "
                               f"{rt.world_size} ranks")
@@ -190,7 +192,7 @@ class ClassifierStep(Step):
 
     def batches(self, epoch: int, start: int):
         order = self.train_data.order(self.cfg.seed, epoch, self.rt.rank, self.rt.world_size)
-        return self.train_data.iterate(DeviceData.batches(order, self.cfg.batch_size), start, self.augment,
+        return self.train_data.iterate(DeviceData.batches(order, self.batch_size), start, self.augment,
                                        self.aug_gen)
 
     def step(self, batch: Any, step: int) -> Out:
@@ -249,7 +251,7 @@ def _setup(cfg: TrainConfig, rt: Runtime, splits) -> tuple[TrainConfig, torch.nn
     channels_last = rt.device.type in ("cpu", "cuda")
     model = build_model(cfg.model, len(classes), **cfg.model_options()).to(rt.device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # Module.to's stubs omit memory_format, which it takes
     budget = _data_budget(cfg, rt)
     notes = tuple(getattr(splits.train, "notes", ()) or ())
     if cfg.batch_size is None:  # --batch-size auto: settled here, stored through RunStarted's config
@@ -272,9 +274,12 @@ def _train(cfg: TrainConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], 
     plateau = Plateau(watched_loss, cfg.min_delta, cfg.plateau_patience, cfg.plateau_factor,
                       cfg.min_lr / cfg.lr)
     step = ClassifierStep(cfg, rt, model, data, plateau, notes)
-    best = BestCheckpoint(watched_loss, cfg.min_delta, lambda: ckpt.state_dict_of(model),
-                          lambda epoch, value, state: ckpt.save_model(
-                              out_dir, model, _model_meta(cfg, classes, epoch, value, fingerprint, run_id), state))
+
+    def write_best(epoch: int, value: float, state: dict[str, torch.Tensor]) -> Path:
+        assert out_dir is not None  # BestCheckpoint writes only when the loop has a run folder (this out_dir)
+        return ckpt.save_model(out_dir, model, _model_meta(cfg, classes, epoch, value, fingerprint, run_id), state)
+
+    best = BestCheckpoint(watched_loss, cfg.min_delta, lambda: ckpt.state_dict_of(model), write_best)
     loop = Loop(step, rt, emit, should_stop, out_dir,
                 [best, EarlyStopping(watched_loss, cfg.min_delta, cfg.patience), plateau])
     loop.resume(resume, classes, fingerprint, run_id or resume)
@@ -311,7 +316,7 @@ def _test(cfg: TrainConfig, rt: Runtime, model: torch.nn.Module, test_data, spli
     """The test split's metrics into `summary`, and its predictions (kept in the run folder)."""
     if rt.device.type in ("cpu", "cuda"):
         # Hand back a model in the default layout: it then computes exactly as load_model's does.
-        model.to(memory_format=torch.contiguous_format)
+        model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]  # Module.to's stubs omit memory_format, which it takes
     # Eager for the test pass: a compiled graph asserts the strides it was traced with.
     net = fast_view(model)
     # A test split over KEEP drawings is counted whole; only a fixed sample's probabilities are kept.
@@ -322,11 +327,18 @@ def _test(cfg: TrainConfig, rt: Runtime, model: torch.nn.Module, test_data, spli
         return None
     probs = test.probs if rows is None else evaluate(net, test_data.take(rows), rt, cfg.eval_batch_size,
                                                       keep_probs=True, shard=True).probs
+    assert probs is not None  # both evaluations above kept them (keep_probs)
     preds = kept_predictions(splits.test, np.asarray(splits.test.labels, np.int64), classes, probs, rows,
                              None if rows is None else test.totals())
     if out_dir is not None:
         preds.save(out_dir / PREDICTIONS_FILE)
     return preds
+
+
+def _batch_size(cfg: TrainConfig) -> int:
+    """cfg's batch size once _setup has settled --batch-size auto."""
+    assert cfg.batch_size is not None  # _setup settles auto (None) before the data are placed or a step is built
+    return cfg.batch_size
 
 
 def _data_budget(cfg: TrainConfig, rt: Runtime) -> float:
@@ -352,7 +364,7 @@ def _placed(cfg: TrainConfig, splits, rt: Runtime, channels_last: bool, budget: 
     parts = (splits.train, splits.val, splits.test)
     if stream.fits(sum(len(p) for p in parts), budget):
         return tuple(DeviceData(np.asarray(p.images), p.labels, rt.device, channels_last) for p in parts)
-    return tuple(stream.StreamData.within(p.images, p.labels, rt.device, channels_last, budget, cfg.batch_size)
+    return tuple(stream.StreamData.within(p.images, p.labels, rt.device, channels_last, budget, _batch_size(cfg))
                  for p in parts)
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -222,7 +222,10 @@ def predict_strokes(model: torch.nn.Module, max_points: int, drawings: Any, devi
     for a in range(0, len(strokes), batch):
         x, n, _ = model_input(strokes[a:a + batch], max_points, timed)
         out.append(torch.softmax(logits_of(model, torch.as_tensor(x, device=device), torch.as_tensor(n), batch), 1))
-    return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.arch["classes"]), np.float32)
+    if out:
+        return torch.cat(out).cpu().numpy()
+    arch = cast(dict[str, Any], model.arch)  # set by the builder; Module's stubs type unknown attributes as Tensor | Module
+    return np.zeros((0, arch["classes"]), np.float32)
 
 
 def train_strokes(ctx: Any) -> Any:
