@@ -204,7 +204,7 @@ class GanStep(Step):
         self.pairs = build_pairs(cfg, self.classes, self.labels, rt)
         self.n_params = sum(sum(q.numel() for q in m.parameters()) for p in self.pairs for m in (p.g, p.d))
         self.groups = _group_pairs(cfg, self.pairs, rt, memory_budget)
-        longest = max(int(p.index.numel()) for p in self.pairs)
+        longest = max(int(p.rows.numel()) for p in self.pairs)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
         self.steps_per_epoch = max(1, math.ceil(longest / (cfg.batch_size * rt.world_size * cfg.d_steps)))
         self.generator = torch.Generator(device=rt.device)
@@ -231,7 +231,7 @@ class GanStep(Step):
         self.orders = []
         for k, p in enumerate(self.pairs):
             g = torch.Generator().manual_seed(seed_for(cfg.seed, epoch, _ORDER_STREAM * 1000 + k))
-            self.orders.append(p.index[torch.randperm(p.index.numel(), generator=g).to(rt.device)])
+            self.orders.append(p.rows[torch.randperm(p.rows.numel(), generator=g).to(rt.device)])
         for grp in self.groups:
             grp.set_orders([self.orders[k] for k in grp.members])
 

@@ -9,6 +9,7 @@ state and activations would not fit the device together are split into groups tr
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -73,14 +74,20 @@ class PairGroup:
         """Copy the grouped weights into the pairs' ordinary modules (before sampling or writing files)."""
         gg.to_pairs(self.g, self.d, [p.g for p in self.pairs], [p.d for p in self.pairs])
         if self.ema is not None:
-            gg.to_pairs(self.ema, None, [p.ema for p in self.pairs], [])
+            gg.to_pairs(self.ema, None, self.pair_emas(), [])
 
     def load_pairs(self) -> None:
         """Take the weights of the pairs' ordinary modules (after a checkpoint was loaded into them)."""
         self.g.load_state_dict(gg.join_states([p.g.state_dict() for p in self.pairs]))
         self.d.load_state_dict(gg.join_states([p.d.state_dict() for p in self.pairs]))
         if self.ema is not None:
-            self.ema.load_state_dict(gg.join_states([p.ema.state_dict() for p in self.pairs]))
+            self.ema.load_state_dict(gg.join_states([e.state_dict() for e in self.pair_emas()]))
+
+    def pair_emas(self) -> Sequence[torch.nn.Module]:
+        """The pairs' moving averages (each pair has one when the group has: --g-ema is the run's)."""
+        emas = [p.ema for p in self.pairs if p.ema is not None]
+        assert len(emas) == self.k  # the group and its pairs are built from one config
+        return emas
 
     def optimizer_states(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Per pair (G's, D's) Adam state, exactly as a pair's own optimizers would hold it."""
@@ -94,12 +101,13 @@ class PairGroup:
 
     def scaler_states(self) -> list[list[dict] | None]:
         """Per pair [G's, D's] grad-scaler state (the group's one, repeated) or None without a scaler."""
-        one = [self.scaler_g.state_dict(), self.scaler_d.state_dict()] if self.scaler_g is not None else None
+        sg, sd = self.scaler_g, self.scaler_d  # both or neither (fp16 AMP)
+        one = [sg.state_dict(), sd.state_dict()] if sg is not None and sd is not None else None
         return [one] * self.k
 
     def load_scaler_states(self, states: list) -> None:
         """The group's scalers from its first pair's saved [G's, D's] state."""
-        if self.scaler_g is not None and states and states[0]:
+        if self.scaler_g is not None and self.scaler_d is not None and states and states[0]:
             self.scaler_g.load_state_dict(states[0][0])
             self.scaler_d.load_state_dict(states[0][1])
 
@@ -114,10 +122,12 @@ class PairGroup:
         ar = torch.arange(batch, device=dev) + rt.rank * batch
         stats: dict[str, torch.Tensor] = {}
         fake = None
+        orders, lengths = self.orders, self.lengths
+        assert orders is not None and lengths is not None  # set_orders runs at the start of every epoch
         for j in range(cfg.d_steps):
             # The same wrap as one pair alone: a smaller class cycles through its order while the largest finishes.
-            pos = ((bi * cfg.d_steps + j) * batch * world + ar).unsqueeze(0) % self.lengths.unsqueeze(1)
-            idx = self.orders.gather(1, pos).t()  # (batch, k)
+            pos = ((bi * cfg.d_steps + j) * batch * world + ar).unsqueeze(0) % lengths.unsqueeze(1)
+            idx = orders.gather(1, pos).t()  # (batch, k)
             x_real = images[idx].to(torch.float32).div_(127.5).sub_(1.0)
             with rt.autocast():
                 # Only the last D step's fakes train G: earlier ones skip DDP (a forward without a backward).

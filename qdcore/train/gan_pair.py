@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -15,6 +16,8 @@ from qdcore.models import build_gan
 from qdcore.train import distributed as dist
 from qdcore.train.device import Runtime
 from qdcore.train.gan_config import GanConfig
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 class Pair:
@@ -39,6 +42,12 @@ class Pair:
         self.g_step, self.d_step = (dist.wrap(self.g, rt.device), dist.wrap(self.d, rt.device)) if train else (None, None)
         # --g-ema: samples, quality and the stored generators come from a moving average of G's weights.
         self.ema = ema_copy(self.g) if cfg.g_ema > 0 else None
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """The rows this pair learns from, which build_pairs gives it."""
+        assert self.index is not None, "a pair trains on the rows build_pairs gives it"
+        return self.index
 
     @property
     def sampler(self) -> torch.nn.Module:
@@ -84,7 +93,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).reshape(-1, 28, 28).cpu().numpy()
 
 
-def ema_copy(g: torch.nn.Module) -> torch.nn.Module:
+def ema_copy(g: M) -> M:
     """A frozen copy of a generator to hold the moving average of its weights."""
     return copy.deepcopy(g).requires_grad_(False)
 
