@@ -113,7 +113,7 @@ def _optimizers(pairs: list[Pair], groups: list[PairGroup]) -> dict[str, dict[st
     # Saved per pair in both cases, so a per-class checkpoint reads the same however its pairs were grouped.
     out = {}
     for k, p in enumerate(pairs):
-        if p.opt_g is not None:
+        if p.opt_g is not None and p.opt_d is not None:  # both or neither (a pair a group trains has none)
             out[f"g{k}"], out[f"d{k}"] = p.opt_g.state_dict(), p.opt_d.state_dict()
     for grp in groups:
         for k, (og, od) in zip(grp.members, grp.optimizer_states()):
@@ -123,7 +123,10 @@ def _optimizers(pairs: list[Pair], groups: list[PairGroup]) -> dict[str, dict[st
 
 def _scalers(pairs: list[Pair], groups: list[PairGroup]) -> list[list[dict] | None]:
     """Per pair [G's, D's] grad-scaler state (None without AMP), however the pairs are grouped."""
-    scalers = [[p.scaler_g.state_dict(), p.scaler_d.state_dict()] if p.scaler_g is not None else None for p in pairs]
+    scalers: list[list[dict] | None] = []
+    for p in pairs:
+        sg, sd = p.scaler_g, p.scaler_d  # both or neither (fp16 AMP)
+        scalers.append([sg.state_dict(), sd.state_dict()] if sg is not None and sd is not None else None)
     for grp in groups:
         for k, sc in zip(grp.members, grp.scaler_states()):
             scalers[k] = sc
@@ -138,7 +141,7 @@ def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any
         p.d.load_state_dict(saved["modules"][f"d{k}"])
         if p.ema is not None:  # a checkpoint from before --g-ema was on starts the average at G
             p.ema.load_state_dict(saved["modules"].get(f"e{k}", saved["modules"][f"g{k}"]))
-        if opts and p.opt_g is not None:
+        if opts and p.opt_g is not None and p.opt_d is not None:
             p.opt_g.load_state_dict(opts[f"g{k}"])
             p.opt_d.load_state_dict(opts[f"d{k}"])
     for grp in groups:
@@ -146,7 +149,7 @@ def _load_pairs(pairs: list[Pair], groups: list[PairGroup], saved: dict[str, Any
         if opts:
             grp.load_optimizer_states([(opts[f"g{k}"], opts[f"d{k}"]) for k in grp.members])
     for p, sc in zip(pairs, scalers):
-        if p.scaler_g is not None and sc:
+        if p.scaler_g is not None and p.scaler_d is not None and sc:
             p.scaler_g.load_state_dict(sc[0])
             p.scaler_d.load_state_dict(sc[1])
     for grp in groups:
@@ -207,7 +210,7 @@ class GanStep(Step):
         longest = max(int(p.rows.numel()) for p in self.pairs)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
         self.steps_per_epoch = max(1, math.ceil(longest / (cfg.batch_size * rt.world_size * cfg.d_steps)))
-        self.generator = torch.Generator(device=rt.device)
+        self.generator: torch.Generator = torch.Generator(device=rt.device)
         self.row_labels, self.row_names = grid_rows(cfg, self.classes)
         self.z_grid = fixed_noise(cfg, len(self.row_labels) * cfg.grid_cols, _FIXED_NOISE, rt.device)
         self.z_quality = fixed_noise(cfg, cfg.quality_n, _QUALITY_NOISE, rt.device)
@@ -395,6 +398,8 @@ def _train(cfg: GanConfig, rt: Runtime, emit: Sink, should_stop: Callable[[], bo
 def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: torch.Tensor, order: torch.Tensor,
           bi: int, batch: int, noise_gen: torch.Generator, smooth_real: float) -> dict[str, torch.Tensor]:
     """d_steps discriminator updates and one generator update on one pair; statistics stay on the device."""
+    d_step, opt_d, opt_g = p.d_step, p.opt_d, p.opt_g
+    assert d_step is not None and opt_d is not None and opt_g is not None  # a pair trained alone has them (train=True)
     n = order.numel()
     dev = images.device
     stats: dict[str, torch.Tensor] = {}
@@ -420,19 +425,19 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
                 with torch.no_grad():
                     fake = p.generate(z, y_fake)
             # D has no batch norm, so real and fake go through it in one call.
-            out = p.d_step(torch.cat([x_real, fake.detach()]))
+            out = d_step(torch.cat([x_real, fake.detach()]))
             src, cls = (out if p.conditional else (out, None))
             src = src.float().flatten()
             d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real)
-            if p.conditional:
+            if cls is not None and y_fake is not None:  # both set exactly when the pair is conditional
                 d_loss = d_loss + F.cross_entropy(cls.float(), torch.cat([y_real, y_fake]))
-        update(p.opt_d, p.scaler_d, d_loss)
+        update(opt_d, p.scaler_d, d_loss)
         with torch.no_grad():
             prob = torch.sigmoid(src)
             stats["d_loss"] = stats.get("d_loss", 0) + d_loss.detach() / cfg.d_steps
             stats["d_real"] = stats.get("d_real", 0) + prob[:batch].mean() / cfg.d_steps
             stats["d_fake"] = stats.get("d_fake", 0) + prob[batch:].mean() / cfg.d_steps
-            if p.conditional:
+            if cls is not None and y_fake is not None:
                 hits = cls.argmax(1) == torch.cat([y_real, y_fake])
                 stats["cls_real"] = stats.get("cls_real", 0) + hits[:batch].float().mean() / cfg.d_steps
                 stats["cls_fake"] = stats.get("cls_fake", 0) + hits[batch:].float().mean() / cfg.d_steps
@@ -443,9 +448,9 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             out = p.d(fake)
             src, cls = (out if p.conditional else (out, None))
             g_loss = losses.g_loss(cfg.gan_loss, src.float().flatten())
-            if p.conditional:
+            if cls is not None and y_fake is not None:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
-        update(p.opt_g, p.scaler_g, g_loss)
+        update(opt_g, p.scaler_g, g_loss)
     if p.ema is not None:
         ema_update(p.ema, p.g, cfg.g_ema)
     stats["g_loss"] = g_loss.detach()
