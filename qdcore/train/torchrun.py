@@ -119,7 +119,10 @@ def failure_line(failures: dict, args: list[str]) -> str:
     term = -int(signal.SIGTERM)
     cause = [(rank, f) for rank, f in failures.items() if f.exitcode not in (INTERRUPTED_EXIT, term)] or \
         [(rank, f) for rank, f in failures.items() if f.exitcode != INTERRUPTED_EXIT] or list(failures.items())
-    rank, f = min(cause, key=lambda rf: (rf[1].timestamp, rf[0]))
+    # torchrun stamps a signalled rank in whole seconds when it notices, so a killed rank and the peer that
+    # aborted because it vanished (Gloo: "terminate called ...", SIGABRT) often tie: the abort is the echo
+    abort = -int(signal.SIGABRT)
+    rank, f = min(cause, key=lambda rf: (rf[1].timestamp, rf[1].exitcode == abort, rf[0]))
     how = f"was killed by {f.signal_name()}" if f.exitcode < 0 else f"exited with code {f.exitcode}"
     line = f"rank {rank} (pid {f.pid}) {how}; the other ranks stopped"
     run = _run_of({f.pid for f in failures.values()})
