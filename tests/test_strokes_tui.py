@@ -42,21 +42,26 @@ async def test_the_form_trains_a_stroke_run_and_its_curves_fill(home):  # noqa: 
         assert run.kind == "strokes" and run.config["hidden"] == 16 and run.config["prefix"] == 0.2
 
 
-@pytest.fixture(scope="module")
-def stroke_home(tmp_path_factory) -> Path:
-    """A folder holding `qd-home` with one stroke run (id 1) trained on demo strokes, one thread, seed 0."""
+def _one_stroke_run(tmp_path_factory, folder: str, **cfg) -> Path:
+    """A folder holding `qd-home` with one run (id 1) of the strokes kind trained on demo strokes, one thread."""
     import torch
 
     from qdcore.runs.run import start
     from qdcore.train.strokes_config import StrokeConfig
 
     torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("stroke-eval")
-    cfg = StrokeConfig(data="demo", categories="circle,square,triangle,zigzag", per_class=40, epochs=2,
-                       batch_size=8, hidden=16, conv=16, layers=1, device="cpu", log_every=4, name="strokes on demo")
+    root = tmp_path_factory.mktemp(folder)
+    config = StrokeConfig(data="demo", categories="circle,square,triangle,zigzag", per_class=40, epochs=2,
+                          batch_size=8, device="cpu", log_every=4, **cfg)
     with Store(root / "qd-home") as store:
-        assert start(cfg, store).status == "done"
+        assert start(config, store).status == "done"
     return root
+
+
+@pytest.fixture(scope="module")
+def stroke_home(tmp_path_factory) -> Path:
+    """A folder holding `qd-home` with one stroke run (id 1) trained on demo strokes, one thread, seed 0."""
+    return _one_stroke_run(tmp_path_factory, "stroke-eval", hidden=16, conv=16, layers=1, name="strokes on demo")
 
 
 @sync
@@ -140,18 +145,8 @@ def test_snapshot_of_a_stroke_runs_confusion(snap_compare, stroke_snapshot_home,
 @pytest.fixture(scope="module")
 def raster_home(tmp_path_factory) -> Path:
     """A folder holding `qd-home` with one raster-widthk --raster time run (id 1) on demo strokes, one thread."""
-    import torch
-
-    from qdcore.runs.run import start
-    from qdcore.train.strokes_config import StrokeConfig
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("raster-eval")
-    cfg = StrokeConfig(model="raster-widthk", raster="time", data="demo", categories="circle,square,triangle,zigzag",
-                       per_class=40, epochs=2, batch_size=8, device="cpu", log_every=4, name="raster on demo")
-    with Store(root / "qd-home") as store:
-        assert start(cfg, store).status == "done"
-    return root
+    return _one_stroke_run(tmp_path_factory, "raster-eval", model="raster-widthk", raster="time",
+                           name="raster on demo")
 
 
 @sync
