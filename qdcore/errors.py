@@ -20,6 +20,8 @@ class StoreError(QDError):
 class StoreUnavailable(StoreError):
     """The store itself cannot be used (corrupt, locked, unreadable, full, not a folder): no run of it can be read."""
 
+    reported = False  # set once a front end has shown the reason (the app's gateway), so screens need not repeat it
+
 
 class ConfigError(QDError):
     """An invalid option or configuration value."""

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from qdcore.errors import QDError
+from qdcore.errors import QDError, StoreUnavailable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -18,7 +18,7 @@ SAMPLES_PER_CATEGORY = 24
 
 def user_message(exc: BaseException) -> str:
     """One line for the user: QDError text as is (a store trouble the gateway reported: only that), else with its type."""
-    if getattr(exc, "reported", False):
+    if isinstance(exc, StoreUnavailable) and exc.reported:
         return "the store is unavailable (the notice says why)"
     if isinstance(exc, QDError):
         return str(exc)

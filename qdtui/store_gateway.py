@@ -46,7 +46,7 @@ class StoreGateway:
 
     def report(self, error: StoreUnavailable) -> None:
         """Tell the user once why the store cannot be used; the error is marked reported for user_message."""
-        error.reported = True  # type: ignore[attr-defined]
+        error.reported = True
         now, text = time.monotonic(), str(error)
         with self._lock:
             if now - self._told.get(text, -math.inf) < NOTICE_AGAIN_S:
