@@ -35,19 +35,24 @@ class StrokeConvs(nn.Module):
         self.pool = pool
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features (N, L', conv) zero past each drawing's end, each drawing's length L' = ceil(L / pool²))."""
+        """(features (N, L', conv) zero past each drawing's end, each drawing's length L' = ceil(L / pool²)).
+
+        The lengths come back on the device they came on (packing wants them on the CPU); the masks use one
+        copy on x's device, so a GPU batch copies its lengths over once, not once per mask."""
+        on = lengths.to(x.device)
         for conv in (self.a, self.b):
-            h = torch.relu(conv((x * _mask(x, lengths)).transpose(1, 2)))
+            mask = _mask(x, on)  # conv keeps the length, so one mask serves before and after it
+            h = torch.relu(conv((x * mask).transpose(1, 2)))
             if self.pool > 1:  # after the ReLU, zeroed padding never wins a max over a drawing's own points
-                h = F.max_pool1d(h * _mask(x, lengths).transpose(1, 2), self.pool, ceil_mode=True)
-                lengths = (lengths - 1) // self.pool + 1
+                h = F.max_pool1d(h * mask.transpose(1, 2), self.pool, ceil_mode=True)
+                on, lengths = (on - 1) // self.pool + 1, (lengths - 1) // self.pool + 1
             x = h.transpose(1, 2)
-        return x * _mask(x, lengths), lengths
+        return x * _mask(x, on), lengths
 
 
 def _mask(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(N, L, 1) float: 1 on a drawing's own rows, 0 on padding."""
-    return (torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]).unsqueeze(-1).to(x.dtype)
+    """(N, L, 1) float: 1 on a drawing's own rows, 0 on padding (lengths on x's device)."""
+    return (torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]).unsqueeze(-1).to(x.dtype)
 
 
 class StrokeRNN(nn.Module):
@@ -98,7 +103,7 @@ class StrokeTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x: float (N, L, 3); lengths: int64 (N,), each >= 1."""
-        h, lengths = self.convs(x, lengths)
+        h, lengths = self.convs(x, lengths.to(x.device))
         mask = _mask(h, lengths)
         h = self.embed(h) + positions(h.shape[1], self.head.in_features, x.device)
         h = self.norm(self.encoder(h, src_key_padding_mask=mask[..., 0] == 0))
