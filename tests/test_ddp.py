@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -132,9 +134,13 @@ def test_a_rank_that_dies_ends_the_run_never_left_running(tmp_path):
     spec = _spec(tmp_path, "die", config={"epochs": 3}, die_at=3, home=str(home), run_id=run_id)
     p = _torchrun(spec, tmp_path)
     assert p.returncode != 0
-    # The intended fault and no other: rank 1 left with exit code 3 first.
-    cause = p.stderr[p.stderr.rindex("Root Cause"):] if "Root Cause" in p.stderr else p.stderr
-    assert "rank      : 1" in cause and "exitcode  : 3" in cause, p.stderr[-3000:]
+    # The intended fault and no other: rank 1 left with exit code 3; any other rank only echoed it, aborting when
+    # its Gloo peer vanished (SIGABRT) or ended by torchrun (SIGTERM). torchrun stamps failures in whole seconds,
+    # so its "Root Cause" may name the same-second echo (qdcore.train.torchrun.failure_line ranks it after).
+    ended = {int(r): int(c) for r, c in re.findall(r"rank\s*: (\d+) \(local_rank.*?\n\s*exitcode\s*: (-?\d+)",
+                                                  p.stderr, re.S)}
+    assert ended.get(1) == 3, p.stderr[-3000:]
+    assert all(c in (-int(signal.SIGABRT), -int(signal.SIGTERM)) for r, c in ended.items() if r != 1), ended
     run = Store(home).get_run(run_id)  # opening the store reaps a run whose process is gone
     assert run.status in ("failed", "interrupted"), (run.status, p.stderr[-3000:])
 
