@@ -293,6 +293,46 @@ def test_locked_beyond_the_timeout_is_a_store_error(tmp_path):
     store.create_run("x", "classifier", {})
 
 
+def test_a_fresh_store_waits_for_another_process_creating_it(tmp_path):
+    # torchrun's ranks open a fresh home at the same moment. SQLite answers the switch to WAL with an
+    # immediate SQLITE_BUSY (no busy handler) while another connection holds the write lock: CI's rank 1
+    # died on it. The other creator here holds that lock for a moment, as a racing rank does.
+    tmp_path.mkdir(exist_ok=True)
+    raw = sqlite3.connect(tmp_path / "qd.sqlite", isolation_level=None, check_same_thread=False)
+    raw.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: raw.execute("ROLLBACK"))
+    release.start()
+    try:
+        store = Store(tmp_path)
+        assert store.list_runs() == []
+        assert store._read("PRAGMA journal_mode")[0][0] == "wal"
+    finally:
+        release.join()
+        raw.close()
+
+
+def test_processes_creating_one_store_together_all_open_it(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    barrier, errors = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_open_at_once, args=(tmp_path / "home", barrier, errors)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(scaled_timeout(60))
+    assert [p.exitcode for p in procs] == [0] * 4, [errors.get() for _ in range(errors.qsize())]
+
+
+def _open_at_once(home: Path, barrier, errors) -> None:
+    barrier.wait()
+    try:
+        Store(home).create_run("r", "classifier", {})
+    except Exception as e:  # noqa: BLE001 - reported to the test, which names it
+        errors.put(str(e))
+        raise SystemExit(1) from None
+
+
 def test_artifacts_and_delete_run(tmp_path):
     store = Store(tmp_path)
     rid = store.create_run("a", "classifier", {})

@@ -96,13 +96,32 @@ class Store(DrawnStore):
             c.row_factory = sqlite3.Row
             c.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
             c.execute("PRAGMA foreign_keys=ON")
-            c.execute("PRAGMA journal_mode=WAL")
+            self._wal(c)
             # NORMAL is crash-safe in WAL mode (a killed process loses nothing committed).
             c.execute("PRAGMA synchronous=NORMAL")
         except BaseException:
             c.close()
             raise
         return c
+
+    def _wal(self, c: _Conn) -> None:
+        """Switch the file to WAL (it stays so), retrying within the timeout while another process holds it.
+
+        SQLite answers a journal-mode change with SQLITE_BUSY at once, without its busy handler, when another
+        connection has the file open: processes creating a fresh store together (torchrun's ranks) hit that.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.005
+        while True:
+            try:
+                if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    c.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if not ("locked" in str(e).lower() or "busy" in str(e).lower()) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _conn(self) -> _Conn:
         """This thread's connection (a new one after a fork: SQLite handles must not cross it)."""
