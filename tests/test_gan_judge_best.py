@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from qdcore.stats import wilson_interval
 from qdcore.store import Store
 from qdcore.train.gan_config import GanConfig
 
@@ -114,9 +115,15 @@ def test_best_epoch_is_the_planted_best_and_sample_says_so(home, tmp_path, monke
     res = invoke("gan", "quality", str(run.run_id), "--json")
     rows = json.loads(res.stdout)["epochs"]
     assert [r["best"] for r in rows] == [False, True, False]
+    kept = rows[1]  # every class's samples judged, pooled, with their Wilson interval
+    assert kept["quality/judged_n"] == len(TINY["categories"].split(",")) * TINY["quality_n"]
+    n = int(kept["quality/judged_n"])
+    assert (kept["quality/recognised_low"], kept["quality/recognised_high"]) == \
+        pytest.approx(wilson_interval(round(kept["quality/recognised"] * n), n))
     assert all(r["quality/speckle"] >= 0 for r in rows) and "recognised/star" in rows[0]
     res = invoke("gan", "quality", str(run.run_id))
     assert res.exit_code == 0 and "2*" in res.output and "speckle" in res.output
+    assert f"kept epoch 2: judged {100 * kept['quality/recognised']:.1f}% (95% interval" in res.output, res.output
     sheet = tmp_path / "sheet.png"
     res = invoke("gan", "sheet", str(run.run_id), "--category", "star", "--n", "10", "--out", str(sheet))
     assert res.exit_code == 0 and "judged as star by run 1" in res.output, res.output

@@ -81,13 +81,33 @@ def test_grouped_nearest_generators_equal_the_separate_pairs():
 def test_each_recipe_trains_and_resumes_exactly(home, model, per_class):
     sn = not per_class  # spectral norm is refused for grouped pairs (below)
     cfg = GanConfig(**TINY, model=model, per_class_gans=per_class, upsample="nearest", spectral_norm=sn,
-                    gan_loss="hinge", lr_g=1e-4, lr_d=4e-4)
+                    gan_loss="hinge", lr_g=1e-4, lr_d=4e-4, lr_decay=0.75)
     with Store(home) as store:
         whole, _, done = whole_and_resumed(cfg, store, 4)
     assert done.status == "done"
+    for run in (whole, done):  # the decay reached 0 at the last step, resumed or not
+        owners = run.result.pairs if not per_class else []
+        assert all(o.opt_g.param_groups[0]["lr"] == 0.0 == o.opt_d.param_groups[0]["lr"] for o in owners)
     for a, b in ((whole.result.pairs[0].d, done.result.pairs[0].d), (whole.result.pairs[0].g, done.result.pairs[0].g)):
         for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):  # SN's vectors included
             torch.testing.assert_close(x.float(), y.float(), atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_lr_decay_holds_both_rates_then_falls_linearly_to_zero(home):
+    from qdcore.events import ListSink, Progress
+    from qdcore.runs.run import start
+
+    sink = ListSink()
+    with Store(home) as store:
+        out = start(GanConfig(**TINY, lr_g=1e-3, lr_d=3e-3, lr_decay=0.5), store, sink)
+    lrs = [e.lr for e in sink.events if isinstance(e, Progress)]
+    n = len(lrs)  # log_every=1: one Progress a step
+    assert n >= 4 and n % 2 == 0, lrs
+    half = n // 2
+    assert lrs[:half] == [1e-3] * half  # the first half: constant
+    assert lrs[half:] == pytest.approx([1e-3 * (half - k) / half for k in range(1, half + 1)])  # then linearly to 0
+    p = out.result.pairs[0]
+    assert p.opt_g.param_groups[0]["lr"] == 0.0 and p.opt_d.param_groups[0]["lr"] == 0.0
 
 
 def test_spectral_norm_with_per_class_gans_is_refused():

@@ -102,7 +102,7 @@ def finished_gan(home: Path) -> int:
                      (e * 10, e, "train", "d_real", 0.7 - 0.05 * e), (e * 10, e, "train", "d_fake", 0.2 + 0.08 * e),
                      (e * 10, e, "quality", "recognised", 0.3 * e), (e * 10, e, "quality", "fid", 40.0 / e),
                      (e * 10, e, "quality", "diversity", 0.5 + 0.1 * e),
-                     (e * 10, e, "quality", "speckle_ratio", 3.0 / e)]
+                     (e * 10, e, "quality", "speckle_ratio", 3.0 / e), (e * 10, e, "quality", "judged_n", 256.0)]
         store.log_metrics(rid, rows)
         store.finish_run(rid, "done", {"epochs": 3, "recognised": 0.9, "fid": 13.3})
     return rid
@@ -120,6 +120,8 @@ async def test_a_finished_gan_run_opens_on_its_last_samples_and_quality(home):
         assert screen.query_one("#gan-quality").row_count == 3
         assert screen.query_one("#gan-quality").get_row_at(2)[:2] == ["3*", "90%"]  # the best by FD, marked
         assert screen.query_one("#gan-quality").get_row_at(2)[4] == "1.0"  # speckle as a multiple of real
+        # the kept generator's share with its 95% Wilson interval (230 of 256 judged: 85.5-93.1%)
+        assert "kept epoch 3: judged 90% (86–93)" in str(screen.query_one("#gan-info").render())
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from qdcore.errors import ConfigError, StoreError
 from qdcore.runs.kinds import JUDGE, able_kinds, require
+from qdcore.stats import wilson_interval
 from qdcore.train.gan_best import BestGenerator
 
 if TYPE_CHECKING:
@@ -95,6 +96,14 @@ def recognised(probs: np.ndarray, intended: list[int]) -> tuple[float, float]:
     top = p.argmax(1)
     hit = np.isin(top, intended)
     return float(hit.mean()), float(p[:, intended].max(1).mean())
+
+
+def judged_interval(row: dict[str, Any]) -> tuple[float, float] | None:
+    """95% Wilson interval of an epoch row's judged share over the samples judged (None: count not recorded)."""
+    share, n = row.get("quality/recognised"), row.get("quality/judged_n")
+    if share is None or n is None or share != share or n != n or n < 1:
+        return None
+    return wilson_interval(int(round(share * n)), int(n))
 
 
 # -- the judge ----------------------------------------------------------------------------------------------
@@ -206,7 +215,8 @@ def quality_metrics(judge: Judge, ref: Reference, generated: dict[int, np.ndarra
         all_feats.append(feats)
     feats = np.concatenate(all_feats)
     mu, sigma = gaussian_stats(feats)
-    out["quality/recognised"] = float(np.mean(hits))
+    out["quality/recognised"] = float(np.mean(hits))  # every class judges the same number: the pooled share
+    out["quality/judged_n"] = float(sum(len(imgs) for imgs in generated.values()))
     out["quality/confidence"] = float(np.mean(confs))
     # A judge whose features do not vary over real drawings (a dead or untrained layer) sees every sample as
     # the real mean: its distance would read 0, "perfect". It is undefined, and recorded as such.
@@ -308,11 +318,15 @@ def summarize_history(history: dict[str, list[float]], best_by: str | None = Non
     per-class shares); with `best_by`, the row of the epoch its criterion keeps has "best": True."""
     keys: tuple[str, ...] = ("train/g_loss", "train/d_loss", "train/d_real", "train/d_fake", "quality/recognised",
             "quality/confidence", "quality/fid", "quality/diversity", "quality/speckle", "quality/speckle_ratio",
-            "quality/speckle_real", "quality/nearest", "quality/collapse", "train/cpu_seconds")
+            "quality/speckle_real", "quality/nearest", "quality/collapse", "quality/judged_n", "train/cpu_seconds")
     keys += tuple(sorted(k for k in history if k.startswith(CLASS_PREFIXES)))
     rows: list[dict[str, Any]] = []
     for i, ep in enumerate(history.get("epoch", [])):
-        rows.append({"epoch": int(ep), **{k: history[k][i] for k in keys if k in history and i < len(history[k])}})
+        row = {"epoch": int(ep), **{k: history[k][i] for k in keys if k in history and i < len(history[k])}}
+        interval = judged_interval(row)
+        if interval is not None:
+            row["quality/recognised_low"], row["quality/recognised_high"] = interval
+        rows.append(row)
     if best_by is not None:
         keeper = BestGenerator(best_by)  # the same choice the training loop made, replayed over the rows
         for r in rows:

@@ -201,6 +201,12 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
         cells[0] += "*" if r.get("best") else " "
         t.add_row(*cells)
     console.print(t)
+    kept = next((r for r in rows if r.get("best")), None)
+    if kept is not None and kept.get("quality/recognised_low") is not None:
+        console.print(f"kept epoch {kept['epoch']}: judged {100 * kept['quality/recognised']:.1f}% (95% interval "
+                      f"{100 * kept['quality/recognised_low']:.1f}–{100 * kept['quality/recognised_high']:.1f}% over "
+                      f"{int(kept['quality/judged_n']):,} samples; the epoch was chosen on these same samples, so "
+                      "fresh ones from 'qd gan sample' may score a little lower)", highlight=False, markup=False)
     real = rows[-1].get("quality/speckle_real")
     console.print("diversity: the samples' mean pairwise distance in the judge's features over the real drawings' "
                   "own (1.0: as varied); speckle: ink pixels with at most one inked neighbour per drawing, as a "

@@ -210,6 +210,7 @@ class GanStep(Step):
         longest = max(int(p.rows.numel()) for p in self.pairs)
         self.epochs, self.log_every = cfg.epochs, cfg.log_every
         self.steps_per_epoch = max(1, math.ceil(longest / (cfg.batch_size * rt.world_size * cfg.d_steps)))
+        self.lr_scale = 1.0
         self.generator: torch.Generator = torch.Generator(device=rt.device)
         self.row_labels, self.row_names = grid_rows(cfg, self.classes)
         self.z_grid = fixed_noise(cfg, len(self.row_labels) * cfg.grid_cols, _FIXED_NOISE, rt.device)
@@ -217,7 +218,21 @@ class GanStep(Step):
         self.reference = judge.reference(splits, self.classes) if judge is not None else None
 
     def lr(self) -> float:
-        return self.cfg.lr_g
+        return self.cfg.lr_g * self.lr_scale
+
+    def _decay(self, step: int) -> None:
+        """Both learning rates at `step` (1-based) of the declared schedule: constant, then --lr-decay's fall to 0."""
+        total = self.epochs * self.steps_per_epoch
+        start = total * (1.0 - self.cfg.lr_decay)
+        scale = 1.0 if step <= start else max(0.0, (total - step) / max(total - start, 1.0))
+        if scale == self.lr_scale:
+            return
+        self.lr_scale = scale
+        for owner in self.groups or self.pairs:
+            for opt, base in ((owner.opt_g, self.cfg.lr_g), (owner.opt_d, self.cfg.lr_d)):
+                assert opt is not None  # a trained pair or group has both optimizers
+                for group in opt.param_groups:
+                    group["lr"] = base * scale
 
     def export(self) -> None:
         """The grouped models' weights into the per-pair modules that sampling and the run's files read."""
@@ -246,6 +261,8 @@ class GanStep(Step):
             for key, v in stats.items():
                 sums[key] = sums[key] + v if key in sums else v
 
+        if cfg.lr_decay:
+            self._decay(step)
         smooth_real = 1.0 - cfg.label_smoothing
         if self.groups:
             # One noise draw for every pair (and the whole global batch: each rank keeps its slice), so a

@@ -73,6 +73,8 @@ class GanConfig(RunConfig):
     lr_g: float = option(2e-4, help="Generator learning rate (TTUR: may differ from D's).", panel=_OPT, min=0,
                          min_open=True)
     lr_d: float = option(2e-4, help="Discriminator learning rate.", panel=_OPT, min=0, min_open=True)
+    lr_decay: float = option(0.0, help="Share of the run's last steps over which both learning rates fall linearly "
+                             "to 0 (pix2pix's schedule; 0: constant).", panel=_OPT, min=0, max=1)
     beta1: float = option(0.5, help="Adam beta1 (DCGAN: 0.5).", panel=_OPT, min=0, max=1, max_open=True)
     beta2: float = option(0.999, help="Adam beta2.", panel=_OPT, min=0, max=1, max_open=True)
     label_smoothing: float = option(0.1, help="One-sided (Salimans et al. 2016): D's target for real drawings is "

@@ -214,8 +214,24 @@ class GanScreen(Screen):
             mode = "live" if run.status == "running" else "newest"
         note = self._note()
         self.query_one("#gan-info", Static).update(Text(
-            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode})"
+            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode})" + self._kept()
             + (f" · {note}" if note else f" · {literal(run.name)}")))
+
+    def _kept(self) -> str:
+        """' · kept epoch E: judged X% (lo–hi)': the kept generator's judged share with its 95% interval."""
+        from qdcore.analysis.gan_quality import judged_interval
+
+        h = self.view.history
+        epochs = sorted({e for pts in h.values() for e, _ in pts})
+        best = self._best_epoch(epochs, h)
+        if best is None:
+            return ""
+        row = {k: dict(h.get(k, [])).get(best) for k in ("quality/recognised", "quality/judged_n")}
+        ci = judged_interval(row)
+        if ci is None:
+            return ""
+        return (f" · kept epoch {best}: judged {100 * row['quality/recognised']:.0f}% "
+                f"({100 * ci[0]:.0f}–{100 * ci[1]:.0f})")
 
     def _note(self) -> str:
         """Why the judged share and Frechet distance are empty ('' when they are not)."""
