@@ -8,9 +8,8 @@ REPEATS, and prints the load average since a shared machine slows everything dow
 from __future__ import annotations
 
 import os
-import sys
 
-from _util import best_of
+from _util import best_of, counts
 
 from qdcore.data.demo import DEMO_CLASSES, generate, generate_strokes
 from qdcore.data.raster import rasterize_many
@@ -19,8 +18,7 @@ TARGET_S = 5.0  # for 2,000 drawings per class
 
 
 def main() -> None:
-    per_class = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    per_class, repeats = counts(__doc__, ("PER_CLASS", 2000, "drawings per class"), ("REPEATS", 3, "timed repeats"))
     n = per_class * len(DEMO_CLASSES)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     strokes = {c: generate_strokes(c, per_class, seed=0) for c in DEMO_CLASSES}

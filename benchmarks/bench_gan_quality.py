@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 from qdcore.paths import shared_quickdraw
+from qdcore.stats import wilson_interval
+from qdcore.train.gan_config import GanConfig
 
 JUDGE_CATS = ["apple", "bicycle", "cat", "diamond", "eye", "fish", "angel", "bear", "bird", "cloud", "dog", "duck",
               "flower", "frog", "lion", "monkey", "moon", "owl", "rabbit", "rainbow", "sea turtle", "sheep",
@@ -46,7 +48,8 @@ FOUR = ["apple", "cat", "fish", "eye"]
 # Study 003's recipe as the TensorFlow DCGAN tutorial has it: the "plain textbook DCGAN". Every recipe choice is
 # pinned, so a change of qd's defaults never changes the baseline.
 BASELINE = ["--g-width", "64", "--d-width", "64", "-b", "128", "--label-smoothing", "0", "--g-ema", "0",
-            "--upsample", "transposed", "--kernel", "5", "--d-dropout", "0.3", "--gan-loss", "bce"]
+            "--upsample", "transposed", "--kernel", "5", "--d-dropout", "0.3", "--gan-loss", "bce", "--lr-decay", "0"]
+FRESH_N = 1024  # fresh drawings per class from the kept generator, judged apart from the samples that chose it
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -107,10 +110,36 @@ def table(title: str, rows: list[dict], cpu: float) -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in rows:
-        cells = [f"{r['epoch']}{'*' if r.get('best') else ''}", f"{r['quality/recognised']:.1%}",
+        cells = [f"{r['epoch']}{'*' if r.get('best') else ''}", judged(r),
                  *[f"{r[k]:.1%}" for k in per_class], f"{r['quality/fid']:.1f}", f"{r['quality/diversity']:.2f}",
                  f"{r['quality/speckle_ratio']:.2f}", f"{r['train/cpu_seconds'] / 60:.2f}"]
         print("| " + " | ".join(cells) + " |")
+
+
+def judged(r: dict) -> str:
+    """The judged share with its 95% Wilson interval over the samples judged."""
+    lo, hi = r.get("quality/recognised_low"), r.get("quality/recognised_high")
+    return f"{r['quality/recognised']:.1%}" + (f" [{lo:.1%}, {hi:.1%}]" if lo is not None else "")
+
+
+def fresh(home: Path, run: int, judge: int, classes: list[str], conditional: bool) -> None:
+    """The kept generator on fresh noise (not the samples its epoch was chosen on), judged: an unbiased check."""
+    hits = total = 0
+    parts = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for c in classes if conditional else classes[:1]:
+            out = Path(tmp) / "fresh.npy"
+            qd(home, "gan", "sample", str(run), *(["--category", c] if conditional else []), "--n", str(FRESH_N),
+               "--seed", "12345", "--out", str(out))
+            pred, _ = qd(home, "predict", str(judge), str(out), "--json")
+            top = [p["top"][0]["class"] for p in json.loads(pred)["predictions"]]
+            want = {c} if conditional else set(classes)
+            k = sum(t in want for t in top)
+            hits, total = hits + k, total + len(top)
+            parts.append(f"{c} {k / len(top):.1%}")
+    lo, hi = wilson_interval(hits, total)
+    print(f"fresh samples of the kept generator (seed 12345, {total:,} drawings): judged {hits / total:.1%} "
+          f"[{lo:.1%}, {hi:.1%}]" + (f" ({', '.join(parts)})" if conditional else ""))
 
 
 def class_table(rows: list[dict]) -> None:
@@ -156,18 +185,19 @@ def verdict(name: str, rows: list[dict], share: float, cpu_min: float, extra: bo
     ok = hit is not None and hit["train/cpu_seconds"] <= 60 * cpu_min and b["quality/recognised"] >= share
     if extra:
         ok = ok and b["quality/diversity"] >= 0.8 and b["quality/speckle_ratio"] <= 1.5
-    print(f"{name}: best epoch {b['epoch']} judged {b['quality/recognised']:.1%}, FD {b['quality/fid']:.1f}, "
+    print(f"{name}: best epoch {b['epoch']} judged {judged(b)}, FD {b['quality/fid']:.1f}, "
           f"diversity {b['quality/diversity']:.2f}, speckle {b['quality/speckle_ratio']:.2f}x real; {reached}"
           f" -> target {'met' if ok else 'NOT met'}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=40, help="epochs of the defaults run (the issue's command: 40)")
+    ap.add_argument("--epochs", type=int, default=GanConfig().epochs, help="epochs of the defaults run (default: "
+                    "qd's default)")
     ap.add_argument("--four", action="store_true", help="also the AC-GAN on apple, cat, fish, eye")
     ap.add_argument("--no-apple", action="store_true", help="skip the apple runs (with --four: the four-category "
                     "runs alone, e.g. beside an apple run in another process)")
-    ap.add_argument("--four-epochs", type=int, default=40)
+    ap.add_argument("--four-epochs", type=int, default=GanConfig().epochs, help="epochs of the AC-GAN defaults run")
     ap.add_argument("--candidate", help="qd gan train flags of a candidate recipe, run beside the defaults")
     ap.add_argument("--home", help="a store to use (default: a fresh temporary one)")
     ap.add_argument("--judge", type=int, help="a finished classifier run in --home to judge with")
@@ -202,10 +232,12 @@ def apple_runs(home: Path, data: str, judge: int, epochs: int, candidate: str | 
     """The defaults on the 3,000 apples, the baseline (and a candidate) at the defaults' CPU time, and verdicts."""
     run, rows, cpu = gan(home, data, ["apple"], 3000, epochs, judge, "--name", "apple defaults")
     table(f"defaults: DCGAN on 3,000 apples, run {run}", rows, cpu)
+    fresh(home, run, judge, ["apple"], False)
     base, rows_b, cpu_b = gan(home, data, ["apple"], 3000, 10_000, judge, *BASELINE, "--name", "apple baseline",
                               cpu_limit=cpu)
     table(f"baseline: textbook DCGAN (width 64, batch 128, no smoothing, no average), run {base}, "
           "stopped at the defaults' CPU time", rows_b, cpu_b)
+    fresh(home, base, judge, ["apple"], False)
     rows_c = None
     if candidate:
         cand, rows_c, cpu_c = gan(home, data, ["apple"], 3000, 10_000, judge, *candidate.split(), "--name",
@@ -224,15 +256,18 @@ def four_runs(home: Path, data: str, judge: int, epochs: int) -> None:
                             "4 acgan defaults")
     table(f"defaults: AC-GAN on {', '.join(FOUR)}, run {ac}", rows_a, cpu_a)
     class_table(rows_a)
+    fresh(home, ac, judge, FOUR, True)
     acb, rows_ab, cpu_ab = gan(home, data, FOUR, 1000, 10_000, judge, "--model", "acgan", *BASELINE, "--name",
                                "4 acgan baseline", cpu_limit=cpu_a)
     table(f"baseline recipe: AC-GAN, run {acb}, stopped at the defaults' CPU time", rows_ab, cpu_ab)
     class_table(rows_ab)
+    fresh(home, acb, judge, FOUR, True)
     pc, rows_p, cpu_p = gan(home, data, FOUR, 1000, 10_000, judge, "--per-class-gans", "--name",
                             "4 per-class defaults", cpu_limit=cpu_a)
     table(f"per-class GANs (defaults, one pair per category), run {pc}, stopped at the AC-GAN's CPU time",
           rows_p, cpu_p)
     class_table(rows_p)
+    fresh(home, pc, judge, FOUR, True)
     print()
     verdict("AC-GAN defaults", rows_a, 0.70, 15.0, False)
     verdict("AC-GAN baseline", rows_ab, 0.70, 15.0, False)

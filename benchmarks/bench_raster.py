@@ -7,10 +7,9 @@ Uses ../shared/quickdraw/simplified when present, else random-walk strokes.
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
-from _util import best_of
+from _util import best_of, counts
 
 from qdcore.data.raster import rasterize, rasterize_many
 from qdcore.paths import shared_quickdraw
@@ -38,7 +37,7 @@ def drawings(n: int) -> tuple[list, str]:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    (n,) = counts(__doc__, ("N", 20_000, "drawings to rasterise"))
     data, what = drawings(n)
     pts = np.mean([sum(len(s[0]) for s in d) for d in data])
     base_n = min(n, 2_000)  # the loop is slow; time it on a slice

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from _util import counts
+
 TARGET_S = 0.5
 HEAVY = ("torch", "numpy", "textual", "lightgbm", "sklearn", "scipy", "ray", "plotext", "PIL", "pandas")
 QD_HELP = ("import sys\nfrom qdcore.cli.main import run\nsys.argv = ['qd', '--help']\n"
@@ -37,7 +39,7 @@ def timed(argv: list[str], runs: int) -> tuple[float, float, float, float]:
 
 
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    (runs,) = counts(__doc__, ("RUNS", 10, "fresh processes per command"))
     py = sys.executable
     qd = Path(py).with_name("qd")
     help_cmd = [str(qd), "--help"] if qd.exists() else [py, "-c", QD_HELP]

@@ -11,8 +11,8 @@ the process clock, so a loaded machine changes them less. Issue 24's target: the
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import tempfile
 import time
 
@@ -108,13 +108,18 @@ def main() -> None:
     from qdcore.train.config import TrainConfig
     from qdcore.train.strokes_config import StrokeConfig
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("categories", nargs="?", help="comma-separated categories (default: 16 of the shared "
+                    "simplified set, or 6 demo shapes)")
+    ap.add_argument("epochs", nargs="?", type=int, default=4, help="epochs of each run (default 4)")
+    ap.add_argument("batch", nargs="?", type=int, default=64, help="batch size (default 64)")
+    a = ap.parse_args()
     all_kinds()
     root = shared_quickdraw()
     data = str(root / "simplified") if root is not None and (root / "simplified").is_dir() else "demo"
-    cats = sys.argv[1] if len(sys.argv) > 1 else ("cat,dog,apple,banana,car,house,tree,fish,bicycle,clock,cloud,eye,flower,moon,star,sun" if data != "demo"
-                                                 else "circle,square,triangle,star,zigzag,moon")
-    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 4
-    batch = int(sys.argv[3]) if len(sys.argv) > 3 else 64
+    cats = a.categories or ("cat,dog,apple,banana,car,house,tree,fish,bicycle,clock,cloud,eye,flower,moon,star,sun"
+                            if data != "demo" else "circle,square,triangle,star,zigzag,moon")
+    epochs, batch = a.epochs, a.batch
     common = dict(data=data, categories=cats, epochs=epochs, device="cpu", val=0.1, test=0.1,
                   per_class=None if data != "demo" else 500)
     step_costs(data, cats, batch)
