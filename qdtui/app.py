@@ -414,11 +414,11 @@ def main(argv: list[str] | None = None) -> None:
         from qdtui.serve import ServeConfig, serve
 
         sys.exit(serve(declared(ns, ServeConfig), ns.data, ns.home, ns.graphics))
+    state = state_from_args(ns)  # a mistyped setting is named before the missing terminal
     refusal = no_terminal()
     if refusal:
         print(f"qdtui: error: {refusal}", file=sys.stderr)
         sys.exit(2)
-    state = state_from_args(ns)
     # The terminal answers questions only before Textual owns stdin: ask now.
     state.graphics = resolve_graphics(ns.graphics)
     hidden = tmux_hides(state.graphics)

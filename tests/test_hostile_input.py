@@ -216,3 +216,17 @@ def test_qdtui_without_a_terminal_refuses_at_once(tmp_path):
                        env=env, timeout=scaled_timeout(60))
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and "needs a terminal" in p.stderr and "ssh -t" in p.stderr
+
+
+def test_a_bad_quiz_setting_is_named_before_the_missing_terminal(tmp_path):
+    """`qd quiz start --ink 500` in a script: the mistyped value is the one line, not 'needs a terminal'."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "QD_HOME": str(tmp_path)}
+    env.pop("TEXTUAL_DRIVER", None)
+    for cmd in (["-m", "qdtui", "quiz", "--ink", "500"], ["-m", "qdcore.cli.main", "quiz", "start", "--ink", "500"]):
+        p = subprocess.run([sys.executable, *cmd], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           env=env, timeout=scaled_timeout(60))
+        assert p.returncode == 2 and p.stdout == "", (cmd, p.stderr)
+        assert p.stderr.count("\n") == 1 and "--ink=500 must be a whole number" in p.stderr, (cmd, p.stderr)
