@@ -158,10 +158,10 @@ def class_table(rows: list[dict]) -> None:
 def gan(home: Path, data: str, cats: list[str], per_class: int, epochs: int, judge: int, *extra: str,
         cpu_limit: float | None = None):
     """Train one GAN run; (run id, per-epoch rows, CPU seconds of the command)."""
-    _, cpu = qd(home, "gan", "train", "--data", data, "--categories", ",".join(cats), "--per-class",
-                str(per_class), "--epochs", str(epochs), "--judge", str(judge), "--seed", "0", *extra,
-                cpu_limit=cpu_limit)
-    run = last_run(home)
+    out, cpu = qd(home, "gan", "train", "--data", data, "--categories", ",".join(cats), "--per-class",
+                  str(per_class), "--epochs", str(epochs), "--judge", str(judge), "--seed", "0", *extra, "--json",
+                  cpu_limit=cpu_limit)
+    run = int(json.loads(out)["run_id"])  # its own report: another benchmark may share the store
     return run, quality(home, run), cpu
 
 

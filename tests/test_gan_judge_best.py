@@ -181,7 +181,7 @@ def test_diversity_of_identical_samples_is_zero():
 def test_per_class_quality_compares_each_class_with_its_own_real_drawings():
     import torch
 
-    from qdcore.analysis.gan_quality import Judge, quality_metrics
+    from qdcore.analysis.gan_quality import Judge, quality_metrics, speckle
     from qdcore.train.gan import load_gan_splits
     from qdcore.train.gan_config import GanConfig
 
@@ -196,6 +196,8 @@ def test_per_class_quality_compares_each_class_with_its_own_real_drawings():
     dotted[:, 1, 1] = dotted[:, 26, 26] = 255  # two isolated dots on each
     m = quality_metrics(judge, ref, {0: circles, 1: dotted}, ["circle", "star"])
     assert m["fid/circle"] < 1e-6 and m["diversity/circle"] == pytest.approx(1.0)  # the real circles themselves
-    assert m["speckle/circle"] == pytest.approx(1.0)
+    every_circle = np.concatenate([circles, np.asarray(splits.train.images).reshape(-1, 28, 28)[
+        np.asarray(splits.train.labels) == 0]])  # speckle's reference is every real drawing of the class
+    assert m["speckle/circle"] == pytest.approx(speckle(circles) / speckle(every_circle))
     assert m["fid/star"] > 0.1 and m["diversity/star"] == 0.0
     assert m["speckle/star"] > 2.0  # a multiple of the real stars' own speckle, not of the circles'
