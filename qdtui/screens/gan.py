@@ -106,6 +106,19 @@ def _fmt(v: float | None, spec: str) -> str:
     return "—" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, spec)
 
 
+def _kept_line(best: int | None, h: dict[str, list[tuple[int, float]]]) -> str:
+    """' · kept epoch E: judged X% (lo–hi)': the kept generator's judged share with its 95% interval ('' if unknown)."""
+    from qdcore.analysis.gan_quality import judged_interval
+
+    if best is None:
+        return ""
+    row = {k: dict(h.get(k, [])).get(best) for k in ("quality/recognised", "quality/judged_n")}
+    ci = judged_interval(row)
+    if ci is None:
+        return ""
+    return f" · kept epoch {best}: judged {100 * row['quality/recognised']:.0f}% ({100 * ci[0]:.0f}–{100 * ci[1]:.0f})"
+
+
 class GanScreen(Screen):
     """Samples, curves and quality of one GAN run, live or finished."""
 
@@ -136,6 +149,7 @@ class GanScreen(Screen):
         self.panel = 0
         self.polls = 0
         self._table_epochs: list[int] = []
+        self._kept_line = ""  # ' · kept epoch E: judged X% (lo–hi)', made when the epochs change
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -214,24 +228,8 @@ class GanScreen(Screen):
             mode = "live" if run.status == "running" else "newest"
         note = self._note()
         self.query_one("#gan-info", Static).update(Text(
-            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode})" + self._kept()
+            f"run {run.id} {run.status} · {done}/{total} epochs · showing {where} ({mode})" + self._kept_line
             + (f" · {note}" if note else f" · {literal(run.name)}")))
-
-    def _kept(self) -> str:
-        """' · kept epoch E: judged X% (lo–hi)': the kept generator's judged share with its 95% interval."""
-        from qdcore.analysis.gan_quality import judged_interval
-
-        h = self.view.history
-        epochs = sorted({e for pts in h.values() for e, _ in pts})
-        best = self._best_epoch(epochs, h)
-        if best is None:
-            return ""
-        row = {k: dict(h.get(k, [])).get(best) for k in ("quality/recognised", "quality/judged_n")}
-        ci = judged_interval(row)
-        if ci is None:
-            return ""
-        return (f" · kept epoch {best}: judged {100 * row['quality/recognised']:.0f}% "
-                f"({100 * ci[0]:.0f}–{100 * ci[1]:.0f})")
 
     def _note(self) -> str:
         """Why the judged share and Frechet distance are empty ('' when they are not)."""
@@ -269,6 +267,7 @@ class GanScreen(Screen):
         col = {k: dict(h.get(k, [])) for k in ("quality/recognised", "quality/fid", "quality/diversity",
                                                   "quality/speckle_ratio")}
         best = self._best_epoch(epochs, h)
+        self._kept_line = _kept_line(best, h)
         for e in epochs:
             rec = col["quality/recognised"].get(e)
             table.add_row(f"{e}{'*' if e == best else ''}", "—" if rec is None or rec != rec else f"{100 * rec:.0f}%",
