@@ -169,9 +169,9 @@ def quality_cmd(run: RunArg, json_out: JsonOpt = False) -> None:
 
     store = _store()
     run_id, run_dir = gan_run_dir(store, run)
-    best_by = store.get_run(run_id).config.get("best_by", "fid")
-    rows = summarize_history(_history(store, run_id, run_dir), best_by)
     rec = store.get_run(run_id)
+    best_by = rec.config.get("best_by", "fid")
+    rows = summarize_history(_history(store, run_id, run_dir), best_by)
     # Here, not at the top: importing a kind module registers the kind, and the kinds' order (help, messages,
     # the app's lists) is the order runs.kinds loads them in.
     from qdcore.kinds.gan import judge_note

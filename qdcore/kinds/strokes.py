@@ -57,6 +57,7 @@ def suggest(model: str, option: str) -> str | None:
 
 
 def network(run_dir: Any, config: dict[str, Any]) -> Any:
+    """A raster-<CNN> run's zoo CNN, its meta and the channels it draws of drawings (the CAM and Hidden tabs)."""
     from qdcore.train.strokes import raster_network  # lazy: loads torch (~1.2 s)
 
     return raster_network(run_dir, config)

@@ -90,12 +90,10 @@ def launch(argv: list[str] | None = None) -> None:
     INTERRUPTED_EXIT and no launcher traceback. A rank that died or failed is one line naming it, its signal or
     exit code, and how to continue the run; the surviving ranks stop quietly (RankLost) at the last checkpoint."""
     os.environ[QUIET_RANKS] = "1"
-    # lazy: torch (~1.2 s) is loaded only when used
+    # lazy: torch (~1.2 s) is loaded only when a run is launched
     from torch.distributed.elastic.multiprocessing.api import SignalException
-
-    # lazy: torch (~1.2 s) is loaded only when used
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.run import main  # lazy: torch (~1.2 s) is loaded only when used
+    from torch.distributed.run import main
 
     for name in list(logging.root.manager.loggerDict):  # set up on import, before LOGLEVEL could say otherwise
         if name.startswith("torch.distributed.elastic"):
