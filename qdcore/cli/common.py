@@ -10,7 +10,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.errors import MarkupError
 from rich.markup import escape
 from rich.text import Text
@@ -50,6 +50,11 @@ err_console = SafeConsole(stderr=True)
 def lit(value: Any) -> str:
     """A user-supplied name, path or message for a Rich markup string: printed exactly, escapes visible."""
     return escape(literal(value))
+
+
+def side(just: str) -> JustifyMethod:
+    """A column spec's 'left'/'right' as the literal rich's justify takes (anything else: left)."""
+    return "right" if just == "right" else "left"
 
 
 def print_notes(notes: Any) -> None:

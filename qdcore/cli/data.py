@@ -36,6 +36,7 @@ from qdcore.cli.common import (
     load_selection,
     print_json,
     print_notes,
+    side,
 )
 from qdcore.cli.options import DeclaredCommand, declared_argument, declared_option, of
 from qdcore.data.categories import NAMED_SETS, check_category, official_categories, official_files, parse_categories
@@ -138,7 +139,7 @@ def _local(summaries: list) -> None:
     t = Table(box=None)
     t.add_column("--data", no_wrap=True, min_width=max(len(s.place.label) for s in summaries))  # a path to copy
     for col, just in (("format", "left"), ("categories", "right"), ("drawings", "right"), ("known from", "left")):
-        t.add_column(col, justify="right" if just == "right" else "left", overflow="fold")
+        t.add_column(col, justify=side(just), overflow="fold")
     for s in summaries:
         if s.error:
             t.add_row(lit(s.place.label), "", "", "", lit(s.place.why))
@@ -283,7 +284,7 @@ def info(data: DataOpt = "demo", categories: CategoriesOpt = None, cache: CacheO
     console.print(src.describe(), style="bold", markup=False, highlight=False, soft_wrap=True)
     t = Table()
     for col, just in (("category", "left"), ("drawings", "right"), ("of Google's", "right"), ("size", "right"), ("file", "left")):
-        t.add_column(col, justify="right" if just == "right" else "left", overflow="fold" if col == "file" else "ellipsis")
+        t.add_column(col, justify=side(just), overflow="fold" if col == "file" else "ellipsis")
     for r in rows:
         t.add_row(lit(r["name"]), f"{r['count']:,}", "-" if r["google_count"] is None else f"{r['google_count']:,}",
                   size(r["bytes"]), lit(r["file"]))

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from qdcore.cli.common import JsonOpt, console, fail, print_json
+from qdcore.cli.common import JsonOpt, console, fail, print_json, side
 from qdcore.cli.options import DeclaredCommand, declared_argument, of
 from qdcore.errors import ConfigError, QDError
 from qdcore.models import build_parts, count_params, layer_table, list_models, model_info
@@ -45,7 +45,7 @@ def list_cmd(json: JsonOpt = False) -> None:
 
     table = Table(title="qd model zoo (params at 10 classes; GANs: G + D)", title_justify="left")
     for col, just in (("name", "left"), ("kind", "left"), ("params", "right"), ("study", "left"), ("summary", "left")):
-        table.add_column(col, justify="right" if just == "right" else "left", no_wrap=col != "summary")
+        table.add_column(col, justify=side(just), no_wrap=col != "summary")
     for r in rows:
         table.add_row(r["name"], r["kind"], "—" if r["params"] is None else f"{r['params']:,}", r["study"], r["summary"])
     console.print(table)

@@ -9,7 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from qdcore.cli.common import JsonOpt, console, lit, print_json
+from qdcore.cli.common import JsonOpt, console, lit, print_json, side
 from qdcore.cli.options import DeclaredCommand, of
 from qdcore.fmt import DASH, interval, percent
 from qdcore.quiz.report_options import ReportFilter, SessionFilter
@@ -81,7 +81,7 @@ def _print_report(rep: QuizReport) -> None:
     t = Table(title="Per category", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold")
     for col, just in [("category", "left"), ("right", "right"), ("top-1", "right"), ("95% CI", "right"),
                       ("skipped", "right"), ("most taken for", "left")]:
-        t.add_column(col, justify="right" if just == "right" else "left")
+        t.add_column(col, justify=side(just))
     for r in rep.per_category:
         a = r.accuracy
         t.add_row(lit(r.category), f"{a.correct}/{a.total}", percent(a.top1), _ci(a), str(r.skipped), lit(r.top_mistake or DASH))
@@ -133,7 +133,7 @@ def _print_report(rep: QuizReport) -> None:
                padding=(0, 1), show_edge=False)
     for col, just in [("#", "right"), ("participant", "left"), ("sessions", "right"), ("right", "right"),
                       ("top-1", "right"), ("95% CI", "right"), ("skipped", "right"), ("median s", "right")]:
-        lb.add_column(col, justify="right" if just == "right" else "left", no_wrap=True, overflow="ellipsis",
+        lb.add_column(col, justify=side(just), no_wrap=True, overflow="ellipsis",
                       max_width=16 if col == "participant" else None)
     for leader in rep.leaderboard:
         a = leader.accuracy
@@ -183,7 +183,7 @@ def list_sessions(which: SessionFilter, json_out: JsonOpt = False) -> None:
                              ("done", "right", 5), ("right", "right", 5), ("mode", "left", 10),
                              ("source", "left", 18), ("started", "left", 11)]:
         cut = col in ("participant", "source", "mode")
-        t.add_column(col, justify="right" if just == "right" else "left", no_wrap=True, overflow="ellipsis", min_width=None if cut else width,
+        t.add_column(col, justify=side(just), no_wrap=True, overflow="ellipsis", min_width=None if cut else width,
                      max_width=width if cut else None)
     for r in rows:
         style = {"open": "cyan", "complete": "green", "finished": "green"}[r["state"]]
