@@ -48,7 +48,8 @@ FOUR = ["apple", "cat", "fish", "eye"]
 # Study 003's recipe as the TensorFlow DCGAN tutorial has it: the "plain textbook DCGAN". Every recipe choice is
 # pinned, so a change of qd's defaults never changes the baseline.
 BASELINE = ["--g-width", "64", "--d-width", "64", "-b", "128", "--label-smoothing", "0", "--g-ema", "0",
-            "--upsample", "transposed", "--kernel", "5", "--d-dropout", "0.3", "--gan-loss", "bce", "--lr-decay", "0"]
+            "--upsample", "transposed", "--kernel", "5", "--d-dropout", "0.3", "--gan-loss", "bce", "--lr-decay", "0",
+            "--d-patch", "0"]
 FRESH_N = 1024  # fresh drawings per class from the kept generator, judged apart from the samples that chose it
 TICK = os.sysconf("SC_CLK_TCK")
 

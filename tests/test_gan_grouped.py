@@ -39,12 +39,13 @@ def test_grouped_forward_equals_the_separate_pairs():
                 m.train(train)
             want = torch.stack([p.g(z[:, k])[:, 0] for k, p in enumerate(pairs)], 1)
             assert torch.allclose(g(z), want, atol=1e-5)
-        want = torch.cat([p.d(x[:, k:k + 1]) for k, p in enumerate(pairs)], 1)
-        assert d(x).shape == (5, 3) and torch.allclose(d(x), want, atol=1e-5)
+        want = torch.stack([p.d(x[:, k:k + 1]) for k, p in enumerate(pairs)], 1)  # whole drawing, then patches
+        assert d(x).shape == (5, 3, 1 + 49) and torch.allclose(d(x), want, atol=1e-5)
 
 
 def test_grouped_training_steps_match_three_separate_pairs():
     cfg = GanConfig(**SMALL)
+    assert cfg.d_patch > 0  # the default: the patch head's loss is in the reference below
     rt = resolve("cpu", False)
     pairs = _pairs(cfg, 3)
     ref = [(copy.deepcopy(p.g), copy.deepcopy(p.d)) for p in pairs]
@@ -67,13 +68,16 @@ def test_grouped_training_steps_match_three_separate_pairs():
                 pos = (torch.arange(b) + (bi * cfg.d_steps + j) * b) % len(orders[k])
                 real = images[orders[k][pos]].float().unsqueeze(1) / 127.5 - 1
                 fake = g(noise[bi][j, :, k])
-                logits = d(torch.cat([real, fake.detach()])).flatten()
-                d_loss = F.binary_cross_entropy_with_logits(logits, torch.cat([torch.full((b,), 0.9),
-                                                                               torch.zeros(b)]))
+                logits = d(torch.cat([real, fake.detach()]))  # (2b, 1 + 49): whole drawing, then patches
+                target = torch.cat([torch.full((b, 1), 0.9), torch.zeros(b, 1)]).expand_as(logits)
+                d_loss = F.binary_cross_entropy_with_logits(logits[:, 0], target[:, 0]) + \
+                    cfg.d_patch * F.binary_cross_entropy_with_logits(logits[:, 1:], target[:, 1:])
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
-            g_loss = F.binary_cross_entropy_with_logits(d(fake).flatten(), torch.ones(b))
+            out = d(fake)
+            g_loss = F.binary_cross_entropy_with_logits(out[:, 0], torch.ones(b)) + \
+                cfg.d_patch * F.binary_cross_entropy_with_logits(out[:, 1:], torch.ones_like(out[:, 1:]))
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()

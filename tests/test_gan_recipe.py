@@ -59,12 +59,42 @@ def test_spectral_norm_holds_each_weights_largest_singular_value_at_one():
 
 def test_hinge_loss_is_the_margin_loss_per_pair():
     src = torch.tensor([[2.0, 0.5], [0.0, -3.0], [-2.0, 0.5], [1.0, -0.5]])  # 2 real rows, then 2 fake; 2 pairs
+    loss_of = src.unsqueeze(2)  # (2B, K, 1): each pair's whole-drawing logit, no patch head
     want_d = sum(F.relu(1 - src[:2, k]).mean() + F.relu(1 + src[2:, k]).mean() for k in range(2))
-    torch.testing.assert_close(gan_loss.d_loss("hinge", src, 2, 0.9), want_d)
-    torch.testing.assert_close(gan_loss.g_loss("hinge", src[2:]), -src[2:].mean(0).sum())
+    torch.testing.assert_close(gan_loss.d_loss("hinge", loss_of, 2, 0.9), want_d)
+    torch.testing.assert_close(gan_loss.g_loss("hinge", loss_of[2:]), -src[2:].mean(0).sum())
     target = torch.tensor([0.9, 0.9, 0.0, 0.0])  # bce: the DCGAN loss with one-sided smoothing, per pair
     want = sum(F.binary_cross_entropy_with_logits(src[:, k], target) for k in range(2))
-    torch.testing.assert_close(gan_loss.d_loss("bce", src, 2, 0.9), want)
+    torch.testing.assert_close(gan_loss.d_loss("bce", loss_of, 2, 0.9), want)
+
+
+def test_the_patch_loss_adds_its_weight_times_the_mean_over_patches():
+    gen = torch.Generator().manual_seed(0)
+    src = torch.randn(6, 1 + 49, generator=gen)  # 3 real rows, then 3 fake: whole-drawing logit, then 49 patches
+    target = torch.tensor([0.9] * 3 + [0.0] * 3)
+    per_patch = torch.stack([F.binary_cross_entropy_with_logits(src[:, 1 + i], target) for i in range(49)])
+    want = F.binary_cross_entropy_with_logits(src[:, 0], target) + 2.5 * per_patch.mean()
+    torch.testing.assert_close(gan_loss.d_loss("bce", src, 3, 0.9, 2.5), want)
+    torch.testing.assert_close(gan_loss.d_loss("bce", src, 3, 0.9, 0.0),
+                               F.binary_cross_entropy_with_logits(src[:, 0], target))
+    hinge = -src[3:, 0].mean() + 2.5 * -src[3:, 1:].mean()
+    torch.testing.assert_close(gan_loss.g_loss("hinge", src[3:], 2.5), hinge)
+
+
+def test_each_patch_logit_sees_only_its_13x13_patch():
+    _, d = build_gan("dcgan", 1, 8, g_width=4, d_width=4, dropout=0.0, patch=True)
+    x = torch.rand(1, 1, 28, 28) * 2 - 1
+    y = x.clone()
+    y[0, 0, 27, 27] = -x[0, 0, 27, 27] + 0.5  # one pixel in the bottom-right corner
+    with torch.no_grad():
+        a, b = d(x), d(y)
+    assert a.shape == (1, 1 + 49)
+    changed = (a != b)[0, 1:].reshape(7, 7)
+    # Patch (r, c) covers rows 4r-6..4r+6 and columns 4c-6..4c+6: only r, c >= 6 reach pixel 27.
+    assert changed[6, 6] and not changed[:6].any() and not changed[:, :6].any()
+    assert a[0, 0] != b[0, 0]  # the whole-drawing logit sees every pixel
+    _, plain = build_gan("dcgan", 1, 8, g_width=4, d_width=4)
+    assert plain(x).shape == (1, 1) and not plain.arch["patch"]  # stored archs without it rebuild without it
 
 
 def test_grouped_nearest_generators_equal_the_separate_pairs():

@@ -96,12 +96,16 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """conv w, 2w (stride 2, LeakyReLU, dropout) -> flatten -> source logit (B, 1) [+ class logits (B, n)]."""
+    """conv w, 2w (stride 2, LeakyReLU, dropout) -> flatten -> source logits (B, 1 [+ 49]) [+ class logits (B, n)].
+
+    Source column 0 judges the whole drawing; with `patch`, columns 1-49 judge its 7x7 overlapping 13x13-pixel
+    patches (a 1x1 conv on the last maps: PatchGAN, Isola et al. 2017).
+    """
 
     arch: dict
 
     def __init__(self, num_classes: int, width: int, kernel: int, dropout: float, classify: bool,
-                 spectral_norm: bool = False) -> None:
+                 spectral_norm: bool = False, patch: bool = False) -> None:
         super().__init__()
         self.num_classes, self.classify = num_classes, classify
         w, pad = width, kernel // 2
@@ -115,6 +119,7 @@ class Discriminator(nn.Module):
         self.body = nn.Sequential(layers)
         self.feature_layer = "body.lrelu2"
         self.source = nn.Linear(2 * w * 7 * 7, 1)
+        self.patch = nn.Conv2d(2 * w, 1, 1) if patch else None
         # AC-GAN's second head: the discriminator doubles as a classifier (study 001 compares it with the CNN).
         self.classes = nn.Linear(2 * w * 7 * 7, num_classes) if classify else None
         if spectral_norm:  # every weight's largest singular value held at 1: D stays 1-Lipschitz (Miyato et al.)
@@ -123,10 +128,14 @@ class Discriminator(nn.Module):
                     nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(x)
+        maps = self.body[:-1](x)
+        h = self.body[-1](maps)
+        src = self.source(h)
+        if self.patch is not None:
+            src = torch.cat([src, self.patch(maps).flatten(1)], 1)
         if self.classes is None:
-            return self.source(h)
-        return self.source(h), self.classes(h)
+            return src
+        return src, self.classes(h)
 
     def example_inputs(self, batch: int = 1) -> tuple[torch.Tensor, ...]:
         """Inputs of the right shape, for layer tables."""
@@ -139,7 +148,7 @@ def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) 
          "kernel": op.pos_int("kernel", o["kernel"]), "dropout": op.rate("dropout", o["dropout"]),
          "batch_norm": op.flag("batch_norm", o["batch_norm"]),
          "upsample": op.choice("upsample", o["upsample"], op.UPSAMPLES),
-         "spectral_norm": op.flag("spectral_norm", o["spectral_norm"]),
+         "spectral_norm": op.flag("spectral_norm", o["spectral_norm"]), "patch": op.flag("patch", o["patch"]),
          "out_shift": op.number("out_shift", o["out_shift"]), "out_scale": op.at_least("out_scale", o["out_scale"], 1.0)}
     if r["kernel"] % 2 == 0:
         raise ConfigError(f"option kernel={r['kernel']} must be odd for the GAN's 'same' (transposed) convs")
@@ -147,5 +156,5 @@ def build_pair(name: str, num_classes: int, latent_dim: int, o: dict[str, Any]) 
     g = Generator(latent_dim, num_classes, r["g_width"], r["kernel"], r["batch_norm"], conditional, r["upsample"],
                   r["out_shift"], r["out_scale"])
     d = Discriminator(num_classes, r["d_width"], r["kernel"], r["dropout"], classify=conditional,
-                      spectral_norm=r["spectral_norm"])
+                      spectral_norm=r["spectral_norm"], patch=r["patch"])
     return g, d, r

@@ -5,7 +5,7 @@ Pair k owns channels [k*C, (k+1)*C) of every layer: convs use groups=K, batch no
 is the per-pair tensors of `Generator`/`Discriminator` (qdcore.models.gan) concatenated along dim 0 under
 the same state-dict keys, so conversion both ways is `cat`/`chunk` (scalars such as BN's
 num_batches_tracked are shared). Grouped G: z (B, K, latent) -> (B, K, 28, 28); grouped D: (B, K, 28, 28)
-with pair k's drawing in channel k -> logits (B, K).
+with pair k's drawing in channel k -> source logits (B, K, 1 [+ 49 patches]).
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ class GroupedGenerator(nn.Module):
 
 
 class GroupedDiscriminator(nn.Module):
-    """K study-003 discriminators: drawings (B, K, 28, 28) -> source logits (B, K)."""
+    """K study-003 discriminators: drawings (B, K, 28, 28) -> source logits (B, K, 1 [+ 49 patches])."""
 
-    def __init__(self, k: int, width: int, kernel: int, dropout: float) -> None:
+    def __init__(self, k: int, width: int, kernel: int, dropout: float, patch: bool = False) -> None:
         super().__init__()
         self.k = k
         w, pad = width, kernel // 2
@@ -88,10 +88,14 @@ class GroupedDiscriminator(nn.Module):
         layers["flatten"] = nn.Unflatten(1, (k, 2 * w))  # (B, K*2w, 7, 7) -> (B, K, 2w*49) below
         self.body = nn.Sequential(layers)
         self.source = GroupedLinear(k, 2 * w * 7 * 7, 1, True)
+        self.patch = nn.Conv2d(k * 2 * w, k, 1, groups=k) if patch else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(x).flatten(2)
-        return self.source(h).squeeze(2)
+        maps = self.body[:-1](x)
+        src = self.source(self.body[-1](maps).flatten(2))
+        if self.patch is None:
+            return src
+        return torch.cat([src, self.patch(maps).flatten(2)], 2)
 
 
 def build_grouped(arch: dict[str, Any], k: int) -> tuple[GroupedGenerator, GroupedDiscriminator]:
@@ -104,7 +108,8 @@ def build_grouped(arch: dict[str, Any], k: int) -> tuple[GroupedGenerator, Group
     g = GroupedGenerator(k, int(arch["latent_dim"]), int(arch["g_width"]), int(arch["kernel"]),
                          bool(arch["batch_norm"]), str(arch.get("upsample", "transposed")),
                          float(arch.get("out_shift", 0.0)), float(arch.get("out_scale", 1.0)))
-    d = GroupedDiscriminator(k, int(arch["d_width"]), int(arch["kernel"]), float(arch["dropout"]))
+    d = GroupedDiscriminator(k, int(arch["d_width"]), int(arch["kernel"]), float(arch["dropout"]),
+                             bool(arch.get("patch", False)))
     return g, d
 
 

@@ -36,6 +36,7 @@ OPTION_DOCS: dict[str, str] = {
     "out_shift": "constant added to the generator's output before its tanh (negative: the canvas starts black)",
     "out_scale": "the generator's output is clamp(scale * tanh, -1, 1): above 1, pure black and full ink are reached",
     "spectral_norm": "spectral normalisation of the discriminator's weights (Miyato et al. 2018)",
+    "patch": "a second discriminator head judging each 13x13-pixel patch real or fake (PatchGAN, Isola et al. 2017)",
     "C": "inverse L2 regularisation strength",
     "max_iter": "maximum solver iterations of logistic regression",
     "n_rounds": "maximum boosting rounds (each adds one tree per class)",

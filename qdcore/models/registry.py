@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Study 003's recipe; a stored run's arch without a later option rebuilds with that option's value here.
 GAN_DEFAULTS = {"latent_dim": 100, "g_width": 64, "d_width": 64, "kernel": 5, "dropout": 0.3, "batch_norm": True,
-                "upsample": "transposed", "spectral_norm": False, "out_shift": 0.0, "out_scale": 1.0}
+                "upsample": "transposed", "spectral_norm": False, "out_shift": 0.0, "out_scale": 1.0, "patch": False}
 
 
 @dataclass

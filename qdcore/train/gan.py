@@ -444,13 +444,13 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             # D has no batch norm, so real and fake go through it in one call.
             out = d_step(torch.cat([x_real, fake.detach()]))
             src, cls = (out if p.conditional else (out, None))
-            src = src.float().flatten()
-            d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real)
+            src = src.float()
+            d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.d_patch)
             if cls is not None and y_fake is not None:  # both set exactly when the pair is conditional
                 d_loss = d_loss + F.cross_entropy(cls.float(), torch.cat([y_real, y_fake]))
         update(opt_d, p.scaler_d, d_loss)
         with torch.no_grad():
-            prob = torch.sigmoid(src)
+            prob = torch.sigmoid(losses.whole(src))
             stats["d_loss"] = stats.get("d_loss", 0) + d_loss.detach() / cfg.d_steps
             stats["d_real"] = stats.get("d_real", 0) + prob[:batch].mean() / cfg.d_steps
             stats["d_fake"] = stats.get("d_fake", 0) + prob[batch:].mean() / cfg.d_steps
@@ -464,7 +464,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
         with rt.autocast():
             out = p.d(fake)
             src, cls = (out if p.conditional else (out, None))
-            g_loss = losses.g_loss(cfg.gan_loss, src.float().flatten())
+            g_loss = losses.g_loss(cfg.gan_loss, src.float(), cfg.d_patch)
             if cls is not None and y_fake is not None:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
         update(opt_g, p.scaler_g, g_loss)

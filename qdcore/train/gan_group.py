@@ -137,17 +137,17 @@ class PairGroup:
                     with torch.no_grad():
                         fake = self.g(z[j])
                 src = self.d_step(torch.cat([x_real, fake.detach()])).float()
-                d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real)
+                d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.d_patch)
             update(self.opt_d, self.scaler_d, d_loss)
             with torch.no_grad():
-                prob = torch.sigmoid(src)
+                prob = torch.sigmoid(losses.whole(src))
                 stats["d_loss"] = stats.get("d_loss", 0) + d_loss.detach() / cfg.d_steps
                 stats["d_real"] = stats.get("d_real", 0) + prob[:batch].mean(0).sum() / cfg.d_steps
                 stats["d_fake"] = stats.get("d_fake", 0) + prob[batch:].mean(0).sum() / cfg.d_steps
         with frozen(self.d):
             with rt.autocast():
                 src = self.d(fake).float()
-                g_loss = losses.g_loss(cfg.gan_loss, src)
+                g_loss = losses.g_loss(cfg.gan_loss, src, cfg.d_patch)
             update(self.opt_g, self.scaler_g, g_loss)
         if self.ema is not None:
             ema_update(self.ema, self.g, cfg.g_ema)
