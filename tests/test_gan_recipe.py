@@ -182,3 +182,12 @@ def test_output_shift_and_scale_start_black_and_reach_pure_ink():
     assert (grouped.net.tanh.shift, grouped.net.tanh.scale) == (-1.5, 1.2)
     with pytest.raises(ConfigError, match="out_scale"):
         build_gan("dcgan", 1, 8, out_scale=0.5)
+
+
+def test_a_run_stored_before_the_patch_head_and_the_decay_resumes_without_them():
+    stored = {k: v for k, v in GanConfig(**TINY).to_dict().items() if k not in ("d_patch", "lr_decay")}
+    old = GanConfig.from_dict(stored)
+    assert old.d_patch == 0.0 and old.lr_decay == 0.0 and not old.model_options()["patch"]
+    assert GanConfig.from_dict({k: v for k, v in stored.items() if k != "lr_decay"}).lr_decay == 0.0
+    new = GanConfig.from_dict({"data": "demo", "epochs": 3})  # a user's file names a few options: the defaults
+    assert new.d_patch == GanConfig().d_patch > 0 and new.lr_decay == GanConfig().lr_decay > 0

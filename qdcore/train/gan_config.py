@@ -18,6 +18,10 @@ MAX_SAMPLES = 200_000  # drawings in one file of a GAN's samples (157 MB); more 
 _MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "Runtime"
 
 
+# Options added with a default that changed the recipe: a run stored before them trained as these values say.
+STORED_BEFORE = {"lr_decay": 0.0, "d_patch": 0.0}
+
+
 @dataclass
 class GanConfig(RunConfig):
     """One GAN run: data selection, model, optimisation (TTUR, betas, smoothing, D steps), samples, runtime."""
@@ -111,6 +115,15 @@ class GanConfig(RunConfig):
                          choices=DEVICES, form="Device")
     log_every: int = option(25, help="Steps between progress updates (host syncs).", panel=_RUN, min=1,
                             max=1_000_000)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
+        """As RunConfig's; a run stored before --lr-decay or --d-patch existed (its config names every other
+        option) keeps training without them when resumed."""
+        missing = {f.name for f in fields_of(cls)} - set(d)
+        if missing and missing <= set(STORED_BEFORE):
+            d = {**{k: STORED_BEFORE[k] for k in missing}, **d}
+        return super().from_dict(d, origin)
 
     @property
     def betas(self) -> tuple[float, float]:
