@@ -37,8 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+from qdcore.analysis.gan_quality import speckle_counts
 from qdcore.paths import shared_quickdraw
-from qdcore.stats import wilson_interval
+from qdcore.stats import mean_interval, wilson_interval
 from qdcore.train.gan_config import GanConfig
 
 JUDGE_CATS = ["apple", "bicycle", "cat", "diamond", "eye", "fish", "angel", "bear", "bird", "cloud", "dog", "duck",
@@ -123,10 +126,11 @@ def judged(r: dict) -> str:
     return f"{r['quality/recognised']:.1%}" + (f" [{lo:.1%}, {hi:.1%}]" if lo is not None else "")
 
 
-def fresh(home: Path, run: int, judge: int, classes: list[str], conditional: bool) -> None:
-    """The kept generator on fresh noise (not the samples its epoch was chosen on), judged: an unbiased check."""
+def fresh(home: Path, run: int, judge: int, classes: list[str], conditional: bool, rows: list[dict]) -> None:
+    """The kept generator on fresh noise (not the samples its epoch was chosen on), judged: an unbiased check;
+    and their speckle against the run's real drawings', with its 95% interval over the fresh drawings."""
     hits = total = 0
-    parts = []
+    parts, counts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for c in classes if conditional else classes[:1]:
             out = Path(tmp) / "fresh.npy"
@@ -134,6 +138,7 @@ def fresh(home: Path, run: int, judge: int, classes: list[str], conditional: boo
                "--seed", "12345", "--out", str(out))
             pred, _ = qd(home, "predict", str(judge), str(out), "--json")
             top = [p["top"][0]["class"] for p in json.loads(pred)["predictions"]]
+            counts.append(speckle_counts(np.load(out)))
             want = {c} if conditional else set(classes)
             k = sum(t in want for t in top)
             hits, total = hits + k, total + len(top)
@@ -141,6 +146,9 @@ def fresh(home: Path, run: int, judge: int, classes: list[str], conditional: boo
     lo, hi = wilson_interval(hits, total)
     print(f"fresh samples of the kept generator (seed 12345, {total:,} drawings): judged {hits / total:.1%} "
           f"[{lo:.1%}, {hi:.1%}]" + (f" ({', '.join(parts)})" if conditional else ""))
+    real = best(rows)["quality/speckle_real"]  # per drawing over every real drawing of the run's classes
+    m, s_lo, s_hi = (v / real for v in mean_interval(np.concatenate(counts)))
+    print(f"their speckle: {m:.2f}x real [{s_lo:.2f}, {s_hi:.2f}] ({real:.2f} a real drawing)")
 
 
 def class_table(rows: list[dict]) -> None:
@@ -233,17 +241,18 @@ def apple_runs(home: Path, data: str, judge: int, epochs: int, candidate: str | 
     """The defaults on the 3,000 apples, the baseline (and a candidate) at the defaults' CPU time, and verdicts."""
     run, rows, cpu = gan(home, data, ["apple"], 3000, epochs, judge, "--name", "apple defaults")
     table(f"defaults: DCGAN on 3,000 apples, run {run}", rows, cpu)
-    fresh(home, run, judge, ["apple"], False)
+    fresh(home, run, judge, ["apple"], False, rows)
     base, rows_b, cpu_b = gan(home, data, ["apple"], 3000, 10_000, judge, *BASELINE, "--name", "apple baseline",
                               cpu_limit=cpu)
     table(f"baseline: textbook DCGAN (width 64, batch 128, no smoothing, no average), run {base}, "
           "stopped at the defaults' CPU time", rows_b, cpu_b)
-    fresh(home, base, judge, ["apple"], False)
+    fresh(home, base, judge, ["apple"], False, rows_b)
     rows_c = None
     if candidate:
         cand, rows_c, cpu_c = gan(home, data, ["apple"], 3000, 10_000, judge, *candidate.split(), "--name",
                                   "apple candidate", cpu_limit=cpu)
         table(f"candidate: defaults + {candidate}, run {cand}, stopped at the defaults' CPU time", rows_c, cpu_c)
+        fresh(home, cand, judge, ["apple"], False, rows_c)
     print()
     verdict("defaults", rows, 0.90, 5.0, True)
     verdict("baseline", rows_b, 0.90, 5.0, True)
@@ -257,18 +266,18 @@ def four_runs(home: Path, data: str, judge: int, epochs: int) -> None:
                             "4 acgan defaults")
     table(f"defaults: AC-GAN on {', '.join(FOUR)}, run {ac}", rows_a, cpu_a)
     class_table(rows_a)
-    fresh(home, ac, judge, FOUR, True)
+    fresh(home, ac, judge, FOUR, True, rows_a)
     acb, rows_ab, cpu_ab = gan(home, data, FOUR, 1000, 10_000, judge, "--model", "acgan", *BASELINE, "--name",
                                "4 acgan baseline", cpu_limit=cpu_a)
     table(f"baseline recipe: AC-GAN, run {acb}, stopped at the defaults' CPU time", rows_ab, cpu_ab)
     class_table(rows_ab)
-    fresh(home, acb, judge, FOUR, True)
+    fresh(home, acb, judge, FOUR, True, rows_ab)
     pc, rows_p, cpu_p = gan(home, data, FOUR, 1000, 10_000, judge, "--per-class-gans", "--name",
                             "4 per-class defaults", cpu_limit=cpu_a)
     table(f"per-class GANs (defaults, one pair per category), run {pc}, stopped at the AC-GAN's CPU time",
           rows_p, cpu_p)
     class_table(rows_p)
-    fresh(home, pc, judge, FOUR, True)
+    fresh(home, pc, judge, FOUR, True, rows_p)
     print()
     verdict("AC-GAN defaults", rows_a, 0.70, 15.0, False)
     verdict("AC-GAN baseline", rows_ab, 0.70, 15.0, False)

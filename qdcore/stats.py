@@ -34,6 +34,14 @@ class McNemar:
     exact: bool
 
 
+def mean_interval(values: np.ndarray, z: float = 1.959963984540054) -> tuple[float, float, float]:
+    """The mean of `values` and its normal-approximation 95% interval (mean +- z standard errors)."""
+    v = np.asarray(values, np.float64).ravel()
+    m = float(v.mean()) if v.size else float("nan")
+    half = z * float(v.std(ddof=1)) / np.sqrt(v.size) if v.size > 1 else float("nan")
+    return m, float(m - half), float(m + half)
+
+
 def mcnemar(b: int, c: int, exact: bool | None = None) -> McNemar:
     """Exact binomial test when b + c < 25 (or exact=True), else chi-square with continuity correction."""
     n = b + c

@@ -62,15 +62,19 @@ def mean_pairwise_distance(features: np.ndarray, max_n: int = 512) -> float:
 INK = 128  # grey level from which a pixel counts as ink (Google's strokes are 255 with anti-aliased edges)
 
 
-def speckle(images: np.ndarray) -> float:
-    """Mean count per drawing of ink pixels with at most one inked 8-neighbour (isolated dots, broken strokes)."""
+def speckle_counts(images: np.ndarray) -> np.ndarray:
+    """Per drawing, the count of ink pixels with at most one inked 8-neighbour (isolated dots, broken strokes)."""
     ink = np.asarray(images).reshape(-1, 28, 28) >= INK
-    if len(ink) == 0:
-        return float("nan")
     pad = np.pad(ink, ((0, 0), (1, 1), (1, 1))).astype(np.int8)
     neighbours = sum(pad[:, 1 + dy:29 + dy, 1 + dx:29 + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)
                      if dy or dx)
-    return float((ink & (neighbours <= 1)).sum((1, 2)).mean())
+    return (ink & (neighbours <= 1)).sum((1, 2))
+
+
+def speckle(images: np.ndarray) -> float:
+    """Mean count per drawing of ink pixels with at most one inked 8-neighbour (isolated dots, broken strokes)."""
+    counts = speckle_counts(images)
+    return float(counts.mean()) if len(counts) else float("nan")
 
 
 def nearest_distances(samples: np.ndarray, train: np.ndarray, chunk: int = 1024) -> np.ndarray:
