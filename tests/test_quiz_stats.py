@@ -1,10 +1,11 @@
-"""Wilson intervals and McNemar's test against hand-worked and scipy values."""
+"""Wilson intervals, McNemar's test and a mean's interval against hand-worked and scipy values."""
 
 import math
 
+import numpy as np
 import pytest
 
-from qdcore.stats import mcnemar, wilson_interval
+from qdcore.stats import mcnemar, mean_interval, wilson_interval
 
 
 def test_wilson_hand_worked():
@@ -51,3 +52,11 @@ def test_mcnemar_exact_matches_binomtest_and_symmetric():
         assert mcnemar(b, c).p_value == pytest.approx(stats.binomtest(min(b, c), b + c, 0.5).pvalue)
         assert mcnemar(b, c).p_value == pytest.approx(mcnemar(c, b).p_value)
     assert mcnemar(0, 0).p_value == 1.0
+
+
+def test_mean_interval_is_the_mean_plus_minus_two_standard_errors():
+    v = np.array([0, 0, 1, 3, 1, 0, 2, 1])  # per-drawing counts, as speckle's
+    m, lo, hi = mean_interval(v)
+    se = math.sqrt(sum((x - 1.0) ** 2 for x in v) / 7 / 8)  # sample standard deviation over sqrt(n), by hand
+    assert m == 1.0 and lo == pytest.approx(1.0 - 1.959964 * se) and hi == pytest.approx(1.0 + 1.959964 * se)
+    assert mean_interval(np.array([4]))[0] == 4.0 and math.isnan(mean_interval(np.array([4]))[1])
