@@ -45,7 +45,7 @@ def test_grouped_forward_equals_the_separate_pairs():
 
 def test_grouped_training_steps_match_three_separate_pairs():
     cfg = GanConfig(**SMALL)
-    assert cfg.d_patch > 0  # the default: the patch head's loss is in the reference below
+    assert 0 < cfg.patch_share < 1  # the default: the patch head's share of the loss is in the reference below
     rt = resolve("cpu", False)
     pairs = _pairs(cfg, 3)
     ref = [(copy.deepcopy(p.g), copy.deepcopy(p.d)) for p in pairs]
@@ -70,20 +70,22 @@ def test_grouped_training_steps_match_three_separate_pairs():
                 fake = g(noise[bi][j, :, k])
                 logits = d(torch.cat([real, fake.detach()]))  # (2b, 1 + 49): whole drawing, then patches
                 target = torch.cat([torch.full((b, 1), 0.9), torch.zeros(b, 1)]).expand_as(logits)
-                d_loss = F.binary_cross_entropy_with_logits(logits[:, 0], target[:, 0]) + \
-                    cfg.d_patch * F.binary_cross_entropy_with_logits(logits[:, 1:], target[:, 1:])
+                d_loss = (1 - cfg.patch_share) * F.binary_cross_entropy_with_logits(logits[:, 0], target[:, 0]) + \
+                    cfg.patch_share * F.binary_cross_entropy_with_logits(logits[:, 1:], target[:, 1:])
                 opt_d.zero_grad()
                 d_loss.backward()
                 opt_d.step()
             out = d(fake)
-            g_loss = F.binary_cross_entropy_with_logits(out[:, 0], torch.ones(b)) + \
-                cfg.d_patch * F.binary_cross_entropy_with_logits(out[:, 1:], torch.ones_like(out[:, 1:]))
+            g_loss = (1 - cfg.patch_share) * F.binary_cross_entropy_with_logits(out[:, 0], torch.ones(b)) + \
+                cfg.patch_share * F.binary_cross_entropy_with_logits(out[:, 1:], torch.ones_like(out[:, 1:]))
             opt_g.zero_grad()
             g_loss.backward()
             opt_g.step()
         for mine, theirs in ((pairs[k].g, g), (pairs[k].d, d)):
             for (name, a), bb in zip(mine.state_dict().items(), theirs.state_dict().values()):
-                assert torch.allclose(a.float(), bb.float(), atol=1e-5), (k, name)
+                # Adam moves a weight by about lr (1e-3) a step whatever its gradient's size, so float rounding in
+                # near-zero gradients shows as up to ~2e-5 after 4 steps; a wrong loss would differ by ~1e-3.
+                assert torch.allclose(a.float(), bb.float(), atol=5e-5), (k, name, float((a - bb).abs().max()))
         got_g, got_d = group.optimizer_states()[k]
         for got, opt in ((got_g, opt_g), (got_d, opt_d)):
             for i, s in opt.state_dict()["state"].items():

@@ -68,17 +68,17 @@ def test_hinge_loss_is_the_margin_loss_per_pair():
     torch.testing.assert_close(gan_loss.d_loss("bce", loss_of, 2, 0.9), want)
 
 
-def test_the_patch_loss_adds_its_weight_times_the_mean_over_patches():
+def test_the_patch_loss_is_its_share_of_the_mean_over_patches():
     gen = torch.Generator().manual_seed(0)
     src = torch.randn(6, 1 + 49, generator=gen)  # 3 real rows, then 3 fake: whole-drawing logit, then 49 patches
     target = torch.tensor([0.9] * 3 + [0.0] * 3)
     per_patch = torch.stack([F.binary_cross_entropy_with_logits(src[:, 1 + i], target) for i in range(49)])
-    want = F.binary_cross_entropy_with_logits(src[:, 0], target) + 2.5 * per_patch.mean()
-    torch.testing.assert_close(gan_loss.d_loss("bce", src, 3, 0.9, 2.5), want)
+    want = 0.25 * F.binary_cross_entropy_with_logits(src[:, 0], target) + 0.75 * per_patch.mean()
+    torch.testing.assert_close(gan_loss.d_loss("bce", src, 3, 0.9, 0.75), want)
     torch.testing.assert_close(gan_loss.d_loss("bce", src, 3, 0.9, 0.0),
                                F.binary_cross_entropy_with_logits(src[:, 0], target))
-    hinge = -src[3:, 0].mean() + 2.5 * -src[3:, 1:].mean()
-    torch.testing.assert_close(gan_loss.g_loss("hinge", src[3:], 2.5), hinge)
+    hinge = 0.25 * -src[3:, 0].mean() + 0.75 * -src[3:, 1:].mean()
+    torch.testing.assert_close(gan_loss.g_loss("hinge", src[3:], 0.75), hinge)
 
 
 def test_each_patch_logit_sees_only_its_13x13_patch():
@@ -95,6 +95,8 @@ def test_each_patch_logit_sees_only_its_13x13_patch():
     assert a[0, 0] != b[0, 0]  # the whole-drawing logit sees every pixel
     _, plain = build_gan("dcgan", 1, 8, g_width=4, d_width=4)
     assert plain(x).shape == (1, 1) and not plain.arch["patch"]  # stored archs without it rebuild without it
+    assert GanConfig().patch_share == 0.9 and GanConfig(model="acgan").patch_share == 0.0  # measured defaults
+    assert GanConfig(model="acgan", d_patch=0.5).model_options()["patch"]
 
 
 def test_grouped_nearest_generators_equal_the_separate_pairs():
@@ -111,7 +113,7 @@ def test_grouped_nearest_generators_equal_the_separate_pairs():
 def test_each_recipe_trains_and_resumes_exactly(home, model, per_class):
     sn = not per_class  # spectral norm is refused for grouped pairs (below)
     cfg = GanConfig(**TINY, model=model, per_class_gans=per_class, upsample="nearest", spectral_norm=sn,
-                    gan_loss="hinge", lr_g=1e-4, lr_d=4e-4, lr_decay=0.75)
+                    gan_loss="hinge", lr_g=1e-4, lr_d=4e-4, lr_decay=0.75, d_patch=0.5)
     with Store(home) as store:
         whole, _, done = whole_and_resumed(cfg, store, 4)
     assert done.status == "done"
@@ -184,10 +186,9 @@ def test_output_shift_and_scale_start_black_and_reach_pure_ink():
         build_gan("dcgan", 1, 8, out_scale=0.5)
 
 
-def test_a_run_stored_before_the_patch_head_and_the_decay_resumes_without_them():
-    stored = {k: v for k, v in GanConfig(**TINY).to_dict().items() if k not in ("d_patch", "lr_decay")}
+def test_a_run_stored_before_the_patch_head_resumes_without_it():
+    stored = {k: v for k, v in GanConfig(**TINY).to_dict().items() if k != "d_patch"}
     old = GanConfig.from_dict(stored)
-    assert old.d_patch == 0.0 and old.lr_decay == 0.0 and not old.model_options()["patch"]
-    assert GanConfig.from_dict({k: v for k, v in stored.items() if k != "lr_decay"}).lr_decay == 0.0
+    assert old.d_patch == 0.0 and old.patch_share == 0.0 and not old.model_options()["patch"]
     new = GanConfig.from_dict({"data": "demo", "epochs": 3})  # a user's file names a few options: the defaults
-    assert new.d_patch == GanConfig().d_patch > 0 and new.lr_decay == GanConfig().lr_decay > 0
+    assert new.patch_share == GanConfig().patch_share > 0

@@ -445,7 +445,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
             out = d_step(torch.cat([x_real, fake.detach()]))
             src, cls = (out if p.conditional else (out, None))
             src = src.float()
-            d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.d_patch)
+            d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.patch_share)
             if cls is not None and y_fake is not None:  # both set exactly when the pair is conditional
                 d_loss = d_loss + F.cross_entropy(cls.float(), torch.cat([y_real, y_fake]))
         update(opt_d, p.scaler_d, d_loss)
@@ -464,7 +464,7 @@ def _step(cfg: GanConfig, rt: Runtime, p: Pair, images: torch.Tensor, labels: to
         with rt.autocast():
             out = p.d(fake)
             src, cls = (out if p.conditional else (out, None))
-            g_loss = losses.g_loss(cfg.gan_loss, src.float(), cfg.d_patch)
+            g_loss = losses.g_loss(cfg.gan_loss, src.float(), cfg.patch_share)
             if cls is not None and y_fake is not None:
                 g_loss = g_loss + F.cross_entropy(cls.float(), y_fake)
         update(opt_g, p.scaler_g, g_loss)

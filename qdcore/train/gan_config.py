@@ -18,8 +18,9 @@ MAX_SAMPLES = 200_000  # drawings in one file of a GAN's samples (157 MB); more 
 _MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "Runtime"
 
 
+PATCH_SHARES = {"dcgan": 0.9, "acgan": 0.0}  # --d-patch when not given, by model (measured: see the option)
 # Options added with a default that changed the recipe: a run stored before them trained as these values say.
-STORED_BEFORE = {"lr_decay": 0.0, "d_patch": 0.0}
+STORED_BEFORE = {"d_patch": 0.0}
 
 
 @dataclass
@@ -63,13 +64,17 @@ class GanConfig(RunConfig):
                                 panel=_MODEL, min=1, max=4)
     spectral_norm: bool = option(False, help="Spectral normalisation of D's weights (Miyato et al. 2018; not with "
                                  "--per-class-gans).", panel=_MODEL)
-    # 10 (with --lr-decay 0.3): on the 3,000 shared apples at 40 epochs (bench_gan_quality.py's judge, 2,048 fresh
-    # drawings, seeds 0 and 1) speckle fell from 1.83x real to 1.22x and 1.37x, judged 95.9% and 94.5% against 92.7%
-    # with no head; weight 1 gave 1.58x, 3 gave 1.23x and 1.59x, 30 a higher Frechet distance (28.8 against 23.8).
-    d_patch: float = option(10.0, help="Weight of D's patch head (PatchGAN, Isola et al. 2017): a 1x1 conv on D's "
-                            "last maps judges each 13x13-pixel patch real or fake beside the whole drawing, so stray "
-                            "dots and faint strokes, which are local, are judged where they are (0: no head).",
-                            panel=_MODEL, min=0, max=1000)
+    # 0.9 for a DCGAN: on the 3,000 shared apples at 40 epochs (bench_gan_quality.py's judge, 2,048 fresh drawings,
+    # seeds 0 and 1) a patch share of 10/11 lowered speckle from 1.83x real to 1.19x and 1.45x, judged 93.7% and
+    # 94.4% against 92.7% with no head; 1/2 gave 1.58x, 3/4 1.23x and 1.59x, 30/31 a higher Frechet distance (28.8
+    # against 23.8). 0 for an AC-GAN: on apple, cat, fish and eye a share of 0.9 was judged 59-61% as the intended
+    # class at epochs 47-49 against 67% without, with more speckle (1.3-1.5x against 1.1x).
+    d_patch: float | None = option(None, help="Share of the adversarial loss given to D's patch head (PatchGAN, Isola "
+                                   "et al. 2017): a 1x1 conv on D's last maps judges each 13x13-pixel patch real or "
+                                   "fake beside the whole drawing, so stray dots and faint strokes, which are local, "
+                                   "are judged where they are (0: no head; default: 0.9 for a DCGAN and per-class "
+                                   "GANs, 0 for an AC-GAN, whose class loss it outweighed).", panel=_MODEL, min=0,
+                                   max=1, max_open=True)
     gan_loss: str = option("bce", help="Adversarial loss: bce (DCGAN, non-saturating G) or hinge (SNGAN; ignores "
                            "--label-smoothing).", panel=_OPT, choices=GAN_LOSSES, metavar="LOSS")
     # 40: the default DCGAN is judged >= 90% on the 3,000 shared apples from epoch 10 and its Frechet distance and
@@ -84,8 +89,7 @@ class GanConfig(RunConfig):
     lr_g: float = option(2e-4, help="Generator learning rate (TTUR: may differ from D's).", panel=_OPT, min=0,
                          min_open=True)
     lr_d: float = option(2e-4, help="Discriminator learning rate.", panel=_OPT, min=0, min_open=True)
-    # 0.3: beside the patch head it lowered speckle of the seed-1 apples from 1.45x to 1.37x (seed 0: 1.19x, 1.22x).
-    lr_decay: float = option(0.3, help="Share of the run's last steps over which both learning rates fall linearly "
+    lr_decay: float = option(0.0, help="Share of the run's last steps over which both learning rates fall linearly "
                              "to 0 (pix2pix's schedule; 0: constant).", panel=_OPT, min=0, max=1)
     beta1: float = option(0.5, help="Adam beta1 (DCGAN: 0.5).", panel=_OPT, min=0, max=1, max_open=True)
     beta2: float = option(0.999, help="Adam beta2.", panel=_OPT, min=0, max=1, max_open=True)
@@ -118,12 +122,17 @@ class GanConfig(RunConfig):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
-        """As RunConfig's; a run stored before --lr-decay or --d-patch existed (its config names every other
-        option) keeps training without them when resumed."""
+        """As RunConfig's; a run stored before --d-patch existed (its config names every other option) keeps
+        training without a patch head when resumed."""
         missing = {f.name for f in fields_of(cls)} - set(d)
         if missing and missing <= set(STORED_BEFORE):
             d = {**{k: STORED_BEFORE[k] for k in missing}, **d}
         return super().from_dict(d, origin)
+
+    @property
+    def patch_share(self) -> float:
+        """The patch head's share of the adversarial loss: --d-patch, else the model's measured default."""
+        return PATCH_SHARES[self.model] if self.d_patch is None else self.d_patch
 
     @property
     def betas(self) -> tuple[float, float]:
@@ -147,7 +156,7 @@ class GanConfig(RunConfig):
         return {"g_width": self.g_width, "d_width": self.d_width, "kernel": 5 if self.kernel is None else self.kernel,
                 "dropout": self.d_dropout, "batch_norm": True if self.batch_norm is None else self.batch_norm,
                 "upsample": self.upsample, "spectral_norm": self.spectral_norm, "init": self.init,
-                "out_shift": self.g_out_shift, "out_scale": self.g_out_scale, "patch": self.d_patch > 0}
+                "out_shift": self.g_out_shift, "out_scale": self.g_out_scale, "patch": self.patch_share > 0}
 
 
 def gan_fields():

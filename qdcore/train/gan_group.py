@@ -137,7 +137,7 @@ class PairGroup:
                     with torch.no_grad():
                         fake = self.g(z[j])
                 src = self.d_step(torch.cat([x_real, fake.detach()])).float()
-                d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.d_patch)
+                d_loss = losses.d_loss(cfg.gan_loss, src, batch, smooth_real, cfg.patch_share)
             update(self.opt_d, self.scaler_d, d_loss)
             with torch.no_grad():
                 prob = torch.sigmoid(losses.whole(src))
@@ -147,7 +147,7 @@ class PairGroup:
         with frozen(self.d):
             with rt.autocast():
                 src = self.d(fake).float()
-                g_loss = losses.g_loss(cfg.gan_loss, src, cfg.d_patch)
+                g_loss = losses.g_loss(cfg.gan_loss, src, cfg.patch_share)
             update(self.opt_g, self.scaler_g, g_loss)
         if self.ema is not None:
             ema_update(self.ema, self.g, cfg.g_ema)
