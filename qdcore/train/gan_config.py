@@ -77,11 +77,12 @@ class GanConfig(RunConfig):
                                    max=1, max_open=True)
     gan_loss: str = option("bce", help="Adversarial loss: bce (DCGAN, non-saturating G) or hinge (SNGAN; ignores "
                            "--label-smoothing).", panel=_OPT, choices=GAN_LOSSES, metavar="LOSS")
-    # 40: the default DCGAN is judged >= 90% on the 3,000 shared apples from epoch 10 and its Frechet distance and
-    # speckle still fall at epoch 40 (bench_gan_quality.py: 0.09 CPU-minutes an epoch with judging, one thread).
-    epochs: int = option(40, help="Epochs (passes of D over the training drawings). Each costs about 2 CPU-seconds "
-                         "per 1,000 training drawings at the default widths, judging included: 40 on the 3,000 shared "
-                         "apples is about 3.7 CPU-minutes, judged >= 90% from about epoch 10.", panel=_OPT,
+    # 50: the default DCGAN is judged >= 90% on the 3,000 shared apples from epoch 11 and its speckle still falls
+    # after epoch 40: fresh drawings of the kept generator had 1.21x and 1.37x real speckle (seeds 0 and 1) where 40
+    # epochs gave 1.40x (bench_gan_quality.py: 0.08 CPU-minutes an epoch with judging, one thread).
+    epochs: int = option(50, help="Epochs (passes of D over the training drawings). Each costs about 1.8 CPU-seconds "
+                         "per 1,000 training drawings at the default widths, judging included: 50 on the 3,000 shared "
+                         "apples is about 4 CPU-minutes, judged >= 90% from about epoch 11.", panel=_OPT,
                          short="-e", min=1, max=100_000, form="Epochs")
     batch_size: int = option(32, help="Real drawings per discriminator step (more steps per epoch at 32 than at "
                              "study 003's 128: better drawings per CPU-minute).", panel=_OPT, short="-b", min=2,
