@@ -14,7 +14,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from qdcore.docfile import read_document
 from qdcore.errors import ConfigError, suggest
@@ -419,6 +419,9 @@ class RunConfig(DataSelection):
 
     name: str = option("", help="Run name shown in 'qd runs list' (default: the model and what differs).",
                        panel="Runtime", form="Name")
+    # Options added later whose default changed what a run does, with the value a run had before they existed:
+    # a stored config that names every option but some of these was stored before them and resumes as it ran.
+    STORED_BEFORE: ClassVar[dict[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved values, JSON-able (stored with the run)."""
@@ -431,6 +434,9 @@ class RunConfig(DataSelection):
     @classmethod
     def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
         """Build from a stored config or a file's table; unknown keys and wrong types are errors."""
+        missing = {f.name for f in fields_of(cls)} - set(d)
+        if missing and missing <= set(cls.STORED_BEFORE):  # stored before these options: the values it ran with
+            d = {**{k: cls.STORED_BEFORE[k] for k in missing}, **d}
         return apply(cls(), d, origin)
 
     def validate(self, origin: str = "option") -> Any:

@@ -19,13 +19,13 @@ _MODEL, _OPT, _SAMPLES, _RUN = "Model", "Optimisation", "Samples and quality", "
 
 
 PATCH_SHARES = {"dcgan": 0.9, "acgan": 0.0}  # --d-patch when not given, by model (measured: see the option)
-# Options added with a default that changed the recipe: a run stored before them trained as these values say.
-STORED_BEFORE = {"d_patch": 0.0}
 
 
 @dataclass
 class GanConfig(RunConfig):
     """One GAN run: data selection, model, optimisation (TTUR, betas, smoothing, D steps), samples, runtime."""
+
+    STORED_BEFORE = {"d_patch": 0.0}  # a run stored before --d-patch had no patch head
 
     # GANs need no validation split; the test split holds the real drawings the samples are compared with.
     val: float = option(0.0, help="Validation fraction (a GAN uses none).", panel=DATA, min=0, max=1, max_open=True)
@@ -120,15 +120,6 @@ class GanConfig(RunConfig):
                          choices=DEVICES, form="Device")
     log_every: int = option(25, help="Steps between progress updates (host syncs).", panel=_RUN, min=1,
                             max=1_000_000)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
-        """As RunConfig's; a run stored before --d-patch existed (its config names every other option) keeps
-        training without a patch head when resumed."""
-        missing = {f.name for f in fields_of(cls)} - set(d)
-        if missing and missing <= set(STORED_BEFORE):
-            d = {**{k: STORED_BEFORE[k] for k in missing}, **d}
-        return super().from_dict(d, origin)
 
     @property
     def patch_share(self) -> float:

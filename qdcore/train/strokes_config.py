@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from qdcore.data.raster_inputs import RASTERS, SIZES
 from qdcore.errors import ConfigError
-from qdcore.options import RunConfig, fields_of, option
+from qdcore.options import RunConfig, option
 from qdcore.train.config import DEVICES
 
 SEQUENCE_MODELS = ("stroke-lstm", "stroke-gru", "stroke-transformer")
@@ -23,6 +22,8 @@ _M, _S, _O, _R = "Model", "Strokes", "Optimization", "Runtime"
 class StrokeConfig(RunConfig):
     """A classifier over strokes as (dx, dy, pen) rows: 1-D convolutions, then a bidirectional LSTM or GRU or a
     small transformer encoder."""
+
+    STORED_BEFORE = {"pool": 1}  # a run stored before --pool existed pooled nothing
 
     model: str = option("stroke-gru", help="stroke-gru or stroke-lstm (a bidirectional recurrent stack), "
                         "stroke-transformer (a small encoder, 4 heads), or any zoo CNN over --raster channels of the "
@@ -63,13 +64,6 @@ class StrokeConfig(RunConfig):
     log_every: int = option(20, help="Steps between progress updates (host syncs).", panel=_R, min=1,
                             max=1_000_000)
     eval_batch_size: int = option(512, help="Drawings per evaluation batch.", panel=_R, min=1, max=65536)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], origin: str = "config") -> Any:
-        """As RunConfig's; a run stored before --pool existed (its config names every other option) pooled nothing."""
-        if "pool" not in d and {f.name for f in fields_of(cls)} - set(d) == {"pool"}:
-            d = {**d, "pool": 1}
-        return super().from_dict(d, origin)
 
     def validate(self, origin: str = "option") -> StrokeConfig:
         """Checks across fields."""
