@@ -2,8 +2,8 @@
 
 D's source logits `src` are (2B, 1 + P) for a pair or (2B, K, 1 + P) for K grouped pairs: the B real drawings
 first, then B fakes; the last axis holds the whole-drawing logit, then P patch logits (--d-patch, the patches'
-share of the loss; P is 0 without it). Each loss is a pair's mean over its batch (and its patches), summed over pairs, so each pair's
-gradient is that of its own mean loss.
+share of the loss; P is 0 without it). Each loss is a pair's mean over its batch (and its patches), summed over
+pairs, so each pair's gradient is that of its own mean loss.
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ def whole(src: torch.Tensor) -> torch.Tensor:
 def _patched(src: torch.Tensor, patch_share: float, fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """A loss on the whole-drawing logits, mixed with the same loss's mean over the patches at `patch_share`.
 
-    A share, not an added weight: the adversarial loss keeps its scale beside an AC-GAN's class loss (with a
-    weight of 10 added, the patches drowned the classes: 66% judged as their class against 71%), and Adam
-    makes the scale itself irrelevant to an unconditional pair.
+    A share, not an added weight: the adversarial loss keeps the scale it has beside an AC-GAN's class loss
+    without a head, and Adam makes the scale itself irrelevant to an unconditional pair.
     """
     patches = src[..., 1:]
     if not (patches.shape[-1] and patch_share):
